@@ -1,0 +1,3 @@
+"""Device sources: one driver per protocol behind one small interface."""
+
+__all__: list[str] = []

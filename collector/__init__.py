@@ -1,0 +1,3 @@
+"""retrofit-verify collector: registry, ingest, InfluxDB store, evidence and web app."""
+
+__all__: list[str] = []

@@ -1,0 +1,80 @@
+"""Hypothesis strategies for wire-contract messages, shared by the contract's tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import strategies as st
+
+from agent import wire
+
+identifiers = st.from_regex(wire.IDENTIFIER_PATTERN, fullmatch=True)
+# Window starts anywhere from 2000 to 2100, on whole milliseconds, as the wire carries them.
+moments = st.integers(min_value=946_684_800_000, max_value=4_102_444_800_000).map(
+    lambda ms: datetime.fromtimestamp(ms / 1000, UTC)
+)
+counts = st.integers(min_value=0, max_value=wire.MAX_COUNT)
+digests = st.binary(min_size=1, max_size=64).map(wire.config_digest)
+
+
+def _finite(low: float, high: float) -> st.SearchStrategy[float]:
+    return st.floats(min_value=low, max_value=high, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def data_quality(draw: st.DrawFn, comm_loss_s: float) -> wire.DataQuality:
+    return wire.DataQuality(
+        samples=draw(counts),
+        missed_polls=draw(counts),
+        bad_values=draw(counts),
+        comm_loss_s=comm_loss_s,
+        counter_resets=draw(counts),
+        meter_resets=draw(counts),
+        clock_jumps=draw(counts),
+    )
+
+
+@st.composite
+def kpi_windows(draw: st.DrawFn) -> wire.KpiWindow:
+    start = draw(moments)
+    duration_ms = draw(st.integers(min_value=1, max_value=wire.MAX_WINDOW_S * 1000))
+    duration_s = duration_ms / 1000
+    # Split the window among the states and comm loss so they never add up to more than it.
+    shares = draw(st.lists(_finite(0.0, 1.0), min_size=6, max_size=6))
+    scale = duration_s / max(sum(shares), 1.0) * 0.999
+    run_s, idle_s, down_s, off_s, stop_s, loss_s = (share * scale for share in shares)
+    maybe = st.booleans()
+    return wire.KpiWindow(
+        device=draw(identifiers),
+        start=start,
+        end=start + timedelta(milliseconds=duration_ms),
+        provenance=draw(st.sampled_from(["measured", "imported"])),
+        partial=draw(st.booleans()),
+        config_digest=draw(digests),
+        planned_s=draw(_finite(0.0, duration_s)),
+        run_s=run_s if draw(maybe) else None,
+        idle_s=idle_s if draw(maybe) else None,
+        down_s=down_s,
+        off_s=off_s,
+        planned_stop_s=stop_s,
+        total_count=draw(st.none() | counts),
+        good_count=draw(st.none() | counts),
+        reject_count=draw(st.none() | counts),
+        energy_kwh=draw(st.none() | _finite(0.0, 1e9)),
+        ideal_cycle_s=draw(st.none() | _finite(0.001, 3600.0)),
+        quality=draw(data_quality(loss_s)),
+    )
+
+
+@st.composite
+def envelopes(draw: st.DrawFn, key: Ed25519PrivateKey) -> wire.Envelope:
+    return wire.seal_envelope(
+        platform=draw(identifiers),
+        enterprise=draw(identifiers),
+        agent=draw(identifiers),
+        seq=draw(st.integers(min_value=1, max_value=wire.MAX_SEQ)),
+        sent=draw(moments),
+        records=draw(st.lists(kpi_windows(), min_size=1, max_size=4)),
+        key=key,
+    )
