@@ -580,7 +580,8 @@ def _validate(model: type[_M], value: dict[str, Any]) -> _M:
         raise InvalidMessage(detail + more, field=_field_path(first["loc"], rule)) from exc
 
 
-def _decode(model: type[_M], raw: bytes) -> _M:
+def _decode(model: type[_M], raw: bytes | bytearray) -> _M:
+    raw = bytes(raw)  # paho hands payloads over as bytes or bytearray
     message = _validate(model, _load_json(raw))
     if encode(message) != raw:
         raise NotCanonical(
@@ -590,7 +591,7 @@ def _decode(model: type[_M], raw: bytes) -> _M:
     return message
 
 
-def decode_envelope(raw: bytes) -> Envelope:
+def decode_envelope(raw: bytes | bytearray) -> Envelope:
     """Parse and validate a windows message; raise a :class:`WireError` naming the rule broken.
 
     Does not check the signature: that needs the sender's registered key (:func:`verify`).
@@ -598,6 +599,6 @@ def decode_envelope(raw: bytes) -> Envelope:
     return _decode(Envelope, raw)
 
 
-def decode_status(raw: bytes) -> StatusMessage:
+def decode_status(raw: bytes | bytearray) -> StatusMessage:
     """Parse and validate a status message; raise a :class:`WireError` naming the rule broken."""
     return _decode(StatusMessage, raw)
