@@ -285,6 +285,7 @@ class DataQuality(_WireModel):
     missed_polls: Count
     bad_values: Count
     comm_loss_s: Seconds
+    scheduled_comm_loss_s: Seconds
     counter_resets: Count
     meter_resets: Count
     clock_jumps: Count
@@ -304,6 +305,7 @@ class KpiWindow(_WireModel):
     provenance: Literal["measured", "imported"]
     partial: bool = False
     config_digest: Annotated[str, Field(pattern=CONFIG_DIGEST_PATTERN)]
+    scheduled_s: Seconds
     planned_s: Seconds
     run_s: Seconds | None
     idle_s: Seconds | None
@@ -341,9 +343,18 @@ class KpiWindow(_WireModel):
                 f"state times plus comm loss add up to {state_sum:g} s, more than the "
                 f"window's {duration:g} s",
             )
-        if self.planned_s > duration + STATE_SUM_TOLERANCE_S:
+        for name in ("scheduled_s", "planned_s"):
+            value = getattr(self, name)
+            if value > duration + STATE_SUM_TOLERANCE_S:
+                raise _FieldRule(name, f"{value:g} s is more than the window's {duration:g} s")
+        if (
+            self.quality.scheduled_comm_loss_s
+            > min(self.quality.comm_loss_s, self.scheduled_s) + STATE_SUM_TOLERANCE_S
+        ):
             raise _FieldRule(
-                "planned_s", f"{self.planned_s:g} s is more than the window's {duration:g} s"
+                "quality.scheduled_comm_loss_s",
+                f"{self.quality.scheduled_comm_loss_s:g} s is more than the comm loss "
+                f"({self.quality.comm_loss_s:g} s) or the scheduled time ({self.scheduled_s:g} s)",
             )
         return self
 

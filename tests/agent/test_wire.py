@@ -27,6 +27,7 @@ def make_window(**changes: Any) -> wire.KpiWindow:
         "end": T0 + timedelta(seconds=60),
         "provenance": "measured",
         "config_digest": wire.config_digest(b"agent.yaml"),
+        "scheduled_s": 60.0,
         "planned_s": 60.0,
         "run_s": 48.5,
         "idle_s": 6.5,
@@ -43,6 +44,7 @@ def make_window(**changes: Any) -> wire.KpiWindow:
             missed_polls=0,
             bad_values=0,
             comm_loss_s=0.0,
+            scheduled_comm_loss_s=0.0,
             counter_resets=0,
             meter_resets=0,
             clock_jumps=0,
@@ -283,6 +285,16 @@ INVALID = {
         _set("records[0].run_s", 59.0),
         wire.InvalidMessage,
         "records[0].run_s",
+    ),
+    "scheduled longer than the window": (
+        _set("records[0].scheduled_s", 60.5),
+        wire.InvalidMessage,
+        "records[0].scheduled_s",
+    ),
+    "scheduled comm loss over comm loss": (
+        _set("records[0].quality.scheduled_comm_loss_s", 1.0),
+        wire.InvalidMessage,
+        "records[0].quality.scheduled_comm_loss_s",
     ),
     "planned longer than the window": (
         _set("records[0].planned_s", 61.0),

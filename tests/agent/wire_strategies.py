@@ -23,12 +23,13 @@ def _finite(low: float, high: float) -> st.SearchStrategy[float]:
 
 
 @st.composite
-def data_quality(draw: st.DrawFn, comm_loss_s: float) -> wire.DataQuality:
+def data_quality(draw: st.DrawFn, comm_loss_s: float, scheduled_s: float) -> wire.DataQuality:
     return wire.DataQuality(
         samples=draw(counts),
         missed_polls=draw(counts),
         bad_values=draw(counts),
         comm_loss_s=comm_loss_s,
+        scheduled_comm_loss_s=draw(_finite(0.0, min(comm_loss_s, scheduled_s))),
         counter_resets=draw(counts),
         meter_resets=draw(counts),
         clock_jumps=draw(counts),
@@ -45,6 +46,7 @@ def kpi_windows(draw: st.DrawFn) -> wire.KpiWindow:
     scale = duration_s / max(sum(shares), 1.0) * 0.999
     run_s, idle_s, down_s, off_s, stop_s, loss_s = (share * scale for share in shares)
     maybe = st.booleans()
+    scheduled_s = draw(_finite(0.0, duration_s))
     return wire.KpiWindow(
         device=draw(identifiers),
         start=start,
@@ -52,6 +54,7 @@ def kpi_windows(draw: st.DrawFn) -> wire.KpiWindow:
         provenance=draw(st.sampled_from(["measured", "imported"])),
         partial=draw(st.booleans()),
         config_digest=draw(digests),
+        scheduled_s=scheduled_s,
         planned_s=draw(_finite(0.0, duration_s)),
         run_s=run_s if draw(maybe) else None,
         idle_s=idle_s if draw(maybe) else None,
@@ -63,7 +66,7 @@ def kpi_windows(draw: st.DrawFn) -> wire.KpiWindow:
         reject_count=draw(st.none() | counts),
         energy_kwh=draw(st.none() | _finite(0.0, 1e9)),
         ideal_cycle_s=draw(st.none() | _finite(0.001, 3600.0)),
-        quality=draw(data_quality(loss_s)),
+        quality=draw(data_quality(loss_s, scheduled_s)),
     )
 
 
