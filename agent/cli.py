@@ -73,6 +73,25 @@ def keygen(
     print(public_text)
 
 
+@app.command("check-config")
+def check_config_command(
+    config: Annotated[Path, typer.Argument(help="The agent's YAML configuration file.")],
+    offline: Annotated[
+        bool,
+        typer.Option("--offline", help="Only validate the file; do not connect to devices."),
+    ] = False,
+) -> None:
+    """Validate a configuration; without --offline also read every tag of every device once.
+
+    Exit codes: 0 valid (and every device answered with good values), 1 configuration
+    errors (all printed with file, line and key path), 2 the file cannot be read,
+    3 a device is unreachable or returned bad values.
+    """
+    from agent.checkconfig import check_config
+
+    raise typer.Exit(check_config(config, offline, console))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

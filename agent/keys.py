@@ -14,13 +14,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from agent.errors import KeyFileError
 from agent.wire import public_key_text
 
 __all__ = ["KeyFileError", "generate_key_pair", "load_private_key", "public_key_path"]
-
-
-class KeyFileError(Exception):
-    """A key file that is missing, unreadable, too open, or not an Ed25519 key."""
 
 
 _MAX_KEY_FILE_BYTES = 16 * 1024

@@ -1,0 +1,176 @@
+"""Loading a configuration file: read, parse with line marks, validate, warn.
+
+:func:`load_config` is what the agent and ``check-config`` call; every problem of the file is
+collected and raised at once in a :class:`~agent.errors.ConfigInvalidError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from agent.config.devices import DeviceConfig
+from agent.config.issues import validation_issues
+from agent.config.root import AgentConfig
+from agent.config.tags import COUNTER_ROLES, KPI_ROLES
+from agent.config.types import describe_value
+from agent.config.yamlload import KeyPath, MarkedData, format_path, parse_yaml, read_config_text
+from agent.errors import ConfigInvalidError, ConfigIssue
+
+__all__ = ["LoadedConfig", "config_digest", "load_config", "parse_config"]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedConfig:
+    """A valid configuration, where it came from, its digest, and warnings worth showing.
+
+    ``digest`` (``sha256:<hex>``) changes when any effective setting changes, not when
+    comments or formatting do; secret values are masked before hashing.
+    """
+
+    config: AgentConfig
+    source: str
+    digest: str
+    warnings: tuple[ConfigIssue, ...]
+    lines: Mapping[KeyPath, int]
+
+    def line_of(self, path: KeyPath) -> int | None:
+        """Line of a key path in the file, or of its nearest ancestor written there."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
+        return None
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> LoadedConfig:
+    """Read and validate the configuration file at ``path``.
+
+    ``env`` replaces ``os.environ`` for ``${VAR}`` substitution (tests). Relative paths in the
+    file are resolved against the file's directory. Raises ConfigFileError if the file cannot be
+    read, ConfigInvalidError listing every problem if its content is not a valid configuration.
+    """
+    text = read_config_text(path)
+    return parse_config(text, str(path), base_dir=path.parent.absolute(), env=env)
+
+
+def parse_config(
+    text: str,
+    source: str,
+    *,
+    base_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> LoadedConfig:
+    """Validate configuration text; ``source`` names it in messages. Raises ConfigInvalidError."""
+    marked = parse_yaml(text, source, env)
+    if not isinstance(marked.data, dict):
+        expected = "expected a mapping with the keys agent, broker and devices"
+        given = "an empty file" if marked.data is None else describe_value(marked.data)
+        raise ConfigInvalidError(
+            (*marked.issues, ConfigIssue(source, 1, "", f"got {given}, {expected}"))
+        )
+    # Top-level keys starting with "x-" hold shared blocks for YAML anchors, as in compose files.
+    data = {key: value for key, value in marked.data.items() if not str(key).startswith("x-")}
+    try:
+        config = AgentConfig.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        issues = _ordered(marked.issues, validation_issues(exc, marked, source))
+        raise ConfigInvalidError(issues) from None
+    if marked.issues:
+        raise ConfigInvalidError(_ordered(marked.issues, []))
+    return LoadedConfig(
+        config=config,
+        source=source,
+        digest=config_digest(config),
+        warnings=tuple(config_warnings(config, marked, source)),
+        lines=marked.lines,
+    )
+
+
+def _ordered(
+    file_issues: list[ConfigIssue], model_issues: list[ConfigIssue]
+) -> tuple[ConfigIssue, ...]:
+    # A value broken in the file (a missing ${VAR}, a duplicate key) also fails validation;
+    # the file-level message is the one that says what to fix, so the echo is dropped.
+    broken = [issue.path for issue in file_issues if issue.path]
+    kept = [
+        issue
+        for issue in model_issues
+        if not any(
+            issue.path == path or issue.path.startswith((f"{path}.", f"{path}[")) for path in broken
+        )
+    ]
+    unique = dict.fromkeys([*file_issues, *kept])
+    return tuple(sorted(unique, key=lambda issue: (issue.line or 0, issue.path)))
+
+
+def config_digest(config: AgentConfig) -> str:
+    """``sha256:<hex>`` over the canonical JSON of the validated configuration."""
+    canonical = json.dumps(
+        config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def config_warnings(config: AgentConfig, marked: MarkedData, source: str) -> list[ConfigIssue]:
+    """Settings that are valid but probably not what a production gateway wants."""
+    found: list[tuple[KeyPath, str]] = []
+    if config.clock is not None:
+        found.append(
+            (
+                ("clock",),
+                f"simulated plant clock at {config.clock.speed:g}x: for demos and tests only; "
+                "production agents leave this block out and use the wall clock",
+            )
+        )
+    if config.broker.tls is None and not _is_loopback(config.broker.host):
+        found.append(
+            (
+                ("broker", "host"),
+                f"no tls for broker {config.broker.host}: windows and credentials travel "
+                "unencrypted; add a tls block",
+            )
+        )
+    for index, device in enumerate(config.devices):
+        found.extend(_device_warnings(index, device))
+    return [
+        ConfigIssue(source, marked.line_of(path), format_path(path), message, "warning")
+        for path, message in found
+    ]
+
+
+def _device_warnings(index: int, device: DeviceConfig) -> list[tuple[KeyPath, str]]:
+    roles = {tag.role for _, tag in device.tag_items()}
+    found: list[tuple[KeyPath, str]] = []
+    if not roles & KPI_ROLES:
+        found.append(
+            (
+                ("devices", index, "tags"),
+                "no tag has a KPI role (state, counters, energy, cycle time): this device's "
+                "windows will carry data-quality fields only",
+            )
+        )
+    if roles & COUNTER_ROLES and device.ideal_cycle_s is None:
+        found.append(
+            (
+                ("devices", index, "id"),
+                "no ideal_cycle_s: performance (ideal cycle x total count / run time) cannot be "
+                "computed for this device",
+            )
+        )
+    return found
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
