@@ -1,0 +1,396 @@
+"""KPI windows: a device's samples turned into base quantities per clock-aligned window.
+
+Pure computation: it takes samples and times, never clients. ``docs/kpi.md`` defines every
+quantity; the rules in short:
+
+- **Time** between two samples belongs to the state seen at the first (sample and hold), split
+  exactly at window edges. A gap longer than ``max_gap_s`` is communication loss as a whole,
+  never the state last seen: a device that stopped answering is not running.
+- **Planned busy time** (ISO 22400-2 PBT): scheduled time (the calendar) not in
+  ``planned_stop``, plus any time running outside the schedule (overtime: production happened,
+  so it was planned, and availability stays at most 1).
+- **Counters** are differences of raw values: a drop is a rollover at the configured width when
+  the rolled-over difference is plausible, otherwise a reset (counted from zero, flagged). A
+  jump upward beyond what the ideal cycle time allows is treated as a preset and counts nothing
+  (flagged). Counts go to the window in which they were observed.
+- **Energy** from a cumulative meter (differences, resets flagged) or else by integrating
+  power, held between samples like states and never across a comm-loss gap.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from agent import wire
+from agent.config.tags import MachineState
+
+__all__ = [
+    "CounterSpec",
+    "KpiSpec",
+    "Sample",
+    "ScheduleFn",
+    "WindowBuilder",
+    "always_scheduled",
+    "counter_delta",
+]
+
+#: Scheduled production intervals within ``[start, end)``, seconds since the epoch, in order.
+ScheduleFn = Callable[[float, float], Sequence[tuple[float, float]]]
+
+#: A wall clock that disagrees with the monotonic clock by more than this has jumped.
+CLOCK_JUMP_TOLERANCE_S = 2.0
+
+
+def always_scheduled(start: float, end: float) -> Sequence[tuple[float, float]]:
+    """The schedule of a device without a calendar: every second is planned."""
+    return [(start, end)] if end > start else []
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One poll of one device, reduced to what the KPI engine counts.
+
+    ``ts`` is plant time (seconds since the epoch); ``mono`` the clock's monotonic reading in
+    plant seconds (None where there is none, e.g. imported rows). ``answered`` is False when the
+    device did not answer at all (a missed poll). Values are None when their reading was bad
+    or the device has no such tag; ``bad_values`` counts the bad readings of the poll.
+    """
+
+    ts: float
+    mono: float | None = None
+    answered: bool = True
+    state: MachineState | None = None
+    total_count: int | None = None
+    good_count: int | None = None
+    reject_count: int | None = None
+    energy_meter_kwh: float | None = None
+    power_kw: float | None = None
+    bad_values: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CounterSpec:
+    """A counter's register width, for rollover (16 rolls over after 65535)."""
+
+    width_bits: int
+
+
+@dataclass(frozen=True)
+class KpiSpec:
+    """What the engine must know of one device."""
+
+    device_id: str
+    config_digest: str
+    window_s: int = 60
+    max_gap_s: float = 5.0
+    ideal_cycle_s: float | None = None
+    has_state: bool = True
+    counters: dict[str, CounterSpec] = field(default_factory=dict)
+    energy_source: str | None = None  # "meter", "power" or None
+    schedule: ScheduleFn = always_scheduled
+
+
+def counter_delta(
+    previous: int, current: int, width_bits: int, max_plausible: int | None
+) -> tuple[int, str | None]:
+    """Parts counted between two raw counter values, and what went wrong if anything.
+
+    Returns ``(delta, None)``, ``(delta, "reset")`` when the counter dropped and a rollover
+    would be implausible (counting restarts from zero: delta = current), or ``(0, "preset")``
+    when it jumped up by more than ``max_plausible``. Never negative.
+    """
+    span = 1 << width_bits
+    limit = span // 2 if max_plausible is None else min(max_plausible, span // 2)
+    if current >= previous:
+        delta = current - previous
+        if max_plausible is not None and delta > max_plausible:
+            return 0, "preset"
+        return delta, None
+    rolled = current + span - previous
+    if rolled <= limit:
+        return rolled, None
+    return current, "reset"
+
+
+@dataclass
+class _Window:
+    start: float
+    end: float
+    scheduled: Sequence[tuple[float, float]]
+    states: dict[MachineState, float] = field(default_factory=dict)
+    planned_s: float = 0.0
+    comm_loss_s: float = 0.0
+    scheduled_comm_loss_s: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+    energy_kwh: float = 0.0
+    samples: int = 0
+    missed_polls: int = 0
+    bad_values: int = 0
+    counter_resets: int = 0
+    meter_resets: int = 0
+    clock_jumps: int = 0
+    partial: bool = False
+
+    def scheduled_within(self, low: float, high: float) -> float:
+        return sum(max(0.0, min(b, high) - max(a, low)) for a, b in self.scheduled)
+
+
+_COUNTER_ROLES = ("total_count", "good_count", "reject_count")
+
+
+class WindowBuilder:
+    """Accumulates one device's samples into windows and hands out the closed ones.
+
+    ``resume_from`` is where the previous run's last window ended (from the outbox): time from
+    there to the first sample becomes communication loss, so an agent outage shows as a gap
+    in coverage instead of vanishing. Without it the first window starts at the first sample.
+    """
+
+    def __init__(self, spec: KpiSpec, *, resume_from: float | None = None) -> None:
+        self.spec = spec
+        if resume_from is not None:
+            resume_from = _floor_ms(resume_from)  # window edges travel at ms precision
+        self._cursor = resume_from  # time up to which every second has been attributed
+        self._windows: dict[float, _Window] = {}
+        self._last: Sample | None = None
+        self._last_good: dict[str, tuple[float, float]] = {}  # role -> (ts, raw value)
+        if resume_from is not None:  # the previous run may have ended mid-window (partial)
+            self._window_at(resume_from).start = resume_from
+
+    # --- input ----------------------------------------------------------------------------
+
+    def add(self, sample: Sample) -> None:
+        """Account for one poll. Samples must come in plant-time order; see clock jumps."""
+        if self._cursor is None:  # first sample of a fresh start: the first window begins here
+            self._cursor = _floor_ms(sample.ts)
+            first = self._window_at(self._cursor)
+            first.start, first.partial = self._cursor, True
+        if not sample.answered:
+            self._window_at(max(sample.ts, self._cursor)).missed_polls += 1
+            self._fill_comm_loss_if_stale(sample.ts)
+            return
+        previous = self._last
+        jumped = previous is not None and self._clock_jumped(previous, sample)
+        if previous is not None and not jumped and sample.ts > self._cursor:
+            gap = sample.ts - previous.ts
+            holding = None if gap > self.spec.max_gap_s else previous
+            self._attribute(self._cursor, sample.ts, holding)
+            self._cursor = sample.ts
+        elif previous is None and sample.ts > self._cursor:
+            self._attribute(self._cursor, sample.ts, None)  # resumed: unknown until now
+            self._cursor = sample.ts
+        elif jumped and sample.ts > self._cursor:
+            self._attribute(self._cursor, sample.ts, None)
+            self._cursor = sample.ts
+        window = self._window_at(max(sample.ts, self._cursor))
+        window.samples += 1
+        window.bad_values += sample.bad_values
+        if jumped:
+            window.clock_jumps += 1
+        self._count(sample, window)
+        self._last = sample
+
+    def close_due(self, now: float) -> list[wire.KpiWindow]:
+        """Windows complete by ``now``: every second in them attributed. Oldest first."""
+        self._fill_comm_loss_if_stale(now)
+        if self._cursor is None:
+            return []
+        done = sorted(s for s, w in self._windows.items() if w.end <= self._cursor)
+        return [self._close(self._windows.pop(s)) for s in done]
+
+    def close_partial(self, now: float) -> list[wire.KpiWindow]:
+        """On shutdown: everything due, then the open window cut at ``now``, marked partial."""
+        closed = self.close_due(now)
+        if self._cursor is None:
+            return closed
+        end = _floor_ms(now)
+        if end > self._cursor:
+            last = self._last
+            stale = last is None or end - last.ts > self.spec.max_gap_s
+            self._attribute(self._cursor, end, None if stale else last)
+            self._cursor = end
+        for start in sorted(self._windows):
+            window = self._windows.pop(start)
+            if window.start < end:
+                window.end = min(window.end, end)
+                window.partial = True
+                closed.append(self._close(window))
+        return closed
+
+    @property
+    def attributed_until(self) -> float | None:
+        """Plant time up to which every second is in some window."""
+        return self._cursor
+
+    # --- time -----------------------------------------------------------------------------
+
+    def _clock_jumped(self, previous: Sample, sample: Sample) -> bool:
+        if sample.ts < previous.ts:
+            return True
+        if previous.mono is None or sample.mono is None:
+            return False
+        wall, mono = sample.ts - previous.ts, sample.mono - previous.mono
+        return abs(wall - mono) > CLOCK_JUMP_TOLERANCE_S
+
+    def _fill_comm_loss_if_stale(self, now: float) -> None:
+        # Once the last sample is older than the allowed gap, the whole gap will be comm loss
+        # whatever comes next, so windows can close now instead of waiting for the device.
+        last = self._last
+        if self._cursor is None or now <= self._cursor:
+            return
+        if last is None or now - last.ts > self.spec.max_gap_s:
+            self._attribute(self._cursor, now, None)
+            self._cursor = now
+
+    def _window_at(self, ts: float) -> _Window:
+        size = self.spec.window_s
+        start = math.floor(ts / size) * size
+        window = self._windows.get(start)
+        if window is None:
+            end = start + size
+            window = _Window(start, end, self.spec.schedule(start, end))
+            self._windows[start] = window
+        return window
+
+    def _attribute(self, low: float, high: float, holding: Sample | None) -> None:
+        """Give ``[low, high)`` to the state of ``holding`` (None: comm loss), window by window."""
+        while low < high:
+            window = self._window_at(low)
+            piece_end = min(high, window.end)
+            self._attribute_piece(window, low, piece_end, holding)
+            if holding is not None and holding.power_kw is not None:
+                self._integrate_power(window, low, piece_end, holding)
+            low = piece_end
+
+    def _attribute_piece(
+        self, window: _Window, low: float, high: float, holding: Sample | None
+    ) -> None:
+        length = high - low
+        scheduled = window.scheduled_within(low, high)
+        if holding is None or (self.spec.has_state and holding.state is None):
+            window.comm_loss_s += length
+            window.scheduled_comm_loss_s += scheduled
+            return
+        state = holding.state
+        if state is None:  # a device without a state tag: only the schedule is known
+            window.planned_s += scheduled
+            return
+        window.states[state] = window.states.get(state, 0.0) + length
+        if state is MachineState.RUNNING:
+            window.planned_s += length
+        elif state is not MachineState.PLANNED_STOP:
+            window.planned_s += scheduled
+
+    def _integrate_power(self, window: _Window, low: float, high: float, holding: Sample) -> None:
+        if self.spec.energy_source != "power" or holding.power_kw is None:
+            return
+        window.energy_kwh += max(0.0, holding.power_kw) * (high - low) / 3600.0
+
+    # --- counters and energy --------------------------------------------------------------
+
+    def _max_plausible(self, since: float, now: float) -> int | None:
+        if self.spec.ideal_cycle_s is None:
+            return None
+        # Twice the ideal rate plus slack: a real machine never beats its ideal cycle by 2x.
+        return math.ceil(2 * max(0.0, now - since) / self.spec.ideal_cycle_s) + 2
+
+    def _count(self, sample: Sample, window: _Window) -> None:
+        for role in _COUNTER_ROLES:
+            spec = self.spec.counters.get(role)
+            value: int | None = getattr(sample, role)
+            if spec is None or value is None:
+                continue
+            previous = self._last_good.get(role)
+            self._last_good[role] = (sample.ts, value)
+            if previous is None:
+                continue
+            since, raw = previous
+            delta, fault = counter_delta(
+                int(raw), value, spec.width_bits, self._max_plausible(since, sample.ts)
+            )
+            window.counts[role] = window.counts.get(role, 0) + delta
+            if fault is not None:
+                window.counter_resets += 1
+        if self.spec.energy_source == "meter" and sample.energy_meter_kwh is not None:
+            previous = self._last_good.get("energy")
+            self._last_good["energy"] = (sample.ts, sample.energy_meter_kwh)
+            if previous is not None:
+                delta_kwh = sample.energy_meter_kwh - previous[1]
+                if delta_kwh < 0:  # meter reset or replaced: count from zero, flag it
+                    window.meter_resets += 1
+                    delta_kwh = sample.energy_meter_kwh
+                window.energy_kwh += delta_kwh
+
+    # --- output ---------------------------------------------------------------------------
+
+    def _counts(self, window: _Window) -> tuple[int | None, int | None, int | None]:
+        def measured(role: str) -> int | None:
+            return window.counts.get(role, 0) if role in self.spec.counters else None
+
+        total, good, reject = (
+            measured("total_count"),
+            measured("good_count"),
+            measured("reject_count"),
+        )
+        # Derive the missing one of three from the other two; never below zero.
+        if good is None and total is not None and reject is not None:
+            good = max(total - reject, 0)
+        elif total is None and good is not None and reject is not None:
+            total = good + reject
+        elif reject is None and total is not None and good is not None:
+            reject = max(total - good, 0)
+        return total, good, reject
+
+    def _close(self, window: _Window) -> wire.KpiWindow:
+        states = window.states if self.spec.has_state else None
+        total, good, reject = self._counts(window)
+
+        def state_s(state: MachineState) -> float | None:
+            return None if states is None else round(states.get(state, 0.0), 6)
+
+        scheduled_s = window.scheduled_within(window.start, window.end)
+        return wire.KpiWindow(
+            device=self.spec.device_id,
+            start=_utc(window.start),
+            end=_utc(window.end),
+            provenance="measured",
+            partial=window.partial or window.end - window.start < self.spec.window_s,
+            config_digest=self.spec.config_digest,
+            scheduled_s=round(scheduled_s, 6),
+            planned_s=round(window.planned_s, 6),
+            run_s=state_s(MachineState.RUNNING),
+            idle_s=state_s(MachineState.IDLE),
+            down_s=state_s(MachineState.DOWN),
+            off_s=state_s(MachineState.OFF),
+            planned_stop_s=state_s(MachineState.PLANNED_STOP),
+            total_count=total,
+            good_count=good,
+            reject_count=reject,
+            energy_kwh=round(window.energy_kwh, 9) if self.spec.energy_source else None,
+            ideal_cycle_s=self.spec.ideal_cycle_s,
+            quality=wire.DataQuality(
+                samples=window.samples,
+                missed_polls=window.missed_polls,
+                bad_values=window.bad_values,
+                comm_loss_s=round(window.comm_loss_s, 6),
+                scheduled_comm_loss_s=round(
+                    min(window.scheduled_comm_loss_s, window.comm_loss_s, scheduled_s), 6
+                ),
+                counter_resets=window.counter_resets,
+                meter_resets=window.meter_resets,
+                clock_jumps=window.clock_jumps,
+            ),
+        )
+
+
+def _floor_ms(ts: float) -> float:
+    # The 1-us nudge absorbs float noise (T0 + 0.05 is stored a hair below), so a time that is
+    # meant to be on a millisecond is not floored to the one before.
+    return math.floor(ts * 1000 + 1e-3) / 1000
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(round(ts * 1000) / 1000, UTC)

@@ -1,0 +1,286 @@
+"""KPI window arithmetic on hand-built sample sequences, and its invariants under hypothesis."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent import wire
+from agent.config.tags import MachineState
+from agent.kpi import CounterSpec, KpiSpec, Sample, WindowBuilder, counter_delta
+
+R, IDLE, D, OFF, P = (
+    MachineState.RUNNING,
+    MachineState.IDLE,
+    MachineState.DOWN,
+    MachineState.OFF,
+    MachineState.PLANNED_STOP,
+)
+T0 = 1_790_000_000.0 - 1_790_000_000.0 % 60  # on a window boundary
+DIGEST = wire.config_digest(b"test")
+
+
+def spec(**changes: object) -> KpiSpec:
+    fields: dict[str, object] = {
+        "device_id": "press-1",
+        "config_digest": DIGEST,
+        "max_gap_s": 5.0,
+        "counters": {"total_count": CounterSpec(16), "reject_count": CounterSpec(16)},
+    }
+    fields.update(changes)
+    return KpiSpec(**fields)  # type: ignore[arg-type]
+
+
+def run(builder: WindowBuilder, samples: Iterable[Sample], until: float) -> list[wire.KpiWindow]:
+    windows: list[wire.KpiWindow] = []
+    for sample in samples:
+        builder.add(sample)
+        windows += builder.close_due(sample.ts)
+    return windows + builder.close_due(until)
+
+
+def polls(
+    start: float, stop: float, state: MachineState, step: float = 1.0, **values: object
+) -> list[Sample]:
+    count = round((stop - start) / step)
+    return [Sample(ts=start + i * step, state=state, **values) for i in range(count)]  # type: ignore[arg-type]
+
+
+def by_start(windows: Sequence[wire.KpiWindow]) -> dict[float, wire.KpiWindow]:
+    return {w.start.timestamp() - T0: w for w in windows}
+
+
+def test_steady_running_fills_whole_windows() -> None:
+    builder = WindowBuilder(spec(), resume_from=T0)
+    samples = [Sample(ts=T0 + i, state=R, total_count=i // 4, reject_count=0) for i in range(121)]
+    windows = by_start(run(builder, samples, until=T0 + 121))
+    assert sorted(windows) == [0, 60]
+    first = windows[0]
+    assert (first.run_s, first.idle_s, first.planned_s, first.scheduled_s) == (60, 0, 60, 60)
+    assert first.quality.comm_loss_s == 0 and first.quality.samples == 60
+    assert first.total_count == 14  # 0 at t=0 to 14 at t=59; the step seen at t=60 is window 2's
+    assert (first.good_count, first.reject_count) == (14, 0)  # good derived: total - reject
+    assert not first.partial
+    assert windows[60].total_count == 15
+
+
+def test_state_change_at_the_window_edge_splits_exactly() -> None:
+    builder = WindowBuilder(spec(), resume_from=T0)
+    samples = polls(T0, T0 + 58.5, R, step=0.5) + polls(T0 + 58.5, T0 + 121, D, step=0.5)
+    windows = by_start(run(builder, samples, until=T0 + 121))
+    assert windows[0].run_s == pytest.approx(58.5)
+    assert windows[0].down_s == pytest.approx(1.5)
+    assert windows[60].down_s == pytest.approx(60.0)
+    assert windows[60].planned_s == pytest.approx(60.0)  # down in scheduled time is planned
+
+
+def test_a_silent_device_is_comm_loss_not_running() -> None:
+    builder = WindowBuilder(spec(), resume_from=T0)
+    samples = polls(T0, T0 + 10, R) + polls(T0 + 40, T0 + 61, R)
+    windows = by_start(run(builder, samples, until=T0 + 61))
+    window = windows[0]
+    # Polls at 0..9 and 40..60: running holds between polls 1 s apart, but the 31-s silence
+    # after the poll at 9 is comm loss as a whole, not 31 s more of running.
+    assert window.run_s == pytest.approx(9 + 20)
+    assert window.quality.comm_loss_s == pytest.approx(31)
+    assert window.quality.scheduled_comm_loss_s == pytest.approx(31)
+    assert window.planned_s == pytest.approx(29)
+
+
+def test_windows_close_while_the_device_stays_silent() -> None:
+    builder = WindowBuilder(spec(), resume_from=T0)
+    for sample in polls(T0, T0 + 3, IDLE):
+        builder.add(sample)
+    for _ in range(3):
+        builder.add(Sample(ts=T0 + 10, answered=False))
+    windows = builder.close_due(T0 + 185)
+    assert [w.start.timestamp() - T0 for w in windows] == [0, 60, 120]
+    assert windows[0].idle_s == pytest.approx(2)  # polls at 0, 1, 2: idle held from 0 to 2
+    assert windows[0].quality.comm_loss_s == pytest.approx(58)
+    assert windows[0].quality.missed_polls == 3
+    assert windows[2].quality.comm_loss_s == pytest.approx(60)
+
+
+@pytest.mark.parametrize(
+    ("previous", "current", "width", "plausible", "expected"),
+    [
+        (10, 15, 16, 100, (5, None)),
+        (65530, 4, 16, 100, (10, None)),  # rollover at 2^16
+        (2**32 - 1, 0, 32, None, (1, None)),
+        (30000, 3, 16, 100, (3, "reset")),  # dropped far: counting restarted from zero
+        (30000, 3, 16, None, (3, "reset")),  # without an ideal cycle: half the range decides
+        (100, 5000, 16, 100, (0, "preset")),  # a jump no machine can make
+        (7, 7, 16, 0, (0, None)),
+    ],
+)
+def test_counter_delta(
+    previous: int,
+    current: int,
+    width: int,
+    plausible: int | None,
+    expected: tuple[int, str | None],
+) -> None:
+    assert counter_delta(previous, current, width, plausible) == expected
+
+
+def test_rollover_and_reset_in_windows_are_counted_and_flagged() -> None:
+    builder = WindowBuilder(spec(ideal_cycle_s=1.0), resume_from=T0)
+    raw = [65533, 65534, 65535, 0, 1, 2, 0, 1]  # a rollover after 65535, then a reset at t=6
+    samples = [Sample(ts=T0 + i, state=R, total_count=v, reject_count=0) for i, v in enumerate(raw)]
+    windows = run(builder, samples, until=T0 + 61)
+    (window,) = windows
+    assert window.total_count == 1 + 1 + 1 + 1 + 1 + 0 + 1
+    assert window.quality.counter_resets == 1
+
+
+def test_good_count_derived_and_never_negative() -> None:
+    builder = WindowBuilder(spec(), resume_from=T0)
+    # rejects read ahead of the total (read skew): good must not go below zero
+    samples = [
+        Sample(ts=T0, state=R, total_count=0, reject_count=0),
+        Sample(ts=T0 + 1, state=R, total_count=1, reject_count=3),
+    ]
+    (window,) = run(builder, samples, until=T0 + 60)
+    assert (window.total_count, window.reject_count, window.good_count) == (1, 3, 0)
+
+
+def test_schedule_planned_stop_and_overtime() -> None:
+    def first_half(start: float, end: float) -> list[tuple[float, float]]:
+        low, high = max(start, T0), min(end, T0 + 30)
+        return [(low, high)] if high > low else []
+
+    builder = WindowBuilder(spec(schedule=first_half), resume_from=T0)
+    samples = polls(T0, T0 + 10, P) + polls(T0 + 10, T0 + 20, IDLE) + polls(T0 + 20, T0 + 45, R)
+    samples += polls(T0 + 45, T0 + 61, IDLE)
+    (window, *_) = run(builder, samples, until=T0 + 61)
+    assert window.scheduled_s == 30
+    assert window.planned_stop_s == pytest.approx(10)
+    # planned = idle in schedule (10) + running anywhere (25, 15 of it overtime); not the stop,
+    # not the idle after the shift.
+    assert window.planned_s == pytest.approx(35)
+    assert window.run_s == pytest.approx(25)
+
+
+def test_resume_after_an_outage_shows_the_gap_as_comm_loss() -> None:
+    builder = WindowBuilder(spec(), resume_from=T0 + 30)  # last run ended mid-window (partial)
+    windows = run(builder, polls(T0 + 150, T0 + 181, R), until=T0 + 181)
+    starts = [w.start.timestamp() - T0 for w in windows]
+    assert starts == [30, 60, 120]
+    assert windows[0].partial and windows[0].duration_s == 30
+    assert windows[0].quality.comm_loss_s == 30
+    assert windows[1].quality.comm_loss_s == 60
+    assert windows[2].quality.comm_loss_s == pytest.approx(30)
+    assert windows[2].run_s == pytest.approx(30)
+
+
+def test_fresh_start_begins_at_the_first_sample() -> None:
+    builder = WindowBuilder(spec())
+    windows = run(builder, polls(T0 + 42.25, T0 + 61, R, step=0.25), until=T0 + 61)
+    (window,) = windows
+    assert window.start.timestamp() == T0 + 42.25 and window.partial
+    assert window.run_s == pytest.approx(60 - 42.25)
+
+
+def test_shutdown_closes_the_open_window_as_partial() -> None:
+    builder = WindowBuilder(spec(), resume_from=T0)
+    for sample in polls(T0, T0 + 75, R):
+        builder.add(sample)
+    windows = builder.close_partial(T0 + 75.5)
+    assert [w.duration_s for w in windows] == [60, 15.5]
+    assert windows[1].partial and windows[1].run_s == pytest.approx(15.5)
+    assert builder.attributed_until == T0 + 75.5
+
+
+def test_clock_stepping_back_is_flagged_not_counted_twice() -> None:
+    builder = WindowBuilder(spec(), resume_from=T0)
+    samples = [Sample(ts=T0 + i, mono=100.0 + i, state=R) for i in range(30)]
+    samples += [Sample(ts=T0 + 10 + i, mono=130.0 + i, state=R) for i in range(60)]  # -20 s step
+    windows = run(builder, samples, until=T0 + 70)
+    first = windows[0]
+    assert first.quality.clock_jumps == 1
+    assert first.run_s is not None and first.run_s <= 60
+    for window in windows:
+        states = (window.run_s or 0) + window.quality.comm_loss_s
+        assert states <= window.duration_s + 1e-6
+
+
+def test_energy_from_meter_with_reset_and_from_power() -> None:
+    meter = WindowBuilder(spec(energy_source="meter"), resume_from=T0)
+    readings = [100.0, 100.5, 101.0, 0.25, 0.75]  # meter replaced after 101.0
+    samples = [Sample(ts=T0 + i, state=R, energy_meter_kwh=v) for i, v in enumerate(readings)]
+    (window,) = run(meter, samples, until=T0 + 61)
+    assert window.energy_kwh == pytest.approx(1.0 + 0.25 + 0.5)
+    assert window.quality.meter_resets == 1
+
+    power = WindowBuilder(spec(energy_source="power"), resume_from=T0)
+    (window,) = run(power, polls(T0, T0 + 61, R, power_kw=6.0), until=T0 + 61)
+    assert window.energy_kwh == pytest.approx(6.0 * 60 / 3600)
+
+
+def test_device_without_state_tag_reports_no_state_times() -> None:
+    builder = WindowBuilder(spec(has_state=False, counters={}), resume_from=T0)
+    samples = [Sample(ts=T0 + i) for i in range(61)]
+    (window,) = run(builder, samples, until=T0 + 61)
+    assert window.run_s is None and window.total_count is None
+    assert window.planned_s == 60 and window.quality.comm_loss_s == 0
+
+
+# --- invariants under random sequences ----------------------------------------------------
+
+states = st.sampled_from([R, IDLE, D, OFF, P, None])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.floats(min_value=0.05, max_value=20.0),  # time to the next poll
+            states,
+            st.integers(min_value=0, max_value=300),  # parts made since the last poll
+            st.booleans(),  # answered
+        ),
+        min_size=1,
+        max_size=120,
+    ),
+    resume_offset=st.floats(min_value=0.0, max_value=59.0),
+)
+def test_windows_tile_time_and_conserve_parts(
+    steps: list[tuple[float, MachineState | None, int, bool]], resume_offset: float
+) -> None:
+    builder = WindowBuilder(spec(max_gap_s=5.0), resume_from=T0 + resume_offset)
+    ts, raw, made = T0 + resume_offset, 0, 0
+    windows: list[wire.KpiWindow] = []
+    first = True
+    for dt, state, parts, answered in steps:
+        ts += dt
+        if answered:
+            raw = (raw + parts) % 2**16
+            made += 0 if first else parts  # parts before the first reading are unknowable
+            first = False
+        builder.add(Sample(ts=ts, answered=answered, state=state, total_count=raw, reject_count=0))
+        windows += builder.close_due(ts)
+    windows += builder.close_partial(ts + 1.0)
+    # Windows tile [resume, end) without overlap or hole, each valid on the wire.
+    assert windows[0].start.timestamp() == pytest.approx(T0 + resume_offset, abs=1e-3)
+    for before, after in itertools.pairwise(windows):
+        assert before.end == after.start
+    for window in windows:
+        wire.KpiWindow.model_validate(window.model_dump())
+        covered = sum(
+            s or 0.0
+            for s in (
+                window.run_s,
+                window.idle_s,
+                window.down_s,
+                window.off_s,
+                window.planned_stop_s,
+            )
+        )
+        assert covered + window.quality.comm_loss_s == pytest.approx(window.duration_s, abs=2e-3)
+    # No rollover is mistaken for a reset when each step stays under half the counter range.
+    assert sum(w.total_count or 0 for w in windows) == made
+    assert sum(w.quality.counter_resets for w in windows) == 0
