@@ -14,9 +14,9 @@ BIN = Path(sys.executable).parent
 @pytest.mark.parametrize(
     ("script", "expected"),
     [
-        ("retrofit-agent", ["keygen", "version"]),
+        ("retrofit-agent", ["keygen", "check-config", "version"]),
         ("retrofit-collector", ["verify-message"]),
-        ("retrofit-sim", []),
+        ("retrofit-sim", ["run", "check", "registers"]),
     ],
 )
 def test_help(script: str, expected: list[str]) -> None:

@@ -1,0 +1,219 @@
+"""The plant file: machines, their calendars, rates and retrofit scenario (pydantic models).
+
+Every key is documented in ``docs/simulator.md``; durations are seconds, powers kW, energies kWh,
+rates are fractions (0.03 = 3 %), times of day are local to the calendar's time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sim._yaml import LineMap, load_with_lines
+from sim.errors import PlantFileError
+
+__all__ = [
+    "WEEKDAYS",
+    "Break",
+    "Calendar",
+    "MachineConfig",
+    "PlantConfig",
+    "Scenario",
+    "Shift",
+    "TestPatternConfig",
+    "load_plant",
+    "parse_plant",
+]
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+Factor = Annotated[float, Field(gt=0.0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Break(_Model):
+    """A planned stop inside a shift, local times of day."""
+
+    start: time
+    end: time
+
+
+class Shift(_Model):
+    """Planned production on the given weekdays; ``end`` before ``start`` crosses midnight."""
+
+    name: str = "shift"
+    start: time
+    end: time
+    days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+    breaks: tuple[Break, ...] = ()
+
+
+class Calendar(_Model):
+    """When the machine is planned to produce; outside shifts it is ``off`` or ``planned_stop``."""
+
+    timezone: str = "UTC"
+    shifts: tuple[Shift, ...] = Field(default_factory=tuple)
+    holidays: tuple[date, ...] = ()
+    outside_shifts: Literal["off", "planned_stop"] = "off"
+
+    @field_validator("outside_shifts", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        # YAML 1.1 reads a bare `off` as boolean false.
+        return "off" if value is False else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}, expected e.g. 'Asia/Shanghai'") from exc
+        return value
+
+
+class Scenario(_Model):
+    """The retrofit: from ``go_live`` on, each rate is multiplied by its factor."""
+
+    go_live: datetime
+    mtbf_factor: Factor = 1.0
+    mttr_factor: Factor = 1.0
+    cycle_factor: Factor = 1.0
+    reject_factor: Factor = 1.0
+    energy_per_part_factor: Factor = 1.0
+
+    @field_validator("go_live")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("go_live needs a UTC offset, e.g. 2026-03-01T00:00:00+08:00")
+        return value
+
+
+class MachineConfig(_Model):
+    """One simulated machine."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    protocol: Literal["modbus", "opcua"]
+    unit_id: Annotated[int, Field(ge=1, le=247)] | None = None
+    counter_bits: Literal[16, 32] = 32
+    word_order: Literal["big", "little"] = "big"
+    calendar: Calendar = Field(default_factory=Calendar)
+    cycle_s: Positive = 30.0
+    cycle_jitter: Annotated[float, Field(ge=0.0, le=0.5)] = 0.05
+    reject_rate: Fraction = 0.02
+    mtbf_s: Positive = 4 * 3600.0
+    mttr_s: Positive = 900.0
+    idle_every_s: Positive = 3600.0
+    idle_mean_s: Annotated[float, Field(ge=0.0)] = 120.0
+    idle_kw: Annotated[float, Field(ge=0.0)] = 2.0
+    standby_kw: Annotated[float, Field(ge=0.0)] = 0.2
+    energy_per_part_kwh: Annotated[float, Field(ge=0.0)] = 0.05
+    energy_start_kwh: Annotated[float, Field(ge=0.0)] = 0.0
+    counter_start: Annotated[int, Field(ge=0)] = 0
+    counter_resets_per_day: Annotated[float, Field(ge=0.0)] = 0.0
+    scenario: Scenario | None = None
+
+    @model_validator(mode="after")
+    def _unit_for_modbus(self) -> MachineConfig:
+        if self.protocol == "modbus" and self.unit_id is None:
+            raise ValueError(f"machine {self.id!r}: protocol modbus needs unit_id (1..247)")
+        if self.protocol == "opcua" and self.unit_id is not None:
+            raise ValueError(f"machine {self.id!r}: unit_id is only for protocol modbus")
+        return self
+
+
+class TestPatternConfig(_Model):
+    """The Modbus device with fixed values of every data type (see ``sim.registers``)."""
+
+    __test__ = False  # a pytest collection hint: this is not a test class
+
+    unit_id: Annotated[int, Field(ge=1, le=247)] = 247
+
+
+class PlantConfig(_Model):
+    """A whole plant: machines plus the optional Modbus test-pattern device."""
+
+    plant: str = "plant"
+    machines: tuple[MachineConfig, ...]
+    test_pattern: TestPatternConfig | None = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> PlantConfig:
+        ids = [machine.id for machine in self.machines]
+        duplicated = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicated:
+            raise ValueError(f"duplicate machine ids: {', '.join(duplicated)}")
+        units = [m.unit_id for m in self.machines if m.unit_id is not None]
+        if self.test_pattern is not None:
+            units.append(self.test_pattern.unit_id)
+        clashing = sorted({u for u in units if units.count(u) > 1})
+        if clashing:
+            raise ValueError(f"unit_id used twice: {', '.join(map(str, clashing))}")
+        return self
+
+
+def parse_plant(text: str, source: str = "<plant>") -> PlantConfig:
+    """Validate plant YAML text.
+
+    Raises PlantFileError listing every problem as ``source:line key.path: message``.
+    """
+    try:
+        raw, lines = load_with_lines(text)
+    except yaml.YAMLError as exc:
+        raise PlantFileError(source, [f"{source}: not valid YAML: {exc}"]) from exc
+    try:
+        return PlantConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise PlantFileError(source, _messages(exc, lines, source)) from exc
+
+
+def load_plant(path: Path) -> PlantConfig:
+    """Read and validate a plant file.
+
+    Raises PlantFileError when it cannot be read or is invalid.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlantFileError(str(path), [f"{path}: cannot read: {exc.strerror}"]) from exc
+    return parse_plant(text, str(path))
+
+
+def _messages(exc: ValidationError, lines: LineMap, source: str) -> list[str]:
+    messages = []
+    for error in exc.errors():
+        loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
+        line = _line_of(loc, lines)
+        key = _key_path(loc) or "(top level)"
+        given = "" if error["type"] == "missing" else f" (got {error.get('input')!r})"
+        messages.append(f"{source}:{line} {key}: {error['msg']}{given}")
+    return messages
+
+
+def _is_union_tag(part: str | int) -> bool:
+    # pydantic puts the union member's type name into loc, e.g. ('unit_id', 'int').
+    return isinstance(part, str) and part in {"int", "none", "function-after"}
+
+
+def _line_of(loc: tuple[str | int, ...], lines: LineMap) -> int:
+    while loc not in lines and loc:
+        loc = loc[:-1]
+    return lines.get(loc, 1)
+
+
+def _key_path(loc: tuple[str | int, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
+    return path

@@ -1,0 +1,291 @@
+"""The running simulator: machines on a clock, their values served over Modbus and OPC UA, faults.
+
+This is the object tests and the demo start (``async with Simulator(...) as sim``). It advances
+every machine to the clock's plant time every ``tick_s`` wall seconds and publishes the values;
+with ``tick_s=0`` nothing moves until the caller awaits ``step()`` or ``advance_to()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from agent.clock import Clock
+from sim.encoding import encode_machine
+from sim.errors import ControlError
+from sim.machine import Machine, MachineState, TruthBin
+from sim.modbus_server import ExceptionFault, ModbusSim
+from sim.opcua_server import OpcUaSim
+from sim.plant import PlantConfig
+from sim.registers import STATE_BITS, STATE_CODES
+
+__all__ = ["SIGNALS", "Simulator"]
+
+log = logging.getLogger(__name__)
+
+#: The signals a machine publishes (Modbus registers and OPC UA variables are made from these).
+SIGNALS = (
+    "state",
+    "total_count",
+    "reject_count",
+    "good_count",
+    "energy_kwh",
+    "power_kw",
+    "cycle_time_s",
+)
+_STATE_BY_CODE = {code: state for state, code in STATE_CODES.items()}
+
+
+class Simulator:
+    """A plant of simulated machines served over Modbus TCP/RTU and OPC UA."""
+
+    def __init__(
+        self,
+        plant: PlantConfig,
+        *,
+        clock: Clock,
+        seed: int = 0,
+        start_ts: float | None = None,
+        host: str = "127.0.0.1",
+        modbus_port: int | None = None,
+        rtu_port: str | None = None,
+        rtu_baudrate: int = 19200,
+        opcua_port: int | None = None,
+        opcua_users: Mapping[str, str] | None = None,
+        opcua_anonymous: bool = True,
+        work_dir: Path | None = None,
+        tick_s: float = 0.05,
+        truth_bin_s: int = 60,
+    ) -> None:
+        self.plant = plant
+        self.clock = clock
+        self.seed = seed
+        self.host = host
+        self.tick_s = tick_s
+        self._start_ts = start_ts
+        self._truth_bin_s = truth_bin_s
+        self._modbus_port = modbus_port
+        self._rtu = (rtu_port, rtu_baudrate)
+        self.machines: dict[str, Machine] = {}
+        self._frozen: dict[str, dict[str, Any]] = {}
+        self._ticker: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        units = [m.unit_id for m in plant.machines if m.protocol == "modbus" and m.unit_id]
+        pattern_unit = plant.test_pattern.unit_id if plant.test_pattern else None
+        serve_modbus = modbus_port is not None or rtu_port is not None
+        self.modbus = ModbusSim(units, pattern_unit) if serve_modbus else None
+        opcua_ids = [m.id for m in plant.machines if m.protocol == "opcua"]
+        self.opcua: OpcUaSim | None = None
+        if opcua_port is not None:
+            if work_dir is None:
+                raise ValueError("an OPC UA server needs work_dir for its certificate")
+            self.opcua = OpcUaSim(
+                opcua_ids,
+                host=host,
+                port=opcua_port,
+                work_dir=work_dir,
+                users=opcua_users,
+                allow_anonymous=opcua_anonymous,
+            )
+
+    async def __aenter__(self) -> Simulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def modbus_address(self) -> tuple[str, int] | None:
+        """(host, port) of the Modbus TCP server, if one runs (the real port when 0 was asked)."""
+        if self._modbus_port is None or self.modbus is None:
+            return None
+        return self.host, self.modbus.tcp_port or self._modbus_port
+
+    async def start(self) -> None:
+        """Create the machines at the start time, publish their values and start the servers.
+
+        Raises RuntimeError or OSError when a server cannot bind its port.
+        """
+        start_ts = self.clock.timestamp() if self._start_ts is None else self._start_ts
+        for config in self.plant.machines:
+            self.machines[config.id] = Machine(config, self.seed, start_ts, self._truth_bin_s)
+        await self._publish()
+        try:
+            await self._start_servers()
+        except BaseException:
+            await self.stop()  # a port taken by the second server must not leak the first
+            raise
+        if self.tick_s > 0:
+            # A plain task rather than a TaskGroup: its lifetime is start()..stop(), which
+            # fixtures call from different places.
+            self._ticker = asyncio.create_task(self._tick_forever(), name="retrofit-sim-tick")
+        log.info("simulator started: %d machines, seed %d", len(self.machines), self.seed)
+
+    async def _start_servers(self) -> None:
+        if self.modbus is not None:
+            if self._modbus_port is not None:
+                await self.modbus.start_tcp(self.host, self._modbus_port)
+            if self._rtu[0] is not None:
+                await self.modbus.start_rtu(self._rtu[0], self._rtu[1])
+        if self.opcua is not None:
+            await self.opcua.start()
+
+    async def stop(self) -> None:
+        """Stop ticking and close every server."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        if self.modbus is not None:
+            await self.modbus.stop()
+        if self.opcua is not None:
+            await self.opcua.stop()
+
+    async def step(self) -> float:
+        """Advance every machine to the clock's plant time and publish; return that time."""
+        plant_ts = self.clock.timestamp()
+        await self.advance_to(plant_ts)
+        return plant_ts
+
+    async def advance_to(self, plant_ts: float) -> None:
+        """Advance every machine to ``plant_ts`` (never backwards) and publish the values."""
+        async with self._lock:
+            for machine in self.machines.values():
+                machine.advance_to(max(plant_ts, machine.now))
+            await self._publish()
+
+    def values(self, machine_id: str) -> dict[str, Any]:
+        """The signal values a machine shows now (frozen signals keep their frozen value).
+
+        Raises ControlError for an unknown machine.
+        """
+        snapshot = self._machine(machine_id).snapshot()
+        values: dict[str, Any] = {
+            "state": STATE_CODES[snapshot.state],
+            "total_count": snapshot.total_count,
+            "reject_count": snapshot.reject_count,
+            "good_count": snapshot.good_count,
+            "energy_kwh": snapshot.energy_kwh,
+            "power_kw": snapshot.power_kw,
+            "cycle_time_s": snapshot.cycle_time_s,
+        }
+        values.update(self._frozen.get(machine_id, {}))
+        values["state_name"] = _STATE_BY_CODE[values["state"]].value
+        return values
+
+    def truth(self, machine_id: str, start_ts: float, end_ts: float) -> TruthBin:
+        """Exact ground truth of a machine over [start_ts, end_ts) (see Machine.truth).
+
+        Raises ControlError for an unknown machine, ValueError for a misaligned interval.
+        """
+        return self._machine(machine_id).truth(start_ts, end_ts)
+
+    # -- faults -----------------------------------------------------------------------------
+
+    async def freeze(self, machine_id: str, signal: str) -> None:
+        """Hold a signal at its present value on every protocol until unfrozen.
+
+        Raises ControlError for an unknown machine or signal.
+        """
+        if signal not in SIGNALS:
+            raise ControlError(f"unknown signal {signal!r}, expected one of {', '.join(SIGNALS)}")
+        current = self.values(machine_id)[signal]
+        self._frozen.setdefault(machine_id, {})[signal] = current
+
+    async def unfreeze(self, machine_id: str, signal: str | None = None) -> None:
+        """Let one signal, or all of a machine's signals, follow the model again, at once."""
+        if signal is None:
+            self._frozen.pop(machine_id, None)
+        else:
+            self._frozen.get(machine_id, {}).pop(signal, None)
+        async with self._lock:
+            await self._publish()
+
+    def modbus_exception(self, unit_id: int, code: int, start: int = 0, end: int = 65535) -> None:
+        """Answer Modbus exception ``code`` for a unit and address range until cleared.
+
+        Raises ControlError when no Modbus server runs or the code is not 1..11.
+        """
+        if not 1 <= code <= 11:
+            raise ControlError(f"exception code must be 1..11, got {code}")
+        self._need_modbus().add_exception(ExceptionFault(unit_id, code, start, end))
+
+    def clear_modbus_exceptions(self, unit_id: int | None = None) -> None:
+        """Stop the exception faults of one unit, or of all."""
+        self._need_modbus().clear_exceptions(unit_id)
+
+    def silence(self, unit_id: int) -> None:
+        """Make a Modbus unit stop answering (requests time out)."""
+        self._need_modbus().silence(unit_id)
+
+    def unsilence(self, unit_id: int | None = None) -> None:
+        """Make one silenced unit, or all, answer again."""
+        self._need_modbus().unsilence(unit_id)
+
+    def drop_modbus_connections(self) -> int:
+        """Close every open Modbus TCP connection; return how many were closed."""
+        return self._need_modbus().drop_connections()
+
+    def modbus_request_counts(self, unit_id: int) -> dict[int, int]:
+        """Requests received by a unit since the last reset, by function code."""
+        return self._need_modbus().request_counts(unit_id)
+
+    def reset_modbus_request_counts(self) -> None:
+        """Zero every request counter."""
+        self._need_modbus().reset_request_counts()
+
+    async def restart_opcua(self, down_s: float = 0.0) -> None:
+        """Stop the OPC UA server, wait ``down_s`` wall seconds, start it on the same endpoint.
+
+        Raises ControlError when no OPC UA server runs.
+        """
+        if self.opcua is None:
+            raise ControlError("no OPC UA server is running (start with --opcua-port)")
+        await self.opcua.stop()
+        await asyncio.sleep(max(0.0, down_s))
+        await self.opcua.start()
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _machine(self, machine_id: str) -> Machine:
+        try:
+            return self.machines[machine_id]
+        except KeyError:
+            known = ", ".join(self.machines) or "none"
+            raise ControlError(f"unknown machine {machine_id!r}, known: {known}") from None
+
+    def _need_modbus(self) -> ModbusSim:
+        if self.modbus is None:
+            raise ControlError("no Modbus server is running (start with --modbus-port)")
+        return self.modbus
+
+    async def _publish(self) -> None:
+        for config in self.plant.machines:
+            values = self.values(config.id)
+            machine = self.machines[config.id]
+            if config.protocol == "modbus" and self.modbus is not None and config.unit_id:
+                registers = encode_machine(values, config.counter_bits, config.word_order)
+                state_bit = STATE_BITS[MachineState(values["state_name"])]
+                await self.modbus.publish_machine(config.unit_id, registers, state_bit)
+            elif config.protocol == "opcua" and self.opcua is not None:
+                await self.opcua.publish(config.id, values, machine.now)
+
+    async def _tick_forever(self) -> None:
+        while True:
+            try:
+                await self.step()
+            except Exception:  # the plant must keep running; the error is logged with its cause
+                log.exception("simulator step failed; retrying in %.2f s", self.tick_s)
+            await asyncio.sleep(self.tick_s)

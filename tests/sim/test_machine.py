@@ -1,0 +1,191 @@
+"""sim.machine: deterministic, exact ground truth, counters wrap and reset, the scenario bites."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+import pytest
+
+from sim.machine import Machine, MachineState, TruthBin
+from tests.sim.plants import ALL_WEEK, machine
+
+MONDAY = datetime(2026, 1, 5, tzinfo=UTC).timestamp()  # a Monday, 00:00 UTC
+DAY = 86400.0
+WEEK = 7 * DAY
+
+
+def _run(model: Machine, until: float) -> TruthBin:
+    model.advance_to(until)
+    return model.truth(model.now - (until - MONDAY), until)
+
+
+def test_same_seed_same_plant_different_seed_different_plant() -> None:
+    config = machine(counter_resets_per_day=1.0)
+    first = _run(Machine(config, seed=7, start_ts=MONDAY), MONDAY + WEEK)
+    again = _run(Machine(config, seed=7, start_ts=MONDAY), MONDAY + WEEK)
+    other = _run(Machine(config, seed=8, start_ts=MONDAY), MONDAY + WEEK)
+    assert asdict(first) == asdict(again)
+    assert asdict(first) != asdict(other)
+
+
+def test_chunked_advance_gives_the_same_plant() -> None:
+    config = machine(mtbf_s=3600, mttr_s=600, counter_resets_per_day=2.0)
+    whole = Machine(config, seed=3, start_ts=MONDAY)
+    whole.advance_to(MONDAY + 2 * DAY)
+    chunked = Machine(config, seed=3, start_ts=MONDAY)
+    steps = random.Random(0)
+    t = MONDAY
+    while t < MONDAY + 2 * DAY:
+        t = min(MONDAY + 2 * DAY, t + steps.uniform(0.001, 400.0))
+        chunked.advance_to(t)
+    whole_bins, chunked_bins = list(whole.truth_bins()), list(chunked.truth_bins())
+    assert [start for start, _ in whole_bins] == [start for start, _ in chunked_bins]
+    for (_, x), (_, y) in zip(whole_bins, chunked_bins, strict=True):
+        assert (x.total_count, x.reject_count, x.counter_resets) == (
+            y.total_count,
+            y.reject_count,
+            y.counter_resets,
+        )
+        assert [x.run_s, x.idle_s, x.down_s, x.energy_kwh] == pytest.approx(
+            [y.run_s, y.idle_s, y.down_s, y.energy_kwh], abs=1e-6
+        )
+    a, b = whole.snapshot(), chunked.snapshot()
+    assert (a.state, a.total_count, a.reject_count) == (b.state, b.total_count, b.reject_count)
+    assert a.energy_kwh == pytest.approx(b.energy_kwh, rel=1e-12)
+
+
+def test_ground_truth_adds_up_to_elapsed_time_and_the_calendar() -> None:
+    # 08:00-16:00 on weekdays with a 30-minute break: 37.5 h planned, 2.5 h breaks a week.
+    shift = {"start": "08:00", "end": "16:00", "breaks": [{"start": "12:00", "end": "12:30"}]}
+    config = machine(calendar={"timezone": "UTC", "shifts": [shift]})
+    truth = _run(Machine(config, seed=1, start_ts=MONDAY), MONDAY + WEEK)
+    assert truth.elapsed_s == pytest.approx(WEEK)
+    assert truth.planned_s == pytest.approx(37.5 * 3600)
+    assert truth.planned_stop_s == pytest.approx(2.5 * 3600)
+    assert truth.off_s == pytest.approx(WEEK - 40 * 3600)
+    assert truth.run_s > 0 and truth.down_s > 0 and truth.idle_s > 0
+    assert 0 < truth.total_count <= truth.run_s / (config.cycle_s * 0.5)
+
+
+def test_ground_truth_per_minute_matches_the_whole() -> None:
+    model = Machine(machine(), seed=2, start_ts=MONDAY)
+    model.advance_to(MONDAY + 3600)
+    whole = model.truth(MONDAY, MONDAY + 3600)
+    minutes = TruthBin()
+    for minute in range(60):
+        part = model.truth(MONDAY + minute * 60, MONDAY + (minute + 1) * 60)
+        assert part.elapsed_s == pytest.approx(60.0)
+        minutes.add(part)
+    assert minutes.total_count == whole.total_count
+    assert minutes.energy_kwh == pytest.approx(whole.energy_kwh)
+
+
+def test_energy_meter_equals_truth_and_rises_with_production() -> None:
+    config = machine(idle_kw=2.0, energy_per_part_kwh=0.05, energy_start_kwh=1000.0)
+    model = Machine(config, seed=4, start_ts=MONDAY)
+    truth = _run(model, MONDAY + DAY)
+    assert model.snapshot().energy_kwh == pytest.approx(1000.0 + truth.energy_kwh)
+    idle_floor = 2.0 * truth.planned_s / 3600
+    assert truth.energy_kwh == pytest.approx(idle_floor + 0.05 * truth.total_count, rel=0.01)
+
+
+@pytest.mark.parametrize("bits", [16, 32])
+def test_counters_roll_over_at_their_width(bits: int) -> None:
+    start = (1 << bits) - 10
+    model = Machine(machine(counter_bits=bits, counter_start=start), seed=5, start_ts=MONDAY)
+    truth = _run(model, MONDAY + 3600)
+    assert truth.total_count > 10
+    snapshot = model.snapshot()
+    assert snapshot.total_count == (start + truth.total_count) % (1 << bits)
+    assert snapshot.total_count < start
+    assert snapshot.good_count == (snapshot.total_count - snapshot.reject_count) % (1 << bits)
+
+
+def test_counter_resets_happen_and_are_recorded() -> None:
+    model = Machine(machine(counter_resets_per_day=24.0), seed=6, start_ts=MONDAY)
+    truth = _run(model, MONDAY + DAY)
+    assert truth.counter_resets >= 5
+    assert model.snapshot().total_count < truth.total_count
+
+
+def test_calendar_states_breaks_holidays_and_night_shift() -> None:
+    calendar = {
+        "timezone": "Asia/Shanghai",
+        "outside_shifts": "planned_stop",
+        "holidays": ["2026-01-07"],
+        "shifts": [
+            {"start": "22:00", "end": "06:00", "days": ALL_WEEK},
+            {"start": "08:00", "end": "12:00", "breaks": [{"start": "10:00", "end": "10:15"}]},
+        ],
+    }
+    config = machine(calendar=calendar, mtbf_s=1e9, idle_every_s=1e9)
+    local = "+08:00"
+    expectations = [
+        ("2026-01-05T07:00", MachineState.PLANNED_STOP),  # between shifts
+        ("2026-01-05T09:00", MachineState.RUNNING),
+        ("2026-01-05T10:05", MachineState.PLANNED_STOP),  # break
+        ("2026-01-05T23:30", MachineState.RUNNING),  # night shift
+        ("2026-01-06T05:59", MachineState.RUNNING),  # night shift after midnight
+        ("2026-01-07T09:00", MachineState.PLANNED_STOP),  # holiday
+    ]
+    model = Machine(
+        config, seed=1, start_ts=datetime.fromisoformat("2026-01-05T00:00+08:00").timestamp()
+    )
+    for when, state in expectations:
+        model.advance_to(datetime.fromisoformat(when + local).timestamp())
+        assert model.state is state, when
+
+
+def test_outside_shifts_off_by_default() -> None:
+    config = machine(calendar={"shifts": [{"start": "08:00", "end": "09:00"}]})
+    model = Machine(config, seed=1, start_ts=MONDAY)
+    assert model.state is MachineState.OFF
+
+
+def test_scenario_changes_every_rate_after_go_live() -> None:
+    go_live = MONDAY + 4 * WEEK
+    scenario = {
+        "go_live": datetime.fromtimestamp(go_live, UTC),
+        "mtbf_factor": 2.0,
+        "mttr_factor": 0.5,
+        "cycle_factor": 0.8,
+        "reject_factor": 0.5,
+        "energy_per_part_factor": 0.7,
+    }
+    config = machine(
+        cycle_s=120, mtbf_s=3600, mttr_s=600, reject_rate=0.05, idle_kw=0.0, scenario=scenario
+    )
+    model = Machine(config, seed=11, start_ts=MONDAY)
+    model.advance_to(go_live + 4 * WEEK)
+    before = model.truth(MONDAY, go_live)
+    after = model.truth(go_live, go_live + 4 * WEEK)
+
+    def availability(t: TruthBin) -> float:
+        return t.run_s / t.planned_s
+
+    # Fixed seed, four weeks each side: the measured change is within 10 % of the configured.
+    cycle_ratio = (after.run_s / after.total_count) / (before.run_s / before.total_count)
+    reject_ratio = (after.reject_count / after.total_count) / (
+        before.reject_count / before.total_count
+    )
+    energy_ratio = (after.energy_kwh / after.total_count) / (before.energy_kwh / before.total_count)
+    assert cycle_ratio == pytest.approx(0.8, rel=0.1)
+    assert reject_ratio == pytest.approx(0.5, rel=0.15)
+    assert energy_ratio == pytest.approx(0.7, rel=0.1)
+    assert availability(after) > availability(before)
+    down_share_before = before.down_s / before.planned_s
+    down_share_after = after.down_s / after.planned_s
+    assert down_share_after < down_share_before / 2.5  # MTBF x2 and MTTR x0.5: about 4x less
+
+
+def test_model_refuses_to_go_back_and_misaligned_truth() -> None:
+    model = Machine(machine(), seed=1, start_ts=MONDAY)
+    model.advance_to(MONDAY + 600)
+    with pytest.raises(ValueError, match="cannot go back"):
+        model.advance_to(MONDAY + 10)
+    with pytest.raises(ValueError, match="align"):
+        model.truth(MONDAY + 1, MONDAY + 60)
+    with pytest.raises(ValueError, match="outside simulated"):
+        model.truth(MONDAY, MONDAY + 1200)

@@ -1,0 +1,69 @@
+"""sim.plant: the example loads; mistakes are reported all at once, with file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sim.errors import PlantFileError
+from sim.plant import load_plant, parse_plant
+
+EXAMPLE = Path(__file__).parents[2] / "sim" / "examples" / "plant.yaml"
+
+
+def test_example_plant_file_is_valid() -> None:
+    plant = load_plant(EXAMPLE)
+    assert [m.id for m in plant.machines] == ["press-1", "press-2", "cnc-1"]
+    assert plant.test_pattern is not None
+    assert plant.machines[0].calendar.outside_shifts == "off"
+
+
+def test_every_problem_is_reported_with_line_and_key_path() -> None:
+    text = """\
+machines:
+  - id: a
+    protocol: modbus
+    unit_id: 1
+    cycle_s: -3
+  - id: b
+    protocol: profinet
+    calendar:
+      timezone: Mars/Olympus
+    colour: red
+"""
+    with pytest.raises(PlantFileError) as caught:
+        parse_plant(text, "plant.yaml")
+    problems = caught.value.problems
+    assert len(problems) == 4
+    assert problems[0].startswith("plant.yaml:5 machines[0].cycle_s: ")
+    assert problems[1].startswith("plant.yaml:7 machines[1].protocol: ")
+    assert "Mars/Olympus" in problems[2] and problems[2].startswith("plant.yaml:9 ")
+    assert problems[3].startswith("plant.yaml:10 machines[1].colour: Extra inputs")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("machines: [{id: a, protocol: modbus}]", "needs unit_id"),
+        ("machines: [{id: a, protocol: opcua, unit_id: 3}]", "only for protocol modbus"),
+        (
+            "machines: [{id: a, protocol: modbus, unit_id: 1}, {id: a, protocol: opcua}]",
+            "duplicate machine ids: a",
+        ),
+        (
+            "machines: [{id: a, protocol: modbus, unit_id: 5}]\ntest_pattern: {unit_id: 5}",
+            "unit_id used twice: 5",
+        ),
+        ("machines: [{id: a, protocol: opcua, scenario: {go_live: 2026-03-01}}]", "go_live"),
+        ("machines: [", "not valid YAML"),
+    ],
+)
+def test_cross_field_mistakes(text: str, expected: str) -> None:
+    with pytest.raises(PlantFileError, match=expected):
+        parse_plant(text, "plant.yaml")
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(PlantFileError, match="cannot read"):
+        load_plant(tmp_path / "missing.yaml")
