@@ -1,0 +1,413 @@
+"""The outbox: a SQLite file that holds every closed window until the broker has it.
+
+Windows enter as **pending** rows the moment they close. The publisher **seals** the oldest into
+a signed envelope, and the seq number is assigned in that same transaction, so a seq is never
+reused and survives restarts. A **batch** row (the exact envelope bytes) is deleted only after
+the broker's PUBACK; after a crash the same bytes go again with the same seq, which the
+collector counts as a duplicate, never as a replay.
+
+Power loss: the file runs in WAL mode with ``synchronous=FULL``, so every commit is on disk
+before it returns. ``NORMAL`` would be faster but, in WAL mode, can lose the last commits on
+power loss; a lost seal would let the next run reuse a seq for different content (which the
+collector must quarantine as a replay). One fsync per batch of windows is cheap at our rates.
+
+When full (``capacity_windows`` pending rows), the policy serves evidence best by losing
+resolution before losing data: the oldest pending windows of each device are **merged** into
+15-minute windows (their sums are exact, so every KPI over a day or a period is unchanged; 15
+minutes divides every time zone's offset, so days stay whole). Only if merged windows fill it
+too are the oldest **dropped**, each drop recorded in the ``gaps`` table, counted, and logged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from agent import wire
+
+__all__ = [
+    "AddResult",
+    "Outbox",
+    "OutboxError",
+    "OutboxStats",
+    "SealedBatch",
+    "merge_windows",
+]
+
+log = logging.getLogger(__name__)
+
+#: Merged windows are this long: a divisor of every UTC offset in use (15 min), so a local day
+#: is always a whole number of them.
+COMPACT_TO_S = 900
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pending (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    device TEXT NOT NULL,
+    start_ms INTEGER NOT NULL,
+    end_ms INTEGER NOT NULL,
+    merged INTEGER NOT NULL DEFAULT 0,
+    record BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pending_by_device ON pending (device, start_ms);
+CREATE TABLE IF NOT EXISTS batches (
+    seq INTEGER PRIMARY KEY,
+    sealed_ms INTEGER NOT NULL,
+    records INTEGER NOT NULL,
+    envelope BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS progress (device TEXT PRIMARY KEY, end_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS gaps (
+    device TEXT NOT NULL,
+    start_ms INTEGER NOT NULL,
+    end_ms INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
+"""
+
+
+class OutboxError(Exception):
+    """The outbox file cannot be opened or written (disk full, read-only, corrupt)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SealedBatch:
+    """A signed envelope waiting for its PUBACK: ``seq`` and the exact bytes to publish."""
+
+    seq: int
+    envelope: bytes
+    records: int
+
+
+@dataclass(frozen=True, slots=True)
+class AddResult:
+    """What making room cost when windows were added."""
+
+    merged: int
+    dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    """The outbox as the status message and metrics report it."""
+
+    pending_windows: int
+    sealed_batches: int
+    oldest_pending_end_ms: int | None
+    next_seq: int
+    merged_total: int
+    dropped_total: int
+    capacity_windows: int
+
+    @property
+    def full(self) -> bool:
+        """True once the policy had to merge or drop: evidence resolution or data was lost."""
+        return self.pending_windows >= self.capacity_windows
+
+
+EnvelopeMaker = Callable[[int, list[wire.KpiWindow]], bytes]
+
+
+class Outbox:
+    """One agent's outbox file. Not thread-safe: use it from one thread at a time."""
+
+    def __init__(self, path: Path, *, capacity_windows: int = 200_000) -> None:
+        if capacity_windows < 1:
+            raise ValueError("capacity_windows must be at least 1")
+        self.path = path
+        self.capacity_windows = capacity_windows
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a transaction holds
+            # the write lock from its first statement and no two writers interleave.
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise OutboxError(f"cannot open outbox {path}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the file (checkpointing the WAL)."""
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox {self.path}: {exc}") from exc
+
+    # --- windows in -----------------------------------------------------------------------
+
+    def add_windows(self, windows: Sequence[wire.KpiWindow]) -> AddResult:
+        """Store closed windows durably (one transaction) and make room if over capacity."""
+        with self._transaction() as db:
+            for window in windows:
+                db.execute(
+                    "INSERT INTO pending (device, start_ms, end_ms, record) VALUES (?, ?, ?, ?)",
+                    (window.device, _ms(window.start), _ms(window.end), _record_bytes(window)),
+                )
+                db.execute(
+                    "INSERT INTO progress (device, end_ms) VALUES (?, ?) ON CONFLICT (device) "
+                    "DO UPDATE SET end_ms = max(end_ms, excluded.end_ms)",
+                    (window.device, _ms(window.end)),
+                )
+            merged, dropped = self._make_room(db)
+        if merged or dropped:
+            log.warning(
+                "outbox full (%d windows): merged %d windows into %d-min ones, dropped %d",
+                self.capacity_windows,
+                merged,
+                COMPACT_TO_S // 60,
+                dropped,
+            )
+        return AddResult(merged=merged, dropped=dropped)
+
+    def resume_points(self) -> dict[str, float]:
+        """Where each device's last stored window ended (seconds since the epoch)."""
+        rows = self._db.execute("SELECT device, end_ms FROM progress").fetchall()
+        return {device: end_ms / 1000 for device, end_ms in rows}
+
+    # --- making room ----------------------------------------------------------------------
+
+    def _pending_count(self, db: sqlite3.Connection) -> int:
+        count: int = db.execute("SELECT count(*) FROM pending").fetchone()[0]
+        return count
+
+    def _make_room(self, db: sqlite3.Connection) -> tuple[int, int]:
+        excess = self._pending_count(db) - self.capacity_windows
+        if excess <= 0:
+            return 0, 0
+        merged = self._merge_oldest(db, excess)
+        excess = self._pending_count(db) - self.capacity_windows
+        dropped = self._drop_oldest(db, excess) if excess > 0 else 0
+        return merged, dropped
+
+    def _merge_oldest(self, db: sqlite3.Connection, excess: int) -> int:
+        """Merge the oldest unmerged windows block by block until ``excess`` rows are freed."""
+        freed = 0
+        rows = db.execute(
+            "SELECT id, device, start_ms, record FROM pending WHERE merged = 0 "
+            "ORDER BY start_ms, id"
+        )
+        groups: dict[tuple[str, int], list[tuple[int, wire.KpiWindow]]] = {}
+        order: list[tuple[str, int]] = []
+        for row_id, device, start_ms, record in rows:
+            key = (device, start_ms // (COMPACT_TO_S * 1000))
+            if key not in groups:
+                groups[key] = []
+                order.append(key)
+            groups[key].append((row_id, _window_from(record)))
+        for key in order:
+            if freed >= excess:
+                break
+            freed += self._merge_group(db, groups[key])
+        self._bump(db, "merged_total", freed)
+        return freed
+
+    def _merge_group(self, db: sqlite3.Connection, group: list[tuple[int, wire.KpiWindow]]) -> int:
+        freed = 0
+        for run in _contiguous_runs(group):
+            if len(run) < 2:
+                continue
+            merged = merge_windows([window for _, window in run])
+            ids = [row_id for row_id, _ in run]
+            db.execute(
+                "UPDATE pending SET start_ms = ?, end_ms = ?, merged = 1, record = ? WHERE id = ?",
+                (_ms(merged.start), _ms(merged.end), _record_bytes(merged), ids[0]),
+            )
+            db.executemany("DELETE FROM pending WHERE id = ?", [(i,) for i in ids[1:]])
+            freed += len(ids) - 1
+        return freed
+
+    def _drop_oldest(self, db: sqlite3.Connection, excess: int) -> int:
+        victims = db.execute(
+            "SELECT id, device, start_ms, end_ms FROM pending ORDER BY start_ms, id LIMIT ?",
+            (excess,),
+        ).fetchall()
+        for row_id, device, start_ms, end_ms in victims:
+            db.execute("DELETE FROM pending WHERE id = ?", (row_id,))
+            db.execute(
+                "INSERT INTO gaps (device, start_ms, end_ms, reason) VALUES (?, ?, ?, ?)",
+                (device, start_ms, end_ms, "outbox full"),
+            )
+        self._bump(db, "dropped_total", len(victims))
+        return len(victims)
+
+    # --- batches out ----------------------------------------------------------------------
+
+    def seal_batch(self, max_records: int, make_envelope: EnvelopeMaker) -> SealedBatch | None:
+        """Seal the oldest pending windows into the next envelope; None if nothing is pending.
+
+        ``make_envelope(seq, windows)`` signs and encodes; it runs inside the transaction, so
+        the seq, the batch and the removal of its windows are stored together or not at all.
+        """
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT id, record FROM pending ORDER BY end_ms, id LIMIT ?", (max_records,)
+            ).fetchall()
+            if not rows:
+                return None
+            seq = self._counter(db, "next_seq", default=1)
+            envelope = make_envelope(seq, [_window_from(record) for _, record in rows])
+            db.execute(
+                "INSERT INTO batches (seq, sealed_ms, records, envelope) VALUES (?, ?, ?, ?)",
+                (seq, round(time.time() * 1000), len(rows), envelope),
+            )
+            db.executemany("DELETE FROM pending WHERE id = ?", [(row_id,) for row_id, _ in rows])
+            self._set(db, "next_seq", seq + 1)
+        return SealedBatch(seq=seq, envelope=envelope, records=len(rows))
+
+    def unacked(self) -> list[SealedBatch]:
+        """Sealed batches still waiting for a PUBACK, in seq order (resent after a restart)."""
+        rows = self._db.execute("SELECT seq, envelope, records FROM batches ORDER BY seq")
+        return [SealedBatch(seq=seq, envelope=env, records=n) for seq, env, n in rows]
+
+    def ack(self, seq: int) -> None:
+        """The broker has the batch: forget it."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
+
+    # --- reporting ------------------------------------------------------------------------
+
+    def stats(self) -> OutboxStats:
+        """Depths and totals for status messages, metrics and ``retrofit-agent status``."""
+        db = self._db
+        pending, oldest = db.execute("SELECT count(*), min(end_ms) FROM pending").fetchone()
+        sealed = db.execute("SELECT count(*) FROM batches").fetchone()[0]
+        return OutboxStats(
+            pending_windows=pending,
+            sealed_batches=sealed,
+            oldest_pending_end_ms=oldest,
+            next_seq=self._counter(db, "next_seq", default=1),
+            merged_total=self._counter(db, "merged_total"),
+            dropped_total=self._counter(db, "dropped_total"),
+            capacity_windows=self.capacity_windows,
+        )
+
+    def gaps(self) -> list[tuple[str, float, float, str]]:
+        """Windows dropped when full: (device, start, end, reason), oldest first."""
+        rows = self._db.execute(
+            "SELECT device, start_ms, end_ms, reason FROM gaps ORDER BY start_ms"
+        ).fetchall()
+        return [(d, s / 1000, e / 1000, r) for d, s, e, r in rows]
+
+    # --- counters -------------------------------------------------------------------------
+
+    @staticmethod
+    def _counter(db: sqlite3.Connection, name: str, default: int = 0) -> int:
+        row = db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return default if row is None else int(row[0])
+
+    @staticmethod
+    def _set(db: sqlite3.Connection, name: str, value: int) -> None:
+        db.execute(
+            "INSERT INTO counters (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+
+    def _bump(self, db: sqlite3.Connection, name: str, by: int) -> None:
+        if by:
+            self._set(db, name, self._counter(db, name) + by)
+
+
+# --- merging ------------------------------------------------------------------------------
+
+_SUMMED = (
+    "scheduled_s",
+    "planned_s",
+    "run_s",
+    "idle_s",
+    "down_s",
+    "off_s",
+    "planned_stop_s",
+    "total_count",
+    "good_count",
+    "reject_count",
+    "energy_kwh",
+)
+_QUALITY_SUMMED = (
+    "samples",
+    "missed_polls",
+    "bad_values",
+    "comm_loss_s",
+    "scheduled_comm_loss_s",
+    "counter_resets",
+    "meter_resets",
+    "clock_jumps",
+)
+
+
+def _mergeable(left: wire.KpiWindow, right: wire.KpiWindow) -> bool:
+    return (
+        left.end == right.start
+        and left.device == right.device
+        and left.provenance == right.provenance
+        and left.config_digest == right.config_digest
+        and left.ideal_cycle_s == right.ideal_cycle_s
+    )
+
+
+def _contiguous_runs(
+    group: list[tuple[int, wire.KpiWindow]],
+) -> list[list[tuple[int, wire.KpiWindow]]]:
+    runs: list[list[tuple[int, wire.KpiWindow]]] = []
+    for item in sorted(group, key=lambda pair: pair[1].start):
+        if runs and _mergeable(runs[-1][-1][1], item[1]):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
+def merge_windows(windows: Sequence[wire.KpiWindow]) -> wire.KpiWindow:
+    """One window whose base quantities are the sums of contiguous windows of one device.
+
+    Raises ValueError if the windows are not contiguous or differ in device, provenance,
+    configuration or ideal cycle time (sums across those would not mean one thing).
+    """
+    first = windows[0]
+    for left, right in itertools.pairwise(windows):
+        if not _mergeable(left, right):
+            raise ValueError(f"windows of {first.device} at {right.start} cannot be merged")
+    fields = first.model_dump()
+    for name in _SUMMED:
+        values = [getattr(w, name) for w in windows]
+        fields[name] = None if values[0] is None else sum(v or 0 for v in values)
+    for name in _QUALITY_SUMMED:
+        fields["quality"][name] = sum(getattr(w.quality, name) for w in windows)
+    fields["end"] = windows[-1].end
+    fields["partial"] = any(w.partial for w in windows)
+    return wire.KpiWindow.model_validate(fields)
+
+
+# --- encoding -----------------------------------------------------------------------------
+
+
+def _ms(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)
+
+
+def _record_bytes(window: wire.KpiWindow) -> bytes:
+    return wire.canonical_bytes(window.model_dump(mode="json"))
+
+
+def _window_from(record: bytes) -> wire.KpiWindow:
+    return wire.KpiWindow.model_validate(json.loads(record))

@@ -1,0 +1,164 @@
+"""The outbox: durable windows, seq assigned at sealing and never reused, the full policy."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from agent import wire
+from agent.outbox import COMPACT_TO_S, Outbox, merge_windows
+from tests.agent.test_wire import KEY, T0, make_window
+
+
+def minute(device: str, index: int, **changes: object) -> wire.KpiWindow:
+    start = T0 + timedelta(minutes=index)
+    return make_window(device=device, start=start, end=start + timedelta(minutes=1), **changes)
+
+
+def sealer(seq: int, windows: list[wire.KpiWindow]) -> bytes:
+    envelope = wire.seal_envelope(
+        platform="plat-a",
+        enterprise="ent-01",
+        agent="gw-01",
+        seq=seq,
+        sent=windows[-1].end,
+        records=windows,
+        key=KEY,
+    )
+    return wire.encode(envelope)
+
+
+def test_seq_starts_at_one_survives_reopen_and_batches_leave_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(path)
+    outbox.add_windows([minute("press-1", i) for i in range(5)])
+    first = outbox.seal_batch(2, sealer)
+    second = outbox.seal_batch(2, sealer)
+    assert first is not None and second is not None
+    assert (first.seq, second.seq) == (1, 2)
+    records = wire.decode_envelope(first.envelope).records
+    assert [r.start for r in records] == [T0, T0 + timedelta(minutes=1)]
+    outbox.ack(1)
+    outbox.close()
+
+    reopened = Outbox(path)
+    assert [b.seq for b in reopened.unacked()] == [2]
+    assert reopened.unacked()[0].envelope == second.envelope  # a resend is the same bytes
+    third = reopened.seal_batch(10, sealer)
+    assert third is not None and third.seq == 3 and third.records == 1
+    assert reopened.seal_batch(10, sealer) is None
+    reopened.ack(2)
+    reopened.ack(3)
+    stats = reopened.stats()
+    assert (stats.pending_windows, stats.sealed_batches, stats.next_seq) == (0, 0, 4)
+    assert reopened.resume_points() == {"press-1": (T0 + timedelta(minutes=5)).timestamp()}
+
+
+def test_a_failed_seal_consumes_no_seq_and_keeps_the_windows(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    outbox.add_windows([minute("press-1", 0)])
+
+    def broken(seq: int, windows: list[wire.KpiWindow]) -> bytes:
+        raise RuntimeError("signing failed")
+
+    with pytest.raises(RuntimeError):
+        outbox.seal_batch(10, broken)
+    assert outbox.stats().pending_windows == 1
+    batch = outbox.seal_batch(10, sealer)
+    assert batch is not None and batch.seq == 1
+
+
+def test_merging_keeps_every_sum() -> None:
+    windows = [minute("press-1", i, run_s=40.0 + i / 10, total_count=i) for i in range(15)]
+    merged = merge_windows(windows)
+    assert merged.duration_s == 15 * 60
+    assert merged.run_s == pytest.approx(sum(w.run_s or 0 for w in windows))
+    assert merged.total_count == sum(range(15))
+    assert merged.quality.samples == 15 * 60
+    with pytest.raises(ValueError):
+        merge_windows([minute("press-1", 0), minute("press-1", 2)])  # not contiguous
+    with pytest.raises(ValueError):
+        merge_windows([minute("press-1", 0), minute("press-1", 1, provenance="imported")])
+
+
+def test_when_full_old_windows_are_merged_before_anything_is_dropped(tmp_path: Path) -> None:
+    per_block = COMPACT_TO_S // 60
+    outbox = Outbox(tmp_path / "outbox.sqlite", capacity_windows=20)
+    windows = [minute("press-1", i, total_count=1) for i in range(3 * per_block)]
+    result = outbox.add_windows(windows[:per_block])
+    assert (result.merged, result.dropped) == (0, 0)
+    result = outbox.add_windows(windows[per_block:])
+    assert result.dropped == 0 and result.merged > 0
+    stats = outbox.stats()
+    assert stats.pending_windows <= 20 and stats.merged_total == result.merged
+    batch = outbox.seal_batch(100, sealer)
+    assert batch is not None
+    records = wire.decode_envelope(batch.envelope).records
+    assert sum(r.total_count or 0 for r in records) == 3 * per_block  # nothing lost
+    assert records[0].duration_s == COMPACT_TO_S  # the oldest block was merged
+
+
+def test_when_even_merged_windows_fill_it_the_oldest_are_dropped_and_recorded(
+    tmp_path: Path,
+) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite", capacity_windows=3)
+    # Every other minute only: nothing is contiguous, so nothing can merge.
+    result = outbox.add_windows([minute("press-1", 2 * i) for i in range(5)])
+    assert result.dropped == 2
+    assert outbox.stats().dropped_total == 2
+    gaps = outbox.gaps()
+    assert [g[1] for g in gaps] == [T0.timestamp(), (T0 + timedelta(minutes=2)).timestamp()]
+    assert all(reason == "outbox full" for *_, reason in gaps)
+
+
+CHILD = """
+import sys, time
+from pathlib import Path
+from agent.outbox import Outbox
+from tests.agent.test_outbox import minute, sealer
+from tests.agent.test_wire import T0
+outbox = Outbox(Path(sys.argv[1]))
+resume = outbox.resume_points().get("press-1")  # go on where the killed run stopped
+i = 0 if resume is None else round((resume - T0.timestamp()) / 60)
+while True:
+    outbox.add_windows([minute("press-1", i), minute("press-2", i)])
+    batch = outbox.seal_batch(2, sealer)
+    print(batch.seq, flush=True)
+    i += 1
+"""
+
+
+@pytest.mark.parametrize("run", range(5))
+def test_sigkill_while_sealing_never_reuses_a_seq(tmp_path: Path, run: int) -> None:
+    path = tmp_path / "outbox.sqlite"
+    promised: list[int] = []
+    for kill_after in (0.3 + run * 0.1, 0.2, 0.5):
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(path)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).parents[2],
+        )
+        time.sleep(kill_after)
+        os.kill(child.pid, signal.SIGKILL)
+        out, _ = child.communicate(timeout=10)
+        promised += [int(line) for line in out.split()]
+    outbox = Outbox(path)
+    stored = outbox.unacked()
+    seqs = [b.seq for b in stored]
+    assert promised, "the child sealed nothing before it was killed"
+    assert seqs == sorted(set(seqs)) == list(range(1, len(seqs) + 1))
+    assert set(promised) <= set(seqs)  # every seal the child saw commit is on disk
+    assert outbox.stats().next_seq == seqs[-1] + 1
+    decoded = [wire.decode_envelope(b.envelope) for b in stored]
+    assert [d.seq for d in decoded] == seqs
+    ends = [json.loads(b.envelope)["records"][0]["end"] for b in stored]
+    assert ends == sorted(ends)
