@@ -1,0 +1,372 @@
+"""The publisher: sealed batches from the outbox to the broker, deleted only on PUBACK.
+
+paho-mqtt 2.x, MQTT v5, QoS 1. paho runs its network loop in its own thread (``loop_start``):
+its callbacks are handed to the asyncio loop with ``call_soon_threadsafe``, so every outbox
+access happens on the asyncio side, one at a time.
+
+Delivery rules:
+- At most ``max_inflight`` batches are sealed and unacknowledged at once; a new batch is sealed
+  only when one is acknowledged, so a broker outage leaves windows pending (mergeable) rather
+  than sealed.
+- Within one process paho re-sends in-flight messages after a reconnect; after a restart the
+  outbox's unacknowledged batches are published again, byte for byte, in seq order.
+- A PUBACK with reason 16 (*no matching subscribers*) means the broker delivered the batch to
+  nobody: no collector session exists. It is not deleted; the publisher pauses and tries again,
+  because deleting it would lose it.
+- Any other failure reason code (not authorised, quota exceeded, packet too large ...) keeps the
+  batch, is reported as the last error, and is retried with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from agent import wire
+from agent.clock import Clock
+from agent.config import BrokerConfig
+from agent.outbox import Outbox, OutboxStats
+
+__all__ = ["Identity", "Publisher", "PublisherState"]
+
+log = logging.getLogger(__name__)
+
+_NO_MATCHING_SUBSCRIBERS = 16
+_RETRY_MIN_S = 1.0
+_RETRY_MAX_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who the agent is on the wire."""
+
+    platform: str
+    enterprise: str
+    agent: str
+
+
+@dataclass
+class PublisherState:
+    """What status, metrics and health report about publishing."""
+
+    connected: bool = False
+    last_error: str | None = None
+    last_ack_ts: float | None = None
+    batches_published: int = 0
+    batches_acked: int = 0
+    records_acked: int = 0
+    publish_failures: int = 0
+    ack_latency_sum_s: float = 0.0
+    inflight: dict[int, tuple[int, float, int]] = field(default_factory=dict)  # mid -> seq, t, n
+
+
+class Publisher:
+    """Moves batches from the outbox to the broker for as long as :meth:`run` runs."""
+
+    def __init__(
+        self,
+        broker: BrokerConfig,
+        identity: Identity,
+        key: Ed25519PrivateKey,
+        outbox: Outbox,
+        outbox_lock: asyncio.Lock,
+        *,
+        clock: Clock,
+        agent_version: str,
+        config_digest: str,
+        max_inflight: int = 8,
+        batch_records: int = wire.MAX_RECORDS,
+        status_interval_s: float = 30.0,
+    ) -> None:
+        self.broker = broker
+        self.identity = identity
+        self.key = key
+        self.outbox = outbox
+        self.outbox_lock = outbox_lock
+        self.clock = clock
+        self.agent_version = agent_version
+        self.config_digest = config_digest
+        self.max_inflight = max_inflight
+        self.batch_records = batch_records
+        self.status_interval_s = status_interval_s
+        self.state = PublisherState()
+        self.windows_topic = wire.windows_topic(
+            identity.platform, identity.enterprise, identity.agent
+        )
+        self.status_topic = wire.status_topic(
+            identity.platform, identity.enterprise, identity.agent
+        )
+        self._wake = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._retry_at = 0.0
+        self._retry_delay_s = _RETRY_MIN_S
+        self._resend_from_outbox = True
+        self._last_status_at = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ack_tasks: set[asyncio.Task[None]] = set()
+        self._client = self._make_client()
+
+    # --- paho client ----------------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.broker.client_id or self.identity.agent,
+            protocol=mqtt.MQTTv5,
+        )
+        if self.broker.tls is not None:
+            tls = self.broker.tls
+            client.tls_set(
+                ca_certs=str(tls.ca_path),
+                certfile=str(tls.cert_path) if tls.cert_path else None,
+                keyfile=str(tls.key_path) if tls.key_path else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        if self.broker.username is not None:
+            password = self.broker.password.get_secret_value() if self.broker.password else None
+            client.username_pw_set(self.broker.username, password)
+        # paho's own reconnect loop: quick first retries, capped low so recovery after a
+        # broker restart takes seconds, not minutes (the ThingsBoard gateway's 120-s cap).
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        client.max_inflight_messages_set(self.max_inflight)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        return client
+
+    def _status_bytes(self, state: str, stats: OutboxStats | None) -> bytes:
+        message = wire.seal_status(
+            platform=self.identity.platform,
+            enterprise=self.identity.enterprise,
+            agent=self.identity.agent,
+            sent=_now_ms(self.clock),
+            state="online" if state == "online" else "offline",
+            agent_version=self.agent_version,
+            config_digest=self.config_digest,
+            outbox_depth=0 if stats is None else stats.pending_windows + stats.sealed_batches,
+            outbox_full=False if stats is None else stats.full,
+            last_error=self.state.last_error,
+            key=self.key,
+        )
+        return wire.encode(message)
+
+    # Callbacks run in paho's thread: hand each over to the asyncio loop.
+
+    def _on_connect(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        _props: Properties | None,
+    ) -> None:
+        self._call_soon(self._connected_in_loop, reason.is_failure, str(reason))
+
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        _props: Properties | None,
+    ) -> None:
+        self._call_soon(self._disconnected_in_loop, str(reason))
+
+    def _on_publish(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        mid: int,
+        reason: ReasonCode,
+        _props: Properties,
+    ) -> None:
+        self._call_soon(self._acked_in_loop, mid, reason.value, str(reason))
+
+    def _call_soon(self, callback: Callable[..., None], *args: Any) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(callback, *args)
+
+    # --- the asyncio side -----------------------------------------------------------------
+
+    def _connected_in_loop(self, failed: bool, reason: str) -> None:
+        if failed:
+            self.state.last_error = f"broker refused the connection: {reason}"
+            log.error("broker %s refused the connection: %s", self.broker.host, reason)
+            return
+        self.state.connected = True
+        self._connected.set()
+        self._last_status_at = 0.0  # publish a birth now
+        log.info("connected to broker %s:%d", self.broker.host, self.broker.port)
+        self._wake.set()
+
+    def _disconnected_in_loop(self, reason: str) -> None:
+        if self.state.connected:
+            log.warning("lost the broker connection (%s); paho reconnects", reason)
+        self.state.connected = False
+        self._connected.clear()
+
+    def _acked_in_loop(self, mid: int, code: int, reason: str) -> None:
+        entry = self.state.inflight.get(mid)
+        if entry is None:
+            return  # a status message
+        seq, published_at, records = entry
+        if code == 0:
+            del self.state.inflight[mid]
+            task = asyncio.ensure_future(self._ack(seq, records, time.monotonic() - published_at))
+            self._ack_tasks.add(task)  # keep a reference until done (asyncio holds only weak ones)
+            task.add_done_callback(self._ack_tasks.discard)
+            return
+        del self.state.inflight[mid]
+        self.state.publish_failures += 1
+        if code == _NO_MATCHING_SUBSCRIBERS:
+            self.state.last_error = "broker has no subscriber for our windows (collector down?)"
+        else:
+            self.state.last_error = f"broker refused batch seq {seq}: {reason}"
+        log.warning("batch seq %d not accepted (%s); kept, retrying later", seq, reason)
+        self._resend_from_outbox = True
+        self._back_off()
+
+    async def _ack(self, seq: int, records: int, latency_s: float) -> None:
+        async with self.outbox_lock:
+            await asyncio.to_thread(self.outbox.ack, seq)
+        self.state.batches_acked += 1
+        self.state.records_acked += records
+        self.state.ack_latency_sum_s += latency_s
+        self.state.last_ack_ts = self.clock.timestamp()
+        self._retry_delay_s = _RETRY_MIN_S
+        if self.state.last_error and "batch" in self.state.last_error:
+            self.state.last_error = None
+        log.debug("batch seq %d acknowledged after %.3f s", seq, latency_s)
+        self._wake.set()
+
+    def _back_off(self) -> None:
+        self._retry_at = time.monotonic() + self._retry_delay_s
+        self._retry_delay_s = min(self._retry_delay_s * 2, _RETRY_MAX_S)
+
+    def wake(self) -> None:
+        """New windows are in the outbox: publish soon."""
+        self._wake.set()
+
+    # --- main loop ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect and publish until cancelled; never raises for broker or network faults."""
+        self._loop = asyncio.get_running_loop()
+        async with self.outbox_lock:
+            stats = await asyncio.to_thread(self.outbox.stats)
+        self._client.will_set(
+            self.status_topic, self._status_bytes("offline", stats), qos=1, retain=True
+        )
+        self._client.connect_async(
+            self.broker.host, self.broker.port, keepalive=self.broker.keepalive_s
+        )
+        self._client.loop_start()
+        try:
+            while True:
+                await self._connected.wait()
+                await self._publish_due()
+                self._wake.clear()
+                try:
+                    async with asyncio.timeout(self._next_wakeup_s()):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+        finally:
+            self._client.loop_stop()
+
+    def _next_wakeup_s(self) -> float:
+        retry_in = self._retry_at - time.monotonic()
+        return max(0.05, min(1.0, retry_in if retry_in > 0 else 1.0))
+
+    async def _publish_due(self) -> None:
+        if time.monotonic() - self._last_status_at >= self.status_interval_s:
+            await self.publish_status("online")
+        if time.monotonic() < self._retry_at:
+            return
+        if self._resend_from_outbox:
+            await self._resend_unacked()
+        while len(self.state.inflight) < self.max_inflight and self.state.connected:
+            async with self.outbox_lock:
+                batch = await asyncio.to_thread(
+                    self.outbox.seal_batch, self.batch_records, self._seal
+                )
+            if batch is None:
+                return
+            self._publish(batch.seq, batch.envelope, batch.records)
+
+    async def _resend_unacked(self) -> None:
+        # After a restart or a refused batch: everything sealed and not acknowledged goes
+        # again, oldest first, with the bytes it had.
+        async with self.outbox_lock:
+            unacked = await asyncio.to_thread(self.outbox.unacked)
+        pending = {seq for seq, _, _ in self.state.inflight.values()}
+        for batch in unacked:
+            if batch.seq not in pending:
+                self._publish(batch.seq, batch.envelope, batch.records)
+        self._resend_from_outbox = False
+
+    def _seal(self, seq: int, windows: list[wire.KpiWindow]) -> bytes:
+        envelope = wire.seal_envelope(
+            platform=self.identity.platform,
+            enterprise=self.identity.enterprise,
+            agent=self.identity.agent,
+            seq=seq,
+            sent=_now_ms(self.clock),
+            records=windows,
+            key=self.key,
+        )
+        return wire.encode(envelope)
+
+    def _publish(self, seq: int, payload: bytes, records: int) -> None:
+        info = self._client.publish(self.windows_topic, payload, qos=1)
+        # No await between publish() and this line: the PUBACK callback, handed over by
+        # call_soon_threadsafe, can only run after the mid is recorded.
+        self.state.inflight[info.mid] = (seq, time.monotonic(), records)
+        self.state.batches_published += 1
+        log.debug("published batch seq %d (%d records, %d bytes)", seq, records, len(payload))
+
+    async def publish_status(self, state: str) -> None:
+        """Publish the retained status (birth ``online`` or an explicit ``offline``)."""
+        async with self.outbox_lock:
+            stats = await asyncio.to_thread(self.outbox.stats)
+        self._client.publish(
+            self.status_topic, self._status_bytes(state, stats), qos=1, retain=True
+        )
+        self._last_status_at = time.monotonic()
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Wait until nothing is in flight and nothing is pending, or the timeout; True if empty."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.state.connected:
+                await self._publish_due()
+            async with self.outbox_lock:
+                stats = await asyncio.to_thread(self.outbox.stats)
+            if not self.state.inflight and stats.pending_windows == 0 and stats.sealed_batches == 0:
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    async def close(self) -> None:
+        """Say ``offline`` (retained) and disconnect cleanly."""
+        if self.state.connected:
+            await self.publish_status("offline")
+            await asyncio.sleep(0.1)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+def _now_ms(clock: Clock) -> datetime:
+    return datetime.fromtimestamp(round(clock.timestamp() * 1000) / 1000, UTC)

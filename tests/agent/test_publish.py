@@ -1,0 +1,189 @@
+"""The publisher against the real mosquitto: order, PUBACK-only deletion, outages, status."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from agent import wire
+from agent.clock import WallClock
+from agent.config import BrokerConfig
+from agent.outbox import Outbox
+from agent.publish import Identity, Publisher
+from stack import MosquittoServer
+from tests.agent.test_outbox import minute
+from tests.agent.test_wire import KEY
+from tests.mqtt_client import MqttTestClient
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+
+IDENTITY = Identity(platform="plat-a", enterprise="ent-01", agent="gw-01")
+DIGEST = wire.config_digest(b"agent.yaml")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def collector(mosquitto: MosquittoServer) -> Iterator[MqttTestClient]:
+    """A stand-in for the collector: a persistent session on the shared subscription."""
+    client = MqttTestClient("collector-1")
+    client.connect(mosquitto, clean_start=False)
+    client.subscribe(wire.shared_filter("collectors", "windows"))
+    yield client
+    client.close()
+
+
+def make_publisher(broker: MosquittoServer, outbox: Outbox, **options: int | float) -> Publisher:
+    return Publisher(
+        BrokerConfig(host=broker.host, port=broker.port),
+        IDENTITY,
+        KEY,
+        outbox,
+        asyncio.Lock(),
+        clock=WallClock(),
+        agent_version="0.1.0",
+        config_digest=DIGEST,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def running(
+    request: pytest.FixtureRequest, mosquitto: MosquittoServer, tmp_path: Path
+) -> AsyncIterator[Publisher]:
+    options = getattr(request, "param", {})
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    publisher = make_publisher(mosquitto, outbox, **options)
+    task = asyncio.create_task(publisher.run())
+    yield publisher
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await publisher.close()
+    outbox.close()
+
+
+def received_envelopes(collector: MqttTestClient) -> list[wire.Envelope]:
+    envelopes = []
+    for message in collector.drain():
+        envelope = wire.decode_envelope(message.payload)
+        wire.verify(envelope, KEY.public_key())
+        envelopes.append(envelope)
+    return envelopes
+
+
+@pytest.mark.parametrize("running", [{"batch_records": 4, "max_inflight": 2}], indirect=True)
+async def test_windows_arrive_in_seq_order_and_leave_the_outbox_on_puback(
+    running: Publisher, collector: MqttTestClient
+) -> None:
+    running.outbox.add_windows([minute(f"press-{d}", i) for i in range(15) for d in (1, 2)])
+    running.wake()
+    assert await running.drain(timeout_s=20)
+    envelopes = received_envelopes(collector)
+    assert [e.seq for e in envelopes] == list(range(1, 9))  # 30 windows in batches of 4
+    records = [r for e in envelopes for r in e.records]
+    assert len(records) == 30
+    ends = [r.end for r in records]
+    assert ends == sorted(ends)
+    assert running.state.batches_acked == 8 and running.state.records_acked == 30
+    assert running.outbox.stats().sealed_batches == 0
+
+
+async def test_birth_is_retained_online_and_signed(
+    running: Publisher, mosquitto: MosquittoServer
+) -> None:
+    await asyncio.sleep(0.5)  # let it connect and publish the birth
+    reader = MqttTestClient("reader")
+    reader.connect(mosquitto)
+    reader.subscribe(wire.STATUS_FILTER)
+    message = reader.next_message()
+    reader.close()
+    assert message.retain
+    status = wire.decode_status(message.payload)
+    wire.verify(status, KEY.public_key())
+    assert (status.state, status.agent, status.config_digest) == ("online", "gw-01", DIGEST)
+
+
+async def test_without_any_subscriber_nothing_is_deleted(
+    running: Publisher, mosquitto: MosquittoServer
+) -> None:
+    running.outbox.add_windows([minute("press-1", i) for i in range(3)])
+    running.wake()
+    await asyncio.sleep(1.5)
+    # The broker answered "no matching subscribers": the batch stays in the outbox.
+    assert running.state.batches_acked == 0
+    assert running.state.last_error is not None and "no subscriber" in running.state.last_error
+    stats = running.outbox.stats()
+    assert stats.sealed_batches + stats.pending_windows >= 1
+
+    collector = MqttTestClient("collector-late")
+    collector.connect(mosquitto, clean_start=False)
+    collector.subscribe(wire.shared_filter("collectors", "windows"))
+    assert await running.drain(timeout_s=40)
+    envelopes = received_envelopes(collector)
+    collector.close()
+    assert sorted({r.start for e in envelopes for r in e.records}) == [
+        minute("press-1", i).start for i in range(3)
+    ]
+
+
+async def test_broker_down_then_back_loses_nothing_and_keeps_order(
+    running: Publisher, collector: MqttTestClient, mosquitto: MosquittoServer
+) -> None:
+    running.outbox.add_windows([minute("press-1", i) for i in range(5)])
+    running.wake()
+    assert await running.drain(timeout_s=20)
+    mosquitto.stop()
+    for i in range(5, 25):  # windows keep closing while the broker is away
+        running.outbox.add_windows([minute("press-1", i)])
+        running.wake()
+        await asyncio.sleep(0.05)
+    assert not running.state.connected
+    mosquitto.start()
+    assert await running.drain(timeout_s=40)
+    envelopes = received_envelopes(collector)
+    seqs = [e.seq for e in envelopes]
+    assert sorted(set(seqs)) == list(range(1, max(seqs) + 1))  # no seq missing
+    starts = sorted({r.start for e in envelopes for r in e.records})
+    assert starts == [minute("press-1", i).start for i in range(25)]
+    # A repeated seq (a lost PUBACK) must be the same bytes, never new content.
+    by_seq: dict[int, wire.Envelope] = {}
+    for envelope in envelopes:
+        assert by_seq.setdefault(envelope.seq, envelope) == envelope
+
+
+async def test_restart_resends_unacked_batches_byte_for_byte(
+    mosquitto: MosquittoServer, collector: MqttTestClient, tmp_path: Path
+) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    outbox.add_windows([minute("press-1", 0), minute("press-1", 1)])
+    sealed = outbox.seal_batch(10, lambda seq, windows: _seal(seq, windows))
+    assert sealed is not None  # sealed by a run that died before its PUBACK
+    publisher = make_publisher(mosquitto, outbox)
+    task = asyncio.create_task(publisher.run())
+    assert await publisher.drain(timeout_s=20)
+    task.cancel()
+    await publisher.close()
+    (message,) = collector.drain()
+    assert message.payload == sealed.envelope
+
+
+def _seal(seq: int, windows: list[wire.KpiWindow]) -> bytes:
+    return wire.encode(
+        wire.seal_envelope(
+            platform="plat-a",
+            enterprise="ent-01",
+            agent="gw-01",
+            seq=seq,
+            sent=windows[-1].end + timedelta(seconds=1),
+            records=windows,
+            key=KEY,
+        )
+    )
