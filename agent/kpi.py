@@ -67,6 +67,7 @@ class Sample:
     good_count: int | None = None
     reject_count: int | None = None
     energy_meter_kwh: float | None = None
+    energy_meter_raw: int | None = None
     power_kw: float | None = None
     bad_values: int = 0
 
@@ -90,6 +91,9 @@ class KpiSpec:
     has_state: bool = True
     counters: dict[str, CounterSpec] = field(default_factory=dict)
     energy_source: str | None = None  # "meter", "power" or None
+    #: An integer meter register that rolls over: its width, and kWh per raw unit.
+    energy_meter_width: int | None = None
+    energy_meter_scale: float = 1.0
     schedule: ScheduleFn = always_scheduled
 
 
@@ -314,7 +318,21 @@ class WindowBuilder:
             window.counts[role] = window.counts.get(role, 0) + delta
             if fault is not None:
                 window.counter_resets += 1
-        if self.spec.energy_source == "meter" and sample.energy_meter_kwh is not None:
+        if self.spec.energy_source == "meter":
+            self._meter(sample, window)
+
+    def _meter(self, sample: Sample, window: _Window) -> None:
+        width = self.spec.energy_meter_width
+        if width is not None and sample.energy_meter_raw is not None:
+            # An integer register (e.g. Wh in a uint32): rollover on the raw value, then scale.
+            previous = self._last_good.get("energy")
+            self._last_good["energy"] = (sample.ts, sample.energy_meter_raw)
+            if previous is not None:
+                delta, fault = counter_delta(int(previous[1]), sample.energy_meter_raw, width, None)
+                window.energy_kwh += delta * self.spec.energy_meter_scale
+                window.meter_resets += fault is not None
+            return
+        if width is None and sample.energy_meter_kwh is not None:
             previous = self._last_good.get("energy")
             self._last_good["energy"] = (sample.ts, sample.energy_meter_kwh)
             if previous is not None:

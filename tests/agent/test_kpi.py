@@ -221,6 +221,18 @@ def test_energy_from_meter_with_reset_and_from_power() -> None:
     assert window.energy_kwh == pytest.approx(6.0 * 60 / 3600)
 
 
+def test_integer_energy_meter_rolls_over_on_its_raw_value() -> None:
+    builder = WindowBuilder(
+        spec(energy_source="meter", energy_meter_width=16, energy_meter_scale=0.001),
+        resume_from=T0,
+    )
+    raws = [65000, 65500, 464, 964]  # Wh in a uint16: rolls over after 65535
+    samples = [Sample(ts=T0 + i, state=R, energy_meter_raw=v) for i, v in enumerate(raws)]
+    (window,) = run(builder, samples, until=T0 + 61)
+    assert window.energy_kwh == pytest.approx(1.5)
+    assert window.quality.meter_resets == 0
+
+
 def test_device_without_state_tag_reports_no_state_times() -> None:
     builder = WindowBuilder(spec(has_state=False, counters={}), resume_from=T0)
     samples = [Sample(ts=T0 + i) for i in range(61)]

@@ -1,0 +1,136 @@
+"""From a device's configuration and readings to what the KPI engine counts. Pure.
+
+:func:`kpi_spec` says what the engine must know of a device (counters and their widths, the
+energy source, the calendar); :func:`to_sample` reduces one poll's readings to a
+:class:`~agent.kpi.Sample` by tag role.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from agent.config import DeviceConfig, MachineState, Role, planned_intervals
+from agent.config.tags import COUNTER_ROLES, TagConfig
+from agent.kpi import CounterSpec, KpiSpec, Sample, ScheduleFn
+from agent.sources.base import Quality, Reading
+
+__all__ = ["comm_loss_limit_s", "kpi_spec", "to_sample"]
+
+#: A device may miss this many polls in a row before the time counts as comm loss.
+MISSED_POLLS_TOLERATED = 5
+
+
+def comm_loss_limit_s(device: DeviceConfig) -> float:
+    """Longest gap between usable polls that still holds the last state (seconds).
+
+    Five poll intervals, and never less than one poll plus every retry's timeout, so a slow
+    but answering device is not counted as lost.
+    """
+    poll = device.poll_interval_s
+    return max(MISSED_POLLS_TOLERATED * poll, poll + device.timeout_s * (device.retries + 1))
+
+
+def _schedule(device: DeviceConfig) -> ScheduleFn:
+    calendar = device.calendar
+
+    def scheduled(start: float, end: float) -> list[tuple[float, float]]:
+        intervals = planned_intervals(
+            calendar, datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+        )
+        return [(low.timestamp(), high.timestamp()) for low, high in intervals]
+
+    return scheduled
+
+
+def kpi_spec(device: DeviceConfig, *, window_s: int, config_digest: str) -> KpiSpec:
+    """What the KPI engine needs to know of ``device``."""
+    counters: dict[str, CounterSpec] = {}
+    for role in COUNTER_ROLES:
+        found = device.role_tag(role)
+        if found is not None and found[1].width is not None:
+            counters[role.value] = CounterSpec(found[1].width)
+    meter, power = device.role_tag(Role.ENERGY_KWH), device.role_tag(Role.POWER_KW)
+    energy_source = "meter" if meter else "power" if power else None
+    return KpiSpec(
+        device_id=device.id,
+        config_digest=config_digest,
+        window_s=window_s,
+        max_gap_s=comm_loss_limit_s(device),
+        ideal_cycle_s=device.ideal_cycle_s,
+        has_state=device.role_tag(Role.STATE) is not None,
+        counters=counters,
+        energy_source=energy_source,
+        energy_meter_width=meter[1].width if meter else None,
+        energy_meter_scale=meter[1].scale if meter else 1.0,
+        schedule=_schedule(device),
+    )
+
+
+def _usable(reading: Reading | None) -> bool:
+    return reading is not None and reading.quality is not Quality.BAD and reading.value is not None
+
+
+def _native_int(reading: Reading, tag: TagConfig) -> int | None:
+    """The device's own integer (before scale and offset): counters roll over on it."""
+    value = reading.value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    native = (value - tag.offset) / tag.scale
+    return round(native) if math.isfinite(native) else None
+
+
+def _state(reading: Reading, tag: TagConfig) -> MachineState | None:
+    mapping = tag.state_map or {}
+    value = reading.value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # an OPC UA Double carrying a state code
+    if isinstance(value, int | str | bool) and value in mapping:
+        return mapping[value]
+    return tag.state_default
+
+
+def to_sample(
+    device: DeviceConfig, readings: Sequence[Reading], *, ts: float, mono: float | None
+) -> Sample:
+    """One poll as the KPI engine sees it. A poll with no usable value is a missed poll."""
+    by_tag = {reading.tag: reading for reading in readings}
+    bad = sum(1 for reading in readings if reading.quality is Quality.BAD)
+    if not any(_usable(reading) for reading in readings):
+        return Sample(ts=ts, mono=mono, answered=False, bad_values=bad)
+
+    def usable(role: Role) -> tuple[Reading, TagConfig] | None:
+        found = device.role_tag(role)
+        if found is None:
+            return None
+        reading = by_tag.get(found[0])
+        return (reading, found[1]) if reading is not None and _usable(reading) else None
+
+    def counter(role: Role) -> int | None:
+        found = usable(role)
+        return None if found is None else _native_int(*found)
+
+    state = usable(Role.STATE)
+    meter = usable(Role.ENERGY_KWH)
+    power = usable(Role.POWER_KW)
+    return Sample(
+        ts=ts,
+        mono=mono,
+        answered=True,
+        state=None if state is None else _state(*state),
+        total_count=counter(Role.TOTAL_COUNT),
+        good_count=counter(Role.GOOD_COUNT),
+        reject_count=counter(Role.REJECT_COUNT),
+        energy_meter_kwh=None if meter is None else _float(meter[0]),
+        energy_meter_raw=None if meter is None else _native_int(*meter),
+        power_kw=None if power is None else _float(power[0]),
+        bad_values=bad,
+    )
+
+
+def _float(reading: Reading) -> float | None:
+    value = reading.value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
