@@ -6,7 +6,7 @@ The one place that maps a device's ``protocol`` to a :class:`~agent.sources.base
 
 from __future__ import annotations
 
-from agent.config import DeviceConfig
+from agent.config import DeviceConfig, OpcUaDeviceConfig
 from agent.errors import UnsupportedProtocolError
 from agent.sources.base import Source
 
@@ -18,6 +18,11 @@ def make_source(device: DeviceConfig) -> Source:
 
     Raises UnsupportedProtocolError while the device's protocol has no source wired in.
     """
-    # The Modbus and OPC UA sources are wired in here once they land; until then every protocol
-    # reports itself as unsupported rather than failing obscurely later.
+    if isinstance(device, OpcUaDeviceConfig):
+        # Imported here so that a gateway reading only Modbus never imports asyncua.
+        from agent.sources.opcua import OpcUaSource
+
+        return OpcUaSource(device)
+    # The Modbus source is wired in here once it lands; until then other protocols report
+    # themselves as unsupported rather than failing obscurely later.
     raise UnsupportedProtocolError(device.id, device.protocol)
