@@ -1,0 +1,492 @@
+"""The Modbus source: connect, run the coalesced read plan, one :class:`Reading` per point.
+
+Compared with the ThingsBoard IoT Gateway 3.8.5 we measured (``FIELD-NOTES.md``):
+
+- it sends one request per tag (25 tags, 25 round trips); we coalesce neighbouring points into
+  as few requests as the device's maximum read length and ``max_gap`` allow (:mod:`.plan`);
+- a failed tag is dropped with a log line and all tags share the gateway's timestamp; we return
+  every configured point every poll, good or bad with the reason (the Modbus exception code and
+  its name, a timeout, a lost connection, a decode error), each stamped when its response arrived
+  and with its request's round trip;
+- its reconnect waits follow a fixed doubling schedule; we reconnect on the very next poll after
+  a device drops a working connection, and back off (capped, jittered) only while connecting fails;
+- a unit that stops answering costs us one timeout per poll (its other requests in that poll are
+  skipped), so one dead unit behind a gateway does not stall the poll for the rest.
+
+``read()`` never raises: every failure becomes bad-quality readings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping, Sequence
+from typing import Any
+
+from pymodbus import FramerType
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.client.base import ModbusBaseClient
+from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+from pymodbus.pdu import ExceptionResponse, ModbusPDU
+
+from agent.clock import Clock, WallClock
+
+from ..base import Quality, Reading
+from .backoff import Backoff
+from .decode import Decoded, decode_bit, decode_registers
+from .plan import ReadRequest, plan_reads, split_request
+from .points import ModbusPoint, RegisterType
+from .reasons import ILLEGAL_DATA_ADDRESS, connect_failure, exception_reason
+from .settings import ModbusConnection, RtuLink, TcpLink
+
+__all__ = ["ModbusSource"]
+
+log = logging.getLogger(__name__)
+
+CONNECTION_LOST = "connection lost"
+
+
+class _DeviceLog(logging.LoggerAdapter[logging.Logger]):
+    """Prefixes every line with ``device <id>:`` and passes the id as ``extra["device"]``."""
+
+    def __init__(self, logger: logging.Logger, device_id: str) -> None:
+        super().__init__(logger, {"device": device_id})
+        self._prefix = f"device {device_id}: "
+
+    def process(
+        self, msg: Any, kwargs: MutableMapping[str, Any]
+    ) -> tuple[Any, MutableMapping[str, Any]]:
+        kwargs["extra"] = {**(self.extra or {}), **kwargs.get("extra", {})}
+        return self._prefix + str(msg), kwargs
+
+
+class _RequestFailed(Exception):
+    """A read request got no usable answer; ``exception_code`` is set when the device answered
+    with a Modbus exception response."""
+
+    def __init__(self, reason: str, *, exception_code: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.exception_code = exception_code
+
+
+class ModbusSource:
+    """Reads a fixed set of points from one Modbus TCP or RTU link (one or more unit ids).
+
+    ``points`` are returned in this order by :meth:`read`; their tags must be unique.
+    ``clock`` stamps readings (plant time in a demo, wall time in production); ``rng`` seeds the
+    reconnect jitter. Raises ValueError for duplicate tags or a point longer than a read allows.
+    """
+
+    def __init__(
+        self,
+        device_id: str,
+        connection: ModbusConnection,
+        points: Sequence[ModbusPoint],
+        *,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        tags = [point.tag for point in points]
+        if duplicates := sorted({tag for tag in tags if tags.count(tag) > 1}):
+            raise ValueError(f"device {device_id}: duplicate modbus tags {duplicates}")
+        self.device_id = device_id
+        self._connection = connection
+        self._points = tuple(points)
+        self._plan = plan_reads(
+            points,
+            max_registers=connection.max_read_registers,
+            max_bits=connection.max_read_bits,
+            max_gap=connection.max_gap,
+        )
+        self._clock: Clock = clock or WallClock()
+        self._backoff = Backoff(connection.backoff_initial_s, connection.backoff_max_s, rng)
+        self._log = _DeviceLog(log, device_id)
+        self._client: ModbusBaseClient | None = None
+        self._dropped = asyncio.Event()
+        self._link_reason: str | None = "not connected yet"
+        self._next_attempt_s = 0.0  # time.monotonic() before which connect() does not try
+        self._down_since_s: float | None = None
+        self._last_reason: dict[str, str | None] = {}  # per request/tag: last logged reason
+
+    @property
+    def plan(self) -> tuple[ReadRequest, ...]:
+        """The read requests one poll sends, after any splitting for devices with holes."""
+        return tuple(self._plan)
+
+    async def connect(self) -> None:
+        """Open the link unless it is open or backing off; failures are logged, never raised."""
+        if self._client is not None:
+            if self._client.connected:
+                return
+            self._on_dropped()
+        now_s = time.monotonic()
+        if now_s < self._next_attempt_s:
+            return
+        client, dropped = self._new_client()
+        failure = await self._open(client)
+        if failure is None:
+            self._client, self._dropped = client, dropped
+            self._on_connected()
+        else:
+            client.close()
+            self._on_connect_failed(failure, now_s)
+
+    async def read(self) -> list[Reading]:
+        """Read every point once; one reading per point, in the order given. Never raises."""
+        try:
+            return await self._read()
+        except Exception as exc:  # the poll loop must survive our own bugs too; say so loudly
+            self._log.exception("modbus read failed unexpectedly")
+            return [self._bad(point, f"internal error: {exc!r}") for point in self._points]
+
+    async def close(self) -> None:
+        """Close the link; a later :meth:`read` reconnects."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+            self._log.info("closed link to %s", self._connection.link.describe())
+
+    async def _read(self) -> list[Reading]:
+        """Connect if needed, run the plan, and order the readings like the points."""
+        await self.connect()
+        client = self._client
+        if client is None or not client.connected:
+            reason = self._link_reason or CONNECTION_LOST
+            return [self._bad(point, reason) for point in self._points]
+        by_tag: dict[str, Reading] = {}
+        silent_units: dict[int, str] = {}
+        may_reconnect = True
+        for request in list(self._plan):
+            readings = await self._run_request(client, request, silent_units)
+            if may_reconnect and any(r.reason == CONNECTION_LOST for r in readings):
+                # A device that closed an idle connection between polls is only noticed when
+                # the next request hits the closed socket: reconnect once and retry, so one
+                # idle-timeout on the device side does not cost a whole poll.
+                may_reconnect = False
+                client = await self._reconnect(client)
+                readings = await self._run_request(client, request, silent_units)
+            by_tag.update((reading.tag, reading) for reading in readings)
+        return [by_tag[point.tag] for point in self._points]
+
+    async def _reconnect(self, client: ModbusBaseClient) -> ModbusBaseClient:
+        """The new client after a drop, or the dropped one if reconnecting failed."""
+        await self.connect()
+        return self._client if self._client is not None else client
+
+    async def _run_request(
+        self, client: ModbusBaseClient, request: ReadRequest, silent_units: dict[int, str]
+    ) -> list[Reading]:
+        """Readings for one request's points; splits a coalesced read the device refuses."""
+        if request.unit_id in silent_units:
+            return self._all_bad(request, f"{silent_units[request.unit_id]} (skipped)")
+        started_s = time.monotonic()
+        try:
+            values = await self._send(client, request)
+        except _RequestFailed as failure:
+            latency_s = time.monotonic() - started_s if failure.exception_code else None
+            if failure.exception_code == ILLEGAL_DATA_ADDRESS and self._split(request):
+                return await self._run_split(client, request, silent_units)
+            if failure.reason.startswith("timeout"):
+                silent_units[request.unit_id] = failure.reason
+            if failure.reason != CONNECTION_LOST:  # the link's own log line covers a drop
+                self._note(request.describe(), failure.reason, "read")
+            return self._all_bad(request, failure.reason, latency_s)
+        latency_s = time.monotonic() - started_s
+        self._note(request.describe(), None, "read")
+        read_ts = self._clock.timestamp()
+        return [
+            self._decoded(point, request, values, read_ts, latency_s) for point in request.points
+        ]
+
+    async def _run_split(
+        self, client: ModbusBaseClient, request: ReadRequest, silent_units: dict[int, str]
+    ) -> list[Reading]:
+        """Run the strict per-point requests that replaced ``request`` in the plan."""
+        readings: list[Reading] = []
+        for part in split_request(request):
+            readings.extend(await self._run_request(client, part, silent_units))
+        return readings
+
+    def _split(self, request: ReadRequest) -> bool:
+        """Replace a coalesced request by its strict per-point reads; False if already strict.
+
+        Real devices have holes in their register maps (reserved words between a PLC's data
+        blocks, meters that define only some registers of a range) and answer exception 2 for
+        any read that touches one, so a read through a gap can fail although every configured
+        point exists. Reading those points separately from then on trades a few round trips for
+        correct values; it is logged once, when it happens, so the installer can lower max_gap.
+        """
+        parts = split_request(request)
+        if len(parts) == 1 and parts[0].count == request.count:
+            return False
+        index = self._plan.index(request)
+        self._plan[index : index + 1] = parts
+        self._log.warning(
+            "%s answered %s to a coalesced read: the device has holes in its map; "
+            "reading its %d points in %d separate requests from now on (lower max_gap to avoid)",
+            request.describe(),
+            exception_reason(ILLEGAL_DATA_ADDRESS),
+            len(request.points),
+            len(parts),
+        )
+        return True
+
+    async def _send(self, client: ModbusBaseClient, request: ReadRequest) -> Sequence[int | bool]:
+        """Send one read; the values on success, else raises _RequestFailed with the reason."""
+        call = _read_call(client, request)
+        settings = self._connection
+        # pymodbus bounds each attempt by timeout_s; this outer bound only guards against a hang.
+        budget_s = settings.timeout_s * (settings.retries + 2)
+        try:
+            async with asyncio.timeout(budget_s):
+                response = await self._unless_dropped(call(), self._dropped)
+        except ConnectionException as exc:
+            raise _RequestFailed(CONNECTION_LOST) from exc
+        except ModbusIOException as exc:
+            raise _RequestFailed(self._io_reason(exc)) from exc
+        except TimeoutError as exc:
+            raise _RequestFailed(f"timeout after {budget_s:g} s") from exc
+        except ModbusException as exc:
+            raise _RequestFailed(f"invalid response: {exc}") from exc
+        if isinstance(response, ExceptionResponse) or response.isError():
+            code = int(getattr(response, "exception_code", 0))
+            raise _RequestFailed(exception_reason(code), exception_code=code)
+        values = response.bits if request.register_type.is_bit_table else response.registers
+        if len(values) < request.count:
+            raise _RequestFailed(f"short response: {len(values)} of {request.count} values")
+        return values[: request.count]
+
+    def _io_reason(self, exc: ModbusIOException) -> str:
+        """Reason for pymodbus's I/O error: no answer within the retries, or a mismatched one."""
+        if "No response" in str(exc):
+            settings = self._connection
+            return f"timeout after {settings.timeout_s:g} s x {settings.retries + 1} attempts"
+        return f"invalid response: {exc}"
+
+    @staticmethod
+    async def _unless_dropped(request: Awaitable[ModbusPDU], dropped: asyncio.Event) -> ModbusPDU:
+        """Await ``request``, but give up as soon as the link drops.
+
+        pymodbus 3.16 leaves a request in flight when the connection closes under it: it waits
+        out its timeout on every retry, re-sending into a closed transport. Racing the request
+        against the disconnect callback turns that into an immediate "connection lost".
+        """
+        request_task = asyncio.ensure_future(request)
+        drop_task = asyncio.ensure_future(dropped.wait())
+        try:
+            await asyncio.wait({request_task, drop_task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            drop_task.cancel()
+            if not request_task.done():
+                request_task.cancel()
+        if request_task.done() and not request_task.cancelled():
+            return request_task.result()
+        raise ConnectionException(CONNECTION_LOST)
+
+    def _decoded(
+        self,
+        point: ModbusPoint,
+        request: ReadRequest,
+        values: Sequence[int | bool],
+        read_ts: float,
+        latency_s: float,
+    ) -> Reading:
+        """One point's reading cut out of its request's values."""
+        first = point.address - request.address
+        if point.register_type.is_bit_table:
+            raw: object = bool(values[first])
+            decoded = decode_bit(point, bool(values[first]))
+        else:
+            words = [int(word) for word in values[first : first + point.width]]
+            raw = tuple(words)
+            decoded = decode_registers(point, words)
+        self._note(f"tag {point.tag}", decoded.reason, "decode")
+        return _reading(point, decoded, raw, read_ts, latency_s)
+
+    def _all_bad(
+        self, request: ReadRequest, reason: str, latency_s: float | None = None
+    ) -> list[Reading]:
+        """Bad readings for every point of a failed request."""
+        return [self._bad(point, reason, latency_s) for point in request.points]
+
+    def _bad(self, point: ModbusPoint, reason: str, latency_s: float | None = None) -> Reading:
+        """A bad reading stamped now."""
+        return Reading(
+            tag=point.tag,
+            value=None,
+            raw=None,
+            quality=Quality.BAD,
+            reason=reason,
+            read_ts=self._clock.timestamp(),
+            latency_s=latency_s,
+        )
+
+    def _note(self, key: str, reason: str | None, what: str) -> None:
+        """Log a request's or tag's outcome only when it changes: no spam on long outages."""
+        previous = self._last_reason.get(key)
+        if reason == previous:
+            return
+        self._last_reason[key] = reason
+        if reason is None:
+            self._log.info("%s: %s good again", key, what)
+        else:
+            self._log.warning(
+                "%s: %s bad: %s (logged again only when this changes)", key, what, reason
+            )
+
+    def _new_client(self) -> tuple[ModbusBaseClient, asyncio.Event]:
+        """A pymodbus client for the link, with its own drop event.
+
+        ``reconnect_delay=0`` turns off pymodbus's own reconnect task: we reconnect from
+        :meth:`connect` with our backoff, so there is one schedule and one log of it.
+        """
+        dropped = asyncio.Event()
+
+        def on_link_change(connected: bool) -> None:
+            if not connected:
+                dropped.set()
+
+        link = self._connection.link
+        settings = self._connection
+        client: ModbusBaseClient
+        if isinstance(link, TcpLink):
+            client = AsyncModbusTcpClient(
+                link.host,
+                port=link.port,
+                timeout=settings.timeout_s,
+                retries=settings.retries,
+                reconnect_delay=0,
+                trace_connect=on_link_change,
+            )
+        else:
+            client = _serial_client(link, settings, on_link_change)
+        return client, dropped
+
+    async def _open(self, client: ModbusBaseClient) -> str | None:
+        """Connect ``client``; None on success, else the reason it failed.
+
+        pymodbus 3.16's ``connect()`` returns False and only logs the OSError (refused,
+        unreachable, no such serial port), so we wrap the transport factory to keep it.
+        """
+        errors: list[BaseException] = []
+        create = client.ctx.call_create
+
+        async def create_keeping_error() -> Any:
+            try:
+                return await create()
+            except OSError as exc:
+                errors.append(exc)
+                raise
+
+        client.ctx.call_create = create_keeping_error
+        where = self._connection.link.describe()
+        timeout_s = self._connection.timeout_s
+        try:
+            async with asyncio.timeout(timeout_s * 2):
+                ok = await client.connect()
+        except TimeoutError:
+            ok = False
+        except OSError as exc:  # pyserial may raise outside pymodbus's own handling
+            errors.append(exc)
+            ok = False
+        if ok and client.connected:
+            return None
+        return connect_failure(errors[-1] if errors else None, where, timeout_s)
+
+    def _on_connected(self) -> None:
+        """Log the transition to connected, with how long and how often it failed before."""
+        where = self._connection.link.describe()
+        if self._down_since_s is None:
+            self._log.info("connected to %s", where)
+        else:
+            self._log.info(
+                "connected to %s after %d failed attempts over %.1f s",
+                where,
+                self._backoff.failures,
+                time.monotonic() - self._down_since_s,
+            )
+        self._backoff.reset()
+        self._link_reason = None
+        self._down_since_s = None
+
+    def _on_connect_failed(self, reason: str, now_s: float) -> None:
+        """Schedule the next attempt; log only when the reason changes."""
+        delay_s = self._backoff.next_delay_s()
+        self._next_attempt_s = now_s + delay_s
+        if self._down_since_s is None:
+            self._down_since_s = now_s
+        if reason != self._link_reason:
+            self._log.warning(
+                "cannot connect: %s; retrying in %.1f s, backing off to %g s "
+                "(logged again only when the reason changes)",
+                reason,
+                delay_s,
+                self._connection.backoff_max_s,
+            )
+        self._link_reason = reason
+
+    def _on_dropped(self) -> None:
+        """The device closed a working link: forget the client, reconnect without waiting."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        self._log.warning(
+            "%s to %s; reconnecting", CONNECTION_LOST, self._connection.link.describe()
+        )
+        self._link_reason = CONNECTION_LOST
+        self._backoff.reset()
+        self._next_attempt_s = 0.0
+        self._down_since_s = time.monotonic()
+
+
+def _serial_client(
+    link: RtuLink, settings: ModbusConnection, on_link_change: Callable[[bool], None]
+) -> ModbusBaseClient:
+    """A pymodbus RTU client for ``link`` without pymodbus's own reconnect task."""
+    return AsyncModbusSerialClient(
+        link.port,
+        framer=FramerType.RTU,
+        baudrate=link.baudrate,
+        bytesize=link.bytesize,
+        parity=link.parity,
+        stopbits=link.stopbits,
+        timeout=settings.timeout_s,
+        retries=settings.retries,
+        reconnect_delay=0,
+        trace_connect=on_link_change,
+    )
+
+
+def _read_call(
+    client: ModbusBaseClient, request: ReadRequest
+) -> Callable[[], Coroutine[Any, Any, ModbusPDU]]:
+    """The pymodbus read coroutine factory for the request's table."""
+    method = {
+        RegisterType.COIL: client.read_coils,
+        RegisterType.DISCRETE_INPUT: client.read_discrete_inputs,
+        RegisterType.HOLDING: client.read_holding_registers,
+        RegisterType.INPUT: client.read_input_registers,
+    }[request.register_type]
+
+    async def call() -> ModbusPDU:
+        return await method(request.address, count=request.count, device_id=request.unit_id)
+
+    return call
+
+
+def _reading(
+    point: ModbusPoint, decoded: Decoded, raw: object, read_ts: float, latency_s: float
+) -> Reading:
+    """A good reading, or a bad one carrying the decode error."""
+    return Reading(
+        tag=point.tag,
+        value=decoded.value,
+        raw=raw,
+        quality=Quality.GOOD if decoded.reason is None else Quality.BAD,
+        reason=decoded.reason,
+        read_ts=read_ts,
+        latency_s=latency_s,
+    )
