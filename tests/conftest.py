@@ -1,0 +1,70 @@
+"""Shared fixtures: real mosquitto and influxd servers on free loopback ports.
+
+`mosquitto` / `influxd` give one fresh, started server per test. The factories give as many as a
+test needs, with custom arguments (`start=False` to get one unstarted). Every server made here is
+stopped at teardown, also when the test failed. Fault tests call `.kill()`, `.start()` and
+`.restart()` on the server objects: ports and data directories stay the same.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stack import InfluxServer, MosquittoServer
+
+# pytester runs an inner pytest session in this process: tests/stack/test_fixtures.py uses it to
+# check that these fixtures leave no server process behind.
+pytest_plugins = ("pytester",)
+
+MosquittoFactory = Callable[..., MosquittoServer]
+InfluxFactory = Callable[..., InfluxServer]
+
+
+@pytest.fixture
+def mosquitto_factory(tmp_path: Path) -> Iterator[MosquittoFactory]:
+    """Make MosquittoServer(workdir under tmp_path, **kwargs), started unless start=False."""
+    serial = itertools.count()
+    with ExitStack() as teardown:
+
+        def make(*, start: bool = True, **kwargs: Any) -> MosquittoServer:
+            server = MosquittoServer(tmp_path / f"mosquitto-{next(serial)}", **kwargs)
+            teardown.callback(server.stop)
+            if start:
+                server.start()
+            return server
+
+        yield make
+
+
+@pytest.fixture
+def influxd_factory(tmp_path: Path) -> Iterator[InfluxFactory]:
+    """Make InfluxServer(workdir under tmp_path, **kwargs), started unless start=False."""
+    serial = itertools.count()
+    with ExitStack() as teardown:
+
+        def make(*, start: bool = True, **kwargs: Any) -> InfluxServer:
+            server = InfluxServer(tmp_path / f"influxd-{next(serial)}", **kwargs)
+            teardown.callback(server.stop)
+            if start:
+                server.start()
+            return server
+
+        yield make
+
+
+@pytest.fixture
+def mosquitto(mosquitto_factory: MosquittoFactory) -> MosquittoServer:
+    """A started mosquitto broker with the default test config."""
+    return mosquitto_factory()
+
+
+@pytest.fixture
+def influxd(influxd_factory: InfluxFactory) -> InfluxServer:
+    """A started influxd with the default test config."""
+    return influxd_factory()
