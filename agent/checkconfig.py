@@ -34,6 +34,7 @@ __all__ = [
     "EXIT_USAGE",
     "DeviceProbe",
     "check_config",
+    "print_issues",
     "probe_device",
 ]
 
@@ -65,10 +66,10 @@ def check_config(
     try:
         loaded = load_config(path, env)
     except ConfigFileError as exc:
-        _print_issues(console, exc.issues)
+        print_issues(console, exc.issues)
         return EXIT_USAGE
     except ConfigInvalidError as exc:
-        _print_issues(console, exc.issues)
+        print_issues(console, exc.issues)
         count = len(exc.issues)
         console.print(
             f"{path}: {_count(count, 'error')}; fix them and run check-config again",
@@ -79,7 +80,7 @@ def check_config(
     warnings = sorted(
         (*loaded.warnings, *_file_warnings(loaded)), key=lambda issue: (issue.line or 0, issue.path)
     )
-    _print_issues(console, warnings)
+    print_issues(console, warnings)
     _print_summary(console, loaded, len(warnings))
     if offline:
         return EXIT_OK
@@ -107,7 +108,7 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
-def _print_issues(console: Console, issues: Sequence[ConfigIssue]) -> None:
+def print_issues(console: Console, issues: Sequence[ConfigIssue]) -> None:
     for issue in issues:
         style = "yellow" if issue.severity == "warning" else "red"
         console.print(Text(str(issue), style=style), soft_wrap=True)

@@ -92,6 +92,131 @@ def check_config_command(
     raise typer.Exit(check_config(config, offline, console))
 
 
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="The agent's YAML configuration file.")],
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            help="Serve Prometheus /metrics and /healthz on 127.0.0.1:PORT (0 picks one).",
+        ),
+    ] = None,
+    health_file: Annotated[
+        Path | None,
+        typer.Option("--health-file", help="Write the health document here every 5 s."),
+    ] = None,
+) -> None:
+    """Run the agent: poll devices, close KPI windows, store and publish them until SIGTERM.
+
+    Exit codes: 0 after a clean stop, 1 if the configuration has errors, 2 if the file
+    cannot be read, 4 if the key, the outbox or a device protocol cannot be used.
+    """
+    import asyncio
+    import signal
+
+    from agent.checkconfig import print_issues
+    from agent.config import load_config
+    from agent.errors import AgentError, ConfigFileError, ConfigInvalidError
+    from agent.outbox import OutboxError
+    from agent.service import AgentService
+
+    try:
+        loaded = load_config(config)
+    except (ConfigFileError, ConfigInvalidError) as exc:
+        print_issues(err_console, exc.issues)
+        raise typer.Exit(2 if isinstance(exc, ConfigFileError) else 1) from None
+
+    async def main() -> None:
+        service = AgentService(loaded, metrics_port=metrics_port, health_path=health_file)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await service.run(stop)
+
+    try:
+        asyncio.run(main())
+    except (AgentError, OutboxError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(4) from None
+
+
+@app.command()
+def status(
+    config: Annotated[Path, typer.Argument(help="The agent's YAML configuration file.")],
+    health_file: Annotated[
+        Path | None,
+        typer.Option("--health-file", help="The running agent's health file, if it writes one."),
+    ] = None,
+) -> None:
+    """Show the outbox (depth, age, next seq) and, from the health file, broker and devices.
+
+    Reads the files only; works whether or not the agent is running. Exit code 0, or 1/2 for
+    configuration errors as check-config.
+    """
+    import json
+    import time
+
+    from rich.table import Table
+
+    from agent.checkconfig import print_issues
+    from agent.config import load_config
+    from agent.errors import ConfigFileError, ConfigInvalidError
+    from agent.outbox import Outbox
+
+    try:
+        loaded = load_config(config)
+    except (ConfigFileError, ConfigInvalidError) as exc:
+        print_issues(err_console, exc.issues)
+        raise typer.Exit(2 if isinstance(exc, ConfigFileError) else 1) from None
+    outbox_path = loaded.config.agent.outbox_path
+    if not outbox_path.exists():
+        console.print(f"no outbox at {outbox_path}: the agent has not run yet")
+    else:
+        outbox = Outbox(outbox_path)
+        stats = outbox.stats()
+        outbox.close()
+        table = Table(title=f"outbox {outbox_path}")
+        table.add_column("what")
+        table.add_column("value", justify="right")
+        age = (
+            f"{time.time() - stats.oldest_pending_end_ms / 1000:.0f} s"
+            if stats.oldest_pending_end_ms
+            else "-"
+        )
+        for label, value in (
+            ("windows pending", stats.pending_windows),
+            ("batches awaiting PUBACK", stats.sealed_batches),
+            ("oldest pending window ended", age + " ago" if age != "-" else age),
+            ("next seq", stats.next_seq),
+            ("windows merged (outbox full)", stats.merged_total),
+            ("windows dropped (outbox full)", stats.dropped_total),
+            ("full", "YES" if stats.full else "no"),
+        ):
+            table.add_row(label, str(value))
+        console.print(table)
+    if health_file is not None and health_file.exists():
+        health = json.loads(health_file.read_text(encoding="utf-8"))
+        console.print(
+            f"broker connected: {health.get('broker_connected')}, "
+            f"last error: {health.get('last_error') or '-'}"
+        )
+        devices = Table(title="devices")
+        for column in ("device", "polls", "missed", "bad values", "windows", "last error"):
+            devices.add_column(column)
+        for device_id, device in health.get("devices", {}).items():
+            devices.add_row(
+                device_id,
+                str(device.get("polls")),
+                str(device.get("missed_polls")),
+                str(device.get("bad_values")),
+                str(device.get("windows_closed")),
+                str(device.get("last_error") or "-"),
+            )
+        console.print(devices)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -28,6 +28,10 @@ class Clock(Protocol):
         """Current plant time as seconds since the Unix epoch."""
         ...
 
+    def monotonic(self) -> float:
+        """A monotonic reading in plant seconds: wall-clock steps show against it."""
+        ...
+
     async def sleep(self, plant_s: float) -> None:
         """Sleep for ``plant_s`` seconds of plant time."""
         ...
@@ -41,6 +45,9 @@ class WallClock:
 
     def timestamp(self) -> float:
         return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
     async def sleep(self, plant_s: float) -> None:
         await asyncio.sleep(max(0.0, plant_s))
@@ -68,6 +75,9 @@ class ScaledClock:
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.timestamp(), UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic() * self.speed
 
     async def sleep(self, plant_s: float) -> None:
         await asyncio.sleep(max(0.0, plant_s) / self.speed)

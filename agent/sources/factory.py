@@ -1,28 +1,212 @@
-"""Choosing the source implementation for a configured device.
+"""Choosing and building the source for each configured device.
 
-The one place that maps a device's ``protocol`` to a :class:`~agent.sources.base.Source`;
-``check-config`` and ``run`` both go through :func:`make_source`.
+The one place that maps a device's configuration to a :class:`~agent.sources.base.Source`;
+``check-config``, ``probe`` and ``run`` all go through :class:`SourceFactory` (or
+:func:`make_source` for a single device).
+
+Devices on one RS-485 line (Modbus RTU, one ``serial_port``) share one link: a serial port can
+be opened once, and the line carries one request at a time anyway. Each such device gets a
+:class:`SharedLinkSource` view onto one :class:`~agent.sources.modbus.ModbusSource` that reads
+every device of the line in one pass, at most once per tick, and hands each device its own tags.
 """
 
 from __future__ import annotations
 
-from agent.config import DeviceConfig, OpcUaDeviceConfig
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Literal
+
+from agent.clock import Clock, WallClock
+from agent.config import (
+    DeviceConfig,
+    ModbusRtuDeviceConfig,
+    ModbusTcpDeviceConfig,
+    OpcUaDeviceConfig,
+)
 from agent.errors import UnsupportedProtocolError
-from agent.sources.base import Source
+from agent.sources.base import Reading, Source
+from agent.sources.modbus import (
+    ByteOrder,
+    DataType,
+    ModbusConnection,
+    ModbusPoint,
+    ModbusSource,
+    RegisterType,
+    RtuLink,
+    TcpLink,
+    WordOrder,
+)
 
-__all__ = ["make_source"]
+__all__ = ["SharedLinkSource", "SourceFactory", "make_source"]
+
+_PARITY: dict[str, Literal["N", "E", "O"]] = {"none": "N", "even": "E", "odd": "O"}
 
 
-def make_source(device: DeviceConfig) -> Source:
-    """A source for ``device``, not yet connected.
+def make_source(device: DeviceConfig, clock: Clock | None = None) -> Source:
+    """A source for one ``device``, not yet connected, stamping readings with ``clock``."""
+    return SourceFactory(clock).make(device)
 
-    Raises UnsupportedProtocolError while the device's protocol has no source wired in.
-    """
-    if isinstance(device, OpcUaDeviceConfig):
-        # Imported here so that a gateway reading only Modbus never imports asyncua.
-        from agent.sources.opcua import OpcUaSource
 
-        return OpcUaSource(device)
-    # The Modbus source is wired in here once it lands; until then other protocols report
-    # themselves as unsupported rather than failing obscurely later.
-    raise UnsupportedProtocolError(device.id, device.protocol)
+class SourceFactory:
+    """Builds sources for the devices of one agent, sharing serial lines between them."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock
+        self._lines: dict[str, _SharedLink] = {}
+
+    def make(self, device: DeviceConfig) -> Source:
+        """A source for ``device``; raises UnsupportedProtocolError for an unknown protocol."""
+        if isinstance(device, OpcUaDeviceConfig):
+            # Imported here so that a gateway reading only Modbus never imports asyncua.
+            from agent.sources.opcua import OpcUaSource
+
+            return OpcUaSource(device, self.clock)
+        if isinstance(device, ModbusTcpDeviceConfig):
+            link = TcpLink(host=device.host, port=device.port)
+            return ModbusSource(
+                device.id, _connection([device], link), _points(device, ""), clock=self.clock
+            )
+        if isinstance(device, ModbusRtuDeviceConfig):
+            return self._shared_line(device).view(device)
+        raise UnsupportedProtocolError(device.id, device.protocol)
+
+    def make_all(self, devices: Sequence[DeviceConfig]) -> list[Source]:
+        """Sources for every device, serial lines shared; all lines built before any is used."""
+        rtu = [d for d in devices if isinstance(d, ModbusRtuDeviceConfig)]
+        for device in rtu:
+            self._line(device).add(device)
+        return [self.make(device) for device in devices]
+
+    def _line(self, device: ModbusRtuDeviceConfig) -> _SharedLink:
+        line = self._lines.get(device.serial_port)
+        if line is None:
+            line = self._lines[device.serial_port] = _SharedLink(device, self.clock)
+        return line
+
+    def _shared_line(self, device: ModbusRtuDeviceConfig) -> _SharedLink:
+        line = self._line(device)
+        line.add(device)
+        return line
+
+
+def _connection(
+    devices: Sequence[ModbusTcpDeviceConfig | ModbusRtuDeviceConfig], link: TcpLink | RtuLink
+) -> ModbusConnection:
+    """Timing and read limits for a link; on a shared line the strictest device's apply."""
+    return ModbusConnection(
+        link=link,
+        timeout_s=max(d.timeout_s for d in devices),
+        retries=max(d.retries for d in devices),
+        max_read_registers=min(d.max_read_registers for d in devices),
+        max_read_bits=min(d.max_read_bits for d in devices),
+        max_gap=min(d.max_gap for d in devices),
+    )
+
+
+def _points(
+    device: ModbusTcpDeviceConfig | ModbusRtuDeviceConfig, prefix: str
+) -> list[ModbusPoint]:
+    return [
+        ModbusPoint(
+            tag=prefix + name,
+            register_type=RegisterType(tag.register_type),
+            address=tag.address,
+            data_type=DataType(tag.data_type),
+            unit_id=device.unit_of(tag),
+            bit_index=tag.bit,
+            string_registers=tag.length,
+            byte_order=ByteOrder(tag.byte_order),
+            word_order=WordOrder(tag.word_order),
+            scale=tag.scale,
+            offset=tag.offset,
+        )
+        for name, tag in device.tags.items()
+    ]
+
+
+class _SharedLink:
+    """One serial line: the devices on it and, once the first view reads, one source for all."""
+
+    def __init__(self, first: ModbusRtuDeviceConfig, clock: Clock | None) -> None:
+        self.first = first
+        self.clock = clock
+        self.devices: dict[str, ModbusRtuDeviceConfig] = {}
+        self._source: Source | None = None
+        self._lock = asyncio.Lock()
+        self._last: tuple[float, list[Reading]] | None = None
+        self._users = 0
+
+    def add(self, device: ModbusRtuDeviceConfig) -> None:
+        if self._source is not None and device.id not in self.devices:
+            raise RuntimeError(f"serial line {device.serial_port} already in use")
+        self.devices[device.id] = device
+
+    def view(self, device: ModbusRtuDeviceConfig) -> SharedLinkSource:
+        return SharedLinkSource(self, device.id, list(device.tags))
+
+    def source(self) -> Source:
+        if self._source is None:
+            first = self.first  # check-config makes every device of a line agree on its settings
+            link = RtuLink(
+                port=first.serial_port,
+                baudrate=first.baudrate,
+                parity=_PARITY[first.parity],
+                stopbits=first.stop_bits,
+                bytesize=first.byte_size,
+            )
+            devices = list(self.devices.values())
+            points = [p for d in devices for p in _points(d, f"{d.id}\x1f")]
+            self._source = ModbusSource(
+                f"line {first.serial_port}", _connection(devices, link), points, clock=self.clock
+            )
+        return self._source
+
+    async def read_for(self, device_id: str, min_age_s: float) -> list[Reading]:
+        """Latest readings of ``device_id``'s tags; a fresh pass over the line if too old."""
+        async with self._lock:
+            now = (self.clock or WallClock()).timestamp()
+            if self._last is None or now - self._last[0] >= min_age_s:
+                self._last = (now, list(await self.source().read()))
+            readings = self._last[1]
+        prefix = f"{device_id}\x1f"
+        return [
+            _renamed(reading, reading.tag[len(prefix) :])
+            for reading in readings
+            if reading.tag.startswith(prefix)
+        ]
+
+    async def connect(self) -> None:
+        async with self._lock:
+            self._users += 1
+            await self.source().connect()
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._users -= 1
+            if self._users <= 0 and self._source is not None:
+                await self._source.close()
+
+
+def _renamed(reading: Reading, tag: str) -> Reading:
+    return replace(reading, tag=tag)
+
+
+class SharedLinkSource:
+    """One device's view of a shared serial line (see the module docstring)."""
+
+    def __init__(self, line: _SharedLink, device_id: str, tags: list[str]) -> None:
+        self.device_id = device_id
+        self._line = line
+        self._tags = tags
+        # Devices polled on the same tick share one pass over the line (plant seconds).
+        self._min_age_s = 0.5 * line.devices[device_id].poll_interval_s
+
+    async def connect(self) -> None:
+        await self._line.connect()
+
+    async def read(self) -> Sequence[Reading]:
+        return await self._line.read_for(self.device_id, self._min_age_s)
+
+    async def close(self) -> None:
+        await self._line.close()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
+import json
+import subprocess
+import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,10 +40,13 @@ from agent.config import (
 from agent.config.yamlload import MAX_CONFIG_BYTES, parse_yaml
 from agent.errors import ConfigFileError, ConfigInvalidError, UnsupportedProtocolError
 from agent.sources.base import Quality, Reading
+from stack import free_port
 
 CASES = Path(__file__).parent / "config_cases"
 EXAMPLES = Path(__file__).parents[2] / "deploy" / "agent" / "examples"
 CASE_ENV = {"RV_SECRET": "s3cret"}
+
+SIM_PLANT = Path(__file__).parents[2] / "sim" / "examples" / "plant.yaml"
 
 MINIMAL = """\
 agent:
@@ -419,14 +425,47 @@ def test_there_are_three_examples_of_each_protocol() -> None:
     assert protocols == {"modbus_tcp", "modbus_rtu", "opcua"}
 
 
-def test_online_check_reports_unsupported_protocol(tmp_path: Path) -> None:
+def test_online_check_reports_an_unreachable_device(tmp_path: Path) -> None:
     path = tmp_path / "agent.yaml"
-    path.write_text(MINIMAL)
+    path.write_text(
+        MINIMAL.replace(
+            "host: 127.0.0.1\n    tags", f"host: 127.0.0.1\n    port: {free_port()}\n    tags"
+        )
+    )
     console, buffer = _console()
     assert check_config(path, False, console, env={}) == EXIT_DEVICES_FAILED
-    assert "press-1: protocol modbus_tcp is not yet supported by this agent build" in (
-        buffer.getvalue()
-    )
+    assert "connection refused" in buffer.getvalue()
+    assert "1 of 1 devices failed: press-1" in buffer.getvalue()
+
+
+def test_online_check_reads_every_tag_of_the_real_simulator(tmp_path: Path) -> None:
+    simulator = subprocess.Popen(
+        [str(Path(sys.executable).with_name("retrofit-sim")), "run", str(SIM_PLANT),
+         "--modbus-port", "0", "--speed", "60"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert simulator.stdout is not None
+        ready = json.loads(simulator.stdout.readline())
+        host, port = ready["modbus"].rsplit(":", 1)
+        path = tmp_path / "agent.yaml"
+        path.write_text(
+            MINIMAL.replace(
+                "host: 127.0.0.1\n    tags", f"host: {host}\n    port: {port}\n    tags"
+            )
+        )
+        console, buffer = _console()
+        assert check_config(path, False, console, env={}) == EXIT_OK, buffer.getvalue()
+        table = buffer.getvalue()
+        assert "state" in table and "count" in table and "good" in table
+    finally:
+        simulator.terminate()
+        simulator.communicate(timeout=10)
+
+
+def _with_port(config: str, host: str, port: int) -> str:
+    return config.replace("host: 127.0.0.1\n    tags", f"host: {host}\n    port: {port}\n    tags")
 
 
 class _ListSource:

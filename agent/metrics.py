@@ -1,0 +1,170 @@
+"""The agent's loopback HTTP endpoint: Prometheus text metrics and a JSON health page.
+
+A gateway agent installs no web framework (the ``agent`` extra stays small), so this is a
+deliberately tiny HTTP/1.0 responder on 127.0.0.1: ``GET /metrics`` (Prometheus text format
+0.0.4) and ``GET /healthz`` (the health document, 200 while the agent runs). Anything else
+gets 404; a request line over 1 KiB or slower than 5 s is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agent.service import AgentService
+
+__all__ = ["MetricsServer", "render_metrics"]
+
+log = logging.getLogger(__name__)
+
+_MAX_REQUEST_LINE = 1024
+_READ_TIMEOUT_S = 5.0
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def render_metrics(service: AgentService) -> str:
+    """Every metric of the agent in Prometheus text format."""
+    lines: list[str] = []
+
+    def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} {kind}")
+        lines.extend(f"{name}{labels} {value:g}" for labels, value in samples)
+
+    def per_device(attribute: str) -> list[tuple[str, float]]:
+        return [
+            (f'{{device="{_escape(d.config.id)}"}}', float(getattr(d.health, attribute)))
+            for d in service.devices
+        ]
+
+    stats = service.outbox.stats()
+    state = service.publisher.state
+    metric("rv_agent_polls_total", "counter", "Polls of each device.", per_device("polls"))
+    metric(
+        "rv_agent_missed_polls_total",
+        "counter",
+        "Polls without any usable value.",
+        per_device("missed_polls"),
+    )
+    metric(
+        "rv_agent_bad_values_total", "counter", "Values with bad quality.", per_device("bad_values")
+    )
+    metric(
+        "rv_agent_windows_closed_total",
+        "counter",
+        "KPI windows closed.",
+        per_device("windows_closed"),
+    )
+    metric(
+        "rv_agent_outbox_pending_windows",
+        "gauge",
+        "Windows not yet sealed.",
+        [("", stats.pending_windows)],
+    )
+    metric(
+        "rv_agent_outbox_sealed_batches",
+        "gauge",
+        "Batches sealed, awaiting PUBACK.",
+        [("", stats.sealed_batches)],
+    )
+    metric(
+        "rv_agent_outbox_full",
+        "gauge",
+        "1 while the outbox is at capacity.",
+        [("", float(stats.full))],
+    )
+    metric(
+        "rv_agent_outbox_merged_windows_total",
+        "counter",
+        "Windows merged into 15-min ones because the outbox was full.",
+        [("", stats.merged_total)],
+    )
+    metric(
+        "rv_agent_outbox_dropped_windows_total",
+        "counter",
+        "Windows dropped because the outbox was full (recorded as gaps).",
+        [("", stats.dropped_total + service.windows_dropped_in_memory)],
+    )
+    metric("rv_agent_next_seq", "gauge", "The seq the next batch will get.", [("", stats.next_seq)])
+    metric(
+        "rv_agent_broker_connected",
+        "gauge",
+        "1 while connected to the broker.",
+        [("", float(state.connected))],
+    )
+    metric(
+        "rv_agent_batches_acked_total",
+        "counter",
+        "Batches acknowledged by the broker.",
+        [("", state.batches_acked)],
+    )
+    metric(
+        "rv_agent_publish_failures_total",
+        "counter",
+        "Batches the broker did not accept.",
+        [("", state.publish_failures)],
+    )
+    metric(
+        "rv_agent_publish_latency_seconds",
+        "summary",
+        "Time from publishing a batch to its PUBACK.",
+        [("_sum", state.ack_latency_sum_s), ("_count", state.batches_acked)],
+    )
+    # (a summary's samples carry their suffix on the name: "_sum" and "_count" above)
+    return "\n".join(lines) + "\n"
+
+
+class MetricsServer:
+    """Serves :func:`render_metrics` and the health document on 127.0.0.1:``port``."""
+
+    def __init__(self, service: AgentService, port: int) -> None:
+        self.service = service
+        self.port = port
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        """Listen on loopback; port 0 picks a free one (then read :attr:`port`)."""
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("metrics on http://127.0.0.1:%d/metrics", self.port)
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(_READ_TIMEOUT_S):
+                request_line = await reader.readuntil(b"\n")
+            status, content_type, body = self._respond(request_line[:_MAX_REQUEST_LINE])
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            writer.close()
+            return
+        header = (
+            f"HTTP/1.0 {status}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
+        writer.write(header.encode("ascii") + body)
+        try:
+            await writer.drain()
+        finally:
+            writer.close()
+
+    def _respond(self, request_line: bytes) -> tuple[str, str, bytes]:
+        parts = request_line.decode("latin-1").split()
+        path = parts[1] if len(parts) >= 2 and parts[0] == "GET" else ""
+        if path == "/metrics":
+            body = render_metrics(self.service).encode("utf-8")
+            return "200 OK", "text/plain; version=0.0.4; charset=utf-8", body
+        if path == "/healthz":
+            body = json.dumps(self.service.health()).encode("utf-8")
+            return "200 OK", "application/json", body
+        return "404 Not Found", "text/plain", b"not found\n"

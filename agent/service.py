@@ -1,0 +1,289 @@
+"""``retrofit-agent run``: sources → KPI windows → outbox → publisher, until told to stop.
+
+One asyncio task per device polls its source on the clock's ticks and feeds its window builder;
+closed windows go to the outbox at once (durably) and wake the publisher. A device that fails
+never stops the others: its source turns faults into bad readings, and its task catches
+anything unexpected, logs it, and goes on polling.
+
+Stopping (SIGTERM): the device tasks end, every open window is closed as ``partial`` and
+stored, the publisher gets a few seconds to send what is pending, says ``offline`` and
+disconnects. Anything not sent stays in the outbox for the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent import __version__, wire
+from agent.clock import Clock
+from agent.config import DeviceConfig, LoadedConfig
+from agent.keys import load_private_key
+from agent.kpi import WindowBuilder
+from agent.metrics import MetricsServer
+from agent.outbox import Outbox, OutboxError
+from agent.publish import Identity, Publisher
+from agent.samples import kpi_spec, to_sample
+from agent.sources.base import Quality, Source
+from agent.sources.factory import SourceFactory
+
+__all__ = ["AgentService", "DeviceHealth"]
+
+log = logging.getLogger(__name__)
+
+#: Windows kept in memory while the outbox cannot be written (disk full), before the oldest
+#: in memory are dropped; each drop is logged and counted.
+UNSAVED_LIMIT = 10_000
+
+
+@dataclass
+class DeviceHealth:
+    """One device as status and metrics see it."""
+
+    polls: int = 0
+    missed_polls: int = 0
+    bad_values: int = 0
+    windows_closed: int = 0
+    last_good_ts: float | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class _Device:
+    config: DeviceConfig
+    source: Source
+    builder: WindowBuilder
+    health: DeviceHealth = field(default_factory=DeviceHealth)
+
+
+class AgentService:
+    """The running agent; construct from a loaded configuration, then ``await run(stop)``."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        *,
+        metrics_port: int | None = None,
+        health_path: Path | None = None,
+        drain_timeout_s: float = 5.0,
+    ) -> None:
+        config = loaded.config
+        self.loaded = loaded
+        self.clock: Clock = config.make_clock()
+        self.key = load_private_key(config.agent.key_path)
+        self.outbox = Outbox(config.agent.outbox_path, capacity_windows=_capacity(loaded))
+        self.outbox_lock = asyncio.Lock()
+        self.identity = Identity(config.agent.platform, config.agent.enterprise, config.agent.id)
+        self.publisher = Publisher(
+            config.broker,
+            self.identity,
+            self.key,
+            self.outbox,
+            self.outbox_lock,
+            clock=self.clock,
+            agent_version=__version__,
+            config_digest=loaded.digest,
+        )
+        resume = self.outbox.resume_points()
+        sources = SourceFactory(self.clock).make_all(config.devices)
+        self.devices = [
+            _Device(
+                config=device,
+                source=source,
+                builder=WindowBuilder(
+                    kpi_spec(device, window_s=config.agent.window_s, config_digest=loaded.digest),
+                    resume_from=resume.get(device.id),
+                ),
+            )
+            for device, source in zip(config.devices, sources, strict=True)
+        ]
+        self.metrics_port = metrics_port
+        self.health_path = health_path
+        self.drain_timeout_s = drain_timeout_s
+        self.unsaved: list[wire.KpiWindow] = []
+        self.windows_dropped_in_memory = 0
+        self.metrics: MetricsServer | None = None
+
+    # --- running --------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set, then shut down cleanly."""
+        log.info(
+            "agent %s starting: %d devices, config %s",
+            self.identity.agent,
+            len(self.devices),
+            self.loaded.digest,
+        )
+        if self.metrics_port is not None:
+            self.metrics = MetricsServer(self, self.metrics_port)
+            await self.metrics.start()
+        publisher = asyncio.create_task(self.publisher.run(), name="publisher")
+        polls = [
+            asyncio.create_task(self._poll_forever(device), name=f"poll {device.config.id}")
+            for device in self.devices
+        ]
+        health = asyncio.create_task(self._report_health(), name="health")
+        _sd_notify("READY=1")
+        await stop.wait()
+        log.info("agent %s stopping", self.identity.agent)
+        for task in [*polls, health]:
+            task.cancel()
+        await asyncio.gather(*polls, health, return_exceptions=True)
+        await self._close_partial_windows()
+        drained = await self.publisher.drain(self.drain_timeout_s)
+        if not drained:
+            log.warning("stopping with windows still in the outbox; they go on the next run")
+        publisher.cancel()
+        await asyncio.gather(publisher, return_exceptions=True)
+        await self.publisher.close()
+        for device in self.devices:
+            with contextlib.suppress(Exception):
+                await device.source.close()
+        if self.metrics is not None:
+            await self.metrics.stop()
+        self._write_health()
+        self.outbox.close()
+        log.info("agent %s stopped", self.identity.agent)
+
+    async def _poll_forever(self, device: _Device) -> None:
+        interval = device.config.poll_interval_s
+        with contextlib.suppress(Exception):
+            await device.source.connect()  # failures are the source's to retry
+        while True:
+            now = self.clock.timestamp()
+            # Polls on the clock's grid (every `interval` from the epoch), so a poll that ran
+            # long does not shift every later one.
+            await self.clock.sleep(math.ceil(now / interval + 1e-9) * interval - now)
+            try:
+                await self._poll_once(device)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug must not stop this device, let alone the others
+                device.health.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("device %s: poll failed; polling goes on", device.config.id)
+
+    async def _poll_once(self, device: _Device) -> None:
+        readings = await device.source.read()
+        ts = self.clock.timestamp()
+        sample = to_sample(device.config, readings, ts=ts, mono=self.clock.monotonic())
+        health = device.health
+        health.polls += 1
+        health.bad_values += sample.bad_values
+        if sample.answered:
+            health.last_good_ts = ts
+        else:
+            health.missed_polls += 1
+            reasons = {r.reason for r in readings if r.quality is Quality.BAD and r.reason}
+            health.last_error = "; ".join(sorted(reasons))[:300] or "no answer"
+        device.builder.add(sample)
+        closed = device.builder.close_due(ts)
+        if closed:
+            health.windows_closed += len(closed)
+            await self._store(closed)
+
+    async def _close_partial_windows(self) -> None:
+        now = self.clock.timestamp()
+        closed = [w for device in self.devices for w in device.builder.close_partial(now)]
+        if closed:
+            await self._store(closed)
+
+    async def _store(self, windows: list[wire.KpiWindow]) -> None:
+        """Windows into the outbox; if it cannot be written, hold them in memory and retry."""
+        batch = [*self.unsaved, *windows]
+        try:
+            async with self.outbox_lock:
+                await asyncio.to_thread(self.outbox.add_windows, batch)
+        except OutboxError as exc:
+            self.unsaved = batch[-UNSAVED_LIMIT:]
+            lost = len(batch) - len(self.unsaved)
+            self.windows_dropped_in_memory += lost
+            self.publisher.state.last_error = f"outbox not writable: {exc}"
+            log.error(
+                "outbox not writable (%s): %d windows held in memory, %d dropped",
+                exc,
+                len(self.unsaved),
+                lost,
+            )
+            return
+        self.unsaved = []
+        self.publisher.wake()
+
+    # --- health ---------------------------------------------------------------------------
+
+    async def _report_health(self) -> None:
+        while True:
+            self._write_health()
+            _sd_notify("WATCHDOG=1")
+            await asyncio.sleep(5)
+
+    def health(self) -> dict[str, object]:
+        """What ``retrofit-agent status`` and the health file show."""
+        stats = self.outbox.stats()
+        return {
+            "agent": self.identity.agent,
+            "version": __version__,
+            "config_digest": self.loaded.digest,
+            "written_at": time.time(),
+            "broker_connected": self.publisher.state.connected,
+            "last_error": self.publisher.state.last_error,
+            "last_ack_ts": self.publisher.state.last_ack_ts,
+            "outbox": {
+                "pending_windows": stats.pending_windows,
+                "sealed_batches": stats.sealed_batches,
+                "oldest_pending_end_ms": stats.oldest_pending_end_ms,
+                "next_seq": stats.next_seq,
+                "merged_total": stats.merged_total,
+                "dropped_total": stats.dropped_total,
+                "full": stats.full,
+                "unsaved_in_memory": len(self.unsaved),
+            },
+            "devices": {
+                device.config.id: {
+                    "polls": device.health.polls,
+                    "missed_polls": device.health.missed_polls,
+                    "bad_values": device.health.bad_values,
+                    "windows_closed": device.health.windows_closed,
+                    "last_good_ts": device.health.last_good_ts,
+                    "last_error": device.health.last_error,
+                }
+                for device in self.devices
+            },
+        }
+
+    def _write_health(self) -> None:
+        if self.health_path is None:
+            return
+        try:
+            tmp = self.health_path.with_name(self.health_path.name + ".tmp")
+            tmp.write_text(json.dumps(self.health(), indent=2) + "\n", encoding="utf-8")
+            tmp.replace(self.health_path)
+        except (OSError, OutboxError) as exc:
+            log.warning("cannot write health file %s: %s", self.health_path, exc)
+
+
+def _capacity(loaded: LoadedConfig) -> int:
+    """Outbox capacity: 7 days of windows for every device at full resolution."""
+    per_day = 86_400 // loaded.config.agent.window_s
+    return max(1, len(loaded.config.devices)) * per_day * 7
+
+
+def _sd_notify(message: str) -> None:
+    """Tell systemd (Type=notify, WatchdogSec=) we are ready or alive; no-op without it."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]  # an abstract socket
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.sendto(message.encode(), address)
+    except OSError as exc:
+        log.debug("sd_notify failed: %s", exc)
