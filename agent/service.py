@@ -270,9 +270,11 @@ class AgentService:
 
 
 def _capacity(loaded: LoadedConfig) -> int:
-    """Outbox capacity: 7 days of windows for every device at full resolution."""
-    per_day = 86_400 // loaded.config.agent.window_s
-    return max(1, len(loaded.config.devices)) * per_day * 7
+    """Outbox capacity: as configured, else 7 days of windows for every device."""
+    agent = loaded.config.agent
+    if agent.outbox_capacity_windows is not None:
+        return agent.outbox_capacity_windows
+    return max(1, len(loaded.config.devices)) * (86_400 // agent.window_s) * 7
 
 
 def _sd_notify(message: str) -> None:

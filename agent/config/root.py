@@ -57,6 +57,8 @@ class AgentSection(ConfigModel):
     key_path: ConfigPath
     outbox_path: ConfigPath
     window_s: Annotated[int, Field(json_schema_extra={"unit": "s"})] = 60
+    #: Windows the outbox holds before it merges old ones (default: 7 days of every device).
+    outbox_capacity_windows: Annotated[int, int_range(10, 100_000_000, "windows")] | None = None
 
     @field_validator("window_s", mode="after")
     @classmethod
