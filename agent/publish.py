@@ -116,6 +116,7 @@ class Publisher:
         self._last_status_at = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ack_tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
         self._client = self._make_client()
 
     # --- paho client ----------------------------------------------------------------------
@@ -212,7 +213,7 @@ class Publisher:
         self._wake.set()
 
     def _disconnected_in_loop(self, reason: str) -> None:
-        if self.state.connected:
+        if self.state.connected and not self._closing:
             log.warning("lost the broker connection (%s); paho reconnects", reason)
         self.state.connected = False
         self._connected.clear()
@@ -361,6 +362,7 @@ class Publisher:
 
     async def close(self) -> None:
         """Say ``offline`` (retained) and disconnect cleanly."""
+        self._closing = True
         if self.state.connected:
             await self.publish_status("offline")
             await asyncio.sleep(0.1)

@@ -1,0 +1,120 @@
+"""Agent device blocks that read a simulated plant: the register map and calendars, as config.
+
+The demo, the benchmarks and the tests build their agent configuration from here, so the tags
+an agent reads always match what the simulator serves (``sim.registers``, docs/simulator.md):
+16-bit counters sit in the first register of their pair, word order follows the machine, and
+each device's calendar is its machine's calendar.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sim.plant import MachineConfig, PlantConfig
+
+__all__ = ["agent_devices"]
+
+#: The simulator's state codes (sim.registers.STATE_CODES) as an agent state_map.
+STATE_MAP = {0: "off", 1: "running", 2: "idle", 3: "down", 4: "planned_stop"}
+
+
+def _calendar(machine: MachineConfig) -> dict[str, Any]:
+    calendar = machine.calendar
+    return {
+        "timezone": calendar.timezone,
+        "holidays": [day.isoformat() for day in calendar.holidays],
+        "shifts": [
+            {
+                "name": shift.name,
+                "days": list(shift.days),
+                "start": shift.start.strftime("%H:%M"),
+                "end": shift.end.strftime("%H:%M"),
+                "breaks": [
+                    {"start": b.start.strftime("%H:%M"), "end": b.end.strftime("%H:%M")}
+                    for b in shift.breaks
+                ],
+            }
+            for shift in calendar.shifts
+        ],
+    }
+
+
+def _modbus_tags(machine: MachineConfig) -> dict[str, Any]:
+    wide = machine.counter_bits == 32
+    counter = {
+        "register_type": "holding",
+        "data_type": "uint32" if wide else "uint16",
+        "width": machine.counter_bits,
+        **({"word_order": machine.word_order} if wide else {}),
+    }
+    floats = {"register_type": "input", "data_type": "float32", "word_order": machine.word_order}
+    return {
+        "state": {
+            "role": "state",
+            "register_type": "holding",
+            "address": 0,
+            "data_type": "uint16",
+            "state_map": STATE_MAP,
+        },
+        "total": {"role": "total_count", "address": 2, **counter},
+        "rejects": {"role": "reject_count", "address": 4, **counter},
+        "energy": {"role": "energy_kwh", "address": 8, **floats},
+        "power": {"role": "power_kw", "address": 10, **floats},
+        "cycle_time": {"role": "cycle_time_s", "address": 12, **floats},
+    }
+
+
+def _opcua_tags(machine: MachineConfig) -> dict[str, Any]:
+    node = f"ns=2;s={machine.id}."
+    return {
+        "state": {"role": "state", "node": node + "State", "state_map": STATE_MAP},
+        "total": {"role": "total_count", "node": node + "TotalCount", "width": 32},
+        "rejects": {"role": "reject_count", "node": node + "RejectCount", "width": 32},
+        "energy": {"role": "energy_kwh", "node": node + "EnergyKWh"},
+        "power": {"role": "power_kw", "node": node + "PowerKW"},
+        "cycle_time": {"role": "cycle_time_s", "node": node + "CycleTimeS"},
+    }
+
+
+def agent_devices(
+    plant: PlantConfig,
+    *,
+    modbus: tuple[str, int] | None,
+    opcua_endpoint: str | None,
+    poll_interval_s: float = 5.0,
+    ideal_cycle_factor: float = 0.9,
+) -> list[dict[str, Any]]:
+    """One agent device block per machine (its ideal cycle a little under the simulated one)."""
+    devices: list[dict[str, Any]] = []
+    for machine in plant.machines:
+        common: dict[str, Any] = {
+            "id": machine.id,
+            "poll_interval_s": poll_interval_s,
+            "ideal_cycle_s": round(machine.cycle_s * ideal_cycle_factor, 3),
+            "calendar": _calendar(machine),
+        }
+        if machine.protocol == "modbus" and modbus is not None:
+            host, port = modbus
+            devices.append(
+                {
+                    **common,
+                    "protocol": "modbus_tcp",
+                    "host": host,
+                    "port": port,
+                    "unit_id": machine.unit_id,
+                    "timeout_s": 1,
+                    "tags": _modbus_tags(machine),
+                }
+            )
+        elif machine.protocol == "opcua" and opcua_endpoint is not None:
+            devices.append(
+                {
+                    **common,
+                    "protocol": "opcua",
+                    "endpoint": opcua_endpoint,
+                    "timeout_s": 2,
+                    "sampling_interval_s": 0.05,
+                    "tags": _opcua_tags(machine),
+                }
+            )
+    return devices
