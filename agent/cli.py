@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,7 @@ from rich.console import Console
 
 from agent import __version__
 from agent.keys import KeyFileError, generate_key_pair, public_key_path
+from agent.logs import configure_logging
 
 __all__ = ["app", "main"]
 
@@ -32,10 +32,7 @@ err_console = Console(stderr=True)
 def _root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG level.")] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(verbose)
 
 
 @app.command()

@@ -9,6 +9,8 @@ stopped at teardown, also when the test failed. Fault tests call `.kill()`, `.st
 from __future__ import annotations
 
 import itertools
+import os
+import tty
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -68,3 +70,28 @@ def mosquitto(mosquitto_factory: MosquittoFactory) -> MosquittoServer:
 def influxd(influxd_factory: InfluxFactory) -> InfluxServer:
     """A started influxd with the default test config."""
     return influxd_factory()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (``pytest.mark.anyio``) run on asyncio, the loop the project uses."""
+    return "asyncio"
+
+
+@pytest.fixture
+def pty_pair() -> Iterator[tuple[int, int, str, str]]:
+    """Two raw pseudo-terminals: (master_a, master_b, slave_a path, slave_b path).
+
+    A pty master cannot be opened by path (``/dev/ptmx`` makes a new pair), so server and
+    client each open a slave and :func:`tests.pty.relay` copies bytes between the masters:
+    a null-modem cable in software, for Modbus RTU tests.
+    """
+    master_a, slave_a = os.openpty()
+    master_b, slave_b = os.openpty()
+    for descriptor in (master_a, slave_a, master_b, slave_b):
+        tty.setraw(descriptor)
+    try:
+        yield master_a, master_b, os.ttyname(slave_a), os.ttyname(slave_b)
+    finally:
+        for descriptor in (master_a, slave_a, master_b, slave_b):
+            os.close(descriptor)

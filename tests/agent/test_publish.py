@@ -26,11 +26,6 @@ DIGEST = wire.config_digest(b"agent.yaml")
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def collector(mosquitto: MosquittoServer) -> Iterator[MqttTestClient]:
     """A stand-in for the collector: a persistent session on the shared subscription."""
     client = MqttTestClient("collector-1")

@@ -36,11 +36,6 @@ STATES = {0: "off", 1: "running", 2: "idle", 3: "down", 4: "planned_stop"}
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def sim(tmp_path: Path) -> AsyncIterator[Simulator]:
     anchor = time.time()
     from agent.clock import ScaledClock

@@ -25,8 +25,8 @@ from sim.registers import (
     PatternValue,
 )
 from sim.runtime import Simulator
+from tests.pty import relay
 from tests.sim.plants import machine, plant
-from tests.sim.pty import relay
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import queue
 import socket
 import threading
 from collections.abc import Iterator
@@ -12,78 +11,22 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 
 import stack.mosquitto
 from stack import LOOPBACK_HOST, MosquittoServer, ServerStartError, StackError, free_port
 from tests.conftest import MosquittoFactory
+from tests.mqtt_client import MqttTestClient
 
 pytestmark = pytest.mark.timeout(60)
 
 _WAIT_S = 10.0
-_SESSION_EXPIRY_S = 300
-
-
-class _Client:
-    """A paho 2.x MQTT v5 client driven from a test: connect, subscribe, publish, receive."""
-
-    def __init__(self, client_id: str) -> None:
-        self.paho = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
-        )
-        self.messages: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
-        self.session_present: bool | None = None
-        self._connected = threading.Event()
-        self._subscribed = threading.Event()
-        self.paho.on_connect = self._on_connect
-        self.paho.on_subscribe = self._on_subscribe
-        self.paho.on_message = lambda _client, _userdata, message: self.messages.put(message)
-
-    def _on_connect(
-        self,
-        _client: mqtt.Client,
-        _userdata: object,
-        flags: mqtt.ConnectFlags,
-        reason_code: ReasonCode,
-        _properties: Properties | None,
-    ) -> None:
-        assert not reason_code.is_failure, reason_code
-        self.session_present = flags.session_present
-        self._connected.set()
-
-    def _on_subscribe(self, *_args: object) -> None:
-        self._subscribed.set()
-
-    def connect(self, broker: MosquittoServer, *, clean_start: bool) -> None:
-        # paho 2.2 leaves Properties.__init__ unannotated.
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = _SESSION_EXPIRY_S
-        self.paho.connect(broker.host, broker.port, clean_start=clean_start, properties=properties)
-        self.paho.loop_start()
-        assert self._connected.wait(_WAIT_S), "no CONNACK"
-
-    def subscribe(self, topic: str) -> None:
-        self.paho.subscribe(topic, qos=1)
-        assert self._subscribed.wait(_WAIT_S), "no SUBACK"
-
-    def publish(self, topic: str, payload: bytes) -> None:
-        self.paho.publish(topic, payload, qos=1).wait_for_publish(_WAIT_S)  # until PUBACK
-
-    def next_message(self) -> mqtt.MQTTMessage:
-        return self.messages.get(timeout=_WAIT_S)
-
-    def close(self) -> None:
-        self.paho.disconnect()
-        self.paho.loop_stop()
 
 
 @contextmanager
 def _connected(
     broker: MosquittoServer, client_id: str, *, clean_start: bool = True
-) -> Iterator[_Client]:
-    client = _Client(client_id)
+) -> Iterator[MqttTestClient]:
+    client = MqttTestClient(client_id)
     client.connect(broker, clean_start=clean_start)
     try:
         yield client

@@ -5,7 +5,6 @@ the wire), ``decode`` (words to values), ``reasons`` (why a value is bad), ``bac
 ``source`` (the :class:`~agent.sources.base.Source` implementation).
 """
 
-from .backoff import Backoff
 from .decode import Decoded, decode_bit, decode_registers, registers_to_bytes
 from .plan import ReadRequest, plan_reads, split_request
 from .points import ByteOrder, DataType, ModbusPoint, RegisterType, WordOrder
@@ -14,7 +13,6 @@ from .settings import ModbusConnection, RtuLink, TcpLink
 from .source import ModbusSource
 
 __all__ = [
-    "Backoff",
     "ByteOrder",
     "DataType",
     "Decoded",

@@ -32,9 +32,9 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 from pymodbus.pdu import ExceptionResponse, ModbusPDU
 
 from agent.clock import Clock, WallClock
+from agent.sources.backoff import Backoff
 
 from ..base import Quality, Reading
-from .backoff import Backoff
 from .decode import Decoded, decode_bit, decode_registers
 from .plan import ReadRequest, plan_reads, split_request
 from .points import ModbusPoint, RegisterType

@@ -4,7 +4,6 @@
 samples), ``backoff`` and ``source`` (the :class:`~agent.sources.base.Source` implementation).
 """
 
-from .backoff import Backoff
 from .session import NodeLookup, application_uri_of, new_client, resolve
 from .source import CLOSED, CONNECTION_LOST, NOT_CONNECTED, OpcUaSource, describe
 from .values import Sample, quality_of, sample_from_data_value, scaled_value
@@ -13,7 +12,6 @@ __all__ = [
     "CLOSED",
     "CONNECTION_LOST",
     "NOT_CONNECTED",
-    "Backoff",
     "NodeLookup",
     "OpcUaSource",
     "Sample",

@@ -43,9 +43,9 @@ from asyncua.ua.uaerrors import UaStatusCodeError
 
 from agent.clock import Clock, WallClock
 from agent.config import OpcUaDeviceConfig, OpcUaTagConfig
+from agent.sources.backoff import Backoff
 
 from ..base import Quality, Reading
-from .backoff import Backoff
 from .session import NodeLookup, new_client, resolve
 from .values import Sample, sample_from_data_value, scaled_value
 

@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
-import tty
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -29,6 +26,9 @@ from pymodbus.pdu import ModbusPDU
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.server.base import ModbusBaseServer
 from pymodbus.simulator import DataType, SimData, SimDevice
+
+import stack
+from tests.pty import relay
 
 UNITS = (1, 2)
 HOLE = range(200, 210)
@@ -170,11 +170,6 @@ async def _serving(state: DeviceServer) -> AsyncIterator[DeviceServer]:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def device_server() -> AsyncIterator[DeviceServer]:
     """A Modbus TCP server on a free loopback port, stopped after the test."""
     state = DeviceServer(server=None)  # type: ignore[arg-type]  # set just below; it needs state
@@ -192,48 +187,13 @@ async def device_server() -> AsyncIterator[DeviceServer]:
 @pytest.fixture
 def free_port() -> int:
     """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-@pytest.fixture
-def pty_pair() -> Iterator[tuple[int, int, str, str]]:
-    """Two pseudo-terminals in raw mode: (master_a, master_b, slave_a path, slave_b path).
-
-    A pty's master side cannot be opened by path (``/dev/ptmx`` makes a new pair), so the server
-    and the client each open a slave, and :func:`_relay` copies bytes between the two masters:
-    a null-modem cable in software.
-    """
-    master_a, slave_a = os.openpty()
-    master_b, slave_b = os.openpty()
-    for descriptor in (master_a, slave_a, master_b, slave_b):
-        tty.setraw(descriptor)
-    try:
-        yield master_a, master_b, os.ttyname(slave_a), os.ttyname(slave_b)
-    finally:
-        for descriptor in (master_a, slave_a, master_b, slave_b):
-            os.close(descriptor)
-
-
-def _relay(loop: asyncio.AbstractEventLoop, master_a: int, master_b: int) -> None:
-    """Copy bytes both ways between two pty masters from the event loop."""
-
-    def pump(source: int, sink: int) -> None:
-        with contextlib.suppress(OSError):  # the other side closed: nothing left to copy
-            os.write(sink, os.read(source, 4096))
-
-    loop.add_reader(master_a, pump, master_a, master_b)
-    loop.add_reader(master_b, pump, master_b, master_a)
+    return stack.free_port()
 
 
 @pytest.fixture
 async def rtu_server(pty_pair: tuple[int, int, str, str]) -> AsyncIterator[DeviceServer]:
     """A Modbus RTU server on one end of a pty pair; ``serial_port`` is the client's end."""
     master_a, master_b, server_end, client_end = pty_pair
-    loop = asyncio.get_running_loop()
-    _relay(loop, master_a, master_b)
     state = DeviceServer(server=None, serial_port=client_end)  # type: ignore[arg-type]
     state.server = ModbusSerialServer(
         _devices(state),
@@ -242,9 +202,5 @@ async def rtu_server(pty_pair: tuple[int, int, str, str]) -> AsyncIterator[Devic
         baudrate=19200,
         trace_pdu=partial(_trace_pdu, state),
     )
-    try:
-        async with _serving(state):
-            yield state
-    finally:
-        loop.remove_reader(master_a)
-        loop.remove_reader(master_b)
+    async with relay(master_a, master_b), _serving(state):
+        yield state

@@ -14,8 +14,8 @@ from agent.config import parse_config
 from agent.sources.base import Quality, Reading
 from agent.sources.factory import SharedLinkSource, SourceFactory
 from sim.runtime import Simulator
+from tests.pty import relay
 from tests.sim.plants import machine, plant
-from tests.sim.pty import relay
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
@@ -101,7 +101,7 @@ async def test_devices_on_one_serial_line_share_it(
         await sim.advance_to(START.timestamp() + 1800)
         devices = "".join(
             f"  - id: {name}\n    protocol: modbus_rtu\n    serial_port: {client_end}\n"
-            f"    baudrate: 115200\n    parity: none\n    timeout_s: 0.5\n"
+            f"    baudrate: 115200\n    parity: none\n    timeout_s: 2\n"
             f"    unit_id: {unit}\n    tags:{MACHINE_TAGS}"
             for name, unit in (("press-1", 1), ("press-2", 2))
         )

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
+from agent.sources.backoff import Backoff
 from agent.sources.modbus import (
-    Backoff,
     DataType,
     ModbusConnection,
     ModbusPoint,
