@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from agent.service import AgentService
 
-__all__ = ["MetricsServer", "render_metrics"]
+__all__ = ["MetricWriter", "MetricsServer", "label", "render_metrics"]
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +29,34 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+class MetricWriter:
+    """Appends one metric family (HELP, TYPE, samples) in Prometheus text format to ``lines``."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+
+    def __call__(
+        self, name: str, kind: str, help_text: str, samples: list[tuple[str, float]]
+    ) -> None:
+        """``samples`` are (label text or name suffix, value), e.g. ('{device="p1"}', 3)."""
+        self.lines.append(f"# HELP {name} {help_text}")
+        self.lines.append(f"# TYPE {name} {kind}")
+        self.lines.extend(f"{name}{labels} {value:g}" for labels, value in samples)
+
+
+def label(name: str, value: str) -> str:
+    """A one-label label set, escaped: ``{name="value"}``."""
+    return f'{{{name}="{_escape(value)}"}}'
+
+
 def render_metrics(service: AgentService) -> str:
     """Every metric of the agent in Prometheus text format."""
     lines: list[str] = []
-
-    def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} {kind}")
-        lines.extend(f"{name}{labels} {value:g}" for labels, value in samples)
+    metric = MetricWriter(lines)
 
     def per_device(attribute: str) -> list[tuple[str, float]]:
         return [
-            (f'{{device="{_escape(d.config.id)}"}}', float(getattr(d.health, attribute)))
+            (label("device", d.config.id), float(getattr(d.health, attribute)))
             for d in service.devices
         ]
 
@@ -121,18 +138,30 @@ def render_metrics(service: AgentService) -> str:
 
 
 class MetricsServer:
-    """Serves :func:`render_metrics` and the health document on 127.0.0.1:``port``."""
+    """Serves Prometheus text and a JSON health document on 127.0.0.1:``port``.
 
-    def __init__(self, service: AgentService, port: int) -> None:
-        self.service = service
+    ``render`` returns the metrics text, ``health`` the health document; both are called per
+    request. The collector's ingest uses the same server with its own callables.
+    """
+
+    def __init__(
+        self,
+        render: Callable[[], str],
+        health: Callable[[], dict[str, object]],
+        port: int,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.render = render
+        self.health = health
         self.port = port
+        self.host = host
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
         """Listen on loopback; port 0 picks a free one (then read :attr:`port`)."""
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
-        log.info("metrics on http://127.0.0.1:%d/metrics", self.port)
+        log.info("metrics on http://%s:%d/metrics", self.host, self.port)
 
     async def stop(self) -> None:
         """Stop listening."""
@@ -162,9 +191,9 @@ class MetricsServer:
         parts = request_line.decode("latin-1").split()
         path = parts[1] if len(parts) >= 2 and parts[0] == "GET" else ""
         if path == "/metrics":
-            body = render_metrics(self.service).encode("utf-8")
+            body = self.render().encode("utf-8")
             return "200 OK", "text/plain; version=0.0.4; charset=utf-8", body
         if path == "/healthz":
-            body = json.dumps(self.service.health()).encode("utf-8")
+            body = json.dumps(self.health()).encode("utf-8")
             return "200 OK", "application/json", body
         return "404 Not Found", "text/plain", b"not found\n"

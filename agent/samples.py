@@ -25,9 +25,11 @@ MISSED_POLLS_TOLERATED = 5
 def comm_loss_limit_s(device: DeviceConfig) -> float:
     """Longest gap between usable polls that still holds the last state (seconds).
 
-    Five poll intervals, and never less than one poll plus every retry's timeout, so a slow
-    but answering device is not counted as lost.
+    As configured (``comm_loss_after_s``), else five poll intervals and never less than one poll
+    plus every retry's timeout, so a slow but answering device is not counted as lost.
     """
+    if device.comm_loss_after_s is not None:
+        return device.comm_loss_after_s
     poll = device.poll_interval_s
     return max(MISSED_POLLS_TOLERATED * poll, poll + device.timeout_s * (device.retries + 1))
 

@@ -28,7 +28,7 @@ from agent.clock import Clock
 from agent.config import DeviceConfig, LoadedConfig
 from agent.keys import load_private_key
 from agent.kpi import WindowBuilder
-from agent.metrics import MetricsServer
+from agent.metrics import MetricsServer, render_metrics
 from agent.outbox import Outbox, OutboxError
 from agent.publish import Identity, Publisher
 from agent.samples import kpi_spec, to_sample
@@ -123,7 +123,9 @@ class AgentService:
             self.loaded.digest,
         )
         if self.metrics_port is not None:
-            self.metrics = MetricsServer(self, self.metrics_port)
+            self.metrics = MetricsServer(
+                lambda: render_metrics(self), self.health, self.metrics_port
+            )
             await self.metrics.start()
         publisher = asyncio.create_task(self.publisher.run(), name="publisher")
         polls = [

@@ -52,6 +52,8 @@ class _DeviceBase(ConfigModel):
     poll_interval_s: Annotated[float, float_range(0.1, 3600, "s")] = 1.0
     timeout_s: Annotated[float, float_range(0.05, 60, "s")] = 1.0
     retries: Annotated[int, int_range(0, 10)] = 1
+    #: Longest gap between usable polls that still holds the last state; longer is comm loss.
+    comm_loss_after_s: Annotated[float, float_range(0.1, 86400, "s")] | None = None
     ideal_cycle_s: Annotated[float, float_range(0, 86400, "s", low_open=True)] | None = None
     calendar: CalendarConfig | None = None
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -92,6 +93,8 @@ def agent_config(tmp_path: Path, sim: Simulator, broker: MosquittoServer) -> Pat
                 "protocol": "opcua",
                 "endpoint": sim.opcua.endpoint,
                 "poll_interval_s": POLL_S,
+                # 0.2 s of wall time at 720x: a loaded test machine's hiccups are not outages.
+                "comm_loss_after_s": 150,
                 "timeout_s": 2,
                 "ideal_cycle_s": 40,
                 "sampling_interval_s": 0.02,
@@ -128,10 +131,14 @@ async def test_windows_match_the_simulators_ground_truth(
     collector.connect(mosquitto, clean_start=False)
     collector.subscribe(wire.shared_filter("collectors", "windows"))
     loaded = load_config(agent_config(tmp_path, sim, mosquitto))
-    service = AgentService(loaded, health_path=tmp_path / "health.json")
+    service = AgentService(loaded, health_path=tmp_path / "health.json", metrics_port=0)
     stop = asyncio.Event()
     running = asyncio.create_task(service.run(stop))
     await asyncio.sleep(3 * 3600 / SPEED)  # three plant hours
+    assert service.metrics is not None
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(f"http://127.0.0.1:{service.metrics.port}/metrics")).text
+        health = (await http.get(f"http://127.0.0.1:{service.metrics.port}/healthz")).json()
     stop.set()
     await asyncio.wait_for(running, timeout=30)
 
@@ -153,7 +160,9 @@ async def test_windows_match_the_simulators_ground_truth(
     # Sample and hold misplaces each state change by under a poll interval; a window with more
     # than one state holds at least one change.
     mixed = sum(1 for r in full if sum(1 for s in (r.run_s, r.idle_s, r.down_s) if s) > 1)
-    slack_s = (2 * mixed + 2) * POLL_S
+    comm_loss_s = sum(r.quality.comm_loss_s for r in full)
+    assert comm_loss_s <= 0.01 * (last - first)  # the device never stopped answering
+    slack_s = (2 * mixed + 2) * POLL_S + comm_loss_s  # a lost second is in no state
     assert summed["run_s"] == pytest.approx(truth.run_s, abs=slack_s)
     assert summed["idle_s"] == pytest.approx(truth.idle_s, abs=slack_s)
     assert summed["down_s"] == pytest.approx(truth.down_s, abs=slack_s)
@@ -161,9 +170,20 @@ async def test_windows_match_the_simulators_ground_truth(
     assert summed["total_count"] == pytest.approx(truth.total_count, abs=2 * parts_per_poll)
     assert summed["reject_count"] == pytest.approx(truth.reject_count, abs=2 * parts_per_poll)
     assert summed["energy_kwh"] == pytest.approx(truth.energy_kwh, rel=0.02, abs=0.2)
-    assert sum(r.quality.comm_loss_s for r in full) == 0
-    health = (tmp_path / "health.json").read_text()
-    assert '"broker_connected": false' in health or '"broker_connected": true' in health
+    # What an operator scrapes while it runs: polls, windows, a connected broker, acks.
+    polls = _sample(metrics, 'rv_agent_polls_total{device="cnc-1"}')
+    assert polls >= 3 * 3600 / POLL_S * 0.8
+    assert _sample(metrics, 'rv_agent_windows_closed_total{device="cnc-1"}') >= 30
+    assert _sample(metrics, "rv_agent_broker_connected") == 1
+    assert _sample(metrics, "rv_agent_batches_acked_total") >= 1
+    assert health["broker_connected"] is True and health["devices"]["cnc-1"]["polls"] > 0
+    assert '"pending_windows"' in (tmp_path / "health.json").read_text()
+
+
+def _sample(metrics: str, name: str) -> float:
+    """The value of one sample line of Prometheus text."""
+    line = next(line for line in metrics.splitlines() if line.startswith(name + " "))
+    return float(line.rsplit(" ", 1)[1])
 
 
 def _verified(payload: bytes, loaded: object) -> wire.Envelope:
