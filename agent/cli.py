@@ -9,8 +9,10 @@ import typer
 from rich.console import Console
 
 from agent import __version__
+from agent.importing import register as register_import
 from agent.keys import KeyFileError, generate_key_pair, public_key_path
 from agent.logs import configure_logging
+from agent.probe import register as register_probe
 
 __all__ = ["app", "main"]
 
@@ -212,6 +214,11 @@ def status(
                 str(device.get("last_error") or "-"),
             )
         console.print(devices)
+
+
+# Commands that live in their own packages; each adds itself (imports there stay lazy).
+register_probe(app)
+register_import(app)
 
 
 def main() -> None:

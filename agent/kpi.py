@@ -23,6 +23,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 from agent import wire
 from agent.config.tags import MachineState
@@ -95,6 +96,8 @@ class KpiSpec:
     energy_meter_width: int | None = None
     energy_meter_scale: float = 1.0
     schedule: ScheduleFn = always_scheduled
+    #: ``imported`` for windows built from a historian export (``retrofit-agent import``).
+    provenance: Literal["measured", "imported"] = "measured"
 
 
 def counter_delta(
@@ -374,7 +377,7 @@ class WindowBuilder:
             device=self.spec.device_id,
             start=_utc(window.start),
             end=_utc(window.end),
-            provenance="measured",
+            provenance=self.spec.provenance,
             partial=window.partial or window.end - window.start < self.spec.window_s,
             config_digest=self.spec.config_digest,
             scheduled_s=round(scheduled_s, 6),

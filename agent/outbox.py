@@ -65,6 +65,13 @@ CREATE TABLE IF NOT EXISTS batches (
     envelope BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS progress (device TEXT PRIMARY KEY, end_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS covered (
+    device TEXT NOT NULL,
+    provenance TEXT NOT NULL,
+    start_ms INTEGER NOT NULL,
+    end_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS covered_by_device ON covered (device, start_ms);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS gaps (
     device TEXT NOT NULL,
@@ -163,11 +170,13 @@ class Outbox:
                     "INSERT INTO pending (device, start_ms, end_ms, record) VALUES (?, ?, ?, ?)",
                     (window.device, _ms(window.start), _ms(window.end), _record_bytes(window)),
                 )
-                db.execute(
-                    "INSERT INTO progress (device, end_ms) VALUES (?, ?) ON CONFLICT (device) "
-                    "DO UPDATE SET end_ms = max(end_ms, excluded.end_ms)",
-                    (window.device, _ms(window.end)),
-                )
+                if window.provenance == "measured":
+                    db.execute(
+                        "INSERT INTO progress (device, end_ms) VALUES (?, ?) ON CONFLICT (device) "
+                        "DO UPDATE SET end_ms = max(end_ms, excluded.end_ms)",
+                        (window.device, _ms(window.end)),
+                    )
+                _cover(db, window)
             merged, dropped = self._make_room(db)
         if merged or dropped:
             log.warning(
@@ -180,9 +189,25 @@ class Outbox:
         return AddResult(merged=merged, dropped=dropped)
 
     def resume_points(self) -> dict[str, float]:
-        """Where each device's last stored window ended (seconds since the epoch)."""
+        """Where each device's last *measured* window ended (seconds since the epoch).
+
+        Imported windows do not move it: an import of last year's baseline must not make the
+        agent's next run fill the time since then with comm-loss windows.
+        """
         rows = self._db.execute("SELECT device, end_ms FROM progress").fetchall()
         return {device: end_ms / 1000 for device, end_ms in rows}
+
+    def covered(self, device: str) -> list[tuple[str, float, float]]:
+        """Time ever stored for ``device``: (provenance, start, end) ranges, oldest first.
+
+        Kept after the windows are sent, so an import can be refused where it would count
+        the same time twice (with measured data or an earlier import).
+        """
+        rows = self._db.execute(
+            "SELECT provenance, start_ms, end_ms FROM covered WHERE device = ? ORDER BY start_ms",
+            (device,),
+        ).fetchall()
+        return [(provenance, start / 1000, end / 1000) for provenance, start, end in rows]
 
     # --- making room ----------------------------------------------------------------------
 
@@ -326,6 +351,23 @@ class Outbox:
     def _bump(self, db: sqlite3.Connection, name: str, by: int) -> None:
         if by:
             self._set(db, name, self._counter(db, name) + by)
+
+
+def _cover(db: sqlite3.Connection, window: wire.KpiWindow) -> None:
+    """Add a window's time to its device's covered ranges, joining ranges that touch."""
+    start, end = _ms(window.start), _ms(window.end)
+    touching = db.execute(
+        "SELECT rowid, start_ms, end_ms FROM covered WHERE device = ? AND provenance = ? "
+        "AND start_ms <= ? AND end_ms >= ?",
+        (window.device, window.provenance, end, start),
+    ).fetchall()
+    for rowid, low, high in touching:
+        start, end = min(start, low), max(end, high)
+        db.execute("DELETE FROM covered WHERE rowid = ?", (rowid,))
+    db.execute(
+        "INSERT INTO covered (device, provenance, start_ms, end_ms) VALUES (?, ?, ?, ?)",
+        (window.device, window.provenance, start, end),
+    )
 
 
 # --- merging ------------------------------------------------------------------------------

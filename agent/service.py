@@ -79,7 +79,7 @@ class AgentService:
         self.loaded = loaded
         self.clock: Clock = config.make_clock()
         self.key = load_private_key(config.agent.key_path)
-        self.outbox = Outbox(config.agent.outbox_path, capacity_windows=_capacity(loaded))
+        self.outbox = Outbox(config.agent.outbox_path, capacity_windows=config.outbox_capacity())
         self.outbox_lock = asyncio.Lock()
         self.identity = Identity(config.agent.platform, config.agent.enterprise, config.agent.id)
         self.publisher = Publisher(
@@ -269,14 +269,6 @@ class AgentService:
             tmp.replace(self.health_path)
         except (OSError, OutboxError) as exc:
             log.warning("cannot write health file %s: %s", self.health_path, exc)
-
-
-def _capacity(loaded: LoadedConfig) -> int:
-    """Outbox capacity: as configured, else 7 days of windows for every device."""
-    agent = loaded.config.agent
-    if agent.outbox_capacity_windows is not None:
-        return agent.outbox_capacity_windows
-    return max(1, len(loaded.config.devices)) * (86_400 // agent.window_s) * 7
 
 
 def _sd_notify(message: str) -> None:

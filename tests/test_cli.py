@@ -14,7 +14,7 @@ BIN = Path(sys.executable).parent
 @pytest.mark.parametrize(
     ("script", "expected"),
     [
-        ("retrofit-agent", ["keygen", "check-config", "version"]),
+        ("retrofit-agent", ["keygen", "check-config", "run", "status", "probe", "import"]),
         ("retrofit-collector", ["verify-message"]),
         ("retrofit-sim", ["run", "check", "registers"]),
     ],

@@ -139,6 +139,13 @@ class AgentConfig(ConfigModel):
     clock: ClockConfig | None = None
     devices: Annotated[tuple[DeviceConfig, ...], Field(min_length=1)]
 
+    def outbox_capacity(self) -> int:
+        """Windows the outbox holds: as configured, else 7 days of windows for every device."""
+        agent = self.agent
+        if agent.outbox_capacity_windows is not None:
+            return agent.outbox_capacity_windows
+        return max(1, len(self.devices)) * (_DAY_S // agent.window_s) * 7
+
     def make_clock(self) -> Clock:
         """The wall clock, or the simulated clock when a ``clock`` block is configured."""
         return WallClock() if self.clock is None else self.clock.build()

@@ -1,0 +1,13 @@
+"""``retrofit-agent probe``: what a device offers, for the installer writing its configuration.
+
+``modbus`` (read address ranges, show them decoded every useful way: ``probe_modbus``),
+``opcua`` (walk the node tree, draft a ``tags:`` block: ``probe_opcua``, ``tags_yaml``),
+``commands`` (the typer group, added to the CLI by :func:`register`) and ``options`` (defaults,
+exit codes). Only the light parts are re-exported here: importing ``modbus`` or ``opcua`` pulls
+in pymodbus or asyncua.
+"""
+
+from .commands import register
+from .options import EXIT_DEVICE_FAILED, EXIT_OK, EXIT_USAGE
+
+__all__ = ["EXIT_DEVICE_FAILED", "EXIT_OK", "EXIT_USAGE", "register"]

@@ -1,0 +1,178 @@
+"""The ``retrofit-agent probe`` command group; ``agent/cli.py`` adds it with :func:`register`.
+
+The implementations are imported inside the commands: pymodbus and asyncua take about half a
+second each to import, which every other ``retrofit-agent`` command should not pay.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from .options import DEFAULT_DEPTH, DEFAULT_READ
+
+__all__ = ["register"]
+
+probe_app = typer.Typer(
+    name="probe",
+    help="Discover what a device offers, for an installer writing the agent's configuration.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@probe_app.command("modbus")
+def modbus_command(
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="HOST[:PORT]",
+            help="Modbus TCP device (port 502 by default); leave out with --rtu.",
+            show_default=False,
+        ),
+    ] = None,
+    unit: Annotated[int, typer.Option("--unit", "-u", help="Unit (slave) id, 0..255.")] = 1,
+    reads: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--read",
+            "-r",
+            metavar="TABLE:FIRST-LAST",
+            help=(
+                "Addresses to read, 0-based, repeatable: holding:0-20, input:100-110, coil:0-15, "
+                f"discrete_input:0-7. Default {DEFAULT_READ}."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    as_type: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            metavar="TYPE",
+            help=(
+                "Decode consecutive registers as int16, uint16, int32, uint32, int64, uint64, "
+                "float32, float64 or string (the whole range). Without it: hex, uint16, int16, "
+                "text and float32 in both word orders for each register pair."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    byte_order: Annotated[
+        str, typer.Option("--byte-order", help="Byte order inside a register: big or little.")
+    ] = "big",
+    word_order: Annotated[
+        str,
+        typer.Option("--word-order", help="Register order of --as values: big or little."),
+    ] = "big",
+    timeout_s: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for the connect and each answer.")
+    ] = 1.0,
+    rtu: Annotated[
+        str | None,
+        typer.Option("--rtu", metavar="SERIAL_PORT", help="Modbus RTU on this serial port."),
+    ] = None,
+    baudrate: Annotated[int, typer.Option("--baud", help="RTU baud rate.")] = 19200,
+    parity: Annotated[str, typer.Option("--parity", help="RTU parity: none, even or odd.")] = (
+        "even"
+    ),
+    stop_bits: Annotated[int, typer.Option("--stop-bits", help="RTU stop bits: 1 or 2.")] = 1,
+) -> None:
+    """Read register or bit ranges of a Modbus TCP or RTU device and print them as tables.
+
+    A range touching undefined addresses is re-read address by address to show which exist.
+
+    Exit codes: 0 the device answered, 2 usage error, 3 device unreachable or every read failed.
+    """
+    from .modbus import probe_modbus
+
+    code = probe_modbus(
+        target,
+        unit,
+        reads or [],
+        as_type,
+        byte_order,
+        word_order,
+        timeout_s,
+        Console(),
+        rtu=rtu,
+        baudrate=baudrate,
+        parity=parity,
+        stop_bits=stop_bits,
+    )
+    raise typer.Exit(code)
+
+
+@probe_app.command("opcua")
+def opcua_command(
+    url: Annotated[
+        str, typer.Argument(metavar="URL", help="Endpoint, e.g. opc.tcp://192.168.20.11:4840.")
+    ],
+    browse: Annotated[
+        str | None,
+        typer.Option(
+            "--browse",
+            "-b",
+            metavar="PATH",
+            help=(
+                "Start at this browse path from Objects (2:Plant/2:cnc-1; namespace indexes "
+                "optional) or node id (ns=2;s=cnc-1) instead of the Objects folder."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    depth: Annotated[
+        int, typer.Option("--depth", "-d", help="Levels to walk below the start node.")
+    ] = DEFAULT_DEPTH,
+    emit_tags: Annotated[
+        bool,
+        typer.Option(
+            "--tags",
+            help="Print a tags: block for the agent config (one info tag per variable) instead.",
+        ),
+    ] = False,
+    username: Annotated[
+        str | None, typer.Option("--user", help="Log in with this user name (with --password).")
+    ] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            "--password",
+            envvar="RV_OPCUA_PASSWORD",
+            help="Password for --user; better from the environment variable.",
+            show_default=False,
+        ),
+    ] = None,
+    timeout_s: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for the session and each call.")
+    ] = 5.0,
+) -> None:
+    """Walk an OPC UA server's node tree and print variables with type, value and status.
+
+    Security policy None only (anonymous, or --user/--password): enough to see what a server
+    offers. For a server that accepts only signed or encrypted sessions, configure the device
+    with Basic256Sha256 and read it with check-config.
+
+    Exit codes: 0 browsed, 2 usage error, 3 server unreachable, session refused or no such node.
+    """
+    from .opcua import probe_opcua
+
+    # --password from RV_OPCUA_PASSWORD must not turn an anonymous probe into a failed login.
+    code = probe_opcua(
+        url,
+        browse,
+        depth,
+        emit_tags,
+        username,
+        password if username is not None else None,
+        Console(),
+        timeout_s=timeout_s,
+    )
+    raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``probe`` command group (``probe modbus``, ``probe opcua``) to ``app``."""
+    app.add_typer(probe_app, name="probe")
