@@ -23,14 +23,25 @@ __all__ = ["validation_issues"]
 _TYPE_LABELS = frozenset({"int", "str", "bool", "float", "none", "dict", "list", "tuple"})
 
 
-def validation_issues(exc: ValidationError, marked: MarkedData, source: str) -> list[ConfigIssue]:
-    """One issue per pydantic error, at the line and key path the error is about."""
+def validation_issues(
+    exc: ValidationError,
+    marked: MarkedData,
+    source: str,
+    *,
+    root: type[BaseModel] = AgentConfig,
+) -> list[ConfigIssue]:
+    """One issue per pydantic error, at the line and key path the error is about.
+
+    ``root`` is the model the file was validated against (the agent's configuration unless
+    another file kind, such as the collector's implementation plan, says otherwise); it names
+    the known keys in "unknown key" messages.
+    """
     issues = []
     for error in exc.errors():
         if _echo_of_item_errors(error):
             continue
-        path = _data_path(error["loc"], marked.data)
-        message = _message(error)
+        path = _data_path(error["loc"], marked.data, root)
+        message = _message(error, root)
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
             path = (*path, str(error.get("ctx", {}).get("discriminator", "")).strip("'"))
         issues.append(ConfigIssue(source, marked.line_of(path), format_path(path), message))
@@ -68,9 +79,9 @@ def _is_label(part: str | int, tags: frozenset[str]) -> bool:
     return isinstance(part, str) and (part in tags or part in _TYPE_LABELS or "[" in part)
 
 
-def _data_path(loc: tuple[str | int, ...], data: Any) -> KeyPath:
+def _data_path(loc: tuple[str | int, ...], data: Any, root: type[BaseModel]) -> KeyPath:
     """The key path in the file that a pydantic location points at (labels removed)."""
-    tags = _discriminator_tags()
+    tags = _discriminator_tags(root)
     path: list[str | int] = []
     current, resolving = data, True
     for index, part in enumerate(loc):
@@ -116,7 +127,10 @@ def _union_member(annotation: Any, tag: str | int) -> Any:
     return None
 
 
-def _discriminator_tags() -> frozenset[str]:
+def _discriminator_tags(root: type[BaseModel]) -> frozenset[str]:
+    # Only the agent's devices are a tagged union (by protocol); other roots have no tags.
+    if root is not AgentConfig:
+        return frozenset()
     device_union = _unwrap(_unwrap(AgentConfig.model_fields["devices"].annotation))
     members = get_args(_unwrap(get_args(device_union)[0]))
     return frozenset(
@@ -126,9 +140,9 @@ def _discriminator_tags() -> frozenset[str]:
     )
 
 
-def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+def _model_at(loc: tuple[str | int, ...], root: type[BaseModel]) -> type[BaseModel] | None:
     """The configuration model found at a pydantic location, if the location ends at one."""
-    current: Any = AgentConfig
+    current: Any = root
     for part in loc:
         current = _unwrap(current)
         if get_origin(current) in (typing.Union, types.UnionType):
@@ -148,9 +162,9 @@ def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
     return current if _is_model(current) else None
 
 
-def _unknown_key(error: ErrorDetails) -> str:
+def _unknown_key(error: ErrorDetails, root: type[BaseModel]) -> str:
     key = str(error["loc"][-1])
-    model = _model_at(error["loc"][:-1])
+    model = _model_at(error["loc"][:-1], root)
     if model is None:
         return "unknown key"
     known = [name for name in model.model_fields if name != "protocol"]
@@ -195,16 +209,16 @@ _EXPECTED = {
 }
 
 
-def _message(error: ErrorDetails) -> str:
+def _message(error: ErrorDetails, root: type[BaseModel]) -> str:
     kind, given, ctx = error["type"], error["input"], error.get("ctx", {})
     if kind == "config":
         return error["msg"]
     if kind == "missing":
         return "missing, this key is required"
     if kind == "extra_forbidden":
-        return _unknown_key(error)
+        return _unknown_key(error, root)
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        expected = ", ".join(sorted(_discriminator_tags()))
+        expected = ", ".join(sorted(_discriminator_tags(root)))
         tag = ctx.get("tag")
         shown = "missing" if tag is None else f"got {describe_value(tag)}"
         return f"{shown}, expected one of: {expected}"

@@ -23,7 +23,7 @@ from agent.config.types import describe_value
 from agent.config.yamlload import KeyPath, MarkedData, format_path, parse_yaml, read_config_text
 from agent.errors import ConfigInvalidError, ConfigIssue
 
-__all__ = ["LoadedConfig", "config_digest", "load_config", "parse_config"]
+__all__ = ["LoadedConfig", "config_digest", "load_config", "ordered_issues", "parse_config"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +80,10 @@ def parse_config(
     try:
         config = AgentConfig.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        issues = _ordered(marked.issues, validation_issues(exc, marked, source))
+        issues = ordered_issues(marked.issues, validation_issues(exc, marked, source))
         raise ConfigInvalidError(issues) from None
     if marked.issues:
-        raise ConfigInvalidError(_ordered(marked.issues, []))
+        raise ConfigInvalidError(ordered_issues(marked.issues, []))
     return LoadedConfig(
         config=config,
         source=source,
@@ -93,9 +93,10 @@ def parse_config(
     )
 
 
-def _ordered(
+def ordered_issues(
     file_issues: list[ConfigIssue], model_issues: list[ConfigIssue]
 ) -> tuple[ConfigIssue, ...]:
+    """File-level and model issues together, in file order, without a model echo of a file issue."""
     # A value broken in the file (a missing ${VAR}, a duplicate key) also fails validation;
     # the file-level message is the one that says what to fix, so the echo is dropped.
     broken = [issue.path for issue in file_issues if issue.path]
