@@ -1,0 +1,297 @@
+"""Daily rollups: which days a write touched, the InfluxQL that sums them, the points it gives.
+
+Pure functions; :class:`collector.store.client.InfluxStore` runs them. One ``kpi_daily`` point
+per (platform, enterprise, agent, device, provenance, local day), its timestamp the local
+midnight that starts the day (in UTC), its fields the SUM of every summable window field over
+the day plus counts, first start, last end and the day's ideal-cycle range.
+
+Windows are timestamped at their END, so a day holds the windows whose end is in
+``(local midnight, next local midnight]``: a window ending exactly at midnight is the last of
+the day before, and an imported per-day row ``[00:00, 24:00)`` belongs to its own day. The
+queries say ``time > start AND time <= end`` for exactly that reason.
+
+Recomputing a day reads only that day's raw windows and writes the same point again
+(idempotent), so a late window refreshes its own day and no other.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from collector.store.influxql import quote_identifier, quote_literal, time_literal
+from collector.store.lines import FieldValue, encode_line
+from collector.store.records import WindowRecord, from_ms, to_ms, typed_value
+from collector.store.schema import (
+    DAILY_FIELDS,
+    KPI_DAILY,
+    OPTIONAL_QUANTITIES,
+    SUMMABLE_FIELDS,
+    TAG_KEYS,
+    FieldKind,
+)
+
+__all__ = [
+    "DailyRow",
+    "DayGroup",
+    "DayKey",
+    "affected_days",
+    "daily_from_row",
+    "daily_lines",
+    "day_bounds",
+    "day_groups",
+    "day_of",
+    "rollup_statements",
+    "zone",
+]
+
+_FLOAT_SUFFIX = "__float"
+# An int64 SUM wraps silently in InfluxDB (2**63-1 + 2**63-1 reads back as -2): each integer
+# sum is also taken as a float, and a sum that disagrees with it is reported, not stored.
+_OVERFLOW_TOLERANCE = 1e-9
+_GROUP_BY = "GROUP BY " + ", ".join(quote_identifier(key) for key in TAG_KEYS)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class DayKey:
+    """One device's local day in its enterprise's zone (``tz`` is an IANA name)."""
+
+    enterprise: str
+    device: str
+    day: date
+    tz: str
+
+
+@dataclass(frozen=True, slots=True)
+class DayGroup:
+    """Devices of one enterprise whose same local day is recomputed by one set of statements."""
+
+    enterprise: str
+    day: date
+    tz: str
+    devices: tuple[str, ...]
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone ``name``; ValueError if this machine's tz database does not know it."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}: expected an IANA name") from exc
+
+
+def day_of(end: datetime, tz: ZoneInfo) -> date:
+    """The local day a window ending at ``end`` belongs to: the day of ``end - 1 ms``."""
+    return (end - timedelta(milliseconds=1)).astimezone(tz).date()
+
+
+def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """(local midnight starting ``day``, the next local midnight), as UTC datetimes."""
+    start = datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz).astimezone(UTC)
+    return start, end
+
+
+def affected_days(records: Iterable[WindowRecord], zones: Mapping[str, str]) -> set[DayKey]:
+    """Every (enterprise, device, local day) the records fall in.
+
+    ``zones`` maps each enterprise to its IANA zone name; ValueError if one is missing or unknown.
+    """
+    keys: set[DayKey] = set()
+    for record in records:
+        name = zones.get(record.enterprise)
+        if name is None:
+            raise ValueError(f"no time zone given for enterprise {record.enterprise!r}")
+        day = day_of(record.window.end, zone(name))
+        keys.add(DayKey(record.enterprise, record.window.device, day, name))
+    return keys
+
+
+def day_groups(keys: Iterable[DayKey]) -> list[DayGroup]:
+    """Group day keys by (enterprise, day, zone) so one statement covers all their devices."""
+    devices: dict[tuple[str, date, str], set[str]] = defaultdict(set)
+    for key in keys:
+        devices[(key.enterprise, key.day, key.tz)].add(key.device)
+    return [
+        DayGroup(enterprise, day, tz, tuple(sorted(names)))
+        for (enterprise, day, tz), names in sorted(devices.items())
+    ]
+
+
+def _select_list() -> str:
+    columns = []
+    for name, kind in SUMMABLE_FIELDS.items():
+        column = quote_identifier(name)
+        columns.append(f"SUM({column}) AS {column}")
+        if kind is FieldKind.INTEGER:
+            columns.append(f"SUM({column}::float) AS {quote_identifier(name + _FLOAT_SUFFIX)}")
+    columns += [
+        f"COUNT({quote_identifier(name)}) AS {quote_identifier(name + '_windows')}"
+        for name in OPTIONAL_QUANTITIES
+    ]
+    columns += [
+        'COUNT("window_start_ms") AS "windows"',
+        'COUNT(DISTINCT("config_digest")) AS "config_digests"',
+        'MIN("window_start_ms") AS "first_start_ms"',
+        'MIN("ideal_cycle_s") AS "ideal_cycle_s_min"',
+        'MAX("ideal_cycle_s") AS "ideal_cycle_s_max"',
+    ]
+    return ", ".join(columns)
+
+
+_SELECT_SUMS = _select_list()
+
+
+def rollup_statements(source: str, group: DayGroup) -> list[str]:
+    """Three statements that recompute one group's day from ``source`` (a measurement path).
+
+    1. the sums, counts and extremes; 2. the number of partial windows (InfluxQL cannot SUM a
+    boolean); 3. the last window's end (a lone selector returns its point's time).
+    """
+    start, end = day_bounds(group.day, zone(group.tz))
+    devices = " OR ".join(f'"device" = {quote_literal(device)}' for device in group.devices)
+    where = (
+        f'WHERE "enterprise" = {quote_literal(group.enterprise)} AND ({devices}) '
+        f"AND time > {time_literal(start)} AND time <= {time_literal(end)}"
+    )
+    # S608: every name and value in these statements is quoted (quote_identifier/_literal).
+    return [
+        f"SELECT {_SELECT_SUMS} FROM {source} {where} {_GROUP_BY}",  # noqa: S608
+        f'SELECT COUNT("partial") AS "partial_windows" FROM {source} {where} '  # noqa: S608
+        f'AND "partial" = true {_GROUP_BY}',
+        f'SELECT LAST("window_start_ms") FROM {source} {where} {_GROUP_BY}',  # noqa: S608
+    ]
+
+
+def _series_key(row: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(str(row[key]) for key in TAG_KEYS)
+
+
+def _exact_sum(int_sum: Any, float_sum: Any) -> int | None:
+    """The integer sum if InfluxDB's int64 SUM did not wrap, else None."""
+    if int_sum is None or float_sum is None:
+        return None
+    value, approx = int(int_sum), float(float_sum)
+    if value < 0 or abs(value - approx) > _OVERFLOW_TOLERANCE * approx + 1:
+        return None
+    return value
+
+
+def _daily_fields(
+    sums: Mapping[str, Any], partial_windows: int, last_end_ms: int, group: DayGroup
+) -> dict[str, FieldValue | None]:
+    fields: dict[str, FieldValue | None] = {}
+    overflowed = []
+    for name, kind in SUMMABLE_FIELDS.items():
+        value = sums.get(name)
+        if kind is FieldKind.INTEGER and value is not None:
+            value = _exact_sum(value, sums.get(name + _FLOAT_SUFFIX))
+            if value is None:
+                overflowed.append(name)
+        fields[name] = value
+    fields["first_start_ms"] = sums["first_start_ms"]
+    # COUNT over a day without a single value comes back null, not 0.
+    for name in ("windows", "config_digests", *(f"{q}_windows" for q in OPTIONAL_QUANTITIES)):
+        fields[name] = sums.get(name) or 0
+    fields["ideal_cycle_s_min"] = sums.get("ideal_cycle_s_min")
+    fields["ideal_cycle_s_max"] = sums.get("ideal_cycle_s_max")
+    fields["partial_windows"] = partial_windows
+    fields["last_end_ms"] = last_end_ms
+    fields["day"] = group.day.isoformat()
+    fields["tz"] = group.tz
+    fields["overflowed"] = ",".join(overflowed) or None
+    return fields
+
+
+def daily_lines(group: DayGroup, results: Sequence[Sequence[Mapping[str, Any]]]) -> list[str]:
+    """``kpi_daily`` lines from the rows of :func:`rollup_statements` (read with epoch=ms)."""
+    sums_rows, partial_rows, last_rows = results
+    partial = {_series_key(row): int(row["partial_windows"]) for row in partial_rows}
+    last_end = {_series_key(row): int(row["time"]) for row in last_rows}
+    midnight_ms = to_ms(day_bounds(group.day, zone(group.tz))[0])
+    lines = []
+    for row in sums_rows:
+        key = _series_key(row)
+        fields = _daily_fields(row, partial.get(key, 0), last_end[key], group)
+        tags = dict(zip(TAG_KEYS, key, strict=True))
+        lines.append(encode_line(KPI_DAILY, tags, fields, midnight_ms, DAILY_FIELDS))
+    return lines
+
+
+@dataclass(frozen=True, slots=True)
+class DailyRow:
+    """One series' day of sums, as the evidence engine reads it.
+
+    Sums are over the day's windows (see :mod:`collector.store.rollup` for which windows a day
+    holds); an optional quantity's sum is None when no window of the day measured it, and
+    ``measured_windows[name]`` says in how many windows it was measured. An integer sum is None
+    also when it passed int64 (it is then named in ``overflowed``). Seconds are ``_s``, energy
+    kWh, counts parts.
+    """
+
+    platform: str
+    enterprise: str
+    agent: str
+    device: str
+    provenance: str
+    day: date
+    tz: str
+    windows: int
+    partial_windows: int
+    config_digests: int
+    first_start: datetime
+    last_end: datetime
+    scheduled_s: float
+    planned_s: float
+    run_s: float | None
+    idle_s: float | None
+    down_s: float | None
+    off_s: float | None
+    planned_stop_s: float | None
+    total_count: int | None
+    good_count: int | None
+    reject_count: int | None
+    energy_kwh: float | None
+    ideal_count_s: float | None
+    duration_s: float
+    comm_loss_s: float
+    scheduled_comm_loss_s: float
+    samples: int | None
+    missed_polls: int | None
+    bad_values: int | None
+    counter_resets: int | None
+    meter_resets: int | None
+    clock_jumps: int | None
+    ideal_cycle_s_min: float | None
+    ideal_cycle_s_max: float | None
+    measured_windows: Mapping[str, int] = field(default_factory=dict)
+    overflowed: tuple[str, ...] = ()
+
+
+def daily_from_row(row: Mapping[str, Any]) -> DailyRow:
+    """A :class:`DailyRow` from a ``SELECT *`` row of ``kpi_daily``; KeyError if incomplete."""
+    value = {name: typed_value(kind, row.get(name)) for name, kind in DAILY_FIELDS.items()}
+    sums = {name: value[name] for name in SUMMABLE_FIELDS}
+    return DailyRow(
+        platform=str(row["platform"]),
+        enterprise=str(row["enterprise"]),
+        agent=str(row["agent"]),
+        device=str(row["device"]),
+        provenance=str(row["provenance"]),
+        day=date.fromisoformat(value["day"]),
+        tz=value["tz"],
+        windows=value["windows"],
+        partial_windows=value["partial_windows"],
+        config_digests=value["config_digests"],
+        first_start=from_ms(value["first_start_ms"]),
+        last_end=from_ms(value["last_end_ms"]),
+        **sums,
+        ideal_cycle_s_min=value["ideal_cycle_s_min"],
+        ideal_cycle_s_max=value["ideal_cycle_s_max"],
+        measured_windows={name: value[f"{name}_windows"] for name in OPTIONAL_QUANTITIES},
+        overflowed=tuple(value["overflowed"].split(",")) if value["overflowed"] else (),
+    )

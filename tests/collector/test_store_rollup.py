@@ -1,0 +1,84 @@
+"""collector.store.rollup without a server: which local day a window belongs to, and bounds."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from collector.store.rollup import (
+    DayGroup,
+    DayKey,
+    _exact_sum,
+    affected_days,
+    day_bounds,
+    day_groups,
+    day_of,
+    rollup_statements,
+)
+from tests.collector.store_helpers import record, window
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# 2026-11-25 00:00 in Shanghai.
+MIDNIGHT = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
+
+
+def test_a_window_ending_exactly_at_local_midnight_belongs_to_the_day_before() -> None:
+    assert day_of(MIDNIGHT, SHANGHAI) == date(2026, 11, 24)
+    assert day_of(MIDNIGHT + timedelta(milliseconds=1), SHANGHAI) == date(2026, 11, 25)
+    assert day_of(MIDNIGHT - timedelta(milliseconds=1), SHANGHAI) == date(2026, 11, 24)
+    # The same instant is another day in UTC.
+    assert day_of(MIDNIGHT, ZoneInfo("UTC")) == date(2026, 11, 24)
+    assert day_of(MIDNIGHT + timedelta(hours=8), ZoneInfo("UTC")) == date(2026, 11, 24)
+
+
+def test_day_bounds_are_local_midnights_and_follow_daylight_saving() -> None:
+    assert day_bounds(date(2026, 11, 25), SHANGHAI) == (MIDNIGHT, MIDNIGHT + timedelta(days=1))
+    start, end = day_bounds(date(2026, 11, 1), ZoneInfo("America/New_York"))
+    assert start == datetime(2026, 11, 1, 4, 0, tzinfo=UTC)
+    assert end - start == timedelta(hours=25)  # the day the clocks go back
+
+
+def test_affected_days_needs_each_enterprise_zone() -> None:
+    records = [
+        record(window(MIDNIGHT)),
+        record(window(MIDNIGHT + timedelta(minutes=1))),
+        record(window(MIDNIGHT + timedelta(minutes=2), device="press-2")),
+    ]
+    assert affected_days(records, {"ent-01": "Asia/Shanghai"}) == {
+        DayKey("ent-01", "press-1", date(2026, 11, 24), "Asia/Shanghai"),
+        DayKey("ent-01", "press-1", date(2026, 11, 25), "Asia/Shanghai"),
+        DayKey("ent-01", "press-2", date(2026, 11, 25), "Asia/Shanghai"),
+    }
+    with pytest.raises(ValueError, match="ent-01"):
+        affected_days(records, {"ent-02": "Asia/Shanghai"})
+    with pytest.raises(ValueError, match="unknown time zone"):
+        affected_days(records, {"ent-01": "Mars/Olympus"})
+
+
+def test_devices_of_one_enterprise_day_share_one_set_of_statements() -> None:
+    keys = [
+        DayKey("e", "b", date(2026, 11, 25), "Asia/Shanghai"),
+        DayKey("e", "a", date(2026, 11, 25), "Asia/Shanghai"),
+        DayKey("e", "a", date(2026, 11, 24), "Asia/Shanghai"),
+    ]
+    assert day_groups(keys) == [
+        DayGroup("e", date(2026, 11, 24), "Asia/Shanghai", ("a",)),
+        DayGroup("e", date(2026, 11, 25), "Asia/Shanghai", ("a", "b")),
+    ]
+    sums, partial, last = rollup_statements('"rv"."raw"."kpi_window"', day_groups(keys)[1])
+    # (midnight, next midnight]: the window ending at the start belongs to the day before.
+    bounds = f"time > {1795536000000}ms AND time <= {1795622400000}ms"
+    assert all(bounds in statement for statement in (sums, partial, last))
+    assert "(\"device\" = 'a' OR \"device\" = 'b')" in sums
+    assert '"partial" = true' in partial
+
+
+def test_an_integer_sum_that_wrapped_is_not_taken() -> None:
+    assert _exact_sum(30, 30.0) == 30
+    assert _exact_sum(2**62 + 1, float(2**62)) == 2**62 + 1
+    # InfluxDB wraps int64: 3 x 2**62 reads back negative, or positive but far off.
+    assert _exact_sum(3 * 2**62 - 2**64, float(3 * 2**62)) is None
+    assert _exact_sum(5 * 2**62 - 2**64, float(5 * 2**62)) is None
+    assert _exact_sum(None, None) is None
