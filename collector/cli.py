@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from agent import wire
 from agent.logs import configure_logging
+from collector.plan_cli import register as register_registry_commands
+
+if TYPE_CHECKING:
+    from collector.config import CollectorConfig
 
 __all__ = ["app", "main"]
 
@@ -68,6 +72,134 @@ def verify_message(
         )
     else:
         console.print(f"[green]valid[/green]: agent {decoded.agent} status {decoded.state}")
+
+
+ConfigOption = Annotated[
+    Path,
+    typer.Option(
+        "--config", "-c", envvar="RV_COLLECTOR_CONFIG", help="The collector's YAML configuration."
+    ),
+]
+
+
+def _load_config(path: Path) -> CollectorConfig:
+    from agent.checkconfig import print_issues
+    from agent.errors import ConfigFileError, ConfigInvalidError
+    from collector.config import load_collector_config
+
+    try:
+        return load_collector_config(path)
+    except (ConfigFileError, ConfigInvalidError) as exc:
+        print_issues(err_console, exc.issues)
+        raise typer.Exit(2 if isinstance(exc, ConfigFileError) else 1) from None
+
+
+@app.command()
+def ingest(
+    config: ConfigOption = Path("collector.yaml"),
+    client_id: Annotated[
+        str | None,
+        typer.Option("--client-id", help="This replica's MQTT client id (one per replica)."),
+    ] = None,
+) -> None:
+    """Take signed windows from the broker into InfluxDB, acknowledging only what is stored.
+
+    Runs until SIGTERM. Several replicas with different --client-id share the load through
+    the shared subscription. Exit codes: 0 clean stop, 1/2 configuration errors,
+    4 the registry or InfluxDB cannot be used at start.
+    """
+    import asyncio
+    import signal
+
+    from agent.metrics import MetricsServer
+    from collector.errors import CollectorError
+    from collector.ingest import Ingest
+    from collector.metrics import ingest_health, render_ingest_metrics
+    from collector.registry import Registry
+    from collector.store import StoreError
+
+    settings = _load_config(config)
+
+    async def run() -> None:
+        async with settings.store() as store:
+            await store.ensure_database()
+            await store.ensure_retention()
+            with Registry(settings.registry) as registry:
+                replica = Ingest(settings.ingest_settings(client_id), registry, store)
+                metrics = None
+                if settings.ingest.metrics_port is not None:
+                    metrics = MetricsServer(
+                        lambda: render_ingest_metrics(replica),
+                        lambda: ingest_health(replica),
+                        settings.ingest.metrics_port,
+                    )
+                    await metrics.start()
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(signum, stop.set)
+                try:
+                    await replica.run(stop)
+                finally:
+                    if metrics is not None:
+                        await metrics.stop()
+
+    try:
+        asyncio.run(run())
+    except (CollectorError, StoreError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(4) from None
+
+
+rollups_app = typer.Typer(help="Daily rollups in InfluxDB.", no_args_is_help=True)
+app.add_typer(rollups_app, name="rollups")
+
+
+@rollups_app.command("refresh")
+def rollups_refresh(
+    enterprise: Annotated[str, typer.Argument(help="Enterprise id.")],
+    start: Annotated[str, typer.Option("--from", help="First local day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--to", help="Last local day, YYYY-MM-DD.")],
+    config: ConfigOption = Path("collector.yaml"),
+) -> None:
+    """Recompute an enterprise's daily rollups from its raw windows (idempotent repair)."""
+    import asyncio
+    import datetime as dt
+
+    from collector.registry import Registry
+    from collector.store import DayKey, StoreError
+
+    settings = _load_config(config)
+    try:
+        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    except ValueError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    with Registry(settings.registry) as registry:
+        zone = registry.enterprise_zone(enterprise)
+        devices = sorted(
+            {d for a in registry.agents() if a.enterprise == enterprise for d in a.devices}
+        )
+
+    async def refresh() -> int:
+        keys = [
+            DayKey(enterprise, device, first + dt.timedelta(days=n), zone)
+            for device in devices
+            for n in range((last - first).days + 1)
+        ]
+        async with settings.store() as store:
+            await store.refresh_days(keys)
+        return len(keys)
+
+    try:
+        count = asyncio.run(refresh())
+    except StoreError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(4) from None
+    console.print(f"refreshed {count} device-days of {enterprise} ({len(devices)} devices)")
+
+
+register_registry_commands(app)
 
 
 def main() -> None:

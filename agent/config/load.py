@@ -12,8 +12,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from agent.config.devices import DeviceConfig
 from agent.config.issues import validation_issues
@@ -23,7 +24,16 @@ from agent.config.types import describe_value
 from agent.config.yamlload import KeyPath, MarkedData, format_path, parse_yaml, read_config_text
 from agent.errors import ConfigInvalidError, ConfigIssue
 
-__all__ = ["LoadedConfig", "config_digest", "load_config", "ordered_issues", "parse_config"]
+__all__ = [
+    "LoadedConfig",
+    "config_digest",
+    "load_config",
+    "ordered_issues",
+    "parse_config",
+    "parse_document",
+]
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,22 +78,14 @@ def parse_config(
     env: Mapping[str, str] | None = None,
 ) -> LoadedConfig:
     """Validate configuration text; ``source`` names it in messages. Raises ConfigInvalidError."""
-    marked = parse_yaml(text, source, env)
-    if not isinstance(marked.data, dict):
-        expected = "expected a mapping with the keys agent, broker and devices"
-        given = "an empty file" if marked.data is None else describe_value(marked.data)
-        raise ConfigInvalidError(
-            (*marked.issues, ConfigIssue(source, 1, "", f"got {given}, {expected}"))
-        )
-    # Top-level keys starting with "x-" hold shared blocks for YAML anchors, as in compose files.
-    data = {key: value for key, value in marked.data.items() if not str(key).startswith("x-")}
-    try:
-        config = AgentConfig.model_validate(data, context={"base_dir": base_dir})
-    except ValidationError as exc:
-        issues = ordered_issues(marked.issues, validation_issues(exc, marked, source))
-        raise ConfigInvalidError(issues) from None
-    if marked.issues:
-        raise ConfigInvalidError(ordered_issues(marked.issues, []))
+    config, marked = parse_document(
+        text,
+        source,
+        AgentConfig,
+        env=env,
+        expected="a mapping with the keys agent, broker and devices",
+        context={"base_dir": base_dir},
+    )
     return LoadedConfig(
         config=config,
         source=source,
@@ -91,6 +93,40 @@ def parse_config(
         warnings=tuple(config_warnings(config, marked, source)),
         lines=marked.lines,
     )
+
+
+def parse_document(
+    text: str,
+    source: str,
+    model: type[_Model],
+    *,
+    env: Mapping[str, str] | None,
+    expected: str,
+    context: dict[str, Any] | None = None,
+) -> tuple[_Model, MarkedData]:
+    """A YAML document validated as ``model``, with every problem named by file, line and key.
+
+    The one path for every configuration-like file (the agent's configuration, the
+    collector's, the implementation plan): YAML with line marks, ``${VAR}`` substitution from
+    ``env`` (None: the process environment; {} refuses any), top-level ``x-`` keys ignored
+    (shared blocks for YAML anchors, as in compose files). Raises ConfigInvalidError with all
+    issues at once, in file order.
+    """
+    marked = parse_yaml(text, source, env)
+    if not isinstance(marked.data, dict):
+        given = "an empty file" if marked.data is None else describe_value(marked.data)
+        raise ConfigInvalidError(
+            (*marked.issues, ConfigIssue(source, 1, "", f"got {given}, expected {expected}"))
+        )
+    data = {key: value for key, value in marked.data.items() if not str(key).startswith("x-")}
+    try:
+        document = model.model_validate(data, context=context)
+    except ValidationError as exc:
+        issues = ordered_issues(marked.issues, validation_issues(exc, marked, source, root=model))
+        raise ConfigInvalidError(issues) from None
+    if marked.issues:
+        raise ConfigInvalidError(ordered_issues(marked.issues, []))
+    return document, marked
 
 
 def ordered_issues(

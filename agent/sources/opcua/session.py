@@ -193,6 +193,8 @@ async def _walk(client: Client, segments: list[tuple[int | None, str]]) -> NodeL
             None,
         )
         if match is None:
-            return NodeLookup(None, f"BadNoMatch (no child {text!r} under {node.nodeid.to_string()})")
+            return NodeLookup(
+                None, f"BadNoMatch (no child {text!r} under {node.nodeid.to_string()})"
+            )
         node = client.get_node(_plain(match.NodeId))
     return NodeLookup(node.nodeid)

@@ -1,0 +1,148 @@
+"""The collector's configuration file (YAML, ``${VAR}`` from the environment for secrets).
+
+One file for every central command (ingest now; serve later)::
+
+    registry: /var/lib/retrofit-collector/registry.sqlite
+    broker:   {host: mqtt.example.org, port: 8883, username: collector,
+               password: ${RV_MQTT_PASSWORD}, tls: {ca_path: /etc/rv/ca.pem},
+               client_id: collector-1, group: collectors}
+    influx:   {url: http://127.0.0.1:8086, database: rv, username: rv,
+               password: ${RV_INFLUX_PASSWORD}}          # or token: ${RV_INFLUX_TOKEN}
+    ingest:   {inflight: 64, flush_after_s: 0.2, metrics_port: 9102}
+
+Every key is in ``docs/collector.md``. Errors name file, line and key path, all at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from agent.config.load import parse_document
+from agent.config.yamlload import read_config_text
+from agent.wire import IDENTIFIER_PATTERN
+from collector.ingest import IngestSettings
+from collector.store import InfluxStore, Token, UserPassword
+
+__all__ = ["CollectorConfig", "load_collector_config"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TlsSettings(_Model):
+    """TLS to the broker: the CA to trust and an optional client certificate and key."""
+
+    ca_path: Path
+    cert_path: Path | None = None
+    key_path: Path | None = None
+
+
+class BrokerSettings(_Model):
+    """The MQTT broker the agents publish to."""
+
+    host: Annotated[str, Field(min_length=1, max_length=253)]
+    port: Annotated[int, Field(ge=1, le=65535)] = 1883
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: TlsSettings | None = None
+    #: This replica's MQTT client id: its persistent session is keyed by it.
+    client_id: Annotated[str, Field(pattern=IDENTIFIER_PATTERN)] = "collector-1"
+    #: The shared-subscription group every replica joins.
+    group: Annotated[str, Field(pattern=IDENTIFIER_PATTERN)] = "collectors"
+    keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+    session_expiry_s: Annotated[int, Field(ge=60, le=2**32 - 1)] = 7 * 86_400
+
+
+class InfluxSettings(_Model):
+    """InfluxDB through its v1 HTTP API (1.x natively; 2.x and 3.x by compatibility)."""
+
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    database: Annotated[str, Field(min_length=1, max_length=64)] = "rv"
+    username: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = None
+    raw_retention_days: Annotated[int, Field(ge=1)] | None = 1830
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+
+    @model_validator(mode="after")
+    def _one_login(self) -> InfluxSettings:
+        if self.token is not None and (self.username or self.password):
+            raise ValueError("give either token (2.x/3.x) or username and password (1.x)")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together")
+        return self
+
+
+class IngestTuning(_Model):
+    """How much ingest holds at once, and where it reports."""
+
+    inflight: Annotated[int, Field(ge=1, le=65535)] = 64
+    flush_after_s: Annotated[float, Field(gt=0, le=10)] = 0.2
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] | None = None
+
+
+class CollectorConfig(_Model):
+    """The collector's configuration file."""
+
+    registry: Path
+    broker: BrokerSettings
+    influx: InfluxSettings
+    ingest: IngestTuning = IngestTuning()
+
+    def ingest_settings(self, client_id: str | None = None) -> IngestSettings:
+        """Settings for one ingest replica (``client_id`` overrides the file's)."""
+        b, tls = self.broker, self.broker.tls
+        return IngestSettings(
+            host=b.host,
+            port=b.port,
+            client_id=client_id or b.client_id,
+            group=b.group,
+            username=b.username,
+            password=b.password.get_secret_value() if b.password else None,
+            tls_ca=str(tls.ca_path) if tls else None,
+            tls_cert=str(tls.cert_path) if tls and tls.cert_path else None,
+            tls_key=str(tls.key_path) if tls and tls.key_path else None,
+            keepalive_s=b.keepalive_s,
+            session_expiry_s=b.session_expiry_s,
+            inflight=self.ingest.inflight,
+            flush_after_s=self.ingest.flush_after_s,
+        )
+
+    def store(self) -> InfluxStore:
+        """An InfluxDB client for these settings (close it with ``aclose``)."""
+        i = self.influx
+        auth: UserPassword | Token | None = None
+        if i.token is not None:
+            auth = Token(i.token.get_secret_value())
+        elif i.username is not None and i.password is not None:
+            auth = UserPassword(i.username, i.password.get_secret_value())
+        return InfluxStore(
+            i.url,
+            i.database,
+            auth=auth,
+            raw_retention_days=i.raw_retention_days,
+            timeout_s=i.timeout_s,
+        )
+
+
+def load_collector_config(path: Path, env: Mapping[str, str] | None = None) -> CollectorConfig:
+    """Read and validate the collector's configuration; relative paths are from its folder.
+
+    Raises ConfigFileError (unreadable) or ConfigInvalidError (every problem, with lines).
+    """
+    text = read_config_text(path)
+    config, _ = parse_document(
+        text,
+        str(path),
+        CollectorConfig,
+        env=env,
+        expected="a mapping with the keys registry, broker and influx",
+    )
+    if not config.registry.is_absolute():
+        config = config.model_copy(update={"registry": path.parent.absolute() / config.registry})
+    return config

@@ -1,0 +1,490 @@
+"""``retrofit-collector ingest``: MQTT → checks → InfluxDB, acknowledging only what is stored.
+
+paho-mqtt 2.x, MQTT v5, a persistent session (clean start off, session expiry set) on a shared
+subscription, so N replicas split the load and the broker keeps what none has taken yet.
+``manual_ack``: a message is acknowledged only after its points are written to InfluxDB (and
+the day rollups refreshed), or after it is kept in the quarantine with its reason.
+
+Memory stays bounded without any queue of our own growing: the CONNECT asks for a *receive
+maximum* of ``inflight`` messages, and the broker never sends more unacknowledged QoS 1
+messages than that. While InfluxDB is down nothing is acknowledged, so the broker holds the
+rest (in the session, on disk) and ingest resumes by itself when writes succeed again.
+
+Every message, in order: size limit, wire decoding (canonical, strict), topic = payload
+identity = registry entry, agent not revoked, devices registered, signature, seq
+(new / duplicate / replay). Duplicates are counted and written again (idempotent: same series,
+same timestamp); replays (an old seq with new content) are quarantined; gaps are recorded by
+the registry and close when the missing seq arrives.
+
+Threads: paho's network loop runs in its own thread (``loop_start``) and hands messages to
+the asyncio loop with ``call_soon_threadsafe``; registry calls (sqlite3) run in a single worker
+thread so they never interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as dt
+import hashlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypeVar
+
+import paho.mqtt.client as mqtt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from agent import wire
+from collector.store import (
+    AuthFailed,
+    InfluxStore,
+    NotFound,
+    StoreError,
+    WindowRecord,
+    window_records,
+)
+
+__all__ = ["Ingest", "IngestRegistry", "IngestSettings", "IngestStats"]
+
+log = logging.getLogger(__name__)
+
+SeqOutcome = Literal["new", "duplicate", "replay"]
+_T = TypeVar("_T")
+
+
+class AgentIdentity(Protocol):
+    """What ingest needs to know of a registered agent (``collector.registry.AgentEntry``)."""
+
+    @property
+    def platform(self) -> str: ...
+
+    @property
+    def enterprise(self) -> str: ...
+
+    @property
+    def devices(self) -> tuple[str, ...]: ...
+
+    def revoked_as_of(self, moment: dt.datetime) -> bool: ...
+
+    def key(self) -> Ed25519PublicKey: ...
+
+
+class IngestRegistry(Protocol):
+    """The registry calls ingest makes (``collector.registry.Registry`` implements them)."""
+
+    def agent_identity(self, agent_id: str) -> AgentIdentity | None: ...
+
+    def record_seqs(
+        self, items: Sequence[tuple[str, int, str]], *, received_at: dt.datetime | None = None
+    ) -> list[SeqOutcome]: ...
+
+    def quarantine_add(
+        self, raw: bytes, topic: str, received_at: dt.datetime, reason_code: str, detail: str
+    ) -> int: ...
+
+    def record_status(self, status: wire.StatusMessage, received_at: dt.datetime) -> bool: ...
+
+    def enterprise_zone(self, enterprise: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """Where to read from and how much to hold at once."""
+
+    host: str
+    port: int = 1883
+    client_id: str = "collector-1"
+    group: str = "collectors"
+    username: str | None = None
+    password: str | None = None
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    keepalive_s: int = 30
+    #: Session kept by the broker while no replica of this client id is connected.
+    session_expiry_s: int = 7 * 86_400
+    #: Receive maximum: unacknowledged messages the broker may send at once (memory bound).
+    inflight: int = 64
+    #: A batch (one InfluxDB write) closes after this long, or when ``inflight`` messages wait.
+    flush_after_s: float = 0.2
+
+
+@dataclass
+class IngestStats:
+    """Counters for /metrics and the logs."""
+
+    received: Counter[str] = field(default_factory=Counter)  # by kind: windows, status, other
+    written_records: int = 0
+    written_batches: int = 0
+    duplicates: int = 0
+    quarantined: Counter[str] = field(default_factory=Counter)  # by reason code
+    store_retries: int = 0
+    rollup_failures: int = 0
+    write_latency_sum_s: float = 0.0
+    inflight: int = 0
+    connected: bool = False
+    last_write_ts: float | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class _Message:
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+    received_at: dt.datetime
+
+
+class _Refused(Exception):
+    """A message that goes to the quarantine: ``code`` is the reason, the text its detail."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        self.code = code
+        super().__init__(detail)
+
+
+class Ingest:
+    """One ingest replica. ``await run(stop)`` until ``stop`` is set."""
+
+    def __init__(self, settings: IngestSettings, registry: IngestRegistry, store: InfluxStore):
+        self.settings = settings
+        self.registry = registry
+        self.store = store
+        self.stats = IngestStats()
+        self._queue: asyncio.Queue[_Message] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._registry_thread = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="registry"
+        )
+        self._client = self._make_client()
+
+    # --- paho -----------------------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        s = self.settings
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=s.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if s.tls_ca is not None:
+            client.tls_set(ca_certs=s.tls_ca, certfile=s.tls_cert, keyfile=s.tls_key)
+        if s.username is not None:
+            client.username_pw_set(s.username, s.password)
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _connect_properties(self) -> Properties:
+        # paho 2.2 leaves Properties.__init__ unannotated.
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = self.settings.session_expiry_s
+        properties.ReceiveMaximum = self.settings.inflight
+        return properties
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        _props: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            self._call_soon(self._note_error, f"broker refused the connection: {reason}")
+            return
+        # Subscribe on every connect, session present or not: mosquitto 2.0.11 restores a
+        # persistent session after a restart but not its shared subscriptions
+        # (docs/field-notes.md). Status goes on a plain subscription: a shared one never
+        # receives retained messages, and every replica may update the registry (idempotent).
+        client.subscribe(
+            [
+                (wire.shared_filter(self.settings.group, "windows"), 1),
+                (wire.STATUS_FILTER, 1),
+            ]
+        )
+        self._call_soon(self._note_connected, flags.session_present)
+
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        _props: Properties | None,
+    ) -> None:
+        self._call_soon(self._note_disconnected, str(reason))
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        received = _Message(
+            mid=message.mid,
+            qos=message.qos,
+            topic=message.topic,
+            payload=bytes(message.payload),
+            received_at=dt.datetime.now(dt.UTC),
+        )
+        self._call_soon(self._queue.put_nowait, received)
+
+    def _call_soon(self, callback: Callable[..., None], *args: Any) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(callback, *args)
+
+    def _note_connected(self, session_present: bool) -> None:
+        self.stats.connected = True
+        log.info(
+            "connected to %s:%d as %s (session %s)",
+            self.settings.host,
+            self.settings.port,
+            self.settings.client_id,
+            "resumed" if session_present else "new",
+        )
+
+    def _note_disconnected(self, reason: str) -> None:
+        if self.stats.connected:
+            log.warning("lost the broker connection (%s); paho reconnects", reason)
+        self.stats.connected = False
+
+    def _note_error(self, message: str) -> None:
+        self.stats.last_error = message
+        log.error("%s", message)
+
+    def _ack(self, message: _Message) -> None:
+        if message.qos > 0:
+            self._client.ack(message.mid, message.qos)
+        self.stats.inflight -= 1
+
+    # --- running --------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Connect, ingest until ``stop`` is set, then disconnect (the session stays)."""
+        self._loop = asyncio.get_running_loop()
+        s = self.settings
+        self._client.connect_async(
+            s.host,
+            s.port,
+            keepalive=s.keepalive_s,
+            clean_start=False,
+            properties=self._connect_properties(),
+        )
+        self._client.loop_start()
+        worker = asyncio.create_task(self._work(), name="ingest")
+        try:
+            await stop.wait()
+        finally:
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+            # A plain DISCONNECT keeps the session (expiry as connected), so whatever was
+            # received and not acknowledged is delivered again to whichever replica is next.
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._registry_thread.shutdown(wait=True)
+
+    async def _work(self) -> None:
+        while True:
+            batch = await self._next_batch()
+            await self._handle(batch)
+
+    async def _next_batch(self) -> list[_Message]:
+        first = await self._queue.get()
+        batch = [first]
+        deadline = time.monotonic() + self.settings.flush_after_s
+        while len(batch) < self.settings.inflight:
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), timeout))
+            except TimeoutError:
+                break
+        self.stats.inflight += len(batch)
+        return batch
+
+    # --- one batch ------------------------------------------------------------------------
+
+    async def _handle(self, batch: list[_Message]) -> None:
+        checked: list[tuple[_Message, wire.Envelope]] = []
+        for message in batch:
+            try:
+                envelope = await self._check(message)
+            except _Refused as refused:
+                await self._quarantine(message, refused.code, str(refused))
+                self._ack(message)
+                continue
+            if envelope is None:  # a status message, handled
+                self._ack(message)
+            else:
+                checked.append((message, envelope))
+        if not checked:
+            return
+        # One registry transaction (one fsync) for the seqs of the whole batch.
+        items = [
+            (env.agent, env.seq, hashlib.sha256(msg.payload).hexdigest()) for msg, env in checked
+        ]
+        outcomes = await self._registry(self.registry.record_seqs, items)
+        accepted: list[tuple[_Message, list[WindowRecord]]] = []
+        for (message, envelope), outcome in zip(checked, outcomes, strict=True):
+            if outcome == "replay":
+                detail = f"agent {envelope.agent} seq {envelope.seq} came before with other content"
+                await self._quarantine(message, "replay", detail)
+                self._ack(message)
+                continue
+            if outcome == "duplicate":
+                self.stats.duplicates += 1
+                log.debug("agent %s seq %d again (duplicate)", envelope.agent, envelope.seq)
+            accepted.append((message, window_records(envelope)))
+        if accepted:
+            await self._store(accepted)
+
+    async def _check(self, message: _Message) -> wire.Envelope | None:
+        """The envelope of a valid, signed windows message; None for a status message handled."""
+        try:
+            address = wire.parse_topic(message.topic)
+        except wire.WireError as exc:
+            self.stats.received["other"] += 1
+            raise _Refused(exc.code, str(exc)) from exc
+        self.stats.received[address.kind] += 1
+        if address.kind == "status":
+            await self._status(message, address)
+            return None
+        try:
+            envelope = wire.decode_envelope(message.payload)
+        except wire.WireError as exc:
+            raise _Refused(exc.code, str(exc)) from exc
+        entry = await self._identity(address, envelope, message.received_at)
+        unknown = sorted({r.device for r in envelope.records} - set(entry.devices))
+        if entry.devices and unknown:
+            raise _Refused(
+                "unknown_device",
+                f"agent {envelope.agent} sent devices {unknown[:5]} it is not registered for",
+            )
+        try:
+            wire.verify(envelope, entry.key())
+        except wire.WireError as exc:
+            raise _Refused(exc.code, str(exc)) from exc
+        return envelope
+
+    async def _identity(
+        self,
+        address: wire.TopicAddress,
+        message: wire.Envelope | wire.StatusMessage,
+        received_at: dt.datetime,
+    ) -> AgentIdentity:
+        said = (message.platform, message.enterprise, message.agent)
+        if said != (address.platform, address.enterprise, address.agent):
+            raise _Refused(
+                "identity_mismatch",
+                f"payload says {'/'.join(said)}, topic says "
+                f"{address.platform}/{address.enterprise}/{address.agent}",
+            )
+        entry = await self._registry(self.registry.agent_identity, message.agent)
+        if entry is None:
+            raise _Refused("unknown_agent", f"agent {message.agent} is not registered")
+        if (entry.platform, entry.enterprise) != (message.platform, message.enterprise):
+            raise _Refused(
+                "identity_mismatch",
+                f"agent {message.agent} is registered to {entry.platform}/{entry.enterprise}",
+            )
+        # Revocation is judged by when *we* received the message: the agent's own clock (sent)
+        # is exactly what a stolen key would forge.
+        if entry.revoked_as_of(received_at):
+            raise _Refused("revoked_key", f"agent {message.agent}'s key is revoked")
+        return entry
+
+    async def _status(self, message: _Message, address: wire.TopicAddress) -> None:
+        try:
+            status = wire.decode_status(message.payload)
+        except wire.WireError as exc:
+            raise _Refused(exc.code, str(exc)) from exc
+        entry = await self._identity(address, status, message.received_at)
+        try:
+            wire.verify(status, entry.key())
+        except wire.WireError as exc:
+            raise _Refused(exc.code, str(exc)) from exc
+        await self._registry(self.registry.record_status, status, message.received_at)
+
+    async def _quarantine(self, message: _Message, code: str, detail: str) -> None:
+        self.stats.quarantined[code] += 1
+        log.warning("quarantined a message on %.120s: %s: %.300s", message.topic, code, detail)
+        await self._registry(
+            self.registry.quarantine_add,
+            message.payload,
+            message.topic,
+            message.received_at,
+            code,
+            detail,
+        )
+
+    async def _store(self, accepted: list[tuple[_Message, list[WindowRecord]]]) -> None:
+        records = [record for _, rs in accepted for record in rs]
+        started = time.monotonic()
+        try:
+            await self._until_stored(lambda: self.store.write(records))
+        except StoreError as exc:  # not retryable: InfluxDB refuses some point for good
+            if len(accepted) > 1:  # find the message at fault; store the others
+                for one in accepted:
+                    await self._store([one])
+                return
+            message, _ = accepted[0]
+            await self._quarantine(message, "store_rejected", str(exc))
+            self._ack(message)
+            return
+        await self._refresh_rollups(records)
+        self.stats.write_latency_sum_s += time.monotonic() - started
+        self.stats.written_batches += 1
+        self.stats.written_records += len(records)
+        self.stats.last_write_ts = time.time()
+        for message, _ in accepted:
+            self._ack(message)
+
+    async def _refresh_rollups(self, records: list[WindowRecord]) -> None:
+        zones = {}
+        for enterprise in {r.enterprise for r in records}:
+            zones[enterprise] = await self._registry(self.registry.enterprise_zone, enterprise)
+        try:
+            await self._until_stored(lambda: self.store.refresh_daily(records, zones))
+        except StoreError as exc:
+            # The windows are stored; a day's rollup can be recomputed from them at any time
+            # (`retrofit-collector rollups refresh`), so this is logged, not a reason to hold.
+            self.stats.rollup_failures += 1
+            log.error("daily rollups not refreshed for %d windows: %s", len(records), exc)
+
+    async def _until_stored(self, attempt: Callable[[], Any]) -> None:
+        """Retry ``attempt`` while InfluxDB is unavailable: nothing is acked meanwhile."""
+        delay_s = 0.5
+        while True:
+            try:
+                await attempt()
+                if self.stats.last_error and self.stats.last_error.startswith("InfluxDB"):
+                    log.info("InfluxDB writes succeed again")
+                    self.stats.last_error = None
+                return
+            except StoreError as exc:
+                # Unavailable (down, slow, 5xx) and configuration faults (credentials, missing
+                # database) are held, not quarantined: every message would fail alike, and
+                # the fix is on our side. Only points InfluxDB refuses for good move on.
+                if not (exc.retryable or isinstance(exc, AuthFailed | NotFound)):
+                    raise
+                self.stats.store_retries += 1
+                wait_s = exc.retry_after_s or delay_s
+                if self.stats.last_error is None or not self.stats.last_error.startswith(
+                    "InfluxDB"
+                ):
+                    log.warning("InfluxDB unavailable (%s); holding, retrying", exc)
+                self.stats.last_error = f"InfluxDB unavailable: {exc}"
+                await asyncio.sleep(wait_s)
+                delay_s = min(delay_s * 2, 15.0)
+
+    async def _registry(self, call: Callable[..., _T], *args: Any) -> _T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._registry_thread, call, *args)

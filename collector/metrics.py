@@ -1,0 +1,61 @@
+"""The ingest replica's Prometheus metrics and health document (served by agent.metrics)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from agent.metrics import MetricWriter, label
+
+if TYPE_CHECKING:
+    from collector.ingest import Ingest
+
+__all__ = ["ingest_health", "render_ingest_metrics"]
+
+
+def render_ingest_metrics(ingest: Ingest) -> str:
+    """Every ingest metric in Prometheus text format."""
+    stats = ingest.stats
+    lines: list[str] = []
+    metric = MetricWriter(lines)
+    metric("rv_ingest_received_total", "counter", "Messages received, by kind.",
+           [(label("kind", k), v) for k, v in sorted(stats.received.items())])  # fmt: skip
+    metric("rv_ingest_written_records_total", "counter", "Windows written to InfluxDB.",
+           [("", stats.written_records)])  # fmt: skip
+    metric("rv_ingest_written_batches_total", "counter", "InfluxDB writes.",
+           [("", stats.written_batches)])  # fmt: skip
+    metric("rv_ingest_duplicates_total", "counter",
+           "Envelopes received again with the same seq and content (written again).",
+           [("", stats.duplicates)])  # fmt: skip
+    metric("rv_ingest_quarantined_total", "counter", "Messages quarantined, by reason.",
+           [(label("reason", k), v) for k, v in sorted(stats.quarantined.items())])  # fmt: skip
+    metric("rv_ingest_inflight_messages", "gauge",
+           "Messages received and not yet acknowledged (at most the receive maximum).",
+           [("", stats.inflight)])  # fmt: skip
+    metric("rv_ingest_store_retries_total", "counter",
+           "Writes retried because InfluxDB was unavailable.",
+           [("", stats.store_retries)])  # fmt: skip
+    metric("rv_ingest_rollup_failures_total", "counter", "Daily rollup refreshes that failed.",
+           [("", stats.rollup_failures)])  # fmt: skip
+    metric("rv_ingest_write_latency_seconds", "summary",
+           "Time to write a batch and refresh its rollups.",
+           [("_sum", stats.write_latency_sum_s), ("_count", stats.written_batches)])  # fmt: skip
+    metric("rv_ingest_broker_connected", "gauge", "1 while connected to the broker.",
+           [("", float(stats.connected))])  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def ingest_health(ingest: Ingest) -> dict[str, object]:
+    """The replica's health: connection, last write, last error."""
+    stats = ingest.stats
+    return {
+        "client_id": ingest.settings.client_id,
+        "broker_connected": stats.connected,
+        "inflight": stats.inflight,
+        "last_write_ts": stats.last_write_ts,
+        "seconds_since_last_write": (
+            None if stats.last_write_ts is None else time.time() - stats.last_write_ts
+        ),
+        "last_error": stats.last_error,
+        "quarantined": dict(stats.quarantined),
+    }

@@ -1,0 +1,74 @@
+"""The registry: the implementation plan (实施方案), agents and their keys, audit, quarantine.
+
+:class:`Registry` is the one way SQLite registry state is read and written; plan files are read
+with :func:`load_plan`. See docs/plan.md.
+"""
+
+from collector.registry.plan import (
+    KPI_DIRECTION,
+    KPI_NAMES,
+    SHARE_KPIS,
+    AgentPlan,
+    Enterprise,
+    Period,
+    Plan,
+    Platform,
+    Province,
+    SubIndustry,
+    Target,
+)
+from collector.registry.planfile import LoadedPlan, load_plan, parse_plan, plan_digest
+from collector.registry.quarantine import QUARANTINE_RAW_LIMIT, REASON_PATTERN
+from collector.registry.records import (
+    AgentEntry,
+    AgentStatus,
+    AuditEntry,
+    PlanLoadResult,
+    PlanVersion,
+    PlanVersionInfo,
+    QuarantineEntry,
+    SeqGap,
+    SeqOutcome,
+)
+from collector.registry.rules import (
+    MIN_DATA_DAYS,
+    MIN_ENTERPRISES_PER_PLATFORM,
+    MIN_PERIOD_DAYS,
+    check_plan,
+)
+from collector.registry.store import DEFAULT_BUSY_TIMEOUT_S, Registry
+
+__all__ = [
+    "DEFAULT_BUSY_TIMEOUT_S",
+    "KPI_DIRECTION",
+    "KPI_NAMES",
+    "MIN_DATA_DAYS",
+    "MIN_ENTERPRISES_PER_PLATFORM",
+    "MIN_PERIOD_DAYS",
+    "QUARANTINE_RAW_LIMIT",
+    "REASON_PATTERN",
+    "SHARE_KPIS",
+    "AgentEntry",
+    "AgentPlan",
+    "AgentStatus",
+    "AuditEntry",
+    "Enterprise",
+    "LoadedPlan",
+    "Period",
+    "Plan",
+    "PlanLoadResult",
+    "PlanVersion",
+    "PlanVersionInfo",
+    "Platform",
+    "Province",
+    "QuarantineEntry",
+    "Registry",
+    "SeqGap",
+    "SeqOutcome",
+    "SubIndustry",
+    "Target",
+    "check_plan",
+    "load_plan",
+    "parse_plan",
+    "plan_digest",
+]

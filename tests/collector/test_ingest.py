@@ -1,0 +1,177 @@
+"""Ingest against the real mosquitto, influxd and registry: stored, deduplicated, quarantined."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agent import wire
+from collector.ingest import Ingest, IngestSettings
+from collector.registry import Registry, load_plan
+from collector.store import InfluxStore
+from stack import InfluxServer, MosquittoServer
+from tests.agent.test_wire import T0, make_window
+from tests.mqtt_client import MqttTestClient
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(90)]
+
+PLAN = Path(__file__).parents[2] / "deploy" / "examples" / "plan.yaml"
+KEY = Ed25519PrivateKey.generate()
+AGENT, PLATFORM, ENTERPRISE = "gw-test", "plat-a", "ent-01"
+
+
+def envelope(
+    seq: int, *, key: Ed25519PrivateKey = KEY, agent: str = AGENT, **record: Any
+) -> wire.Envelope:
+    start = T0 + timedelta(minutes=seq)
+    window = make_window(start=start, end=start + timedelta(minutes=1), **record)
+    return wire.seal_envelope(
+        platform=PLATFORM,
+        enterprise=ENTERPRISE,
+        agent=agent,
+        seq=seq,
+        sent=start + timedelta(minutes=1),
+        records=[window],
+        key=key,
+    )
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Registry:
+    registry = Registry(tmp_path / "registry.sqlite")
+    registry.load_plan(load_plan(PLAN), by="test")
+    registry.add_agent(
+        AGENT,
+        platform=PLATFORM,
+        enterprise=ENTERPRISE,
+        public_key=wire.public_key_text(KEY.public_key()),
+        devices=["press-1"],
+        by="test",
+    )
+    return registry
+
+
+@pytest.fixture
+async def ingest(
+    mosquitto: MosquittoServer, influxd: InfluxServer, registry: Registry
+) -> AsyncIterator[Ingest]:
+    store = InfluxStore(influxd.url, "rv")
+    await store.ensure_database()
+    await store.ensure_retention()
+    replica = Ingest(
+        IngestSettings(host=mosquitto.host, port=mosquitto.port, inflight=16), registry, store
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(replica.run(stop))
+    await wait_until(lambda: replica.stats.connected)
+    await asyncio.sleep(0.3)  # its SUBSCRIBE is on the wire
+    yield replica
+    stop.set()
+    await task
+    await store.aclose()
+
+
+async def wait_until(condition: Any, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+def publish(broker: MosquittoServer, topic: str, payload: bytes) -> None:
+    client = MqttTestClient("test-agent")
+    client.connect(broker)
+    try:
+        client.publish(topic, payload)
+    finally:
+        client.close()
+
+
+TOPIC = wire.windows_topic(PLATFORM, ENTERPRISE, AGENT)
+
+
+def points(influxd: InfluxServer) -> list[dict[str, Any]]:
+    return influxd.query_rows("rv", 'SELECT * FROM "rv"."raw"."kpi_window"')
+
+
+async def test_valid_windows_are_stored_and_bad_ones_quarantined(
+    ingest: Ingest, mosquitto: MosquittoServer, influxd: InfluxServer, registry: Registry
+) -> None:
+    first, second = wire.encode(envelope(1)), wire.encode(envelope(3))
+    replay = wire.encode(envelope(1, run_s=10.0))
+    forged = wire.encode(envelope(4, key=Ed25519PrivateKey.generate()))
+    stranger = wire.encode(envelope(1, agent="gw-unknown"))
+    foreign_device = wire.encode(envelope(5, device="press-9"))
+    hostile = [
+        (TOPIC, first),
+        (TOPIC, first),  # a re-delivery: counted, written again, no new point
+        (TOPIC, second),  # seq 2 is missing: a gap opens
+        (TOPIC, replay),
+        (TOPIC, forged),
+        (wire.windows_topic(PLATFORM, ENTERPRISE, "gw-unknown"), stranger),
+        (wire.windows_topic(PLATFORM, "ent-02", AGENT), second),
+        (TOPIC, foreign_device),
+        (TOPIC, b'{"v":1,'),
+        (TOPIC, b"\\x00" * 10),
+    ]
+    for topic, payload in hostile:
+        publish(mosquitto, topic, payload)
+    await wait_until(lambda: sum(ingest.stats.received.values()) == len(hostile))
+    await wait_until(lambda: ingest.stats.inflight == 0)
+
+    stored = points(influxd)
+    assert sorted(p["seq"] for p in stored) == [1, 3]
+    assert {(p["agent"], p["device"], p["provenance"]) for p in stored} == {
+        (AGENT, "press-1", "measured")
+    }
+    assert ingest.stats.duplicates == 1
+    assert ingest.stats.quarantined == {
+        "replay": 1,
+        "bad_signature": 1,
+        "unknown_agent": 1,
+        "identity_mismatch": 1,
+        "unknown_device": 1,
+        "not_json": 2,
+    }
+    assert {e.reason for e in registry.quarantine_list()} == set(ingest.stats.quarantined)
+    (gap,) = registry.seq_gaps(AGENT)
+    assert (gap.first_seq, gap.last_seq) == (2, 2)
+
+    publish(mosquitto, TOPIC, wire.encode(envelope(2)))  # the late seq closes the gap
+    await wait_until(lambda: ingest.stats.written_records == 4)
+    assert registry.seq_gaps(AGENT) == []
+    async with InfluxStore(influxd.url, "rv") as reader:
+        days = await reader.daily(ENTERPRISE, T0.date(), T0.date())
+    assert sum(row.total_count or 0 for row in days) == 3 * 12
+
+
+async def test_status_updates_the_registry_and_revocation_quarantines(
+    ingest: Ingest, mosquitto: MosquittoServer, registry: Registry
+) -> None:
+    status = wire.seal_status(
+        platform=PLATFORM,
+        enterprise=ENTERPRISE,
+        agent=AGENT,
+        sent=T0,
+        state="online",
+        agent_version="0.1.0",
+        config_digest=wire.config_digest(b"cfg"),
+        outbox_depth=7,
+        key=KEY,
+    )
+    publish(mosquitto, wire.status_topic(PLATFORM, ENTERPRISE, AGENT), wire.encode(status))
+    await wait_until(lambda: registry.agent_status(AGENT) is not None)
+    seen = registry.agent_status(AGENT)
+    assert seen is not None and (seen.outbox_depth, seen.state) == (7, "online")
+
+    registry.revoke_agent(AGENT, by="test", reason="gateway stolen")
+    publish(mosquitto, TOPIC, wire.encode(envelope(9)))
+    await wait_until(lambda: ingest.stats.quarantined["revoked_key"] == 1)
+    assert ingest.stats.written_records == 0
