@@ -121,7 +121,8 @@ class OutboxStats:
         return self.pending_windows >= self.capacity_windows
 
 
-EnvelopeMaker = Callable[[int, list[wire.KpiWindow]], bytes]
+#: ``make_envelope(seq, records)``: sign and encode; records are stored canonical bytes.
+EnvelopeMaker = Callable[[int, list[bytes]], bytes]
 
 
 class Outbox:
@@ -280,7 +281,7 @@ class Outbox:
     def seal_batch(self, max_records: int, make_envelope: EnvelopeMaker) -> SealedBatch | None:
         """Seal the oldest pending windows into the next envelope; None if nothing is pending.
 
-        ``make_envelope(seq, windows)`` signs and encodes; it runs inside the transaction, so
+        ``make_envelope(seq, records)`` signs and encodes; it runs inside the transaction, so
         the seq, the batch and the removal of its windows are stored together or not at all.
         """
         with self._transaction() as db:
@@ -290,7 +291,8 @@ class Outbox:
             if not rows:
                 return None
             seq = self._counter(db, "next_seq", default=1)
-            envelope = make_envelope(seq, [_window_from(record) for _, record in rows])
+            # The records go as stored: canonical bytes written when each window closed.
+            envelope = make_envelope(seq, [bytes(record) for _, record in rows])
             db.execute(
                 "INSERT INTO batches (seq, sealed_ms, records, envelope) VALUES (?, ?, ?, ?)",
                 (seq, round(time.time() * 1000), len(rows), envelope),

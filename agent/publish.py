@@ -318,17 +318,16 @@ class Publisher:
                 self._publish(batch.seq, batch.envelope, batch.records)
         self._resend_from_outbox = False
 
-    def _seal(self, seq: int, windows: list[wire.KpiWindow]) -> bytes:
-        envelope = wire.seal_envelope(
+    def _seal(self, seq: int, records: list[bytes]) -> bytes:
+        return wire.seal_envelope_bytes(
             platform=self.identity.platform,
             enterprise=self.identity.enterprise,
             agent=self.identity.agent,
             seq=seq,
             sent=_now_ms(self.clock),
-            records=windows,
+            records=records,
             key=self.key,
         )
-        return wire.encode(envelope)
 
     def _publish(self, seq: int, payload: bytes, records: int) -> None:
         info = self._client.publish(self.windows_topic, payload, qos=1)

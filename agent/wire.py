@@ -78,6 +78,7 @@ __all__ = [
     "public_key_from_text",
     "public_key_text",
     "seal_envelope",
+    "seal_envelope_bytes",
     "seal_status",
     "shared_filter",
     "status_topic",
@@ -238,16 +239,21 @@ def parse_timestamp(text: str) -> datetime:
     return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
 
 
+def _utc_ms(value: datetime) -> datetime:
+    """An aware datetime in UTC; ValueError if naive or finer than a millisecond."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: a timezone is required")
+    if value.microsecond % 1000:
+        raise ValueError("sub-millisecond precision cannot be carried on the wire")
+    return value.astimezone(UTC)
+
+
 def _to_utc_ms(value: object) -> object:
     """Accept a wire string or an aware datetime, normalised to UTC; naive datetimes are refused."""
     if isinstance(value, str):
         return parse_timestamp(value)
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: a timezone is required")
-        if value.microsecond % 1000:
-            raise ValueError("sub-millisecond precision cannot be carried on the wire")
-        return value.astimezone(UTC)
+        return _utc_ms(value)
     return value
 
 
@@ -479,6 +485,39 @@ def seal_envelope(
         "records": list(records),
     }
     return _seal(Envelope, fields, key)
+
+
+def seal_envelope_bytes(
+    *,
+    platform: str,
+    enterprise: str,
+    agent: str,
+    seq: int,
+    sent: datetime,
+    records: Sequence[bytes],
+    key: Ed25519PrivateKey,
+) -> bytes:
+    """The same bytes as ``encode(seal_envelope(...))``, from records already canonical.
+
+    The agent's outbox stores each window as its canonical bytes when it closes; sealing a
+    batch then only joins them, so no record is parsed, validated or encoded twice. The
+    caller guarantees each item is ``canonical_bytes`` of a valid :class:`KpiWindow` (the
+    outbox wrote them so); everything else is checked here. Raises ValueError.
+    """
+    for name, value in (("platform", platform), ("enterprise", enterprise), ("agent", agent)):
+        validate_identifier(value, what=name)
+    if not 1 <= seq <= MAX_SEQ:
+        raise ValueError(f"seq {seq} out of 1..{MAX_SEQ}")
+    if not 1 <= len(records) <= MAX_RECORDS:
+        raise ValueError(f"{len(records)} records, expected 1..{MAX_RECORDS}")
+    # Canonical JSON sorts keys: agent, enterprise, platform, records, sent, seq, sig, v.
+    head = canonical_bytes({"agent": agent, "enterprise": enterprise, "platform": platform})[:-1]
+    middle = b',"records":[' + b",".join(records) + b"]"
+    sent_text = format_timestamp(_utc_ms(sent))
+    tail = b',"sent":' + canonical_bytes(sent_text) + b',"seq":' + str(seq).encode()
+    version = b',"v":' + str(WIRE_VERSION).encode() + b"}"
+    signature = base64.b64encode(key.sign(head + middle + tail + version))
+    return head + middle + tail + b',"sig":"' + signature + b'"' + version
 
 
 def seal_status(

@@ -153,8 +153,8 @@ def pending_windows(config: Path) -> list[wire.KpiWindow]:
     outbox = Outbox(config.parent / "outbox.sqlite")
     windows: list[wire.KpiWindow] = []
 
-    def seal(seq: int, records: list[wire.KpiWindow]) -> bytes:
-        envelope = wire.seal_envelope(
+    def seal(seq: int, records: list[bytes]) -> bytes:
+        return wire.seal_envelope_bytes(
             platform="plat-a",
             enterprise="ent-1",
             agent="line-1",
@@ -163,7 +163,6 @@ def pending_windows(config: Path) -> list[wire.KpiWindow]:
             records=records,
             key=KEY,
         )
-        return wire.encode(envelope)
 
     try:
         while (batch := outbox.seal_batch(wire.MAX_RECORDS, seal)) is not None:

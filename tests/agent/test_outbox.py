@@ -24,17 +24,17 @@ def minute(device: str, index: int, **changes: object) -> wire.KpiWindow:
     return make_window(device=device, start=start, end=start + timedelta(minutes=1), **changes)
 
 
-def sealer(seq: int, windows: list[wire.KpiWindow]) -> bytes:
-    envelope = wire.seal_envelope(
+def sealer(seq: int, records: list[bytes]) -> bytes:
+    """Seal as the publisher does: from the records' stored canonical bytes."""
+    return wire.seal_envelope_bytes(
         platform="plat-a",
         enterprise="ent-01",
         agent="gw-01",
         seq=seq,
-        sent=windows[-1].end,
-        records=windows,
+        sent=T0 + timedelta(days=1),
+        records=records,
         key=KEY,
     )
-    return wire.encode(envelope)
 
 
 def test_seq_starts_at_one_survives_reopen_and_batches_leave_in_order(tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ def test_a_failed_seal_consumes_no_seq_and_keeps_the_windows(tmp_path: Path) -> 
     outbox = Outbox(tmp_path / "outbox.sqlite")
     outbox.add_windows([minute("press-1", 0)])
 
-    def broken(seq: int, windows: list[wire.KpiWindow]) -> bytes:
+    def broken(seq: int, records: list[bytes]) -> bytes:
         raise RuntimeError("signing failed")
 
     with pytest.raises(RuntimeError):

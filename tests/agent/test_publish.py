@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from agent.config import BrokerConfig
 from agent.outbox import Outbox
 from agent.publish import Identity, Publisher
 from stack import MosquittoServer
-from tests.agent.test_outbox import minute
+from tests.agent.test_outbox import minute, sealer
 from tests.agent.test_wire import KEY
 from tests.mqtt_client import MqttTestClient
 
@@ -159,7 +158,7 @@ async def test_restart_resends_unacked_batches_byte_for_byte(
 ) -> None:
     outbox = Outbox(tmp_path / "outbox.sqlite")
     outbox.add_windows([minute("press-1", 0), minute("press-1", 1)])
-    sealed = outbox.seal_batch(10, lambda seq, windows: _seal(seq, windows))
+    sealed = outbox.seal_batch(10, sealer)
     assert sealed is not None  # sealed by a run that died before its PUBACK
     publisher = make_publisher(mosquitto, outbox)
     task = asyncio.create_task(publisher.run())
@@ -168,17 +167,3 @@ async def test_restart_resends_unacked_batches_byte_for_byte(
     await publisher.close()
     (message,) = collector.drain()
     assert message.payload == sealed.envelope
-
-
-def _seal(seq: int, windows: list[wire.KpiWindow]) -> bytes:
-    return wire.encode(
-        wire.seal_envelope(
-            platform="plat-a",
-            enterprise="ent-01",
-            agent="gw-01",
-            seq=seq,
-            sent=windows[-1].end + timedelta(seconds=1),
-            records=windows,
-            key=KEY,
-        )
-    )

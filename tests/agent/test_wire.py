@@ -426,3 +426,31 @@ def test_every_byte_of_a_message_is_covered(flip: int) -> None:
         tampered = raw[:position] + bytes([raw[position] ^ flip]) + raw[position + 1 :]
         with pytest.raises(wire.WireError):
             wire.verify(wire.decode_envelope(tampered), KEY.public_key())
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(envelopes(KEY))
+def test_sealing_from_record_bytes_gives_the_same_bytes(envelope: wire.Envelope) -> None:
+    # The outbox seals from stored canonical records; the result must be the envelope itself.
+    records = [wire.canonical_bytes(r.model_dump(mode="json")) for r in envelope.records]
+    raw = wire.seal_envelope_bytes(
+        platform=envelope.platform,
+        enterprise=envelope.enterprise,
+        agent=envelope.agent,
+        seq=envelope.seq,
+        sent=envelope.sent,
+        records=records,
+        key=KEY,
+    )
+    assert raw == wire.encode(envelope)
+    wire.verify(wire.decode_envelope(raw), KEY.public_key())
+
+
+def test_sealing_from_record_bytes_checks_what_it_can() -> None:
+    record = wire.canonical_bytes(make_window().model_dump(mode="json"))
+    fields = {"platform": "p", "enterprise": "e", "agent": "a", "seq": 1, "sent": T0, "key": KEY}
+    for bad in ({"agent": "a/b"}, {"seq": 0}, {"sent": datetime(2026, 1, 1)}):
+        with pytest.raises(ValueError):
+            wire.seal_envelope_bytes(**{**fields, **bad, "records": [record]})  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        wire.seal_envelope_bytes(**fields, records=[])  # type: ignore[arg-type]
