@@ -111,34 +111,16 @@ def run(
     Exit codes: 0 after a clean stop, 1 if the configuration has errors, 2 if the file
     cannot be read, 4 if the key, the outbox or a device protocol cannot be used.
     """
-    import asyncio
-    import signal
+    from agent.entry import run_lean
 
-    from agent.checkconfig import print_issues
-    from agent.config import load_config
-    from agent.errors import AgentError, ConfigFileError, ConfigInvalidError
-    from agent.outbox import OutboxError
-    from agent.service import AgentService
-
-    try:
-        loaded = load_config(config)
-    except (ConfigFileError, ConfigInvalidError) as exc:
-        print_issues(err_console, exc.issues)
-        raise typer.Exit(2 if isinstance(exc, ConfigFileError) else 1) from None
-
-    async def main() -> None:
-        service = AgentService(loaded, metrics_port=metrics_port, health_path=health_file)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await service.run(stop)
-
-    try:
-        asyncio.run(main())
-    except (AgentError, OutboxError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(4) from None
+    # The console script runs `run` through agent.entry without this CLI's libraries; this
+    # command exists for --help and for `python -m`-style callers of agent.cli.
+    argv = [str(config)]
+    if metrics_port is not None:
+        argv += ["--metrics-port", str(metrics_port)]
+    if health_file is not None:
+        argv += ["--health-file", str(health_file)]
+    raise typer.Exit(run_lean(argv))
 
 
 @app.command()
