@@ -114,11 +114,13 @@ class OutboxStats:
     merged_total: int
     dropped_total: int
     capacity_windows: int
+    merged_pending: int = 0
 
     @property
     def full(self) -> bool:
-        """True once the policy had to merge or drop: evidence resolution or data was lost."""
-        return self.pending_windows >= self.capacity_windows
+        """True while the full-outbox policy is in effect: at capacity, or merged windows (which
+        exist only because it was full) still waiting to be sent."""
+        return self.pending_windows >= self.capacity_windows or self.merged_pending > 0
 
 
 #: ``make_envelope(seq, records)``: sign and encode; records are stored canonical bytes.
@@ -226,24 +228,34 @@ class Outbox:
         return merged, dropped
 
     def _merge_oldest(self, db: sqlite3.Connection, excess: int) -> int:
-        """Merge the oldest unmerged windows block by block until ``excess`` rows are freed."""
+        """Merge windows block by block, oldest block first, until ``excess`` rows are freed.
+
+        A block is one device's 15 minutes; a block already merged to one row frees nothing
+        and is passed over, and a merged row takes in later windows of its block (merging is
+        exact however often it happens). Only the rows of the blocks visited are read.
+        """
+        block_ms = COMPACT_TO_S * 1000
         freed = 0
-        rows = db.execute(
-            "SELECT id, device, start_ms, record FROM pending WHERE merged = 0 "
-            "ORDER BY start_ms, id"
-        )
-        groups: dict[tuple[str, int], list[tuple[int, wire.KpiWindow]]] = {}
-        order: list[tuple[str, int]] = []
-        for row_id, device, start_ms, record in rows:
-            key = (device, start_ms // (COMPACT_TO_S * 1000))
-            if key not in groups:
-                groups[key] = []
-                order.append(key)
-            groups[key].append((row_id, _window_from(record)))
-        for key in order:
-            if freed >= excess:
-                break
-            freed += self._merge_group(db, groups[key])
+        row = db.execute("SELECT min(start_ms) FROM pending").fetchone()
+        block = None if row[0] is None else row[0] // block_ms
+        while block is not None and freed < excess:
+            rows = db.execute(
+                "SELECT id, device, record FROM pending WHERE start_ms >= ? AND start_ms < ? "
+                "ORDER BY start_ms, id",
+                (block * block_ms, (block + 1) * block_ms),
+            ).fetchall()
+            by_device: dict[str, list[tuple[int, bytes]]] = {}
+            for row_id, device, record in rows:
+                by_device.setdefault(device, []).append((row_id, record))
+            for members in by_device.values():
+                if len(members) > 1 and freed < excess:
+                    freed += self._merge_group(
+                        db, [(row_id, _window_from(record)) for row_id, record in members]
+                    )
+            following = db.execute(
+                "SELECT min(start_ms) FROM pending WHERE start_ms >= ?", ((block + 1) * block_ms,)
+            ).fetchone()[0]
+            block = None if following is None else following // block_ms
         self._bump(db, "merged_total", freed)
         return freed
 
@@ -316,7 +328,9 @@ class Outbox:
     def stats(self) -> OutboxStats:
         """Depths and totals for status messages, metrics and ``retrofit-agent status``."""
         db = self._db
-        pending, oldest = db.execute("SELECT count(*), min(end_ms) FROM pending").fetchone()
+        pending, oldest, merged = db.execute(
+            "SELECT count(*), min(end_ms), coalesce(sum(merged), 0) FROM pending"
+        ).fetchone()
         sealed = db.execute("SELECT count(*) FROM batches").fetchone()[0]
         return OutboxStats(
             pending_windows=pending,
@@ -326,6 +340,7 @@ class Outbox:
             merged_total=self._counter(db, "merged_total"),
             dropped_total=self._counter(db, "dropped_total"),
             capacity_windows=self.capacity_windows,
+            merged_pending=merged,
         )
 
     def gaps(self) -> list[tuple[str, float, float, str]]:

@@ -37,7 +37,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from agent import wire
 from agent.clock import Clock
 from agent.config import BrokerConfig
-from agent.outbox import Outbox, OutboxStats
+from agent.outbox import Outbox, OutboxError, OutboxStats
 
 __all__ = ["Identity", "Publisher", "PublisherState"]
 
@@ -240,8 +240,17 @@ class Publisher:
         self._back_off()
 
     async def _ack(self, seq: int, records: int, latency_s: float) -> None:
-        async with self.outbox_lock:
-            await asyncio.to_thread(self.outbox.ack, seq)
+        try:
+            async with self.outbox_lock:
+                await asyncio.to_thread(self.outbox.ack, seq)
+        except OutboxError as exc:
+            # The broker has the batch but the outbox could not forget it (disk full): it
+            # stays sealed and goes again later, a duplicate the collector counts, not a loss.
+            self.state.last_error = f"outbox not writable: {exc}"
+            log.error("batch seq %d acknowledged but not removed from the outbox: %s", seq, exc)
+            self._resend_from_outbox = True
+            self._back_off()
+            return
         self.state.batches_acked += 1
         self.state.records_acked += records
         self.state.ack_latency_sum_s += latency_s
@@ -277,7 +286,15 @@ class Publisher:
         try:
             while True:
                 await self._connected.wait()
-                await self._publish_due()
+                try:
+                    await self._publish_due()
+                except OutboxError as exc:
+                    # Disk full or the file unwritable: nothing can be sealed or forgotten now.
+                    # Say so and try again later; never let the publisher end quietly.
+                    if not (self.state.last_error or "").startswith("outbox not writable"):
+                        log.error("outbox not writable (%s); publishing paused, retrying", exc)
+                    self.state.last_error = f"outbox not writable: {exc}"
+                    self._back_off()
                 self._wake.clear()
                 try:
                     async with asyncio.timeout(self._next_wakeup_s()):
@@ -351,7 +368,11 @@ class Publisher:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.state.connected:
-                await self._publish_due()
+                try:
+                    await self._publish_due()
+                except OutboxError as exc:
+                    log.error("outbox not writable while draining: %s", exc)
+                    return False
             async with self.outbox_lock:
                 stats = await asyncio.to_thread(self.outbox.stats)
             if not self.state.inflight and stats.pending_windows == 0 and stats.sealed_batches == 0:

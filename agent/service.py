@@ -128,6 +128,7 @@ class AgentService:
             )
             await self.metrics.start()
         publisher = asyncio.create_task(self.publisher.run(), name="publisher")
+        publisher.add_done_callback(_log_crash)
         polls = [
             asyncio.create_task(self._poll_forever(device), name=f"poll {device.config.id}")
             for device in self.devices
@@ -199,23 +200,26 @@ class AgentService:
 
     async def _store(self, windows: list[wire.KpiWindow]) -> None:
         """Windows into the outbox; if it cannot be written, hold them in memory and retry."""
-        batch = [*self.unsaved, *windows]
-        try:
-            async with self.outbox_lock:
+        # The held windows are taken and given back under the lock: two devices closing
+        # windows at the same tick must neither both take them (stored twice) nor overwrite
+        # each other's (lost).
+        async with self.outbox_lock:
+            batch = [*self.unsaved, *windows]
+            try:
                 await asyncio.to_thread(self.outbox.add_windows, batch)
-        except OutboxError as exc:
-            self.unsaved = batch[-UNSAVED_LIMIT:]
-            lost = len(batch) - len(self.unsaved)
-            self.windows_dropped_in_memory += lost
-            self.publisher.state.last_error = f"outbox not writable: {exc}"
-            log.error(
-                "outbox not writable (%s): %d windows held in memory, %d dropped",
-                exc,
-                len(self.unsaved),
-                lost,
-            )
-            return
-        self.unsaved = []
+            except OutboxError as exc:
+                self.unsaved = batch[-UNSAVED_LIMIT:]
+                lost = len(batch) - len(self.unsaved)
+                self.windows_dropped_in_memory += lost
+                self.publisher.state.last_error = f"outbox not writable: {exc}"
+                log.error(
+                    "outbox not writable (%s): %d windows held in memory, %d dropped",
+                    exc,
+                    len(self.unsaved),
+                    lost,
+                )
+                return
+            self.unsaved = []
         self.publisher.wake()
 
     # --- health ---------------------------------------------------------------------------
@@ -269,6 +273,12 @@ class AgentService:
             tmp.replace(self.health_path)
         except (OSError, OutboxError) as exc:
             log.warning("cannot write health file %s: %s", self.health_path, exc)
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    """A task that should run until cancelled ended with an error: say so at once, loudly."""
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("%s stopped: %r", task.get_name(), task.exception(), exc_info=task.exception())
 
 
 def _sd_notify(message: str) -> None:

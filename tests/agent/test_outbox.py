@@ -165,3 +165,22 @@ def test_sigkill_while_sealing_never_reuses_a_seq(tmp_path: Path, run: int) -> N
     assert [d.seq for d in decoded] == seqs
     ends = [json.loads(b.envelope)["records"][0]["end"] for b in stored]
     assert ends == sorted(ends)
+
+
+def test_a_long_outage_fills_the_outbox_with_whole_blocks_before_dropping(tmp_path: Path) -> None:
+    # Ten 15-minute blocks fit a ten-row outbox: 150 one-minute windows arriving one at a time
+    # (as during a broker outage) must all be kept, merged, none dropped. (Found by
+    # tests/agent/faults/test_outbox_full.py: merged rows never took in later windows.)
+    outbox = Outbox(tmp_path / "outbox.sqlite", capacity_windows=10)
+    for i in range(150):
+        result = outbox.add_windows([minute("press-1", i, total_count=1)])
+        assert result.dropped == 0, f"dropped at minute {i}"
+    stats = outbox.stats()
+    assert stats.pending_windows == 10 and stats.full and stats.merged_pending == 10
+    batch = outbox.seal_batch(100, sealer)
+    assert batch is not None
+    records = wire.decode_envelope(batch.envelope).records
+    assert [r.duration_s for r in records] == [900.0] * 10
+    assert sum(r.total_count or 0 for r in records) == 150
+    outbox.ack(batch.seq)
+    assert not outbox.stats().full  # sent: the policy is no longer in effect

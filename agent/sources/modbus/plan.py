@@ -33,6 +33,9 @@ from .points import ModbusPoint, RegisterType
 
 __all__ = ["ReadRequest", "plan_reads", "split_request"]
 
+#: Bits in one register's worth of a read response (2 bytes).
+BITS_PER_REGISTER = 16
+
 
 @dataclass(frozen=True, slots=True)
 class ReadRequest:
@@ -63,7 +66,8 @@ def plan_reads(
     """Coalesce ``points`` into read requests, ordered by unit id, table and address.
 
     ``max_registers`` / ``max_bits`` cap a request's length on register / bit tables; ``max_gap``
-    caps the run of unused addresses a request may read through (0 = contiguous only).
+    caps the run of unused registers a request may read through (0 = contiguous only); in coil
+    and discrete-input tables it allows 16 times as many bits, the same bytes on the wire.
     Raises ValueError if a point alone is longer than the maximum read length.
     """
     groups: dict[tuple[int, RegisterType], list[ModbusPoint]] = defaultdict(list)
@@ -71,8 +75,12 @@ def plan_reads(
         groups[(point.unit_id, point.register_type)].append(point)
     requests: list[ReadRequest] = []
     for (unit_id, register_type), members in sorted(groups.items()):
-        max_count = max_bits if register_type.is_bit_table else max_registers
-        requests.extend(_coalesce(unit_id, register_type, members, max_count, max_gap))
+        bits = register_type.is_bit_table
+        max_count = max_bits if bits else max_registers
+        # max_gap counts registers; in a bit table the same bytes on the wire carry 16 bits
+        # per register, so the hole allowed is 16 times as many addresses.
+        gap = max_gap * BITS_PER_REGISTER if bits else max_gap
+        requests.extend(_coalesce(unit_id, register_type, members, max_count, gap))
     return requests
 
 

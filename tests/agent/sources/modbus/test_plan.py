@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.sources.modbus import DataType, ModbusPoint, RegisterType, plan_reads, split_request
-from agent.sources.modbus.plan import ReadRequest
+from agent.sources.modbus.plan import BITS_PER_REGISTER, ReadRequest
 
 REGISTER_TYPES = [DataType.UINT16, DataType.INT32, DataType.FLOAT64, DataType.BIT, DataType.STRING]
 
@@ -67,10 +67,15 @@ def test_no_request_is_too_long_or_reads_through_more_than_the_gap(
     for request in plan:
         limit = max_bits if request.register_type.is_bit_table else max_registers
         assert 1 <= request.count <= limit
-        assert longest_unused_run(request) <= max_gap
+        assert longest_unused_run(request) <= gap_of(request, max_gap)
         # No wasted addresses at either end.
         assert request.address == min(p.address for p in request.points)
         assert request.end == max(p.end for p in request.points)
+
+
+def gap_of(request: ReadRequest, max_gap: int) -> int:
+    """The hole allowed in a request's table: bit tables get 16 bits per register of gap."""
+    return max_gap * BITS_PER_REGISTER if request.register_type.is_bit_table else max_gap
 
 
 @given(st.lists(points(), max_size=40), LIMITS)
@@ -84,7 +89,7 @@ def test_requests_are_only_split_when_a_limit_forces_it(
             continue
         limit = max_bits if after.register_type.is_bit_table else max_registers
         first_of_next = min(after.points, key=lambda p: (p.address, p.end))
-        too_far = first_of_next.address - before.end > max_gap
+        too_far = first_of_next.address - before.end > gap_of(after, max_gap)
         too_long = max(before.end, first_of_next.end) - before.address > limit
         assert too_far or too_long
 
