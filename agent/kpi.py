@@ -41,6 +41,11 @@ __all__ = [
 #: Scheduled production intervals within ``[start, end)``, seconds since the epoch, in order.
 ScheduleFn = Callable[[float, float], Sequence[tuple[float, float]]]
 
+#: A counter rising faster than this many times its ideal rate, plus PRESET_SLACK parts, was
+#: preset (written) rather than counted up: the jump counts nothing and is flagged.
+PRESET_RATE_FACTOR = 10
+PRESET_SLACK = 10
+
 #: A wall clock that disagrees with the monotonic clock by more than this has jumped.
 CLOCK_JUMP_TOLERANCE_S = 2.0
 
@@ -301,8 +306,12 @@ class WindowBuilder:
     def _max_plausible(self, since: float, now: float) -> int | None:
         if self.spec.ideal_cycle_s is None:
             return None
-        # Twice the ideal rate plus slack: a real machine never beats its ideal cycle by 2x.
-        return math.ceil(2 * max(0.0, now - since) / self.spec.ideal_cycle_s) + 2
+        # Ten times the ideal rate plus ten parts: no machine beats its ideal cycle by that,
+        # while a value that arrives late (an OPC UA subscription's sampling and publishing
+        # intervals, a slow poll) can show several cycles at once. An operator's preset jumps
+        # by far more. Tighter bounds mistook late values for presets and lost real parts.
+        elapsed = max(0.0, now - since)
+        return math.ceil(PRESET_RATE_FACTOR * elapsed / self.spec.ideal_cycle_s) + PRESET_SLACK
 
     def _count(self, sample: Sample, window: _Window) -> None:
         for role in _COUNTER_ROLES:

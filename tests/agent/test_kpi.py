@@ -296,3 +296,16 @@ def test_windows_tile_time_and_conserve_parts(
     # No rollover is mistaken for a reset when each step stays under half the counter range.
     assert sum(w.total_count or 0 for w in windows) == made
     assert sum(w.quality.counter_resets for w in windows) == 0
+
+
+def test_a_late_burst_of_parts_counts_but_a_preset_does_not() -> None:
+    # Ideal cycle 40 s, polls every 10 s: a subscription that delivers five cycles' worth at
+    # once is late, not forged; a jump of a thousand is an operator writing the counter.
+    builder = WindowBuilder(spec(ideal_cycle_s=40.0), resume_from=T0)
+    raw = [100, 100, 105, 105, 1105, 1106]
+    samples = [
+        Sample(ts=T0 + 10 * i, state=R, total_count=v, reject_count=0) for i, v in enumerate(raw)
+    ]
+    (window,) = run(builder, samples, until=T0 + 61)
+    assert window.total_count == 5 + 1
+    assert window.quality.counter_resets == 1
