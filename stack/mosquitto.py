@@ -7,6 +7,7 @@ CONNECT with a CONNACK.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -197,10 +198,13 @@ def _answers_connect(host: str, port: int, ssl_context: ssl.SSLContext | None) -
     body = b"\x00\x04MQTT\x04\x02\x00\x0a" + len(client_id).to_bytes(2, "big") + client_id
     connect = b"\x10" + bytes([len(body)]) + body  # remaining length < 128: one byte
     try:
-        with socket.create_connection((host, port), timeout=_PROBE_TIMEOUT_S) as raw:
-            sock = raw
+        with contextlib.ExitStack() as closing:
+            sock = closing.enter_context(
+                socket.create_connection((host, port), timeout=_PROBE_TIMEOUT_S)
+            )
             if ssl_context is not None:
-                sock = ssl_context.wrap_socket(raw, server_hostname=host)
+                # The TLS socket takes over the descriptor: it is the one to close.
+                sock = closing.enter_context(ssl_context.wrap_socket(sock, server_hostname=host))
             sock.sendall(connect)
             connack = _recv_exactly(sock, 4)
             sock.sendall(b"\xe0\x00")  # DISCONNECT, so the broker logs a clean goodbye

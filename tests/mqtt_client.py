@@ -7,6 +7,7 @@ subscription) or to publish by hand. It talks to the real mosquitto the fixtures
 from __future__ import annotations
 
 import queue
+import ssl
 import threading
 
 import paho.mqtt.client as mqtt
@@ -57,8 +58,19 @@ class MqttTestClient:
     def _on_subscribe(self, *_args: object) -> None:
         self._subscribed.set()
 
-    def connect(self, broker: MosquittoServer, *, clean_start: bool = True) -> None:
+    def connect(
+        self,
+        broker: MosquittoServer,
+        *,
+        clean_start: bool = True,
+        tls: ssl.SSLContext | None = None,
+        login: tuple[str, str] | None = None,
+    ) -> None:
         """Connect with a session that outlives the connection by SESSION_EXPIRY_S."""
+        if tls is not None:
+            self.paho.tls_set_context(tls)
+        if login is not None:
+            self.paho.username_pw_set(*login)
         # paho 2.2 leaves Properties.__init__ unannotated.
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = SESSION_EXPIRY_S
