@@ -1,0 +1,104 @@
+"""The evidence engine: daily sums in, verdicts and subsidy out (docs/evidence-method.md).
+
+Pure computation on values; the collector's bundle and web steps feed it. Needs numpy, scipy
+and statsmodels (the ``collector`` extra); the ingest does not import it.
+"""
+
+from collector.evidence.change import (
+    DEFAULT_SEED,
+    ChangeEstimate,
+    Interval,
+    block_length,
+    estimate_change,
+    hac_maxlags,
+    moving_block_indices,
+)
+from collector.evidence.daily import (
+    KPI_INPUTS,
+    DeviceDay,
+    EnterpriseDay,
+    enterprise_days,
+    kpi_value,
+    kpi_values,
+)
+from collector.evidence.energy import (
+    G14_MAX_ABS_NMBE_PCT,
+    G14_MAX_CV_RMSE_PCT,
+    EnergyModel,
+    EnergySavings,
+    energy_savings,
+    fit_baseline,
+    g14_statistics,
+)
+from collector.evidence.errors import EvidenceError, UndefinedChange
+from collector.evidence.subsidy import (
+    ENTERPRISE_CAP_FEN,
+    PLATFORM_CAP_FEN,
+    EnterpriseOutcome,
+    EnterpriseSubsidy,
+    PlatformSubsidy,
+    enterprise_subsidy,
+    fen_text,
+    platform_subsidy,
+)
+from collector.evidence.sufficiency import (
+    MAX_REPORTING_IMPORTED_SHARE,
+    MIN_COVERAGE,
+    KpiSeries,
+    Sufficiency,
+    period_series,
+)
+from collector.evidence.verdict import (
+    EnterpriseVerdict,
+    KpiVerdict,
+    Status,
+    decide,
+    enterprise_status,
+    judge_enterprise,
+    judge_kpi,
+)
+
+__all__ = [
+    "DEFAULT_SEED",
+    "ENTERPRISE_CAP_FEN",
+    "G14_MAX_ABS_NMBE_PCT",
+    "G14_MAX_CV_RMSE_PCT",
+    "KPI_INPUTS",
+    "MAX_REPORTING_IMPORTED_SHARE",
+    "MIN_COVERAGE",
+    "PLATFORM_CAP_FEN",
+    "ChangeEstimate",
+    "DeviceDay",
+    "EnergyModel",
+    "EnergySavings",
+    "EnterpriseDay",
+    "EnterpriseOutcome",
+    "EnterpriseSubsidy",
+    "EnterpriseVerdict",
+    "EvidenceError",
+    "Interval",
+    "KpiSeries",
+    "KpiVerdict",
+    "PlatformSubsidy",
+    "Status",
+    "Sufficiency",
+    "UndefinedChange",
+    "block_length",
+    "decide",
+    "energy_savings",
+    "enterprise_days",
+    "enterprise_status",
+    "enterprise_subsidy",
+    "estimate_change",
+    "fen_text",
+    "fit_baseline",
+    "g14_statistics",
+    "hac_maxlags",
+    "judge_enterprise",
+    "judge_kpi",
+    "kpi_value",
+    "kpi_values",
+    "moving_block_indices",
+    "period_series",
+    "platform_subsidy",
+]

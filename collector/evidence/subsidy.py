@@ -1,0 +1,117 @@
+"""Subsidy arithmetic in integer fen: per passed enterprise and per platform (method §7).
+
+Per passed enterprise: min(⌊30 % of the actual retrofit cost⌋, 300,000 CNY); per platform:
+the sum, capped at 6,000,000 CNY; and whether at least 10 enterprises passed (DOMAIN.md,
+工信厅联企业〔2022〕22号). 1 CNY = 100 fen; every amount is an int, rounded down to the fen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from collector.registry.rules import MIN_ENTERPRISES_PER_PLATFORM
+
+__all__ = [
+    "ENTERPRISE_CAP_FEN",
+    "PLATFORM_CAP_FEN",
+    "SUBSIDY_PERCENT",
+    "EnterpriseOutcome",
+    "EnterpriseSubsidy",
+    "PlatformSubsidy",
+    "enterprise_subsidy",
+    "fen_text",
+    "platform_subsidy",
+]
+
+#: Share of the actual retrofit cost the subsidy may cover, in percent.
+SUBSIDY_PERCENT = 30
+#: At most 300,000 CNY per enterprise.
+ENTERPRISE_CAP_FEN = 300_000 * 100
+#: At most 6,000,000 CNY per platform.
+PLATFORM_CAP_FEN = 6_000_000 * 100
+
+
+def fen_text(fen: int) -> str:
+    """An amount in fen as CNY with two decimals, e.g. 25500000 → ``"255000.00"``."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole}.{cents:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class EnterpriseOutcome:
+    """An enterprise's review result and its actual retrofit cost in fen."""
+
+    enterprise: str
+    passed: bool
+    cost_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class EnterpriseSubsidy:
+    """What the rule gives one enterprise, in fen: 0 unless it passed."""
+
+    enterprise: str
+    passed: bool
+    cost_fen: int
+    share_fen: int
+    subsidy_fen: int
+    capped: bool
+
+
+def enterprise_subsidy(outcome: EnterpriseOutcome) -> EnterpriseSubsidy:
+    """min(⌊30 × cost / 100⌋, 30,000,000) fen for a passed enterprise, else 0.
+
+    ValueError for a negative cost.
+    """
+    if outcome.cost_fen < 0:
+        raise ValueError(f"{outcome.enterprise}: cost {outcome.cost_fen} fen, expected >= 0")
+    share = outcome.cost_fen * SUBSIDY_PERCENT // 100
+    subsidy = min(share, ENTERPRISE_CAP_FEN) if outcome.passed else 0
+    return EnterpriseSubsidy(
+        enterprise=outcome.enterprise,
+        passed=outcome.passed,
+        cost_fen=outcome.cost_fen,
+        share_fen=share,
+        subsidy_fen=subsidy,
+        capped=outcome.passed and share > ENTERPRISE_CAP_FEN,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformSubsidy:
+    """A platform's roll-up: passed count, the minimum of 10, and the subsidy in fen.
+
+    ``total_fen`` is the rule's arithmetic for the enterprises that passed; when
+    ``minimum_met`` is False the reviewers decide what is paid (method §7).
+    """
+
+    platform: str
+    enterprises: tuple[EnterpriseSubsidy, ...]
+    passed_count: int
+    minimum: int
+    minimum_met: bool
+    uncapped_total_fen: int
+    total_fen: int
+    platform_capped: bool
+
+
+def platform_subsidy(platform: str, outcomes: Sequence[EnterpriseOutcome]) -> PlatformSubsidy:
+    """Roll up a platform's enterprises; ValueError if an enterprise id repeats."""
+    ids = [outcome.enterprise for outcome in outcomes]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"platform {platform}: an enterprise is listed twice in {ids}")
+    per_enterprise = tuple(enterprise_subsidy(outcome) for outcome in outcomes)
+    passed = sum(1 for item in per_enterprise if item.passed)
+    uncapped = sum(item.subsidy_fen for item in per_enterprise)
+    return PlatformSubsidy(
+        platform=platform,
+        enterprises=per_enterprise,
+        passed_count=passed,
+        minimum=MIN_ENTERPRISES_PER_PLATFORM,
+        minimum_met=passed >= MIN_ENTERPRISES_PER_PLATFORM,
+        uncapped_total_fen=uncapped,
+        total_fen=min(uncapped, PLATFORM_CAP_FEN),
+        platform_capped=uncapped > PLATFORM_CAP_FEN,
+    )

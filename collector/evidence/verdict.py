@@ -1,0 +1,194 @@
+"""Verdicts: per KPI against the plan's target, per enterprise on its required targets (§5).
+
+A KPI passes when the conservative bound of its 95 % interval clears the target (increase:
+low ≥ size; decrease: high ≤ −size), fails otherwise, and is ``insufficient_data`` when a
+period lacks evidence, the change is undefined, or the energy model fails ASHRAE G14.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from collector.evidence.change import (
+    DEFAULT_SEED,
+    MDE_FACTOR,
+    ChangeEstimate,
+    Interval,
+    estimate_change,
+)
+from collector.evidence.daily import EnterpriseDay
+from collector.evidence.energy import EnergySavings, energy_savings, fit_baseline
+from collector.evidence.errors import UndefinedChange
+from collector.evidence.sufficiency import KpiSeries, Sufficiency, period_series
+from collector.registry.plan import Enterprise, Period, Target
+
+__all__ = [
+    "EnterpriseVerdict",
+    "KpiVerdict",
+    "Status",
+    "decide",
+    "enterprise_status",
+    "judge_enterprise",
+    "judge_kpi",
+]
+
+Status = Literal["pass", "fail", "insufficient_data"]
+
+
+@dataclass(frozen=True, slots=True)
+class KpiVerdict:
+    """One KPI's verdict with everything behind it.
+
+    ``interval`` is the decisive 95 % interval of the change in the target's unit (for energy
+    per unit: minus the G14 savings ± half-width); ``needed_for_80pct_pass`` is the size of
+    true change that passes four times in five (target + MDE), in the same unit.
+    """
+
+    kpi: str
+    target: Target
+    status: Status
+    reasons: tuple[str, ...]
+    baseline: Sufficiency
+    reporting: Sufficiency
+    change: ChangeEstimate | None
+    energy: EnergySavings | None
+    interval: Interval | None
+    needed_for_80pct_pass: float | None
+
+
+def decide(target: Target, interval: Interval) -> Status:
+    """Pass when the interval's conservative bound clears the target, else fail."""
+    if target.direction == "increase":
+        return "pass" if interval.low >= target.size else "fail"
+    return "pass" if interval.high <= -target.size else "fail"
+
+
+def _insufficient(
+    kpi: str, target: Target, base: Sufficiency, report: Sufficiency, reasons: Sequence[str]
+) -> KpiVerdict:
+    return KpiVerdict(
+        kpi, target, "insufficient_data", tuple(reasons), base, report, None, None, None, None
+    )
+
+
+def _change_or_reason(
+    base: KpiSeries, report: KpiSeries, target: Target, seed: int
+) -> ChangeEstimate | str:
+    try:
+        return estimate_change(base, report, target.unit, seed=seed)
+    except UndefinedChange as exc:
+        return exc.reason
+
+
+def judge_kpi(
+    kpi: str,
+    target: Target,
+    days: Sequence[EnterpriseDay],
+    baseline: Period,
+    reporting: Period,
+    *,
+    seed: int = DEFAULT_SEED,
+    energy_with_hours: bool = False,
+) -> KpiVerdict:
+    """The verdict for one KPI of one enterprise from its enterprise days.
+
+    ValueError for a ``pp`` target on energy per unit (a ratio with units of its own).
+    """
+    base, base_ok = period_series(days, kpi, "baseline", baseline.start, baseline.end)
+    report, report_ok = period_series(days, kpi, "reporting", reporting.start, reporting.end)
+    if not (base_ok.sufficient and report_ok.sufficient):
+        return _insufficient(kpi, target, base_ok, report_ok, base_ok.reasons + report_ok.reasons)
+    change = _change_or_reason(base, report, target, seed)
+    if isinstance(change, str):
+        return _insufficient(kpi, target, base_ok, report_ok, [change])
+    needed = target.size + change.mde
+    if kpi != "energy_per_unit":
+        interval = change.decisive
+        return KpiVerdict(
+            kpi,
+            target,
+            decide(target, interval),
+            (),
+            base_ok,
+            report_ok,
+            change,
+            None,
+            interval,
+            needed,
+        )
+    if target.unit != "%":
+        raise ValueError(f"energy_per_unit target in {target.unit}: expected %")
+    return _judge_energy(target, base, report, base_ok, report_ok, change, energy_with_hours)
+
+
+def _judge_energy(
+    target: Target,
+    base: KpiSeries,
+    report: KpiSeries,
+    base_ok: Sufficiency,
+    report_ok: Sufficiency,
+    change: ChangeEstimate,
+    with_hours: bool,
+) -> KpiVerdict:
+    savings = energy_savings(fit_baseline(base, with_hours=with_hours), report)
+    kpi = "energy_per_unit"
+    if not savings.model.meets_g14:
+        return KpiVerdict(
+            kpi,
+            target,
+            "insufficient_data",
+            ("energy_model_fails_g14",),
+            base_ok,
+            report_ok,
+            change,
+            savings,
+            None,
+            None,
+        )
+    half = savings.half_width_95_pct
+    interval = Interval(-(savings.savings_pct + half), -(savings.savings_pct - half))
+    needed = target.size + MDE_FACTOR * savings.se_pct
+    return KpiVerdict(
+        kpi,
+        target,
+        decide(target, interval),
+        (),
+        base_ok,
+        report_ok,
+        change,
+        savings,
+        interval,
+        needed,
+    )
+
+
+def enterprise_status(verdicts: Sequence[KpiVerdict]) -> Status:
+    """Fail if a required KPI failed, pass if all required passed, else insufficient data."""
+    required = [verdict.status for verdict in verdicts if verdict.target.required]
+    if "fail" in required:
+        return "fail"
+    if required and all(status == "pass" for status in required):
+        return "pass"
+    return "insufficient_data"
+
+
+@dataclass(frozen=True, slots=True)
+class EnterpriseVerdict:
+    """An enterprise's verdict and its KPIs' verdicts, in the plan's target order."""
+
+    enterprise: str
+    status: Status
+    kpis: tuple[KpiVerdict, ...]
+
+
+def judge_enterprise(
+    enterprise: Enterprise, days: Sequence[EnterpriseDay], *, seed: int = DEFAULT_SEED
+) -> EnterpriseVerdict:
+    """Judge every target of ``enterprise`` (the plan's record) on its enterprise days."""
+    verdicts = tuple(
+        judge_kpi(kpi, target, days, enterprise.baseline, enterprise.reporting, seed=seed)
+        for kpi, target in enterprise.targets.items()
+    )
+    return EnterpriseVerdict(enterprise.id, enterprise_status(verdicts), verdicts)

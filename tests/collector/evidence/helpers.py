@@ -1,0 +1,82 @@
+"""Device-day rows and simulated daily series for the evidence engine's tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from collector.evidence import KpiSeries
+from collector.store import DailyRow
+
+START = date(2026, 1, 5)
+
+
+def device_day(day: date, device: str = "press-1", **changes: Any) -> DailyRow:
+    """A day of one device: 8 h scheduled and planned, every quantity set unless changed."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    values: dict[str, Any] = {
+        "platform": "plat-a",
+        "enterprise": "ent-1",
+        "agent": "agent-1",
+        "device": device,
+        "provenance": "measured",
+        "day": day,
+        "tz": "UTC",
+        "windows": 1440,
+        "partial_windows": 0,
+        "config_digests": 1,
+        "first_start": midnight,
+        "last_end": midnight + timedelta(days=1),
+        "scheduled_s": 28800.0,
+        "planned_s": 28800.0,
+        "run_s": 23040.0,
+        "idle_s": 2880.0,
+        "down_s": 2880.0,
+        "off_s": 0.0,
+        "planned_stop_s": 0.0,
+        "total_count": 1000,
+        "good_count": 980,
+        "reject_count": 20,
+        "energy_kwh": 500.0,
+        "ideal_count_s": 20000.0,
+        "duration_s": 86400.0,
+        "comm_loss_s": 0.0,
+        "scheduled_comm_loss_s": 0.0,
+        "samples": 86400,
+        "missed_polls": 0,
+        "bad_values": 0,
+        "counter_resets": 0,
+        "meter_resets": 0,
+        "clock_jumps": 0,
+        "ideal_cycle_s_min": 20.0,
+        "ideal_cycle_s_max": 20.0,
+    }
+    values.update(changes)
+    return DailyRow(**values)
+
+
+def days(count: int, start: date = START) -> list[date]:
+    """``count`` consecutive days from ``start``."""
+    return [start + timedelta(days=i) for i in range(count)]
+
+
+def ar1(rng: np.random.Generator, shape: tuple[int, ...], rho: float, sd: float) -> np.ndarray:
+    """AR(1) noise along the last axis with lag-1 correlation ``rho`` and marginal SD ``sd``."""
+    shocks = rng.normal(0.0, sd * np.sqrt(1 - rho**2), size=shape)
+    noise = np.empty(shape)
+    noise[..., 0] = rng.normal(0.0, sd, size=shape[:-1])
+    for t in range(1, shape[-1]):
+        noise[..., t] = rho * noise[..., t - 1] + shocks[..., t]
+    return noise
+
+
+def availability_series(
+    role: str, availability: np.ndarray, planned_s: np.ndarray, start: date = START
+) -> KpiSeries:
+    """An availability series from daily availability and planned time (run = A × planned)."""
+    sums = np.column_stack([availability * planned_s, planned_s])
+    return KpiSeries(
+        "availability", role, tuple(days(len(planned_s), start)), ("run_s", "planned_s"), sums
+    )

@@ -1,0 +1,159 @@
+"""KPIs from summed base quantities (collector/evidence/daily.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from collector.evidence import enterprise_days, kpi_value
+from collector.store import DailyRow
+
+from .helpers import device_day
+
+SHIFT_DAY = date(2026, 3, 2)
+# The published worked example (480-min shift; two 15-min breaks and a 30-min meal; 47 min
+# of down time; ideal cycle 1.0 s; 19,271 parts of which 423 rejected).
+BREAK_MINUTES = set(range(120, 135)) | set(range(240, 270)) | set(range(360, 375))
+DOWN_MINUTES = set(range(60, 107))
+TOTAL, REJECTS = 19_271, 423
+
+
+def _minute_windows() -> list[dict[str, float]]:
+    """480 one-minute windows of base quantities whose sums give the worked example."""
+    running = [m for m in range(480) if m not in BREAK_MINUTES and m not in DOWN_MINUTES]
+    per_minute, extra = divmod(TOTAL, len(running))
+    reject_per_minute, reject_extra = divmod(REJECTS, len(running))
+    windows = []
+    for minute in range(480):
+        window = dict.fromkeys(
+            ("scheduled_s", "planned_s", "run_s", "down_s", "total", "reject"), 0.0
+        )
+        if minute not in BREAK_MINUTES:
+            window["scheduled_s"] = window["planned_s"] = 60.0
+        if minute in DOWN_MINUTES:
+            window["down_s"] = 60.0
+        elif minute not in BREAK_MINUTES:
+            index = running.index(minute)
+            window["run_s"] = 60.0
+            window["total"] = per_minute + (1 if index < extra else 0)
+            window["reject"] = reject_per_minute + (1 if index < reject_extra else 0)
+        windows.append(window)
+    return windows
+
+
+def _day_from_minutes() -> DailyRow:
+    windows = _minute_windows()
+
+    def total(name: str) -> float:
+        return sum(window[name] for window in windows)
+
+    count, rejects = int(total("total")), int(total("reject"))
+    return device_day(
+        SHIFT_DAY,
+        scheduled_s=total("scheduled_s"),
+        planned_s=total("planned_s"),
+        run_s=total("run_s"),
+        down_s=total("down_s"),
+        total_count=count,
+        reject_count=rejects,
+        good_count=count - rejects,
+        # Σ(ideal cycle × count) with an ideal cycle of 1.0 s in every window.
+        ideal_count_s=sum(1.0 * window["total"] for window in windows),
+    )
+
+
+def test_oee_worked_example_from_minute_windows() -> None:
+    (day,) = enterprise_days([_day_from_minutes()])
+    published = {"availability": 88.81, "performance": 86.11, "quality": 97.80, "oee": 74.79}
+    for kpi, percent in published.items():
+        value = day.value(kpi)
+        assert value is not None
+        assert abs(100 * value - percent) < 0.01, kpi
+    assert day.kpi_sums["availability"] == {"run_s": 373 * 60, "planned_s": 420 * 60}
+    assert day.kpi_sums["quality"]["good_count"] == 18_848
+
+
+def test_oee_equals_a_times_p_times_q_and_the_reduced_form() -> None:
+    (day,) = enterprise_days([_day_from_minutes()])
+    a, p, q, oee = (day.value(k) for k in ("availability", "performance", "quality", "oee"))
+    assert a is not None and p is not None and q is not None and oee is not None
+    assert oee == pytest.approx(a * p * q, rel=1e-12)
+    assert oee == pytest.approx(1.0 * 18_848 / (420 * 60), rel=1e-12)
+
+
+def test_enterprise_is_the_ratio_of_device_sums_not_the_mean_of_ratios() -> None:
+    big = device_day(SHIFT_DAY, "line-1", planned_s=57600.0, run_s=54720.0)  # 95 %
+    small = device_day(SHIFT_DAY, "line-2", planned_s=7200.0, run_s=3600.0)  # 50 %
+    (day,) = enterprise_days([big, small])
+    assert day.value("availability") == pytest.approx((54720 + 3600) / (57600 + 7200))
+    assert day.value("availability") != pytest.approx((0.95 + 0.50) / 2)
+    assert day.devices == 2
+
+
+def test_other_kpis_from_sums() -> None:
+    (day,) = enterprise_days([device_day(SHIFT_DAY)])
+    assert day.value("output_per_planned_hour") == pytest.approx(980 / 8)
+    assert day.value("defect_rate") == pytest.approx(0.02)
+    assert day.value("unplanned_downtime_per_planned_hour") == pytest.approx(2880 / 28800)
+    assert day.value("energy_per_unit") == pytest.approx(500 / 980)
+    assert day.value("performance") == pytest.approx(20000 / 23040)
+
+
+def test_zero_denominator_is_undefined_not_zero() -> None:
+    idle = device_day(
+        SHIFT_DAY,
+        planned_s=0.0,
+        run_s=0.0,
+        total_count=0,
+        good_count=0,
+        reject_count=0,
+        ideal_count_s=0.0,
+        down_s=0.0,
+    )
+    (day,) = enterprise_days([idle])
+    for kpi in (
+        "availability",
+        "performance",
+        "quality",
+        "oee",
+        "defect_rate",
+        "output_per_planned_hour",
+        "energy_per_unit",
+    ):
+        assert day.value(kpi) is None, kpi
+    assert kpi_value("quality", {"good_count": 0, "total_count": 0}) is None
+
+
+def test_planned_time_without_output_is_oee_zero() -> None:
+    stopped = device_day(
+        SHIFT_DAY,
+        run_s=0.0,
+        down_s=28800.0,
+        total_count=0,
+        good_count=0,
+        reject_count=0,
+        ideal_count_s=0.0,
+    )
+    (day,) = enterprise_days([stopped])
+    assert day.value("oee") == 0.0
+    assert day.value("availability") == 0.0
+    assert day.value("quality") is None
+
+
+def test_device_without_a_meter_adds_no_parts_to_energy_per_unit() -> None:
+    metered = device_day(SHIFT_DAY, "line-1", energy_kwh=400.0, good_count=800)
+    unmetered = device_day(SHIFT_DAY, "line-2", energy_kwh=None, good_count=1200)
+    (day,) = enterprise_days([metered, unmetered])
+    assert day.value("energy_per_unit") == pytest.approx(400 / 800)
+    assert day.value("output_per_planned_hour") == pytest.approx(2000 / 16)
+
+
+def test_coverage_and_imported_time() -> None:
+    measured = device_day(SHIFT_DAY, "line-1", scheduled_comm_loss_s=7200.0)
+    imported = device_day(SHIFT_DAY, "line-2", provenance="imported")
+    (day,) = enterprise_days([measured, imported])
+    assert day.coverage == pytest.approx(1 - 7200 / 57600)
+    assert day.imported_scheduled_s == 28800.0
+    (off,) = enterprise_days([device_day(SHIFT_DAY, scheduled_s=0.0)])
+    assert off.coverage is None

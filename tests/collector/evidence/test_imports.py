@@ -1,0 +1,27 @@
+"""The evidence engine stays out of the ingest's imports (numpy, scipy, statsmodels are heavy)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import collector.evidence
+
+
+def test_ingest_does_not_import_the_evidence_engine() -> None:
+    code = (
+        "import sys, collector.ingest, collector.store;"
+        "heavy = sorted(m for m in ('collector.evidence', 'numpy', 'scipy', 'statsmodels')"
+        " if m in sys.modules); print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_exports_are_sorted_and_present() -> None:
+    names = collector.evidence.__all__
+    assert names == sorted(names, key=lambda n: (not n.isupper(), not n[0].isupper(), n))
+    for name in names:
+        assert hasattr(collector.evidence, name), name
