@@ -67,7 +67,9 @@ def run(
     opcua_user: Annotated[
         list[str] | None, typer.Option(help="OPC UA login NAME:PASSWORD (repeatable).")
     ] = None,
-    no_anonymous: Annotated[bool, typer.Option(help="Refuse anonymous OPC UA logins.")] = False,
+    no_anonymous: Annotated[
+        bool, typer.Option("--no-anonymous", help="Refuse anonymous OPC UA logins.")
+    ] = False,
     work_dir: Annotated[
         Path | None,
         typer.Option(help="Where the OPC UA certificate is kept (default: a temp dir, removed)."),
