@@ -7,9 +7,13 @@ import logging
 __all__ = ["configure_logging"]
 
 #: Libraries that log every timeout or dropped connection themselves (pymodbus an ERROR per
-#: timeout, asyncua a traceback when a server stops). Our sources turn those faults into
-#: bad readings and log one line per change of state, so without --verbose these are muted.
-NOISY_LIBRARIES = ("pymodbus", "asyncua")
+#: timeout, asyncua a traceback when a server stops), or every request (httpx at INFO). Our
+#: code logs one line per change of state, so without --verbose these are held to a level.
+NOISY_LIBRARIES = {
+    "pymodbus": logging.CRITICAL,
+    "asyncua": logging.CRITICAL,
+    "httpx": logging.WARNING,
+}
 
 
 def configure_logging(verbose: bool) -> None:
@@ -18,5 +22,5 @@ def configure_logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    for name in NOISY_LIBRARIES:
-        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.CRITICAL)
+    for name, level in NOISY_LIBRARIES.items():
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else level)

@@ -42,6 +42,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agent import wire
+from collector.errors import RegistryUnavailable
 from collector.store import (
     AuthFailed,
     InfluxStore,
@@ -126,6 +127,7 @@ class IngestStats:
     duplicates: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)  # by reason code
     store_retries: int = 0
+    registry_retries: int = 0
     rollup_failures: int = 0
     write_latency_sum_s: float = 0.0
     inflight: int = 0
@@ -279,11 +281,21 @@ class Ingest:
         )
         self._client.loop_start()
         worker = asyncio.create_task(self._work(), name="ingest")
+        stopping = asyncio.create_task(stop.wait(), name="stop")
         try:
-            await stop.wait()
+            # The worker runs until stopped; if it ends by itself it failed, and the replica
+            # must not stay connected looking healthy while it stores nothing: the error goes
+            # up (logged, non-zero exit) and the unacknowledged messages wait at the broker.
+            await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if worker.done() and not worker.cancelled():
+                failure = worker.exception()
+                if failure is not None:
+                    log.critical("ingest stopped by an unexpected error: %r", failure)
+                    raise failure
         finally:
-            worker.cancel()
-            await asyncio.gather(worker, return_exceptions=True)
+            for task in (worker, stopping):
+                task.cancel()
+            await asyncio.gather(worker, stopping, return_exceptions=True)
             # A plain DISCONNECT keeps the session (expiry as connected), so whatever was
             # received and not acknowledged is delivered again to whichever replica is next.
             self._client.disconnect()
@@ -486,5 +498,17 @@ class Ingest:
                 delay_s = min(delay_s * 2, 15.0)
 
     async def _registry(self, call: Callable[..., _T], *args: Any) -> _T:
+        """Run a registry call in its thread; retry while the registry is locked too long."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._registry_thread, call, *args)
+        delay_s = 0.5
+        while True:
+            try:
+                return await loop.run_in_executor(self._registry_thread, call, *args)
+            except RegistryUnavailable as exc:
+                if not exc.retryable:
+                    raise
+                self.stats.registry_retries += 1
+                self.stats.last_error = f"registry unavailable: {exc}"
+                log.warning("registry unavailable (%s); holding, retrying in %.1f s", exc, delay_s)
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, 15.0)

@@ -35,6 +35,9 @@ def render_ingest_metrics(ingest: Ingest) -> str:
     metric("rv_ingest_store_retries_total", "counter",
            "Writes retried because InfluxDB was unavailable.",
            [("", stats.store_retries)])  # fmt: skip
+    metric("rv_ingest_registry_retries_total", "counter",
+           "Registry calls retried because the registry was locked too long.",
+           [("", stats.registry_retries)])  # fmt: skip
     metric("rv_ingest_rollup_failures_total", "counter", "Daily rollup refreshes that failed.",
            [("", stats.rollup_failures)])  # fmt: skip
     metric("rv_ingest_write_latency_seconds", "summary",
