@@ -30,7 +30,7 @@ import hashlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -45,10 +45,12 @@ from agent import wire
 from collector.errors import RegistryUnavailable
 from collector.store import (
     AuthFailed,
+    DayKey,
     InfluxStore,
     NotFound,
     StoreError,
     WindowRecord,
+    affected_days,
     window_records,
 )
 
@@ -94,6 +96,12 @@ class IngestRegistry(Protocol):
 
     def enterprise_zone(self, enterprise: str) -> str: ...
 
+    def mark_days_dirty(self, days: Iterable[tuple[str, str, dt.date, str]]) -> None: ...
+
+    def dirty_days(self, limit: int = 1000) -> list[tuple[str, str, dt.date, str, int]]: ...
+
+    def clear_dirty_days(self, done: Iterable[tuple[str, str, dt.date, int]]) -> None: ...
+
 
 @dataclass(frozen=True)
 class IngestSettings:
@@ -115,6 +123,8 @@ class IngestSettings:
     inflight: int = 64
     #: A batch (one InfluxDB write) closes after this long, or when ``inflight`` messages wait.
     flush_after_s: float = 0.2
+    #: Daily rollups of the days written to are recomputed this often, off the ack path.
+    rollup_every_s: float = 2.0
 
 
 @dataclass
@@ -281,21 +291,24 @@ class Ingest:
         )
         self._client.loop_start()
         worker = asyncio.create_task(self._work(), name="ingest")
+        refresher = asyncio.create_task(self._refresh_rollups_forever(), name="rollups")
         stopping = asyncio.create_task(stop.wait(), name="stop")
         try:
             # The worker runs until stopped; if it ends by itself it failed, and the replica
             # must not stay connected looking healthy while it stores nothing: the error goes
             # up (logged, non-zero exit) and the unacknowledged messages wait at the broker.
-            await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if worker.done() and not worker.cancelled():
-                failure = worker.exception()
+            await asyncio.wait({worker, refresher, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            for service in (worker, refresher):
+                failure = None if not service.done() or service.cancelled() else service.exception()
                 if failure is not None:
-                    log.critical("ingest stopped by an unexpected error: %r", failure)
+                    log.critical(
+                        "%s stopped by an unexpected error: %r", service.get_name(), failure
+                    )
                     raise failure
         finally:
-            for task in (worker, stopping):
-                task.cancel()
-            await asyncio.gather(worker, stopping, return_exceptions=True)
+            for pending in (worker, refresher, stopping):
+                pending.cancel()
+            await asyncio.gather(worker, refresher, stopping, return_exceptions=True)
             # A plain DISCONNECT keeps the session (expiry as connected), so whatever was
             # received and not acknowledged is delivered again to whichever replica is next.
             self._client.disconnect()
@@ -451,7 +464,7 @@ class Ingest:
             await self._quarantine(message, "store_rejected", str(exc))
             self._ack(message)
             return
-        await self._refresh_rollups(records)
+        await self._mark_days(records)
         self.stats.write_latency_sum_s += time.monotonic() - started
         self.stats.written_batches += 1
         self.stats.written_records += len(records)
@@ -459,17 +472,39 @@ class Ingest:
         for message, _ in accepted:
             self._ack(message)
 
-    async def _refresh_rollups(self, records: list[WindowRecord]) -> None:
+    async def _mark_days(self, records: list[WindowRecord]) -> None:
+        """Note the days these windows fall in; the refresher recomputes their rollups.
+
+        Durable in the registry before the ack, so a refresh owed is never forgotten: the
+        rollup of a day lags its windows by at most ``rollup_every_s`` plus one refresh.
+        """
         zones = {}
         for enterprise in {r.enterprise for r in records}:
             zones[enterprise] = await self._registry(self.registry.enterprise_zone, enterprise)
+        days = [(k.enterprise, k.device, k.day, k.tz) for k in affected_days(records, zones)]
+        await self._registry(self.registry.mark_days_dirty, days)
+
+    async def _refresh_rollups_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.rollup_every_s)
+            await self.refresh_rollups()
+
+    async def refresh_rollups(self) -> int:
+        """Recompute the rollups of every day marked dirty; returns how many were done."""
+        dirty = await self._registry(self.registry.dirty_days)
+        if not dirty:
+            return 0
+        keys = [DayKey(enterprise, device, day, tz) for enterprise, device, day, tz, _ in dirty]
         try:
-            await self._until_stored(lambda: self.store.refresh_daily(records, zones))
+            await self._until_stored(lambda: self.store.refresh_days(keys))
         except StoreError as exc:
-            # The windows are stored; a day's rollup can be recomputed from them at any time
-            # (`retrofit-collector rollups refresh`), so this is logged, not a reason to hold.
+            # Still marked: tried again next round; the windows themselves are stored.
             self.stats.rollup_failures += 1
-            log.error("daily rollups not refreshed for %d windows: %s", len(records), exc)
+            log.error("daily rollups of %d device-days not refreshed: %s", len(keys), exc)
+            return 0
+        done = [(enterprise, device, day, gen) for enterprise, device, day, _, gen in dirty]
+        await self._registry(self.registry.clear_dirty_days, done)
+        return len(done)
 
     async def _until_stored(self, attempt: Callable[[], Any]) -> None:
         """Retry ``attempt`` while InfluxDB is unavailable: nothing is acked meanwhile."""

@@ -107,6 +107,14 @@ CREATE TABLE IF NOT EXISTS agent_status (
     state          TEXT    NOT NULL,
     updated_at     TEXT    NOT NULL
 );
+CREATE TABLE IF NOT EXISTS rollup_dirty (
+    enterprise TEXT    NOT NULL,
+    device     TEXT    NOT NULL,
+    day        TEXT    NOT NULL,
+    tz         TEXT    NOT NULL,
+    generation INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (enterprise, device, day)
+);
 CREATE TRIGGER IF NOT EXISTS plan_versions_no_update BEFORE UPDATE ON plan_versions
 BEGIN SELECT RAISE(ABORT, 'plan_versions is append-only: load a new version instead'); END;
 CREATE TRIGGER IF NOT EXISTS plan_versions_no_delete BEFORE DELETE ON plan_versions

@@ -13,7 +13,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -497,6 +497,44 @@ class Registry:
         ]
 
     # --- agent status -----------------------------------------------------------------------
+
+    # --- daily rollups still to refresh ------------------------------------------------------
+
+    def mark_days_dirty(self, days: Iterable[tuple[str, str, dt.date, str]]) -> None:
+        """Record (enterprise, device, local day, tz) whose rollup must be recomputed.
+
+        Durable, so a refresh owed when a collector stops is done by the next one. Marking a
+        day again bumps its generation, so a refresh that read it before does not clear it.
+        """
+        rows = [(e, d, day.isoformat(), tz) for e, d, day, tz in days]
+        if not rows:
+            return
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO rollup_dirty (enterprise, device, day, tz) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (enterprise, device, day) DO UPDATE SET generation = generation + 1",
+                rows,
+            )
+
+    def dirty_days(self, limit: int = 1000) -> list[tuple[str, str, dt.date, str, int]]:
+        """Days waiting for a rollup refresh: (enterprise, device, day, tz, generation)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT enterprise, device, day, tz, generation FROM rollup_dirty "
+                "ORDER BY day LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [(e, d, dt.date.fromisoformat(day), tz, g) for e, d, day, tz, g in rows]
+
+    def clear_dirty_days(self, done: Iterable[tuple[str, str, dt.date, int]]) -> None:
+        """Forget refreshed days, unless marked again since (their generation moved on)."""
+        rows = [(e, d, day.isoformat(), g) for e, d, day, g in done]
+        with self._write() as conn:
+            conn.executemany(
+                "DELETE FROM rollup_dirty WHERE enterprise = ? AND device = ? AND day = ? "
+                "AND generation = ?",
+                rows,
+            )
 
     def update_status(
         self,

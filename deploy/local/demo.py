@@ -302,6 +302,7 @@ def main() -> int:
         plant_end = START + dt.timedelta(seconds=(time.time() - anchor) * speed)
         stop_process(agent)
         metrics = wait_for_ingest(collector)
+        wait_for_rollups(out / "registry.sqlite")
         first = START.date() - dt.timedelta(days=1)
         rows = asyncio.run(read_rollups(influx, first, plant_end.date() + dt.timedelta(days=1)))
         with Registry(out / "registry.sqlite") as registry:
@@ -355,6 +356,14 @@ def wait_for_ingest(config: Path, timeout_s: float = 30.0) -> dict[str, float]:
             return now
         last = now
     return last
+
+
+def wait_for_rollups(registry_path: Path, timeout_s: float = 30.0) -> None:
+    """Until the collector has refreshed the daily rollups of every day it wrote to."""
+    deadline = time.monotonic() + timeout_s
+    with Registry(registry_path) as registry:
+        while registry.dirty_days() and time.monotonic() < deadline:
+            time.sleep(0.5)
 
 
 if __name__ == "__main__":

@@ -147,9 +147,12 @@ async def test_valid_windows_are_stored_and_bad_ones_quarantined(
     publish(mosquitto, TOPIC, wire.encode(envelope(2)))  # the late seq closes the gap
     await wait_until(lambda: ingest.stats.written_records == 4)
     assert registry.seq_gaps(AGENT) == []
+    # Rollups are refreshed off the ack path, within a round of the refresher.
+    await ingest.refresh_rollups()
     async with InfluxStore(influxd.url, "rv") as reader:
         days = await reader.daily(ENTERPRISE, T0.date(), T0.date())
     assert sum(row.total_count or 0 for row in days) == 3 * 12
+    assert registry.dirty_days() == []
 
 
 async def test_status_updates_the_registry_and_revocation_quarantines(
