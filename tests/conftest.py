@@ -12,9 +12,9 @@ import itertools
 import os
 import tty
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -28,14 +28,20 @@ MosquittoFactory = Callable[..., MosquittoServer]
 InfluxFactory = Callable[..., InfluxServer]
 
 
-@pytest.fixture
-def mosquitto_factory(tmp_path: Path) -> Iterator[MosquittoFactory]:
-    """Make MosquittoServer(workdir under tmp_path, **kwargs), started unless start=False."""
+_Server = TypeVar("_Server", MosquittoServer, InfluxServer)
+
+
+@contextmanager
+def _server_factory(
+    kind: type[_Server], tmp_path: Path, name: str
+) -> Iterator[Callable[..., _Server]]:
+    """Make ``kind(workdir under tmp_path, **kwargs)``, started unless start=False; every one
+    made is stopped when the test ends, also when it failed."""
     serial = itertools.count()
     with ExitStack() as teardown:
 
-        def make(*, start: bool = True, **kwargs: Any) -> MosquittoServer:
-            server = MosquittoServer(tmp_path / f"mosquitto-{next(serial)}", **kwargs)
+        def make(*, start: bool = True, **kwargs: Any) -> _Server:
+            server = kind(tmp_path / f"{name}-{next(serial)}", **kwargs)
             teardown.callback(server.stop)
             if start:
                 server.start()
@@ -45,18 +51,16 @@ def mosquitto_factory(tmp_path: Path) -> Iterator[MosquittoFactory]:
 
 
 @pytest.fixture
+def mosquitto_factory(tmp_path: Path) -> Iterator[MosquittoFactory]:
+    """Make MosquittoServer(workdir under tmp_path, **kwargs), started unless start=False."""
+    with _server_factory(MosquittoServer, tmp_path, "mosquitto") as make:
+        yield make
+
+
+@pytest.fixture
 def influxd_factory(tmp_path: Path) -> Iterator[InfluxFactory]:
     """Make InfluxServer(workdir under tmp_path, **kwargs), started unless start=False."""
-    serial = itertools.count()
-    with ExitStack() as teardown:
-
-        def make(*, start: bool = True, **kwargs: Any) -> InfluxServer:
-            server = InfluxServer(tmp_path / f"influxd-{next(serial)}", **kwargs)
-            teardown.callback(server.stop)
-            if start:
-                server.start()
-            return server
-
+    with _server_factory(InfluxServer, tmp_path, "influxd") as make:
         yield make
 
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -347,3 +347,35 @@ def ingest_ready(
         20,
         "the probe window stored",
     )
+
+
+def assert_stored_exactly_once(
+    influxd: InfluxServer,
+    registry_path: Path,
+    agents: Sequence[SigningAgent],
+    last_seq: int,
+    logs: Callable[[], str],
+) -> None:
+    """Every window of seqs 1..last_seq of every agent is in InfluxDB once; the registry clean.
+
+    Waits up to 90 s for the count; ``logs`` says what to show if it is not reached.
+    """
+    expected = {
+        (agent.agent, device, seq)
+        for agent in agents
+        for device in agent.devices
+        for seq in range(1, last_seq + 1)
+    }
+    wait_until(
+        lambda: count_windows(influxd) >= len(expected),
+        90,
+        f"{len(expected)} windows stored",
+        lambda: f"(have {count_windows(influxd)}; {logs()})",
+    )
+    assert count_windows(influxd) == len(expected)
+    assert distinct_windows(influxd) == expected
+    with Registry(registry_path) as registry:
+        assert registry.quarantine_counts() == {}
+        for agent in agents:
+            assert registry.seq_gaps(agent.agent) == []
+            assert registry.highest_seq(agent.agent) == last_seq

@@ -9,18 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from collector.registry import Registry
 from stack import InfluxServer, MosquittoServer
 from tests.collector.faults.conftest import ReplicaFactory
 from tests.collector.faults.harness import (
     Publisher,
     SigningAgent,
-    count_windows,
-    distinct_windows,
+    assert_stored_exactly_once,
     ingest_ready,
     make_agents,
     register,
-    wait_until,
     write_config,
 )
 
@@ -107,23 +104,7 @@ def test_influx_outage_loses_nothing_and_holds_memory_flat(
     assert max(settled) - settled[0] < RSS_GROWTH_LIMIT_KB, samples
     assert max(rss for _, rss in samples) < RSS_LIMIT_KB, samples
 
-    expected = {
-        (agent.agent, device, seq)
-        for agent in agents
-        for device in agent.devices
-        for seq in range(1, last_seq + 1)
-    }
-    wait_until(
-        lambda: count_windows(influx) >= len(expected),
-        90,
-        f"{len(expected)} windows stored",
-        lambda: f"(have {count_windows(influx)}; ingest log:\n{replica.tail()})",
+    assert_stored_exactly_once(
+        influx, registry_path, agents, last_seq, lambda: f"ingest log:\n{replica.tail()}"
     )
-    assert count_windows(influx) == len(expected)
-    assert distinct_windows(influx) == expected
-    with Registry(registry_path) as registry:
-        assert registry.quarantine_counts() == {}
-        for agent in agents:
-            assert registry.seq_gaps(agent.agent) == []
-            assert registry.highest_seq(agent.agent) == last_seq
     assert replica.stop() == 0

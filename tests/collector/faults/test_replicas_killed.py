@@ -18,19 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from collector.registry import Registry
 from stack import InfluxServer, MosquittoServer
 from tests.collector.faults.conftest import ReplicaFactory
 from tests.collector.faults.harness import (
     IngestProcess,
     Publisher,
     SigningAgent,
-    count_windows,
-    distinct_windows,
+    assert_stored_exactly_once,
     ingest_ready,
     make_agents,
     register,
-    wait_until,
     write_config,
 )
 
@@ -124,25 +121,9 @@ def test_replicas_killed_at_random_store_every_window_once(
         if not killer.replica.alive():  # killed and not yet started when its thread stopped
             killer.replica.start()
 
-    expected = {
-        (agent.agent, device, seq)
-        for agent in agents
-        for device in agent.devices
-        for seq in range(1, last_seq + 1)
-    }
-    wait_until(
-        lambda: count_windows(influx) >= len(expected),
-        90,
-        f"{len(expected)} windows stored",
-        lambda: f"(have {count_windows(influx)}; {pair[0].tail(5)}\n{pair[1].tail(5)})",
+    assert_stored_exactly_once(
+        influx, registry_path, agents, last_seq, lambda: f"{pair[0].tail(5)}\n{pair[1].tail(5)}"
     )
-    assert count_windows(influx) == len(expected)
-    assert distinct_windows(influx) == expected
-    with Registry(registry_path) as registry:
-        assert registry.quarantine_counts() == {}
-        for agent in agents:
-            assert registry.seq_gaps(agent.agent) == []
-            assert registry.highest_seq(agent.agent) == last_seq
     duplicates, replays = seq_counters(registry_path)
     assert replays == 0
     # ~20 kills during a steady flow: some land between a batch's seq record and its acks, so
