@@ -101,12 +101,21 @@ def ingest(
         str | None,
         typer.Option("--client-id", help="This replica's MQTT client id (one per replica)."),
     ] = None,
+    retire: Annotated[
+        bool,
+        typer.Option(
+            "--retire",
+            help="Retire --client-id for good: drain what its session holds, then end it.",
+        ),
+    ] = False,
 ) -> None:
     """Take signed windows from the broker into InfluxDB, acknowledging only what is stored.
 
     Runs until SIGTERM. Several replicas with different --client-id share the load through
-    the shared subscription. Exit codes: 0 clean stop, 1/2 configuration errors,
-    4 the registry or InfluxDB cannot be used at start.
+    the shared subscription. With --retire it takes no new windows, stores what the
+    client id's session still holds, ends the session and exits 0: the way to remove a
+    replica without leaving its share of the windows queued for nobody. Exit codes:
+    0 clean stop, 1/2 configuration errors, 4 the registry or InfluxDB cannot be used at start.
     """
     import asyncio
     import signal
@@ -125,7 +134,9 @@ def ingest(
             await store.ensure_database()
             await store.ensure_retention()
             with Registry(settings.registry) as registry:
-                replica = Ingest(settings.ingest_settings(client_id), registry, store)
+                replica = Ingest(
+                    settings.ingest_settings(client_id, retire=retire), registry, store
+                )
                 metrics = None
                 if settings.ingest.metrics_port is not None:
                     metrics = MetricsServer(

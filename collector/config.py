@@ -94,7 +94,9 @@ class CollectorConfig(_Model):
     influx: InfluxSettings
     ingest: IngestTuning = IngestTuning()
 
-    def ingest_settings(self, client_id: str | None = None) -> IngestSettings:
+    def ingest_settings(
+        self, client_id: str | None = None, *, retire: bool = False
+    ) -> IngestSettings:
         """Settings for one ingest replica (``client_id`` overrides the file's)."""
         b, tls = self.broker, self.broker.tls
         return IngestSettings(
@@ -111,6 +113,7 @@ class CollectorConfig(_Model):
             session_expiry_s=b.session_expiry_s,
             inflight=self.ingest.inflight,
             flush_after_s=self.ingest.flush_after_s,
+            retire=retire,
         )
 
     def store(self) -> InfluxStore:

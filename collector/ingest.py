@@ -125,6 +125,10 @@ class IngestSettings:
     flush_after_s: float = 0.2
     #: Daily rollups of the days written to are recomputed this often, off the ack path.
     rollup_every_s: float = 2.0
+    #: Retire this client id: drain what its session holds, then end the session for good.
+    retire: bool = False
+    #: Retiring: the session is drained once nothing has arrived for this long.
+    retire_quiet_s: float = 5.0
 
 
 @dataclass
@@ -173,6 +177,8 @@ class Ingest:
         self.stats = IngestStats()
         self._queue: asyncio.Queue[_Message] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._retired = False
+        self._connected_once = asyncio.Event()
         self._registry_thread = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="registry"
         )
@@ -220,12 +226,18 @@ class Ingest:
         # persistent session after a restart but not its shared subscriptions
         # (docs/field-notes.md). Status goes on a plain subscription: a shared one never
         # receives retained messages, and every replica may update the registry (idempotent).
-        client.subscribe(
-            [
-                (wire.shared_filter(self.settings.group, "windows"), 1),
-                (wire.STATUS_FILTER, 1),
-            ]
-        )
+        if self.settings.retire:
+            # Retiring: take no new share of the windows, only what the session holds.
+            client.unsubscribe(
+                [wire.shared_filter(self.settings.group, "windows"), wire.STATUS_FILTER]
+            )
+        else:
+            client.subscribe(
+                [
+                    (wire.shared_filter(self.settings.group, "windows"), 1),
+                    (wire.STATUS_FILTER, 1),
+                ]
+            )
         self._call_soon(self._note_connected, flags.session_present)
 
     def _on_disconnect(
@@ -254,6 +266,7 @@ class Ingest:
 
     def _note_connected(self, session_present: bool) -> None:
         self.stats.connected = True
+        self._connected_once.set()
         log.info(
             "connected to %s:%d as %s (session %s)",
             self.settings.host,
@@ -292,7 +305,9 @@ class Ingest:
         self._client.loop_start()
         worker = asyncio.create_task(self._work(), name="ingest")
         refresher = asyncio.create_task(self._refresh_rollups_forever(), name="rollups")
-        stopping = asyncio.create_task(stop.wait(), name="stop")
+        stopping = asyncio.create_task(
+            self._drained() if self.settings.retire else stop.wait(), name="stop"
+        )
         try:
             # The worker runs until stopped; if it ends by itself it failed, and the replica
             # must not stay connected looking healthy while it stores nothing: the error goes
@@ -311,9 +326,30 @@ class Ingest:
             await asyncio.gather(worker, refresher, stopping, return_exceptions=True)
             # A plain DISCONNECT keeps the session (expiry as connected), so whatever was
             # received and not acknowledged is delivered again to whichever replica is next.
-            self._client.disconnect()
+            # Retiring ends it on purpose (session expiry 0): mosquitto would otherwise go on
+            # queueing this id's share of the windows for nobody (docs/scaling.md).
+            self._client.disconnect(properties=self._end_session() if self._retired else None)
             self._client.loop_stop()
             self._registry_thread.shutdown(wait=True)
+
+    async def _drained(self) -> None:
+        """Retiring: until connected, then nothing received, held or unwritten for a while."""
+        await self._connected_once.wait()
+        quiet_since = time.monotonic()
+        seen = sum(self.stats.received.values())
+        while time.monotonic() - quiet_since < self.settings.retire_quiet_s:
+            await asyncio.sleep(0.1)
+            now = sum(self.stats.received.values())
+            if now != seen or self.stats.inflight or not self._queue.empty():
+                seen, quiet_since = now, time.monotonic()
+        await self.refresh_rollups()
+        self._retired = True
+        log.info("session of %s drained (%d messages); ending it", self.settings.client_id, seen)
+
+    def _end_session(self) -> Properties:
+        properties = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = 0
+        return properties
 
     async def _work(self) -> None:
         while True:
