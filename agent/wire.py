@@ -84,6 +84,7 @@ __all__ = [
     "status_topic",
     "validate_identifier",
     "verify",
+    "verify_received",
     "windows_topic",
 ]
 
@@ -551,8 +552,34 @@ def seal_status(
     return _seal(StatusMessage, fields, key)
 
 
+def verify_received(
+    raw: bytes | bytearray, message: Envelope | StatusMessage, key: Ed25519PublicKey
+) -> None:
+    """:func:`verify` for ``message`` as just decoded from exactly ``raw``, without re-encoding.
+
+    A decoded message was proven canonical, so the bytes its signature covers are ``raw``
+    without the ``sig`` member: keys are sorted and ``sig`` is never first, and inside a JSON
+    string a quote is escaped, so the member's text cannot occur in a value. This saves
+    encoding every message a second time on the collector's hot path. ``message`` must be
+    what :func:`decode_envelope` / :func:`decode_status` returned for ``raw``. Raises
+    BadSignature.
+    """
+    member = b',"sig":"' + message.sig.encode("ascii") + b'"'
+    raw = bytes(raw)
+    if raw.count(member) != 1:
+        verify(message, key)  # not the bytes of this message: take the long way
+        return
+    _check_signature(message, key, raw.replace(member, b"", 1))
+
+
 def verify(message: Envelope | StatusMessage, key: Ed25519PublicKey) -> None:
     """Check the message's signature against the agent's registered key; raise BadSignature."""
+    _check_signature(message, key, message.signed_bytes())
+
+
+def _check_signature(
+    message: Envelope | StatusMessage, key: Ed25519PublicKey, signed: bytes
+) -> None:
     try:
         signature = base64.b64decode(message.sig, validate=True)
     except binascii.Error as exc:
@@ -562,7 +589,7 @@ def verify(message: Envelope | StatusMessage, key: Ed25519PublicKey) -> None:
     if base64.b64encode(signature).decode("ascii") != message.sig:
         raise BadSignature("signature is not in canonical base64", field="sig")
     try:
-        key.verify(signature, message.signed_bytes())
+        key.verify(signature, signed)
     except InvalidSignature as exc:
         raise BadSignature(
             f"signature does not match agent {message.agent}'s registered key", field="sig"

@@ -430,7 +430,7 @@ class Ingest:
                 f"agent {envelope.agent} sent devices {unknown[:5]} it is not registered for",
             )
         try:
-            wire.verify(envelope, entry.key())
+            wire.verify_received(message.payload, envelope, entry.key())
         except wire.WireError as exc:
             raise _Refused(exc.code, str(exc)) from exc
         return envelope

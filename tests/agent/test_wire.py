@@ -454,3 +454,19 @@ def test_sealing_from_record_bytes_checks_what_it_can() -> None:
             wire.seal_envelope_bytes(**{**fields, **bad, "records": [record]})  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         wire.seal_envelope_bytes(**fields, records=[])  # type: ignore[arg-type]
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_verifying_from_the_received_bytes_agrees_with_verify(data: st.DataObject) -> None:
+    # The collector verifies from the bytes it received (no second encoding); any single
+    # changed byte must still fail, exactly as with verify().
+    raw = wire.encode(data.draw(envelopes(KEY)))
+    wire.verify_received(raw, wire.decode_envelope(raw), KEY.public_key())
+    position = data.draw(st.integers(min_value=0, max_value=len(raw) - 1))
+    flip = data.draw(st.integers(min_value=1, max_value=255))
+    tampered = raw[:position] + bytes([raw[position] ^ flip]) + raw[position + 1 :]
+    with pytest.raises(wire.WireError):
+        wire.verify_received(tampered, wire.decode_envelope(tampered), KEY.public_key())
+    with pytest.raises(wire.BadSignature):
+        wire.verify_received(raw, wire.decode_envelope(raw), OTHER_KEY.public_key())
