@@ -522,7 +522,8 @@ def duration_s(window: wire.KpiWindow) -> float:
 
 def aligned(ts: float, step: float = TRUTH_BIN_S) -> bool:
     """True if ``ts`` is on the ``step`` grid (to the millisecond)."""
-    return math.isclose(ts / step, round(ts / step), abs_tol=1e-6)
+    # rel_tol=0: the default relative tolerance (1e-9 of ~3e7 minutes) would let ~2 s pass.
+    return math.isclose(ts / step, round(ts / step), rel_tol=0.0, abs_tol=1e-6)
 
 
 # --- fixtures -----------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Issue 5, "Faults it must survive": the stated policy (agent/outbox.py: merge the oldest pending
 windows into 15-minute windows, drop only if merged ones fill it too), visible in status and
-metrics. An agent with room for 10 windows loses its broker for over half a plant hour; the
+metrics. An agent with room for 20 windows loses its broker for over half a plant hour; the
 merge must show in `/metrics`, `/healthz` and the health file, and once the broker returns the
 counts and energy of the merged windows must still add up to the simulator's ground truth.
 """
@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from agent import wire
+from agent.outbox import Outbox
 from stack import MosquittoServer, free_port
 from tests.agent.faults.conftest import (
     WINDOW_S,
@@ -37,13 +38,13 @@ from tests.agent.faults.conftest import (
 
 pytestmark = pytest.mark.timeout(90)
 
-SPEED = 720.0  # a plant hour in five wall seconds
+SPEED = 360.0  # a plant hour in ten wall seconds: slow enough that a loaded machine keeps up
 POLL_S = 20.0
 TICK_PLANT_S = 0.02 * SPEED  # the simulator's registers lag the model by up to one tick
 CYCLE_S = 30.0
 # 20 merged 15-min windows hold 300 plant minutes: the 90-minute outage, plus the agent's
-# reconnect wait after the broker returns (paho retries at most every 10 wall seconds: 120
-# plant minutes at 720x), must fit without a drop. The outbox is full after 20 minutes.
+# reconnect wait after the broker returns (paho retries at most every 10 wall seconds: 60
+# plant minutes at 360x), must fit without a drop. The outbox is full after 20 minutes.
 CAPACITY = 20
 OUTAGE_S = 90 * 60
 FULL_READINGS = 8
@@ -105,6 +106,12 @@ def test_outbox_full_merges_windows_loudly_and_keeps_the_sums(
     wait_for(agent.outbox_empty, 40, "the agent's outbox to empty after the broker returned")
     assert agent.metrics()["rv_agent_outbox_full"] == 0
     assert agent.stop() == 0
+    if left_in_outbox(config.parent / "outbox.sqlite"):
+        # The shutdown's few seconds of draining ran out on a loaded machine: what is left
+        # waits in the outbox for the next start, as in production. Start it once to send it.
+        again = start_agent(processes, config, metrics_port=free_port())
+        wait_for(again.outbox_empty, 40, "the restarted agent to send what was left")
+        assert again.stop() == 0
     received = collector.collect(quiet_s=1.0, max_s=30)
 
     assert_seqs_sound(received)
@@ -123,7 +130,16 @@ def test_outbox_full_merges_windows_loudly_and_keeps_the_sums(
     # The sums over the merged span and over the whole run against the simulator's truth.
     first_merged = windows.index(merged[0])
     last_merged = windows.index(merged[-1])
-    assert_sums_match_truth(sim, windows[first_merged : last_merged + 1])
+    span = windows[first_merged : last_merged + 1]
+    # The truth is binned by the minute. A merged block can hold the agent's first window
+    # (it starts at the first poll, off the grid) or, on a loaded machine, its partial last
+    # one: compare the part of the span that starts and ends on the grid.
+    while span and not aligned(span[0].start.timestamp()):
+        span.pop(0)
+    while span and not aligned(span[-1].end.timestamp()):
+        span.pop()
+    assert span, "no merged span ends on the minute grid"
+    assert_sums_match_truth(sim, span)
     whole = [w for w in windows if aligned(w.start.timestamp()) and aligned(w.end.timestamp())]
     assert_sums_match_truth(sim, whole)
 
@@ -132,6 +148,16 @@ def test_outbox_full_merges_windows_loudly_and_keeps_the_sums(
         "outbox with merged windows pending reported as not full (health full, metric): "
         f"{full_readings}"
     )
+
+
+def left_in_outbox(path: Path) -> int:
+    """Windows still pending plus batches still sealed in an agent's outbox file."""
+    outbox = Outbox(path)
+    try:
+        stats = outbox.stats()
+        return stats.pending_windows + stats.sealed_batches
+    finally:
+        outbox.close()
 
 
 def assert_sums_match_truth(sim: SimProcess, windows: list[wire.KpiWindow]) -> None:
