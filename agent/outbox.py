@@ -389,30 +389,6 @@ def _cover(db: sqlite3.Connection, window: wire.KpiWindow) -> None:
 
 # --- merging ------------------------------------------------------------------------------
 
-_SUMMED = (
-    "scheduled_s",
-    "planned_s",
-    "run_s",
-    "idle_s",
-    "down_s",
-    "off_s",
-    "planned_stop_s",
-    "total_count",
-    "good_count",
-    "reject_count",
-    "energy_kwh",
-)
-_QUALITY_SUMMED = (
-    "samples",
-    "missed_polls",
-    "bad_values",
-    "comm_loss_s",
-    "scheduled_comm_loss_s",
-    "counter_resets",
-    "meter_resets",
-    "clock_jumps",
-)
-
 
 def _mergeable(left: wire.KpiWindow, right: wire.KpiWindow) -> bool:
     return (
@@ -447,10 +423,10 @@ def merge_windows(windows: Sequence[wire.KpiWindow]) -> wire.KpiWindow:
         if not _mergeable(left, right):
             raise ValueError(f"windows of {first.device} at {right.start} cannot be merged")
     fields = first.model_dump()
-    for name in _SUMMED:
+    for name in wire.SUMMED_FIELDS:
         values = [getattr(w, name) for w in windows]
         fields[name] = None if values[0] is None else sum(v or 0 for v in values)
-    for name in _QUALITY_SUMMED:
+    for name in wire.DataQuality.model_fields:
         fields["quality"][name] = sum(getattr(w.quality, name) for w in windows)
     fields["end"] = windows[-1].end
     fields["partial"] = any(w.partial for w in windows)

@@ -51,6 +51,7 @@ __all__ = [
     "MAX_RECORDS",
     "MAX_WINDOW_S",
     "STATUS_FILTER",
+    "SUMMED_FIELDS",
     "TOPIC_ROOT",
     "WINDOWS_FILTER",
     "WIRE_VERSION",
@@ -367,6 +368,23 @@ class KpiWindow(_WireModel):
 
 
 Record = KpiWindow
+
+#: The KpiWindow fields that add up over time and devices: every KPI is a ratio of their sums
+#: (docs/kpi.md). Merging windows, daily rollups and evidence all sum exactly these, and every
+#: DataQuality field.
+SUMMED_FIELDS = (
+    "scheduled_s",
+    "planned_s",
+    "run_s",
+    "idle_s",
+    "down_s",
+    "off_s",
+    "planned_stop_s",
+    "total_count",
+    "good_count",
+    "reject_count",
+    "energy_kwh",
+)
 
 
 # --- signed messages ----------------------------------------------------------------------

@@ -27,20 +27,7 @@ __all__ = [
     "window_tags",
 ]
 
-_BASE_FIELDS = (
-    "scheduled_s",
-    "planned_s",
-    "run_s",
-    "idle_s",
-    "down_s",
-    "off_s",
-    "planned_stop_s",
-    "total_count",
-    "good_count",
-    "reject_count",
-    "energy_kwh",
-    "ideal_cycle_s",
-)
+_BASE_FIELDS = (*wire.SUMMED_FIELDS, "ideal_cycle_s")
 
 
 @dataclass(frozen=True, slots=True)
