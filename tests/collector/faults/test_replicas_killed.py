@@ -10,7 +10,9 @@ never quarantined as replays.
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import sqlite3
 import threading
 import time
@@ -39,13 +41,17 @@ MESSAGE_INTERVAL_S = 0.05
 #: Seconds a replica lives between kills, and stays dead after one (uniform at random).
 LIFE_S = (0.5, 3.0)
 DEAD_S = (0.0, 1.0)
+#: Every FREEZE_EVERY-th kill comes while InfluxDB is frozen for FREEZE_S seconds.
+FREEZE_EVERY = 3
+FREEZE_S = 0.5
+_FREEZE = threading.Lock()
 
 
 class Killer:
     """Kills one replica at random moments and starts it again, in a thread, until stopped."""
 
-    def __init__(self, replica: IngestProcess, rng: random.Random) -> None:
-        self.replica, self.rng = replica, rng
+    def __init__(self, replica: IngestProcess, rng: random.Random, influx: InfluxServer) -> None:
+        self.replica, self.rng, self.influx = replica, rng, influx
         self.kills = 0
         self.error: BaseException | None = None
         self._stop = threading.Event()
@@ -62,12 +68,31 @@ class Killer:
     def _run(self) -> None:
         try:
             while not self._stop.wait(self.rng.uniform(*LIFE_S)):
-                self.replica.kill()
+                if self.kills % FREEZE_EVERY == 0:
+                    self._kill_while_writes_hang()
+                else:
+                    self.replica.kill()
                 self.kills += 1
                 time.sleep(self.rng.uniform(*DEAD_S))
                 self.replica.start()
         except BaseException as exc:  # reported by the test, not lost in the thread
             self.error = exc
+
+    def _kill_while_writes_hang(self) -> None:
+        """Kill with InfluxDB frozen: batches whose seqs are recorded are not yet acked.
+
+        Random kills alone seldom land in that moment (it lasts milliseconds), so without
+        this the broker's re-delivery of recorded messages, the case to check, may not occur.
+        """
+        pid = self.influx.pid
+        assert pid is not None
+        with _FREEZE:
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                time.sleep(FREEZE_S)
+                self.replica.kill()
+            finally:
+                os.kill(pid, signal.SIGCONT)
 
 
 def publish_flow(broker: MosquittoServer, agents: list[SigningAgent], duration_s: float) -> int:
@@ -107,7 +132,7 @@ def test_replicas_killed_at_random_store_every_window_once(
     for agent in agents:
         ingest_ready(broker, influx, agent, seq=1)
 
-    killers = [Killer(replica, random.Random(rng.random())) for replica in pair]
+    killers = [Killer(replica, random.Random(rng.random()), influx) for replica in pair]
     for killer in killers:
         killer.__enter__()
     try:
