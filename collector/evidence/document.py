@@ -1,0 +1,502 @@
+"""The evidence document: what a bundle's JSON holds, as pydantic models (format version 1).
+
+This module is the contract between the evidence engine (which fills it from daily sums, the
+plan and the registry), the bundle renderers (HTML and PDF, zh-CN and en, read only this), the
+web app and the demo. A reviewer recomputes every figure from the JSON alone
+(docs/evidence-method.md §9), so the document carries its inputs: the device-day sums, the
+plan's periods and targets, the method's constants and the seed.
+
+Rules every producer keeps:
+
+- **Byte-identical for the same data.** No clock time, host name, path or run id inside; only
+  the data's own dates and the registry's content. :func:`canonical_json` is the one encoder:
+  sorted keys, UTF-8 (Chinese as is), no NaN or infinity (undefined is ``null``), a newline at
+  the end.
+- **Codes, not sentences.** Statuses, reasons and flag checks are codes; the renderers translate
+  them (both languages from one catalogue). A flag's ``figures`` hold the numbers its sentence
+  quotes.
+- **Units in names**, as everywhere: ``_s``, ``_kwh``, ``_fen``, ``_pct``; shares are 0..1.
+- Money is integer fen. Dates are ISO local dates of the enterprise's zone.
+
+Compatible additions (a new optional field, a new flag code) keep ``format``; anything else
+bumps it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ENTERPRISE_FORMAT",
+    "PLATFORM_FORMAT",
+    "PROVINCE_FORMAT",
+    "AgentDoc",
+    "AttemptDoc",
+    "ChangeDoc",
+    "DailyPointDoc",
+    "DeviceDayDoc",
+    "DeviceValueDoc",
+    "EnergyDoc",
+    "EnergyModelDoc",
+    "EnergyPointDoc",
+    "EnterpriseDoc",
+    "EnterpriseEvidence",
+    "EnterpriseSummaryDoc",
+    "FlagDoc",
+    "IntegrityDoc",
+    "IntervalDoc",
+    "KpiDoc",
+    "MethodDoc",
+    "PeriodDoc",
+    "PlanRefDoc",
+    "PlatformDoc",
+    "PlatformRollup",
+    "PlatformSummaryDoc",
+    "ProvinceDoc",
+    "ProvinceSummary",
+    "SeqGapDoc",
+    "SoftwareDoc",
+    "SubIndustryDoc",
+    "SubsidyDoc",
+    "SufficiencyDoc",
+    "TargetDoc",
+    "canonical_json",
+]
+
+ENTERPRISE_FORMAT: Final = "retrofit-verify.evidence.enterprise/1"
+PLATFORM_FORMAT: Final = "retrofit-verify.evidence.platform/1"
+PROVINCE_FORMAT: Final = "retrofit-verify.evidence.province/1"
+
+Status = Literal["pass", "fail", "insufficient_data"]
+Severity = Literal["info", "warning", "serious"]
+PeriodRole = Literal["baseline", "reporting"]
+#: Where a day lies against an attempt's periods: ``between`` is after the baseline and before
+#: the reporting period (the retrofit itself), ``outside`` before the baseline or after the end.
+DayPlace = Literal["baseline", "between", "reporting", "outside"]
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PeriodDoc(_Doc):
+    """Whole local days, both included."""
+
+    start: dt.date
+    end: dt.date
+
+
+class IntervalDoc(_Doc):
+    """A two-sided interval in the change's unit."""
+
+    low: float
+    high: float
+
+
+class SoftwareDoc(_Doc):
+    """Versions that decide the figures: same data + same versions + same seed = same figures."""
+
+    retrofit_verify: str
+    python: str
+    numpy: str
+    scipy: str
+    statsmodels: str
+
+
+class MethodDoc(_Doc):
+    """The method's constants as applied (docs/evidence-method.md)."""
+
+    document: str = "docs/evidence-method.md"
+    seed: int
+    replicates: int
+    confidence: float
+    power: float
+    mde_factor: float
+    min_coverage: float
+    max_reporting_imported_share: float
+    min_data_days: dict[str, int]
+    g14_max_cv_rmse_pct: float
+    g14_max_abs_nmbe_pct: float
+    g14_max_fsu_68: float
+
+
+class PlanRefDoc(_Doc):
+    """Which version of which plan the evidence judged against (registry ``plan_versions``)."""
+
+    key: str
+    version: int
+    digest: str
+
+
+class ProvinceDoc(_Doc):
+    code: str
+    name: str
+
+
+class SubIndustryDoc(_Doc):
+    id: str
+    name: str
+    category: str
+
+
+class PlatformDoc(_Doc):
+    id: str
+    name: str
+    sub_industry: SubIndustryDoc
+
+
+class TargetDoc(_Doc):
+    """A plan target (绩效目标): direction, size in ``unit``, whether it decides the verdict."""
+
+    kpi: str
+    direction: Literal["increase", "decrease"]
+    size: float
+    unit: Literal["pp", "%"]
+    required: bool
+
+
+class EnterpriseDoc(_Doc):
+    """The plan's record of the enterprise."""
+
+    id: str
+    name: str
+    industry: str
+    solution: str
+    timezone: str
+    retrofit_cost_fen: int
+    baseline: PeriodDoc
+    go_live: dt.date
+    reporting: PeriodDoc
+    targets: list[TargetDoc]
+
+
+class AgentDoc(_Doc):
+    """A registered agent of the enterprise (registry), and whether its key is revoked."""
+
+    id: str
+    public_key: str
+    devices: list[str]
+    revoked: bool
+
+
+class DeviceDayDoc(_Doc):
+    """One device's (and provenance's) day of sums: the inputs of every figure.
+
+    The fields of :class:`collector.store.DailyRow` (docs/storage.md, ``kpi_daily``), with
+    ``None`` where the device did not measure a quantity that day.
+    """
+
+    agent: str
+    device: str
+    provenance: Literal["measured", "imported"]
+    day: dt.date
+    windows: int
+    partial_windows: int
+    config_digests: int
+    scheduled_s: float
+    planned_s: float
+    run_s: float | None
+    idle_s: float | None
+    down_s: float | None
+    off_s: float | None
+    planned_stop_s: float | None
+    total_count: int | None
+    good_count: int | None
+    reject_count: int | None
+    energy_kwh: float | None
+    ideal_count_s: float | None
+    duration_s: float
+    comm_loss_s: float
+    scheduled_comm_loss_s: float
+    samples: int | None
+    missed_polls: int | None
+    bad_values: int | None
+    counter_resets: int | None
+    meter_resets: int | None
+    clock_jumps: int | None
+    ideal_cycle_s_min: float | None
+    ideal_cycle_s_max: float | None
+    first_start: dt.datetime
+    last_end: dt.datetime
+
+
+class SufficiencyDoc(_Doc):
+    """Whether one period holds enough evidence for one KPI (method §2)."""
+
+    role: PeriodRole
+    period: PeriodDoc
+    calendar_days: int
+    scheduled_days: int
+    usable_days: int
+    min_days: int
+    coverage: float | None
+    imported_share: float | None
+    comm_loss_share: float | None
+    reasons: list[str]
+    #: The period's sums of the KPI's inputs over its usable days, and the value they give.
+    sums: dict[str, float]
+    value: float | None
+
+
+class ChangeDoc(_Doc):
+    """The change between periods with both intervals and the MDE (method §3)."""
+
+    unit: Literal["pp", "%"]
+    baseline_value: float
+    reporting_value: float
+    change: float
+    confidence: float
+    bootstrap: IntervalDoc
+    bootstrap_se: float
+    block_lengths: tuple[int, int]
+    replicates: int
+    seed: int
+    undefined_replicates: int
+    hac_change: float
+    hac: IntervalDoc
+    hac_se: float
+    hac_maxlags: int
+    mde: float
+    power: float
+
+
+class EnergyModelDoc(_Doc):
+    """The production-adjusted baseline model and its ASHRAE G14 statistics (method §4)."""
+
+    drivers: list[str]
+    coefficients: list[float]
+    n: int
+    p: int
+    mean_kwh: float
+    r_squared: float
+    cv_rmse_pct: float
+    nmbe_pct: float
+    rho: float
+    n_effective: float
+    output_range: tuple[float, float]
+    meets_g14: bool
+    failures: list[str]
+
+
+class EnergyPointDoc(_Doc):
+    """One usable day of the energy model: its drivers, measured energy and the model's value."""
+
+    day: dt.date
+    role: PeriodRole
+    good_count: float
+    planned_h: float
+    energy_kwh: float
+    model_kwh: float
+
+
+class EnergyDoc(_Doc):
+    """Avoided energy against the adjusted baseline (method §4)."""
+
+    model: EnergyModelDoc
+    reporting_days: int
+    actual_kwh: float
+    adjusted_baseline_kwh: float
+    avoided_kwh: float
+    savings_pct: float
+    se_pct: float
+    half_width_68_pct: float
+    half_width_95_pct: float
+    fsu_68: float | None
+    g14_uncertainty_ok: bool
+    extrapolated_days: int
+    points: list[EnergyPointDoc]
+
+
+class DailyPointDoc(_Doc):
+    """A KPI's value on one enterprise-day (for the before/after chart)."""
+
+    day: dt.date
+    place: DayPlace
+    value: float | None
+    coverage: float | None
+    usable: bool
+
+
+class DeviceValueDoc(_Doc):
+    """A KPI per device and period (shown beside the enterprise value; it does not decide)."""
+
+    device: str
+    baseline_value: float | None
+    reporting_value: float | None
+
+
+class KpiDoc(_Doc):
+    """One KPI of one attempt: target, sufficiency, change, verdict and its reasons."""
+
+    kpi: str
+    target: TargetDoc
+    status: Status
+    reasons: list[str]
+    baseline: SufficiencyDoc
+    reporting: SufficiencyDoc
+    change: ChangeDoc | None
+    energy: EnergyDoc | None
+    #: The interval that decided (method §5), in the target's unit; None without a verdict.
+    interval: IntervalDoc | None
+    needed_for_80pct_pass: float | None
+    daily: list[DailyPointDoc]
+    devices: list[DeviceValueDoc]
+
+
+class AttemptDoc(_Doc):
+    """One review attempt: the original reporting period (1) or a rectification (整改, 2, ...)."""
+
+    number: int = Field(ge=1)
+    kind: Literal["original", "rectification"]
+    rectification_date: dt.date | None
+    reporting: PeriodDoc
+    status: Status
+    kpis: list[KpiDoc]
+
+
+class FlagDoc(_Doc):
+    """A plausibility or anti-fraud finding for the reviewer (method §6).
+
+    Flags never change a verdict. ``check`` is the check's code, ``figures`` the numbers its
+    sentence quotes (both languages), ``days`` and ``device`` where it was seen.
+    """
+
+    check: str
+    severity: Severity
+    device: str | None
+    days: list[dt.date]
+    figures: dict[str, float | int | str | None]
+
+
+class SeqGapDoc(_Doc):
+    """Sequence numbers the collector never received from an agent (registry ``seq_gaps``)."""
+
+    agent: str
+    first_seq: int
+    last_seq: int
+    closed: bool
+
+
+class IntegrityDoc(_Doc):
+    """What the collector saw of the enterprise's agents: seq gaps and quarantined messages."""
+
+    seq_gaps: list[SeqGapDoc]
+    #: agent id → quarantine reason code → messages.
+    quarantined: dict[str, dict[str, int]]
+
+
+class SubsidyDoc(_Doc):
+    """The enterprise's subsidy under the rules (method §7), integer fen."""
+
+    passed: bool
+    cost_fen: int
+    share_fen: int
+    subsidy_fen: int
+    capped: bool
+
+
+class EnterpriseEvidence(_Doc):
+    """One enterprise's evidence: the bundle's ``evidence.json``."""
+
+    format: Literal["retrofit-verify.evidence.enterprise/1"] = ENTERPRISE_FORMAT
+    software: SoftwareDoc
+    method: MethodDoc
+    plan: PlanRefDoc
+    province: ProvinceDoc
+    batch_year: int
+    platform: PlatformDoc
+    enterprise: EnterpriseDoc
+    agents: list[AgentDoc]
+    #: Attempts in order; the last one's status is the enterprise's.
+    attempts: list[AttemptDoc]
+    status: Status
+    flags: list[FlagDoc]
+    integrity: IntegrityDoc
+    subsidy: SubsidyDoc
+    device_days: list[DeviceDayDoc]
+
+
+class EnterpriseSummaryDoc(_Doc):
+    """One enterprise's line in a platform roll-up."""
+
+    id: str
+    name: str
+    status: Status
+    attempts: int
+    flags: int
+    serious_flags: int
+    #: SHA-256 of the enterprise's ``evidence.json`` the line was taken from.
+    evidence_sha256: str
+    subsidy: SubsidyDoc
+
+
+class PlatformRollup(_Doc):
+    """A platform's roll-up: passed enterprises, the minimum of 10, the subsidy (method §7)."""
+
+    format: Literal["retrofit-verify.evidence.platform/1"] = PLATFORM_FORMAT
+    software: SoftwareDoc
+    plan: PlanRefDoc
+    province: ProvinceDoc
+    batch_year: int
+    platform: PlatformDoc
+    enterprises: list[EnterpriseSummaryDoc]
+    passed_count: int
+    minimum: int
+    minimum_met: bool
+    uncapped_total_fen: int
+    total_fen: int
+    platform_capped: bool
+
+
+class PlatformSummaryDoc(_Doc):
+    """One platform's line in a province summary."""
+
+    id: str
+    name: str
+    sub_industry: str
+    enterprises: int
+    passed_count: int
+    minimum_met: bool
+    total_fen: int
+    platform_capped: bool
+    rollup_sha256: str
+
+
+class ProvinceSummary(_Doc):
+    """A province's batch: its platforms' pass counts and subsidies."""
+
+    format: Literal["retrofit-verify.evidence.province/1"] = PROVINCE_FORMAT
+    software: SoftwareDoc
+    plan: PlanRefDoc
+    province: ProvinceDoc
+    batch_year: int
+    platforms: list[PlatformSummaryDoc]
+    enterprises: int
+    passed_count: int
+    total_fen: int
+
+
+def _finite(value: Any) -> Any:
+    # NaN and infinity have no JSON; an undefined figure is null (docstring above).
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"non-finite number {value!r} in an evidence document: use None")
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
+def canonical_json(document: BaseModel) -> bytes:
+    """The document's one byte form: sorted keys, UTF-8, 1-space indent, trailing newline.
+
+    ValueError when a float is NaN or infinite (undefined figures are ``None``).
+    """
+    tree = _finite(document.model_dump(mode="json"))
+    text = json.dumps(tree, sort_keys=True, ensure_ascii=False, indent=1, allow_nan=False)
+    return (text + "\n").encode("utf-8")
