@@ -36,9 +36,18 @@ class Clock(Protocol):
         """Sleep for ``plant_s`` seconds of plant time."""
         ...
 
+    @property
+    def speed(self) -> float:
+        """Plant seconds per wall second (1 for the wall clock)."""
+        ...
+
 
 class WallClock:
     """The real clock: plant time is wall time."""
+
+    @property
+    def speed(self) -> float:
+        return 1.0
 
     def now(self) -> datetime:
         return datetime.now(UTC)

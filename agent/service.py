@@ -99,7 +99,12 @@ class AgentService:
                 config=device,
                 source=source,
                 builder=WindowBuilder(
-                    kpi_spec(device, window_s=config.agent.window_s, config_digest=loaded.digest),
+                    kpi_spec(
+                        device,
+                        window_s=config.agent.window_s,
+                        config_digest=loaded.digest,
+                        clock_speed=self.clock.speed,
+                    ),
                     resume_from=resume.get(device.id),
                 ),
             )
