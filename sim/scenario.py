@@ -107,15 +107,16 @@ class Timeline:
 def timeline(period_days: int, first_day: dt.date = dt.date(2026, 3, 2)) -> Timeline:
     """Baseline from ``first_day``, go-live the day after it ends, reporting from the next day.
 
-    The plant clock starts at 18:00 the evening before (machines are off: the agents have time
-    to connect) and stops 30 minutes after the reporting period's last day.
+    The plant clock starts at 14:00 two days before (after the week's last shift, when the
+    machines stand still: the agents have a plant day and more to connect) and stops 30 minutes
+    after the reporting period's last day.
     """
     zone = ZoneInfo(TIMEZONE)
     baseline_end = first_day + dt.timedelta(days=period_days - 1)
     go_live = baseline_end + dt.timedelta(days=1)
     reporting_start = go_live + dt.timedelta(days=1)
     reporting_end = reporting_start + dt.timedelta(days=period_days - 1)
-    start = dt.datetime.combine(first_day - dt.timedelta(days=1), dt.time(18, 0), zone)
+    start = dt.datetime.combine(first_day - dt.timedelta(days=2), dt.time(14, 0), zone)
     end = dt.datetime.combine(reporting_end + dt.timedelta(days=1), dt.time(0, 30), zone)
     return Timeline(
         start, (first_day, baseline_end), go_live, (reporting_start, reporting_end), end

@@ -1,4 +1,4 @@
-"""The demo's scenario documents are valid for the tools that read them, and say what they should."""
+"""The demo's scenario documents: valid for the tools that read them, saying what they should."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def test_twelve_enterprises_ten_improve_one_unchanged_one_goes_offline() -> None
     assert roles.count("improves") == 10  # the platform's minimum of 10 can be met
     assert roles[1] == "unchanged" and roles[-1] == "goes_offline"
     assert [e.role for e in demo_enterprises(3)] == ["improves", "unchanged", "goes_offline"]
-    with pytest.raises(ValueError, match="expected 3..12"):
+    with pytest.raises(ValueError, match=r"expected 3\.\.12"):
         demo_enterprises(2)
 
 
