@@ -220,7 +220,7 @@ def _kpi_document(verdict: KpiVerdict) -> dict[str, Any]:
             "size": verdict.target.size,
             "unit": verdict.target.unit,
             "required": verdict.target.required,
-        },  # fmt: skip
+        },
         "usable_days": [verdict.baseline.usable_days, verdict.reporting.usable_days],
         "baseline_value": change.baseline_value if change else None,
         "reporting_value": change.reporting_value if change else None,
