@@ -165,6 +165,8 @@ class AgentService:
         interval = device.config.poll_interval_s
         with contextlib.suppress(Exception):
             await device.source.connect()  # failures are the source's to retry
+        # A demo's agent may start before its plant clock's anchor: it polls from plant start on.
+        await self.clock.started()
         while True:
             now = self.clock.timestamp()
             # Polls on the clock's grid (every `interval` from the epoch), so a poll that ran

@@ -28,7 +28,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import yaml
 from demo_report import evidence_and_report
@@ -63,6 +62,8 @@ class Mode:
     period_days: int
     with_energy: bool
     speed: float
+    #: Wall seconds from launching the processes to the plant clock's anchor.
+    startup_s: float = 15.0
     settings: AgentSettings = field(
         default=AgentSettings(poll_interval_s=600, window_s=3600, comm_loss_after_s=7200)
     )
@@ -71,7 +72,7 @@ class Mode:
 #: Quick: three enterprises (one of each role), four-week periods, OEE and defect-rate targets.
 QUICK = Mode(enterprises=3, period_days=28, with_energy=False, speed=50_000)
 #: Full: twelve enterprises, six-week periods so the energy-per-unit target can be judged too.
-FULL = Mode(enterprises=12, period_days=42, with_energy=True, speed=15_000)
+FULL = Mode(enterprises=12, period_days=42, with_energy=True, speed=15_000, startup_s=30.0)
 
 
 class Interrupted(Exception):
@@ -160,33 +161,41 @@ def register_plan(demo: Demo) -> dict[str, str]:
     return keys
 
 
-def start_simulator(demo: Demo) -> dict[str, Any]:
-    """The simulator on the plant clock; its ready line tells the ports."""
+def start_simulator(demo: Demo, modbus_port: int, opcua_port: int) -> ChildProcess:
+    """The simulator on the plant clock, every enterprise's machines on two ports."""
     plant = plant_document(demo.enterprises, demo.days)
     (demo.out / "plant.yaml").write_text(yaml.safe_dump(plant, allow_unicode=True), "utf-8")
     demo.control_port = free_port()
-    # Plant time starts 3 wall seconds from now: the agents start meanwhile, and the plant
-    # clock begins on a quiet Saturday afternoon, a plant day and more before the first shift.
-    demo.anchor = time.time() + 3.0
     # Ticks every 5 ms: at 50,000x the values served are at most 250 plant seconds old.
     tick_s = min(0.05, 250.0 / demo.mode.speed)
-    sim = demo.start_child("simulator", [
-        str(BIN / "retrofit-sim"), "run", str(demo.out / "plant.yaml"), "--modbus-port", "0",
-        "--opcua-port", str(free_port()), "--control-port", str(demo.control_port),
+    return demo.start_child("simulator", [
+        str(BIN / "retrofit-sim"), "run", str(demo.out / "plant.yaml"),
+        "--modbus-port", str(modbus_port), "--opcua-port", str(opcua_port),
+        "--control-port", str(demo.control_port),
         "--seed", "1", "--start", demo.days.plant_start.isoformat(),
         "--speed", str(demo.mode.speed), "--anchor", str(demo.anchor), "--tick", str(tick_s),
         "--truth-bin", "900", "--work-dir", str(demo.out / "simulator"), "--log-level", "WARNING",
     ])  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        for line in sim.log_path.read_text("utf-8", errors="replace").splitlines():
-            if line.startswith('{"event": "ready"'):
-                ready: dict[str, Any] = json.loads(line)
-                return ready
-        if not sim.is_running:
-            break
-        time.sleep(0.05)
-    raise SystemExit(f"demo: the plant simulator did not start:\n{sim.log_tail()}")
+
+
+def wait_until_ready(demo: Demo, simulator: ChildProcess) -> float:
+    """Until the simulator serves and every agent has its broker and devices; wall seconds."""
+    started = time.monotonic()
+    deadline = started + 120
+    waiting = {"simulator": simulator, **{c.name: c for c in demo.agents.values()}}
+    signs = {"simulator": ['{"event": "ready"'], "agent": ["connected to broker", "connected to"]}
+    while waiting and time.monotonic() < deadline:
+        for name, child in list(waiting.items()):
+            text = child.log_path.read_text("utf-8", errors="replace")
+            wanted = signs["simulator" if name == "simulator" else "agent"]
+            if all(sign in text for sign in wanted):
+                del waiting[name]
+            elif not child.is_running:
+                raise SystemExit(f"demo: {name} stopped while starting:\n{child.log_tail()}")
+        time.sleep(0.1)
+    if waiting:
+        raise SystemExit(f"demo: not ready after 120 s: {', '.join(waiting)} (see logs/)")
+    return time.monotonic() - started
 
 
 def start_ingest(demo: Demo) -> Path:
@@ -203,9 +212,12 @@ def start_ingest(demo: Demo) -> Path:
     return path
 
 
-def start_agents(demo: Demo, ready: dict[str, Any]) -> None:
-    """One ``retrofit-agent run`` per enterprise, each with its own key and outbox."""
-    host, port = ready["modbus"].rsplit(":", 1)
+def start_agents(demo: Demo, modbus_port: int, opcua_port: int) -> None:
+    """One ``retrofit-agent run`` per enterprise, each with its own key and outbox.
+
+    They start with the simulator, before it serves: their sources retry until it does, and
+    they poll from the plant clock's anchor on.
+    """
     plant = PlantConfig.model_validate(yaml.safe_load((demo.out / "plant.yaml").read_text()))
     clock = {
         "start": demo.days.plant_start.isoformat(),
@@ -217,8 +229,8 @@ def start_agents(demo: Demo, ready: dict[str, Any]) -> None:
         document = agent_document(
             enterprise,
             plant,
-            modbus=(host, int(port)),
-            opcua_endpoint=ready["opcua"],
+            modbus=("127.0.0.1", modbus_port),
+            opcua_endpoint=f"opc.tcp://127.0.0.1:{opcua_port}/retrofit-sim",
             broker=(demo.broker.host, demo.broker.port),
             clock=clock,
             paths={
@@ -277,6 +289,7 @@ def play(demo: Demo, ingest_config: Path) -> None:
                     offline.remove(enterprise)
             metrics = ingest_metrics(ingest_config)
             written = int(metrics.get("rv_ingest_written_records_total", 0))
+            kept = poll_share(demo)
             period = (
                 "baseline" if now.date() <= demo.days.baseline[1]
                 else "go-live" if now.date() < demo.days.reporting[0] else "reporting"
@@ -285,13 +298,34 @@ def play(demo: Demo, ingest_config: Path) -> None:
                 task,
                 completed=total_s - remaining,
                 description=f"plant {now:%Y-%m-%d %a %H:%M} ({period})",
-                status=f"{written:>6} windows in InfluxDB",
+                status=f"{written:>6} windows in InfluxDB, polls kept {kept}",
             )
             crashed = [c.name for c in demo.children if c.returncode not in (None, 0)]
             if crashed:
                 raise SystemExit(f"demo: {', '.join(crashed)} stopped unexpectedly (see logs/)")
             time.sleep(min(0.5, max(remaining, 0.01)))
         progress.update(task, completed=total_s)
+
+
+def poll_share(demo: Demo) -> str:
+    """Share of the polls the running agents made of those their poll interval asks for.
+
+    Well under 100 % means the machine is too busy for the plant clock's speed: the agents
+    skip polls, and gaps beyond ``comm_loss_after_s`` become comm loss (try a lower --speed).
+    """
+    made = expected = 0.0
+    elapsed_s = (time.time() - demo.anchor) * demo.mode.speed
+    for enterprise in demo.enterprises:
+        if not demo.agents[enterprise.id].is_running:
+            continue
+        path = demo.out / "agents" / f"{enterprise.agent_id}.health.json"
+        with contextlib.suppress(OSError, ValueError):
+            health = json.loads(path.read_text("utf-8"))
+            written_s = (health["written_at"] - demo.anchor) * demo.mode.speed
+            for device in health["devices"].values():
+                made += device["polls"]
+                expected += max(0.0, min(written_s, elapsed_s)) / demo.mode.settings.poll_interval_s
+    return f"{100 * made / expected:3.0f} %" if expected > 0 else "  – %"
 
 
 def settle(demo: Demo, ingest_config: Path, timeout_s: float = 60.0) -> dict[str, float]:
@@ -365,6 +399,7 @@ def main() -> int:
             period_days=mode.period_days,
             with_energy=mode.with_energy,
             speed=args.speed or mode.speed,
+            startup_s=mode.startup_s,
         )
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -396,10 +431,18 @@ def main() -> int:
         register_plan(demo)
         console.print(f"registry: plan validated and loaded, {len(demo.enterprises)} agent keys")
         ingest_config = start_ingest(demo)
-        ready = start_simulator(demo)
-        console.print(f"simulator: Modbus TCP {ready['modbus']}, OPC UA {ready['opcua']}")
-        start_agents(demo, ready)
-        console.print(f"{len(demo.agents)} agents started (one process and key per enterprise)")
+        # Plant time starts a few wall seconds from now, once everything is up; the plant clock
+        # begins on a quiet Saturday afternoon, 40 plant hours before the first shift.
+        demo.anchor = time.time() + mode.startup_s
+        modbus_port, opcua_port = free_port(), free_port()
+        simulator = start_simulator(demo, modbus_port, opcua_port)
+        start_agents(demo, modbus_port, opcua_port)
+        ready_s = wait_until_ready(demo, simulator)
+        console.print(
+            f"simulator (Modbus TCP :{modbus_port}, OPC UA :{opcua_port}) and "
+            f"{len(demo.agents)} agents (one process and key per enterprise) ready in "
+            f"{ready_s:.1f} s; plant time starts in {demo.anchor - time.time():.1f} s"
+        )
         play(demo, ingest_config)
         metrics = settle(demo, ingest_config)
         truth = ground_truth(demo)
