@@ -5,9 +5,8 @@ One service platform retrofits a dozen pilot enterprises. Each enterprise has th
 retrofit does to them, so the verdicts the evidence engine reaches can be checked against it:
 
 - ``improves``: from go-live the machines fail a third as often and are repaired twice as
-  fast, cycle a
-  little faster (never below the ideal cycle the agent is configured with), reject half as many
-  parts and use less energy per part: past every target of the plan.
+  fast, cycle a little faster (never below the ideal cycle the agent is configured with),
+  reject half as many parts and use less energy per part: past every target of the plan.
 - ``unchanged``: the retrofit changes nothing on the shop floor: its targets are not met.
 - ``goes_offline``: improves like the first, but its gateway is switched off a few days into
   the reporting period and never comes back: too few usable days for a verdict.
