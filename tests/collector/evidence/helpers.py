@@ -102,7 +102,7 @@ def simulated_rows(
             a = float(np.clip(availability + rng.normal(0, 0.02), 0.05, 1.0))
             run = a * 28800.0
             total = int(0.85 * run / 20.0) + int(rng.integers(0, 5))
-            rejects = int(round(total * 0.02 + rng.normal(0, 2)))
+            rejects = round(float(total * 0.02 + rng.normal(0, 2)))
             rejects = max(0, min(total, rejects))
             good = total - rejects
             energy = energy_factor * (200.0 + 0.5 * good) + float(rng.normal(0, 5))

@@ -95,6 +95,7 @@ def test_a_real_improvement_passes_and_the_figures_recompute_from_the_device_day
         assert total == pytest.approx(recomputed, rel=1e-12)
     assert oee.reporting.value == pytest.approx(kpi_value("oee", oee.reporting.sums))
     assert oee.change is not None
+    assert oee.reporting.value is not None and oee.baseline.value is not None
     assert oee.change.change == pytest.approx(
         100 * (oee.reporting.value - oee.baseline.value), rel=1e-9
     )
