@@ -122,18 +122,21 @@ def ideal_cycle_changes(inputs: FlagInputs) -> Iterator[FlagDoc]:
 # --- agent configuration --------------------------------------------------------------------
 
 
-def _digest_changes(rows: Sequence[DailyRow]) -> list[date]:
-    """Days on which the device's configuration digest changed (measured rows, day order)."""
+def _digest_changes(rows: Sequence[DailyRow]) -> list[tuple[date, date]]:
+    """(day, previous day with a digest) of each change of the device's configuration digest:
+    within a day (several digests), or from one day's last window to the next day's first."""
     changes = []
-    previous: str | None = None
+    previous: tuple[date, str] | None = None
     for row in rows:
         first, last = row.config_digest_first, row.config_digest_last
         if first is None or last is None:
             previous = None
             continue
-        if row.config_digests > 1 or (previous is not None and first != previous):
-            changes.append(row.day)
-        previous = last
+        if row.config_digests > 1:
+            changes.append((row.day, row.day))
+        elif previous is not None and first != previous[1]:
+            changes.append((row.day, previous[0]))
+        previous = (row.day, last)
     return changes
 
 
@@ -159,7 +162,12 @@ def config_changes(inputs: FlagInputs) -> Iterator[FlagDoc]:
     measured = [row for row in inputs.rows if row.provenance == "measured"]
     for device, rows in sorted(rows_by_device(measured).items()):
         changes = _digest_changes(rows)
-        inside = [day for day in changes if any(in_period(day, p) for p in periods)]
+        # A change inside a period: the digest before it was also the period's.
+        inside = [
+            day
+            for day, before in changes
+            if any(in_period(day, p) and in_period(before, p) for p in periods)
+        ]
         if inside:
             yield flag(
                 "config_changed_in_period",
@@ -173,7 +181,7 @@ def config_changes(inputs: FlagInputs) -> Iterator[FlagDoc]:
             new = _digests(rows, period) - before
             if not before or not new:
                 continue
-            between = [day for day in changes if baseline.end < day <= period.end]
+            between = [day for day, _ in changes if baseline.end < day <= period.end]
             yield flag(
                 "config_changed_at_go_live",
                 "warning",
