@@ -822,3 +822,11 @@ SECOND_PLATFORM = PlatformDoc(
     name="宁波电机智造云平台有限公司",
     sub_industry=SubIndustryDoc(id="motors", name="中小型电机", category="电气机械和器材制造业"),
 )
+
+
+def energy_model_fails() -> EnterpriseEvidence:
+    """Enough days, but daily energy so noisy that the baseline model fails Guideline 14."""
+    plant = Plant(energy_noise_kwh=150.0, seed=5)
+    days = simulate(plant, BASELINE.start, REPORTING.end, GO_LIVE, REPORTING.start)
+    attempt = _attempt(1, REPORTING, days)
+    return evidence("嘉兴南湖电机有限公司", "e-jx-motor-04", [attempt], days, [])
