@@ -135,7 +135,7 @@ def test_same_document_gives_the_same_bytes_also_after_a_json_round_trip(
 def test_pages_link_their_other_language() -> None:
     html = enterprise_html(samples.passing(), "zh-CN", sibling="report.en.html")
     assert '<a href="report.en.html" hreflang="en" lang="en">English</a>' in html
-    assert "lang-switch" not in enterprise_html(samples.passing(), "en")
+    assert "hreflang" not in enterprise_html(samples.passing(), "en")
 
 
 @pytest.mark.parametrize("lang", LANGS)
