@@ -10,6 +10,7 @@ from rich.console import Console
 
 from agent import wire
 from agent.logs import configure_logging
+from collector.evidence_cli import register as register_evidence_commands
 from collector.plan_cli import register as register_registry_commands
 
 if TYPE_CHECKING:
@@ -211,6 +212,7 @@ def rollups_refresh(
 
 
 register_registry_commands(app)
+register_evidence_commands(app)
 
 
 def main() -> None:

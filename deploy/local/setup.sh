@@ -5,8 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-# Debian packages: the real servers the tests and demo start themselves.
-APT_PACKAGES=(mosquitto influxdb)
+# Debian packages: the real servers the tests and demo start themselves; the evidence report's
+# PDF engine (WeasyPrint needs Pango and HarfBuzz's subsetter), the CJK font it embeds, and the
+# tools the report tests look through (poppler's pdftoppm/pdftotext, headless Chromium).
+APT_PACKAGES=(mosquitto influxdb libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
+  poppler-utils chromium)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
