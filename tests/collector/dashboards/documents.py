@@ -44,7 +44,7 @@ def _kpi(name: str, status: str, baseline: float, reporting: float | None) -> di
     if reporting is not None:
         change = {
             "unit": "pp", "baseline_value": baseline, "reporting_value": reporting,
-            "change": (reporting - baseline) * 100, "confidence": 0.9,
+            "change": round((reporting - baseline) * 100, 6), "confidence": 0.9,
             "bootstrap": {"low": 4.1, "high": 9.0}, "bootstrap_se": 1.4, "block_lengths": [3, 3],
             "replicates": 2000, "seed": 20260101, "undefined_replicates": 0, "hac_change": 6.4,
             "hac": {"low": 4.0, "high": 8.9}, "hac_se": 1.5, "hac_maxlags": 3, "mde": 2.2,
