@@ -10,6 +10,7 @@ from rich.console import Console
 
 from agent import wire
 from agent.logs import configure_logging
+from collector.broker_cli import register as register_broker_commands
 from collector.dashboards.cli import register as register_dashboard_commands
 from collector.plan_cli import register as register_registry_commands
 
@@ -225,6 +226,7 @@ def rollups_refresh(
 
 register_registry_commands(app)
 register_dashboard_commands(app)
+register_broker_commands(app)
 
 
 def main() -> None:
