@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -17,6 +18,8 @@ __all__ = ["register"]
 
 console = Console()
 err_console = Console(stderr=True)
+
+_T = TypeVar("_T")
 
 dashboards_app = typer.Typer(
     help="Grafana dashboards: check their queries, push them, write the data they read.",
@@ -154,6 +157,20 @@ def push(
         )
 
 
+def _run_or_exit(work: Coroutine[Any, Any, _T]) -> _T:
+    """Run the command's async work; a store or registry failure exits 4 with its message."""
+    import asyncio
+
+    from collector.errors import CollectorError
+    from collector.store import StoreError
+
+    try:
+        return asyncio.run(work)
+    except (CollectorError, StoreError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(4) from None
+
+
 ConfigOption = Annotated[
     Path,
     typer.Option(
@@ -165,13 +182,9 @@ ConfigOption = Annotated[
 @dashboards_app.command("snapshot")
 def snapshot(config: ConfigOption = Path("collector.yaml")) -> None:
     """Write one fleet snapshot from the registry to InfluxDB now (ingest does it every minute)."""
-    import asyncio
-
     from collector.cli import _load_config
     from collector.dashboards.feed import ensure_fleet_retention, write_fleet_snapshot
-    from collector.errors import CollectorError
     from collector.registry import Registry
-    from collector.store import StoreError
 
     settings = _load_config(config)
 
@@ -181,11 +194,7 @@ def snapshot(config: ConfigOption = Path("collector.yaml")) -> None:
             with Registry(settings.registry) as registry:
                 return await write_fleet_snapshot(registry, store, align_s=0)
 
-    try:
-        points = asyncio.run(run())
-    except (CollectorError, StoreError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(4) from None
+    points = _run_or_exit(run())
     console.print(f"wrote a fleet snapshot: {points} points")
 
 
@@ -201,14 +210,12 @@ def evidence(
     Exit codes: 0 written; 2 a document is unreadable or not an evidence document; 4 InfluxDB
     cannot be used.
     """
-    import asyncio
 
     from pydantic import ValidationError
 
     from collector.cli import _load_config
     from collector.dashboards.feed import write_evidence_summary
     from collector.evidence.document import ENTERPRISE_FORMAT, EnterpriseEvidence, PlatformRollup
-    from collector.store import StoreError
 
     settings = _load_config(config)
     parsed: list[EnterpriseEvidence | PlatformRollup] = []
@@ -223,13 +230,10 @@ def evidence(
 
     async def run() -> int:
         async with settings.store() as store:
+            await store.ensure_retention()  # the rollup policy, as ingest makes it (1.x)
             return sum([await write_evidence_summary(store, doc) for doc in parsed])
 
-    try:
-        points = asyncio.run(run())
-    except StoreError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(4) from None
+    points = _run_or_exit(run())
     console.print(f"wrote {points} points from {len(parsed)} evidence document(s)")
 
 
