@@ -126,7 +126,8 @@ if [ -n "$root" ]; then
 elif [ -d /run/systemd/system ]; then
   systemctl daemon-reload
   systemctl enable retrofit-agent.service >/dev/null
-  if $start && "$agent" check-config --offline "$etc/agent.yaml"; then
+  # The config's ${VAR}s come from agent.env, as the unit's EnvironmentFile gives them.
+  if $start && (set -a; . "$etc/agent.env"; set +a; "$agent" check-config --offline "$etc/agent.yaml"); then
     systemctl restart retrofit-agent.service
     say "started: systemctl status retrofit-agent; journalctl -u retrofit-agent -f"
   else
