@@ -214,7 +214,7 @@ def evidence(
     from pydantic import ValidationError
 
     from collector.cli import _load_config
-    from collector.dashboards.feed import write_evidence_summary
+    from collector.dashboards.evidence_feed import write_evidence_summary
     from collector.evidence.document import ENTERPRISE_FORMAT, EnterpriseEvidence, PlatformRollup
 
     settings = _load_config(config)

@@ -16,11 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from agent import wire
-from collector.dashboards.feed import (
-    ensure_fleet_retention,
-    write_evidence_summary,
-    write_fleet_snapshot,
-)
+from collector.dashboards.evidence_feed import write_evidence_summary
+from collector.dashboards.feed import ensure_fleet_retention, write_fleet_snapshot
 from collector.registry import Registry, load_plan
 from collector.store import InfluxStore, WindowRecord
 from tests.collector.dashboards.documents import RUN_AT, enterprise_evidence, platform_rollup

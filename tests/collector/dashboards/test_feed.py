@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from pathlib import Path
 
 from agent import wire
-from collector.dashboards.feed import (
-    KNOWN_QUARANTINE_REASONS,
-    agent_state,
-    evidence_lines,
-    fleet_lines,
-    read_fleet,
-)
+from collector.dashboards.evidence_feed import evidence_lines
+from collector.dashboards.feed import KNOWN_QUARANTINE_REASONS, agent_state, fleet_lines, read_fleet
 from collector.registry import Registry
 from tests.collector.dashboards.documents import RUN_AT, enterprise_evidence, platform_rollup
 from tests.collector.dashboards.fill import fill_registry
@@ -101,3 +98,9 @@ def test_every_known_reason_is_a_code_the_quarantine_accepts() -> None:
     codes = {cls.code for cls in wire.WireError.__subclasses__()}
     assert codes <= set(KNOWN_QUARANTINE_REASONS)
     assert len(set(KNOWN_QUARANTINE_REASONS)) == len(KNOWN_QUARANTINE_REASONS)
+
+
+def test_the_ingest_side_of_the_feed_does_not_import_the_evidence_engine() -> None:
+    # The ingest runs the fleet feed; numpy/scipy/statsmodels would cost it seconds and memory.
+    code = "import sys, collector.dashboards.feed; sys.exit('numpy' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
