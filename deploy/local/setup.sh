@@ -5,8 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-# Debian packages: the real servers the tests and demo start themselves.
-APT_PACKAGES=(mosquitto influxdb)
+# Debian packages: the real servers the tests and demo start themselves; openssl for the central
+# stack's make-pki.sh; systemd for `systemd-analyze verify` of the gateway unit (tests only: no
+# systemd runs here, and the package starts nothing by being installed).
+APT_PACKAGES=(mosquitto influxdb openssl systemd)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
