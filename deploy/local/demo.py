@@ -65,7 +65,7 @@ class Mode:
     #: Wall seconds from launching the processes to the plant clock's anchor.
     startup_s: float = 15.0
     settings: AgentSettings = field(
-        default=AgentSettings(poll_interval_s=600, window_s=3600, comm_loss_after_s=7200)
+        default=AgentSettings(poll_interval_s=600, window_s=3600, comm_loss_after_s=10800)
     )
 
 
@@ -137,7 +137,7 @@ def collector(*args: str) -> None:
 
 def fresh_out_dir(out: Path) -> None:
     """A previous run's broker, database, registry, keys and outboxes would mix with this one."""
-    for stale in ("mosquitto", "influxd", "agents", "logs", "screenshots", "report"):
+    for stale in ("mosquitto", "influxd", "agents", "logs", "screenshots", "evidence", "simulator"):
         shutil.rmtree(out / stale, ignore_errors=True)
     for pattern in ("*.sqlite*", "*.yaml", "*.json", "*.html"):
         for path in out.glob(pattern):
@@ -446,13 +446,20 @@ def main() -> int:
         play(demo, ingest_config)
         metrics = settle(demo, ingest_config)
         truth = ground_truth(demo)
+        with Registry(out / "registry.sqlite") as registry:
+            quarantined = len(registry.quarantine_list())
         result = evidence_and_report(
             out=out,
+            collector_config=ingest_config,
             influx_url=demo.influx.url,
             enterprises=demo.enterprises,
             days=demo.days,
             truth=truth,
-            metrics=metrics,
+            facts={
+                "windows_written": int(metrics.get("rv_ingest_written_records_total", 0)),
+                "duplicates": int(metrics.get("rv_ingest_duplicates_total", 0)),
+                "quarantined": quarantined,
+            },
             screenshots=not args.no_screenshots,
             console=console,
         )

@@ -1,19 +1,21 @@
-"""The demo's last step: evidence from InfluxDB's daily rollups, accuracy, report, screenshot.
+"""The demo's last step: the evidence bundles, their verdicts against the scenario, accuracy.
 
-The verdicts come from the evidence engine (``collector.evidence``: sufficiency, block
-bootstrap and Newey–West intervals, G14 energy model, subsidy) fed with the daily rollups the
-collector wrote; nothing here computes a KPI of its own. The report is a bilingual preview
-page: the per-enterprise bundles (JSON, HTML, PDF) and the web app come from their own issues.
+``retrofit-collector rollup`` (the evidence engine and the report renderers) reads the registry
+and InfluxDB's daily rollups and writes the bundles: JSON, HTML and PDF in zh-CN and en, with
+SHA-256 manifests. This module only reads what it wrote: each enterprise's verdict against what
+its simulated retrofit did (sim/scenario.py), and the device-days the evidence rests on against
+the simulator's exact ground truth. It feeds the verdicts to the dashboards and checks every
+panel, and writes a one-page demo summary and the screenshots.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import html
 import json
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,23 +23,11 @@ from typing import Any
 
 from rich.console import Console
 
-from collector.evidence import (
-    EnterpriseOutcome,
-    EnterpriseVerdict,
-    KpiVerdict,
-    PlatformSubsidy,
-    enterprise_days,
-    fen_text,
-    judge_enterprise,
-    platform_subsidy,
-)
-from collector.registry import Registry, load_plan
-from collector.registry.plan import Enterprise
-from collector.store import DailyRow, InfluxStore
-from sim.scenario import DemoEnterprise, Role, Timeline
+from sim.scenario import PLATFORM_ID, DemoEnterprise, Role, Timeline
 
 __all__ = ["DemoResult", "evidence_and_report"]
 
+BIN = Path(sys.executable).parent
 #: The verdict each scenario role must get (sim/scenario.py); listed enterprises without an
 #: agent have no data at all.
 EXPECTED: dict[Role | None, str] = {
@@ -49,11 +39,6 @@ EXPECTED: dict[Role | None, str] = {
 #: Quantities compared with the simulator's ground truth, per device and local day.
 ACCURACY_FIELDS = ("run_s", "idle_s", "down_s", "planned_s", "total_count", "reject_count",
                    "energy_kwh")  # fmt: skip
-STATUS_TEXT = {
-    "pass": "pass 通过",
-    "fail": "fail 未通过",
-    "insufficient_data": "insufficient data 数据不足",
-}
 
 
 @dataclasses.dataclass
@@ -64,114 +49,127 @@ class DemoResult:
     summary: list[str]
 
 
+def _collector(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "retrofit-collector"), *args], capture_output=True, text=True, check=False
+    )
+
+
 def evidence_and_report(
     *,
     out: Path,
+    collector_config: Path,
     influx_url: str,
     enterprises: Sequence[DemoEnterprise],
     days: Timeline,
     truth: Mapping[str, Mapping[str, Mapping[str, float]]],
-    metrics: Mapping[str, float],
+    facts: Mapping[str, int],
     screenshots: bool,
     console: Console,
 ) -> DemoResult:
-    """Judge every listed enterprise, compare with ground truth, write the report and JSON."""
-    plan = load_plan(out / "plan.yaml").plan
-    platform = plan.platforms[0]
-    console.print("evidence engine: judging every enterprise from InfluxDB's daily rollups ...")
-    rows = asyncio.run(_read_rollups(influx_url, platform.enterprises))
+    """Write the bundles, check the verdicts, measure the accuracy, write the summary page."""
+    bundle = out / "evidence"
+    console.print("evidence engine: retrofit-collector rollup (bundles: JSON, HTML, PDF) ...")
+    made = _collector("rollup", "--out", str(bundle), "--config", str(collector_config))
+    if made.returncode != 0:
+        raise SystemExit(f"demo: retrofit-collector rollup failed:\n{made.stdout}{made.stderr}")
+    platform = json.loads((bundle / PLATFORM_ID / "platform.json").read_text("utf-8"))
+    evidence = {
+        line["id"]: json.loads(
+            (bundle / PLATFORM_ID / line["id"] / "evidence.json").read_text("utf-8")
+        )
+        for line in platform["enterprises"]
+    }
     roles: dict[str, Role] = {e.id: e.role for e in enterprises}
-    verdicts = {
-        e.id: judge_enterprise(e, enterprise_days(rows[e.id])) for e in platform.enterprises
-    }
-    rollup = platform_subsidy(
-        platform.id,
-        [
-            EnterpriseOutcome(e.id, verdicts[e.id].status == "pass", e.retrofit_cost_fen)
-            for e in platform.enterprises
-        ],
-    )
-    accuracy = _accuracy(rows, truth, enterprises, days)
-    (out / "accuracy.json").write_text(
-        json.dumps(_device_days(rows, truth), indent=1, default=str) + "\n", "utf-8"
-    )
-    with Registry(out / "registry.sqlite") as registry:
-        quarantined = len(registry.quarantine_list())
+    accuracy = _accuracy(evidence, truth, enterprises, days)
+    console.print("dashboards: verdicts into InfluxDB, every panel's query checked ...")
+    dashboards = _dashboards(bundle, collector_config, influx_url)
     mismatches = [
-        f"{ident}: expected {EXPECTED[roles.get(ident)]}, got {verdict.status}"
-        for ident, verdict in verdicts.items()
-        if verdict.status != EXPECTED[roles.get(ident)]
+        f"{ident}: expected {EXPECTED[roles.get(ident)]}, got {doc['status']}"
+        for ident, doc in evidence.items()
+        if doc["status"] != EXPECTED[roles.get(ident)]
     ]
-    facts = {
-        "windows_written": int(metrics.get("rv_ingest_written_records_total", 0)),
-        "batches": int(metrics.get('rv_ingest_received_total{kind="windows"}', 0)),
-        "duplicates": int(metrics.get("rv_ingest_duplicates_total", 0)),
-        "quarantined": quarantined,
-    }
-    document = _verdicts_document(platform.enterprises, verdicts, roles, rollup, accuracy, facts)
+    summary_doc = _summary_document(platform, evidence, roles, accuracy, facts)
     (out / "verdicts.json").write_text(
-        json.dumps(document, ensure_ascii=False, indent=1, default=str) + "\n", "utf-8"
+        json.dumps(summary_doc, ensure_ascii=False, indent=1) + "\n", "utf-8"
     )
-    report = out / "report.html"
-    report.write_text(_page(platform.enterprises, verdicts, roles, rollup, accuracy, facts, days))
-    summary = [
+    page = out / "demo.html"
+    page.write_text(_page(summary_doc, days, bundle), "utf-8")
+    reports = {
+        "platform report": bundle / PLATFORM_ID / "report.en.html",
+        "enterprise report": bundle / PLATFORM_ID / enterprises[0].id / "report.zh-CN.html",
+    }
+    lines = [
         f"{facts['windows_written']} windows through the collector into InfluxDB, "
         f"{facts['quarantined']} quarantined",
         *(
-            f"{e.id} ({roles.get(e.id, 'no agent')}): {verdicts[e.id].status}"
-            for e in platform.enterprises
-            if e.id in roles
+            f"{ident} ({roles[ident]}): {doc['status']}"
+            for ident, doc in evidence.items()
+            if ident in roles
         ),
-        f"platform {platform.id}: {rollup.passed_count} of {len(platform.enterprises)} passed, "
-        f"minimum of {rollup.minimum} {'met' if rollup.minimum_met else 'NOT met'}, subsidy "
-        f"{fen_text(rollup.total_fen)} CNY",
-        f"report:      {report}",
-        f"verdicts:    {out / 'verdicts.json'}",
+        f"platform {PLATFORM_ID}: {platform['passed_count']} of {len(evidence)} passed, minimum "
+        f"of {platform['minimum']} {'met' if platform['minimum_met'] else 'not met'}, subsidy "
+        f"{platform['total_fen'] / 100:,.2f} CNY",
+        f"bundles:     {bundle}  (manifest.json: SHA-256 of every file)",
+        f"reports:     {reports['platform report']} (and .pdf, report.zh-CN.*)",
+        f"             {reports['enterprise report']} (and .pdf, report.en.*)",
+        f"summary:     {page} (verdicts against the scenario, accuracy against ground truth)",
     ]
     if screenshots:
-        shot = _screenshot(report, out / "screenshots" / "report-first-page.png")
-        summary.append(f"screenshot:  {shot}" if shot else "screenshot:  chromium not found")
-    summary += [
-        "not built yet: the per-enterprise bundles (JSON/HTML/PDF, zh-CN and en), the web app",
-        "and its demo login, and the dashboards check: the page above is the demo's preview.",
+        for name, report in reports.items():
+            target = out / "screenshots" / f"{name.replace(' ', '-')}.png"
+            shot = _screenshot(report, target)
+            lines.append(f"screenshot:  {shot}" if shot else "screenshot:  chromium not found")
+    lines += [
+        f"dashboards:  {dashboards}",
+        "not built yet: the web app (retrofit-collector serve) and its demo login.",
         *(f"[red]MISMATCH[/red] {line}" for line in mismatches),
     ]
     ok = not mismatches and facts["quarantined"] == 0 and facts["windows_written"] > 0
-    return DemoResult(ok, summary)
+    return DemoResult(ok, lines)
 
 
-async def _read_rollups(url: str, enterprises: Sequence[Enterprise]) -> dict[str, list[DailyRow]]:
-    async with InfluxStore(url, "rv") as store:
-        return {
-            e.id: await store.daily(e.id, e.baseline.start, e.reporting.end) for e in enterprises
-        }
+def _dashboards(bundle: Path, collector_config: Path, influx_url: str) -> str:
+    """Verdicts into InfluxDB for the Grafana dashboards, then every panel's query checked."""
+    documents = sorted(
+        str(path)
+        for path in (bundle / PLATFORM_ID).rglob("*.json")
+        if path.name in ("evidence.json", "platform.json")
+    )
+    feed = _collector("dashboards", "evidence", *documents, "--config", str(collector_config))
+    if feed.returncode != 0:
+        return f"dashboards evidence failed (exit {feed.returncode}): {feed.stderr.strip()[-300:]}"
+    check = _collector("dashboards", "check", "--influx", influx_url, "--database", "rv")
+    last = (check.stdout.strip().splitlines() or ["(no output)"])[-1]
+    verdict = "every panel returns data" if check.returncode == 0 else "panels WITHOUT data"
+    return f"{verdict} (dashboards check exit {check.returncode}): {last}"
 
 
 def _accuracy(
-    rows: Mapping[str, Sequence[DailyRow]],
+    evidence: Mapping[str, Mapping[str, Any]],
     truth: Mapping[str, Mapping[str, Mapping[str, float]]],
     enterprises: Sequence[DemoEnterprise],
     days: Timeline,
 ) -> dict[str, dict[str, float]]:
-    """Agent's daily sums against ground truth: bias and spread per quantity, in percent.
+    """The evidence's device-days against ground truth: bias and spread per quantity (%).
 
     Over the device-days of the periods whose gateway was online all day (the gateway that is
     switched off is left out from that day on). ``bias_pct`` = 100 (Σ measured / Σ truth − 1);
     ``mean_abs_pct`` = 100 Σ|measured − truth| / Σ truth; ``p95_abs_pct`` the 95th percentile
     of the days' |relative error|.
     """
+    offline_day = days.offline_at.date().isoformat()
     pairs: dict[str, list[tuple[float, float]]] = {name: [] for name in ACCURACY_FIELDS}
     for enterprise in enterprises:
-        for row in rows.get(enterprise.id, []):
-            if enterprise.role == "goes_offline" and row.day >= days.offline_at.date():
+        for row in evidence[enterprise.id]["device_days"]:
+            if enterprise.role == "goes_offline" and row["day"] >= offline_day:
                 continue
-            exact = truth.get(row.device, {}).get(row.day.isoformat())
+            exact = truth.get(row["device"], {}).get(row["day"])
             if exact is None:
                 continue
             for name in ACCURACY_FIELDS:
-                measured = getattr(row, name)
-                if measured is not None:
-                    pairs[name].append((float(measured), float(exact[name])))
+                if row.get(name) is not None:
+                    pairs[name].append((float(row[name]), float(exact[name])))
     result: dict[str, dict[str, float]] = {}
     for name, values in pairs.items():
         total = sum(t for _, t in values)
@@ -180,8 +178,6 @@ def _accuracy(
         relative = sorted(abs(m - t) / t for m, t in values if t > 0)
         result[name] = {
             "device_days": len(values),
-            "measured": sum(m for m, _ in values),
-            "truth": total,
             "bias_pct": 100 * (sum(m for m, _ in values) / total - 1),
             "mean_abs_pct": 100 * sum(abs(m - t) for m, t in values) / total,
             "p95_abs_pct": 100 * relative[int(0.95 * (len(relative) - 1))] if relative else 0.0,
@@ -189,185 +185,120 @@ def _accuracy(
     return result
 
 
-def _device_days(
-    rows: Mapping[str, Sequence[DailyRow]], truth: Mapping[str, Mapping[str, Mapping[str, float]]]
-) -> list[dict[str, Any]]:
-    """Every device-day: the agent's sums (from InfluxDB) beside the ground truth."""
-    return [
-        {
-            "device": row.device,
-            "day": row.day.isoformat(),
-            "comm_loss_s": row.comm_loss_s,
-            "scheduled_comm_loss_s": row.scheduled_comm_loss_s,
-            "samples": row.samples,
-            "measured": {name: getattr(row, name) for name in ACCURACY_FIELDS},
-            "truth": {name: exact[name] for name in ACCURACY_FIELDS},
-        }
-        for enterprise_rows in rows.values()
-        for row in enterprise_rows
-        if (exact := truth.get(row.device, {}).get(row.day.isoformat())) is not None
-    ]
-
-
-def _kpi_document(verdict: KpiVerdict) -> dict[str, Any]:
-    change = verdict.change
+def _kpi_line(kpi: Mapping[str, Any]) -> dict[str, Any]:
+    change = kpi.get("change") or {}
+    energy = kpi.get("energy") or {}
+    interval = kpi.get("interval")
     return {
-        "kpi": verdict.kpi,
-        "status": verdict.status,
-        "reasons": list(verdict.reasons),
-        "target": {
-            "direction": verdict.target.direction,
-            "size": verdict.target.size,
-            "unit": verdict.target.unit,
-            "required": verdict.target.required,
-        },
-        "usable_days": [verdict.baseline.usable_days, verdict.reporting.usable_days],
-        "baseline_value": change.baseline_value if change else None,
-        "reporting_value": change.reporting_value if change else None,
-        "change": change.change if change else None,
-        "energy_savings_pct": verdict.energy.savings_pct if verdict.energy else None,
-        "interval": [verdict.interval.low, verdict.interval.high] if verdict.interval else None,
+        "kpi": kpi["kpi"],
+        "status": kpi["status"],
+        "reasons": kpi["reasons"],
+        "usable_days": [kpi["baseline"]["usable_days"], kpi["reporting"]["usable_days"]],
+        "change": change.get("change"),
+        "energy_savings_pct": energy.get("savings_pct"),
+        "interval": [interval["low"], interval["high"]] if interval else None,
     }
 
 
-def _verdicts_document(
-    listed: Sequence[Enterprise],
-    verdicts: Mapping[str, EnterpriseVerdict],
+def _summary_document(
+    platform: Mapping[str, Any],
+    evidence: Mapping[str, Mapping[str, Any]],
     roles: Mapping[str, Role],
-    rollup: PlatformSubsidy,
     accuracy: Mapping[str, Mapping[str, float]],
     facts: Mapping[str, int],
 ) -> dict[str, Any]:
-    subsidies = {item.enterprise: item for item in rollup.enterprises}
     return {
         "enterprises": [
             {
-                "id": e.id,
-                "scenario": roles.get(e.id),
-                "expected": EXPECTED[roles.get(e.id)],
-                "status": verdicts[e.id].status,
-                "subsidy_fen": subsidies[e.id].subsidy_fen,
-                "kpis": [_kpi_document(v) for v in verdicts[e.id].kpis],
+                "id": ident,
+                "scenario": roles.get(ident),
+                "expected": EXPECTED[roles.get(ident)],
+                "status": doc["status"],
+                "flags": [flag["check"] for flag in doc["flags"]],
+                "subsidy_fen": doc["subsidy"]["subsidy_fen"],
+                "kpis": [_kpi_line(kpi) for kpi in doc["attempts"][-1]["kpis"]],
             }
-            for e in listed
+            for ident, doc in evidence.items()
         ],
         "platform": {
-            "passed_count": rollup.passed_count,
-            "minimum": rollup.minimum,
-            "minimum_met": rollup.minimum_met,
-            "total_fen": rollup.total_fen,
-            "platform_capped": rollup.platform_capped,
+            key: platform[key]
+            for key in ("passed_count", "minimum", "minimum_met", "total_fen", "platform_capped")
         },
         "accuracy": accuracy,
-        "path": facts,
+        "path": dict(facts),
     }
 
 
-def _change_cell(verdict: KpiVerdict | None) -> str:
-    if verdict is None:
-        return "<td>–</td>"
-    unit = verdict.target.unit
-    if verdict.energy is not None:
-        value = f"−{verdict.energy.savings_pct:.1f} %"
-    elif verdict.change is not None:
-        value = f"{verdict.change.change:+.1f} {unit}"
-    else:
-        return f"<td class='{verdict.status}'>{html.escape(', '.join(verdict.reasons))}</td>"
-    interval = verdict.interval
-    bounds = f"<br><small>[{interval.low:+.1f}, {interval.high:+.1f}]</small>" if interval else ""
-    return f"<td class='{verdict.status}'>{value}{bounds}</td>"
+def _kpi_text(kpi: Mapping[str, Any]) -> str:
+    text = f"{kpi['kpi']} {kpi['status']}"
+    if kpi["change"] is not None:
+        text += f" {kpi['change']:+.1f}"
+    if kpi["interval"]:
+        text += f" [{kpi['interval'][0]:+.1f}, {kpi['interval'][1]:+.1f}]"
+    if kpi["reasons"]:
+        text += f" ({', '.join(kpi['reasons'])})"
+    return text
 
 
-def _page(
-    listed: Sequence[Enterprise],
-    verdicts: Mapping[str, EnterpriseVerdict],
-    roles: Mapping[str, Role],
-    rollup: PlatformSubsidy,
-    accuracy: Mapping[str, Mapping[str, float]],
-    facts: Mapping[str, int],
-    days: Timeline,
-) -> str:
-    kpis = [kpi for kpi in listed[0].targets]
-    subsidies = {item.enterprise: item for item in rollup.enterprises}
+def _page(summary: Mapping[str, Any], days: Timeline, bundle: Path) -> str:
     rows = []
-    for e in listed:
-        verdict = verdicts[e.id]
-        by_kpi = {v.kpi: v for v in verdict.kpis}
-        usable = by_kpi[kpis[0]]
+    for line in summary["enterprises"]:
+        if line["scenario"] is None:
+            continue
+        kpis = "; ".join(_kpi_text(kpi) for kpi in line["kpis"])
+        mark = "✓" if line["status"] == line["expected"] else "✗"
+        link = (bundle / PLATFORM_ID / line["id"] / "report.zh-CN.html").as_uri()
         rows.append(
-            f"<tr><td>{e.id}<br><small>{html.escape(e.name)}</small></td>"
-            f"<td>{roles.get(e.id, 'not simulated 未模拟')}</td>"
-            f"<td class='{verdict.status}'><b>{STATUS_TEXT[verdict.status]}</b></td>"
-            + "".join(_change_cell(by_kpi.get(kpi)) for kpi in kpis)
-            + f"<td>{usable.baseline.usable_days} / {usable.reporting.usable_days}</td>"
-            f"<td>{fen_text(subsidies[e.id].subsidy_fen)}</td></tr>"
+            f"<tr><td><a href='{link}'>{line['id']}</a></td><td>{line['scenario']}</td>"
+            f"<td>{line['expected']}</td><td class='{line['status']}'>{line['status']} {mark}</td>"
+            f"<td>{html.escape(kpis)}</td><td>{html.escape(', '.join(line['flags']))}</td></tr>"
         )
-    accuracy_rows = "".join(
+    accuracy = "".join(
         f"<tr><td>{name}</td><td>{int(a['device_days'])}</td><td>{a['bias_pct']:+.2f} %</td>"
         f"<td>{a['mean_abs_pct']:.2f} %</td><td>{a['p95_abs_pct']:.2f} %</td></tr>"
-        for name, a in accuracy.items()
+        for name, a in summary["accuracy"].items()
     )
-    targets = ", ".join(
-        f"{kpi} {'+' if t.direction == 'increase' else '−'}{t.size:g} {t.unit}"
-        f"{'' if t.required else ' (not required)'}"
-        for kpi, t in listed[0].targets.items()
-    )
-    met = "met 达标" if rollup.minimum_met else "not met 未达标"
+    platform = summary["platform"]
+    facts = summary["path"]
+    report = (bundle / PLATFORM_ID / "report.en.html").as_uri()
+    met = "met" if platform["minimum_met"] else "not met"
     return f"""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<title>retrofit-verify demo · 演示报告</title>
+<html lang="en"><head><meta charset="utf-8"><title>retrofit-verify demo summary · 演示摘要</title>
 <style>
-body {{ font-family: "Noto Sans CJK SC", "Noto Sans", sans-serif; margin: 1.5rem 2rem;
-  color: #1a1a1a; }}
+body {{ font-family: "Noto Sans CJK SC", "Noto Sans", sans-serif; margin: 1.5rem 2rem; }}
 table {{ border-collapse: collapse; margin: .8rem 0; }}
-th, td {{ border: 1px solid #999; padding: .25rem .55rem; text-align: right; vertical-align: top; }}
-th {{ background: #e8eef5; }} td:first-child, td:nth-child(2) {{ text-align: left; }}
-.pass {{ background: #e3f4e1; }} .fail {{ background: #fbe3e1; }}
+th, td {{ border: 1px solid #999; padding: .25rem .55rem; text-align: left; }}
+th {{ background: #e8eef5; }} .pass {{ background: #e3f4e1; }} .fail {{ background: #fbe3e1; }}
 .insufficient_data {{ background: #fff6d6; }}
-.note {{ background: #f3f3f3; border: 1px solid #bbb; padding: .5rem 1rem; max-width: 70rem; }}
-.big {{ font-size: 1.25rem; }}
 </style></head><body>
-<h1>Platform roll-up · 平台汇总 — plat-a (demo · 演示)</h1>
-<p class="big">Passed 通过: <b>{rollup.passed_count}</b> of {len(listed)} ·
-minimum of {rollup.minimum} 最低数量: <b>{met}</b> ·
-subsidy 补贴: <b>{fen_text(rollup.total_fen)} CNY</b>
-{"(platform cap 平台上限)" if rollup.platform_capped else ""}</p>
-<p>Baseline 基线期 {days.baseline[0]} – {days.baseline[1]} · go-live 上线 {days.go_live} ·
-reporting 报告期 {days.reporting[0]} – {days.reporting[1]} ·
-targets 绩效目标: {html.escape(targets)}. Change with its decisive 95 % interval
-(bootstrap ∪ Newey–West); usable days baseline / reporting.</p>
-<table><tr><th>enterprise 企业</th><th>scenario 模拟情景</th><th>verdict 结论</th>
-{"".join(f"<th>{k}</th>" for k in kpis)}<th>usable days 有效天数</th><th>subsidy 补贴 CNY</th></tr>
-{"".join(rows)}
-</table>
-<h2>Agent vs the simulator's exact ground truth · 与仿真真值对比</h2>
-<p>Daily sums per device from InfluxDB's rollups against what the simulated machines really did
-(device-days with the gateway online).</p>
-<table><tr><th>quantity 量</th><th>device-days</th><th>bias 偏差</th><th>mean |error| 平均误差</th>
-<th>95th pct |error|</th></tr>{accuracy_rows}</table>
-<p class="note"><b>Path 数据路径.</b> Simulated machines (Modbus TCP, OPC UA) → one
-<code>retrofit-agent run</code> per enterprise (KPI windows, outbox, Ed25519-signed batches) →
-mosquitto → <code>retrofit-collector ingest</code> (signature, seq, registry) → InfluxDB (windows,
-daily rollups) → evidence engine. {facts["windows_written"]} windows written,
-{facts["duplicates"]} duplicates, {facts["quarantined"]} quarantined.<br>
-<b>Preview 预览.</b> The reviewer's bundles (JSON/HTML/PDF in zh-CN and en), the web app and the
-dashboards are built in their own issues; this page shows the evidence engine's verdicts
-directly.</p>
+<h1>Demo summary · 演示摘要</h1>
+<p>Baseline {days.baseline[0]} – {days.baseline[1]}, go-live {days.go_live}, reporting
+{days.reporting[0]} – {days.reporting[1]}. Platform {PLATFORM_ID}: {platform["passed_count"]}
+passed, minimum of {platform["minimum"]} {met}, subsidy {platform["total_fen"] / 100:,.2f} CNY.
+<a href="{report}">The platform report</a>.</p>
+<h2>Verdicts against what the simulated retrofits did</h2>
+<table><tr><th>enterprise</th><th>scenario</th><th>expected</th><th>verdict</th><th>KPIs
+(change, decisive 95 % interval)</th><th>flags</th></tr>{"".join(rows)}</table>
+<h2>The evidence's device-days against the simulator's exact ground truth</h2>
+<table><tr><th>quantity</th><th>device-days</th><th>bias</th><th>mean |error|</th>
+<th>95th percentile |error|</th></tr>{accuracy}</table>
+<p>{facts["windows_written"]} windows written by the collector, {facts["duplicates"]} duplicates,
+{facts["quarantined"]} quarantined.</p>
 </body></html>
 """
 
 
 def _screenshot(page: Path, target: Path) -> Path | None:
-    """The page's first screen as PNG, by headless Chromium (flags: FIELD-NOTES.md)."""
+    """The page's first screen (A4 proportions) as PNG, by headless Chromium (FIELD-NOTES.md)."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
+    if chromium is None or not page.exists():
         return None
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="rv-chromium-") as profile:
         subprocess.run(
             [chromium, "--headless", "--no-sandbox", "--disable-gpu",
              "--disable-background-networking", "--disable-component-update", "--no-first-run",
-             f"--user-data-dir={profile}", "--hide-scrollbars", "--window-size=1400,1000",
+             f"--user-data-dir={profile}", "--hide-scrollbars", "--window-size=1240,1754",
              f"--screenshot={target}", page.as_uri()],
             capture_output=True, timeout=60, check=False,
         )  # fmt: skip
