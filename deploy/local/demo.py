@@ -297,7 +297,8 @@ def play(demo: Demo, ingest_config: Path) -> None:
                     offline.remove(enterprise)
             metrics = ingest_metrics(ingest_config)
             written = int(metrics.get("rv_ingest_written_records_total", 0))
-            kept = poll_share(demo)
+            share = poll_share(demo, running_only=True)
+            kept = "  – %" if share is None else f"{100 * share:3.0f} %"
             period = (
                 "baseline" if now.date() <= demo.days.baseline[1]
                 else "go-live" if now.date() < demo.days.reporting[0] else "reporting"
@@ -315,39 +316,25 @@ def play(demo: Demo, ingest_config: Path) -> None:
         progress.update(task, completed=total_s)
 
 
-def poll_share(demo: Demo) -> str:
-    """Share of the polls the running agents made of those their poll interval asks for.
+def poll_share(demo: Demo, *, running_only: bool = False) -> float | None:
+    """Share of the polls the agents made of those their poll interval asks for (0..1).
 
-    Well under 100 % means the machine is too busy for the plant clock's speed: the agents
-    skip polls, and gaps beyond ``comm_loss_after_s`` become comm loss (try a lower --speed).
+    From each agent's health file (written every 5 wall seconds and at its end). Well under 1
+    means the machine is too busy for the plant clock's speed: the agents skip polls, and gaps
+    beyond ``comm_loss_after_s`` become comm loss (try a lower --speed). None before any file.
     """
     made = expected = 0.0
-    elapsed_s = (time.time() - demo.anchor) * demo.mode.speed
     for enterprise in demo.enterprises:
-        if not demo.agents[enterprise.id].is_running:
+        if running_only and not demo.agents[enterprise.id].is_running:
             continue
         path = demo.out / "agents" / f"{enterprise.agent_id}.health.json"
         with contextlib.suppress(OSError, ValueError):
             health = json.loads(path.read_text("utf-8"))
-            written_s = (health["written_at"] - demo.anchor) * demo.mode.speed
+            ran_s = max(0.0, (health["written_at"] - demo.anchor) * demo.mode.speed)
             for device in health["devices"].values():
                 made += device["polls"]
-                expected += max(0.0, min(written_s, elapsed_s)) / demo.mode.settings.poll_interval_s
-    return f"{100 * made / expected:3.0f} %" if expected > 0 else "  – %"
-
-
-def poll_share_overall(demo: Demo) -> float:
-    """Polls the agents made over the run, against what their interval asks for (0..1)."""
-    made = expected = 0.0
-    for enterprise in demo.enterprises:
-        path = demo.out / "agents" / f"{enterprise.agent_id}.health.json"
-        with contextlib.suppress(OSError, ValueError):
-            health = json.loads(path.read_text("utf-8"))
-            ran_s = (health["written_at"] - demo.anchor) * demo.mode.speed
-            for device in health["devices"].values():
-                made += device["polls"]
-                expected += max(0.0, ran_s) / demo.mode.settings.poll_interval_s
-    return made / expected if expected else 0.0
+                expected += ran_s / demo.mode.settings.poll_interval_s
+    return made / expected if expected > 0 else None
 
 
 def settle(demo: Demo, ingest_config: Path, timeout_s: float = 60.0) -> dict[str, float]:
@@ -467,7 +454,7 @@ def main() -> int:
         )
         play(demo, ingest_config)
         metrics = settle(demo, ingest_config)
-        kept = poll_share_overall(demo)
+        kept = poll_share(demo) or 0.0
         truth = ground_truth(demo)
         with Registry(out / "registry.sqlite") as registry:
             quarantined = len(registry.quarantine_list())
