@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 # Debian packages: the real servers the tests and demo start themselves.
-APT_PACKAGES=(mosquitto influxdb)
+# chromium and fonts-noto-cjk: the web app's browser tests (real headless Chromium, CJK text).
+APT_PACKAGES=(mosquitto influxdb chromium fonts-noto-cjk)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
