@@ -16,7 +16,15 @@ import zoneinfo
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+)
 
 from agent import wire
 from agent.config.types import (
@@ -40,6 +48,7 @@ __all__ = [
     "Plan",
     "Platform",
     "Province",
+    "Rectification",
     "SubIndustry",
     "SubIndustryCategory",
     "Target",
@@ -208,6 +217,17 @@ class AgentPlan(ConfigModel):
     devices: Annotated[tuple[Identifier, ...], Field(min_length=1)]
 
 
+class Rectification(ConfigModel):
+    """A rectification (整改) after a failed review: from ``date`` on, a new reporting period.
+
+    The baseline and targets stay the enterprise's; only the reporting period is new. Every
+    attempt is kept: the original reporting period is attempt 1, rectifications follow in order.
+    """
+
+    date: dt.date
+    reporting: Period
+
+
 class Enterprise(ConfigModel):
     """A pilot enterprise (试点企业) served by a platform, with its periods and targets."""
 
@@ -222,6 +242,25 @@ class Enterprise(ConfigModel):
     reporting: Period
     targets: Annotated[dict[KpiName, Target], Field(min_length=1)]
     agents: tuple[AgentPlan, ...] = ()
+    #: Rectifications (整改) in date order, each with a new reporting period after a failed
+    #: review; empty for an enterprise reviewed once.
+    rectifications: tuple[Rectification, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _without_empty_rectifications(
+        self, handler: SerializerFunctionWrapHandler
+    ) -> dict[str, object]:
+        # A plan without rectifications serialises as it did before the key existed, so its
+        # registry digest (plan_digest) stays the same and reloading it is not a new version.
+        data: dict[str, object] = handler(self)
+        if not self.rectifications:
+            data.pop("rectifications", None)
+        return data
+
+    @property
+    def reporting_periods(self) -> tuple[Period, ...]:
+        """Every attempt's reporting period: the original, then each rectification's."""
+        return (self.reporting, *(r.reporting for r in self.rectifications))
 
     @property
     def retrofit_cost_fen(self) -> int:

@@ -216,23 +216,55 @@ def _enterprise_rules(plan: Plan, where: KeyPath, enterprise: Enterprise) -> Ite
             f"got {enterprise.reporting.start}, expected after go_live {enterprise.go_live}: "
             "the reporting period measures the shop floor after the retrofit is live",
         )
+    for name in ("baseline", "reporting"):
+        yield from _period_length((*where, name), name, getattr(enterprise, name), enterprise)
+    yield from _rectification_rules(where, enterprise)
+    yield from _implementation_rules(plan, where, enterprise)
+
+
+def _period_length(
+    at: KeyPath, name: str, period: Period, enterprise: Enterprise
+) -> Iterator[Finding]:
     needed = min_period_days(enterprise)
     kpis = ", ".join(kpi for kpi in enterprise.targets if MIN_PERIOD_DAYS[kpi] == needed)
-    for name in ("baseline", "reporting"):
-        period: Period = getattr(enterprise, name)
-        if 0 < period.days < needed:
+    if 0 < period.days < needed:
+        yield Finding(
+            (*at, "end"),
+            f"{name} period is {period.days} days ({period.start} to {period.end}), expected "
+            f"at least {needed} days for the targets {kpis} (see docs/plan.md, Periods)",
+        )
+    elif period.days > MAX_PERIOD_DAYS:
+        yield Finding(
+            (*at, "end"),
+            f"{name} period is {period.days} days, longer than a year",
+            "warning",
+        )
+
+
+def _rectification_rules(where: KeyPath, enterprise: Enterprise) -> Iterator[Finding]:
+    """A rectification (整改) follows a failed review of the attempt before it (docs/plan.md)."""
+    previous = enterprise.reporting
+    for r, rectification in enumerate(enterprise.rectifications):
+        at: KeyPath = (*where, "rectifications", r)
+        if rectification.date <= previous.end:
             yield Finding(
-                (*where, name, "end"),
-                f"{name} period is {period.days} days ({period.start} to {period.end}), expected "
-                f"at least {needed} days for the targets {kpis} (see docs/plan.md, Periods)",
+                (*at, "date"),
+                f"got {rectification.date}, expected after {previous.end}, the end of the "
+                "previous reporting period: a rectification follows the review of that period",
             )
-        elif period.days > MAX_PERIOD_DAYS:
+        reporting = rectification.reporting
+        yield from _period_order((*at, "reporting"), reporting)
+        if reporting.start <= rectification.date:
             yield Finding(
-                (*where, name, "end"),
-                f"{name} period is {period.days} days, longer than a year",
-                "warning",
+                (*at, "reporting", "start"),
+                f"got {reporting.start}, expected after the rectification date "
+                f"{rectification.date}: the new reporting period measures the shop floor after "
+                "the rectification is done",
             )
-    yield from _implementation_rules(plan, where, enterprise)
+        yield from _period_length(
+            (*at, "reporting"), "rectification reporting", reporting, enterprise
+        )
+        previous = reporting
 
 
 def _target_rules(where: KeyPath, enterprise: Enterprise) -> Iterator[Finding]:
