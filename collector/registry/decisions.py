@@ -178,6 +178,25 @@ class DecisionsMixin:
         )
         return _decision(row)
 
+    def record_evidence_run(
+        self: _Core,
+        *,
+        platform: str,
+        enterprise: str,
+        bundle_sha256: str,
+        status: str,
+        seed: int,
+        by: str,
+        now: dt.datetime | None = None,
+    ) -> None:
+        """Write to the audit log that ``by`` ran the evidence engine and which bundle came."""
+        at = format_time(now or dt.datetime.now(dt.UTC))
+        with self._write() as conn:
+            self._audit(
+                conn, at, by.strip() or "?", "evidence.run", f"{platform}/{enterprise}",
+                bundle=bundle_sha256, status=status, seed=seed,
+            )  # fmt: skip
+
     def decisions(self: _Core, platform: str, enterprise: str) -> list[Decision]:
         """Every decision on an enterprise, oldest first (the last one is in force)."""
         with self._read() as conn:

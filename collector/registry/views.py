@@ -92,6 +92,7 @@ class ViewsMixin:
         scope: tuple[Sequence[str], Sequence[str]] | None,
         reason: str | None = None,
         since: str | None = None,
+        entry_id: int | None = None,
         limit: int,
         offset: int,
     ) -> tuple[list[QuarantineEntry], int]:
@@ -100,13 +101,14 @@ class ViewsMixin:
         ``scope`` is (topic prefixes, agent ids): an entry is in scope when its topic starts
         with one of the prefixes (``rv/v1/{platform}/``: the ingest does not always know the
         agent) or it was recorded with one of the agent ids. None: every entry, also those on
-        no platform's topic. ``since`` is a stored time text.
+        no platform's topic. ``since`` is a stored time text; ``entry_id`` picks one entry.
         """
         where, params = _where(
             [
                 _topic_or_agent(scope),
                 ("reason = ?" if reason else "", [reason] if reason else []),
                 ("received_at >= ?" if since else "", [since] if since else []),
+                ("id = ?" if entry_id is not None else "", [] if entry_id is None else [entry_id]),
             ]
         )
         with self._read() as conn:

@@ -96,9 +96,13 @@ def _build(plans: list[tuple[str, int, Plan]]) -> Directory:
             if platform.id in platforms:
                 continue
             ref = PlatformRef(
-                key, version, plan.batch_year, provinces[plan.province.code],
-                industries[platform.sub_industry], platform,
-            )  # fmt: skip
+                key,
+                version,
+                plan.batch_year,
+                provinces[plan.province.code],
+                industries[platform.sub_industry],
+                platform,
+            )
             platforms[platform.id] = ref
             for enterprise in platform.enterprises:
                 enterprises.setdefault(enterprise.id, EnterpriseRef(ref, enterprise))

@@ -38,5 +38,3 @@ class WebSettings(BaseModel):
     agent_offline_after_s: Annotated[int, Field(ge=30, le=86_400)] = 300
     #: How long one evidence run may take before the request gives up (the run finishes).
     evidence_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 600.0
-    #: Prefix the app is served under behind a reverse proxy, e.g. ``/rv``; empty at the root.
-    root_path: Annotated[str, Field(pattern=r"^(/[A-Za-z0-9._~-]+)*$")] = ""
