@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 
 from collector.registry import Registry
@@ -26,7 +26,7 @@ from collector.web.routes import api, ops, pages
 from collector.web.settings import WebSettings
 from collector.web.state import WebState
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "route_table"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -35,6 +35,15 @@ def _operation_id(route: APIRoute) -> str:
     # The route's name is its operationId: the access table, the metrics and the OpenAPI
     # document all speak of one name.
     return route.name
+
+
+def route_table(app: FastAPI) -> list[tuple[str, str, frozenset[str]]]:
+    """Every route of the app as (name, path, methods), included routers flattened."""
+    table = []
+    for context in iter_route_contexts(app.router.routes):
+        methods = frozenset(context.methods or ())
+        table.append((context.name or "", context.path or "", methods))
+    return table
 
 
 def create_app(
@@ -78,7 +87,7 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    check_rules(getattr(route, "name", "") for route in app.routes)
+    check_rules(name for name, _, _ in route_table(app))
     app.add_middleware(SecurityHeaders, metrics=state.metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
