@@ -13,8 +13,8 @@ plat-c c01 pass.
 from __future__ import annotations
 
 import asyncio
-import functools
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
