@@ -10,6 +10,7 @@ from rich.console import Console
 
 from agent import wire
 from agent.logs import configure_logging
+from collector.evidence_cli import register as register_evidence_commands
 from collector.plan_cli import register as register_registry_commands
 from collector.users_cli import register as register_users_commands
 
@@ -256,6 +257,7 @@ def rollups_refresh(
 
 
 register_registry_commands(app)
+register_evidence_commands(app)
 register_users_commands(app)
 
 

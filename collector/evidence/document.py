@@ -223,6 +223,10 @@ class DeviceDayDoc(_Doc):
     ideal_cycle_s_max: float | None
     first_start: dt.datetime
     last_end: dt.datetime
+    #: The agent configuration digest of the day's first and last window (``sha256:<hex>``);
+    #: None in rollups written before the store kept them. Added in format 1 (compatible).
+    config_digest_first: str | None = None
+    config_digest_last: str | None = None
 
 
 class SufficiencyDoc(_Doc):

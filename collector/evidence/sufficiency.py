@@ -18,6 +18,7 @@ __all__ = [
     "KpiSeries",
     "PeriodRole",
     "Sufficiency",
+    "is_usable",
     "period_series",
 ]
 
@@ -90,7 +91,9 @@ class Sufficiency:
         return not self.reasons
 
 
-def _usable(day: EnterpriseDay, kpi: str) -> bool:
+def is_usable(day: EnterpriseDay, kpi: str) -> bool:
+    """Whether the day counts as evidence for the KPI: scheduled, coverage ≥ MIN_COVERAGE, and
+    the KPI defined that day (method §2)."""
     coverage = day.coverage
     return coverage is not None and coverage >= MIN_COVERAGE and day.value(kpi) is not None
 
@@ -108,7 +111,7 @@ def period_series(
     """
     in_period = [day for day in days if start <= day.day <= end]
     scheduled = [day for day in in_period if day.scheduled_s > 0]
-    usable = [day for day in scheduled if _usable(day, kpi)]
+    usable = [day for day in scheduled if is_usable(day, kpi)]
     fields = KPI_INPUTS[kpi]
     sums = np.array(
         [[day.kpi_sums[kpi][name] for name in fields] for day in usable], dtype=np.float64

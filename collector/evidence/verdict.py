@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from collector.evidence.change import (
     DEFAULT_SEED,
@@ -26,6 +26,7 @@ from collector.registry.plan import Enterprise, Period, Target
 
 __all__ = [
     "EnterpriseVerdict",
+    "Judged",
     "KpiVerdict",
     "Status",
     "decide",
@@ -132,8 +133,24 @@ def _judge_energy(
     change: ChangeEstimate,
     with_hours: bool,
 ) -> KpiVerdict:
-    savings = energy_savings(fit_baseline(base, with_hours=with_hours), report)
     kpi = "energy_per_unit"
+    try:
+        savings = energy_savings(fit_baseline(base, with_hours=with_hours), report)
+    except ValueError:
+        # No baseline energy, or a model that predicts no energy for the reporting output:
+        # there is no adjusted baseline to compare with (method §4).
+        return KpiVerdict(
+            kpi,
+            target,
+            "insufficient_data",
+            ("energy_model_unusable",),
+            base_ok,
+            report_ok,
+            change,
+            None,
+            None,
+            None,
+        )
     if not savings.model.meets_g14:
         return KpiVerdict(
             kpi,
@@ -164,7 +181,21 @@ def _judge_energy(
     )
 
 
-def enterprise_status(verdicts: Sequence[KpiVerdict]) -> Status:
+class _Required(Protocol):
+    @property
+    def required(self) -> bool: ...
+
+
+class Judged(Protocol):
+    """A KPI's verdict as far as the enterprise's status needs it (KpiVerdict, KpiDoc)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def target(self) -> _Required: ...
+
+
+def enterprise_status(verdicts: Sequence[Judged]) -> Status:
     """Fail if a required KPI failed, pass if all required passed, else insufficient data."""
     required = [verdict.status for verdict in verdicts if verdict.target.required]
     if "fail" in required:
