@@ -5,9 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-# Debian packages: the real servers the tests and demo start themselves.
-# chromium and fonts-noto-cjk: the web app's browser tests (real headless Chromium, CJK text).
-APT_PACKAGES=(mosquitto influxdb chromium fonts-noto-cjk)
+# Debian packages: the real servers the tests and demo start themselves; the evidence report's
+# PDF engine (WeasyPrint needs Pango and HarfBuzz's subsetter), the CJK font it embeds, and the
+# tools the report tests look through (poppler's pdftoppm/pdftotext, headless Chromium, also
+# for the web app's browser tests).
+APT_PACKAGES=(mosquitto influxdb libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
+  poppler-utils chromium)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
