@@ -1,7 +1,8 @@
 """Evidence bundles on disk: where the web app keeps them, how it reads them, and checks them.
 
 Layout: ``<evidence_dir>/<enterprise id>/<bundle id>/`` where the bundle id is the SHA-256 of
-the bundle's ``manifest.json``, the file that lists every other file with its SHA-256. A
+the bundle's ``manifest.json`` (:mod:`collector.bundle.write`: every other file with its
+path, SHA-256 and size), as ``retrofit-collector evidence`` writes it. A
 review decision names a bundle by that id, so what a reviewer decided on can be re-read and
 re-checked byte for byte. Every read checks the file against the manifest and the manifest
 against the folder's name: a bundle edited on disk is reported damaged, never shown.
@@ -14,7 +15,6 @@ the same id, and storing it again changes nothing.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import shutil
 import tempfile
@@ -24,6 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from collector.bundle import MANIFEST_NAME, Manifest
+from collector.bundle.write import DOCUMENT_NAMES
 from collector.evidence.document import EnterpriseEvidence
 
 __all__ = [
@@ -35,12 +39,11 @@ __all__ = [
     "manifest_files",
 ]
 
-MANIFEST = "manifest.json"
-EVIDENCE = "evidence.json"
+MANIFEST = MANIFEST_NAME
+EVIDENCE = DOCUMENT_NAMES["enterprise"]
 BUNDLE_ID_PATTERN = r"^[0-9a-f]{64}$"
 _BUNDLE_ID_RE = re.compile(BUNDLE_ID_PATTERN)
 _FILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 #: Largest bundle file served, in bytes (a PDF with embedded CJK fonts is ~0.3 MB).
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _CACHED_DOCUMENTS = 64
@@ -73,26 +76,22 @@ def _sha256(data: bytes) -> str:
 
 
 def manifest_files(manifest_bytes: bytes) -> dict[str, str]:
-    """File name → SHA-256 from a manifest's bytes; BundleDamaged if it is not one.
+    """File name → SHA-256 from an enterprise bundle's manifest; BundleDamaged if it is not one.
 
-    The manifest is ``{"files": {name: sha256, ...}, ...}``; names are plain file names.
+    An enterprise bundle holds plain file names only (no nested bundles); anything else in
+    its manifest (a path with a folder, ``..``) is refused, so no read can leave the folder.
     """
     try:
-        data = json.loads(manifest_bytes)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BundleDamaged(f"{MANIFEST} is not JSON: {exc}") from None
-    files = data.get("files") if isinstance(data, dict) else None
-    if isinstance(files, list):
-        files = {item.get("name"): item.get("sha256") for item in files if isinstance(item, dict)}
-    if not isinstance(files, dict) or not files:
-        raise BundleDamaged(f"{MANIFEST} lists no files")
+        manifest = Manifest.model_validate_json(manifest_bytes)
+    except ValidationError:
+        raise BundleDamaged(f"{MANIFEST} is not a bundle manifest") from None
+    if manifest.kind != "enterprise":
+        raise BundleDamaged(f"{MANIFEST} is of a {manifest.kind} bundle, not an enterprise's")
     checked: dict[str, str] = {}
-    for name, sha in files.items():
-        if not isinstance(name, str) or not _FILE_NAME_RE.fullmatch(name) or name == MANIFEST:
-            raise BundleDamaged(f"{MANIFEST} lists a file name that is not a plain name")
-        if not isinstance(sha, str) or not _SHA_RE.fullmatch(sha):
-            raise BundleDamaged(f"{MANIFEST}: {name} has no SHA-256")
-        checked[name] = sha
+    for item in manifest.files:
+        if not _FILE_NAME_RE.fullmatch(item.path) or item.path == MANIFEST:
+            raise BundleDamaged(f"{MANIFEST} lists {item.path[:80]!r}, not a plain file name")
+        checked[item.path] = item.sha256
     if EVIDENCE not in checked:
         raise BundleDamaged(f"{MANIFEST} does not list {EVIDENCE}")
     return checked

@@ -1,9 +1,11 @@
 """The pages' own words in Simplified Chinese and English, and how a page picks its language.
 
-Only the page chrome lives here (navigation, headings, form labels, table heads). Evidence
-words (statuses, KPI names, reasons, flag sentences) belong to the report catalogue, so that a
-page and a bundle's report say the same thing. A missing key shows as the key itself and is
-caught by tests/collector/web/test_i18n.py, which checks that both languages have every key.
+Only the page chrome lives here (navigation, headings, form labels, table heads, review
+decisions and agent states). Evidence words (statuses, KPI names, reasons, flag sentences) and
+figures come from the report's catalogue and formatter (:mod:`collector.report.i18n`,
+:mod:`collector.report.formatting`), so that a page and a bundle's report say the same thing.
+Each key holds both languages as a pair, so neither can be left out; a key a template names but
+the catalogue lacks shows as the key itself, which tests/collector/web/test_pages.py looks for.
 
 Choosing: ``?lang=`` (stored in the ``rv_lang`` cookie), then the cookie, then the browser's
 ``Accept-Language`` (q-values honoured; any ``zh`` means zh-CN), then ``web.default_language``.
@@ -57,14 +59,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "col.evidence_passed": ("核验通过（证据）", "Passed (evidence)"),
     "col.reviewed_passed": ("审核通过", "Passed (review)"),
     "col.minimum": ("不少于 10 家", "Minimum of 10"),
-    "col.subsidy": ("奖补资金（元）", "Subsidy (CNY)"),
+    "col.subsidy": ("奖补资金", "Subsidy"),
     "col.enterprise": ("试点企业", "Enterprise"),
     "col.verdict": ("核验结论", "Verdict"),
     "col.decision": ("审核结论", "Review decision"),
     "col.flags": ("提示", "Flags"),
     "col.baseline_coverage": ("基线期数据覆盖", "Baseline coverage"),
     "col.reporting_coverage": ("报告期数据覆盖", "Reporting coverage"),
-    "col.cost": ("改造投入（元）", "Retrofit cost (CNY)"),
+    "col.cost": ("改造投入", "Retrofit cost"),
     "col.kpi": ("指标", "KPI"),
     "col.baseline": ("基线期", "Baseline"),
     "col.reporting": ("报告期", "Reporting"),
@@ -138,10 +140,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "decision.pass": ("通过", "Pass"),
     "decision.fail": ("不通过", "Fail"),
     "decision.rectify": ("整改", "Rectify"),
-    "status.pass": ("达标", "Pass"),
-    "status.fail": ("未达标", "Fail"),
-    "status.insufficient_data": ("数据不足", "Insufficient data"),
-    "status.none": ("未核验", "No evidence"),
+    "evidence.none": ("未核验", "No evidence"),
     "state.online": ("在线", "online"),
     "state.offline": ("离线", "offline"),
     "state.never_seen": ("从未上报", "never seen"),
@@ -159,20 +158,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "page.of": ("第 {first}–{last} 条，共 {total} 条", "{first}–{last} of {total}"),
     "error.title": ("出错了", "Something went wrong"),
     "error.back": ("返回总览", "Back to the overview"),
-    "kpi.oee": ("设备综合效率", "OEE"),
-    "kpi.availability": ("时间开动率", "Availability"),
-    "kpi.performance": ("性能开动率", "Performance"),
-    "kpi.quality": ("合格品率", "Quality"),
-    "kpi.output_per_planned_hour": ("单位计划工时产量", "Output per planned hour"),
-    "kpi.defect_rate": ("不良品率", "Defect rate"),
-    "kpi.unplanned_downtime_per_planned_hour": (
-        "单位计划工时非计划停机",
-        "Unplanned downtime per planned hour",
-    ),
-    "kpi.energy_per_unit": ("单位产品能耗", "Energy per unit"),
-    "severity.info": ("提示", "info"),
-    "severity.warning": ("警告", "warning"),
-    "severity.serious": ("严重", "serious"),
 }
 
 

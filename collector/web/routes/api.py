@@ -18,6 +18,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi import Path as Path_
 from fastapi.responses import Response
 
+from collector.errors import CollectorError
 from collector.evidence import DEFAULT_SEED, EvidenceError
 from collector.registry import Registry
 from collector.registry.records import format_time
@@ -26,7 +27,7 @@ from collector.web import scope
 from collector.web.auth import CurrentUser
 from collector.web.bundles import MANIFEST, BundleDamaged, LoadedBundle
 from collector.web.directory import EnterpriseRef
-from collector.web.engine import EngineUnavailable, run_enterprise_evidence
+from collector.web.engine import run_enterprise_evidence
 from collector.web.principal import Principal
 from collector.web.problems import Problem
 from collector.web.routes.common import (
@@ -474,15 +475,12 @@ async def run_and_audit(
         async with asyncio.timeout(state.settings.evidence_timeout_s):
             async with state.evidence_runs:
                 info = await run_enterprise_evidence(
-                    state.registry, store, state.bundles, ref.id, chosen_seed
+                    state.registry, store, state.bundles, ref.platform.id, ref.id, chosen_seed
                 )
-    except EngineUnavailable as exc:
-        state.metrics.count(state.metrics.evidence_runs, "unavailable")
-        raise Problem(503, str(exc), kind="engine-unavailable") from None
     except TimeoutError:
         state.metrics.count(state.metrics.evidence_runs, "timeout")
         raise Problem(503, "the evidence run took too long; try again later") from None
-    except (EvidenceError, StoreError) as exc:
+    except (EvidenceError, StoreError, CollectorError, BundleDamaged) as exc:
         state.metrics.count(state.metrics.evidence_runs, "failed")
         raise Problem(503, f"evidence could not be built: {exc}") from None
     loaded = _bundle(state, ref, info.bundle_id)

@@ -19,15 +19,17 @@ from fastapi import Path as Path_
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collector.evidence.document import EnterpriseEvidence
-from collector.registry import SHARE_KPIS
+from collector.report.charts import daily_kpi_chart
+from collector.report.formatting import Formatter
+from collector.report.i18n import Catalogue
 from collector.web import scope
 from collector.web.auth import CSRF_FIELD, CurrentUser, principal_from_request, session_cookie_name
 from collector.web.bundles import MANIFEST, BundleDamaged, LoadedBundle
-from collector.web.chart import before_after_svg
 from collector.web.i18n import LANG_COOKIE, choose_language, translate
 from collector.web.principal import Principal
 from collector.web.problems import Problem
@@ -67,31 +69,6 @@ def page_language(request: Request, state: WebState) -> Language:
     )
 
 
-def _money(fen: int | None) -> str:
-    if fen is None:
-        return "–"
-    whole, cents = divmod(abs(fen), 100)
-    return f"{'-' if fen < 0 else ''}{whole:,}.{cents:02d}"
-
-
-def _share(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f}%"
-
-
-def _kpi_value(kpi: str, value: float | None) -> str:
-    if value is None:
-        return "–"
-    if kpi in SHARE_KPIS:
-        return f"{value * 100:.2f}%"
-    return f"{value:.4g}"
-
-
-def _change(value: float | None, unit: str) -> str:
-    if value is None:
-        return "–"
-    return f"{value:+.2f} {unit}"
-
-
 def _lang_url(request: Request, language: str) -> str:
     params = dict(request.query_params)
     params["lang"] = language
@@ -123,10 +100,10 @@ def render(
             "lang_url": lambda code: _lang_url(request, code),
             "user": user,
             "csrf_field": CSRF_FIELD,
-            "money": _money,
-            "share": _share,
-            "kpi_value": _kpi_value,
-            "change": _change,
+            # Evidence words and figures: the report's catalogue and formatter, so a page and
+            # a bundle's report say the same thing the same way.
+            "tr": Catalogue(language),
+            "fmt": Formatter(language),
             **context,
         },
         status_code=status,
@@ -314,21 +291,24 @@ def platform_page(
 # --- enterprise ----------------------------------------------------------------------------
 
 
-def _charts(document: EnterpriseEvidence, language: Language) -> list[tuple[str, str]]:
+def _charts(document: EnterpriseEvidence, language: Language) -> list[tuple[str, Markup]]:
+    """The report's before/after chart of each KPI of the last attempt."""
     if not document.attempts:
         return []
-    charts = []
-    for kpi in document.attempts[-1].kpis:
-        title = translate(f"kpi.{kpi.kpi}", language)
-        svg = before_after_svg(
-            kpi.daily,
-            document.enterprise.go_live,
-            title=title,
-            go_live_label=translate("enterprise.go_live", language),
+    last = document.attempts[-1]
+    catalogue = Catalogue(language)
+    return [
+        (
+            catalogue.kpi(kpi.kpi),
+            daily_kpi_chart(
+                kpi,
+                document.enterprise.go_live,
+                language,
+                rectification=last.rectification_date,
+            ),
         )
-        if svg:
-            charts.append((title, svg))
-    return charts
+        for kpi in last.kpis
+    ]
 
 
 def _chosen_bundle(

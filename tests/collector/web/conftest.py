@@ -1,4 +1,7 @@
-"""Fixtures of the web app's tests: one world per module (registry, bundles, influxd)."""
+"""Fixtures of the web app's tests: one world for all of them (registry, bundles, influxd).
+
+Tests add decisions and audit entries to it but change nothing another test reads.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +16,9 @@ from stack import InfluxServer
 from tests.collector.web.world import World, build_world
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def influx_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]:
-    """One influxd for the module (the tests read, and write only their own decisions)."""
+    """One influxd for the web tests (they read it; evidence runs write nothing to it)."""
     server = InfluxServer(tmp_path_factory.mktemp("influxd"))
     server.start()
     try:
@@ -24,7 +27,7 @@ def influx_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxSe
         server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory, influx_server: InfluxServer) -> Iterator[World]:
     """Two provinces, three platforms, users of every role, five bundles, six days of data."""
     built = build_world(tmp_path_factory.mktemp("world"), influx_server)
@@ -34,7 +37,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, influx_server: InfluxServer)
         built.registry.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def client(world: World) -> Iterator[TestClient]:
     """The app in-process (its lifespan opens the InfluxDB client)."""
     url = world.influx_url

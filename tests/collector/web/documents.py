@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from pathlib import Path
 
+from collector.bundle import MANIFEST_NAME, Manifest, ManifestFile
 from collector.evidence.document import (
     AgentDoc,
     AttemptDoc,
@@ -36,6 +36,8 @@ from collector.evidence.document import (
     canonical_json,
 )
 from collector.evidence.subsidy import EnterpriseOutcome, enterprise_subsidy
+from collector.report import report_name
+from collector.report.html import enterprise_html
 from collector.web.directory import EnterpriseRef
 
 SOFTWARE = SoftwareDoc(
@@ -224,17 +226,23 @@ def evidence_document(
 
 
 def write_bundle(document: EnterpriseEvidence, folder: Path) -> None:
-    """evidence.json, a small report and manifest.json listing both with their SHA-256."""
-    files = {
-        "evidence.json": canonical_json(document),
-        "report.en.html": (
-            f"<!doctype html><html lang='en'><body><h1>{document.enterprise.name}</h1>"
-            f"<p>status {document.status}</p></body></html>"
-        ).encode(),
-    }
+    """The bundle as ``write_enterprise_bundle`` writes it, without the PDFs.
+
+    JSON, both HTML reports from the real renderer, and the real manifest format: only the
+    PDFs (seconds of WeasyPrint each) are left out, so the tests' twenty bundles take no
+    minutes. The evidence-run tests write whole bundles through the real writer.
+    """
+    files = {"evidence.json": canonical_json(document)}
+    for lang, other in (("zh-CN", "en"), ("en", "zh-CN")):
+        html = enterprise_html(document, lang, sibling=report_name(other, "html"))
+        files[report_name(lang, "html")] = html.encode("utf-8")
     for name, data in files.items():
         (folder / name).write_bytes(data)
-    manifest = {"files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}}
-    (folder / "manifest.json").write_bytes(
-        json.dumps(manifest, sort_keys=True, indent=1).encode() + b"\n"
+    manifest = Manifest(
+        kind="enterprise",
+        files=[
+            ManifestFile(path=name, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+            for name, data in sorted(files.items())
+        ],
     )
+    (folder / MANIFEST_NAME).write_bytes(canonical_json(manifest))

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 
 from fastapi.testclient import TestClient
 
+from collector.web.bundles import BundleStore
+from collector.web.directory import DirectoryCache
+from tests.collector.web.documents import evidence_document, write_bundle
 from tests.collector.web.world import World
 
 
@@ -113,13 +118,25 @@ def test_a_decision_on_another_enterprises_bundle_is_404(client: TestClient, wor
 def test_bundle_files_are_served_checked_and_a_changed_file_is_409(
     client: TestClient, world: World
 ) -> None:
-    info = world.bundles["c01"]
-    base = f"/api/v1/enterprises/c01/evidence/{info.bundle_id}/files"
+    # A bundle of its own (c02): the others stay intact for the other tests.
+    ref = DirectoryCache(world.registry).current().enterprises["c02"]
+    document = evidence_document(ref, "fail")
+    info = BundleStore(world.settings.evidence_dir).store(
+        "c02", functools.partial(write_bundle, document)
+    )
+    base = f"/api/v1/enterprises/c02/evidence/{info.bundle_id}/files"
     listing = client.get(base, headers=world.headers("admin")).json()
-    assert {f["name"] for f in listing} == {"evidence.json", "manifest.json", "report.en.html"}
+    assert {f["name"] for f in listing} == {
+        "evidence.json",
+        "manifest.json",
+        "report.en.html",
+        "report.zh-CN.html",
+    }
     report = client.get(base + "/report.en.html", headers=world.headers("admin"))
     assert report.status_code == 200 and "sandbox" in report.headers["content-security-policy"]
-    path = world.settings.evidence_dir / "c01" / info.bundle_id / "report.en.html"
+    manifest = client.get(base + "/manifest.json", headers=world.headers("admin")).content
+    assert hashlib.sha256(manifest).hexdigest() == info.bundle_id
+    path = world.settings.evidence_dir / "c02" / info.bundle_id / "report.en.html"
     path.write_bytes(path.read_bytes() + b"<!-- edited -->")
     changed = client.get(base + "/report.en.html", headers=world.headers("admin"))
     assert changed.status_code == 409 and changed.json()["type"].endswith("/damaged")
