@@ -25,8 +25,10 @@ _ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 #: At most 200 items a page: a page is what a person reads or a script pages through.
 Limit = Annotated[int, Query(ge=1, le=200, description="Items per page (1-200).")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip.")]
-PlatformPath = Annotated[str, Path(pattern=_ID, description="Platform id.")]
-EnterprisePath = Annotated[str, Path(pattern=_ID, description="Enterprise id.")]
+PlatformPath = Annotated[str, Path(pattern=_ID, description="Platform id.", examples=["plat-a"])]
+EnterprisePath = Annotated[
+    str, Path(pattern=_ID, description="Enterprise id.", examples=["plat-a-e01"])
+]
 BundlePath = Annotated[
     str, Path(pattern=r"^[0-9a-f]{64}$", description="Bundle id: SHA-256 of its manifest.json.")
 ]
