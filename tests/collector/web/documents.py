@@ -159,11 +159,15 @@ def evidence_document(
     if status == "pass":
         flags.append(
             FlagDoc(
-                check="step_at_go_live",
+                check="config_change_at_go_live",
                 severity="warning",
                 device="press-1",
                 days=[e.go_live],
-                figures={"jump_pct": 18.5, "threshold_pct": 15.0},
+                figures={
+                    "device": "press-1",
+                    "ideal_cycle_s_before": 4.0,
+                    "ideal_cycle_s_after": 3.6,
+                },
             )
         )
     subsidy = enterprise_subsidy(EnterpriseOutcome(e.id, status == "pass", e.retrofit_cost_fen))
