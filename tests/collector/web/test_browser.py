@@ -30,8 +30,13 @@ from tests.collector.web.world import World
 ARTIFACTS = Path(__file__).parents[3] / "artifacts" / "web"
 CHROMIUM = Path("/usr/bin/chromium")
 # FIELD-NOTES: headless Chromium as root on Debian.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 # Laptop and tablet (portrait) viewports.
 VIEWPORTS = {"laptop": {"width": 1366, "height": 900}, "tablet": {"width": 820, "height": 1180}}
 
@@ -49,14 +54,19 @@ def server(
         "registry": str(world.registry.path),
         "broker": {"host": "127.0.0.1"},  # serve does not connect to it
         "influx": {"url": influx_server.url, "database": "rv"},
-        "web": {"host": "127.0.0.1", "port": port, "evidence_dir": str(world.settings.evidence_dir),
-                "cookie_secure": False},  # plain HTTP on loopback
-    }  # fmt: skip
+        "web": {
+            "host": "127.0.0.1",
+            "port": port,
+            "evidence_dir": str(world.settings.evidence_dir),
+            "cookie_secure": False,
+        },  # plain HTTP on loopback
+    }
     (folder / "collector.yaml").write_text(yaml.safe_dump(config))
     entry_point = Path(sys.executable).parent / "retrofit-collector"
     command = [str(entry_point), "serve", "--config", str(folder / "collector.yaml")]
-    process = ChildProcess("serve", command, folder / "serve.log",
-                           env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+    process = ChildProcess(
+        "serve", command, folder / "serve.log", env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     process.start()
     base = f"http://127.0.0.1:{port}"
 
@@ -125,8 +135,11 @@ def _shot(page: Page, name: str) -> float:
 def test_a_reviewer_walks_from_login_to_the_audit_log(
     server: str, browser: Browser, world: World, device: str
 ) -> None:
-    context = browser.new_context(viewport=VIEWPORTS[device], locale="zh-CN",
-                                  extra_http_headers={"Accept-Language": "zh-CN,zh;q=0.9"})  # fmt: skip
+    context = browser.new_context(
+        viewport=VIEWPORTS[device],
+        locale="zh-CN",
+        extra_http_headers={"Accept-Language": "zh-CN,zh;q=0.9"},
+    )
     page = context.new_page()
     variances = {}
     try:
