@@ -31,6 +31,7 @@ from collector.registry.records import (
     QuarantineEntry,
     SeqGap,
     SeqOutcome,
+    SeqSummary,
 )
 from collector.registry.rules import (
     MIN_DATA_DAYS,
@@ -75,6 +76,7 @@ __all__ = [
     "Role",
     "SeqGap",
     "SeqOutcome",
+    "SeqSummary",
     "Session",
     "SubIndustry",
     "Target",
