@@ -10,9 +10,9 @@ from rich.console import Console
 
 from agent import wire
 from agent.logs import configure_logging
-from collector.evidence_cli import register as register_evidence_commands
 from collector.broker_cli import register as register_broker_commands
 from collector.dashboards.cli import register as register_dashboard_commands
+from collector.evidence_cli import register as register_evidence_commands
 from collector.plan_cli import register as register_registry_commands
 from collector.users_cli import register as register_users_commands
 
