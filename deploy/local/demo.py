@@ -32,6 +32,13 @@ from types import FrameType
 
 import yaml
 from demo_report import evidence_and_report
+from demo_web import (
+    DemoLogin,
+    add_demo_reviewer,
+    run_web_evidence,
+    screenshot_enterprise_page,
+    wait_for_web,
+)
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -150,7 +157,8 @@ def collector(*args: str) -> None:
 
 def fresh_out_dir(out: Path) -> None:
     """A previous run's broker, database, registry, keys and outboxes would mix with this one."""
-    for stale in ("mosquitto", "influxd", "agents", "logs", "screenshots", "evidence", "simulator"):
+    for stale in ("mosquitto", "influxd", "agents", "logs", "screenshots", "evidence", "simulator",
+                  "web-evidence"):  # fmt: skip
         shutil.rmtree(out / stale, ignore_errors=True)
     for pattern in ("*.sqlite*", "*.yaml", "*.json", "*.html"):
         for path in out.glob(pattern):
@@ -226,6 +234,13 @@ def start_ingest(demo: Demo) -> Path:
         "broker": {"host": demo.broker.host, "port": demo.broker.port, "client_id": "collector-1"},
         "influx": {"url": demo.influx.url, "database": "rv"},
         "ingest": {"metrics_port": free_port()},
+        # The web app on loopback over plain HTTP (so no Secure cookie): a laptop demo.
+        "web": {
+            "host": "127.0.0.1",
+            "port": free_port(),
+            "evidence_dir": str(demo.out / "web-evidence"),
+            "cookie_secure": False,
+        },
     }
     path = demo.out / "collector.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -370,6 +385,24 @@ def settle(demo: Demo, ingest_config: Path, timeout_s: float = 60.0) -> dict[str
     return last
 
 
+def start_web(demo: Demo, config: Path, screenshots: bool) -> tuple[DemoLogin, list[str]]:
+    """``retrofit-collector serve`` with a demo reviewer; evidence through its API; a screenshot."""
+    token = add_demo_reviewer(demo.out / "registry.sqlite", province="330200")
+    port = yaml.safe_load(config.read_text())["web"]["port"]
+    login = DemoLogin(url=f"http://127.0.0.1:{port}", user="demo-reviewer", token=token)
+    serve = demo.start_child(
+        "web", [str(BIN / "retrofit-collector"), "serve", "--config", str(config)]
+    )
+    wait_for_web(login.url, serve)
+    run_web_evidence(login, demo.enterprises, console.print)
+    lines = [f"web app:     {login.url}/  log in as {login.user} with the token {login.token}"]
+    if screenshots:
+        target = demo.out / "screenshots" / "web-enterprise-page.png"
+        shot = screenshot_enterprise_page(login, demo.enterprises[0].id, target)
+        lines.append(f"screenshot:  {shot}" if shot else "screenshot:  chromium not found")
+    return login, lines
+
+
 def ground_truth(demo: Demo) -> dict[str, dict[str, dict[str, float]]]:
     """The simulator's exact sums per machine and local day of both periods (control port)."""
     truth: dict[str, dict[str, dict[str, float]]] = {}
@@ -408,12 +441,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--no-screenshots", action="store_true", help="skip the headless-Chromium screenshots"
     )
+    parser.add_argument(
+        "--serve",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep the web app up after the run until Ctrl-C (default: on, off with --quick)",
+    )
     return parser.parse_args()
 
 
 def main() -> int:
     args = parse_args()
     mode = QUICK if args.quick else FULL
+    if args.serve is None:
+        args.serve = not args.quick
     if args.enterprises or args.speed:
         mode = Mode(
             enterprises=args.enterprises or mode.enterprises,
@@ -485,8 +526,9 @@ def main() -> int:
             screenshots=not args.no_screenshots,
             console=console,
         )
+        login, web_lines = start_web(demo, ingest_config, not args.no_screenshots)
         console.rule(f"done in {time.monotonic() - started:.0f} s")
-        for line in result.summary:
+        for line in [*result.summary, *web_lines]:
             console.print(line)
         console.print(f"agents kept {100 * kept:.0f} % of the polls their interval asks for")
         if kept < 0.85:
@@ -495,8 +537,18 @@ def main() -> int:
                 "and stalls show as comm loss and noisier state times (docs/demo.md); rerun "
                 f"with --speed {mode.speed / 2:.0f} for cleaner data"
             )
+        if args.serve:
+            console.print(
+                f"the web app stays up at {login.url}/ (with InfluxDB and the registry) until "
+                "Ctrl-C"
+            )
+            while True:
+                time.sleep(3600)
         return 0 if result.ok else 1
     except Interrupted as stop:
+        if args.serve and stop.args == ("SIGINT",) and "login" in locals():
+            console.print("\nstopping the web app and everything else")
+            return 0
         console.print(f"\n{stop}: stopping everything the demo started")
         return 130
     finally:
