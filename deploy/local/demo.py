@@ -477,6 +477,7 @@ def main() -> int:
         influx=InfluxServer(out / "influxd"),
     )
     started = time.monotonic()
+    serving = False
     try:
         console.rule("retrofit-verify local demo")
         console.print(
@@ -538,6 +539,7 @@ def main() -> int:
                 f"with --speed {mode.speed / 2:.0f} for cleaner data"
             )
         if args.serve:
+            serving = True
             console.print(
                 f"the web app stays up at {login.url}/ (with InfluxDB and the registry) until "
                 "Ctrl-C"
@@ -546,9 +548,9 @@ def main() -> int:
                 time.sleep(3600)
         return 0 if result.ok else 1
     except Interrupted as stop:
-        if args.serve and stop.args == ("SIGINT",) and "login" in locals():
+        if serving:
             console.print("\nstopping the web app and everything else")
-            return 0
+            return 0 if result.ok else 1
         console.print(f"\n{stop}: stopping everything the demo started")
         return 130
     finally:
