@@ -73,7 +73,7 @@ class Mode:
     #: Wall seconds from launching the processes to the plant clock's anchor.
     startup_s: float = 10.0
     settings: AgentSettings = field(
-        default=AgentSettings(poll_interval_s=600, window_s=3600, comm_loss_after_s=10800)
+        default=AgentSettings(poll_interval_s=600, window_s=3600, comm_loss_after_s=21600)
     )
 
 
