@@ -510,6 +510,7 @@ def main() -> int:
         metrics = settle(demo, ingest_config)
         kept = poll_share(demo) or 0.0
         truth = ground_truth(demo)
+        (out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n", "utf-8")
         with Registry(out / "registry.sqlite") as registry:
             quarantined = len(registry.quarantine_list())
         result = evidence_and_report(
