@@ -59,7 +59,7 @@ from stack import ChildProcess, InfluxServer, MosquittoServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-console = Console(highlight=False)
+console = Console(highlight=False, log_path=False)
 
 
 @dataclass(frozen=True)
@@ -394,7 +394,7 @@ def start_web(demo: Demo, config: Path, screenshots: bool) -> tuple[DemoLogin, l
         "web", [str(BIN / "retrofit-collector"), "serve", "--config", str(config)]
     )
     wait_for_web(login.url, serve)
-    run_web_evidence(login, demo.enterprises, console.print)
+    run_web_evidence(login, demo.enterprises, console.log)
     lines = [f"web app:     {login.url}/  log in as {login.user} with the token {login.token}"]
     if screenshots:
         target = demo.out / "screenshots" / "web-enterprise-page.png"
@@ -490,9 +490,9 @@ def main() -> int:
         demo.broker.start()
         demo.influx.start()
         demo.influx.create_database("rv")
-        console.print(f"mosquitto {demo.broker.url}, InfluxDB {demo.influx.url}")
+        console.log(f"mosquitto {demo.broker.url}, InfluxDB {demo.influx.url}")
         register_plan(demo)
-        console.print(f"registry: plan validated and loaded, {len(demo.enterprises)} agent keys")
+        console.log(f"registry: plan validated and loaded, {len(demo.enterprises)} agent keys")
         ingest_config = start_ingest(demo)
         # Plant time starts a few wall seconds from now, once everything is up; the plant clock
         # begins on a quiet Saturday afternoon, 40 plant hours before the first shift.
@@ -501,16 +501,18 @@ def main() -> int:
         simulator = start_simulator(demo, modbus_port, opcua_port)
         start_agents(demo, modbus_port, opcua_port)
         ready_s = wait_until_ready(demo, simulator)
-        console.print(
+        console.log(
             f"simulator (Modbus TCP :{modbus_port}, OPC UA :{opcua_port}) and "
             f"{len(demo.agents)} agents (one process and key per enterprise) ready in "
             f"{ready_s:.1f} s; plant time starts in {demo.anchor - time.time():.1f} s"
         )
         play(demo, ingest_config)
         metrics = settle(demo, ingest_config)
+        console.log("agents stopped, the collector has written everything, rollups refreshed")
         kept = poll_share(demo) or 0.0
         truth = ground_truth(demo)
         (out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n", "utf-8")
+        console.log("ground truth of every machine-day read from the simulator")
         with Registry(out / "registry.sqlite") as registry:
             quarantined = len(registry.quarantine_list())
         result = evidence_and_report(
@@ -528,6 +530,7 @@ def main() -> int:
             screenshots=not args.no_screenshots,
             console=console,
         )
+        console.log("web app: retrofit-collector serve with a demo reviewer ...")
         login, web_lines = start_web(demo, ingest_config, not args.no_screenshots)
         console.rule(f"done in {time.monotonic() - started:.0f} s")
         for line in [*result.summary, *web_lines]:

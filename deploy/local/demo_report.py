@@ -69,7 +69,7 @@ def evidence_and_report(
 ) -> DemoResult:
     """Write the bundles, check the verdicts, measure the accuracy, write the summary page."""
     bundle = out / "evidence"
-    console.print("evidence engine: retrofit-collector rollup (bundles: JSON, HTML, PDF) ...")
+    console.log("evidence engine: retrofit-collector rollup (bundles: JSON, HTML, PDF) ...")
     made = _collector("rollup", "--out", str(bundle), "--config", str(collector_config))
     if made.returncode != 0:
         raise SystemExit(f"demo: retrofit-collector rollup failed:\n{made.stdout}{made.stderr}")
@@ -82,7 +82,7 @@ def evidence_and_report(
     }
     roles: dict[str, Role] = {e.id: e.role for e in enterprises}
     accuracy = _accuracy(evidence, truth, enterprises, days)
-    console.print("dashboards: verdicts into InfluxDB, every panel's query checked ...")
+    console.log("dashboards: verdicts into InfluxDB, every panel's query checked ...")
     dashboards = _dashboards(bundle, collector_config, influx_url)
     mismatches = [
         f"{ident}: expected {EXPECTED[roles.get(ident)]}, got {doc['status']}"
