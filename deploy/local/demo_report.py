@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,9 @@ from typing import Any
 from rich.console import Console
 
 from sim.scenario import PLATFORM_ID, DemoEnterprise, Role, Timeline
+from stack import ChildProcess
 
-__all__ = ["DemoResult", "evidence_and_report"]
+__all__ = ["DemoResult", "evidence_and_report", "rollup_command"]
 
 BIN = Path(sys.executable).parent
 #: The verdict each scenario role must get (sim/scenario.py); listed enterprises without an
@@ -55,9 +57,16 @@ def _collector(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def rollup_command(out: Path, collector_config: Path) -> list[str]:
+    """``retrofit-collector rollup`` into ``out/evidence`` (the demo runs it as a child)."""
+    return [str(BIN / "retrofit-collector"), "rollup", "--out", str(out / "evidence"),
+            "--config", str(collector_config)]  # fmt: skip
+
+
 def evidence_and_report(
     *,
     out: Path,
+    rollup: ChildProcess,
     collector_config: Path,
     influx_url: str,
     enterprises: Sequence[DemoEnterprise],
@@ -67,12 +76,13 @@ def evidence_and_report(
     screenshots: bool,
     console: Console,
 ) -> DemoResult:
-    """Write the bundles, check the verdicts, measure the accuracy, write the summary page."""
+    """Wait for the bundles, check the verdicts, measure the accuracy, write the summary."""
     bundle = out / "evidence"
-    console.log("evidence engine: retrofit-collector rollup (bundles: JSON, HTML, PDF) ...")
-    made = _collector("rollup", "--out", str(bundle), "--config", str(collector_config))
-    if made.returncode != 0:
-        raise SystemExit(f"demo: retrofit-collector rollup failed:\n{made.stdout}{made.stderr}")
+    while rollup.is_running:
+        time.sleep(0.2)
+    if rollup.returncode != 0:
+        raise SystemExit(f"demo: retrofit-collector rollup failed:\n{rollup.log_tail()}")
+    console.log("evidence bundles written")
     platform = json.loads((bundle / PLATFORM_ID / "platform.json").read_text("utf-8"))
     evidence = {
         line["id"]: json.loads(
