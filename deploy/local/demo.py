@@ -71,7 +71,7 @@ class Mode:
     with_energy: bool
     speed: float
     #: Wall seconds from launching the processes to the plant clock's anchor.
-    startup_s: float = 10.0
+    startup_s: float = 15.0
     settings: AgentSettings = field(
         default=AgentSettings(poll_interval_s=600, window_s=3600, comm_loss_after_s=21600)
     )
@@ -506,6 +506,15 @@ def main() -> int:
             f"{len(demo.agents)} agents (one process and key per enterprise) ready in "
             f"{ready_s:.1f} s; plant time starts in {demo.anchor - time.time():.1f} s"
         )
+        first_shift = dt.datetime.combine(
+            demo.days.baseline[0], dt.time(6, 0), demo.days.plant_start.tzinfo
+        )
+        if demo.plant_time() > first_shift:
+            console.print(
+                f"[yellow]the processes were ready only at plant time {demo.plant_time():%a %H:%M}"
+                "[/yellow], after the baseline's first shift began: the machine is busy, and "
+                "that day's first hours are missing (a lower --speed gives them more time)"
+            )
         play(demo, ingest_config)
         metrics = settle(demo, ingest_config)
         console.log("agents stopped, the collector has written everything, rollups refreshed")
