@@ -542,6 +542,7 @@ def main() -> int:
                 "windows_written": int(metrics.get("rv_ingest_written_records_total", 0)),
                 "duplicates": int(metrics.get("rv_ingest_duplicates_total", 0)),
                 "quarantined": quarantined,
+                "polls_kept_pct": round(100 * kept),
             },
             screenshots=not args.no_screenshots,
             console=console,

