@@ -160,9 +160,11 @@ def fresh_out_dir(out: Path) -> None:
     for stale in ("mosquitto", "influxd", "agents", "logs", "screenshots", "evidence", "simulator",
                   "web-evidence"):  # fmt: skip
         shutil.rmtree(out / stale, ignore_errors=True)
-    for pattern in ("*.sqlite*", "*.yaml", "*.json", "*.html"):
-        for path in out.glob(pattern):
-            path.unlink()
+    # Only the demo's own files: --out may name a folder that holds other things too.
+    names = ("plan.yaml", "plant.yaml", "collector.yaml", "verdicts.json", "truth.json",
+             "demo.html", "registry.sqlite", "registry.sqlite-wal", "registry.sqlite-shm")  # fmt: skip
+    for name in names:
+        (out / name).unlink(missing_ok=True)
     (out / "logs").mkdir(parents=True, exist_ok=True)
     (out / "agents").mkdir(exist_ok=True)
 
