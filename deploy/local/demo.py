@@ -161,8 +161,15 @@ def fresh_out_dir(out: Path) -> None:
                   "web-evidence"):  # fmt: skip
         shutil.rmtree(out / stale, ignore_errors=True)
     # Only the demo's own files: --out may name a folder that holds other things too.
-    names = ("plan.yaml", "plant.yaml", "collector.yaml", "verdicts.json", "truth.json",
-             "demo.html", "registry.sqlite", "registry.sqlite-wal", "registry.sqlite-shm")  # fmt: skip
+    names = [
+        "plan.yaml",
+        "plant.yaml",
+        "collector.yaml",
+        "verdicts.json",
+        "truth.json",
+        "demo.html",
+    ]
+    names += ["registry.sqlite", "registry.sqlite-wal", "registry.sqlite-shm"]
     for name in names:
         (out / name).unlink(missing_ok=True)
     (out / "logs").mkdir(parents=True, exist_ok=True)
