@@ -103,7 +103,7 @@ def test_ctrl_c_stops_everything_the_demo_started(tmp_path: Path) -> None:
     assert demo.stdout is not None
     deadline = time.monotonic() + 60
     for line in demo.stdout:
-        if "agents started" in line or time.monotonic() > deadline:
+        if "ready in" in line or time.monotonic() > deadline:
             break
     time.sleep(2.0)  # the plant runs: agents poll, windows flow
     children = _processes_using(out)
