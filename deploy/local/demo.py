@@ -217,16 +217,24 @@ def start_simulator(demo: Demo, modbus_port: int, opcua_port: int) -> ChildProce
 
 
 def wait_until_ready(demo: Demo, simulator: ChildProcess) -> float:
-    """Until the simulator serves and every agent has its broker and devices; wall seconds."""
+    """Until the simulator serves and every agent has its broker and every device; wall seconds.
+
+    An OPC UA device whose first connect came before the simulator listened retries after a
+    backoff of wall seconds: at 50,000x each second missed is half a plant day.
+    """
     started = time.monotonic()
     deadline = started + 120
+    signs = {"simulator": ['{"event": "ready"']}
+    for enterprise in demo.enterprises:
+        signs[f"agent-{enterprise.id}"] = [
+            "connected to broker",
+            *(f"device {device}: connected to" for device in enterprise.machine_ids),
+        ]
     waiting = {"simulator": simulator, **{c.name: c for c in demo.agents.values()}}
-    signs = {"simulator": ['{"event": "ready"'], "agent": ["connected to broker", "connected to"]}
     while waiting and time.monotonic() < deadline:
         for name, child in list(waiting.items()):
             text = child.log_path.read_text("utf-8", errors="replace")
-            wanted = signs["simulator" if name == "simulator" else "agent"]
-            if all(sign in text for sign in wanted):
+            if all(sign in text for sign in signs[name]):
                 del waiting[name]
             elif not child.is_running:
                 raise SystemExit(f"demo: {name} stopped while starting:\n{child.log_tail()}")
@@ -502,12 +510,13 @@ def main() -> int:
         console.log(f"mosquitto {demo.broker.url}, InfluxDB {demo.influx.url}")
         register_plan(demo)
         console.log(f"registry: plan validated and loaded, {len(demo.enterprises)} agent keys")
-        ingest_config = start_ingest(demo)
         # Plant time starts a few wall seconds from now, once everything is up; the plant clock
-        # begins on a quiet Saturday afternoon, 40 plant hours before the first shift.
+        # begins on a quiet Saturday afternoon, 40 plant hours before the first shift. The
+        # simulator starts first: the agents' first connect then finds it listening.
         demo.anchor = time.time() + mode.startup_s
         modbus_port, opcua_port = free_port(), free_port()
         simulator = start_simulator(demo, modbus_port, opcua_port)
+        ingest_config = start_ingest(demo)
         start_agents(demo, modbus_port, opcua_port)
         ready_s = wait_until_ready(demo, simulator)
         console.log(
