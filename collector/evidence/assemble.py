@@ -32,7 +32,13 @@ from collector.evidence.change import (
     REPLICATES,
     ChangeEstimate,
 )
-from collector.evidence.daily import KPI_INPUTS, EnterpriseDay, enterprise_days, kpi_value
+from collector.evidence.daily import (
+    KPI_INPUTS,
+    EnterpriseDay,
+    energy_boundary,
+    enterprise_days,
+    kpi_value,
+)
 from collector.evidence.document import (
     AgentDoc,
     AttemptDoc,
@@ -171,12 +177,15 @@ def _period(period: Period) -> PeriodDoc:
 
 
 def _target(kpi: str, target: Target) -> TargetDoc:
+    energy = kpi == "energy_per_unit"
     return TargetDoc(
         kpi=kpi,
         direction=target.direction,
         size=target.size,
         unit=target.unit,
         required=target.required,
+        boundary=target.boundary if energy else None,
+        meters=sorted(target.meters) if energy else [],
     )
 
 
@@ -508,7 +517,7 @@ def enterprise_evidence(
     """
     enterprise = inputs.enterprise
     rows = tuple(sorted(inputs.rows, key=_row_order))
-    days = tuple(enterprise_days(rows))
+    days = tuple(enterprise_days(rows, energy_boundary(enterprise)))
     context = _Context(enterprise, rows, days, {day.day: day for day in days}, seed)
     attempts = [_attempt(context, attempt) for attempt in _attempts(enterprise)]
     status = attempts[-1].status

@@ -151,13 +151,20 @@ class PlatformDoc(_Doc):
 
 
 class TargetDoc(_Doc):
-    """A plan target (绩效目标): direction, size in ``unit``, whether it decides the verdict."""
+    """A plan target (绩效目标): direction, size in ``unit``, whether it decides the verdict.
+
+    Energy per unit also carries its measurement boundary (method §1): ``devices`` (IPMVP
+    option B, each device's own meter and counters) or ``facility`` (option C, the energy of
+    ``meters`` against every counting device); ``boundary`` is None for every other KPI.
+    """
 
     kpi: str
     direction: Literal["increase", "decrease"]
     size: float
     unit: Literal["pp", "%"]
     required: bool
+    boundary: Literal["devices", "facility"] | None = None
+    meters: list[str] = Field(default_factory=list)
 
 
 class EnterpriseDoc(_Doc):

@@ -217,7 +217,11 @@ class EnterpriseVerdict:
 def judge_enterprise(
     enterprise: Enterprise, days: Sequence[EnterpriseDay], *, seed: int = DEFAULT_SEED
 ) -> EnterpriseVerdict:
-    """Judge every target of ``enterprise`` (the plan's record) on its enterprise days."""
+    """Judge every target of ``enterprise`` (the plan's record) on its enterprise days.
+
+    ``days`` come from :func:`~collector.evidence.daily.enterprise_days` with the enterprise's
+    :func:`~collector.evidence.daily.energy_boundary`, which decides energy per unit's sums.
+    """
     verdicts = tuple(
         judge_kpi(kpi, target, days, enterprise.baseline, enterprise.reporting, seed=seed)
         for kpi, target in enterprise.targets.items()
