@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import math
 import platform as python_platform
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ from collector.evidence.document import (
     DayPlace,
     DeviceDayDoc,
     DeviceValueDoc,
+    EffectiveDaysDoc,
     EnergyDoc,
     EnergyModelDoc,
     EnergyPointDoc,
@@ -309,6 +311,21 @@ def _change(change: ChangeEstimate) -> ChangeDoc:
         hac_maxlags=change.hac_maxlags,
         mde=change.mde,
         power=change.power,
+        effective=IntervalDoc(low=change.effective.low, high=change.effective.high),
+        effective_se=change.effective_se,
+        effective_days=[
+            EffectiveDaysDoc(
+                role=role,
+                n=days.n,
+                jackknife_variance=days.jackknife_variance,
+                rho=days.rho,
+                variance=days.variance,
+                n_effective=days.n_effective,
+            )
+            for role, days in zip(("baseline", "reporting"), change.effective_days, strict=True)
+        ],
+        effective_dof=None if math.isinf(change.effective_dof) else change.effective_dof,
+        mde_factor=change.mde_factor,
     )
 
 

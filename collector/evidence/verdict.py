@@ -13,10 +13,10 @@ from typing import Literal, Protocol
 
 from collector.evidence.change import (
     DEFAULT_SEED,
-    MDE_FACTOR,
     ChangeEstimate,
     Interval,
     estimate_change,
+    mde_factor,
 )
 from collector.evidence.daily import EnterpriseDay
 from collector.evidence.energy import EnergySavings, energy_savings, fit_baseline
@@ -166,7 +166,9 @@ def _judge_energy(
         )
     half = savings.half_width_95_pct
     interval = Interval(-(savings.savings_pct + half), -(savings.savings_pct - half))
-    needed = target.size + MDE_FACTOR * savings.se_pct
+    # The same t degrees of freedom as the G14 half-width (n′ − p, at least 1).
+    dof = max(savings.model.n_effective - savings.model.p, 1.0)
+    needed = target.size + mde_factor(dof) * savings.se_pct
     return KpiVerdict(
         kpi,
         target,

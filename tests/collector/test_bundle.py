@@ -174,6 +174,10 @@ def _check_manifest(folder: Path) -> str:
 REPORTS = {"report.zh-CN.html", "report.en.html", "report.zh-CN.pdf", "report.en.pdf"}
 
 
+def _text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
 def _manifest(folder: Path) -> dict[str, dict[str, object]]:
     files = json.loads((folder / "manifest.json").read_bytes())["files"]
     return {item["path"]: item for item in files}
@@ -191,6 +195,9 @@ def test_enterprise_bundle_from_the_rollups(tmp_path: Path, stack: _Stack) -> No
     assert set(_manifest(tmp_path / "one")) == {"evidence.json", *REPORTS}
     for lang in ("zh-CN", "en"):
         assert (tmp_path / "one" / f"report.{lang}.pdf").read_bytes().startswith(b"%PDF-")
+    # The reports show the engine's three intervals (method §3), the third one included.
+    assert "Effective days (small-sample correction)" in _text(tmp_path / "one" / "report.en.html")
+    assert "等效独立天数区间（小样本校正）" in _text(tmp_path / "one" / "report.zh-CN.html")
     doc = json.loads((tmp_path / "one" / "evidence.json").read_text(encoding="utf-8"))
     assert doc["plan"]["version"] == 1 and doc["status"] == "pass"
     # The reporting period's sums, recomputed from the windows written: every day is usable.
