@@ -5,9 +5,10 @@ closed windows go to the outbox at once (durably) and wake the publisher. A devi
 never stops the others: its source turns faults into bad readings, and its task catches
 anything unexpected, logs it, and goes on polling.
 
-Stopping (SIGTERM): the device tasks end, every open window is closed as ``partial`` and
-stored, the publisher gets a few seconds to send what is pending, says ``offline`` and
-disconnects. Anything not sent stays in the outbox for the next run.
+Stopping (SIGTERM): the device tasks end, windows they had already closed finish going into the
+outbox (a stop never cancels a store), every open window is closed as ``partial`` and stored,
+the publisher gets a few seconds to send what is pending, says ``offline`` and disconnects.
+Anything not sent stays in the outbox for the next run.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ class AgentService:
         self.drain_timeout_s = drain_timeout_s
         self.unsaved: list[wire.KpiWindow] = []
         self.windows_dropped_in_memory = 0
+        self._storing: set[asyncio.Task[None]] = set()
         self.metrics: MetricsServer | None = None
 
     # --- running --------------------------------------------------------------------------
@@ -140,6 +142,7 @@ class AgentService:
         for task in [*polls, health]:
             task.cancel()
         await asyncio.gather(*polls, health, return_exceptions=True)
+        await self._finish_storing()
         await self._close_partial_windows()
         drained = await self.publisher.drain(self.drain_timeout_s)
         if not drained:
@@ -190,7 +193,27 @@ class AgentService:
         closed = device.builder.close_due(ts)
         if closed:
             health.windows_closed += len(closed)
-            await self._store(closed)
+            await self._store_even_if_stopped(closed)
+
+    async def _store_even_if_stopped(self, windows: list[wire.KpiWindow]) -> None:
+        """Store windows the builder has handed over; stopping cannot cancel the store.
+
+        The builder no longer holds them, and the store may wait for the outbox (another
+        device's windows, the publisher sealing or forgetting a batch). Cancelling the device
+        task in that wait (stopping) would lose them: the store runs as a task of its own,
+        which the caller's cancellation leaves alone and ``run`` awaits before stopping.
+        """
+        task = asyncio.create_task(self._store(windows), name=f"store {windows[0].device}")
+        self._storing.add(task)
+        task.add_done_callback(self._storing.discard)
+        await asyncio.shield(task)
+
+    async def _finish_storing(self) -> None:
+        """Wait for stores the stopped device tasks left running; log any that failed."""
+        results = await asyncio.gather(*self._storing, return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                log.error("storing closed windows failed: %r", result, exc_info=result)
 
     async def _close_partial_windows(self) -> None:
         now = self.clock.timestamp()
