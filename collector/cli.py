@@ -12,6 +12,7 @@ from agent import wire
 from agent.logs import configure_logging
 from collector.broker_cli import register as register_broker_commands
 from collector.dashboards.cli import register as register_dashboard_commands
+from collector.evidence_cli import register as register_evidence_commands
 from collector.plan_cli import register as register_registry_commands
 
 if TYPE_CHECKING:
@@ -227,6 +228,7 @@ def rollups_refresh(
 register_registry_commands(app)
 register_dashboard_commands(app)
 register_broker_commands(app)
+register_evidence_commands(app)
 
 
 def main() -> None:

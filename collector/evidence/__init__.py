@@ -4,6 +4,13 @@ Pure computation on values; the collector's bundle and web steps feed it. Needs 
 and statsmodels (the ``collector`` extra); the ingest does not import it.
 """
 
+from collector.evidence.assemble import (
+    EnterpriseInputs,
+    current_software,
+    enterprise_evidence,
+    platform_rollup,
+    province_summary,
+)
 from collector.evidence.change import (
     DEFAULT_SEED,
     ChangeEstimate,
@@ -14,9 +21,12 @@ from collector.evidence.change import (
     moving_block_indices,
 )
 from collector.evidence.daily import (
+    DEVICES_BOUNDARY,
     KPI_INPUTS,
     DeviceDay,
     EnterpriseDay,
+    MeasurementBoundary,
+    energy_boundary,
     enterprise_days,
     kpi_value,
     kpi_values,
@@ -31,6 +41,7 @@ from collector.evidence.energy import (
     g14_statistics,
 )
 from collector.evidence.errors import EvidenceError, UndefinedChange
+from collector.evidence.plausibility import FlagInputs, plausibility_flags
 from collector.evidence.subsidy import (
     ENTERPRISE_CAP_FEN,
     PLATFORM_CAP_FEN,
@@ -46,6 +57,7 @@ from collector.evidence.sufficiency import (
     MIN_COVERAGE,
     KpiSeries,
     Sufficiency,
+    is_usable,
     period_series,
 )
 from collector.evidence.verdict import (
@@ -60,6 +72,7 @@ from collector.evidence.verdict import (
 
 __all__ = [
     "DEFAULT_SEED",
+    "DEVICES_BOUNDARY",
     "ENTERPRISE_CAP_FEN",
     "G14_MAX_ABS_NMBE_PCT",
     "G14_MAX_CV_RMSE_PCT",
@@ -72,21 +85,27 @@ __all__ = [
     "EnergyModel",
     "EnergySavings",
     "EnterpriseDay",
+    "EnterpriseInputs",
     "EnterpriseOutcome",
     "EnterpriseSubsidy",
     "EnterpriseVerdict",
     "EvidenceError",
+    "FlagInputs",
     "Interval",
     "KpiSeries",
     "KpiVerdict",
+    "MeasurementBoundary",
     "PlatformSubsidy",
     "Status",
     "Sufficiency",
     "UndefinedChange",
     "block_length",
+    "current_software",
     "decide",
+    "energy_boundary",
     "energy_savings",
     "enterprise_days",
+    "enterprise_evidence",
     "enterprise_status",
     "enterprise_subsidy",
     "estimate_change",
@@ -94,11 +113,15 @@ __all__ = [
     "fit_baseline",
     "g14_statistics",
     "hac_maxlags",
+    "is_usable",
     "judge_enterprise",
     "judge_kpi",
     "kpi_value",
     "kpi_values",
     "moving_block_indices",
     "period_series",
+    "platform_rollup",
     "platform_subsidy",
+    "plausibility_flags",
+    "province_summary",
 ]

@@ -122,13 +122,16 @@ def _design(series: KpiSeries, with_hours: bool) -> FloatArray:
 def fit_baseline(baseline: KpiSeries, *, with_hours: bool = False) -> EnergyModel:
     """Fit the baseline model on ``baseline`` (an ``energy_per_unit`` series with hours).
 
-    ValueError when there are no more days than parameters.
+    ValueError when there are no more days than parameters or no baseline energy.
     """
     energy = baseline.column("energy_kwh")
     design = _design(baseline, with_hours)
     p = design.shape[1]
     if baseline.n <= p:
         raise ValueError(f"{baseline.n} days for {p} parameters: expected more days")
+    if not float(energy.mean()) > 0:
+        # CV(RMSE) and NMBE divide by the mean daily energy (G14): no energy, no model.
+        raise ValueError("the baseline's mean daily energy is not positive: nothing to model")
     fit = sm.OLS(energy, design).fit()
     predicted = np.asarray(fit.fittedvalues, dtype=np.float64)
     cv, nmbe = g14_statistics(energy, predicted, p)

@@ -9,7 +9,13 @@ from typing import Literal
 
 import numpy as np
 
-from collector.evidence.daily import KPI_INPUTS, EnterpriseDay, FloatArray, kpi_values
+from collector.evidence.daily import (
+    KPI_INPUTS,
+    MIN_COVERAGE,
+    EnterpriseDay,
+    FloatArray,
+    kpi_values,
+)
 from collector.registry.rules import MIN_DATA_DAYS
 
 __all__ = [
@@ -18,12 +24,10 @@ __all__ = [
     "KpiSeries",
     "PeriodRole",
     "Sufficiency",
+    "is_usable",
     "period_series",
 ]
 
-#: Share of a day's scheduled time with a usable state before the day counts as evidence: four
-#: fifths, so a day is not judged on its best hours.
-MIN_COVERAGE = 0.80
 #: Largest share of the reporting period's scheduled time that may come from imported files:
 #: after go-live the agent measures, so a reporting period resting on imports is not evidence.
 MAX_REPORTING_IMPORTED_SHARE = 0.50
@@ -90,7 +94,9 @@ class Sufficiency:
         return not self.reasons
 
 
-def _usable(day: EnterpriseDay, kpi: str) -> bool:
+def is_usable(day: EnterpriseDay, kpi: str) -> bool:
+    """Whether the day counts as evidence for the KPI: scheduled, coverage ≥ MIN_COVERAGE, and
+    the KPI defined that day (method §2)."""
     coverage = day.coverage
     return coverage is not None and coverage >= MIN_COVERAGE and day.value(kpi) is not None
 
@@ -108,7 +114,7 @@ def period_series(
     """
     in_period = [day for day in days if start <= day.day <= end]
     scheduled = [day for day in in_period if day.scheduled_s > 0]
-    usable = [day for day in scheduled if _usable(day, kpi)]
+    usable = [day for day in scheduled if is_usable(day, kpi)]
     fields = KPI_INPUTS[kpi]
     sums = np.array(
         [[day.kpi_sums[kpi][name] for name in fields] for day in usable], dtype=np.float64

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from collector.evidence.change import (
     DEFAULT_SEED,
-    MDE_FACTOR,
     ChangeEstimate,
     Interval,
     estimate_change,
+    mde_factor,
 )
 from collector.evidence.daily import EnterpriseDay
 from collector.evidence.energy import EnergySavings, energy_savings, fit_baseline
@@ -26,6 +26,7 @@ from collector.registry.plan import Enterprise, Period, Target
 
 __all__ = [
     "EnterpriseVerdict",
+    "Judged",
     "KpiVerdict",
     "Status",
     "decide",
@@ -132,8 +133,24 @@ def _judge_energy(
     change: ChangeEstimate,
     with_hours: bool,
 ) -> KpiVerdict:
-    savings = energy_savings(fit_baseline(base, with_hours=with_hours), report)
     kpi = "energy_per_unit"
+    try:
+        savings = energy_savings(fit_baseline(base, with_hours=with_hours), report)
+    except ValueError:
+        # No baseline energy, or a model that predicts no energy for the reporting output:
+        # there is no adjusted baseline to compare with (method §4).
+        return KpiVerdict(
+            kpi,
+            target,
+            "insufficient_data",
+            ("energy_model_unusable",),
+            base_ok,
+            report_ok,
+            change,
+            None,
+            None,
+            None,
+        )
     if not savings.model.meets_g14:
         return KpiVerdict(
             kpi,
@@ -149,7 +166,9 @@ def _judge_energy(
         )
     half = savings.half_width_95_pct
     interval = Interval(-(savings.savings_pct + half), -(savings.savings_pct - half))
-    needed = target.size + MDE_FACTOR * savings.se_pct
+    # The same t degrees of freedom as the G14 half-width (n′ − p, at least 1).
+    dof = max(savings.model.n_effective - savings.model.p, 1.0)
+    needed = target.size + mde_factor(dof) * savings.se_pct
     return KpiVerdict(
         kpi,
         target,
@@ -164,7 +183,21 @@ def _judge_energy(
     )
 
 
-def enterprise_status(verdicts: Sequence[KpiVerdict]) -> Status:
+class _Required(Protocol):
+    @property
+    def required(self) -> bool: ...
+
+
+class Judged(Protocol):
+    """A KPI's verdict as far as the enterprise's status needs it (KpiVerdict, KpiDoc)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def target(self) -> _Required: ...
+
+
+def enterprise_status(verdicts: Sequence[Judged]) -> Status:
     """Fail if a required KPI failed, pass if all required passed, else insufficient data."""
     required = [verdict.status for verdict in verdicts if verdict.target.required]
     if "fail" in required:
@@ -186,7 +219,11 @@ class EnterpriseVerdict:
 def judge_enterprise(
     enterprise: Enterprise, days: Sequence[EnterpriseDay], *, seed: int = DEFAULT_SEED
 ) -> EnterpriseVerdict:
-    """Judge every target of ``enterprise`` (the plan's record) on its enterprise days."""
+    """Judge every target of ``enterprise`` (the plan's record) on its enterprise days.
+
+    ``days`` come from :func:`~collector.evidence.daily.enterprise_days` with the enterprise's
+    :func:`~collector.evidence.daily.energy_boundary`, which decides energy per unit's sums.
+    """
     verdicts = tuple(
         judge_kpi(kpi, target, days, enterprise.baseline, enterprise.reporting, seed=seed)
         for kpi, target in enterprise.targets.items()

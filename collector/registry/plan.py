@@ -16,7 +16,15 @@ import zoneinfo
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+)
 
 from agent import wire
 from agent.config.types import (
@@ -34,12 +42,14 @@ __all__ = [
     "SHARE_KPIS",
     "SUB_INDUSTRY_CATEGORIES",
     "AgentPlan",
+    "EnergyBoundary",
     "Enterprise",
     "KpiName",
     "Period",
     "Plan",
     "Platform",
     "Province",
+    "Rectification",
     "SubIndustry",
     "SubIndustryCategory",
     "Target",
@@ -188,6 +198,12 @@ class Period(ConfigModel):
         return (self.end - self.start).days + 1
 
 
+#: Where energy per unit is measured (IPMVP's measurement boundary, docs/evidence-method.md §1):
+#: ``devices`` = each machine's own meter and counters (option B, retrofit isolation),
+#: ``facility`` = the meters the target lists against every counting device (option C).
+EnergyBoundary = Literal["devices", "facility"]
+
+
 class Target(ConfigModel):
     """A performance target (绩效目标) for one KPI: e.g. OEE +5 pp, energy per unit -8 %."""
 
@@ -198,6 +214,23 @@ class Target(ConfigModel):
     unit: Literal["pp", "%"]
     #: Whether the enterprise passes only if this target is met.
     required: bool = True
+    #: energy_per_unit only: the measurement boundary (the rules refuse it on other KPIs).
+    boundary: EnergyBoundary = "devices"
+    #: energy_per_unit with boundary ``facility``: the devices whose energy is the facility's
+    #: (its main meters; never a sub-meter behind one of them, which would count twice).
+    meters: tuple[Identifier, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _without_default_boundary(
+        self, handler: SerializerFunctionWrapHandler
+    ) -> dict[str, object]:
+        # A target that keeps the default boundary serialises as it did before these keys
+        # existed, so a plan's registry digest stays the same and reloading it is no new version.
+        data: dict[str, object] = handler(self)
+        if self.boundary == "devices" and not self.meters:
+            data.pop("boundary", None)
+            data.pop("meters", None)
+        return data
 
 
 class AgentPlan(ConfigModel):
@@ -206,6 +239,17 @@ class AgentPlan(ConfigModel):
     id: Identifier
     public_key: PublicKeyText
     devices: Annotated[tuple[Identifier, ...], Field(min_length=1)]
+
+
+class Rectification(ConfigModel):
+    """A rectification (整改) after a failed review: from ``date`` on, a new reporting period.
+
+    The baseline and targets stay the enterprise's; only the reporting period is new. Every
+    attempt is kept: the original reporting period is attempt 1, rectifications follow in order.
+    """
+
+    date: dt.date
+    reporting: Period
 
 
 class Enterprise(ConfigModel):
@@ -222,6 +266,25 @@ class Enterprise(ConfigModel):
     reporting: Period
     targets: Annotated[dict[KpiName, Target], Field(min_length=1)]
     agents: tuple[AgentPlan, ...] = ()
+    #: Rectifications (整改) in date order, each with a new reporting period after a failed
+    #: review; empty for an enterprise reviewed once.
+    rectifications: tuple[Rectification, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _without_empty_rectifications(
+        self, handler: SerializerFunctionWrapHandler
+    ) -> dict[str, object]:
+        # A plan without rectifications serialises as it did before the key existed, so its
+        # registry digest (plan_digest) stays the same and reloading it is not a new version.
+        data: dict[str, object] = handler(self)
+        if not self.rectifications:
+            data.pop("rectifications", None)
+        return data
+
+    @property
+    def reporting_periods(self) -> tuple[Period, ...]:
+        """Every attempt's reporting period: the original, then each rectification's."""
+        return (self.reporting, *(r.reporting for r in self.rectifications))
 
     @property
     def retrofit_cost_fen(self) -> int:

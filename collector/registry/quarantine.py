@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from collector.registry.records import QuarantineEntry, parse_time
@@ -24,6 +24,7 @@ __all__ = [
     "QUARANTINE_RAW_LIMIT",
     "REASON_PATTERN",
     "add",
+    "counts_by_agent",
     "export",
     "get",
     "listing",
@@ -185,3 +186,29 @@ def reason_counts(conn: sqlite3.Connection) -> dict[str, int]:
     """Entries per reason code."""
     rows = conn.execute("SELECT reason, count(*) FROM quarantine GROUP BY reason").fetchall()
     return {str(reason): int(count) for reason, count in rows}
+
+
+def counts_by_agent(
+    conn: sqlite3.Connection, topic_prefix: str, agent_ids: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    """Entries per agent and reason: those on topics under ``topic_prefix`` or naming one of
+    ``agent_ids``.
+
+    The agent is the topic's fourth level (``rv/v1/{platform}/{enterprise}/{agent}/...``), so a
+    message claiming an unregistered agent under the enterprise's topics is counted under the
+    id it claimed; an entry whose topic has no such level is counted under its ``agent_id``.
+    """
+    marks = ", ".join("?" for _ in agent_ids) or "NULL"
+    rows = conn.execute(
+        "SELECT topic, agent_id, reason, count(*) FROM quarantine "  # noqa: S608 - marks are ?s
+        f"WHERE substr(topic, 1, ?) = ? OR agent_id IN ({marks}) GROUP BY topic, agent_id, reason",
+        (len(topic_prefix), topic_prefix, *agent_ids),
+    ).fetchall()
+    counts: dict[str, dict[str, int]] = {}
+    for topic, agent_id, reason, count in rows:
+        levels = str(topic).split("/")
+        claimed = levels[4] if str(topic).startswith(topic_prefix) and len(levels) > 4 else None
+        agent = claimed or (str(agent_id) if agent_id is not None else "?")
+        per_reason = counts.setdefault(agent, {})
+        per_reason[str(reason)] = per_reason.get(str(reason), 0) + int(count)
+    return counts

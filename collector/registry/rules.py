@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from agent.config.yamlload import KeyPath, format_path
-from collector.registry.plan import KPI_DIRECTION, SHARE_KPIS, Enterprise, Period, Plan
+from collector.registry.plan import KPI_DIRECTION, SHARE_KPIS, Enterprise, Period, Plan, Target
 
 __all__ = [
     "MAX_PERIOD_DAYS",
@@ -216,23 +216,55 @@ def _enterprise_rules(plan: Plan, where: KeyPath, enterprise: Enterprise) -> Ite
             f"got {enterprise.reporting.start}, expected after go_live {enterprise.go_live}: "
             "the reporting period measures the shop floor after the retrofit is live",
         )
+    for name in ("baseline", "reporting"):
+        yield from _period_length((*where, name), name, getattr(enterprise, name), enterprise)
+    yield from _rectification_rules(where, enterprise)
+    yield from _implementation_rules(plan, where, enterprise)
+
+
+def _period_length(
+    at: KeyPath, name: str, period: Period, enterprise: Enterprise
+) -> Iterator[Finding]:
     needed = min_period_days(enterprise)
     kpis = ", ".join(kpi for kpi in enterprise.targets if MIN_PERIOD_DAYS[kpi] == needed)
-    for name in ("baseline", "reporting"):
-        period: Period = getattr(enterprise, name)
-        if 0 < period.days < needed:
+    if 0 < period.days < needed:
+        yield Finding(
+            (*at, "end"),
+            f"{name} period is {period.days} days ({period.start} to {period.end}), expected "
+            f"at least {needed} days for the targets {kpis} (see docs/plan.md, Periods)",
+        )
+    elif period.days > MAX_PERIOD_DAYS:
+        yield Finding(
+            (*at, "end"),
+            f"{name} period is {period.days} days, longer than a year",
+            "warning",
+        )
+
+
+def _rectification_rules(where: KeyPath, enterprise: Enterprise) -> Iterator[Finding]:
+    """A rectification (整改) follows a failed review of the attempt before it (docs/plan.md)."""
+    previous = enterprise.reporting
+    for r, rectification in enumerate(enterprise.rectifications):
+        at: KeyPath = (*where, "rectifications", r)
+        if rectification.date <= previous.end:
             yield Finding(
-                (*where, name, "end"),
-                f"{name} period is {period.days} days ({period.start} to {period.end}), expected "
-                f"at least {needed} days for the targets {kpis} (see docs/plan.md, Periods)",
+                (*at, "date"),
+                f"got {rectification.date}, expected after {previous.end}, the end of the "
+                "previous reporting period: a rectification follows the review of that period",
             )
-        elif period.days > MAX_PERIOD_DAYS:
+        reporting = rectification.reporting
+        yield from _period_order((*at, "reporting"), reporting)
+        if reporting.start <= rectification.date:
             yield Finding(
-                (*where, name, "end"),
-                f"{name} period is {period.days} days, longer than a year",
-                "warning",
+                (*at, "reporting", "start"),
+                f"got {reporting.start}, expected after the rectification date "
+                f"{rectification.date}: the new reporting period measures the shop floor after "
+                "the rectification is done",
             )
-    yield from _implementation_rules(plan, where, enterprise)
+        yield from _period_length(
+            (*at, "reporting"), "rectification reporting", reporting, enterprise
+        )
+        previous = reporting
 
 
 def _target_rules(where: KeyPath, enterprise: Enterprise) -> Iterator[Finding]:
@@ -263,6 +295,49 @@ def _target_rules(where: KeyPath, enterprise: Enterprise) -> Iterator[Finding]:
             yield Finding(
                 (*at, "size"),
                 f"got a decrease of {target.size:g} %, expected less than 100 %",
+            )
+        yield from _boundary_rules(at, kpi, target, enterprise)
+
+
+def _boundary_rules(
+    at: KeyPath, kpi: str, target: Target, enterprise: Enterprise
+) -> Iterator[Finding]:
+    """Energy per unit's measurement boundary (docs/evidence-method.md §1, docs/plan.md)."""
+    if kpi != "energy_per_unit":
+        for key in ("boundary", "meters"):
+            if key in target.model_fields_set:
+                yield Finding(
+                    (*at, key),
+                    f"got {key} on {kpi}, expected it only on energy_per_unit: only energy "
+                    "per unit has a measurement boundary",
+                )
+        return
+    if target.boundary == "devices" and target.meters:
+        yield Finding(
+            (*at, "meters"),
+            "got meters with boundary devices, expected boundary: facility to use them: with "
+            "devices each machine's own meter counts, and listed meters would be ignored",
+        )
+    if target.boundary == "facility" and not target.meters:
+        yield Finding(
+            (*at, "meters"),
+            "boundary facility needs the devices whose energy is the facility's, e.g. "
+            "meters: [meter-main] (the main meters only: a sub-meter behind one counts twice)",
+        )
+    reported = {device for agent in enterprise.agents for device in agent.devices}
+    for m, meter in enumerate(target.meters):
+        if meter in target.meters[:m]:
+            yield Finding(
+                (*at, "meters", m), f"meter {meter} is listed twice: it would count twice"
+            )
+        elif enterprise.agents and meter not in reported:
+            # A warning: an agent added later (agents add) may report it.
+            yield Finding(
+                (*at, "meters", m),
+                f"meter {meter} is not a device of enterprise {enterprise.id}'s agents "
+                f"({', '.join(sorted(reported))}): its energy will be missing unless an agent "
+                "added later reports it",
+                "warning",
             )
 
 

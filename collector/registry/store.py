@@ -724,6 +724,18 @@ class Registry:
         with self._read() as conn:
             return quarantine.reason_counts(conn)
 
+    def quarantine_counts_for(
+        self, platform: str, enterprise: str, agent_ids: Sequence[str] = ()
+    ) -> dict[str, dict[str, int]]:
+        """Quarantined messages of one enterprise: agent id → reason code → count.
+
+        Counts messages on the enterprise's topics (``rv/v1/{platform}/{enterprise}/...``,
+        under the agent id each topic claims) and messages recorded with one of ``agent_ids``.
+        """
+        prefix = f"{wire.TOPIC_ROOT}/{platform}/{enterprise}/"
+        with self._read() as conn:
+            return quarantine.counts_by_agent(conn, prefix, agent_ids)
+
 
 def _same_identity(existing: AgentEntry, platform: str, enterprise: str, key: str) -> None:
     if (existing.platform, existing.enterprise) != (platform, enterprise):

@@ -136,6 +136,10 @@ def _select_list() -> str:
     columns += [
         'COUNT("window_start_ms") AS "windows"',
         'COUNT(DISTINCT("config_digest")) AS "config_digests"',
+        # The digests themselves at the day's two ends: with config_digests they show when an
+        # agent's configuration changed (the evidence engine's go-live check, docs/storage.md).
+        'FIRST("config_digest") AS "config_digest_first"',
+        'LAST("config_digest") AS "config_digest_last"',
         'MIN("window_start_ms") AS "first_start_ms"',
         'MIN("ideal_cycle_s") AS "ideal_cycle_s_min"',
         'MAX("ideal_cycle_s") AS "ideal_cycle_s_max"',
@@ -199,6 +203,8 @@ def _daily_fields(
         fields[name] = sums.get(name) or 0
     fields["ideal_cycle_s_min"] = sums.get("ideal_cycle_s_min")
     fields["ideal_cycle_s_max"] = sums.get("ideal_cycle_s_max")
+    fields["config_digest_first"] = sums.get("config_digest_first")
+    fields["config_digest_last"] = sums.get("config_digest_last")
     fields["partial_windows"] = partial_windows
     fields["last_end_ms"] = last_end_ms
     fields["day"] = group.day.isoformat()
@@ -270,6 +276,10 @@ class DailyRow:
     ideal_cycle_s_max: float | None
     measured_windows: Mapping[str, int] = field(default_factory=dict)
     overflowed: tuple[str, ...] = ()
+    #: The configuration digest of the day's first and last window (None in rollups written
+    #: before these fields existed: refresh the days to fill them).
+    config_digest_first: str | None = None
+    config_digest_last: str | None = None
 
 
 def daily_from_row(row: Mapping[str, Any]) -> DailyRow:
@@ -294,4 +304,6 @@ def daily_from_row(row: Mapping[str, Any]) -> DailyRow:
         ideal_cycle_s_max=value["ideal_cycle_s_max"],
         measured_windows={name: value[f"{name}_windows"] for name in OPTIONAL_QUANTITIES},
         overflowed=tuple(value["overflowed"].split(",")) if value["overflowed"] else (),
+        config_digest_first=value["config_digest_first"],
+        config_digest_last=value["config_digest_last"],
     )

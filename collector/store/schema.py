@@ -118,6 +118,8 @@ DAILY_FIELDS: dict[str, FieldKind] = {
     "last_end_ms": _I,  # latest window end of the day
     "ideal_cycle_s_min": _F,
     "ideal_cycle_s_max": _F,
+    "config_digest_first": _S,  # config digest of the day's first window (by end time)
+    "config_digest_last": _S,  # and of its last window
     "day": _S,  # the local date, YYYY-MM-DD
     "tz": _S,  # the IANA zone the day is local to
     "overflowed": _S,  # integer sums past int64, left out: comma-separated names

@@ -71,6 +71,28 @@ def test_changing_a_target_adds_a_version_and_keeps_the_old(registry: Registry) 
         registry.plan_version("330200-2026", 3)
 
 
+def test_a_rectification_is_a_new_version_and_both_periods_are_kept(registry: Registry) -> None:
+    rectified = VALID.parent.parent / "valid_with_rectification" / "plan.yaml"
+    result = registry.load_plan(load_plan(rectified), by="bob", now=T0 + dt.timedelta(days=90))
+    assert (result.created, result.version) == (True, 2)
+    assert len(result.changes) == 1
+    assert result.changes[0].startswith(
+        "platforms[plat-a].enterprises[plat-a-e04].rectifications: added"
+    )
+    found = registry.find_enterprise("plat-a", "plat-a-e04")
+    assert found is not None and found[0].version == 2
+    enterprise = found[2]
+    assert [(p.start, p.end) for p in enterprise.reporting_periods] == [
+        (dt.date(2026, 6, 1), dt.date(2026, 8, 30)),
+        (dt.date(2026, 9, 14), dt.date(2026, 10, 31)),
+        (dt.date(2026, 11, 23), dt.date(2027, 1, 10)),
+    ]
+    assert (
+        registry.plan_version("330200-2026", 1).plan.platforms[0].enterprises[3].rectifications
+        == ()
+    )
+
+
 def test_versions_and_audit_cannot_be_rewritten(registry: Registry, tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "registry.sqlite")
     for statement in (
@@ -212,6 +234,27 @@ def test_quarantine_keeps_hostile_payloads_bounded(registry: Registry, tmp_path:
     assert lines[1]["raw_utf8"] == '{"v":1,"名":"值"}'
     with pytest.raises(ValueError, match="reason code"):
         registry.quarantine_add(b"", topic="t", received_at=T0, reason_code="Bad Code", detail="")
+
+
+def test_quarantine_counts_of_one_enterprise(registry: Registry) -> None:
+    for topic, reason, agent in [
+        ("rv/v1/plat-a/plat-a-e01/plat-a-e01-gw/windows", "bad_signature", None),
+        ("rv/v1/plat-a/plat-a-e01/plat-a-e01-gw/windows", "bad_signature", None),
+        ("rv/v1/plat-a/plat-a-e01/plat-a-e01-gw/status", "replay", None),
+        ("rv/v1/plat-a/plat-a-e01/intruder/windows", "unknown_agent", None),
+        ("rv/v1/plat-a/plat-a-e011/x/windows", "unknown_agent", None),  # another enterprise
+        ("rv/v1/plat-a/plat-a-e02/plat-a-e02-gw/windows", "bad_signature", None),
+        ("garbage", "bad_topic", "plat-a-e01-gw"),
+    ]:
+        registry.quarantine_add(
+            b"x", topic=topic, received_at=T0, reason_code=reason, detail="", agent_id=agent
+        )
+    counts = registry.quarantine_counts_for("plat-a", "plat-a-e01", ["plat-a-e01-gw"])
+    assert counts == {
+        "plat-a-e01-gw": {"bad_signature": 2, "replay": 1, "bad_topic": 1},
+        "intruder": {"unknown_agent": 1},
+    }
+    assert registry.quarantine_counts_for("plat-a", "plat-a-e03") == {}
 
 
 # --- sequence numbers ---------------------------------------------------------------------

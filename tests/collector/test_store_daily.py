@@ -221,3 +221,25 @@ async def test_an_integer_sum_past_int64_is_reported_not_stored_wrapped(
     assert row.overflowed == ("total_count", "good_count")
     assert row.reject_count == 3
     assert row.ideal_count_s == pytest.approx(3 * 4.0 * 2**62)
+
+
+async def test_the_day_keeps_its_first_and_last_config_digest(influxd: InfluxServer) -> None:
+    noon = datetime(2026, 10, 30, 4, tzinfo=UTC)  # 12:00 in Shanghai
+    before, after = wire.config_digest(b"ideal 2.0 s"), wire.config_digest(b"ideal 2.5 s")
+    windows = [
+        window(noon - timedelta(hours=2), config_digest=before),
+        window(noon, config_digest=before),
+        window(noon + timedelta(hours=1), config_digest=after),
+        window(noon + timedelta(days=1), config_digest=after),
+    ]
+    records = [record(win, seq=n + 1) for n, win in enumerate(windows)]
+    async with open_store(influxd) as store:
+        await store.write(records)
+        await store.refresh_daily(records, {"ent-01": "Asia/Shanghai"})
+        rows = await store.daily("ent-01", date(2026, 10, 30), date(2026, 10, 31))
+    assert [
+        (r.day, r.config_digests, r.config_digest_first, r.config_digest_last) for r in rows
+    ] == [
+        (date(2026, 10, 30), 2, before, after),
+        (date(2026, 10, 31), 1, after, after),
+    ]

@@ -25,3 +25,31 @@ def test_exports_are_sorted_and_present() -> None:
     assert names == sorted(names, key=lambda n: (not n.isupper(), not n[0].isupper(), n))
     for name in names:
         assert hasattr(collector.evidence, name), name
+
+
+def test_the_command_line_does_not_import_the_evidence_engine() -> None:
+    code = (
+        "import sys, collector.cli;"
+        "heavy = sorted(m for m in ('numpy', 'scipy', 'statsmodels') if m in sys.modules);"
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_command_line_seed_is_the_engine_seed() -> None:
+    from collector.evidence.change import DEFAULT_SEED
+    from collector.evidence_cli import DEFAULT_SEED as CLI_SEED
+
+    assert CLI_SEED == DEFAULT_SEED
+
+
+def test_the_command_line_report_choices_are_the_writer_choices() -> None:
+    from typing import get_args
+
+    from collector.bundle import REPORT_CHOICES, ReportChoice
+    from collector.evidence_cli import Reports
+
+    assert get_args(Reports) == get_args(ReportChoice) == REPORT_CHOICES

@@ -1,0 +1,123 @@
+"""The library entry points: registry + InfluxDB in, evidence documents out.
+
+``build_enterprise_evidence`` for one enterprise, ``build_platform`` for a platform's
+enterprises and its roll-up, ``build_province`` for every platform of a plan and the province
+summary. The demo and the web app call these; the CLI (``retrofit-collector evidence|rollup``)
+adds only the writing. Computation is CPU-bound (bootstrap, regressions) and runs in the
+caller's thread: a server calls these in a worker thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from collector.bundle.gather import gather_enterprise, gather_platform, plan_of
+from collector.errors import NotFoundError
+from collector.evidence.assemble import (
+    current_software,
+    enterprise_evidence,
+    platform_rollup,
+    province_summary,
+)
+from collector.evidence.change import DEFAULT_SEED
+from collector.evidence.document import (
+    EnterpriseEvidence,
+    PlatformRollup,
+    ProvinceSummary,
+    SoftwareDoc,
+)
+from collector.registry import Registry
+from collector.store import InfluxStore
+
+__all__ = [
+    "PlatformEvidence",
+    "ProvinceEvidence",
+    "build_enterprise_evidence",
+    "build_platform",
+    "build_province",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformEvidence:
+    """A platform's roll-up and the documents of its enterprises, in the plan's order."""
+
+    rollup: PlatformRollup
+    enterprises: tuple[EnterpriseEvidence, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProvinceEvidence:
+    """A plan's province summary and every platform's evidence, in the plan's order."""
+
+    summary: ProvinceSummary
+    platforms: tuple[PlatformEvidence, ...]
+
+
+async def build_enterprise_evidence(
+    registry: Registry,
+    store: InfluxStore,
+    enterprise_id: str,
+    *,
+    seed: int = DEFAULT_SEED,
+    platform_id: str | None = None,
+    software: SoftwareDoc | None = None,
+) -> EnterpriseEvidence:
+    """One enterprise's evidence from the latest plan version that lists it.
+
+    Raises NotFoundError (unknown enterprise), RegistryUnavailable, StoreError.
+    """
+    inputs = await gather_enterprise(registry, store, enterprise_id, platform_id=platform_id)
+    return enterprise_evidence(inputs, software=software or current_software(), seed=seed)
+
+
+async def build_platform(
+    registry: Registry,
+    store: InfluxStore,
+    platform_id: str,
+    *,
+    seed: int = DEFAULT_SEED,
+    plan_key: str | None = None,
+    software: SoftwareDoc | None = None,
+) -> PlatformEvidence:
+    """Every enterprise of a platform and the platform's roll-up.
+
+    ``plan_key`` None takes the only plan loaded. Raises NotFoundError for an unknown plan or
+    platform, RegistryUnavailable, StoreError.
+    """
+    plan, ref = await plan_of(registry, plan_key)
+    platform = next((p for p in plan.platforms if p.id == platform_id), None)
+    if platform is None:
+        known = ", ".join(p.id for p in plan.platforms)
+        raise NotFoundError(f"plan {plan.key} has no platform {platform_id} (it has {known})")
+    versions = software or current_software()
+    docs = tuple(
+        enterprise_evidence(inputs, software=versions, seed=seed)
+        for inputs in await gather_platform(registry, store, plan, ref, platform)
+    )
+    rollup = platform_rollup(plan, ref, platform, docs, software=versions)
+    return PlatformEvidence(rollup, docs)
+
+
+async def build_province(
+    registry: Registry,
+    store: InfluxStore,
+    *,
+    seed: int = DEFAULT_SEED,
+    plan_key: str | None = None,
+    software: SoftwareDoc | None = None,
+) -> ProvinceEvidence:
+    """Every platform of a plan (the only one loaded if ``plan_key`` is None) and the summary."""
+    plan, _ = await plan_of(registry, plan_key)
+    versions = software or current_software()
+    platforms = tuple(
+        [
+            await build_platform(
+                registry, store, platform.id, seed=seed, plan_key=plan.key, software=versions
+            )
+            for platform in plan.platforms
+        ]
+    )
+    ref = platforms[0].rollup.plan
+    summary = province_summary(plan, ref, [item.rollup for item in platforms], software=versions)
+    return ProvinceEvidence(summary, platforms)

@@ -1,0 +1,227 @@
+"""Bundles on disk: the canonical JSON, the rendered files, and a SHA-256 manifest.
+
+A bundle is a directory: the document (``evidence.json``, ``platform.json`` or
+``province.json``, canonical JSON), the reports rendered from it by :mod:`collector.report`
+(HTML and PDF in zh-CN and en; the PDFs, or all reports, may be left out on request), the
+bundles nested in it (a platform's enterprises, a province's platforms) and ``manifest.json``:
+the path, SHA-256 and size of every file beside it, nested manifests included, so the SHA-256
+of the top manifest seals the whole tree. docs/evidence-bundle.md describes every file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from collector.bundle.build import PlatformEvidence, ProvinceEvidence
+from collector.bundle.errors import BundleError
+from collector.evidence.document import EnterpriseEvidence, canonical_json
+from collector.report import enterprise_files, platform_files, province_files
+
+__all__ = [
+    "DOCUMENT_NAMES",
+    "MANIFEST_FORMAT",
+    "MANIFEST_NAME",
+    "REPORT_CHOICES",
+    "Manifest",
+    "ManifestFile",
+    "ReportChoice",
+    "manifest_sha256",
+    "prepare_directory",
+    "write_enterprise_bundle",
+    "write_platform_bundle",
+    "write_province_bundle",
+]
+
+log = logging.getLogger(__name__)
+
+MANIFEST_FORMAT: Final = "retrofit-verify.manifest/1"
+MANIFEST_NAME = "manifest.json"
+#: The document's file name in each kind of bundle.
+DOCUMENT_NAMES = {
+    "enterprise": "evidence.json",
+    "platform": "platform.json",
+    "province": "province.json",
+}
+_SHA256_HEX = r"^[0-9a-f]{64}$"
+
+
+BundleKind = Literal["enterprise", "platform", "province"]
+
+
+class ManifestFile(BaseModel):
+    """One file of a bundle: its path relative to the manifest (POSIX), SHA-256 and size."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str
+    sha256: str = Field(pattern=_SHA256_HEX)
+    size: int = Field(ge=0)
+
+
+class Manifest(BaseModel):
+    """A bundle's ``manifest.json``: every file beside it, sorted by path."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: Literal["retrofit-verify.manifest/1"] = MANIFEST_FORMAT
+    kind: BundleKind
+    files: list[ManifestFile]
+
+
+def manifest_sha256(manifest: Manifest) -> str:
+    """SHA-256 (hex) of the manifest's bytes as written: the one hash that seals the bundle."""
+    return hashlib.sha256(canonical_json(manifest)).hexdigest()
+
+
+# --- the rendered reports (collector.report) -----------------------------------------------
+
+#: Which reports a bundle holds beside its JSON: ``all`` (HTML and PDF, the default), ``html``
+#: (no PDF: a PDF takes seconds, its HTML a fraction of one, so a province of many enterprises
+#: renders in seconds instead of minutes) or ``none`` (JSON and manifest only).
+ReportChoice = Literal["all", "html", "none"]
+REPORT_CHOICES: Final[tuple[ReportChoice, ...]] = ("all", "html", "none")
+
+
+def _rendered(
+    render: Callable[..., Mapping[str, bytes]], document: object, reports: ReportChoice
+) -> dict[str, bytes]:
+    if reports == "none":
+        return {}
+    files = render(document, pdf=reports == "all")
+    checked: dict[str, bytes] = {}
+    for file_name, content in files.items():
+        # A renderer's names land in the bundle: plain file names, nothing that climbs out.
+        if not isinstance(content, bytes) or "/" in file_name or file_name in ("", ".", ".."):
+            raise BundleError(f"renderer {render.__name__} returned an unusable file {file_name!r}")
+        checked[file_name] = content
+    return checked
+
+
+# --- the directory --------------------------------------------------------------------------
+
+
+def _read_manifest(folder: Path) -> Manifest | None:
+    path = folder / MANIFEST_NAME
+    try:
+        return Manifest.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError):
+        return None
+
+
+def _inside(folder: Path, relative: str) -> Path:
+    target = (folder / PurePosixPath(relative)).resolve()
+    if not target.is_relative_to(folder.resolve()):
+        raise BundleError(f"{folder / MANIFEST_NAME} lists {relative!r}, outside the bundle")
+    return target
+
+
+def _clear_previous(folder: Path) -> None:
+    """Remove an earlier bundle's files (as its manifest lists them) from ``folder``."""
+    manifest = _read_manifest(folder)
+    if manifest is None:
+        return
+    for item in manifest.files:
+        target = _inside(folder, item.path)
+        if PurePosixPath(item.path).name == MANIFEST_NAME and target.parent != folder.resolve():
+            _clear_previous(target.parent)
+        target.unlink(missing_ok=True)
+    (folder / MANIFEST_NAME).unlink(missing_ok=True)
+    for child in sorted(folder.iterdir(), reverse=True):
+        if child.is_dir() and not any(child.iterdir()):
+            child.rmdir()
+
+
+def prepare_directory(folder: Path) -> None:
+    """Make ``folder`` ready for a bundle: new, empty, or holding an earlier bundle (replaced).
+
+    Raises BundleError for a directory with other files, or one that cannot be made.
+    """
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise BundleError(f"{folder} is a file: expected a directory for the bundle")
+        folder.mkdir(parents=True, exist_ok=True)
+        _clear_previous(folder)
+        if any(folder.iterdir()):
+            raise BundleError(
+                f"{folder} is not empty and holds no earlier bundle: choose a new or empty "
+                "directory (nothing was written)"
+            )
+    except OSError as exc:
+        raise BundleError(f"{folder}: {exc.strerror or exc}") from exc
+
+
+def _write(
+    folder: Path, kind: BundleKind, files: Mapping[str, bytes], nested: list[str]
+) -> Manifest:
+    try:
+        for name, content in files.items():
+            (folder / name).write_bytes(content)
+        entries = []
+        for relative in sorted([*files, *nested]):
+            content = (folder / PurePosixPath(relative)).read_bytes()
+            entries.append(
+                ManifestFile(
+                    path=relative, sha256=hashlib.sha256(content).hexdigest(), size=len(content)
+                )
+            )
+        manifest = Manifest(kind=kind, files=entries)
+        (folder / MANIFEST_NAME).write_bytes(canonical_json(manifest))
+    except OSError as exc:
+        raise BundleError(f"{folder}: {exc.strerror or exc}") from exc
+    return manifest
+
+
+def write_enterprise_bundle(
+    doc: EnterpriseEvidence, out_dir: Path, *, reports: ReportChoice = "all"
+) -> Manifest:
+    """Write one enterprise's bundle into ``out_dir``; return its manifest.
+
+    ``reports`` says which rendered reports go beside the JSON (:data:`ReportChoice`).
+    Raises BundleError when the directory cannot take it.
+    """
+    prepare_directory(out_dir)
+    files = {DOCUMENT_NAMES["enterprise"]: canonical_json(doc)}
+    files |= _rendered(enterprise_files, doc, reports)
+    return _write(out_dir, "enterprise", files, [])
+
+
+def _write_platform(evidence: PlatformEvidence, out_dir: Path, reports: ReportChoice) -> Manifest:
+    nested = []
+    for doc in evidence.enterprises:
+        write_enterprise_bundle(doc, out_dir / doc.enterprise.id, reports=reports)
+        nested.append(f"{doc.enterprise.id}/{MANIFEST_NAME}")
+    files = {DOCUMENT_NAMES["platform"]: canonical_json(evidence.rollup)}
+    files |= _rendered(platform_files, evidence.rollup, reports)
+    return _write(out_dir, "platform", files, nested)
+
+
+def write_platform_bundle(
+    evidence: PlatformEvidence, out_dir: Path, *, reports: ReportChoice = "all"
+) -> Manifest:
+    """Write a platform's roll-up into ``out_dir`` and each enterprise's bundle into
+    ``out_dir/<enterprise id>/``; the platform's manifest lists theirs."""
+    prepare_directory(out_dir)
+    return _write_platform(evidence, out_dir, reports)
+
+
+def write_province_bundle(
+    evidence: ProvinceEvidence, out_dir: Path, *, reports: ReportChoice = "all"
+) -> Manifest:
+    """Write the province summary into ``out_dir`` and each platform's bundle into
+    ``out_dir/<platform id>/`` (with its enterprises inside)."""
+    prepare_directory(out_dir)
+    nested = []
+    for platform in evidence.platforms:
+        folder = out_dir / platform.rollup.platform.id
+        folder.mkdir(exist_ok=True)
+        _write_platform(platform, folder, reports)
+        nested.append(f"{platform.rollup.platform.id}/{MANIFEST_NAME}")
+    files = {DOCUMENT_NAMES["province"]: canonical_json(evidence.summary)}
+    files |= _rendered(province_files, evidence.summary, reports)
+    return _write(out_dir, "province", files, nested)

@@ -1,0 +1,222 @@
+"""``retrofit-collector evidence|rollup``: evidence bundles from the registry and InfluxDB.
+
+:func:`register` adds the two commands to the collector's Typer app. Both read the collector's
+configuration (``--config``: the registry and InfluxDB), build the documents
+(:mod:`collector.bundle.build`), write the bundle with its manifest
+(:mod:`collector.bundle.write`) and print the manifest's SHA-256. docs/evidence-bundle.md.
+
+Exit codes: 0 bundle written (whatever the verdicts); 1 refused: no such enterprise,
+platform or plan, or an invalid configuration; 2 unreadable configuration or bad arguments;
+3 the output directory cannot take the bundle; 4 the registry or InfluxDB cannot be used.
+A user mistake never prints a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+#: The bootstrap seed by default: collector.evidence.change.DEFAULT_SEED, written out so that
+#: loading the command line does not import numpy, scipy and statsmodels (a test keeps them equal).
+DEFAULT_SEED = 20220722
+#: collector.bundle.ReportChoice, written out for the same reason (a test keeps them equal).
+Reports = Literal["all", "html", "none"]
+
+__all__ = [
+    "EXIT_NOT_FOUND",
+    "EXIT_OK",
+    "EXIT_OUTPUT",
+    "EXIT_UNAVAILABLE",
+    "EXIT_USAGE",
+    "register",
+]
+
+EXIT_OK = 0
+EXIT_NOT_FOUND = 1
+EXIT_USAGE = 2
+EXIT_OUTPUT = 3
+EXIT_UNAVAILABLE = 4
+
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+ConfigOption = Annotated[
+    Path,
+    typer.Option(
+        "--config", "-c", envvar="RV_COLLECTOR_CONFIG", help="The collector's YAML configuration."
+    ),
+]
+OutOption = Annotated[
+    Path, typer.Option("--out", help="Directory for the bundle: new, empty, or an earlier bundle.")
+]
+SeedOption = Annotated[
+    int, typer.Option("--seed", help="Seed of the bootstrap (recorded in the bundle).")
+]
+ReportsOption = Annotated[
+    Reports,
+    typer.Option(
+        "--reports",
+        help="Rendered reports beside the JSON: all (HTML and PDF), html (no PDF), none.",
+    ),
+]
+PlanOption = Annotated[
+    str | None,
+    typer.Option("--plan", help="Plan key <province code>-<batch year> (default: the only one)."),
+]
+
+
+def _say(out: Console, text: str, style: str = "") -> None:
+    out.print(Text(text, style=style), soft_wrap=True, highlight=False)
+
+
+def _fail(code: int, message: str) -> typer.Exit:
+    _say(err_console, f"error: {message}", "red")
+    return typer.Exit(code)
+
+
+def _run(config: Path, work: Callable[..., Awaitable[T]]) -> T:
+    """Open the registry and the store named by ``config``, run ``work(registry, store)``, and
+    turn every expected failure into a message and an exit code."""
+    from agent.checkconfig import print_issues
+    from agent.errors import ConfigFileError, ConfigInvalidError
+    from collector.bundle import BundleError
+    from collector.config import load_collector_config
+    from collector.errors import NotFoundError, RegistryUnavailable
+    from collector.registry import Registry
+    from collector.store import StoreError
+
+    try:
+        settings = load_collector_config(config)
+    except (ConfigFileError, ConfigInvalidError) as exc:
+        print_issues(err_console, exc.issues)
+        raise typer.Exit(
+            EXIT_USAGE if isinstance(exc, ConfigFileError) else EXIT_NOT_FOUND
+        ) from None
+
+    async def main() -> T:
+        async with settings.store() as store:
+            with Registry(settings.registry) as registry:
+                return await work(registry, store)
+
+    try:
+        return asyncio.run(main())
+    except NotFoundError as exc:
+        raise _fail(EXIT_NOT_FOUND, str(exc)) from None
+    except BundleError as exc:
+        raise _fail(EXIT_OUTPUT, str(exc)) from None
+    except (RegistryUnavailable, StoreError) as exc:
+        raise _fail(EXIT_UNAVAILABLE, str(exc)) from None
+
+
+def _sealed(kind: str, out: Path, manifest_hash: str, summary: str) -> None:
+    _say(console, summary)
+    _say(console, f"{kind} bundle written to {out}")
+    _say(console, f"manifest.json sha256 {manifest_hash}")
+
+
+def evidence(
+    enterprise: Annotated[
+        str | None, typer.Argument(help="Enterprise id (or --platform for all of a platform).")
+    ] = None,
+    out: OutOption = Path("evidence"),
+    platform: Annotated[
+        str | None,
+        typer.Option("--platform", help="Every enterprise of this platform, and its roll-up."),
+    ] = None,
+    plan: PlanOption = None,
+    seed: SeedOption = DEFAULT_SEED,
+    reports: ReportsOption = "all",
+    config: ConfigOption = Path("collector.yaml"),
+) -> None:
+    """Build the evidence bundle of one enterprise, or of a platform and all its enterprises.
+
+    With ENTERPRISE: ``evidence.json``, the rendered reports and ``manifest.json`` in --out.
+    With --platform (and no ENTERPRISE): ``platform.json`` in --out and each enterprise's
+    bundle in --out/<enterprise id>/. Prints the verdict and the manifest's SHA-256.
+    """
+    from collector.bundle import (
+        build_enterprise_evidence,
+        build_platform,
+        manifest_sha256,
+        write_enterprise_bundle,
+        write_platform_bundle,
+    )
+
+    if (enterprise is None) == (platform is None) or (enterprise is not None and plan):
+        raise _fail(EXIT_USAGE, "give an ENTERPRISE id, or --platform P (with --plan if needed)")
+    if enterprise is not None:
+
+        async def one(registry, store):  # type: ignore[no-untyped-def]  # typed by _run
+            doc = await build_enterprise_evidence(registry, store, enterprise, seed=seed)
+            return doc, write_enterprise_bundle(doc, out, reports=reports)
+
+        doc, manifest = _run(config, one)
+        flags = (
+            f"{len(doc.flags)} flags ({sum(f.severity == 'serious' for f in doc.flags)} serious)"
+        )
+        _sealed(
+            "enterprise",
+            out,
+            manifest_sha256(manifest),
+            f"{doc.enterprise.id}: {doc.status} after {len(doc.attempts)} attempt(s); {flags}",
+        )
+        return
+    assert platform is not None  # one of the two, checked above
+
+    async def every(registry, store):  # type: ignore[no-untyped-def]  # typed by _run
+        built = await build_platform(registry, store, platform, seed=seed, plan_key=plan)
+        return built, write_platform_bundle(built, out, reports=reports)
+
+    built, manifest = _run(config, every)
+    rollup = built.rollup
+    _sealed(
+        "platform",
+        out,
+        manifest_sha256(manifest),
+        f"{rollup.platform.id}: {rollup.passed_count} of {len(rollup.enterprises)} enterprises "
+        f"passed (minimum {rollup.minimum}: {'met' if rollup.minimum_met else 'not met'}); "
+        f"subsidy {rollup.total_fen // 100}.{rollup.total_fen % 100:02d} CNY",
+    )
+
+
+def rollup(
+    out: OutOption = Path("rollup"),
+    plan: PlanOption = None,
+    seed: SeedOption = DEFAULT_SEED,
+    reports: ReportsOption = "all",
+    config: ConfigOption = Path("collector.yaml"),
+) -> None:
+    """Build the province summary and every platform's roll-up (with its enterprises' bundles).
+
+    Writes ``province.json`` in --out, each platform's bundle in --out/<platform id>/ and each
+    enterprise's in --out/<platform id>/<enterprise id>/; prints the top manifest's SHA-256.
+    """
+    from collector.bundle import build_province, manifest_sha256, write_province_bundle
+
+    async def everything(registry, store):  # type: ignore[no-untyped-def]  # typed by _run
+        built = await build_province(registry, store, seed=seed, plan_key=plan)
+        return built, write_province_bundle(built, out, reports=reports)
+
+    built, manifest = _run(config, everything)
+    summary = built.summary
+    _sealed(
+        "province",
+        out,
+        manifest_sha256(manifest),
+        f"{summary.province.name} {summary.batch_year}: {summary.passed_count} of "
+        f"{summary.enterprises} enterprises passed on {len(summary.platforms)} platform(s); "
+        f"subsidy {summary.total_fen // 100}.{summary.total_fen % 100:02d} CNY",
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``evidence`` and ``rollup`` commands to ``app``."""
+    app.command("evidence")(evidence)
+    app.command("rollup")(rollup)

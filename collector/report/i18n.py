@@ -1,0 +1,500 @@
+"""The one catalogue of what a reviewer reads, in Simplified Chinese and English.
+
+The evidence document carries codes, not sentences (collector/evidence/document.py): statuses,
+KPI names, reasons, flag checks. This module turns each into words in both languages, and the
+reasons and flags into sentences that quote their figures. The reports, the web app and the
+demo all read it; nothing else holds a translation.
+
+An unknown code (a newer engine, a typo) is shown as the code itself, never dropped:
+:func:`known_codes` lets a test check that every code the engine can emit has its words.
+
+Figures in a flag's sentence are formatted by the unit their name carries (document.py's "units
+in names"; the last unit token of the name counts, so ``ideal_cycle_s_before`` is seconds):
+``share`` (0..1) as percent, ``pct`` already percent, ``pp`` percentage points, ``s`` seconds,
+``h`` hours, ``kwh``, ``fen`` money; a string named ``..._day``/``..._date`` is a date; other
+integers as counts, other floats with up to 3 decimals, strings as given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+from collections.abc import Mapping
+from typing import Final
+
+from collector.evidence.document import (
+    FlagDoc,
+    KpiDoc,
+    MethodDoc,
+    SufficiencyDoc,
+)
+from collector.report.formatting import (
+    MISSING,
+    format_count,
+    format_date,
+    format_money,
+    format_number,
+    format_percent,
+    format_share,
+)
+from collector.report.labels import LABELS
+from collector.report.lang import Lang, Text
+
+__all__ = [
+    "ATTEMPT_KINDS",
+    "CHECKS",
+    "DIRECTIONS",
+    "KPI_NAMES",
+    "PLACES",
+    "REASONS",
+    "SEVERITIES",
+    "STATUSES",
+    "Catalogue",
+    "attempt_kind_text",
+    "check_title",
+    "direction_text",
+    "flag_figures",
+    "flag_sentence",
+    "format_figure",
+    "known_codes",
+    "kpi_name",
+    "kpi_reasons",
+    "label",
+    "place_text",
+    "reason_sentence",
+    "severity_text",
+    "status_text",
+]
+
+STATUSES: Final[dict[str, Text]] = {
+    "pass": Text("通过", "Pass"),
+    "fail": Text("未通过", "Fail"),
+    "insufficient_data": Text("数据不足", "Insufficient data"),
+}
+
+SEVERITIES: Final[dict[str, Text]] = {
+    "info": Text("提示", "Info"),
+    "warning": Text("警告", "Warning"),
+    "serious": Text("严重", "Serious"),
+}
+
+#: ISO 22400-2 names in the words of the programme's targets (DOMAIN.md).
+KPI_NAMES: Final[dict[str, Text]] = {
+    "availability": Text("时间开动率（可用率）", "Availability"),
+    "performance": Text("性能开动率", "Performance"),
+    "quality": Text("合格品率", "Quality rate"),
+    "oee": Text("设备综合效率（OEE）", "Overall equipment effectiveness (OEE)"),
+    "output_per_planned_hour": Text(
+        "生产效率（每计划小时合格品数）", "Output per planned hour (good parts)"
+    ),
+    "defect_rate": Text("不良品率", "Defect rate"),
+    "unplanned_downtime_per_planned_hour": Text(
+        "非计划停机时间（每计划小时）", "Unplanned downtime per planned hour"
+    ),
+    "energy_per_unit": Text("单位产品能耗", "Energy per unit of output"),
+}
+
+DIRECTIONS: Final[dict[str, Text]] = {
+    "increase": Text("提高", "increase"),
+    "decrease": Text("降低", "decrease"),
+}
+
+ATTEMPT_KINDS: Final[dict[str, Text]] = {
+    "original": Text("首次评审", "Original review"),
+    "rectification": Text("整改后复审", "Review after rectification (整改)"),
+}
+
+#: Where a day lies against an attempt's periods (document.py ``DayPlace``) and period roles.
+PLACES: Final[dict[str, Text]] = {
+    "baseline": Text("基期（改造前）", "Baseline (before)"),
+    "between": Text("改造实施期", "Retrofit (between periods)"),
+    "reporting": Text("报告期（改造后）", "Reporting (after)"),
+    "outside": Text("期外", "Outside the periods"),
+}
+
+#: Why a KPI has no verdict (method §2–§4). Placeholders are filled by :func:`kpi_reasons`.
+REASONS: Final[dict[str, Text]] = {
+    "too_few_usable_days": Text(
+        "{period}有效天数 {usable_days} 天，少于最低要求 {min_days} 天",
+        "{period}: {usable_days} usable days, fewer than the {min_days} required",
+    ),
+    "reporting_mostly_imported": Text(
+        "{period}导入数据占计划时间的 {imported_share}，"
+        "超过上限 {limit}：改造后的数据应由采集终端实测",
+        "{period}: imported data cover {imported_share} of the scheduled time, more than the "
+        "{limit} allowed; after go-live the agent must measure",
+    ),
+    "baseline_zero": Text(
+        "基期值为零，无法计算相对变化",
+        "the baseline value is zero, so a relative change is undefined",
+    ),
+    "energy_model_fails_g14": Text(
+        "能耗基线模型未达到 ASHRAE Guideline 14 要求：CV(RMSE) {cv_rmse}（上限 {cv_limit}），"
+        "NMBE {nmbe}（上限 ±{nmbe_limit}）；该模型无法证明节能效果",
+        "the energy baseline model fails ASHRAE Guideline 14: CV(RMSE) {cv_rmse} (limit "
+        "{cv_limit}), NMBE {nmbe} (limit ±{nmbe_limit}); this model cannot show the savings",
+    ),
+}
+
+
+class Check:
+    """A plausibility check's title and its sentence with the flag's figures (method §6)."""
+
+    __slots__ = ("sentence", "title")
+
+    def __init__(self, title: Text, sentence: Text) -> None:
+        self.title = title
+        self.sentence = sentence
+
+
+#: Plausibility and anti-fraud checks (issue #7 item 5). Flags never change a verdict: they
+#: tell the reviewer where to look, with the evidence.
+CHECKS: Final[dict[str, Check]] = {
+    "count_faster_than_ideal": Check(
+        Text("计数快于理想节拍", "Counts faster than the ideal cycle allows"),
+        Text(
+            "设备 {device} 在 {day_count} 天中的产量超过理想节拍所允许的上限"
+            "（最高性能开动率 {max_performance_share}）",
+            "device {device} counted more parts than its ideal cycle time allows on "
+            "{day_count} days (highest performance {max_performance_share})",
+        ),
+    ),
+    "energy_not_tracking_output": Check(
+        Text("能耗与产量不相关", "Energy does not follow output"),
+        Text(
+            "日能耗与日产量的相关系数仅为 {correlation}（{day_count} 天）：电表可能未计量该产线",
+            "daily energy and daily output correlate at only {correlation} over {day_count} "
+            "days: the meter may not measure this line",
+        ),
+    ),
+    "identical_days": Check(
+        Text("重复或复制的日数据", "Identical or copied days"),
+        Text(
+            "{day_count} 天的基础数据与其他日期完全相同（设备 {device}）",
+            "{day_count} days carry exactly the same sums as other days (device {device})",
+        ),
+    ),
+    "config_change_at_go_live": Check(
+        Text("上线时配置变更", "Configuration changed at go-live"),
+        Text(
+            "设备 {device} 的采集配置在上线日前后发生变化（理想节拍 {ideal_cycle_s_before} → "
+            "{ideal_cycle_s_after}）：指标的变化可能来自配置而非改造",
+            "device {device}'s agent configuration changed at go-live (ideal cycle "
+            "{ideal_cycle_s_before} → {ideal_cycle_s_after}): the KPI change may come from the "
+            "configuration, not the retrofit",
+        ),
+    ),
+    "step_at_go_live": Check(
+        Text("上线日的阶跃变化", "Step change exactly at go-live"),
+        Text(
+            "{kpi} 在上线日发生 {step} 的阶跃变化，前后均无过渡：机器通常不会如此变化",
+            "{kpi} stepped by {step} exactly at go-live with no transition either side: "
+            "machines rarely change that way",
+        ),
+    ),
+    "reporting_mostly_imported": Check(
+        Text("报告期数据主要为导入", "Reporting data mostly imported"),
+        Text(
+            "报告期计划时间中 {imported_share} 为导入数据，而非采集终端实测",
+            "{imported_share} of the reporting period's scheduled time is imported, not "
+            "measured by the agent",
+        ),
+    ),
+    "comm_loss_around_go_live": Check(
+        Text("上线前后通信中断", "Communication loss around go-live"),
+        Text(
+            "上线日前后 {window_days} 天内通信中断占计划时间的 {comm_loss_share}",
+            "communication was lost for {comm_loss_share} of the scheduled time within "
+            "{window_days} days of go-live",
+        ),
+    ),
+    "seq_gaps": Check(
+        Text("序号缺口", "Sequence gaps"),
+        Text(
+            "采集终端 {agent} 有 {missing} 个批次序号从未送达（{gaps} 处缺口）",
+            "agent {agent} has {missing} batch sequence numbers that never arrived ({gaps} gaps)",
+        ),
+    ),
+    "quarantined_messages": Check(
+        Text("被隔离的消息", "Quarantined messages"),
+        Text(
+            "采集终端 {agent} 有 {messages} 条消息被隔离（原因：{reason}）",
+            "{messages} messages from agent {agent} were quarantined (reason: {reason})",
+        ),
+    ),
+    "clock_jumps": Check(
+        Text("时钟跳变", "Clock jumps"),
+        Text(
+            "设备 {device} 在 {day_count} 天中记录了 {clock_jumps} 次时钟跳变",
+            "device {device} recorded {clock_jumps} clock jumps on {day_count} days",
+        ),
+    ),
+    "revoked_agent": Check(
+        Text("已吊销的采集终端", "Revoked agent"),
+        Text(
+            "采集终端 {agent} 的密钥已被吊销；其数据仍在证据中",
+            "agent {agent}'s key is revoked; its data are still in the evidence",
+        ),
+    ),
+}
+
+
+def known_codes() -> dict[str, frozenset[str]]:
+    """Every code the catalogue has words for, by kind (for completeness tests)."""
+    return {
+        "status": frozenset(STATUSES),
+        "severity": frozenset(SEVERITIES),
+        "kpi": frozenset(KPI_NAMES),
+        "direction": frozenset(DIRECTIONS),
+        "attempt_kind": frozenset(ATTEMPT_KINDS),
+        "place": frozenset(PLACES),
+        "reason": frozenset(REASONS),
+        "check": frozenset(CHECKS),
+        "label": frozenset(LABELS),
+    }
+
+
+def _word(table: Mapping[str, Text], code: str, lang: Lang) -> str:
+    # An unknown code shows as itself: a reviewer sees that something is untranslated, and
+    # what, instead of a blank.
+    text = table.get(code)
+    return code if text is None else text.get(lang)
+
+
+def status_text(code: str, lang: Lang) -> str:
+    """A verdict's word: ``pass`` → 通过 / Pass."""
+    return _word(STATUSES, code, lang)
+
+
+def severity_text(code: str, lang: Lang) -> str:
+    """A flag's severity: ``serious`` → 严重 / Serious."""
+    return _word(SEVERITIES, code, lang)
+
+
+def kpi_name(code: str, lang: Lang) -> str:
+    """A KPI's name: ``oee`` → 设备综合效率（OEE）."""
+    return _word(KPI_NAMES, code, lang)
+
+
+def direction_text(code: str, lang: Lang) -> str:
+    """A target's direction: ``increase`` → 提高."""
+    return _word(DIRECTIONS, code, lang)
+
+
+def attempt_kind_text(code: str, lang: Lang) -> str:
+    """``original`` → 首次评审; ``rectification`` → 整改后复审."""
+    return _word(ATTEMPT_KINDS, code, lang)
+
+
+def place_text(code: str, lang: Lang) -> str:
+    """A period role or day place: ``baseline`` → 基期（改造前）."""
+    return _word(PLACES, code, lang)
+
+
+def check_title(code: str, lang: Lang) -> str:
+    """A plausibility check's title."""
+    check = CHECKS.get(code)
+    return code if check is None else check.title.get(lang)
+
+
+def label(key: str, lang: Lang) -> str:
+    """A fixed label of the reports (headings, column headers); KeyError when unknown.
+
+    Unlike codes from the document, labels come from our own templates: a missing one is a
+    bug to catch in tests, not something to show.
+    """
+    return LABELS[key].get(lang)
+
+
+class _Blank(dict[str, str]):
+    """Figures for a sentence: a placeholder without its figure shows the em dash."""
+
+    def __missing__(self, key: str) -> str:
+        return MISSING
+
+
+def _fill(template: str, figures: Mapping[str, str]) -> str:
+    # vformat substitutes values, it never parses them: a hostile device name stays text.
+    return string.Formatter().vformat(template, (), _Blank(figures))
+
+
+def reason_sentence(code: str, lang: Lang, figures: Mapping[str, str] | None = None) -> str:
+    """A reason's sentence with its figures (already formatted); an unknown code as itself."""
+    text = REASONS.get(code)
+    return code if text is None else _fill(text.get(lang), figures or {})
+
+
+def _period_figures(period: SufficiencyDoc, method: MethodDoc, lang: Lang) -> dict[str, str]:
+    return {
+        "period": place_text(period.role, lang),
+        "usable_days": format_count(period.usable_days),
+        "min_days": format_count(period.min_days),
+        "imported_share": format_share(period.imported_share, 1, lang),
+        "limit": format_share(method.max_reporting_imported_share, 0, lang),
+    }
+
+
+def _model_figures(kpi: KpiDoc, method: MethodDoc, lang: Lang) -> dict[str, str]:
+    if kpi.energy is None:
+        return {}
+    model = kpi.energy.model
+    return {
+        "cv_rmse": format_percent(model.cv_rmse_pct, 2, lang),
+        "cv_limit": format_percent(method.g14_max_cv_rmse_pct, 0, lang),
+        "nmbe": format_percent(model.nmbe_pct, 3, lang),
+        "nmbe_limit": format_percent(method.g14_max_abs_nmbe_pct, 1, lang),
+    }
+
+
+def kpi_reasons(kpi: KpiDoc, method: MethodDoc, lang: Lang) -> list[str]:
+    """The sentences behind a KPI's ``insufficient_data`` (or any reason it carries).
+
+    A period's reasons quote that period's figures; the others (``baseline_zero``, the energy
+    model) quote the change or model. Each reason the document lists gives one sentence.
+    """
+    sentences: list[str] = []
+    remaining = list(kpi.reasons)
+    for period in (kpi.baseline, kpi.reporting):
+        for code in period.reasons:
+            sentences.append(reason_sentence(code, lang, _period_figures(period, method, lang)))
+            if code in remaining:
+                remaining.remove(code)
+    for code in remaining:
+        sentences.append(reason_sentence(code, lang, _model_figures(kpi, method, lang)))
+    return sentences
+
+
+def format_figure(name: str, value: float | int | str | None, lang: Lang) -> str:
+    """One figure of a flag, formatted by its name's unit suffix (module docstring)."""
+    if value is None:
+        return MISSING
+    if isinstance(value, str):
+        return _date_text(name, value, lang)
+    if isinstance(value, bool):
+        return label("yes" if value else "no", lang)
+    return _number_text(name, value, lang)
+
+
+def _date_text(name: str, value: str, lang: Lang) -> str:
+    if name.endswith(("_day", "_date")):
+        try:
+            return format_date(dt.date.fromisoformat(value), lang)
+        except ValueError:
+            return value
+    return value
+
+
+_UNIT_TOKENS: Final[dict[str, Text]] = {
+    "s": Text(" 秒", " s"),
+    "h": Text(" 小时", " h"),
+    "kwh": Text(" 千瓦时", " kWh"),
+    "pp": Text("个百分点", " pp"),
+}
+
+
+def _unit_token(name: str) -> str | None:
+    """The unit a figure's name carries: its last token that names a unit.
+
+    ``comm_loss_s`` → ``s``; ``ideal_cycle_s_before`` → ``s``; ``max_performance_share`` →
+    ``share``; ``digests_before`` → None.
+    """
+    units = {"share", "pct", "fen", *_UNIT_TOKENS}
+    return next((token for token in reversed(name.split("_")) if token in units), None)
+
+
+def _number_text(name: str, value: float | int, lang: Lang) -> str:
+    unit = _unit_token(name)
+    if unit == "share":
+        return format_share(float(value), 1, lang)
+    if unit == "pct":
+        return format_percent(float(value), 1, lang)
+    if unit == "fen" and isinstance(value, int):
+        return format_money(value, lang)
+    if unit in _UNIT_TOKENS:
+        digits = 3 if abs(value) < 10 else 1
+        return format_number(float(value), digits) + _UNIT_TOKENS[unit].get(lang)
+    if isinstance(value, int):
+        return format_count(value)
+    return format_number(value, 3 if abs(value) < 100 else 1)
+
+
+def flag_figures(flag: FlagDoc, lang: Lang) -> dict[str, str]:
+    """A flag's figures, formatted, plus ``device``, ``day_count``, ``first_day``, ``last_day``.
+
+    ``kpi`` (a code) becomes its name. Keys in name order, for a stable listing.
+    """
+    figures = {name: format_figure(name, flag.figures[name], lang) for name in sorted(flag.figures)}
+    if "kpi" in flag.figures and isinstance(flag.figures["kpi"], str):
+        figures["kpi"] = kpi_name(flag.figures["kpi"], lang)
+    days = sorted(flag.days)
+    figures.setdefault("device", flag.device or MISSING)
+    figures.setdefault("day_count", format_count(len(days)))
+    figures.setdefault("first_day", format_date(days[0], lang) if days else MISSING)
+    figures.setdefault("last_day", format_date(days[-1], lang) if days else MISSING)
+    return figures
+
+
+def flag_sentence(flag: FlagDoc, lang: Lang) -> str:
+    """What a flag found, in a sentence quoting its figures.
+
+    An unknown check gives its code and its figures as ``name = value`` pairs.
+    """
+    check = CHECKS.get(flag.check)
+    figures = flag_figures(flag, lang)
+    if check is not None:
+        return _fill(check.sentence.get(lang), figures)
+    pairs = "; ".join(f"{name} = {figures[name]}" for name in sorted(flag.figures))
+    return f"{flag.check}: {pairs}" if pairs else flag.check
+
+
+class Catalogue:
+    """The catalogue bound to one language, as templates use it: ``tr.status("pass")``."""
+
+    __slots__ = ("lang",)
+
+    def __init__(self, lang: Lang) -> None:
+        self.lang: Lang = lang
+
+    def label(self, key: str) -> str:
+        """A fixed label (:func:`label`)."""
+        return label(key, self.lang)
+
+    def status(self, code: str) -> str:
+        """A verdict's word."""
+        return status_text(code, self.lang)
+
+    def severity(self, code: str) -> str:
+        """A flag severity's word."""
+        return severity_text(code, self.lang)
+
+    def kpi(self, code: str) -> str:
+        """A KPI's name."""
+        return kpi_name(code, self.lang)
+
+    def direction(self, code: str) -> str:
+        """A target direction's word."""
+        return direction_text(code, self.lang)
+
+    def attempt_kind(self, code: str) -> str:
+        """An attempt kind's words."""
+        return attempt_kind_text(code, self.lang)
+
+    def place(self, code: str) -> str:
+        """A period role's or day place's words."""
+        return place_text(code, self.lang)
+
+    def check(self, code: str) -> str:
+        """A check's title."""
+        return check_title(code, self.lang)
+
+    def flag(self, flag: FlagDoc) -> str:
+        """A flag's sentence."""
+        return flag_sentence(flag, self.lang)
+
+    def reasons(self, kpi: KpiDoc, method: MethodDoc) -> list[str]:
+        """A KPI's reasons as sentences."""
+        return kpi_reasons(kpi, method, self.lang)
+
+    def figure(self, name: str, value: float | int | str | None) -> str:
+        """One flag figure, formatted."""
+        return format_figure(name, value, self.lang)

@@ -1,0 +1,164 @@
+"""The HTML reports: complete, escaped, accessible and the same bytes every time (html.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from html.parser import HTMLParser
+
+import pytest
+
+from collector.evidence.document import EnterpriseEvidence, canonical_json
+from collector.report.html import enterprise_html, platform_html, province_html
+from collector.report.lang import LANGS, Lang
+from tests.collector.report import samples
+
+SCENARIOS: dict[str, Callable[[], EnterpriseEvidence]] = {
+    "passing": samples.passing,
+    "rectified": samples.rectified,
+    "rectification_fails": lambda: samples.rectified("fail"),
+    "insufficient": samples.insufficient,
+    "energy_model_fails": samples.energy_model_fails,
+    "hostile": samples.hostile,
+}
+
+
+class Outline(HTMLParser):
+    """What a checker needs of a page: elements, headings, attributes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.headings: list[int] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if len(tag) == 2 and tag[0] == "h" and tag[1].isdigit():
+            self.headings.append(int(tag[1]))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    def count(self, tag: str) -> int:
+        return sum(1 for name, _ in self.tags if name == tag)
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100:,d}.{fen % 100:02d}"
+
+
+def outline(html: str) -> Outline:
+    parser = Outline()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+@pytest.fixture(scope="module")
+def documents() -> dict[str, EnterpriseEvidence]:
+    return {name: make() for name, make in SCENARIOS.items()}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_enterprise_page_is_complete_and_accessible(
+    documents: dict[str, EnterpriseEvidence], scenario: str, lang: Lang
+) -> None:
+    doc = documents[scenario]
+    page = outline(enterprise_html(doc, lang, sibling="other.html"))
+    html_tag = page.tags[0]
+    assert html_tag == ("html", {"lang": lang})
+    assert page.count("h1") == 1
+    # Headings never skip a level (h2 after h1, h3 under h2...).
+    assert all(b - a <= 1 for a, b in zip(page.headings, page.headings[1:], strict=False))
+    # One daily chart per KPI per attempt, each with its title; one energy chart per energy KPI.
+    kpis = [kpi for attempt in doc.attempts for kpi in attempt.kpis]
+    energies = [kpi for kpi in kpis if kpi.energy is not None]
+    assert page.count("svg") == len(kpis) + len(energies)
+    assert page.count("title") == 1 + page.count("svg")
+    assert all(attrs.get("role") == "img" for tag, attrs in page.tags if tag == "svg")
+    # Every table has header cells; every column header has a scope.
+    assert page.count("table") and page.count("th") > page.count("table")
+    assert all(attrs.get("scope") for tag, attrs in page.tags if tag == "th")
+    text = "".join(page.text)
+    assert doc.enterprise.name in text
+    assert ("设备综合效率" if lang == "zh-CN" else "Overall equipment effectiveness") in text
+
+
+def test_verdict_comes_first_with_reasons_and_attempts(
+    documents: dict[str, EnterpriseEvidence],
+) -> None:
+    html = enterprise_html(documents["rectified"], "zh-CN")
+    verdict = html[html.index('id="verdict"') : html.index('id="plan"')]
+    assert "由第 2 次评审（整改后复审" in verdict
+    assert verdict.count('class="status status-fail"') == 1  # attempt 1 in the attempts table
+    assert "2024年10月15日" in verdict
+    insufficient = enterprise_html(documents["insufficient"], "en")
+    verdict = insufficient[insufficient.index('id="verdict"') : insufficient.index('id="plan"')]
+    assert "Insufficient data" in verdict and "usable days, fewer than the 21 required" in verdict
+
+
+def test_hostile_text_is_shown_as_text_never_as_markup(
+    documents: dict[str, EnterpriseEvidence],
+) -> None:
+    for lang in LANGS:
+        html = enterprise_html(documents["hostile"], lang)
+        page = outline(html)
+        assert page.count("script") == 0 and page.count("img") == 0
+        assert page.count("iframe") == 0 and page.count("i") == 0 and page.count("b") == 0
+        assert page.count("h1") == 1  # "</table><h1>forged</h1>" stayed text
+        text = "".join(page.text)
+        assert samples.HOSTILE_NAME in text  # exactly as written, braces and all
+        assert "</td></tr></table><h1>forged</h1>" in text
+        assert '"><img src=x onerror=alert(1)>' in text
+        # Only our own stylesheet: the name's "</style>" did not end it early.
+        assert page.count("style") == 1
+
+
+def test_same_document_gives_the_same_bytes_also_after_a_json_round_trip(
+    documents: dict[str, EnterpriseEvidence],
+) -> None:
+    doc = documents["passing"]
+    again = EnterpriseEvidence.model_validate_json(canonical_json(doc))
+    # A document read back from JSON has its dicts in sorted order, one built in memory may not:
+    # the page must not depend on it.
+    reordered = doc.model_copy(
+        update={"integrity": doc.integrity.model_copy(
+            update={"quarantined": {"gw-01": {"seq_replay": 1, "bad_signature": 2}}})}
+    )  # fmt: skip
+    for lang in LANGS:
+        first = enterprise_html(doc, lang)
+        assert enterprise_html(again, lang) == first
+        assert enterprise_html(reordered, lang) == first
+
+
+def test_pages_link_their_other_language() -> None:
+    html = enterprise_html(samples.passing(), "zh-CN", sibling="report.en.html")
+    assert '<a href="report.en.html" hreflang="en" lang="en">English</a>' in html
+    assert "hreflang" not in enterprise_html(samples.passing(), "en")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_platform_page_shows_pass_count_minimum_and_capped_subsidy(lang: Lang) -> None:
+    rollup = samples.rollup(samples.many_lines(25, 22))
+    html = platform_html(rollup, lang)
+    page = outline(html)
+    text = "".join(page.text)
+    assert rollup.platform_capped and rollup.total_fen == 600_000_000
+    assert ("6,000,000.00 元" if lang == "zh-CN" else "CNY 6,000,000.00") in text
+    assert _yuan(rollup.uncapped_total_fen) in text
+    assert ("通过 22 / 25 家" if lang == "zh-CN" else "22 of 25 passed") in text
+    assert page.count("svg") == 1
+    short = samples.rollup(samples.many_lines(12, 9))
+    text = "".join(outline(platform_html(short, lang)).text)
+    assert ("差 1 家" if lang == "zh-CN" else "(1 short)") in text
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_province_page_lists_platforms_and_totals(lang: Lang) -> None:
+    first = samples.rollup(samples.many_lines(12, 9))
+    second = samples.rollup(samples.many_lines(25, 22), samples.SECOND_PLATFORM)
+    summary = samples.province([first, second])
+    text = "".join(outline(province_html(summary, lang)).text)
+    assert samples.SECOND_PLATFORM.name in text and samples.PLATFORM.name in text
+    assert _yuan(summary.total_fen) in text
