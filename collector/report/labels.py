@@ -30,6 +30,9 @@ LABELS: Final[dict[str, Text]] = {
     "colon": Text("：", ": "),
     "dash": Text("——", " — "),
     "no": Text("否", "no"),
+    "rectification_period": Text(
+        "第 {number} 次评审报告期", "reporting period of attempt {number}"
+    ),
     "more_days": Text("等，另有 {count} 天", "and {count} more"),
     # Verdict.
     "verdict.heading": Text("结论", "Verdict"),
