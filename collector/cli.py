@@ -10,6 +10,8 @@ from rich.console import Console
 
 from agent import wire
 from agent.logs import configure_logging
+from collector.broker_cli import register as register_broker_commands
+from collector.dashboards.cli import register as register_dashboard_commands
 from collector.evidence_cli import register as register_evidence_commands
 from collector.plan_cli import register as register_registry_commands
 
@@ -122,6 +124,7 @@ def ingest(
     import signal
 
     from agent.metrics import MetricsServer
+    from collector.dashboards.feed import run_fleet_feed
     from collector.errors import CollectorError
     from collector.ingest import Ingest
     from collector.metrics import ingest_health, render_ingest_metrics
@@ -150,9 +153,20 @@ def ingest(
                 loop = asyncio.get_running_loop()
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     loop.add_signal_handler(signum, stop.set)
+                # The dashboards' fleet view (collector/dashboards/feed.py): one small task
+                # beside the replica; a failure there is logged and never stops the ingest.
+                feed = None
+                every_s = settings.ingest.fleet_snapshot_s
+                if every_s > 0 and not retire:
+                    feed = asyncio.create_task(
+                        run_fleet_feed(registry, store, every_s=every_s), name="fleet feed"
+                    )
                 try:
                     await replica.run(stop)
                 finally:
+                    if feed is not None:
+                        feed.cancel()
+                        await asyncio.gather(feed, return_exceptions=True)
                     if metrics is not None:
                         await metrics.stop()
 
@@ -212,6 +226,8 @@ def rollups_refresh(
 
 
 register_registry_commands(app)
+register_dashboard_commands(app)
+register_broker_commands(app)
 register_evidence_commands(app)
 
 

@@ -84,6 +84,8 @@ class IngestTuning(_Model):
     inflight: Annotated[int, Field(ge=1, le=65535)] = 64
     flush_after_s: Annotated[float, Field(gt=0, le=10)] = 0.2
     metrics_port: Annotated[int, Field(ge=0, le=65535)] | None = None
+    #: Seconds between fleet snapshots for the dashboards (collector/dashboards/feed.py); 0: off.
+    fleet_snapshot_s: Annotated[float, Field(ge=0, le=86_400)] = 60.0
 
 
 class CollectorConfig(_Model):

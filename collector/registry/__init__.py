@@ -29,6 +29,7 @@ from collector.registry.records import (
     QuarantineEntry,
     SeqGap,
     SeqOutcome,
+    SeqSummary,
 )
 from collector.registry.rules import (
     MIN_DATA_DAYS,
@@ -65,6 +66,7 @@ __all__ = [
     "Registry",
     "SeqGap",
     "SeqOutcome",
+    "SeqSummary",
     "SubIndustry",
     "Target",
     "check_plan",

@@ -29,6 +29,7 @@ __all__ = [
     "get",
     "listing",
     "reason_counts",
+    "reason_counts_since",
 ]
 
 #: Bytes of a rejected message kept: enough for any valid batch's opening and for forensics,
@@ -116,6 +117,14 @@ def listing(
         (*params, limit),
     ).fetchall()
     return [_entry(row) for row in rows]
+
+
+def reason_counts_since(conn: sqlite3.Connection, since: str) -> dict[str, int]:
+    """Entries per reason code received at or after ``since`` (stored form; uses the index)."""
+    rows = conn.execute(
+        "SELECT reason, count(*) FROM quarantine WHERE received_at >= ? GROUP BY reason", (since,)
+    ).fetchall()
+    return {str(reason): int(count) for reason, count in rows}
 
 
 def get(conn: sqlite3.Connection, entry_id: int) -> QuarantineEntry | None:

@@ -25,6 +25,7 @@ __all__ = [
     "QuarantineEntry",
     "SeqGap",
     "SeqOutcome",
+    "SeqSummary",
     "format_time",
     "parse_time",
 ]
@@ -183,3 +184,19 @@ class SeqGap:
     def missing(self) -> int:
         """Number of seqs in the range."""
         return self.last_seq - self.first_seq + 1
+
+
+@dataclass(frozen=True, slots=True)
+class SeqSummary:
+    """One agent's sequence bookkeeping at a glance, for the fleet view.
+
+    ``last_received_at`` is when the collector first received the agent's highest seq (the
+    newest batch); ``open_gaps`` and ``missing_seqs`` count the ranges still open and the seqs
+    in them.
+    """
+
+    agent_id: str
+    highest_seq: int
+    last_received_at: dt.datetime | None
+    open_gaps: int
+    missing_seqs: int

@@ -35,6 +35,7 @@ from collector.registry.records import (
     QuarantineEntry,
     SeqGap,
     SeqOutcome,
+    SeqSummary,
     format_time,
     parse_time,
 )
@@ -592,7 +593,47 @@ class Registry:
             row[0], parse_time(row[1]), row[2], row[3], int(row[4]), row[5], parse_time(row[6])
         )
 
+    def agent_statuses(self) -> dict[str, AgentStatus]:
+        """What every agent that ever sent a status last said, by agent id (one query)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT agent_id, last_seen, agent_version, config_digest, outbox_depth, state, "
+                "updated_at FROM agent_status"
+            ).fetchall()
+        return {
+            str(r[0]): AgentStatus(
+                str(r[0]), parse_time(r[1]), r[2], r[3], int(r[4]), r[5], parse_time(r[6])
+            )
+            for r in rows
+        }
+
     # --- sequence numbers -------------------------------------------------------------------
+
+    def seq_summaries(self) -> dict[str, SeqSummary]:
+        """Per agent that sent windows: highest seq, when it came, open gaps (one read).
+
+        Index lookups only (``seq_state``, the ``agent_seqs`` primary key, ``seq_gaps_open``),
+        so it stays cheap however many batches the registry holds.
+        """
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT s.agent_id, s.highest_seq, a.first_at FROM seq_state s "
+                "LEFT JOIN agent_seqs a ON a.agent_id = s.agent_id AND a.seq = s.highest_seq"
+            ).fetchall()
+            gaps = conn.execute(
+                "SELECT agent_id, count(*), sum(last_seq - first_seq + 1) FROM seq_gaps "
+                "WHERE closed_at IS NULL GROUP BY agent_id"
+            ).fetchall()
+        open_gaps = {str(agent): (int(count), int(missing)) for agent, count, missing in gaps}
+        return {
+            str(agent): SeqSummary(
+                str(agent),
+                int(high),
+                None if at is None else parse_time(at),
+                *open_gaps.get(str(agent), (0, 0)),
+            )
+            for agent, high, at in rows
+        }
 
     def record_seq(
         self, agent_id: str, seq: int, sha256: str, *, received_at: dt.datetime | None = None
@@ -651,6 +692,11 @@ class Registry:
                 conn, raw, topic=topic, received_at=at, reason_code=reason_code,
                 detail=detail, agent_id=agent_id,
             )  # fmt: skip
+
+    def quarantine_counts_since(self, since: dt.datetime) -> dict[str, int]:
+        """Quarantined messages per reason code, received at or after ``since``."""
+        with self._read() as conn:
+            return quarantine.reason_counts_since(conn, format_time(since))
 
     def quarantine_list(
         self, *, reason: str | None = None, since: dt.datetime | None = None, limit: int = 100

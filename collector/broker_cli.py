@@ -1,0 +1,59 @@
+"""``retrofit-collector broker``: the MQTT broker's files the registry decides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+__all__ = ["register"]
+
+err_console = Console(stderr=True)
+broker_app = typer.Typer(help="The MQTT broker's access list.", no_args_is_help=True)
+
+
+@broker_app.command("acl")
+def acl(
+    config: Annotated[
+        Path,
+        typer.Option(
+            "--config", "-c", envvar="RV_COLLECTOR_CONFIG", help="The collector's configuration."
+        ),
+    ] = Path("collector.yaml"),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write here (atomically); default stdout.")
+    ] = None,
+    collector_user: Annotated[
+        str, typer.Option("--collector-user", help="The collector's MQTT user name.")
+    ] = "collector",
+) -> None:
+    """Write mosquitto's ACL: each registered agent publishes only under its own topics.
+
+    Exit codes: 0 written; 1/2 configuration errors; 4 the registry cannot be read.
+    """
+    from collector.broker_acl import acl_text
+    from collector.cli import _load_config
+    from collector.errors import CollectorError
+    from collector.registry import Registry
+
+    settings = _load_config(config)
+    try:
+        with Registry(settings.registry) as registry:
+            text = acl_text(registry.agents(), collector_user=collector_user)
+    except (CollectorError, ValueError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(4) from None
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    partial = out.with_name(out.name + ".new")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(out)  # mosquitto never reads a half-written file on SIGHUP
+    err_console.print(f"wrote {out}; reload mosquitto (SIGHUP) to apply it")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``broker`` group to the collector's command line."""
+    app.add_typer(broker_app, name="broker")

@@ -1,0 +1,242 @@
+"""``retrofit-collector dashboards``: check, push, and feed the Grafana dashboards."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from collector.dashboards import DashboardFile
+
+__all__ = ["register"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+_T = TypeVar("_T")
+
+dashboards_app = typer.Typer(
+    help="Grafana dashboards: check their queries, push them, write the data they read.",
+    no_args_is_help=True,
+)
+
+
+def _default_dir() -> Path:
+    """The repository's dashboards/ next to the package in a checkout, else ./dashboards."""
+    beside = Path(__file__).resolve().parents[2] / "dashboards"
+    return beside if beside.is_dir() else Path("dashboards")
+
+
+DirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--dir",
+        envvar="RV_DASHBOARDS_DIR",
+        help="Folder of dashboard JSON files [default: the repository's dashboards/].",
+    ),
+]
+
+
+def _load(folder: Path | None) -> list[DashboardFile]:
+    from collector.dashboards import DashboardFileError, load_dashboards
+
+    try:
+        return load_dashboards(folder or _default_dir())
+    except DashboardFileError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+@dashboards_app.command("check")
+def check(
+    influx: Annotated[str, typer.Option("--influx", help="InfluxDB base URL (v1 HTTP API).")],
+    database: Annotated[str, typer.Option("--database", help="The database.")] = "rv",
+    username: Annotated[str | None, typer.Option("--username", help="1.x user.")] = None,
+    password: Annotated[
+        str | None, typer.Option("--password", envvar="RV_INFLUX_PASSWORD", help="1.x password.")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", envvar="RV_INFLUX_TOKEN", help="2.x/3.x token.")
+    ] = None,
+    folder: DirOption = None,
+    max_assignments: Annotated[
+        int, typer.Option("--max-assignments", min=1, help="Variable combinations tried.")
+    ] = 64,
+) -> None:
+    """Run every panel's query against InfluxDB; list the panels that return no data.
+
+    Variables take values found in the data (All first, then each value) and the time range
+    is the span of the data each dashboard reads. Exit codes: 0 every panel, annotation and
+    variable returned data; 1 some did not (listed); 2 a dashboard file is unreadable;
+    4 InfluxDB cannot be used.
+    """
+    import asyncio
+
+    from collector.dashboards.check import CheckResult, TimeRange, check_dashboard
+    from collector.store import InfluxStore, StoreError, Token, UserPassword
+
+    dashboards = _load(folder)
+    auth = Token(token) if token else (
+        UserPassword(username, password or "") if username else None
+    )  # fmt: skip
+
+    async def run() -> list[tuple[str, TimeRange | None, list[CheckResult]]]:
+        async with InfluxStore(influx, database, auth=auth) as store:
+            found = []
+            for dashboard in dashboards:
+                time_range, results = await check_dashboard(
+                    store, dashboard, max_assignments=max_assignments
+                )
+                found.append((dashboard.title, time_range, results))
+            return found
+
+    try:
+        checked = asyncio.run(run())
+    except StoreError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(4) from None
+    failures = 0
+    for title, time_range, results in checked:
+        table = Table(title=f"{title} ({time_range.describe() if time_range else 'no data'})")
+        for column in ("item", "result", "rows", "variables"):
+            table.add_column(column)
+        for result in results:
+            failures += not result.ok
+            values = ", ".join(f"{k}={v}" for k, v in result.values.items())
+            status = "[green]data[/green]" if result.ok else f"[red]{result.problem}[/red]"
+            table.add_row(result.item, status, str(result.rows), values)
+        console.print(table)
+    if failures:
+        err_console.print(f"[red]{failures} dashboard item(s) returned no data[/red]")
+        raise typer.Exit(1)
+    console.print("[green]every panel, annotation and variable returned data[/green]")
+
+
+@dashboards_app.command("push")
+def push(
+    url: Annotated[str, typer.Option("--url", help="Grafana's base URL.")],
+    token: Annotated[
+        str,
+        typer.Option(
+            "--token", envvar="RV_GRAFANA_TOKEN", help="A service account token (Editor)."
+        ),
+    ],
+    folder: DirOption = None,
+    folder_uid: Annotated[
+        str, typer.Option("--folder-uid", help="Grafana folder (created if missing).")
+    ] = "retrofit-verify",
+    datasource_uid: Annotated[
+        str | None,
+        typer.Option("--datasource-uid", help="Default InfluxDB datasource of the dashboards."),
+    ] = None,
+) -> None:
+    """Upload the dashboards to a running Grafana (overwriting the same uids).
+
+    Exit codes: 0 uploaded; 1 Grafana refused one (named); 2 a dashboard file is unreadable.
+    """
+    from collector.dashboards import DashboardPushError
+    from collector.dashboards.push import push_dashboards
+
+    dashboards = _load(folder)
+    try:
+        results = push_dashboards(
+            url, token, dashboards, folder_uid=folder_uid, datasource_uid=datasource_uid
+        )
+    except DashboardPushError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    for result in results:
+        console.print(
+            f"pushed {result.uid}: {result.title} (version {result.version}) {result.url}"
+        )
+
+
+def _run_or_exit(work: Coroutine[Any, Any, _T]) -> _T:
+    """Run the command's async work; a store or registry failure exits 4 with its message."""
+    import asyncio
+
+    from collector.errors import CollectorError
+    from collector.store import StoreError
+
+    try:
+        return asyncio.run(work)
+    except (CollectorError, StoreError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(4) from None
+
+
+ConfigOption = Annotated[
+    Path,
+    typer.Option(
+        "--config", "-c", envvar="RV_COLLECTOR_CONFIG", help="The collector's YAML configuration."
+    ),
+]
+
+
+@dashboards_app.command("snapshot")
+def snapshot(config: ConfigOption = Path("collector.yaml")) -> None:
+    """Write one fleet snapshot from the registry to InfluxDB now (ingest does it every minute)."""
+    from collector.cli import _load_config
+    from collector.dashboards.feed import ensure_fleet_retention, write_fleet_snapshot
+    from collector.registry import Registry
+
+    settings = _load_config(config)
+
+    async def run() -> int:
+        async with settings.store() as store:
+            await ensure_fleet_retention(store)
+            with Registry(settings.registry) as registry:
+                return await write_fleet_snapshot(registry, store, align_s=0)
+
+    points = _run_or_exit(run())
+    console.print(f"wrote a fleet snapshot: {points} points")
+
+
+@dashboards_app.command("evidence")
+def evidence(
+    documents: Annotated[
+        list[Path], typer.Argument(help="evidence.json or platform roll-up JSON files.")
+    ],
+    config: ConfigOption = Path("collector.yaml"),
+) -> None:
+    """Write evidence documents' verdicts, subsidies and plan dates for the dashboards.
+
+    Exit codes: 0 written; 2 a document is unreadable or not an evidence document; 4 InfluxDB
+    cannot be used.
+    """
+
+    from pydantic import ValidationError
+
+    from collector.cli import _load_config
+    from collector.dashboards.evidence_feed import write_evidence_summary
+    from collector.evidence.document import ENTERPRISE_FORMAT, EnterpriseEvidence, PlatformRollup
+
+    settings = _load_config(config)
+    parsed: list[EnterpriseEvidence | PlatformRollup] = []
+    for path in documents:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            model = EnterpriseEvidence if raw.get("format") == ENTERPRISE_FORMAT else PlatformRollup
+            parsed.append(model.model_validate(raw))
+        except (OSError, ValueError, AttributeError, ValidationError) as exc:
+            err_console.print(f"[red]error:[/red] {path}: not an evidence document: {exc}")
+            raise typer.Exit(2) from None
+
+    async def run() -> int:
+        async with settings.store() as store:
+            await store.ensure_retention()  # the rollup policy, as ingest makes it (1.x)
+            return sum([await write_evidence_summary(store, doc) for doc in parsed])
+
+    points = _run_or_exit(run())
+    console.print(f"wrote {points} points from {len(parsed)} evidence document(s)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``dashboards`` group to the collector's command line."""
+    app.add_typer(dashboards_app, name="dashboards")

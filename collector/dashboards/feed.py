@@ -1,0 +1,254 @@
+"""The dashboard feed, fleet part: the registry's view of the gateways written to InfluxDB.
+
+Grafana reads only InfluxDB, but the fleet's state (last status, outbox depth, seqs,
+quarantine) is in the registry, so this module copies it into the ``fleet_*`` measurements of
+:mod:`collector.dashboards.schema` through the store's typed line encoder. Verdicts and plan
+dates are :mod:`collector.dashboards.evidence_feed`'s: kept apart so that the ingest, which
+runs this module, never imports the evidence engine (numpy, scipy, statsmodels).
+
+- :func:`write_fleet_snapshot` runs every ``fleet_snapshot_s`` inside ``retrofit-collector
+  ingest`` (and on demand: ``retrofit-collector dashboards snapshot``). Its timestamp is the
+  snapshot time floored to the interval, so two ingest replicas writing the same snapshot land
+  on the same points instead of doubling them.
+
+The line building is pure (:func:`fleet_lines`); the rest is I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from agent import wire
+from collector.dashboards.schema import (
+    FLEET_AGENT,
+    FLEET_AGENT_FIELDS,
+    FLEET_QUARANTINE,
+    FLEET_QUARANTINE_FIELDS,
+    FLEET_RETENTION,
+    FLEET_SUMMARY,
+    FLEET_SUMMARY_FIELDS,
+)
+from collector.errors import CollectorError
+from collector.registry import AgentEntry, AgentStatus, Registry, SeqSummary
+from collector.store import InfluxStore, StoreError
+from collector.store.influxql import quote_identifier
+from collector.store.lines import FieldValue, encode_line
+from collector.store.records import to_ms
+from collector.store.retention import create_statement
+
+__all__ = [
+    "DEFAULT_FLEET_SNAPSHOT_S",
+    "DEFAULT_STALE_AFTER_S",
+    "KNOWN_QUARANTINE_REASONS",
+    "FleetSnapshot",
+    "ensure_fleet_retention",
+    "fleet_lines",
+    "run_fleet_feed",
+    "write_fleet_snapshot",
+]
+
+log = logging.getLogger(__name__)
+
+#: Snapshot interval inside ingest, s.
+DEFAULT_FLEET_SNAPSHOT_S = 60.0
+#: An agent publishes its status every 30 s while connected; four missed means "stale".
+DEFAULT_STALE_AFTER_S = 120.0
+
+#: Every reason code the collector quarantines with: the wire contract's (agent/wire.py) and
+#: the ingest's own (docs/wire-contract.md). Each gets a point every snapshot, 0 included, so
+#: the quarantine panels show "none" as a zero rather than as an empty panel.
+KNOWN_QUARANTINE_REASONS: tuple[str, ...] = (
+    *sorted(cls.code for cls in wire.WireError.__subclasses__()),
+    "identity_mismatch",
+    "unknown_agent",
+    "unknown_device",
+    "revoked_key",
+    "replay",
+    "store_rejected",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSnapshot:
+    """What the registry holds about the fleet at one moment (read in one go)."""
+
+    at: dt.datetime
+    agents: list[AgentEntry]
+    statuses: Mapping[str, AgentStatus]
+    seqs: Mapping[str, SeqSummary]
+    quarantine_total: Mapping[str, int]
+    quarantine_last_hour: Mapping[str, int]
+
+
+# --- fleet --------------------------------------------------------------------------------
+
+
+def agent_state(
+    entry: AgentEntry, status: AgentStatus | None, now: dt.datetime, stale_after_s: float
+) -> str:
+    """online, stale (said online, silent for longer than ``stale_after_s``), offline (its
+    Last Will or a clean stop), never_seen, or revoked."""
+    if entry.revoked_as_of(now):
+        return "revoked"
+    if status is None:
+        return "never_seen"
+    if status.state != "online":
+        return "offline"
+    if (now - status.last_seen).total_seconds() > stale_after_s:
+        return "stale"
+    return "online"
+
+
+def _age_s(now: dt.datetime, then: dt.datetime | None) -> float | None:
+    return None if then is None else (now - then).total_seconds()
+
+
+def _agent_fields(
+    entry: AgentEntry, snapshot: FleetSnapshot, state: str
+) -> dict[str, FieldValue | None]:
+    status = snapshot.statuses.get(entry.agent_id)
+    seq = snapshot.seqs.get(entry.agent_id)
+    return {
+        "state": state,
+        "online": int(state == "online"),
+        "last_seen_age_s": _age_s(snapshot.at, status.last_seen if status else None),
+        "outbox_depth": status.outbox_depth if status else None,
+        "agent_version": status.agent_version if status else None,
+        "highest_seq": seq.highest_seq if seq else None,
+        "last_batch_age_s": _age_s(snapshot.at, seq.last_received_at if seq else None),
+        "open_seq_gaps": seq.open_gaps if seq else 0,
+        "missing_seqs": seq.missing_seqs if seq else 0,
+    }
+
+
+def _platform_fields(
+    rows: list[dict[str, FieldValue | None]],
+) -> dict[str, FieldValue | None]:
+    states = Counter(str(row["state"]) for row in rows)
+    depths = [int(row["outbox_depth"]) for row in rows if isinstance(row["outbox_depth"], int)]
+    ages = [float(a) for row in rows if isinstance(a := row["last_batch_age_s"], float)]
+    return {
+        "agents": len(rows),
+        **{name: states[name] for name in ("online", "stale", "offline", "never_seen", "revoked")},
+        "outbox_depth_total": sum(depths),
+        "outbox_depth_max": max(depths, default=0),
+        "open_seq_gaps": sum(int(row["open_seq_gaps"] or 0) for row in rows),
+        "missing_seqs": sum(int(row["missing_seqs"] or 0) for row in rows),
+        "last_batch_age_s_min": min(ages, default=None),
+    }
+
+
+def fleet_lines(
+    snapshot: FleetSnapshot, *, stale_after_s: float = DEFAULT_STALE_AFTER_S
+) -> list[str]:
+    """Line protocol for one snapshot: an agent point each, a platform summary each, and a
+    quarantine point for every known reason and every reason the registry holds."""
+    time_ms = to_ms(snapshot.at)
+    lines = []
+    by_platform: dict[str, list[dict[str, FieldValue | None]]] = {}
+    for entry in snapshot.agents:
+        state = agent_state(
+            entry, snapshot.statuses.get(entry.agent_id), snapshot.at, stale_after_s
+        )
+        fields = _agent_fields(entry, snapshot, state)
+        by_platform.setdefault(entry.platform, []).append(fields)
+        tags = {"platform": entry.platform, "enterprise": entry.enterprise, "agent": entry.agent_id}
+        lines.append(encode_line(FLEET_AGENT, tags, fields, time_ms, FLEET_AGENT_FIELDS))
+    for platform, rows in sorted(by_platform.items()):
+        fields = _platform_fields(rows)
+        lines.append(
+            encode_line(
+                FLEET_SUMMARY, {"platform": platform}, fields, time_ms, FLEET_SUMMARY_FIELDS
+            )
+        )
+    reasons = sorted({*KNOWN_QUARANTINE_REASONS, *snapshot.quarantine_total})
+    for reason in reasons:
+        fields = {
+            "total": snapshot.quarantine_total.get(reason, 0),
+            "last_hour": snapshot.quarantine_last_hour.get(reason, 0),
+        }
+        lines.append(
+            encode_line(
+                FLEET_QUARANTINE, {"reason": reason}, fields, time_ms, FLEET_QUARANTINE_FIELDS
+            )
+        )
+    return lines
+
+
+def read_fleet(registry: Registry, at: dt.datetime) -> FleetSnapshot:
+    """The registry's fleet state at ``at`` (blocking: call it in a thread)."""
+    return FleetSnapshot(
+        at=at,
+        agents=registry.agents(),
+        statuses=registry.agent_statuses(),
+        seqs=registry.seq_summaries(),
+        quarantine_total=registry.quarantine_counts(),
+        quarantine_last_hour=registry.quarantine_counts_since(at - dt.timedelta(hours=1)),
+    )
+
+
+async def ensure_fleet_retention(store: InfluxStore) -> None:
+    """Create the ``fleet`` retention policy if missing (InfluxDB 1.x; never altered here)."""
+    rows = await store.query(f"SHOW RETENTION POLICIES ON {quote_identifier(store.database)}")
+    if FLEET_RETENTION.name not in {str(row["name"]) for row in rows}:
+        await store.query(create_statement(store.database, FLEET_RETENTION))
+        log.info("created retention policy %s on %s", FLEET_RETENTION.name, store.database)
+
+
+def _aligned(now: dt.datetime, align_s: float) -> dt.datetime:
+    if align_s <= 0:
+        return now
+    ms = to_ms(now)
+    step = int(align_s * 1000)
+    return dt.datetime.fromtimestamp((ms - ms % step) / 1000, dt.UTC)
+
+
+async def write_fleet_snapshot(
+    registry: Registry,
+    store: InfluxStore,
+    *,
+    now: dt.datetime | None = None,
+    align_s: float = DEFAULT_FLEET_SNAPSHOT_S,
+    stale_after_s: float = DEFAULT_STALE_AFTER_S,
+) -> int:
+    """Write one fleet snapshot (``fleet`` retention policy); return the points written.
+
+    The timestamp is ``now`` floored to ``align_s`` (replicas overwrite each other's snapshot).
+    Raises what the registry (RegistryUnavailable) and the store (StoreError) raise.
+    """
+    at = _aligned(now or dt.datetime.now(dt.UTC), align_s)
+    snapshot = await asyncio.to_thread(read_fleet, registry, at)
+    lines = fleet_lines(snapshot, stale_after_s=stale_after_s)
+    await store.write_lines(lines, retention_policy=FLEET_RETENTION.name)
+    log.debug("fleet snapshot at %s: %d points", at.isoformat(), len(lines))
+    return len(lines)
+
+
+async def run_fleet_feed(
+    registry: Registry,
+    store: InfluxStore,
+    *,
+    every_s: float = DEFAULT_FLEET_SNAPSHOT_S,
+    stale_after_s: float = DEFAULT_STALE_AFTER_S,
+) -> None:
+    """Write a fleet snapshot now and every ``every_s`` until cancelled.
+
+    A failure is logged and tried again next round: dashboards lag, ingest goes on.
+    """
+    created = False
+    while True:
+        try:
+            if not created:
+                await ensure_fleet_retention(store)
+                created = True
+            await write_fleet_snapshot(
+                registry, store, align_s=every_s, stale_after_s=stale_after_s
+            )
+        except (StoreError, CollectorError) as exc:
+            log.warning("fleet snapshot not written (%s); next try in %g s", exc, every_s)
+        await asyncio.sleep(every_s)

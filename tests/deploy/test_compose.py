@@ -1,0 +1,120 @@
+"""The central stack's compose file, checked as far as it can be without a container engine.
+
+No Docker engine runs here, and the Docker client on these machines has no compose plugin
+(`docker compose config` is not available offline), so the file is validated against the
+Compose Specification's own JSON schema (tests/deploy/compose-spec.json, from
+compose-spec/compose-spec at 170098ba, Apache-2.0), and then against the rules the stack
+depends on: healthchecks, pinned images, declared volumes, files that exist, secrets that
+.env.example names, one client id per ingest replica, Grafana provisioning that matches the
+dashboards. The broker's own configuration runs on a real mosquitto in test_broker.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from collector.config import load_collector_config
+from collector.dashboards import load_dashboards
+
+ROOT = Path(__file__).resolve().parents[2]
+CENTRAL = ROOT / "deploy" / "central"
+# Made by the documented first steps (docs/operations.md), never committed: the PKI and the
+# broker's password file and ACL.
+GENERATED = {"pki/ca.pem", "pki/broker.pem", "pki/broker.key", "mosquitto/passwd", "mosquitto/acl"}
+
+
+def compose() -> dict[str, Any]:
+    loaded = yaml.safe_load((CENTRAL / "compose.yaml").read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_the_compose_file_follows_the_compose_specification() -> None:
+    schema = json.loads((Path(__file__).parent / "compose-spec.json").read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    errors = [
+        f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(compose())
+    ]
+    assert errors == []
+    broken = compose()
+    broken["services"]["ingest-1"]["healthcheck"]["intervall"] = "30s"  # a typo is caught
+    assert any("intervall" in e.message for e in validator.iter_errors(broken))
+
+
+def test_every_service_is_pinned_restarted_and_health_checked() -> None:
+    services = compose()["services"]
+    assert set(services) == {"mosquitto", "influxdb", "grafana", "ingest-1", "ingest-2", "web"}
+    for name, service in services.items():
+        image = service["image"]
+        assert ":" in image and not image.endswith(":latest"), name
+        assert service["restart"] == "unless-stopped", name
+        assert service["healthcheck"]["test"], name
+
+
+def test_volumes_and_bind_mounts_exist() -> None:
+    document = compose()
+    named = set(document["volumes"])
+    for name, service in document["services"].items():
+        for mount in service.get("volumes", []):
+            source = mount.split(":")[0]
+            if source.startswith("."):
+                relative = (CENTRAL / source).resolve().relative_to(ROOT)
+                generated = str(relative).removeprefix("deploy/central/")
+                assert (ROOT / relative).exists() or generated in GENERATED, (name, source)
+            else:
+                assert source in named, (name, source)
+
+
+def test_every_secret_the_file_needs_is_in_env_example() -> None:
+    text = (CENTRAL / "compose.yaml").read_text()
+    required = set(re.findall(r"\$\{(\w+):\?", text))
+    example = {
+        line.split("=", 1)[0]
+        for line in (CENTRAL / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert required and required <= example
+
+
+def test_the_replicas_share_a_group_with_their_own_client_ids() -> None:
+    services = compose()["services"]
+    ids = [services[name]["command"][services[name]["command"].index("--client-id") + 1]
+           for name in ("ingest-1", "ingest-2")]  # fmt: skip
+    assert len(set(ids)) == 2
+    env = {"RV_MQTT_PASSWORD": "x", "RV_INFLUX_PASSWORD": "y"}
+    config = load_collector_config(CENTRAL / "collector" / "collector.yaml", env=env)
+    assert config.broker.group == "collectors" and config.broker.tls is not None
+    assert config.broker.host == "mosquitto" and config.influx.url == "http://influxdb:8086"
+    assert config.ingest.metrics_port == 9102  # what the ingest healthcheck asks
+    assert "9102/healthz" in json.dumps(services["ingest-1"]["healthcheck"])
+
+
+def test_grafana_provisioning_matches_the_dashboards() -> None:
+    datasource = yaml.safe_load(
+        (CENTRAL / "grafana/provisioning/datasources/influxdb.yaml").read_text()
+    )["datasources"][0]
+    provider = yaml.safe_load(
+        (CENTRAL / "grafana/provisioning/dashboards/retrofit-verify.yaml").read_text()
+    )["providers"][0]
+    assert datasource["type"] == "influxdb" and datasource["jsonData"]["version"] == "InfluxQL"
+    for dashboard in load_dashboards(ROOT / "dashboards"):
+        (variable,) = [v for v in dashboard.variables if v.kind == "datasource"]
+        assert variable.current == datasource["uid"]
+    mounts = compose()["services"]["grafana"]["volumes"]
+    assert f"../../dashboards:{provider['options']['path']}:ro" in mounts
+
+
+def test_the_broker_mounts_what_its_config_reads() -> None:
+    conf = (CENTRAL / "mosquitto" / "mosquitto.conf").read_text()
+    paths = set(
+        re.findall(r"^(?:password_file|acl_file|cafile|certfile|keyfile) (\S+)$", conf, re.M)
+    )
+    targets = {m.split(":")[1] for m in compose()["services"]["mosquitto"]["volumes"]}
+    assert len(paths) == 5 and paths <= targets
+    assert "max_queued_messages 0" in conf and "autosave_interval 60" in conf
