@@ -30,6 +30,9 @@ LABELS: Final[dict[str, Text]] = {
     "colon": Text("：", ": "),
     "dash": Text("——", " — "),
     "no": Text("否", "no"),
+    "rectification_period": Text(
+        "第 {number} 次评审报告期", "reporting period of attempt {number}"
+    ),
     "more_days": Text("等，另有 {count} 天", "and {count} more"),
     # Verdict.
     "verdict.heading": Text("结论", "Verdict"),
@@ -55,8 +58,8 @@ LABELS: Final[dict[str, Text]] = {
     ),
     "verdict.flags_note": Text(
         "可信性检查发现 {count} 项（其中严重 {serious} 项）。检查结果不改变结论，由评审专家研判。",
-        "Plausibility checks raised {count} flags ({serious} serious). Flags do not change "
-        "the verdict; they are for the reviewer to weigh.",
+        "Plausibility flags raised: {count} ({serious} serious). Flags do not change the "
+        "verdict; they are for the reviewer to weigh.",
     ),
     # Attempts.
     "attempts.caption": Text("评审记录（含整改）", "Review attempts (including rectification)"),
