@@ -14,6 +14,7 @@ from collector.broker_cli import register as register_broker_commands
 from collector.dashboards.cli import register as register_dashboard_commands
 from collector.evidence_cli import register as register_evidence_commands
 from collector.plan_cli import register as register_registry_commands
+from collector.users_cli import register as register_users_commands
 
 if TYPE_CHECKING:
     from collector.config import CollectorConfig
@@ -177,6 +178,50 @@ def ingest(
         raise typer.Exit(4) from None
 
 
+@app.command()
+def serve(
+    config: ConfigOption = Path("collector.yaml"),
+    host: Annotated[
+        str | None,
+        typer.Option("--host", envvar="RV_WEB_HOST", help="Listen address (default web.host)."),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", envvar="RV_WEB_PORT", help="Listen port (default web.port)."),
+    ] = None,
+) -> None:
+    """Serve the web app: API (/api/v1, /openapi.json, /docs), pages, /healthz, /metrics.
+
+    Runs until SIGTERM or SIGINT. Exit codes: 0 clean stop, 1/2 configuration errors, 4 the
+    registry cannot be opened.
+    """
+    import uvicorn
+
+    from collector.errors import RegistryUnavailable
+    from collector.registry import Registry
+    from collector.web.app import create_app
+
+    settings = _load_config(config)
+    web = settings.web
+    try:
+        registry = Registry(settings.registry)
+    except RegistryUnavailable as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(4) from None
+    with registry:
+        application = create_app(web, registry, settings.store)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                application,
+                host=host or web.host,
+                port=web.port if port is None else port,
+                log_config=None,  # our handlers (configure_logging), not uvicorn's
+                server_header=False,
+            )
+        )
+        server.run()
+
+
 rollups_app = typer.Typer(help="Daily rollups in InfluxDB.", no_args_is_help=True)
 app.add_typer(rollups_app, name="rollups")
 
@@ -226,9 +271,10 @@ def rollups_refresh(
 
 
 register_registry_commands(app)
+register_evidence_commands(app)
+register_users_commands(app)
 register_dashboard_commands(app)
 register_broker_commands(app)
-register_evidence_commands(app)
 
 
 def main() -> None:

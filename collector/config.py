@@ -1,6 +1,6 @@
 """The collector's configuration file (YAML, ``${VAR}`` from the environment for secrets).
 
-One file for every central command (ingest now; serve later)::
+One file for every central command (``ingest``, ``serve``)::
 
     registry: /var/lib/retrofit-collector/registry.sqlite
     broker:   {host: mqtt.example.org, port: 8883, username: collector,
@@ -9,6 +9,7 @@ One file for every central command (ingest now; serve later)::
     influx:   {url: http://127.0.0.1:8086, database: rv, username: rv,
                password: ${RV_INFLUX_PASSWORD}}          # or token: ${RV_INFLUX_TOKEN}
     ingest:   {inflight: 64, flush_after_s: 0.2, metrics_port: 9102}
+    web:      {host: 127.0.0.1, port: 8080, evidence_dir: /var/lib/retrofit-collector/evidence}
 
 Every key is in ``docs/collector.md``. Errors name file, line and key path, all at once.
 """
@@ -26,6 +27,7 @@ from agent.config.yamlload import read_config_text
 from agent.wire import IDENTIFIER_PATTERN
 from collector.ingest import IngestSettings
 from collector.store import InfluxStore, Token, UserPassword
+from collector.web.settings import WebSettings
 
 __all__ = ["CollectorConfig", "load_collector_config"]
 
@@ -95,6 +97,8 @@ class CollectorConfig(_Model):
     broker: BrokerSettings
     influx: InfluxSettings
     ingest: IngestTuning = IngestTuning()
+    #: ``retrofit-collector serve``: the web app (docs/web.md, "Configuration").
+    web: WebSettings = WebSettings()
 
     def ingest_settings(
         self, client_id: str | None = None, *, retire: bool = False
@@ -136,7 +140,8 @@ class CollectorConfig(_Model):
 
 
 def load_collector_config(path: Path, env: Mapping[str, str] | None = None) -> CollectorConfig:
-    """Read and validate the collector's configuration; relative paths are from its folder.
+    """Read and validate the collector's configuration; relative paths (the registry, the
+    evidence folder) are from its folder.
 
     Raises ConfigFileError (unreadable) or ConfigInvalidError (every problem, with lines).
     """
@@ -148,6 +153,10 @@ def load_collector_config(path: Path, env: Mapping[str, str] | None = None) -> C
         env=env,
         expected="a mapping with the keys registry, broker and influx",
     )
+    base = path.parent.absolute()
     if not config.registry.is_absolute():
-        config = config.model_copy(update={"registry": path.parent.absolute() / config.registry})
+        config = config.model_copy(update={"registry": base / config.registry})
+    if not config.web.evidence_dir.is_absolute():
+        web = config.web.model_copy(update={"evidence_dir": base / config.web.evidence_dir})
+        config = config.model_copy(update={"web": web})
     return config

@@ -1,9 +1,11 @@
-"""The registry: the implementation plan (实施方案), agents and their keys, audit, quarantine.
+"""The registry: the implementation plan (实施方案), agents and their keys, audit, quarantine,
+users of the web app and review decisions.
 
 :class:`Registry` is the one way SQLite registry state is read and written; plan files are read
 with :func:`load_plan`. See docs/plan.md.
 """
 
+from collector.registry.decisions import MAX_COMMENT_CHARS, OUTCOMES, Decision, Outcome
 from collector.registry.plan import (
     KPI_DIRECTION,
     KPI_NAMES,
@@ -38,23 +40,30 @@ from collector.registry.rules import (
     check_plan,
 )
 from collector.registry.store import DEFAULT_BUSY_TIMEOUT_S, Registry
+from collector.registry.users import ROLES, IssuedToken, Role, Session, TokenEntry, User
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT_S",
     "KPI_DIRECTION",
     "KPI_NAMES",
+    "MAX_COMMENT_CHARS",
     "MIN_DATA_DAYS",
     "MIN_ENTERPRISES_PER_PLATFORM",
     "MIN_PERIOD_DAYS",
+    "OUTCOMES",
     "QUARANTINE_RAW_LIMIT",
     "REASON_PATTERN",
+    "ROLES",
     "SHARE_KPIS",
     "AgentEntry",
     "AgentPlan",
     "AgentStatus",
     "AuditEntry",
+    "Decision",
     "Enterprise",
+    "IssuedToken",
     "LoadedPlan",
+    "Outcome",
     "Period",
     "Plan",
     "PlanLoadResult",
@@ -64,11 +73,15 @@ __all__ = [
     "Province",
     "QuarantineEntry",
     "Registry",
+    "Role",
     "SeqGap",
     "SeqOutcome",
     "SeqSummary",
+    "Session",
     "SubIndustry",
     "Target",
+    "TokenEntry",
+    "User",
     "check_plan",
     "load_plan",
     "parse_plan",

@@ -25,6 +25,7 @@ __all__ = [
     "REASON_PATTERN",
     "add",
     "counts_by_agent",
+    "entry_from_row",
     "export",
     "get",
     "listing",
@@ -80,7 +81,8 @@ def add(
     return int(cursor.lastrowid or 0)
 
 
-def _entry(row: tuple[object, ...], raw: bytes = b"") -> QuarantineEntry:
+def entry_from_row(row: tuple[object, ...], raw: bytes = b"") -> QuarantineEntry:
+    """An entry from a row of the listing columns (and its stored bytes, if read)."""
     entry_id, received_at, topic, reason, detail, agent_id, raw_length, raw_sha256 = row
     return QuarantineEntry(
         id=int(str(entry_id)),
@@ -116,7 +118,7 @@ def listing(
         f"SELECT {_COLUMNS} FROM quarantine{where} ORDER BY id DESC LIMIT ?",  # noqa: S608 - literals
         (*params, limit),
     ).fetchall()
-    return [_entry(row) for row in rows]
+    return [entry_from_row(row) for row in rows]
 
 
 def reason_counts_since(conn: sqlite3.Connection, since: str) -> dict[str, int]:
@@ -133,7 +135,7 @@ def get(conn: sqlite3.Connection, entry_id: int) -> QuarantineEntry | None:
         f"SELECT {_COLUMNS}, raw FROM quarantine WHERE id = ?",  # noqa: S608 - literal
         (entry_id,),
     ).fetchone()
-    return None if row is None else _entry(row[:-1], bytes(row[-1]))
+    return None if row is None else entry_from_row(row[:-1], bytes(row[-1]))
 
 
 def _rows(
@@ -145,7 +147,7 @@ def _rows(
         params,
     )
     for row in cursor:
-        yield _entry(row[:-1], bytes(row[-1]))
+        yield entry_from_row(row[:-1], bytes(row[-1]))
 
 
 def export_line(entry: QuarantineEntry) -> str:

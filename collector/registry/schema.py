@@ -13,9 +13,16 @@ Tables (docs/plan.md, "Registry tables", says what each column holds):
 - ``audit``: every change (plan load, agent add, device change, revoke); append-only.
 - ``quarantine``: rejected messages; ``agent_seqs``, ``seq_state``, ``seq_gaps``: per-agent
   sequence bookkeeping; ``agent_status``: what each agent last said about itself.
+- ``users``, ``user_tokens``, ``web_sessions`` (:mod:`collector.registry.users`) and
+  ``review_decisions`` (:mod:`collector.registry.decisions`): the web app's, defined in their
+  modules.
 
 Append-only is enforced by triggers, not only by the code: an UPDATE or DELETE on
-``plan_versions`` or ``audit`` aborts.
+``plan_versions``, ``audit`` or ``review_decisions`` aborts, and so does a DELETE on ``users``
+or ``user_tokens``.
+
+Every statement is ``IF NOT EXISTS``, so moving a file to a newer version runs them all again:
+the tables it lacks are created, the others left as they are.
 """
 
 from __future__ import annotations
@@ -23,10 +30,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from collector.registry import decisions, users
+
 __all__ = ["SCHEMA_VERSION", "connect"]
 
 #: Bumped when a table changes; ``PRAGMA user_version`` holds the version of a file.
-SCHEMA_VERSION = 1
+#: 2: users, tokens, sessions and review decisions (the web app).
+SCHEMA_VERSION = 2
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS plan_versions (
@@ -162,7 +172,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
         )
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for statement in _statements(_TABLES):
+        for statement in _statements(_TABLES + users.TABLES + decisions.TABLES):
             conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")

@@ -23,6 +23,7 @@ from agent import wire
 from agent.config.types import describe_value
 from collector.errors import ConflictError, NotFoundError, RegistryUnavailable
 from collector.registry import quarantine, sequence
+from collector.registry.decisions import DecisionsMixin
 from collector.registry.plan import Enterprise, Plan, Platform
 from collector.registry.planfile import LoadedPlan, plan_changes, plan_content
 from collector.registry.records import (
@@ -40,6 +41,8 @@ from collector.registry.records import (
     parse_time,
 )
 from collector.registry.schema import connect
+from collector.registry.users import UsersMixin
+from collector.registry.views import ViewsMixin
 
 __all__ = ["DEFAULT_BUSY_TIMEOUT_S", "Registry"]
 
@@ -97,8 +100,12 @@ def _version_info(row: Sequence[object]) -> PlanVersionInfo:
     )
 
 
-class Registry:
+class Registry(UsersMixin, DecisionsMixin, ViewsMixin):
     """The registry database: plans, agents, audit, quarantine, seqs and agent status.
+
+    Users, tokens and sessions, review decisions and the web app's paged reads come from the
+    mixins in :mod:`collector.registry.users`, :mod:`~collector.registry.decisions` and
+    :mod:`~collector.registry.views`.
 
     Raises RegistryUnavailable (``retryable`` when the cause is a lock held past the busy
     timeout) if the file cannot be opened or used.

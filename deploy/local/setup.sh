@@ -5,13 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-# Debian packages: the real servers the tests and demo start themselves; openssl for the central
-# stack's make-pki.sh; systemd for `systemd-analyze verify` of the gateway unit (tests only: no
-# systemd runs here, and the package starts nothing by being installed); the evidence report's
+# Debian packages: the real servers the tests and demo start themselves; the evidence report's
 # PDF engine (WeasyPrint needs Pango and HarfBuzz's subsetter), the CJK font it embeds, and the
-# tools the report tests look through (poppler's pdftoppm/pdftotext, headless Chromium).
-APT_PACKAGES=(mosquitto influxdb openssl systemd libpango-1.0-0 libpangoft2-1.0-0
-  libharfbuzz-subset0 fonts-noto-cjk poppler-utils chromium)
+# tools the report tests look through (poppler's pdftoppm/pdftotext, headless Chromium, also
+# for the web app's browser tests); openssl for the central stack's make-pki.sh; systemd for
+# `systemd-analyze verify` of the gateway unit (tests only: no systemd runs here, and the
+# package starts nothing by being installed).
+APT_PACKAGES=(mosquitto influxdb libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
+  poppler-utils chromium openssl systemd)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 

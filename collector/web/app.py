@@ -1,0 +1,93 @@
+"""Build the web app: API, pages, operations routes, error handlers and middleware.
+
+``create_app`` takes an open :class:`Registry` and a factory for the InfluxDB client (made in
+the server's event loop, closed when the server stops). ``retrofit-collector serve`` runs it
+with uvicorn; tests run it in-process or as that real server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.staticfiles import StaticFiles
+
+from collector.registry import Registry
+from collector.store import InfluxStore
+from collector.web.access import check_rules
+from collector.web.bundles import BundleStore
+from collector.web.directory import DirectoryCache
+from collector.web.middleware import BodyLimit, SecurityHeaders
+from collector.web.problems import install_handlers
+from collector.web.routes import api, ops, pages
+from collector.web.settings import WebSettings
+from collector.web.state import WebState
+
+__all__ = ["create_app", "route_table"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def _operation_id(route: APIRoute) -> str:
+    # The route's name is its operationId: the access table, the metrics and the OpenAPI
+    # document all speak of one name.
+    return route.name
+
+
+def route_table(app: FastAPI) -> list[tuple[str, str, frozenset[str]]]:
+    """Every route of the app as (name, path, methods), included routers flattened."""
+    table = []
+    for context in iter_route_contexts(app.router.routes):
+        methods = frozenset(context.methods or ())
+        table.append((context.name or "", context.path or "", methods))
+    return table
+
+
+def create_app(
+    settings: WebSettings,
+    registry: Registry,
+    store_factory: Callable[[], InfluxStore] | None = None,
+) -> FastAPI:
+    """The app; RuntimeError if a route has no access rule (collector/web/access.py)."""
+    state = WebState(
+        settings=settings,
+        registry=registry,
+        store=None,
+        bundles=BundleStore(settings.evidence_dir),
+        directories=DirectoryCache(registry),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.store = None if store_factory is None else store_factory()
+        try:
+            yield
+        finally:
+            if state.store is not None:
+                await state.store.aclose()
+                state.store = None
+
+    app = FastAPI(
+        title="retrofit-verify",
+        summary="Evidence, review decisions and fleet status for SME digital-retrofit pilots",
+        version="1",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.web = state
+    install_handlers(app)
+    pages.install_page_errors(app)
+    app.include_router(api.router)
+    app.include_router(ops.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    check_rules(name for name, _, _ in route_table(app))
+    app.add_middleware(SecurityHeaders, metrics=state.metrics)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

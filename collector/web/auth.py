@@ -1,0 +1,153 @@
+"""Authentication and the role gate: a bearer token or a page session becomes a Principal.
+
+API clients send ``Authorization: Bearer rvt_...``. Pages use a session cookie made at login
+(HttpOnly, SameSite=Strict, Secure with the ``__Host-`` name unless ``web.cookie_secure`` is
+off), backed by a row in the registry that holds only the cookie's SHA-256. A state-changing
+request that comes with the cookie must also carry the session's CSRF token (a hidden form
+field on pages, the ``X-CSRF-Token`` header on the API) and, when the browser sends one, an
+``Origin`` equal to the app's own: SameSite alone leaves older browsers and same-site
+attackers. A bearer token is not sent by browsers on their own, so it needs no CSRF token.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.routing import Match
+
+from collector.registry import Role
+from collector.web.access import RULES
+from collector.web.principal import Principal
+from collector.web.problems import Problem
+from collector.web.settings import WebSettings
+from collector.web.state import WebState, web_state
+
+__all__ = [
+    "CSRF_FIELD",
+    "CSRF_HEADER",
+    "CurrentUser",
+    "authorize",
+    "principal_from_request",
+    "session_cookie_name",
+]
+
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "x-csrf-token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_MAX_FORM_BYTES = 64 * 1024
+
+
+def session_cookie_name(settings: WebSettings) -> str:
+    """``__Host-rv_session`` over HTTPS (browsers then refuse it from sub-domains or HTTP)."""
+    return "__Host-rv_session" if settings.cookie_secure else "rv_session"
+
+
+def route_name(request: Request) -> str:
+    """The name of the route that matched this request ('' if none did)."""
+    route = request.scope.get("route")
+    if route is not None:
+        return str(getattr(route, "name", ""))
+    for candidate in request.app.router.routes:
+        match, _ = candidate.matches(request.scope)
+        if match == Match.FULL:
+            return str(getattr(candidate, "name", ""))
+    return ""
+
+
+def principal_from_request(request: Request, state: WebState) -> Principal | None:
+    """The caller proved by a bearer token or a session cookie, or None.
+
+    A malformed, unknown, revoked or expired credential is None, counted by reason.
+    """
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        found = state.registry.authenticate(token) if scheme.lower() == "bearer" else None
+        if found is None:
+            state.metrics.count(state.metrics.auth_failures, "bad_token")
+            return None
+        user, entry = found
+        return Principal(
+            user.user_id,
+            user.display_name,
+            user.role,
+            user.platform,
+            user.province,
+            entry.token_id,
+            "token",
+        )
+    cookie = request.cookies.get(session_cookie_name(state.settings))
+    if cookie is None:
+        return None
+    session = state.registry.session(cookie)
+    if session is None:
+        state.metrics.count(state.metrics.auth_failures, "bad_session")
+        return None
+    user = session.user
+    return Principal(
+        user.user_id,
+        user.display_name,
+        user.role,
+        user.platform,
+        user.province,
+        session.token.token_id,
+        "session",
+        session.csrf,
+    )
+
+
+def _same_origin(request: Request) -> bool:
+    # Browsers send Origin on every cross-site and on same-origin POSTs; none at all is an old
+    # browser or a non-browser client (which needs the CSRF token anyway). Scheme is not
+    # compared: behind a TLS-terminating proxy the app sees http while the browser says https.
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    scheme, _, netloc = origin.partition("://")
+    return scheme in ("http", "https") and netloc == request.headers.get("host", "")
+
+
+async def _check_csrf(request: Request, principal: Principal, name: str) -> None:
+    if principal.via != "session" or request.method in _SAFE_METHODS:
+        return
+    if not _same_origin(request):
+        raise Problem(403, "the request comes from another site (Origin)", kind="csrf")
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and name.startswith("page."):
+        length = int(request.headers.get("content-length") or 0)
+        if length <= _MAX_FORM_BYTES:
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            sent = value if isinstance(value, str) else None
+    expected = principal.csrf or ""
+    if not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise Problem(
+            403, "missing or wrong CSRF token: reload the page and try again", kind="csrf"
+        )
+
+
+async def authorize(request: Request, state: Annotated[WebState, Depends(web_state)]) -> Principal:
+    """The caller, if their role may call this route (:data:`RULES`); else 401 or 403.
+
+    Scope (which objects) is checked by the handler on the object it resolves.
+    """
+    name = route_name(request)
+    allowed: frozenset[Role] = RULES.get(name, frozenset())
+    principal = principal_from_request(request, state)
+    if principal is None:
+        raise Problem(
+            401,
+            "log in, or send Authorization: Bearer <token> (retrofit-collector users token)",
+            headers={"WWW-Authenticate": 'Bearer realm="retrofit-verify"'},
+        )
+    if principal.role not in allowed:
+        raise Problem(403, f"the role {principal.role} may not do this ({name})")
+    await _check_csrf(request, principal, name)
+    request.state.principal = principal
+    return principal
+
+
+#: A handler parameter that is the authorised caller.
+CurrentUser = Annotated[Principal, Depends(authorize)]

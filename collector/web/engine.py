@@ -1,0 +1,52 @@
+"""Running the evidence engine from the web app: gather, compute, write, store the bundle.
+
+The same steps as :func:`collector.bundle.build_enterprise_evidence` and the ``evidence``
+command, split where a server needs it: the registry and InfluxDB reads run in the event loop
+(they are async), the computation (bootstrap replicates, regressions: CPU-bound) and the
+writing (the PDF renderer) run in a worker thread, so the server keeps answering meanwhile. The
+bundle is byte for byte the one ``retrofit-collector evidence`` writes from the same data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from collector.bundle import gather_enterprise, write_enterprise_bundle
+from collector.evidence.assemble import current_software, enterprise_evidence
+from collector.registry import Registry
+from collector.store import InfluxStore
+from collector.web.bundles import BundleInfo, BundleStore
+
+__all__ = ["run_enterprise_evidence"]
+
+log = logging.getLogger(__name__)
+
+
+async def run_enterprise_evidence(
+    registry: Registry,
+    store: InfluxStore,
+    bundles: BundleStore,
+    platform_id: str,
+    enterprise_id: str,
+    seed: int,
+) -> BundleInfo:
+    """Build the enterprise's evidence now and store its bundle; return the stored bundle.
+
+    Raises what the engine raises: NotFoundError, RegistryUnavailable, StoreError,
+    EvidenceError, BundleError.
+    """
+    inputs = await gather_enterprise(registry, store, enterprise_id, platform_id=platform_id)
+
+    def compute_and_write() -> BundleInfo:
+        document = enterprise_evidence(inputs, software=current_software(), seed=seed)
+
+        def write(folder: Path) -> None:
+            write_enterprise_bundle(document, folder)
+
+        return bundles.store(enterprise_id, write)
+
+    info = await asyncio.to_thread(compute_and_write)
+    log.info("evidence for %s/%s: bundle %s", platform_id, enterprise_id, info.bundle_id)
+    return info

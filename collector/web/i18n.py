@@ -1,0 +1,205 @@
+"""The pages' own words in Simplified Chinese and English, and how a page picks its language.
+
+Only the page chrome lives here (navigation, headings, form labels, table heads, review
+decisions and agent states). Evidence words (statuses, KPI names, reasons, flag sentences) and
+figures come from the report's catalogue and formatter (:mod:`collector.report.i18n`,
+:mod:`collector.report.formatting`), so that a page and a bundle's report say the same thing.
+Each key holds both languages as a pair, so neither can be left out; a key a template names but
+the catalogue lacks shows as the key itself, which tests/collector/web/test_pages.py looks for.
+
+Choosing: ``?lang=`` (stored in the ``rv_lang`` cookie), then the cookie, then the browser's
+``Accept-Language`` (q-values honoured; any ``zh`` means zh-CN), then ``web.default_language``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from collector.web.settings import LANGUAGES, Language
+
+__all__ = ["CATALOGUE", "LANG_COOKIE", "choose_language", "translate"]
+
+LANG_COOKIE = "rv_lang"
+
+#: key → (zh-CN, en)
+CATALOGUE: dict[str, tuple[str, str]] = {
+    "app.title": ("数字化转型试点 成效核验", "Digital-retrofit pilot verification"),
+    "nav.skip": ("跳到正文", "Skip to content"),
+    "nav.overview": ("总览", "Overview"),
+    "nav.fleet": ("设备接入状态", "Fleet health"),
+    "nav.quarantine": ("隔离消息", "Quarantine"),
+    "nav.audit": ("审计日志", "Audit log"),
+    "nav.api": ("接口文档", "API"),
+    "nav.language": ("语言", "Language"),
+    "nav.logout": ("退出", "Log out"),
+    "nav.signed_in_as": ("当前用户", "Signed in as"),
+    "role.admin": ("管理员", "Administrator"),
+    "role.platform": ("服务平台工程师", "Platform engineer"),
+    "role.reviewer": ("审核人员", "Reviewer"),
+    "role.observer": ("只读观察员", "Observer"),
+    "scope.national": ("全国", "national"),
+    "login.title": ("登录", "Log in"),
+    "login.token": ("访问令牌", "Access token"),
+    "login.token_help": (
+        "由管理员用 retrofit-collector users token 生成，以 rvt_ 开头。",
+        "Issued by the administrator with retrofit-collector users token; starts with rvt_.",
+    ),
+    "login.submit": ("登录", "Log in"),
+    "login.failed": ("令牌无效、已过期或已撤销。", "The token is invalid, expired or revoked."),
+    "home.title": ("各省试点总览", "Provinces"),
+    "home.none": ("尚未加载实施方案。", "No implementation plan is loaded yet."),
+    "province.title": ("省级总览", "Province overview"),
+    "province.platforms": ("服务平台", "Service platforms"),
+    "province.batches": ("批次", "Batches"),
+    "col.code": ("代码", "Code"),
+    "col.name": ("名称", "Name"),
+    "col.platform": ("服务平台", "Platform"),
+    "col.sub_industry": ("细分行业", "Sub-industry"),
+    "col.enterprises": ("试点企业数", "Enterprises"),
+    "col.evidence_passed": ("核验通过（证据）", "Passed (evidence)"),
+    "col.reviewed_passed": ("审核通过", "Passed (review)"),
+    "col.minimum": ("不少于 10 家", "Minimum of 10"),
+    "col.subsidy": ("奖补资金", "Subsidy"),
+    "col.enterprise": ("试点企业", "Enterprise"),
+    "col.verdict": ("核验结论", "Verdict"),
+    "col.decision": ("审核结论", "Review decision"),
+    "col.flags": ("提示", "Flags"),
+    "col.baseline_coverage": ("基线期数据覆盖", "Baseline coverage"),
+    "col.reporting_coverage": ("报告期数据覆盖", "Reporting coverage"),
+    "col.cost": ("改造投入", "Retrofit cost"),
+    "col.kpi": ("指标", "KPI"),
+    "col.baseline": ("基线期", "Baseline"),
+    "col.reporting": ("报告期", "Reporting"),
+    "col.change": ("变化", "Change"),
+    "col.interval": ("置信区间", "Interval"),
+    "col.target": ("目标", "Target"),
+    "col.status": ("结论", "Status"),
+    "col.usable_days": ("有效天数", "Usable days"),
+    "col.agent": ("采集终端", "Agent"),
+    "col.devices": ("设备", "Devices"),
+    "col.state": ("状态", "State"),
+    "col.last_seen": ("最近上报", "Last seen"),
+    "col.last_window": ("最近数据窗口", "Last window"),
+    "col.outbox": ("待发缓存", "Outbox"),
+    "col.gaps": ("序号缺口", "Seq gaps"),
+    "col.version": ("版本", "Version"),
+    "col.time": ("时间", "Time"),
+    "col.actor": ("操作人", "Who"),
+    "col.action": ("操作", "Action"),
+    "col.subject": ("对象", "Subject"),
+    "col.detail": ("详情", "Detail"),
+    "col.reason": ("原因", "Reason"),
+    "col.topic": ("主题", "Topic"),
+    "col.size": ("大小（字节）", "Size (bytes)"),
+    "col.file": ("文件", "File"),
+    "col.comment": ("意见", "Comment"),
+    "col.bundle": ("证据包", "Bundle"),
+    "col.check": ("检查项", "Check"),
+    "col.severity": ("级别", "Severity"),
+    "col.days": ("日期", "Days"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    "none": ("无", "none"),
+    "platform.title": ("服务平台", "Platform"),
+    "platform.rollup": ("奖补测算（按审核结论）", "Subsidy by review decisions"),
+    "platform.capped": ("已达平台上限 600 万元", "capped at 6,000,000 CNY per platform"),
+    "enterprise.title": ("试点企业", "Enterprise"),
+    "enterprise.plan": ("实施方案", "Implementation plan"),
+    "enterprise.industry": ("所属行业", "Industry"),
+    "enterprise.solution": ("改造方案", "Solution"),
+    "enterprise.periods": ("基线期与报告期", "Periods"),
+    "enterprise.go_live": ("上线日期", "Go-live"),
+    "enterprise.rectification": ("整改", "Rectification"),
+    "enterprise.charts": ("改造前后对比", "Before and after"),
+    "enterprise.chart_note": (
+        "每日数值（当日汇总量之比）；竖线为上线日期。",
+        "Daily values (ratios of the day's sums); the vertical line is go-live.",
+    ),
+    "enterprise.kpis": ("绩效指标", "Performance targets"),
+    "enterprise.flags": ("合理性提示", "Plausibility flags"),
+    "enterprise.flags_none": ("无提示。", "No flags."),
+    "enterprise.files": ("证据包文件", "Bundle files"),
+    "enterprise.no_evidence": ("尚无证据包。", "No evidence bundle yet."),
+    "enterprise.run": ("立即生成证据", "Run evidence now"),
+    "enterprise.bundle_id": ("证据包编号（manifest SHA-256）", "Bundle id (manifest SHA-256)"),
+    "enterprise.agents": ("采集终端", "Agents"),
+    "enterprise.decisions": ("审核记录", "Review decisions"),
+    "enterprise.decide": ("审核结论", "Record a decision"),
+    "enterprise.decide_help": (
+        "结论针对上方证据包，记录后不可修改；新的结论将替代旧结论，旧结论保留。",
+        "The decision is on the bundle above and cannot be edited; a later decision "
+        "supersedes it and both are kept.",
+    ),
+    "enterprise.outcome": ("结论", "Outcome"),
+    "enterprise.submit": ("提交审核结论", "Record decision"),
+    "enterprise.recorded": ("审核结论已记录。", "Decision recorded."),
+    "enterprise.evidence_done": ("证据包已生成。", "Evidence bundle stored."),
+    "enterprise.subsidy": ("奖补（按证据）", "Subsidy (by evidence)"),
+    "enterprise.integrity": ("数据完整性", "Data integrity"),
+    "enterprise.open_gaps": ("未补齐的序号缺口", "Open sequence gaps"),
+    "decision.pass": ("通过", "Pass"),
+    "decision.fail": ("不通过", "Fail"),
+    "decision.rectify": ("整改", "Rectify"),
+    "evidence.none": ("未核验", "No evidence"),
+    "state.online": ("在线", "online"),
+    "state.offline": ("离线", "offline"),
+    "state.never_seen": ("从未上报", "never seen"),
+    "state.revoked": ("已撤销", "revoked"),
+    "fleet.title": ("设备接入状态", "Fleet health"),
+    "fleet.summary": ("在线 {online} / 共 {total}", "{online} online of {total}"),
+    "quarantine.title": ("隔离消息", "Quarantined messages"),
+    "audit.title": ("审计日志", "Audit log"),
+    "audit.note": (
+        "所有方案、密钥、用户、审核结论与证据生成的变更，只可追加，不可修改。",
+        "Every change of plan, key, user, decision and evidence run; append-only.",
+    ),
+    "page.previous": ("上一页", "Previous"),
+    "page.next": ("下一页", "Next"),
+    "page.of": ("第 {first}–{last} 条，共 {total} 条", "{first}–{last} of {total}"),
+    "error.title": ("出错了", "Something went wrong"),
+    "error.back": ("返回总览", "Back to the overview"),
+}
+
+
+def translate(key: str, language: Language, **values: object) -> str:
+    """The text for ``key`` in ``language`` with ``{name}`` filled in; the key if unknown."""
+    entry = CATALOGUE.get(key)
+    if entry is None:
+        return key
+    text = entry[0] if language == "zh-CN" else entry[1]
+    return text.format(**values) if values else text
+
+
+def _from_accept_language(header: str) -> Language | None:
+    ranked: list[tuple[float, int, Language]] = []
+    for index, part in enumerate(header.split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        base = tag.strip().lower()
+        language: Language | None = None
+        if base.startswith("zh"):
+            language = "zh-CN"
+        elif base.startswith("en"):
+            language = "en"
+        if language is not None and quality > 0:
+            ranked.append((-quality, index, language))
+    return min(ranked)[2] if ranked else None
+
+
+def choose_language(
+    query: str | None, cookies: Mapping[str, str], accept_language: str | None, default: Language
+) -> Language:
+    """The page language: query, cookie, Accept-Language, then the configured default."""
+    for candidate in (query, cookies.get(LANG_COOKIE)):
+        if candidate in LANGUAGES:
+            return "zh-CN" if candidate == "zh-CN" else "en"
+    if accept_language:
+        found = _from_accept_language(accept_language)
+        if found is not None:
+            return found
+    return default

@@ -1,0 +1,49 @@
+"""Query parameters and helpers shared by the API's routes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import Path, Query
+
+from collector.registry import KPI_NAMES
+from collector.web.problems import Problem
+
+__all__ = [
+    "BundlePath",
+    "EnterprisePath",
+    "Limit",
+    "Offset",
+    "PlatformPath",
+    "check_kpi",
+    "check_range",
+]
+
+_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+#: At most 200 items a page: a page is what a person reads or a script pages through.
+Limit = Annotated[int, Query(ge=1, le=200, description="Items per page (1-200).")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip.")]
+PlatformPath = Annotated[str, Path(pattern=_ID, description="Platform id.", examples=["plat-a"])]
+EnterprisePath = Annotated[
+    str, Path(pattern=_ID, description="Enterprise id.", examples=["plat-a-e01"])
+]
+BundlePath = Annotated[
+    str, Path(pattern=r"^[0-9a-f]{64}$", description="Bundle id: SHA-256 of its manifest.json.")
+]
+
+
+def check_kpi(kpi: str) -> str:
+    """The KPI name if known; else Problem 404."""
+    if kpi not in KPI_NAMES:
+        raise Problem(404, f"no KPI {kpi[:40]!r}; expected one of {', '.join(KPI_NAMES)}")
+    return kpi
+
+
+def check_range(start: dt.date, end: dt.date, *, max_days: int) -> None:
+    """Problem 422 unless start <= end and the range is at most ``max_days`` days."""
+    if end < start:
+        raise Problem(422, f"to ({end}) is before from ({start})")
+    if (end - start).days + 1 > max_days:
+        raise Problem(422, f"at most {max_days} days per request; got {(end - start).days + 1}")

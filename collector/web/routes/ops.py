@@ -1,0 +1,88 @@
+"""Operations routes: ``/healthz``, ``/metrics`` (Prometheus) and the API's docs page.
+
+The docs page is rendered here from the OpenAPI document and the access table, with no script
+from a CDN: reviewers' networks are often closed to the internet.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+
+from collector.errors import RegistryError
+from collector.store import StoreError
+from collector.web.access import RULES
+from collector.web.state import WebState, web_state
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+State = Annotated[WebState, Depends(web_state)]
+
+
+@router.get("/healthz", name="healthz")
+async def healthz(state: State) -> Response:
+    """200 while the registry answers; InfluxDB's state is reported, not required."""
+    checks: dict[str, str] = {}
+    healthy = True
+    try:
+        state.registry.plan_keys()
+        checks["registry"] = "ok"
+    except RegistryError as exc:
+        checks["registry"] = f"unavailable: {exc}"
+        healthy = False
+    if state.store is None:
+        checks["influx"] = "not configured"
+    else:
+        try:
+            await state.store.ping()
+            checks["influx"] = "ok"
+        except StoreError as exc:
+            checks["influx"] = f"unavailable: {exc}"
+    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+@router.get("/metrics", name="metrics")
+def metrics(state: State) -> Response:
+    """Prometheus text format 0.0.4."""
+    return PlainTextResponse(
+        state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+    )
+
+
+def _operation_rows(schema: dict[str, Any]) -> list[str]:
+    rows = []
+    for path, operations in sorted(schema.get("paths", {}).items()):
+        for method, operation in operations.items():
+            roles = RULES.get(str(operation.get("operationId", "")), frozenset())
+            rows.append(
+                "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>".format(
+                    html.escape(method.upper()),
+                    html.escape(path),
+                    html.escape(str(operation.get("summary", ""))),
+                    html.escape(", ".join(sorted(roles)) or "-"),
+                )
+            )
+    return rows
+
+
+@router.get("/docs", name="api_docs")
+def api_docs(request: Request) -> HTMLResponse:
+    """Every API operation with the roles that may call it; the schema is /openapi.json."""
+    rows = "\n".join(_operation_rows(request.app.openapi()))
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>retrofit-verify API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/static/style.css"></head>
+<body><main id="main"><h1>retrofit-verify API</h1>
+<p>OpenAPI 3.1 schema: <a href="/openapi.json">/openapi.json</a>. Authenticate with
+<code>Authorization: Bearer rvt_…</code> (<code>retrofit-collector users token</code>).
+Errors are RFC 9457 problem details (<code>application/problem+json</code>). Roles and scopes:
+docs/web.md.</p>
+<table><thead><tr><th>method</th><th>path</th><th>what</th><th>roles</th></tr></thead>
+<tbody>{rows}</tbody></table></main></body></html>"""
+    return HTMLResponse(page)

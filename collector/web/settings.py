@@ -1,0 +1,40 @@
+"""The web app's settings: the ``web:`` section of the collector's configuration file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["LANGUAGES", "Language", "WebSettings"]
+
+Language = Literal["zh-CN", "en"]
+#: The languages of every page; the first is the default when the browser says nothing.
+LANGUAGES: tuple[Language, ...] = ("zh-CN", "en")
+
+
+class WebSettings(BaseModel):
+    """Where ``retrofit-collector serve`` listens, where bundles live, how sessions behave.
+
+    Every key is in docs/web.md, "Configuration".
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: Annotated[str, Field(min_length=1, max_length=253)] = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    #: Evidence bundles, one folder per enterprise and bundle (its manifest's SHA-256).
+    evidence_dir: Path = Path("evidence")
+    #: Send the session cookie only over HTTPS (``Secure``, ``__Host-`` name). Turn off only
+    #: for plain HTTP on loopback (tests, a laptop demo).
+    cookie_secure: bool = True
+    #: A page session ends this long after login (or when its token expires or is revoked).
+    session_ttl_s: Annotated[int, Field(ge=60, le=7 * 86_400)] = 8 * 3600
+    default_language: Language = "zh-CN"
+    #: Largest request body accepted, in bytes; a decision's comment is at most 4000 characters.
+    max_body_bytes: Annotated[int, Field(ge=1024, le=10 * 1024 * 1024)] = 64 * 1024
+    #: An agent whose last status is older than this is shown offline, whatever it last said.
+    agent_offline_after_s: Annotated[int, Field(ge=30, le=86_400)] = 300
+    #: How long one evidence run may take before the request gives up (the run finishes).
+    evidence_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 600.0

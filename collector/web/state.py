@@ -1,0 +1,42 @@
+"""What every request of the web app shares: settings, registry, store, bundles, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from collector.registry import Registry
+from collector.store import InfluxStore
+from collector.web.bundles import BundleStore
+from collector.web.directory import Directory, DirectoryCache
+from collector.web.metrics import WebMetrics
+from collector.web.settings import WebSettings
+
+__all__ = ["WebState", "web_state"]
+
+
+@dataclass
+class WebState:
+    """The app's shared objects; one per app, in ``app.state.web``."""
+
+    settings: WebSettings
+    registry: Registry
+    store: InfluxStore | None
+    bundles: BundleStore
+    directories: DirectoryCache
+    metrics: WebMetrics = field(default_factory=WebMetrics)
+    #: One evidence run at a time: a run is CPU-bound (bootstrap replicates) and the machine
+    #: also ingests; a second request waits for the first.
+    evidence_runs: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+
+    def directory(self) -> Directory:
+        """The plans as they are now."""
+        return self.directories.current()
+
+
+def web_state(request: Request) -> WebState:
+    """The app's :class:`WebState` (a FastAPI dependency)."""
+    state: WebState = request.app.state.web
+    return state
