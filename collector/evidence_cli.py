@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -25,6 +25,8 @@ from rich.text import Text
 #: The bootstrap seed by default: collector.evidence.change.DEFAULT_SEED, written out so that
 #: loading the command line does not import numpy, scipy and statsmodels (a test keeps them equal).
 DEFAULT_SEED = 20220722
+#: collector.bundle.ReportChoice, written out for the same reason (a test keeps them equal).
+Reports = Literal["all", "html", "none"]
 
 __all__ = [
     "EXIT_NOT_FOUND",
@@ -56,6 +58,13 @@ OutOption = Annotated[
 ]
 SeedOption = Annotated[
     int, typer.Option("--seed", help="Seed of the bootstrap (recorded in the bundle).")
+]
+ReportsOption = Annotated[
+    Reports,
+    typer.Option(
+        "--reports",
+        help="Rendered reports beside the JSON: all (HTML and PDF), html (no PDF), none.",
+    ),
 ]
 PlanOption = Annotated[
     str | None,
@@ -123,6 +132,7 @@ def evidence(
     ] = None,
     plan: PlanOption = None,
     seed: SeedOption = DEFAULT_SEED,
+    reports: ReportsOption = "all",
     config: ConfigOption = Path("collector.yaml"),
 ) -> None:
     """Build the evidence bundle of one enterprise, or of a platform and all its enterprises.
@@ -145,7 +155,7 @@ def evidence(
 
         async def one(registry, store):  # type: ignore[no-untyped-def]  # typed by _run
             doc = await build_enterprise_evidence(registry, store, enterprise, seed=seed)
-            return doc, write_enterprise_bundle(doc, out)
+            return doc, write_enterprise_bundle(doc, out, reports=reports)
 
         doc, manifest = _run(config, one)
         flags = (
@@ -162,7 +172,7 @@ def evidence(
 
     async def every(registry, store):  # type: ignore[no-untyped-def]  # typed by _run
         built = await build_platform(registry, store, platform, seed=seed, plan_key=plan)
-        return built, write_platform_bundle(built, out)
+        return built, write_platform_bundle(built, out, reports=reports)
 
     built, manifest = _run(config, every)
     rollup = built.rollup
@@ -180,6 +190,7 @@ def rollup(
     out: OutOption = Path("rollup"),
     plan: PlanOption = None,
     seed: SeedOption = DEFAULT_SEED,
+    reports: ReportsOption = "all",
     config: ConfigOption = Path("collector.yaml"),
 ) -> None:
     """Build the province summary and every platform's roll-up (with its enterprises' bundles).
@@ -191,7 +202,7 @@ def rollup(
 
     async def everything(registry, store):  # type: ignore[no-untyped-def]  # typed by _run
         built = await build_province(registry, store, seed=seed, plan_key=plan)
-        return built, write_province_bundle(built, out)
+        return built, write_province_bundle(built, out, reports=reports)
 
     built, manifest = _run(config, everything)
     summary = built.summary

@@ -15,8 +15,10 @@ from collector.bundle.errors import BundleError
 from collector.bundle.gather import gather_enterprise, gather_platform
 from collector.bundle.write import (
     MANIFEST_NAME,
+    REPORT_CHOICES,
     Manifest,
     ManifestFile,
+    ReportChoice,
     manifest_sha256,
     write_enterprise_bundle,
     write_platform_bundle,
@@ -25,11 +27,13 @@ from collector.bundle.write import (
 
 __all__ = [
     "MANIFEST_NAME",
+    "REPORT_CHOICES",
     "BundleError",
     "Manifest",
     "ManifestFile",
     "PlatformEvidence",
     "ProvinceEvidence",
+    "ReportChoice",
     "build_enterprise_evidence",
     "build_platform",
     "build_province",

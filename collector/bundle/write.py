@@ -1,18 +1,16 @@
 """Bundles on disk: the canonical JSON, the rendered files, and a SHA-256 manifest.
 
 A bundle is a directory: the document (``evidence.json``, ``platform.json`` or
-``province.json``, canonical JSON), the files the renderers make from it (HTML and PDF in
-zh-CN and en, from ``collector.report`` once that package exists), the bundles nested in it
-(a platform's enterprises, a province's platforms) and ``manifest.json``: the path, SHA-256
-and size of every file beside it, nested manifests included, so the SHA-256 of the top
-manifest seals the whole tree. docs/evidence-bundle.md describes every file.
+``province.json``, canonical JSON), the reports rendered from it by :mod:`collector.report`
+(HTML and PDF in zh-CN and en; the PDFs, or all reports, may be left out on request), the
+bundles nested in it (a platform's enterprises, a province's platforms) and ``manifest.json``:
+the path, SHA-256 and size of every file beside it, nested manifests included, so the SHA-256
+of the top manifest seals the whole tree. docs/evidence-bundle.md describes every file.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
-import importlib.util
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
@@ -23,13 +21,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from collector.bundle.build import PlatformEvidence, ProvinceEvidence
 from collector.bundle.errors import BundleError
 from collector.evidence.document import EnterpriseEvidence, canonical_json
+from collector.report import enterprise_files, platform_files, province_files
 
 __all__ = [
     "DOCUMENT_NAMES",
     "MANIFEST_FORMAT",
     "MANIFEST_NAME",
+    "REPORT_CHOICES",
     "Manifest",
     "ManifestFile",
+    "ReportChoice",
     "manifest_sha256",
     "prepare_directory",
     "write_enterprise_bundle",
@@ -78,29 +79,26 @@ def manifest_sha256(manifest: Manifest) -> str:
     return hashlib.sha256(canonical_json(manifest)).hexdigest()
 
 
-# --- the renderers (collector.report, another package) --------------------------------------
+# --- the rendered reports (collector.report) -----------------------------------------------
+
+#: Which reports a bundle holds beside its JSON: ``all`` (HTML and PDF, the default), ``html``
+#: (no PDF: a PDF takes seconds, its HTML a fraction of one, so a province of many enterprises
+#: renders in seconds instead of minutes) or ``none`` (JSON and manifest only).
+ReportChoice = Literal["all", "html", "none"]
+REPORT_CHOICES: Final[tuple[ReportChoice, ...]] = ("all", "html", "none")
 
 
-def _renderer(name: str) -> Callable[[object], Mapping[str, bytes]] | None:
-    """``collector.report.<name>`` when the report package is installed, else None."""
-    if importlib.util.find_spec("collector.report") is None:
-        return None
-    module = importlib.import_module("collector.report")
-    function = getattr(module, name, None)
-    return function if callable(function) else None
-
-
-def _rendered(name: str, document: object) -> dict[str, bytes]:
-    render = _renderer(name)
-    if render is None:
-        log.info("collector.report.%s is not available: the bundle holds JSON only", name)
+def _rendered(
+    render: Callable[..., Mapping[str, bytes]], document: object, reports: ReportChoice
+) -> dict[str, bytes]:
+    if reports == "none":
         return {}
-    files = render(document)
+    files = render(document, pdf=reports == "all")
     checked: dict[str, bytes] = {}
     for file_name, content in files.items():
         # A renderer's names land in the bundle: plain file names, nothing that climbs out.
         if not isinstance(content, bytes) or "/" in file_name or file_name in ("", ".", ".."):
-            raise BundleError(f"renderer {name} returned an unusable file {file_name!r}")
+            raise BundleError(f"renderer {render.__name__} returned an unusable file {file_name!r}")
         checked[file_name] = content
     return checked
 
@@ -179,35 +177,42 @@ def _write(
     return manifest
 
 
-def write_enterprise_bundle(doc: EnterpriseEvidence, out_dir: Path) -> Manifest:
+def write_enterprise_bundle(
+    doc: EnterpriseEvidence, out_dir: Path, *, reports: ReportChoice = "all"
+) -> Manifest:
     """Write one enterprise's bundle into ``out_dir``; return its manifest.
 
+    ``reports`` says which rendered reports go beside the JSON (:data:`ReportChoice`).
     Raises BundleError when the directory cannot take it.
     """
     prepare_directory(out_dir)
     files = {DOCUMENT_NAMES["enterprise"]: canonical_json(doc)}
-    files |= _rendered("enterprise_files", doc)
+    files |= _rendered(enterprise_files, doc, reports)
     return _write(out_dir, "enterprise", files, [])
 
 
-def _write_platform(evidence: PlatformEvidence, out_dir: Path) -> Manifest:
+def _write_platform(evidence: PlatformEvidence, out_dir: Path, reports: ReportChoice) -> Manifest:
     nested = []
     for doc in evidence.enterprises:
-        write_enterprise_bundle(doc, out_dir / doc.enterprise.id)
+        write_enterprise_bundle(doc, out_dir / doc.enterprise.id, reports=reports)
         nested.append(f"{doc.enterprise.id}/{MANIFEST_NAME}")
     files = {DOCUMENT_NAMES["platform"]: canonical_json(evidence.rollup)}
-    files |= _rendered("platform_files", evidence.rollup)
+    files |= _rendered(platform_files, evidence.rollup, reports)
     return _write(out_dir, "platform", files, nested)
 
 
-def write_platform_bundle(evidence: PlatformEvidence, out_dir: Path) -> Manifest:
+def write_platform_bundle(
+    evidence: PlatformEvidence, out_dir: Path, *, reports: ReportChoice = "all"
+) -> Manifest:
     """Write a platform's roll-up into ``out_dir`` and each enterprise's bundle into
     ``out_dir/<enterprise id>/``; the platform's manifest lists theirs."""
     prepare_directory(out_dir)
-    return _write_platform(evidence, out_dir)
+    return _write_platform(evidence, out_dir, reports)
 
 
-def write_province_bundle(evidence: ProvinceEvidence, out_dir: Path) -> Manifest:
+def write_province_bundle(
+    evidence: ProvinceEvidence, out_dir: Path, *, reports: ReportChoice = "all"
+) -> Manifest:
     """Write the province summary into ``out_dir`` and each platform's bundle into
     ``out_dir/<platform id>/`` (with its enterprises inside)."""
     prepare_directory(out_dir)
@@ -215,8 +220,8 @@ def write_province_bundle(evidence: ProvinceEvidence, out_dir: Path) -> Manifest
     for platform in evidence.platforms:
         folder = out_dir / platform.rollup.platform.id
         folder.mkdir(exist_ok=True)
-        _write_platform(platform, folder)
+        _write_platform(platform, folder, reports)
         nested.append(f"{platform.rollup.platform.id}/{MANIFEST_NAME}")
     files = {DOCUMENT_NAMES["province"]: canonical_json(evidence.summary)}
-    files |= _rendered("province_files", evidence.summary)
+    files |= _rendered(province_files, evidence.summary, reports)
     return _write(out_dir, "province", files, nested)

@@ -21,9 +21,12 @@ from collector.evidence.change import (
     moving_block_indices,
 )
 from collector.evidence.daily import (
+    DEVICES_BOUNDARY,
     KPI_INPUTS,
     DeviceDay,
     EnterpriseDay,
+    MeasurementBoundary,
+    energy_boundary,
     enterprise_days,
     kpi_value,
     kpi_values,
@@ -69,6 +72,7 @@ from collector.evidence.verdict import (
 
 __all__ = [
     "DEFAULT_SEED",
+    "DEVICES_BOUNDARY",
     "ENTERPRISE_CAP_FEN",
     "G14_MAX_ABS_NMBE_PCT",
     "G14_MAX_CV_RMSE_PCT",
@@ -90,6 +94,7 @@ __all__ = [
     "Interval",
     "KpiSeries",
     "KpiVerdict",
+    "MeasurementBoundary",
     "PlatformSubsidy",
     "Status",
     "Sufficiency",
@@ -97,6 +102,7 @@ __all__ = [
     "block_length",
     "current_software",
     "decide",
+    "energy_boundary",
     "energy_savings",
     "enterprise_days",
     "enterprise_evidence",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import math
 import platform as python_platform
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,13 @@ from collector.evidence.change import (
     REPLICATES,
     ChangeEstimate,
 )
-from collector.evidence.daily import KPI_INPUTS, EnterpriseDay, enterprise_days, kpi_value
+from collector.evidence.daily import (
+    KPI_INPUTS,
+    EnterpriseDay,
+    energy_boundary,
+    enterprise_days,
+    kpi_value,
+)
 from collector.evidence.document import (
     AgentDoc,
     AttemptDoc,
@@ -41,6 +48,7 @@ from collector.evidence.document import (
     DayPlace,
     DeviceDayDoc,
     DeviceValueDoc,
+    EffectiveDaysDoc,
     EnergyDoc,
     EnergyModelDoc,
     EnergyPointDoc,
@@ -171,12 +179,15 @@ def _period(period: Period) -> PeriodDoc:
 
 
 def _target(kpi: str, target: Target) -> TargetDoc:
+    energy = kpi == "energy_per_unit"
     return TargetDoc(
         kpi=kpi,
         direction=target.direction,
         size=target.size,
         unit=target.unit,
         required=target.required,
+        boundary=target.boundary if energy else None,
+        meters=sorted(target.meters) if energy else [],
     )
 
 
@@ -300,6 +311,21 @@ def _change(change: ChangeEstimate) -> ChangeDoc:
         hac_maxlags=change.hac_maxlags,
         mde=change.mde,
         power=change.power,
+        effective=IntervalDoc(low=change.effective.low, high=change.effective.high),
+        effective_se=change.effective_se,
+        effective_days=[
+            EffectiveDaysDoc(
+                role=role,
+                n=days.n,
+                jackknife_variance=days.jackknife_variance,
+                rho=days.rho,
+                variance=days.variance,
+                n_effective=days.n_effective,
+            )
+            for role, days in zip(("baseline", "reporting"), change.effective_days, strict=True)
+        ],
+        effective_dof=None if math.isinf(change.effective_dof) else change.effective_dof,
+        mde_factor=change.mde_factor,
     )
 
 
@@ -508,7 +534,7 @@ def enterprise_evidence(
     """
     enterprise = inputs.enterprise
     rows = tuple(sorted(inputs.rows, key=_row_order))
-    days = tuple(enterprise_days(rows))
+    days = tuple(enterprise_days(rows, energy_boundary(enterprise)))
     context = _Context(enterprise, rows, days, {day.day: day for day in days}, seed)
     attempts = [_attempt(context, attempt) for attempt in _attempts(enterprise)]
     status = attempts[-1].status

@@ -2,13 +2,15 @@
 
 Every KPI is a ratio of SUMS (docs/kpi.md, ISO 22400-2): device-day sums are summed over the
 enterprise's devices, then over the period's days, and the ratio is taken last. A device-day
-contributes to a KPI only when it measured every input of that KPI.
+contributes to a KPI only when it measured every input of that KPI; energy per unit instead
+follows the plan's measurement boundary (:class:`MeasurementBoundary`): each device's own
+energy and output, or the listed facility meters against every counting device.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
@@ -16,11 +18,17 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from collector.registry.plan import EnergyBoundary, Enterprise
+
 __all__ = [
+    "DEVICES_BOUNDARY",
     "KPI_INPUTS",
     "KPI_WEIGHT",
+    "MIN_COVERAGE",
     "DeviceDay",
     "EnterpriseDay",
+    "MeasurementBoundary",
+    "energy_boundary",
     "enterprise_days",
     "kpi_value",
     "kpi_values",
@@ -55,6 +63,37 @@ KPI_WEIGHT: dict[str, str] = {
 }
 
 _SECONDS_PER_HOUR = 3600.0
+_SECONDS_PER_DAY = 86_400.0
+
+#: Share of a day's time with usable data before the day counts as evidence: four fifths, so a
+#: day is not judged on its best hours. Scheduled time for the enterprise-day (method §2); the
+#: whole day for a facility meter, which has no production calendar (method §1).
+MIN_COVERAGE = 0.80
+
+
+@dataclass(frozen=True, slots=True)
+class MeasurementBoundary:
+    """Where energy per unit is measured (IPMVP's measurement boundary, method §1).
+
+    ``devices``: each device that measured both energy and good output (option B, retrofit
+    isolation). ``facility``: the energy of ``meters`` against the good output of every
+    counting device (option C, whole facility).
+    """
+
+    kind: EnergyBoundary = "devices"
+    meters: frozenset[str] = frozenset()
+
+
+#: The default boundary: each device's own meter and counters.
+DEVICES_BOUNDARY = MeasurementBoundary()
+
+
+def energy_boundary(enterprise: Enterprise) -> MeasurementBoundary:
+    """The boundary the enterprise's plan sets on its energy-per-unit target (default devices)."""
+    target = enterprise.targets.get("energy_per_unit")
+    if target is None or target.boundary == "devices":
+        return DEVICES_BOUNDARY
+    return MeasurementBoundary("facility", frozenset(target.meters))
 
 
 class DeviceDay(Protocol):
@@ -88,6 +127,8 @@ class DeviceDay(Protocol):
     def comm_loss_s(self) -> float: ...
     @property
     def scheduled_comm_loss_s(self) -> float: ...
+    @property
+    def duration_s(self) -> float: ...
 
 
 def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
@@ -172,28 +213,77 @@ def _row_inputs(row: DeviceDay, kpi: str) -> dict[str, float] | None:
     return values
 
 
-def enterprise_days(rows: Iterable[DeviceDay]) -> list[EnterpriseDay]:
+def enterprise_days(
+    rows: Iterable[DeviceDay], boundary: MeasurementBoundary = DEVICES_BOUNDARY
+) -> list[EnterpriseDay]:
     """Sum one enterprise's device-day rows into enterprise days, in date order.
 
     The caller passes the rows of one enterprise; every device and provenance of a day is
-    summed (docs/evidence-method.md §1 on the weighting this implies).
+    summed (docs/evidence-method.md §1 on the weighting this implies); energy per unit follows
+    ``boundary``.
     """
     by_day: dict[date, list[DeviceDay]] = defaultdict(list)
     for row in rows:
         by_day[row.day].append(row)
-    return [_enterprise_day(day, by_day[day]) for day in sorted(by_day)]
+    return [_enterprise_day(day, by_day[day], boundary) for day in sorted(by_day)]
 
 
-def _enterprise_day(day: date, rows: list[DeviceDay]) -> EnterpriseDay:
+def _device_sums(kpi: str, rows: Iterable[DeviceDay]) -> dict[str, float] | None:
+    """Σ of the KPI's inputs over the rows that measured all of them; None when none did."""
+    sums: dict[str, float] | None = None
+    for row in rows:
+        inputs = _row_inputs(row, kpi)
+        if inputs is None:
+            continue
+        if sums is None:
+            sums = dict.fromkeys(KPI_INPUTS[kpi], 0.0)
+        for name, value in inputs.items():
+            sums[name] += value
+    return sums
+
+
+def _meter_energy(rows: Sequence[DeviceDay]) -> float | None:
+    """A facility meter's energy over its rows of one day; None when it is incomplete."""
+    energy = [row.energy_kwh for row in rows if row.energy_kwh is not None]
+    heard_s = sum(row.duration_s - row.comm_loss_s for row in rows)
+    if not energy or heard_s < MIN_COVERAGE * _SECONDS_PER_DAY:
+        return None
+    return float(sum(energy))
+
+
+def _facility_energy_sums(
+    rows: Sequence[DeviceDay], meters: frozenset[str]
+) -> dict[str, float] | None:
+    """Energy per unit's inputs on the facility boundary: Σ energy of every listed meter, Σ good
+    output and planned time of every counting device; None when a meter is incomplete or no
+    device counted good output (method §1)."""
+    counting = [row for row in rows if row.good_count is not None]
+    if not meters or not counting:
+        return None
+    energy = 0.0
+    for meter in sorted(meters):
+        measured = _meter_energy([row for row in rows if row.device == meter])
+        if measured is None:
+            return None
+        energy += measured
+    return {
+        "energy_kwh": energy,
+        "good_count": float(sum(row.good_count or 0 for row in counting)),
+        "planned_s": float(sum(row.planned_s for row in counting)),
+    }
+
+
+def _enterprise_day(
+    day: date, rows: list[DeviceDay], boundary: MeasurementBoundary
+) -> EnterpriseDay:
     kpi_sums: dict[str, dict[str, float]] = {}
     for kpi in KPI_INPUTS:
-        for row in rows:
-            inputs = _row_inputs(row, kpi)
-            if inputs is None:
-                continue
-            sums = kpi_sums.setdefault(kpi, dict.fromkeys(KPI_INPUTS[kpi], 0.0))
-            for name, value in inputs.items():
-                sums[name] += value
+        if kpi == "energy_per_unit" and boundary.kind == "facility":
+            sums = _facility_energy_sums(rows, boundary.meters)
+        else:
+            sums = _device_sums(kpi, rows)
+        if sums is not None:
+            kpi_sums[kpi] = sums
     return EnterpriseDay(
         day=day,
         devices=len({row.device for row in rows}),

@@ -41,6 +41,7 @@ __all__ = [
     "DailyPointDoc",
     "DeviceDayDoc",
     "DeviceValueDoc",
+    "EffectiveDaysDoc",
     "EnergyDoc",
     "EnergyModelDoc",
     "EnergyPointDoc",
@@ -151,13 +152,20 @@ class PlatformDoc(_Doc):
 
 
 class TargetDoc(_Doc):
-    """A plan target (绩效目标): direction, size in ``unit``, whether it decides the verdict."""
+    """A plan target (绩效目标): direction, size in ``unit``, whether it decides the verdict.
+
+    Energy per unit also carries its measurement boundary (method §1): ``devices`` (IPMVP
+    option B, each device's own meter and counters) or ``facility`` (option C, the energy of
+    ``meters`` against every counting device); ``boundary`` is None for every other KPI.
+    """
 
     kpi: str
     direction: Literal["increase", "decrease"]
     size: float
     unit: Literal["pp", "%"]
     required: bool
+    boundary: Literal["devices", "facility"] | None = None
+    meters: list[str] = Field(default_factory=list)
 
 
 class EnterpriseDoc(_Doc):
@@ -247,8 +255,26 @@ class SufficiencyDoc(_Doc):
     value: float | None
 
 
+class EffectiveDaysDoc(_Doc):
+    """One period's effective-days variance (method §3, small-sample correction): the
+    delete-one-day jackknife variance of its value, the bias-corrected lag-1 autocorrelation
+    ``rho`` (0 … 0.99), ``variance`` = jackknife × (1 + ρ)/(1 − ρ), ``n_effective`` days."""
+
+    role: PeriodRole
+    n: int
+    jackknife_variance: float
+    rho: float
+    variance: float
+    n_effective: float
+
+
 class ChangeDoc(_Doc):
-    """The change between periods with both intervals and the MDE (method §3)."""
+    """The change between periods with its three intervals and the MDE (method §3).
+
+    The effective-days fields (``effective``, ``effective_se``, ``effective_days``,
+    ``effective_dof``, ``mde_factor``) are a compatible addition: None in documents made
+    before them. ``effective_dof`` is None also when it is unbounded (both variances 0).
+    """
 
     unit: Literal["pp", "%"]
     baseline_value: float
@@ -267,6 +293,12 @@ class ChangeDoc(_Doc):
     hac_maxlags: int
     mde: float
     power: float
+    effective: IntervalDoc | None = None
+    effective_se: float | None = None
+    effective_days: list[EffectiveDaysDoc] | None = None
+    effective_dof: float | None = None
+    #: (t_0.975 + t_0.80) on ``effective_dof``: mde = mde_factor × the largest of the three SEs.
+    mde_factor: float | None = None
 
 
 class EnergyModelDoc(_Doc):

@@ -9,7 +9,13 @@ from typing import Literal
 
 import numpy as np
 
-from collector.evidence.daily import KPI_INPUTS, EnterpriseDay, FloatArray, kpi_values
+from collector.evidence.daily import (
+    KPI_INPUTS,
+    MIN_COVERAGE,
+    EnterpriseDay,
+    FloatArray,
+    kpi_values,
+)
 from collector.registry.rules import MIN_DATA_DAYS
 
 __all__ = [
@@ -22,9 +28,6 @@ __all__ = [
     "period_series",
 ]
 
-#: Share of a day's scheduled time with a usable state before the day counts as evidence: four
-#: fifths, so a day is not judged on its best hours.
-MIN_COVERAGE = 0.80
 #: Largest share of the reporting period's scheduled time that may come from imported files:
 #: after go-live the agent measures, so a reporting period resting on imports is not evidence.
 MAX_REPORTING_IMPORTED_SHARE = 0.50

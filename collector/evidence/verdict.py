@@ -13,10 +13,10 @@ from typing import Literal, Protocol
 
 from collector.evidence.change import (
     DEFAULT_SEED,
-    MDE_FACTOR,
     ChangeEstimate,
     Interval,
     estimate_change,
+    mde_factor,
 )
 from collector.evidence.daily import EnterpriseDay
 from collector.evidence.energy import EnergySavings, energy_savings, fit_baseline
@@ -166,7 +166,9 @@ def _judge_energy(
         )
     half = savings.half_width_95_pct
     interval = Interval(-(savings.savings_pct + half), -(savings.savings_pct - half))
-    needed = target.size + MDE_FACTOR * savings.se_pct
+    # The same t degrees of freedom as the G14 half-width (n′ − p, at least 1).
+    dof = max(savings.model.n_effective - savings.model.p, 1.0)
+    needed = target.size + mde_factor(dof) * savings.se_pct
     return KpiVerdict(
         kpi,
         target,
@@ -217,7 +219,11 @@ class EnterpriseVerdict:
 def judge_enterprise(
     enterprise: Enterprise, days: Sequence[EnterpriseDay], *, seed: int = DEFAULT_SEED
 ) -> EnterpriseVerdict:
-    """Judge every target of ``enterprise`` (the plan's record) on its enterprise days."""
+    """Judge every target of ``enterprise`` (the plan's record) on its enterprise days.
+
+    ``days`` come from :func:`~collector.evidence.daily.enterprise_days` with the enterprise's
+    :func:`~collector.evidence.daily.energy_boundary`, which decides energy per unit's sums.
+    """
     verdicts = tuple(
         judge_kpi(kpi, target, days, enterprise.baseline, enterprise.reporting, seed=seed)
         for kpi, target in enterprise.targets.items()

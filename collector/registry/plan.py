@@ -42,6 +42,7 @@ __all__ = [
     "SHARE_KPIS",
     "SUB_INDUSTRY_CATEGORIES",
     "AgentPlan",
+    "EnergyBoundary",
     "Enterprise",
     "KpiName",
     "Period",
@@ -197,6 +198,12 @@ class Period(ConfigModel):
         return (self.end - self.start).days + 1
 
 
+#: Where energy per unit is measured (IPMVP's measurement boundary, docs/evidence-method.md §1):
+#: ``devices`` = each machine's own meter and counters (option B, retrofit isolation),
+#: ``facility`` = the meters the target lists against every counting device (option C).
+EnergyBoundary = Literal["devices", "facility"]
+
+
 class Target(ConfigModel):
     """A performance target (绩效目标) for one KPI: e.g. OEE +5 pp, energy per unit -8 %."""
 
@@ -207,6 +214,23 @@ class Target(ConfigModel):
     unit: Literal["pp", "%"]
     #: Whether the enterprise passes only if this target is met.
     required: bool = True
+    #: energy_per_unit only: the measurement boundary (the rules refuse it on other KPIs).
+    boundary: EnergyBoundary = "devices"
+    #: energy_per_unit with boundary ``facility``: the devices whose energy is the facility's
+    #: (its main meters; never a sub-meter behind one of them, which would count twice).
+    meters: tuple[Identifier, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _without_default_boundary(
+        self, handler: SerializerFunctionWrapHandler
+    ) -> dict[str, object]:
+        # A target that keeps the default boundary serialises as it did before these keys
+        # existed, so a plan's registry digest stays the same and reloading it is no new version.
+        data: dict[str, object] = handler(self)
+        if self.boundary == "devices" and not self.meters:
+            data.pop("boundary", None)
+            data.pop("meters", None)
+        return data
 
 
 class AgentPlan(ConfigModel):

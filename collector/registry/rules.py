@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from agent.config.yamlload import KeyPath, format_path
-from collector.registry.plan import KPI_DIRECTION, SHARE_KPIS, Enterprise, Period, Plan
+from collector.registry.plan import KPI_DIRECTION, SHARE_KPIS, Enterprise, Period, Plan, Target
 
 __all__ = [
     "MAX_PERIOD_DAYS",
@@ -295,6 +295,49 @@ def _target_rules(where: KeyPath, enterprise: Enterprise) -> Iterator[Finding]:
             yield Finding(
                 (*at, "size"),
                 f"got a decrease of {target.size:g} %, expected less than 100 %",
+            )
+        yield from _boundary_rules(at, kpi, target, enterprise)
+
+
+def _boundary_rules(
+    at: KeyPath, kpi: str, target: Target, enterprise: Enterprise
+) -> Iterator[Finding]:
+    """Energy per unit's measurement boundary (docs/evidence-method.md §1, docs/plan.md)."""
+    if kpi != "energy_per_unit":
+        for key in ("boundary", "meters"):
+            if key in target.model_fields_set:
+                yield Finding(
+                    (*at, key),
+                    f"got {key} on {kpi}, expected it only on energy_per_unit: only energy "
+                    "per unit has a measurement boundary",
+                )
+        return
+    if target.boundary == "devices" and target.meters:
+        yield Finding(
+            (*at, "meters"),
+            "got meters with boundary devices, expected boundary: facility to use them: with "
+            "devices each machine's own meter counts, and listed meters would be ignored",
+        )
+    if target.boundary == "facility" and not target.meters:
+        yield Finding(
+            (*at, "meters"),
+            "boundary facility needs the devices whose energy is the facility's, e.g. "
+            "meters: [meter-main] (the main meters only: a sub-meter behind one counts twice)",
+        )
+    reported = {device for agent in enterprise.agents for device in agent.devices}
+    for m, meter in enumerate(target.meters):
+        if meter in target.meters[:m]:
+            yield Finding(
+                (*at, "meters", m), f"meter {meter} is listed twice: it would count twice"
+            )
+        elif enterprise.agents and meter not in reported:
+            # A warning: an agent added later (agents add) may report it.
+            yield Finding(
+                (*at, "meters", m),
+                f"meter {meter} is not a device of enterprise {enterprise.id}'s agents "
+                f"({', '.join(sorted(reported))}): its energy will be missing unless an agent "
+                "added later reports it",
+                "warning",
             )
 
 

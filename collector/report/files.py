@@ -27,26 +27,30 @@ def report_name(lang: Lang, extension: str) -> str:
     return f"report.{lang}.{extension}"
 
 
-def _files(doc: _Doc, render: Callable[..., str]) -> dict[str, bytes]:
+def _files(doc: _Doc, render: Callable[..., str], *, pdf: bool) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for lang in LANGS:
         other = next(other for other in LANGS if other != lang)
         html = render(doc, lang, sibling=report_name(other, "html"))
         files[report_name(lang, "html")] = html.encode("utf-8")
-        files[report_name(lang, "pdf")] = html_to_pdf(html)
+        if pdf:
+            files[report_name(lang, "pdf")] = html_to_pdf(html)
     return files
 
 
-def enterprise_files(doc: EnterpriseEvidence) -> dict[str, bytes]:
-    """An enterprise's report files: HTML and PDF, zh-CN and en, name → bytes."""
-    return _files(doc, enterprise_html)
+def enterprise_files(doc: EnterpriseEvidence, *, pdf: bool = True) -> dict[str, bytes]:
+    """An enterprise's report files: HTML and (unless ``pdf`` is False) PDF, zh-CN and en,
+    name → bytes. A PDF takes seconds, its HTML a fraction of one."""
+    return _files(doc, enterprise_html, pdf=pdf)
 
 
-def platform_files(doc: PlatformRollup) -> dict[str, bytes]:
-    """A platform roll-up's report files: HTML and PDF, zh-CN and en, name → bytes."""
-    return _files(doc, platform_html)
+def platform_files(doc: PlatformRollup, *, pdf: bool = True) -> dict[str, bytes]:
+    """A platform roll-up's report files: HTML and (unless ``pdf`` is False) PDF, zh-CN and
+    en, name → bytes."""
+    return _files(doc, platform_html, pdf=pdf)
 
 
-def province_files(doc: ProvinceSummary) -> dict[str, bytes]:
-    """A province summary's report files: HTML and PDF, zh-CN and en, name → bytes."""
-    return _files(doc, province_html)
+def province_files(doc: ProvinceSummary, *, pdf: bool = True) -> dict[str, bytes]:
+    """A province summary's report files: HTML and (unless ``pdf`` is False) PDF, zh-CN and
+    en, name → bytes."""
+    return _files(doc, province_html, pdf=pdf)

@@ -44,9 +44,10 @@ __all__ = [
     "province_html",
 ]
 
-#: The JSON file each report renders (its SHA-256 is printed on every page).
+#: The JSON file each report renders, as the bundle writer names it (docs/evidence-bundle.md);
+#: its SHA-256 is printed on every page.
 ENTERPRISE_SOURCE: Final = "evidence.json"
-PLATFORM_SOURCE: Final = "rollup.json"
+PLATFORM_SOURCE: Final = "platform.json"
 PROVINCE_SOURCE: Final = "province.json"
 
 _ENVIRONMENT: Environment | None = None

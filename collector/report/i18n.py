@@ -18,8 +18,10 @@ integers as counts, other floats with up to 3 decimals, strings as given.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import string
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Final
 
 from collector.evidence.document import (
@@ -53,6 +55,7 @@ __all__ = [
     "attempt_kind_text",
     "check_title",
     "direction_text",
+    "flag_figure_texts",
     "flag_figures",
     "flag_sentence",
     "format_figure",
@@ -128,6 +131,14 @@ REASONS: Final[dict[str, Text]] = {
         "基期值为零，无法计算相对变化",
         "the baseline value is zero, so a relative change is undefined",
     ),
+    "period_value_undefined": Text(
+        "期间值无定义（分母为零）", "a period's value is undefined (its denominator is zero)"
+    ),
+    "energy_model_unusable": Text(
+        "无法建立能耗基线模型（基期没有能耗，或模型对报告期产量预测的能耗不为正）",
+        "no energy baseline model can be used (no baseline energy, or the model predicts no "
+        "energy for the reporting output)",
+    ),
     "energy_model_fails_g14": Text(
         "能耗基线模型未达到 ASHRAE Guideline 14 要求：CV(RMSE) {cv_rmse}（上限 {cv_limit}），"
         "NMBE {nmbe}（上限 ±{nmbe_limit}）；该模型无法证明节能效果",
@@ -137,103 +148,153 @@ REASONS: Final[dict[str, Text]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
 class Check:
-    """A plausibility check's title and its sentence with the flag's figures (method §6)."""
+    """A plausibility check's title, its sentence, and units for figures whose name has none.
 
-    __slots__ = ("sentence", "title")
+    ``units`` maps a figure name to a unit token (module docstring) where the engine's name
+    does not carry one, e.g. ``max_performance`` is a share of the ideal.
+    """
 
-    def __init__(self, title: Text, sentence: Text) -> None:
-        self.title = title
-        self.sentence = sentence
+    title: Text
+    sentence: Text
+    units: Mapping[str, str] = field(default_factory=dict)
 
 
-#: Plausibility and anti-fraud checks (issue #7 item 5). Flags never change a verdict: they
-#: tell the reviewer where to look, with the evidence.
+#: The engine's plausibility and anti-fraud checks (docs/evidence-method.md §10,
+#: collector/evidence/plausibility/). Flags never change a verdict: they tell the reviewer where
+#: to look, with the evidence. The figure names are the engine's.
 CHECKS: Final[dict[str, Check]] = {
     "count_faster_than_ideal": Check(
         Text("计数快于理想节拍", "Counts faster than the ideal cycle allows"),
         Text(
-            "设备 {device} 在 {day_count} 天中的产量超过理想节拍所允许的上限"
-            "（最高性能开动率 {max_performance_share}）",
-            "device {device} counted more parts than its ideal cycle time allows on "
-            "{day_count} days (highest performance {max_performance_share})",
+            "设备 {device} 有 {days} 天的产量超过理想节拍所允许的上限："
+            "最高性能开动率 {max_performance}（上限 {limit}），"
+            "理想节拍 {ideal_cycle_s_min} 至 {ideal_cycle_s_max}，"
+            "另有 {days_without_run_time} 天有产量而无运行时间",
+            "device {device} counted more parts than its ideal cycle allows on {days} days: "
+            "highest performance {max_performance} (limit {limit}), ideal cycle "
+            "{ideal_cycle_s_min} to {ideal_cycle_s_max}; {days_without_run_time} days had parts "
+            "without run time",
         ),
+        {"max_performance": "share", "limit": "share"},
     ),
-    "energy_not_tracking_output": Check(
+    "energy_not_following_output": Check(
         Text("能耗与产量不相关", "Energy does not follow output"),
         Text(
-            "日能耗与日产量的相关系数仅为 {correlation}（{day_count} 天）：电表可能未计量该产线",
-            "daily energy and daily output correlate at only {correlation} over {day_count} "
-            "days: the meter may not measure this line",
+            "{period}（{period_start}至{period_end}）日能耗与日合格品产量的相关系数仅为 "
+            "{correlation}（下限 {limit}，{days_compared} 天，产量变异系数 {output_cv}）："
+            "电表可能未计量这些设备",
+            "{period} ({period_start} – {period_end}): daily energy and daily good output "
+            "correlate at only {correlation} (at least {limit} expected; {days_compared} days, "
+            "output varies by {output_cv}): the meter may not measure these machines",
         ),
+        {"output_cv": "share", "energy_cv": "share"},
+    ),
+    "energy_proportional_to_output": Check(
+        Text("能耗与产量严格成正比", "Energy exactly proportional to output"),
+        Text(
+            "{period}（{period_start}至{period_end}）单位产品能耗在 {days_compared} 天中"
+            "几乎不变（变异系数 {energy_per_part_cv}），而产量变化 {output_cv}："
+            "真实电表总有基础负荷和波动，能耗数据可能由产量推算而非实测",
+            "{period} ({period_start} – {period_end}): energy per part hardly varies over "
+            "{days_compared} days ({energy_per_part_cv}) while output varies by {output_cv}: a "
+            "real meter always sees base load and noise, so the energy may be computed from the "
+            "counts rather than measured",
+        ),
+        {"output_cv": "share", "energy_cv": "share", "energy_per_part_cv": "share"},
     ),
     "identical_days": Check(
         Text("重复或复制的日数据", "Identical or copied days"),
         Text(
-            "{day_count} 天的基础数据与其他日期完全相同（设备 {device}）",
-            "{day_count} days carry exactly the same sums as other days (device {device})",
+            "{copies} 个设备日的全部基础量完全相同（设备 {devices}，来源 {provenances}）："
+            "可能是复制的数据",
+            "{copies} device-days carry exactly the same quantities (devices {devices}, "
+            "provenance {provenances}): likely copied data",
         ),
     ),
-    "config_change_at_go_live": Check(
-        Text("上线时配置变更", "Configuration changed at go-live"),
+    "ideal_cycle_changed": Check(
+        Text("理想节拍被修改", "Ideal cycle time changed"),
         Text(
-            "设备 {device} 的采集配置在上线日前后发生变化（理想节拍 {ideal_cycle_s_before} → "
-            "{ideal_cycle_s_after}）：指标的变化可能来自配置而非改造",
-            "device {device}'s agent configuration changed at go-live (ideal cycle "
-            "{ideal_cycle_s_before} → {ideal_cycle_s_after}): the KPI change may come from the "
-            "configuration, not the retrofit",
+            "设备 {device} 的理想节拍在基期为 {baseline_min_s} 至 {baseline_max_s}，"
+            "报告期为 {reporting_min_s} 至 {reporting_max_s}（比值 {ratio}），"
+            "首次变化于 {first_changed_day}（距上线 {days_from_go_live} 天）："
+            "理想节拍变长会使性能开动率和 OEE 虚高",
+            "device {device}'s ideal cycle was {baseline_min_s} to {baseline_max_s} in the "
+            "baseline and {reporting_min_s} to {reporting_max_s} after (ratio {ratio}), first "
+            "changed on {first_changed_day} ({days_from_go_live} days from go-live): a longer "
+            "ideal cycle inflates performance and OEE by itself",
         ),
     ),
-    "step_at_go_live": Check(
-        Text("上线日的阶跃变化", "Step change exactly at go-live"),
+    "config_changed_at_go_live": Check(
+        Text("上线后采集配置变更", "Agent configuration changed at go-live"),
         Text(
-            "{kpi} 在上线日发生 {step} 的阶跃变化，前后均无过渡：机器通常不会如此变化",
-            "{kpi} stepped by {step} exactly at go-live with no transition either side: "
-            "machines rarely change that way",
+            "第 {attempt} 次评审：设备 {device} 在报告期使用了 {new_digests} 个基期未用过的采集配置"
+            "（首次于 {first_change_day}，距上线 {days_from_go_live} 天）："
+            "指标变化可能来自配置而非改造",
+            "attempt {attempt}: device {device} ran {new_digests} agent configuration(s) the "
+            "baseline never used (first on {first_change_day}, {days_from_go_live} days from "
+            "go-live): the KPI change may come from the configuration, not the retrofit",
         ),
     ),
-    "reporting_mostly_imported": Check(
-        Text("报告期数据主要为导入", "Reporting data mostly imported"),
+    "config_changed_in_period": Check(
+        Text("期间内采集配置变更", "Configuration changed within a period"),
         Text(
-            "报告期计划时间中 {imported_share} 为导入数据，而非采集终端实测",
-            "{imported_share} of the reporting period's scheduled time is imported, not "
-            "measured by the agent",
+            "设备 {device} 的采集配置在同一期间内变更 {changes} 次：该期间以两种方式计量",
+            "device {device}'s agent configuration changed {changes} times within one period: "
+            "the period was measured two ways",
+        ),
+    ),
+    "device_only_in_one_period": Check(
+        Text("设备只出现在一个期间", "Device in one period only"),
+        Text(
+            "第 {attempt} 次评审：设备 {device} 仅在{present_in}有计划时间：前后比较的设备不一致",
+            "attempt {attempt}: device {device} has planned time only in the period "
+            "“{present_in}”: before and after do not compare the same machines",
+        ),
+    ),
+    "reporting_imported": Check(
+        Text("报告期含导入数据", "Imported data in the reporting period"),
+        Text(
+            "第 {attempt} 次评审：报告期计划时间中 {imported_share} 为导入数据"
+            "（{imported_device_days} 个设备日，设备 {devices}），而非采集终端实测",
+            "attempt {attempt}: {imported_share} of the reporting period's scheduled time is "
+            "imported ({imported_device_days} device-days, devices {devices}), not measured "
+            "by the agent",
         ),
     ),
     "comm_loss_around_go_live": Check(
         Text("上线前后通信中断", "Communication loss around go-live"),
         Text(
-            "上线日前后 {window_days} 天内通信中断占计划时间的 {comm_loss_share}",
-            "communication was lost for {comm_loss_share} of the scheduled time within "
-            "{window_days} days of go-live",
+            "上线前后 {edge_days} 天内通信中断占计划时间的 {edge_comm_loss_share}"
+            "（其余时间 {rest_comm_loss_share}），无数据的天占 {edge_missing_share}"
+            "（其余时间 {rest_missing_share}）",
+            "in the {edge_days} days around go-live communication was lost for "
+            "{edge_comm_loss_share} of the scheduled time (elsewhere {rest_comm_loss_share}) "
+            "and {edge_missing_share} of the days have no data (elsewhere {rest_missing_share})",
         ),
     ),
-    "seq_gaps": Check(
-        Text("序号缺口", "Sequence gaps"),
+    "seq_gap": Check(
+        Text("批次序号缺口", "Sequence gaps"),
         Text(
-            "采集终端 {agent} 有 {missing} 个批次序号从未送达（{gaps} 处缺口）",
-            "agent {agent} has {missing} batch sequence numbers that never arrived ({gaps} gaps)",
+            "采集终端 {agent} 有 {open_gaps} 处未补齐的序号缺口，共缺 {missing_seqs} 个批次"
+            "（最高序号 {highest_seq}，缺失占 {missing_share}）",
+            "agent {agent} has {open_gaps} open sequence gaps, {missing_seqs} batches never "
+            "received (highest seq {highest_seq}; {missing_share} missing)",
         ),
     ),
     "quarantined_messages": Check(
         Text("被隔离的消息", "Quarantined messages"),
         Text(
-            "采集终端 {agent} 有 {messages} 条消息被隔离（原因：{reason}）",
-            "{messages} messages from agent {agent} were quarantined (reason: {reason})",
+            "采集终端 {agent} 有 {messages} 条消息被收集端拒收隔离（原因代码 {reason}）",
+            "{messages} messages for agent {agent} were rejected into quarantine (reason {reason})",
         ),
     ),
-    "clock_jumps": Check(
+    "clock_jump": Check(
         Text("时钟跳变", "Clock jumps"),
         Text(
-            "设备 {device} 在 {day_count} 天中记录了 {clock_jumps} 次时钟跳变",
-            "device {device} recorded {clock_jumps} clock jumps on {day_count} days",
-        ),
-    ),
-    "revoked_agent": Check(
-        Text("已吊销的采集终端", "Revoked agent"),
-        Text(
-            "采集终端 {agent} 的密钥已被吊销；其数据仍在证据中",
-            "agent {agent}'s key is revoked; its data are still in the evidence",
+            "设备 {device} 的采集终端在 {days} 天中记录了 {jumps} 次时钟跳变",
+            "device {device}'s agent saw its clock step {jumps} times on {days} days",
         ),
     ),
 }
@@ -364,23 +425,42 @@ def kpi_reasons(kpi: KpiDoc, method: MethodDoc, lang: Lang) -> list[str]:
     return sentences
 
 
-def format_figure(name: str, value: float | int | str | None, lang: Lang) -> str:
-    """One figure of a flag, formatted by its name's unit suffix (module docstring)."""
+def format_figure(
+    name: str, value: float | int | str | None, lang: Lang, unit: str | None = None
+) -> str:
+    """One figure of a flag, formatted by the unit its name carries (module docstring).
+
+    ``unit`` overrides the name's unit token (a check's ``units``). Strings are shown as
+    given, except an ISO date (as a date) and a period role in ``period`` or ``present_in``.
+    """
     if value is None:
         return MISSING
     if isinstance(value, str):
-        return _date_text(name, value, lang)
+        return _string_text(name, value, lang)
     if isinstance(value, bool):
         return label("yes" if value else "no", lang)
-    return _number_text(name, value, lang)
+    return _number_text(unit or _unit_token(name), value, lang)
 
 
-def _date_text(name: str, value: str, lang: Lang) -> str:
-    if name.endswith(("_day", "_date")):
+_ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_RECTIFICATION_ROLE: Final = re.compile(r"rectification_(\d+)")
+#: Figures whose string value is a period role (the engine's ``baseline``, ``reporting``,
+#: ``rectification_N``), translated; any other string stays as the document has it.
+_ROLE_FIGURES: Final = frozenset({"period", "present_in"})
+
+
+def _string_text(name: str, value: str, lang: Lang) -> str:
+    if _ISO_DATE.fullmatch(value):
         try:
             return format_date(dt.date.fromisoformat(value), lang)
         except ValueError:
             return value
+    if name in _ROLE_FIGURES:
+        if value in PLACES:
+            return place_text(value, lang)
+        match = _RECTIFICATION_ROLE.fullmatch(value)
+        if match:
+            return label("rectification_period", lang).format(number=int(match[1]) + 1)
     return value
 
 
@@ -402,8 +482,7 @@ def _unit_token(name: str) -> str | None:
     return next((token for token in reversed(name.split("_")) if token in units), None)
 
 
-def _number_text(name: str, value: float | int, lang: Lang) -> str:
-    unit = _unit_token(name)
+def _number_text(unit: str | None, value: float | int, lang: Lang) -> str:
     if unit == "share":
         return format_share(float(value), 1, lang)
     if unit == "pct":
@@ -418,14 +497,25 @@ def _number_text(name: str, value: float | int, lang: Lang) -> str:
     return format_number(value, 3 if abs(value) < 100 else 1)
 
 
+def flag_figure_texts(flag: FlagDoc, lang: Lang) -> dict[str, str]:
+    """The flag's own figures, formatted with its check's units, in name order."""
+    check = CHECKS.get(flag.check)
+    units: Mapping[str, str] = {} if check is None else check.units
+    texts = {
+        name: format_figure(name, flag.figures[name], lang, units.get(name))
+        for name in sorted(flag.figures)
+    }
+    if isinstance(flag.figures.get("kpi"), str):
+        texts["kpi"] = kpi_name(str(flag.figures["kpi"]), lang)
+    return texts
+
+
 def flag_figures(flag: FlagDoc, lang: Lang) -> dict[str, str]:
     """A flag's figures, formatted, plus ``device``, ``day_count``, ``first_day``, ``last_day``.
 
     ``kpi`` (a code) becomes its name. Keys in name order, for a stable listing.
     """
-    figures = {name: format_figure(name, flag.figures[name], lang) for name in sorted(flag.figures)}
-    if "kpi" in flag.figures and isinstance(flag.figures["kpi"], str):
-        figures["kpi"] = kpi_name(flag.figures["kpi"], lang)
+    figures = flag_figure_texts(flag, lang)
     days = sorted(flag.days)
     figures.setdefault("device", flag.device or MISSING)
     figures.setdefault("day_count", format_count(len(days)))
@@ -443,7 +533,7 @@ def flag_sentence(flag: FlagDoc, lang: Lang) -> str:
     figures = flag_figures(flag, lang)
     if check is not None:
         return _fill(check.sentence.get(lang), figures)
-    pairs = "; ".join(f"{name} = {figures[name]}" for name in sorted(flag.figures))
+    pairs = "; ".join(f"{name} = {text}" for name, text in flag_figure_texts(flag, lang).items())
     return f"{flag.check}: {pairs}" if pairs else flag.check
 
 
@@ -495,6 +585,6 @@ class Catalogue:
         """A KPI's reasons as sentences."""
         return kpi_reasons(kpi, method, self.lang)
 
-    def figure(self, name: str, value: float | int | str | None) -> str:
-        """One flag figure, formatted."""
-        return format_figure(name, value, self.lang)
+    def flag_figures(self, flag: FlagDoc) -> dict[str, str]:
+        """A flag's own figures, formatted (:func:`flag_figure_texts`)."""
+        return flag_figure_texts(flag, self.lang)

@@ -30,6 +30,9 @@ LABELS: Final[dict[str, Text]] = {
     "colon": Text("：", ": "),
     "dash": Text("——", " — "),
     "no": Text("否", "no"),
+    "rectification_period": Text(
+        "第 {number} 次评审报告期", "reporting period of attempt {number}"
+    ),
     "more_days": Text("等，另有 {count} 天", "and {count} more"),
     # Verdict.
     "verdict.heading": Text("结论", "Verdict"),
@@ -46,16 +49,17 @@ LABELS: Final[dict[str, Text]] = {
     ),
     "verdict.rule": Text(
         "判定规则：所有必选指标均通过则企业通过；任一必选指标未通过则企业未通过；否则为数据不足。"
-        "指标通过的条件是变化的 95% 判定区间（自助法与 HAC 区间的并集）的保守边界达到目标。",
+        "指标通过的条件是变化的 95% 判定区间"
+        "（自助法、HAC 与等效独立天数区间的并集）的保守边界达到目标。",
         "Rule: the enterprise passes when every required target passes, fails when any "
         "required target fails, and otherwise has insufficient data. A target passes when "
         "the conservative bound of the change's decisive 95 % interval (the union of the "
-        "bootstrap and HAC intervals) reaches the target.",
+        "bootstrap, HAC and effective-days intervals) reaches the target.",
     ),
     "verdict.flags_note": Text(
         "可信性检查发现 {count} 项（其中严重 {serious} 项）。检查结果不改变结论，由评审专家研判。",
-        "Plausibility checks raised {count} flags ({serious} serious). Flags do not change "
-        "the verdict; they are for the reviewer to weigh.",
+        "Plausibility flags raised: {count} ({serious} serious). Flags do not change the "
+        "verdict; they are for the reviewer to weigh.",
     ),
     # Attempts.
     "attempts.caption": Text("评审记录（含整改）", "Review attempts (including rectification)"),
@@ -138,11 +142,19 @@ LABELS: Final[dict[str, Text]] = {
     ),
     "change.hac": Text("Newey–West HAC（交叉验证）", "Newey–West HAC (cross-check)"),
     "change.hac_settings": Text("最大滞后 {maxlags}", "maxlags {maxlags}"),
+    "change.effective": Text(
+        "等效独立天数区间（小样本校正）", "Effective days (small-sample correction)"
+    ),
+    "change.effective_settings": Text(
+        "等效独立天数 基期 {nb} / 报告期 {nr}；滞后 1 阶自相关 {rb} / {rr}；自由度 {dof}",
+        "effective days {nb} baseline / {nr} reporting; lag-1 autocorrelation {rb} / {rr}; "
+        "{dof} degrees of freedom",
+    ),
     "change.note": Text(
         "最小可检测效应 {mde}（检验把握度 {power}）。"
-        "判定区间为两种区间的并集：只有两种方法一致时才能通过。",
+        "判定区间为各区间的并集：只有各方法一致时才能通过。",
         "Minimum detectable effect {mde} (power {power}). The decisive interval is the union "
-        "of both intervals: a pass needs both methods to agree.",
+        "of the intervals: a pass needs every method to agree.",
     ),
     # Energy.
     "energy.heading": Text(

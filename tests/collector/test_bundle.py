@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +20,14 @@ import yaml
 from typer.testing import CliRunner
 
 from agent import wire
+from collector.bundle import Manifest, ManifestFile
 from collector.cli import app
+from collector.evidence.document import canonical_json
 from collector.registry import Registry, load_plan
 from collector.store import WindowRecord
 from stack import InfluxServer
 from tests.collector.store_helpers import open_store, quality, window
+from tests.conftest import InfluxFactory
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -38,7 +42,7 @@ def _windows(first: dt.date, last: dt.date, availability: float, seed: int) -> l
     """Hourly windows of press-1 from 08:00 to 16:00 local (8 scheduled hours a day), and the
     other hours unscheduled; parts at an ideal cycle of 20 s, energy 25 kWh + 0.5 a part."""
     rng = np.random.default_rng(seed)
-    records = []
+    records: list[WindowRecord] = []
     for offset in range((last - first).days + 1):
         day = first + dt.timedelta(days=offset)
         a = float(np.clip(availability + rng.normal(0, 0.03), 0.1, 1.0))
@@ -79,8 +83,29 @@ def _windows(first: dt.date, last: dt.date, availability: float, seed: int) -> l
     return records
 
 
-def _setup(tmp_path: Path, influxd: InfluxServer) -> tuple[Path, list[WindowRecord]]:
-    """A registry with the plan, integrity findings, and windows in InfluxDB with rollups."""
+@dataclass(frozen=True)
+class _Stack:
+    """One influxd for the module, loaded once: a registry with the plan and integrity
+    findings, windows written through the store and their daily rollups."""
+
+    config: Path
+    records: list[WindowRecord]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Stack]:
+    # Module scope: the tests only read what is loaded here, and loading (a server, 3,528
+    # windows, their rollups) is most of what a test would otherwise spend.
+    workdir = tmp_path_factory.mktemp("bundle")
+    influxd = InfluxServer(workdir / "influxd")
+    try:
+        influxd.start()
+        yield _load(workdir, influxd)
+    finally:
+        influxd.stop()
+
+
+def _load(tmp_path: Path, influxd: InfluxServer) -> _Stack:
     registry_path = tmp_path / "registry.sqlite"
     with Registry(registry_path) as registry:
         registry.load_plan(load_plan(PLAN), by="test")
@@ -101,16 +126,17 @@ def _setup(tmp_path: Path, influxd: InfluxServer) -> tuple[Path, list[WindowReco
 
     asyncio.run(store_windows())
     config = tmp_path / "collector.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "registry": str(registry_path),
-                "broker": {"host": "127.0.0.1"},
-                "influx": {"url": influxd.url, "database": "rv"},
-            }
-        )
-    )
-    return config, records
+    _write_config(config, registry_path, influxd.url)
+    return _Stack(config, records)
+
+
+def _write_config(path: Path, registry: Path, influx_url: str) -> None:
+    settings = {
+        "registry": str(registry),
+        "broker": {"host": "127.0.0.1"},
+        "influx": {"url": influx_url, "database": "rv"},
+    }
+    path.write_text(yaml.safe_dump(settings))
 
 
 def _process(*args: str) -> subprocess.CompletedProcess[str]:
@@ -145,22 +171,40 @@ def _check_manifest(folder: Path) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def test_enterprise_bundle_from_the_rollups(tmp_path: Path, influxd: InfluxServer) -> None:
-    config, records = _setup(tmp_path, influxd)
-    result = _process(
-        "evidence", ENTERPRISE, "--out", str(tmp_path / "one"), "--config", str(config)
-    )
+REPORTS = {"report.zh-CN.html", "report.en.html", "report.zh-CN.pdf", "report.en.pdf"}
+
+
+def _text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def _manifest(folder: Path) -> dict[str, dict[str, object]]:
+    files = json.loads((folder / "manifest.json").read_bytes())["files"]
+    return {item["path"]: item for item in files}
+
+
+def test_enterprise_bundle_from_the_rollups(tmp_path: Path, stack: _Stack) -> None:
+    config = str(stack.config)
+    # The real entry point in its own process, with every report (the only PDFs this module
+    # renders: tests/collector/report/test_render.py looks at them and their bytes).
+    result = _process("evidence", ENTERPRISE, "--out", str(tmp_path / "one"), "--config", config)
     assert result.returncode == 0, result.stderr
     seal = _check_manifest(tmp_path / "one")
     assert f"manifest.json sha256 {seal}" in result.stdout
     assert f"{ENTERPRISE}: pass after 1 attempt(s)" in result.stdout
+    assert set(_manifest(tmp_path / "one")) == {"evidence.json", *REPORTS}
+    for lang in ("zh-CN", "en"):
+        assert (tmp_path / "one" / f"report.{lang}.pdf").read_bytes().startswith(b"%PDF-")
+    # The reports show the engine's three intervals (method §3), the third one included.
+    assert "Effective days (small-sample correction)" in _text(tmp_path / "one" / "report.en.html")
+    assert "等效独立天数区间（小样本校正）" in _text(tmp_path / "one" / "report.zh-CN.html")
     doc = json.loads((tmp_path / "one" / "evidence.json").read_text(encoding="utf-8"))
     assert doc["plan"]["version"] == 1 and doc["status"] == "pass"
     # The reporting period's sums, recomputed from the windows written: every day is usable.
     oee = next(k for k in doc["attempts"][0]["kpis"] if k["kpi"] == "oee")
     assert oee["reporting"]["usable_days"] == 91
     sums: dict[str, float] = defaultdict(float)
-    for record in records:
+    for record in stack.records:
         local_day = (record.window.end - dt.timedelta(milliseconds=1)).astimezone(ZONE).date()
         if dt.date(2026, 6, 1) <= local_day <= dt.date(2026, 8, 30):
             w = record.window
@@ -177,55 +221,83 @@ def test_enterprise_bundle_from_the_rollups(tmp_path: Path, influxd: InfluxServe
     assert doc["integrity"]["quarantined"] == {AGENT: {"bad_signature": 1}}
     assert {f["check"] for f in doc["flags"]} == {"seq_gap", "quarantined_messages"}
     assert len(doc["device_days"]) == (56 + 91)
-    # Same data, same code, same seed: the same bytes, whatever the directory.
-    again = _cli("evidence", ENTERPRISE, "--out", str(tmp_path / "two"), "--config", str(config))
+    # Same data, same code, same seed, another process and directory: the same bytes. The
+    # second run leaves the PDFs out (seconds each; their bytes across processes are
+    # test_render's), so it compares the JSON, the HTML and their manifest lines.
+    again = _cli(
+        "evidence", ENTERPRISE, "--out", str(tmp_path / "two"), "--config", config,
+        "--reports", "html",
+    )  # fmt: skip
     assert again.returncode == 0, again.stderr
-    for name in ("evidence.json", "manifest.json"):
+    for name in ("evidence.json", "report.zh-CN.html", "report.en.html"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    first, second = _manifest(tmp_path / "one"), _manifest(tmp_path / "two")
+    assert second == {path: item for path, item in first.items() if not path.endswith(".pdf")}
+    # The manifest is the canonical JSON of its lines: the same files give the same bytes.
+    listed = Manifest(kind="enterprise", files=[ManifestFile(**item) for item in first.values()])
+    assert canonical_json(listed) == (tmp_path / "one" / "manifest.json").read_bytes()
 
 
-def test_platform_and_province_bundles(tmp_path: Path, influxd: InfluxServer) -> None:
-    config, _ = _setup(tmp_path, influxd)
+def test_platform_and_province_bundles(tmp_path: Path, stack: _Stack) -> None:
+    config = str(stack.config)
     out = tmp_path / "plat"
-    result = _cli("evidence", "--platform", "plat-a", "--out", str(out), "--config", str(config))
+    result = _cli(
+        "evidence", "--platform", "plat-a", "--out", str(out), "--config", config,
+        "--reports", "html",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "plat-a: 1 of 10 enterprises passed (minimum 10: not met); subsidy 150000.00 CNY" in (
         result.stdout
     )
     _check_manifest(out)
+    html = {"report.zh-CN.html", "report.en.html"}
+    assert set(_manifest(out)) == {"platform.json", *html} | {
+        f"plat-a-e{n:02d}/manifest.json" for n in range(1, 11)
+    }
+    assert set(_manifest(out / ENTERPRISE)) == {"evidence.json", *html}
     rollup = json.loads((out / "platform.json").read_text(encoding="utf-8"))
     first = rollup["enterprises"][0]
     evidence = (out / ENTERPRISE / "evidence.json").read_bytes()
     assert first["evidence_sha256"] == hashlib.sha256(evidence).hexdigest()
     assert [e["status"] for e in rollup["enterprises"]][1:] == ["insufficient_data"] * 9
     province = tmp_path / "province"
-    result = _cli("rollup", "--out", str(province), "--config", str(config))
+    result = _cli("rollup", "--out", str(province), "--config", config, "--reports", "none")
     assert result.returncode == 0, result.stderr
     seal = _check_manifest(province)
+    assert set(_manifest(province)) == {"province.json", "plat-a/manifest.json"}
     summary = json.loads((province / "province.json").read_text(encoding="utf-8"))
     assert (summary["enterprises"], summary["passed_count"]) == (10, 1)
     assert (province / "plat-a" / ENTERPRISE / "evidence.json").read_bytes() == evidence
-    # Writing into an earlier bundle replaces it; into a directory of other files is refused.
-    result = _cli("rollup", "--out", str(province), "--config", str(config))
+    # Writing into an earlier bundle replaces it, files the new one lacks included: a bundle
+    # with reports, then one without gives the same seal as the first and no report left.
+    result = _cli("rollup", "--out", str(province), "--config", config, "--reports", "html")
+    assert result.returncode == 0 and f"sha256 {seal}" not in result.stdout
+    assert (province / "plat-a" / ENTERPRISE / "report.en.html").exists()
+    result = _cli("rollup", "--out", str(province), "--config", config, "--reports", "none")
     assert result.returncode == 0 and f"sha256 {seal}" in result.stdout
+    assert not list(province.rglob("report.*"))
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
-    result = _cli("rollup", "--out", str(tmp_path / "other"), "--config", str(config))
+    result = _cli("rollup", "--out", str(tmp_path / "other"), "--config", config)
     assert result.returncode == 3 and "not empty" in result.stderr
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
 
 
-def test_refusals_have_exit_codes_and_no_traceback(tmp_path: Path, influxd: InfluxServer) -> None:
-    config, _ = _setup(tmp_path, influxd)
-    out = str(tmp_path / "out")
+def test_refusals_have_exit_codes_and_no_traceback(
+    tmp_path: Path, stack: _Stack, influxd_factory: InfluxFactory
+) -> None:
+    config, out = str(stack.config), str(tmp_path / "out")
+    # The same registry with an InfluxDB that is not running (the module's server stays up).
+    down = tmp_path / "down.yaml"
+    settings = yaml.safe_load(stack.config.read_text())
+    _write_config(down, Path(settings["registry"]), influxd_factory(start=False).url)
     cases = [
-        (("evidence", "nobody", "--out", out, "--config", str(config)), 1, "no loaded plan"),
-        (("evidence", "--platform", "plat-z", "--out", out, "--config", str(config)), 1, "plat-z"),
-        (("evidence", "--out", out, "--config", str(config)), 2, "give an ENTERPRISE"),
+        (("evidence", "nobody", "--out", out, "--config", config), 1, "no loaded plan"),
+        (("evidence", "--platform", "plat-z", "--out", out, "--config", config), 1, "plat-z"),
+        (("evidence", "--out", out, "--config", config), 2, "give an ENTERPRISE"),
         (("evidence", ENTERPRISE, "--out", out, "--config", str(tmp_path / "none.yaml")), 2, ""),
+        (("evidence", ENTERPRISE, "--out", out, "--config", str(down)), 4, "InfluxDB"),
     ]
-    influxd.stop()
-    cases.append((("evidence", ENTERPRISE, "--out", out, "--config", str(config)), 4, "InfluxDB"))
     for args, code, text in cases:
         result = _cli(*args)
         assert result.returncode == code, (args, result.stdout, result.stderr)

@@ -98,6 +98,27 @@ def test_digest_follows_values_not_comments() -> None:
     assert parse_plan(changed, "a").digest != first
 
 
+def test_energy_boundary_is_stored_only_when_chosen() -> None:
+    """Plans written before the boundary existed keep their digest; facility is a new version."""
+    text = VALID.read_text()
+    energy = 'energy_per_unit: {direction: decrease, size: 8, unit: "%", required: false'
+    assert energy in text
+    plain = parse_plan(text, "a")
+    assert "boundary" not in plan_content(plain.plan)
+    explicit = parse_plan(text.replace(energy, energy + ", boundary: devices"), "a")
+    assert explicit.digest == plain.digest
+    facility = parse_plan(
+        text.replace(energy, energy + ", boundary: facility, meters: [meter-1]"), "a"
+    )
+    target = facility.plan.platforms[0].enterprises[0].targets["energy_per_unit"]
+    assert (target.boundary, target.meters) == ("facility", ("meter-1",))
+    assert facility.digest != plain.digest
+    assert plan_changes(plan_content(plain.plan), plan_content(facility.plan))[0] == (
+        "platforms[plat-a].enterprises[plat-a-e01].targets.energy_per_unit.boundary: "
+        'added "facility"'
+    )
+
+
 def test_changes_name_the_enterprise_and_key() -> None:
     text = VALID.read_text()
     old = plan_content(parse_plan(text, "a").plan)

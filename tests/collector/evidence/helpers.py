@@ -57,6 +57,16 @@ def device_day(day: date, device: str = "press-1", **changes: Any) -> DailyRow:
     return DailyRow(**values)
 
 
+def meter_day(day: date, device: str, energy_kwh: float | None, **changes: Any) -> DailyRow:
+    """A meter's day (a main feeder, a sub-meter): energy only, no calendar, state or counts."""
+    values: dict[str, Any] = {
+        "scheduled_s": 0.0, "planned_s": 0.0, "run_s": None, "idle_s": None, "down_s": None,
+        "total_count": None, "good_count": None, "reject_count": None, "ideal_count_s": None,
+        "ideal_cycle_s_min": None, "ideal_cycle_s_max": None, "energy_kwh": energy_kwh,
+    }  # fmt: skip
+    return device_day(day, device, **{**values, **changes})
+
+
 def days(count: int, start: date = START) -> list[date]:
     """``count`` consecutive days from ``start``."""
     return [start + timedelta(days=i) for i in range(count)]

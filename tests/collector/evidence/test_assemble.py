@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from collector.evidence import kpi_value
@@ -22,11 +24,11 @@ from collector.evidence.document import (
     SoftwareDoc,
     canonical_json,
 )
-from collector.registry import Plan, load_plan
+from collector.registry import Plan, load_plan, parse_plan
 from collector.registry.plan import Enterprise
 from collector.store import DailyRow
 
-from .helpers import simulated_rows
+from .helpers import meter_day, simulated_rows
 
 CASES = Path(__file__).parents[1] / "plan_cases"
 SOFTWARE = SoftwareDoc(retrofit_verify="0.test", python="3", numpy="2", scipy="1", statsmodels="0")
@@ -108,6 +110,67 @@ def test_a_real_improvement_passes_and_the_figures_recompute_from_the_device_day
     energy = next(k for k in attempt.kpis if k.kpi == "energy_per_unit")
     assert energy.energy is not None and energy.energy.model.meets_g14
     assert len(energy.energy.points) == energy.baseline.usable_days + energy.reporting.usable_days
+
+
+def _main_meter_plant(enterprise: Enterprise, per_part_after: float) -> list[DailyRow]:
+    """Presses that only count parts and a main meter (``meter-1``) that only measures energy:
+    300 kWh a day of base load plus 0.40 kWh a good part before, ``per_part_after`` after."""
+    rng = np.random.default_rng(9)
+    presses = _rows(enterprise, 0.80, seed=4)
+    output: dict[date, float] = defaultdict(float)
+    for row in presses:
+        output[row.day] += row.good_count or 0
+    after = enterprise.go_live
+    meters = [
+        meter_day(
+            day,
+            "meter-1",
+            300.0 + (0.40 if day < after else per_part_after) * good + float(rng.normal(0, 8)),
+        )
+        for day, good in sorted(output.items())
+    ]
+    return [replace(row, energy_kwh=None) for row in presses] + meters
+
+
+def test_energy_per_unit_on_the_facility_boundary_recomputes_by_hand() -> None:
+    text = (CASES / "valid_minimal" / "plan.yaml").read_text()
+    energy = 'energy_per_unit: {direction: decrease, size: 8, unit: "%", required: false'
+    plan = parse_plan(
+        text.replace(energy, energy + ", boundary: facility, meters: [meter-1]"), "p"
+    ).plan
+    rows = _main_meter_plant(plan.platforms[0].enterprises[0], per_part_after=0.30)
+    doc = enterprise_evidence(_inputs(plan, 0, rows), software=SOFTWARE)
+    kpi = next(k for k in doc.attempts[0].kpis if k.kpi == "energy_per_unit")
+    assert (kpi.target.boundary, kpi.target.meters) == ("facility", ["meter-1"])
+    assert kpi.status == "pass" and kpi.energy is not None
+    # The sums: the meter's energy against both presses' good output, on the usable days.
+    for period in (kpi.baseline, kpi.reporting):
+        usable = {p.day for p in kpi.daily if p.usable and p.place == period.role}
+        assert len(usable) == period.usable_days > 21
+        meter = [d for d in doc.device_days if d.day in usable and d.device == "meter-1"]
+        presses = [d for d in doc.device_days if d.day in usable and d.device != "meter-1"]
+        assert period.sums["energy_kwh"] == pytest.approx(sum(d.energy_kwh or 0 for d in meter))
+        assert period.sums["good_count"] == sum(d.good_count or 0 for d in presses)
+    # The G14 model by plain least squares on the chart's points, and the savings by hand.
+    base = [p for p in kpi.energy.points if p.role == "baseline"]
+    report = [p for p in kpi.energy.points if p.role == "reporting"]
+    design = np.column_stack([np.ones(len(base)), [p.good_count for p in base]])
+    coefficients, *_ = np.linalg.lstsq(design, [p.energy_kwh for p in base], rcond=None)
+    assert kpi.energy.model.coefficients == pytest.approx(list(coefficients), rel=1e-9)
+    assert coefficients[1] == pytest.approx(0.40, abs=0.05)
+    adjusted = sum(coefficients[0] + coefficients[1] * p.good_count for p in report)
+    actual = sum(p.energy_kwh for p in report)
+    assert kpi.energy.adjusted_baseline_kwh == pytest.approx(adjusted, rel=1e-9)
+    assert kpi.energy.savings_pct == pytest.approx(100 * (adjusted - actual) / adjusted, rel=1e-9)
+    # The same plant on the default boundary: no device measured both, so no energy per unit.
+    plain = _plan()
+    doc = enterprise_evidence(_inputs(plain, 0, rows), software=SOFTWARE)
+    kpi = next(k for k in doc.attempts[0].kpis if k.kpi == "energy_per_unit")
+    assert (kpi.target.boundary, kpi.status) == ("devices", "insufficient_data")
+    assert kpi.reasons == ["too_few_usable_days", "too_few_usable_days"]
+    assert kpi.baseline.usable_days == kpi.reporting.usable_days == 0
+    oee = next(k for k in doc.attempts[0].kpis if k.kpi == "oee")
+    assert oee.target.boundary is None and oee.target.meters == []
 
 
 def test_rectification_is_a_second_attempt_and_decides_the_status() -> None:

@@ -1,4 +1,4 @@
-"""Change between periods: bootstrap, Newey–West cross-check, MDE (collector/evidence/change.py)."""
+"""Change between periods: bootstrap, Newey–West, effective days, MDE (evidence/change.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pytest
 import statsmodels.api as sm  # type: ignore[import-untyped]  # no type hints shipped
+from scipy import stats  # type: ignore[import-untyped]  # no type hints shipped
 
 from collector.evidence import block_length, estimate_change, hac_maxlags, moving_block_indices
-from collector.evidence.change import MDE_FACTOR
+from collector.evidence.change import MDE_FACTOR, effective_days
 
 from .helpers import ar1, availability_series
 
@@ -87,8 +88,6 @@ def test_bootstrap_interval_from_independent_resampling() -> None:
     assert estimate.bootstrap.low == pytest.approx(low, rel=1e-9)
     assert estimate.bootstrap.high == pytest.approx(high, rel=1e-9)
     assert estimate.bootstrap_se == pytest.approx(np.std(changes, ddof=1), rel=1e-9)
-    assert estimate.mde == pytest.approx(2.8016 * estimate.bootstrap_se, rel=1e-4)
-    assert pytest.approx(2.8016, rel=1e-4) == MDE_FACTOR
 
 
 def _newey_west_by_hand(y, x, w, lags):
@@ -129,8 +128,63 @@ def test_hac_matches_statsmodels_and_a_hand_newey_west() -> None:
     assert relative.hac_se == pytest.approx(math.sqrt(grad @ cov @ grad), rel=1e-9)
 
 
-def test_decisive_interval_is_the_union() -> None:
+def _effective_by_hand(run: list[float], planned: list[float]) -> tuple[float, float, float]:
+    """(variance, rho, effective days) of Σrun / Σplanned: a plain loop over left-out days."""
+    n = len(run)
+    left_out = [(sum(run) - run[d]) / (sum(planned) - planned[d]) for d in range(n)]
+    mean = sum(left_out) / n
+    jackknife = (n - 1) / n * sum((v - mean) ** 2 for v in left_out)
+    centred = [v - mean for v in left_out]
+    rho = sum(centred[d] * centred[d - 1] for d in range(1, n)) / sum(c * c for c in centred)
+    rho = min(max(rho + (1 + 4 * rho) / n, 0.0), 0.99)
+    return jackknife * (1 + rho) / (1 - rho), rho, n * (1 - rho) / (1 + rho)
+
+
+def test_effective_days_interval_from_a_plain_computation() -> None:
+    base, report = _periods(seed=5)
+    estimate = estimate_change(base, report, "pp")
+    (var_b, rho_b, n_b), (var_r, rho_r, n_r) = (
+        _effective_by_hand(list(s.sums[:, 0]), list(s.sums[:, 1])) for s in (base, report)
+    )
+    assert [d.rho for d in estimate.effective_days] == pytest.approx([rho_b, rho_r], rel=1e-9)
+    assert [d.n_effective for d in estimate.effective_days] == pytest.approx([n_b, n_r])
+    terms = (100**2 * var_b, 100**2 * var_r)
+    se = math.sqrt(sum(terms))
+    dof = sum(terms) ** 2 / (terms[0] ** 2 / (n_b - 1) + terms[1] ** 2 / (n_r - 1))
+    assert estimate.effective_se == pytest.approx(se, rel=1e-9)
+    assert estimate.effective_dof == pytest.approx(dof, rel=1e-9)
+    t = stats.t.ppf(0.975, dof)
+    assert estimate.effective.low == pytest.approx(estimate.change - t * se, rel=1e-9)
+    assert estimate.effective.high == pytest.approx(estimate.change + t * se, rel=1e-9)
+    # MDE: Student t quantiles on the same degrees of freedom, the largest of the three SEs.
+    factor = stats.t.ppf(0.975, dof) + stats.t.ppf(0.80, dof)
+    largest = max(estimate.bootstrap_se, estimate.hac_se, se)
+    assert estimate.mde == pytest.approx(factor * largest, rel=1e-9)
+    assert estimate.mde_factor == pytest.approx(factor, rel=1e-9) and factor > MDE_FACTOR
+    assert pytest.approx(2.8016, rel=1e-4) == MDE_FACTOR
+    # Relative change: the delta method on the two period values.
+    relative = estimate_change(base, report, "%")
+    b, r = base.value, report.value
+    assert b is not None and r is not None
+    relative_se = math.sqrt((100 * r / b**2) ** 2 * var_b + (100 / b) ** 2 * var_r)
+    assert relative.effective_se == pytest.approx(relative_se, rel=1e-9)
+
+
+def test_effective_days_of_a_mean_without_autocorrelation() -> None:
+    """Equal weights and no autocorrelation: the jackknife variance is s²/n, ρ is 0."""
+    values = np.array([0.70, 0.72, 0.69, 0.71, 0.70, 0.73, 0.68, 0.71])
+    series = availability_series("baseline", values, np.full(values.size, 28800.0))
+    days = effective_days(series)
+    assert days.jackknife_variance == pytest.approx(values.var(ddof=1) / values.size, rel=1e-9)
+    centred = values - values.mean()
+    raw = np.sum(centred[1:] * centred[:-1]) / np.sum(centred**2)
+    assert raw + (1 + 4 * raw) / values.size < 0  # negative even after the bias correction
+    assert days.rho == 0.0 and days.n_effective == values.size
+
+
+def test_decisive_interval_is_the_union_of_the_three() -> None:
     base, report = _periods()
     estimate = estimate_change(base, report, "pp")
-    assert estimate.decisive.low == min(estimate.bootstrap.low, estimate.hac.low)
-    assert estimate.decisive.high == max(estimate.bootstrap.high, estimate.hac.high)
+    intervals = (estimate.bootstrap, estimate.hac, estimate.effective)
+    assert estimate.decisive.low == min(i.low for i in intervals)
+    assert estimate.decisive.high == max(i.high for i in intervals)

@@ -6,10 +6,10 @@ from datetime import date
 
 import pytest
 
-from collector.evidence import enterprise_days, kpi_value
+from collector.evidence import MeasurementBoundary, enterprise_days, kpi_value
 from collector.store import DailyRow
 
-from .helpers import device_day
+from .helpers import device_day, meter_day
 
 SHIFT_DAY = date(2026, 3, 2)
 # The published worked example (480-min shift; two 15-min breaks and a 30-min meal; 47 min
@@ -147,6 +147,93 @@ def test_device_without_a_meter_adds_no_parts_to_energy_per_unit() -> None:
     (day,) = enterprise_days([metered, unmetered])
     assert day.value("energy_per_unit") == pytest.approx(400 / 800)
     assert day.value("output_per_planned_hour") == pytest.approx(2000 / 16)
+
+
+def _meter(device: str, energy_kwh: float | None, **changes: object) -> DailyRow:
+    return meter_day(SHIFT_DAY, device, energy_kwh, **changes)
+
+
+def _plant() -> list[DailyRow]:
+    """Two presses counting parts (press-2 with its own meter), the main feeder and a
+    compressor sub-meter behind it (deploy/agent/examples/energy-meter-rtu.yaml's layout)."""
+    return [
+        device_day(SHIFT_DAY, "press-1", good_count=1200, energy_kwh=None, planned_s=28800.0),
+        device_day(SHIFT_DAY, "press-2", good_count=800, energy_kwh=150.0, planned_s=21600.0),
+        _meter("meter-main", 900.0),
+        _meter("compressor", 120.0),
+    ]
+
+
+def test_facility_boundary_takes_the_listed_meters_against_every_counter() -> None:
+    facility = MeasurementBoundary("facility", frozenset({"meter-main"}))
+    (day,) = enterprise_days(_plant(), facility)
+    # The main feeder only: the compressor behind it and press-2's own meter are inside it.
+    assert day.kpi_sums["energy_per_unit"] == {
+        "energy_kwh": 900.0,
+        "good_count": 2000.0,
+        "planned_s": 28800.0 + 21600.0,
+    }
+    assert day.value("energy_per_unit") == pytest.approx(900 / 2000)
+    # The other KPIs do not depend on the boundary.
+    (devices_day,) = enterprise_days(_plant())
+    assert day.kpi_sums["oee"] == devices_day.kpi_sums["oee"]
+    # Devices (the default): only press-2 measured both.
+    assert devices_day.kpi_sums["energy_per_unit"] == {
+        "energy_kwh": 150.0,
+        "good_count": 800.0,
+        "planned_s": 21600.0,
+    }
+    two = MeasurementBoundary("facility", frozenset({"meter-main", "compressor"}))
+    (summed,) = enterprise_days(_plant(), two)
+    assert summed.kpi_sums["energy_per_unit"]["energy_kwh"] == 1020.0
+
+
+def test_a_main_meter_alone_gives_no_energy_per_unit_on_the_devices_boundary() -> None:
+    rows = [device_day(SHIFT_DAY, "press-1", energy_kwh=None), _meter("meter-main", 900.0)]
+    (day,) = enterprise_days(rows)
+    assert day.value("energy_per_unit") is None
+    (day,) = enterprise_days(rows, MeasurementBoundary("facility", frozenset({"meter-main"})))
+    assert day.value("energy_per_unit") == pytest.approx(900 / 980)
+
+
+@pytest.mark.parametrize(
+    ("meter_rows", "expected_kwh"),
+    [
+        # Heard 80 % of the day exactly: counts.
+        ([_meter("meter-main", 900.0, comm_loss_s=17280.0)], 900.0),
+        # Heard less (comm loss, or windows missing): the day's facility energy is unknown.
+        ([_meter("meter-main", 900.0, comm_loss_s=17281.0)], None),
+        ([_meter("meter-main", 900.0, duration_s=43200.0)], None),
+        ([_meter("meter-main", None)], None),
+        ([], None),
+        # Measured and imported rows of one meter add up, as for every other sum.
+        (
+            [
+                _meter("meter-main", 500.0, duration_s=43200.0),
+                _meter("meter-main", 400.0, duration_s=43200.0, provenance="imported"),
+            ],
+            900.0,
+        ),
+    ],
+)
+def test_a_facility_day_needs_every_meter_heard_for_most_of_the_day(
+    meter_rows: list[DailyRow], expected_kwh: float | None
+) -> None:
+    press = device_day(SHIFT_DAY, "press-1", energy_kwh=None)
+    facility = MeasurementBoundary("facility", frozenset({"meter-main"}))
+    (day,) = enterprise_days([press, *meter_rows], facility)
+    sums = day.kpi_sums.get("energy_per_unit")
+    assert (None if sums is None else sums["energy_kwh"]) == expected_kwh
+    # A second listed meter that never reported makes every day incomplete.
+    both = MeasurementBoundary("facility", frozenset({"meter-main", "meter-2"}))
+    (day,) = enterprise_days([press, *meter_rows], both)
+    assert "energy_per_unit" not in day.kpi_sums
+
+
+def test_facility_day_without_counted_output_has_no_energy_per_unit() -> None:
+    facility = MeasurementBoundary("facility", frozenset({"meter-main"}))
+    (day,) = enterprise_days([_meter("meter-main", 900.0)], facility)
+    assert "energy_per_unit" not in day.kpi_sums
 
 
 def test_coverage_and_imported_time() -> None:

@@ -44,3 +44,12 @@ def test_the_command_line_seed_is_the_engine_seed() -> None:
     from collector.evidence_cli import DEFAULT_SEED as CLI_SEED
 
     assert CLI_SEED == DEFAULT_SEED
+
+
+def test_the_command_line_report_choices_are_the_writer_choices() -> None:
+    from typing import get_args
+
+    from collector.bundle import REPORT_CHOICES, ReportChoice
+    from collector.evidence_cli import Reports
+
+    assert get_args(Reports) == get_args(ReportChoice) == REPORT_CHOICES

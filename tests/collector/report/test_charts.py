@@ -34,10 +34,12 @@ def test_daily_chart_is_well_formed_with_title_description_and_every_point() -> 
     assert root.findtext(f"{SVG}title") == "设备综合效率（OEE）: 日值（改造前后）"
     description = root.findtext(f"{SVG}desc") or ""
     assert "2024年5月6日" in description and "64.45%" in description
-    markers = root.findall(f"{SVG}circle") + root.findall(f"{SVG}rect")
-    defined = sum(1 for point in kpi.daily if point.value is not None)
-    # Every defined day is a marker; the rest are the legend, bands and background.
-    assert len(markers) >= defined
+    # Every day with a value is one marker (a sub-path of its series' path), no more.
+    series = [path for path in root.iter(f"{SVG}path") if path.get("class") == "markers"]
+    markers = sum((path.get("d") or "").count("M") for path in series)
+    assert markers == sum(1 for point in kpi.daily if point.value is not None)
+    # Baseline, reporting, between; usable and not: at most six series.
+    assert 3 <= len(series) <= 6
     texts = [element.text for element in root.iter(f"{SVG}text")]
     assert "上线 2024年5月6日" in texts
 

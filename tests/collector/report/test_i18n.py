@@ -63,19 +63,43 @@ def test_unknown_codes_show_as_themselves() -> None:
 
 def test_flag_sentence_quotes_its_figures_in_each_language() -> None:
     flag = FlagDoc(
-        check="config_change_at_go_live",
+        check="ideal_cycle_changed",
         severity="serious",
         device="cnc-02",
         days=[dt.date(2024, 5, 6)],
-        figures={"ideal_cycle_s_before": 45.0, "ideal_cycle_s_after": 40.0},
+        figures={"baseline_min_s": 40.0, "baseline_max_s": 40.0, "reporting_min_s": 45.0,
+                 "reporting_max_s": 45.0, "ratio": 1.125, "first_changed_day": "2024-05-06",
+                 "days_from_go_live": 0},
+    )  # fmt: skip
+    zh, en = flag_sentence(flag, "zh-CN"), flag_sentence(flag, "en")
+    assert "设备 cnc-02" in zh and "40.0 秒 至 40.0 秒" in zh and "2024年5月6日" in zh
+    assert "45.0 s to 45.0 s after (ratio 1.125), first changed on 2024-05-06" in en
+
+
+def test_a_checks_units_apply_where_the_figure_name_has_none() -> None:
+    flag = FlagDoc(
+        check="count_faster_than_ideal",
+        severity="warning",
+        device="p1",
+        days=[],
+        figures={"days": 3, "max_performance": 1.083, "limit": 1.05},
     )
-    assert "cnc-02" in flag_sentence(flag, "zh-CN")
-    assert "45.0 秒 → 40.0 秒" in flag_sentence(flag, "zh-CN")
-    assert "45.0 s → 40.0 s" in flag_sentence(flag, "en")
+    assert "highest performance 108.3 % (limit 105.0 %)" in flag_sentence(flag, "en")
+    energy = FlagDoc(
+        check="energy_not_following_output",
+        severity="warning",
+        device=None,
+        days=[],
+        figures={"period": "rectification_1", "period_start": "2024-11-01", "correlation": 0.12},
+    )
+    assert flag_sentence(energy, "en").startswith(
+        "reporting period of attempt 2 (2024-11-01 – —): daily energy and daily good output "
+        "correlate at only 0.120"
+    )
 
 
 def test_flag_with_a_missing_figure_shows_a_dash_and_unknown_checks_list_figures() -> None:
-    flag = FlagDoc(check="seq_gaps", severity="warning", device=None, days=[], figures={})
+    flag = FlagDoc(check="seq_gap", severity="warning", device=None, days=[], figures={})
     assert "—" in flag_sentence(flag, "en")
     unknown = FlagDoc(
         check="newer", severity="info", device=None, days=[], figures={"b_share": 0.5, "a": 2}
@@ -88,6 +112,9 @@ def test_figures_formatted_by_the_unit_in_their_name() -> None:
     assert format_figure("savings_pct", 9.34, "zh-CN") == "9.3%"
     assert format_figure("subsidy_fen", 25_500_000, "en") == "CNY 255,000.00"
     assert format_figure("first_day", "2024-05-06", "zh-CN") == "2024年5月6日"
+    assert format_figure("period", "baseline", "en") == "Baseline (before)"
+    assert format_figure("agent", "baseline", "en") == "baseline"  # only role figures translate
+    assert format_figure("ratio", 1.125, "en", unit="share") == "112.5 %"
     assert format_figure("gaps", 3, "en") == "3"
     assert format_figure("note", "<b>", "en") == "<b>"  # escaped by the template, not here
     assert format_figure("x", None, "en") == "—"

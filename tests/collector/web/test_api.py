@@ -183,3 +183,38 @@ def test_health_and_metrics(client: TestClient) -> None:
     assert health == {"status": "ok", "checks": {"registry": "ok", "influx": "ok"}}
     text = client.get("/metrics").text
     assert "rv_web_requests_total{" in text and 'route="healthz"' in text
+
+
+def test_an_evidence_run_stores_a_real_bundle_once_and_audits_it(
+    client: TestClient, world: World
+) -> None:
+    first = client.post("/api/v1/enterprises/e04/evidence", headers=world.headers("rev-nb"))
+    assert first.status_code == 201, first.text
+    bundle = first.json()
+    # e04 has no data in InfluxDB: the engine says so, it does not invent a verdict.
+    assert bundle["status"] == "insufficient_data"
+    assert {"evidence.json", "report.zh-CN.pdf", "report.en.html"} <= set(bundle["files"])
+    again = client.post(
+        "/api/v1/enterprises/e04/evidence", json={}, headers=world.headers("eng-a")
+    ).json()
+    assert again["bundle_id"] == bundle["bundle_id"]  # same data, same seed, same bytes
+    listed = client.get("/api/v1/enterprises/e04/evidence", headers=world.headers("obs-nb"))
+    assert [b["bundle_id"] for b in listed.json()] == [bundle["bundle_id"]]
+    runs = client.get(
+        "/api/v1/audit",
+        params={"action": "evidence.run", "subject": "plat-a/e04"},
+        headers=world.headers("admin"),
+    ).json()["items"]
+    assert [(r["actor"], r["detail"]["bundle"]) for r in runs] == [
+        ("eng-a", bundle["bundle_id"]),
+        ("rev-nb", bundle["bundle_id"]),
+    ]
+
+
+def test_the_docs_page_lists_every_operation_with_its_roles(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in paths:
+        assert f"<code>{path}</code>" in page.text
+    assert "<td>reviewer</td>" in page.text  # POST .../decisions
