@@ -459,6 +459,9 @@ def parse_args() -> argparse.Namespace:
         "--no-screenshots", action="store_true", help="skip the headless-Chromium screenshots"
     )
     parser.add_argument(
+        "--no-web", action="store_true", help="skip the web app (the end-to-end test does)"
+    )
+    parser.add_argument(
         "--serve",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -546,8 +549,11 @@ def main() -> int:
         # the same time: each uses one core.
         console.log("evidence engine: retrofit-collector rollup (bundles: JSON, HTML, PDF) ...")
         rollup = demo.start_child("rollup", rollup_command(out, ingest_config))
-        console.log("web app: retrofit-collector serve with a demo reviewer ...")
-        login, web_lines = start_web(demo, ingest_config, not args.no_screenshots)
+        login: DemoLogin | None = None
+        web_lines: list[str] = []
+        if not args.no_web:
+            console.log("web app: retrofit-collector serve with a demo reviewer ...")
+            login, web_lines = start_web(demo, ingest_config, not args.no_screenshots)
         result = evidence_and_report(
             out=out,
             rollup=rollup,
@@ -575,7 +581,7 @@ def main() -> int:
                 "and stalls show as comm loss and noisier state times (docs/demo.md); rerun "
                 f"with --speed {mode.speed / 2:.0f} for cleaner data"
             )
-        if args.serve:
+        if args.serve and login is not None:
             serving = True
             console.print(
                 f"the web app stays up at {login.url}/ (with InfluxDB and the registry) until "

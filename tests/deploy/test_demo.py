@@ -67,7 +67,7 @@ def _processes_using(path: Path) -> list[str]:
 @pytest.mark.timeout(600)
 def test_verdicts_match_the_simulated_retrofits(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    demo = _run_demo(out, "--no-screenshots")
+    demo = _run_demo(out, "--no-screenshots", "--no-web")
     output, _ = demo.communicate(timeout=580)
     result = json.loads((out / "verdicts.json").read_text("utf-8"))
     kept = result["path"]["polls_kept_pct"]
