@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,6 +117,48 @@ async def test_devices_on_one_serial_line_share_it(
             assert_matches(first, sim.values("press-1"))
             assert_matches(second, sim.values("press-2"))
             assert sim.modbus_request_counts(1) == {3: 1, 4: 1}
+            assert sim.modbus_request_counts(2) == {3: 1, 4: 1}
+        finally:
+            for source in sources:
+                await source.close()
+
+
+async def test_devices_polled_on_one_tick_share_a_pass_however_long_it_takes(
+    tmp_path: Path, pty_pair: tuple[int, int, str, str]
+) -> None:
+    # press-1 does not answer, so the pass waits out its timeout (1 s) on the line: longer than
+    # the half poll interval (0.5 s) a pass is shared for. press-2, polled on the same tick, waits
+    # for that pass and must take its readings from it, not send a second pass down the line.
+    master_a, master_b, server_end, client_end = pty_pair
+    clock = ScaledClock(start=START, anchor=time.time(), speed=1.0)
+    simulator = Simulator(
+        two_machine_plant(),
+        clock=clock,
+        start_ts=START.timestamp(),
+        rtu_port=server_end,
+        rtu_baudrate=115200,
+        tick_s=0,
+    )
+    async with relay(master_a, master_b), simulator as sim:
+        await sim.advance_to(START.timestamp() + 1800)
+        sim.silence(1)
+        devices = "".join(
+            f"  - id: {name}\n    protocol: modbus_rtu\n    serial_port: {client_end}\n"
+            f"    baudrate: 115200\n    parity: none\n    timeout_s: 1\n    retries: 0\n"
+            f"    poll_interval_s: 1\n    unit_id: {unit}\n    tags:{MACHINE_TAGS}"
+            for name, unit in (("press-1", 1), ("press-2", 2))
+        )
+        loaded = parse_config(config_text(devices), "agent.yaml")
+        sources = SourceFactory(clock).make_all(loaded.config.devices)
+        try:
+            for source in sources:
+                await source.connect()
+            # As the agent's device tasks do when the same tick wakes them.
+            first, second = await asyncio.gather(sources[0].read(), sources[1].read())
+            assert all(r.quality is Quality.BAD for r in first), first
+            assert_matches(by_tag(second), sim.values("press-2"))
+            # One pass: press-1 timed out once (its second request skipped), press-2 answered.
+            assert sim.modbus_request_counts(1) == {3: 1}
             assert sim.modbus_request_counts(2) == {3: 1, 4: 1}
         finally:
             for source in sources:
