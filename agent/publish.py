@@ -396,6 +396,11 @@ class Publisher:
             await asyncio.sleep(0.1)
         self._client.disconnect()
         self._client.loop_stop()
+        # paho closes the socket pair of loop_start() only in reinitialise() or when the client
+        # is garbage-collected (eclipse-paho/paho.mqtt.python#627); our callbacks keep it in a
+        # cycle with this publisher, so that would be whenever the cycle collector runs, with
+        # a ResourceWarning. The client is done with: reset it, which closes them now.
+        self._client.reinitialise()
 
 
 def _now_ms(clock: Clock) -> datetime:
