@@ -44,6 +44,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from agent import wire
 from collector.acks import AckOrder
 from collector.errors import RegistryUnavailable
+from collector.quarantine_log import QuarantineLog
 from collector.store import (
     AuthFailed,
     DayKey,
@@ -129,6 +130,10 @@ class IngestSettings:
     flush_after_s: float = 0.2
     #: Daily rollups of the days written to are recomputed this often, off the ack path.
     rollup_every_s: float = 2.0
+    #: Quarantined messages logged one WARNING line each, per reason and interval; the rest
+    #: are summed into one line at the interval's end (all are kept and counted).
+    quarantine_log_burst: int = 10
+    quarantine_log_every_s: float = 60.0
     #: Retire this client id: drain what its session holds, then end the session for good.
     retire: bool = False
     #: Retiring: the session is drained once nothing has arrived for this long.
@@ -184,6 +189,12 @@ class Ingest:
         self.stats = IngestStats()
         self._queue: asyncio.Queue[_Message] = asyncio.Queue()
         self._acks: AckOrder[_Message] = AckOrder(self._ack)
+        self._quarantine_log = QuarantineLog(
+            log,
+            lambda delay_s, summarise: asyncio.get_running_loop().call_later(delay_s, summarise),
+            burst=settings.quarantine_log_burst,
+            every_s=settings.quarantine_log_every_s,
+        )
         # Half the receive maximum: the broker sends the next batch while one is written.
         self._batch_messages = max(1, settings.inflight // 2)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -348,6 +359,7 @@ class Ingest:
             self._client.disconnect(properties=self._end_session() if self._retired else None)
             self._client.loop_stop()
             self._registry_thread.shutdown(wait=True)
+            self._quarantine_log.summarise()
 
     async def _drained(self) -> None:
         """Retiring: until connected, then nothing received, held or unwritten for a while."""
@@ -520,7 +532,7 @@ class Ingest:
 
     async def _quarantine(self, message: _Message, code: str, detail: str) -> None:
         self.stats.quarantined[code] += 1
-        log.warning("quarantined a message on %.120s: %s: %.300s", message.topic, code, detail)
+        self._quarantine_log.quarantined(message.topic, code, detail)
         await self._registry(
             self.registry.quarantine_add,
             message.payload,
