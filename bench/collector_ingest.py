@@ -45,10 +45,9 @@ from pathlib import Path
 
 import common
 import httpx
-import paho.mqtt.client as mqtt
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from paho.mqtt.enums import CallbackAPIVersion
+from rawmqtt import RawPublisher
 
 from agent import wire
 from collector.registry import Registry, load_plan
@@ -293,45 +292,46 @@ class Counter:
 
 
 class Publisher:
-    """A paho QoS 1 publisher, many messages in flight; ``sent_at`` keeps each publish time."""
+    """QoS 1 publishes on one connection (``rawmqtt``); ``sent_at`` keeps each publish time."""
 
     def __init__(self, broker: MosquittoServer) -> None:
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id="bench-agents", protocol=mqtt.MQTTv5
-        )
-        self.client.max_inflight_messages_set(200)
-        connected = threading.Event()
-        self.client.on_connect = lambda *_: connected.set()
-        self.client.connect(broker.host, broker.port)
-        self.client.loop_start()
-        if not connected.wait(10):
-            raise RuntimeError("bench publisher could not connect")
+        self._raw = RawPublisher(broker.host, broker.port, "bench-agents")
         self.sent_at: list[float] = []
 
     def send(self, topic: str, payload: bytes) -> None:
-        """Queue one QoS 1 publish and note when."""
+        """Send one QoS 1 publish and note when."""
         self.sent_at.append(time.perf_counter())
-        self.client.publish(topic, payload, qos=1)
+        self._raw.publish(topic, payload)
 
     def close(self) -> None:
-        """Disconnect and stop the network thread."""
-        self.client.disconnect()
-        self.client.loop_stop()
+        """Wait for the outstanding PUBACKs and disconnect."""
+        self._raw.close()
 
 
 # --- phases -------------------------------------------------------------------------------
 
 
-def ours(
-    publisher: Publisher, counter: Counter, agent: BenchAgent, envelopes: list[wire.Envelope]
-) -> float:
+@dataclass(frozen=True)
+class Batch:
+    """One phase's envelopes, their bytes encoded before the phase starts."""
+
+    agent: BenchAgent
+    seqs: list[int]
+    payloads: list[bytes]
+
+    @classmethod
+    def of(cls, agent: BenchAgent, envelopes: list[wire.Envelope]) -> Batch:
+        """The envelopes of ``agent``, encoded."""
+        return cls(agent, [e.seq for e in envelopes], [wire.encode(e) for e in envelopes])
+
+
+def ours(publisher: Publisher, counter: Counter, batch: Batch) -> float:
     """Records/s from the first publish to the last record queryable."""
-    payloads = [wire.encode(envelope) for envelope in envelopes]
     started = time.perf_counter()
-    for payload in payloads:
-        publisher.send(agent.topic, payload)
-    done = counter.stored_at(agent.agent, [envelope.seq for envelope in envelopes])
-    return len(payloads) * DEVICES / (max(done) - started)
+    for payload in batch.payloads:
+        publisher.send(batch.agent.topic, payload)
+    done = counter.stored_at(batch.agent.agent, batch.seqs)
+    return len(batch.payloads) * DEVICES / (max(done) - started)
 
 
 def limit(http: httpx.Client, lines: list[str]) -> float:
@@ -425,15 +425,14 @@ def run_round(bench: Bench, agents: list[BenchAgent], records: int, extra: list[
     single, multi = agents
     envelopes = [single.next_envelope() for _ in range(envelopes_per_phase)]
     lines = [window_line(r) for e in envelopes for r in window_records(e)]
-    bench.measure("ours_1", lambda: ours(bench.publisher, bench.counter, single, envelopes))
+    batch = Batch.of(single, envelopes)
+    bench.measure("ours_1", lambda: ours(bench.publisher, bench.counter, batch))
     bench.measure("limit", lambda: limit(bench.raw_http, lines))
     if not extra:
         return
-    more = [multi.next_envelope() for _ in range(envelopes_per_phase)]
+    more = Batch.of(multi, [multi.next_envelope() for _ in range(envelopes_per_phase)])
     bench.replicas.start(extra)
-    bench.measure(
-        f"ours_{len(extra) + 1}", lambda: ours(bench.publisher, bench.counter, multi, more)
-    )
+    bench.measure(f"ours_{len(extra) + 1}", lambda: ours(bench.publisher, bench.counter, more))
     bench.replicas.retire(extra)
 
 
