@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import re
@@ -230,18 +231,28 @@ def parse_topic(topic: str) -> TopicAddress:
 
 def format_timestamp(moment: datetime) -> str:
     """The wire form of a datetime: UTC, millisecond precision, ``Z`` suffix."""
-    moment = moment.astimezone(UTC)
-    if moment.year >= 1000:  # isoformat is the same text, at half the cost (hot path)
+    # Every datetime of a wire model is in UTC, and the windows of one envelope share their
+    # start and end: formatting each distinct instant once took a tenth of the collector's
+    # CPU off its canonical check. Equal aware datetimes are the same instant, so one text.
+    return _format_utc(moment if moment.tzinfo is UTC else moment.astimezone(UTC))
+
+
+@functools.lru_cache(maxsize=1024)
+def _format_utc(moment: datetime) -> str:
+    if moment.year >= 1000:  # isoformat is the same text as strftime here, at half the cost
         return moment.isoformat(timespec="milliseconds")[:-6] + "Z"  # less "+00:00"
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_timestamp(text: str) -> datetime:
-    """Parse the wire form of a datetime exactly; raise ValueError for any other form."""
+    """Parse the wire form of a datetime exactly; raise ValueError for any other form.
+
+    Cached (a datetime is immutable): the windows of an envelope share their times.
+    """
     if not _TIMESTAMP_RE.fullmatch(text):
         raise ValueError(f"expected YYYY-MM-DDTHH:MM:SS.mmmZ, got {text[:40]!r}")
-    # Python 3.11 reads the Z as UTC itself: a tenth of the cost of replace(tzinfo=UTC), which
-    # ran three times per window on the collector's hot path.
+    # Python 3.11 reads the Z as UTC itself, at a tenth of the cost of replace(tzinfo=UTC).
     return datetime.fromisoformat(text)
 
 
