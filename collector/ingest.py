@@ -45,6 +45,7 @@ from agent import wire
 from collector.acks import AckOrder
 from collector.errors import RegistryUnavailable
 from collector.quarantine_log import QuarantineLog
+from collector.rollup_debounce import RollupDebounce
 from collector.store import (
     AuthFailed,
     DayKey,
@@ -128,8 +129,11 @@ class IngestSettings:
     inflight: int = 64
     #: A batch (one InfluxDB write) closes after this long, or at ``inflight / 2`` messages.
     flush_after_s: float = 0.2
-    #: Daily rollups of the days written to are recomputed this often, off the ack path.
+    #: Daily rollups of the days written to are recomputed on rounds this often, off the ack
+    #: path: a day once it was not marked again for a round, or after it kept changing for
+    #: ``rollup_max_lag_s`` (a backlog draining), so a day is not re-read every round.
     rollup_every_s: float = 2.0
+    rollup_max_lag_s: float = 30.0
     #: Quarantined messages logged one WARNING line each, per reason and interval; the rest
     #: are summed into one line at the interval's end (all are kept and counted).
     quarantine_log_burst: int = 10
@@ -567,7 +571,8 @@ class Ingest:
         """Note the days these windows fall in; the refresher recomputes their rollups.
 
         Durable in the registry before the ack, so a refresh owed is never forgotten: the
-        rollup of a day lags its windows by at most ``rollup_every_s`` plus one refresh.
+        rollup of a day lags its windows by two rounds of ``rollup_every_s`` in steady flow,
+        ``rollup_max_lag_s`` while a backlog drains (collector/rollup_debounce.py).
         Runs in the registry thread (one hop for the zones and the mark).
         """
         zones = {e: self.registry.enterprise_zone(e) for e in {r.enterprise for r in records}}
@@ -575,13 +580,20 @@ class Ingest:
         self.registry.mark_days_dirty(days)
 
     async def _refresh_rollups_forever(self) -> None:
+        debounce = RollupDebounce(self.settings.rollup_max_lag_s)
         while True:
             await asyncio.sleep(self.settings.rollup_every_s)
-            await self.refresh_rollups()
+            await self.refresh_rollups(debounce)
 
-    async def refresh_rollups(self) -> int:
-        """Recompute the rollups of every day marked dirty; returns how many were done."""
+    async def refresh_rollups(self, debounce: RollupDebounce | None = None) -> int:
+        """Recompute the rollups of the days marked dirty; returns how many were done.
+
+        With ``debounce``, only the days it finds due (settled, or changing for too long);
+        without, every marked day (a retiring replica's last round, tests).
+        """
         dirty = await self._registry(self.registry.dirty_days)
+        if debounce is not None:
+            dirty = debounce.due(dirty, time.monotonic())
         if not dirty:
             return 0
         keys = [DayKey(enterprise, device, day, tz) for enterprise, device, day, tz, _ in dirty]
