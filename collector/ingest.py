@@ -3,7 +3,8 @@
 paho-mqtt 2.x, MQTT v5, a persistent session (clean start off, session expiry set) on a shared
 subscription, so N replicas split the load and the broker keeps what none has taken yet.
 ``manual_ack``: a message is acknowledged only after its points are written to InfluxDB (and
-the day rollups refreshed), or after it is kept in the quarantine with its reason.
+its days marked for a rollup refresh), or after it is kept in the quarantine with its reason;
+acknowledgements leave in receive order (MQTT v5 §4.6, ``collector.acks``).
 
 Memory stays bounded without any queue of our own growing: the CONNECT asks for a *receive
 maximum* of ``inflight`` messages, and the broker never sends more unacknowledged QoS 1
@@ -15,6 +16,10 @@ identity = registry entry, agent not revoked, devices registered, signature, seq
 (new / duplicate / replay). Duplicates are counted and written again (idempotent: same series,
 same timestamp); replays (an old seq with new content) are quarantined; gaps are recorded by
 the registry and close when the missing seq arrives.
+
+Batches are pipelined: a batch closes at ``inflight / 2`` messages, so the broker sends the
+next while one is handled; batches are checked and their seqs recorded one after another,
+while up to WRITES_IN_FLIGHT earlier ones are written (docs/performance.md, #6).
 
 Threads: paho's network loop runs in its own thread (``loop_start``) and hands messages to
 the asyncio loop with ``call_soon_threadsafe``; registry calls (sqlite3) run in a single worker
