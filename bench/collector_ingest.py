@@ -493,12 +493,15 @@ def report(bench: Bench, agent: BenchAgent, latency_s: float, replicas: int) -> 
     extra = [f"bench-latency-{n}" for n in range(2, replicas + 1)]
     if extra:
         bench.replicas.start(extra)
+    bench.meter.begin()
     delays = sorted(latency(bench.publisher, bench.counter, agent, mine / 2, latency_s))
+    cpu = bench.meter.end()
     p50, p99 = delays[len(delays) // 2], delays[min(len(delays) - 1, int(0.99 * len(delays)))]
     print(
         f"  latency with {replicas} replica(s) at {mine / 2:.0f} records/s ({len(delays)} "
         f"envelopes): p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max "
-        f"{delays[-1] * 1000:.0f} ms (load average {common.load_average()})"
+        f"{delays[-1] * 1000:.0f} ms (load average {common.load_average()})\n"
+        f"    cpu: {cpu.text()}"
     )
     first = bench.replicas.pids()[0]
     ingest_cpu = statistics.median(c.by_process["ingest"] for c in rounds.cpu["ours_1"])
