@@ -150,7 +150,6 @@ class _Window:
     counter_resets: int = 0
     meter_resets: int = 0
     clock_jumps: int = 0
-    partial: bool = False
 
     def scheduled_within(self, low: float, high: float) -> float:
         return sum(max(0.0, min(b, high) - max(a, low)) for a, b in self.scheduled)
@@ -184,8 +183,7 @@ class WindowBuilder:
         """Account for one poll. Samples must come in plant-time order; see clock jumps."""
         if self._cursor is None:  # first sample of a fresh start: the first window begins here
             self._cursor = _floor_ms(sample.ts)
-            first = self._window_at(self._cursor)
-            first.start, first.partial = self._cursor, True
+            self._window_at(self._cursor).start = self._cursor
         if not sample.answered:
             self._window_at(max(sample.ts, self._cursor)).missed_polls += 1
             self._fill_comm_loss_if_stale(sample.ts)
@@ -220,7 +218,11 @@ class WindowBuilder:
         return [self._close(self._windows.pop(s)) for s in done]
 
     def close_partial(self, now: float) -> list[wire.KpiWindow]:
-        """On shutdown: everything due, then the open window cut at ``now``, marked partial."""
+        """On shutdown: everything due, then the open window cut at ``now`` (so partial).
+
+        A window that ended at or before ``now`` but was still open (the stop came before the
+        poll that would have closed it) is closed whole: it covers its span, so it is not partial.
+        """
         closed = self.close_due(now)
         if self._cursor is None:
             return closed
@@ -234,7 +236,6 @@ class WindowBuilder:
             window = self._windows.pop(start)
             if window.start < end:
                 window.end = min(window.end, end)
-                window.partial = True
                 closed.append(self._close(window))
         return closed
 
@@ -393,7 +394,9 @@ class WindowBuilder:
             start=_utc(window.start),
             end=_utc(window.end),
             provenance=self.spec.provenance,
-            partial=window.partial or window.end - window.start < self.spec.window_s,
+            # Partial means cut short by an agent start or stop (docs/wire-contract.md): shorter
+            # than its aligned span. A start on an edge or a stop after one cuts nothing.
+            partial=window.end - window.start < self.spec.window_s,
             config_digest=self.spec.config_digest,
             scheduled_s=round(scheduled_s, 6),
             planned_s=round(window.planned_s, 6),

@@ -110,6 +110,7 @@ class Publisher:
         )
         self._wake = asyncio.Event()
         self._connected = asyncio.Event()
+        self._publishing = asyncio.Lock()
         self._retry_at = 0.0
         self._retry_delay_s = _RETRY_MIN_S
         self._resend_from_outbox = True
@@ -309,6 +310,13 @@ class Publisher:
         return max(0.05, min(1.0, retry_in if retry_in > 0 else 1.0))
 
     async def _publish_due(self) -> None:
+        # run() and drain() (a stopping agent) both publish what is due: one at a time, or both
+        # resend the same unacknowledged batch (one after its PUBACK came) and seal past
+        # max_inflight.
+        async with self._publishing:
+            await self._publish_due_now()
+
+    async def _publish_due_now(self) -> None:
         if time.monotonic() - self._last_status_at >= self.status_interval_s:
             await self.publish_status("online")
         if time.monotonic() < self._retry_at:
@@ -388,6 +396,11 @@ class Publisher:
             await asyncio.sleep(0.1)
         self._client.disconnect()
         self._client.loop_stop()
+        # paho closes the socket pair of loop_start() only in reinitialise() or when the client
+        # is garbage-collected (eclipse-paho/paho.mqtt.python#627); our callbacks keep it in a
+        # cycle with this publisher, so that would be whenever the cycle collector runs, with
+        # a ResourceWarning. The client is done with: reset it, which closes them now.
+        self._client.reinitialise()
 
 
 def _now_ms(clock: Clock) -> datetime:

@@ -6,9 +6,9 @@ never stops the others: its source turns faults into bad readings, and its task 
 anything unexpected, logs it, and goes on polling.
 
 Stopping (SIGTERM): the device tasks end, windows they had already closed finish going into the
-outbox (a stop never cancels a store), every open window is closed as ``partial`` and stored,
-the publisher gets a few seconds to send what is pending, says ``offline`` and disconnects.
-Anything not sent stays in the outbox for the next run.
+outbox (a stop never cancels a store), every open window is closed (``partial`` if the stop cut
+it short) and stored, the publisher gets a few seconds to send what is pending, says ``offline``
+and disconnects. Anything not sent stays in the outbox for the next run.
 """
 
 from __future__ import annotations

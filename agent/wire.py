@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import re
@@ -230,15 +231,29 @@ def parse_topic(topic: str) -> TopicAddress:
 
 def format_timestamp(moment: datetime) -> str:
     """The wire form of a datetime: UTC, millisecond precision, ``Z`` suffix."""
-    moment = moment.astimezone(UTC)
+    # Every datetime of a wire model is in UTC, and the windows of one envelope share their
+    # start and end: formatting each distinct instant once took a tenth of the collector's
+    # CPU off its canonical check. Equal aware datetimes are the same instant, so one text.
+    return _format_utc(moment if moment.tzinfo is UTC else moment.astimezone(UTC))
+
+
+@functools.lru_cache(maxsize=1024)
+def _format_utc(moment: datetime) -> str:
+    if moment.year >= 1000:  # isoformat is the same text as strftime here, at half the cost
+        return moment.isoformat(timespec="milliseconds")[:-6] + "Z"  # less "+00:00"
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_timestamp(text: str) -> datetime:
-    """Parse the wire form of a datetime exactly; raise ValueError for any other form."""
+    """Parse the wire form of a datetime exactly; raise ValueError for any other form.
+
+    Cached (a datetime is immutable): the windows of an envelope share their times.
+    """
     if not _TIMESTAMP_RE.fullmatch(text):
         raise ValueError(f"expected YYYY-MM-DDTHH:MM:SS.mmmZ, got {text[:40]!r}")
-    return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+    # Python 3.11 reads the Z as UTC itself, at a tenth of the cost of replace(tzinfo=UTC).
+    return datetime.fromisoformat(text)
 
 
 def _utc_ms(value: datetime) -> datetime:
@@ -343,16 +358,18 @@ class KpiWindow(_WireModel):
             )
         if duration > MAX_WINDOW_S:
             raise _FieldRule("end", f"window is {duration:g} s long, over {MAX_WINDOW_S} s")
-        states = (self.run_s, self.idle_s, self.down_s, self.off_s, self.planned_stop_s)
-        state_sum = sum(s for s in states if s is not None) + self.quality.comm_loss_s
+        state_sum = 0.0  # summed in this order, as before: the tolerance sees the same float
+        for state_s in (self.run_s, self.idle_s, self.down_s, self.off_s, self.planned_stop_s):
+            if state_s is not None:
+                state_sum += state_s
+        state_sum += self.quality.comm_loss_s
         if state_sum > duration + STATE_SUM_TOLERANCE_S:
             raise _FieldRule(
                 "run_s",
                 f"state times plus comm loss add up to {state_sum:g} s, more than the "
                 f"window's {duration:g} s",
             )
-        for name in ("scheduled_s", "planned_s"):
-            value = getattr(self, name)
+        for name, value in (("scheduled_s", self.scheduled_s), ("planned_s", self.planned_s)):
             if value > duration + STATE_SUM_TOLERANCE_S:
                 raise _FieldRule(name, f"{value:g} s is more than the window's {duration:g} s")
         if (
@@ -677,12 +694,34 @@ def _validate(model: type[_M], value: dict[str, Any]) -> _M:
 
 def _decode(model: type[_M], raw: bytes | bytearray) -> _M:
     raw = bytes(raw)  # paho hands payloads over as bytes or bytearray
+    if len(raw) <= MAX_MESSAGE_BYTES and (message := _decode_canonical(model, raw)) is not None:
+        return message
+    # Not a valid canonical message: the path below finds which rule it breaks, and decides.
     message = _validate(model, _load_json(raw))
     if encode(message) != raw:
         raise NotCanonical(
             "message is not in canonical form (sorted keys, no whitespace, shortest numbers, "
             "timestamps as YYYY-MM-DDTHH:MM:SS.mmmZ)"
         )
+    return message
+
+
+def _decode_canonical(model: type[_M], raw: bytes) -> _M | None:
+    """The message ``raw`` encodes if it is valid and canonical, else None; never raises.
+
+    The collector's hot path: pydantic parses and validates the bytes in one pass (no Python
+    object tree, no duplicate-key hook). It accepts exactly what the path in :func:`_decode`
+    accepts: anything it lets through re-encodes to ``raw`` itself, and canonical bytes hold
+    no duplicate key, non-finite number or lone surrogate, so ``json.loads`` reads them as
+    the same values and strict validation of those gives this same message. Anything else
+    returns None and goes the exact way, which names the rule broken.
+    """
+    try:
+        message = model.model_validate_json(raw)
+        if message.v != WIRE_VERSION or encode(message) != raw:
+            return None
+    except (ValueError, RecursionError):  # ValidationError and encoding errors are ValueErrors
+        return None
     return message
 
 

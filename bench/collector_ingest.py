@@ -1,41 +1,55 @@
 """Records/s from MQTT to queryable in InfluxDB through ``retrofit-collector ingest`` vs /write.
 
 Setup: a real mosquitto and influxd (``stack``), a registry with the example plan and the bench
-agents, and ``retrofit-collector ingest`` as a child process with the shipped defaults
-(inflight 64, flush_after_s 0.2). Envelopes are what an agent sends at a window close for 20
-devices: 20 one-minute windows (~12 kB), signed with the agent's registered key.
+agents, and ``retrofit-collector ingest`` as child processes with the shipped defaults (no
+``ingest:`` section in their config). Envelopes are what an agent sends at a window close for
+20 devices: 20 one-minute windows (~12 kB), signed with the agent's registered key.
 
-- ours: every envelope published at QoS 1 from one pipelined paho client; timed from the first
-  publish until ``count(seq)`` in InfluxDB shows every record (polled every 50 ms): the whole
-  path, broker → checks → signature → seq record → /write → day rollups → ack → queryable.
-- limit (the ratio): the same records as line protocol (``collector.store.window_line``),
-  POSTed to /write of the same influxd in 5,000-line batches over one HTTP connection, timed
-  until the last 204 (a 204 is queryable).
-- latency: envelopes published at half of ours (records/s), one every 1/rate s; for each, the
-  time from its publish to the first poll that shows it. p50 and p99; goal p99 <= 1 s.
+Phases, interleaved in every round (medians over the rounds are the figures):
 
-``rss_mb`` and ``cpu_pct`` are the ingest process's (VmRSS at the end, CPU over the ours phase).
+- ours_1: one replica. Every envelope published at QoS 1 over one connection (``rawmqtt``,
+  the broker's receive maximum in flight: the agents' own CPU is not the collector's); timed
+  from the first publish until InfluxDB shows every record (polled every 50 ms, reading only
+  what is not yet complete): the whole path, broker → size, decoding, identity, signature →
+  seq record → /write → day marks → ack → queryable, with the rollup refresher running.
+- limit (the ratio's denominator): the same records as line protocol
+  (``collector.store.window_line``), POSTed to /write of the same influxd in 5,000-line
+  batches over one HTTP connection, timed until the last 204 (a 204 is queryable).
+- ours_N (``--replicas N``, default 2 as ``deploy/central`` runs them; none with 1): the same
+  as ours_1 with N replicas in one share group, the way the collector scales out
+  (docs/scaling.md). The extra replicas are started for the phase and retired after it
+  (``ingest --retire``), so ours_1 always runs alone.
+- latency: envelopes published at half of the headline figure (ours_N, else ours_1), one every
+  1/rate s; for each, the time from its publish to the first poll that shows all its records.
+  p50 and p99; goal p99 <= 1 s.
+
+The ratio is ours_N / limit with ``--replicas N`` (and ours_1 / limit is printed beside it as
+``ratio_1``), else ours_1 / limit. Each phase also reports the CPU of every process in it, in %
+of one core: the ingest replicas, influxd, mosquitto, this script (publisher and poller) and
+everything else on the machine (other people's tests), so where the two cores went is on record.
+``rss_mb`` is the first replica's VmRSS at the end; ``cpu_pct`` its median CPU in ours_1.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import common
 import httpx
-import paho.mqtt.client as mqtt
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from paho.mqtt.enums import CallbackAPIVersion
+from rawmqtt import RawPublisher
 
 from agent import wire
 from collector.registry import Registry, load_plan
@@ -49,6 +63,10 @@ T0 = datetime(2026, 6, 1, tzinfo=UTC)
 DIGEST = wire.config_digest(b"bench agent.yaml")
 LINES_PER_WRITE = 5000
 POLL_S = 0.05
+#: Envelopes past the oldest incomplete one that a poll looks at (replicas store a few
+#: batches out of order, far fewer than this).
+POLL_AHEAD = 256
+COLLECTOR = Path(sys.executable).with_name("retrofit-collector")
 
 
 @dataclass
@@ -66,14 +84,19 @@ class BenchAgent:
         return wire.windows_topic(PLATFORM, self.enterprise, self.agent)
 
     def next_envelope(self) -> wire.Envelope:
-        """The next seq's envelope: one window per device."""
+        """The next seq's envelope: one window per device, all ending at :func:`window_end`."""
         self.seq += 1
-        start = T0 + timedelta(minutes=self.seq)
+        start = window_end(self.seq) - timedelta(minutes=1)
         records = [_window(f"dev-{n:02d}", start) for n in range(DEVICES)]
         return wire.seal_envelope(
             platform=PLATFORM, enterprise=self.enterprise, agent=self.agent, seq=self.seq,
             sent=start + timedelta(seconds=61), records=records, key=self.key,
         )  # fmt: skip
+
+
+def window_end(seq: int) -> datetime:
+    """When the windows of an envelope with ``seq`` end (its records' InfluxDB timestamp)."""
+    return T0 + timedelta(minutes=seq + 1)
 
 
 def _window(device: str, start: datetime) -> wire.KpiWindow:
@@ -89,7 +112,7 @@ def _window(device: str, start: datetime) -> wire.KpiWindow:
     )  # fmt: skip
 
 
-# --- the servers and the ingest process ---------------------------------------------------
+# --- the servers and the ingest processes ---------------------------------------------------
 
 
 def setup_registry(path: Path, agents: list[BenchAgent]) -> None:
@@ -104,107 +127,229 @@ def setup_registry(path: Path, agents: list[BenchAgent]) -> None:
             )  # fmt: skip
 
 
-def start_ingest(
-    workdir: Path, broker: MosquittoServer, influxd: InfluxServer
-) -> subprocess.Popen[bytes]:
-    """``retrofit-collector ingest`` with the shipped defaults; returns once it is connected."""
-    config = workdir / "collector.yaml"
-    document = {
-        "registry": str(workdir / "registry.sqlite"),
-        "broker": {"host": broker.host, "port": broker.port},
-        "influx": {"url": influxd.url, "database": "rv"},
-    }
-    config.write_text(yaml.safe_dump(document))
-    log_path = workdir / "ingest.log"
-    ingest = Path(sys.executable).with_name("retrofit-collector")
-    argv = [str(ingest), "ingest", "--config", str(config), "--client-id", "bench-collector"]
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log_path.open("wb"))
-    deadline = time.monotonic() + 30
-    while b"connected to" not in log_path.read_bytes():
-        if process.poll() is not None or time.monotonic() > deadline:
+class Replicas:
+    """``retrofit-collector ingest`` processes with the shipped defaults, one share group."""
+
+    def __init__(self, workdir: Path, broker: MosquittoServer, influxd: InfluxServer) -> None:
+        self.workdir = workdir
+        self.config = workdir / "collector.yaml"
+        document = {
+            "registry": str(workdir / "registry.sqlite"),
+            "broker": {"host": broker.host, "port": broker.port},
+            "influx": {"url": influxd.url, "database": "rv"},
+        }
+        self.config.write_text(yaml.safe_dump(document))
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+
+    def pids(self) -> list[int]:
+        """Process ids of the running replicas."""
+        return [process.pid for process in self.running.values()]
+
+    def start(self, client_ids: list[str]) -> None:
+        """Start a replica per client id; returns once each is connected."""
+        logs = {}
+        for client_id in client_ids:
+            logs[client_id] = self.workdir / f"ingest-{client_id}.log"
+            self.running[client_id] = subprocess.Popen(
+                self._argv(client_id), stdout=subprocess.DEVNULL, stderr=logs[client_id].open("ab")
+            )
+        deadline = time.monotonic() + 30
+        for client_id, log_path in logs.items():
+            while b"connected to" not in log_path.read_bytes():
+                if self.running[client_id].poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"ingest {client_id} did not start; see {log_path}")
+                time.sleep(0.05)
+        time.sleep(0.2)  # their SUBSCRIBEs are on the wire
+
+    def retire(self, client_ids: list[str]) -> None:
+        """Stop these replicas and end their sessions (``ingest --retire``), so that mosquitto
+        routes no share of later windows to them (docs/scaling.md)."""
+        for client_id in client_ids:
+            common.stop_process(self.running.pop(client_id))
+        retiring = [
+            subprocess.Popen(
+                [*self._argv(client_id), "--retire"],
+                stdout=subprocess.DEVNULL,
+                stderr=(self.workdir / f"ingest-{client_id}.log").open("ab"),
+            )
+            for client_id in client_ids
+        ]
+        for process in retiring:
+            if process.wait(120) != 0:
+                raise RuntimeError(f"ingest --retire failed; see {self.workdir}")
+
+    def _argv(self, client_id: str) -> list[str]:
+        return [str(COLLECTOR), "ingest", "--config", str(self.config), "--client-id", client_id]
+
+    def stop_all(self) -> None:
+        """SIGTERM every replica still running."""
+        for process in self.running.values():
             common.stop_process(process)
-            raise RuntimeError(f"ingest did not start; see {log_path}")
-        time.sleep(0.05)
-    return process
+        self.running.clear()
+
+
+# --- measuring ------------------------------------------------------------------------------
+
+
+@dataclass
+class PhaseCpu:
+    """CPU over one phase, in % of one core, by process and for the whole machine."""
+
+    by_process: dict[str, float]
+    machine_pct: float
+
+    def text(self) -> str:
+        """``ingest 97%, influxd 41%, ... others 12% (machine 180% of 200%)``."""
+        others = max(0.0, self.machine_pct - sum(self.by_process.values()))
+        parts = [f"{name} {pct:.0f}%" for name, pct in self.by_process.items()]
+        cores = os.cpu_count() or 1
+        return (
+            ", ".join([*parts, f"others {others:.0f}%"])
+            + f" (machine {self.machine_pct:.0f}% of {100 * cores}%)"
+        )
+
+
+class CpuMeter:
+    """Per-process and machine CPU over a phase; ``processes`` maps a name to its pids."""
+
+    def __init__(self, processes: dict[str, Callable[[], list[int]]]) -> None:
+        self.processes = processes
+        self._start: tuple[float, float, dict[str, float]] | None = None
+
+    def _seconds(self) -> dict[str, float]:
+        return {
+            name: sum(common.cpu_seconds(pid) for pid in pids())
+            for name, pids in self.processes.items()
+        }
+
+    def begin(self) -> None:
+        """Mark the start of a phase."""
+        self._start = (time.perf_counter(), common.machine_busy_seconds(), self._seconds())
+
+    def end(self) -> PhaseCpu:
+        """CPU since :meth:`begin` (the same processes must still be running)."""
+        assert self._start is not None
+        wall0, busy0, seconds0 = self._start
+        wall = time.perf_counter() - wall0
+        seconds = self._seconds()
+        return PhaseCpu(
+            {name: 100 * (seconds[name] - seconds0[name]) / wall for name in seconds},
+            100 * (common.machine_busy_seconds() - busy0) / wall,
+        )
 
 
 class Counter:
-    """``count(seq)`` of one agent's windows in InfluxDB, over one kept-alive connection."""
+    """Stored windows of one agent in InfluxDB, over one kept-alive connection."""
 
     def __init__(self, influxd: InfluxServer) -> None:
         self._http = httpx.Client(base_url=influxd.url, timeout=10)
 
+    def _series(self, query: str) -> list[list[int]]:
+        answer = self._http.post("/query", data={"db": "rv", "q": query, "epoch": "ms"}).json()
+        series = answer["results"][0].get("series")
+        return series[0]["values"] if series else []
+
     def windows(self, agent: str) -> int:
-        """Stored windows of ``agent``."""
+        """``count(seq)`` of ``agent``'s windows."""
         # S608: InfluxQL of literals and the bench's own agent ids, no outside input.
         query = f'SELECT count("seq") FROM "rv"."raw"."kpi_window" WHERE "agent" = \'{agent}\''  # noqa: S608
-        answer = self._http.post("/query", data={"db": "rv", "q": query}).json()
-        series = answer["results"][0].get("series")
-        return int(series[0]["values"][0][1]) if series else 0
+        values = self._series(query)
+        return int(values[0][1]) if values else 0
 
-    def wait_for(self, agent: str, total: int, timeout_s: float = 600) -> list[tuple[float, int]]:
-        """Poll every POLL_S until ``total`` windows are stored; (time, count) of every poll."""
-        polls: list[tuple[float, int]] = []
-        deadline = time.monotonic() + timeout_s
-        while not polls or polls[-1][1] < total:
+    def per_minute(self, agent: str, first: datetime, last: datetime) -> dict[int, int]:
+        """Stored windows of ``agent`` ending in each minute ``first..last``: {ms: count}."""
+        query = (
+            f'SELECT count("seq") FROM "rv"."raw"."kpi_window" WHERE "agent" = \'{agent}\' '  # noqa: S608
+            f"AND time >= '{first.isoformat()}' AND time <= '{last.isoformat()}' "
+            "GROUP BY time(1m) fill(none)"
+        )
+        return {int(ms): int(count) for ms, count in self._series(query)}
+
+    def stored_at(self, agent: str, seqs: list[int], timeout_s: float = 600) -> list[float]:
+        """Poll every POLL_S until every envelope in ``seqs`` has all its windows stored; the
+        time of the first poll that showed each complete, in the order of ``seqs``.
+
+        Each envelope's windows end in their own minute, so a ``GROUP BY time(1m)`` poll tells
+        which envelopes are complete whatever order replicas store them in. A poll reads only
+        POLL_AHEAD envelopes from the oldest incomplete one: counting every point each time cost
+        influxd more CPU than writing them (~50 us a record at 20 polls/s), charged to ours
+        alone. An envelope stored beyond that reach is seen late: latency errs high, not low.
+        """
+        ends = {int(window_end(seq).timestamp() * 1000): index for index, seq in enumerate(seqs)}
+        done: list[float | None] = [None] * len(seqs)
+        oldest, deadline = 0, time.monotonic() + timeout_s
+        while oldest < len(seqs):
             if time.monotonic() > deadline:
-                raise RuntimeError(f"only {polls[-1][1]} of {total} windows of {agent} stored")
-            polls.append((time.perf_counter(), self.windows(agent)))
-            time.sleep(POLL_S)
-        return polls
+                raise RuntimeError(f"envelope seq {seqs[oldest]} of {agent} never stored in full")
+            newest = seqs[min(len(seqs), oldest + POLL_AHEAD) - 1]
+            counts = self.per_minute(agent, window_end(seqs[oldest]), window_end(newest))
+            now = time.perf_counter()
+            for end_ms, count in counts.items():
+                index = ends.get(end_ms)
+                if index is not None and count == DEVICES and done[index] is None:
+                    done[index] = now
+            while oldest < len(seqs) and done[oldest] is not None:
+                oldest += 1
+            if oldest < len(seqs):
+                time.sleep(POLL_S)
+        stored, expected = self.windows(agent), len(seqs) * DEVICES
+        if stored != expected:  # nothing else stored under this agent either
+            raise RuntimeError(f"{agent}: {stored} windows stored, expected {expected}")
+        return [moment for moment in done if moment is not None]
 
 
 class Publisher:
-    """A paho QoS 1 publisher, many messages in flight; ``sent_at`` keeps each publish time."""
+    """QoS 1 publishes on one connection (``rawmqtt``); ``sent_at`` keeps each publish time."""
 
     def __init__(self, broker: MosquittoServer) -> None:
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id="bench-agents", protocol=mqtt.MQTTv5
-        )
-        self.client.max_inflight_messages_set(200)
-        connected = threading.Event()
-        self.client.on_connect = lambda *_: connected.set()
-        self.client.connect(broker.host, broker.port)
-        self.client.loop_start()
-        if not connected.wait(10):
-            raise RuntimeError("bench publisher could not connect")
+        self._raw = RawPublisher(broker.host, broker.port, "bench-agents")
         self.sent_at: list[float] = []
 
     def send(self, topic: str, payload: bytes) -> None:
-        """Queue one QoS 1 publish and note when."""
+        """Send one QoS 1 publish and note when."""
         self.sent_at.append(time.perf_counter())
-        self.client.publish(topic, payload, qos=1)
+        self._raw.publish(topic, payload)
 
     def close(self) -> None:
-        """Disconnect (queued publishes are sent first by ``loop_stop``'s caller waiting)."""
-        self.client.disconnect()
-        self.client.loop_stop()
+        """Wait for the outstanding PUBACKs and disconnect."""
+        self._raw.close()
 
 
 # --- phases -------------------------------------------------------------------------------
 
 
-def ours(publisher: Publisher, counter: Counter, agent: BenchAgent, payloads: list[bytes]) -> float:
+@dataclass(frozen=True)
+class Batch:
+    """One phase's envelopes, their bytes encoded before the phase starts."""
+
+    agent: BenchAgent
+    seqs: list[int]
+    payloads: list[bytes]
+
+    @classmethod
+    def of(cls, agent: BenchAgent, envelopes: list[wire.Envelope]) -> Batch:
+        """The envelopes of ``agent``, encoded."""
+        return cls(agent, [e.seq for e in envelopes], [wire.encode(e) for e in envelopes])
+
+
+def ours(publisher: Publisher, counter: Counter, batch: Batch) -> float:
     """Records/s from the first publish to the last record queryable."""
     started = time.perf_counter()
-    for payload in payloads:
-        publisher.send(agent.topic, payload)
-    polls = counter.wait_for(agent.agent, len(payloads) * DEVICES)
-    return len(payloads) * DEVICES / (polls[-1][0] - started)
+    for payload in batch.payloads:
+        publisher.send(batch.agent.topic, payload)
+    done = counter.stored_at(batch.agent.agent, batch.seqs)
+    return len(batch.payloads) * DEVICES / (max(done) - started)
 
 
-def limit(influxd: InfluxServer, envelopes: list[wire.Envelope]) -> float:
-    """Records/s of raw line-protocol writes of the same records to the same influxd."""
-    lines = [window_line(r) for e in envelopes for r in window_records(e)]
-    influxd.create_database("rawbench")
-    with httpx.Client(base_url=influxd.url, timeout=60) as http:
-        started = time.perf_counter()
-        for first in range(0, len(lines), LINES_PER_WRITE):
-            body = "\n".join(lines[first : first + LINES_PER_WRITE]).encode()
-            answer = http.post("/write", params={"db": "rawbench", "precision": "ms"}, content=body)
-            if answer.status_code != 204:
-                raise RuntimeError(f"raw write: HTTP {answer.status_code} {answer.text[:200]}")
-        return len(lines) / (time.perf_counter() - started)
+def limit(http: httpx.Client, lines: list[str]) -> float:
+    """Records/s of raw line-protocol writes of ``lines`` to the ``rawbench`` database."""
+    started = time.perf_counter()
+    for first in range(0, len(lines), LINES_PER_WRITE):
+        body = "\n".join(lines[first : first + LINES_PER_WRITE]).encode()
+        answer = http.post("/write", params={"db": "rawbench", "precision": "ms"}, content=body)
+        if answer.status_code != 204:
+            raise RuntimeError(f"raw write: HTTP {answer.status_code} {answer.text[:200]}")
+    return len(lines) / (time.perf_counter() - started)
 
 
 def latency(
@@ -213,9 +358,9 @@ def latency(
     """Seconds from publish to queryable of each envelope, published at ``rate`` records/s."""
     interval_s = DEVICES / rate
     count = max(10, int(duration_s / interval_s))
-    payloads = [wire.encode(agent.next_envelope()) for _ in range(count)]
+    envelopes = [agent.next_envelope() for _ in range(count)]
+    payloads = [wire.encode(envelope) for envelope in envelopes]
     first_sent = len(publisher.sent_at)
-    done = threading.Event()
 
     def send_paced() -> None:
         tick = time.perf_counter()
@@ -223,85 +368,156 @@ def latency(
             publisher.send(agent.topic, payload)
             tick += interval_s
             time.sleep(max(0.0, tick - time.perf_counter()))
-        done.set()
 
     sender = threading.Thread(target=send_paced)
     sender.start()
-    polls = counter.wait_for(agent.agent, count * DEVICES)
+    stored_at = counter.stored_at(agent.agent, [envelope.seq for envelope in envelopes])
     sender.join()
     sent_at = publisher.sent_at[first_sent:]
-    # One publisher and one replica: windows arrive in order, so the first n envelopes are
-    # stored once n x DEVICES windows are.
-    latencies, poll = [], 0
-    for index, sent in enumerate(sent_at):
-        while polls[poll][1] < (index + 1) * DEVICES:
-            poll += 1
-        latencies.append(polls[poll][0] - sent)
-    return latencies
+    return [stored - sent for stored, sent in zip(stored_at, sent_at, strict=True)]
 
 
-def run(workdir: Path, records: int, rounds: int, latency_s: float) -> None:
+# --- the run --------------------------------------------------------------------------------
+
+
+@dataclass
+class Rounds:
+    """Each phase's records/s and CPU, round after round."""
+
+    rates: dict[str, list[float]] = field(default_factory=dict)
+    cpu: dict[str, list[PhaseCpu]] = field(default_factory=dict)
+
+    def add(self, phase: str, rate: float, cpu: PhaseCpu) -> None:
+        """Keep one phase's figures."""
+        self.rates.setdefault(phase, []).append(rate)
+        self.cpu.setdefault(phase, []).append(cpu)
+
+    def median(self, phase: str) -> float:
+        """The phase's median records/s."""
+        return statistics.median(self.rates[phase])
+
+
+@dataclass
+class Bench:
+    """The servers, the replicas, and what each phase needs."""
+
+    replicas: Replicas
+    publisher: Publisher
+    counter: Counter
+    raw_http: httpx.Client
+    meter: CpuMeter
+    rounds: Rounds = field(default_factory=Rounds)
+
+    def measure(self, phase: str, run: Callable[[], float]) -> None:
+        """Run one phase under the CPU meter, keep and print its figures."""
+        self.meter.begin()
+        rate = run()
+        cpu = self.meter.end()
+        self.rounds.add(phase, rate, cpu)
+        # CPU time per record, unlike % of a core, does not depend on how much CPU others left.
+        per_record = "".join(
+            f", {name} {10_000 * cpu.by_process[name] / rate:.0f}"
+            for name in ("ingest", "influxd")
+            if cpu.by_process[name] >= 1
+        )
+        print(
+            f"    {phase:7s} {rate:8.0f} records/s   cpu: {cpu.text()}; us/record{per_record}",
+            flush=True,
+        )
+
+
+def run_round(bench: Bench, agents: list[BenchAgent], records: int, extra: list[str]) -> None:
+    """ours_1, limit and (with extra replicas) ours_N on fresh records of their own agents."""
+    envelopes_per_phase = records // DEVICES
+    single, multi = agents
+    envelopes = [single.next_envelope() for _ in range(envelopes_per_phase)]
+    lines = [window_line(r) for e in envelopes for r in window_records(e)]
+    batch = Batch.of(single, envelopes)
+    bench.measure("ours_1", lambda: ours(bench.publisher, bench.counter, batch))
+    bench.measure("limit", lambda: limit(bench.raw_http, lines))
+    if not extra:
+        return
+    more = Batch.of(multi, [multi.next_envelope() for _ in range(envelopes_per_phase)])
+    bench.replicas.start(extra)
+    bench.measure(f"ours_{len(extra) + 1}", lambda: ours(bench.publisher, bench.counter, more))
+    bench.replicas.retire(extra)
+
+
+def warm_up(bench: Bench, agent: BenchAgent) -> None:
+    """The first batches of ingest (imports, connections, caches) and the raw database's shard."""
+    envelopes = [agent.next_envelope() for _ in range(3)]
+    for envelope in envelopes:
+        bench.publisher.send(agent.topic, wire.encode(envelope))
+    bench.counter.stored_at(agent.agent, [envelope.seq for envelope in envelopes], timeout_s=30)
+    lines = [window_line(r) for r in window_records(agent.next_envelope())]
+    limit(bench.raw_http, lines)
+
+
+def run(workdir: Path, records: int, rounds: int, latency_s: float, replicas: int) -> None:
     """Start everything, measure, print the figures and the result line."""
-    envelopes_per_round = records // DEVICES
-    agents = [BenchAgent(f"gw-bench-{n}", f"ent-{n + 1:02d}") for n in range(rounds + 2)]
+    agents = [BenchAgent(f"gw-bench-{n}", f"ent-{n % 10 + 1:02d}") for n in range(2 * rounds + 2)]
     setup_registry(workdir / "registry.sqlite", agents)
     with (
         MosquittoServer(workdir / "mqtt", autosave_interval_s=0) as broker,
         InfluxServer(workdir / "influx") as influxd,
     ):
-        ingest = start_ingest(workdir, broker, influxd)
-        publisher, counter = Publisher(broker), Counter(influxd)
+        group = Replicas(workdir, broker, influxd)
+        group.start(["bench-1"])
+        influxd.create_database("rawbench")
+        meter = CpuMeter({
+            "ingest": group.pids,
+            "influxd": lambda: [influxd.pid or 0],
+            "mosquitto": lambda: [broker.pid or 0],
+            "bench": lambda: [os.getpid()],
+        })  # fmt: skip
+        bench = Bench(group, Publisher(broker), Counter(influxd), httpx.Client(
+            base_url=influxd.url, timeout=60), meter)  # fmt: skip
         try:
-            warm = agents[-1]
-            for _ in range(3):  # the ingest's first batches: imports, connections, caches
-                publisher.send(warm.topic, wire.encode(warm.next_envelope()))
-            counter.wait_for(warm.agent, 3 * DEVICES, timeout_s=30)
-            figures: dict[str, list[float]] = {"ours": [], "limit": []}
-            cpu_before, wall_before = common.cpu_seconds(ingest.pid), time.perf_counter()
+            warm_up(bench, agents[-1])
             for round_no in range(rounds):
-                agent = agents[round_no]
-                envelopes = [agent.next_envelope() for _ in range(envelopes_per_round)]
-                payloads = [wire.encode(e) for e in envelopes]
-                figures["ours"].append(ours(publisher, counter, agent, payloads))
-                figures["limit"].append(limit(influxd, envelopes))
-                print(
-                    f"  round {round_no + 1}: ours {figures['ours'][-1]:8.0f} records/s, "
-                    f"raw /write {figures['limit'][-1]:8.0f} records/s "
-                    f"({envelopes_per_round} envelopes of {DEVICES} records)",
-                    flush=True,
-                )
-            cpu_pct = (
-                100
-                * (common.cpu_seconds(ingest.pid) - cpu_before)
-                / (time.perf_counter() - wall_before)
-            )
-            mine, raw = statistics.median(figures["ours"]), statistics.median(figures["limit"])
-            delays = sorted(latency(publisher, counter, agents[-2], mine / 2, latency_s))
-            p50, p99 = (
-                delays[len(delays) // 2],
-                delays[min(len(delays) - 1, int(0.99 * len(delays)))],
-            )
-            print(
-                f"  latency at {mine / 2:.0f} records/s ({len(delays)} envelopes): p50 "
-                f"{p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms"
-            )
-            rss = common.rss_mb(ingest.pid)
+                print(f"  round {round_no + 1} (load average {common.load_average()})", flush=True)
+                extra = [f"bench-r{round_no + 1}-{n}" for n in range(2, replicas + 1)]
+                run_round(bench, agents[2 * round_no : 2 * round_no + 2], records, extra)
+            report(bench, agents[-2], latency_s, replicas)
         finally:
-            publisher.close()
-            common.stop_process(ingest)
+            bench.publisher.close()
+            group.stop_all()
+
+
+def report(bench: Bench, agent: BenchAgent, latency_s: float, replicas: int) -> None:
+    """The latency phase at half the headline rate, then the result line."""
+    rounds = bench.rounds
+    single, raw = rounds.median("ours_1"), rounds.median("limit")
+    headline = f"ours_{replicas}"
+    mine = rounds.median(headline)
+    extra = [f"bench-latency-{n}" for n in range(2, replicas + 1)]
+    if extra:
+        bench.replicas.start(extra)
+    bench.meter.begin()
+    delays = sorted(latency(bench.publisher, bench.counter, agent, mine / 2, latency_s))
+    cpu = bench.meter.end()
+    p50, p99 = delays[len(delays) // 2], delays[min(len(delays) - 1, int(0.99 * len(delays)))]
     print(
-        common.result_line(
-            "collector_ingest",
-            mine / raw,
-            f"{mine:.0f}records/s",
-            f"{raw:.0f}records/s",
-            ">=0.7",
-            p99_ms=f"{p99 * 1000:.0f}",
-            p99_goal="<=1000",
-            p50_ms=f"{p50 * 1000:.0f}",
-            rss_mb=f"{rss:.1f}",
-            cpu_pct=f"{cpu_pct:.0f}",
-        )
+        f"  latency with {replicas} replica(s) at {mine / 2:.0f} records/s ({len(delays)} "
+        f"envelopes): p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max "
+        f"{delays[-1] * 1000:.0f} ms (load average {common.load_average()})\n"
+        f"    cpu: {cpu.text()}"
+    )
+    first = bench.replicas.pids()[0]
+    ingest_cpu = statistics.median(c.by_process["ingest"] for c in rounds.cpu["ours_1"])
+    extras = {"replicas": str(replicas)}
+    if replicas > 1:
+        extras |= {"ours_1": f"{single:.0f}records/s", "ratio_1": f"{single / raw:.2f}"}
+    extras |= {
+        "p99_ms": f"{p99 * 1000:.0f}",
+        "p99_goal": "<=1000",
+        "p50_ms": f"{p50 * 1000:.0f}",
+        "rss_mb": f"{common.rss_mb(first):.1f}",
+        "cpu_pct": f"{ingest_cpu:.0f}",
+    }
+    ours_text, limit_text = f"{mine:.0f}records/s", f"{raw:.0f}records/s"
+    print(
+        common.result_line("collector_ingest", mine / raw, ours_text, limit_text, ">=0.7", **extras)
     )
 
 
@@ -309,12 +525,20 @@ def main() -> None:
     """Run the benchmark and print its result line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke figure in under 60 s")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=2,
+        help="ingest replicas in the headline phase, ours_N (2: as deploy/central runs them)",
+    )
     args = parser.parse_args()
+    if args.replicas < 1:
+        parser.error("--replicas must be at least 1")
     records, rounds, latency_s = (10_000, 1, 8.0) if args.quick else (60_000, 3, 30.0)
-    print(f"collector_ingest: {common.machine_summary()}")
+    print(f"collector_ingest: {common.machine_summary()}, load average {common.load_average()}")
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         started = time.perf_counter()
-        run(Path(tmp), records, rounds, latency_s)
+        run(Path(tmp), records, rounds, latency_s, args.replicas)
         print(f"{time.perf_counter() - started:.2f} s wall")
 
 

@@ -36,7 +36,10 @@ __all__ = [
     "ProcessSampler",
     "SimProcess",
     "coalesced_ranges",
+    "cpu_seconds",
     "device_config",
+    "load_average",
+    "machine_busy_seconds",
     "machine_summary",
     "plant_document",
     "result_line",
@@ -288,6 +291,22 @@ def cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime (fields 14, 15)
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent busy since boot (``/proc/stat``), all processes.
+
+    Busy is everything but idle and iowait, so the difference over a phase divided by its wall
+    time is how many cores were in use, ours and everyone else's.
+    """
+    fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / _CLK_TCK  # user..steal; guest time is inside user
+
+
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages, as ``/proc/loadavg`` gives them."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def rss_mb(pid: int) -> float:

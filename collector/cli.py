@@ -127,12 +127,13 @@ def ingest(
     from agent.metrics import MetricsServer
     from collector.dashboards.feed import run_fleet_feed
     from collector.errors import CollectorError
-    from collector.ingest import Ingest
+    from collector.ingest import Ingest, tune_gc_for_ingest
     from collector.metrics import ingest_health, render_ingest_metrics
     from collector.registry import Registry
     from collector.store import StoreError
 
     settings = _load_config(config)
+    tune_gc_for_ingest()
 
     async def run() -> None:
         async with settings.store() as store:

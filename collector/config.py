@@ -88,6 +88,9 @@ class IngestTuning(_Model):
     metrics_port: Annotated[int, Field(ge=0, le=65535)] | None = None
     #: Seconds between fleet snapshots for the dashboards (collector/dashboards/feed.py); 0: off.
     fleet_snapshot_s: Annotated[float, Field(ge=0, le=86_400)] = 60.0
+    #: Quarantined messages with a log line each, per reason and interval; the rest summed.
+    quarantine_log_burst: Annotated[int, Field(ge=0, le=100_000)] = 10
+    quarantine_log_every_s: Annotated[float, Field(ge=1, le=86_400)] = 60.0
 
 
 class CollectorConfig(_Model):
@@ -119,6 +122,8 @@ class CollectorConfig(_Model):
             session_expiry_s=b.session_expiry_s,
             inflight=self.ingest.inflight,
             flush_after_s=self.ingest.flush_after_s,
+            quarantine_log_burst=self.ingest.quarantine_log_burst,
+            quarantine_log_every_s=self.ingest.quarantine_log_every_s,
             retire=retire,
         )
 

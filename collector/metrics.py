@@ -41,7 +41,7 @@ def render_ingest_metrics(ingest: Ingest) -> str:
     metric("rv_ingest_rollup_failures_total", "counter", "Daily rollup refreshes that failed.",
            [("", stats.rollup_failures)])  # fmt: skip
     metric("rv_ingest_write_latency_seconds", "summary",
-           "Time to write a batch and refresh its rollups.",
+           "Time to write a batch and mark its days for a rollup refresh.",
            [("_sum", stats.write_latency_sum_s), ("_count", stats.written_batches)])  # fmt: skip
     metric("rv_ingest_broker_connected", "gauge", "1 while connected to the broker.",
            [("", float(stats.connected))])  # fmt: skip

@@ -163,11 +163,17 @@ class _SharedLink:
         return self._source
 
     async def read_for(self, device_id: str, min_age_s: float) -> list[Reading]:
-        """Latest readings of ``device_id``'s tags; a fresh pass over the line if too old."""
+        """Latest readings of ``device_id``'s tags; a fresh pass over the line if too old.
+
+        The age counts from when the last pass began to when this device asked, not to when it
+        got the line: a device polled on the same tick waits for the whole pass, and a slow pass
+        (a unit timing out, a slow line) must not make it send a second one.
+        """
+        clock = self.clock or WallClock()
+        asked = clock.timestamp()
         async with self._lock:
-            now = (self.clock or WallClock()).timestamp()
-            if self._last is None or now - self._last[0] >= min_age_s:
-                self._last = (now, list(await self.source().read()))
+            if self._last is None or asked - self._last[0] >= min_age_s:
+                self._last = (clock.timestamp(), list(await self.source().read()))
             readings = self._last[1]
         prefix = f"{device_id}\x1f"
         return [

@@ -20,6 +20,7 @@ from collector.store.schema import FieldKind
 __all__ = [
     "FieldValue",
     "encode_line",
+    "encode_series",
     "escape_key",
     "escape_measurement",
     "format_field_value",
@@ -104,10 +105,6 @@ def encode_line(
     ``kinds`` declares for it. Raises ValueError for an undeclared field, a value that does not
     fit its kind, a point without fields, or a name that cannot be escaped.
     """
-    tag_text = "".join(
-        f",{escape_key(key, 'tag key')}={escape_key(value, f'tag {key}')}"
-        for key, value in sorted(tags.items())
-    )
     parts = []
     for name, value in fields.items():
         if value is None:
@@ -118,4 +115,16 @@ def encode_line(
         parts.append(f"{escape_key(name, 'field key')}={format_field_value(kind, value, name)}")
     if not parts:
         raise ValueError(f"a {measurement!r} point needs at least one field")
-    return f"{escape_measurement(measurement)}{tag_text} {','.join(parts)} {time_ms}"
+    return f"{encode_series(measurement, tags)} {','.join(parts)} {time_ms}"
+
+
+def encode_series(measurement: str, tags: Mapping[str, str]) -> str:
+    """``measurement,tag=value,...``: a line's series key, tags sorted by key.
+
+    Raises ValueError for a name or tag value that cannot be escaped.
+    """
+    tag_text = "".join(
+        f",{escape_key(key, 'tag key')}={escape_key(value, f'tag {key}')}"
+        for key, value in sorted(tags.items())
+    )
+    return escape_measurement(measurement) + tag_text

@@ -6,14 +6,16 @@ point's series and time, so a re-delivered window lands on the same point and ov
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from agent import wire
-from collector.store.lines import FieldValue, encode_line
-from collector.store.schema import KPI_WINDOW, QUALITY_FIELDS, WINDOW_FIELDS, FieldKind
+from collector.store.lines import FieldValue, encode_series, format_field_value
+from collector.store.schema import KPI_WINDOW, QUALITY_FIELDS, TAG_KEYS, WINDOW_FIELDS, FieldKind
 
 __all__ = [
     "WindowRecord",
@@ -88,14 +90,58 @@ def window_fields(record: WindowRecord) -> dict[str, FieldValue | None]:
 
 
 def window_line(record: WindowRecord) -> str:
-    """The line-protocol line of one window (``precision=ms``). Raises ValueError if unencodable."""
-    return encode_line(
-        KPI_WINDOW,
-        window_tags(record),
-        window_fields(record),
-        to_ms(record.window.end),
-        WINDOW_FIELDS,
+    """The line-protocol line of one window (``precision=ms``). Raises ValueError if unencodable.
+
+    The same text as :func:`encode_line` of :func:`window_tags` and :func:`window_fields`
+    (tests hold them equal), built without its per-value checks: ``record.window`` is a
+    validated :class:`agent.wire.KpiWindow`, so its floats are finite, its counts within int64
+    and its digest plain hex, and the field keys are the schema's own. This is ingest's
+    per-window hot path (profiled at a sixth of its CPU in the general encoder).
+    """
+    window = record.window
+    parts = [
+        prefix + (repr(float(value)) if is_float else f"{value}i")
+        for (prefix, is_float), value in zip(_BASE_FORMATS, _base_values(window), strict=True)
+        if value is not None
+    ]
+    start_ms, end_ms = _cached_ms(window.start), _cached_ms(window.end)
+    if window.ideal_cycle_s is not None and window.total_count is not None:
+        parts.append(f"ideal_count_s={window.ideal_cycle_s * window.total_count!r}")
+    parts.append(f"duration_s={(end_ms - start_ms) / 1000!r}")
+    parts += [
+        prefix + (repr(float(value)) if is_float else f"{value}i")
+        for (prefix, is_float), value in zip(
+            _QUALITY_FORMATS, _quality_values(window.quality), strict=True
+        )
+    ]
+    if not _INT64_MIN <= record.seq <= _INT64_MAX:
+        raise ValueError(f"seq: {record.seq} is outside InfluxDB's int64 range")
+    digest = format_field_value(FieldKind.STRING, window.config_digest, "config_digest")
+    parts.append(
+        f"partial={'true' if window.partial else 'false'},config_digest={digest},"
+        f"seq={record.seq}i,window_start_ms={start_ms}i"
     )
+    tags = _tag_text(
+        record.agent, window.device, record.enterprise, record.platform, window.provenance
+    )
+    return f"{tags} {','.join(parts)} {end_ms}"
+
+
+# ("name=", is a float) for each plain field in WINDOW_FIELDS order, and getters of their values.
+_BASE_FORMATS = tuple((f"{n}=", WINDOW_FIELDS[n] is FieldKind.FLOAT) for n in _BASE_FIELDS)
+_QUALITY_FORMATS = tuple((f"{n}=", kind is FieldKind.FLOAT) for n, kind in QUALITY_FIELDS.items())
+_base_values = operator.attrgetter(*_BASE_FIELDS)
+_quality_values = operator.attrgetter(*QUALITY_FIELDS)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# The windows of an envelope share their start and end: each instant is converted once.
+_cached_ms = functools.lru_cache(maxsize=1024)(to_ms)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tag_text(agent: str, device: str, enterprise: str, platform: str, provenance: str) -> str:
+    # One series per (agent, device, provenance): a few thousand at most, escaped once.
+    tags = dict(zip(TAG_KEYS, (agent, device, enterprise, platform, provenance), strict=True))
+    return encode_series(KPI_WINDOW, tags)
 
 
 def typed_value(kind: FieldKind, value: Any) -> Any:

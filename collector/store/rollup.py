@@ -101,14 +101,20 @@ def affected_days(records: Iterable[WindowRecord], zones: Mapping[str, str]) -> 
 
     ``zones`` maps each enterprise to its IANA zone name; ValueError if one is missing or unknown.
     """
-    keys: set[DayKey] = set()
+    # Ingest calls this for every batch: the windows of an envelope share their end, so each
+    # (zone, end) is converted once, and each (enterprise, device, day) becomes one key.
+    days: dict[tuple[str, datetime], date] = {}
+    found: set[tuple[str, str, date, str]] = set()
     for record in records:
         name = zones.get(record.enterprise)
         if name is None:
             raise ValueError(f"no time zone given for enterprise {record.enterprise!r}")
-        day = day_of(record.window.end, zone(name))
-        keys.add(DayKey(record.enterprise, record.window.device, day, name))
-    return keys
+        end = record.window.end
+        day = days.get((name, end))
+        if day is None:
+            day = days[(name, end)] = day_of(end, zone(name))
+        found.add((record.enterprise, record.window.device, day, name))
+    return {DayKey(*key) for key in found}
 
 
 def day_groups(keys: Iterable[DayKey]) -> list[DayGroup]:

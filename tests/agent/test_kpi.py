@@ -195,6 +195,25 @@ def test_shutdown_closes_the_open_window_as_partial() -> None:
     assert builder.attributed_until == T0 + 75.5
 
 
+def test_shutdown_after_a_boundary_closes_the_whole_window_as_whole() -> None:
+    # The stop comes 0.2 s after T0 + 60, before the poll that would have closed [T0, T0 + 60):
+    # that window still covers its whole span and is not partial; only the cut one after it is.
+    builder = WindowBuilder(spec(), resume_from=T0)
+    for sample in polls(T0, T0 + 60, R):
+        builder.add(sample)
+    windows = builder.close_partial(T0 + 60.2)
+    assert [w.duration_s for w in windows] == [60, pytest.approx(0.2)]
+    assert not windows[0].partial and windows[0].run_s == pytest.approx(60)
+    assert windows[1].partial
+
+
+def test_a_fresh_start_on_a_boundary_is_not_partial() -> None:
+    builder = WindowBuilder(spec())
+    windows = run(builder, polls(T0, T0 + 61, R), until=T0 + 61)
+    assert [w.duration_s for w in windows] == [60]
+    assert not windows[0].partial
+
+
 def test_clock_stepping_back_is_flagged_not_counted_twice() -> None:
     builder = WindowBuilder(spec(), resume_from=T0)
     samples = [Sample(ts=T0 + i, mono=100.0 + i, state=R) for i in range(30)]

@@ -470,3 +470,53 @@ def test_verifying_from_the_received_bytes_agrees_with_verify(data: st.DataObjec
         wire.verify_received(tampered, wire.decode_envelope(tampered), KEY.public_key())
     with pytest.raises(wire.BadSignature):
         wire.verify_received(raw, wire.decode_envelope(raw), OTHER_KEY.public_key())
+
+
+def _exact_decode(raw: bytes) -> wire.Envelope | None:
+    """What the exact (json.loads, then validate, then re-encode) path accepts, else None."""
+    try:
+        message = wire._validate(wire.Envelope, wire._load_json(raw))
+    except wire.WireError:
+        return None
+    return message if wire.encode(message) == raw else None
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_the_fast_decoding_path_accepts_exactly_what_the_exact_path_accepts(
+    data: st.DataObject,
+) -> None:
+    # decode_envelope tries pydantic's one-pass JSON validation first; it must never let
+    # through what the exact path refuses, nor turn the same bytes into another message.
+    raw = wire.encode(data.draw(envelopes(KEY)))
+    position = data.draw(st.integers(min_value=0, max_value=len(raw) - 1))
+    flip = data.draw(st.integers(min_value=1, max_value=255))
+    tampered = raw[:position] + bytes([raw[position] ^ flip]) + raw[position + 1 :]
+    for candidate in (raw, tampered):
+        assert wire._decode_canonical(wire.Envelope, candidate) == _exact_decode(candidate)
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_the_fast_decoding_path_refuses_every_invalid_message(case: str) -> None:
+    mutate, _, _ = INVALID[case]
+    message = valid_dict()
+    mutate(message)
+    assert wire._decode_canonical(wire.Envelope, wire.canonical_bytes(message)) is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"v":1,"v":1}',
+        json.dumps(json.loads(wire.encode(make_envelope())), indent=2).encode(),
+        wire.encode(make_envelope()).replace(b'"run_s":48.5', b'"run_s":4.85e1'),
+        wire.encode(make_envelope()).replace(b'"run_s":48.5', b'"run_s":NaN'),
+        wire.encode(make_envelope()).replace(b'"v":1}', b'"v":1,"v":1}'),
+        wire.encode(make_envelope()).replace(b'"partial":false,', b""),
+        wire.encode(make_envelope()).replace(b'"planned_s":60.0', b'"planned_s":60'),
+    ],
+)
+def test_the_fast_decoding_path_refuses_what_is_not_canonical(raw: bytes) -> None:
+    assert wire._decode_canonical(wire.Envelope, raw) is None
+    with pytest.raises(wire.WireError):
+        wire.decode_envelope(raw)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from agent import wire
 from collector.store.lines import (
     FieldValue,
     encode_line,
@@ -13,8 +16,16 @@ from collector.store.lines import (
     escape_measurement,
     format_field_value,
 )
-from collector.store.records import from_ms, to_ms, window_fields, window_line
+from collector.store.records import (
+    WindowRecord,
+    from_ms,
+    to_ms,
+    window_fields,
+    window_line,
+    window_tags,
+)
 from collector.store.schema import KPI_WINDOW, SUMMABLE_FIELDS, WINDOW_FIELDS, FieldKind
+from tests.agent.wire_strategies import identifiers, kpi_windows
 from tests.collector.store_helpers import record, window
 
 END = datetime(2026, 11, 25, 8, 1, tzinfo=UTC)
@@ -108,3 +119,29 @@ def test_ms_conversions_are_exact() -> None:
     moment = datetime(2026, 11, 25, 8, 1, 2, 345_000, tzinfo=UTC)
     assert from_ms(to_ms(moment)) == moment
     assert from_ms(-1) == datetime(1969, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kpi_windows(),
+    identifiers,
+    identifiers,
+    identifiers,
+    st.integers(min_value=1, max_value=wire.MAX_SEQ),
+)
+def test_the_window_fast_path_writes_what_the_general_encoder_writes(
+    win: wire.KpiWindow, platform: str, enterprise: str, agent: str, seq: int
+) -> None:
+    # window_line skips encode_line's per-value checks for validated windows; same text.
+    item = WindowRecord(platform, enterprise, agent, seq, win)
+    general = encode_line(
+        KPI_WINDOW, window_tags(item), window_fields(item), to_ms(win.end), WINDOW_FIELDS
+    )
+    assert window_line(item) == general
+
+
+def test_the_window_fast_path_still_refuses_what_cannot_be_written() -> None:
+    with pytest.raises(ValueError, match="int64"):
+        window_line(record(window(END), seq=2**63))
+    with pytest.raises(ValueError, match="tag"):
+        window_line(WindowRecord("plat a\\", "ent-01", "gw-01", 1, window(END)))

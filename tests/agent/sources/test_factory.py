@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,7 +15,7 @@ import pytest
 
 from agent.clock import ScaledClock
 from agent.config import parse_config
-from agent.sources.base import Quality, Reading
+from agent.sources.base import Quality, Reading, Source
 from agent.sources.factory import SharedLinkSource, SourceFactory
 from sim.runtime import Simulator
 from tests.pty import relay
@@ -84,11 +88,25 @@ async def test_modbus_tcp_devices_read_the_simulator(tmp_path: Path) -> None:
                 await source.close()
 
 
-async def test_devices_on_one_serial_line_share_it(
-    tmp_path: Path, pty_pair: tuple[int, int, str, str]
-) -> None:
+@dataclass
+class SerialLine:
+    """The simulator's two presses on one pty "RS-485 line" and the agent's sources for them."""
+
+    sim: Simulator
+    sources: list[Source]
+
+    async def read_on_one_tick(self) -> list[dict[str, Reading]]:
+        """Each device's readings, both read at once as the agent's device tasks are on a tick."""
+        readings = await asyncio.gather(*(source.read() for source in self.sources))
+        return [by_tag(device_readings) for device_readings in readings]
+
+
+@contextlib.asynccontextmanager
+async def serial_line(
+    pty_pair: tuple[int, int, str, str], clock: ScaledClock, settings: str
+) -> AsyncIterator[SerialLine]:
+    """Both presses served over RTU, read by connected sources; ``settings``: YAML device keys."""
     master_a, master_b, server_end, client_end = pty_pair
-    clock = ScaledClock(start=START, anchor=time.time(), speed=60.0)
     simulator = Simulator(
         two_machine_plant(),
         clock=clock,
@@ -101,7 +119,7 @@ async def test_devices_on_one_serial_line_share_it(
         await sim.advance_to(START.timestamp() + 1800)
         devices = "".join(
             f"  - id: {name}\n    protocol: modbus_rtu\n    serial_port: {client_end}\n"
-            f"    baudrate: 115200\n    parity: none\n    timeout_s: 2\n"
+            f"    baudrate: 115200\n    parity: none\n{settings}"
             f"    unit_id: {unit}\n    tags:{MACHINE_TAGS}"
             for name, unit in (("press-1", 1), ("press-2", 2))
         )
@@ -111,12 +129,38 @@ async def test_devices_on_one_serial_line_share_it(
         try:
             for source in sources:
                 await source.connect()
-            first = by_tag(await sources[0].read())
-            second = by_tag(await sources[1].read())  # the same pass over the line
-            assert_matches(first, sim.values("press-1"))
-            assert_matches(second, sim.values("press-2"))
-            assert sim.modbus_request_counts(1) == {3: 1, 4: 1}
-            assert sim.modbus_request_counts(2) == {3: 1, 4: 1}
+            yield SerialLine(sim, sources)
         finally:
             for source in sources:
                 await source.close()
+
+
+async def test_devices_on_one_serial_line_share_it(pty_pair: tuple[int, int, str, str]) -> None:
+    clock = ScaledClock(start=START, anchor=time.time(), speed=60.0)
+    async with serial_line(pty_pair, clock, "    timeout_s: 2\n") as line:
+        # Polled on one tick, as the agent's device tasks are: one pass serves both. (Read one
+        # after the other they are a whole pass apart, over the 8 ms of wall time half a 1-s
+        # poll lasts at 60x on a loaded machine, and rightly make a second pass.)
+        first, second = await line.read_on_one_tick()
+        assert_matches(first, line.sim.values("press-1"))
+        assert_matches(second, line.sim.values("press-2"))
+        assert line.sim.modbus_request_counts(1) == {3: 1, 4: 1}
+        assert line.sim.modbus_request_counts(2) == {3: 1, 4: 1}
+
+
+async def test_devices_polled_on_one_tick_share_a_pass_however_long_it_takes(
+    pty_pair: tuple[int, int, str, str],
+) -> None:
+    # press-1 does not answer, so the pass waits out its timeout (1 s) on the line: longer than
+    # the half poll interval (0.5 s) a pass is shared for. press-2, polled on the same tick, waits
+    # for that pass and must take its readings from it, not send a second pass down the line.
+    clock = ScaledClock(start=START, anchor=time.time(), speed=1.0)
+    settings = "    timeout_s: 1\n    retries: 0\n    poll_interval_s: 1\n"
+    async with serial_line(pty_pair, clock, settings) as line:
+        line.sim.silence(1)
+        first, second = await line.read_on_one_tick()
+        assert all(r.quality is Quality.BAD for r in first.values()), first
+        assert_matches(second, line.sim.values("press-2"))
+        # One pass: press-1 timed out once (its second request skipped), press-2 answered.
+        assert line.sim.modbus_request_counts(1) == {3: 1}
+        assert line.sim.modbus_request_counts(2) == {3: 1, 4: 1}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -99,3 +100,18 @@ def test_hostile_messages_are_quarantined_with_their_reason_and_valid_ones_store
         for seq in range(1, VALID_PER_AGENT + 2)
     }
     assert replica.stop() == 0
+    assert_quarantine_log_is_bounded(replica.log_path.read_text(), len(expected))
+
+
+def assert_quarantine_log_is_bounded(log_text: str, reasons: int) -> None:
+    """A few WARNING lines per reason, the rest summed: every hostile message accounted for."""
+    lines = [line for line in log_text.splitlines() if " WARNING " in line]
+    individual = [line for line in lines if "quarantined a message on" in line]
+    summed = sum(
+        int(match.group(1).replace(",", ""))
+        for line in lines
+        if (match := re.search(r"quarantine: ([\d,]+) more messages", line))
+    )
+    assert len(individual) + summed == HOSTILE
+    # The default burst (10) per reason and minute; the run may straddle two minutes.
+    assert len(individual) <= 2 * 10 * reasons, f"{len(individual)} lines for {reasons} reasons"
