@@ -36,9 +36,25 @@ class Clock(Protocol):
         """Sleep for ``plant_s`` seconds of plant time."""
         ...
 
+    @property
+    def speed(self) -> float:
+        """Plant seconds per wall second (1 for the wall clock)."""
+        ...
+
+    async def started(self) -> None:
+        """Return once plant time has begun (at once, except on a scaled clock's anchor)."""
+        ...
+
 
 class WallClock:
     """The real clock: plant time is wall time."""
+
+    @property
+    def speed(self) -> float:
+        return 1.0
+
+    async def started(self) -> None:
+        return None
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -81,3 +97,8 @@ class ScaledClock:
 
     async def sleep(self, plant_s: float) -> None:
         await asyncio.sleep(max(0.0, plant_s) / self.speed)
+
+    async def started(self) -> None:
+        # Before the anchor there is no plant yet: plant time would run before ``start``
+        # (at 50,000x, ten wall seconds early are six plant days before it).
+        await asyncio.sleep(max(0.0, self.anchor - time.time()))

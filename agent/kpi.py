@@ -46,7 +46,8 @@ ScheduleFn = Callable[[float, float], Sequence[tuple[float, float]]]
 PRESET_RATE_FACTOR = 10
 PRESET_SLACK = 10
 
-#: A wall clock that disagrees with the monotonic clock by more than this has jumped.
+#: A wall clock that disagrees with the monotonic clock by more than this has jumped (wall
+#: seconds; on a scaled plant clock the spec multiplies it by the clock's speed).
 CLOCK_JUMP_TOLERANCE_S = 2.0
 
 
@@ -103,6 +104,11 @@ class KpiSpec:
     schedule: ScheduleFn = always_scheduled
     #: ``imported`` for windows built from a historian export (``retrofit-agent import``).
     provenance: Literal["measured", "imported"] = "measured"
+    #: Plant seconds by which a sample's time may disagree with its monotonic reading before
+    #: it counts as a clock jump: CLOCK_JUMP_TOLERANCE_S wall seconds times the clock's speed.
+    #: At 50,000x a 2-s tolerance would be 40 us of wall time, less than the gap between the
+    #: two clock readings of one poll when the process is preempted.
+    clock_jump_tolerance_s: float = CLOCK_JUMP_TOLERANCE_S
 
 
 def counter_delta(
@@ -246,7 +252,7 @@ class WindowBuilder:
         if previous.mono is None or sample.mono is None:
             return False
         wall, mono = sample.ts - previous.ts, sample.mono - previous.mono
-        return abs(wall - mono) > CLOCK_JUMP_TOLERANCE_S
+        return abs(wall - mono) > self.spec.clock_jump_tolerance_s
 
     def _fill_comm_loss_if_stale(self, now: float) -> None:
         # Once the last sample is older than the allowed gap, the whole gap will be comm loss

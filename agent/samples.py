@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from agent.config import DeviceConfig, MachineState, Role, planned_intervals
 from agent.config.tags import COUNTER_ROLES, TagConfig
-from agent.kpi import CounterSpec, KpiSpec, Sample, ScheduleFn
+from agent.kpi import CLOCK_JUMP_TOLERANCE_S, CounterSpec, KpiSpec, Sample, ScheduleFn
 from agent.sources.base import Quality, Reading
 
 __all__ = ["comm_loss_limit_s", "kpi_spec", "to_sample"]
@@ -46,8 +46,14 @@ def _schedule(device: DeviceConfig) -> ScheduleFn:
     return scheduled
 
 
-def kpi_spec(device: DeviceConfig, *, window_s: int, config_digest: str) -> KpiSpec:
-    """What the KPI engine needs to know of ``device``."""
+def kpi_spec(
+    device: DeviceConfig, *, window_s: int, config_digest: str, clock_speed: float = 1.0
+) -> KpiSpec:
+    """What the KPI engine needs to know of ``device``.
+
+    ``clock_speed`` is plant seconds per wall second (1 on the wall clock; a demo's scaled
+    clock runs faster), so the clock-jump tolerance stays the same in wall time.
+    """
     counters: dict[str, CounterSpec] = {}
     for role in COUNTER_ROLES:
         found = device.role_tag(role)
@@ -67,6 +73,7 @@ def kpi_spec(device: DeviceConfig, *, window_s: int, config_digest: str) -> KpiS
         energy_meter_width=meter[1].width if meter else None,
         energy_meter_scale=meter[1].scale if meter else 1.0,
         schedule=_schedule(device),
+        clock_jump_tolerance_s=CLOCK_JUMP_TOLERANCE_S * max(1.0, clock_speed),
     )
 
 

@@ -100,7 +100,12 @@ class AgentService:
                 config=device,
                 source=source,
                 builder=WindowBuilder(
-                    kpi_spec(device, window_s=config.agent.window_s, config_digest=loaded.digest),
+                    kpi_spec(
+                        device,
+                        window_s=config.agent.window_s,
+                        config_digest=loaded.digest,
+                        clock_speed=self.clock.speed,
+                    ),
                     resume_from=resume.get(device.id),
                 ),
             )
@@ -163,6 +168,8 @@ class AgentService:
         interval = device.config.poll_interval_s
         with contextlib.suppress(Exception):
             await device.source.connect()  # failures are the source's to retry
+        # A demo's agent may start before its plant clock's anchor: it polls from plant start on.
+        await self.clock.started()
         while True:
             now = self.clock.timestamp()
             # Polls on the clock's grid (every `interval` from the epoch), so a poll that ran

@@ -8,7 +8,7 @@ each device's calendar is its machine's calendar.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from sim.plant import MachineConfig, PlantConfig
 
@@ -39,7 +39,7 @@ def _calendar(machine: MachineConfig) -> dict[str, Any]:
     }
 
 
-def _modbus_tags(machine: MachineConfig) -> dict[str, Any]:
+def _modbus_tags(machine: MachineConfig, float_table: str) -> dict[str, Any]:
     wide = machine.counter_bits == 32
     counter = {
         "register_type": "holding",
@@ -47,7 +47,11 @@ def _modbus_tags(machine: MachineConfig) -> dict[str, Any]:
         "width": machine.counter_bits,
         **({"word_order": machine.word_order} if wide else {}),
     }
-    floats = {"register_type": "input", "data_type": "float32", "word_order": machine.word_order}
+    floats = {
+        "register_type": float_table,
+        "data_type": "float32",
+        "word_order": machine.word_order,
+    }
     return {
         "state": {
             "role": "state",
@@ -83,8 +87,14 @@ def agent_devices(
     opcua_endpoint: str | None,
     poll_interval_s: float = 5.0,
     ideal_cycle_factor: float = 0.9,
+    float_table: Literal["input", "holding"] = "input",
 ) -> list[dict[str, Any]]:
-    """One agent device block per machine (its ideal cycle a little under the simulated one)."""
+    """One agent device block per machine (its ideal cycle a little under the simulated one).
+
+    The floats (meter, power, cycle time) come from the input registers by default, as many
+    meters serve them; ``float_table="holding"`` reads them from the holding registers, where
+    the simulator serves the same map, so the agent reads a machine in one request.
+    """
     devices: list[dict[str, Any]] = []
     for machine in plant.machines:
         common: dict[str, Any] = {
@@ -103,7 +113,7 @@ def agent_devices(
                     "port": port,
                     "unit_id": machine.unit_id,
                     "timeout_s": 1,
-                    "tags": _modbus_tags(machine),
+                    "tags": _modbus_tags(machine, float_table),
                 }
             )
         elif machine.protocol == "opcua" and opcua_endpoint is not None:

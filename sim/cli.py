@@ -75,6 +75,9 @@ def run(
         typer.Option(help="Where the OPC UA certificate is kept (default: a temp dir, removed)."),
     ] = None,
     tick: Annotated[float, typer.Option(help="Wall seconds between model updates.")] = 0.05,
+    truth_bin: Annotated[
+        int, typer.Option(help="Ground-truth bin in plant seconds (truth intervals align to it).")
+    ] = 60,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
 ) -> None:
     """Run the plant until interrupted; print one JSON 'ready' line on stdout once serving."""
@@ -84,6 +87,8 @@ def run(
     start_dt = _parse_start(start) if start else datetime.fromtimestamp(anchor_ts, UTC)
     if speed <= 0:
         _fail(EXIT_CANNOT_START, f"--speed must be > 0, got {speed}")
+    if truth_bin <= 0:
+        _fail(EXIT_CANNOT_START, f"--truth-bin must be > 0, got {truth_bin}")
     users = dict(_parse_user(entry) for entry in opcua_user or [])
     clock = ScaledClock(start=start_dt, anchor=anchor_ts, speed=speed)
     with tempfile.TemporaryDirectory(prefix="retrofit-sim-") as scratch:
@@ -101,6 +106,7 @@ def run(
             opcua_anonymous=not no_anonymous,
             work_dir=work_dir or Path(scratch),
             tick_s=tick,
+            truth_bin_s=truth_bin,
         )
         try:
             asyncio.run(_serve(sim, host, control_port, anchor_ts, start_dt, speed))

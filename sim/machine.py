@@ -265,6 +265,10 @@ class Machine:
             if self._state in (MachineState.OFF, MachineState.PLANNED_STOP):
                 self._run()
             return
+        if self._state is MachineState.DOWN:
+            # The repair is finished off-shift; as when a repair ends, the next failure is
+            # drawn. (Without it the machine never failed again: _fail sets it to infinity.)
+            self._timers.to_failure_s = self._exp(self.rates(self._now).mtbf_s)
         self._stop_running()
         self._timers.episode_end = math.inf
         if segment is Segment.BREAK or self.config.calendar.outside_shifts == "planned_stop":

@@ -124,7 +124,7 @@ class ClockConfig(ConfigModel):
 
     start: AwareDatetime
     anchor: AwareDatetime
-    speed: Annotated[float, float_range(0, 10000, "x", low_open=True)]
+    speed: Annotated[float, float_range(0, 1_000_000, "x", low_open=True)]
 
     def build(self) -> ScaledClock:
         """The scaled clock these settings describe."""

@@ -1,135 +1,308 @@
-"""The local end-to-end run (README's main job), as far as the system is built today.
+"""The local end-to-end demo (README's main job): a platform's pilots over weeks of plant time.
 
-Starts a real mosquitto and a real influxd, the plant simulator (Modbus TCP and OPC UA
-machines on a fast plant clock), the registry with the example implementation plan and the
-agent's key, one real `retrofit-agent run` process and one real `retrofit-collector ingest`
-process. Every number in the report travels the real path: device → agent (KPI windows,
-outbox, Ed25519-signed batches) → MQTT → collector (checks, seq, quarantine) → InfluxDB
-(windows and daily rollups) → the report, which reads the daily rollups back.
-
-Not built yet, and said so in the report: the evidence engine (before/after verdicts with
-their uncertainty, energy baseline, subsidy), the web app and the dashboards.
+Starts a real mosquitto and a real influxd, the plant simulator serving every enterprise's
+machines (Modbus TCP and OPC UA) on a fast plant clock, the registry with the implementation
+plan and each agent's public key, the collector ingest, and one ``retrofit-agent run`` process
+per enterprise with its own key. The plant plays the baseline period, the go-live and the
+reporting period (sim/scenario.py says what each enterprise's retrofit does); then the evidence
+engine judges every enterprise from the daily rollups in InfluxDB, and the report shows the
+verdicts, the platform roll-up with the subsidy, and how close the agents' daily sums came to
+the simulator's exact ground truth. Every number travels device → agent → MQTT → collector →
+InfluxDB → evidence. Ctrl-C stops everything it started. docs/demo.md explains it.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import dataclasses
 import datetime as dt
-import html
 import json
-import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections import defaultdict
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 import yaml
+from demo_report import evidence_and_report, rollup_command
+from demo_web import (
+    DemoLogin,
+    add_demo_reviewer,
+    run_web_evidence,
+    screenshot_enterprise_page,
+    wait_for_web,
+)
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from agent import wire
-from agent.keys import generate_key_pair, load_private_key
-from collector.registry import Registry, load_plan
-from collector.store import DailyRow, InfluxStore
-from sim.agent_config import agent_devices
-from sim.plant import load_plant
-from stack import InfluxServer, MosquittoServer, free_port
+from agent.keys import generate_key_pair
+from collector.registry import Registry
+from sim.plant import PlantConfig
+from sim.scenario import (
+    AgentSettings,
+    DemoEnterprise,
+    Timeline,
+    agent_document,
+    demo_enterprises,
+    plan_document,
+    plant_document,
+    timeline,
+)
+from stack import ChildProcess, InfluxServer, MosquittoServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-PLANT = ROOT / "sim" / "examples" / "plant.yaml"
-PLAN = ROOT / "deploy" / "examples" / "plan.yaml"
-START = datetime.fromisoformat("2026-02-23T06:00:00+08:00")  # a Monday, first shift
-PLATFORM, ENTERPRISE, AGENT = "plat-a", "ent-01", "gw-demo-01"
-console = Console()
+console = Console(highlight=False, log_path=False)
 
 
-def agent_config(work: Path, ready: dict[str, str], speed: float, anchor: float) -> Path:
-    """The agent's configuration: one device per simulated machine (sim.agent_config)."""
-    host, port = ready["modbus"].rsplit(":", 1)
-    devices = agent_devices(
-        load_plant(PLANT), modbus=(host, int(port)), opcua_endpoint=ready["opcua"]
+@dataclass(frozen=True)
+class Mode:
+    """How big and how fast: the quick mode CI runs, or the full platform."""
+
+    enterprises: int
+    period_days: int
+    with_energy: bool
+    speed: float
+    #: Wall seconds from launching the processes to the plant clock's anchor.
+    startup_s: float = 15.0
+    settings: AgentSettings = field(
+        default=AgentSettings(poll_interval_s=600, window_s=3600, comm_loss_after_s=21600)
     )
-    config = {
-        "agent": {
-            "id": AGENT,
-            "platform": PLATFORM,
-            "enterprise": ENTERPRISE,
-            "key_path": str(work / "agent.key"),
-            "outbox_path": str(work / "outbox.sqlite"),
-            "window_s": 300,
-        },
-        "broker": {"host": "127.0.0.1", "port": int(ready["broker_port"])},
-        "clock": {
-            "start": START.isoformat(),
-            "anchor": datetime.fromtimestamp(anchor, UTC).isoformat(),
-            "speed": speed,
-        },
-        "devices": devices,
+
+
+#: Quick: three enterprises (one of each role), four-week periods, OEE and defect-rate targets.
+QUICK = Mode(enterprises=3, period_days=28, with_energy=False, speed=50_000)
+#: Full: twelve enterprises, six-week periods so the energy-per-unit target can be judged too.
+FULL = Mode(enterprises=12, period_days=42, with_energy=True, speed=15_000, startup_s=30.0)
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM: stop everything started, then exit 130."""
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+@dataclass
+class Demo:
+    """The running demo's processes and files."""
+
+    out: Path
+    mode: Mode
+    enterprises: list[DemoEnterprise]
+    days: Timeline
+    broker: MosquittoServer
+    influx: InfluxServer
+    children: list[ChildProcess] = field(default_factory=list)
+    agents: dict[str, ChildProcess] = field(default_factory=dict)
+    anchor: float = 0.0
+    control_port: int = 0
+
+    def plant_time(self) -> dt.datetime:
+        """The plant clock now, local time of the plant."""
+        elapsed = (time.time() - self.anchor) * self.mode.speed
+        return self.days.plant_start + dt.timedelta(seconds=elapsed)
+
+    def wall_s_until(self, moment: dt.datetime) -> float:
+        """Wall seconds until the plant clock reaches ``moment``."""
+        return (moment - self.plant_time()).total_seconds() / self.mode.speed
+
+    def start_child(self, name: str, argv: list[str]) -> ChildProcess:
+        """Start a child process in its own group, logged to logs/NAME.log, stopped at the end."""
+        child = ChildProcess(name, argv, self.out / "logs" / f"{name}.log", cwd=self.out)
+        child.start()
+        self.children.append(child)
+        return child
+
+    def stop_all(self) -> None:
+        """Stop every child: the agents first (their last windows still reach the collector)."""
+        agents = [c for c in self.children if c.name.startswith("agent")]
+        stop_together(agents)
+        stop_together([c for c in self.children if c not in agents])
+        for server in (self.broker, self.influx):
+            with contextlib.suppress(Exception):
+                server.stop()
+
+
+def stop_together(children: list[ChildProcess], grace_s: float = 30.0) -> None:
+    """SIGTERM to each (then SIGKILL after ``grace_s``), all at once: twelve agents each
+    draining its outbox should not take twelve times as long."""
+
+    def stop(child: ChildProcess) -> None:
+        with contextlib.suppress(Exception):
+            child.stop(grace_s=grace_s)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(children))) as pool:
+        list(pool.map(stop, children))
+
+
+def collector(*args: str) -> None:
+    """Run a ``retrofit-collector`` command; its failure stops the demo with its output."""
+    result = subprocess.run(
+        [str(BIN / "retrofit-collector"), *args], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise SystemExit(
+            f"demo: retrofit-collector {args[0]} failed:\n{result.stdout}{result.stderr}"
+        )
+
+
+def fresh_out_dir(out: Path) -> None:
+    """A previous run's broker, database, registry, keys and outboxes would mix with this one."""
+    for stale in ("mosquitto", "influxd", "agents", "logs", "screenshots", "evidence", "simulator",
+                  "web-evidence"):  # fmt: skip
+        shutil.rmtree(out / stale, ignore_errors=True)
+    # Only the demo's own files: --out may name a folder that holds other things too.
+    names = [
+        "plan.yaml",
+        "plant.yaml",
+        "collector.yaml",
+        "verdicts.json",
+        "truth.json",
+        "demo.html",
+    ]
+    names += ["registry.sqlite", "registry.sqlite-wal", "registry.sqlite-shm"]
+    for name in names:
+        (out / name).unlink(missing_ok=True)
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    (out / "agents").mkdir(exist_ok=True)
+
+
+def register_plan(demo: Demo) -> dict[str, str]:
+    """Keys for every agent, the plan with their public keys, validated and loaded."""
+    keys = {
+        enterprise.agent_id: generate_key_pair(demo.out / "agents" / f"{enterprise.agent_id}.key")
+        for enterprise in demo.enterprises
     }
-    path = work / "agent.yaml"
-    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), "utf-8")
-    return path
+    # The plan lists at least the 10 enterprises a platform must complete (the rest without an
+    # agent in a quick run): each listed enterprise gets a bundle with two PDFs.
+    plan = plan_document(
+        demo.enterprises,
+        demo.days,
+        keys,
+        listed=max(10, len(demo.enterprises)),
+        with_energy=demo.mode.with_energy,
+    )
+    path = demo.out / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan, allow_unicode=True, sort_keys=False), "utf-8")
+    registry = str(demo.out / "registry.sqlite")
+    collector("plan", "validate", str(path))
+    collector("plan", "load", str(path), "--by", "demo", "--registry", registry)
+    return keys
 
 
-def start_simulator(
-    work: Path, speed: float, anchor: float, broker_port: int
-) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    argv = [
-        str(BIN / "retrofit-sim"), "run", str(PLANT), "--modbus-port", "0",
-        "--opcua-port", str(free_port()), "--seed", "1", "--start", START.isoformat(),
-        "--speed", str(speed), "--anchor", str(anchor),
-    ]  # fmt: skip
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=work)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line:
-        raise SystemExit("demo: the plant simulator did not start (see above)")
-    ready = json.loads(line)
-    ready["broker_port"] = str(broker_port)
-    return process, ready
+def start_simulator(demo: Demo, modbus_port: int, opcua_port: int) -> ChildProcess:
+    """The simulator on the plant clock, every enterprise's machines on two ports."""
+    plant = plant_document(demo.enterprises, demo.days)
+    (demo.out / "plant.yaml").write_text(yaml.safe_dump(plant, allow_unicode=True), "utf-8")
+    demo.control_port = free_port()
+    # Ticks every 5 ms: at 50,000x the values served are at most 250 plant seconds old.
+    tick_s = min(0.05, 250.0 / demo.mode.speed)
+    return demo.start_child("simulator", [
+        str(BIN / "retrofit-sim"), "run", str(demo.out / "plant.yaml"),
+        "--modbus-port", str(modbus_port), "--opcua-port", str(opcua_port),
+        "--control-port", str(demo.control_port),
+        "--seed", "1", "--start", demo.days.plant_start.isoformat(),
+        "--speed", str(demo.mode.speed), "--anchor", str(demo.anchor), "--tick", str(tick_s),
+        "--truth-bin", "900", "--work-dir", str(demo.out / "simulator"), "--log-level", "WARNING",
+    ])  # fmt: skip
 
 
-def register(out: Path, devices: list[str]) -> Path:
-    """The registry: the example implementation plan, and the demo agent's public key."""
-    path = out / "registry.sqlite"
-    with Registry(path) as registry:
-        registry.load_plan(load_plan(PLAN), by="demo")
-        if registry.agent_identity(AGENT) is None:
-            public = wire.public_key_text(load_private_key(out / "agent.key").public_key())
-            registry.add_agent(
-                AGENT,
-                platform=PLATFORM,
-                enterprise=ENTERPRISE,
-                public_key=public,
-                devices=devices,
-                by="demo",
-            )
-    return path
+def wait_until_ready(demo: Demo, simulator: ChildProcess) -> float:
+    """Until the simulator serves and every agent has its broker and every device; wall seconds.
+
+    An OPC UA device whose first connect came before the simulator listened retries after a
+    backoff of wall seconds: at 50,000x each second missed is half a plant day.
+    """
+    started = time.monotonic()
+    deadline = started + 120
+    signs = {"simulator": ['{"event": "ready"']}
+    for enterprise in demo.enterprises:
+        signs[f"agent-{enterprise.id}"] = [
+            "connected to broker",
+            *(f"device {device}: connected to" for device in enterprise.machine_ids),
+        ]
+    waiting = {"simulator": simulator, **{c.name: c for c in demo.agents.values()}}
+    while waiting and time.monotonic() < deadline:
+        for name, child in list(waiting.items()):
+            text = child.log_path.read_text("utf-8", errors="replace")
+            if all(sign in text for sign in signs[name]):
+                del waiting[name]
+            elif not child.is_running:
+                raise SystemExit(f"demo: {name} stopped while starting:\n{child.log_tail()}")
+        time.sleep(0.1)
+    if waiting:
+        raise SystemExit(f"demo: not ready after 120 s: {', '.join(waiting)} (see logs/)")
+    return time.monotonic() - started
 
 
-def collector_config(out: Path, broker: MosquittoServer, influx: InfluxServer) -> Path:
-    metrics_port = free_port()
+def start_ingest(demo: Demo) -> Path:
+    """One ``retrofit-collector ingest`` process with its metrics on a free port."""
     config = {
-        "registry": str(out / "registry.sqlite"),
-        "broker": {"host": broker.host, "port": broker.port, "client_id": "collector-demo"},
-        "influx": {"url": influx.url, "database": "rv"},
-        "ingest": {"metrics_port": metrics_port},
+        "registry": str(demo.out / "registry.sqlite"),
+        "broker": {"host": demo.broker.host, "port": demo.broker.port, "client_id": "collector-1"},
+        "influx": {"url": demo.influx.url, "database": "rv"},
+        "ingest": {"metrics_port": free_port()},
+        # The web app on loopback over plain HTTP (so no Secure cookie): a laptop demo.
+        "web": {
+            "host": "127.0.0.1",
+            "port": free_port(),
+            "evidence_dir": str(demo.out / "web-evidence"),
+            "cookie_secure": False,
+        },
     }
-    path = out / "collector.yaml"
+    path = demo.out / "collector.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    demo.start_child("ingest", [str(BIN / "retrofit-collector"), "ingest", "--config", str(path)])
     return path
+
+
+def start_agents(demo: Demo, modbus_port: int, opcua_port: int) -> None:
+    """One ``retrofit-agent run`` per enterprise, each with its own key and outbox.
+
+    They start with the simulator, before it serves: their sources retry until it does, and
+    they poll from the plant clock's anchor on.
+    """
+    plant = PlantConfig.model_validate(yaml.safe_load((demo.out / "plant.yaml").read_text()))
+    clock = {
+        "start": demo.days.plant_start.isoformat(),
+        "anchor": dt.datetime.fromtimestamp(demo.anchor, dt.UTC).isoformat(),
+        "speed": demo.mode.speed,
+    }
+    for enterprise in demo.enterprises:
+        folder = demo.out / "agents"
+        document = agent_document(
+            enterprise,
+            plant,
+            modbus=("127.0.0.1", modbus_port),
+            opcua_endpoint=f"opc.tcp://127.0.0.1:{opcua_port}/retrofit-sim",
+            broker=(demo.broker.host, demo.broker.port),
+            clock=clock,
+            paths={
+                "key": str(folder / f"{enterprise.agent_id}.key"),
+                "outbox": str(folder / f"{enterprise.agent_id}.outbox.sqlite"),
+            },
+            settings=demo.mode.settings,
+        )
+        path = folder / f"{enterprise.agent_id}.yaml"
+        path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), "utf-8")
+        demo.agents[enterprise.id] = demo.start_child(
+            f"agent-{enterprise.id}",
+            [str(BIN / "retrofit-agent"), "run", str(path),
+             "--health-file", str(folder / f"{enterprise.agent_id}.health.json")],
+        )  # fmt: skip
 
 
 def ingest_metrics(config: Path) -> dict[str, float]:
+    """The ingest's Prometheus metrics (empty while it does not answer)."""
     port = yaml.safe_load(config.read_text())["ingest"]["metrics_port"]
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as reply:
@@ -139,233 +312,293 @@ def ingest_metrics(config: Path) -> dict[str, float]:
     values: dict[str, float] = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            values[name] = float(value)
+            name, _, value = line.rpartition(" ")
+            with contextlib.suppress(ValueError):
+                values[name] = float(value)
     return values
 
 
-def kpis(rows: list[DailyRow]) -> dict[str, float | None]:
-    """KPIs from sums of base quantities (docs/kpi.md), None where a denominator is zero."""
-
-    def total(name: str) -> float:
-        return float(sum(getattr(r, name) or 0 for r in rows))
-
-    planned, run, count, good = (
-        total(n) for n in ("planned_s", "run_s", "total_count", "good_count")
+def play(demo: Demo, ingest_config: Path) -> None:
+    """Let the plant run to the end of the reporting period, showing progress."""
+    offline = [e for e in demo.enterprises if e.role == "goes_offline"]
+    total_s = demo.days.plant_s / demo.mode.speed
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
     )
-    scheduled = total("scheduled_s")
-    a = run / planned if planned else None
-    p = total("ideal_count_s") / run if run else None
-    q = good / count if count else None
-    return {
-        "availability": a,
-        "performance": p,
-        "quality": q,
-        "oee": a * p * q if a is not None and p is not None and q is not None else None,
-        "kwh_per_good": total("energy_kwh") / good if good else None,
-        "coverage": 1 - total("scheduled_comm_loss_s") / scheduled if scheduled else None,
-    }
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("plant", total=total_s, status="")
+        while (remaining := demo.wall_s_until(demo.days.plant_end)) > 0:
+            now = demo.plant_time()
+            for enterprise in list(offline):
+                if now >= demo.days.offline_at:
+                    demo.agents[enterprise.id].stop()  # the gateway is switched off for good
+                    progress.console.print(
+                        f"{now:%Y-%m-%d %H:%M} {enterprise.id}: gateway switched off "
+                        "(it will have too few days in the reporting period)"
+                    )
+                    offline.remove(enterprise)
+            metrics = ingest_metrics(ingest_config)
+            written = int(metrics.get("rv_ingest_written_records_total", 0))
+            share = poll_share(demo, running_only=True)
+            kept = "  – %" if share is None else f"{100 * share:3.0f} %"
+            period = (
+                "baseline" if now.date() <= demo.days.baseline[1]
+                else "go-live" if now.date() < demo.days.reporting[0] else "reporting"
+            )  # fmt: skip
+            progress.update(
+                task,
+                completed=total_s - remaining,
+                description=f"plant {now:%Y-%m-%d %a %H:%M} ({period})",
+                status=f"{written:>6} windows in InfluxDB, polls kept {kept}",
+            )
+            crashed = [c.name for c in demo.children if c.returncode not in (None, 0)]
+            if crashed:
+                raise SystemExit(f"demo: {', '.join(crashed)} stopped unexpectedly (see logs/)")
+            time.sleep(min(0.5, max(remaining, 0.01)))
+        progress.update(task, completed=total_s)
 
 
-def pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f} %"
+def poll_share(demo: Demo, *, running_only: bool = False) -> float | None:
+    """Share of the polls the agents made of those their poll interval asks for (0..1).
+
+    From each agent's health file (written every 5 wall seconds and at its end). Well under 1
+    means the machine is too busy for the plant clock's speed: the agents skip polls, and gaps
+    beyond ``comm_loss_after_s`` become comm loss (try a lower --speed). None before any file.
+    """
+    made = expected = 0.0
+    for enterprise in demo.enterprises:
+        if running_only and not demo.agents[enterprise.id].is_running:
+            continue
+        path = demo.out / "agents" / f"{enterprise.agent_id}.health.json"
+        with contextlib.suppress(OSError, ValueError):
+            health = json.loads(path.read_text("utf-8"))
+            ran_s = max(0.0, (health["written_at"] - demo.anchor) * demo.mode.speed)
+            for device in health["devices"].values():
+                made += device["polls"]
+                expected += ran_s / demo.mode.settings.poll_interval_s
+    return made / expected if expected > 0 else None
 
 
-def num(value: float | None, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-async def read_rollups(influx: InfluxServer, first: dt.date, last: dt.date) -> list[DailyRow]:
-    async with InfluxStore(influx.url, "rv") as store:
-        return await store.daily(ENTERPRISE, first, last)
-
-
-def write_report(out: Path, rows: list[DailyRow], facts: dict[str, object]) -> Path:
-    by_device: dict[str, list[DailyRow]] = defaultdict(list)
-    for row in rows:
-        by_device[row.device].append(row)
-    table = []
-    for device, device_rows in sorted(by_device.items()):
-        k = kpis(device_rows)
-        names = ("windows", "run_s", "down_s", "total_count", "good_count", "energy_kwh")
-        sums = {n: sum(getattr(r, n) or 0 for r in device_rows) for n in names}
-        table.append(
-            f"<tr><td>{html.escape(device)}</td><td>{len(device_rows)}</td><td>{sums['windows']}</td>"
-            f"<td>{sums['run_s'] / 3600:.2f}</td><td>{sums['down_s'] / 3600:.2f}</td>"
-            f"<td>{sums['total_count']}</td><td>{sums['good_count']}</td>"
-            f"<td>{sums['energy_kwh']:.1f}</td><td>{pct(k['availability'])}</td>"
-            f"<td>{pct(k['performance'])}</td><td>{pct(k['quality'])}</td>"
-            f"<td><b>{pct(k['oee'])}</b></td><td>{num(k['kwh_per_good'], 3)}</td>"
-            f"<td>{pct(k['coverage'])}</td></tr>"
-        )
-    f = {key: html.escape(str(value)) for key, value in facts.items()}
-    page = f"""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<title>retrofit-verify demo · 演示报告</title>
-<style>
-body {{ font-family: "Noto Sans CJK SC", "Noto Sans", sans-serif; margin: 2rem; color: #1a1a1a; }}
-table {{ border-collapse: collapse; margin: 1rem 0; }}
-th, td {{ border: 1px solid #999; padding: .3rem .6rem; text-align: right; }}
-th {{ background: #e8eef5; }} td:first-child {{ text-align: left; }}
-.note {{ background: #fff6d6; border: 1px solid #d9b400; padding: .6rem 1rem; max-width: 62rem; }}
-</style></head><body>
-<h1>Measured KPIs · 实测关键绩效指标 — {f["enterprise"]} (preview · 预览)</h1>
-<p class="note"><b>Path.</b> Simulated equipment → agent <code>{f["agent"]}</code> (KPI windows,
-outbox, Ed25519-signed batches) → mosquitto → <code>retrofit-collector ingest</code> (wire
-checks, registry identity, signature, seq) → InfluxDB → this page, read from the daily rollups.
-{f["plant_hours"]} h of plant time; {f["batches"]} batches acknowledged by the broker,
-{f["written"]} windows written, {f["duplicates"]} duplicates, {f["quarantined"]} quarantined.<br>
-<b>Not built yet:</b> the evidence engine (before/after verdicts with confidence intervals,
-energy baseline, subsidy: issue #7), the web app (#8) and the dashboards (#9).<br>
-<b>说明：</b>数据经真实 MQTT 代理与采集端写入 InfluxDB，本页读取日汇总；
-整改前后判定与补贴测算尚未实现。</p>
-<table><tr><th>device 设备</th><th>days 天</th><th>windows 窗口</th><th>run h 运行</th>
-<th>down h 停机</th><th>parts 产量</th><th>good 合格</th><th>kWh 能耗</th><th>A 可用率</th>
-<th>P 性能</th><th>Q 质量</th><th>OEE 设备综合效率</th><th>kWh/good 单耗</th>
-<th>coverage 覆盖率</th></tr>
-{"".join(table)}
-</table>
-<p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by <code>deploy/local/demo.sh</code>.</p>
-</body></html>
-"""
-    report = out / "report.html"
-    report.write_text(page, encoding="utf-8")
-    (out / "daily.json").write_text(
-        json.dumps([dataclasses.asdict(r) for r in rows], indent=1, default=str),
-        encoding="utf-8",
-    )
-    return report
-
-
-def stop_process(process: subprocess.Popen[str] | None) -> None:
-    if process is not None and process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a short run (about 40 s)")
-    parser.add_argument("--out", type=Path, default=ROOT / "out" / "demo")
-    args = parser.parse_args()
-    wall_s, speed = (20.0, 720.0) if args.quick else (90.0, 960.0)
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    # A fresh start: a previous run's broker would still hold its retained status messages,
-    # signed with that run's key (the collector rightly quarantines them).
-    for stale in ("mosquitto", "influxd"):
-        shutil.rmtree(out / stale, ignore_errors=True)
-    for stale in ("agent.key", "agent.key.pub", "outbox.sqlite", "outbox.sqlite-wal",
-                  "registry.sqlite", "registry.sqlite-wal"):  # fmt: skip
-        (out / stale).unlink(missing_ok=True)
-    broker = MosquittoServer(out / "mosquitto")
-    influx = InfluxServer(out / "influxd")
-    simulator: subprocess.Popen[str] | None = None
-    agent: subprocess.Popen[str] | None = None
-    ingest: subprocess.Popen[str] | None = None
-    logs = contextlib.ExitStack()
-    try:
-        console.rule("retrofit-verify local demo")
-        broker.start()
-        influx.start()
-        console.print(f"mosquitto on {broker.url}, InfluxDB on {influx.url}")
-        anchor = time.time() + 3.0  # plant time starts once everything is up
-        simulator, ready = start_simulator(out, speed, anchor, broker.port)
-        console.print(f"plant simulator: Modbus {ready['modbus']}, OPC UA {ready['opcua']}")
-        generate_key_pair(out / "agent.key", force=True)
-        config = agent_config(out, ready, speed, anchor)
-        devices = [d["id"] for d in yaml.safe_load(config.read_text())["devices"]]
-        register(out, devices)
-        console.print(f"registry: plan {PLAN.name} loaded, agent {AGENT} registered")
-        collector = collector_config(out, broker, influx)
-        ingest = subprocess.Popen(
-            [str(BIN / "retrofit-collector"), "ingest", "--config", str(collector)],
-            stdout=subprocess.DEVNULL, stderr=logs.enter_context((out / "ingest.log").open("w")),
-            text=True,
-        )  # fmt: skip
-        console.print("installer check (retrofit-agent check-config, online):")
-        subprocess.run([str(BIN / "retrofit-agent"), "check-config", str(config)], check=False)
-        agent = subprocess.Popen(
-            [str(BIN / "retrofit-agent"), "run", str(config), "--health-file",
-             str(out / "health.json")],
-            stdout=subprocess.DEVNULL, stderr=logs.enter_context((out / "agent.log").open("w")),
-            text=True,
-        )  # fmt: skip
-        with Progress(console=console) as progress:
-            task = progress.add_task(f"plant running at {speed:g}x", total=wall_s)
-            for _ in range(int(wall_s * 4)):
-                time.sleep(0.25)
-                progress.advance(task, 0.25)
-        plant_end = START + dt.timedelta(seconds=(time.time() - anchor) * speed)
-        stop_process(agent)
-        metrics = wait_for_ingest(collector)
-        wait_for_rollups(out / "registry.sqlite")
-        first = START.date() - dt.timedelta(days=1)
-        rows = asyncio.run(read_rollups(influx, first, plant_end.date() + dt.timedelta(days=1)))
-        with Registry(out / "registry.sqlite") as registry:
-            quarantined = len(registry.quarantine_list())
-        facts = {
-            "enterprise": ENTERPRISE,
-            "agent": AGENT,
-            "plant_hours": f"{wall_s * speed / 3600:.1f}",
-            "batches": int(metrics.get('rv_ingest_received_total{kind="windows"}', 0)),
-            "written": int(metrics.get("rv_ingest_written_records_total", 0)),
-            "duplicates": int(metrics.get("rv_ingest_duplicates_total", 0)),
-            "quarantined": quarantined,
-        }
-        report = write_report(out, rows, facts)
-        console.rule("done")
-        console.print(
-            f"{facts['written']} windows through the collector into InfluxDB, "
-            f"{len(rows)} device-days of rollups, {quarantined} quarantined"
-        )
-        console.print(f"report:  {report}")
-        console.print(f"logs:    {out / 'agent.log'}, {out / 'ingest.log'}")
-        console.print(
-            "[yellow]not built yet:[/yellow] evidence engine (verdicts, subsidy: #7), "
-            "web app (#8), dashboards (#9); the report shows measured KPIs from InfluxDB."
-        )
-        return 0 if rows and facts["written"] and not quarantined else 1
-    except KeyboardInterrupt:
-        console.print("interrupted: stopping everything the demo started")
-        return 130
-    finally:
-        stop_process(agent)
-        stop_process(ingest)
-        stop_process(simulator)
-        for server in (broker, influx):
-            with contextlib.suppress(Exception):
-                server.stop()
-        logs.close()
-
-
-def wait_for_ingest(config: Path, timeout_s: float = 30.0) -> dict[str, float]:
-    """Until the collector has taken everything the agent sent (nothing in flight, stable)."""
+def settle(demo: Demo, ingest_config: Path, timeout_s: float = 60.0) -> dict[str, float]:
+    """Stop the agents (open windows close as partial and are sent), wait for the collector."""
+    stop_together(list(demo.agents.values()))
     deadline = time.monotonic() + timeout_s
     last: dict[str, float] = {}
     while time.monotonic() < deadline:
         time.sleep(1.0)
-        now = ingest_metrics(config)
-        settled = now.get("rv_ingest_inflight_messages") == 0
-        if settled and now.get("rv_ingest_written_records_total") == last.get(
-            "rv_ingest_written_records_total"
-        ):
-            return now
+        now = ingest_metrics(ingest_config)
+        key = "rv_ingest_written_records_total"
+        if now.get("rv_ingest_inflight_messages") == 0 and now.get(key) == last.get(key):
+            break
         last = now
+    # The collector refreshes the daily rollups of the days it wrote to in the background;
+    # the registry lists the days still to do.
+    with Registry(demo.out / "registry.sqlite") as registry:
+        while registry.dirty_days() and time.monotonic() < deadline + 30:
+            time.sleep(0.5)
     return last
 
 
-def wait_for_rollups(registry_path: Path, timeout_s: float = 30.0) -> None:
-    """Until the collector has refreshed the daily rollups of every day it wrote to."""
-    deadline = time.monotonic() + timeout_s
-    with Registry(registry_path) as registry:
-        while registry.dirty_days() and time.monotonic() < deadline:
-            time.sleep(0.5)
+def start_web(demo: Demo, config: Path, screenshots: bool) -> tuple[DemoLogin, list[str]]:
+    """``retrofit-collector serve`` with a demo reviewer; evidence through its API; a screenshot."""
+    token = add_demo_reviewer(demo.out / "registry.sqlite", province="330200")
+    port = yaml.safe_load(config.read_text())["web"]["port"]
+    login = DemoLogin(url=f"http://127.0.0.1:{port}", user="demo-reviewer", token=token)
+    serve = demo.start_child(
+        "web", [str(BIN / "retrofit-collector"), "serve", "--config", str(config)]
+    )
+    wait_for_web(login.url, serve)
+    run_web_evidence(login, demo.enterprises, console.log)
+    lines = [f"web app:     {login.url}/  log in as {login.user} with the token {login.token}"]
+    if screenshots:
+        target = demo.out / "screenshots" / "web-enterprise-page.png"
+        shot = screenshot_enterprise_page(login, demo.enterprises[0].id, target)
+        lines.append(f"screenshot:  {shot}" if shot else "screenshot:  chromium not found")
+    return login, lines
+
+
+def ground_truth(demo: Demo) -> dict[str, dict[str, dict[str, float]]]:
+    """The simulator's exact sums per machine and local day of both periods (control port)."""
+    truth: dict[str, dict[str, dict[str, float]]] = {}
+    with socket.create_connection(("127.0.0.1", demo.control_port), timeout=30) as channel:
+        reader = channel.makefile("r", encoding="utf-8")
+        for enterprise in demo.enterprises:
+            for machine in enterprise.machine_ids:
+                for day in _days(demo.days.baseline[0], demo.days.reporting[1]):
+                    start = dt.datetime.combine(day, dt.time(0, 0), demo.days.plant_start.tzinfo)
+                    end = start + dt.timedelta(days=1)
+                    channel.sendall(
+                        f"truth {machine} {start.timestamp():.0f} {end.timestamp():.0f}\n".encode()
+                    )
+                    answer = json.loads(reader.readline())
+                    if not answer.get("ok"):
+                        raise SystemExit(f"demo: ground truth for {machine}: {answer}")
+                    truth.setdefault(machine, {})[day.isoformat()] = answer["truth"]
+    return truth
+
+
+def _days(first: dt.date, last: dt.date) -> Iterator[dt.date]:
+    day = first
+    while day <= last:
+        yield day
+        day += dt.timedelta(days=1)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="3 enterprises, 4-week periods (about 2 minutes)"
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "out" / "demo")
+    parser.add_argument("--enterprises", type=int, help="how many enterprises to simulate (3..12)")
+    parser.add_argument("--speed", type=float, help="plant seconds per wall second")
+    parser.add_argument(
+        "--no-screenshots", action="store_true", help="skip the headless-Chromium screenshots"
+    )
+    parser.add_argument(
+        "--no-web", action="store_true", help="skip the web app (the end-to-end test does)"
+    )
+    parser.add_argument(
+        "--serve",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep the web app up after the run until Ctrl-C (default: on, off with --quick)",
+    )
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    mode = QUICK if args.quick else FULL
+    if args.serve is None:
+        args.serve = not args.quick
+    if args.enterprises or args.speed:
+        mode = Mode(
+            enterprises=args.enterprises or mode.enterprises,
+            period_days=mode.period_days,
+            with_energy=mode.with_energy,
+            speed=args.speed or mode.speed,
+            startup_s=mode.startup_s,
+        )
+    out: Path = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    fresh_out_dir(out)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    demo = Demo(
+        out=out,
+        mode=mode,
+        enterprises=demo_enterprises(mode.enterprises),
+        days=timeline(mode.period_days),
+        broker=MosquittoServer(out / "mosquitto"),
+        influx=InfluxServer(out / "influxd"),
+    )
+    started = time.monotonic()
+    serving = False
+    try:
+        console.rule("retrofit-verify local demo")
+        console.print(
+            f"{len(demo.enterprises)} pilot enterprises × 3 machines (Modbus TCP and OPC UA), "
+            f"baseline {demo.days.baseline[0]}..{demo.days.baseline[1]}, go-live "
+            f"{demo.days.go_live}, reporting {demo.days.reporting[0]}..{demo.days.reporting[1]}; "
+            f"plant clock at {mode.speed:,.0f}x ({demo.days.plant_s / 86400:.0f} plant days in "
+            f"{demo.days.plant_s / mode.speed:.0f} s)"
+        )
+        demo.broker.start()
+        demo.influx.start()
+        demo.influx.create_database("rv")
+        console.log(f"mosquitto {demo.broker.url}, InfluxDB {demo.influx.url}")
+        register_plan(demo)
+        console.log(f"registry: plan validated and loaded, {len(demo.enterprises)} agent keys")
+        # Plant time starts a few wall seconds from now, once everything is up; the plant clock
+        # begins on a quiet Saturday afternoon, 40 plant hours before the first shift. The
+        # simulator starts first: the agents' first connect then finds it listening.
+        demo.anchor = time.time() + mode.startup_s
+        modbus_port, opcua_port = free_port(), free_port()
+        simulator = start_simulator(demo, modbus_port, opcua_port)
+        ingest_config = start_ingest(demo)
+        start_agents(demo, modbus_port, opcua_port)
+        ready_s = wait_until_ready(demo, simulator)
+        console.log(
+            f"simulator (Modbus TCP :{modbus_port}, OPC UA :{opcua_port}) and "
+            f"{len(demo.agents)} agents (one process and key per enterprise) ready in "
+            f"{ready_s:.1f} s; plant time starts in {demo.anchor - time.time():.1f} s"
+        )
+        first_shift = dt.datetime.combine(
+            demo.days.baseline[0], dt.time(6, 0), demo.days.plant_start.tzinfo
+        )
+        if demo.plant_time() > first_shift:
+            console.print(
+                f"[yellow]the processes were ready only at plant time {demo.plant_time():%a %H:%M}"
+                "[/yellow], after the baseline's first shift began: the machine is busy, and "
+                "that day's first hours are missing (a lower --speed gives them more time)"
+            )
+        play(demo, ingest_config)
+        metrics = settle(demo, ingest_config)
+        console.log("agents stopped, the collector has written everything, rollups refreshed")
+        kept = poll_share(demo) or 0.0
+        truth = ground_truth(demo)
+        (out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n", "utf-8")
+        console.log("ground truth of every machine-day read from the simulator")
+        with Registry(out / "registry.sqlite") as registry:
+            quarantined = len(registry.quarantine_list())
+        # The bundles (PDF rendering takes most of it) and the web app's own evidence run at
+        # the same time: each uses one core.
+        console.log("evidence engine: retrofit-collector rollup (bundles: JSON, HTML, PDF) ...")
+        rollup = demo.start_child("rollup", rollup_command(out, ingest_config))
+        login: DemoLogin | None = None
+        web_lines: list[str] = []
+        if not args.no_web:
+            console.log("web app: retrofit-collector serve with a demo reviewer ...")
+            login, web_lines = start_web(demo, ingest_config, not args.no_screenshots)
+        result = evidence_and_report(
+            out=out,
+            rollup=rollup,
+            collector_config=ingest_config,
+            influx_url=demo.influx.url,
+            enterprises=demo.enterprises,
+            days=demo.days,
+            truth=truth,
+            facts={
+                "windows_written": int(metrics.get("rv_ingest_written_records_total", 0)),
+                "duplicates": int(metrics.get("rv_ingest_duplicates_total", 0)),
+                "quarantined": quarantined,
+                "polls_kept_pct": round(100 * kept),
+            },
+            screenshots=not args.no_screenshots,
+            console=console,
+        )
+        console.rule(f"done in {time.monotonic() - started:.0f} s")
+        for line in [*result.summary, *web_lines]:
+            console.print(line)
+        console.print(f"agents kept {100 * kept:.0f} % of the polls their interval asks for")
+        if kept < 0.85:
+            console.print(
+                "[yellow]the machine was too busy for this plant speed[/yellow]: skipped polls "
+                "and stalls show as comm loss and noisier state times (docs/demo.md); rerun "
+                f"with --speed {mode.speed / 2:.0f} for cleaner data"
+            )
+        if args.serve and login is not None:
+            serving = True
+            console.print(
+                f"the web app stays up at {login.url}/ (with InfluxDB and the registry) until "
+                "Ctrl-C"
+            )
+            while True:
+                time.sleep(3600)
+        return 0 if result.ok else 1
+    except Interrupted as stop:
+        if serving:
+            console.print("\nstopping the web app and everything else")
+            return 0 if result.ok else 1
+        console.print(f"\n{stop}: stopping everything the demo started")
+        return 130
+    finally:
+        demo.stop_all()
 
 
 if __name__ == "__main__":
-    os.chdir(ROOT)
     sys.exit(main())

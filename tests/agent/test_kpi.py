@@ -328,3 +328,17 @@ def test_a_late_burst_of_parts_counts_but_a_preset_does_not() -> None:
     (window,) = run(builder, samples, until=T0 + 61)
     assert window.total_count == 5 + 1
     assert window.quality.counter_resets == 1
+
+
+def test_a_fast_plant_clock_tolerates_the_same_wall_time_between_clock_readings() -> None:
+    # At 50,000x the two clock readings of one poll, 0.1 ms of wall time apart after a
+    # preemption, are 5 plant seconds apart: no jump. A real step of the wall clock is.
+    speed = 50_000.0
+    fast = spec(max_gap_s=3000.0, clock_jump_tolerance_s=2.0 * speed)
+    builder = WindowBuilder(fast, resume_from=T0)
+    samples = [Sample(ts=T0 + 10 * i, mono=100.0 + 10 * i + 5 * (i % 2), state=R) for i in range(7)]
+    samples.append(Sample(ts=T0 + 70 + 3 * speed, mono=170.0, state=R))  # wall clock +3 s
+    windows = run(builder, samples, until=T0 + 60)
+    windows += builder.close_partial(T0 + 80 + 3 * speed)
+    assert windows[0].quality.clock_jumps == 0 and windows[0].run_s == pytest.approx(60)
+    assert sum(w.quality.clock_jumps for w in windows) == 1

@@ -111,3 +111,12 @@ def test_kpi_spec_follows_the_configuration(device: DeviceConfig) -> None:
     scheduled = spec.schedule(day, day + 86400)
     assert sum(high - low for low, high in scheduled) == 8 * 3600
     assert scheduled[0][0] == day + 8 * 3600
+
+
+def test_kpi_spec_scales_the_clock_jump_tolerance_with_the_clocks_speed(
+    device: DeviceConfig,
+) -> None:
+    digest = "sha256:" + "a" * 64
+    assert kpi_spec(device, window_s=60, config_digest=digest).clock_jump_tolerance_s == 2.0
+    fast = kpi_spec(device, window_s=60, config_digest=digest, clock_speed=50_000)
+    assert fast.clock_jump_tolerance_s == 100_000.0  # 2 s of wall time at 50,000x

@@ -189,3 +189,23 @@ def test_model_refuses_to_go_back_and_misaligned_truth() -> None:
         model.truth(MONDAY + 1, MONDAY + 60)
     with pytest.raises(ValueError, match="outside simulated"):
         model.truth(MONDAY, MONDAY + 1200)
+
+
+def test_failures_go_on_after_a_repair_cut_short_by_a_break_or_the_shift_end() -> None:
+    # Repairs (1 h on average) are often still under way when a break or the shift ends; the
+    # repair is then done off-shift and the next failure must still come (it used to never
+    # come again: the machine stopped failing for the rest of the run).
+    calendar = {
+        "timezone": "UTC",
+        "shifts": [{"start": "06:00", "end": "14:00", "days": ALL_WEEK,
+                    "breaks": [{"start": "10:00", "end": "10:30"}]}],
+    }  # fmt: skip
+    config = machine(mtbf_s=2 * 3600, mttr_s=3600, idle_mean_s=0, calendar=calendar)
+    model = Machine(config, seed=3, start_ts=MONDAY)
+    weeks = []
+    for week in range(4):
+        start = MONDAY + week * WEEK
+        model.advance_to(start + WEEK)
+        weeks.append(model.truth(start, start + WEEK))
+    for week, truth in enumerate(weeks):
+        assert truth.down_s > 0.05 * truth.planned_s, (week, truth)

@@ -1,0 +1,314 @@
+"""The demo's last step: the evidence bundles, their verdicts against the scenario, accuracy.
+
+``retrofit-collector rollup`` (the evidence engine and the report renderers) reads the registry
+and InfluxDB's daily rollups and writes the bundles: JSON, HTML and PDF in zh-CN and en, with
+SHA-256 manifests. This module only reads what it wrote: each enterprise's verdict against what
+its simulated retrofit did (sim/scenario.py), and the device-days the evidence rests on against
+the simulator's exact ground truth. It feeds the verdicts to the dashboards and checks every
+panel, and writes a one-page demo summary and the screenshots.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from sim.scenario import PLATFORM_ID, DemoEnterprise, Role, Timeline
+from stack import ChildProcess
+
+__all__ = ["DemoResult", "evidence_and_report", "rollup_command"]
+
+BIN = Path(sys.executable).parent
+#: The verdict each scenario role must get (sim/scenario.py); listed enterprises without an
+#: agent have no data at all.
+EXPECTED: dict[Role | None, str] = {
+    "improves": "pass",
+    "unchanged": "fail",
+    "goes_offline": "insufficient_data",
+    None: "insufficient_data",
+}
+#: Quantities compared with the simulator's ground truth, per device and local day.
+ACCURACY_FIELDS = ("run_s", "idle_s", "down_s", "planned_s", "total_count", "reject_count",
+                   "energy_kwh")  # fmt: skip
+
+
+@dataclasses.dataclass
+class DemoResult:
+    """What the demo prints at the end, and whether every verdict matched the scenario."""
+
+    ok: bool
+    summary: list[str]
+
+
+def _collector(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "retrofit-collector"), *args], capture_output=True, text=True, check=False
+    )
+
+
+def rollup_command(out: Path, collector_config: Path) -> list[str]:
+    """``retrofit-collector rollup`` into ``out/evidence`` (the demo runs it as a child)."""
+    return [str(BIN / "retrofit-collector"), "rollup", "--out", str(out / "evidence"),
+            "--config", str(collector_config)]  # fmt: skip
+
+
+def evidence_and_report(
+    *,
+    out: Path,
+    rollup: ChildProcess,
+    collector_config: Path,
+    influx_url: str,
+    enterprises: Sequence[DemoEnterprise],
+    days: Timeline,
+    truth: Mapping[str, Mapping[str, Mapping[str, float]]],
+    facts: Mapping[str, int],
+    screenshots: bool,
+    console: Console,
+) -> DemoResult:
+    """Wait for the bundles, check the verdicts, measure the accuracy, write the summary."""
+    bundle = out / "evidence"
+    while rollup.is_running:
+        time.sleep(0.2)
+    if rollup.returncode != 0:
+        raise SystemExit(f"demo: retrofit-collector rollup failed:\n{rollup.log_tail()}")
+    console.log("evidence bundles written")
+    platform = json.loads((bundle / PLATFORM_ID / "platform.json").read_text("utf-8"))
+    evidence = {
+        line["id"]: json.loads(
+            (bundle / PLATFORM_ID / line["id"] / "evidence.json").read_text("utf-8")
+        )
+        for line in platform["enterprises"]
+    }
+    roles: dict[str, Role] = {e.id: e.role for e in enterprises}
+    accuracy = _accuracy(evidence, truth, enterprises, days)
+    console.log("dashboards: verdicts into InfluxDB, every panel's query checked ...")
+    dashboards = _dashboards(bundle, collector_config, influx_url)
+    mismatches = [
+        f"{ident}: expected {EXPECTED[roles.get(ident)]}, got {doc['status']}"
+        for ident, doc in evidence.items()
+        if doc["status"] != EXPECTED[roles.get(ident)]
+    ]
+    summary_doc = _summary_document(platform, evidence, roles, accuracy, facts)
+    (out / "verdicts.json").write_text(
+        json.dumps(summary_doc, ensure_ascii=False, indent=1) + "\n", "utf-8"
+    )
+    page = out / "demo.html"
+    page.write_text(_page(summary_doc, days, bundle), "utf-8")
+    reports = {
+        "platform report": bundle / PLATFORM_ID / "report.en.html",
+        "enterprise report": bundle / PLATFORM_ID / enterprises[0].id / "report.zh-CN.html",
+    }
+    lines = [
+        f"{facts['windows_written']} windows through the collector into InfluxDB, "
+        f"{facts['quarantined']} quarantined",
+        *(
+            f"{ident} ({roles[ident]}): {doc['status']}"
+            for ident, doc in evidence.items()
+            if ident in roles
+        ),
+        f"platform {PLATFORM_ID}: {platform['passed_count']} of {len(evidence)} passed, minimum "
+        f"of {platform['minimum']} {'met' if platform['minimum_met'] else 'not met'}, subsidy "
+        f"{platform['total_fen'] / 100:,.2f} CNY",
+        f"bundles:     {bundle}  (manifest.json: SHA-256 of every file)",
+        f"reports:     {reports['platform report']} (and .pdf, report.zh-CN.*)",
+        f"             {reports['enterprise report']} (and .pdf, report.en.*)",
+        f"summary:     {page} (verdicts against the scenario, accuracy against ground truth)",
+    ]
+    if screenshots:
+        for name, report in reports.items():
+            target = out / "screenshots" / f"{name.replace(' ', '-')}.png"
+            shot = _screenshot(report, target)
+            lines.append(f"screenshot:  {shot}" if shot else "screenshot:  chromium not found")
+    lines += [
+        f"dashboards:  {dashboards}",
+        *(f"[red]MISMATCH[/red] {line}" for line in mismatches),
+    ]
+    ok = not mismatches and facts["quarantined"] == 0 and facts["windows_written"] > 0
+    return DemoResult(ok, lines)
+
+
+def _dashboards(bundle: Path, collector_config: Path, influx_url: str) -> str:
+    """Verdicts into InfluxDB for the Grafana dashboards, then every panel's query checked."""
+    documents = sorted(
+        str(path)
+        for path in (bundle / PLATFORM_ID).rglob("*.json")
+        if path.name in ("evidence.json", "platform.json")
+    )
+    feed = _collector("dashboards", "evidence", *documents, "--config", str(collector_config))
+    if feed.returncode != 0:
+        return f"dashboards evidence failed (exit {feed.returncode}): {feed.stderr.strip()[-300:]}"
+    check = _collector("dashboards", "check", "--influx", influx_url, "--database", "rv")
+    last = (check.stdout.strip().splitlines() or ["(no output)"])[-1]
+    verdict = "every panel returns data" if check.returncode == 0 else "panels WITHOUT data"
+    return f"{verdict} (dashboards check exit {check.returncode}): {last}"
+
+
+def _accuracy(
+    evidence: Mapping[str, Mapping[str, Any]],
+    truth: Mapping[str, Mapping[str, Mapping[str, float]]],
+    enterprises: Sequence[DemoEnterprise],
+    days: Timeline,
+) -> dict[str, dict[str, float]]:
+    """The evidence's device-days against ground truth: bias and spread per quantity (%).
+
+    Over the device-days of the periods whose gateway was online all day (the gateway that is
+    switched off is left out from that day on). ``bias_pct`` = 100 (Σ measured / Σ truth − 1);
+    ``mean_abs_pct`` = 100 Σ|measured − truth| / Σ truth; ``p95_abs_pct`` the 95th percentile
+    of the days' |relative error|.
+    """
+    offline_day = days.offline_at.date().isoformat()
+    pairs: dict[str, list[tuple[float, float]]] = {name: [] for name in ACCURACY_FIELDS}
+    for enterprise in enterprises:
+        for row in evidence[enterprise.id]["device_days"]:
+            if enterprise.role == "goes_offline" and row["day"] >= offline_day:
+                continue
+            exact = truth.get(row["device"], {}).get(row["day"])
+            if exact is None:
+                continue
+            for name in ACCURACY_FIELDS:
+                if row.get(name) is not None:
+                    pairs[name].append((float(row[name]), float(exact[name])))
+    result: dict[str, dict[str, float]] = {}
+    for name, values in pairs.items():
+        total = sum(t for _, t in values)
+        if not values or total <= 0:
+            continue
+        relative = sorted(abs(m - t) / t for m, t in values if t > 0)
+        result[name] = {
+            "device_days": len(values),
+            "bias_pct": 100 * (sum(m for m, _ in values) / total - 1),
+            "mean_abs_pct": 100 * sum(abs(m - t) for m, t in values) / total,
+            "p95_abs_pct": 100 * relative[int(0.95 * (len(relative) - 1))] if relative else 0.0,
+        }
+    return result
+
+
+def _kpi_line(kpi: Mapping[str, Any]) -> dict[str, Any]:
+    change = kpi.get("change") or {}
+    energy = kpi.get("energy") or {}
+    interval = kpi.get("interval")
+    return {
+        "kpi": kpi["kpi"],
+        "status": kpi["status"],
+        "reasons": kpi["reasons"],
+        "usable_days": [kpi["baseline"]["usable_days"], kpi["reporting"]["usable_days"]],
+        "change": change.get("change"),
+        "energy_savings_pct": energy.get("savings_pct"),
+        "interval": [interval["low"], interval["high"]] if interval else None,
+    }
+
+
+def _summary_document(
+    platform: Mapping[str, Any],
+    evidence: Mapping[str, Mapping[str, Any]],
+    roles: Mapping[str, Role],
+    accuracy: Mapping[str, Mapping[str, float]],
+    facts: Mapping[str, int],
+) -> dict[str, Any]:
+    return {
+        "enterprises": [
+            {
+                "id": ident,
+                "scenario": roles.get(ident),
+                "expected": EXPECTED[roles.get(ident)],
+                "status": doc["status"],
+                "flags": [flag["check"] for flag in doc["flags"]],
+                "subsidy_fen": doc["subsidy"]["subsidy_fen"],
+                "kpis": [_kpi_line(kpi) for kpi in doc["attempts"][-1]["kpis"]],
+            }
+            for ident, doc in evidence.items()
+        ],
+        "platform": {
+            key: platform[key]
+            for key in ("passed_count", "minimum", "minimum_met", "total_fen", "platform_capped")
+        },
+        "accuracy": accuracy,
+        "path": dict(facts),
+    }
+
+
+def _kpi_text(kpi: Mapping[str, Any]) -> str:
+    text = f"{kpi['kpi']} {kpi['status']}"
+    if kpi["change"] is not None:
+        text += f" {kpi['change']:+.1f}"
+    if kpi["interval"]:
+        text += f" [{kpi['interval'][0]:+.1f}, {kpi['interval'][1]:+.1f}]"
+    if kpi["reasons"]:
+        text += f" ({', '.join(kpi['reasons'])})"
+    return text
+
+
+def _page(summary: Mapping[str, Any], days: Timeline, bundle: Path) -> str:
+    rows = []
+    for line in summary["enterprises"]:
+        if line["scenario"] is None:
+            continue
+        kpis = "; ".join(_kpi_text(kpi) for kpi in line["kpis"])
+        mark = "✓" if line["status"] == line["expected"] else "✗"
+        link = (bundle / PLATFORM_ID / line["id"] / "report.zh-CN.html").as_uri()
+        rows.append(
+            f"<tr><td><a href='{link}'>{line['id']}</a></td><td>{line['scenario']}</td>"
+            f"<td>{line['expected']}</td><td class='{line['status']}'>{line['status']} {mark}</td>"
+            f"<td>{html.escape(kpis)}</td><td>{html.escape(', '.join(line['flags']))}</td></tr>"
+        )
+    accuracy = "".join(
+        f"<tr><td>{name}</td><td>{int(a['device_days'])}</td><td>{a['bias_pct']:+.2f} %</td>"
+        f"<td>{a['mean_abs_pct']:.2f} %</td><td>{a['p95_abs_pct']:.2f} %</td></tr>"
+        for name, a in summary["accuracy"].items()
+    )
+    platform = summary["platform"]
+    facts = summary["path"]
+    report = (bundle / PLATFORM_ID / "report.en.html").as_uri()
+    met = "met" if platform["minimum_met"] else "not met"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>retrofit-verify demo summary · 演示摘要</title>
+<style>
+body {{ font-family: "Noto Sans CJK SC", "Noto Sans", sans-serif; margin: 1.5rem 2rem; }}
+table {{ border-collapse: collapse; margin: .8rem 0; }}
+th, td {{ border: 1px solid #999; padding: .25rem .55rem; text-align: left; }}
+th {{ background: #e8eef5; }} .pass {{ background: #e3f4e1; }} .fail {{ background: #fbe3e1; }}
+.insufficient_data {{ background: #fff6d6; }}
+</style></head><body>
+<h1>Demo summary · 演示摘要</h1>
+<p>Baseline {days.baseline[0]} – {days.baseline[1]}, go-live {days.go_live}, reporting
+{days.reporting[0]} – {days.reporting[1]}. Platform {PLATFORM_ID}: {platform["passed_count"]}
+passed, minimum of {platform["minimum"]} {met}, subsidy {platform["total_fen"] / 100:,.2f} CNY.
+<a href="{report}">The platform report</a>.</p>
+<h2>Verdicts against what the simulated retrofits did</h2>
+<table><tr><th>enterprise</th><th>scenario</th><th>expected</th><th>verdict</th><th>KPIs
+(change, decisive 95 % interval)</th><th>flags</th></tr>{"".join(rows)}</table>
+<h2>The evidence's device-days against the simulator's exact ground truth</h2>
+<table><tr><th>quantity</th><th>device-days</th><th>bias</th><th>mean |error|</th>
+<th>95th percentile |error|</th></tr>{accuracy}</table>
+<p>{facts["windows_written"]} windows written by the collector, {facts["duplicates"]} duplicates,
+{facts["quarantined"]} quarantined.</p>
+</body></html>
+"""
+
+
+def _screenshot(page: Path, target: Path) -> Path | None:
+    """The page's first screen (A4 proportions) as PNG, by headless Chromium (FIELD-NOTES.md)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None or not page.exists():
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="rv-chromium-") as profile:
+        subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--disable-component-update", "--no-first-run",
+             f"--user-data-dir={profile}", "--hide-scrollbars", "--window-size=1240,1754",
+             f"--screenshot={target}", page.as_uri()],
+            capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+    return target if target.exists() and target.stat().st_size > 0 else None

@@ -1,0 +1,116 @@
+"""The whole path end to end, through the demo: simulator → agents → broker → collector →
+InfluxDB → evidence engine, with verdicts that match what the simulated retrofits did.
+
+``deploy/local/demo.py --quick`` runs as a real process, starting everything it needs: three
+enterprises, each with its own agent process, key and three machines (Modbus TCP and OPC UA),
+four weeks of baseline and four of reporting on a 50,000x plant clock (sim/scenario.py):
+
+- ent-01 improves past its targets (OEE +5 pp, defect rate −20 %): it must pass;
+- ent-02 changes nothing: it must not pass (fail);
+- ent-03 improves but its gateway goes off six days into the reporting period: insufficient data.
+
+The agents' daily sums in InfluxDB are also checked against the simulator's exact ground truth.
+A second test interrupts the demo (SIGINT, as Ctrl-C) and checks nothing it started survives.
+
+The plant clock is wall time: on a machine so busy that the agents keep fewer than
+MIN_POLLS_KEPT_PCT of their polls (other jobs on the 2 cores), the data are too thin to judge
+the verdicts by, and the first test says so and skips; the demo prints the same warning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "deploy" / "local" / "demo.py"
+
+pytestmark = pytest.mark.slow
+
+#: Below this share of polls the run measured the machine's load, not the plant (docs/demo.md).
+MIN_POLLS_KEPT_PCT = 60
+
+
+def _run_demo(out: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(DEMO), "--quick", "--out", str(out), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+
+
+def _processes_using(path: Path) -> list[str]:
+    """Command lines of live processes that name ``path`` (the demo's children all do)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(path) in command and state != "Z":
+            found.append(command)
+    return found
+
+
+@pytest.mark.timeout(600)
+def test_verdicts_match_the_simulated_retrofits(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    demo = _run_demo(out, "--no-screenshots", "--no-web")
+    output, _ = demo.communicate(timeout=580)
+    result = json.loads((out / "verdicts.json").read_text("utf-8"))
+    kept = result["path"]["polls_kept_pct"]
+    if kept < MIN_POLLS_KEPT_PCT:
+        pytest.skip(f"machine too busy: the agents kept {kept} % of their polls (see docs/demo.md)")
+    assert demo.returncode == 0, output
+    status = {e["id"]: e["status"] for e in result["enterprises"]}
+    assert status["ent-01"] == "pass", output
+    assert status["ent-02"] == "fail", output
+    assert status["ent-03"] == "insufficient_data", output
+    offline = next(e for e in result["enterprises"] if e["id"] == "ent-03")
+    assert all("too_few_usable_days" in k["reasons"] for k in offline["kpis"])
+    improved = next(e for e in result["enterprises"] if e["id"] == "ent-01")
+    oee = next(k for k in improved["kpis"] if k["kpi"] == "oee")
+    assert oee["interval"][0] >= 5.0  # the conservative bound clears the +5 pp target
+    assert result["path"]["quarantined"] == 0 and result["path"]["windows_written"] > 5000
+    assert result["platform"]["passed_count"] == 1 and not result["platform"]["minimum_met"]
+    # The agents' daily sums against the simulator's exact ground truth (docs/demo.md):
+    # counters and the energy meter are differences, so only a day's edges move a few parts;
+    # state times are sampled every 10 plant minutes.
+    accuracy = result["accuracy"]
+    for name in ("total_count", "reject_count", "energy_kwh"):
+        assert abs(accuracy[name]["bias_pct"]) < 1.0, (name, accuracy[name])
+    for name in ("run_s", "planned_s"):
+        assert abs(accuracy[name]["bias_pct"]) < 3.0, (name, accuracy[name])
+    assert _processes_using(out) == []
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_stops_everything_the_demo_started(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    demo = _run_demo(out, "--no-screenshots")
+    assert demo.stdout is not None
+    deadline = time.monotonic() + 60
+    for line in demo.stdout:
+        if "ready in" in line or time.monotonic() > deadline:
+            break
+    time.sleep(2.0)  # the plant runs: agents poll, windows flow
+    children = _processes_using(out)
+    assert any("retrofit-agent run" in c for c in children), children
+    assert any("mosquitto" in c for c in children) and any("influxd" in c for c in children)
+    demo.send_signal(signal.SIGINT)
+    output, _ = demo.communicate(timeout=60)
+    assert demo.returncode == 130, output
+    assert "stopping everything the demo started" in output
+    assert _processes_using(out) == []
