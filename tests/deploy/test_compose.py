@@ -6,13 +6,16 @@ Compose Specification's own JSON schema (tests/deploy/compose-spec.json, from
 compose-spec/compose-spec at 170098ba, Apache-2.0), and then against the rules the stack
 depends on: healthchecks, pinned images, declared volumes, files that exist, secrets that
 .env.example names, one client id per ingest replica, Grafana provisioning that matches the
-dashboards. The broker's own configuration runs on a real mosquitto in test_broker.py.
+dashboards, a collector image that installs the PDF engine's Debian packages (the list
+deploy/local/setup.sh installs). The broker's own configuration runs on a real mosquitto in
+test_broker.py.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +121,52 @@ def test_the_broker_mounts_what_its_config_reads() -> None:
     targets = {m.split(":")[1] for m in compose()["services"]["mosquitto"]["volumes"]}
     assert len(paths) == 5 and paths <= targets
     assert "max_queued_messages 0" in conf and "autosave_interval 60" in conf
+
+
+def pdf_packages() -> list[str]:
+    """deploy/pdf-packages.txt: the Debian packages the report's PDF engine needs."""
+    lines = (ROOT / "deploy" / "pdf-packages.txt").read_text(encoding="utf-8").splitlines()
+    return [name for line in lines if (name := line.split("#", 1)[0].strip())]
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """The collector Dockerfile as (INSTRUCTION, arguments), continuation lines joined."""
+    text = (CENTRAL / "collector" / "Dockerfile").read_text(encoding="utf-8")
+    uncommented = "\n".join(ln for ln in text.splitlines() if not ln.startswith("#"))
+    joined = re.sub(r"\\\n\s*", "", uncommented)
+    return [
+        (keyword.upper(), arguments.strip())
+        for keyword, arguments in re.findall(r"^(\w+)\s+(.*)$", joined, re.M)
+    ]
+
+
+def test_setup_installs_the_pdf_engine_list() -> None:
+    assert {"libpango-1.0-0", "libharfbuzz-subset0", "fonts-noto-cjk"} <= set(pdf_packages())
+    printed = subprocess.run(
+        ["bash", str(ROOT / "deploy" / "local" / "setup.sh"), "--print-packages"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert set(pdf_packages()) <= set(printed) and "mosquitto" in printed
+
+
+def test_the_collector_image_installs_the_pdf_engine_as_root() -> None:
+    instructions = dockerfile_instructions()
+    keywords = [keyword for keyword, _ in instructions]
+    (copy_at,) = [i for i, (k, a) in enumerate(instructions)
+                  if k == "COPY" and a.split()[0] == "deploy/pdf-packages.txt"]  # fmt: skip
+    copied_to = instructions[copy_at][1].split()[1]
+    (install_at,) = [i for i, (k, a) in enumerate(instructions)
+                     if k == "RUN" and "apt-get install" in a]  # fmt: skip
+    assert copy_at < install_at < keywords.index("USER")  # apt needs root
+    assert '"pipefail"' in instructions[keywords.index("SHELL")][1]
+    assert keywords.index("SHELL") < install_at
+    command = instructions[install_at][1]
+    assert command.startswith("apt-get update &&")
+    # The list the RUN hands to apt-get, read by its own expression from the real file.
+    (installer,) = [part for part in command.split("&&") if "apt-get install" in part]
+    reader, _ = installer.split("|")
+    assert copied_to in reader
+    reader = reader.replace(copied_to, str(ROOT / "deploy" / "pdf-packages.txt"))
+    listed = subprocess.run(["bash", "-c", reader], capture_output=True, text=True, check=True)
+    assert listed.stdout.split() == pdf_packages()
+    assert "xargs apt-get install -y --no-install-recommends" in installer
