@@ -14,16 +14,23 @@ test_broker.py.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
+import typer
 import yaml
 
+from collector import cli as collector_cli
 from collector.config import load_collector_config
 from collector.dashboards import load_dashboards
+from stack.ports import free_port
+from stack.process import ChildProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 CENTRAL = ROOT / "deploy" / "central"
@@ -170,3 +177,72 @@ def test_the_collector_image_installs_the_pdf_engine_as_root() -> None:
     listed = subprocess.run(["bash", "-c", reader], capture_output=True, text=True, check=True)
     assert listed.stdout.split() == pdf_packages()
     assert "xargs apt-get install -y --no-install-recommends" in installer
+
+
+def serve_options(command: list[str]) -> dict[str, Any]:
+    """The options compose's web command gives, parsed by the real ``retrofit-collector`` CLI.
+
+    Raises typer.TyperException (a usage error) for an option or value ``serve`` refuses.
+    """
+    group = typer.main.get_command(collector_cli.app)
+    parent = typer.Context(group, info_name="retrofit-collector")
+    name, subcommand, rest = group.resolve_command(parent, command)
+    assert name == "serve" and subcommand is not None
+    with subcommand.make_context(name, rest, parent=parent) as context:
+        return dict(context.params)
+
+
+def test_the_web_command_parses_and_matches_ports_and_healthcheck() -> None:
+    web = compose()["services"]["web"]
+    options = serve_options(web["command"])
+    assert options["host"] == "0.0.0.0"  # noqa: S104  # reachable from outside the container...
+    assert web["ports"] == [f"127.0.0.1:{options['port']}:{options['port']}"]  # ...host loopback
+    assert f"127.0.0.1:{options['port']}/healthz" in json.dumps(web["healthcheck"])
+    assert set(web["depends_on"]) == {"influxdb"}  # serve never connects to the broker
+    with pytest.raises(typer.TyperException, match="--listen"):
+        serve_options(["serve", "--listen", "127.0.0.1"])  # an option serve lacks is refused
+    with pytest.raises(typer.TyperException, match="integer"):
+        serve_options(["serve", "--port", "http"])
+
+
+def test_the_web_section_keeps_secure_cookies_and_bundles_on_the_volume() -> None:
+    env = {"RV_MQTT_PASSWORD": "x", "RV_INFLUX_PASSWORD": "y"}
+    config = load_collector_config(CENTRAL / "collector" / "collector.yaml", env=env)
+    assert config.web.cookie_secure is True  # reviewers come through the TLS proxy
+    volume = next(
+        m.split(":")[1]
+        for m in compose()["services"]["web"]["volumes"]
+        if m.startswith("registry:")
+    )
+    assert config.web.evidence_dir.is_relative_to(volume)
+    assert config.registry.is_relative_to(volume)
+
+
+def test_the_web_service_starts_and_passes_its_own_healthcheck(tmp_path: Path) -> None:
+    """The shipped collector.yaml and compose's command run the real app; its healthcheck
+    command (port moved to a free one, volume paths to a temporary folder) exits 0."""
+    web = compose()["services"]["web"]
+    container_port = str(serve_options(web["command"])["port"])
+    port = str(free_port())
+    shipped = (CENTRAL / "collector" / "collector.yaml").read_text(encoding="utf-8")
+    config = tmp_path / "collector.yaml"
+    config.write_text(shipped.replace("/var/lib/retrofit-collector", str(tmp_path)))
+    command = [arg.replace("0.0.0.0", "127.0.0.1") for arg in web["command"]]  # noqa: S104
+    command[command.index("--port") + 1] = port
+    entry_point = Path(sys.executable).parent / "retrofit-collector"
+    env = {**os.environ, "RV_MQTT_PASSWORD": "x", "RV_INFLUX_PASSWORD": "y"}
+    test = [
+        sys.executable if arg == "python" else arg.replace(f":{container_port}/", f":{port}/")
+        for arg in web["healthcheck"]["test"][1:]
+    ]
+
+    def healthy() -> bool:
+        return subprocess.run(test, capture_output=True, check=False).returncode == 0
+
+    with ChildProcess(
+        "serve", [str(entry_point), *command, "--config", str(config)], tmp_path / "serve.log",
+        env=env,
+    ) as process:  # fmt: skip
+        assert not healthy()
+        process.wait_until_ready(healthy, timeout_s=60)
+    assert (tmp_path / "registry.sqlite").exists()
