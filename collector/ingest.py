@@ -382,8 +382,19 @@ class Ingest:
             # queueing this id's share of the windows for nobody (docs/scaling.md).
             self._client.disconnect(properties=self._end_session() if self._retired else None)
             self._client.loop_stop()
+            self._release_client()
             self._registry_thread.shutdown(wait=True)
             self._quarantine_log.summarise()
+
+    def _release_client(self) -> None:
+        """Close paho's socket pair now, leaving a fresh client for a later ``run``."""
+        # paho closes the socket pair of loop_start() only in reinitialise() or when the client
+        # is garbage-collected (eclipse-paho/paho.mqtt.python#627); our bound callbacks keep it
+        # in a cycle with this replica, so that would be whenever the cycle collector runs,
+        # with a ResourceWarning. reinitialise() closes them and resets every setting, so the
+        # client is built again (it opens no socket until connected).
+        self._client.reinitialise()
+        self._client = self._make_client()
 
     async def _drained(self) -> None:
         """Retiring: until connected, then nothing received, held or unwritten for a while."""
