@@ -181,6 +181,33 @@ async def test_status_updates_the_registry_and_revocation_quarantines(
     assert ingest.stats.written_records == 0
 
 
+async def test_quarantined_messages_name_the_registered_agent_their_topic_names(
+    ingest: Ingest, mosquitto: MosquittoServer, registry: Registry
+) -> None:
+    forged = wire.encode(envelope(1, key=Ed25519PrivateKey.generate()))
+    stranger = wire.encode(envelope(1, agent="gw-unknown"))
+    sent = [
+        (TOPIC, forged),  # the registered agent's own topic
+        (wire.windows_topic(PLATFORM, "ent-02", AGENT), forged),  # it, under another enterprise
+        (wire.windows_topic(PLATFORM, ENTERPRISE, "gw-unknown"), stranger),
+        (wire.windows_topic(PLATFORM, ENTERPRISE, "gw-unknown"), b"not json"),
+    ]
+    for topic, payload in sent:
+        publish(mosquitto, topic, payload)
+    await wait_until(lambda: sum(ingest.stats.quarantined.values()) == len(sent))
+    stored = {(e.topic, e.reason, e.agent_id) for e in registry.quarantine_list()}
+    unknown_topic = wire.windows_topic(PLATFORM, ENTERPRISE, "gw-unknown")
+    assert stored == {
+        (TOPIC, "bad_signature", AGENT),
+        (wire.windows_topic(PLATFORM, "ent-02", AGENT), "identity_mismatch", AGENT),
+        (unknown_topic, "unknown_agent", None),
+        (unknown_topic, "not_json", None),
+    }
+    # The evidence of the agent's enterprise counts both of its messages, under its id.
+    counts = registry.quarantine_counts_for(PLATFORM, ENTERPRISE, [AGENT])
+    assert counts[AGENT] == {"bad_signature": 1, "identity_mismatch": 1}
+
+
 async def test_a_stopped_replica_releases_every_socket_it_opened(
     mosquitto: MosquittoServer, influxd: InfluxServer, registry: Registry
 ) -> None:
