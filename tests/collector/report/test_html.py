@@ -162,3 +162,44 @@ def test_province_page_lists_platforms_and_totals(lang: Lang) -> None:
     text = "".join(outline(province_html(summary, lang)).text)
     assert samples.SECOND_PLATFORM.name in text and samples.PLATFORM.name in text
     assert _yuan(summary.total_fen) in text
+
+
+def _with_mde_factor(doc: EnterpriseEvidence, factor: float) -> EnterpriseEvidence:
+    """``doc`` with every change carrying its own (t-based) MDE factor."""
+    attempts = [
+        attempt.model_copy(
+            update={
+                "kpis": [
+                    kpi
+                    if kpi.change is None
+                    else kpi.model_copy(
+                        update={"change": kpi.change.model_copy(update={"mde_factor": factor})}
+                    )
+                    for kpi in attempt.kpis
+                ]
+            }
+        )
+        for attempt in doc.attempts
+    ]
+    return doc.model_copy(update={"attempts": attempts})
+
+
+@pytest.mark.parametrize(
+    ("lang", "shown"),
+    [("zh-CN", "{} × 最大标准误"), ("en", "{} × the largest standard error")],
+    ids=LANGS,
+)
+def test_each_change_shows_its_own_mde_factor_else_the_methods(
+    documents: dict[str, EnterpriseEvidence], lang: Lang, shown: str
+) -> None:
+    doc = documents["passing"]
+    changes = sum(1 for a in doc.attempts for kpi in a.kpis if kpi.change is not None)
+    assert changes and doc.method.mde_factor == pytest.approx(2.8016)
+    own = "".join(outline(enterprise_html(_with_mde_factor(doc, 2.9137), lang)).text)
+    assert own.count(shown.format("2.914")) == changes
+    assert shown.format("2.802") not in own
+    # A document made before changes had their own factor: the method's, the large-sample limit.
+    older = "".join(outline(enterprise_html(doc, lang)).text)
+    assert older.count(shown.format("2.802")) == changes
+    limit = "大样本极限" if lang == "zh-CN" else "large-sample limit"
+    assert own.count(limit) == older.count(limit) == 1  # the method constant, named for what it is
