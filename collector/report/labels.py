@@ -151,10 +151,11 @@ LABELS: Final[dict[str, Text]] = {
         "{dof} degrees of freedom",
     ),
     "change.note": Text(
-        "最小可检测效应 {mde}（检验把握度 {power}）。"
+        "最小可检测效应 {mde} = {factor} × 最大标准误（检验把握度 {power}）。"
         "判定区间为各区间的并集：只有各方法一致时才能通过。",
-        "Minimum detectable effect {mde} (power {power}). The decisive interval is the union "
-        "of the intervals: a pass needs every method to agree.",
+        "Minimum detectable effect {mde} = {factor} × the largest standard error (power "
+        "{power}). The decisive interval is the union of the intervals: a pass needs every "
+        "method to agree.",
     ),
     # Energy.
     "energy.heading": Text(
@@ -330,7 +331,10 @@ LABELS: Final[dict[str, Text]] = {
     "repro.replicates": Text("自助法重抽样次数", "Bootstrap replicates"),
     "repro.confidence": Text("置信水平", "Confidence"),
     "repro.power": Text("检验把握度", "Power"),
-    "repro.mde_factor": Text("MDE 系数", "MDE factor"),
+    "repro.mde_factor": Text(
+        "MDE 系数（大样本极限；各变化按其自由度另有系数）",
+        "MDE factor (large-sample limit; each change has its own for its degrees of freedom)",
+    ),
     "repro.min_coverage": Text("有效天最低覆盖率", "Minimum coverage of a usable day"),
     "repro.max_imported": Text("报告期导入数据上限", "Maximum imported share (reporting)"),
     "repro.min_days": Text("最少有效天数：{kpi}", "Minimum usable days: {kpi}"),
