@@ -173,6 +173,36 @@ def test_energy_per_unit_on_the_facility_boundary_recomputes_by_hand() -> None:
     assert oee.target.boundary is None and oee.target.meters == []
 
 
+def test_on_the_facility_boundary_devices_show_the_meters_energy_and_the_counters_output() -> None:
+    text = (CASES / "valid_minimal" / "plan.yaml").read_text()
+    energy = 'energy_per_unit: {direction: decrease, size: 8, unit: "%", required: false'
+    plan = parse_plan(
+        text.replace(energy, energy + ", boundary: facility, meters: [meter-1]"), "p"
+    ).plan
+    rows = _main_meter_plant(plan.platforms[0].enterprises[0], per_part_after=0.30)
+    # A sub-meter behind the main meter, not listed: outside the boundary's sums.
+    rows += [meter_day(row.day, "meter-sub", 50.0) for row in rows if row.device == "meter-1"]
+    doc = enterprise_evidence(_inputs(plan, 0, rows), software=SOFTWARE)
+    kpi = next(k for k in doc.attempts[0].kpis if k.kpi == "energy_per_unit")
+    devices = {d.device: d for d in kpi.devices}
+    assert set(devices) == {"meter-1", "press-1", "press-2"}
+    # No device has an energy per unit of its own on this boundary.
+    assert all(d.baseline_value is None and d.reporting_value is None for d in kpi.devices)
+    meter, presses = devices["meter-1"], [devices["press-1"], devices["press-2"]]
+    assert meter.baseline_good_count is None and meter.reporting_good_count is None
+    assert all(p.baseline_energy_kwh is None and p.reporting_energy_kwh is None for p in presses)
+    # The breakdown adds up to the enterprise's sums, period by period.
+    assert meter.baseline_energy_kwh == pytest.approx(kpi.baseline.sums["energy_kwh"], rel=1e-12)
+    assert meter.reporting_energy_kwh == pytest.approx(kpi.reporting.sums["energy_kwh"], rel=1e-12)
+    assert sum(p.baseline_good_count or 0 for p in presses) == kpi.baseline.sums["good_count"]
+    assert sum(p.reporting_good_count or 0 for p in presses) == kpi.reporting.sums["good_count"]
+    assert all(p.baseline_good_count and p.reporting_good_count for p in presses)
+    # Other KPIs keep their per-device values and carry no boundary figures.
+    oee = next(k for k in doc.attempts[0].kpis if k.kpi == "oee")
+    assert {d.device for d in oee.devices} == {"press-1", "press-2"}
+    assert all(d.baseline_value is not None and d.baseline_energy_kwh is None for d in oee.devices)
+
+
 def test_rectification_is_a_second_attempt_and_decides_the_status() -> None:
     plan = _plan("valid_with_rectification")
     enterprise = plan.platforms[0].enterprises[3]
