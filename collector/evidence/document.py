@@ -359,11 +359,23 @@ class DailyPointDoc(_Doc):
 
 
 class DeviceValueDoc(_Doc):
-    """A KPI per device and period (shown beside the enterprise value; it does not decide)."""
+    """A KPI per device and period (shown beside the enterprise value; it does not decide).
+
+    Energy per unit on the ``facility`` boundary (method §1) has no value per device (no
+    device measures its own energy and output there): the values are None and the device's
+    part of the enterprise's sums is given instead, over the same usable days, for a listed
+    meter its energy, for a counting device its good output. They add up to the period's
+    ``sums``. These four fields are a compatible addition: None elsewhere and in documents
+    made before them.
+    """
 
     device: str
     baseline_value: float | None
     reporting_value: float | None
+    baseline_energy_kwh: float | None = None
+    reporting_energy_kwh: float | None = None
+    baseline_good_count: float | None = None
+    reporting_good_count: float | None = None
 
 
 class KpiDoc(_Doc):

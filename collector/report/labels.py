@@ -205,6 +205,17 @@ LABELS: Final[dict[str, Text]] = {
         "Shown for reference; they do not decide. The enterprise value is the ratio of the "
         "devices' summed base quantities.",
     ),
+    "devices.energy_kwh": Text("能耗（kWh）", "Energy (kWh)"),
+    "devices.good_count": Text("合格品产量", "Good output"),
+    "devices.facility_note": Text(
+        "设施边界（IPMVP 方案 C）：能耗只在所列计量表处计量，单台设备没有自己的单位产品能耗。"
+        "表中列出各计量表的能耗与各计数设备的合格品产量（有效天之和），"
+        "企业值 = 能耗之和 ÷ 合格品之和。",
+        "On the facility boundary (IPMVP option C) energy is measured only at the listed "
+        "meters, so no device has an energy per unit of its own. Listed: each meter's energy "
+        "and each counting device's good output, summed over the usable days; the enterprise "
+        "value is the energy's sum divided by the output's sum.",
+    ),
     # Charts.
     "chart.go_live": Text("上线", "go-live"),
     "chart.rectification": Text("整改", "rectification"),
