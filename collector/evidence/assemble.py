@@ -189,6 +189,7 @@ def _target(kpi: str, target: Target) -> TargetDoc:
         required=target.required,
         boundary=target.boundary if energy else None,
         meters=sorted(target.meters) if energy else [],
+        drivers=list(target.drivers) if energy else [],
     )
 
 
@@ -365,6 +366,7 @@ def _energy(savings: EnergySavings, series: Sequence[KpiSeries]) -> EnergyDoc:
             output_range=model.output_range,
             meets_g14=model.meets_g14,
             failures=list(model.failures),
+            hours_range=model.hours_range,
         ),
         reporting_days=savings.reporting_days,
         actual_kwh=savings.actual_kwh,
@@ -378,6 +380,7 @@ def _energy(savings: EnergySavings, series: Sequence[KpiSeries]) -> EnergyDoc:
         g14_uncertainty_ok=savings.g14_uncertainty_ok,
         extrapolated_days=savings.extrapolated_days,
         points=list(_energy_points(savings, series)),
+        extrapolated_hours_days=savings.extrapolated_hours_days,
     )
 
 

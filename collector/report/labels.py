@@ -178,6 +178,7 @@ LABELS: Final[dict[str, Text]] = {
     "energy.extrapolated": Text(
         "报告期超出范围 {days} 天（外推）", "{days} reporting days outside it (extrapolated)"
     ),
+    "energy.hours_range": Text("基期日计划工时范围（小时）", "Baseline daily planned hours (h)"),
     "energy.meets_g14": Text(
         "模型满足 Guideline 14 拟合要求：", "Model meets Guideline 14 fit limits:"
     ),
@@ -191,11 +192,13 @@ LABELS: Final[dict[str, Text]] = {
     "energy.at95": Text("95% 置信", "95 % confidence"),
     "energy.at68": Text("68% 置信", "68 % confidence"),
     "energy.note": Text(
-        "调整后基线 = 基期模型代入报告期实际产量的预测能耗之和；节能率 = 节约能耗 / 调整后基线。"
+        "调整后基线 = 基期模型代入报告期实际产量（及计划工时，若为驱动因素）的预测能耗之和；"
+        "节能率 = 节约能耗 / 调整后基线。"
         "不确定度按 Guideline 14 附录 B 计算，并按残差自相关修正有效样本数 n′。",
         "Adjusted baseline = the baseline model's energy at the reporting period's actual "
-        "output, summed; savings = avoided / adjusted baseline. Uncertainty per Guideline 14 "
-        "Annex B, with the effective number of days n′ corrected for autocorrelation.",
+        "output (and planned hours, when a driver), summed; savings = avoided / adjusted "
+        "baseline. Uncertainty per Guideline 14 Annex B, with the effective number of days n′ "
+        "corrected for autocorrelation.",
     ),
     # Devices.
     "devices.heading": Text("各设备数值", "Per device"),

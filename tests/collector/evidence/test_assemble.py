@@ -29,7 +29,7 @@ from collector.registry import Plan, load_plan, parse_plan
 from collector.registry.plan import Enterprise
 from collector.store import DailyRow
 
-from .helpers import device_day, meter_day, simulated_rows
+from .helpers import meter_day, shift_plant_rows, simulated_rows
 
 CASES = Path(__file__).parents[1] / "plan_cases"
 SOFTWARE = SoftwareDoc(retrofit_verify="0.test", python="3", numpy="2", scipy="1", statsmodels="0")
@@ -204,36 +204,6 @@ def test_on_the_facility_boundary_devices_show_the_meters_energy_and_the_counter
     assert all(d.baseline_value is not None and d.baseline_energy_kwh is None for d in oee.devices)
 
 
-def _shift_plant(enterprise: Enterprise, hours_after: float | None) -> list[DailyRow]:
-    """Two presses whose planned hours change day to day (8 or 16 h, a second shift on some
-    days), each drawing 60 kWh a day + 9 kWh per planned hour + 0.5 kWh a good part before
-    go-live, 0.4 after. ``hours_after`` fixes the reporting days' hours (a shift pattern that
-    changed); None keeps the baseline's pattern."""
-    rng = np.random.default_rng(12)
-    rows = []
-    first, last = enterprise.baseline.start, enterprise.reporting.end
-    for offset in range((last - first).days + 1):
-        day = first + timedelta(days=offset)
-        after = day >= enterprise.go_live
-        for device in ("press-1", "press-2"):
-            hours = 8.0 if (offset * 7 + len(device)) % 3 == 0 else 16.0
-            if after and hours_after is not None:
-                hours = hours_after
-            planned = hours * 3600
-            run = float(rng.uniform(0.55, 0.9)) * planned
-            good = int(0.85 * run / 20.0)
-            per_part = 0.4 if after else 0.5
-            energy = 60.0 + 9.0 * hours + per_part * good + float(rng.normal(0, 6))
-            rows.append(
-                device_day(
-                    day, device, scheduled_s=planned, planned_s=planned, run_s=run,
-                    idle_s=planned - run, down_s=0.0, total_count=good, good_count=good,
-                    reject_count=0, ideal_count_s=20.0 * good, energy_kwh=energy,
-                )
-            )  # fmt: skip
-    return rows
-
-
 def _with_drivers(drivers: str) -> Plan:
     text = (CASES / "valid_minimal" / "plan.yaml").read_text()
     energy = 'energy_per_unit: {direction: decrease, size: 8, unit: "%", required: false'
@@ -243,7 +213,10 @@ def _with_drivers(drivers: str) -> Plan:
 def test_planned_hours_as_a_driver_fit_as_statsmodels_ols_on_the_points() -> None:
     plan = _with_drivers("[good_count, planned_h]")
     enterprise = plan.platforms[0].enterprises[0]
-    doc = enterprise_evidence(_inputs(plan, 0, _shift_plant(enterprise, 16.0)), software=SOFTWARE)
+    # After go-live every press plans 20 h a day: 40 h, more than any baseline day.
+    doc = enterprise_evidence(
+        _inputs(plan, 0, shift_plant_rows(enterprise, 20.0)), software=SOFTWARE
+    )
     kpi = next(k for k in doc.attempts[0].kpis if k.kpi == "energy_per_unit")
     assert kpi.target.drivers == ["good_count", "planned_h"]
     assert kpi.energy is not None and kpi.energy.model.drivers == ["good_count", "planned_h"]
@@ -257,12 +230,16 @@ def test_planned_hours_as_a_driver_fit_as_statsmodels_ols_on_the_points() -> Non
     assert kpi.energy.model.p == 3
     # Two presses: 120 kWh a day, 9 kWh per planned hour, 0.5 kWh a part (noise aside).
     assert fit.params == pytest.approx([120.0, 0.5, 9.0], rel=0.1)
-    adjusted = fit.predict(sm.add_constant(np.array([[p.good_count, p.planned_h] for p in report])))
+    drivers = np.array([[p.good_count, p.planned_h] for p in report])
+    adjusted = fit.predict(sm.add_constant(drivers, has_constant="add"))
     assert kpi.energy.adjusted_baseline_kwh == pytest.approx(float(adjusted.sum()), rel=1e-9)
     assert [p.model_kwh for p in report] == pytest.approx(list(adjusted), rel=1e-9)
+    # The reporting hours lie beyond the baseline's: every reporting day is extrapolated.
+    assert kpi.energy.model.hours_range == (16.0, 32.0)
+    assert kpi.energy.extrapolated_hours_days == len(report) == kpi.reporting.usable_days
     # The default plan adjusts for output only: its model has one driver.
     plain = enterprise_evidence(
-        _inputs(_plan(), 0, _shift_plant(enterprise, 16.0)), software=SOFTWARE
+        _inputs(_plan(), 0, shift_plant_rows(enterprise, 16.0)), software=SOFTWARE
     )
     kpi = next(k for k in plain.attempts[0].kpis if k.kpi == "energy_per_unit")
     assert kpi.target.drivers == ["good_count"]
@@ -275,7 +252,7 @@ def test_planned_hours_that_never_vary_in_the_baseline_cannot_be_a_driver() -> N
     rows = [
         replace(row, scheduled_s=57600.0, planned_s=57600.0)
         if row.day < enterprise.go_live else row
-        for row in _shift_plant(enterprise, None)
+        for row in shift_plant_rows(enterprise, None)
     ]  # fmt: skip
     doc = enterprise_evidence(_inputs(plan, 0, rows), software=SOFTWARE)
     kpi = next(k for k in doc.attempts[0].kpis if k.kpi == "energy_per_unit")
