@@ -39,6 +39,14 @@ def _plan(case: str = "valid_minimal") -> Plan:
     return load_plan(CASES / case / "plan.yaml").plan
 
 
+def _plan_with_energy(keys: str) -> Plan:
+    """valid_minimal with more keys on its energy-per-unit target, e.g. ``drivers: [...]``."""
+    text = (CASES / "valid_minimal" / "plan.yaml").read_text()
+    energy = 'energy_per_unit: {direction: decrease, size: 8, unit: "%", required: false'
+    assert energy in text
+    return parse_plan(text.replace(energy, f"{energy}, {keys}"), "p").plan
+
+
 def _ref(plan: Plan) -> PlanRefDoc:
     return PlanRefDoc(key=plan.key, version=1, digest="sha256:" + "0" * 64)
 
@@ -134,11 +142,7 @@ def _main_meter_plant(enterprise: Enterprise, per_part_after: float) -> list[Dai
 
 
 def test_energy_per_unit_on_the_facility_boundary_recomputes_by_hand() -> None:
-    text = (CASES / "valid_minimal" / "plan.yaml").read_text()
-    energy = 'energy_per_unit: {direction: decrease, size: 8, unit: "%", required: false'
-    plan = parse_plan(
-        text.replace(energy, energy + ", boundary: facility, meters: [meter-1]"), "p"
-    ).plan
+    plan = _plan_with_energy("boundary: facility, meters: [meter-1]")
     rows = _main_meter_plant(plan.platforms[0].enterprises[0], per_part_after=0.30)
     doc = enterprise_evidence(_inputs(plan, 0, rows), software=SOFTWARE)
     kpi = next(k for k in doc.attempts[0].kpis if k.kpi == "energy_per_unit")
@@ -175,11 +179,7 @@ def test_energy_per_unit_on_the_facility_boundary_recomputes_by_hand() -> None:
 
 
 def test_on_the_facility_boundary_devices_show_the_meters_energy_and_the_counters_output() -> None:
-    text = (CASES / "valid_minimal" / "plan.yaml").read_text()
-    energy = 'energy_per_unit: {direction: decrease, size: 8, unit: "%", required: false'
-    plan = parse_plan(
-        text.replace(energy, energy + ", boundary: facility, meters: [meter-1]"), "p"
-    ).plan
+    plan = _plan_with_energy("boundary: facility, meters: [meter-1]")
     rows = _main_meter_plant(plan.platforms[0].enterprises[0], per_part_after=0.30)
     # A sub-meter behind the main meter, not listed: outside the boundary's sums.
     rows += [meter_day(row.day, "meter-sub", 50.0) for row in rows if row.device == "meter-1"]
@@ -204,14 +204,8 @@ def test_on_the_facility_boundary_devices_show_the_meters_energy_and_the_counter
     assert all(d.baseline_value is not None and d.baseline_energy_kwh is None for d in oee.devices)
 
 
-def _with_drivers(drivers: str) -> Plan:
-    text = (CASES / "valid_minimal" / "plan.yaml").read_text()
-    energy = 'energy_per_unit: {direction: decrease, size: 8, unit: "%", required: false'
-    return parse_plan(text.replace(energy, energy + f", drivers: {drivers}"), "p").plan
-
-
 def test_planned_hours_as_a_driver_fit_as_statsmodels_ols_on_the_points() -> None:
-    plan = _with_drivers("[good_count, planned_h]")
+    plan = _plan_with_energy("drivers: [good_count, planned_h]")
     enterprise = plan.platforms[0].enterprises[0]
     # After go-live every press plans 20 h a day: 40 h, more than any baseline day.
     doc = enterprise_evidence(
@@ -247,7 +241,7 @@ def test_planned_hours_as_a_driver_fit_as_statsmodels_ols_on_the_points() -> Non
 
 
 def test_planned_hours_that_never_vary_in_the_baseline_cannot_be_a_driver() -> None:
-    plan = _with_drivers("[good_count, planned_h]")
+    plan = _plan_with_energy("drivers: [good_count, planned_h]")
     enterprise = plan.platforms[0].enterprises[0]
     rows = [
         replace(row, scheduled_s=57600.0, planned_s=57600.0)
