@@ -115,7 +115,13 @@ class IngestRegistry(Protocol):
     ) -> list[SeqOutcome]: ...
 
     def quarantine_add(
-        self, raw: bytes, topic: str, received_at: dt.datetime, reason_code: str, detail: str
+        self,
+        raw: bytes,
+        topic: str,
+        received_at: dt.datetime,
+        reason_code: str,
+        detail: str,
+        agent_id: str | None = None,
     ) -> int: ...
 
     def record_status(self, status: wire.StatusMessage, received_at: dt.datetime) -> bool: ...
@@ -382,8 +388,19 @@ class Ingest:
             # queueing this id's share of the windows for nobody (docs/scaling.md).
             self._client.disconnect(properties=self._end_session() if self._retired else None)
             self._client.loop_stop()
+            self._release_client()
             self._registry_thread.shutdown(wait=True)
             self._quarantine_log.summarise()
+
+    def _release_client(self) -> None:
+        """Close paho's socket pair now, leaving a fresh client for a later ``run``."""
+        # paho closes the socket pair of loop_start() only in reinitialise() or when the client
+        # is garbage-collected (eclipse-paho/paho.mqtt.python#627); our bound callbacks keep it
+        # in a cycle with this replica, so that would be whenever the cycle collector runs,
+        # with a ResourceWarning. reinitialise() closes them and resets every setting, so the
+        # client is built again (it opens no socket until connected).
+        self._client.reinitialise()
+        self._client = self._make_client()
 
     async def _drained(self) -> None:
         """Retiring: until connected, then nothing received, held or unwritten for a while."""
@@ -557,13 +574,26 @@ class Ingest:
     async def _quarantine(self, message: _Message, code: str, detail: str) -> None:
         self.stats.quarantined[code] += 1
         self._quarantine_log.quarantined(message.topic, code, detail)
-        await self._registry(
-            self.registry.quarantine_add,
+        await self._registry(self._keep_quarantined, message, code, detail)
+
+    def _keep_quarantined(self, message: _Message, code: str, detail: str) -> None:
+        """Store a rejected message, naming the registered agent its topic names (if any)."""
+        # The topic, not the payload: the broker's ACL lets each agent's credentials publish
+        # under its own topics only. Registered under another enterprise or revoked still
+        # counts: the evidence of that agent's enterprise should see what was sent in its name.
+        # One indexed read, on the quarantine path only; valid messages never pay it.
+        try:
+            named = wire.parse_topic(message.topic).agent
+        except wire.WireError:
+            named = None
+        registered = named is not None and self.registry.agent_identity(named) is not None
+        self.registry.quarantine_add(
             message.payload,
             message.topic,
             message.received_at,
             code,
             detail,
+            agent_id=named if registered else None,
         )
 
     async def _store(self, accepted: list[_Accepted]) -> None:

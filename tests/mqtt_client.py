@@ -106,6 +106,7 @@ class MqttTestClient:
     def close(self) -> None:
         self.paho.disconnect()
         self.paho.loop_stop()
-        # paho 2.2 closes the wake-up socket pair loop_start made only in Client.__del__; a
-        # client collected as part of a reference cycle warns of two unclosed sockets instead.
-        self.paho._reset_sockets(sockpair_only=True)
+        # paho 2.2 closes the wake-up socket pair loop_start made only in reinitialise() or
+        # Client.__del__ (eclipse-paho/paho.mqtt.python#627); a client collected as part of a
+        # reference cycle (our bound callbacks) warns of two unclosed sockets instead.
+        self.paho.reinitialise()

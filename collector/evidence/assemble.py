@@ -36,6 +36,7 @@ from collector.evidence.change import (
 from collector.evidence.daily import (
     KPI_INPUTS,
     EnterpriseDay,
+    MeasurementBoundary,
     energy_boundary,
     enterprise_days,
     kpi_value,
@@ -188,6 +189,7 @@ def _target(kpi: str, target: Target) -> TargetDoc:
         required=target.required,
         boundary=target.boundary if energy else None,
         meters=sorted(target.meters) if energy else [],
+        drivers=list(target.drivers) if energy else [],
     )
 
 
@@ -364,6 +366,7 @@ def _energy(savings: EnergySavings, series: Sequence[KpiSeries]) -> EnergyDoc:
             output_range=model.output_range,
             meets_g14=model.meets_g14,
             failures=list(model.failures),
+            hours_range=model.hours_range,
         ),
         reporting_days=savings.reporting_days,
         actual_kwh=savings.actual_kwh,
@@ -377,6 +380,7 @@ def _energy(savings: EnergySavings, series: Sequence[KpiSeries]) -> EnergyDoc:
         g14_uncertainty_ok=savings.g14_uncertainty_ok,
         extrapolated_days=savings.extrapolated_days,
         points=list(_energy_points(savings, series)),
+        extrapolated_hours_days=savings.extrapolated_hours_days,
     )
 
 
@@ -443,6 +447,45 @@ def _device_values(
     ]
 
 
+def _facility_parts(
+    rows: Sequence[DailyRow], meters: frozenset[str], days: frozenset[date]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Over ``days``: each listed meter's energy, each counting device's good output: the
+    parts of the facility boundary's sums (``daily._facility_energy_sums``)."""
+    energy: dict[str, float] = {}
+    output: dict[str, float] = {}
+    for row in rows:
+        if row.day not in days:
+            continue
+        if row.device in meters and row.energy_kwh is not None:
+            energy[row.device] = energy.get(row.device, 0.0) + row.energy_kwh
+        if row.good_count is not None:
+            output[row.device] = output.get(row.device, 0.0) + row.good_count
+    return energy, output
+
+
+def _facility_device_values(
+    rows: Sequence[DailyRow], meters: frozenset[str], baseline: KpiSeries, reporting: KpiSeries
+) -> list[DeviceValueDoc]:
+    """Energy per unit on the facility boundary: no value per device (none measures its own
+    energy and output); the listed meters' energy and the counting devices' good output."""
+    base_energy, base_output = _facility_parts(rows, meters, frozenset(baseline.days))
+    report_energy, report_output = _facility_parts(rows, meters, frozenset(reporting.days))
+    devices = set(meters) | set(base_output) | set(report_output)
+    return [
+        DeviceValueDoc(
+            device=device,
+            baseline_value=None,
+            reporting_value=None,
+            baseline_energy_kwh=base_energy.get(device),
+            reporting_energy_kwh=report_energy.get(device),
+            baseline_good_count=base_output.get(device),
+            reporting_good_count=report_output.get(device),
+        )
+        for device in sorted(devices)
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class _Attempt:
     number: int
@@ -460,6 +503,7 @@ def _attempts(enterprise: Enterprise) -> list[_Attempt]:
 @dataclass(frozen=True, slots=True)
 class _Context:
     enterprise: Enterprise
+    boundary: MeasurementBoundary
     rows: tuple[DailyRow, ...]
     days: tuple[EnterpriseDay, ...]
     by_day: Mapping[date, EnterpriseDay]
@@ -486,8 +530,17 @@ def _kpi(context: _Context, kpi: str, target: Target, reporting: Period) -> KpiD
         interval=None if interval is None else IntervalDoc(low=interval.low, high=interval.high),
         needed_for_80pct_pass=verdict.needed_for_80pct_pass,
         daily=_daily_points(kpi, context.by_day, baseline, reporting),
-        devices=_device_values(kpi, context.rows, base, report),
+        devices=_kpi_devices(context, kpi, base, report),
     )
+
+
+def _kpi_devices(
+    context: _Context, kpi: str, baseline: KpiSeries, reporting: KpiSeries
+) -> list[DeviceValueDoc]:
+    boundary = context.boundary
+    if kpi == "energy_per_unit" and boundary.kind == "facility":
+        return _facility_device_values(context.rows, boundary.meters, baseline, reporting)
+    return _device_values(kpi, context.rows, baseline, reporting)
 
 
 def _attempt(context: _Context, attempt: _Attempt) -> AttemptDoc:
@@ -534,8 +587,9 @@ def enterprise_evidence(
     """
     enterprise = inputs.enterprise
     rows = tuple(sorted(inputs.rows, key=_row_order))
-    days = tuple(enterprise_days(rows, energy_boundary(enterprise)))
-    context = _Context(enterprise, rows, days, {day.day: day for day in days}, seed)
+    boundary = energy_boundary(enterprise)
+    days = tuple(enterprise_days(rows, boundary))
+    context = _Context(enterprise, boundary, rows, days, {day.day: day for day in days}, seed)
     attempts = [_attempt(context, attempt) for attempt in _attempts(enterprise)]
     status = attempts[-1].status
     subsidy = enterprise_subsidy(

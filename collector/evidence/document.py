@@ -156,7 +156,10 @@ class TargetDoc(_Doc):
 
     Energy per unit also carries its measurement boundary (method §1): ``devices`` (IPMVP
     option B, each device's own meter and counters) or ``facility`` (option C, the energy of
-    ``meters`` against every counting device); ``boundary`` is None for every other KPI.
+    ``meters`` against every counting device); ``boundary`` is None for every other KPI. Its
+    ``drivers`` are what the plan has the baseline model adjust for (method §4:
+    ``good_count``, and ``planned_h`` when chosen); empty for every other KPI and in documents
+    made before the key.
     """
 
     kpi: str
@@ -166,6 +169,7 @@ class TargetDoc(_Doc):
     required: bool
     boundary: Literal["devices", "facility"] | None = None
     meters: list[str] = Field(default_factory=list)
+    drivers: list[str] = Field(default_factory=list)
 
 
 class EnterpriseDoc(_Doc):
@@ -317,6 +321,8 @@ class EnergyModelDoc(_Doc):
     output_range: tuple[float, float]
     meets_g14: bool
     failures: list[str]
+    #: With the planned-hours driver: the baseline days' lowest and highest planned hours.
+    hours_range: tuple[float, float] | None = None
 
 
 class EnergyPointDoc(_Doc):
@@ -346,6 +352,9 @@ class EnergyDoc(_Doc):
     g14_uncertainty_ok: bool
     extrapolated_days: int
     points: list[EnergyPointDoc]
+    #: With the planned-hours driver: reporting days whose planned hours lie outside
+    #: ``model.hours_range`` (None without it, and in documents made before it).
+    extrapolated_hours_days: int | None = None
 
 
 class DailyPointDoc(_Doc):
@@ -359,11 +368,23 @@ class DailyPointDoc(_Doc):
 
 
 class DeviceValueDoc(_Doc):
-    """A KPI per device and period (shown beside the enterprise value; it does not decide)."""
+    """A KPI per device and period (shown beside the enterprise value; it does not decide).
+
+    Energy per unit on the ``facility`` boundary (method §1) has no value per device (no
+    device measures its own energy and output there): the values are None and the device's
+    part of the enterprise's sums is given instead, over the same usable days, for a listed
+    meter its energy, for a counting device its good output. They add up to the period's
+    ``sums``. These four fields are a compatible addition: None elsewhere and in documents
+    made before them.
+    """
 
     device: str
     baseline_value: float | None
     reporting_value: float | None
+    baseline_energy_kwh: float | None = None
+    reporting_energy_kwh: float | None = None
+    baseline_good_count: float | None = None
+    reporting_good_count: float | None = None
 
 
 class KpiDoc(_Doc):

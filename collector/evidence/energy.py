@@ -15,6 +15,7 @@ import statsmodels.api as sm  # type: ignore[import-untyped]  # statsmodels ship
 from scipy import stats  # type: ignore[import-untyped]  # scipy ships no type hints
 
 from collector.evidence.daily import FloatArray
+from collector.evidence.errors import ConstantDriver
 from collector.evidence.sufficiency import KpiSeries
 
 __all__ = [
@@ -47,7 +48,9 @@ class EnergyModel:
     """The baseline model E = b₀ + b₁·G (+ b₂·H) and its G14 fit statistics.
 
     ``coefficients`` are (kWh/day, kWh/part[, kWh/h]); ``rho`` is the lag-1 autocorrelation
-    of the residuals (clipped to 0 … 0.99), ``n_effective`` = n (1 − ρ) / (1 + ρ).
+    of the residuals (clipped to 0 … 0.99), ``n_effective`` = n (1 − ρ) / (1 + ρ);
+    ``output_range`` and ``hours_range`` (with the planned-hours driver only) are the baseline
+    days' lowest and highest good output and planned hours.
     """
 
     drivers: tuple[str, ...]
@@ -61,6 +64,7 @@ class EnergyModel:
     rho: float
     n_effective: float
     output_range: tuple[float, float]
+    hours_range: tuple[float, float] | None = None
 
     @property
     def failures(self) -> tuple[str, ...]:
@@ -113,16 +117,24 @@ def _planned_hours(series: KpiSeries) -> FloatArray:
 
 
 def _design(series: KpiSeries, with_hours: bool) -> FloatArray:
-    columns = [series.column("good_count")]
+    drivers = {"good_count": series.column("good_count")}
     if with_hours:
-        columns.append(_planned_hours(series))
-    return np.asarray(sm.add_constant(np.column_stack(columns), has_constant="add"))
+        drivers["planned_h"] = _planned_hours(series)
+    for driver, column in drivers.items():
+        # A driver that never varies is a second intercept: OLS (a pseudo-inverse in
+        # statsmodels) would split the base load between them arbitrarily, and the split
+        # decides the adjusted baseline as soon as the reporting days differ.
+        if column.size > 1 and float(np.ptp(column)) == 0.0:
+            raise ConstantDriver(driver, float(column[0]))
+    columns = np.column_stack(list(drivers.values()))
+    return np.asarray(sm.add_constant(columns, has_constant="add"))
 
 
 def fit_baseline(baseline: KpiSeries, *, with_hours: bool = False) -> EnergyModel:
     """Fit the baseline model on ``baseline`` (an ``energy_per_unit`` series with hours).
 
-    ValueError when there are no more days than parameters or no baseline energy.
+    ConstantDriver when a driver has one value on every baseline day; ValueError when there
+    are no more days than parameters or no baseline energy.
     """
     energy = baseline.column("energy_kwh")
     design = _design(baseline, with_hours)
@@ -137,6 +149,7 @@ def fit_baseline(baseline: KpiSeries, *, with_hours: bool = False) -> EnergyMode
     cv, nmbe = g14_statistics(energy, predicted, p)
     rho = _lag1(energy - predicted)
     output = baseline.column("good_count")
+    hours = _planned_hours(baseline)
     return EnergyModel(
         drivers=("good_count", "planned_h") if with_hours else ("good_count",),
         coefficients=tuple(float(c) for c in fit.params),
@@ -149,6 +162,7 @@ def fit_baseline(baseline: KpiSeries, *, with_hours: bool = False) -> EnergyMode
         rho=rho,
         n_effective=baseline.n * (1 - rho) / (1 + rho),
         output_range=(float(output.min()), float(output.max())),
+        hours_range=(float(hours.min()), float(hours.max())) if with_hours else None,
     )
 
 
@@ -189,6 +203,9 @@ class EnergySavings:
     half_width_95_pct: float
     fsu_68: float | None
     extrapolated_days: int
+    #: With the planned-hours driver: reporting days whose planned hours lie outside the
+    #: baseline's range (None without it).
+    extrapolated_hours_days: int | None = None
 
     @property
     def g14_uncertainty_ok(self) -> bool:
@@ -224,4 +241,13 @@ def energy_savings(model: EnergyModel, reporting: KpiSeries) -> EnergySavings:
         half_width_95_pct=savings_half_width_pct(model, reporting.n, 0.95),
         fsu_68=half_68 / savings_pct if savings_pct > 0 else None,
         extrapolated_days=int(np.sum((output < low) | (output > high))),
+        extrapolated_hours_days=_outside(hours, model.hours_range),
     )
+
+
+def _outside(values: FloatArray | None, bounds: tuple[float, float] | None) -> int | None:
+    """How many ``values`` lie outside ``bounds`` (None when either is None)."""
+    if values is None or bounds is None:
+        return None
+    low, high = bounds
+    return int(np.sum((values < low) | (values > high)))

@@ -1,12 +1,13 @@
 """Errors of the evidence engine.
 
 EvidenceError
-└── UndefinedChange   a change that cannot be computed (reason code on the error)
+├── UndefinedChange   a change that cannot be computed (reason code on the error)
+└── ConstantDriver    an energy-model driver with one value on every baseline day
 """
 
 from __future__ import annotations
 
-__all__ = ["EvidenceError", "UndefinedChange"]
+__all__ = ["ConstantDriver", "EvidenceError", "UndefinedChange"]
 
 
 class EvidenceError(Exception):
@@ -20,3 +21,15 @@ class UndefinedChange(EvidenceError):
         super().__init__(f"{kpi}: change undefined ({reason})")
         self.kpi = kpi
         self.reason = reason
+
+
+class ConstantDriver(EvidenceError, ValueError):
+    """A driver of the energy model (``driver``: ``good_count`` or ``planned_h``) has the same
+    value on every baseline day, so OLS cannot tell its coefficient from the intercept."""
+
+    def __init__(self, driver: str, value: float) -> None:
+        super().__init__(
+            f"{driver} is {value:g} on every baseline day: its coefficient is not identifiable"
+        )
+        self.driver = driver
+        self.value = value

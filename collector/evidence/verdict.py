@@ -20,7 +20,7 @@ from collector.evidence.change import (
 )
 from collector.evidence.daily import EnterpriseDay
 from collector.evidence.energy import EnergySavings, energy_savings, fit_baseline
-from collector.evidence.errors import UndefinedChange
+from collector.evidence.errors import ConstantDriver, UndefinedChange
 from collector.evidence.sufficiency import KpiSeries, Sufficiency, period_series
 from collector.registry.plan import Enterprise, Period, Target
 
@@ -91,11 +91,12 @@ def judge_kpi(
     reporting: Period,
     *,
     seed: int = DEFAULT_SEED,
-    energy_with_hours: bool = False,
 ) -> KpiVerdict:
     """The verdict for one KPI of one enterprise from its enterprise days.
 
-    ValueError for a ``pp`` target on energy per unit (a ratio with units of its own).
+    Energy per unit's baseline model takes the target's ``drivers`` (planned hours beside
+    good output when the plan lists ``planned_h``). ValueError for a ``pp`` target on energy
+    per unit (a ratio with units of its own).
     """
     base, base_ok = period_series(days, kpi, "baseline", baseline.start, baseline.end)
     report, report_ok = period_series(days, kpi, "reporting", reporting.start, reporting.end)
@@ -121,7 +122,8 @@ def judge_kpi(
         )
     if target.unit != "%":
         raise ValueError(f"energy_per_unit target in {target.unit}: expected %")
-    return _judge_energy(target, base, report, base_ok, report_ok, change, energy_with_hours)
+    with_hours = "planned_h" in target.drivers
+    return _judge_energy(target, base, report, base_ok, report_ok, change, with_hours)
 
 
 def _judge_energy(
@@ -136,14 +138,16 @@ def _judge_energy(
     kpi = "energy_per_unit"
     try:
         savings = energy_savings(fit_baseline(base, with_hours=with_hours), report)
-    except ValueError:
-        # No baseline energy, or a model that predicts no energy for the reporting output:
-        # there is no adjusted baseline to compare with (method §4).
+    except ValueError as exc:
+        # A driver that never varied in the baseline, no baseline energy, or a model that
+        # predicts no energy for the reporting output: there is no adjusted baseline to
+        # compare with (method §4).
+        reason = "energy_driver_constant" if isinstance(exc, ConstantDriver) else None
         return KpiVerdict(
             kpi,
             target,
             "insufficient_data",
-            ("energy_model_unusable",),
+            (reason or "energy_model_unusable",),
             base_ok,
             report_ok,
             change,

@@ -43,6 +43,7 @@ __all__ = [
     "SUB_INDUSTRY_CATEGORIES",
     "AgentPlan",
     "EnergyBoundary",
+    "EnergyDriver",
     "Enterprise",
     "KpiName",
     "Period",
@@ -203,6 +204,13 @@ class Period(ConfigModel):
 #: ``facility`` = the meters the target lists against every counting device (option C).
 EnergyBoundary = Literal["devices", "facility"]
 
+#: What the energy baseline model adjusts for (docs/evidence-method.md §4): ``good_count`` (the
+#: day's good output, always) and optionally ``planned_h`` (its planned production hours), so
+#: E = b₀ + b₁·G (+ b₂·H).
+EnergyDriver = Literal["good_count", "planned_h"]
+#: The default: output only.
+DEFAULT_ENERGY_DRIVERS: tuple[EnergyDriver, ...] = ("good_count",)
+
 
 class Target(ConfigModel):
     """A performance target (绩效目标) for one KPI: e.g. OEE +5 pp, energy per unit -8 %."""
@@ -219,17 +227,23 @@ class Target(ConfigModel):
     #: energy_per_unit with boundary ``facility``: the devices whose energy is the facility's
     #: (its main meters; never a sub-meter behind one of them, which would count twice).
     meters: tuple[Identifier, ...] = ()
+    #: energy_per_unit only: the baseline model's drivers; ``planned_h`` adds the day's planned
+    #: hours to its good output, for a plant whose shifts change between periods.
+    drivers: tuple[EnergyDriver, ...] = DEFAULT_ENERGY_DRIVERS
 
     @model_serializer(mode="wrap")
     def _without_default_boundary(
         self, handler: SerializerFunctionWrapHandler
     ) -> dict[str, object]:
-        # A target that keeps the default boundary serialises as it did before these keys
-        # existed, so a plan's registry digest stays the same and reloading it is no new version.
+        # A target that keeps the default boundary and drivers serialises as it did before
+        # these keys existed, so a plan's registry digest stays the same and reloading it is no
+        # new version.
         data: dict[str, object] = handler(self)
         if self.boundary == "devices" and not self.meters:
             data.pop("boundary", None)
             data.pop("meters", None)
+        if self.drivers == DEFAULT_ENERGY_DRIVERS:
+            data.pop("drivers", None)
         return data
 
 

@@ -311,7 +311,14 @@ def _boundary_rules(
                     f"got {key} on {kpi}, expected it only on energy_per_unit: only energy "
                     "per unit has a measurement boundary",
                 )
+        if "drivers" in target.model_fields_set:
+            yield Finding(
+                (*at, "drivers"),
+                f"got drivers on {kpi}, expected them only on energy_per_unit: only energy per "
+                "unit has a baseline model",
+            )
         return
+    yield from _driver_rules(at, target)
     if target.boundary == "devices" and target.meters:
         yield Finding(
             (*at, "meters"),
@@ -338,6 +345,21 @@ def _boundary_rules(
                 f"({', '.join(sorted(reported))}): its energy will be missing unless an agent "
                 "added later reports it",
                 "warning",
+            )
+
+
+def _driver_rules(at: KeyPath, target: Target) -> Iterator[Finding]:
+    """The energy model's drivers (docs/evidence-method.md §4, docs/plan.md)."""
+    if "good_count" not in target.drivers:
+        yield Finding(
+            (*at, "drivers"),
+            f"got [{', '.join(target.drivers)}], expected good_count among them: energy per "
+            "unit is energy per good part, so the baseline must adjust for good output",
+        )
+    for d, driver in enumerate(target.drivers):
+        if driver in target.drivers[:d]:
+            yield Finding(
+                (*at, "drivers", d), f"driver {driver} is listed twice: expected each once"
             )
 
 

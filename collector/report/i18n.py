@@ -139,6 +139,13 @@ REASONS: Final[dict[str, Text]] = {
         "no energy baseline model can be used (no baseline energy, or the model predicts no "
         "energy for the reporting output)",
     ),
+    "energy_driver_constant": Text(
+        "能耗模型的驱动因素在基期每天取值相同（通常是计划工时：基期只有一种班次安排），"
+        "无法估计其系数；实施方案可改为只以产量为驱动因素",
+        "a driver of the energy model has the same value on every baseline day (usually "
+        "planned hours: the baseline had one shift pattern only), so its coefficient cannot "
+        "be estimated; the plan may keep good output as the only driver",
+    ),
     "energy_model_fails_g14": Text(
         "能耗基线模型未达到 ASHRAE Guideline 14 要求：CV(RMSE) {cv_rmse}（上限 {cv_limit}），"
         "NMBE {nmbe}（上限 ±{nmbe_limit}）；该模型无法证明节能效果",

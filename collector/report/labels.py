@@ -151,10 +151,11 @@ LABELS: Final[dict[str, Text]] = {
         "{dof} degrees of freedom",
     ),
     "change.note": Text(
-        "最小可检测效应 {mde}（检验把握度 {power}）。"
+        "最小可检测效应 {mde} = {factor} × 最大标准误（检验把握度 {power}）。"
         "判定区间为各区间的并集：只有各方法一致时才能通过。",
-        "Minimum detectable effect {mde} (power {power}). The decisive interval is the union "
-        "of the intervals: a pass needs every method to agree.",
+        "Minimum detectable effect {mde} = {factor} × the largest standard error (power "
+        "{power}). The decisive interval is the union of the intervals: a pass needs every "
+        "method to agree.",
     ),
     # Energy.
     "energy.heading": Text(
@@ -177,6 +178,7 @@ LABELS: Final[dict[str, Text]] = {
     "energy.extrapolated": Text(
         "报告期超出范围 {days} 天（外推）", "{days} reporting days outside it (extrapolated)"
     ),
+    "energy.hours_range": Text("基期日计划工时范围（小时）", "Baseline daily planned hours (h)"),
     "energy.meets_g14": Text(
         "模型满足 Guideline 14 拟合要求：", "Model meets Guideline 14 fit limits:"
     ),
@@ -190,11 +192,13 @@ LABELS: Final[dict[str, Text]] = {
     "energy.at95": Text("95% 置信", "95 % confidence"),
     "energy.at68": Text("68% 置信", "68 % confidence"),
     "energy.note": Text(
-        "调整后基线 = 基期模型代入报告期实际产量的预测能耗之和；节能率 = 节约能耗 / 调整后基线。"
+        "调整后基线 = 基期模型代入报告期实际产量（及计划工时，若为驱动因素）的预测能耗之和；"
+        "节能率 = 节约能耗 / 调整后基线。"
         "不确定度按 Guideline 14 附录 B 计算，并按残差自相关修正有效样本数 n′。",
         "Adjusted baseline = the baseline model's energy at the reporting period's actual "
-        "output, summed; savings = avoided / adjusted baseline. Uncertainty per Guideline 14 "
-        "Annex B, with the effective number of days n′ corrected for autocorrelation.",
+        "output (and planned hours, when a driver), summed; savings = avoided / adjusted "
+        "baseline. Uncertainty per Guideline 14 Annex B, with the effective number of days n′ "
+        "corrected for autocorrelation.",
     ),
     # Devices.
     "devices.heading": Text("各设备数值", "Per device"),
@@ -203,6 +207,17 @@ LABELS: Final[dict[str, Text]] = {
         "各设备数值仅供参考，不参与判定；企业值为各设备基础量之和的比值。",
         "Shown for reference; they do not decide. The enterprise value is the ratio of the "
         "devices' summed base quantities.",
+    ),
+    "devices.energy_kwh": Text("能耗（kWh）", "Energy (kWh)"),
+    "devices.good_count": Text("合格品产量", "Good output"),
+    "devices.facility_note": Text(
+        "设施边界（IPMVP 方案 C）：能耗只在所列计量表处计量，单台设备没有自己的单位产品能耗。"
+        "表中列出各计量表的能耗与各计数设备的合格品产量（有效天之和），"
+        "企业值 = 能耗之和 ÷ 合格品之和。",
+        "On the facility boundary (IPMVP option C) energy is measured only at the listed "
+        "meters, so no device has an energy per unit of its own. Listed: each meter's energy "
+        "and each counting device's good output, summed over the usable days; the enterprise "
+        "value is the energy's sum divided by the output's sum.",
     ),
     # Charts.
     "chart.go_live": Text("上线", "go-live"),
@@ -330,7 +345,10 @@ LABELS: Final[dict[str, Text]] = {
     "repro.replicates": Text("自助法重抽样次数", "Bootstrap replicates"),
     "repro.confidence": Text("置信水平", "Confidence"),
     "repro.power": Text("检验把握度", "Power"),
-    "repro.mde_factor": Text("MDE 系数", "MDE factor"),
+    "repro.mde_factor": Text(
+        "MDE 系数（大样本极限；各变化按其自由度另有系数）",
+        "MDE factor (large-sample limit; each change has its own for its degrees of freedom)",
+    ),
     "repro.min_coverage": Text("有效天最低覆盖率", "Minimum coverage of a usable day"),
     "repro.max_imported": Text("报告期导入数据上限", "Maximum imported share (reporting)"),
     "repro.min_days": Text("最少有效天数：{kpi}", "Minimum usable days: {kpi}"),

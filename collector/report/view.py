@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from collector.evidence.document import (
+    ChangeDoc,
     EnergyModelDoc,
     EnterpriseEvidence,
     FlagDoc,
     IntegrityDoc,
     KpiDoc,
+    MethodDoc,
     TargetDoc,
 )
 from collector.evidence.subsidy import ENTERPRISE_CAP_FEN, PLATFORM_CAP_FEN
@@ -40,6 +42,7 @@ __all__ = [
     "device_day_span",
     "headline",
     "mde",
+    "mde_factor",
     "model_formula",
     "ordered_flags",
     "quarantine_rows",
@@ -84,6 +87,12 @@ def mde(kpi: KpiDoc) -> float | None:
     if kpi.needed_for_80pct_pass is not None:
         return kpi.needed_for_80pct_pass - kpi.target.size
     return None if kpi.change is None else kpi.change.mde
+
+
+def mde_factor(change: ChangeDoc, method: MethodDoc) -> float:
+    """The factor of this change's MDE (t quantiles on its degrees of freedom, method §3);
+    the method's large-sample 2.80 only for a document made before changes carried their own."""
+    return method.mde_factor if change.mde_factor is None else change.mde_factor
 
 
 def target_text(target: TargetDoc, lang: Lang) -> str:

@@ -10,9 +10,15 @@ cd "$(dirname "$0")/../.."
 # tools the report tests look through (poppler's pdftoppm/pdftotext, headless Chromium, also
 # for the web app's browser tests); openssl for the central stack's make-pki.sh; systemd for
 # `systemd-analyze verify` of the gateway unit (tests only: no systemd runs here, and the
-# package starts nothing by being installed).
-APT_PACKAGES=(mosquitto influxdb libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
-  poppler-utils chromium openssl systemd)
+# package starts nothing by being installed). The PDF engine's packages are one list,
+# deploy/pdf-packages.txt, which the central stack's collector image installs too.
+mapfile -t PDF_PACKAGES < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' deploy/pdf-packages.txt)
+APT_PACKAGES=(mosquitto influxdb "${PDF_PACKAGES[@]}" poppler-utils chromium openssl systemd)
+
+if [ "${1:-}" = "--print-packages" ]; then  # what this installs, for an image or a check
+  printf '%s\n' "${APT_PACKAGES[@]}"
+  exit 0
+fi
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 

@@ -119,6 +119,26 @@ def test_energy_boundary_is_stored_only_when_chosen() -> None:
     )
 
 
+def test_energy_drivers_are_stored_only_when_planned_hours_are_chosen() -> None:
+    """Plans without ``drivers`` keep their digest; adding planned hours is a new version."""
+    text = VALID.read_text()
+    energy = 'energy_per_unit: {direction: decrease, size: 8, unit: "%", required: false'
+    plain = parse_plan(text, "a")
+    target = plain.plan.platforms[0].enterprises[0].targets["energy_per_unit"]
+    assert target.drivers == ("good_count",)
+    assert "drivers" not in plan_content(plain.plan)
+    explicit = parse_plan(text.replace(energy, energy + ", drivers: [good_count]"), "a")
+    assert explicit.digest == plain.digest
+    hours = parse_plan(text.replace(energy, energy + ", drivers: [good_count, planned_h]"), "a")
+    target = hours.plan.platforms[0].enterprises[0].targets["energy_per_unit"]
+    assert target.drivers == ("good_count", "planned_h")
+    assert hours.digest != plain.digest
+    assert plan_changes(plan_content(plain.plan), plan_content(hours.plan))[0] == (
+        "platforms[plat-a].enterprises[plat-a-e01].targets.energy_per_unit.drivers: "
+        'added ["good_count", "planned_h"]'
+    )
+
+
 def test_changes_name_the_enterprise_and_key() -> None:
     text = VALID.read_text()
     old = plan_content(parse_plan(text, "a").plan)

@@ -6,21 +6,31 @@ Compose Specification's own JSON schema (tests/deploy/compose-spec.json, from
 compose-spec/compose-spec at 170098ba, Apache-2.0), and then against the rules the stack
 depends on: healthchecks, pinned images, declared volumes, files that exist, secrets that
 .env.example names, one client id per ingest replica, Grafana provisioning that matches the
-dashboards. The broker's own configuration runs on a real mosquitto in test_broker.py.
+dashboards, a collector image that installs the PDF engine's Debian packages (the list
+deploy/local/setup.sh installs). The broker's own configuration runs on a real mosquitto in
+test_broker.py.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
+import typer
 import yaml
 
+from collector import cli as collector_cli
 from collector.config import load_collector_config
 from collector.dashboards import load_dashboards
+from stack.ports import free_port
+from stack.process import ChildProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 CENTRAL = ROOT / "deploy" / "central"
@@ -118,3 +128,121 @@ def test_the_broker_mounts_what_its_config_reads() -> None:
     targets = {m.split(":")[1] for m in compose()["services"]["mosquitto"]["volumes"]}
     assert len(paths) == 5 and paths <= targets
     assert "max_queued_messages 0" in conf and "autosave_interval 60" in conf
+
+
+def pdf_packages() -> list[str]:
+    """deploy/pdf-packages.txt: the Debian packages the report's PDF engine needs."""
+    lines = (ROOT / "deploy" / "pdf-packages.txt").read_text(encoding="utf-8").splitlines()
+    return [name for line in lines if (name := line.split("#", 1)[0].strip())]
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """The collector Dockerfile as (INSTRUCTION, arguments), continuation lines joined."""
+    text = (CENTRAL / "collector" / "Dockerfile").read_text(encoding="utf-8")
+    uncommented = "\n".join(ln for ln in text.splitlines() if not ln.startswith("#"))
+    joined = re.sub(r"\\\n\s*", "", uncommented)
+    return [
+        (keyword.upper(), arguments.strip())
+        for keyword, arguments in re.findall(r"^(\w+)\s+(.*)$", joined, re.M)
+    ]
+
+
+def test_setup_installs_the_pdf_engine_list() -> None:
+    assert {"libpango-1.0-0", "libharfbuzz-subset0", "fonts-noto-cjk"} <= set(pdf_packages())
+    printed = subprocess.run(
+        ["bash", str(ROOT / "deploy" / "local" / "setup.sh"), "--print-packages"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert set(pdf_packages()) <= set(printed) and "mosquitto" in printed
+
+
+def test_the_collector_image_installs_the_pdf_engine_as_root() -> None:
+    instructions = dockerfile_instructions()
+    keywords = [keyword for keyword, _ in instructions]
+    (copy_at,) = [i for i, (k, a) in enumerate(instructions)
+                  if k == "COPY" and a.split()[0] == "deploy/pdf-packages.txt"]  # fmt: skip
+    copied_to = instructions[copy_at][1].split()[1]
+    (install_at,) = [i for i, (k, a) in enumerate(instructions)
+                     if k == "RUN" and "apt-get install" in a]  # fmt: skip
+    assert copy_at < install_at < keywords.index("USER")  # apt needs root
+    assert '"pipefail"' in instructions[keywords.index("SHELL")][1]
+    assert keywords.index("SHELL") < install_at
+    command = instructions[install_at][1]
+    assert command.startswith("apt-get update &&")
+    # The list the RUN hands to apt-get, read by its own expression from the real file.
+    (installer,) = [part for part in command.split("&&") if "apt-get install" in part]
+    reader, _ = installer.split("|")
+    assert copied_to in reader
+    reader = reader.replace(copied_to, str(ROOT / "deploy" / "pdf-packages.txt"))
+    listed = subprocess.run(["bash", "-c", reader], capture_output=True, text=True, check=True)
+    assert listed.stdout.split() == pdf_packages()
+    assert "xargs apt-get install -y --no-install-recommends" in installer
+
+
+def serve_options(command: list[str]) -> dict[str, Any]:
+    """The options compose's web command gives, parsed by the real ``retrofit-collector`` CLI.
+
+    Raises typer.TyperException (a usage error) for an option or value ``serve`` refuses.
+    """
+    group = typer.main.get_command(collector_cli.app)
+    parent = typer.Context(group, info_name="retrofit-collector")
+    name, subcommand, rest = group.resolve_command(parent, command)
+    assert name == "serve" and subcommand is not None
+    with subcommand.make_context(name, rest, parent=parent) as context:
+        return dict(context.params)
+
+
+def test_the_web_command_parses_and_matches_ports_and_healthcheck() -> None:
+    web = compose()["services"]["web"]
+    options = serve_options(web["command"])
+    assert options["host"] == "0.0.0.0"  # noqa: S104  # reachable from outside the container...
+    assert web["ports"] == [f"127.0.0.1:{options['port']}:{options['port']}"]  # ...host loopback
+    assert f"127.0.0.1:{options['port']}/healthz" in json.dumps(web["healthcheck"])
+    assert set(web["depends_on"]) == {"influxdb"}  # serve never connects to the broker
+    with pytest.raises(typer.TyperException, match="--listen"):
+        serve_options(["serve", "--listen", "127.0.0.1"])  # an option serve lacks is refused
+    with pytest.raises(typer.TyperException, match="integer"):
+        serve_options(["serve", "--port", "http"])
+
+
+def test_the_web_section_keeps_secure_cookies_and_bundles_on_the_volume() -> None:
+    env = {"RV_MQTT_PASSWORD": "x", "RV_INFLUX_PASSWORD": "y"}
+    config = load_collector_config(CENTRAL / "collector" / "collector.yaml", env=env)
+    assert config.web.cookie_secure is True  # reviewers come through the TLS proxy
+    volume = next(
+        m.split(":")[1]
+        for m in compose()["services"]["web"]["volumes"]
+        if m.startswith("registry:")
+    )
+    assert config.web.evidence_dir.is_relative_to(volume)
+    assert config.registry.is_relative_to(volume)
+
+
+def test_the_web_service_starts_and_passes_its_own_healthcheck(tmp_path: Path) -> None:
+    """The shipped collector.yaml and compose's command run the real app; its healthcheck
+    command (port moved to a free one, volume paths to a temporary folder) exits 0."""
+    web = compose()["services"]["web"]
+    container_port = str(serve_options(web["command"])["port"])
+    port = str(free_port())
+    shipped = (CENTRAL / "collector" / "collector.yaml").read_text(encoding="utf-8")
+    config = tmp_path / "collector.yaml"
+    config.write_text(shipped.replace("/var/lib/retrofit-collector", str(tmp_path)))
+    command = [arg.replace("0.0.0.0", "127.0.0.1") for arg in web["command"]]  # noqa: S104
+    command[command.index("--port") + 1] = port
+    entry_point = Path(sys.executable).parent / "retrofit-collector"
+    env = {**os.environ, "RV_MQTT_PASSWORD": "x", "RV_INFLUX_PASSWORD": "y"}
+    test = [
+        sys.executable if arg == "python" else arg.replace(f":{container_port}/", f":{port}/")
+        for arg in web["healthcheck"]["test"][1:]
+    ]
+
+    def healthy() -> bool:
+        return subprocess.run(test, capture_output=True, check=False).returncode == 0
+
+    with ChildProcess(
+        "serve", [str(entry_point), *command, "--config", str(config)], tmp_path / "serve.log",
+        env=env,
+    ) as process:  # fmt: skip
+        assert not healthy()
+        process.wait_until_ready(healthy, timeout_s=60)
+    assert (tmp_path / "registry.sqlite").exists()

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from collector.evidence import KpiSeries
+from collector.registry.plan import Enterprise
 from collector.store import DailyRow
 
 START = date(2026, 1, 5)
@@ -127,4 +128,34 @@ def simulated_rows(
                 "energy_kwh": energy,
             }
             rows.append(device_day(day, device=device, **{**values, **changes}))
+    return rows
+
+
+def shift_plant_rows(enterprise: Enterprise, hours_after: float | None) -> list[DailyRow]:
+    """Two presses whose planned hours change day to day (8 or 16 h, a second shift on some
+    days), each drawing 60 kWh a day + 9 kWh per planned hour + 0.5 kWh a good part before
+    go-live, 0.4 after. ``hours_after`` fixes the reporting days' hours (a shift pattern that
+    changed); None keeps the baseline's pattern."""
+    rng = np.random.default_rng(12)
+    rows = []
+    first, last = enterprise.baseline.start, enterprise.reporting.end
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        after = day >= enterprise.go_live
+        for device in ("press-1", "press-2"):
+            hours = 8.0 if (offset * 7 + len(device)) % 3 == 0 else 16.0
+            if after and hours_after is not None:
+                hours = hours_after
+            planned = hours * 3600
+            run = float(rng.uniform(0.55, 0.9)) * planned
+            good = int(0.85 * run / 20.0)
+            per_part = 0.4 if after else 0.5
+            energy = 60.0 + 9.0 * hours + per_part * good + float(rng.normal(0, 6))
+            rows.append(
+                device_day(
+                    day, device, scheduled_s=planned, planned_s=planned, run_s=run,
+                    idle_s=planned - run, down_s=0.0, total_count=good, good_count=good,
+                    reject_count=0, ideal_count_s=20.0 * good, energy_kwh=energy,
+                )
+            )  # fmt: skip
     return rows

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import statsmodels.api as sm  # type: ignore[import-untyped]
 
 from collector.evidence import kpi_value
 from collector.evidence.assemble import (
@@ -28,7 +29,7 @@ from collector.registry import Plan, load_plan, parse_plan
 from collector.registry.plan import Enterprise
 from collector.store import DailyRow
 
-from .helpers import meter_day, simulated_rows
+from .helpers import meter_day, shift_plant_rows, simulated_rows
 
 CASES = Path(__file__).parents[1] / "plan_cases"
 SOFTWARE = SoftwareDoc(retrofit_verify="0.test", python="3", numpy="2", scipy="1", statsmodels="0")
@@ -36,6 +37,14 @@ SOFTWARE = SoftwareDoc(retrofit_verify="0.test", python="3", numpy="2", scipy="1
 
 def _plan(case: str = "valid_minimal") -> Plan:
     return load_plan(CASES / case / "plan.yaml").plan
+
+
+def _plan_with_energy(keys: str) -> Plan:
+    """valid_minimal with more keys on its energy-per-unit target, e.g. ``drivers: [...]``."""
+    text = (CASES / "valid_minimal" / "plan.yaml").read_text()
+    energy = 'energy_per_unit: {direction: decrease, size: 8, unit: "%", required: false'
+    assert energy in text
+    return parse_plan(text.replace(energy, f"{energy}, {keys}"), "p").plan
 
 
 def _ref(plan: Plan) -> PlanRefDoc:
@@ -133,11 +142,7 @@ def _main_meter_plant(enterprise: Enterprise, per_part_after: float) -> list[Dai
 
 
 def test_energy_per_unit_on_the_facility_boundary_recomputes_by_hand() -> None:
-    text = (CASES / "valid_minimal" / "plan.yaml").read_text()
-    energy = 'energy_per_unit: {direction: decrease, size: 8, unit: "%", required: false'
-    plan = parse_plan(
-        text.replace(energy, energy + ", boundary: facility, meters: [meter-1]"), "p"
-    ).plan
+    plan = _plan_with_energy("boundary: facility, meters: [meter-1]")
     rows = _main_meter_plant(plan.platforms[0].enterprises[0], per_part_after=0.30)
     doc = enterprise_evidence(_inputs(plan, 0, rows), software=SOFTWARE)
     kpi = next(k for k in doc.attempts[0].kpis if k.kpi == "energy_per_unit")
@@ -171,6 +176,82 @@ def test_energy_per_unit_on_the_facility_boundary_recomputes_by_hand() -> None:
     assert kpi.baseline.usable_days == kpi.reporting.usable_days == 0
     oee = next(k for k in doc.attempts[0].kpis if k.kpi == "oee")
     assert oee.target.boundary is None and oee.target.meters == []
+
+
+def test_on_the_facility_boundary_devices_show_the_meters_energy_and_the_counters_output() -> None:
+    plan = _plan_with_energy("boundary: facility, meters: [meter-1]")
+    rows = _main_meter_plant(plan.platforms[0].enterprises[0], per_part_after=0.30)
+    # A sub-meter behind the main meter, not listed: outside the boundary's sums.
+    rows += [meter_day(row.day, "meter-sub", 50.0) for row in rows if row.device == "meter-1"]
+    doc = enterprise_evidence(_inputs(plan, 0, rows), software=SOFTWARE)
+    kpi = next(k for k in doc.attempts[0].kpis if k.kpi == "energy_per_unit")
+    devices = {d.device: d for d in kpi.devices}
+    assert set(devices) == {"meter-1", "press-1", "press-2"}
+    # No device has an energy per unit of its own on this boundary.
+    assert all(d.baseline_value is None and d.reporting_value is None for d in kpi.devices)
+    meter, presses = devices["meter-1"], [devices["press-1"], devices["press-2"]]
+    assert meter.baseline_good_count is None and meter.reporting_good_count is None
+    assert all(p.baseline_energy_kwh is None and p.reporting_energy_kwh is None for p in presses)
+    # The breakdown adds up to the enterprise's sums, period by period.
+    assert meter.baseline_energy_kwh == pytest.approx(kpi.baseline.sums["energy_kwh"], rel=1e-12)
+    assert meter.reporting_energy_kwh == pytest.approx(kpi.reporting.sums["energy_kwh"], rel=1e-12)
+    assert sum(p.baseline_good_count or 0 for p in presses) == kpi.baseline.sums["good_count"]
+    assert sum(p.reporting_good_count or 0 for p in presses) == kpi.reporting.sums["good_count"]
+    assert all(p.baseline_good_count and p.reporting_good_count for p in presses)
+    # Other KPIs keep their per-device values and carry no boundary figures.
+    oee = next(k for k in doc.attempts[0].kpis if k.kpi == "oee")
+    assert {d.device for d in oee.devices} == {"press-1", "press-2"}
+    assert all(d.baseline_value is not None and d.baseline_energy_kwh is None for d in oee.devices)
+
+
+def test_planned_hours_as_a_driver_fit_as_statsmodels_ols_on_the_points() -> None:
+    plan = _plan_with_energy("drivers: [good_count, planned_h]")
+    enterprise = plan.platforms[0].enterprises[0]
+    # After go-live every press plans 20 h a day: 40 h, more than any baseline day.
+    doc = enterprise_evidence(
+        _inputs(plan, 0, shift_plant_rows(enterprise, 20.0)), software=SOFTWARE
+    )
+    kpi = next(k for k in doc.attempts[0].kpis if k.kpi == "energy_per_unit")
+    assert kpi.target.drivers == ["good_count", "planned_h"]
+    assert kpi.energy is not None and kpi.energy.model.drivers == ["good_count", "planned_h"]
+    base = [p for p in kpi.energy.points if p.role == "baseline"]
+    report = [p for p in kpi.energy.points if p.role == "reporting"]
+    assert len(base) == kpi.baseline.usable_days and len({p.planned_h for p in base}) > 1
+    design = sm.add_constant(np.array([[p.good_count, p.planned_h] for p in base]))
+    fit = sm.OLS(np.array([p.energy_kwh for p in base]), design).fit()
+    assert kpi.energy.model.coefficients == pytest.approx(list(fit.params), rel=1e-9)
+    assert kpi.energy.model.r_squared == pytest.approx(fit.rsquared, rel=1e-9)
+    assert kpi.energy.model.p == 3
+    # Two presses: 120 kWh a day, 9 kWh per planned hour, 0.5 kWh a part (noise aside).
+    assert fit.params == pytest.approx([120.0, 0.5, 9.0], rel=0.1)
+    drivers = np.array([[p.good_count, p.planned_h] for p in report])
+    adjusted = fit.predict(sm.add_constant(drivers, has_constant="add"))
+    assert kpi.energy.adjusted_baseline_kwh == pytest.approx(float(adjusted.sum()), rel=1e-9)
+    assert [p.model_kwh for p in report] == pytest.approx(list(adjusted), rel=1e-9)
+    # The reporting hours lie beyond the baseline's: every reporting day is extrapolated.
+    assert kpi.energy.model.hours_range == (16.0, 32.0)
+    assert kpi.energy.extrapolated_hours_days == len(report) == kpi.reporting.usable_days
+    # The default plan adjusts for output only: its model has one driver.
+    plain = enterprise_evidence(
+        _inputs(_plan(), 0, shift_plant_rows(enterprise, 16.0)), software=SOFTWARE
+    )
+    kpi = next(k for k in plain.attempts[0].kpis if k.kpi == "energy_per_unit")
+    assert kpi.target.drivers == ["good_count"]
+    assert kpi.energy is not None and kpi.energy.model.drivers == ["good_count"]
+
+
+def test_planned_hours_that_never_vary_in_the_baseline_cannot_be_a_driver() -> None:
+    plan = _plan_with_energy("drivers: [good_count, planned_h]")
+    enterprise = plan.platforms[0].enterprises[0]
+    rows = [
+        replace(row, scheduled_s=57600.0, planned_s=57600.0)
+        if row.day < enterprise.go_live else row
+        for row in shift_plant_rows(enterprise, None)
+    ]  # fmt: skip
+    doc = enterprise_evidence(_inputs(plan, 0, rows), software=SOFTWARE)
+    kpi = next(k for k in doc.attempts[0].kpis if k.kpi == "energy_per_unit")
+    assert (kpi.status, kpi.reasons) == ("insufficient_data", ["energy_driver_constant"])
+    assert kpi.energy is None
 
 
 def test_rectification_is_a_second_attempt_and_decides_the_status() -> None:

@@ -267,6 +267,10 @@ class Publisher:
         assert self._client is not None
         self._client.disconnect()
         self._client.loop_stop()
+        # The bound on_publish ties this publisher and its client in a cycle, and paho closes
+        # loop_start's socket pair only in reinitialise() or when the client is collected
+        # (eclipse-paho/paho.mqtt.python#627): close it now, not as a ResourceWarning later.
+        self._client.reinitialise()
 
     def _on_publish(
         self, _client: object, _userdata: object, mid: int, reason: ReasonCode, _props: object

@@ -24,12 +24,12 @@ from collector.evidence.assemble import (
     province_summary,
 )
 from collector.evidence.document import EnterpriseEvidence, PlanRefDoc, SoftwareDoc
-from collector.registry import load_plan
+from collector.registry import load_plan, parse_plan
 from collector.report.html import enterprise_html, platform_html, province_html
 from collector.report.i18n import CHECKS, REASONS, flag_sentence
-from collector.report.lang import LANGS
+from collector.report.lang import LANGS, Lang
 from collector.report.pdf import html_to_pdf
-from tests.collector.evidence.helpers import simulated_rows
+from tests.collector.evidence.helpers import shift_plant_rows, simulated_rows
 from tests.collector.report.viewers import artifact_dir, ink, pdf_page_images, pdf_text
 
 CASES = Path(__file__).parents[1] / "plan_cases"
@@ -136,3 +136,41 @@ def test_real_rollups_render() -> None:
     assert rollup.passed_count == 9 and not rollup.minimum_met
     assert "差 1 家" in platform_html(rollup, "zh-CN")
     assert "1,350,000.00 元" in province_html(summary, "zh-CN")
+
+
+def _planned_hours_document(constant_baseline_hours: bool) -> EnterpriseEvidence:
+    """Energy per unit with planned hours as a driver, on a plant whose shifts vary."""
+    text = (CASES / "valid_minimal" / "plan.yaml").read_text()
+    energy = 'energy_per_unit: {direction: decrease, size: 8, unit: "%", required: false'
+    plan = parse_plan(text.replace(energy, energy + ", drivers: [good_count, planned_h]"), "p").plan
+    platform = plan.platforms[0]
+    enterprise = platform.enterprises[0]
+    rows = shift_plant_rows(enterprise, 20.0)
+    if constant_baseline_hours:
+        rows = [
+            replace(r, scheduled_s=57600.0, planned_s=57600.0) if r.day < enterprise.go_live else r
+            for r in rows
+        ]
+    inputs = EnterpriseInputs(
+        plan=plan,
+        plan_ref=PlanRefDoc(key=plan.key, version=1, digest="sha256:" + "0" * 64),
+        platform=platform,
+        enterprise=enterprise,
+        rows=tuple(rows),
+    )
+    return enterprise_evidence(inputs, software=SOFTWARE)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_planned_hours_show_in_the_formula_the_ranges_and_the_reason(lang: Lang) -> None:
+    page = enterprise_html(_planned_hours_document(constant_baseline_hours=False), lang)
+    assert "× planned_h" in page
+    hours_row = (
+        "基期日计划工时范围（小时）" if lang == "zh-CN" else "Baseline daily planned hours (h)"
+    )
+    assert hours_row in page and "16.0 – 32.0" in page
+    refused = _planned_hours_document(constant_baseline_hours=True)
+    (kpi,) = [k for k in refused.attempts[0].kpis if k.kpi == "energy_per_unit"]
+    assert kpi.reasons == ["energy_driver_constant"]
+    sentence = "通常是计划工时" if lang == "zh-CN" else "usually planned hours"
+    assert sentence in enterprise_html(refused, lang)

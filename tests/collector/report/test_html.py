@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from collector.evidence.document import EnterpriseEvidence, canonical_json
+from collector.evidence.document import DeviceValueDoc, EnterpriseEvidence, KpiDoc, canonical_json
 from collector.report.html import enterprise_html, platform_html, province_html
 from collector.report.lang import LANGS, Lang
 from tests.collector.report import samples
@@ -162,3 +162,82 @@ def test_province_page_lists_platforms_and_totals(lang: Lang) -> None:
     text = "".join(outline(province_html(summary, lang)).text)
     assert samples.SECOND_PLATFORM.name in text and samples.PLATFORM.name in text
     assert _yuan(summary.total_fen) in text
+
+
+def _map_kpis(doc: EnterpriseEvidence, change: Callable[[KpiDoc], KpiDoc]) -> EnterpriseEvidence:
+    """``doc`` with ``change`` applied to every KPI of every attempt."""
+    attempts = [
+        attempt.model_copy(update={"kpis": [change(kpi) for kpi in attempt.kpis]})
+        for attempt in doc.attempts
+    ]
+    return doc.model_copy(update={"attempts": attempts})
+
+
+def _with_mde_factor(doc: EnterpriseEvidence, factor: float) -> EnterpriseEvidence:
+    """``doc`` with every change carrying its own (t-based) MDE factor."""
+
+    def own_factor(kpi: KpiDoc) -> KpiDoc:
+        if kpi.change is None:
+            return kpi
+        return kpi.model_copy(
+            update={"change": kpi.change.model_copy(update={"mde_factor": factor})}
+        )
+
+    return _map_kpis(doc, own_factor)
+
+
+@pytest.mark.parametrize(
+    ("lang", "shown"),
+    [("zh-CN", "{} × 最大标准误"), ("en", "{} × the largest standard error")],
+    ids=LANGS,
+)
+def test_each_change_shows_its_own_mde_factor_else_the_methods(
+    documents: dict[str, EnterpriseEvidence], lang: Lang, shown: str
+) -> None:
+    doc = documents["passing"]
+    changes = sum(1 for a in doc.attempts for kpi in a.kpis if kpi.change is not None)
+    assert changes and doc.method.mde_factor == pytest.approx(2.8016)
+    own = "".join(outline(enterprise_html(_with_mde_factor(doc, 2.9137), lang)).text)
+    assert own.count(shown.format("2.914")) == changes
+    assert shown.format("2.802") not in own
+    # A document made before changes had their own factor: the method's, the large-sample limit.
+    older = "".join(outline(enterprise_html(doc, lang)).text)
+    assert older.count(shown.format("2.802")) == changes
+    limit = "大样本极限" if lang == "zh-CN" else "large-sample limit"
+    assert own.count(limit) == older.count(limit) == 1  # the method constant, named for what it is
+
+
+def _on_the_facility_boundary(doc: EnterpriseEvidence) -> EnterpriseEvidence:
+    """``doc`` with energy per unit measured at a main meter against two counting presses."""
+    devices = [
+        DeviceValueDoc(device="meter-main", baseline_value=None, reporting_value=None,
+                       baseline_energy_kwh=123456.78, reporting_energy_kwh=110987.66),
+        DeviceValueDoc(device="press-01", baseline_value=None, reporting_value=None,
+                       baseline_good_count=51234.0, reporting_good_count=53210.0),
+    ]  # fmt: skip
+
+    def facility(kpi: KpiDoc) -> KpiDoc:
+        if kpi.kpi != "energy_per_unit":
+            return kpi
+        target = kpi.target.model_copy(update={"boundary": "facility", "meters": ["meter-main"]})
+        return kpi.model_copy(update={"target": target, "devices": devices})
+
+    return _map_kpis(doc, facility)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_on_the_facility_boundary_devices_show_meter_energy_and_counted_output(
+    documents: dict[str, EnterpriseEvidence], lang: Lang
+) -> None:
+    doc = documents["passing"]
+    assert any(kpi.kpi == "energy_per_unit" for a in doc.attempts for kpi in a.kpis)
+    html = enterprise_html(_on_the_facility_boundary(doc), lang)
+    text = "".join(outline(html).text)
+    for figure in ("123,456.8", "110,987.7", "51,234", "53,210"):
+        assert text.count(figure) == 1, figure
+    note = "设施边界" if lang == "zh-CN" else "facility boundary"
+    assert note in text
+    headers = ("能耗（kWh）", "合格品") if lang == "zh-CN" else ("Energy (kWh)", "Good output")
+    assert all(header in text for header in headers)
+    plain = "".join(outline(enterprise_html(doc, lang)).text)
+    assert note not in plain and headers[0] not in plain
