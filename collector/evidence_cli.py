@@ -66,6 +66,14 @@ ReportsOption = Annotated[
         help="Rendered reports beside the JSON: all (HTML and PDF), html (no PDF), none.",
     ),
 ]
+PdfForOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--pdf-for",
+        help="With --reports all: PDFs only for these enterprises (repeat the option); the "
+        "others get HTML. The platform and province reports always get PDFs.",
+    ),
+]
 PlanOption = Annotated[
     str | None,
     typer.Option("--plan", help="Plan key <province code>-<batch year> (default: the only one)."),
@@ -115,6 +123,10 @@ def _run(config: Path, work: Callable[..., Awaitable[T]]) -> T:
         raise _fail(EXIT_UNAVAILABLE, str(exc)) from None
 
 
+def _ids(pdf_for: list[str] | None) -> frozenset[str] | None:
+    return frozenset(pdf_for) if pdf_for else None
+
+
 def _sealed(kind: str, out: Path, manifest_hash: str, summary: str) -> None:
     _say(console, summary)
     _say(console, f"{kind} bundle written to {out}")
@@ -133,6 +145,7 @@ def evidence(
     plan: PlanOption = None,
     seed: SeedOption = DEFAULT_SEED,
     reports: ReportsOption = "all",
+    pdf_for: PdfForOption = None,
     config: ConfigOption = Path("collector.yaml"),
 ) -> None:
     """Build the evidence bundle of one enterprise, or of a platform and all its enterprises.
@@ -151,6 +164,8 @@ def evidence(
 
     if (enterprise is None) == (platform is None) or (enterprise is not None and plan):
         raise _fail(EXIT_USAGE, "give an ENTERPRISE id, or --platform P (with --plan if needed)")
+    if enterprise is not None and pdf_for:
+        raise _fail(EXIT_USAGE, "--pdf-for goes with --platform (use --reports for one enterprise)")
     if enterprise is not None:
 
         async def one(registry, store):  # type: ignore[no-untyped-def]  # typed by _run
@@ -172,7 +187,7 @@ def evidence(
 
     async def every(registry, store):  # type: ignore[no-untyped-def]  # typed by _run
         built = await build_platform(registry, store, platform, seed=seed, plan_key=plan)
-        return built, write_platform_bundle(built, out, reports=reports)
+        return built, write_platform_bundle(built, out, reports=reports, pdf_for=_ids(pdf_for))
 
     built, manifest = _run(config, every)
     rollup = built.rollup
@@ -191,6 +206,7 @@ def rollup(
     plan: PlanOption = None,
     seed: SeedOption = DEFAULT_SEED,
     reports: ReportsOption = "all",
+    pdf_for: PdfForOption = None,
     config: ConfigOption = Path("collector.yaml"),
 ) -> None:
     """Build the province summary and every platform's roll-up (with its enterprises' bundles).
@@ -202,7 +218,7 @@ def rollup(
 
     async def everything(registry, store):  # type: ignore[no-untyped-def]  # typed by _run
         built = await build_province(registry, store, seed=seed, plan_key=plan)
-        return built, write_province_bundle(built, out, reports=reports)
+        return built, write_province_bundle(built, out, reports=reports, pdf_for=_ids(pdf_for))
 
     built, manifest = _run(config, everything)
     summary = built.summary

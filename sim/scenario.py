@@ -11,6 +11,11 @@ retrofit does to them, so the verdicts the evidence engine reaches can be checke
 - ``goes_offline``: improves like the first, but its gateway is switched off a few days into
   the reporting period and never comes back: too few usable days for a verdict.
 
+The ``unchanged`` enterprise's installer also made a slip a reviewer must see: its press's
+ideal cycle in the agent's configuration is longer than the machine's real cycle, so the press
+beats its "ideal" every day and the evidence engine flags ``count_faster_than_ideal`` (a flag
+goes to the reviewer; it changes no verdict).
+
 Everything here is pure: it builds the plant file (docs/simulator.md), the implementation plan
 (docs/plan.md) and each enterprise's agent configuration (docs/configuration.md) as documents;
 ``deploy/local/demo.py`` writes them and starts the real processes.
@@ -29,6 +34,7 @@ from sim.plant import PlantConfig
 
 __all__ = [
     "GOES_OFFLINE_AFTER_DAYS",
+    "MISCONFIGURED_IDEAL_CYCLE_FACTOR",
     "TIMEZONE",
     "AgentSettings",
     "DemoEnterprise",
@@ -47,6 +53,10 @@ TIMEZONE = "Asia/Shanghai"
 #: Days of the reporting period the ``goes_offline`` enterprise's gateway still reports: fewer
 #: than the 14 usable days a verdict needs (collector/registry/rules.py, MIN_DATA_DAYS).
 GOES_OFFLINE_AFTER_DAYS = 6
+#: The ``unchanged`` enterprise's press: ideal cycle in its agent's configuration over the real
+#: cycle (the installer took it from the wrong sheet). Its performance is then about 1.15, past
+#: the evidence engine's limit of 1.05 (collector/evidence/plausibility/production.py).
+MISCONFIGURED_IDEAL_CYCLE_FACTOR = 1.15
 PLATFORM_ID = "plat-a"
 SUB_INDUSTRY_ID = "auto-parts"
 
@@ -143,6 +153,11 @@ class DemoEnterprise:
     def machine_ids(self) -> list[str]:
         """Its machines' ids (also the agent's device ids)."""
         return [f"{self.id}-{kind}" for kind in ("press", "weld", "cnc")]
+
+    @property
+    def misconfigured_device(self) -> str | None:
+        """The device whose ideal cycle its agent has wrong (the ``unchanged`` one's press)."""
+        return self.machine_ids[0] if self.role == "unchanged" else None
 
 
 def demo_enterprises(count: int) -> list[DemoEnterprise]:
@@ -371,8 +386,12 @@ def agent_document(
         poll_interval_s=settings.poll_interval_s,
         float_table="holding",
     )
+    cycles = {machine.id: machine.cycle_s for machine in mine.machines}
     for device in devices:
         device["comm_loss_after_s"] = settings.comm_loss_after_s
+        if device["id"] == enterprise.misconfigured_device:
+            wrong = cycles[device["id"]] * MISCONFIGURED_IDEAL_CYCLE_FACTOR
+            device["ideal_cycle_s"] = round(wrong, 3)
         if device["protocol"] == "opcua":
             # Polling, not a subscription: a subscription's publishing interval is wall time
             # (at least 100 ms, 83 plant minutes at 50,000x), so its values would lag the

@@ -191,10 +191,32 @@ def write_enterprise_bundle(
     return _write(out_dir, "enterprise", files, [])
 
 
-def _write_platform(evidence: PlatformEvidence, out_dir: Path, reports: ReportChoice) -> Manifest:
+def _enterprise_reports(
+    enterprise_id: str, reports: ReportChoice, pdf_for: frozenset[str] | None
+) -> ReportChoice:
+    """``reports``, but HTML only for an enterprise outside ``pdf_for`` (None: every one)."""
+    if reports == "all" and pdf_for is not None and enterprise_id not in pdf_for:
+        return "html"
+    return reports
+
+
+def _check_pdf_for(known: set[str], pdf_for: frozenset[str] | None) -> None:
+    """BundleError when ``pdf_for`` names an enterprise the bundle does not hold (a typo)."""
+    unknown = sorted((pdf_for or frozenset()) - known)
+    if unknown:
+        raise BundleError(f"--pdf-for names enterprises not in this bundle: {', '.join(unknown)}")
+
+
+def _write_platform(
+    evidence: PlatformEvidence,
+    out_dir: Path,
+    reports: ReportChoice,
+    pdf_for: frozenset[str] | None,
+) -> Manifest:
     nested = []
     for doc in evidence.enterprises:
-        write_enterprise_bundle(doc, out_dir / doc.enterprise.id, reports=reports)
+        choice = _enterprise_reports(doc.enterprise.id, reports, pdf_for)
+        write_enterprise_bundle(doc, out_dir / doc.enterprise.id, reports=choice)
         nested.append(f"{doc.enterprise.id}/{MANIFEST_NAME}")
     files = {DOCUMENT_NAMES["platform"]: canonical_json(evidence.rollup)}
     files |= _rendered(platform_files, evidence.rollup, reports)
@@ -202,25 +224,40 @@ def _write_platform(evidence: PlatformEvidence, out_dir: Path, reports: ReportCh
 
 
 def write_platform_bundle(
-    evidence: PlatformEvidence, out_dir: Path, *, reports: ReportChoice = "all"
+    evidence: PlatformEvidence,
+    out_dir: Path,
+    *,
+    reports: ReportChoice = "all",
+    pdf_for: frozenset[str] | None = None,
 ) -> Manifest:
     """Write a platform's roll-up into ``out_dir`` and each enterprise's bundle into
-    ``out_dir/<enterprise id>/``; the platform's manifest lists theirs."""
+    ``out_dir/<enterprise id>/``; the platform's manifest lists theirs.
+
+    With ``reports="all"`` and ``pdf_for`` given, only the enterprises it names get PDFs
+    beside their HTML (the platform's own report always does).
+    """
+    _check_pdf_for({doc.enterprise.id for doc in evidence.enterprises}, pdf_for)
     prepare_directory(out_dir)
-    return _write_platform(evidence, out_dir, reports)
+    return _write_platform(evidence, out_dir, reports, pdf_for)
 
 
 def write_province_bundle(
-    evidence: ProvinceEvidence, out_dir: Path, *, reports: ReportChoice = "all"
+    evidence: ProvinceEvidence,
+    out_dir: Path,
+    *,
+    reports: ReportChoice = "all",
+    pdf_for: frozenset[str] | None = None,
 ) -> Manifest:
     """Write the province summary into ``out_dir`` and each platform's bundle into
-    ``out_dir/<platform id>/`` (with its enterprises inside)."""
+    ``out_dir/<platform id>/`` (with its enterprises inside); ``pdf_for`` as for a platform."""
+    known = {doc.enterprise.id for p in evidence.platforms for doc in p.enterprises}
+    _check_pdf_for(known, pdf_for)
     prepare_directory(out_dir)
     nested = []
     for platform in evidence.platforms:
         folder = out_dir / platform.rollup.platform.id
         folder.mkdir(exist_ok=True)
-        _write_platform(platform, folder, reports)
+        _write_platform(platform, folder, reports, pdf_for)
         nested.append(f"{platform.rollup.platform.id}/{MANIFEST_NAME}")
     files = {DOCUMENT_NAMES["province"]: canonical_json(evidence.summary)}
     files |= _rendered(province_files, evidence.summary, reports)

@@ -101,19 +101,22 @@ def check(
     except StoreError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(4) from None
-    failures = 0
+    failures: list[str] = []
     for title, time_range, results in checked:
         table = Table(title=f"{title} ({time_range.describe() if time_range else 'no data'})")
         for column in ("item", "result", "rows", "variables"):
             table.add_column(column)
         for result in results:
-            failures += not result.ok
+            if not result.ok:
+                failures.append(f"{title}: {result.problem}")
             values = ", ".join(f"{k}={v}" for k, v in result.values.items())
             status = "[green]data[/green]" if result.ok else f"[red]{result.problem}[/red]"
             table.add_row(result.item, status, str(result.rows), values)
         console.print(table)
     if failures:
-        err_console.print(f"[red]{failures} dashboard item(s) returned no data[/red]")
+        for failure in failures:  # one line each, after the tables, for logs and scripts
+            err_console.print(failure, markup=False, soft_wrap=True)
+        err_console.print(f"[red]{len(failures)} dashboard item(s) returned no data[/red]")
         raise typer.Exit(1)
     console.print("[green]every panel, annotation and variable returned data[/green]")
 

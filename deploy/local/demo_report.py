@@ -57,10 +57,18 @@ def _collector(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def rollup_command(out: Path, collector_config: Path) -> list[str]:
-    """``retrofit-collector rollup`` into ``out/evidence`` (the demo runs it as a child)."""
+def rollup_command(
+    out: Path, collector_config: Path, enterprises: Sequence[DemoEnterprise]
+) -> list[str]:
+    """``retrofit-collector rollup`` into ``out/evidence`` (the demo runs it as a child).
+
+    PDFs for the simulated enterprises, the platform and the province; HTML for the plan's
+    enterprises without an agent (seven in quick mode: their reports say only "no data", and
+    a PDF takes most of a second to render).
+    """
+    pdf_for = [arg for enterprise in enterprises for arg in ("--pdf-for", enterprise.id)]
     return [str(BIN / "retrofit-collector"), "rollup", "--out", str(out / "evidence"),
-            "--config", str(collector_config)]  # fmt: skip
+            "--config", str(collector_config), *pdf_for]  # fmt: skip
 
 
 def evidence_and_report(
@@ -99,7 +107,11 @@ def evidence_and_report(
         for ident, doc in evidence.items()
         if doc["status"] != EXPECTED[roles.get(ident)]
     ]
+    mismatches += _missing_flags(evidence, enterprises)
+    if not dashboards.ok:
+        mismatches.append(f"dashboards: {dashboards.text}")
     summary_doc = _summary_document(platform, evidence, roles, accuracy, facts)
+    summary_doc["dashboards"] = {"ok": dashboards.ok, "result": dashboards.text}
     (out / "verdicts.json").write_text(
         json.dumps(summary_doc, ensure_ascii=False, indent=1) + "\n", "utf-8"
     )
@@ -131,14 +143,37 @@ def evidence_and_report(
             shot = _screenshot(report, target)
             lines.append(f"screenshot:  {shot}" if shot else "screenshot:  chromium not found")
     lines += [
-        f"dashboards:  {dashboards}",
+        f"dashboards:  {dashboards.text}",
         *(f"[red]MISMATCH[/red] {line}" for line in mismatches),
     ]
     ok = not mismatches and facts["quarantined"] == 0 and facts["windows_written"] > 0
     return DemoResult(ok, lines)
 
 
-def _dashboards(bundle: Path, collector_config: Path, influx_url: str) -> str:
+def _missing_flags(
+    evidence: Mapping[str, Mapping[str, Any]], enterprises: Sequence[DemoEnterprise]
+) -> list[str]:
+    """The scenario's deliberate slip (an ideal cycle set too long) must reach the reviewer."""
+    missing = []
+    for enterprise in enterprises:
+        device = enterprise.misconfigured_device
+        flags = evidence[enterprise.id]["flags"]
+        if device and not any(
+            f["check"] == "count_faster_than_ideal" and f["device"] == device for f in flags
+        ):
+            missing.append(f"{enterprise.id}: expected count_faster_than_ideal on {device}")
+    return missing
+
+
+@dataclasses.dataclass(frozen=True)
+class DashboardsResult:
+    """Whether every dashboard panel returned data, and the line that says so."""
+
+    ok: bool
+    text: str
+
+
+def _dashboards(bundle: Path, collector_config: Path, influx_url: str) -> DashboardsResult:
     """Verdicts into InfluxDB for the Grafana dashboards, then every panel's query checked."""
     documents = sorted(
         str(path)
@@ -147,11 +182,17 @@ def _dashboards(bundle: Path, collector_config: Path, influx_url: str) -> str:
     )
     feed = _collector("dashboards", "evidence", *documents, "--config", str(collector_config))
     if feed.returncode != 0:
-        return f"dashboards evidence failed (exit {feed.returncode}): {feed.stderr.strip()[-300:]}"
+        tail = feed.stderr.strip()[-300:]
+        problem = f"dashboards evidence failed (exit {feed.returncode}): {tail}"
+        return DashboardsResult(False, problem)
     check = _collector("dashboards", "check", "--influx", influx_url, "--database", "rv")
-    last = (check.stdout.strip().splitlines() or ["(no output)"])[-1]
-    verdict = "every panel returns data" if check.returncode == 0 else "panels WITHOUT data"
-    return f"{verdict} (dashboards check exit {check.returncode}): {last}"
+    last = (check.stdout.strip().splitlines() or ["(no output)"])[-1].strip()
+    if check.returncode == 0:
+        return DashboardsResult(True, f"every panel returns data: {last}")
+    empty = "; ".join(check.stderr.strip().splitlines())
+    return DashboardsResult(
+        False, f"panels WITHOUT data (dashboards check exit {check.returncode}): {empty}"
+    )
 
 
 def _accuracy(

@@ -283,6 +283,27 @@ def test_platform_and_province_bundles(tmp_path: Path, stack: _Stack) -> None:
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
 
 
+def test_pdfs_only_for_the_enterprises_named(tmp_path: Path, stack: _Stack) -> None:
+    # A PDF takes most of a second, HTML a fraction: --pdf-for renders them where they are wanted.
+    config, province = str(stack.config), tmp_path / "province"
+    result = _cli("rollup", "--out", str(province), "--config", config, "--pdf-for", ENTERPRISE)
+    assert result.returncode == 0, result.stderr
+    _check_manifest(province)
+    pdfs = {str(path.relative_to(province)) for path in province.rglob("*.pdf")}
+    assert pdfs == {
+        f"{folder}report.{language}.pdf"
+        for folder in ("", "plat-a/", f"plat-a/{ENTERPRISE}/")
+        for language in ("en", "zh-CN")
+    }
+    assert (province / "plat-a" / "plat-a-e02" / "report.en.html").exists()
+    result = _cli("rollup", "--out", str(province), "--config", config, "--pdf-for", "plat-a-e99")
+    assert result.returncode == 3 and "plat-a-e99" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    result = _cli("evidence", ENTERPRISE, "--out", str(tmp_path / "one"), "--config", config,
+                  "--pdf-for", ENTERPRISE)  # fmt: skip
+    assert result.returncode == 2 and "--pdf-for" in result.stderr
+
+
 def test_refusals_have_exit_codes_and_no_traceback(
     tmp_path: Path, stack: _Stack, influxd_factory: InfluxFactory
 ) -> None:

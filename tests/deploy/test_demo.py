@@ -6,10 +6,12 @@ enterprises, each with its own agent process, key and three machines (Modbus TCP
 four weeks of baseline and four of reporting on a 50,000x plant clock (sim/scenario.py):
 
 - ent-01 improves past its targets (OEE +5 pp, defect rate −20 %): it must pass;
-- ent-02 changes nothing: it must not pass (fail);
+- ent-02 changes nothing: it must not pass (fail); its press's ideal cycle is set too long in
+  its agent's configuration, so the press "beats" it every day: flagged for the reviewer;
 - ent-03 improves but its gateway goes off six days into the reporting period: insufficient data.
 
-The agents' daily sums in InfluxDB are also checked against the simulator's exact ground truth.
+The agents' daily sums in InfluxDB are also checked against the simulator's exact ground truth,
+and every Grafana panel's query (dashboards/) against the InfluxDB the run filled.
 A second test interrupts the demo (SIGINT, as Ctrl-C) and checks nothing it started survives.
 
 The plant clock is wall time: on a machine so busy that the agents keep fewer than
@@ -85,6 +87,10 @@ def test_verdicts_match_the_simulated_retrofits(tmp_path: Path) -> None:
     assert oee["interval"][0] >= 5.0  # the conservative bound clears the +5 pp target
     assert result["path"]["quarantined"] == 0 and result["path"]["windows_written"] > 5000
     assert result["platform"]["passed_count"] == 1 and not result["platform"]["minimum_met"]
+    unchanged = next(e for e in result["enterprises"] if e["id"] == "ent-02")
+    assert "count_faster_than_ideal" in unchanged["flags"], output
+    # Every panel, annotation and variable of the three dashboards returns data.
+    assert result["dashboards"]["ok"], result["dashboards"]["result"]
     # The agents' daily sums against the simulator's exact ground truth (docs/demo.md):
     # counters and the energy meter are differences, so only a day's edges move a few parts;
     # state times are sampled every 10 plant minutes.

@@ -77,3 +77,31 @@ def test_plant_plan_and_agent_configs_load(tmp_path: Path) -> None:
     config = load_config(tmp_path / "agent.yaml").config
     assert [d.id for d in config.devices] == enterprises[0].machine_ids
     assert {d.protocol for d in config.devices} == {"modbus_tcp", "opcua"}
+
+
+def test_only_the_unchanged_enterprise_has_an_ideal_cycle_above_the_real_one(
+    tmp_path: Path,
+) -> None:
+    days = timeline(28, dt.date(2026, 3, 2))
+    enterprises = demo_enterprises(3)
+    plant = PlantConfig.model_validate(plant_document(enterprises, days))
+    cycles = {machine.id: machine.cycle_s for machine in plant.machines}
+    clock = {"start": days.plant_start.isoformat(), "speed": 50_000}
+    too_long = []
+    for enterprise in enterprises:
+        document = agent_document(
+            enterprise,
+            plant,
+            modbus=("127.0.0.1", 5020),
+            opcua_endpoint="opc.tcp://127.0.0.1:4840/retrofit-sim",
+            broker=("127.0.0.1", 1883),
+            clock=clock,
+            paths={"key": str(tmp_path / "k"), "outbox": str(tmp_path / "o.sqlite")},
+            settings=AgentSettings(poll_interval_s=600, window_s=3600, comm_loss_after_s=7200),
+        )
+        for device in document["devices"]:
+            ratio = device["ideal_cycle_s"] / cycles[device["id"]]
+            assert ratio == pytest.approx(0.9, abs=1e-3) or ratio > 1.05, device["id"]
+            if ratio > 1.05:
+                too_long.append(device["id"])
+    assert too_long == ["ent-02-press"] == [enterprises[1].misconfigured_device]
