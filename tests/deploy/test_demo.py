@@ -16,7 +16,8 @@ A second test interrupts the demo (SIGINT, as Ctrl-C) and checks nothing it star
 
 The plant clock is wall time: on a machine so busy that the agents keep fewer than
 MIN_POLLS_KEPT_PCT of their polls (other jobs on the 2 cores), the data are too thin to judge
-the verdicts by, and the first test says so and skips; the demo prints the same warning.
+the verdicts by (the demo prints a warning). The first test then runs the demo again at a fifth
+of the speed, where the agents have five times the wall time per poll, and judges that run.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,15 +68,27 @@ def _processes_using(path: Path) -> list[str]:
     return found
 
 
-@pytest.mark.timeout(600)
-def test_verdicts_match_the_simulated_retrofits(tmp_path: Path) -> None:
-    out = tmp_path / "demo"
-    demo = _run_demo(out, "--no-screenshots", "--no-web")
-    output, _ = demo.communicate(timeout=580)
-    result = json.loads((out / "verdicts.json").read_text("utf-8"))
+#: The quick mode's plant clock (deploy/local/demo.py QUICK), and the one of the rerun.
+QUICK_SPEED, SLOW_SPEED = 50_000, 20_000
+
+
+def _judged_run(out: Path) -> tuple[subprocess.Popen[str], str, dict[str, Any]]:
+    """The quick demo; again at SLOW_SPEED if the machine was too busy to keep the polls."""
+    for speed in (QUICK_SPEED, SLOW_SPEED):
+        demo = _run_demo(out, "--no-screenshots", "--no-web", "--speed", str(speed))
+        output, _ = demo.communicate(timeout=900)
+        result = json.loads((out / "verdicts.json").read_text("utf-8"))
+        if result["path"]["polls_kept_pct"] >= MIN_POLLS_KEPT_PCT:
+            break
+        out = out.with_name(out.name + "-slow")
     kept = result["path"]["polls_kept_pct"]
-    if kept < MIN_POLLS_KEPT_PCT:
-        pytest.skip(f"machine too busy: the agents kept {kept} % of their polls (see docs/demo.md)")
+    assert kept >= MIN_POLLS_KEPT_PCT, f"agents kept {kept} % of their polls even at {speed}x"
+    return demo, output, result
+
+
+@pytest.mark.timeout(1500)
+def test_verdicts_match_the_simulated_retrofits(tmp_path: Path) -> None:
+    demo, output, result = _judged_run(tmp_path / "demo")
     assert demo.returncode == 0, output
     status = {e["id"]: e["status"] for e in result["enterprises"]}
     assert status["ent-01"] == "pass", output
@@ -99,7 +113,7 @@ def test_verdicts_match_the_simulated_retrofits(tmp_path: Path) -> None:
         assert abs(accuracy[name]["bias_pct"]) < 1.0, (name, accuracy[name])
     for name in ("run_s", "planned_s"):
         assert abs(accuracy[name]["bias_pct"]) < 3.0, (name, accuracy[name])
-    assert _processes_using(out) == []
+    assert _processes_using(tmp_path) == []
 
 
 @pytest.mark.timeout(120)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -15,12 +16,31 @@ from collector.registry.rules import MIN_DATA_DAYS, MIN_PERIOD_DAYS
 from sim.plant import PlantConfig
 from sim.scenario import (
     AgentSettings,
+    DemoEnterprise,
+    Timeline,
     agent_document,
     demo_enterprises,
     plan_document,
     plant_document,
     timeline,
 )
+
+
+def _agent_document(
+    enterprise: DemoEnterprise, plant: PlantConfig, days: Timeline, folder: Path
+) -> dict[str, Any]:
+    clock = {"start": days.plant_start.isoformat(), "anchor": days.plant_start.isoformat(),
+             "speed": 50_000}  # fmt: skip
+    return agent_document(
+        enterprise,
+        plant,
+        modbus=("127.0.0.1", 5020),
+        opcua_endpoint="opc.tcp://127.0.0.1:4840/retrofit-sim",
+        broker=("127.0.0.1", 1883),
+        clock=clock,
+        paths={"key": str(folder / "agent.key"), "outbox": str(folder / "outbox.sqlite")},
+        settings=AgentSettings(poll_interval_s=600, window_s=3600, comm_loss_after_s=7200),
+    )
 
 
 def test_twelve_enterprises_ten_improve_one_unchanged_one_goes_offline() -> None:
@@ -61,18 +81,7 @@ def test_plant_plan_and_agent_configs_load(tmp_path: Path) -> None:
     listed = loaded.plan.platforms[0].enterprises
     assert len(listed) == 12 and [len(e.agents) for e in listed].count(1) == 3
 
-    clock = {"start": days.plant_start.isoformat(), "anchor": days.plant_start.isoformat(),
-             "speed": 50_000}  # fmt: skip
-    document = agent_document(
-        enterprises[0],
-        plant,
-        modbus=("127.0.0.1", 5020),
-        opcua_endpoint="opc.tcp://127.0.0.1:4840/retrofit-sim",
-        broker=("127.0.0.1", 1883),
-        clock=clock,
-        paths={"key": str(tmp_path / "ent-01.key"), "outbox": str(tmp_path / "outbox.sqlite")},
-        settings=AgentSettings(poll_interval_s=600, window_s=3600, comm_loss_after_s=7200),
-    )
+    document = _agent_document(enterprises[0], plant, days, tmp_path)
     (tmp_path / "agent.yaml").write_text(yaml.safe_dump(document), "utf-8")
     config = load_config(tmp_path / "agent.yaml").config
     assert [d.id for d in config.devices] == enterprises[0].machine_ids
@@ -86,19 +95,9 @@ def test_only_the_unchanged_enterprise_has_an_ideal_cycle_above_the_real_one(
     enterprises = demo_enterprises(3)
     plant = PlantConfig.model_validate(plant_document(enterprises, days))
     cycles = {machine.id: machine.cycle_s for machine in plant.machines}
-    clock = {"start": days.plant_start.isoformat(), "speed": 50_000}
     too_long = []
     for enterprise in enterprises:
-        document = agent_document(
-            enterprise,
-            plant,
-            modbus=("127.0.0.1", 5020),
-            opcua_endpoint="opc.tcp://127.0.0.1:4840/retrofit-sim",
-            broker=("127.0.0.1", 1883),
-            clock=clock,
-            paths={"key": str(tmp_path / "k"), "outbox": str(tmp_path / "o.sqlite")},
-            settings=AgentSettings(poll_interval_s=600, window_s=3600, comm_loss_after_s=7200),
-        )
+        document = _agent_document(enterprise, plant, days, tmp_path)
         for device in document["devices"]:
             ratio = device["ideal_cycle_s"] / cycles[device["id"]]
             assert ratio == pytest.approx(0.9, abs=1e-3) or ratio > 1.05, device["id"]
