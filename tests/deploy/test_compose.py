@@ -179,6 +179,18 @@ def test_the_collector_image_installs_the_pdf_engine_as_root() -> None:
     assert "xargs apt-get install -y --no-install-recommends" in installer
 
 
+def test_only_the_broker_tls_port_is_published_beyond_loopback() -> None:
+    # The web app and Grafana speak plain HTTP with passwords and tokens: a TLS proxy on the
+    # host serves them. InfluxDB is not published at all.
+    published = {name: service.get("ports", []) for name, service in compose()["services"].items()}
+    beyond_loopback = {
+        (name, port) for name, ports in published.items() for port in ports
+        if not str(port).startswith("127.0.0.1:")
+    }  # fmt: skip
+    assert beyond_loopback == {("mosquitto", "8883:8883")}
+    assert published["grafana"] == ["127.0.0.1:3000:3000"] and not published["influxdb"]
+
+
 def serve_options(command: list[str]) -> dict[str, Any]:
     """The options compose's web command gives, parsed by the real ``retrofit-collector`` CLI.
 
