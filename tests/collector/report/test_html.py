@@ -241,3 +241,33 @@ def test_on_the_facility_boundary_devices_show_meter_energy_and_counted_output(
     assert all(header in text for header in headers)
     plain = "".join(outline(enterprise_html(doc, lang)).text)
     assert note not in plain and headers[0] not in plain
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_targets_table_says_how_energy_per_unit_is_measured(
+    documents: dict[str, EnterpriseEvidence], lang: Lang
+) -> None:
+    doc = documents["passing"]
+    option_b, option_c = ("方案 B", "方案 C") if lang == "zh-CN" else ("option B", "option C")
+    hours = "计划工时" if lang == "zh-CN" else "planned hours"
+
+    def measured(**update: object) -> tuple[str, str]:
+        targets = [
+            t.model_copy(update=update) if t.kpi == "energy_per_unit" else t
+            for t in doc.enterprise.targets
+        ]
+        enterprise = doc.enterprise.model_copy(update={"targets": targets})
+        html = enterprise_html(doc.model_copy(update={"enterprise": enterprise}), lang)
+        return html, "".join(outline(html).text)
+
+    _, devices = measured(boundary="devices", drivers=["good_count"])
+    assert devices.count(option_b) == 1 and option_c not in devices
+    html, facility = measured(
+        boundary="facility", meters=["meter-main", "meter-<b>"], drivers=["good_count", "planned_h"]
+    )
+    assert facility.count(option_c) == 1 and option_b not in facility
+    assert facility.count(hours) == devices.count(hours) + 1  # the second driver
+    assert "meter-main" in facility and "meter-<b>" in facility and "<b>" not in html  # escaped
+    # Documents made before the boundary key say nothing about it.
+    before = "".join(outline(enterprise_html(doc, lang)).text)
+    assert option_b not in before and option_c not in before
