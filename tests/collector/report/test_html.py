@@ -6,8 +6,10 @@ from collections.abc import Callable
 from html.parser import HTMLParser
 
 import pytest
+from markupsafe import Markup
 
 from collector.evidence.document import DeviceValueDoc, EnterpriseEvidence, KpiDoc, canonical_json
+from collector.report.formatting import visible_controls
 from collector.report.html import enterprise_html, platform_html, province_html
 from collector.report.lang import LANGS, Lang
 from tests.collector.report import samples
@@ -113,6 +115,24 @@ def test_hostile_text_is_shown_as_text_never_as_markup(
         assert '"><img src=x onerror=alert(1)>' in text
         # Only our own stylesheet: the name's "</style>" did not end it early.
         assert page.count("style") == 1
+
+
+def test_bidi_controls_in_names_are_shown_not_obeyed(
+    documents: dict[str, EnterpriseEvidence],
+) -> None:
+    # U+202E (right-to-left override) would show "ent-01\u202efdp.exe" as "ent-01exe.pdf".
+    doc = documents["passing"]
+    enterprise = doc.enterprise.model_copy(
+        update={"name": "宁波精锻\u202e公司", "id": "e\u2066-01"}
+    )
+    for lang in LANGS:
+        html = enterprise_html(doc.model_copy(update={"enterprise": enterprise}), lang)
+        assert not any(char in html for char in "\u202e\u2066")
+        text = "".join(outline(html).text)
+        assert "宁波精锻⟨U+202E⟩公司" in text and "e⟨U+2066⟩-01" in text
+    assert visible_controls("a\u200fb\u061c") == "a⟨U+200F⟩b⟨U+061C⟩"
+    assert visible_controls("plain 中文") == "plain 中文" and visible_controls(3) == 3
+    assert visible_controls(Markup("<b>\u202e</b>")) == Markup("<b>\u202e</b>")  # our own markup
 
 
 def test_same_document_gives_the_same_bytes_also_after_a_json_round_trip(
