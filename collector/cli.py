@@ -271,6 +271,65 @@ def rollups_refresh(
     console.print(f"refreshed {count} device-days of {enterprise} ({len(devices)} devices)")
 
 
+store_app = typer.Typer(
+    help="The InfluxDB database and its retention policies.", no_args_is_help=True
+)
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("init")
+def store_init(
+    username: Annotated[
+        str | None, typer.Option("--username", help="A 1.x admin user (default: the config's).")
+    ] = None,
+    password: Annotated[
+        str | None,
+        typer.Option("--password", envvar="RV_INFLUX_ADMIN_PASSWORD", help="Its password."),
+    ] = None,
+    config: ConfigOption = Path("collector.yaml"),
+) -> None:
+    """Create the database and the raw, rollup and fleet retention policies (InfluxDB 1.x).
+
+    For a collector whose own InfluxDB user may only read and write (``influx.manage_schema:
+    false``): an administrator runs this once, with an admin user. Idempotent; an existing
+    policy that differs is reported and left as it is. Exit codes: 0 done; 2 bad arguments
+    or configuration; 4 InfluxDB refused or cannot be reached.
+    """
+    import asyncio
+
+    from pydantic import SecretStr
+
+    from collector.dashboards.feed import ensure_fleet_retention
+    from collector.store import StoreError
+
+    settings = _load_config(config)
+    if (username is None) != (password is None):
+        err_console.print("[red]error:[/red] give --username and --password together")
+        raise typer.Exit(2)
+    influx = settings.influx.model_copy(update={"manage_schema": True})
+    if username is not None and password is not None:
+        influx = influx.model_copy(
+            update={"username": username, "password": SecretStr(password), "token": None}
+        )
+    admin = settings.model_copy(update={"influx": influx})
+
+    async def init() -> list[str]:
+        async with admin.store() as store:
+            await store.ensure_database()
+            problems = await store.ensure_retention()
+            await ensure_fleet_retention(store)
+            return problems
+
+    try:
+        problems = asyncio.run(init())
+    except StoreError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(4) from None
+    for problem in problems:
+        console.print(f"[yellow]left as it is:[/yellow] {problem}")
+    console.print(f"database {influx.database} and its retention policies are in place")
+
+
 register_registry_commands(app)
 register_evidence_commands(app)
 register_users_commands(app)

@@ -70,6 +70,10 @@ class InfluxSettings(_Model):
     token: SecretStr | None = None
     raw_retention_days: Annotated[int, Field(ge=1)] | None = 1830
     timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    #: Create the database and retention policies when a command starts (1.x; an admin user).
+    #: False: an administrator made them once (``retrofit-collector store init``) and the
+    #: collector's user holds only read and write on the database; also for 2.x / 3.x.
+    manage_schema: bool = True
 
     @model_validator(mode="after")
     def _one_login(self) -> InfluxSettings:
@@ -141,6 +145,7 @@ class CollectorConfig(_Model):
             auth=auth,
             raw_retention_days=i.raw_retention_days,
             timeout_s=i.timeout_s,
+            manage_schema=i.manage_schema,
         )
 
 

@@ -229,6 +229,8 @@ class Ingest:
         self._batch_messages = max(1, settings.inflight // 2)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._retired = False
+        #: Set when this replica disconnects on purpose: its own DISCONNECT is no lost link.
+        self._leaving = False
         self._connected_once = asyncio.Event()
         self._registry_thread = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="registry"
@@ -299,6 +301,9 @@ class Ingest:
         reason: ReasonCode,
         _props: Properties | None,
     ) -> None:
+        if self._leaving:
+            log.info("disconnected from the broker (%s)", reason)
+            return
         self._call_soon(self._note_disconnected, str(reason))
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
@@ -386,6 +391,7 @@ class Ingest:
             # received and not acknowledged is delivered again to whichever replica is next.
             # Retiring ends it on purpose (session expiry 0): mosquitto would otherwise go on
             # queueing this id's share of the windows for nobody (docs/scaling.md).
+            self._leaving = True
             self._client.disconnect(properties=self._end_session() if self._retired else None)
             self._client.loop_stop()
             self._release_client()

@@ -193,7 +193,12 @@ def read_fleet(registry: Registry, at: dt.datetime) -> FleetSnapshot:
 
 
 async def ensure_fleet_retention(store: InfluxStore) -> None:
-    """Create the ``fleet`` retention policy if missing (InfluxDB 1.x; never altered here)."""
+    """Create the ``fleet`` retention policy if missing (InfluxDB 1.x; never altered here).
+
+    Does nothing when the store does not manage the schema (``store init`` made it).
+    """
+    if not store.manage_schema:
+        return
     rows = await store.query(f"SHOW RETENTION POLICIES ON {quote_identifier(store.database)}")
     if FLEET_RETENTION.name not in {str(row["name"]) for row in rows}:
         await store.query(create_statement(store.database, FLEET_RETENTION))

@@ -34,6 +34,7 @@ from collector.report.formatting import (
     format_kpi,
     format_number,
     kpi_display,
+    visible_controls,
 )
 from collector.report.i18n import kpi_name, label, place_text
 from collector.report.lang import Lang
@@ -101,7 +102,7 @@ def _text(
 ) -> str:
     return (
         f'<text x="{_n(x)}" y="{_n(y)}" font-size="{size:g}" text-anchor="{anchor}" '
-        f'fill="{fill}" font-weight="{weight}">{escape(content)}</text>'
+        f'fill="{fill}" font-weight="{weight}">{escape(visible_controls(content))}</text>'
     )
 
 
@@ -169,8 +170,8 @@ def _svg(title: str, description: str, body: Iterable[str], height: float = _HEI
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_WIDTH:g} {height:g}" '
         f'width="{_WIDTH:g}" height="{height:g}" role="img" class="chart" '
         f'font-family="{_FONT}">',
-        f"<title>{escape(title)}</title>",
-        f"<desc>{escape(description)}</desc>",
+        f"<title>{escape(visible_controls(title))}</title>",
+        f"<desc>{escape(visible_controls(description))}</desc>",
         f'<rect x="0" y="0" width="{_WIDTH:g}" height="{height:g}" fill="#FFFFFF"/>',
         *body,
         "</svg>",

@@ -38,6 +38,7 @@ __all__ = [
     "format_signed",
     "format_size",
     "kpi_display",
+    "visible_controls",
 ]
 
 #: What an undefined figure shows.
@@ -227,3 +228,24 @@ class Formatter:
     def period(self, period: PeriodDoc) -> str:
         """:func:`format_period`."""
         return format_period(period, self.lang)
+
+
+#: Bidirectional formatting characters (Unicode Bidi_Control): in a name they can reorder what
+#: a reader sees ("RLO" turns ``ent-01<RLO>fdp.exe`` around) in a browser and in a PDF alike.
+_BIDI_CONTROLS: Final = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def visible_controls(value: object) -> object:
+    """``value`` with each bidi control character shown as ``⟨U+XXXX⟩``; non-strings as they are.
+
+    The reports' and the pages' Jinja2 ``finalize``: every text from a document or the registry
+    is printed as its characters, never as an instruction to reorder them. Markup (our own
+    charts, which show such text through :func:`visible_controls` themselves) passes unchanged.
+    """
+    if not isinstance(value, str) or hasattr(value, "__html__"):
+        return value
+    if not any(char in _BIDI_CONTROLS for char in value):
+        return value
+    return "".join(f"⟨U+{ord(c):04X}⟩" if c in _BIDI_CONTROLS else c for c in value)

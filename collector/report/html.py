@@ -30,7 +30,7 @@ from collector.evidence.document import (
     canonical_json,
 )
 from collector.report import charts, view
-from collector.report.formatting import Formatter
+from collector.report.formatting import Formatter, visible_controls
 from collector.report.i18n import Catalogue, label
 from collector.report.lang import LANGS, Lang
 
@@ -60,6 +60,7 @@ def environment() -> Environment:
         _ENVIRONMENT = Environment(
             loader=PackageLoader("collector.report", "templates"),
             autoescape=True,
+            finalize=visible_controls,
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,

@@ -55,6 +55,7 @@ __all__ = [
     "attempt_kind_text",
     "check_title",
     "direction_text",
+    "fill_figures",
     "flag_figure_texts",
     "flag_figures",
     "flag_sentence",
@@ -381,7 +382,8 @@ class _Blank(dict[str, str]):
         return MISSING
 
 
-def _fill(template: str, figures: Mapping[str, str]) -> str:
+def fill_figures(template: str, figures: Mapping[str, str]) -> str:
+    """``template`` with its ``{name}`` placeholders filled; a missing figure shows the dash."""
     # vformat substitutes values, it never parses them: a hostile device name stays text.
     return string.Formatter().vformat(template, (), _Blank(figures))
 
@@ -389,7 +391,7 @@ def _fill(template: str, figures: Mapping[str, str]) -> str:
 def reason_sentence(code: str, lang: Lang, figures: Mapping[str, str] | None = None) -> str:
     """A reason's sentence with its figures (already formatted); an unknown code as itself."""
     text = REASONS.get(code)
-    return code if text is None else _fill(text.get(lang), figures or {})
+    return code if text is None else fill_figures(text.get(lang), figures or {})
 
 
 def _period_figures(period: SufficiencyDoc, method: MethodDoc, lang: Lang) -> dict[str, str]:
@@ -539,7 +541,7 @@ def flag_sentence(flag: FlagDoc, lang: Lang) -> str:
     check = CHECKS.get(flag.check)
     figures = flag_figures(flag, lang)
     if check is not None:
-        return _fill(check.sentence.get(lang), figures)
+        return fill_figures(check.sentence.get(lang), figures)
     pairs = "; ".join(f"{name} = {text}" for name, text in flag_figure_texts(flag, lang).items())
     return f"{flag.check}: {pairs}" if pairs else flag.check
 

@@ -87,6 +87,19 @@ LABELS: Final[dict[str, Text]] = {
     "targets.kpi": Text("指标", "KPI"),
     "targets.target": Text("目标", "Target"),
     "targets.required": Text("必选", "Required"),
+    "targets.boundary.devices": Text(
+        "测量边界：各设备自身的电表与计数（IPMVP 方案 B）",
+        "boundary: each device's own meter and counters (IPMVP option B)",
+    ),
+    "targets.boundary.facility": Text(
+        "测量边界：厂级电表 {meters} 对全部计数设备（IPMVP 方案 C）",
+        "boundary: the facility meters {meters} against every counting device (IPMVP option C)",
+    ),
+    "targets.drivers": Text(
+        "基线模型调整变量：{drivers}", "the baseline model adjusts for {drivers}"
+    ),
+    "targets.driver.good_count": Text("合格品产量", "good output"),
+    "targets.driver.planned_h": Text("计划工时", "planned hours"),
     # KPI table.
     "kpis.caption": Text("指标结果", "KPI results"),
     "kpis.kpi": Text("指标", "KPI"),

@@ -31,7 +31,8 @@ from collector.report.formatting import (
     format_number,
     format_size,
 )
-from collector.report.i18n import direction_text, label
+from collector.report.i18n import direction_text, fill_figures, label
+from collector.report.labels import LABELS
 from collector.report.lang import Lang
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "sorted_items",
     "sum_digits",
     "sum_names",
+    "target_measurement",
     "target_text",
 ]
 
@@ -100,6 +102,25 @@ def target_text(target: TargetDoc, lang: Lang) -> str:
     size = format_size(target.size, target.unit, lang)
     verb = direction_text(target.direction, lang)
     return f"{verb} {size}" if lang == "zh-CN" else f"{verb} by {size}"
+
+
+def target_measurement(target: TargetDoc, lang: Lang) -> str:
+    """Energy per unit's boundary and model drivers in words; empty for the other KPIs."""
+    if target.boundary is None:
+        return ""
+    key = f"targets.boundary.{target.boundary}"
+    parts = [fill_figures(label(key, lang), {"meters": label("sep", lang).join(target.meters)})]
+    if target.drivers:
+        names = [
+            label(f"targets.driver.{d}", lang) if f"targets.driver.{d}" in LABELS else d
+            for d in target.drivers
+        ]
+        parts.append(
+            fill_figures(
+                label("targets.drivers", lang), {"drivers": label("sep", lang).join(names)}
+            )
+        )
+    return label("semicolon", lang).join(parts)
 
 
 def serious_count(flags: Iterable[FlagDoc]) -> int:

@@ -94,6 +94,7 @@ class InfluxStore:
         gzip: bool = False,
         timeout_s: float = 10.0,
         statements_per_query: int = 60,
+        manage_schema: bool = True,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size is {batch_size}, expected at least 1")
@@ -104,6 +105,9 @@ class InfluxStore:
         self.raw_retention_days = raw_retention_days
         self.batch_size = batch_size
         self.gzip = gzip
+        #: False when an administrator made the database and retention policies (``store init``)
+        #: and this store's user may only read and write: the ``ensure_*`` calls then do nothing.
+        self.manage_schema = manage_schema
         self._groups_per_query = max(1, statements_per_query // 3)
         http_auth, self._headers, self._auth_params = request_auth(auth)
         self._http = httpx.AsyncClient(auth=http_auth, timeout=httpx.Timeout(timeout_s))
@@ -212,8 +216,12 @@ class InfluxStore:
 
     async def ensure_database(self) -> None:
         """CREATE DATABASE (idempotent). InfluxDB 1.x only: on 2.x / 3.x the bucket or
-        database and its DBRP mapping must already exist (this raises there)."""
-        await self.query(f"CREATE DATABASE {quote_identifier(self.database)}")
+        database and its DBRP mapping must already exist (this raises there).
+
+        Does nothing when the store does not manage the schema (``manage_schema=False``).
+        """
+        if self.manage_schema:
+            await self.query(f"CREATE DATABASE {quote_identifier(self.database)}")
 
     def retention_specs(self) -> list[RetentionPolicySpec]:
         """The retention policies this store writes to, as they should be on 1.x."""
@@ -233,8 +241,11 @@ class InfluxStore:
 
         An existing policy that differs is left alone, never shortened behind the operator's
         back: each difference is logged as a warning and returned. On 2.x / 3.x set the
-        retention of the buckets or databases instead (docs/storage.md).
+        retention of the buckets or databases instead (docs/storage.md). Does nothing when
+        the store does not manage the schema.
         """
+        if not self.manage_schema:
+            return []
         rows = await self.query(f"SHOW RETENTION POLICIES ON {quote_identifier(self.database)}")
         existing = {str(row["name"]): row for row in rows}
         wanted = self.retention_specs()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -230,6 +231,25 @@ async def test_a_stopped_replica_releases_every_socket_it_opened(
         assert open_fds() == open_before, "sockets left open"
     finally:
         gc.enable()
+
+
+async def test_a_clean_stop_is_not_logged_as_a_lost_connection(
+    mosquitto: MosquittoServer,
+    influxd: InfluxServer,
+    registry: Registry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # An operator reading the logs must not see a replica's own stop as a broker outage.
+    async with InfluxStore(influxd.url, "rv") as store:
+        replica = Ingest(IngestSettings(host=mosquitto.host, port=mosquitto.port), registry, store)
+        stop = asyncio.Event()
+        task = asyncio.create_task(replica.run(stop))
+        await wait_until(lambda: replica.stats.connected)
+        with caplog.at_level(logging.INFO, logger="collector.ingest"):
+            stop.set()
+            await task
+    assert "disconnected from the broker" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 
 
 def open_fds() -> int:

@@ -57,14 +57,47 @@ def test_the_compose_file_follows_the_compose_specification() -> None:
     assert any("intervall" in e.message for e in validator.iter_errors(broken))
 
 
+#: Runs once per `up` and ends; every other service stays up.
+ONE_SHOT = "store-init"
+
+
 def test_every_service_is_pinned_restarted_and_health_checked() -> None:
     services = compose()["services"]
-    assert set(services) == {"mosquitto", "influxdb", "grafana", "ingest-1", "ingest-2", "web"}
+    assert set(services) == {
+        "mosquitto", "influxdb", "grafana", ONE_SHOT, "ingest-1", "ingest-2", "web"
+    }  # fmt: skip
     for name, service in services.items():
         image = service["image"]
         assert ":" in image and not image.endswith(":latest"), name
+        if name == ONE_SHOT:
+            assert service["restart"] == "no" and "healthcheck" not in service
+            continue
         assert service["restart"] == "unless-stopped", name
         assert service["healthcheck"]["test"], name
+
+
+def test_the_collector_uses_a_user_without_admin_rights_after_store_init() -> None:
+    services = compose()["services"]
+    init = services[ONE_SHOT]
+    # The command as the real CLI parses it: `store init` with the admin, password from env.
+    group = typer.main.get_command(collector_cli.app)
+    parent = typer.Context(group, info_name="retrofit-collector")
+    name, store, rest = group.resolve_command(parent, init["command"])
+    assert name == "store" and isinstance(store, typer.core.TyperGroup)
+    sub, command, args = store.resolve_command(typer.Context(store, parent=parent), rest)
+    assert sub == "init" and command is not None
+    with command.make_context(sub, args, parent=parent) as context:
+        assert context.params["username"] == "admin"
+    assert "RV_INFLUX_ADMIN_PASSWORD" in init["environment"]
+    for name in ("ingest-1", "ingest-2", "web"):
+        depends = services[name]["depends_on"][ONE_SHOT]
+        assert depends == {"condition": "service_completed_successfully"}, name
+        assert "RV_INFLUX_ADMIN_PASSWORD" not in json.dumps(services[name]["environment"]), name
+    influx = services["influxdb"]["environment"]
+    assert influx["INFLUXDB_USER"] == "collector" and influx["INFLUXDB_DB"] == "rv"
+    env = {"RV_MQTT_PASSWORD": "x", "RV_INFLUX_PASSWORD": "y"}
+    config = load_collector_config(CENTRAL / "collector" / "collector.yaml", env=env)
+    assert config.influx.username == "collector" and not config.influx.manage_schema
 
 
 def test_volumes_and_bind_mounts_exist() -> None:
@@ -179,6 +212,18 @@ def test_the_collector_image_installs_the_pdf_engine_as_root() -> None:
     assert "xargs apt-get install -y --no-install-recommends" in installer
 
 
+def test_only_the_broker_tls_port_is_published_beyond_loopback() -> None:
+    # The web app and Grafana speak plain HTTP with passwords and tokens: a TLS proxy on the
+    # host serves them. InfluxDB is not published at all.
+    published = {name: service.get("ports", []) for name, service in compose()["services"].items()}
+    beyond_loopback = {
+        (name, port) for name, ports in published.items() for port in ports
+        if not str(port).startswith("127.0.0.1:")
+    }  # fmt: skip
+    assert beyond_loopback == {("mosquitto", "8883:8883")}
+    assert published["grafana"] == ["127.0.0.1:3000:3000"] and not published["influxdb"]
+
+
 def serve_options(command: list[str]) -> dict[str, Any]:
     """The options compose's web command gives, parsed by the real ``retrofit-collector`` CLI.
 
@@ -198,7 +243,7 @@ def test_the_web_command_parses_and_matches_ports_and_healthcheck() -> None:
     assert options["host"] == "0.0.0.0"  # noqa: S104  # reachable from outside the container...
     assert web["ports"] == [f"127.0.0.1:{options['port']}:{options['port']}"]  # ...host loopback
     assert f"127.0.0.1:{options['port']}/healthz" in json.dumps(web["healthcheck"])
-    assert set(web["depends_on"]) == {"influxdb"}  # serve never connects to the broker
+    assert set(web["depends_on"]) == {"influxdb", ONE_SHOT}  # serve never connects to the broker
     with pytest.raises(typer.TyperException, match="--listen"):
         serve_options(["serve", "--listen", "127.0.0.1"])  # an option serve lacks is refused
     with pytest.raises(typer.TyperException, match="integer"):

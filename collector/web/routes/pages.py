@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collector.evidence.document import EnterpriseEvidence
 from collector.report.charts import daily_kpi_chart
-from collector.report.formatting import Formatter
+from collector.report.formatting import Formatter, visible_controls
 from collector.report.i18n import Catalogue
 from collector.web import scope
 from collector.web.auth import CSRF_FIELD, CurrentUser, principal_from_request, session_cookie_name
@@ -52,6 +52,8 @@ __all__ = ["install_page_errors", "router"]
 router = APIRouter(include_in_schema=False)
 State = Annotated[WebState, Depends(web_state)]
 templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
+# Set before any template compiles: bidi controls in names show as ⟨U+202E⟩, never reorder.
+templates.env.finalize = visible_controls
 _API_PREFIXES = ("/api/", "/openapi.json", "/healthz", "/metrics")
 _PAGE_SIZE = 50
 

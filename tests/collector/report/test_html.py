@@ -6,8 +6,10 @@ from collections.abc import Callable
 from html.parser import HTMLParser
 
 import pytest
+from markupsafe import Markup
 
 from collector.evidence.document import DeviceValueDoc, EnterpriseEvidence, KpiDoc, canonical_json
+from collector.report.formatting import visible_controls
 from collector.report.html import enterprise_html, platform_html, province_html
 from collector.report.lang import LANGS, Lang
 from tests.collector.report import samples
@@ -113,6 +115,24 @@ def test_hostile_text_is_shown_as_text_never_as_markup(
         assert '"><img src=x onerror=alert(1)>' in text
         # Only our own stylesheet: the name's "</style>" did not end it early.
         assert page.count("style") == 1
+
+
+def test_bidi_controls_in_names_are_shown_not_obeyed(
+    documents: dict[str, EnterpriseEvidence],
+) -> None:
+    # U+202E (right-to-left override) would show "ent-01\u202efdp.exe" as "ent-01exe.pdf".
+    doc = documents["passing"]
+    enterprise = doc.enterprise.model_copy(
+        update={"name": "宁波精锻\u202e公司", "id": "e\u2066-01"}
+    )
+    for lang in LANGS:
+        html = enterprise_html(doc.model_copy(update={"enterprise": enterprise}), lang)
+        assert not any(char in html for char in "\u202e\u2066")
+        text = "".join(outline(html).text)
+        assert "宁波精锻⟨U+202E⟩公司" in text and "e⟨U+2066⟩-01" in text
+    assert visible_controls("a\u200fb\u061c") == "a⟨U+200F⟩b⟨U+061C⟩"
+    assert visible_controls("plain 中文") == "plain 中文" and visible_controls(3) == 3
+    assert visible_controls(Markup("<b>\u202e</b>")) == Markup("<b>\u202e</b>")  # our own markup
 
 
 def test_same_document_gives_the_same_bytes_also_after_a_json_round_trip(
@@ -241,3 +261,33 @@ def test_on_the_facility_boundary_devices_show_meter_energy_and_counted_output(
     assert all(header in text for header in headers)
     plain = "".join(outline(enterprise_html(doc, lang)).text)
     assert note not in plain and headers[0] not in plain
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_targets_table_says_how_energy_per_unit_is_measured(
+    documents: dict[str, EnterpriseEvidence], lang: Lang
+) -> None:
+    doc = documents["passing"]
+    option_b, option_c = ("方案 B", "方案 C") if lang == "zh-CN" else ("option B", "option C")
+    hours = "计划工时" if lang == "zh-CN" else "planned hours"
+
+    def measured(**update: object) -> tuple[str, str]:
+        targets = [
+            t.model_copy(update=update) if t.kpi == "energy_per_unit" else t
+            for t in doc.enterprise.targets
+        ]
+        enterprise = doc.enterprise.model_copy(update={"targets": targets})
+        html = enterprise_html(doc.model_copy(update={"enterprise": enterprise}), lang)
+        return html, "".join(outline(html).text)
+
+    _, devices = measured(boundary="devices", drivers=["good_count"])
+    assert devices.count(option_b) == 1 and option_c not in devices
+    html, facility = measured(
+        boundary="facility", meters=["meter-main", "meter-<b>"], drivers=["good_count", "planned_h"]
+    )
+    assert facility.count(option_c) == 1 and option_b not in facility
+    assert facility.count(hours) == devices.count(hours) + 1  # the second driver
+    assert "meter-main" in facility and "meter-<b>" in facility and "<b>" not in html  # escaped
+    # Documents made before the boundary key say nothing about it.
+    before = "".join(outline(enterprise_html(doc, lang)).text)
+    assert option_b not in before and option_c not in before

@@ -84,7 +84,8 @@ def test_a_decision_form_needs_the_csrf_token(client: TestClient, world: World) 
     form = {
         "bundle_id": world.bundles["e01"].bundle_id,
         "outcome": "pass",
-        "comment": "数据充分，OEE 提升 7.1 个百分点，区间在目标之上",
+        # A bidi override (U+202E) would show what follows it reversed: the page names it.
+        "comment": "数据充分，OEE 提升 7.1 个百分点，区间在目标之上\u202e",
     }
     refused = client.post("/enterprises/e01/decisions", data=form, follow_redirects=False)
     assert refused.status_code == 403
@@ -101,6 +102,7 @@ def test_a_decision_form_needs_the_csrf_token(client: TestClient, world: World) 
     assert done.status_code == 303 and "done=decision" in done.headers["location"]
     page = client.get(done.headers["location"])
     assert "数据充分" in page.text
+    assert "区间在目标之上⟨U+202E⟩" in page.text and "\u202e" not in page.text
 
 
 def test_a_refused_form_shows_why_on_the_page(client: TestClient, world: World) -> None:
