@@ -295,12 +295,10 @@ def store_init(
     policy that differs is reported and left as it is. Exit codes: 0 done; 2 bad arguments
     or configuration; 4 InfluxDB refused or cannot be reached.
     """
-    import asyncio
-
     from pydantic import SecretStr
 
+    from collector.dashboards.cli import _run_or_exit
     from collector.dashboards.feed import ensure_fleet_retention
-    from collector.store import StoreError
 
     settings = _load_config(config)
     if (username is None) != (password is None):
@@ -320,11 +318,7 @@ def store_init(
             await ensure_fleet_retention(store)
             return problems
 
-    try:
-        problems = asyncio.run(init())
-    except StoreError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(4) from None
+    problems = _run_or_exit(init())
     for problem in problems:
         console.print(f"[yellow]left as it is:[/yellow] {problem}")
     console.print(f"database {influx.database} and its retention policies are in place")
