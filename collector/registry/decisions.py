@@ -16,12 +16,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import sqlite3
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Literal, Protocol, get_args
+from typing import Literal, get_args
 
+from collector.registry.core import RegistryCore
 from collector.registry.records import format_time, parse_time
 
 __all__ = [
@@ -84,20 +83,6 @@ class Decision:
     supersedes: int | None
 
 
-class _Core(Protocol):
-    def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
-    def _read(self) -> AbstractContextManager[sqlite3.Connection]: ...
-    def _audit(
-        self,
-        conn: sqlite3.Connection,
-        at: str,
-        by: str,
-        action: str,
-        subject: str,
-        **detail: object,
-    ) -> None: ...
-
-
 def _decision(row: Sequence[object]) -> Decision:
     (decision_id, platform, enterprise, bundle, status, outcome, comment, at, by, prior) = row
     return Decision(
@@ -127,7 +112,7 @@ class DecisionsMixin:
     """Review decisions; mixed into :class:`~collector.registry.store.Registry`."""
 
     def record_decision(
-        self: _Core,
+        self: RegistryCore,
         *,
         platform: str,
         enterprise: str,
@@ -179,7 +164,7 @@ class DecisionsMixin:
         return _decision(row)
 
     def record_evidence_run(
-        self: _Core,
+        self: RegistryCore,
         *,
         platform: str,
         enterprise: str,
@@ -197,7 +182,7 @@ class DecisionsMixin:
                 bundle=bundle_sha256, status=status, seed=seed,
             )  # fmt: skip
 
-    def decisions(self: _Core, platform: str, enterprise: str) -> list[Decision]:
+    def decisions(self: RegistryCore, platform: str, enterprise: str) -> list[Decision]:
         """Every decision on an enterprise, oldest first (the last one is in force)."""
         with self._read() as conn:
             rows = conn.execute(
@@ -207,7 +192,7 @@ class DecisionsMixin:
             ).fetchall()
         return [_decision(row) for row in rows]
 
-    def latest_decisions(self: _Core) -> dict[tuple[str, str], Decision]:
+    def latest_decisions(self: RegistryCore) -> dict[tuple[str, str], Decision]:
         """The decision in force per (platform, enterprise)."""
         with self._read() as conn:
             rows = conn.execute(

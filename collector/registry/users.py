@@ -27,15 +27,13 @@ import hmac
 import logging
 import re
 import secrets
-import sqlite3
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal, Protocol, get_args
+from typing import Literal, get_args
 
 from agent.config.types import describe_value
 from collector.errors import ConflictError, NotFoundError
+from collector.registry.core import RegistryCore
 from collector.registry.records import format_time, parse_time
 
 __all__ = [
@@ -169,24 +167,6 @@ class Session:
     expires_at: dt.datetime
 
 
-class _Core(Protocol):
-    """What the mixin needs of :class:`~collector.registry.store.Registry`."""
-
-    path: Path
-
-    def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
-    def _read(self) -> AbstractContextManager[sqlite3.Connection]: ...
-    def _audit(
-        self,
-        conn: sqlite3.Connection,
-        at: str,
-        by: str,
-        action: str,
-        subject: str,
-        **detail: object,
-    ) -> None: ...
-
-
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -257,7 +237,7 @@ class UsersMixin:
     """Users, tokens and sessions; mixed into :class:`~collector.registry.store.Registry`."""
 
     def add_user(
-        self: _Core,
+        self: RegistryCore,
         user_id: str,
         *,
         display_name: str,
@@ -300,7 +280,7 @@ class UsersMixin:
         return _user(row)
 
     def disable_user(
-        self: _Core, user_id: str, *, by: str, reason: str, now: dt.datetime | None = None
+        self: RegistryCore, user_id: str, *, by: str, reason: str, now: dt.datetime | None = None
     ) -> User:
         """Disable a user: their tokens and sessions stop working at once.
 
@@ -335,7 +315,7 @@ class UsersMixin:
         log.warning("user %s disabled by %s", user_id, actor)
         return _user(row)
 
-    def user(self: _Core, user_id: str) -> User | None:
+    def user(self: RegistryCore, user_id: str) -> User | None:
         """The user with this id, or None."""
         with self._read() as conn:
             row = conn.execute(
@@ -344,7 +324,7 @@ class UsersMixin:
             ).fetchone()
         return None if row is None else _user(row)
 
-    def users(self: _Core) -> list[User]:
+    def users(self: RegistryCore) -> list[User]:
         """Every user, by id."""
         with self._read() as conn:
             rows = conn.execute(
@@ -353,7 +333,7 @@ class UsersMixin:
         return [_user(row) for row in rows]
 
     def issue_token(
-        self: _Core,
+        self: RegistryCore,
         user_id: str,
         *,
         label: str,
@@ -410,7 +390,7 @@ class UsersMixin:
         return IssuedToken(_token(entry), f"rvt_{token_id}_{secret}")
 
     def revoke_token(
-        self: _Core, token_id: str, *, by: str, now: dt.datetime | None = None
+        self: RegistryCore, token_id: str, *, by: str, now: dt.datetime | None = None
     ) -> TokenEntry:
         """Revoke a token and end its sessions. Raises NotFoundError, ConflictError."""
         actor, at = _actor(by), format_time(now or _now())
@@ -436,7 +416,7 @@ class UsersMixin:
         log.warning("token %s revoked by %s", token_id, actor)
         return _token(row)
 
-    def tokens(self: _Core, user_id: str | None = None) -> list[TokenEntry]:
+    def tokens(self: RegistryCore, user_id: str | None = None) -> list[TokenEntry]:
         """Tokens (of one user if given), without secrets, oldest first."""
         where, params = ("", ()) if user_id is None else (" WHERE user_id = ?", (user_id,))
         with self._read() as conn:
@@ -447,7 +427,7 @@ class UsersMixin:
         return [_token(row) for row in rows]
 
     def authenticate(
-        self: _Core, token_text: str, *, now: dt.datetime | None = None
+        self: RegistryCore, token_text: str, *, now: dt.datetime | None = None
     ) -> tuple[User, TokenEntry] | None:
         """The enabled user and valid token this token text proves, or None.
 
@@ -478,7 +458,7 @@ class UsersMixin:
     # --- page sessions ---------------------------------------------------------------------
 
     def open_session(
-        self: _Core, token: TokenEntry, *, ttl_s: float, now: dt.datetime | None = None
+        self: RegistryCore, token: TokenEntry, *, ttl_s: float, now: dt.datetime | None = None
     ) -> tuple[str, str]:
         """Open a page session for an authenticated token; return (cookie value, CSRF token).
 
@@ -499,7 +479,9 @@ class UsersMixin:
             )
         return cookie, csrf
 
-    def session(self: _Core, cookie: str, *, now: dt.datetime | None = None) -> Session | None:
+    def session(
+        self: RegistryCore, cookie: str, *, now: dt.datetime | None = None
+    ) -> Session | None:
         """The live session behind a cookie value (user enabled, token valid), or None."""
         if not 20 <= len(cookie) <= 100:
             return None
@@ -524,7 +506,7 @@ class UsersMixin:
             return None
         return Session(user, token, str(row[1]), parse_time(str(row[2])))
 
-    def close_session(self: _Core, cookie: str) -> None:
+    def close_session(self: RegistryCore, cookie: str) -> None:
         """End the session behind a cookie value (log out); nothing if there is none."""
         with self._write() as conn:
             conn.execute("DELETE FROM web_sessions WHERE session_sha256 = ?", (_sha256(cookie),))

@@ -8,22 +8,16 @@ means no filter (a national role).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
-from typing import Protocol
 
 from collector.registry import quarantine
+from collector.registry.core import RegistryCore
 from collector.registry.records import AgentStatus, AuditEntry, QuarantineEntry, parse_time
 
 __all__ = ["ViewsMixin"]
 
 # SQLite binds at most 32766 parameters; a scope is far smaller (a province's agents).
 _MAX_SCOPE = 30_000
-
-
-class _Core(Protocol):
-    def _read(self) -> AbstractContextManager[sqlite3.Connection]: ...
 
 
 def _in(column: str, values: Sequence[str] | None) -> tuple[str, list[object]]:
@@ -59,7 +53,7 @@ class ViewsMixin:
     """Paged, scoped reads; mixed into :class:`~collector.registry.store.Registry`."""
 
     def audit_page(
-        self: _Core,
+        self: RegistryCore,
         *,
         subjects: Sequence[str] | None,
         action: str | None = None,
@@ -87,7 +81,7 @@ class ViewsMixin:
         ], total
 
     def quarantine_page(
-        self: _Core,
+        self: RegistryCore,
         *,
         scope: tuple[Sequence[str], Sequence[str]] | None,
         reason: str | None = None,
@@ -122,7 +116,7 @@ class ViewsMixin:
             ).fetchall()
         return [quarantine.entry_from_row(row) for row in rows], total
 
-    def agent_statuses(self: _Core) -> dict[str, AgentStatus]:
+    def agent_statuses(self: RegistryCore) -> dict[str, AgentStatus]:
         """What every agent last said about itself, by agent id."""
         with self._read() as conn:
             rows = conn.execute(
@@ -134,7 +128,7 @@ class ViewsMixin:
             for r in rows
         }
 
-    def open_gap_counts(self: _Core) -> dict[str, tuple[int, int]]:
+    def open_gap_counts(self: RegistryCore) -> dict[str, tuple[int, int]]:
         """Per agent with open seq gaps: (number of gaps, seqs missing)."""
         with self._read() as conn:
             rows = conn.execute(
