@@ -20,9 +20,9 @@ from types import TracebackType
 from typing import TextIO
 
 from agent import wire
-from agent.config.types import describe_value
 from collector.errors import ConflictError, NotFoundError, RegistryUnavailable
 from collector.registry import quarantine, sequence
+from collector.registry.core import checked_actor, utc_now
 from collector.registry.decisions import DecisionsMixin
 from collector.registry.plan import Enterprise, Plan, Platform
 from collector.registry.planfile import LoadedPlan, plan_changes, plan_content
@@ -56,17 +56,6 @@ _AGENT_COLUMNS = (
     "revoked_at, revoked_by, revoke_reason"
 )
 _VERSION_COLUMNS = "plan_key, version, digest, source_name, loaded_at, loaded_by, changes"
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _actor(by: str) -> str:
-    by = by.strip()
-    if not by or len(by) > 200:
-        raise ValueError(f"got {describe_value(by)}, expected who makes the change (1-200 chars)")
-    return by
 
 
 def _agent(row: Sequence[object]) -> AgentEntry:
@@ -193,7 +182,7 @@ class Registry(UsersMixin, DecisionsMixin, ViewsMixin):
         are registered (new ids) or their device lists updated. Raises ConflictError, writing
         nothing, if an agent id or key in the plan is registered differently.
         """
-        actor, at = _actor(by), format_time(now or _now())
+        actor, at = checked_actor(by), format_time(now or utc_now())
         plan, key = loaded.plan, loaded.plan.key
         content = plan_content(plan)
         with self._write() as conn:
@@ -400,7 +389,7 @@ class Registry(UsersMixin, DecisionsMixin, ViewsMixin):
         lists the enterprise, ConflictError if the id or the key is already registered
         (revoked ids are never reused).
         """
-        actor, at = _actor(by), format_time(now or _now())
+        actor, at = checked_actor(by), format_time(now or utc_now())
         for value, what in ((agent_id, "agent"), *((d, "device") for d in devices)):
             wire.validate_identifier(value, what=what)
         key_text = wire.public_key_text(wire.public_key_from_text(public_key))
@@ -439,7 +428,7 @@ class Registry(UsersMixin, DecisionsMixin, ViewsMixin):
         for an unknown agent, ConflictError if it is already revoked, ValueError for an empty
         reason.
         """
-        actor, at = _actor(by), format_time(now or _now())
+        actor, at = checked_actor(by), format_time(now or utc_now())
         reason = reason.strip()
         if not reason:
             raise ValueError("expected a reason for the revocation (--reason)")
@@ -560,7 +549,7 @@ class Registry(UsersMixin, DecisionsMixin, ViewsMixin):
         A retained status re-delivered after a newer one must not move the agent back in time,
         so an update whose ``last_seen`` is not after the stored one is ignored.
         """
-        seen, at = format_time(last_seen), format_time(now or _now())
+        seen, at = format_time(last_seen), format_time(now or utc_now())
         with self._write() as conn:
             cursor = conn.execute(
                 "INSERT INTO agent_status (agent_id, last_seen, agent_version, config_digest, "
@@ -599,20 +588,6 @@ class Registry(UsersMixin, DecisionsMixin, ViewsMixin):
         return AgentStatus(
             row[0], parse_time(row[1]), row[2], row[3], int(row[4]), row[5], parse_time(row[6])
         )
-
-    def agent_statuses(self) -> dict[str, AgentStatus]:
-        """What every agent that ever sent a status last said, by agent id (one query)."""
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT agent_id, last_seen, agent_version, config_digest, outbox_depth, state, "
-                "updated_at FROM agent_status"
-            ).fetchall()
-        return {
-            str(r[0]): AgentStatus(
-                str(r[0]), parse_time(r[1]), r[2], r[3], int(r[4]), r[5], parse_time(r[6])
-            )
-            for r in rows
-        }
 
     # --- sequence numbers -------------------------------------------------------------------
 
@@ -666,7 +641,7 @@ class Registry(UsersMixin, DecisionsMixin, ViewsMixin):
                 raise ValueError(f"got seq {seq}, expected 1..{wire.MAX_SEQ}")
             if len(sha256) != _SHA256_LEN or sha256.strip("0123456789abcdef"):
                 raise ValueError(f"got sha256 {sha256[:80]!r}, expected 64 lowercase hex digits")
-        at = format_time(received_at or _now())
+        at = format_time(received_at or utc_now())
         with self._write() as conn:
             return [sequence.record(conn, agent, seq, sha, at) for agent, seq, sha in items]
 

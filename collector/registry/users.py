@@ -33,7 +33,7 @@ from typing import Literal, get_args
 
 from agent.config.types import describe_value
 from collector.errors import ConflictError, NotFoundError
-from collector.registry.core import RegistryCore
+from collector.registry.core import RegistryCore, checked_actor, utc_now
 from collector.registry.records import format_time, parse_time
 
 __all__ = [
@@ -222,17 +222,6 @@ def check_scope(role: str, platform: str | None, province: str | None) -> None:
         raise ValueError(f"got province {describe_value(province)}, expected a 6-digit code")
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _actor(by: str) -> str:
-    by = by.strip()
-    if not by or len(by) > 200:
-        raise ValueError(f"got {describe_value(by)}, expected who makes the change (1-200 chars)")
-    return by
-
-
 class UsersMixin:
     """Users, tokens and sessions; mixed into :class:`~collector.registry.store.Registry`."""
 
@@ -252,7 +241,7 @@ class UsersMixin:
         Raises ValueError for a malformed id, an empty name or a scope that does not fit the
         role; ConflictError if the id exists (ids are never reused, also once disabled).
         """
-        actor, at = _actor(by), format_time(now or _now())
+        actor, at = checked_actor(by), format_time(now or utc_now())
         if not _USER_ID_RE.fullmatch(user_id):
             raise ValueError(
                 f"got user id {describe_value(user_id)}, expected 1-64 letters, digits, . _ - @"
@@ -286,7 +275,7 @@ class UsersMixin:
 
         Raises NotFoundError, ConflictError if already disabled, ValueError without a reason.
         """
-        actor, at = _actor(by), format_time(now or _now())
+        actor, at = checked_actor(by), format_time(now or utc_now())
         if not reason.strip():
             raise ValueError("expected a reason (--reason)")
         with self._write() as conn:
@@ -346,8 +335,8 @@ class UsersMixin:
         Raises NotFoundError, ConflictError for a disabled user, ValueError for a bad label or
         validity.
         """
-        moment = now or _now()
-        actor, at = _actor(by), format_time(moment)
+        moment = now or utc_now()
+        actor, at = checked_actor(by), format_time(moment)
         label = label.strip() or "token"
         if len(label) > 200:
             raise ValueError("expected a label of at most 200 characters")
@@ -393,7 +382,7 @@ class UsersMixin:
         self: RegistryCore, token_id: str, *, by: str, now: dt.datetime | None = None
     ) -> TokenEntry:
         """Revoke a token and end its sessions. Raises NotFoundError, ConflictError."""
-        actor, at = _actor(by), format_time(now or _now())
+        actor, at = checked_actor(by), format_time(now or utc_now())
         with self._write() as conn:
             row = conn.execute(
                 f"SELECT {_TOKEN_COLUMNS} FROM user_tokens WHERE token_id = ?",  # noqa: S608 - literal
@@ -451,7 +440,7 @@ class UsersMixin:
         if not hmac.compare_digest(str(row[8]), _sha256(secret)):
             return None
         token, user = _token(row[:8]), _user(user_row)
-        if user.disabled or not token.valid_at(now or _now()):
+        if user.disabled or not token.valid_at(now or utc_now()):
             return None
         return user, token
 
@@ -465,7 +454,7 @@ class UsersMixin:
         The session ends at ``ttl_s`` or when the token expires, whichever is first. Expired
         sessions are swept here, so the table stays small without a cleaner process.
         """
-        moment = now or _now()
+        moment = now or utc_now()
         ends = moment + dt.timedelta(seconds=ttl_s)
         if token.expires_at is not None:
             ends = min(ends, token.expires_at)
@@ -485,7 +474,7 @@ class UsersMixin:
         """The live session behind a cookie value (user enabled, token valid), or None."""
         if not 20 <= len(cookie) <= 100:
             return None
-        moment = now or _now()
+        moment = now or utc_now()
         with self._read() as conn:
             row = conn.execute(
                 "SELECT token_id, csrf, expires_at FROM web_sessions WHERE session_sha256 = ?",
