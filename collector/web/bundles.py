@@ -43,7 +43,9 @@ MANIFEST = MANIFEST_NAME
 EVIDENCE = DOCUMENT_NAMES["enterprise"]
 BUNDLE_ID_PATTERN = r"^[0-9a-f]{64}$"
 _BUNDLE_ID_RE = re.compile(BUNDLE_ID_PATTERN)
-_FILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+#: A file name a bundle may hold (and the pages and API accept in a URL).
+FILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+_FILE_NAME_RE = re.compile(FILE_NAME_PATTERN)
 #: Largest bundle file served, in bytes (a PDF with embedded CJK fonts is ~0.3 MB).
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _CACHED_DOCUMENTS = 64

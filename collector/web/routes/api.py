@@ -31,6 +31,7 @@ from collector.web.engine import run_enterprise_evidence
 from collector.web.principal import Principal
 from collector.web.problems import Problem
 from collector.web.routes.common import (
+    BundleFilePath,
     BundlePath,
     EnterprisePath,
     Limit,
@@ -560,7 +561,7 @@ def evidence_files(
 def evidence_file(
     enterprise_id: EnterprisePath,
     bundle_id: BundlePath,
-    name: Annotated[str, Path_(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")],
+    name: BundleFilePath,
     user: CurrentUser,
     state: State,
 ) -> Response:

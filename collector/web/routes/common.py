@@ -8,9 +8,11 @@ from typing import Annotated
 from fastapi import Path, Query
 
 from collector.registry import KPI_NAMES
+from collector.web.bundles import BUNDLE_ID_PATTERN, FILE_NAME_PATTERN
 from collector.web.problems import Problem
 
 __all__ = [
+    "BundleFilePath",
     "BundlePath",
     "EnterprisePath",
     "Limit",
@@ -30,7 +32,10 @@ EnterprisePath = Annotated[
     str, Path(pattern=_ID, description="Enterprise id.", examples=["plat-a-e01"])
 ]
 BundlePath = Annotated[
-    str, Path(pattern=r"^[0-9a-f]{64}$", description="Bundle id: SHA-256 of its manifest.json.")
+    str, Path(pattern=BUNDLE_ID_PATTERN, description="Bundle id: SHA-256 of its manifest.json.")
+]
+BundleFilePath = Annotated[
+    str, Path(pattern=FILE_NAME_PATTERN, description="A bundle file's name.")
 ]
 
 

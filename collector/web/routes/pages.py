@@ -34,7 +34,14 @@ from collector.web.i18n import LANG_COOKIE, choose_language, translate
 from collector.web.principal import Principal
 from collector.web.problems import Problem
 from collector.web.routes import api
-from collector.web.routes.common import BundlePath, EnterprisePath, Limit, Offset, PlatformPath
+from collector.web.routes.common import (
+    BundleFilePath,
+    BundlePath,
+    EnterprisePath,
+    Limit,
+    Offset,
+    PlatformPath,
+)
 from collector.web.schemas import DecisionIn
 from collector.web.settings import LANGUAGES, Language
 from collector.web.state import WebState, web_state
@@ -386,7 +393,7 @@ def enterprise_view(
 def bundle_file(
     enterprise_id: EnterprisePath,
     bundle_id: BundlePath,
-    name: Annotated[str, Path_(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")],
+    name: BundleFilePath,
     user: CurrentUser,
     state: State,
 ) -> Response:
