@@ -31,12 +31,14 @@ from collector.web.engine import run_enterprise_evidence
 from collector.web.principal import Principal
 from collector.web.problems import Problem
 from collector.web.routes.common import (
+    AgentPath,
     BundleFilePath,
     BundlePath,
     EnterprisePath,
     Limit,
     Offset,
     PlatformPath,
+    ProvincePath,
     check_kpi,
     check_range,
 )
@@ -178,7 +180,7 @@ def provinces(user: CurrentUser, state: State, limit: Limit = 50, offset: Offset
     summary="A province's platforms, pass counts and subsidy",
 )
 def province(
-    code: Annotated[str, Path_(pattern=r"^[1-9][0-9]{5}$", description="GB/T 2260 code.")],
+    code: ProvincePath,
     user: CurrentUser,
     state: State,
 ) -> ProvinceDetailOut:
@@ -737,7 +739,7 @@ async def _with_last_windows(state: WebState, page: list[AgentOut]) -> list[Agen
     summary="One agent's live status",
 )
 def agent(
-    agent_id: Annotated[str, Path_(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")],
+    agent_id: AgentPath,
     user: CurrentUser,
     state: State,
 ) -> AgentOut:

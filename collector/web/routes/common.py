@@ -12,12 +12,14 @@ from collector.web.bundles import BUNDLE_ID_PATTERN, FILE_NAME_PATTERN
 from collector.web.problems import Problem
 
 __all__ = [
+    "AgentPath",
     "BundleFilePath",
     "BundlePath",
     "EnterprisePath",
     "Limit",
     "Offset",
     "PlatformPath",
+    "ProvincePath",
     "check_kpi",
     "check_range",
 ]
@@ -28,6 +30,8 @@ _ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 Limit = Annotated[int, Query(ge=1, le=200, description="Items per page (1-200).")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip.")]
 PlatformPath = Annotated[str, Path(pattern=_ID, description="Platform id.", examples=["plat-a"])]
+AgentPath = Annotated[str, Path(pattern=_ID, description="Agent id.")]
+ProvincePath = Annotated[str, Path(pattern=r"^[1-9][0-9]{5}$", description="GB/T 2260 code.")]
 EnterprisePath = Annotated[
     str, Path(pattern=_ID, description="Enterprise id.", examples=["plat-a-e01"])
 ]

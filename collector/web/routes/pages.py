@@ -15,7 +15,6 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
-from fastapi import Path as Path_
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -41,6 +40,7 @@ from collector.web.routes.common import (
     Limit,
     Offset,
     PlatformPath,
+    ProvincePath,
 )
 from collector.web.schemas import DecisionIn
 from collector.web.settings import LANGUAGES, Language
@@ -264,7 +264,7 @@ def home(request: Request, user: CurrentUser, state: State) -> Response:
 @router.get("/provinces/{code}", name="page.province")
 def province_page(
     request: Request,
-    code: Annotated[str, Path_(pattern=r"^[1-9][0-9]{5}$")],
+    code: ProvincePath,
     user: CurrentUser,
     state: State,
 ) -> HTMLResponse:
