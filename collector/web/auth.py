@@ -69,15 +69,7 @@ def principal_from_request(request: Request, state: WebState) -> Principal | Non
             state.metrics.count(state.metrics.auth_failures, "bad_token")
             return None
         user, entry = found
-        return Principal(
-            user.user_id,
-            user.display_name,
-            user.role,
-            user.platform,
-            user.province,
-            entry.token_id,
-            "token",
-        )
+        return Principal.of(user, entry.token_id, "token")
     cookie = request.cookies.get(session_cookie_name(state.settings))
     if cookie is None:
         return None
@@ -85,17 +77,7 @@ def principal_from_request(request: Request, state: WebState) -> Principal | Non
     if session is None:
         state.metrics.count(state.metrics.auth_failures, "bad_session")
         return None
-    user = session.user
-    return Principal(
-        user.user_id,
-        user.display_name,
-        user.role,
-        user.platform,
-        user.province,
-        session.token.token_id,
-        "session",
-        session.csrf,
-    )
+    return Principal.of(session.user, session.token.token_id, "session", session.csrf)
 
 
 def _same_origin(request: Request) -> bool:

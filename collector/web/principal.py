@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from collector.registry import Role
+from collector.registry import Role, User
 
 __all__ = ["Principal"]
 
@@ -29,6 +29,26 @@ class Principal:
     via: Literal["token", "session"]
     #: The session's CSRF token (page sessions only).
     csrf: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        user: User,
+        token_id: str,
+        via: Literal["token", "session"],
+        csrf: str | None = None,
+    ) -> Principal:
+        """The principal of a registry user who came with ``token_id`` by ``via``."""
+        return cls(
+            user.user_id,
+            user.display_name,
+            user.role,
+            user.platform,
+            user.province,
+            token_id,
+            via,
+            csrf,
+        )
 
     @property
     def national(self) -> bool:
