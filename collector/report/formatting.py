@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -232,9 +233,7 @@ class Formatter:
 
 #: Bidirectional formatting characters (Unicode Bidi_Control): in a name they can reorder what
 #: a reader sees ("RLO" turns ``ent-01<RLO>fdp.exe`` around) in a browser and in a PDF alike.
-_BIDI_CONTROLS: Final = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
+_BIDI_CONTROL: Final = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def visible_controls(value: object) -> object:
@@ -246,6 +245,4 @@ def visible_controls(value: object) -> object:
     """
     if not isinstance(value, str) or hasattr(value, "__html__"):
         return value
-    if not any(char in _BIDI_CONTROLS for char in value):
-        return value
-    return "".join(f"⟨U+{ord(c):04X}⟩" if c in _BIDI_CONTROLS else c for c in value)
+    return _BIDI_CONTROL.sub(lambda found: f"⟨U+{ord(found.group()):04X}⟩", value)
