@@ -34,8 +34,10 @@ from collector.web.routes.common import (
     AgentPath,
     BundleFilePath,
     BundlePath,
+    Day,
     EnterprisePath,
     Limit,
+    Moment,
     Offset,
     PlatformPath,
     ProvincePath,
@@ -357,9 +359,6 @@ def enterprise(enterprise_id: EnterprisePath, user: CurrentUser, state: State) -
     )
 
 
-DayQuery = Annotated[dt.date | None, Query()]
-
-
 def _days(
     ref: EnterpriseRef, start: dt.date | None, end: dt.date | None
 ) -> tuple[dt.date, dt.date]:
@@ -380,8 +379,8 @@ async def coverage(
     enterprise_id: EnterprisePath,
     user: CurrentUser,
     state: State,
-    start: Annotated[dt.date | None, Query(alias="from")] = None,
-    end: Annotated[dt.date | None, Query(alias="to")] = None,
+    start: Annotated[Day | None, Query(alias="from")] = None,
+    end: Annotated[Day | None, Query(alias="to")] = None,
 ) -> CoverageOut:
     """Per local day: devices, scheduled time, comm loss, coverage, imported share.
     Default range: baseline start to the last reporting end; at most 800 days."""
@@ -411,8 +410,8 @@ async def kpi_series(
     kpi: str,
     user: CurrentUser,
     state: State,
-    start: Annotated[dt.date | None, Query(alias="from")] = None,
-    end: Annotated[dt.date | None, Query(alias="to")] = None,
+    start: Annotated[Day | None, Query(alias="from")] = None,
+    end: Annotated[Day | None, Query(alias="to")] = None,
 ) -> KpiSeriesOut:
     """Daily values of one KPI (ratios of each day's summed base quantities)."""
     ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
@@ -765,16 +764,14 @@ def quarantine_list(
     user: CurrentUser,
     state: State,
     reason: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,39}$")] = None,
-    since: Annotated[dt.datetime | None, Query()] = None,
+    since: Annotated[Moment | None, Query()] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> object:
     """Quarantined messages on the caller's platforms' topics (all, for national roles)."""
     directory = state.directory()
     visible = scope.quarantine_scope(user, directory, state.registry)
-    start = None
-    if since is not None:
-        start = format_time(since if since.tzinfo else since.replace(tzinfo=dt.UTC))
+    start = None if since is None else format_time(since)
     entries, total = state.registry.quarantine_page(
         scope=visible, reason=reason, since=start, limit=limit, offset=offset
     )
