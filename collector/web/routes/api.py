@@ -11,7 +11,9 @@ import asyncio
 import base64
 import datetime as dt
 import hashlib
+import logging
 import mimetypes
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -85,6 +87,8 @@ from collector.web.summaries import (
 )
 
 __all__ = ["router"]
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 State = Annotated[WebState, Depends(web_state)]
@@ -390,8 +394,21 @@ async def coverage(
     try:
         days = await coverage_days(store, ref.enterprise, first, last)
     except StoreError as exc:
-        raise Problem(503, f"InfluxDB: {exc}", headers=_retry(exc)) from None
+        raise unavailable("the InfluxDB read", exc, headers=_retry(exc)) from None
     return CoverageOut(enterprise=ref.id, start=first, end=last, days=days)
+
+
+def unavailable(what: str, exc: Exception, headers: dict[str, str] | None = None) -> Problem:
+    """503 for a failure behind the API: the cause (URLs, paths, a server's own words) is
+    logged under an error id; the client gets the id and what it can do: try again later."""
+    error_id = secrets.token_hex(6)
+    log.warning("error %s: %s failed: %s: %s", error_id, what, type(exc).__name__, exc)
+    return Problem(
+        503,
+        f"{what} failed; try again later, or quote error id {error_id} to the operator",
+        headers=headers,
+        extra={"error_id": error_id},
+    )
 
 
 def _retry(exc: StoreError) -> dict[str, str]:
@@ -421,7 +438,7 @@ async def kpi_series(
     try:
         points = await kpi_points(store, ref.enterprise, kpi, first, last)
     except StoreError as exc:
-        raise Problem(503, f"InfluxDB: {exc}", headers=_retry(exc)) from None
+        raise unavailable("the InfluxDB read", exc, headers=_retry(exc)) from None
     return KpiSeriesOut(enterprise=ref.id, kpi=kpi, start=first, end=last, points=points)
 
 
@@ -484,7 +501,7 @@ async def run_and_audit(
         raise Problem(503, "the evidence run took too long; try again later") from None
     except (EvidenceError, StoreError, CollectorError, BundleDamaged) as exc:
         state.metrics.count(state.metrics.evidence_runs, "failed")
-        raise Problem(503, f"evidence could not be built: {exc}") from None
+        raise unavailable("the evidence run", exc) from None
     loaded = _bundle(state, ref, info.bundle_id)
     await asyncio.to_thread(
         _audit_run, state.registry, user, ref, info.bundle_id, loaded.document.status, chosen_seed
