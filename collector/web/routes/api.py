@@ -30,6 +30,7 @@ from collector.web.auth import CurrentUser
 from collector.web.bundles import MANIFEST, BundleDamaged, LoadedBundle
 from collector.web.directory import EnterpriseRef
 from collector.web.engine import run_enterprise_evidence
+from collector.web.jsonbody import StrictJsonRoute
 from collector.web.principal import Principal
 from collector.web.problems import Problem
 from collector.web.routes.common import (
@@ -90,7 +91,7 @@ __all__ = ["router"]
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+router = APIRouter(prefix="/api/v1", tags=["api"], route_class=StrictJsonRoute)
 State = Annotated[WebState, Depends(web_state)]
 
 _MEDIA_TYPES = {
