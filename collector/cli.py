@@ -17,6 +17,9 @@ from collector.plan_cli import register as register_registry_commands
 from collector.users_cli import register as register_users_commands
 
 if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+
     from collector.config import CollectorConfig
 
 __all__ = ["app", "main"]
@@ -191,11 +194,14 @@ def serve(
         typer.Option("--port", envvar="RV_WEB_PORT", help="Listen port (default web.port)."),
     ] = None,
 ) -> None:
-    """Serve the web app: API (/api/v1, /openapi.json, /docs), pages, /healthz, /metrics.
+    """Serve the web app: API (/api/v1, /openapi.json, /docs), pages, /healthz; /metrics on
+    127.0.0.1:web.metrics_port when set.
 
     Runs until SIGTERM or SIGINT. Exit codes: 0 clean stop, 1/2 configuration errors, 4 the
     registry cannot be opened.
     """
+    import asyncio
+
     import uvicorn
 
     from collector.errors import RegistryUnavailable
@@ -220,7 +226,29 @@ def serve(
                 server_header=False,
             )
         )
-        server.run()
+        asyncio.run(_serve_with_metrics(server, application, web.metrics_port))
+
+
+async def _serve_with_metrics(
+    server: uvicorn.Server, application: FastAPI, metrics_port: int | None
+) -> None:
+    """Run ``server``; with a port, ``/metrics`` on its own listener on 127.0.0.1 beside it.
+
+    Prometheus scrapes that listener on the host or container; the app's own port, which
+    the TLS proxy publishes to reviewers, has no /metrics (docs/web.md, "Metrics").
+    """
+    from agent.metrics import MetricsServer
+
+    if metrics_port is None:
+        await server.serve()
+        return
+    state = application.state.web
+    metrics = MetricsServer(state.metrics.render, lambda: {"status": "ok"}, metrics_port)
+    await metrics.start()
+    try:
+        await server.serve()
+    finally:
+        await metrics.stop()
 
 
 rollups_app = typer.Typer(help="Daily rollups in InfluxDB.", no_args_is_help=True)

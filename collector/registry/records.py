@@ -37,10 +37,20 @@ SeqOutcome = Literal["new", "duplicate", "replay"]
 
 
 def format_time(moment: dt.datetime) -> str:
-    """Stored form of an aware datetime: UTC, microseconds, ``Z``; raise ValueError if naive."""
+    """Stored form of an aware datetime: UTC, microseconds, ``Z``.
+
+    Raises ValueError if naive, or if in UTC it falls outside the years 1-9999 (9999-12-31
+    at UTC-23:59 is 10000-01-01 in UTC: datetime cannot hold it).
+    """
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"got the naive datetime {moment.isoformat()}, expected an aware one")
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        utc = moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError(
+            f"got {moment.isoformat()}, which is outside the years 1-9999 in UTC"
+        ) from None
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_time(text: str) -> dt.datetime:

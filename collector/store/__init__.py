@@ -10,6 +10,7 @@ from collector.store.client import InfluxStore, Row
 from collector.store.errors import (
     AuthFailed,
     NotFound,
+    OutOfRange,
     QueryFailed,
     StoreError,
     StoreUnavailable,
@@ -30,6 +31,7 @@ __all__ = [
     "InfluxAuth",
     "InfluxStore",
     "NotFound",
+    "OutOfRange",
     "QueryFailed",
     "Row",
     "StoreError",

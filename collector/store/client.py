@@ -26,12 +26,15 @@ from collector.store.auth import InfluxAuth, request_auth
 from collector.store.errors import (
     AuthFailed,
     NotFound,
+    OutOfRange,
     QueryFailed,
     StoreError,
     StoreUnavailable,
     WriteRejected,
 )
 from collector.store.influxql import (
+    EARLIEST_TIME,
+    LATEST_TIME,
     is_read_only,
     measurement_path,
     quote_identifier,
@@ -336,21 +339,36 @@ class InfluxStore:
         """
         if end_day < start_day:
             return []
-        # The rollup's timestamp is local midnight; without the zone, take every UTC offset's
-        # midnight and select the days by their `day` field.
-        low = datetime.combine(start_day, datetime.min.time()).replace(tzinfo=UTC)
-        high = datetime.combine(end_day, datetime.min.time()).replace(tzinfo=UTC)
+        low, high = _midnights_around(start_day, end_day)
         where = f'"enterprise" = {quote_literal(enterprise)}'
         if device is not None:
             where += f' AND "device" = {quote_literal(device)}'
         rows = await self.query(
             f"SELECT * FROM {self._path(KPI_DAILY, self.rollup_retention_policy)} WHERE {where} "  # noqa: S608
-            f"AND time >= {time_literal(low - _EARLIEST_MIDNIGHT)} "
-            f"AND time <= {time_literal(high + _LATEST_MIDNIGHT)}"
+            f"AND time >= {time_literal(low)} AND time <= {time_literal(high)}"
         )
         days = [daily_from_row(row) for row in rows]
         selected = [row for row in days if start_day <= row.day <= end_day]
         return sorted(selected, key=lambda r: (r.device, r.day, r.agent, r.provenance))
+
+
+def _midnights_around(start_day: date, end_day: date) -> tuple[datetime, datetime]:
+    """The earliest local midnight of ``start_day`` and the latest of ``end_day``, in UTC.
+
+    The rollup's timestamp is local midnight; without the zone, take every UTC offset's
+    midnight and select the days by their `day` field. Raises OutOfRange for days at the
+    ends of the calendar (0001-01-01, 9999-12-31), which datetime cannot shift.
+    """
+    try:
+        low = datetime.combine(start_day, datetime.min.time()).replace(tzinfo=UTC)
+        high = datetime.combine(end_day, datetime.min.time()).replace(tzinfo=UTC)
+        return low - _EARLIEST_MIDNIGHT, high + _LATEST_MIDNIGHT
+    except OverflowError:
+        raise OutOfRange(
+            f"got the days {start_day} to {end_day}, expected days from "
+            f"{EARLIEST_TIME.date()} to before {LATEST_TIME.date()} (what InfluxDB can hold); "
+            "nothing was sent"
+        ) from None
 
 
 # --- response handling ----------------------------------------------------------------------

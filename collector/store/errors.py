@@ -9,7 +9,9 @@
     │                           "retention policy not found"): not retryable until created
     ├── WriteRejected           HTTP 400 / 413 on /write: bad line protocol, a field type
     │                           conflict, a partial write (``dropped`` points); not retryable
-    └── QueryFailed             InfluxQL refused (HTTP 400 or a statement error); not retryable
+    ├── QueryFailed             InfluxQL refused (HTTP 400 or a statement error); not retryable
+    └── OutOfRange              a time InfluxDB cannot hold (before 1677-09-22 or from
+                                2262-04-11 UTC), refused before anything is sent; not retryable
 
 Every HTTP failure becomes one of these at the boundary (``raise ... from exc``), carrying
 InfluxDB's own message, so the caller decides from data, as Telegraf's ``APIError`` does:
@@ -21,6 +23,7 @@ from __future__ import annotations
 __all__ = [
     "AuthFailed",
     "NotFound",
+    "OutOfRange",
     "QueryFailed",
     "StoreError",
     "StoreUnavailable",
@@ -87,3 +90,7 @@ class WriteRejected(StoreError):
 
 class QueryFailed(StoreError):
     """InfluxDB refused an InfluxQL statement (syntax, unknown function, type error)."""
+
+
+class OutOfRange(StoreError):
+    """A time outside what InfluxDB can hold (nanoseconds in 64 bits); the caller's mistake."""

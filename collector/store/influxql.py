@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
+from collector.store.errors import OutOfRange
 from collector.store.records import to_ms
 
 _INTO = re.compile(r"\bINTO\b", re.IGNORECASE)
 
-__all__ = ["is_read_only", "measurement_path", "quote_identifier", "quote_literal", "time_literal"]
+__all__ = [
+    "EARLIEST_TIME",
+    "LATEST_TIME",
+    "is_read_only",
+    "measurement_path",
+    "quote_identifier",
+    "quote_literal",
+    "time_literal",
+]
+
+#: InfluxDB's times are int64 nanoseconds: 1677-09-21T00:12:43Z to 2262-04-11T23:47:16Z.
+#: These whole days inside that range are what a query may name.
+EARLIEST_TIME = datetime(1677, 9, 22, tzinfo=UTC)
+LATEST_TIME = datetime(2262, 4, 11, tzinfo=UTC)
 
 
 def quote_identifier(name: str) -> str:
@@ -23,7 +37,16 @@ def quote_literal(text: str) -> str:
 
 
 def time_literal(moment: datetime) -> str:
-    """An absolute time as an epoch duration literal in ms (``1795593600000ms``)."""
+    """An absolute time as an epoch duration literal in ms (``1795593600000ms``).
+
+    Raises OutOfRange for a time InfluxDB cannot hold (:data:`EARLIEST_TIME` ..
+    :data:`LATEST_TIME`): it would refuse the query with its own words, or misread it.
+    """
+    if not EARLIEST_TIME <= moment < LATEST_TIME:
+        raise OutOfRange(
+            f"got the time {moment.isoformat()}, expected one from {EARLIEST_TIME.date()} "
+            f"to before {LATEST_TIME.date()} (what InfluxDB can hold); nothing was sent"
+        )
     return f"{to_ms(moment)}ms"
 
 

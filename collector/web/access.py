@@ -6,7 +6,7 @@ new endpoint cannot ship without a rule (tests/collector/web/test_access.py chec
 against every route). The role check here is the first gate; the object-level check
 (:meth:`Principal.sees`) is the second, done by each handler on the object it resolves.
 
-Routes in :data:`PUBLIC` need no login: health, metrics, the API description and the login
+Routes in :data:`PUBLIC` need no login: health, the API description and the login
 page itself.
 """
 
@@ -29,7 +29,6 @@ _ADMINS: frozenset[Role] = frozenset({"admin"})
 PUBLIC: frozenset[str] = frozenset(
     {
         "healthz",
-        "metrics",
         "openapi",
         "api_docs",
         "static",

@@ -20,7 +20,7 @@ from collector.store import InfluxStore
 from collector.web.access import check_rules
 from collector.web.bundles import BundleStore
 from collector.web.directory import DirectoryCache
-from collector.web.middleware import BodyLimit, SecurityHeaders
+from collector.web.middleware import AllowedHosts, BodyLimit, HeadAsGet, SecurityHeaders
 from collector.web.problems import install_handlers
 from collector.web.routes import api, ops, pages
 from collector.web.settings import WebSettings
@@ -88,6 +88,10 @@ def create_app(
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     check_rules(name for name, _, _ in route_table(app))
-    app.add_middleware(SecurityHeaders, metrics=state.metrics)
+    # Added innermost first: a request meets SecurityHeaders (headers, metrics), then
+    # AllowedHosts, HeadAsGet and BodyLimit, so their refusals carry the headers and count.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(AllowedHosts, allowed=settings.allowed_hosts)
+    app.add_middleware(SecurityHeaders, metrics=state.metrics)
     return app

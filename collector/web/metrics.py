@@ -1,13 +1,26 @@
-"""The web app's Prometheus metrics: requests by route and status, latency, decisions, runs."""
+"""The web app's Prometheus metrics: requests by route and status, latency, decisions, runs.
+
+Every label value comes from a fixed set, whatever a client sends: a route is a route's name
+(``other`` when none matched), a method one of :data:`METHODS` or ``other``, a status a
+standard HTTP status code or ``other``. Each distinct label set is a series kept for the
+process's life, so a value taken from the request would let anyone grow them without bound.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from http import HTTPStatus
 
 from agent.metrics import MetricWriter
 
-__all__ = ["WebMetrics"]
+__all__ = ["METHODS", "OTHER", "WebMetrics"]
+
+#: The methods counted by name; any other is counted as :data:`OTHER`.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+#: The label value of whatever is not in a label's fixed set.
+OTHER = "other"
+_STATUSES = frozenset(status.value for status in HTTPStatus)
 
 
 def _labels(**values: str) -> str:
@@ -23,7 +36,7 @@ class WebMetrics:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.requests: Counter[tuple[str, str, int]] = Counter()
+        self.requests: Counter[tuple[str, str, str]] = Counter()
         self.latency_sum_s: dict[str, float] = {}
         self.latency_count: Counter[str] = Counter()
         self.auth_failures: Counter[str] = Counter()
@@ -32,8 +45,10 @@ class WebMetrics:
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request (``route`` is the route's name, never the raw path)."""
+        method_label = method if method in METHODS else OTHER
+        status_label = str(status) if status in _STATUSES else OTHER
         with self._lock:
-            self.requests[(route, method, status)] += 1
+            self.requests[(route, method_label, status_label)] += 1
             self.latency_sum_s[route] = self.latency_sum_s.get(route, 0.0) + seconds
             self.latency_count[route] += 1
 
@@ -52,7 +67,7 @@ class WebMetrics:
                 "counter",
                 "Requests answered, by route and status.",
                 [
-                    (_labels(route=r, method=m, status=str(s)), float(n))
+                    (_labels(route=r, method=m, status=s), float(n))
                     for (r, m, s), n in sorted(self.requests.items())
                 ],
             )

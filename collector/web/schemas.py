@@ -8,9 +8,10 @@ models (collector/evidence/document.py), passed through unchanged.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from collector.evidence.document import (
     FlagDoc,
@@ -36,6 +37,7 @@ __all__ = [
     "EnterpriseSummaryOut",
     "EvidenceOut",
     "EvidenceRunIn",
+    "FreeText",
     "KpiOut",
     "KpiPointOut",
     "KpiSeriesOut",
@@ -56,6 +58,24 @@ __all__ = [
 T = TypeVar("T")
 
 EvidenceStatus = Literal["pass", "fail", "insufficient_data"]
+# C0 controls but tab and line feed, DEL, C1 controls, and lone surrogates (not storable as
+# UTF-8). Format characters (bidi overrides) are allowed: pages show them as ⟨U+202E⟩.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _free_text(text: str) -> str:
+    text = text.replace("\r\n", "\n")  # a browser's textarea sends CR LF
+    found = _CONTROL.search(text)
+    if found is not None:
+        raise ValueError(
+            f"character {found.start() + 1} is U+{ord(found.group()):04X}, a control "
+            "character; free text may hold tabs and line breaks but no other control character"
+        )
+    return text
+
+
+#: Free text a person typed (a decision's comment): no control character but tab and newline.
+FreeText = Annotated[str, AfterValidator(_free_text)]
 BundleId = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of manifest.json")]
 
 
@@ -349,7 +369,7 @@ class DecisionIn(_In):
 
     bundle_id: BundleId
     outcome: Literal["pass", "fail", "rectify"]
-    comment: Annotated[str, Field(min_length=1, max_length=MAX_COMMENT_CHARS)]
+    comment: Annotated[FreeText, Field(min_length=1, max_length=MAX_COMMENT_CHARS)]
 
 
 class RectificationsOut(_Out):

@@ -5,11 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = ["LANGUAGES", "Language", "WebSettings"]
 
 Language = Literal["zh-CN", "en"]
+#: A host name or address as a ``Host`` header names it, without the port; ``*`` allows any.
+HostName = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        pattern=r"^(\*|[A-Za-z0-9.-]{1,253}|[0-9A-Fa-f:.]{2,45})$",
+    ),
+]
 #: The languages of every page; the first is the default when the browser says nothing.
 LANGUAGES: tuple[Language, ...] = ("zh-CN", "en")
 
@@ -24,6 +33,16 @@ class WebSettings(BaseModel):
 
     host: Annotated[str, Field(min_length=1, max_length=253)] = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    #: The host names the app answers to (the ``Host`` header, port ignored); any other is 400.
+    #: Behind a reverse proxy, list the name reviewers type. Redirects never use the header.
+    allowed_hosts: Annotated[tuple[HostName, ...], Field(min_length=1)] = (
+        "127.0.0.1",
+        "localhost",
+        "::1",
+    )
+    #: ``/metrics`` (Prometheus) on its own listener on 127.0.0.1 at this port, never on the
+    #: app's port; None: no metrics listener.
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] | None = None
     #: Evidence bundles, one folder per enterprise and bundle (its manifest's SHA-256).
     evidence_dir: Path = Path("evidence")
     #: Send the session cookie only over HTTPS (``Secure``, ``__Host-`` name). Turn off only

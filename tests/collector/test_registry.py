@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from agent import wire
 from collector.errors import ConflictError, NotFoundError
 from collector.registry import QUARANTINE_RAW_LIMIT, Registry, load_plan, parse_plan
+from collector.registry.records import format_time
 
 ROOT = Path(__file__).parents[2]
 VALID = Path(__file__).parent / "plan_cases" / "valid_minimal" / "plan.yaml"
@@ -368,3 +369,14 @@ def test_enterprise_zone_and_status_message(registry: Registry) -> None:
     assert registry.record_status(status, T0)
     stored = registry.agent_status("plat-a-e01-gw")
     assert stored is not None and (stored.last_seen, stored.outbox_depth) == (T0, 7)
+
+
+def test_a_time_past_what_utc_can_hold_is_a_value_error_not_an_overflow() -> None:
+    for moment in (
+        dt.datetime(
+            9999, 12, 31, 23, 59, 59, tzinfo=dt.timezone(-dt.timedelta(hours=23, minutes=59))
+        ),
+        dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=23, minutes=59))),
+    ):
+        with pytest.raises(ValueError, match="outside the years 1-9999 in UTC"):
+            format_time(moment)

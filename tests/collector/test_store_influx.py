@@ -15,6 +15,7 @@ from agent import wire
 from collector.store import (
     InfluxStore,
     NotFound,
+    OutOfRange,
     QueryFailed,
     StoreUnavailable,
     WindowRecord,
@@ -219,6 +220,20 @@ async def test_queries_read_over_get_and_report_statement_errors(influxd: Influx
             await store.query("SELECT FROM")
         with pytest.raises(QueryFailed, match="unsupported sum"):
             await store.query('SELECT SUM("partial") FROM "rv"."raw"."kpi_window"')
+
+
+async def test_days_outside_influxdb_time_range_are_refused_typed(influxd: InfluxServer) -> None:
+    # InfluxDB holds 1677-09-21 .. 2262-04-11; date.min and date.max overflowed datetime.
+    async with open_store(influxd) as store:
+        for first, last in (
+            (datetime.min.date(), datetime(1, 1, 2).date()),
+            (END.date(), datetime.max.date()),
+            (datetime(2262, 4, 1).date(), datetime(2262, 4, 30).date()),
+        ):
+            with pytest.raises(OutOfRange, match="1677-09-22") as caught:
+                await store.daily("e01", first, last)
+            assert not caught.value.retryable
+        assert await store.daily("e01", END.date(), END.date()) == []
 
 
 async def test_influxd_stopped_makes_writes_retryable(influxd: InfluxServer) -> None:

@@ -254,6 +254,9 @@ def test_the_web_section_keeps_secure_cookies_and_bundles_on_the_volume() -> Non
     env = {"RV_MQTT_PASSWORD": "x", "RV_INFLUX_PASSWORD": "y"}
     config = load_collector_config(CENTRAL / "collector" / "collector.yaml", env=env)
     assert config.web.cookie_secure is True  # reviewers come through the TLS proxy
+    # The healthcheck's Host is 127.0.0.1; the proxy's name is the site's to fill in.
+    assert "127.0.0.1" in config.web.allowed_hosts and len(config.web.allowed_hosts) == 2
+    assert config.web.metrics_port == 9103
     volume = next(
         m.split(":")[1]
         for m in compose()["services"]["web"]["volumes"]
@@ -271,6 +274,7 @@ def test_the_web_service_starts_and_passes_its_own_healthcheck(tmp_path: Path) -
     port = str(free_port())
     shipped = (CENTRAL / "collector" / "collector.yaml").read_text(encoding="utf-8")
     config = tmp_path / "collector.yaml"
+    shipped = shipped.replace("metrics_port: 9103", f"metrics_port: {free_port()}")
     config.write_text(shipped.replace("/var/lib/retrofit-collector", str(tmp_path)))
     command = [arg.replace("0.0.0.0", "127.0.0.1") for arg in web["command"]]  # noqa: S104
     command[command.index("--port") + 1] = port

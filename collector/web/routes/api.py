@@ -11,7 +11,9 @@ import asyncio
 import base64
 import datetime as dt
 import hashlib
+import logging
 import mimetypes
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -28,14 +30,17 @@ from collector.web.auth import CurrentUser
 from collector.web.bundles import MANIFEST, BundleDamaged, LoadedBundle
 from collector.web.directory import EnterpriseRef
 from collector.web.engine import run_enterprise_evidence
+from collector.web.jsonbody import StrictJsonRoute
 from collector.web.principal import Principal
 from collector.web.problems import Problem
 from collector.web.routes.common import (
     AgentPath,
     BundleFilePath,
     BundlePath,
+    Day,
     EnterprisePath,
     Limit,
+    Moment,
     Offset,
     PlatformPath,
     ProvincePath,
@@ -84,7 +89,9 @@ from collector.web.summaries import (
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/v1", tags=["api"], route_class=StrictJsonRoute)
 State = Annotated[WebState, Depends(web_state)]
 
 _MEDIA_TYPES = {
@@ -357,9 +364,6 @@ def enterprise(enterprise_id: EnterprisePath, user: CurrentUser, state: State) -
     )
 
 
-DayQuery = Annotated[dt.date | None, Query()]
-
-
 def _days(
     ref: EnterpriseRef, start: dt.date | None, end: dt.date | None
 ) -> tuple[dt.date, dt.date]:
@@ -380,8 +384,8 @@ async def coverage(
     enterprise_id: EnterprisePath,
     user: CurrentUser,
     state: State,
-    start: Annotated[dt.date | None, Query(alias="from")] = None,
-    end: Annotated[dt.date | None, Query(alias="to")] = None,
+    start: Annotated[Day | None, Query(alias="from")] = None,
+    end: Annotated[Day | None, Query(alias="to")] = None,
 ) -> CoverageOut:
     """Per local day: devices, scheduled time, comm loss, coverage, imported share.
     Default range: baseline start to the last reporting end; at most 800 days."""
@@ -391,8 +395,21 @@ async def coverage(
     try:
         days = await coverage_days(store, ref.enterprise, first, last)
     except StoreError as exc:
-        raise Problem(503, f"InfluxDB: {exc}", headers=_retry(exc)) from None
+        raise unavailable("the InfluxDB read", exc, headers=_retry(exc)) from None
     return CoverageOut(enterprise=ref.id, start=first, end=last, days=days)
+
+
+def unavailable(what: str, exc: Exception, headers: dict[str, str] | None = None) -> Problem:
+    """503 for a failure behind the API: the cause (URLs, paths, a server's own words) is
+    logged under an error id; the client gets the id and what it can do: try again later."""
+    error_id = secrets.token_hex(6)
+    log.warning("error %s: %s failed: %s: %s", error_id, what, type(exc).__name__, exc)
+    return Problem(
+        503,
+        f"{what} failed; try again later, or quote error id {error_id} to the operator",
+        headers=headers,
+        extra={"error_id": error_id},
+    )
 
 
 def _retry(exc: StoreError) -> dict[str, str]:
@@ -411,8 +428,8 @@ async def kpi_series(
     kpi: str,
     user: CurrentUser,
     state: State,
-    start: Annotated[dt.date | None, Query(alias="from")] = None,
-    end: Annotated[dt.date | None, Query(alias="to")] = None,
+    start: Annotated[Day | None, Query(alias="from")] = None,
+    end: Annotated[Day | None, Query(alias="to")] = None,
 ) -> KpiSeriesOut:
     """Daily values of one KPI (ratios of each day's summed base quantities)."""
     ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
@@ -422,7 +439,7 @@ async def kpi_series(
     try:
         points = await kpi_points(store, ref.enterprise, kpi, first, last)
     except StoreError as exc:
-        raise Problem(503, f"InfluxDB: {exc}", headers=_retry(exc)) from None
+        raise unavailable("the InfluxDB read", exc, headers=_retry(exc)) from None
     return KpiSeriesOut(enterprise=ref.id, kpi=kpi, start=first, end=last, points=points)
 
 
@@ -485,7 +502,7 @@ async def run_and_audit(
         raise Problem(503, "the evidence run took too long; try again later") from None
     except (EvidenceError, StoreError, CollectorError, BundleDamaged) as exc:
         state.metrics.count(state.metrics.evidence_runs, "failed")
-        raise Problem(503, f"evidence could not be built: {exc}") from None
+        raise unavailable("the evidence run", exc) from None
     loaded = _bundle(state, ref, info.bundle_id)
     await asyncio.to_thread(
         _audit_run, state.registry, user, ref, info.bundle_id, loaded.document.status, chosen_seed
@@ -765,16 +782,14 @@ def quarantine_list(
     user: CurrentUser,
     state: State,
     reason: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,39}$")] = None,
-    since: Annotated[dt.datetime | None, Query()] = None,
+    since: Annotated[Moment | None, Query()] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> object:
     """Quarantined messages on the caller's platforms' topics (all, for national roles)."""
     directory = state.directory()
     visible = scope.quarantine_scope(user, directory, state.registry)
-    start = None
-    if since is not None:
-        start = format_time(since if since.tzinfo else since.replace(tzinfo=dt.UTC))
+    start = None if since is None else format_time(since)
     entries, total = state.registry.quarantine_page(
         scope=visible, reason=reason, since=start, limit=limit, offset=offset
     )

@@ -6,17 +6,22 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import Path, Query
+from pydantic import AfterValidator
 
 from collector.registry import KPI_NAMES
 from collector.web.bundles import BUNDLE_ID_PATTERN, FILE_NAME_PATTERN
 from collector.web.problems import Problem
 
 __all__ = [
+    "EARLIEST_DAY",
+    "LATEST_DAY",
     "AgentPath",
     "BundleFilePath",
     "BundlePath",
+    "Day",
     "EnterprisePath",
     "Limit",
+    "Moment",
     "Offset",
     "PlatformPath",
     "ProvincePath",
@@ -41,6 +46,39 @@ BundlePath = Annotated[
 BundleFilePath = Annotated[
     str, Path(pattern=FILE_NAME_PATTERN, description="A bundle file's name.")
 ]
+
+
+#: The first and last day a query may name. Plans are for batch years 2020-2100; the margin
+#: keeps every local-day and UTC-offset conversion inside Python's and InfluxDB's ranges
+#: (years 1-9999; 1677-09-21 to 2262-04-11), which 0001-01-01 or 9999-12-31 would leave.
+EARLIEST_DAY = dt.date(2000, 1, 1)
+LATEST_DAY = dt.date(2199, 12, 31)
+
+
+def _day_in_range(day: dt.date) -> dt.date:
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValueError(f"got {day}, expected a day from {EARLIEST_DAY} to {LATEST_DAY}")
+    return day
+
+
+def _moment_in_range(moment: dt.datetime) -> dt.datetime:
+    # A naive time is UTC (as the API has always read it).
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+    try:
+        utc = aware.astimezone(dt.UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST_DAY <= utc.date() <= LATEST_DAY:
+        raise ValueError(
+            f"got {moment.isoformat()}, expected a time from {EARLIEST_DAY} to {LATEST_DAY} (UTC)"
+        )
+    return utc
+
+
+#: A day in a query (``YYYY-MM-DD``), from :data:`EARLIEST_DAY` to :data:`LATEST_DAY`.
+Day = Annotated[dt.date, AfterValidator(_day_in_range)]
+#: A time in a query (ISO 8601; naive is UTC), in the same range, returned in UTC.
+Moment = Annotated[dt.datetime, AfterValidator(_moment_in_range)]
 
 
 def check_kpi(kpi: str) -> str:

@@ -1,16 +1,19 @@
-"""Operations routes: ``/healthz``, ``/metrics`` (Prometheus) and the API's docs page.
+"""Operations routes: ``/healthz`` and the API's docs page.
 
-The docs page is rendered here from the OpenAPI document and the access table, with no script
-from a CDN: reviewers' networks are often closed to the internet.
+``/metrics`` is not here: it is served on its own loopback listener (``web.metrics_port``,
+collector/cli.py), never on the port the TLS proxy publishes. The docs page is rendered here
+from the OpenAPI document and the access table, with no script from a CDN: reviewers'
+networks are often closed to the internet.
 """
 
 from __future__ import annotations
 
 import html
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from collector.errors import RegistryError
 from collector.store import StoreError
@@ -19,20 +22,26 @@ from collector.web.state import WebState, web_state
 
 __all__ = ["router"]
 
+log = logging.getLogger(__name__)
+
 router = APIRouter(include_in_schema=False)
 State = Annotated[WebState, Depends(web_state)]
 
 
 @router.get("/healthz", name="healthz")
 async def healthz(state: State) -> Response:
-    """200 while the registry answers; InfluxDB's state is reported, not required."""
+    """200 while the registry answers; InfluxDB's state is reported, not required.
+
+    Public, so it says only "ok" or "unavailable"; the cause (paths, URLs) goes to the log.
+    """
     checks: dict[str, str] = {}
     healthy = True
     try:
         state.registry.plan_keys()
         checks["registry"] = "ok"
     except RegistryError as exc:
-        checks["registry"] = f"unavailable: {exc}"
+        log.warning("healthz: the registry is unavailable: %s", exc)
+        checks["registry"] = "unavailable"
         healthy = False
     if state.store is None:
         checks["influx"] = "not configured"
@@ -41,17 +50,10 @@ async def healthz(state: State) -> Response:
             await state.store.ping()
             checks["influx"] = "ok"
         except StoreError as exc:
-            checks["influx"] = f"unavailable: {exc}"
+            log.warning("healthz: InfluxDB is unavailable: %s", exc)
+            checks["influx"] = "unavailable"
     body = {"status": "ok" if healthy else "unavailable", "checks": checks}
     return JSONResponse(body, status_code=200 if healthy else 503)
-
-
-@router.get("/metrics", name="metrics")
-def metrics(state: State) -> Response:
-    """Prometheus text format 0.0.4."""
-    return PlainTextResponse(
-        state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
-    )
 
 
 def _operation_rows(schema: dict[str, Any]) -> list[str]:

@@ -181,7 +181,9 @@ def test_an_oversized_body_is_413_before_the_handler(client: TestClient, world: 
 def test_health_and_metrics(client: TestClient) -> None:
     health = client.get("/healthz").json()
     assert health == {"status": "ok", "checks": {"registry": "ok", "influx": "ok"}}
-    text = client.get("/metrics").text
+    # /metrics has its own loopback listener (test_middleware.py), not the app's port.
+    assert client.get("/metrics").status_code == 404
+    text = client.app.state.web.metrics.render()  # type: ignore[attr-defined]  # Starlette's app is typed as ASGIApp
     assert "rv_web_requests_total{" in text and 'route="healthz"' in text
 
 

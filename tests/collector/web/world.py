@@ -109,7 +109,11 @@ def build_world(root: Path, influx: InfluxServer | None) -> World:
         registry.load_plan(
             parse_plan(plan_text(code, name, platforms), f"{code}.yaml"), by="省厅", now=T0
         )
-    settings = WebSettings(evidence_dir=root / "evidence", cookie_secure=False)
+    settings = WebSettings(
+        evidence_dir=root / "evidence",
+        cookie_secure=False,
+        allowed_hosts=("testserver", "127.0.0.1", "localhost"),  # TestClient's, a real serve's
+    )
     world = World(registry, settings, influx_url=None if influx is None else influx.url)
     for user, (role, platform, province) in ROLES_USERS.items():
         registry.add_user(
