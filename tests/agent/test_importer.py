@@ -555,6 +555,26 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
     assert f"more than the limit of {MAX_IMPORT_BYTES:,}" in output
 
 
+@pytest.mark.parametrize("name", ["rot13", "zlib_codec", "bz2_codec", "hex_codec", "klingon"])
+def test_an_encoding_that_is_not_a_text_encoding_is_refused_naming_the_option(
+    tmp_path: Path, name: str
+) -> None:
+    # codecs.lookup() knows rot13 and the bytes-to-bytes codecs, but bytes.decode() cannot use
+    # them: without the check the import ended in a LookupError traceback (#14).
+    config = write_config(tmp_path)
+    csv_path = tmp_path / "history.csv"
+    write_history(csv_path, "utf-8")
+
+    code, output = run_import(config, csv_path, *SAMPLE_MAP, "--encoding", name)
+
+    assert code == 1, output
+    assert output == (
+        f"error: --encoding: got {name!r}, expected auto or a text encoding such as utf-8, "
+        "utf-8-sig, gb18030, utf-16\n"
+    )
+    assert not (tmp_path / "outbox.sqlite").exists()
+
+
 def test_an_import_larger_than_the_outbox_room_is_refused(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     config.write_text(
