@@ -17,7 +17,14 @@ from pathlib import Path
 
 from agent.importing.errors import ImportFileError
 
-__all__ = ["MAX_COLUMNS", "MAX_IMPORT_BYTES", "MAX_ROWS", "Table", "read_table"]
+__all__ = [
+    "MAX_COLUMNS",
+    "MAX_IMPORT_BYTES",
+    "MAX_ROWS",
+    "Table",
+    "is_text_encoding",
+    "read_table",
+]
 
 #: Largest CSV file read, in bytes: a year of one device's 1-minute historian rows is ~30 MB.
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
@@ -112,6 +119,20 @@ def _read_bytes(path: Path) -> bytes:
     if not content.strip():
         raise ImportFileError(f"{source}: empty file, expected a CSV export with a header row")
     return content
+
+
+def is_text_encoding(name: str) -> bool:
+    """Whether ``name`` is a codec that turns bytes into text (utf-8, gb18030, utf-16 ...).
+
+    ``codecs.lookup`` also knows rot13 (text to text) and zlib_codec, bz2_codec, hex_codec
+    (bytes to bytes): ``bytes.decode`` refuses those with a LookupError, so they are refused
+    here, before any file is read. ``_is_text_encoding`` is how the codecs module marks them.
+    """
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return False
+    return info._is_text_encoding
 
 
 def _decode(content: bytes, encoding: str, source: str) -> tuple[str, str]:
