@@ -8,7 +8,6 @@ lists every key.
 
 from __future__ import annotations
 
-import codecs
 import dataclasses
 import difflib
 import zoneinfo
