@@ -4,8 +4,8 @@
 the process, and opening a FIFO blocks until some writer appears. :func:`read_bounded` checks
 the path is a regular file, opens it with ``O_NONBLOCK`` (so a FIFO swapped in after the check
 cannot hang the open), checks again with ``fstat`` on the opened descriptor (what is read is
-what was checked), and reads at most ``limit + 1`` bytes. Both the agent and the collector read user-named
-files through it.
+what was checked), and reads at most ``limit + 1`` bytes. Both the agent and the collector
+read user-named files through it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def open_regular(path: Path, limit: int, *, expected: str = "a file") -> BinaryI
     """
     try:
         # Checked before the open too: opening some devices acts (a watchdog starts counting).
-        _check_regular(path, os.stat(path), limit, expected)
+        _check_regular(path, path.stat(), limit, expected)
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise InputFileError(path, "missing", "no such file") from None

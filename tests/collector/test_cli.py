@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent import wire
@@ -97,6 +96,6 @@ def test_a_message_file_over_the_wire_limit_is_rejected_unread(tmp_path: Path) -
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout == (
-        f"rejected (too_large): message is {4 << 30:,} bytes, the limit is "
+        f"rejected (too_large): {4 << 30:,} bytes, more than the limit of "
         f"{wire.MAX_MESSAGE_BYTES:,}\n"
     )
