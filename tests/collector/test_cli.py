@@ -22,7 +22,7 @@ COLLECTOR = str(Path(sys.executable).with_name("retrofit-collector"))
 ADDRESS_SPACE_BYTES = 1 << 30
 
 
-def _cap_memory() -> None:
+def cap_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_BYTES, ADDRESS_SPACE_BYTES))
 
 
@@ -33,7 +33,7 @@ def run(message: Path, key_text: str) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
         timeout=60,  # a safety net only: a FIFO once made the command wait for ever
-        preexec_fn=_cap_memory,
+        preexec_fn=cap_memory,
     )
 
 
