@@ -88,3 +88,31 @@ def test_open_regular_refuses_the_same_and_streams_a_regular_file(tmp_path: Path
     path.write_bytes(b"a,b\n1,2\n")
     with open_regular(path, LIMIT) as stream:
         assert stream.readline() == b"a,b\n"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "not_json"])
+def test_status_refuses_a_health_file_it_cannot_read_as_one(tmp_path: Path, kind: str) -> None:
+    # `retrofit-agent status --health-file` read_text()'d it: a FIFO hung, bad JSON a traceback.
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+
+    config = tmp_path / "agent.yaml"
+    config.write_text(
+        "agent: {id: a, platform: p, enterprise: e, key_path: agent.key, "
+        f"outbox_path: {tmp_path / 'outbox.sqlite'}}}\n"
+        "broker: {host: 127.0.0.1}\n"
+        "devices: [{id: d, protocol: modbus_tcp, host: 127.0.0.1, tags: {s: {role: state, "
+        "register_type: holding, address: 0, state_map: {1: running}}}}]\n",
+        encoding="utf-8",
+    )
+    health = tmp_path / "health.json"
+    if kind == "fifo":
+        os.mkfifo(health)
+    else:
+        health.write_text("[1, 2", encoding="utf-8")
+
+    result = CliRunner().invoke(app, ["status", str(config), "--health-file", str(health)])
+
+    assert result.exit_code == 2, result.output
+    assert ("a FIFO" if kind == "fifo" else "not a health file") in result.output
