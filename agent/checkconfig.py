@@ -26,6 +26,7 @@ from agent.config.tags import KPI_ROLES
 from agent.config.yamlload import KeyPath, format_path
 from agent.errors import ConfigFileError, ConfigInvalidError, ConfigIssue, SourceError
 from agent.sources.base import Quality, Reading, Source
+from agent.terminal import say
 
 __all__ = [
     "EXIT_CONFIG_ERRORS",
@@ -111,7 +112,7 @@ def _count(number: int, noun: str) -> str:
 def print_issues(console: Console, issues: Sequence[ConfigIssue]) -> None:
     for issue in issues:
         style = "yellow" if issue.severity == "warning" else "red"
-        console.print(Text(str(issue), style=style), soft_wrap=True)
+        say(console, str(issue), style)
 
 
 def _file_warnings(loaded: LoadedConfig) -> list[ConfigIssue]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -123,6 +123,32 @@ def run(
     raise typer.Exit(run_lean(argv))
 
 
+#: Largest health file ``status`` reads: the agent writes a few kB per device.
+MAX_HEALTH_BYTES = 1024 * 1024
+
+
+def _read_health(path: Path) -> dict[str, Any]:
+    """The health file as JSON; exit 2 with the reason if it cannot be read as one."""
+    import json
+
+    from agent.errors import InputFileError
+    from agent.files import read_bounded
+    from agent.terminal import say
+
+    try:
+        health = json.loads(read_bounded(path, MAX_HEALTH_BYTES, expected="a health JSON file"))
+    except InputFileError as exc:
+        say(err_console, f"error: {exc}", "red")
+        raise typer.Exit(2) from None
+    except ValueError as exc:
+        say(err_console, f"error: {path}: not a health file: {exc}", "red")
+        raise typer.Exit(2) from None
+    if not isinstance(health, dict):
+        say(err_console, f"error: {path}: not a health file: expected a JSON object", "red")
+        raise typer.Exit(2)
+    return health
+
+
 @app.command()
 def status(
     config: Annotated[Path, typer.Argument(help="The agent's YAML configuration file.")],
@@ -134,9 +160,8 @@ def status(
     """Show the outbox (depth, age, next seq) and, from the health file, broker and devices.
 
     Reads the files only; works whether or not the agent is running. Exit code 0, or 1/2 for
-    configuration errors as check-config.
+    configuration errors as check-config, 2 for a health file that cannot be read as one.
     """
-    import json
     import time
 
     from rich.table import Table
@@ -178,7 +203,7 @@ def status(
             table.add_row(label, str(value))
         console.print(table)
     if health_file is not None and health_file.exists():
-        health = json.loads(health_file.read_text(encoding="utf-8"))
+        health = _read_health(health_file)
         console.print(
             f"broker connected: {health.get('broker_connected')}, "
             f"last error: {health.get('last_error') or '-'}"

@@ -9,8 +9,11 @@
     │   └── ConfigInvalidError    the file was read but its content is wrong: exits 1
     ├── SourceError               a device source failed in a way the caller must handle
     │   └── UnsupportedProtocolError   no source implementation for a configured protocol
-    └── KeyFileError              the agent's key file is missing, unreadable, too open, or
-                                  not an Ed25519 key
+    ├── KeyFileError              the agent's key file is missing, unreadable, too open, or
+    │                             not an Ed25519 key
+    └── InputFileError            a file named by the user is missing, not a regular file
+                                  (a FIFO, a device, a directory), unreadable or too large:
+                                  ``reason`` says which (agent.files.read_bounded)
 
 Runtime device faults (timeouts, Modbus exceptions, OPC UA bad status codes) are not raised:
 they become bad-quality readings (see :mod:`agent.sources.base`). ``SourceError`` is for what
@@ -20,6 +23,7 @@ cannot be a reading, such as a protocol this build cannot speak.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 __all__ = [
@@ -28,6 +32,7 @@ __all__ = [
     "ConfigFileError",
     "ConfigInvalidError",
     "ConfigIssue",
+    "InputFileError",
     "KeyFileError",
     "SourceError",
     "UnsupportedProtocolError",
@@ -108,3 +113,21 @@ class UnsupportedProtocolError(SourceError):
 
 class KeyFileError(AgentError):
     """A key file that is missing, unreadable, too open, or not an Ed25519 key."""
+
+
+#: Why a file given to read was refused (:class:`InputFileError`).
+InputFileReason = Literal["missing", "directory", "not_regular", "too_large", "unreadable"]
+
+
+class InputFileError(AgentError):
+    """A file named by the user cannot be read as one: see ``reason`` and ``detail``.
+
+    ``detail`` says what was found without the path (``not a regular file (a FIFO)``), so a
+    caller can put it in its own message; ``str()`` is ``<path>: <detail>``.
+    """
+
+    def __init__(self, path: Path, reason: InputFileReason, detail: str) -> None:
+        self.path = path
+        self.reason: InputFileReason = reason
+        self.detail = detail
+        super().__init__(f"{path}: {detail}")

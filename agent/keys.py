@@ -14,7 +14,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.errors import KeyFileError
+from agent.errors import InputFileError, KeyFileError
+from agent.files import read_bounded
 from agent.wire import public_key_text
 
 __all__ = ["KeyFileError", "generate_key_pair", "load_private_key", "public_key_path"]
@@ -82,13 +83,19 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
                 f"{path} is readable by group or others (mode {stat.S_IMODE(mode):o}); "
                 f"run: chmod 600 {path}"
             )
-        data = path.read_bytes()[: _MAX_KEY_FILE_BYTES + 1]
+        data = read_bounded(path, _MAX_KEY_FILE_BYTES, expected="a PEM key file")
     except FileNotFoundError as exc:
         raise KeyFileError(f"{path} does not exist; create it with: retrofit-agent keygen") from exc
     except OSError as exc:
         raise KeyFileError(f"cannot read {path}: {exc.strerror}") from exc
-    if len(data) > _MAX_KEY_FILE_BYTES:
-        raise KeyFileError(f"{path} is too large to be a key file")
+    except InputFileError as exc:
+        if exc.reason == "missing":
+            raise KeyFileError(
+                f"{path} does not exist; create it with: retrofit-agent keygen"
+            ) from None
+        if exc.reason == "too_large":
+            raise KeyFileError(f"{exc}: too large to be a key file") from None
+        raise KeyFileError(str(exc)) from None
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from agent.terminal import say
+
 __all__ = ["register"]
 
 err_console = Console(stderr=True)
@@ -43,7 +45,7 @@ def acl(
         with Registry(settings.registry) as registry:
             text = acl_text(registry.agents(), collector_user=collector_user)
     except (CollectorError, ValueError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        say(err_console, f"error: {exc}", "red")
         raise typer.Exit(4) from None
     if out is None:
         typer.echo(text, nl=False)
@@ -51,7 +53,7 @@ def acl(
     partial = out.with_name(out.name + ".new")
     partial.write_text(text, encoding="utf-8")
     partial.replace(out)  # mosquitto never reads a half-written file on SIGHUP
-    err_console.print(f"wrote {out}; reload mosquitto (SIGHUP) to apply it")
+    say(err_console, f"wrote {out}; reload mosquitto (SIGHUP) to apply it")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,10 @@ import typer
 from rich.console import Console
 
 from agent import wire
+from agent.errors import InputFileError
+from agent.files import read_bounded
 from agent.logs import configure_logging
+from agent.terminal import say
 from collector.broker_cli import register as register_broker_commands
 from collector.dashboards.cli import register as register_dashboard_commands
 from collector.evidence_cli import register as register_evidence_commands
@@ -57,28 +60,41 @@ def verify_message(
 ) -> None:
     """Check one captured message against the wire contract and an agent's public key.
 
-    Exit code 0 if it is valid and signed by that key, 1 if not (the reason is printed),
-    2 if the file or key cannot be read.
+    Exit code 0 if it is valid and signed by that key, 1 if not (the reason is printed; a
+    file larger than the wire's limit is rejected as too_large without being read), 2 if the
+    key or the file cannot be read (missing, or not a regular file: a FIFO, a device).
     """
     try:
         key = wire.public_key_from_text(public_key)
-        raw = message.read_bytes()[: wire.MAX_MESSAGE_BYTES + 1]
-    except (ValueError, OSError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raw = read_bounded(message, wire.MAX_MESSAGE_BYTES, expected="a captured message")
+    except InputFileError as exc:
+        if exc.reason == "too_large":
+            say(console, f"rejected ({wire.TooLarge.code}): {exc.detail}", "red")
+            raise typer.Exit(1) from None
+        raise _error_exit(exc, 2) from None
+    except ValueError as exc:
+        raise _error_exit(exc, 2) from None
     try:
         decoded = wire.decode_status(raw) if kind == "status" else wire.decode_envelope(raw)
         wire.verify(decoded, key)
     except wire.WireError as exc:
-        console.print(f"[red]rejected[/red] ({exc.code}): {exc}")
+        say(console, f"rejected ({exc.code}): {exc}", "red")
         raise typer.Exit(1) from None
     if isinstance(decoded, wire.Envelope):
-        console.print(
-            f"[green]valid[/green]: agent {decoded.agent} seq {decoded.seq}, "
-            f"{len(decoded.records)} records, signed by the given key"
+        say(
+            console,
+            f"valid: agent {decoded.agent} seq {decoded.seq}, "
+            f"{len(decoded.records)} records, signed by the given key",
+            "green",
         )
     else:
-        console.print(f"[green]valid[/green]: agent {decoded.agent} status {decoded.state}")
+        say(console, f"valid: agent {decoded.agent} status {decoded.state}", "green")
+
+
+def _error_exit(exc: Exception, code: int) -> typer.Exit:
+    """Print ``error: <exc>`` on stderr, escaped (it may quote registry or file text)."""
+    say(err_console, f"error: {exc}", "red")
+    return typer.Exit(code)
 
 
 ConfigOption = Annotated[
@@ -178,8 +194,7 @@ def ingest(
     try:
         asyncio.run(run())
     except (CollectorError, StoreError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(4) from None
+        raise _error_exit(exc, 4) from None
 
 
 @app.command()
@@ -213,8 +228,7 @@ def serve(
     try:
         registry = Registry(settings.registry)
     except RegistryUnavailable as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(4) from None
+        raise _error_exit(exc, 4) from None
     with registry:
         application = create_app(web, registry, settings.store)
         server = uvicorn.Server(
@@ -273,8 +287,7 @@ def rollups_refresh(
     try:
         first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
     except ValueError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise _error_exit(exc, 2) from None
     with Registry(settings.registry) as registry:
         zone = registry.enterprise_zone(enterprise)
         devices = sorted(
@@ -294,9 +307,8 @@ def rollups_refresh(
     try:
         count = asyncio.run(refresh())
     except StoreError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(4) from None
-    console.print(f"refreshed {count} device-days of {enterprise} ({len(devices)} devices)")
+        raise _error_exit(exc, 4) from None
+    say(console, f"refreshed {count} device-days of {enterprise} ({len(devices)} devices)")
 
 
 store_app = typer.Typer(
@@ -330,8 +342,7 @@ def store_init(
 
     settings = _load_config(config)
     if (username is None) != (password is None):
-        err_console.print("[red]error:[/red] give --username and --password together")
-        raise typer.Exit(2)
+        raise _error_exit(ValueError("give --username and --password together"), 2)
     influx = settings.influx.model_copy(update={"manage_schema": True})
     if username is not None and password is not None:
         influx = influx.model_copy(
@@ -348,8 +359,8 @@ def store_init(
 
     problems = _run_or_exit(init())
     for problem in problems:
-        console.print(f"[yellow]left as it is:[/yellow] {problem}")
-    console.print(f"database {influx.database} and its retention policies are in place")
+        say(console, f"left as it is: {problem}", "yellow")
+    say(console, f"database {influx.database} and its retention policies are in place")
 
 
 register_registry_commands(app)

@@ -20,7 +20,8 @@ from typing import Annotated, Literal, TypeVar
 
 import typer
 from rich.console import Console
-from rich.text import Text
+
+from agent.terminal import say
 
 #: The bootstrap seed by default: collector.evidence.change.DEFAULT_SEED, written out so that
 #: loading the command line does not import numpy, scipy and statsmodels (a test keeps them equal).
@@ -81,7 +82,7 @@ PlanOption = Annotated[
 
 
 def _say(out: Console, text: str, style: str = "") -> None:
-    out.print(Text(text, style=style), soft_wrap=True, highlight=False)
+    say(out, text, style)  # names from the registry and the plan: escaped (agent.terminal)
 
 
 def _fail(code: int, message: str) -> typer.Exit:

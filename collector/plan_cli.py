@@ -5,22 +5,25 @@ takes ``--registry PATH`` (or ``RV_REGISTRY``). Exit codes: 0 done, 1 refused (i
 conflict, not found), 2 unreadable input (a plan file that cannot be read, a registry that
 cannot be opened). A user mistake never prints a traceback.
 
-Quarantined messages are hostile input: their topic, detail and bytes are printed with rich
-markup off and control characters escaped, so they cannot restyle or drive the terminal.
+Every line goes out through :func:`agent.terminal.say`: registry text (a plan's names, who
+loaded it, a revocation's reason, a quarantined message's topic and bytes) is hostile input,
+printed with rich markup off and control characters escaped, so it cannot restyle or drive
+the terminal. ``plan show --json`` escapes them the JSON way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.text import Text
 
 from agent.errors import ConfigIssue
+from agent.terminal import json_for_terminal, say
 from collector.errors import CollectorError, PlanFileError, PlanInvalidError, RegistryUnavailable
 from collector.registry import Enterprise, LoadedPlan, Registry, load_plan
 from collector.registry.records import PlanVersion, QuarantineEntry, format_time
@@ -54,14 +57,7 @@ DEFAULT_REGISTRY = Path("registry.sqlite")
 
 
 def _plain(out: Console, text: str, style: str | None = None) -> None:
-    out.print(Text(text, style=style or ""), soft_wrap=True, highlight=False)
-
-
-def _safe(text: str) -> str:
-    """Control characters (ESC, CR, ...) as escapes: hostile text cannot drive the terminal."""
-    return "".join(
-        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in text
-    )
+    say(out, text, style or "")
 
 
 def print_issues(out: Console, issues: Sequence[ConfigIssue]) -> None:
@@ -226,7 +222,10 @@ def plan_show(
             raise _fail(exc) from None
         history = store.plan_history(plan_key)
     if as_json:
-        console.print_json(shown_version.plan.model_dump_json())
+        document = json.dumps(
+            shown_version.plan.model_dump(mode="json"), indent=2, ensure_ascii=False
+        )
+        typer.echo(json_for_terminal(document))
         return
     _print_plan(shown_version)
     _plain(console, "history:")
@@ -350,8 +349,8 @@ def quarantine_list(
         _plain(
             console,
             f"{entry.id}  {format_time(entry.received_at)}  {entry.reason}  "
-            f"agent={_safe(entry.agent_id or '-')}  {entry.raw_length} bytes  "
-            f"topic={_safe(entry.topic[:80])}  {_safe(entry.detail[:100])}",
+            f"agent={entry.agent_id or '-'}  {entry.raw_length} bytes  "
+            f"topic={entry.topic[:80]}  {entry.detail[:100]}",
         )
     totals = ", ".join(f"{name} {count}" for name, count in sorted(counts.items())) or "none"
     _plain(console, f"{_count(len(entries), 'entry', 'entries')} shown; by reason: {totals}")
@@ -377,13 +376,13 @@ def _print_entry(entry: QuarantineEntry) -> None:
         ("length", f"{entry.raw_length} bytes ({len(entry.raw)} kept)"),
         ("sha256", entry.raw_sha256),
     ):
-        _plain(console, f"{label:>9}: {_safe(value)}")
+        _plain(console, f"{label:>9}: {value}")
     try:
         text = entry.raw.decode("utf-8")
     except UnicodeDecodeError:
         _plain(console, "     utf-8: (not UTF-8 text)")
     else:
-        _plain(console, f"     utf-8: {_safe(text[:2000])}")
+        _plain(console, f"     utf-8: {text[:2000]}")
     _plain(console, f"       hex: first {min(PREVIEW_BYTES, len(entry.raw))} bytes")
     for line in _hex_lines(entry.raw[:PREVIEW_BYTES]):
         _plain(console, f"  {line}")

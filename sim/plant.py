@@ -14,8 +14,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from agent.errors import InputFileError
+from agent.files import read_bounded
 from sim._yaml import LineMap, load_with_lines
 from sim.errors import PlantFileError
+
+#: Largest plant file read: a plant of hundreds of machines is tens of kB.
+MAX_PLANT_BYTES = 1024 * 1024
 
 __all__ = [
     "WEEKDAYS",
@@ -184,9 +189,11 @@ def load_plant(path: Path) -> PlantConfig:
     Raises PlantFileError when it cannot be read or is invalid.
     """
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PlantFileError(str(path), [f"{path}: cannot read: {exc.strerror}"]) from exc
+        text = read_bounded(path, MAX_PLANT_BYTES, expected="a plant YAML file").decode("utf-8")
+    except InputFileError as exc:
+        raise PlantFileError(str(path), [f"{path}: cannot read: {exc.detail}"]) from None
+    except UnicodeDecodeError as exc:
+        raise PlantFileError(str(path), [f"{path}: not UTF-8 text (offset {exc.start})"]) from None
     return parse_plant(text, str(path))
 
 

@@ -22,7 +22,8 @@ from typing import Any
 import yaml
 
 from agent.config.types import describe_value
-from agent.errors import ConfigFileError, ConfigInvalidError, ConfigIssue
+from agent.errors import ConfigFileError, ConfigInvalidError, ConfigIssue, InputFileError
+from agent.files import read_bounded
 
 __all__ = [
     "MAX_ALIASES",
@@ -154,18 +155,13 @@ def read_config_text(path: Path) -> str:
         return ConfigFileError((ConfigIssue(source, None, "", message),))
 
     try:
-        if path.is_dir():
-            raise fail("is a directory, expected a YAML file")
-        if not path.exists():
-            raise fail("no such file")
-        if not path.is_file():
-            raise fail("not a regular file, expected a YAML file")
-        with path.open("rb") as stream:
-            content = stream.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise fail(f"cannot be read: {exc.strerror or exc}") from None
-    if len(content) > MAX_CONFIG_BYTES:
-        raise fail(f"larger than {MAX_CONFIG_BYTES} bytes, expected a configuration of a few kB")
+        content = read_bounded(path, MAX_CONFIG_BYTES, expected="a YAML file")
+    except InputFileError as exc:
+        if exc.reason == "too_large":
+            raise fail(
+                f"larger than {MAX_CONFIG_BYTES} bytes, expected a configuration of a few kB"
+            ) from None
+        raise fail(exc.detail) from None
     if b"\x00" in content:
         raise fail("binary content (NUL bytes), expected YAML text")
     try:

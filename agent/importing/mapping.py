@@ -8,7 +8,6 @@ lists every key.
 
 from __future__ import annotations
 
-import codecs
 import dataclasses
 import difflib
 import zoneinfo
@@ -25,6 +24,7 @@ from agent.config.types import ConfigModel, IssueList, describe_value, float_ran
 from agent.config.yamlload import parse_yaml, read_config_text
 from agent.errors import ConfigError
 from agent.importing.errors import ImportFileError, MappingError
+from agent.importing.table import is_text_encoding
 
 __all__ = [
     "DURATION_UNITS",
@@ -127,14 +127,11 @@ class ImportMapping(ConfigModel):
     @field_validator("encoding")
     @classmethod
     def _check_encoding(cls, value: str) -> str:
-        if value != "auto":
-            try:
-                codecs.lookup(value)
-            except LookupError:
-                raise problem(
-                    f"got {describe_value(value)}, expected auto or a text encoding such as "
-                    "utf-8, utf-8-sig, gb18030, utf-16"
-                ) from None
+        if value != "auto" and not is_text_encoding(value):
+            raise problem(
+                f"got {describe_value(value)}, expected auto or a text encoding such as "
+                "utf-8, utf-8-sig, gb18030, utf-16"
+            )
         return value
 
     @field_validator("delimiter")

@@ -11,6 +11,7 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from pathlib import Path
+from typing import Any
 
 from agent import wire
 from agent.config import DeviceConfig, LoadedConfig
@@ -30,7 +31,7 @@ from agent.importing.errors import (
     RowIssue,
 )
 from agent.importing.mapping import ImportMapping, Shape
-from agent.importing.rows import read_intervals, read_samples
+from agent.importing.rows import RowsRead, read_intervals, read_samples
 from agent.importing.table import Table, read_table
 from agent.importing.values import TimeReader
 
@@ -113,10 +114,6 @@ def plan_import(
         delimiter=mapping.delimiter,
         header_row=mapping.header_row,
     )
-    if not table.rows:
-        raise ImportFileError(
-            f"{table.source}: no data rows below the header on row {table.header_row}"
-        )
     times = TimeReader(mapping.time_format, zone)
     if mapping.shape == "samples":
         return _plan_samples(loaded, device, table, mapping, times, now, skip_bad, zone or UTC)
@@ -124,16 +121,28 @@ def plan_import(
 
 
 def _checked_issues(
-    table: Table, mapping: ImportMapping, issues: list[RowIssue], used: int, skip_bad: bool
+    table: Table,
+    mapping: ImportMapping,
+    read: RowsRead[Any],
+    issues: list[RowIssue],
+    used: int,
+    skip_bad: bool,
 ) -> tuple[RowIssue, ...]:
-    """The issues to report as skipped; raises BadRowsError unless they may be skipped."""
+    """The issues to report as skipped; raises BadRowsError unless they may be skipped.
+
+    Also raises ImportFileError when the file has no data rows at all.
+    """
+    if read.data_rows == 0:
+        raise ImportFileError(
+            f"{table.source}: no data rows below the header on row {table.header_row}"
+        )
     issues = sorted(issues, key=lambda issue: issue.row)
     if issues and (not skip_bad or used == 0):
-        raise BadRowsError(issues, rows=len(table.rows))
+        raise BadRowsError(issues, rows=read.data_rows)
     if used == 0:
         raise MappingError(
             [
-                f"--where: none of the {len(table.rows):,} data rows of {table.source} match "
+                f"--where: none of the {read.data_rows:,} data rows of {table.source} match "
                 + ", ".join(f"{column}={value}" for column, value in mapping.where.items())
             ]
         )
@@ -151,7 +160,7 @@ def _plan_samples(
     zone: tzinfo,
 ) -> ImportPlan:
     read = read_samples(table, mapping, device, times, now)
-    skipped = _checked_issues(table, mapping, read.issues, len(read.rows), skip_bad)
+    skipped = _checked_issues(table, mapping, read, read.issues, len(read.rows), skip_bad)
     samples = [sample for _, sample in read.rows]
     stamps = sorted(sample.ts for sample in samples)
     window_s = mapping.window_s or loaded.config.agent.window_s
@@ -177,7 +186,7 @@ def _plan_samples(
         source=table.source,
         encoding=table.encoding,
         delimiter=table.delimiter,
-        data_rows=len(table.rows),
+        data_rows=read.data_rows,
         filtered_out=read.filtered_out,
         used_rows=len(samples),
         skipped=skipped,
@@ -202,7 +211,7 @@ def _plan_intervals(
     rows = [row for _, row in read.rows]
     windows, refused = interval_windows(rows, device, loaded.digest)
     issues = read.issues + refused
-    skipped = _checked_issues(table, mapping, issues, len(windows), skip_bad)
+    skipped = _checked_issues(table, mapping, read, issues, len(windows), skip_bad)
     refused_rows = {issue.row for issue in refused}
     check_overlaps([row for row in rows if row.row not in refused_rows], zone)
     return ImportPlan(
@@ -211,7 +220,7 @@ def _plan_intervals(
         source=table.source,
         encoding=table.encoding,
         delimiter=table.delimiter,
-        data_rows=len(table.rows),
+        data_rows=read.data_rows,
         filtered_out=read.filtered_out,
         used_rows=len(windows),
         skipped=skipped,

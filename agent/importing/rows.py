@@ -67,6 +67,8 @@ class RowsRead(Generic[_T]):
     rows: list[tuple[int, _T]] = field(default_factory=list)
     issues: list[RowIssue] = field(default_factory=list)
     filtered_out: int = 0
+    #: Non-blank rows below the header, as read from the file.
+    data_rows: int = 0
 
 
 def resolve_columns(table: Table, mapping: ImportMapping) -> dict[str, int]:
@@ -187,7 +189,9 @@ def _rows(
 ) -> RowsRead[_T]:
     result: RowsRead[_T] = RowsRead()
     where = [(columns[f"where:{column}"], value) for column, value in mapping.where.items()]
-    for number, cells in table.rows:
+    # One row at a time from the file: only the typed rows are kept, never the cells.
+    for number, cells in table.rows():
+        result.data_rows += 1
         if any((cells[i].strip() if i < len(cells) else "") != value for i, value in where):
             result.filtered_out += 1
             continue

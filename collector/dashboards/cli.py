@@ -10,6 +10,11 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from agent.errors import InputFileError
+from agent.files import read_bounded
+from agent.terminal import safe_text, say
 
 if TYPE_CHECKING:
     from collector.dashboards import DashboardFile
@@ -20,6 +25,8 @@ console = Console()
 err_console = Console(stderr=True)
 
 _T = TypeVar("_T")
+#: Largest evidence document ``dashboards evidence`` reads: a platform roll-up is a few MB.
+MAX_EVIDENCE_BYTES = 64 * 1024 * 1024
 
 dashboards_app = typer.Typer(
     help="Grafana dashboards: check their queries, push them, write the data they read.",
@@ -49,7 +56,7 @@ def _load(folder: Path | None) -> list[DashboardFile]:
     try:
         return load_dashboards(folder or _default_dir())
     except DashboardFileError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        say(err_console, f"error: {exc}", "red")
         raise typer.Exit(2) from None
 
 
@@ -99,26 +106,31 @@ def check(
     try:
         checked = asyncio.run(run())
     except StoreError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        say(err_console, f"error: {exc}", "red")
         raise typer.Exit(4) from None
     failures: list[str] = []
     for title, time_range, results in checked:
-        table = Table(title=f"{title} ({time_range.describe() if time_range else 'no data'})")
+        caption = f"{title} ({time_range.describe() if time_range else 'no data'})"
+        table = Table(title=Text(safe_text(caption)))
         for column in ("item", "result", "rows", "variables"):
             table.add_column(column)
         for result in results:
             if not result.ok:
                 failures.append(f"{title}: {result.problem}")
+            # Titles, variable values and problems come from the files and the data: text only.
             values = ", ".join(f"{k}={v}" for k, v in result.values.items())
-            status = "[green]data[/green]" if result.ok else f"[red]{result.problem}[/red]"
-            table.add_row(result.item, status, str(result.rows), values)
+            problem = safe_text(result.problem or "no data")
+            status = Text("data", "green") if result.ok else Text(problem, "red")
+            table.add_row(
+                Text(safe_text(result.item)), status, str(result.rows), Text(safe_text(values))
+            )
         console.print(table)
     if failures:
         for failure in failures:  # one line each, after the tables, for logs and scripts
-            err_console.print(failure, markup=False, soft_wrap=True)
-        err_console.print(f"[red]{len(failures)} dashboard item(s) returned no data[/red]")
+            say(err_console, failure)
+        say(err_console, f"{len(failures)} dashboard item(s) returned no data", "red")
         raise typer.Exit(1)
-    console.print("[green]every panel, annotation and variable returned data[/green]")
+    say(console, "every panel, annotation and variable returned data", "green")
 
 
 @dashboards_app.command("push")
@@ -152,12 +164,10 @@ def push(
             url, token, dashboards, folder_uid=folder_uid, datasource_uid=datasource_uid
         )
     except DashboardPushError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        say(err_console, f"error: {exc}", "red")
         raise typer.Exit(1) from None
     for result in results:
-        console.print(
-            f"pushed {result.uid}: {result.title} (version {result.version}) {result.url}"
-        )
+        say(console, f"pushed {result.uid}: {result.title} (version {result.version}) {result.url}")
 
 
 def _run_or_exit(work: Coroutine[Any, Any, _T]) -> _T:
@@ -170,7 +180,7 @@ def _run_or_exit(work: Coroutine[Any, Any, _T]) -> _T:
     try:
         return asyncio.run(work)
     except (CollectorError, StoreError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        say(err_console, f"error: {exc}", "red")
         raise typer.Exit(4) from None
 
 
@@ -198,7 +208,7 @@ def snapshot(config: ConfigOption = Path("collector.yaml")) -> None:
                 return await write_fleet_snapshot(registry, store, align_s=0)
 
     points = _run_or_exit(run())
-    console.print(f"wrote a fleet snapshot: {points} points")
+    say(console, f"wrote a fleet snapshot: {points} points")
 
 
 @dashboards_app.command("evidence")
@@ -224,11 +234,16 @@ def evidence(
     parsed: list[EnterpriseEvidence | PlatformRollup] = []
     for path in documents:
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
+            content = read_bounded(path, MAX_EVIDENCE_BYTES, expected="an evidence JSON file")
+        except InputFileError as exc:
+            say(err_console, f"error: {exc}", "red")
+            raise typer.Exit(2) from None
+        try:
+            raw = json.loads(content.decode("utf-8"))
             model = EnterpriseEvidence if raw.get("format") == ENTERPRISE_FORMAT else PlatformRollup
             parsed.append(model.model_validate(raw))
-        except (OSError, ValueError, AttributeError, ValidationError) as exc:
-            err_console.print(f"[red]error:[/red] {path}: not an evidence document: {exc}")
+        except (ValueError, AttributeError, ValidationError) as exc:
+            say(err_console, f"error: {path}: not an evidence document: {exc}", "red")
             raise typer.Exit(2) from None
 
     async def run() -> int:
@@ -237,7 +252,7 @@ def evidence(
             return sum([await write_evidence_summary(store, doc) for doc in parsed])
 
     points = _run_or_exit(run())
-    console.print(f"wrote {points} points from {len(parsed)} evidence document(s)")
+    say(console, f"wrote {points} points from {len(parsed)} evidence document(s)")
 
 
 def register(app: typer.Typer) -> None:

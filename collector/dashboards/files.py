@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.errors import InputFileError
+from agent.files import read_bounded
 from collector.dashboards.errors import DashboardFileError
 
 __all__ = [
@@ -131,11 +133,12 @@ def _annotation_queries(model: Mapping[str, Any]) -> list[QuerySpec]:
 def load_dashboard(path: Path) -> DashboardFile:
     """Read one dashboard file; DashboardFileError lists every problem found."""
     try:
-        raw = path.read_bytes()[: MAX_DASHBOARD_BYTES + 1]
-        if len(raw) > MAX_DASHBOARD_BYTES:
-            raise DashboardFileError(path, [f"larger than {MAX_DASHBOARD_BYTES} bytes"])
+        raw = read_bounded(path, MAX_DASHBOARD_BYTES, expected="a dashboard JSON file")
+    except InputFileError as exc:
+        raise DashboardFileError(path, [exc.detail]) from None
+    try:
         model = json.loads(raw.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DashboardFileError(path, [f"not a readable JSON file: {exc}"]) from exc
     if not isinstance(model, dict) or not isinstance(model.get("panels"), list):
         raise DashboardFileError(path, ["expected a Grafana dashboard object with panels"])

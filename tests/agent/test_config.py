@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import io
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -116,6 +117,16 @@ def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     console, buffer = _console()
     assert check_config(tmp_path / "nope.yaml", True, console) == EXIT_USAGE
     assert buffer.getvalue().strip() == f"{tmp_path / 'nope.yaml'}: no such file"
+
+
+@pytest.mark.timeout(30)  # a safety net: a FIFO must be refused, never waited on
+def test_a_fifo_or_device_in_place_of_the_config_is_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "agent.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigFileError, match=r"not a regular file \(a FIFO\), expected a YAML"):
+        load_config(fifo)
+    with pytest.raises(ConfigFileError, match="a character device"):
+        load_config(Path("/dev/zero"))
 
 
 def test_huge_file_is_refused_before_parsing(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import shlex
+import tracemalloc
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -553,6 +554,73 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
 
     assert code == 2
     assert f"more than the limit of {MAX_IMPORT_BYTES:,}" in output
+
+
+@pytest.mark.parametrize("name", ["rot13", "zlib_codec", "bz2_codec", "hex_codec", "klingon"])
+def test_an_encoding_that_is_not_a_text_encoding_is_refused_naming_the_option(
+    tmp_path: Path, name: str
+) -> None:
+    # codecs.lookup() knows rot13 and the bytes-to-bytes codecs, but bytes.decode() cannot use
+    # them: without the check the import ended in a LookupError traceback (#14).
+    config = write_config(tmp_path)
+    csv_path = tmp_path / "history.csv"
+    write_history(csv_path, "utf-8")
+
+    code, output = run_import(config, csv_path, *SAMPLE_MAP, "--encoding", name)
+
+    assert code == 1, output
+    assert output == (
+        f"error: --encoding: got {name!r}, expected auto or a text encoding such as utf-8, "
+        "utf-8-sig, gb18030, utf-16\n"
+    )
+    assert not (tmp_path / "outbox.sqlite").exists()
+
+
+def write_wide_history(path: Path, rows: int, columns: int = 1000) -> None:
+    """A historian export of ``rows`` 1-s samples, each ``columns`` wide (the mapped three first).
+
+    Like the reported 66 MB file of 22k rows x 1,000 columns, scaled down: what matters is that
+    every row holds far more cells than the import uses.
+    """
+    filler = ",20.5" * (columns - 3)  # not one character: CPython shares those, not these
+    start = dt.datetime(2025, 6, 2, 8, 0, 0)
+    lines = ["采集时间,设备状态,产量" + "".join(f",tag{n}" for n in range(3, columns))]
+    for index in range(rows):
+        moment = start + dt.timedelta(seconds=index)
+        lines.append(f"{moment:%Y-%m-%d %H:%M:%S},1,{index % 60_000}{filler}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def import_peak_bytes(config: Path, csv_path: Path) -> int:
+    """Peak Python heap (tracemalloc) of a dry-run import of ``csv_path``, which must succeed."""
+    mapping = build_mapping(None, ["time=采集时间", "state=设备状态", "total_count=产量"])
+    console = Console(file=io.StringIO(), width=120)
+    tracemalloc.start()
+    try:
+        code = import_csv(config, csv_path, "press-1", mapping, console, False, dry_run=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert code == EXIT_OK, console.file.getvalue()  # type: ignore[attr-defined]  # StringIO
+    return peak
+
+
+def test_the_memory_of_an_import_does_not_grow_with_the_size_of_the_file(
+    tmp_path: Path,
+) -> None:
+    # A 66 MB export of 22k rows x 1,000 columns took 1.95 GB: every cell of every row was held
+    # at once (#14). Rows are now streamed, so 4 times the rows need about the same memory.
+    config = write_config(tmp_path)
+    small, large = tmp_path / "small.csv", tmp_path / "large.csv"
+    write_wide_history(small, 500)
+    write_wide_history(large, 2000)
+    import_peak_bytes(config, small)  # the first run imports modules and fills caches
+
+    peak_small = import_peak_bytes(config, small)
+    peak_large = import_peak_bytes(config, large)
+
+    assert large.stat().st_size > 3.9 * small.stat().st_size
+    assert peak_large < 1.5 * peak_small, (peak_small, peak_large)
 
 
 def test_an_import_larger_than_the_outbox_room_is_refused(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import subprocess
 import sys
@@ -70,3 +71,13 @@ def test_loading_bad_key_files_says_what_is_wrong(
         key_path.chmod(0o600)
     with pytest.raises(KeyFileError, match=message):
         load_private_key(key_path)
+
+
+@pytest.mark.timeout(30)  # a safety net: a FIFO must be refused, never waited on
+def test_a_fifo_or_device_in_place_of_the_key_is_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "agent.key"
+    os.mkfifo(fifo, 0o600)
+    with pytest.raises(KeyFileError, match="not a regular file"):
+        load_private_key(fifo)
+    with pytest.raises(KeyFileError, match="not a regular file"):
+        load_private_key(Path("/dev/zero"))

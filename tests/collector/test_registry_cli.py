@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from agent import wire
+from collector.cli import app as collector_app
 from collector.plan_cli import register
 from collector.registry import Registry
 
@@ -112,3 +114,60 @@ def test_quarantine_commands_escape_hostile_text(db: str, tmp_path: Path) -> Non
     assert code == 0 and "1 entry written" in output
     assert json.loads(out.read_text())["raw_length"] == 100_012
     assert run("quarantine", "list", "--since", "yesterday", "--registry", db)[0] == 1
+
+
+# Terminal controls a hostile plan, user or reason may hold: ESC sequences (clear screen, set
+# the window title), bidi overrides and isolates, other C0 controls, C1 controls (CSI, NEL, DCS)
+# and rich markup. None may reach the terminal as itself (#14).
+HOSTILE = "\x1b[2J\x1b]0;owned\x07\u202e\u2066\x00\x08\r\x9b31m\x85\x90[bold red]x[/bold red]"
+HOSTILE_YAML = '"\\e[2J\\e]0;owned\\a\\u202E\\u2066\\0\\b\\r\\x9b31m\\N\\x90[bold red]x[/bold red]"'
+
+
+def _controls(output: str) -> list[str]:
+    """Characters a terminal would act on rather than show (newline ends a line: allowed)."""
+    return [ch for ch in output if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf")]
+
+
+def _hostile_plan(tmp_path: Path) -> Path:
+    text = VALID.read_text(encoding="utf-8")
+    for name in ("浙江省宁波市", "平台 plat-a", "企业 plat-a-e01", "细分行业 auto-parts"):
+        text = text.replace(f"name: {name}", f"name: {HOSTILE_YAML}")
+    text = text.replace("solution: 设备联网与 OEE 看板", f"solution: {HOSTILE_YAML}")
+    path = tmp_path / "plan.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_every_command_escapes_registry_text_printed_to_the_terminal(
+    db: str, tmp_path: Path
+) -> None:
+    full = CliRunner()
+
+    def run_all(*args: str) -> str:
+        result = full.invoke(collector_app, list(args))
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    loaded = run_all(
+        "plan", "load", str(_hostile_plan(tmp_path)), "--by", HOSTILE, "--registry", db
+    )
+    with Registry(Path(db)) as registry:  # the names went into the registry as they were
+        assert registry.plan_version("330200-2026", None).plan.province.name == HOSTILE
+    run_all("agents", "revoke", "plat-a-e01-gw", "--by", "x", "--reason", HOSTILE, "--registry", db)
+    run_all("users", "add", "li", "--name", HOSTILE, "--role", "observer", "--by", HOSTILE,
+            "--registry", db)  # fmt: skip
+    outputs = {
+        "plan load": loaded,
+        "plan show": run_all("plan", "show", "--registry", db),
+        "plan show --json": run_all("plan", "show", "--json", "--registry", db),
+        "agents list": run_all("agents", "list", "--registry", db),
+        "users list": run_all("users", "list", "--registry", db),
+    }
+    for command, output in outputs.items():
+        assert _controls(output) == [], command
+        assert "\\x1b[2J" in output or "\\u001b[2J" in output, command
+    shown = outputs["plan show"]
+    assert "\\x1b[2J\\x1b]0;owned\\x07\\u202e\\u2066\\x00\\x08\\r\\x9b31m\\x85\\x90" in shown
+    assert "[bold red]x[/bold red]" in shown  # markup shown as text, not obeyed
+    plan = json.loads(outputs["plan show --json"])  # still JSON, and still the same names
+    assert plan["province"]["name"] == HOSTILE

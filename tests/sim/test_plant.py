@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,13 @@ def test_cross_field_mistakes(text: str, expected: str) -> None:
 def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(PlantFileError, match="cannot read"):
         load_plant(tmp_path / "missing.yaml")
+
+
+@pytest.mark.timeout(30)  # a safety net: a FIFO must be refused, never waited on
+def test_a_plant_file_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "plant.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(PlantFileError, match="not a regular file"):
+        load_plant(fifo)
+    with pytest.raises(PlantFileError, match="not a regular file"):
+        load_plant(Path("/dev/zero"))

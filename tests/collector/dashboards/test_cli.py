@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from collector.cli import app
@@ -13,6 +16,7 @@ from collector.registry import Registry
 from stack import InfluxServer
 from tests.collector.dashboards.documents import enterprise_evidence
 from tests.collector.dashboards.fill import fill_registry
+from tests.collector.test_cli import COLLECTOR, cap_memory
 
 
 def test_snapshot_and_evidence_commands_write_their_points(
@@ -46,3 +50,30 @@ def test_snapshot_and_evidence_commands_write_their_points(
         env={"COLUMNS": "250"},
     )
     assert refused.exit_code == 2 and "not an evidence document" in refused.output
+
+
+@pytest.mark.parametrize("kind", ["dev_zero", "fifo"])
+def test_evidence_refuses_a_document_that_is_not_a_regular_file(tmp_path: Path, kind: str) -> None:
+    # read_text() of /dev/zero grew without bound; of a FIFO, waited for ever (#14).
+    config = tmp_path / "collector.yaml"
+    config.write_text(
+        "registry: registry.sqlite\nbroker: {host: 127.0.0.1}\n"
+        "influx: {url: 'http://127.0.0.1:9', database: rv}\n"
+    )
+    document = Path("/dev/zero") if kind == "dev_zero" else tmp_path / "evidence.json"
+    if kind == "fifo":
+        os.mkfifo(document)
+
+    result = subprocess.run(
+        [COLLECTOR, "dashboards", "evidence", str(document), "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,  # safety nets only, as in tests/collector/test_cli.py
+        preexec_fn=cap_memory,
+    )
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert (
+        "not a regular file" in result.stderr and "expected an evidence JSON file" in result.stderr
+    )

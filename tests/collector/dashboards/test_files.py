@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from collector.dashboards import DashboardFileError, load_dashboard, load_dashboards
 from collector.dashboards.check import ALL, TimeRange, interpolate, nice_interval_ms
-from collector.dashboards.files import Variable
+from collector.dashboards.files import MAX_DASHBOARD_BYTES, Variable
 
 DASHBOARDS = Path(__file__).resolve().parents[3] / "dashboards"
 RANGE = TimeRange(1_770_000_000_000, 1_780_000_000_000)
@@ -77,3 +78,26 @@ def test_a_dashboard_we_cannot_check_is_refused_with_the_panel_named(tmp_path: P
         load_dashboard(path)
     with pytest.raises(DashboardFileError, match=r"no \*\.json dashboard files"):
         load_dashboards(tmp_path / "empty")
+
+
+@pytest.mark.timeout(30)  # a safety net: a FIFO once made `dashboards check` wait for ever (#14)
+def test_a_fifo_or_directory_named_like_a_dashboard_is_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "a-fifo.json"
+    os.mkfifo(fifo)
+    with pytest.raises(DashboardFileError) as caught:
+        load_dashboards(tmp_path)
+    assert str(caught.value) == (
+        f"{fifo}: not a regular file (a FIFO), expected a dashboard JSON file"
+    )
+    fifo.unlink()
+    (tmp_path / "b-folder.json").mkdir()
+    with pytest.raises(DashboardFileError, match="is a directory, expected a dashboard JSON"):
+        load_dashboards(tmp_path)
+
+
+def test_a_dashboard_file_over_the_limit_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "huge.json"
+    with path.open("wb") as stream:  # sparse: no disk space used
+        stream.truncate(8 << 30)
+    with pytest.raises(DashboardFileError, match=f"more than the limit of {MAX_DASHBOARD_BYTES:,}"):
+        load_dashboard(path)
