@@ -6,6 +6,7 @@ with :func:`load_plan`. See docs/plan.md.
 """
 
 from collector.registry.decisions import MAX_COMMENT_CHARS, OUTCOMES, Decision, Outcome
+from collector.registry.ownership import collisions_among, registry_refusal
 from collector.registry.plan import (
     KPI_DIRECTION,
     KPI_NAMES,
@@ -83,7 +84,9 @@ __all__ = [
     "TokenEntry",
     "User",
     "check_plan",
+    "collisions_among",
     "load_plan",
     "parse_plan",
     "plan_digest",
+    "registry_refusal",
 ]
