@@ -98,7 +98,7 @@ def test_the_other_provinces_plan_is_refused_and_names_both_plans(tmp_path: Path
 
 def _id_routes(client: TestClient) -> list[tuple[str, str, str]]:
     """(name, method, path template) of every route with a platform, enterprise or agent id."""
-    found = []
+    found: list[tuple[str, str, str]] = []
     for name, path, methods in route_table(client.app):  # type: ignore[arg-type]
         if ID_PARAMETERS & set(re.findall(r"{(\w+)}", path)):
             found.extend((name, method, path) for method in sorted(methods - {"HEAD"}))
