@@ -98,6 +98,23 @@ def _load_config(path: Path) -> CollectorConfig:
         raise typer.Exit(2 if isinstance(exc, ConfigFileError) else 1) from None
 
 
+def _refuse_id_collisions(path: Path) -> None:
+    """Exit 4 if the registry at ``path`` gives one platform, enterprise or agent id to two
+    plans (loaded before ids were checked across plans): serving or ingesting would file one
+    plan's data under another's, so neither starts until the operator resolves it."""
+    from collector.errors import IdCollisionError, RegistryUnavailable
+    from collector.registry import Registry
+
+    try:
+        with Registry(path) as registry:
+            registry.require_unique_ids()
+    except (IdCollisionError, RegistryUnavailable) as exc:
+        err_console.print(
+            f"error: {exc}", style="red", markup=False, highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(4) from None
+
+
 @app.command()
 def ingest(
     config: ConfigOption = Path("collector.yaml"),
@@ -119,7 +136,8 @@ def ingest(
     the shared subscription. With --retire it takes no new windows, stores what the
     client id's session still holds, ends the session and exits 0: the way to remove a
     replica without leaving its share of the windows queued for nobody. Exit codes:
-    0 clean stop, 1/2 configuration errors, 4 the registry or InfluxDB cannot be used at start.
+    0 clean stop, 1/2 configuration errors, 4 the registry or InfluxDB cannot be used at start
+    (also when the registry gives one platform, enterprise or agent id to two plans).
     """
     import asyncio
     import signal
@@ -133,6 +151,7 @@ def ingest(
     from collector.store import StoreError
 
     settings = _load_config(config)
+    _refuse_id_collisions(settings.registry)
     tune_gc_for_ingest()
 
     async def run() -> None:
@@ -194,7 +213,7 @@ def serve(
     """Serve the web app: API (/api/v1, /openapi.json, /docs), pages, /healthz, /metrics.
 
     Runs until SIGTERM or SIGINT. Exit codes: 0 clean stop, 1/2 configuration errors, 4 the
-    registry cannot be opened.
+    registry cannot be opened or gives one platform, enterprise or agent id to two plans.
     """
     import uvicorn
 
@@ -203,6 +222,7 @@ def serve(
     from collector.web.app import create_app
 
     settings = _load_config(config)
+    _refuse_id_collisions(settings.registry)
     web = settings.web
     try:
         registry = Registry(settings.registry)

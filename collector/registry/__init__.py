@@ -20,7 +20,13 @@ from collector.registry.plan import (
     SubIndustry,
     Target,
 )
-from collector.registry.planfile import LoadedPlan, load_plan, parse_plan, plan_digest
+from collector.registry.planfile import (
+    LoadedPlan,
+    collision_issues,
+    load_plan,
+    parse_plan,
+    plan_digest,
+)
 from collector.registry.quarantine import QUARANTINE_RAW_LIMIT, REASON_PATTERN
 from collector.registry.records import (
     AgentEntry,
@@ -84,6 +90,7 @@ __all__ = [
     "TokenEntry",
     "User",
     "check_plan",
+    "collision_issues",
     "collisions_among",
     "load_plan",
     "parse_plan",
