@@ -7,6 +7,11 @@ keeps its own ids; another plan never takes them. Every version a plan ever had 
 data stays in InfluxDB under those ids), and so does the ``agents`` table (an agent added with
 ``agents add`` is in no plan file).
 
+A registry loaded before this check may hold an id two plans claim. :func:`registry_collisions`
+finds those by what is in force now (latest versions, agents not revoked), so the operator can
+resolve one: revoke the wrong plan's agents and load a new version of it with ids of its own
+(docs/operations.md). Until then ``serve`` and ``ingest`` refuse to start.
+
 The functions here read with the caller's connection, inside the caller's transaction, so
 :meth:`Registry.load_plan` checks and writes under one write lock.
 """
@@ -57,19 +62,33 @@ def _stored_ids(content: str) -> Iterator[tuple[IdKind, str]]:
                 yield "agent", str(agent["id"])
 
 
-def _claims(conn: sqlite3.Connection, except_key: str | None) -> _Claims:
+_LATEST_CONTENT = (
+    "SELECT p.plan_key, p.content FROM plan_versions p JOIN (SELECT plan_key, max(version) AS v "
+    "FROM plan_versions GROUP BY plan_key) m ON p.plan_key = m.plan_key AND p.version = m.v"
+)
+
+
+def _claims(conn: sqlite3.Connection, *, current_only: bool) -> _Claims:
+    """(kind, id) → plan keys claiming it: from plan contents and the ``agents`` table.
+
+    An agent row claims its agent id for its plan, and its platform and enterprise too (an
+    agent of plan B registered under plan A's enterprise would write A's data). With
+    ``current_only``, only what is in force counts: each plan's latest version, and revoked
+    agents claim their id alone; otherwise every version and every agent row counts.
+    """
     claims: _Claims = {}
-    rows = conn.execute(
-        "SELECT plan_key, content FROM plan_versions WHERE plan_key IS NOT ?", (except_key,)
-    ).fetchall()
-    for key, content in rows:
+    query = _LATEST_CONTENT if current_only else "SELECT plan_key, content FROM plan_versions"
+    for key, content in conn.execute(query).fetchall():
         for claimed in _stored_ids(str(content)):
             claims.setdefault(claimed, set()).add(str(key))
     agents = conn.execute(
-        "SELECT agent_id, plan_key FROM agents WHERE plan_key IS NOT ?", (except_key,)
+        "SELECT agent_id, plan_key, platform, enterprise, revoked_at FROM agents"
     ).fetchall()
-    for agent_id, key in agents:
+    for agent_id, key, platform, enterprise, revoked_at in agents:
         claims.setdefault(("agent", str(agent_id)), set()).add(str(key))
+        if not (current_only and revoked_at is not None):
+            claims.setdefault(("platform", str(platform)), set()).add(str(key))
+            claims.setdefault(("enterprise", str(enterprise)), set()).add(str(key))
     return claims
 
 
@@ -86,18 +105,21 @@ def _shared(claims: _Claims) -> tuple[IdCollision, ...]:
 
 
 def collisions_with(conn: sqlite3.Connection, plan: Plan) -> tuple[IdCollision, ...]:
-    """The plan's ids that another plan key (any of its versions, or its agents) holds."""
-    others = _claims(conn, plan.key)
-    return _sorted(
-        IdCollision(kind, value, tuple(sorted({plan.key, *others[(kind, value)]})))
-        for kind, value in dict.fromkeys(plan_ids(plan))
-        if (kind, value) in others
-    )
+    """The plan's ids that another plan key holds (in any version, or through its agents) and
+    the plan itself never held: a plan keeps the ids it has, and takes none of another's."""
+    claims = _claims(conn, current_only=False)
+    found = []
+    for kind, value in dict.fromkeys(plan_ids(plan)):
+        holders = claims.get((kind, value), set())
+        if holders and plan.key not in holders:
+            found.append(IdCollision(kind, value, tuple(sorted({plan.key, *holders}))))
+    return _sorted(found)
 
 
 def registry_collisions(conn: sqlite3.Connection) -> tuple[IdCollision, ...]:
-    """Every id the registry's plans (any version) or agents give to more than one plan key."""
-    return _shared(_claims(conn, None))
+    """Every id that more than one plan claims now: in their latest versions, or through an
+    agent not revoked (a registry loaded before ids were checked across plans)."""
+    return _shared(_claims(conn, current_only=True))
 
 
 def collisions_among(plans: Iterable[tuple[str, Plan]]) -> tuple[IdCollision, ...]:

@@ -264,13 +264,14 @@ class Registry(UsersMixin, DecisionsMixin, ViewsMixin):
         return tuple(added), tuple(updated), tuple(notes)
 
     def plan_id_collisions(self, plan: Plan) -> tuple[IdCollision, ...]:
-        """The plan's platform, enterprise and agent ids that another plan key holds (a read:
-        :meth:`load_plan` checks again in its write transaction)."""
+        """The plan's platform, enterprise and agent ids that another plan key holds and this
+        plan never did (a read: :meth:`load_plan` checks again in its write transaction)."""
         with self._read() as conn:
             return ownership.collisions_with(conn, plan)
 
     def id_collisions(self) -> tuple[IdCollision, ...]:
-        """Ids the registry gives to more than one plan key (stored before the check existed)."""
+        """Ids more than one plan key claims now (latest versions, agents not revoked): what a
+        registry loaded before ids were checked across plans may hold."""
         with self._read() as conn:
             return ownership.registry_collisions(conn)
 

@@ -204,3 +204,36 @@ def test_a_collision_already_in_the_registry_is_named_never_resolved(
         registry.find_enterprise("plat-a", "e01")
     with pytest.raises(IdCollisionError):
         DirectoryCache(registry).current()
+
+
+def insert_agent_directly(path: Path, agent_id: str, plan_key: str, enterprise: str) -> None:
+    """Register an agent of ``plan_key`` under plat-a's ``enterprise`` as an older loader
+    could (today's load_plan refuses the plan that would bring it)."""
+    key = wire.public_key_text(Ed25519PrivateKey.generate().public_key())
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO agents (agent_id, plan_key, platform, enterprise, public_key, devices, "
+            "added_at, added_by) VALUES (?, ?, 'plat-a', ?, ?, '[\"press-1\"]', ?, ?)",
+            (agent_id, plan_key, enterprise, key, format_time(T0), "older collector"),
+        )
+    conn.close()
+
+
+def test_a_collision_in_the_registry_is_resolved_by_a_new_version_of_the_wrong_plan(
+    registry: Registry,
+) -> None:
+    insert_version_directly(registry.path, plan(BEIJING, {"plat-a": "e"}, agent_prefix="bj-"))
+    insert_agent_directly(registry.path, "bj-e01-gw", "110000-2026", "e01")
+    # The rightful plan keeps its ids: a new version of it still loads.
+    changed = registry.plan_version("330200-2026").source_text.replace("size: 5", "size: 6")
+    assert registry.load_plan(parse_plan(changed, "v2.yaml"), by="宁波").version == 2
+    # The wrong plan gets ids of its own; its stray agent under e01 still claims plat-a/e01.
+    registry.load_plan(plan(BEIJING, {"plat-bj": "bj"}), by="北京")
+    left = registry.id_collisions()
+    assert [(c.kind, c.id) for c in left] == [("platform", "plat-a"), ("enterprise", "e01")]
+    registry.revoke_agent("bj-e01-gw", by="ops", reason="registered under another plan")
+    assert registry.id_collisions() == ()
+    registry.require_unique_ids()
+    directory = DirectoryCache(registry).current()
+    assert directory.enterprises["e01"].province_code == "330200"
+    assert directory.platforms["plat-bj"].province.code == "110000"
