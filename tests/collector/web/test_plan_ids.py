@@ -27,6 +27,7 @@ from collector.errors import ConflictError
 from collector.registry import parse_plan
 from collector.store import InfluxStore
 from collector.web.app import create_app, route_table
+from tests.collector.test_registry_plan_ids import insert_version_directly
 from tests.collector.web.world import T0, World, build_world, plan_text
 
 #: Path parameters that name a platform, an enterprise or an agent of a plan.
@@ -172,3 +173,24 @@ def test_the_other_provinces_reviewer_lists_nothing_of_the_plan(
     assert len(rightful.json()["items"]) == 10
     deciders = {d.decided_by for d in attacked.registry.decisions("plat-a", "e03")}
     assert ATTACKER not in deciders
+
+
+def test_a_collision_written_by_an_older_loader_is_a_503_never_a_choice(tmp_path: Path) -> None:
+    world = build_world(tmp_path, None)
+    try:
+        # As an older collector's plan load did: its plan_versions row, by sqlite3, because
+        # today's load_plan refuses it.
+        insert_version_directly(
+            world.registry.path, parse_plan(attacker_plan_text(), "110000.yaml")
+        )
+        app = create_app(world.settings, world.registry, None)
+        with TestClient(app, base_url="http://testserver") as client:
+            for path in ("/api/v1/enterprises/e01", "/enterprises/e01", "/platforms/plat-b"):
+                response = client.get(path, headers=world.headers(RIGHTFUL))
+                assert response.status_code == 503, (path, response.text[:300])
+                assert "more than one plan claims" in response.text
+                assert "330200-2026" not in response.text  # the ids and plans go to the log
+            api = client.get("/api/v1/platforms", headers=world.headers("admin"))
+            assert api.json()["type"].endswith("/id-collision")
+    finally:
+        world.registry.close()
