@@ -110,7 +110,7 @@ class Registry(UsersMixin, DecisionsMixin, ViewsMixin):
             raise _unavailable(path, exc) from exc
         self._lock = threading.RLock()
         self._plans: dict[tuple[str, int], PlanVersion] = {}
-        self._index: tuple[tuple[tuple[str, int], ...], _EnterpriseIndex] | None = None
+        self._index: tuple[list[tuple[str, int]], _EnterpriseIndex] | None = None
 
     def close(self) -> None:
         """Close the connection; the registry cannot be used afterwards."""
@@ -320,22 +320,6 @@ class Registry(UsersMixin, DecisionsMixin, ViewsMixin):
             ).fetchall()
         return [_version_info(row) for row in rows]
 
-    def _latest_plans(self) -> list[PlanVersion]:
-        # Another process may load a new version at any time, so the latest version numbers
-        # are read each call (one small query); parsed versions are cached, as they never change.
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT plan_key, max(version) FROM plan_versions GROUP BY plan_key ORDER BY 1"
-            ).fetchall()
-        latest = []
-        for key, version in rows:
-            cached = self._plans.get((str(key), int(version)))
-            if cached is None:
-                cached = self.plan_version(str(key), int(version))
-                self._plans[(str(key), int(version))] = cached
-            latest.append(cached)
-        return latest
-
     def find_enterprise(
         self, platform_id: str | None, enterprise_id: str
     ) -> tuple[PlanVersionInfo, Platform, Enterprise] | None:
@@ -346,9 +330,9 @@ class Registry(UsersMixin, DecisionsMixin, ViewsMixin):
         it; a registry written before that check, where two plans do, raises IdCollisionError
         rather than choosing one.
         """
-        listed = self._enterprise_index().get(enterprise_id, [])
-        keys = tuple(sorted({info.plan_key for info, _, _ in listed}))
-        if len(keys) > 1:
+        listed = self._enterprise_index().get(enterprise_id, ())
+        if len(listed) > 1:  # a plan lists an enterprise id once (rules.py): two plans do
+            keys = tuple(sorted({info.plan_key for info, _, _ in listed}))
             collision = IdCollision("enterprise", enterprise_id, keys)
             raise ownership.registry_refusal(self.path, (collision,))
         for info, platform, enterprise in listed:
@@ -357,20 +341,26 @@ class Registry(UsersMixin, DecisionsMixin, ViewsMixin):
         return None
 
     def _enterprise_index(self) -> _EnterpriseIndex:
-        # The ingest asks for every batch's enterprises: one small query for the latest
-        # versions, then a dictionary built once per set of versions.
-        latest = self._latest_plans()
-        marker = tuple((current.info.plan_key, current.info.version) for current in latest)
-        with self._lock:
-            if self._index is not None and self._index[0] == marker:
-                return self._index[1]
+        # The ingest asks for every batch's enterprises. Another process may load a new
+        # version at any time, so the latest version numbers are read each call (one small
+        # query); the index is rebuilt only when they change (versions never change).
+        with self._read() as conn:
+            latest = conn.execute(
+                "SELECT plan_key, max(version) FROM plan_versions GROUP BY plan_key ORDER BY 1"
+            ).fetchall()
+        built = self._index
+        if built is not None and built[0] == latest:
+            return built[1]
         index: _EnterpriseIndex = {}
-        for current in latest:
+        for key, version in latest:
+            current = self._plans.get((str(key), int(version)))
+            if current is None:
+                current = self.plan_version(str(key), int(version))
+                self._plans[(str(key), int(version))] = current
             for platform in current.plan.platforms:
                 for enterprise in platform.enterprises:
                     index.setdefault(enterprise.id, []).append((current.info, platform, enterprise))
-        with self._lock:
-            self._index = (marker, index)
+        self._index = (latest, index)  # one assignment: a reader sees the old or the new pair
         return index
 
     def enterprise_zone(self, enterprise_id: str) -> str:
