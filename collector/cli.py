@@ -117,6 +117,21 @@ def _load_config(path: Path) -> CollectorConfig:
         raise typer.Exit(2 if isinstance(exc, ConfigFileError) else 1) from None
 
 
+def _refuse_id_collisions(path: Path) -> None:
+    """Exit 4 if the registry at ``path`` gives one platform, enterprise or agent id to two
+    plans (loaded before ids were checked across plans): serving or ingesting would file one
+    plan's data under another's, so neither starts until the operator resolves it."""
+    from collector.errors import IdCollisionError, RegistryUnavailable
+    from collector.registry import Registry
+
+    try:
+        with Registry(path) as registry:
+            registry.require_unique_ids()
+    except (IdCollisionError, RegistryUnavailable) as exc:
+        say(err_console, f"error: {exc}", "red")
+        raise typer.Exit(4) from None
+
+
 @app.command()
 def ingest(
     config: ConfigOption = Path("collector.yaml"),
@@ -138,7 +153,8 @@ def ingest(
     the shared subscription. With --retire it takes no new windows, stores what the
     client id's session still holds, ends the session and exits 0: the way to remove a
     replica without leaving its share of the windows queued for nobody. Exit codes:
-    0 clean stop, 1/2 configuration errors, 4 the registry or InfluxDB cannot be used at start.
+    0 clean stop, 1/2 configuration errors, 4 the registry or InfluxDB cannot be used at start
+    (also when the registry gives one platform, enterprise or agent id to two plans).
     """
     import asyncio
     import signal
@@ -152,6 +168,7 @@ def ingest(
     from collector.store import StoreError
 
     settings = _load_config(config)
+    _refuse_id_collisions(settings.registry)
     tune_gc_for_ingest()
 
     async def run() -> None:
@@ -213,7 +230,7 @@ def serve(
     127.0.0.1:web.metrics_port when set.
 
     Runs until SIGTERM or SIGINT. Exit codes: 0 clean stop, 1/2 configuration errors, 4 the
-    registry cannot be opened.
+    registry cannot be opened or gives one platform, enterprise or agent id to two plans.
     """
     import asyncio
 
@@ -224,6 +241,7 @@ def serve(
     from collector.web.app import create_app
 
     settings = _load_config(config)
+    _refuse_id_collisions(settings.registry)
     web = settings.web
     try:
         registry = Registry(settings.registry)

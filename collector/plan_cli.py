@@ -24,14 +24,22 @@ from rich.console import Console
 
 from agent.errors import ConfigIssue
 from agent.terminal import json_for_terminal, say
-from collector.errors import CollectorError, PlanFileError, PlanInvalidError, RegistryUnavailable
-from collector.registry import Enterprise, LoadedPlan, Registry, load_plan
+from collector.errors import (
+    CollectorError,
+    IdCollision,
+    IdCollisionError,
+    PlanFileError,
+    PlanInvalidError,
+    RegistryUnavailable,
+)
+from collector.registry import Enterprise, LoadedPlan, Registry, collision_issues, load_plan
 from collector.registry.records import PlanVersion, QuarantineEntry, format_time
 
 __all__ = [
     "EXIT_ERRORS",
     "EXIT_OK",
     "EXIT_UNREADABLE",
+    "check_plan_ids",
     "print_issues",
     "register",
     "validate_plan_file",
@@ -50,6 +58,14 @@ RegistryOption = Annotated[
     Path,
     typer.Option(
         "--registry", envvar="RV_REGISTRY", help="Registry database (SQLite), shared by processes."
+    ),
+]
+CheckRegistryOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--registry",
+        envvar="RV_REGISTRY",
+        help="Also check the plan's ids against this registry's other plans (never created).",
     ),
 ]
 ByOption = Annotated[str, typer.Option("--by", help="Who makes the change (kept in the audit).")]
@@ -102,6 +118,34 @@ def validate_plan_file(path: Path, out: Console) -> tuple[int, LoadedPlan | None
     return EXIT_OK, loaded
 
 
+def _print_collisions(
+    out: Console, loaded: LoadedPlan, collisions: Sequence[IdCollision], registry: Path
+) -> None:
+    print_issues(out, collision_issues(loaded, collisions, registry))
+    _plain(
+        out,
+        f"{loaded.source}: plan {loaded.plan.key} reuses "
+        f"{_count(len(collisions), 'id')} of other plans; give them new ids (only a new "
+        "version of the plan that holds an id may keep it)",
+    )
+
+
+def check_plan_ids(loaded: LoadedPlan, store: Registry, out: Console) -> int:
+    """The cross-plan id check: print its outcome and return the exit code (0 or 1)."""
+    collisions = store.plan_id_collisions(loaded.plan)
+    if collisions:
+        _print_collisions(out, loaded, collisions, store.path)
+        return EXIT_ERRORS
+    others = [key for key in store.plan_keys() if key != loaded.plan.key]
+    _plain(
+        out,
+        f"cross-plan id check: ran against registry {store.path} "
+        f"({_count(len(others), 'other plan')}): no id of plan {loaded.plan.key} is held by "
+        "another plan",
+    )
+    return EXIT_OK
+
+
 def _open(path: Path) -> Registry:
     try:
         return Registry(path)
@@ -124,13 +168,34 @@ plan_app = typer.Typer(help="The implementation plan (实施方案): validate, l
 @plan_app.command("validate")
 def plan_validate(
     file: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
+    registry: CheckRegistryOption = None,
 ) -> None:
     """Check a plan: schema and programme rules, every error with file, line and key path.
 
-    Exit code 0 if valid (warnings may be printed), 1 if it has errors, 2 if unreadable.
+    With --registry (or RV_REGISTRY) also check that no other plan in that registry holds
+    one of its platform, enterprise or agent ids; the output says whether that check ran.
+    Exit code 0 if valid (warnings may be printed), 1 if it has errors or reuses another
+    plan's ids, 2 if the file or the registry is unreadable.
     """
-    code, _ = validate_plan_file(file, console)
-    raise typer.Exit(code)
+    code, loaded = validate_plan_file(file, console)
+    if loaded is None:
+        raise typer.Exit(code)
+    if registry is None:
+        _plain(
+            console,
+            "cross-plan id check: not run (no registry; give --registry PATH or set "
+            "RV_REGISTRY to check the ids against the collector's other plans)",
+        )
+        raise typer.Exit(code)
+    if not registry.is_file():
+        _plain(
+            err_console,
+            f"error: registry {registry}: no such file (validate never creates one)",
+            "red",
+        )
+        raise typer.Exit(EXIT_UNREADABLE)
+    with _open(registry) as store:
+        raise typer.Exit(check_plan_ids(loaded, store, console))
 
 
 @plan_app.command("load")
@@ -144,8 +209,13 @@ def plan_load(
     if loaded is None:
         raise typer.Exit(code)
     with _open(registry) as store:
+        if check_plan_ids(loaded, store, console) != EXIT_OK:
+            raise typer.Exit(EXIT_ERRORS)
         try:
             result = store.load_plan(loaded, by=by)
+        except IdCollisionError as exc:  # another load won the race since the check above
+            _print_collisions(err_console, loaded, exc.collisions, registry)
+            raise typer.Exit(EXIT_ERRORS) from None
         except (CollectorError, ValueError) as exc:
             raise _fail(exc) from None
     for note in result.notes:

@@ -6,6 +6,7 @@ with :func:`load_plan`. See docs/plan.md.
 """
 
 from collector.registry.decisions import MAX_COMMENT_CHARS, OUTCOMES, Decision, Outcome
+from collector.registry.ownership import collisions_among, registry_refusal
 from collector.registry.plan import (
     KPI_DIRECTION,
     KPI_NAMES,
@@ -19,7 +20,13 @@ from collector.registry.plan import (
     SubIndustry,
     Target,
 )
-from collector.registry.planfile import LoadedPlan, load_plan, parse_plan, plan_digest
+from collector.registry.planfile import (
+    LoadedPlan,
+    collision_issues,
+    load_plan,
+    parse_plan,
+    plan_digest,
+)
 from collector.registry.quarantine import QUARANTINE_RAW_LIMIT, REASON_PATTERN
 from collector.registry.records import (
     AgentEntry,
@@ -83,7 +90,10 @@ __all__ = [
     "TokenEntry",
     "User",
     "check_plan",
+    "collision_issues",
+    "collisions_among",
     "load_plan",
     "parse_plan",
     "plan_digest",
+    "registry_refusal",
 ]

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.config.load import ordered_issues, parse_document
 from agent.config.yamlload import KeyPath, MarkedData, format_path, read_config_text
 from agent.errors import ConfigFileError, ConfigInvalidError, ConfigIssue
-from collector.errors import PlanFileError, PlanInvalidError
+from collector.errors import IdCollision, PlanFileError, PlanInvalidError
 from collector.registry.plan import Plan
 from collector.registry.rules import Finding, check_plan
 
 __all__ = [
     "LoadedPlan",
+    "collision_issues",
     "load_plan",
     "parse_plan",
     "plan_changes",
@@ -159,3 +160,42 @@ def _diff(old: object, new: object, path: str, found: list[str]) -> None:
                     _diff(old_ids[key], new_ids[key], child, found)
             return
     found.append(f"{path}: {_shown_json(old)} -> {_shown_json(new)}")
+
+
+def _id_paths(plan: Plan) -> dict[tuple[str, str], KeyPath]:
+    paths: dict[tuple[str, str], KeyPath] = {}
+    for p, platform in enumerate(plan.platforms):
+        paths[("platform", platform.id)] = ("platforms", p, "id")
+        for e, enterprise in enumerate(platform.enterprises):
+            paths[("enterprise", enterprise.id)] = ("platforms", p, "enterprises", e, "id")
+            for a, agent in enumerate(enterprise.agents):
+                at = ("platforms", p, "enterprises", e, "agents", a, "id")
+                paths[("agent", agent.id)] = at
+    return paths
+
+
+def _line(loaded: LoadedPlan, path: KeyPath) -> int | None:
+    # The line of the id, or of its nearest ancestor the file gives a line for.
+    for end in range(len(path), -1, -1):
+        line = loaded.lines.get(path[:end])
+        if line is not None:
+            return line
+    return None
+
+
+def collision_issues(
+    loaded: LoadedPlan, collisions: Sequence[IdCollision], registry: Path
+) -> list[ConfigIssue]:
+    """One error per id of ``loaded`` that another plan in ``registry`` holds, with its line."""
+    paths = _id_paths(loaded.plan)
+    issues = []
+    for collision in collisions:
+        path = paths.get((collision.kind, collision.id), ())
+        holders = ", ".join(k for k in collision.plan_keys if k != loaded.plan.key)
+        message = (
+            f"{collision.kind} {collision.id} is already held by plan {holders} in registry "
+            f"{registry}: ids are unique across all plans (MQTT topics, InfluxDB tags and seq "
+            "records name the id alone)"
+        )
+        issues.append(ConfigIssue(loaded.source, _line(loaded, path), format_path(path), message))
+    return issues

@@ -20,8 +20,8 @@ from types import TracebackType
 from typing import TextIO
 
 from agent import wire
-from collector.errors import ConflictError, NotFoundError, RegistryUnavailable
-from collector.registry import quarantine, sequence
+from collector.errors import ConflictError, IdCollision, NotFoundError, RegistryUnavailable
+from collector.registry import ownership, quarantine, sequence
 from collector.registry.core import checked_actor, utc_now
 from collector.registry.decisions import DecisionsMixin
 from collector.registry.plan import Enterprise, Plan, Platform
@@ -56,6 +56,8 @@ _AGENT_COLUMNS = (
     "revoked_at, revoked_by, revoke_reason"
 )
 _VERSION_COLUMNS = "plan_key, version, digest, source_name, loaded_at, loaded_by, changes"
+#: Enterprise id → where the latest plan versions list it (one place, unless two plans do).
+_EnterpriseIndex = dict[str, list[tuple[PlanVersionInfo, Platform, Enterprise]]]
 
 
 def _agent(row: Sequence[object]) -> AgentEntry:
@@ -108,6 +110,7 @@ class Registry(UsersMixin, DecisionsMixin, ViewsMixin):
             raise _unavailable(path, exc) from exc
         self._lock = threading.RLock()
         self._plans: dict[tuple[str, int], PlanVersion] = {}
+        self._index: tuple[list[tuple[str, int]], _EnterpriseIndex] | None = None
 
     def close(self) -> None:
         """Close the connection; the registry cannot be used afterwards."""
@@ -179,13 +182,18 @@ class Registry(UsersMixin, DecisionsMixin, ViewsMixin):
         """Store a validated plan as a new version if its content differs from the current one.
 
         Loading the same content again changes nothing (``created`` is False). The plan's agents
-        are registered (new ids) or their device lists updated. Raises ConflictError, writing
-        nothing, if an agent id or key in the plan is registered differently.
+        are registered (new ids) or their device lists updated. Raises, writing nothing,
+        IdCollisionError if another plan key holds one of the plan's platform, enterprise or
+        agent ids (checked in the write transaction, so two loads cannot both pass), and
+        ConflictError if an agent id or key in the plan is registered differently.
         """
         actor, at = checked_actor(by), format_time(now or utc_now())
         plan, key = loaded.plan, loaded.plan.key
         content = plan_content(plan)
         with self._write() as conn:
+            collisions = ownership.collisions_with(conn, plan)
+            if collisions:
+                raise ownership.load_refusal(key, loaded.source, collisions)
             current = conn.execute(
                 "SELECT version, digest, content FROM plan_versions WHERE plan_key = ? "
                 "ORDER BY version DESC LIMIT 1",
@@ -255,6 +263,27 @@ class Registry(UsersMixin, DecisionsMixin, ViewsMixin):
                         updated.append(agent.id)
         return tuple(added), tuple(updated), tuple(notes)
 
+    def plan_id_collisions(self, plan: Plan) -> tuple[IdCollision, ...]:
+        """The plan's platform, enterprise and agent ids that another plan key holds and this
+        plan never did (a read: :meth:`load_plan` checks again in its write transaction)."""
+        with self._read() as conn:
+            return ownership.collisions_with(conn, plan)
+
+    def id_collisions(self) -> tuple[IdCollision, ...]:
+        """Ids more than one plan key claims now (latest versions, agents not revoked): what a
+        registry loaded before ids were checked across plans may hold."""
+        with self._read() as conn:
+            return ownership.registry_collisions(conn)
+
+    def require_unique_ids(self) -> None:
+        """Raise IdCollisionError naming every id more than one plan claims; else nothing.
+
+        ``serve`` and ``ingest`` call it before they start.
+        """
+        collisions = self.id_collisions()
+        if collisions:
+            raise ownership.registry_refusal(self.path, collisions)
+
     def plan_keys(self) -> list[str]:
         """Keys (``<province code>-<batch year>``) of every plan loaded, sorted."""
         with self._read() as conn:
@@ -291,37 +320,48 @@ class Registry(UsersMixin, DecisionsMixin, ViewsMixin):
             ).fetchall()
         return [_version_info(row) for row in rows]
 
-    def _latest_plans(self) -> list[PlanVersion]:
-        # Another process may load a new version at any time, so the latest version numbers
-        # are read each call (one small query); parsed versions are cached, as they never change.
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT plan_key, max(version) FROM plan_versions GROUP BY plan_key ORDER BY 1"
-            ).fetchall()
-        latest = []
-        for key, version in rows:
-            cached = self._plans.get((str(key), int(version)))
-            if cached is None:
-                cached = self.plan_version(str(key), int(version))
-                self._plans[(str(key), int(version))] = cached
-            latest.append(cached)
-        return latest
-
     def find_enterprise(
         self, platform_id: str | None, enterprise_id: str
     ) -> tuple[PlanVersionInfo, Platform, Enterprise] | None:
         """The enterprise in the latest version of the plan that lists it, or None.
 
-        ``platform_id`` None matches any platform (the first plan, by key, that lists the id).
+        ``platform_id`` None matches any platform. Ids are unique across plans
+        (:meth:`load_plan` refuses a plan that reuses another's), so at most one plan lists
+        it; a registry written before that check, where two plans do, raises IdCollisionError
+        rather than choosing one.
         """
-        for current in self._latest_plans():
-            for platform in current.plan.platforms:
-                if platform_id is not None and platform.id != platform_id:
-                    continue
-                for enterprise in platform.enterprises:
-                    if enterprise.id == enterprise_id:
-                        return current.info, platform, enterprise
+        listed = self._enterprise_index().get(enterprise_id, ())
+        if len(listed) > 1:  # a plan lists an enterprise id once (rules.py): two plans do
+            keys = tuple(sorted({info.plan_key for info, _, _ in listed}))
+            collision = IdCollision("enterprise", enterprise_id, keys)
+            raise ownership.registry_refusal(self.path, (collision,))
+        for info, platform, enterprise in listed:
+            if platform_id is None or platform.id == platform_id:
+                return info, platform, enterprise
         return None
+
+    def _enterprise_index(self) -> _EnterpriseIndex:
+        # The ingest asks for every batch's enterprises. Another process may load a new
+        # version at any time, so the latest version numbers are read each call (one small
+        # query); the index is rebuilt only when they change (versions never change).
+        with self._read() as conn:
+            latest = conn.execute(
+                "SELECT plan_key, max(version) FROM plan_versions GROUP BY plan_key ORDER BY 1"
+            ).fetchall()
+        built = self._index
+        if built is not None and built[0] == latest:
+            return built[1]
+        index: _EnterpriseIndex = {}
+        for key, version in latest:
+            current = self._plans.get((str(key), int(version)))
+            if current is None:
+                current = self.plan_version(str(key), int(version))
+                self._plans[(str(key), int(version))] = current
+            for platform in current.plan.platforms:
+                for enterprise in platform.enterprises:
+                    index.setdefault(enterprise.id, []).append((current.info, platform, enterprise))
+        self._index = (latest, index)  # one assignment: a reader sees the old or the new pair
+        return index
 
     def enterprise_zone(self, enterprise_id: str) -> str:
         """The enterprise's IANA time zone from the latest plan listing it; raise NotFoundError."""

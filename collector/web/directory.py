@@ -1,17 +1,29 @@
 """The loaded plans as the web app navigates them: provinces, platforms, enterprises, agents.
 
-Built from the latest version of every plan in the registry. A platform or enterprise id that
-two plans (two batches) list is taken from the first plan by key, as
-:meth:`Registry.find_enterprise` does, because the ingest and the store know an enterprise by
-its id alone. Parsed plans are cached by (key, version): a version never changes.
+Built from the latest version of every plan in the registry. Platform, enterprise and agent
+ids are unique across plans (the ingest and the store know them by id alone, and
+:meth:`Registry.load_plan` refuses a plan that reuses another's), so each id has one plan and
+one province. A registry that still holds an id two plans list (loaded before that check) is
+an error, IdCollisionError, never a silent choice of one plan: choosing would hand one
+province's enterprises to another's reviewers. Parsed plans are cached by (key, version): a
+version never changes.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from collector.registry import Enterprise, Plan, Platform, Registry, SubIndustry
+from collector.registry import (
+    Enterprise,
+    Plan,
+    Platform,
+    Registry,
+    SubIndustry,
+    collisions_among,
+    registry_refusal,
+)
 
 __all__ = ["Directory", "DirectoryCache", "EnterpriseRef", "PlatformRef", "ProvinceRef"]
 
@@ -79,7 +91,11 @@ class Directory:
         return sorted(found, key=lambda e: e.id)
 
 
-def _build(plans: list[tuple[str, int, Plan]]) -> Directory:
+def _build(plans: list[tuple[str, int, Plan]], registry_path: Path) -> Directory:
+    """The directory of these (key, version, plan); IdCollisionError if two share an id."""
+    collisions = collisions_among((key, plan) for key, _, plan in plans)
+    if collisions:
+        raise registry_refusal(registry_path, collisions)
     codes: dict[str, list[str]] = {}
     names: dict[str, str] = {}
     for key, _, plan in plans:
@@ -93,8 +109,6 @@ def _build(plans: list[tuple[str, int, Plan]]) -> Directory:
     for key, version, plan in sorted(plans, key=lambda item: item[0]):
         industries = {s.id: s for s in plan.sub_industries}
         for platform in plan.platforms:
-            if platform.id in platforms:
-                continue
             ref = PlatformRef(
                 key,
                 version,
@@ -105,7 +119,7 @@ def _build(plans: list[tuple[str, int, Plan]]) -> Directory:
             )
             platforms[platform.id] = ref
             for enterprise in platform.enterprises:
-                enterprises.setdefault(enterprise.id, EnterpriseRef(ref, enterprise))
+                enterprises[enterprise.id] = EnterpriseRef(ref, enterprise)
     return Directory(provinces, platforms, enterprises)
 
 
@@ -119,7 +133,11 @@ class DirectoryCache:
         self._built: tuple[tuple[tuple[str, int], ...], Directory] | None = None
 
     def current(self) -> Directory:
-        """The directory of the latest plan versions (two small queries when unchanged)."""
+        """The directory of the latest plan versions (two small queries when unchanged).
+
+        Raises IdCollisionError if two of those plans list one platform, enterprise or agent
+        id, and what the registry raises.
+        """
         latest = tuple(
             (key, self.registry.plan_history(key)[-1].version) for key in self.registry.plan_keys()
         )
@@ -133,6 +151,6 @@ class DirectoryCache:
                     plan = self.registry.plan_version(key, version).plan
                     self._plans[(key, version)] = plan
                 plans.append((key, version, plan))
-            directory = _build(plans)
+            directory = _build(plans, self.registry.path)
             self._built = (latest, directory)
             return directory

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from collector.errors import IdCollisionError
 from collector.registry import Registry
 from collector.store import InfluxStore
 from collector.web.bundles import BundleStore
 from collector.web.directory import Directory, DirectoryCache
 from collector.web.metrics import WebMetrics
+from collector.web.problems import Problem
 from collector.web.settings import WebSettings
 
 __all__ = ["WebState", "web_state"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -32,8 +37,22 @@ class WebState:
     evidence_runs: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
 
     def directory(self) -> Directory:
-        """The plans as they are now."""
-        return self.directories.current()
+        """The plans as they are now.
+
+        Problem 503 if two plans claim one id (a registry loaded before ids were checked
+        across plans, or by an older collector since ``serve`` started): the operator must
+        resolve it; the app never guesses which province an enterprise belongs to.
+        """
+        try:
+            return self.directories.current()
+        except IdCollisionError as exc:
+            log.error("%s", exc)
+            raise Problem(
+                503,
+                "the registry holds ids that more than one plan claims; the operator must "
+                "resolve it before these pages can be served",
+                kind="id-collision",
+            ) from None
 
 
 def web_state(request: Request) -> WebState:
