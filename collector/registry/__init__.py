@@ -39,7 +39,9 @@ from collector.registry.rules import (
     MIN_PERIOD_DAYS,
     check_plan,
 )
+from collector.registry.runs import RunSlot, SlotClaim
 from collector.registry.store import DEFAULT_BUSY_TIMEOUT_S, Registry
+from collector.registry.throttle import FailureOutcome, ThrottleLimits
 from collector.registry.users import ROLES, IssuedToken, Role, Session, TokenEntry, User
 
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "AuditEntry",
     "Decision",
     "Enterprise",
+    "FailureOutcome",
     "IssuedToken",
     "LoadedPlan",
     "Outcome",
@@ -74,12 +77,15 @@ __all__ = [
     "QuarantineEntry",
     "Registry",
     "Role",
+    "RunSlot",
     "SeqGap",
     "SeqOutcome",
     "SeqSummary",
     "Session",
+    "SlotClaim",
     "SubIndustry",
     "Target",
+    "ThrottleLimits",
     "TokenEntry",
     "User",
     "check_plan",

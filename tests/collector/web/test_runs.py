@@ -66,11 +66,13 @@ def make_app(own_world: World) -> Iterator[AppMaker]:
     """Start apps on ``own_world``'s registry (or another one) with settings overridden."""
     opened: list[tuple[TestClient, GatedBundleStore]] = []
 
-    def make(registry: Registry | None = None, **overrides: Any) -> tuple[TestClient, GatedBundleStore]:
-        settings = own_world.settings.model_copy(update=overrides)
+    def make(
+        registry: Registry | None = None, **overrides: Any
+    ) -> tuple[TestClient, GatedBundleStore]:
+        settings = WebSettings.model_validate({**own_world.settings.model_dump(), **overrides})
         url = own_world.influx_url
         app = create_app(
-            WebSettings.model_validate(settings.model_dump()),
+            settings,
             registry or own_world.registry,
             None if url is None else (lambda: InfluxStore(url, "rv")),
         )
@@ -83,9 +85,10 @@ def make_app(own_world: World) -> Iterator[AppMaker]:
         return client, gated
 
     yield make
-    for client, gated in opened:
+    for _, gated in opened:
         gated.gate.set()
-        _drain(client)
+    _drain(own_world.registry)
+    for client, _ in opened:
         client.__exit__(None, None, None)
 
 
@@ -94,9 +97,8 @@ def _state(client: TestClient) -> WebState:
     return state
 
 
-def _drain(client: TestClient) -> None:
+def _drain(registry: Registry) -> None:
     """Wait until no slot of this registry is held (the workers have finished)."""
-    registry = _state(client).registry
     deadline = time.monotonic() + DRAIN_DEADLINE_S
     while registry.run_slots():
         if time.monotonic() > deadline:
@@ -134,7 +136,7 @@ def test_runs_beyond_the_limits_are_refused_with_429_and_retry_after(
     assert _run(client, own_world, "rev-nb", "e08").status_code == 503
     _assert_busy(_run(client, own_world, "rev-cn", "c05"), "queue")
     gated.gate.set()
-    _drain(client)
+    _drain(own_world.registry)
     # Every accepted run finished after its request had given up, stored and audited.
     audited = own_world.registry.audit_page(
         subjects=None, action="evidence.run", subject=None, limit=10, offset=0
@@ -153,22 +155,27 @@ def test_a_slot_is_held_until_the_worker_ends_even_after_the_request_timed_out(
     assert [s.enterprise for s in own_world.registry.run_slots()] == ["e05"]
     _assert_busy(_run(client, own_world, "eng-a", "e05"), "enterprise e05")
     gated.gate.set()
-    _drain(client)
+    _drain(own_world.registry)
     assert [b.enterprise for b in gated.bundles("e05")] == ["e05"]
 
 
 def test_a_second_app_on_the_same_registry_file_sees_the_first_ones_slots(
     make_app: AppMaker, own_world: World
 ) -> None:
-    first, _ = make_app(evidence_timeout_s=0.2)
+    first, _ = make_app(evidence_timeout_s=0.2, evidence_queue_size=2)
     with Registry(own_world.registry.path) as other_registry:
-        second, _ = make_app(other_registry, evidence_timeout_s=0.2)
+        second, _ = make_app(other_registry, evidence_timeout_s=0.2, evidence_queue_size=2)
         assert _run(first, own_world, "eng-a", "e05").status_code == 503
         _assert_busy(_run(second, own_world, "rev-nb", "e05"), "enterprise e05")
-        _assert_busy(_run(second, own_world, "rev-nb", "e06", seed=0), "seed")  # not admin
-        first_state = _state(first)
-        first_state.bundles.gate.set()  # type: ignore[attr-defined]  # the GatedBundleStore above
-        _drain(first)
+        assert _run(second, own_world, "rev-nb", "e06").status_code == 503
+        _assert_busy(_run(first, own_world, "rev-cn", "c05"), "queue is full")
+        assert {s.holder for s in own_world.registry.run_slots()} == {
+            _state(first).replica,
+            _state(second).replica,
+        }
+        for client in (first, second):
+            _state(client).bundles.gate.set()  # type: ignore[attr-defined]  # a GatedBundleStore
+        _drain(own_world.registry)
 
 
 def test_an_expired_lease_of_a_crashed_replica_is_reclaimed(
@@ -209,4 +216,4 @@ def test_seed_is_an_administrators_option(make_app: AppMaker, own_world: World) 
     runs = own_world.registry.audit_page(
         subjects=None, action="evidence.run", subject="plat-a/e05", limit=10, offset=0
     )[0]
-    assert [(r.actor, r.detail) for r in runs][0][0] == "admin" and '"seed": 7' in runs[0].detail
+    assert runs[0].actor == "admin" and '"seed": 7' in runs[0].detail
