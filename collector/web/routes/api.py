@@ -611,6 +611,12 @@ def record_decision(
 ) -> DecisionOut:
     """Check the bundle is the enterprise's, append the decision (audited), count it."""
     loaded = _bundle(state, ref, body.bundle_id)
+
+    def still_stored() -> None:
+        # Checked again under the registry's write lock, which pruning also holds
+        # (runs.prune_bundles): a decision never cites a bundle deleted meanwhile.
+        _bundle(state, ref, body.bundle_id)
+
     try:
         decision = state.registry.record_decision(
             platform=ref.platform.id,
@@ -620,6 +626,7 @@ def record_decision(
             outcome=body.outcome,
             comment=body.comment,
             by=user.user_id,
+            check_bundle=still_stored,
         )
     except ValueError as exc:
         raise Problem(422, str(exc)) from None
