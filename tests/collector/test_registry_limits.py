@@ -9,13 +9,28 @@ from pathlib import Path
 
 import pytest
 
-from collector.registry import Registry, ThrottleLimits
+from collector.registry import Registry, SlotClaim, ThrottleLimits
 from collector.registry import decisions as decisions_tables
 from collector.registry import users as users_tables
 from collector.registry.schema import _TABLES as VERSION_2_BASE
 
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
-LIMITS = {"per_user": 2, "per_enterprise": 1, "queue": 3, "lease_s": 60.0}
+
+
+def _claim(
+    registry: Registry, user: str, enterprise: str, now: dt.datetime | None = T0, holder: str = "r"
+) -> SlotClaim:
+    return registry.claim_run_slot(
+        user=user,
+        platform="p",
+        enterprise=enterprise,
+        holder=holder,
+        per_user=2,
+        per_enterprise=1,
+        queue=3,
+        lease_s=60.0,
+        now=now,
+    )
 
 
 @pytest.fixture
@@ -25,55 +40,32 @@ def registry(tmp_path: Path) -> Iterator[Registry]:
 
 
 def test_slots_are_limited_per_enterprise_user_and_queue(registry: Registry) -> None:
-    first = registry.claim_run_slot(
-        user="a", platform="p", enterprise="e1", holder="r", now=T0, **LIMITS
-    )
+    first = _claim(registry, "a", "e1", T0)
     assert first.ok
-    same = registry.claim_run_slot(
-        user="b", platform="p", enterprise="e1", holder="r", now=T0, **LIMITS
-    )
+    same = _claim(registry, "b", "e1", T0)
     assert (same.refused, same.held, same.limit) == ("enterprise", 1, 1)
-    assert registry.claim_run_slot(
-        user="a", platform="p", enterprise="e2", holder="r", now=T0, **LIMITS
-    ).ok
-    mine = registry.claim_run_slot(
-        user="a", platform="p", enterprise="e3", holder="r", now=T0, **LIMITS
-    )
+    assert _claim(registry, "a", "e2", T0).ok
+    mine = _claim(registry, "a", "e3", T0)
     assert (mine.refused, mine.held, mine.limit) == ("user", 2, 2)
-    assert registry.claim_run_slot(
-        user="b", platform="p", enterprise="e3", holder="r", now=T0, **LIMITS
-    ).ok
-    full = registry.claim_run_slot(
-        user="c", platform="p", enterprise="e4", holder="r", now=T0, **LIMITS
-    )
+    assert _claim(registry, "b", "e3", T0).ok
+    full = _claim(registry, "c", "e4", T0)
     assert (full.refused, full.held, full.limit) == ("queue", 3, 3)
     assert first.slot is not None
     registry.release_run_slot(first.slot.slot_id)
-    assert registry.claim_run_slot(
-        user="c", platform="p", enterprise="e4", holder="r", now=T0, **LIMITS
-    ).ok
+    assert _claim(registry, "c", "e4", T0).ok
 
 
 def test_a_renewed_lease_holds_and_an_expired_one_is_reclaimed(registry: Registry) -> None:
-    held = registry.claim_run_slot(
-        user="a", platform="p", enterprise="e1", holder="dead", now=T0, **LIMITS
-    )
+    held = _claim(registry, "a", "e1", T0, holder="dead")
     assert held.slot is not None
     later = T0 + dt.timedelta(seconds=50)
     assert registry.renew_run_slot(held.slot.slot_id, lease_s=60, state="running", now=later)
     still = T0 + dt.timedelta(seconds=100)  # past the first lease, inside the renewed one
-    assert (
-        registry.claim_run_slot(
-            user="b", platform="p", enterprise="e1", holder="r", now=still, **LIMITS
-        ).refused
-        == "enterprise"
-    )
+    assert _claim(registry, "b", "e1", still).refused == "enterprise"
     assert [s.state for s in registry.run_slots(now=still)] == ["running"]
     gone = T0 + dt.timedelta(seconds=111)  # the holder stopped renewing: it crashed
     assert registry.run_slots(now=gone) == []
-    taken = registry.claim_run_slot(
-        user="b", platform="p", enterprise="e1", holder="r", now=gone, **LIMITS
-    )
+    taken = _claim(registry, "b", "e1", gone)
     assert taken.ok
     assert not registry.renew_run_slot(held.slot.slot_id, lease_s=60, now=gone)
 
@@ -124,9 +116,7 @@ def test_a_version_2_registry_is_upgraded_to_3_keeping_its_rows(tmp_path: Path) 
     conn.close()
     with Registry(path) as upgraded:
         assert [u.user_id for u in upgraded.users()] == ["ops"]
-        assert upgraded.claim_run_slot(
-            user="ops", platform="p", enterprise="e1", holder="r", **LIMITS
-        ).ok
+        assert _claim(upgraded, "ops", "e1", None).ok
         assert upgraded.run_slots()[0].user_id == "ops"
     check = sqlite3.connect(path)
     assert check.execute("PRAGMA user_version").fetchone()[0] == 3
