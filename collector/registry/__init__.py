@@ -46,7 +46,9 @@ from collector.registry.rules import (
     MIN_PERIOD_DAYS,
     check_plan,
 )
+from collector.registry.runs import RunSlot, SlotClaim
 from collector.registry.store import DEFAULT_BUSY_TIMEOUT_S, Registry
+from collector.registry.throttle import FailureOutcome, ThrottleLimits
 from collector.registry.users import ROLES, IssuedToken, Role, Session, TokenEntry, User
 
 __all__ = [
@@ -68,6 +70,7 @@ __all__ = [
     "AuditEntry",
     "Decision",
     "Enterprise",
+    "FailureOutcome",
     "IssuedToken",
     "LoadedPlan",
     "Outcome",
@@ -81,12 +84,15 @@ __all__ = [
     "QuarantineEntry",
     "Registry",
     "Role",
+    "RunSlot",
     "SeqGap",
     "SeqOutcome",
     "SeqSummary",
     "Session",
+    "SlotClaim",
     "SubIndustry",
     "Target",
+    "ThrottleLimits",
     "TokenEntry",
     "User",
     "check_plan",

@@ -16,9 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
 
 from collector.registry.core import RegistryCore
 from collector.registry.records import format_time, parse_time
@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 Outcome = Literal["pass", "fail", "rectify"]
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
@@ -122,10 +124,13 @@ class DecisionsMixin:
         comment: str,
         by: str,
         now: dt.datetime | None = None,
+        check_bundle: Callable[[], None] | None = None,
     ) -> Decision:
         """Append a decision on the bundle ``bundle_sha256`` (its manifest's SHA-256).
 
-        The caller has checked that the bundle exists and is the enterprise's. Raises
+        The caller has checked that the bundle exists and is the enterprise's; ``check_bundle``,
+        if given, checks again inside the write transaction (raising to write nothing), so a
+        bundle pruned meanwhile (:meth:`with_cited_bundles`) is never cited. Raises
         ValueError for an unknown outcome, a malformed hash or an empty or overlong comment.
         """
         if outcome not in OUTCOMES:
@@ -138,6 +143,8 @@ class DecisionsMixin:
             raise ValueError("expected who decides")
         at = format_time(now or dt.datetime.now(dt.UTC))
         with self._write() as conn:
+            if check_bundle is not None:
+                check_bundle()
             prior = conn.execute(
                 "SELECT max(id) FROM review_decisions WHERE platform = ? AND enterprise = ?",
                 (platform, enterprise),
@@ -181,6 +188,19 @@ class DecisionsMixin:
                 conn, at, by.strip() or "?", "evidence.run", f"{platform}/{enterprise}",
                 bundle=bundle_sha256, status=status, seed=seed,
             )  # fmt: skip
+
+    def with_cited_bundles(
+        self: RegistryCore, enterprise: str, action: Callable[[frozenset[str]], _T]
+    ) -> _T:
+        """Call ``action`` with the bundle ids any decision on the enterprise id cites (on any
+        platform: bundles are filed by enterprise id), holding the registry's write lock, so no
+        decision can cite a bundle while ``action`` runs (pruning)."""
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT bundle_sha256 FROM review_decisions WHERE enterprise = ?",
+                (enterprise,),
+            ).fetchall()
+            return action(frozenset(str(row[0]) for row in rows))
 
     def decisions(self: RegistryCore, platform: str, enterprise: str) -> list[Decision]:
         """Every decision on an enterprise, oldest first (the last one is in force)."""

@@ -16,13 +16,17 @@ Tables (docs/plan.md, "Registry tables", says what each column holds):
 - ``users``, ``user_tokens``, ``web_sessions`` (:mod:`collector.registry.users`) and
   ``review_decisions`` (:mod:`collector.registry.decisions`): the web app's, defined in their
   modules.
+- ``evidence_slots`` (:mod:`collector.registry.runs`) and ``login_failures``
+  (:mod:`collector.registry.throttle`): the web app's limits, shared by its replicas
+  (version 3).
 
 Append-only is enforced by triggers, not only by the code: an UPDATE or DELETE on
 ``plan_versions``, ``audit`` or ``review_decisions`` aborts, and so does a DELETE on ``users``
 or ``user_tokens``.
 
-Every statement is ``IF NOT EXISTS``, so moving a file to a newer version runs them all again:
-the tables it lacks are created, the others left as they are.
+Every statement is ``IF NOT EXISTS``. A file of an older version gets the base tables (a no-op
+where they exist) and then each upgrade step above its version, in order, in one transaction
+with the new ``user_version``.
 """
 
 from __future__ import annotations
@@ -30,13 +34,14 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from collector.registry import decisions, users
+from collector.registry import decisions, runs, throttle, users
 
 __all__ = ["SCHEMA_VERSION", "connect"]
 
 #: Bumped when a table changes; ``PRAGMA user_version`` holds the version of a file.
 #: 2: users, tokens, sessions and review decisions (the web app).
-SCHEMA_VERSION = 2
+#: 3: evidence-run slots and failed-login counters (the web app's limits, issue 14).
+SCHEMA_VERSION = 3
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS plan_versions (
@@ -136,6 +141,10 @@ BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 """
 
 
+#: Version → what moves a file of the version below to it (each step IF NOT EXISTS).
+_UPGRADES: dict[int, str] = {3: runs.TABLES + throttle.TABLES}
+
+
 def connect(path: Path, *, busy_timeout_s: float) -> sqlite3.Connection:
     """Open (creating if needed) the registry at ``path`` in WAL mode with a busy timeout.
 
@@ -172,13 +181,20 @@ def _migrate(conn: sqlite3.Connection) -> None:
         )
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for statement in _statements(_TABLES + users.TABLES + decisions.TABLES):
+        for statement in _statements(_upgrade_script(version)):
             conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _upgrade_script(version: int) -> str:
+    # Version 2's tables are the base: every file below 3 gets them (IF NOT EXISTS), then the
+    # steps after its version.
+    steps = [_UPGRADES[step] for step in sorted(_UPGRADES) if step > version]
+    return "".join([_TABLES, users.TABLES, decisions.TABLES, *steps])
 
 
 def _statements(script: str) -> list[str]:

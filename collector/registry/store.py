@@ -40,7 +40,9 @@ from collector.registry.records import (
     format_time,
     parse_time,
 )
+from collector.registry.runs import RunSlotsMixin
 from collector.registry.schema import connect
+from collector.registry.throttle import LoginThrottleMixin
 from collector.registry.users import UsersMixin
 from collector.registry.views import ViewsMixin
 
@@ -91,12 +93,13 @@ def _version_info(row: Sequence[object]) -> PlanVersionInfo:
     )
 
 
-class Registry(UsersMixin, DecisionsMixin, ViewsMixin):
+class Registry(UsersMixin, DecisionsMixin, ViewsMixin, RunSlotsMixin, LoginThrottleMixin):
     """The registry database: plans, agents, audit, quarantine, seqs and agent status.
 
-    Users, tokens and sessions, review decisions and the web app's paged reads come from the
-    mixins in :mod:`collector.registry.users`, :mod:`~collector.registry.decisions` and
-    :mod:`~collector.registry.views`.
+    Users, tokens and sessions, review decisions, the web app's paged reads and its limits
+    come from the mixins in :mod:`collector.registry.users`, :mod:`~collector.registry.decisions`,
+    :mod:`~collector.registry.views`, :mod:`~collector.registry.runs` and
+    :mod:`~collector.registry.throttle`.
 
     Raises RegistryUnavailable (``retryable`` when the cause is a lock held past the busy
     timeout) if the file cannot be opened or used.

@@ -7,6 +7,7 @@ with uvicorn; tests run it in-process or as that real server.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -66,6 +67,8 @@ def create_app(
         try:
             yield
         finally:
+            # Runs whose requests stopped waiting still hold slots: let them end and release.
+            await asyncio.gather(*state.run_tasks, return_exceptions=True)
             if state.store is not None:
                 await state.store.aclose()
                 state.store = None

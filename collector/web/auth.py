@@ -23,6 +23,7 @@ from collector.web.principal import Principal
 from collector.web.problems import Problem
 from collector.web.settings import WebSettings
 from collector.web.state import WebState, web_state
+from collector.web.throttle import check_not_locked, client_address, login_failed
 
 __all__ = [
     "CSRF_FIELD",
@@ -117,7 +118,15 @@ async def authorize(request: Request, state: Annotated[WebState, Depends(web_sta
     """
     name = route_name(request)
     allowed: frozenset[Role] = RULES.get(name, frozenset())
+    bearer = request.headers.get("authorization")
+    address = client_address(request, state.settings)
+    if bearer is not None:
+        check_not_locked(state, address)  # a locked address's tokens are not even checked
     principal = principal_from_request(request, state)
+    if principal is None and bearer is not None:
+        refusal = login_failed(state, address, bearer.partition(" ")[2], "bearer")
+        if refusal is not None:
+            raise refusal
     if principal is None:
         raise Problem(
             401,

@@ -226,5 +226,25 @@ class BundleStore:
             if scratch.exists():
                 shutil.rmtree(scratch, ignore_errors=True)
         info = self._info(enterprise, bundle_id)
-        assert info is not None  # just renamed into place
+        if info is None:
+            raise BundleDamaged(f"bundle {bundle_id[:12]} vanished right after it was stored")
         return info
+
+    def prune(self, enterprise: str, keep: int, protected: frozenset[str]) -> list[str]:
+        """Delete the enterprise's oldest bundles beyond the newest ``keep``, except those in
+        ``protected`` (cited by a decision); return the ids deleted.
+
+        A bundle is renamed out of sight first, so a reader never sees half of one. Damaged
+        bundles are left alone for an operator to look at.
+        """
+        if keep < 1:
+            raise ValueError(f"got keep={keep}, expected at least 1 bundle per enterprise")
+        removed = []
+        for info in self.bundles(enterprise)[keep:]:
+            if info.bundle_id in protected:
+                continue
+            doomed = self._folder(enterprise) / f".deleting-{info.bundle_id}"
+            self._folder(enterprise, info.bundle_id).rename(doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
+            removed.append(info.bundle_id)
+        return removed

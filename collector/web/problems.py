@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-__all__ = ["PROBLEM_TYPE_BASE", "Problem", "install_handlers", "problem_response"]
+__all__ = ["PROBLEM_TYPE_BASE", "Problem", "install_handlers", "problem_response", "unavailable"]
 
 log = logging.getLogger(__name__)
 
@@ -141,3 +141,16 @@ def install_handlers(app: FastAPI) -> None:
             f"the server failed on this request; quote error id {error_id} to the operator",
             extra={"error_id": error_id},
         )
+
+
+def unavailable(what: str, exc: Exception, headers: dict[str, str] | None = None) -> Problem:
+    """503 for a failure behind the API: the cause (URLs, paths, a server's own words) is
+    logged under an error id; the client gets the id and what it can do: try again later."""
+    error_id = secrets.token_hex(6)
+    log.warning("error %s: %s failed: %s: %s", error_id, what, type(exc).__name__, exc)
+    return Problem(
+        503,
+        f"{what} failed; try again later, or quote error id {error_id} to the operator",
+        headers=headers,
+        extra={"error_id": error_id},
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, StringConstraints
 
 __all__ = ["LANGUAGES", "Language", "WebSettings"]
 
@@ -55,5 +55,30 @@ class WebSettings(BaseModel):
     max_body_bytes: Annotated[int, Field(ge=1024, le=10 * 1024 * 1024)] = 64 * 1024
     #: An agent whose last status is older than this is shown offline, whatever it last said.
     agent_offline_after_s: Annotated[int, Field(ge=30, le=86_400)] = 300
-    #: How long one evidence run may take before the request gives up (the run finishes).
+    #: How long one evidence request waits for its run; the run goes on and keeps its slot.
     evidence_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 600.0
+    # --- limits (docs/web.md, "Limits"); the counters live in the registry, shared by replicas
+    #: Evidence runs one user may have queued (waiting or running) at once, on all replicas.
+    evidence_runs_per_user: Annotated[int, Field(ge=1, le=100)] = 2
+    #: Evidence runs one enterprise may have queued at once: a second is refused, not queued.
+    evidence_runs_per_enterprise: Annotated[int, Field(ge=1, le=10)] = 1
+    #: Evidence runs queued at once in all (waiting and running), on all replicas.
+    evidence_queue_size: Annotated[int, Field(ge=1, le=1000)] = 4
+    #: Evidence runs computed at once by this replica (each takes a core); others wait.
+    evidence_workers: Annotated[int, Field(ge=1, le=64)] = 1
+    #: A queued run's lease; its replica renews it every third of this while the run lasts.
+    #: A crashed replica's slots come back this long after it stopped renewing.
+    evidence_lease_s: Annotated[float, Field(ge=5, le=3600)] = 60.0
+    #: The ``Retry-After`` of a refused run, in seconds: about one run's duration.
+    evidence_retry_after_s: Annotated[int, Field(ge=1, le=3600)] = 60
+    #: Bundles kept per enterprise: after a run, the oldest beyond this are deleted, except
+    #: those a review decision cites (those are never deleted).
+    bundles_per_enterprise: Annotated[int, Field(ge=1, le=10_000)] = 20
+    #: Failed logins (form or bearer token) from one client address, or with one token id,
+    #: within ``login_window_s`` that lock it for ``login_lockout_s``.
+    login_max_failures: Annotated[int, Field(ge=1, le=1000)] = 10
+    login_window_s: Annotated[int, Field(ge=1, le=86_400)] = 300
+    login_lockout_s: Annotated[int, Field(ge=1, le=86_400)] = 300
+    #: Peers (addresses or networks) whose ``X-Forwarded-For`` names the client: the TLS
+    #: reverse proxy in front. Empty: the peer itself is the client.
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = ()

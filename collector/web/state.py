@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from dataclasses import dataclass, field
 
 from fastapi import Request
@@ -11,13 +14,19 @@ from fastapi import Request
 from collector.errors import IdCollisionError
 from collector.registry import Registry
 from collector.store import InfluxStore
-from collector.web.bundles import BundleStore
+from collector.web.bundles import BundleInfo, BundleStore
 from collector.web.directory import Directory, DirectoryCache
 from collector.web.metrics import WebMetrics
 from collector.web.problems import Problem
 from collector.web.settings import WebSettings
 
-__all__ = ["WebState", "web_state"]
+__all__ = ["WebState", "replica_id", "web_state"]
+
+
+def replica_id() -> str:
+    """Who holds an evidence slot: host, process and a random tag (a restart is another)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +41,16 @@ class WebState:
     bundles: BundleStore
     directories: DirectoryCache
     metrics: WebMetrics = field(default_factory=WebMetrics)
-    #: One evidence run at a time: a run is CPU-bound (bootstrap replicates) and the machine
-    #: also ingests; a second request waits for the first.
-    evidence_runs: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+    #: This replica's name on the evidence slots it holds (collector/registry/runs.py).
+    replica: str = field(default_factory=replica_id)
+    #: Evidence runs computed at once here (``web.evidence_workers``): a run is CPU-bound
+    #: (bootstrap replicates) and the machine also ingests. Admission is the registry's.
+    evidence_workers: asyncio.Semaphore = field(init=False)
+    #: Runs in progress, kept referenced until they end (a request may have stopped waiting).
+    run_tasks: set[asyncio.Task[BundleInfo]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.evidence_workers = asyncio.Semaphore(self.settings.evidence_workers)
 
     def directory(self) -> Directory:
         """The plans as they are now.

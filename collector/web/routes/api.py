@@ -13,26 +13,22 @@ import datetime as dt
 import hashlib
 import logging
 import mimetypes
-import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi import Path as Path_
 from fastapi.responses import Response
 
-from collector.errors import CollectorError
-from collector.evidence import DEFAULT_SEED, EvidenceError
-from collector.registry import Registry
+from collector.evidence import DEFAULT_SEED
 from collector.registry.records import format_time
 from collector.store import InfluxStore, StoreError
 from collector.web import scope
 from collector.web.auth import CurrentUser
 from collector.web.bundles import MANIFEST, BundleDamaged, LoadedBundle
 from collector.web.directory import EnterpriseRef
-from collector.web.engine import run_enterprise_evidence
 from collector.web.jsonbody import StrictJsonRoute
 from collector.web.principal import Principal
-from collector.web.problems import Problem
+from collector.web.problems import Problem, unavailable
 from collector.web.routes.common import (
     AgentPath,
     BundleFilePath,
@@ -47,6 +43,7 @@ from collector.web.routes.common import (
     check_kpi,
     check_range,
 )
+from collector.web.runs import run_queued
 from collector.web.schemas import (
     AgentOut,
     AuditOut,
@@ -399,19 +396,6 @@ async def coverage(
     return CoverageOut(enterprise=ref.id, start=first, end=last, days=days)
 
 
-def unavailable(what: str, exc: Exception, headers: dict[str, str] | None = None) -> Problem:
-    """503 for a failure behind the API: the cause (URLs, paths, a server's own words) is
-    logged under an error id; the client gets the id and what it can do: try again later."""
-    error_id = secrets.token_hex(6)
-    log.warning("error %s: %s failed: %s: %s", error_id, what, type(exc).__name__, exc)
-    return Problem(
-        503,
-        f"{what} failed; try again later, or quote error id {error_id} to the operator",
-        headers=headers,
-        extra={"error_id": error_id},
-    )
-
-
 def _retry(exc: StoreError) -> dict[str, str]:
     after = getattr(exc, "retry_after_s", None)
     return {"Retry-After": str(int(after))} if after else {}
@@ -480,48 +464,28 @@ async def evidence_run(
     body: Annotated[EvidenceRunIn | None, Body()] = None,
 ) -> BundleOut:
     """Build the evidence from the data now in InfluxDB and store its bundle (idempotent:
-    the same data and seed give the same bundle id). One run at a time."""
+    the same data and seed give the same bundle id). Limited per user, per enterprise and in
+    all (429 with Retry-After); only an administrator may choose the seed."""
     ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
-    return await run_and_audit(state, user, ref, body.seed if body and body.seed else None)
+    seed = None if body is None else body.seed
+    if seed is not None and seed != DEFAULT_SEED and user.role != "admin":
+        raise Problem(
+            403,
+            f"only an administrator may choose the seed; leave it out (default {DEFAULT_SEED})",
+            kind="forbidden",
+        )
+    return await run_and_audit(state, user, ref, seed)
 
 
 async def run_and_audit(
     state: WebState, user: Principal, ref: EnterpriseRef, seed: int | None
 ) -> BundleOut:
-    """Run the engine for ``ref`` (one run at a time, bounded by the timeout), audit it."""
-    store = _store(state)
-    chosen_seed = DEFAULT_SEED if seed is None else seed
-    try:
-        async with asyncio.timeout(state.settings.evidence_timeout_s):
-            async with state.evidence_runs:
-                info = await run_enterprise_evidence(
-                    state.registry, store, state.bundles, ref.platform.id, ref.id, chosen_seed
-                )
-    except TimeoutError:
-        state.metrics.count(state.metrics.evidence_runs, "timeout")
-        raise Problem(503, "the evidence run took too long; try again later") from None
-    except (EvidenceError, StoreError, CollectorError, BundleDamaged) as exc:
-        state.metrics.count(state.metrics.evidence_runs, "failed")
-        raise unavailable("the evidence run", exc) from None
+    """Run the engine for ``ref`` through the shared queue (collector/web/runs.py); the run
+    audits itself. Raises Problem 429 (a limit is full) or 503 (failed, or still running)."""
+    _store(state)
+    info = await run_queued(state, user, ref, DEFAULT_SEED if seed is None else seed)
     loaded = _bundle(state, ref, info.bundle_id)
-    await asyncio.to_thread(
-        _audit_run, state.registry, user, ref, info.bundle_id, loaded.document.status, chosen_seed
-    )
-    state.metrics.count(state.metrics.evidence_runs, "ok")
     return bundle_out(loaded.info, loaded.document)
-
-
-def _audit_run(
-    registry: Registry, user: Principal, ref: EnterpriseRef, bundle: str, status: str, seed: int
-) -> None:
-    registry.record_evidence_run(
-        platform=ref.platform.id,
-        enterprise=ref.id,
-        bundle_sha256=bundle,
-        status=status,
-        seed=seed,
-        by=user.user_id,
-    )
 
 
 @router.get(
@@ -650,6 +614,12 @@ def record_decision(
 ) -> DecisionOut:
     """Check the bundle is the enterprise's, append the decision (audited), count it."""
     loaded = _bundle(state, ref, body.bundle_id)
+
+    def still_stored() -> None:
+        # Checked again under the registry's write lock, which pruning also holds
+        # (runs.prune_bundles): a decision never cites a bundle deleted meanwhile.
+        _bundle(state, ref, body.bundle_id)
+
     try:
         decision = state.registry.record_decision(
             platform=ref.platform.id,
@@ -659,6 +629,7 @@ def record_decision(
             outcome=body.outcome,
             comment=body.comment,
             by=user.user_id,
+            check_bundle=still_stored,
         )
     except ValueError as exc:
         raise Problem(422, str(exc)) from None

@@ -53,6 +53,7 @@ from collector.web.summaries import (
     platform_summary,
     quarantine_out,
 )
+from collector.web.throttle import check_not_locked, client_address, login_failed
 
 __all__ = ["install_page_errors", "router"]
 
@@ -197,9 +198,17 @@ def login(
     origin = request.headers.get("origin")
     if origin is not None and origin.partition("://")[2] != request.headers.get("host", ""):
         raise Problem(403, "the login form was sent from another site", kind="csrf")
+    address = client_address(request, state.settings)
+    try:
+        check_not_locked(state, address)
+    except Problem as locked:
+        return _login_refused(request, state, locked)
     found = state.registry.authenticate(token)
     if found is None:
         state.metrics.count(state.metrics.auth_failures, "bad_login")
+        refusal = login_failed(state, address, token, "form")
+        if refusal is not None:
+            return _login_refused(request, state, refusal)
         return render(
             request,
             state,
@@ -220,6 +229,20 @@ def login(
         samesite="strict",
         secure=state.settings.cookie_secure,
     )
+    return response
+
+
+def _login_refused(request: Request, state: WebState, refusal: Problem) -> HTMLResponse:
+    """The error page for a throttled login, with the problem's Retry-After."""
+    response = render(
+        request,
+        state,
+        "error.html",
+        status=refusal.status,
+        status_code=refusal.status,
+        detail=refusal.detail,
+    )
+    response.headers.update(refusal.headers)
     return response
 
 
