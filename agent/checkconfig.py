@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,10 +23,11 @@ from rich.text import Text
 from agent.config import AgentConfig, DeviceConfig, LoadedConfig, OpcUaDeviceConfig, load_config
 from agent.config.devices import ModbusRtuDeviceConfig, ModbusTcpDeviceConfig
 from agent.config.tags import KPI_ROLES
-from agent.config.yamlload import KeyPath, format_path
-from agent.errors import ConfigFileError, ConfigInvalidError, ConfigIssue, SourceError
+from agent.errors import SourceError
 from agent.sources.base import Quality, Reading, Source
-from agent.terminal import say
+from contract.configfile.console import print_issues
+from contract.configfile.yamlload import KeyPath, format_path
+from contract.errors import ConfigFileError, ConfigInvalidError, ConfigIssue
 
 __all__ = [
     "EXIT_CONFIG_ERRORS",
@@ -35,7 +36,6 @@ __all__ = [
     "EXIT_USAGE",
     "DeviceProbe",
     "check_config",
-    "print_issues",
     "probe_device",
 ]
 
@@ -107,12 +107,6 @@ def check_config(
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
-def print_issues(console: Console, issues: Sequence[ConfigIssue]) -> None:
-    for issue in issues:
-        style = "yellow" if issue.severity == "warning" else "red"
-        say(console, str(issue), style)
 
 
 def _file_warnings(loaded: LoadedConfig) -> list[ConfigIssue]:

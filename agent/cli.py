@@ -11,8 +11,8 @@ from rich.console import Console
 from agent import __version__
 from agent.importing import register as register_import
 from agent.keys import KeyFileError, generate_key_pair, public_key_path
-from agent.logs import configure_logging
 from agent.probe import register as register_probe
+from contract.logs import configure_logging
 
 __all__ = ["app", "main"]
 
@@ -131,9 +131,9 @@ def _read_health(path: Path) -> dict[str, Any]:
     """The health file as JSON; exit 2 with the reason if it cannot be read as one."""
     import json
 
-    from agent.errors import InputFileError
-    from agent.files import read_bounded
-    from agent.terminal import say
+    from contract.errors import InputFileError
+    from contract.files import read_bounded
+    from contract.terminal import say
 
     try:
         health = json.loads(read_bounded(path, MAX_HEALTH_BYTES, expected="a health JSON file"))
@@ -166,10 +166,10 @@ def status(
 
     from rich.table import Table
 
-    from agent.checkconfig import print_issues
     from agent.config import load_config
-    from agent.errors import ConfigFileError, ConfigInvalidError
     from agent.outbox import Outbox
+    from contract.configfile.console import print_issues
+    from contract.errors import ConfigFileError, ConfigInvalidError
 
     try:
         loaded = load_config(config)

@@ -42,10 +42,11 @@ def run_lean(argv: list[str]) -> int:
     import signal
 
     from agent.config import load_config
-    from agent.errors import AgentError, ConfigFileError, ConfigInvalidError
-    from agent.logs import configure_logging
+    from agent.errors import AgentError
     from agent.outbox import OutboxError
     from agent.service import AgentService
+    from contract.errors import ConfigFileError, ConfigInvalidError, ContractError
+    from contract.logs import configure_logging
 
     args = _parser().parse_args(argv)
     configure_logging(args.verbose)
@@ -66,7 +67,7 @@ def run_lean(argv: list[str]) -> int:
 
     try:
         asyncio.run(serve())
-    except (AgentError, OutboxError) as exc:
+    except (AgentError, ContractError, OutboxError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 4
     return 0

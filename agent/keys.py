@@ -14,9 +14,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.errors import InputFileError, KeyFileError
-from agent.files import read_bounded
-from agent.wire import public_key_text
+from agent.errors import KeyFileError
+from contract.errors import InputFileError
+from contract.files import read_bounded
+from contract.wire import public_key_text
 
 __all__ = ["KeyFileError", "generate_key_pair", "load_private_key", "public_key_path"]
 

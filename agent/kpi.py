@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from agent import wire
 from agent.config.tags import MachineState
+from contract import wire
 
 __all__ = [
     "CounterSpec",

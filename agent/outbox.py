@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from agent import wire
+from contract import wire
 
 __all__ = [
     "AddResult",

@@ -34,10 +34,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent import wire
-from agent.clock import Clock
 from agent.config import BrokerConfig
 from agent.outbox import Outbox, OutboxError, OutboxStats
+from contract import wire
+from contract.clock import Clock
 
 __all__ = ["Identity", "Publisher", "PublisherState"]
 

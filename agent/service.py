@@ -24,17 +24,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent import __version__, wire
-from agent.clock import Clock
+from agent import __version__
 from agent.config import DeviceConfig, LoadedConfig
 from agent.keys import load_private_key
 from agent.kpi import WindowBuilder
-from agent.metrics import MetricsServer, render_metrics
+from agent.metrics import render_metrics
 from agent.outbox import Outbox, OutboxError
 from agent.publish import Identity, Publisher
 from agent.samples import kpi_spec, to_sample
 from agent.sources.base import Quality, Source
 from agent.sources.factory import SourceFactory
+from contract import wire
+from contract.clock import Clock
+from contract.metrics import MetricsServer
 
 __all__ = ["AgentService", "DeviceHealth"]
 

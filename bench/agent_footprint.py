@@ -32,8 +32,8 @@ from typing import Any
 import common
 import yaml
 
-from agent import wire
 from agent.keys import generate_key_pair
+from contract import wire
 from stack import MosquittoServer
 
 DEVICES = 20

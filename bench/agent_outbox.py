@@ -41,11 +41,11 @@ import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent import wire
-from agent.clock import WallClock
 from agent.config import BrokerConfig
 from agent.outbox import Outbox
 from agent.publish import Identity, Publisher
+from contract import wire
+from contract.clock import WallClock
 from stack import MosquittoServer
 
 DEVICES = 20

@@ -51,9 +51,9 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rawmqtt import RawPublisher
 
-from agent import wire
 from collector.registry import Registry, load_plan
 from collector.store import window_line, window_records
+from contract import wire
 from stack import InfluxServer, MosquittoServer
 
 PLAN = common.REPO_ROOT / "deploy" / "examples" / "plan.yaml"

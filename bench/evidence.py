@@ -41,7 +41,6 @@ from zoneinfo import ZoneInfo
 
 import common
 
-from agent import wire
 from collector.bundle import build_enterprise_evidence, gather_enterprise
 from collector.evidence import current_software, enterprise_evidence
 from collector.evidence.document import EnterpriseEvidence
@@ -49,6 +48,7 @@ from collector.registry import Registry, load_plan
 from collector.store import DailyRow, InfluxStore, WindowRecord
 from collector.store.records import to_ms, window_line
 from collector.store.rollup import DayKey, day_of
+from contract import wire
 from stack import InfluxServer
 
 PLAN = common.REPO_ROOT / "deploy" / "examples" / "plan.yaml"

@@ -17,8 +17,8 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 
-from agent import wire
 from collector.registry import AgentEntry
+from contract import wire
 
 __all__ = ["acl_text"]
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from agent.terminal import say
+from contract.terminal import say
 
 __all__ = ["register"]
 

@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from agent import wire
-from agent.errors import InputFileError
-from agent.files import read_bounded
-from agent.logs import configure_logging
-from agent.terminal import say
 from collector.broker_cli import register as register_broker_commands
 from collector.dashboards.cli import register as register_dashboard_commands
 from collector.evidence_cli import register as register_evidence_commands
 from collector.plan_cli import register as register_registry_commands
 from collector.users_cli import register as register_users_commands
+from contract import wire
+from contract.errors import InputFileError
+from contract.files import read_bounded
+from contract.logs import configure_logging
+from contract.terminal import say
 
 if TYPE_CHECKING:
     import uvicorn
@@ -106,9 +106,9 @@ ConfigOption = Annotated[
 
 
 def _load_config(path: Path) -> CollectorConfig:
-    from agent.checkconfig import print_issues
-    from agent.errors import ConfigFileError, ConfigInvalidError
     from collector.config import load_collector_config
+    from contract.configfile.console import print_issues
+    from contract.errors import ConfigFileError, ConfigInvalidError
 
     try:
         return load_collector_config(path)
@@ -159,13 +159,13 @@ def ingest(
     import asyncio
     import signal
 
-    from agent.metrics import MetricsServer
     from collector.dashboards.feed import run_fleet_feed
     from collector.errors import CollectorError
     from collector.ingest import Ingest, tune_gc_for_ingest
     from collector.metrics import ingest_health, render_ingest_metrics
     from collector.registry import Registry
     from collector.store import StoreError
+    from contract.metrics import MetricsServer
 
     settings = _load_config(config)
     _refuse_id_collisions(settings.registry)
@@ -273,7 +273,7 @@ async def _serve_with_metrics(
     Prometheus scrapes that listener on the host or container; the app's own port, which
     the TLS proxy publishes to reviewers, has no /metrics (docs/web.md, "Metrics").
     """
-    from agent.metrics import MetricsServer
+    from contract.metrics import MetricsServer
 
     if metrics_port is None:
         await server.serve()

@@ -22,12 +22,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from agent.config.load import parse_document
-from agent.config.yamlload import read_config_text
-from agent.wire import IDENTIFIER_PATTERN
 from collector.ingest import IngestSettings
 from collector.store import InfluxStore, Token, UserPassword
 from collector.web.settings import WebSettings
+from contract.configfile.document import parse_document
+from contract.configfile.yamlload import read_config_text
+from contract.wire import IDENTIFIER_PATTERN
 
 __all__ = ["CollectorConfig", "load_collector_config"]
 

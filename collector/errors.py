@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from agent.errors import ConfigIssue
+from contract.errors import ConfigIssue
 
 __all__ = [
     "CollectorError",

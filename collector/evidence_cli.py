@@ -21,7 +21,7 @@ from typing import Annotated, Literal, TypeVar
 import typer
 from rich.console import Console
 
-from agent.terminal import say
+from contract.terminal import say
 
 #: The bootstrap seed by default: collector.evidence.change.DEFAULT_SEED, written out so that
 #: loading the command line does not import numpy, scipy and statsmodels (a test keeps them equal).
@@ -82,7 +82,7 @@ PlanOption = Annotated[
 
 
 def _say(out: Console, text: str, style: str = "") -> None:
-    say(out, text, style)  # names from the registry and the plan: escaped (agent.terminal)
+    say(out, text, style)  # names from the registry and the plan: escaped (contract.terminal)
 
 
 def _fail(code: int, message: str) -> typer.Exit:
@@ -93,13 +93,13 @@ def _fail(code: int, message: str) -> typer.Exit:
 def _run(config: Path, work: Callable[..., Awaitable[T]]) -> T:
     """Open the registry and the store named by ``config``, run ``work(registry, store)``, and
     turn every expected failure into a message and an exit code."""
-    from agent.checkconfig import print_issues
-    from agent.errors import ConfigFileError, ConfigInvalidError
     from collector.bundle import BundleError
     from collector.config import load_collector_config
     from collector.errors import NotFoundError, RegistryUnavailable
     from collector.registry import Registry
     from collector.store import StoreError
+    from contract.configfile.console import print_issues
+    from contract.errors import ConfigFileError, ConfigInvalidError
 
     try:
         settings = load_collector_config(config)

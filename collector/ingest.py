@@ -47,7 +47,6 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent import wire
 from collector.acks import AckOrder
 from collector.errors import RegistryUnavailable
 from collector.quarantine_log import QuarantineLog
@@ -62,6 +61,7 @@ from collector.store import (
     affected_days,
     window_records,
 )
+from contract import wire
 
 __all__ = ["Ingest", "IngestRegistry", "IngestSettings", "IngestStats", "tune_gc_for_ingest"]
 

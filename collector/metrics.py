@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from agent.metrics import MetricWriter, label
+from contract.metrics import MetricWriter, label
 
 if TYPE_CHECKING:
     from collector.ingest import Ingest

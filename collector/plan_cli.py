@@ -5,7 +5,7 @@ takes ``--registry PATH`` (or ``RV_REGISTRY``). Exit codes: 0 done, 1 refused (i
 conflict, not found), 2 unreadable input (a plan file that cannot be read, a registry that
 cannot be opened). A user mistake never prints a traceback.
 
-Every line goes out through :func:`agent.terminal.say`: registry text (a plan's names, who
+Every line goes out through :func:`contract.terminal.say`: registry text (a plan's names, who
 loaded it, a revocation's reason, a quarantined message's topic and bytes) is hostile input,
 printed with rich markup off and control characters escaped, so it cannot restyle or drive
 the terminal. ``plan show --json`` escapes them the JSON way.
@@ -22,8 +22,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from agent.errors import ConfigIssue
-from agent.terminal import json_for_terminal, say
 from collector.errors import (
     CollectorError,
     IdCollision,
@@ -34,13 +32,14 @@ from collector.errors import (
 )
 from collector.registry import Enterprise, LoadedPlan, Registry, collision_issues, load_plan
 from collector.registry.records import PlanVersion, QuarantineEntry, format_time
+from contract.configfile.console import print_issues
+from contract.terminal import json_for_terminal, say
 
 __all__ = [
     "EXIT_ERRORS",
     "EXIT_OK",
     "EXIT_UNREADABLE",
     "check_plan_ids",
-    "print_issues",
     "register",
     "validate_plan_file",
 ]
@@ -74,12 +73,6 @@ DEFAULT_REGISTRY = Path("registry.sqlite")
 
 def _plain(out: Console, text: str, style: str | None = None) -> None:
     say(out, text, style or "")
-
-
-def print_issues(out: Console, issues: Sequence[ConfigIssue]) -> None:
-    """One line per issue: errors red, warnings yellow."""
-    for issue in issues:
-        _plain(out, str(issue), "yellow" if issue.severity == "warning" else "red")
 
 
 def _count(number: int, noun: str, plural: str | None = None) -> str:

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from agent.clock import ScaledClock
+from contract.clock import ScaledClock
 from sim.control import ControlServer
 from sim.errors import PlantFileError
 from sim.plant import PlantConfig, load_plant

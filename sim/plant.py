@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from agent.errors import InputFileError
-from agent.files import read_bounded
+from contract.errors import InputFileError
+from contract.files import read_bounded
 from sim._yaml import LineMap, load_with_lines
 from sim.errors import PlantFileError
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from agent.clock import Clock
+from contract.clock import Clock
 from sim.encoding import encode_machine
 from sim.errors import ControlError
 from sim.machine import Machine, MachineState, TruthBin

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from agent.config.types import (
+from contract.configfile.types import (
     ConfigModel,
     Identifier,
     IssueList,

@@ -20,7 +20,7 @@ from agent.config.tags import (
     Role,
     TagConfig,
 )
-from agent.config.types import (
+from contract.configfile.types import (
     ConfigModel,
     ConfigPath,
     Hostname,

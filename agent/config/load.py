@@ -1,7 +1,7 @@
 """Loading a configuration file: read, parse with line marks, validate, warn.
 
 :func:`load_config` is what the agent and ``check-config`` call; every problem of the file is
-collected and raised at once in a :class:`~agent.errors.ConfigInvalidError`.
+collected and raised at once in a :class:`~contract.errors.ConfigInvalidError`.
 """
 
 from __future__ import annotations
@@ -12,28 +12,15 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, ValidationError
 
 from agent.config.devices import DeviceConfig
-from agent.config.issues import validation_issues
 from agent.config.root import AgentConfig
 from agent.config.tags import COUNTER_ROLES, KPI_ROLES
-from agent.config.types import describe_value
-from agent.config.yamlload import KeyPath, MarkedData, format_path, parse_yaml, read_config_text
-from agent.errors import ConfigInvalidError, ConfigIssue
+from contract.configfile.document import parse_document
+from contract.configfile.yamlload import KeyPath, MarkedData, format_path, read_config_text
+from contract.errors import ConfigIssue
 
-__all__ = [
-    "LoadedConfig",
-    "config_digest",
-    "load_config",
-    "ordered_issues",
-    "parse_config",
-    "parse_document",
-]
-
-_Model = TypeVar("_Model", bound=BaseModel)
+__all__ = ["LoadedConfig", "config_digest", "load_config", "parse_config"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,58 +80,6 @@ def parse_config(
         warnings=tuple(config_warnings(config, marked, source)),
         lines=marked.lines,
     )
-
-
-def parse_document(
-    text: str,
-    source: str,
-    model: type[_Model],
-    *,
-    env: Mapping[str, str] | None,
-    expected: str,
-    context: dict[str, Any] | None = None,
-) -> tuple[_Model, MarkedData]:
-    """A YAML document validated as ``model``, with every problem named by file, line and key.
-
-    The one path for every configuration-like file (the agent's configuration, the
-    collector's, the implementation plan): YAML with line marks, ``${VAR}`` substitution from
-    ``env`` (None: the process environment; {} refuses any), top-level ``x-`` keys ignored
-    (shared blocks for YAML anchors, as in compose files). Raises ConfigInvalidError with all
-    issues at once, in file order.
-    """
-    marked = parse_yaml(text, source, env)
-    if not isinstance(marked.data, dict):
-        given = "an empty file" if marked.data is None else describe_value(marked.data)
-        raise ConfigInvalidError(
-            (*marked.issues, ConfigIssue(source, 1, "", f"got {given}, expected {expected}"))
-        )
-    data = {key: value for key, value in marked.data.items() if not str(key).startswith("x-")}
-    try:
-        document = model.model_validate(data, context=context)
-    except ValidationError as exc:
-        issues = ordered_issues(marked.issues, validation_issues(exc, marked, source, root=model))
-        raise ConfigInvalidError(issues) from None
-    if marked.issues:
-        raise ConfigInvalidError(ordered_issues(marked.issues, []))
-    return document, marked
-
-
-def ordered_issues(
-    file_issues: list[ConfigIssue], model_issues: list[ConfigIssue]
-) -> tuple[ConfigIssue, ...]:
-    """File-level and model issues together, in file order, without a model echo of a file issue."""
-    # A value broken in the file (a missing ${VAR}, a duplicate key) also fails validation;
-    # the file-level message is the one that says what to fix, so the echo is dropped.
-    broken = [issue.path for issue in file_issues if issue.path]
-    kept = [
-        issue
-        for issue in model_issues
-        if not any(
-            issue.path == path or issue.path.startswith((f"{path}.", f"{path}[")) for path in broken
-        )
-    ]
-    unique = dict.fromkeys([*file_issues, *kept])
-    return tuple(sorted(unique, key=lambda issue: (issue.line or 0, issue.path)))
 
 
 def config_digest(config: AgentConfig) -> str:

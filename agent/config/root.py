@@ -16,9 +16,9 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, ValidationError
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
-from agent.clock import Clock, ScaledClock, WallClock
 from agent.config.devices import DeviceConfig, ModbusRtuDeviceConfig
-from agent.config.types import (
+from contract.clock import Clock, ScaledClock, WallClock
+from contract.configfile.types import (
     ConfigModel,
     ConfigPath,
     Hostname,

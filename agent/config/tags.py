@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PlainValidator, model_validator
 
-from agent.config.types import (
+from contract.configfile.types import (
     Address,
     ConfigModel,
     IssueList,

@@ -18,13 +18,13 @@ from datetime import UTC, datetime, tzinfo
 
 from pydantic import ValidationError
 
-from agent import wire
 from agent.config import DeviceConfig, Role, planned_seconds
 from agent.importing.errors import RefusedError, RowIssue
 from agent.importing.mapping import ImportMapping
 from agent.importing.rows import COUNT_ROLES, IntervalRow
 from agent.kpi import CounterSpec, KpiSpec, Sample, WindowBuilder
 from agent.samples import comm_loss_limit_s, kpi_spec
+from contract import wire
 
 __all__ = [
     "GAP_SPACINGS",

@@ -72,10 +72,10 @@ def import_csv(
     Prints what happened (a summary, or every problem found) and returns the exit code.
     Never raises for a user mistake or a bad file.
     """
-    from agent.checkconfig import print_issues
     from agent.config import load_config
-    from agent.errors import ConfigFileError, ConfigInvalidError
     from agent.outbox import OutboxError
+    from contract.configfile.console import print_issues
+    from contract.errors import ConfigFileError, ConfigInvalidError
 
     try:
         loaded = load_config(config_path)

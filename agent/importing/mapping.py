@@ -18,13 +18,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from agent.config.issues import validation_issues
+from agent.config.root import AgentConfig
 from agent.config.tags import MachineState, StateKey
-from agent.config.types import ConfigModel, IssueList, describe_value, float_range, problem
-from agent.config.yamlload import parse_yaml, read_config_text
-from agent.errors import ConfigError
 from agent.importing.errors import ImportFileError, MappingError
 from agent.importing.table import is_text_encoding
+from contract.configfile.issues import validation_issues
+from contract.configfile.types import ConfigModel, IssueList, describe_value, float_range, problem
+from contract.configfile.yamlload import parse_yaml, read_config_text
+from contract.errors import ConfigError
 
 __all__ = [
     "DURATION_UNITS",
@@ -328,11 +329,11 @@ def _mapping_issues(
     source: str,
     from_options: set[str],
 ) -> list[str]:
-    from agent.config.yamlload import MarkedData
+    from contract.configfile.yamlload import MarkedData
 
     marked = MarkedData(data, lines)
     found = []
-    for issue in validation_issues(exc, marked, source):
+    for issue in validation_issues(exc, marked, source, root=AgentConfig):
         top = issue.path.split(".")[0].split("[")[0]
         if issue.message.startswith("unknown key"):  # the generic hint lists agent.yaml's keys
             issue = dataclasses.replace(issue, message=_unknown_key(top))

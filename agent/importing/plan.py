@@ -13,7 +13,6 @@ from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
 
-from agent import wire
 from agent.config import DeviceConfig, LoadedConfig
 from agent.importing.build import (
     check_overlaps,
@@ -34,6 +33,7 @@ from agent.importing.mapping import ImportMapping, Shape
 from agent.importing.rows import RowsRead, read_intervals, read_samples
 from agent.importing.table import Table, read_table
 from agent.importing.values import TimeReader
+from contract import wire
 
 __all__ = ["MAX_IMPORT_WINDOWS", "ImportPlan", "find_device", "plan_import"]
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from agent.errors import InputFileError
-from agent.files import open_regular
 from agent.importing.errors import ImportFileError
+from contract.errors import InputFileError
+from contract.files import open_regular
 
 __all__ = [
     "MAX_COLUMNS",
@@ -173,7 +173,7 @@ class _Bounded(io.RawIOBase):
 
 
 def _file_problem(exc: InputFileError) -> str:
-    """The refusal of agent.files, with what to do about a file too large."""
+    """The refusal of contract.files, with what to do about a file too large."""
     if exc.reason == "too_large":
         return f"{exc}; split the export (by month, say) and import the parts one after another"
     return str(exc)

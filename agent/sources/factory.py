@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Literal
 
-from agent.clock import Clock, WallClock
 from agent.config import (
     DeviceConfig,
     ModbusRtuDeviceConfig,
@@ -37,6 +36,7 @@ from agent.sources.modbus import (
     TcpLink,
     WordOrder,
 )
+from contract.clock import Clock, WallClock
 
 __all__ = ["SharedLinkSource", "SourceFactory", "make_source"]
 

@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from agent.errors import InputFileError
-from agent.files import read_bounded
-from agent.terminal import safe_text, say
+from contract.errors import InputFileError
+from contract.files import read_bounded
+from contract.terminal import safe_text, say
 
 if TYPE_CHECKING:
     from collector.dashboards import DashboardFile

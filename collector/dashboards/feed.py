@@ -23,7 +23,6 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from agent import wire
 from collector.dashboards.schema import (
     FLEET_AGENT,
     FLEET_AGENT_FIELDS,
@@ -40,6 +39,7 @@ from collector.store.influxql import quote_identifier
 from collector.store.lines import FieldValue, encode_line
 from collector.store.records import to_ms
 from collector.store.retention import create_statement
+from contract import wire
 
 __all__ = [
     "DEFAULT_FLEET_SNAPSHOT_S",
@@ -59,7 +59,7 @@ DEFAULT_FLEET_SNAPSHOT_S = 60.0
 #: An agent publishes its status every 30 s while connected; four missed means "stale".
 DEFAULT_STALE_AFTER_S = 120.0
 
-#: Every reason code the collector quarantines with: the wire contract's (agent/wire.py) and
+#: Every reason code the collector quarantines with: the wire contract's (contract/wire.py) and
 #: the ingest's own (docs/wire-contract.md). Each gets a point every snapshot, 0 included, so
 #: the quarantine panels show "none" as a zero rather than as an empty panel.
 KNOWN_QUARANTINE_REASONS: tuple[str, ...] = (

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.errors import InputFileError
-from agent.files import read_bounded
 from collector.dashboards.errors import DashboardFileError
+from contract.errors import InputFileError
+from contract.files import read_bounded
 
 __all__ = [
     "MAX_DASHBOARD_BYTES",

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
-from agent.config.types import describe_value
+from contract.configfile.types import describe_value
 
 __all__ = ["RegistryCore", "checked_actor", "utc_now"]
 

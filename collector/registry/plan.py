@@ -26,8 +26,8 @@ from pydantic import (
     model_serializer,
 )
 
-from agent import wire
-from agent.config.types import (
+from contract import wire
+from contract.configfile.types import (
     ConfigModel,
     Identifier,
     describe_value,
@@ -174,7 +174,7 @@ def _public_key(value: str) -> str:
     return value.strip()
 
 
-#: An agent's public key in the registry's form ``ed25519:<base64>`` (see agent/wire.py).
+#: An agent's public key in the registry's form ``ed25519:<base64>`` (see contract/wire.py).
 PublicKeyText = Annotated[str, AfterValidator(_public_key)]
 
 

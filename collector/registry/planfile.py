@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.config.load import ordered_issues, parse_document
-from agent.config.yamlload import KeyPath, MarkedData, format_path, read_config_text
-from agent.errors import ConfigFileError, ConfigInvalidError, ConfigIssue
 from collector.errors import IdCollision, PlanFileError, PlanInvalidError
 from collector.registry.plan import Plan
 from collector.registry.rules import Finding, check_plan
+from contract.configfile.document import ordered_issues, parse_document
+from contract.configfile.yamlload import KeyPath, MarkedData, format_path, read_config_text
+from contract.errors import ConfigFileError, ConfigInvalidError, ConfigIssue
 
 __all__ = [
     "LoadedPlan",

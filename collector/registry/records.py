@@ -12,8 +12,8 @@ from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from agent import wire
 from collector.registry.plan import Plan
+from contract import wire
 
 __all__ = [
     "AgentEntry",
@@ -88,7 +88,7 @@ class AgentEntry:
         return self.revoked_at is not None and self.revoked_at <= moment
 
     def key(self) -> Ed25519PublicKey:
-        """The public key as a cryptography object, for :func:`agent.wire.verify`."""
+        """The public key as a cryptography object, for :func:`contract.wire.verify`."""
         return wire.public_key_from_text(self.public_key)
 
 

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from agent.config.yamlload import KeyPath, format_path
 from collector.registry.plan import KPI_DIRECTION, SHARE_KPIS, Enterprise, Period, Plan, Target
+from contract.configfile.yamlload import KeyPath, format_path
 
 __all__ = [
     "MAX_PERIOD_DAYS",

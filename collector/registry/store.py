@@ -19,7 +19,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
-from agent import wire
 from collector.errors import ConflictError, IdCollision, NotFoundError, RegistryUnavailable
 from collector.registry import ownership, quarantine, sequence
 from collector.registry.core import checked_actor, utc_now
@@ -45,6 +44,7 @@ from collector.registry.schema import connect
 from collector.registry.throttle import LoginThrottleMixin
 from collector.registry.users import UsersMixin
 from collector.registry.views import ViewsMixin
+from contract import wire
 
 __all__ = ["DEFAULT_BUSY_TIMEOUT_S", "Registry"]
 

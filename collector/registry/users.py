@@ -31,10 +31,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from agent.config.types import describe_value
 from collector.errors import ConflictError, NotFoundError
 from collector.registry.core import RegistryCore, checked_actor, utc_now
 from collector.registry.records import format_time, parse_time
+from contract.configfile.types import describe_value
 
 __all__ = [
     "ROLES",

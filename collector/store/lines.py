@@ -5,7 +5,7 @@ spaces; tag keys, tag values and field keys escape commas, equals signs and spac
 field values are double-quoted with ``"`` and ``\\`` escaped. Newlines cannot be escaped
 anywhere (a newline ends the line), and a backslash in a name or tag value is ambiguous
 between the 1.x and 2.x parsers, so both are refused with ValueError rather than guessed at.
-Our identifiers (``agent.wire.IDENTIFIER_PATTERN``) never contain any of these characters;
+Our identifiers (``contract.wire.IDENTIFIER_PATTERN``) never contain any of these characters;
 the escaping is there so that nothing else can break a line either.
 """
 

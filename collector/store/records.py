@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from agent import wire
 from collector.store.lines import FieldValue, encode_series, format_field_value
 from collector.store.schema import KPI_WINDOW, QUALITY_FIELDS, TAG_KEYS, WINDOW_FIELDS, FieldKind
+from contract import wire
 
 __all__ = [
     "WindowRecord",
@@ -94,7 +94,7 @@ def window_line(record: WindowRecord) -> str:
 
     The same text as :func:`encode_line` of :func:`window_tags` and :func:`window_fields`
     (tests hold them equal), built without its per-value checks: ``record.window`` is a
-    validated :class:`agent.wire.KpiWindow`, so its floats are finite, its counts within int64
+    validated :class:`contract.wire.KpiWindow`, so its floats are finite, its counts within int64
     and its digest plain hex, and the field keys are the schema's own. This is ingest's
     per-window hot path (profiled at a sixth of its CPU in the general encoder).
     """

@@ -12,7 +12,7 @@ import threading
 from collections import Counter
 from http import HTTPStatus
 
-from agent.metrics import MetricWriter
+from contract.metrics import MetricWriter
 
 __all__ = ["METHODS", "OTHER", "WebMetrics"]
 

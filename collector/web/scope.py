@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent.wire import TOPIC_ROOT
 from collector.registry import AgentEntry, Registry
 from collector.web.directory import Directory, EnterpriseRef, PlatformRef, ProvinceRef
 from collector.web.principal import Principal
 from collector.web.problems import Problem
+from contract.wire import TOPIC_ROOT
 
 __all__ = [
     "agent_in_scope",

@@ -38,9 +38,10 @@ from agent.config import (
     parse_config,
     planned_seconds,
 )
-from agent.config.yamlload import MAX_CONFIG_BYTES, parse_yaml
-from agent.errors import ConfigFileError, ConfigInvalidError, UnsupportedProtocolError
+from agent.errors import UnsupportedProtocolError
 from agent.sources.base import Quality, Reading
+from contract.configfile.yamlload import MAX_CONFIG_BYTES, parse_yaml
+from contract.errors import ConfigFileError, ConfigInvalidError
 from stack import free_port
 
 CASES = Path(__file__).parent / "config_cases"

@@ -20,12 +20,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 from typer.testing import CliRunner
 
-from agent import wire
 from agent.importing import import_csv, register
 from agent.importing.command import EXIT_BAD_ROWS, EXIT_OK, EXIT_REFUSED
 from agent.importing.mapping import build_mapping
 from agent.importing.table import MAX_IMPORT_BYTES
 from agent.outbox import Outbox
+from contract import wire
 
 CASES = Path(__file__).parent / "import_cases"
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))

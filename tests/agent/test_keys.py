@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agent import wire
 from agent.keys import KeyFileError, generate_key_pair, load_private_key, public_key_path
+from contract import wire
 
 AGENT = str(Path(sys.executable).with_name("retrofit-agent"))
 

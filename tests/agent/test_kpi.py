@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent import wire
 from agent.config.tags import MachineState
 from agent.kpi import CounterSpec, KpiSpec, Sample, WindowBuilder, counter_delta
+from contract import wire
 
 R, IDLE, D, OFF, P = (
     MachineState.RUNNING,

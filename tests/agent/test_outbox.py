@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from agent import wire
 from agent.outbox import COMPACT_TO_S, Outbox, merge_windows
-from tests.agent.test_wire import KEY, T0, make_window
+from contract import wire
+from tests.contract.test_wire import KEY, T0, make_window
 
 
 def minute(device: str, index: int, **changes: object) -> wire.KpiWindow:
@@ -125,7 +125,7 @@ import sys, time
 from pathlib import Path
 from agent.outbox import Outbox
 from tests.agent.test_outbox import minute, sealer
-from tests.agent.test_wire import T0
+from tests.contract.test_wire import T0
 outbox = Outbox(Path(sys.argv[1]))
 resume = outbox.resume_points().get("press-1")  # go on where the killed run stopped
 i = 0 if resume is None else round((resume - T0.timestamp()) / 60)

@@ -23,11 +23,11 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
-from agent.clock import ScaledClock
 from agent.config import parse_config
 from agent.probe import EXIT_DEVICE_FAILED, EXIT_OK, EXIT_USAGE, register
 from agent.probe.modbus import probe_modbus
 from agent.probe.opcua import BrowsedNode, probe_opcua, suggest_role, tags_yaml
+from contract.clock import ScaledClock
 from sim.opcua_server import OPCUA_VARIABLES
 from sim.registers import (
     DISCRETE_INPUT_PATTERN,

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from agent import wire
-from agent.clock import WallClock
 from agent.config import BrokerConfig
 from agent.outbox import Outbox
 from agent.publish import Identity, Publisher
+from contract import wire
+from contract.clock import WallClock
 from stack import MosquittoServer
 from tests.agent.test_outbox import minute, sealer
-from tests.agent.test_wire import KEY
+from tests.contract.test_wire import KEY
 from tests.mqtt_client import MqttTestClient
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]

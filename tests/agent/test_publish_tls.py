@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from agent import wire
-from agent.clock import WallClock
 from agent.config import BrokerConfig
 from agent.outbox import Outbox
 from agent.publish import Publisher
+from contract import wire
+from contract.clock import WallClock
 from stack import MosquittoServer
 from stack.tls import Pki, make_pki
 from tests.agent.test_outbox import minute
 from tests.agent.test_publish import IDENTITY
-from tests.agent.test_wire import KEY
 from tests.conftest import MosquittoFactory
+from tests.contract.test_wire import KEY
 from tests.mqtt_client import MqttTestClient
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]

@@ -20,11 +20,11 @@ import httpx
 import pytest
 import yaml
 
-from agent import wire
-from agent.clock import ScaledClock
 from agent.config import LoadedConfig, load_config
 from agent.keys import generate_key_pair, load_private_key
 from agent.service import AgentService
+from contract import wire
+from contract.clock import ScaledClock
 from sim.agent_config import agent_devices
 from sim.plant import PlantConfig
 from sim.runtime import Simulator

@@ -24,12 +24,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent import wire
-from agent.clock import ScaledClock
 from agent.config import load_config
 from agent.keys import generate_key_pair
 from agent.outbox import Outbox
 from agent.service import AgentService
+from contract import wire
+from contract.clock import ScaledClock
 from sim.agent_config import agent_devices
 from sim.plant import PlantConfig
 from sim.runtime import Simulator

@@ -7,9 +7,9 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from agent import wire
 from collector.store import InfluxStore, WindowRecord
 from collector.store.influxql import measurement_path
+from contract import wire
 from stack import InfluxServer
 
 DIGEST = wire.config_digest(b"agent config")

@@ -19,12 +19,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from agent import wire
 from collector.bundle import Manifest, ManifestFile
 from collector.cli import app
 from collector.evidence.document import canonical_json
 from collector.registry import Registry, load_plan
 from collector.store import WindowRecord
+from contract import wire
 from stack import InfluxServer
 from tests.collector.store_helpers import open_store, quality, window
 from tests.conftest import InfluxFactory

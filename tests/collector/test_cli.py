@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent import wire
-from tests.agent.test_wire import KEY, make_envelope
+from contract import wire
+from tests.contract.test_wire import KEY, make_envelope
 
 COLLECTOR = str(Path(sys.executable).with_name("retrofit-collector"))
 

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent import wire
 from collector.ingest import Ingest, IngestSettings
 from collector.registry import Registry, load_plan
 from collector.store import InfluxStore
+from contract import wire
 from stack import InfluxServer, MosquittoServer
-from tests.agent.test_wire import T0, make_window
+from tests.contract.test_wire import T0, make_window
 from tests.mqtt_client import MqttTestClient
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(90)]

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent import wire
 from collector.errors import ConflictError, NotFoundError
 from collector.registry import QUARANTINE_RAW_LIMIT, Registry, load_plan, parse_plan
 from collector.registry.records import format_time
+from contract import wire
 
 ROOT = Path(__file__).parents[2]
 VALID = Path(__file__).parent / "plan_cases" / "valid_minimal" / "plan.yaml"

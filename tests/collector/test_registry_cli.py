@@ -12,10 +12,10 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
-from agent import wire
 from collector.cli import app as collector_app
 from collector.plan_cli import register
 from collector.registry import Registry
+from contract import wire
 
 CASES = Path(__file__).parent / "plan_cases"
 VALID = CASES / "valid_minimal" / "plan.yaml"

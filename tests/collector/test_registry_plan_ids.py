@@ -14,12 +14,12 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent import wire
 from collector.errors import IdCollision, IdCollisionError
 from collector.registry import LoadedPlan, Registry, parse_plan
 from collector.registry.planfile import plan_content
 from collector.registry.records import format_time
 from collector.web.directory import DirectoryCache
+from contract import wire
 from tests.collector.web.world import plan_text
 
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)

@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from agent import wire
 from collector.store import DailyRow, DayKey, InfluxStore, WindowRecord
 from collector.store.records import window_line
 from collector.store.schema import OPTIONAL_QUANTITIES, SUMMABLE_FIELDS
+from contract import wire
 from stack import InfluxServer
 from tests.collector.store_helpers import open_store, quality, record, window
 

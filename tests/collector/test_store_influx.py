@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent import wire
 from collector.store import (
     InfluxStore,
     NotFound,
@@ -21,9 +20,10 @@ from collector.store import (
     WindowRecord,
     WriteRejected,
 )
+from contract import wire
 from stack import InfluxServer
-from tests.agent.wire_strategies import identifiers, kpi_windows
 from tests.collector.store_helpers import count_windows, open_store, quality, record, window
+from tests.contract.wire_strategies import identifiers, kpi_windows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 

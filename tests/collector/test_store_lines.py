@@ -8,7 +8,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent import wire
 from collector.store.lines import (
     FieldValue,
     encode_line,
@@ -25,8 +24,9 @@ from collector.store.records import (
     window_tags,
 )
 from collector.store.schema import KPI_WINDOW, SUMMABLE_FIELDS, WINDOW_FIELDS, FieldKind
-from tests.agent.wire_strategies import identifiers, kpi_windows
+from contract import wire
 from tests.collector.store_helpers import record, window
+from tests.contract.wire_strategies import identifiers, kpi_windows
 
 END = datetime(2026, 11, 25, 8, 1, tzinfo=UTC)
 

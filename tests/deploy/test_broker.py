@@ -21,9 +21,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from agent import wire
 from collector.broker_acl import acl_text
 from collector.registry import Registry, load_plan
+from contract import wire
 from stack import MosquittoServer
 
 pytestmark = pytest.mark.timeout(60)

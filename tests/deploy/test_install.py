@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from agent.keys import load_private_key
-from agent.wire import public_key_text
+from contract.wire import public_key_text
 
 pytestmark = [
     pytest.mark.slow,

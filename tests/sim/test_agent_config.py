@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from agent.clock import ScaledClock
 from agent.config import parse_config
 from agent.sources.base import Quality
 from agent.sources.factory import SourceFactory
+from contract.clock import ScaledClock
 from sim.agent_config import agent_devices
 from sim.plant import load_plant
 from sim.runtime import Simulator

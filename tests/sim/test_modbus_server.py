@@ -12,7 +12,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusIOException
 from pymodbus.framer import FramerType
 
-from agent.clock import ScaledClock
+from contract.clock import ScaledClock
 from sim.registers import (
     COIL_PATTERN,
     DISCRETE_INPUT_PATTERN,

@@ -15,7 +15,7 @@ from asyncua.client.client import Client
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 from asyncua.ua.uaerrors import UaError
 
-from agent.clock import ScaledClock
+from contract.clock import ScaledClock
 from sim.certs import make_self_signed
 from sim.opcua_server import NAMESPACE_URI, OPCUA_VARIABLES
 from sim.registers import STATE_CODES

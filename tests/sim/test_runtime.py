@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
-from agent.clock import ScaledClock
+from contract.clock import ScaledClock
 from sim.control import COMMANDS, execute
 from sim.runtime import Simulator
 from tests.sim.plants import machine, plant

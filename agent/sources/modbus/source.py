@@ -31,8 +31,8 @@ from pymodbus.client.base import ModbusBaseClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.pdu import ExceptionResponse, ModbusPDU
 
-from agent.clock import Clock, WallClock
 from agent.sources.backoff import Backoff
+from contract.clock import Clock, WallClock
 
 from ..base import Quality, Reading
 from .decode import Decoded, decode_bit, decode_registers

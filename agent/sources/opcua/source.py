@@ -41,9 +41,9 @@ from asyncua.common.subscription import DataChangeNotif, Subscription
 from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.uaerrors import UaStatusCodeError
 
-from agent.clock import Clock, WallClock
 from agent.config import OpcUaDeviceConfig, OpcUaTagConfig
 from agent.sources.backoff import Backoff
+from contract.clock import Clock, WallClock
 
 from ..base import Quality, Reading
 from .session import NodeLookup, new_client, resolve

@@ -34,8 +34,8 @@ import httpx
 import pytest
 import yaml
 
-from agent import wire
 from agent.keys import generate_key_pair, load_private_key
+from contract import wire
 from stack import MosquittoServer, free_port
 from tests.mqtt_client import MqttTestClient
 

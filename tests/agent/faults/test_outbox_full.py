@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from agent import wire
 from agent.outbox import Outbox
+from contract import wire
 from stack import MosquittoServer, free_port
 from tests.agent.faults.conftest import (
     WINDOW_S,

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from agent.clock import ScaledClock
 from agent.config import parse_config
 from agent.sources.base import Quality, Reading, Source
 from agent.sources.factory import SharedLinkSource, SourceFactory
+from contract.clock import ScaledClock
 from sim.runtime import Simulator
 from tests.pty import relay
 from tests.sim.plants import machine, plant

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.clock import ScaledClock
 from agent.config import parse_config
 from agent.sources.base import Quality, Reading, Source
 from agent.sources.factory import SourceFactory
+from contract.clock import ScaledClock
 from sim.registers import (
     COIL_PATTERN,
     DISCRETE_INPUT_PATTERN,

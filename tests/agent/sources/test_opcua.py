@@ -17,11 +17,11 @@ import pytest
 from asyncua import ua
 from asyncua.ua.status_codes import StatusCodes
 
-from agent.clock import ScaledClock
 from agent.config import OpcUaDeviceConfig
 from agent.sources.base import Quality, Reading
 from agent.sources.factory import make_source
 from agent.sources.opcua import OpcUaSource, quality_of, scaled_value
+from contract.clock import ScaledClock
 from sim.certs import make_self_signed
 from sim.opcua_server import OPCUA_VARIABLES
 from sim.runtime import Simulator

@@ -15,11 +15,11 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
-from agent import wire
 from collector.dashboards.evidence_feed import write_evidence_summary
 from collector.dashboards.feed import ensure_fleet_retention, write_fleet_snapshot
 from collector.registry import Registry, load_plan
 from collector.store import InfluxStore, WindowRecord
+from contract import wire
 from tests.collector.dashboards.documents import RUN_AT, enterprise_evidence, platform_rollup
 from tests.collector.store_helpers import quality, window
 

@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent import wire
 from collector.dashboards.evidence_feed import evidence_lines
 from collector.dashboards.feed import KNOWN_QUARANTINE_REASONS, agent_state, fleet_lines, read_fleet
 from collector.registry import Registry
+from contract import wire
 from tests.collector.dashboards.documents import RUN_AT, enterprise_evidence, platform_rollup
 from tests.collector.dashboards.fill import fill_registry
 

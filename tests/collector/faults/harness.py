@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent import wire
 from collector.registry import Registry, load_plan
+from contract import wire
 from stack import InfluxServer, MosquittoServer
 
 PLAN = Path(__file__).parents[3] / "deploy" / "examples" / "plan.yaml"

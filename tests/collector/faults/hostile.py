@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agent import wire
+from contract import wire
 from tests.collector.faults.harness import PLATFORM, SigningAgent, seeded_key
 
 

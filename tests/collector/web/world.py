@@ -22,12 +22,12 @@ from typing import Any
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent import wire
 from collector.registry import Registry, parse_plan
 from collector.store import DayKey, InfluxStore, WindowRecord
 from collector.web.bundles import BundleInfo, BundleStore
 from collector.web.directory import DirectoryCache
 from collector.web.settings import WebSettings
+from contract import wire
 from stack import InfluxServer
 from tests.collector.store_helpers import window
 from tests.collector.web.documents import evidence_document, write_bundle

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 import pytest
 from pymodbus.constants import ExcCodes
 
-from agent.clock import ScaledClock
 from agent.sources.base import Quality, Reading, Source
 from agent.sources.modbus import (
     ByteOrder,
@@ -25,6 +24,7 @@ from agent.sources.modbus import (
     TcpLink,
     WordOrder,
 )
+from contract.clock import ScaledClock
 
 from ..conftest import DeviceServer, Fault
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
-from agent.config.types import describe_value
-from agent.errors import ConfigFileError, ConfigInvalidError, ConfigIssue, InputFileError
-from agent.files import read_bounded
+from contract.configfile.types import describe_value
+from contract.errors import ConfigFileError, ConfigInvalidError, ConfigIssue, InputFileError
+from contract.files import read_bounded
 
 __all__ = [
     "MAX_ALIASES",

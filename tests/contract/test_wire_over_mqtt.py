@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent import wire
+from contract import wire
 from stack import MosquittoServer
-from tests.agent.test_wire import KEY, make_envelope, make_window
+from tests.contract.test_wire import KEY, make_envelope, make_window
 from tests.mqtt_client import MqttTestClient
 
 TIMEOUT_S = 10.0

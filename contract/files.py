@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
-from agent.errors import InputFileError
+from contract.errors import InputFileError
 
 __all__ = ["open_regular", "read_bounded"]
 

@@ -1,4 +1,4 @@
-"""agent/files.py: a file the user named is read only if it is a regular file within the limit.
+"""contract/files.py: a file the user named is read only if it is a regular file within the limit.
 
 Every case is a real file of its kind: /dev/zero (endless), a FIFO with no writer (an open or a
 read would block for ever), a directory, a regular file over the limit. The pytest timeout is a
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import InputFileError
-from agent.files import open_regular, read_bounded
+from contract.errors import InputFileError
+from contract.files import open_regular, read_bounded
 
 pytestmark = pytest.mark.timeout(30)
 

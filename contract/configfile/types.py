@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
-from agent.wire import IDENTIFIER_PATTERN
+from contract.wire import IDENTIFIER_PATTERN
 
 __all__ = [
     "Address",

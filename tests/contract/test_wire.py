@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent import wire
-from tests.agent.wire_strategies import envelopes, kpi_windows
+from contract import wire
+from tests.contract.wire_strategies import envelopes, kpi_windows
 
 KEY = Ed25519PrivateKey.generate()
 OTHER_KEY = Ed25519PrivateKey.generate()

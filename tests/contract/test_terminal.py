@@ -1,4 +1,4 @@
-"""agent/terminal.py: hostile text reaches a terminal as characters, never as controls."""
+"""contract/terminal.py: hostile text reaches a terminal as characters, never as controls."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import pytest
 from rich.console import Console
 
-from agent.terminal import json_for_terminal, safe_text, say
+from contract.terminal import json_for_terminal, safe_text, say
 
 
 @pytest.mark.parametrize(

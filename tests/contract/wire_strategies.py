@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import strategies as st
 
-from agent import wire
+from contract import wire
 
 identifiers = st.from_regex(wire.IDENTIFIER_PATTERN, fullmatch=True)
 # Window starts anywhere from 2000 to 2100, on whole milliseconds, as the wire carries them.

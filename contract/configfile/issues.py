@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import types
 import typing
 from typing import Any, get_args, get_origin
@@ -11,10 +12,9 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails, ValidationError
 
-from agent.config.root import AgentConfig
-from agent.config.types import describe_value
-from agent.config.yamlload import KeyPath, MarkedData, format_path
-from agent.errors import ConfigIssue
+from contract.configfile.types import describe_value
+from contract.configfile.yamlload import KeyPath, MarkedData, format_path
+from contract.errors import ConfigIssue
 
 __all__ = ["validation_issues"]
 
@@ -28,7 +28,7 @@ def validation_issues(
     marked: MarkedData,
     source: str,
     *,
-    root: type[BaseModel] = AgentConfig,
+    root: type[BaseModel],
 ) -> list[ConfigIssue]:
     """One issue per pydantic error, at the line and key path the error is about.
 
@@ -127,17 +127,30 @@ def _union_member(annotation: Any, tag: str | int) -> Any:
     return None
 
 
+@functools.cache
 def _discriminator_tags(root: type[BaseModel]) -> frozenset[str]:
-    # Only the agent's devices are a tagged union (by protocol); other roots have no tags.
-    if root is not AgentConfig:
-        return frozenset()
-    device_union = _unwrap(_unwrap(AgentConfig.model_fields["devices"].annotation))
-    members = get_args(_unwrap(get_args(device_union)[0]))
-    return frozenset(
-        str(tag)
-        for member in members
-        for tag in get_args(member.model_fields["protocol"].annotation)
-    )
+    """The tags of every tagged union in ``root``'s tree (the agent's devices, by protocol).
+
+    A tagged union here is a union of models that each have a ``protocol`` literal, as
+    :func:`_union_member` resolves them; a root without one (a plan, the collector's
+    configuration) has no tags.
+    """
+    tags: set[str] = set()
+    seen: set[type[BaseModel]] = set()
+    pending: list[Any] = [root]
+    while pending:
+        annotation = _unwrap(pending.pop())
+        if _is_model(annotation):
+            if annotation not in seen:
+                seen.add(annotation)
+                pending.extend(field.annotation for field in annotation.model_fields.values())
+            continue
+        members = get_args(annotation)
+        for member in members:
+            if len(members) > 1 and _is_model(member) and "protocol" in member.model_fields:
+                tags.update(str(t) for t in get_args(member.model_fields["protocol"].annotation))
+        pending.extend(members)
+    return frozenset(tags)
 
 
 def _model_at(loc: tuple[str | int, ...], root: type[BaseModel]) -> type[BaseModel] | None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agent.clock import ScaledClock, WallClock
+from contract.clock import ScaledClock, WallClock
 
 pytestmark = pytest.mark.anyio
 

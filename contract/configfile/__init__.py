@@ -1,0 +1,56 @@
+"""Configuration-like files: YAML with line marks, validated by pydantic models, every problem
+named as ``file:line key.path: got X, expected Y`` and reported all at once.
+
+The agent's configuration, the collector's, the implementation plan and the simulator's plant
+file are all read this way: :func:`read_config_text` (bounded, a regular file),
+:func:`parse_document` (YAML 1.2, ``${VAR}``, the model), :func:`print_issues` (a terminal).
+"""
+
+from contract.configfile.console import print_issues
+from contract.configfile.document import ordered_issues, parse_document
+from contract.configfile.issues import validation_issues
+from contract.configfile.types import (
+    Address,
+    ConfigModel,
+    ConfigPath,
+    Hostname,
+    Identifier,
+    IssueList,
+    Port,
+    TimeOfDay,
+    describe_value,
+    float_range,
+    int_range,
+    problem,
+)
+from contract.configfile.yamlload import (
+    KeyPath,
+    MarkedData,
+    format_path,
+    parse_yaml,
+    read_config_text,
+)
+
+__all__ = [
+    "Address",
+    "ConfigModel",
+    "ConfigPath",
+    "Hostname",
+    "Identifier",
+    "IssueList",
+    "KeyPath",
+    "MarkedData",
+    "Port",
+    "TimeOfDay",
+    "describe_value",
+    "float_range",
+    "format_path",
+    "int_range",
+    "ordered_issues",
+    "parse_document",
+    "parse_yaml",
+    "print_issues",
+    "problem",
+    "read_config_text",
+    "validation_issues",
+]
