@@ -61,12 +61,10 @@ from collector.evidence.sufficiency import (
     period_series,
 )
 from collector.evidence.verdict import (
-    EnterpriseVerdict,
     KpiVerdict,
     Status,
     decide,
     enterprise_status,
-    judge_enterprise,
     judge_kpi,
 )
 
@@ -88,7 +86,6 @@ __all__ = [
     "EnterpriseInputs",
     "EnterpriseOutcome",
     "EnterpriseSubsidy",
-    "EnterpriseVerdict",
     "EvidenceError",
     "FlagInputs",
     "Interval",
@@ -114,7 +111,6 @@ __all__ = [
     "g14_statistics",
     "hac_maxlags",
     "is_usable",
-    "judge_enterprise",
     "judge_kpi",
     "kpi_value",
     "kpi_values",
