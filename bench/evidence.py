@@ -44,7 +44,8 @@ import common
 from collector.bundle import build_enterprise_evidence, gather_enterprise
 from collector.evidence import current_software, enterprise_evidence
 from collector.evidence.document import EnterpriseEvidence
-from collector.registry import Registry, load_plan
+from collector.plan import load_plan
+from collector.registry import Registry
 from collector.store import DailyRow, InfluxStore, WindowRecord
 from collector.store.records import to_ms, window_line
 from collector.store.rollup import DayKey, day_of

@@ -99,9 +99,8 @@ from collector.evidence.sufficiency import (
     period_series,
 )
 from collector.evidence.verdict import KpiVerdict, enterprise_status, judge_kpi
-from collector.registry.plan import Enterprise, Period, Plan, Platform, Target
+from collector.plan import MIN_DATA_DAYS, Enterprise, Period, Plan, Platform, Target
 from collector.registry.records import AgentEntry, SeqGap
-from collector.registry.rules import MIN_DATA_DAYS
 from collector.store.rollup import DailyRow
 
 __all__ = [

@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from collector.registry.plan import EnergyBoundary, Enterprise
+from collector.plan import EnergyBoundary, Enterprise
 
 __all__ = [
     "DEVICES_BOUNDARY",

@@ -22,7 +22,7 @@ from collector.evidence.daily import EnterpriseDay
 from collector.evidence.energy import EnergySavings, energy_savings, fit_baseline
 from collector.evidence.errors import ConstantDriver, UndefinedChange
 from collector.evidence.sufficiency import KpiSeries, Sufficiency, period_series
-from collector.registry.plan import Period, Target
+from collector.plan import Period, Target
 
 __all__ = [
     "Judged",

@@ -22,7 +22,8 @@ from typer.testing import CliRunner
 from collector.bundle import Manifest, ManifestFile
 from collector.cli import app
 from collector.evidence.document import canonical_json
-from collector.registry import Registry, load_plan
+from collector.plan import load_plan
+from collector.registry import Registry
 from collector.store import WindowRecord, affected_days
 from contract import wire
 from stack import InfluxServer

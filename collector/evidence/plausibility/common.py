@@ -9,7 +9,7 @@ from datetime import date
 
 from collector.evidence.daily import EnterpriseDay
 from collector.evidence.document import FlagDoc, Severity
-from collector.registry.plan import Enterprise, Period
+from collector.plan import Enterprise, Period
 from collector.registry.records import AgentEntry, SeqGap
 from collector.store.rollup import DailyRow
 

@@ -19,7 +19,7 @@ from collector.evidence.plausibility.common import (
     in_period,
     rows_by_device,
 )
-from collector.registry.plan import Period
+from collector.plan import Period
 from collector.store.rollup import DailyRow
 
 __all__ = [

@@ -14,7 +14,7 @@ import numpy as np
 from collector.evidence.daily import FloatArray
 from collector.evidence.document import FlagDoc
 from collector.evidence.plausibility.common import Figure, FlagInputs, flag, in_period
-from collector.registry.plan import Period
+from collector.plan import Period
 from collector.store.rollup import DailyRow
 
 __all__ = [

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from collector.dashboards.evidence_feed import write_evidence_summary
 from collector.dashboards.feed import ensure_fleet_retention, write_fleet_snapshot
-from collector.registry import Registry, load_plan
+from collector.plan import load_plan
+from collector.registry import Registry
 from collector.store import InfluxStore, WindowRecord, affected_days
 from contract import wire
 from tests.collector.dashboards.documents import RUN_AT, enterprise_evidence, platform_rollup

@@ -16,7 +16,7 @@ from collector.evidence import (
     enterprise_status,
     judge_kpi,
 )
-from collector.registry.plan import Enterprise, Period, Target
+from collector.plan import Enterprise, Period, Target
 
 from .helpers import device_day
 
