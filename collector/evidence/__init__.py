@@ -23,7 +23,6 @@ from collector.evidence.change import (
 from collector.evidence.daily import (
     DEVICES_BOUNDARY,
     KPI_INPUTS,
-    DeviceDay,
     EnterpriseDay,
     MeasurementBoundary,
     energy_boundary,
@@ -41,6 +40,7 @@ from collector.evidence.energy import (
     g14_statistics,
 )
 from collector.evidence.errors import EvidenceError, UndefinedChange
+from collector.evidence.inputs import AgentRecord, DailySums, DeviceDay, SeqGapRecord
 from collector.evidence.plausibility import FlagInputs, plausibility_flags
 from collector.evidence.subsidy import (
     ENTERPRISE_CAP_FEN,
@@ -78,7 +78,9 @@ __all__ = [
     "MAX_REPORTING_IMPORTED_SHARE",
     "MIN_COVERAGE",
     "PLATFORM_CAP_FEN",
+    "AgentRecord",
     "ChangeEstimate",
+    "DailySums",
     "DeviceDay",
     "EnergyModel",
     "EnergySavings",
@@ -93,6 +95,7 @@ __all__ = [
     "KpiVerdict",
     "MeasurementBoundary",
     "PlatformSubsidy",
+    "SeqGapRecord",
     "Status",
     "Sufficiency",
     "UndefinedChange",

@@ -82,6 +82,7 @@ from collector.evidence.energy import (
     G14_MAX_FSU_68,
     EnergySavings,
 )
+from collector.evidence.inputs import AgentRecord, DailySums, SeqGapRecord
 from collector.evidence.plausibility import FlagInputs, plausibility_flags
 from collector.evidence.subsidy import (
     EnterpriseOutcome,
@@ -100,8 +101,6 @@ from collector.evidence.sufficiency import (
 )
 from collector.evidence.verdict import KpiVerdict, enterprise_status, judge_kpi
 from collector.plan import MIN_DATA_DAYS, Enterprise, Period, Plan, Platform, Target
-from collector.registry.records import AgentEntry, SeqGap
-from collector.store.rollup import DailyRow
 
 __all__ = [
     "EnterpriseInputs",
@@ -127,9 +126,9 @@ class EnterpriseInputs:
     plan_ref: PlanRefDoc
     platform: Platform
     enterprise: Enterprise
-    rows: tuple[DailyRow, ...]
-    agents: tuple[AgentEntry, ...] = ()
-    seq_gaps: tuple[SeqGap, ...] = ()
+    rows: tuple[DailySums, ...]
+    agents: tuple[AgentRecord, ...] = ()
+    seq_gaps: tuple[SeqGapRecord, ...] = ()
     highest_seqs: Mapping[str, int] = field(default_factory=dict)
     quarantined: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
@@ -230,7 +229,7 @@ def _enterprise(enterprise: Enterprise) -> EnterpriseDoc:
     )
 
 
-def _device_day(row: DailyRow) -> DeviceDayDoc:
+def _device_day(row: DailySums) -> DeviceDayDoc:
     return DeviceDayDoc(
         agent=row.agent,
         device=row.device,
@@ -269,7 +268,7 @@ def _device_day(row: DailyRow) -> DeviceDayDoc:
     )
 
 
-def _row_order(row: DailyRow) -> tuple[date, str, str, str]:
+def _row_order(row: DailySums) -> tuple[date, str, str, str]:
     return (row.day, row.device, row.agent, row.provenance)
 
 
@@ -414,7 +413,7 @@ def _daily_points(
 
 
 def _device_sums(
-    kpi: str, rows: Sequence[DailyRow], days: frozenset[date]
+    kpi: str, rows: Sequence[DailySums], days: frozenset[date]
 ) -> dict[str, dict[str, float]]:
     """Per device, the KPI's input sums over the given days (rows measuring every input)."""
     sums: dict[str, dict[str, float]] = {}
@@ -431,7 +430,7 @@ def _device_sums(
 
 
 def _device_values(
-    kpi: str, rows: Sequence[DailyRow], baseline: KpiSeries, reporting: KpiSeries
+    kpi: str, rows: Sequence[DailySums], baseline: KpiSeries, reporting: KpiSeries
 ) -> list[DeviceValueDoc]:
     """The KPI per device over the days the enterprise value used (shown, does not decide)."""
     base = _device_sums(kpi, rows, frozenset(baseline.days))
@@ -447,7 +446,7 @@ def _device_values(
 
 
 def _facility_parts(
-    rows: Sequence[DailyRow], meters: frozenset[str], days: frozenset[date]
+    rows: Sequence[DailySums], meters: frozenset[str], days: frozenset[date]
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Over ``days``: each listed meter's energy, each counting device's good output: the
     parts of the facility boundary's sums (``daily._facility_energy_sums``)."""
@@ -464,7 +463,7 @@ def _facility_parts(
 
 
 def _facility_device_values(
-    rows: Sequence[DailyRow], meters: frozenset[str], baseline: KpiSeries, reporting: KpiSeries
+    rows: Sequence[DailySums], meters: frozenset[str], baseline: KpiSeries, reporting: KpiSeries
 ) -> list[DeviceValueDoc]:
     """Energy per unit on the facility boundary: no value per device (none measures its own
     energy and output); the listed meters' energy and the counting devices' good output."""
@@ -503,7 +502,7 @@ def _attempts(enterprise: Enterprise) -> list[_Attempt]:
 class _Context:
     enterprise: Enterprise
     boundary: MeasurementBoundary
-    rows: tuple[DailyRow, ...]
+    rows: tuple[DailySums, ...]
     days: tuple[EnterpriseDay, ...]
     by_day: Mapping[date, EnterpriseDay]
     seed: int
