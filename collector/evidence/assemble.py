@@ -230,42 +230,12 @@ def _enterprise(enterprise: Enterprise) -> EnterpriseDoc:
 
 
 def _device_day(row: DailySums) -> DeviceDayDoc:
-    return DeviceDayDoc(
-        agent=row.agent,
-        device=row.device,
-        provenance="imported" if row.provenance == "imported" else "measured",
-        day=row.day,
-        windows=row.windows,
-        partial_windows=row.partial_windows,
-        config_digests=row.config_digests,
-        scheduled_s=row.scheduled_s,
-        planned_s=row.planned_s,
-        run_s=row.run_s,
-        idle_s=row.idle_s,
-        down_s=row.down_s,
-        off_s=row.off_s,
-        planned_stop_s=row.planned_stop_s,
-        total_count=row.total_count,
-        good_count=row.good_count,
-        reject_count=row.reject_count,
-        energy_kwh=row.energy_kwh,
-        ideal_count_s=row.ideal_count_s,
-        duration_s=row.duration_s,
-        comm_loss_s=row.comm_loss_s,
-        scheduled_comm_loss_s=row.scheduled_comm_loss_s,
-        samples=row.samples,
-        missed_polls=row.missed_polls,
-        bad_values=row.bad_values,
-        counter_resets=row.counter_resets,
-        meter_resets=row.meter_resets,
-        clock_jumps=row.clock_jumps,
-        ideal_cycle_s_min=row.ideal_cycle_s_min,
-        ideal_cycle_s_max=row.ideal_cycle_s_max,
-        first_start=row.first_start,
-        last_end=row.last_end,
-        config_digest_first=row.config_digest_first,
-        config_digest_last=row.config_digest_last,
-    )
+    # Every field of the document from the row's field of the same name; a provenance other
+    # than "imported" (a stray tag) reads as measured. model_fields holds no extra key, so the
+    # document's extra="forbid" never fires.
+    values = {name: getattr(row, name) for name in DeviceDayDoc.model_fields}
+    values["provenance"] = "imported" if row.provenance == "imported" else "measured"
+    return DeviceDayDoc.model_validate(values)
 
 
 def _row_order(row: DailySums) -> tuple[date, str, str, str]:
