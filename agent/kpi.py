@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from agent.config.tags import MachineState
-from contract import wire
+from contract import quantities, wire
 
 __all__ = [
     "CounterSpec",
@@ -155,7 +155,7 @@ class _Window:
         return sum(max(0.0, min(b, high) - max(a, low)) for a, b in self.scheduled)
 
 
-_COUNTER_ROLES = ("total_count", "good_count", "reject_count")
+_COUNTER_ROLES = quantities.COUNTS
 
 
 class WindowBuilder:

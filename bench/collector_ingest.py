@@ -51,7 +51,8 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rawmqtt import RawPublisher
 
-from collector.registry import Registry, load_plan
+from collector.plan import load_plan
+from collector.registry import Registry
 from collector.store import window_line, window_records
 from contract import wire
 from stack import InfluxServer, MosquittoServer

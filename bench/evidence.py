@@ -44,11 +44,12 @@ import common
 from collector.bundle import build_enterprise_evidence, gather_enterprise
 from collector.evidence import current_software, enterprise_evidence
 from collector.evidence.document import EnterpriseEvidence
-from collector.registry import Registry, load_plan
+from collector.plan import load_plan
+from collector.registry import Registry
 from collector.store import DailyRow, InfluxStore, WindowRecord
 from collector.store.records import to_ms, window_line
 from collector.store.rollup import DayKey, day_of
-from contract import wire
+from contract import quantities, wire
 from stack import InfluxServer
 
 PLAN = common.REPO_ROOT / "deploy" / "examples" / "plan.yaml"
@@ -61,18 +62,16 @@ DIGEST = wire.config_digest(b"bench agent.yaml")
 METER = "meter-main"
 CHUNK_DAYS = 10
 IN_FLIGHT = 4  # /write requests in flight while loading
-_SUMMED = (
-    "scheduled_s", "planned_s", "run_s", "idle_s", "down_s", "off_s", "planned_stop_s",
-    "total_count", "good_count", "reject_count", "energy_kwh",
-)  # fmt: skip
+_SUMMED = quantities.SUMMED_FIELDS
+_QUALITY = tuple(q.name for q in quantities.QUALITY_QUANTITIES)
 _INTEGER_SUMS = frozenset(
-    {"windows", "total_count", "good_count", "reject_count", "samples", "missed_polls",
-     "bad_values", "counter_resets", "meter_resets", "clock_jumps"}
-)  # fmt: skip
-_QUALITY = (
-    "samples", "missed_polls", "bad_values", "comm_loss_s", "scheduled_comm_loss_s",
-    "counter_resets", "meter_resets", "clock_jumps",
-)  # fmt: skip
+    {"windows"}
+    | {
+        q.name
+        for q in (*quantities.BASE_QUANTITIES, *quantities.QUALITY_QUANTITIES)
+        if q.kind == "integer"
+    }
+)
 _QUALITY_VALUES: dict[str, Any] = {
     "samples": 60, "missed_polls": 0, "bad_values": 0, "comm_loss_s": 0.0,
     "scheduled_comm_loss_s": 0.0, "counter_resets": 0, "meter_resets": 0, "clock_jumps": 0,

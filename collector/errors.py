@@ -3,11 +3,8 @@
 ::
 
     CollectorError
-    ├── PlanError                 an implementation plan cannot be used; ``issues`` lists why
-    │   ├── PlanFileError         the file could not be read at all (missing, a directory,
-    │   │                         binary, too large): ``plan validate`` exits 2
-    │   └── PlanInvalidError      the file was read but breaks the schema or the programme's
-    │                             rules: exits 1
+    ├── PlanError                 an implementation plan cannot be used (its family lives in
+    │                             collector.plan.errors: PlanFileError, PlanInvalidError)
     └── RegistryError             the registry refused or could not do an operation
         ├── NotFoundError         no such plan, version, agent, platform or enterprise
         ├── ConflictError         the change contradicts what the registry already holds
@@ -26,8 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from contract.errors import ConfigIssue
-
 __all__ = [
     "CollectorError",
     "ConflictError",
@@ -35,9 +30,6 @@ __all__ = [
     "IdCollisionError",
     "IdKind",
     "NotFoundError",
-    "PlanError",
-    "PlanFileError",
-    "PlanInvalidError",
     "RegistryError",
     "RegistryUnavailable",
 ]
@@ -45,28 +37,6 @@ __all__ = [
 
 class CollectorError(Exception):
     """Base of every error the collector raises on purpose."""
-
-
-class PlanError(CollectorError):
-    """The plan cannot be used; ``issues`` holds every problem found (errors only), in file order.
-
-    ``warnings`` holds what was found besides, so a caller can show both.
-    """
-
-    def __init__(
-        self, issues: tuple[ConfigIssue, ...], warnings: tuple[ConfigIssue, ...] = ()
-    ) -> None:
-        self.issues = issues
-        self.warnings = warnings
-        super().__init__("\n".join(str(issue) for issue in issues))
-
-
-class PlanFileError(PlanError):
-    """The plan file could not be read (missing, a directory, binary, too large, not UTF-8)."""
-
-
-class PlanInvalidError(PlanError):
-    """The plan file was read, but its content breaks the schema or the programme's rules."""
 
 
 class RegistryError(CollectorError):

@@ -22,15 +22,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from collector.errors import (
-    CollectorError,
-    IdCollision,
-    IdCollisionError,
+from collector.errors import CollectorError, IdCollision, IdCollisionError, RegistryUnavailable
+from collector.plan import (
+    Enterprise,
+    LoadedPlan,
     PlanFileError,
     PlanInvalidError,
-    RegistryUnavailable,
+    collision_issues,
+    load_plan,
 )
-from collector.registry import Enterprise, LoadedPlan, Registry, collision_issues, load_plan
+from collector.registry import Registry
 from collector.registry.records import PlanVersion, QuarantineEntry, format_time
 from contract.configfile.console import print_issues
 from contract.terminal import json_for_terminal, say

@@ -45,6 +45,8 @@ from pydantic import (
     model_validator,
 )
 
+from contract import quantities
+
 __all__ = [
     "CONFIG_DIGEST_PATTERN",
     "IDENTIFIER_PATTERN",
@@ -359,7 +361,8 @@ class KpiWindow(_WireModel):
         if duration > MAX_WINDOW_S:
             raise _FieldRule("end", f"window is {duration:g} s long, over {MAX_WINDOW_S} s")
         state_sum = 0.0  # summed in this order, as before: the tolerance sees the same float
-        for state_s in (self.run_s, self.idle_s, self.down_s, self.off_s, self.planned_stop_s):
+        for name in quantities.STATE_TIMES:
+            state_s: float | None = getattr(self, name)
             if state_s is not None:
                 state_sum += state_s
         state_sum += self.quality.comm_loss_s
@@ -388,20 +391,8 @@ Record = KpiWindow
 
 #: The KpiWindow fields that add up over time and devices: every KPI is a ratio of their sums
 #: (docs/kpi.md). Merging windows, daily rollups and evidence all sum exactly these, and every
-#: DataQuality field.
-SUMMED_FIELDS = (
-    "scheduled_s",
-    "planned_s",
-    "run_s",
-    "idle_s",
-    "down_s",
-    "off_s",
-    "planned_stop_s",
-    "total_count",
-    "good_count",
-    "reject_count",
-    "energy_kwh",
-)
+#: DataQuality field. Defined once, with their units, in :mod:`contract.quantities`.
+SUMMED_FIELDS = quantities.SUMMED_FIELDS
 
 
 # --- signed messages ----------------------------------------------------------------------

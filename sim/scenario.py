@@ -51,7 +51,7 @@ Role = Literal["improves", "unchanged", "goes_offline"]
 
 TIMEZONE = "Asia/Shanghai"
 #: Days of the reporting period the ``goes_offline`` enterprise's gateway still reports: fewer
-#: than the 14 usable days a verdict needs (collector/registry/rules.py, MIN_DATA_DAYS).
+#: than the 14 usable days a verdict needs (collector/plan/rules.py, MIN_DATA_DAYS).
 GOES_OFFLINE_AFTER_DAYS = 6
 #: The ``unchanged`` enterprise's press: ideal cycle in its agent's configuration over the real
 #: cycle (the installer took it from the wrong sheet). Its performance is then about 1.15, past

@@ -24,7 +24,7 @@ from agent.importing.mapping import ImportMapping
 from agent.importing.rows import COUNT_ROLES, IntervalRow
 from agent.kpi import CounterSpec, KpiSpec, Sample, WindowBuilder
 from agent.samples import comm_loss_limit_s, kpi_spec
-from contract import wire
+from contract import quantities, wire
 
 __all__ = [
     "GAP_SPACINGS",
@@ -301,16 +301,8 @@ def check_outbox(
 
 # --- totals -------------------------------------------------------------------------------
 
-_SECONDS = (
-    "scheduled_s",
-    "planned_s",
-    "run_s",
-    "idle_s",
-    "down_s",
-    "off_s",
-    "planned_stop_s",
-)
-_COUNTS = ("total_count", "good_count", "reject_count")
+_SECONDS = quantities.BASE_TIMES
+_COUNTS = quantities.COUNTS
 
 
 @dataclass(frozen=True, slots=True)

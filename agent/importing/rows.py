@@ -25,6 +25,7 @@ from agent.importing.mapping import INTERVAL_AMOUNTS, ImportMapping
 from agent.importing.table import Table
 from agent.importing.values import CellError, TimeReader, read_count, read_number
 from agent.kpi import Sample
+from contract import quantities
 
 __all__ = [
     "COUNT_ROLES",
@@ -37,7 +38,7 @@ __all__ = [
     "state_lookup",
 ]
 
-COUNT_ROLES = ("total_count", "good_count", "reject_count")
+COUNT_ROLES = quantities.COUNTS
 #: A time this far past "now" is refused as in the future (usually a wrong --tz).
 FUTURE_SLACK_S = 300.0
 _T = TypeVar("_T")

@@ -13,7 +13,8 @@ import logging
 from collector.errors import NotFoundError
 from collector.evidence.assemble import EnterpriseInputs
 from collector.evidence.document import PlanRefDoc
-from collector.registry import Enterprise, Plan, Platform, Registry
+from collector.plan import Enterprise, Plan, Platform
+from collector.registry import Registry
 from collector.registry.records import AgentEntry, PlanVersionInfo, SeqGap
 from collector.store import InfluxStore
 

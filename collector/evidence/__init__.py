@@ -23,7 +23,6 @@ from collector.evidence.change import (
 from collector.evidence.daily import (
     DEVICES_BOUNDARY,
     KPI_INPUTS,
-    DeviceDay,
     EnterpriseDay,
     MeasurementBoundary,
     energy_boundary,
@@ -41,6 +40,7 @@ from collector.evidence.energy import (
     g14_statistics,
 )
 from collector.evidence.errors import EvidenceError, UndefinedChange
+from collector.evidence.inputs import AgentRecord, DailySums, DeviceDay, SeqGapRecord
 from collector.evidence.plausibility import FlagInputs, plausibility_flags
 from collector.evidence.subsidy import (
     ENTERPRISE_CAP_FEN,
@@ -61,12 +61,10 @@ from collector.evidence.sufficiency import (
     period_series,
 )
 from collector.evidence.verdict import (
-    EnterpriseVerdict,
     KpiVerdict,
     Status,
     decide,
     enterprise_status,
-    judge_enterprise,
     judge_kpi,
 )
 
@@ -80,7 +78,9 @@ __all__ = [
     "MAX_REPORTING_IMPORTED_SHARE",
     "MIN_COVERAGE",
     "PLATFORM_CAP_FEN",
+    "AgentRecord",
     "ChangeEstimate",
+    "DailySums",
     "DeviceDay",
     "EnergyModel",
     "EnergySavings",
@@ -88,7 +88,6 @@ __all__ = [
     "EnterpriseInputs",
     "EnterpriseOutcome",
     "EnterpriseSubsidy",
-    "EnterpriseVerdict",
     "EvidenceError",
     "FlagInputs",
     "Interval",
@@ -96,6 +95,7 @@ __all__ = [
     "KpiVerdict",
     "MeasurementBoundary",
     "PlatformSubsidy",
+    "SeqGapRecord",
     "Status",
     "Sufficiency",
     "UndefinedChange",
@@ -114,7 +114,6 @@ __all__ = [
     "g14_statistics",
     "hac_maxlags",
     "is_usable",
-    "judge_enterprise",
     "judge_kpi",
     "kpi_value",
     "kpi_values",

@@ -82,6 +82,7 @@ from collector.evidence.energy import (
     G14_MAX_FSU_68,
     EnergySavings,
 )
+from collector.evidence.inputs import AgentRecord, DailySums, SeqGapRecord
 from collector.evidence.plausibility import FlagInputs, plausibility_flags
 from collector.evidence.subsidy import (
     EnterpriseOutcome,
@@ -99,10 +100,7 @@ from collector.evidence.sufficiency import (
     period_series,
 )
 from collector.evidence.verdict import KpiVerdict, enterprise_status, judge_kpi
-from collector.registry.plan import Enterprise, Period, Plan, Platform, Target
-from collector.registry.records import AgentEntry, SeqGap
-from collector.registry.rules import MIN_DATA_DAYS
-from collector.store.rollup import DailyRow
+from collector.plan import MIN_DATA_DAYS, Enterprise, Period, Plan, Platform, Target
 
 __all__ = [
     "EnterpriseInputs",
@@ -128,9 +126,9 @@ class EnterpriseInputs:
     plan_ref: PlanRefDoc
     platform: Platform
     enterprise: Enterprise
-    rows: tuple[DailyRow, ...]
-    agents: tuple[AgentEntry, ...] = ()
-    seq_gaps: tuple[SeqGap, ...] = ()
+    rows: tuple[DailySums, ...]
+    agents: tuple[AgentRecord, ...] = ()
+    seq_gaps: tuple[SeqGapRecord, ...] = ()
     highest_seqs: Mapping[str, int] = field(default_factory=dict)
     quarantined: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
@@ -231,46 +229,16 @@ def _enterprise(enterprise: Enterprise) -> EnterpriseDoc:
     )
 
 
-def _device_day(row: DailyRow) -> DeviceDayDoc:
-    return DeviceDayDoc(
-        agent=row.agent,
-        device=row.device,
-        provenance="imported" if row.provenance == "imported" else "measured",
-        day=row.day,
-        windows=row.windows,
-        partial_windows=row.partial_windows,
-        config_digests=row.config_digests,
-        scheduled_s=row.scheduled_s,
-        planned_s=row.planned_s,
-        run_s=row.run_s,
-        idle_s=row.idle_s,
-        down_s=row.down_s,
-        off_s=row.off_s,
-        planned_stop_s=row.planned_stop_s,
-        total_count=row.total_count,
-        good_count=row.good_count,
-        reject_count=row.reject_count,
-        energy_kwh=row.energy_kwh,
-        ideal_count_s=row.ideal_count_s,
-        duration_s=row.duration_s,
-        comm_loss_s=row.comm_loss_s,
-        scheduled_comm_loss_s=row.scheduled_comm_loss_s,
-        samples=row.samples,
-        missed_polls=row.missed_polls,
-        bad_values=row.bad_values,
-        counter_resets=row.counter_resets,
-        meter_resets=row.meter_resets,
-        clock_jumps=row.clock_jumps,
-        ideal_cycle_s_min=row.ideal_cycle_s_min,
-        ideal_cycle_s_max=row.ideal_cycle_s_max,
-        first_start=row.first_start,
-        last_end=row.last_end,
-        config_digest_first=row.config_digest_first,
-        config_digest_last=row.config_digest_last,
-    )
+def _device_day(row: DailySums) -> DeviceDayDoc:
+    # Every field of the document from the row's field of the same name; a provenance other
+    # than "imported" (a stray tag) reads as measured. model_fields holds no extra key, so the
+    # document's extra="forbid" never fires.
+    values = {name: getattr(row, name) for name in DeviceDayDoc.model_fields}
+    values["provenance"] = "imported" if row.provenance == "imported" else "measured"
+    return DeviceDayDoc.model_validate(values)
 
 
-def _row_order(row: DailyRow) -> tuple[date, str, str, str]:
+def _row_order(row: DailySums) -> tuple[date, str, str, str]:
     return (row.day, row.device, row.agent, row.provenance)
 
 
@@ -415,7 +383,7 @@ def _daily_points(
 
 
 def _device_sums(
-    kpi: str, rows: Sequence[DailyRow], days: frozenset[date]
+    kpi: str, rows: Sequence[DailySums], days: frozenset[date]
 ) -> dict[str, dict[str, float]]:
     """Per device, the KPI's input sums over the given days (rows measuring every input)."""
     sums: dict[str, dict[str, float]] = {}
@@ -432,7 +400,7 @@ def _device_sums(
 
 
 def _device_values(
-    kpi: str, rows: Sequence[DailyRow], baseline: KpiSeries, reporting: KpiSeries
+    kpi: str, rows: Sequence[DailySums], baseline: KpiSeries, reporting: KpiSeries
 ) -> list[DeviceValueDoc]:
     """The KPI per device over the days the enterprise value used (shown, does not decide)."""
     base = _device_sums(kpi, rows, frozenset(baseline.days))
@@ -448,7 +416,7 @@ def _device_values(
 
 
 def _facility_parts(
-    rows: Sequence[DailyRow], meters: frozenset[str], days: frozenset[date]
+    rows: Sequence[DailySums], meters: frozenset[str], days: frozenset[date]
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Over ``days``: each listed meter's energy, each counting device's good output: the
     parts of the facility boundary's sums (``daily._facility_energy_sums``)."""
@@ -465,7 +433,7 @@ def _facility_parts(
 
 
 def _facility_device_values(
-    rows: Sequence[DailyRow], meters: frozenset[str], baseline: KpiSeries, reporting: KpiSeries
+    rows: Sequence[DailySums], meters: frozenset[str], baseline: KpiSeries, reporting: KpiSeries
 ) -> list[DeviceValueDoc]:
     """Energy per unit on the facility boundary: no value per device (none measures its own
     energy and output); the listed meters' energy and the counting devices' good output."""
@@ -504,7 +472,7 @@ def _attempts(enterprise: Enterprise) -> list[_Attempt]:
 class _Context:
     enterprise: Enterprise
     boundary: MeasurementBoundary
-    rows: tuple[DailyRow, ...]
+    rows: tuple[DailySums, ...]
     days: tuple[EnterpriseDay, ...]
     by_day: Mapping[date, EnterpriseDay]
     seed: int

@@ -13,19 +13,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from collector.registry.plan import EnergyBoundary, Enterprise
+from collector.evidence.inputs import DeviceDay
+from collector.plan import EnergyBoundary, Enterprise
 
 __all__ = [
     "DEVICES_BOUNDARY",
     "KPI_INPUTS",
     "KPI_WEIGHT",
     "MIN_COVERAGE",
-    "DeviceDay",
     "EnterpriseDay",
     "MeasurementBoundary",
     "energy_boundary",
@@ -94,41 +93,6 @@ def energy_boundary(enterprise: Enterprise) -> MeasurementBoundary:
     if target is None or target.boundary == "devices":
         return DEVICES_BOUNDARY
     return MeasurementBoundary("facility", frozenset(target.meters))
-
-
-class DeviceDay(Protocol):
-    """One device's (and provenance's) day of sums; :class:`collector.store.DailyRow` is one."""
-
-    @property
-    def device(self) -> str: ...
-    @property
-    def provenance(self) -> str: ...
-    @property
-    def day(self) -> date: ...
-    @property
-    def scheduled_s(self) -> float: ...
-    @property
-    def planned_s(self) -> float: ...
-    @property
-    def run_s(self) -> float | None: ...
-    @property
-    def down_s(self) -> float | None: ...
-    @property
-    def total_count(self) -> float | None: ...
-    @property
-    def good_count(self) -> float | None: ...
-    @property
-    def reject_count(self) -> float | None: ...
-    @property
-    def energy_kwh(self) -> float | None: ...
-    @property
-    def ideal_count_s(self) -> float | None: ...
-    @property
-    def comm_loss_s(self) -> float: ...
-    @property
-    def scheduled_comm_loss_s(self) -> float: ...
-    @property
-    def duration_s(self) -> float: ...
 
 
 def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from collector.registry.rules import MIN_ENTERPRISES_PER_PLATFORM
+from collector.plan import MIN_ENTERPRISES_PER_PLATFORM
 
 __all__ = [
     "ENTERPRISE_CAP_FEN",

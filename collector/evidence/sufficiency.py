@@ -16,7 +16,7 @@ from collector.evidence.daily import (
     FloatArray,
     kpi_values,
 )
-from collector.registry.rules import MIN_DATA_DAYS
+from collector.plan import MIN_DATA_DAYS
 
 __all__ = [
     "MAX_REPORTING_IMPORTED_SHARE",

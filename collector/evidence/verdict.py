@@ -22,16 +22,14 @@ from collector.evidence.daily import EnterpriseDay
 from collector.evidence.energy import EnergySavings, energy_savings, fit_baseline
 from collector.evidence.errors import ConstantDriver, UndefinedChange
 from collector.evidence.sufficiency import KpiSeries, Sufficiency, period_series
-from collector.registry.plan import Enterprise, Period, Target
+from collector.plan import Period, Target
 
 __all__ = [
-    "EnterpriseVerdict",
     "Judged",
     "KpiVerdict",
     "Status",
     "decide",
     "enterprise_status",
-    "judge_enterprise",
     "judge_kpi",
 ]
 
@@ -209,27 +207,3 @@ def enterprise_status(verdicts: Sequence[Judged]) -> Status:
     if required and all(status == "pass" for status in required):
         return "pass"
     return "insufficient_data"
-
-
-@dataclass(frozen=True, slots=True)
-class EnterpriseVerdict:
-    """An enterprise's verdict and its KPIs' verdicts, in the plan's target order."""
-
-    enterprise: str
-    status: Status
-    kpis: tuple[KpiVerdict, ...]
-
-
-def judge_enterprise(
-    enterprise: Enterprise, days: Sequence[EnterpriseDay], *, seed: int = DEFAULT_SEED
-) -> EnterpriseVerdict:
-    """Judge every target of ``enterprise`` (the plan's record) on its enterprise days.
-
-    ``days`` come from :func:`~collector.evidence.daily.enterprise_days` with the enterprise's
-    :func:`~collector.evidence.daily.energy_boundary`, which decides energy per unit's sums.
-    """
-    verdicts = tuple(
-        judge_kpi(kpi, target, days, enterprise.baseline, enterprise.reporting, seed=seed)
-        for kpi, target in enterprise.targets.items()
-    )
-    return EnterpriseVerdict(enterprise.id, enterprise_status(verdicts), verdicts)

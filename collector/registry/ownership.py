@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from collector.errors import IdCollision, IdCollisionError, IdKind
-from collector.registry.plan import Plan
+from collector.plan import Plan
 
 __all__ = [
     "collisions_among",

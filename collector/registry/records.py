@@ -12,7 +12,7 @@ from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from collector.registry.plan import Plan
+from collector.plan import Plan
 from contract import wire
 
 __all__ = [

@@ -20,11 +20,10 @@ from types import TracebackType
 from typing import TextIO
 
 from collector.errors import ConflictError, IdCollision, NotFoundError, RegistryUnavailable
+from collector.plan import Enterprise, LoadedPlan, Plan, Platform, plan_changes, plan_content
 from collector.registry import ownership, quarantine, sequence
 from collector.registry.core import checked_actor, utc_now
 from collector.registry.decisions import DecisionsMixin
-from collector.registry.plan import Enterprise, Plan, Platform
-from collector.registry.planfile import LoadedPlan, plan_changes, plan_content
 from collector.registry.records import (
     AgentEntry,
     AgentStatus,

@@ -51,7 +51,6 @@ from collector.store.retention import (
 from collector.store.rollup import (
     DailyRow,
     DayKey,
-    affected_days,
     daily_from_row,
     daily_lines,
     day_groups,
@@ -297,17 +296,6 @@ class InfluxStore:
         return [window_from_row(row) for row in rows]
 
     # --- daily rollups ----------------------------------------------------------------------
-
-    async def refresh_daily(
-        self, records: Iterable[WindowRecord], zones: Mapping[str, str]
-    ) -> None:
-        """Recompute the daily rollups of every (device, local day) the records fall in.
-
-        Call it after :meth:`write` succeeded, before acknowledging the records. ``zones``
-        maps each enterprise to its IANA zone (``Asia/Shanghai``); ValueError if one is
-        missing. Raises what :meth:`query_statements` and :meth:`write_lines` raise.
-        """
-        await self.refresh_days(affected_days(records, zones))
 
     async def refresh_days(self, keys: Iterable[DayKey]) -> None:
         """Recompute exactly these device-days from the raw windows (idempotent).

@@ -11,6 +11,14 @@ from __future__ import annotations
 
 from enum import Enum
 
+from contract.quantities import (
+    BASE_QUANTITIES,
+    QUALITY_QUANTITIES,
+    REFERENCE,
+    STORED_SUMS,
+    Kind,
+)
+
 __all__ = [
     "DAILY_COUNT_FIELDS",
     "DAILY_FIELDS",
@@ -44,50 +52,22 @@ TAG_KEYS: tuple[str, ...] = ("agent", "device", "enterprise", "platform", "prove
 
 _F, _I, _B, _S = FieldKind.FLOAT, FieldKind.INTEGER, FieldKind.BOOLEAN, FieldKind.STRING
 
+_KINDS: dict[Kind, FieldKind] = {"float": _F, "integer": _I}
+
 #: The wire's optional base quantities: a device without the signal sends null, we omit them.
-OPTIONAL_QUANTITIES: tuple[str, ...] = (
-    "run_s",
-    "idle_s",
-    "down_s",
-    "off_s",
-    "planned_stop_s",
-    "total_count",
-    "good_count",
-    "reject_count",
-    "energy_kwh",
-    "ideal_cycle_s",
+OPTIONAL_QUANTITIES: tuple[str, ...] = tuple(
+    q.name for q in (*BASE_QUANTITIES, *REFERENCE) if q.optional
 )
 
 #: Data-quality fields, flattened from ``KpiWindow.quality`` under their own names.
-QUALITY_FIELDS: dict[str, FieldKind] = {
-    "samples": _I,
-    "missed_polls": _I,
-    "bad_values": _I,
-    "comm_loss_s": _F,
-    "scheduled_comm_loss_s": _F,
-    "counter_resets": _I,
-    "meter_resets": _I,
-    "clock_jumps": _I,
-}
+QUALITY_FIELDS: dict[str, FieldKind] = {q.name: _KINDS[q.kind] for q in QUALITY_QUANTITIES}
 
-#: Every field of a ``kpi_window`` point.
+#: Every field of a ``kpi_window`` point: the base quantities, the ideal cycle, the stored sums
+#: (``ideal_count_s`` = ideal_cycle_s x total_count, the performance numerator, so that it sums
+#: with SUM(); ``duration_s`` = end - start, summed the time the day's windows cover), quality,
+#: then the window's bookkeeping. In this order in every line (contract/quantities.py).
 WINDOW_FIELDS: dict[str, FieldKind] = {
-    "scheduled_s": _F,
-    "planned_s": _F,
-    "run_s": _F,
-    "idle_s": _F,
-    "down_s": _F,
-    "off_s": _F,
-    "planned_stop_s": _F,
-    "total_count": _I,
-    "good_count": _I,
-    "reject_count": _I,
-    "energy_kwh": _F,
-    "ideal_cycle_s": _F,
-    # ideal_cycle_s x total_count, s: the performance numerator, so that it sums with SUM().
-    "ideal_count_s": _F,
-    # end - start, s: summed, it is the time the day's windows cover.
-    "duration_s": _F,
+    **{q.name: _KINDS[q.kind] for q in (*BASE_QUANTITIES, *REFERENCE, *STORED_SUMS)},
     **QUALITY_FIELDS,
     "partial": _B,
     "config_digest": _S,
@@ -99,7 +79,7 @@ WINDOW_FIELDS: dict[str, FieldKind] = {
 SUMMABLE_FIELDS: dict[str, FieldKind] = {
     name: kind
     for name, kind in WINDOW_FIELDS.items()
-    if kind in (_F, _I) and name not in ("ideal_cycle_s", "seq", "window_start_ms")
+    if kind in (_F, _I) and name not in (*(q.name for q in REFERENCE), "seq", "window_start_ms")
 }
 
 #: Counts kept per day besides the sums (all integers).

@@ -15,15 +15,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collector.registry import (
-    Enterprise,
-    Plan,
-    Platform,
-    Registry,
-    SubIndustry,
-    collisions_among,
-    registry_refusal,
-)
+from collector.plan import Enterprise, Plan, Platform, SubIndustry
+from collector.registry import Registry, collisions_among, registry_refusal
 
 __all__ = ["Directory", "DirectoryCache", "EnterpriseRef", "PlatformRef", "ProvinceRef"]
 

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Literal
 
 from collector.evidence.daily import enterprise_days
-from collector.registry import Enterprise
+from collector.plan import Enterprise
 from collector.store import InfluxStore
 from collector.store.influxql import measurement_path, quote_literal
 from collector.store.schema import KPI_WINDOW

@@ -22,8 +22,9 @@ from typer.testing import CliRunner
 from collector.bundle import Manifest, ManifestFile
 from collector.cli import app
 from collector.evidence.document import canonical_json
-from collector.registry import Registry, load_plan
-from collector.store import WindowRecord
+from collector.plan import load_plan
+from collector.registry import Registry
+from collector.store import WindowRecord, affected_days
 from contract import wire
 from stack import InfluxServer
 from tests.collector.store_helpers import open_store, quality, window
@@ -122,7 +123,7 @@ def _load(tmp_path: Path, influxd: InfluxServer) -> _Stack:
     async def store_windows() -> None:
         async with open_store(influxd) as store:
             await store.write(records)
-            await store.refresh_daily(records, {ENTERPRISE: "Asia/Shanghai"})
+            await store.refresh_days(affected_days(records, {ENTERPRISE: "Asia/Shanghai"}))
 
     asyncio.run(store_windows())
     config = tmp_path / "collector.yaml"

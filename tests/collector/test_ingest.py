@@ -15,7 +15,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from collector.ingest import Ingest, IngestSettings
-from collector.registry import Registry, load_plan
+from collector.plan import load_plan
+from collector.registry import Registry
 from collector.store import InfluxStore
 from contract import wire
 from stack import InfluxServer, MosquittoServer

@@ -16,7 +16,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from collector.errors import ConflictError, NotFoundError
-from collector.registry import QUARANTINE_RAW_LIMIT, Registry, load_plan, parse_plan
+from collector.plan import load_plan, parse_plan
+from collector.registry import QUARANTINE_RAW_LIMIT, Registry
 from collector.registry.records import format_time
 from contract import wire
 

@@ -9,10 +9,15 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from collector.errors import PlanFileError, PlanInvalidError
+from collector.plan import (
+    PlanFileError,
+    PlanInvalidError,
+    load_plan,
+    parse_plan,
+    plan_changes,
+    plan_content,
+)
 from collector.plan_cli import EXIT_ERRORS, EXIT_OK, EXIT_UNREADABLE, validate_plan_file
-from collector.registry import load_plan, parse_plan
-from collector.registry.planfile import plan_changes, plan_content
 
 CASES = Path(__file__).parent / "plan_cases"
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "examples" / "plan.yaml"

@@ -15,8 +15,8 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from collector.errors import IdCollision, IdCollisionError
-from collector.registry import LoadedPlan, Registry, parse_plan
-from collector.registry.planfile import plan_content
+from collector.plan import LoadedPlan, parse_plan, plan_content
+from collector.registry import Registry
 from collector.registry.records import format_time
 from collector.web.directory import DirectoryCache
 from contract import wire

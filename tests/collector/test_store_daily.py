@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from collector.store import DailyRow, DayKey, InfluxStore, WindowRecord
+from collector.store import DailyRow, DayKey, InfluxStore, WindowRecord, affected_days
 from collector.store.records import window_line
 from collector.store.schema import OPTIONAL_QUANTITIES, SUMMABLE_FIELDS
 from contract import wire
@@ -148,7 +148,7 @@ async def test_daily_rollups_equal_the_sums_of_raw_windows_per_local_day(
         for first in range(0, len(records), 700):
             chunk = records[first : first + 700]
             await store.write(chunk)
-            await store.refresh_daily(chunk, ZONES)
+            await store.refresh_days(affected_days(chunk, ZONES))
         rows = await _all_daily(store)
     assert {(r.enterprise, r.device, r.day) for r in rows} == set(expected)
     for row in rows:
@@ -166,9 +166,9 @@ async def test_refresh_is_idempotent_and_daily_reads_a_day_range(influxd: Influx
     records = [r for r in _records(seed=2) if r.enterprise == "ent-sh"]
     async with open_store(influxd) as store:
         await store.write(records)
-        await store.refresh_daily(records, ZONES)
+        await store.refresh_days(affected_days(records, ZONES))
         once = await store.daily("ent-sh", date(2026, 10, 30), date(2026, 11, 2))
-        await store.refresh_daily(records, ZONES)
+        await store.refresh_days(affected_days(records, ZONES))
         twice = await store.daily("ent-sh", date(2026, 10, 30), date(2026, 11, 2))
         points = await store.query('SELECT COUNT("windows") FROM "rv"."rollup"."kpi_daily"')
         one_day = await store.daily(
@@ -185,7 +185,7 @@ async def test_a_late_window_refreshes_its_own_day_only(influxd: InfluxServer) -
     async with open_store(influxd) as store:
         first = [record(window(day_1)), record(window(day_2))]
         await store.write(first)
-        await store.refresh_daily(first, ZONES | {"ent-01": "Asia/Shanghai"})
+        await store.refresh_days(affected_days(first, ZONES | {"ent-01": "Asia/Shanghai"}))
         # A raw window slipped into day 1 without a refresh: if day 1 were recomputed now,
         # its rollup would change. The late window of day 2 must not touch day 1.
         await store.write_lines(
@@ -193,7 +193,7 @@ async def test_a_late_window_refreshes_its_own_day_only(influxd: InfluxServer) -
         )
         late = [record(window(day_2 - timedelta(hours=1), total_count=100))]
         await store.write(late)
-        await store.refresh_daily(late, {"ent-01": "Asia/Shanghai"})
+        await store.refresh_days(affected_days(late, {"ent-01": "Asia/Shanghai"}))
         rows = await store.daily("ent-01", date(2026, 10, 30), date(2026, 10, 31))
         assert [(r.day, r.windows, r.total_count) for r in rows] == [
             (date(2026, 10, 30), 1, 10),
@@ -215,7 +215,7 @@ async def test_an_integer_sum_past_int64_is_reported_not_stored_wrapped(
     ]
     async with open_store(influxd) as store:
         await store.write(huge)
-        await store.refresh_daily(huge, {"ent-01": "UTC"})
+        await store.refresh_days(affected_days(huge, {"ent-01": "UTC"}))
         (row,) = await store.daily("ent-01", date(2026, 10, 30), date(2026, 10, 30))
     assert row.total_count is None and row.good_count is None
     assert row.overflowed == ("total_count", "good_count")
@@ -235,7 +235,7 @@ async def test_the_day_keeps_its_first_and_last_config_digest(influxd: InfluxSer
     records = [record(win, seq=n + 1) for n, win in enumerate(windows)]
     async with open_store(influxd) as store:
         await store.write(records)
-        await store.refresh_daily(records, {"ent-01": "Asia/Shanghai"})
+        await store.refresh_days(affected_days(records, {"ent-01": "Asia/Shanghai"}))
         rows = await store.daily("ent-01", date(2026, 10, 30), date(2026, 10, 31))
     assert [
         (r.day, r.config_digests, r.config_digest_first, r.config_digest_last) for r in rows

@@ -22,7 +22,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from collector.broker_acl import acl_text
-from collector.registry import Registry, load_plan
+from collector.plan import load_plan
+from collector.registry import Registry
 from contract import wire
 from stack import MosquittoServer
 

@@ -11,8 +11,7 @@ import yaml
 
 from agent.config import load_config
 from agent.keys import generate_key_pair
-from collector.registry import load_plan
-from collector.registry.rules import MIN_DATA_DAYS, MIN_PERIOD_DAYS
+from collector.plan import MIN_DATA_DAYS, MIN_PERIOD_DAYS, load_plan
 from sim.plant import PlantConfig
 from sim.scenario import (
     AgentSettings,

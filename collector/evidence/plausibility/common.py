@@ -9,9 +9,8 @@ from datetime import date
 
 from collector.evidence.daily import EnterpriseDay
 from collector.evidence.document import FlagDoc, Severity
-from collector.registry.plan import Enterprise, Period
-from collector.registry.records import AgentEntry, SeqGap
-from collector.store.rollup import DailyRow
+from collector.evidence.inputs import AgentRecord, DailySums, SeqGapRecord
+from collector.plan import Enterprise, Period
 
 __all__ = ["Figure", "FlagInputs", "flag", "in_period", "rows_by_device"]
 
@@ -24,10 +23,10 @@ class FlagInputs:
     """One enterprise's plan record, device-day rows, enterprise days and registry integrity."""
 
     enterprise: Enterprise
-    rows: Sequence[DailyRow]
+    rows: Sequence[DailySums]
     days: Sequence[EnterpriseDay]
-    agents: Sequence[AgentEntry] = ()
-    seq_gaps: Sequence[SeqGap] = ()
+    agents: Sequence[AgentRecord] = ()
+    seq_gaps: Sequence[SeqGapRecord] = ()
     highest_seqs: Mapping[str, int] = field(default_factory=dict)
     quarantined: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
@@ -64,9 +63,9 @@ def in_period(day: date, period: Period) -> bool:
     return period.start <= day <= period.end
 
 
-def rows_by_device(rows: Iterable[DailyRow]) -> dict[str, list[DailyRow]]:
+def rows_by_device(rows: Iterable[DailySums]) -> dict[str, list[DailySums]]:
     """Rows per device, each list in day order."""
-    grouped: dict[str, list[DailyRow]] = defaultdict(list)
+    grouped: dict[str, list[DailySums]] = defaultdict(list)
     for row in sorted(rows, key=lambda r: (r.device, r.day, r.agent, r.provenance)):
         grouped[row.device].append(row)
     return dict(grouped)

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 
 from collector.evidence.document import FlagDoc, Severity
+from collector.evidence.inputs import DailySums
 from collector.evidence.plausibility.common import (
     Figure,
     FlagInputs,
@@ -19,8 +20,7 @@ from collector.evidence.plausibility.common import (
     in_period,
     rows_by_device,
 )
-from collector.registry.plan import Period
-from collector.store.rollup import DailyRow
+from collector.plan import Period
 
 __all__ = [
     "EDGE_DAYS",
@@ -61,7 +61,7 @@ EDGE_RATIO = 2.0
 # --- ideal cycle time -----------------------------------------------------------------------
 
 
-def _cycle_range(rows: Sequence[DailyRow]) -> tuple[float, float] | None:
+def _cycle_range(rows: Sequence[DailySums]) -> tuple[float, float] | None:
     lows = [row.ideal_cycle_s_min for row in rows if row.ideal_cycle_s_min is not None]
     highs = [row.ideal_cycle_s_max for row in rows if row.ideal_cycle_s_max is not None]
     return (min(lows), max(highs)) if lows and highs else None
@@ -72,7 +72,7 @@ def _differs(value: float, reference: float) -> bool:
 
 
 def _first_changed_day(
-    rows: Sequence[DailyRow], after: date, reference: tuple[float, float]
+    rows: Sequence[DailySums], after: date, reference: tuple[float, float]
 ) -> date | None:
     for row in rows:
         if row.day <= after or row.ideal_cycle_s_min is None or row.ideal_cycle_s_max is None:
@@ -122,7 +122,7 @@ def ideal_cycle_changes(inputs: FlagInputs) -> Iterator[FlagDoc]:
 # --- agent configuration --------------------------------------------------------------------
 
 
-def _digest_changes(rows: Sequence[DailyRow]) -> list[tuple[date, date]]:
+def _digest_changes(rows: Sequence[DailySums]) -> list[tuple[date, date]]:
     """(day, previous day with a digest) of each change of the device's configuration digest:
     within a day (several digests), or from one day's last window to the next day's first."""
     changes = []
@@ -140,7 +140,7 @@ def _digest_changes(rows: Sequence[DailyRow]) -> list[tuple[date, date]]:
     return changes
 
 
-def _digests(rows: Sequence[DailyRow], period: Period) -> set[str]:
+def _digests(rows: Sequence[DailySums], period: Period) -> set[str]:
     return {
         digest
         for row in rows
@@ -203,7 +203,7 @@ def config_changes(inputs: FlagInputs) -> Iterator[FlagDoc]:
 # --- devices --------------------------------------------------------------------------------
 
 
-def _producing_devices(rows: Sequence[DailyRow], period: Period) -> set[str]:
+def _producing_devices(rows: Sequence[DailySums], period: Period) -> set[str]:
     return {row.device for row in rows if in_period(row.day, period) and row.planned_s > 0}
 
 
@@ -261,7 +261,9 @@ def reporting_imported(inputs: FlagInputs) -> Iterator[FlagDoc]:
 # --- comm loss around go-live ---------------------------------------------------------------
 
 
-def _loss(rows: Sequence[DailyRow], days: Sequence[date]) -> tuple[float | None, float, list[date]]:
+def _loss(
+    rows: Sequence[DailySums], days: Sequence[date]
+) -> tuple[float | None, float, list[date]]:
     """(scheduled comm-loss share, share of days without rows, the bad days) over ``days``."""
     wanted = set(days)
     present = {row.day for row in rows if row.day in wanted}

@@ -13,9 +13,9 @@ import numpy as np
 
 from collector.evidence.daily import FloatArray
 from collector.evidence.document import FlagDoc
+from collector.evidence.inputs import DailySums
 from collector.evidence.plausibility.common import Figure, FlagInputs, flag, in_period
-from collector.registry.plan import Period
-from collector.store.rollup import DailyRow
+from collector.plan import Period
 
 __all__ = [
     "COPY_MIN_TOTAL_COUNT",
@@ -71,7 +71,7 @@ _COPY_FIELDS = (
 # --- counts faster than the ideal cycle -----------------------------------------------------
 
 
-def _performance(row: DailyRow) -> float | None:
+def _performance(row: DailySums) -> float | None:
     """The device-day's performance, inf for parts without run time; None when not judged."""
     if row.run_s is None or row.ideal_count_s is None or row.total_count is None:
         return None
@@ -82,7 +82,7 @@ def _performance(row: DailyRow) -> float | None:
 
 def counts_faster_than_ideal(inputs: FlagInputs) -> Iterator[FlagDoc]:
     """``count_faster_than_ideal``: per device, the days its counts beat its ideal cycle."""
-    flagged: dict[str, list[tuple[DailyRow, float]]] = defaultdict(list)
+    flagged: dict[str, list[tuple[DailySums, float]]] = defaultdict(list)
     for row in inputs.rows:
         performance = _performance(row)
         if performance is not None and performance > PERFORMANCE_LIMIT:
@@ -116,7 +116,7 @@ def counts_faster_than_ideal(inputs: FlagInputs) -> Iterator[FlagDoc]:
 
 
 def _period_totals(
-    rows: Sequence[DailyRow], period: Period
+    rows: Sequence[DailySums], period: Period
 ) -> tuple[list[date], FloatArray, FloatArray]:
     """Per day of the period with energy and output: Σ energy (kWh) and Σ good count."""
     energy: dict[date, float] = defaultdict(float)
@@ -141,7 +141,7 @@ def _cv(values: FloatArray) -> float:
     return float(values.std(ddof=1)) / mean if mean > 0 else 0.0
 
 
-def _energy_flag(role: str, period: Period, rows: Sequence[DailyRow]) -> FlagDoc | None:
+def _energy_flag(role: str, period: Period, rows: Sequence[DailySums]) -> FlagDoc | None:
     days, energy, output = _period_totals(rows, period)
     if len(days) < ENERGY_MIN_DAYS or _cv(output) < ENERGY_MIN_OUTPUT_CV:
         return None
@@ -187,7 +187,7 @@ def energy_not_following_output(inputs: FlagInputs) -> Iterator[FlagDoc]:
 # --- identical days -------------------------------------------------------------------------
 
 
-def _copy_key(row: DailyRow) -> tuple[Figure, ...] | None:
+def _copy_key(row: DailySums) -> tuple[Figure, ...] | None:
     if row.total_count is None or row.total_count < COPY_MIN_TOTAL_COUNT or not row.run_s:
         return None
     values = [getattr(row, name) for name in _COPY_FIELDS]
@@ -202,7 +202,7 @@ def identical_days(inputs: FlagInputs) -> Iterator[FlagDoc]:
     to another) and across provenances (a measured day imported again). Across enterprises is
     out of scope here.
     """
-    groups: dict[tuple[Figure, ...], list[DailyRow]] = defaultdict(list)
+    groups: dict[tuple[Figure, ...], list[DailySums]] = defaultdict(list)
     for row in inputs.rows:
         key = _copy_key(row)
         if key is not None:

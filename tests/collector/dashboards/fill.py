@@ -1,8 +1,9 @@
 """A store and registry filled as ingest and an evidence run fill them, for dashboard checks.
 
-Windows go through the real store path (``InfluxStore.write`` then ``refresh_daily``), fleet
-points through :func:`write_fleet_snapshot` from a registry loaded with the example plan, and
-verdicts through :func:`write_evidence_summary`.
+Windows go through the real store path (``InfluxStore.write``, then ``refresh_days`` over their
+``affected_days``, as the background rollups do), fleet points through
+:func:`write_fleet_snapshot` from a registry loaded with the example plan, and verdicts through
+:func:`write_evidence_summary`.
 
 Two enterprises of plat-a, each with two presses (state, counts, ideal cycle) and a main energy
 meter, hourly windows over a working day (08:00-16:00 Asia/Shanghai), five baseline days in
@@ -17,8 +18,9 @@ from pathlib import Path
 
 from collector.dashboards.evidence_feed import write_evidence_summary
 from collector.dashboards.feed import ensure_fleet_retention, write_fleet_snapshot
-from collector.registry import Registry, load_plan
-from collector.store import InfluxStore, WindowRecord
+from collector.plan import load_plan
+from collector.registry import Registry
+from collector.store import InfluxStore, WindowRecord, affected_days
 from contract import wire
 from tests.collector.dashboards.documents import RUN_AT, enterprise_evidence, platform_rollup
 from tests.collector.store_helpers import quality, window
@@ -104,7 +106,7 @@ async def fill_windows(store: InfluxStore) -> None:
     for enterprise in ENTERPRISES:
         records = list(windows_of(enterprise))
         await store.write(records)
-        await store.refresh_daily(records, zones)
+        await store.refresh_days(affected_days(records, zones))
 
 
 async def fill_feed(store: InfluxStore, registry: Registry, now: dt.datetime) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from collector.evidence import KpiSeries
-from collector.registry.plan import Enterprise
+from collector.plan import Enterprise
 from collector.store import DailyRow
 
 START = date(2026, 1, 5)

@@ -23,7 +23,7 @@ import numpy as np
 
 from collector.evidence import decide, estimate_change
 from collector.evidence.change import ChangeEstimate, Interval
-from collector.registry.plan import Target
+from collector.plan import Target
 from tests.collector.evidence.helpers import ar1, availability_series
 
 DAYS = 60

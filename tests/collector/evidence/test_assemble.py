@@ -25,8 +25,7 @@ from collector.evidence.document import (
     SoftwareDoc,
     canonical_json,
 )
-from collector.registry import Plan, load_plan, parse_plan
-from collector.registry.plan import Enterprise
+from collector.plan import Enterprise, Plan, load_plan, parse_plan
 from collector.store import DailyRow
 
 from .helpers import meter_day, shift_plant_rows, simulated_rows

@@ -1,4 +1,8 @@
-"""The evidence engine stays out of the ingest's imports (numpy, scipy, statsmodels are heavy)."""
+"""Import guards: the ingest does not load the evidence engine, and the engine loads no client.
+
+numpy, scipy and statsmodels are heavy; a database, HTTP or MQTT client has no place in a pure
+computation.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,22 @@ def test_ingest_does_not_import_the_evidence_engine() -> None:
         "import sys, collector.ingest, collector.store;"
         "heavy = sorted(m for m in ('collector.evidence', 'numpy', 'scipy', 'statsmodels')"
         " if m in sys.modules); print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_evidence_engine_imports_no_client() -> None:
+    # Evidence takes values (evidence/inputs.py), never the stores they come from: no database,
+    # HTTP or MQTT client, and none of the registry's or the InfluxDB store's modules.
+    code = (
+        "import sys, collector.evidence;"
+        "clients = sorted(m for m in sys.modules if m.split('.')[0] in"
+        " ('httpx', 'sqlite3', 'paho', 'fastapi', 'influxdb_client')"
+        " or m.startswith(('collector.registry', 'collector.store')));"
+        "print(clients); sys.exit(1 if clients else 0)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False

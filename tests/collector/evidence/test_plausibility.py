@@ -15,7 +15,7 @@ from collector.evidence import enterprise_days
 from collector.evidence.assemble import EnterpriseInputs, enterprise_evidence
 from collector.evidence.document import FlagDoc, PlanRefDoc, SoftwareDoc
 from collector.evidence.plausibility import FlagInputs, plausibility_flags
-from collector.registry import load_plan
+from collector.plan import load_plan
 from collector.registry.records import SeqGap
 from collector.store import DailyRow
 

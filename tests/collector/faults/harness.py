@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from collector.registry import Registry, load_plan
+from collector.plan import load_plan
+from collector.registry import Registry
 from contract import wire
 from stack import InfluxServer, MosquittoServer
 

@@ -24,7 +24,7 @@ from collector.evidence.assemble import (
     province_summary,
 )
 from collector.evidence.document import EnterpriseEvidence, PlanRefDoc, SoftwareDoc
-from collector.registry import load_plan, parse_plan
+from collector.plan import load_plan, parse_plan
 from collector.report.html import enterprise_html, platform_html, province_html
 from collector.report.i18n import CHECKS, REASONS, flag_sentence
 from collector.report.lang import LANGS, Lang

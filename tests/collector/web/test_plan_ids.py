@@ -24,7 +24,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from collector.errors import ConflictError
-from collector.registry import parse_plan
+from collector.plan import parse_plan
 from collector.store import InfluxStore
 from collector.web.app import create_app, route_table
 from tests.collector.test_registry_plan_ids import insert_version_directly

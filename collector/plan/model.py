@@ -6,7 +6,7 @@ targets, and the agents installed at each enterprise with their public keys and 
 
 These models check each value on its own (types, ranges, formats). Rules across values and the
 programme's rules (at least 10 enterprises per platform, baseline before go-live, ...) are in
-:mod:`collector.registry.rules`, so that every rule is written once, with its reason.
+:mod:`collector.plan.rules`, so that every rule is written once, with its reason.
 """
 
 from __future__ import annotations

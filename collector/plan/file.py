@@ -13,9 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from collector.errors import IdCollision, PlanFileError, PlanInvalidError
-from collector.registry.plan import Plan
-from collector.registry.rules import Finding, check_plan
+from collector.errors import IdCollision
+from collector.plan.errors import PlanFileError, PlanInvalidError
+from collector.plan.model import Plan
+from collector.plan.rules import Finding, check_plan
 from contract.configfile.document import ordered_issues, parse_document
 from contract.configfile.yamlload import KeyPath, MarkedData, format_path, read_config_text
 from contract.errors import ConfigFileError, ConfigInvalidError, ConfigIssue

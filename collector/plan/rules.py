@@ -1,7 +1,7 @@
 """The programme's rules and the plan's cross-field rules, each written once with its reason.
 
 :func:`check_plan` takes a plan that passed the schema and returns every finding, errors and
-warnings, each at the key path it is about; :mod:`collector.registry.planfile` adds the line.
+warnings, each at the key path it is about; :mod:`collector.plan.file` adds the line.
 The figures come from the 2022 MIIT / MoF notice (工信厅联企业〔2022〕22号), see DOMAIN.md, and
 from what the evidence engine needs to give a verdict (docs/plan.md, "Periods").
 """
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from collector.registry.plan import KPI_DIRECTION, SHARE_KPIS, Enterprise, Period, Plan, Target
+from collector.plan.model import KPI_DIRECTION, SHARE_KPIS, Enterprise, Period, Plan, Target
 from contract.configfile.yamlload import KeyPath, format_path
 
 __all__ = [
