@@ -161,8 +161,7 @@ def ingest(
 
     from collector.dashboards.feed import run_fleet_feed
     from collector.errors import CollectorError
-    from collector.ingest import Ingest, tune_gc_for_ingest
-    from collector.metrics import ingest_health, render_ingest_metrics
+    from collector.ingest import Ingest, ingest_health, render_ingest_metrics, tune_gc_for_ingest
     from collector.registry import Registry
     from collector.store import StoreError
     from contract.metrics import MetricsServer

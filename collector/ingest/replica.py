@@ -4,7 +4,7 @@ paho-mqtt 2.x, MQTT v5, a persistent session (clean start off, session expiry se
 subscription, so N replicas split the load and the broker keeps what none has taken yet.
 ``manual_ack``: a message is acknowledged only after its points are written to InfluxDB (and
 its days marked for a rollup refresh), or after it is kept in the quarantine with its reason;
-acknowledgements leave in receive order (MQTT v5 §4.6, ``collector.acks``).
+acknowledgements leave in receive order (MQTT v5 §4.6, :mod:`collector.ingest.acks`).
 
 Memory stays bounded without any queue of our own growing: the CONNECT asks for a *receive
 maximum* of ``inflight`` messages, and the broker never sends more unacknowledged QoS 1
@@ -47,10 +47,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from collector.acks import AckOrder
 from collector.errors import RegistryUnavailable
-from collector.quarantine_log import QuarantineLog
-from collector.rollup_debounce import RollupDebounce
+from collector.ingest.acks import AckOrder
+from collector.ingest.quarantine_log import QuarantineLog
+from collector.ingest.rollups import RollupDebounce
+from collector.ingest.settings import IngestSettings
 from collector.store import (
     AuthFailed,
     DayKey,
@@ -63,9 +64,9 @@ from collector.store import (
 )
 from contract import wire
 
-__all__ = ["Ingest", "IngestRegistry", "IngestSettings", "IngestStats", "tune_gc_for_ingest"]
+__all__ = ["Ingest", "IngestRegistry", "IngestStats", "tune_gc_for_ingest"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("collector.ingest")  # the package's one name (see __init__)
 
 SeqOutcome = Literal["new", "duplicate", "replay"]
 #: Batches whose InfluxDB write may be in flight at once. The receive maximum bounds what is
@@ -133,41 +134,6 @@ class IngestRegistry(Protocol):
     def dirty_days(self, limit: int = 1000) -> list[tuple[str, str, dt.date, str, int]]: ...
 
     def clear_dirty_days(self, done: Iterable[tuple[str, str, dt.date, int]]) -> None: ...
-
-
-@dataclass(frozen=True)
-class IngestSettings:
-    """Where to read from and how much to hold at once."""
-
-    host: str
-    port: int = 1883
-    client_id: str = "collector-1"
-    group: str = "collectors"
-    username: str | None = None
-    password: str | None = None
-    tls_ca: str | None = None
-    tls_cert: str | None = None
-    tls_key: str | None = None
-    keepalive_s: int = 30
-    #: Session kept by the broker while no replica of this client id is connected.
-    session_expiry_s: int = 7 * 86_400
-    #: Receive maximum: unacknowledged messages the broker may send at once (memory bound).
-    inflight: int = 64
-    #: A batch (one InfluxDB write) closes after this long, or at ``inflight / 2`` messages.
-    flush_after_s: float = 0.2
-    #: Daily rollups of the days written to are recomputed on rounds this often, off the ack
-    #: path: a day once it was not marked again for a round, or after it kept changing for
-    #: ``rollup_max_lag_s`` (a backlog draining), so a day is not re-read every round.
-    rollup_every_s: float = 2.0
-    rollup_max_lag_s: float = 30.0
-    #: Quarantined messages logged one WARNING line each, per reason and interval; the rest
-    #: are summed into one line at the interval's end (all are kept and counted).
-    quarantine_log_burst: int = 10
-    quarantine_log_every_s: float = 60.0
-    #: Retire this client id: drain what its session holds, then end the session for good.
-    retire: bool = False
-    #: Retiring: the session is drained once nothing has arrived for this long.
-    retire_quiet_s: float = 5.0
 
 
 @dataclass
@@ -628,7 +594,7 @@ class Ingest:
 
         Durable in the registry before the ack, so a refresh owed is never forgotten: the
         rollup of a day lags its windows by two rounds of ``rollup_every_s`` in steady flow,
-        ``rollup_max_lag_s`` while a backlog drains (collector/rollup_debounce.py).
+        ``rollup_max_lag_s`` while a backlog drains (collector/ingest/rollups.py).
         Runs in the registry thread (one hop for the zones and the mark).
         """
         zones = {e: self.registry.enterprise_zone(e) for e in {r.enterprise for r in records}}

@@ -1,0 +1,70 @@
+"""Ingest: signed windows from the MQTT broker into InfluxDB, acknowledged only once stored.
+
+The modules:
+
+- :mod:`~collector.ingest.settings`: :class:`IngestSettings` (light: the configuration
+  imports it alone);
+- :mod:`~collector.ingest.replica`: the replica (MQTT, checks, writes), acknowledging in
+  receive order (:mod:`~collector.ingest.acks`);
+- :mod:`~collector.ingest.quarantine_log`: readable log lines for the quarantine;
+- :mod:`~collector.ingest.rollups`: which dirty days the background refresh recomputes;
+- :mod:`~collector.ingest.metrics`: /metrics and /healthz.
+
+Every module logs as ``collector.ingest``, so the command's log lines read as they did before
+the package was split. The rest of the collector imports names from here. Importing this
+package imports only the light modules; the replica and the service (paho, the registry) are
+imported when first named, so ``collector.config`` stays free of paho.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from collector.ingest.settings import IngestSettings
+
+if TYPE_CHECKING:
+    from collector.ingest.metrics import ingest_health, render_ingest_metrics
+    from collector.ingest.replica import (
+        AgentIdentity,
+        Ingest,
+        IngestRegistry,
+        IngestStats,
+        tune_gc_for_ingest,
+    )
+
+__all__ = [
+    "AgentIdentity",
+    "Ingest",
+    "IngestRegistry",
+    "IngestSettings",
+    "IngestStats",
+    "ingest_health",
+    "render_ingest_metrics",
+    "tune_gc_for_ingest",
+]
+
+#: Names imported on first use, by module: these pull in paho and the registry.
+_LAZY = {
+    "AgentIdentity": "collector.ingest.replica",
+    "Ingest": "collector.ingest.replica",
+    "IngestRegistry": "collector.ingest.replica",
+    "IngestStats": "collector.ingest.replica",
+    "ingest_health": "collector.ingest.metrics",
+    "render_ingest_metrics": "collector.ingest.metrics",
+    "tune_gc_for_ingest": "collector.ingest.replica",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Import a heavy name of the face on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value: object = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
