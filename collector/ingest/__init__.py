@@ -1,14 +1,20 @@
 """Ingest: signed windows from the MQTT broker into InfluxDB, acknowledged only once stored.
 
-The modules:
+The modules, in the order a message meets them:
 
 - :mod:`~collector.ingest.settings`: :class:`IngestSettings` (light: the configuration
   imports it alone);
-- :mod:`~collector.ingest.replica`: the replica (MQTT, checks, writes), acknowledging in
-  receive order (:mod:`~collector.ingest.acks`);
-- :mod:`~collector.ingest.quarantine_log`: readable log lines for the quarantine;
-- :mod:`~collector.ingest.rollups`: which dirty days the background refresh recomputes;
-- :mod:`~collector.ingest.metrics`: /metrics and /healthz.
+- :mod:`~collector.ingest.replica`: the replica: the MQTT connection (paho's thread hands
+  messages to the event loop), batches, acknowledgements in receive order
+  (:mod:`~collector.ingest.acks`);
+- :mod:`~collector.ingest.admission`: decoding, identity, signature and seq checks, and the
+  quarantine (:mod:`~collector.ingest.quarantine_log` keeps its log lines readable);
+- :mod:`~collector.ingest.writes`: InfluxDB writes, held and retried while it is unavailable;
+- :mod:`~collector.ingest.rollups`: the days written to, marked dirty and refreshed in the
+  background;
+- :mod:`~collector.ingest.registry_calls`: what ingest asks of the registry, in one thread;
+- :mod:`~collector.ingest.stats`, :mod:`~collector.ingest.metrics`: counters, /metrics and
+  /healthz.
 
 Every module logs as ``collector.ingest``, so the command's log lines read as they did before
 the package was split. The rest of the collector imports names from here. Importing this
@@ -22,16 +28,12 @@ import importlib
 from typing import TYPE_CHECKING
 
 from collector.ingest.settings import IngestSettings
+from collector.ingest.stats import IngestStats
 
 if TYPE_CHECKING:
     from collector.ingest.metrics import ingest_health, render_ingest_metrics
-    from collector.ingest.replica import (
-        AgentIdentity,
-        Ingest,
-        IngestRegistry,
-        IngestStats,
-        tune_gc_for_ingest,
-    )
+    from collector.ingest.registry_calls import AgentIdentity, IngestRegistry
+    from collector.ingest.replica import Ingest, tune_gc_for_ingest
 
 __all__ = [
     "AgentIdentity",
@@ -46,10 +48,9 @@ __all__ = [
 
 #: Names imported on first use, by module: these pull in paho and the registry.
 _LAZY = {
-    "AgentIdentity": "collector.ingest.replica",
+    "AgentIdentity": "collector.ingest.registry_calls",
     "Ingest": "collector.ingest.replica",
-    "IngestRegistry": "collector.ingest.replica",
-    "IngestStats": "collector.ingest.replica",
+    "IngestRegistry": "collector.ingest.registry_calls",
     "ingest_health": "collector.ingest.metrics",
     "render_ingest_metrics": "collector.ingest.metrics",
     "tune_gc_for_ingest": "collector.ingest.replica",

@@ -40,7 +40,8 @@ def test_loading_the_configuration_imports_no_mqtt_client() -> None:
     assert _loads("import collector.config", heavy) == []
 
 
-def test_importing_the_package_imports_only_its_settings() -> None:
+def test_importing_the_package_imports_only_its_light_modules() -> None:
     assert _loads("import collector.ingest", ("paho", "collector.ingest.")) == [
-        "collector.ingest.settings"
+        "collector.ingest.settings",
+        "collector.ingest.stats",
     ]
