@@ -28,7 +28,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from collector.ingest.settings import IngestSettings
-from collector.ingest.stats import IngestStats
+from collector.ingest.stats import Holding, IngestStats
 
 if TYPE_CHECKING:
     from collector.ingest.metrics import ingest_health, render_ingest_metrics
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AgentIdentity",
+    "Holding",
     "Ingest",
     "IngestRegistry",
     "IngestSettings",

@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from collector.errors import RegistryUnavailable
-from collector.ingest.stats import IngestStats
+from collector.ingest.stats import Holding, IngestStats
 from contract import wire
 
 __all__ = ["AgentIdentity", "IngestRegistry", "RegistryCalls", "SeqOutcome"]
@@ -98,7 +98,7 @@ class RegistryCalls:
                 if not exc.retryable:
                     raise
                 self._stats.registry_retries += 1
-                self._stats.last_error = f"registry unavailable: {exc}"
+                self._stats.hold(Holding.REGISTRY, f"registry unavailable: {exc}")
                 log.warning("registry unavailable (%s); holding, retrying in %.1f s", exc, delay_s)
                 await asyncio.sleep(delay_s)
                 delay_s = min(delay_s * 2, 15.0)

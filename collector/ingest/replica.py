@@ -202,7 +202,7 @@ class Ingest:
         self.stats.connected = False
 
     def _note_error(self, message: str) -> None:
-        self.stats.last_error = message
+        self.stats.note_error(message)
         log.error("%s", message)
 
     def _ack(self, message: Received) -> None:

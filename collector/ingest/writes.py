@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from collector.ingest.admission import Accepted, Quarantine, Settle
 from collector.ingest.registry_calls import RegistryCalls
-from collector.ingest.stats import IngestStats
+from collector.ingest.stats import Holding, IngestStats
 from collector.store import AuthFailed, InfluxStore, NotFound, StoreError, WindowRecord
 
 __all__ = ["WRITES_IN_FLIGHT", "Writes", "until_stored"]
@@ -85,9 +85,9 @@ async def until_stored(attempt: Callable[[], Awaitable[object]], stats: IngestSt
     while True:
         try:
             await attempt()
-            if stats.last_error and stats.last_error.startswith("InfluxDB"):
+            if stats.holding is Holding.INFLUXDB:
                 log.info("InfluxDB writes succeed again")
-                stats.last_error = None
+                stats.release()
             return
         except StoreError as exc:
             # Unavailable (down, slow, 5xx) and configuration faults (credentials, missing
@@ -97,8 +97,8 @@ async def until_stored(attempt: Callable[[], Awaitable[object]], stats: IngestSt
                 raise
             stats.store_retries += 1
             wait_s = exc.retry_after_s or delay_s
-            if stats.last_error is None or not stats.last_error.startswith("InfluxDB"):
+            if stats.holding is not Holding.INFLUXDB:
                 log.warning("InfluxDB unavailable (%s); holding, retrying", exc)
-            stats.last_error = f"InfluxDB unavailable: {exc}"
+            stats.hold(Holding.INFLUXDB, f"InfluxDB unavailable: {exc}")
             await asyncio.sleep(wait_s)
             delay_s = min(delay_s * 2, 15.0)
