@@ -14,7 +14,9 @@ The modules, in the order a message meets them:
   background;
 - :mod:`~collector.ingest.registry_calls`: what ingest asks of the registry, in one thread;
 - :mod:`~collector.ingest.stats`, :mod:`~collector.ingest.metrics`: counters, /metrics and
-  /healthz.
+  /healthz;
+- :mod:`~collector.ingest.service`: :class:`IngestService`, the process: the replica, its
+  metrics endpoint and the dashboards' fleet feed in one TaskGroup.
 
 Every module logs as ``collector.ingest``, so the command's log lines read as they did before
 the package was split. The rest of the collector imports names from here. Importing this
@@ -33,13 +35,15 @@ from collector.ingest.stats import Holding, IngestStats
 if TYPE_CHECKING:
     from collector.ingest.metrics import ingest_health, render_ingest_metrics
     from collector.ingest.registry_calls import AgentIdentity, IngestRegistry
-    from collector.ingest.replica import Ingest, tune_gc_for_ingest
+    from collector.ingest.replica import Ingest
+    from collector.ingest.service import IngestService, tune_gc_for_ingest
 
 __all__ = [
     "AgentIdentity",
     "Holding",
     "Ingest",
     "IngestRegistry",
+    "IngestService",
     "IngestSettings",
     "IngestStats",
     "ingest_health",
@@ -52,9 +56,10 @@ _LAZY = {
     "AgentIdentity": "collector.ingest.registry_calls",
     "Ingest": "collector.ingest.replica",
     "IngestRegistry": "collector.ingest.registry_calls",
+    "IngestService": "collector.ingest.service",
     "ingest_health": "collector.ingest.metrics",
     "render_ingest_metrics": "collector.ingest.metrics",
-    "tune_gc_for_ingest": "collector.ingest.replica",
+    "tune_gc_for_ingest": "collector.ingest.service",
 }
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import gc
 import logging
 import time
 from collections.abc import Callable
@@ -47,23 +46,9 @@ from collector.ingest.writes import WRITES_IN_FLIGHT, Writes
 from collector.store import InfluxStore
 from contract import wire
 
-__all__ = ["Ingest", "tune_gc_for_ingest"]
+__all__ = ["Ingest"]
 
 log = logging.getLogger("collector.ingest")  # the package's one name (see __init__)
-
-
-def tune_gc_for_ingest() -> None:
-    """Set this process's garbage collector for ingest; call once, after the imports.
-
-    Every window allocates a few dozen short-lived objects (pydantic models, dicts, strings)
-    and almost none live in cycles, yet CPython 3.11 runs a young collection every 700
-    allocations and now and then a full one over every object of the process (~100,000 from
-    imports alone). Freezing what exists at start-up keeps full collections off those, and a
-    young generation of 10,000 collects a tenth as often: ~5-8 % of ingest's CPU in a
-    micro-profile. Cyclic garbage is still collected, only less often.
-    """
-    gc.freeze()
-    gc.set_threshold(10_000, 10, 10)
 
 
 class Ingest:

@@ -45,3 +45,9 @@ def test_importing_the_package_imports_only_its_light_modules() -> None:
         "collector.ingest.settings",
         "collector.ingest.stats",
     ]
+
+
+def test_the_ingest_process_imports_neither_the_evidence_engine_nor_the_web_app() -> None:
+    # What `retrofit-collector ingest` runs: the service, the replica and the fleet feed.
+    heavy = ("collector.evidence", "collector.web", "numpy", "scipy", "statsmodels", "fastapi")
+    assert _loads("import collector.ingest.service", heavy) == []
