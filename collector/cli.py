@@ -157,59 +157,17 @@ def ingest(
     (also when the registry gives one platform, enterprise or agent id to two plans).
     """
     import asyncio
-    import signal
 
-    from collector.dashboards.feed import run_fleet_feed
     from collector.errors import CollectorError
-    from collector.ingest import Ingest, tune_gc_for_ingest
-    from collector.metrics import ingest_health, render_ingest_metrics
-    from collector.registry import Registry
+    from collector.ingest import IngestService, tune_gc_for_ingest
     from collector.store import StoreError
-    from contract.metrics import MetricsServer
 
     settings = _load_config(config)
     _refuse_id_collisions(settings.registry)
     tune_gc_for_ingest()
-
-    async def run() -> None:
-        async with settings.store() as store:
-            await store.ensure_database()
-            await store.ensure_retention()
-            with Registry(settings.registry) as registry:
-                replica = Ingest(
-                    settings.ingest_settings(client_id, retire=retire), registry, store
-                )
-                metrics = None
-                if settings.ingest.metrics_port is not None:
-                    metrics = MetricsServer(
-                        lambda: render_ingest_metrics(replica),
-                        lambda: ingest_health(replica),
-                        settings.ingest.metrics_port,
-                    )
-                    await metrics.start()
-                stop = asyncio.Event()
-                loop = asyncio.get_running_loop()
-                for signum in (signal.SIGTERM, signal.SIGINT):
-                    loop.add_signal_handler(signum, stop.set)
-                # The dashboards' fleet view (collector/dashboards/feed.py): one small task
-                # beside the replica; a failure there is logged and never stops the ingest.
-                feed = None
-                every_s = settings.ingest.fleet_snapshot_s
-                if every_s > 0 and not retire:
-                    feed = asyncio.create_task(
-                        run_fleet_feed(registry, store, every_s=every_s), name="fleet feed"
-                    )
-                try:
-                    await replica.run(stop)
-                finally:
-                    if feed is not None:
-                        feed.cancel()
-                        await asyncio.gather(feed, return_exceptions=True)
-                    if metrics is not None:
-                        await metrics.stop()
-
+    service = IngestService.from_config(settings, client_id=client_id, retire=retire)
     try:
-        asyncio.run(run())
+        asyncio.run(service.run())
     except (CollectorError, StoreError) as exc:
         raise _error_exit(exc, 4) from None
 

@@ -22,7 +22,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from collector.ingest import IngestSettings
+from collector.ingest.settings import IngestSettings
 from collector.store import InfluxStore, Token, UserPassword
 from collector.web.settings import WebSettings
 from contract.configfile.document import parse_document

@@ -7,7 +7,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.acks import AckOrder
+from collector.ingest.acks import AckOrder
 
 
 class Message:

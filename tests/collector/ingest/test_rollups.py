@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from collector.rollup_debounce import DirtyDay, RollupDebounce
+from collector.ingest.rollups import DirtyDay, RollupDebounce
 
 DAY = dt.date(2026, 6, 1)
 

@@ -1,4 +1,4 @@
-"""The ingest replica's Prometheus metrics and health document (served by agent.metrics)."""
+"""The ingest replica's Prometheus metrics and health document (for contract.metrics)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from contract.metrics import MetricWriter, label
 
 if TYPE_CHECKING:
-    from collector.ingest import Ingest
+    from collector.ingest.replica import Ingest
 
 __all__ = ["ingest_health", "render_ingest_metrics"]
 

@@ -25,7 +25,7 @@ from tests.mqtt_client import MqttTestClient
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(90)]
 
-PLAN = Path(__file__).parents[2] / "deploy" / "examples" / "plan.yaml"
+PLAN = Path(__file__).parents[3] / "deploy" / "examples" / "plan.yaml"
 KEY = Ed25519PrivateKey.generate()
 AGENT, PLATFORM, ENTERPRISE = "gw-test", "plat-a", "ent-01"
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from collector.quarantine_log import QuarantineLog
+from collector.ingest.quarantine_log import QuarantineLog
 
 LOGGER = logging.getLogger("tests.quarantine_log")
 

@@ -1,0 +1,267 @@
+"""Admission: which received messages may be written, and the quarantine for the rest.
+
+Every message, in order: size limit, wire decoding (canonical, strict), topic = payload
+identity = registry entry, agent not revoked, devices registered, signature, seq
+(new / duplicate / replay). Duplicates are counted and written again (idempotent: same series,
+same timestamp); replays (an old seq with new content) are quarantined; gaps are recorded by
+the registry and close when the missing seq arrives. Status messages are checked the same way
+and recorded in the registry here; they are never written to InfluxDB.
+
+A refused message is kept in the registry's quarantine with its reason code (counted, and
+logged within :mod:`collector.ingest.quarantine_log`'s limits), then settled: acknowledged
+once every message received before it is settled too (:mod:`collector.ingest.acks`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from collector.ingest.quarantine_log import QuarantineLog
+from collector.ingest.registry_calls import AgentIdentity, IngestRegistry, RegistryCalls
+from collector.ingest.settings import IngestSettings
+from collector.ingest.stats import IngestStats
+from collector.store import WindowRecord, window_records
+from contract import wire
+
+__all__ = ["Accepted", "Admission", "Quarantine", "Received", "Settle"]
+
+log = logging.getLogger("collector.ingest")  # the package's one name (see __init__)
+
+
+@dataclass
+class Received:
+    """One message as paho handed it over, stamped when it arrived."""
+
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+    received_at: dt.datetime
+
+
+#: A windows message admitted, with the points to write for it.
+Accepted = tuple[Received, list[WindowRecord]]
+#: ``settle(messages)``: these are stored or quarantined; acknowledge them in receive order.
+Settle = Callable[[list[Received]], object]
+
+
+class _Refused(Exception):
+    """A message that goes to the quarantine: ``code`` is the reason, the text its detail."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        self.code = code
+        super().__init__(detail)
+
+
+class Quarantine:
+    """Keeps refused messages: counted, logged within limits, stored in the registry."""
+
+    def __init__(
+        self,
+        settings: IngestSettings,
+        registry: IngestRegistry,
+        calls: RegistryCalls,
+        stats: IngestStats,
+    ) -> None:
+        self._registry = registry
+        self._calls = calls
+        self._stats = stats
+        self._lines = QuarantineLog(
+            log,
+            lambda delay_s, summarise: asyncio.get_running_loop().call_later(delay_s, summarise),
+            burst=settings.quarantine_log_burst,
+            every_s=settings.quarantine_log_every_s,
+        )
+
+    async def keep(self, message: Received, code: str, detail: str) -> None:
+        """Count, log and store ``message`` with reason ``code`` (the caller settles it)."""
+        self._stats.quarantined[code] += 1
+        self._lines.quarantined(message.topic, code, detail)
+        await self._calls.run(self._keep_quarantined, message, code, detail)
+
+    def summarise(self) -> None:
+        """Log the summary of the lines held back so far (at the end of a run)."""
+        self._lines.summarise()
+
+    def _keep_quarantined(self, message: Received, code: str, detail: str) -> None:
+        """Store a rejected message, naming the registered agent its topic names (if any).
+
+        Runs in the registry thread.
+        """
+        # The topic, not the payload: the broker's ACL lets each agent's credentials publish
+        # under its own topics only. Registered under another enterprise or revoked still
+        # counts: the evidence of that agent's enterprise should see what was sent in its name.
+        # One indexed read, on the quarantine path only; valid messages never pay it.
+        try:
+            named = wire.parse_topic(message.topic).agent
+        except wire.WireError:
+            named = None
+        registered = named is not None and self._registry.agent_identity(named) is not None
+        self._registry.quarantine_add(
+            message.payload,
+            message.topic,
+            message.received_at,
+            code,
+            detail,
+            agent_id=named if registered else None,
+        )
+
+
+class Admission:
+    """Checks batches of received messages; what fails goes to the quarantine."""
+
+    def __init__(
+        self,
+        registry: IngestRegistry,
+        calls: RegistryCalls,
+        stats: IngestStats,
+        quarantine: Quarantine,
+        settle: Settle,
+    ) -> None:
+        self._registry = registry
+        self._calls = calls
+        self._stats = stats
+        self._quarantine = quarantine
+        self._settle = settle
+
+    async def admit(self, batch: list[Received]) -> list[Accepted]:
+        """Check a batch and record its seqs; settle what is refused; return what to write."""
+        settled: list[Received] = []
+        decoded: list[tuple[Received, wire.TopicAddress, wire.Envelope]] = []
+        for message in batch:
+            try:
+                item = await self._decode(message)
+            except _Refused as refused:
+                await self._quarantine.keep(message, refused.code, str(refused))
+                settled.append(message)
+                continue
+            if item is None:  # a status message, handled
+                settled.append(message)
+            else:
+                decoded.append(item)
+        # One registry read for every agent of the batch, made after the messages arrived.
+        agents = {envelope.agent for _, _, envelope in decoded}
+        entries = await self._calls.run(self._identities, agents)
+        checked: list[tuple[Received, wire.Envelope]] = []
+        for message, address, envelope in decoded:
+            try:
+                self._verify(message, address, envelope, entries.get(envelope.agent))
+            except _Refused as refused:
+                await self._quarantine.keep(message, refused.code, str(refused))
+                settled.append(message)
+                continue
+            checked.append((message, envelope))
+        accepted = await self._record_seqs(checked, settled)
+        self._settle(settled)
+        return accepted
+
+    def _identities(self, agents: Iterable[str]) -> dict[str, AgentIdentity | None]:
+        return {agent: self._registry.agent_identity(agent) for agent in agents}
+
+    async def _record_seqs(
+        self, checked: list[tuple[Received, wire.Envelope]], settled: list[Received]
+    ) -> list[Accepted]:
+        """Record the seqs (one transaction, one fsync); quarantine replays into ``settled``."""
+        if not checked:
+            return []
+        items = [
+            (env.agent, env.seq, hashlib.sha256(msg.payload).hexdigest()) for msg, env in checked
+        ]
+        outcomes = await self._calls.run(self._registry.record_seqs, items)
+        accepted: list[Accepted] = []
+        for (message, envelope), outcome in zip(checked, outcomes, strict=True):
+            if outcome == "replay":
+                detail = f"agent {envelope.agent} seq {envelope.seq} came before with other content"
+                await self._quarantine.keep(message, "replay", detail)
+                settled.append(message)
+                continue
+            if outcome == "duplicate":
+                self._stats.duplicates += 1
+                log.debug("agent %s seq %d again (duplicate)", envelope.agent, envelope.seq)
+            accepted.append((message, window_records(envelope)))
+        return accepted
+
+    async def _decode(
+        self, message: Received
+    ) -> tuple[Received, wire.TopicAddress, wire.Envelope] | None:
+        """A windows message's topic address and envelope; None for a status message handled."""
+        try:
+            address = wire.parse_topic(message.topic)
+        except wire.WireError as exc:
+            self._stats.received["other"] += 1
+            raise _Refused(exc.code, str(exc)) from exc
+        self._stats.received[address.kind] += 1
+        if address.kind == "status":
+            await self._status(message, address)
+            return None
+        try:
+            envelope = wire.decode_envelope(message.payload)
+        except wire.WireError as exc:
+            raise _Refused(exc.code, str(exc)) from exc
+        return message, address, envelope
+
+    def _verify(
+        self,
+        message: Received,
+        address: wire.TopicAddress,
+        envelope: wire.Envelope,
+        entry: AgentIdentity | None,
+    ) -> None:
+        """Identity, devices and signature of a decoded windows message; raises _Refused."""
+        entry = _identity(address, envelope, entry, message.received_at)
+        unknown = sorted({r.device for r in envelope.records} - set(entry.devices))
+        if entry.devices and unknown:
+            raise _Refused(
+                "unknown_device",
+                f"agent {envelope.agent} sent devices {unknown[:5]} it is not registered for",
+            )
+        try:
+            wire.verify_received(message.payload, envelope, entry.key())
+        except wire.WireError as exc:
+            raise _Refused(exc.code, str(exc)) from exc
+
+    async def _status(self, message: Received, address: wire.TopicAddress) -> None:
+        try:
+            status = wire.decode_status(message.payload)
+        except wire.WireError as exc:
+            raise _Refused(exc.code, str(exc)) from exc
+        found = await self._calls.run(self._registry.agent_identity, status.agent)
+        entry = _identity(address, status, found, message.received_at)
+        try:
+            wire.verify(status, entry.key())
+        except wire.WireError as exc:
+            raise _Refused(exc.code, str(exc)) from exc
+        await self._calls.run(self._registry.record_status, status, message.received_at)
+
+
+def _identity(
+    address: wire.TopicAddress,
+    message: wire.Envelope | wire.StatusMessage,
+    entry: AgentIdentity | None,
+    received_at: dt.datetime,
+) -> AgentIdentity:
+    """Topic = payload identity = registry ``entry``, key not revoked; raises _Refused."""
+    said = (message.platform, message.enterprise, message.agent)
+    if said != (address.platform, address.enterprise, address.agent):
+        raise _Refused(
+            "identity_mismatch",
+            f"payload says {'/'.join(said)}, topic says "
+            f"{address.platform}/{address.enterprise}/{address.agent}",
+        )
+    if entry is None:
+        raise _Refused("unknown_agent", f"agent {message.agent} is not registered")
+    if (entry.platform, entry.enterprise) != (message.platform, message.enterprise):
+        raise _Refused(
+            "identity_mismatch",
+            f"agent {message.agent} is registered to {entry.platform}/{entry.enterprise}",
+        )
+    # Revocation is judged by when *we* received the message: the agent's own clock (sent)
+    # is exactly what a stolen key would forge.
+    if entry.revoked_as_of(received_at):
+        raise _Refused("revoked_key", f"agent {message.agent}'s key is revoked")
+    return entry

@@ -1,0 +1,315 @@
+"""The ingest replica: MQTT in, batches through admission and writes, acknowledgements out.
+
+paho-mqtt 2.x, MQTT v5, a persistent session (clean start off, session expiry set) on a shared
+subscription, so N replicas split the load and the broker keeps what none has taken yet.
+``manual_ack``: a message is acknowledged only after its points are written to InfluxDB (and
+its days marked for a rollup refresh), or after it is kept in the quarantine with its reason;
+acknowledgements leave in receive order (MQTT v5 §4.6, :mod:`collector.ingest.acks`).
+
+Memory stays bounded without any queue of our own growing: the CONNECT asks for a *receive
+maximum* of ``inflight`` messages, and the broker never sends more unacknowledged QoS 1
+messages than that. While InfluxDB is down nothing is acknowledged, so the broker holds the
+rest (in the session, on disk) and ingest resumes by itself when writes succeed again.
+
+Batches are pipelined: a batch closes at ``inflight / 2`` messages, so the broker sends the
+next while one is handled; batches are checked and their seqs recorded one after another
+(:mod:`collector.ingest.admission`), while up to ``WRITES_IN_FLIGHT`` earlier ones are written
+(:mod:`collector.ingest.writes`; docs/performance.md, #6).
+
+Threads: paho's network loop runs in its own thread (``loop_start``) and hands messages to
+the asyncio loop with ``call_soon_threadsafe``; registry calls (sqlite3) run in a single worker
+thread so they never interleave (:mod:`collector.ingest.registry_calls`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from collector.ingest.acks import AckOrder
+from collector.ingest.admission import Admission, Quarantine, Received
+from collector.ingest.registry_calls import IngestRegistry, RegistryCalls
+from collector.ingest.rollups import RollupDebounce, RollupQueue
+from collector.ingest.settings import IngestSettings
+from collector.ingest.stats import IngestStats
+from collector.ingest.writes import WRITES_IN_FLIGHT, Writes
+from collector.store import InfluxStore
+from contract import wire
+
+__all__ = ["Ingest"]
+
+log = logging.getLogger("collector.ingest")  # the package's one name (see __init__)
+
+
+class Ingest:
+    """One ingest replica. ``await run(stop)`` until ``stop`` is set."""
+
+    def __init__(self, settings: IngestSettings, registry: IngestRegistry, store: InfluxStore):
+        self.settings = settings
+        self.registry = registry
+        self.store = store
+        self.stats = IngestStats()
+        self._queue: asyncio.Queue[Received] = asyncio.Queue()
+        self._acks: AckOrder[Received] = AckOrder(self._ack)
+        # Half the receive maximum: the broker sends the next batch while one is written.
+        self._batch_messages = max(1, settings.inflight // 2)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._retired = False
+        #: Set when this replica disconnects on purpose: its own DISCONNECT is no lost link.
+        self._leaving = False
+        self._connected_once = asyncio.Event()
+        self._calls = RegistryCalls(self.stats)
+        self._quarantine = Quarantine(settings, registry, self._calls, self.stats)
+        self._admission = Admission(
+            registry, self._calls, self.stats, self._quarantine, self._acks.settle
+        )
+        self._rollups = RollupQueue(settings, registry, store, self._calls, self.stats)
+        self._writes = Writes(
+            store,
+            self._calls,
+            self.stats,
+            self._quarantine,
+            self._acks.settle,
+            self._rollups.mark_days,
+        )
+        self._client = self._make_client()
+
+    # --- paho -----------------------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        s = self.settings
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=s.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if s.tls_ca is not None:
+            client.tls_set(ca_certs=s.tls_ca, certfile=s.tls_cert, keyfile=s.tls_key)
+        if s.username is not None:
+            client.username_pw_set(s.username, s.password)
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _connect_properties(self) -> Properties:
+        # paho 2.2 leaves Properties.__init__ unannotated.
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = self.settings.session_expiry_s
+        properties.ReceiveMaximum = self.settings.inflight
+        return properties
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        _props: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            self._call_soon(self._note_error, f"broker refused the connection: {reason}")
+            return
+        # Subscribe on every connect, session present or not: mosquitto 2.0.11 restores a
+        # persistent session after a restart but not its shared subscriptions
+        # (docs/field-notes.md). Status goes on a plain subscription: a shared one never
+        # receives retained messages, and every replica may update the registry (idempotent).
+        if self.settings.retire:
+            # Retiring: take no new share of the windows, only what the session holds.
+            client.unsubscribe(
+                [wire.shared_filter(self.settings.group, "windows"), wire.STATUS_FILTER]
+            )
+        else:
+            client.subscribe(
+                [
+                    (wire.shared_filter(self.settings.group, "windows"), 1),
+                    (wire.STATUS_FILTER, 1),
+                ]
+            )
+        self._call_soon(self._note_connected, flags.session_present)
+
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        _props: Properties | None,
+    ) -> None:
+        if self._leaving:
+            log.info("disconnected from the broker (%s)", reason)
+            return
+        self._call_soon(self._note_disconnected, str(reason))
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        received = Received(
+            mid=message.mid,
+            qos=message.qos,
+            topic=message.topic,
+            payload=bytes(message.payload),
+            received_at=dt.datetime.now(dt.UTC),
+        )
+        self._call_soon(self._queue.put_nowait, received)
+
+    def _call_soon(self, callback: Callable[..., None], *args: Any) -> None:
+        # paho runs the on_* callbacks in its network thread, and asyncio's queue, events and
+        # counters are not thread-safe: hand the work to the event loop. A callback that comes
+        # after run() has ended (the loop closed) has nothing left to tell.
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(callback, *args)
+
+    def _note_connected(self, session_present: bool) -> None:
+        self.stats.connected = True
+        self._connected_once.set()
+        log.info(
+            "connected to %s:%d as %s (session %s)",
+            self.settings.host,
+            self.settings.port,
+            self.settings.client_id,
+            "resumed" if session_present else "new",
+        )
+
+    def _note_disconnected(self, reason: str) -> None:
+        if self.stats.connected:
+            log.warning("lost the broker connection (%s); paho reconnects", reason)
+        self.stats.connected = False
+
+    def _note_error(self, message: str) -> None:
+        self.stats.note_error(message)
+        log.error("%s", message)
+
+    def _ack(self, message: Received) -> None:
+        if message.qos > 0:
+            self._client.ack(message.mid, message.qos)
+        self.stats.inflight -= 1
+
+    # --- running --------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Connect, ingest until ``stop`` is set, then disconnect (the session stays)."""
+        self._loop = asyncio.get_running_loop()
+        s = self.settings
+        self._client.connect_async(
+            s.host,
+            s.port,
+            keepalive=s.keepalive_s,
+            clean_start=False,
+            properties=self._connect_properties(),
+        )
+        self._client.loop_start()
+        worker = asyncio.create_task(self._work(), name="ingest")
+        refresher = asyncio.create_task(self._rollups.refresh_forever(), name="rollups")
+        stopping = asyncio.create_task(
+            self._drained() if self.settings.retire else stop.wait(), name="stop"
+        )
+        try:
+            # The worker runs until stopped; if it ends by itself it failed, and the replica
+            # must not stay connected looking healthy while it stores nothing: the error goes
+            # up (logged, non-zero exit) and the unacknowledged messages wait at the broker.
+            await asyncio.wait({worker, refresher, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            for service in (worker, refresher):
+                failure = None if not service.done() or service.cancelled() else service.exception()
+                # The worker's batch writes run in a TaskGroup: show the error, not its group.
+                while isinstance(failure, BaseExceptionGroup) and len(failure.exceptions) == 1:
+                    failure = failure.exceptions[0]
+                if failure is not None:
+                    log.critical(
+                        "%s stopped by an unexpected error: %r", service.get_name(), failure
+                    )
+                    raise failure
+        finally:
+            for pending in (worker, refresher, stopping):
+                pending.cancel()
+            await asyncio.gather(worker, refresher, stopping, return_exceptions=True)
+            # A plain DISCONNECT keeps the session (expiry as connected), so whatever was
+            # received and not acknowledged is delivered again to whichever replica is next.
+            # Retiring ends it on purpose (session expiry 0): mosquitto would otherwise go on
+            # queueing this id's share of the windows for nobody (docs/scaling.md).
+            self._leaving = True
+            self._client.disconnect(properties=self._end_session() if self._retired else None)
+            self._client.loop_stop()
+            self._release_client()
+            self._calls.shutdown()
+            self._quarantine.summarise()
+
+    def _release_client(self) -> None:
+        """Close paho's socket pair now, leaving a fresh client for a later ``run``."""
+        # paho closes the socket pair of loop_start() only in reinitialise() or when the client
+        # is garbage-collected (eclipse-paho/paho.mqtt.python#627); our bound callbacks keep it
+        # in a cycle with this replica, so that would be whenever the cycle collector runs,
+        # with a ResourceWarning. reinitialise() closes them and resets every setting, so the
+        # client is built again (it opens no socket until connected).
+        self._client.reinitialise()
+        self._client = self._make_client()
+
+    async def _drained(self) -> None:
+        """Retiring: until connected, then nothing received, held or unwritten for a while."""
+        await self._connected_once.wait()
+        quiet_since = time.monotonic()
+        seen = sum(self.stats.received.values())
+        while time.monotonic() - quiet_since < self.settings.retire_quiet_s:
+            await asyncio.sleep(0.1)
+            now = sum(self.stats.received.values())
+            if now != seen or self.stats.inflight or not self._queue.empty():
+                seen, quiet_since = now, time.monotonic()
+        await self.refresh_rollups()
+        self._retired = True
+        log.info("session of %s drained (%d messages); ending it", self.settings.client_id, seen)
+
+    def _end_session(self) -> Properties:
+        properties = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = 0
+        return properties
+
+    async def _work(self) -> None:
+        # Batches are checked and their seqs recorded one after the other, in receive order,
+        # while up to WRITES_IN_FLIGHT earlier batches are being written: the broker, this
+        # process's CPU, the registry's fsync and InfluxDB each work on a different batch.
+        slots = asyncio.Semaphore(WRITES_IN_FLIGHT)
+        async with asyncio.TaskGroup() as writes:
+            while True:
+                batch = await self._next_batch()
+                accepted = await self._admission.admit(batch)
+                if accepted:
+                    await slots.acquire()
+                    writes.create_task(self._writes.write_batch(accepted, slots))
+
+    async def _next_batch(self) -> list[Received]:
+        first = await self._queue.get()
+        batch = [first]
+        deadline = time.monotonic() + self.settings.flush_after_s
+        while len(batch) < self._batch_messages:
+            if not self._queue.empty():  # no timer and task per message while they wait
+                batch.append(self._queue.get_nowait())
+                continue
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), timeout))
+            except TimeoutError:
+                break
+        for message in batch:
+            self._acks.add(message)
+        self.stats.inflight += len(batch)
+        return batch
+
+    async def refresh_rollups(self, debounce: RollupDebounce | None = None) -> int:
+        """Recompute the rollups of the days marked dirty; returns how many were done.
+
+        With ``debounce``, only the days it finds due (settled, or changing for too long);
+        without, every marked day (a retiring replica's last round, tests).
+        """
+        return await self._rollups.refresh(debounce)

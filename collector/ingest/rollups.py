@@ -1,0 +1,131 @@
+"""The rollup queue: the days written to, marked dirty, and their daily rollups refreshed.
+
+Off the acknowledgement path: a write marks the device-days its windows fall in, durably in
+the registry before the ack (:meth:`RollupQueue.mark_days`), so a refresh owed is never
+forgotten, even when the replica stops; a background task recomputes the rollups of the marked
+days every ``rollup_every_s`` and clears their marks (any replica may do it).
+
+Which marked days a round recomputes is :class:`RollupDebounce`'s choice. Refreshing a day
+re-reads all its raw windows (up to 1,440 per device), so a day that is marked again on every
+round - a backlog being drained after an outage, many windows per device per second - used to
+be re-read every round (2 s): measured in ``bench/collector_ingest.py``, the refreshes then
+cost influxd more CPU than the writes themselves. A day is now refreshed once it was not
+marked again for a whole round, or once it has kept changing for ``max_lag_s``.
+
+In steady flow (a window per device per minute) a day is marked once and refreshed on the
+round after next: rollups lag their windows by at most two rounds. While a backlog drains, each
+day is re-read once per ``max_lag_s`` instead of once per round. The debounce is pure: no I/O,
+the caller's clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Sequence
+
+from collector.ingest.registry_calls import IngestRegistry, RegistryCalls
+from collector.ingest.settings import IngestSettings
+from collector.ingest.stats import IngestStats
+from collector.ingest.writes import until_stored
+from collector.store import DayKey, InfluxStore, StoreError, WindowRecord, affected_days
+
+__all__ = ["DirtyDay", "RollupDebounce", "RollupQueue"]
+
+log = logging.getLogger("collector.ingest")  # the package's one name (see __init__)
+
+#: A marked day as ``Registry.dirty_days`` lists it: (enterprise, device, day, tz, generation).
+DirtyDay = tuple[str, str, dt.date, str, int]
+
+
+class RollupDebounce:
+    """Remembers each marked day's generation between rounds; :meth:`due` picks the settled."""
+
+    def __init__(self, max_lag_s: float) -> None:
+        if max_lag_s <= 0:
+            raise ValueError(f"max_lag_s is {max_lag_s}, expected > 0")
+        self.max_lag_s = max_lag_s
+        # (enterprise, device, day) -> (generation last seen, when first seen marked)
+        self._seen: dict[tuple[str, str, dt.date], tuple[int, float]] = {}
+
+    def due(self, dirty: Sequence[DirtyDay], now_s: float) -> list[DirtyDay]:
+        """The days of ``dirty`` to refresh now (``now_s``: monotonic seconds).
+
+        A day seen for the first time waits a round; a day whose generation did not move since
+        the last round is due; one that moved is due once it has been marked for max_lag_s.
+        """
+        due: list[DirtyDay] = []
+        seen: dict[tuple[str, str, dt.date], tuple[int, float]] = {}
+        for row in dirty:
+            key, generation = (row[0], row[1], row[2]), row[4]
+            previous = self._seen.get(key)
+            if previous is None:
+                seen[key] = (generation, now_s)
+            elif previous[0] == generation or now_s - previous[1] >= self.max_lag_s:
+                due.append(row)
+            else:
+                seen[key] = (generation, previous[1])
+        self._seen = seen  # days no longer marked (refreshed by anyone) are forgotten
+        return due
+
+
+class RollupQueue:
+    """Marks the days written to; refreshes their rollups in rounds, off the ack path."""
+
+    def __init__(
+        self,
+        settings: IngestSettings,
+        registry: IngestRegistry,
+        store: InfluxStore,
+        calls: RegistryCalls,
+        stats: IngestStats,
+    ) -> None:
+        self._settings = settings
+        self._registry = registry
+        self._store = store
+        self._calls = calls
+        self._stats = stats
+
+    def mark_days(self, records: list[WindowRecord]) -> None:
+        """Note the days these windows fall in; the refresher recomputes their rollups.
+
+        Durable in the registry before the ack, so a refresh owed is never forgotten: the
+        rollup of a day lags its windows by two rounds of ``rollup_every_s`` in steady flow,
+        ``rollup_max_lag_s`` while a backlog drains (:class:`RollupDebounce`).
+        Runs in the registry thread (one hop for the zones and the mark).
+        """
+        zones = {e: self._registry.enterprise_zone(e) for e in {r.enterprise for r in records}}
+        days = [(k.enterprise, k.device, k.day, k.tz) for k in affected_days(records, zones)]
+        self._registry.mark_days_dirty(days)
+
+    async def refresh_forever(self) -> None:
+        """A round every ``rollup_every_s``, debounced, until cancelled."""
+        debounce = RollupDebounce(self._settings.rollup_max_lag_s)
+        while True:
+            await asyncio.sleep(self._settings.rollup_every_s)
+            await self.refresh(debounce)
+
+    async def refresh(self, debounce: RollupDebounce | None = None) -> int:
+        """Recompute the rollups of the days marked dirty; returns how many were done.
+
+        With ``debounce``, only the days it finds due (settled, or changing for too long);
+        without, every marked day (a retiring replica's last round, tests).
+        """
+        dirty = await self._calls.run(self._registry.dirty_days)
+        if debounce is not None:
+            dirty = debounce.due(dirty, time.monotonic())
+        if not dirty:
+            return 0
+        keys = [DayKey(enterprise, device, day, tz) for enterprise, device, day, tz, _ in dirty]
+        try:
+            await until_stored(lambda: self._store.refresh_days(keys), self._stats)
+        except StoreError as exc:
+            # Still marked: tried again next round; the windows themselves are stored.
+            self._stats.rollup_failures += 1
+            log.error("daily rollups of %d device-days not refreshed: %s", len(keys), exc)
+            return 0
+        done = [(enterprise, device, day, gen) for enterprise, device, day, _, gen in dirty]
+        await self._calls.run(self._registry.clear_dirty_days, done)
+        return len(done)

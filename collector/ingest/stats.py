@@ -1,0 +1,57 @@
+"""The replica's counters and what it is holding for: read by /metrics, /healthz and the logs."""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from dataclasses import dataclass, field
+
+__all__ = ["Holding", "IngestStats"]
+
+
+class Holding(enum.Enum):
+    """What the replica holds its messages for: while it does, nothing is acknowledged."""
+
+    #: InfluxDB is down, slow or refuses our credentials (collector.ingest.writes).
+    INFLUXDB = "influxdb"
+    #: The registry stayed locked past its busy timeout (collector.ingest.registry_calls).
+    REGISTRY = "registry"
+
+
+@dataclass
+class IngestStats:
+    """Counters for /metrics and the logs."""
+
+    received: Counter[str] = field(default_factory=Counter)  # by kind: windows, status, other
+    written_records: int = 0
+    written_batches: int = 0
+    duplicates: int = 0
+    quarantined: Counter[str] = field(default_factory=Counter)  # by reason code
+    store_retries: int = 0
+    registry_retries: int = 0
+    rollup_failures: int = 0
+    write_latency_sum_s: float = 0.0
+    inflight: int = 0
+    connected: bool = False
+    last_write_ts: float | None = None
+    #: The last error, as the health page shows it.
+    last_error: str | None = None
+    #: The hold ``last_error`` reports; None when it reports none (or there is no error).
+    #: An InfluxDB hold is released when writes succeed again; a registry hold, like its
+    #: text, stays reported until another error replaces it (as before this was typed).
+    holding: Holding | None = None
+
+    def hold(self, holding: Holding, error: str) -> None:
+        """The replica holds its messages for ``holding``; ``error`` says why."""
+        self.holding = holding
+        self.last_error = error
+
+    def release(self) -> None:
+        """The hold is over: no error to report."""
+        self.holding = None
+        self.last_error = None
+
+    def note_error(self, error: str) -> None:
+        """An error that holds nothing back (the broker refused the connection)."""
+        self.holding = None
+        self.last_error = error
