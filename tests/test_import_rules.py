@@ -76,8 +76,6 @@ CONTRACT_THIRD_PARTY = frozenset({"cryptography", "pydantic", "pydantic_core", "
 #: Violations that still exist, each to be removed with the change that ends it.
 KNOWN = frozenset(
     {
-        # Plan 7b: the collector's command line.
-        "circle: collector.broker_cli <-> collector.cli <-> collector.dashboards.cli",
         # Plan 13: the evidence engine takes its vocabulary from the registry and the store.
         "evidence reaches: collector.evidence.assemble -> collector.registry.plan",
         "evidence reaches: collector.evidence.assemble -> collector.registry.records",

@@ -12,8 +12,8 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
+from collector.cli import agents, plan, quarantine
 from collector.cli import app as collector_app
-from collector.plan_cli import register
 from collector.registry import Registry
 from contract import wire
 
@@ -25,10 +25,11 @@ app = typer.Typer()
 
 @app.callback()
 def _root() -> None:
-    """Stand-in for retrofit-collector's root (collector/cli.py wires register the same way)."""
+    """Stand-in for retrofit-collector's root (collector/cli/__init__.py registers the same way)."""
 
 
-register(app)
+for _group in (plan, agents, quarantine):
+    _group.register(app)
 
 
 def run(*args: str) -> tuple[int, str]:

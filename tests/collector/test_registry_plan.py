@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from collector.cli.plan import EXIT_ERRORS, EXIT_OK, EXIT_UNREADABLE, validate_plan_file
 from collector.errors import PlanFileError, PlanInvalidError
-from collector.plan_cli import EXIT_ERRORS, EXIT_OK, EXIT_UNREADABLE, validate_plan_file
 from collector.registry import load_plan, parse_plan
 from collector.registry.planfile import plan_changes, plan_content
 

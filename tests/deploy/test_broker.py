@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from collector.broker_acl import acl_text
+from collector.broker import acl_text
 from collector.registry import Registry, load_plan
 from contract import wire
 from stack import MosquittoServer

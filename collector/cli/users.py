@@ -11,23 +11,21 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from collector.errors import CollectorError
-from collector.plan_cli import (
+from collector.cli._common import (
     DEFAULT_REGISTRY,
     ByOption,
     RegistryOption,
-    _count,
-    _fail,
-    _open,
-    _plain,
+    console,
+    count,
+    open_registry,
+    refuse,
 )
+from collector.errors import CollectorError
 from collector.registry.records import format_time
+from contract.terminal import say
 
 __all__ = ["register"]
-
-console = Console()
 
 users_app = typer.Typer(
     help="Users of the web app (admin, platform, reviewer, observer) and their tokens."
@@ -50,7 +48,7 @@ def users_add(
     registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:
     """Create a user with a role and scope (see docs/web.md, "Roles and scopes")."""
-    with _open(registry) as store:
+    with open_registry(registry) as store:
         try:
             user = store.add_user(
                 user_id,
@@ -61,9 +59,9 @@ def users_add(
                 by=by,
             )
         except (CollectorError, ValueError) as exc:
-            raise _fail(exc) from None
+            raise refuse(exc) from None
     scope = user.platform or user.province or "national"
-    _plain(console, f"user {user.user_id} ({user.role}, {scope}) added by {user.created_by}")
+    say(console, f"user {user.user_id} ({user.role}, {scope}) added by {user.created_by}")
 
 
 @users_app.command("token")
@@ -77,15 +75,15 @@ def users_token(
     registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:
     """Issue an access token; it is printed once and only its SHA-256 is kept."""
-    with _open(registry) as store:
+    with open_registry(registry) as store:
         try:
             issued = store.issue_token(user_id, label=label, by=by, valid_days=days)
         except (CollectorError, ValueError) as exc:
-            raise _fail(exc) from None
+            raise refuse(exc) from None
     until = "no expiry" if issued.entry.expires_at is None else format_time(issued.entry.expires_at)
-    _plain(console, f"token {issued.entry.token_id} for {user_id} ({until}); shown once:")
+    say(console, f"token {issued.entry.token_id} for {user_id} ({until}); shown once:")
     # The token alone on the last line, so scripts can take it with `tail -n 1`.
-    _plain(console, issued.text)
+    say(console, issued.text)
 
 
 @users_app.command("revoke-token")
@@ -95,12 +93,12 @@ def users_revoke_token(
     registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:
     """Revoke a token: requests and page sessions with it stop at once."""
-    with _open(registry) as store:
+    with open_registry(registry) as store:
         try:
             entry = store.revoke_token(token_id, by=by)
         except (CollectorError, ValueError) as exc:
-            raise _fail(exc) from None
-    _plain(console, f"token {entry.token_id} of {entry.user_id} revoked by {entry.revoked_by}")
+            raise refuse(exc) from None
+    say(console, f"token {entry.token_id} of {entry.user_id} revoked by {entry.revoked_by}")
 
 
 @users_app.command("disable")
@@ -111,18 +109,18 @@ def users_disable(
     registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:
     """Disable a user: every token and session of theirs stops working (the row stays)."""
-    with _open(registry) as store:
+    with open_registry(registry) as store:
         try:
             user = store.disable_user(user_id, by=by, reason=reason)
         except (CollectorError, ValueError) as exc:
-            raise _fail(exc) from None
-    _plain(console, f"user {user.user_id} disabled by {user.disabled_by}")
+            raise refuse(exc) from None
+    say(console, f"user {user.user_id} disabled by {user.disabled_by}")
 
 
 @users_app.command("list")
 def users_list(registry: RegistryOption = DEFAULT_REGISTRY) -> None:
     """List users with role, scope, state and their tokens (ids only, never secrets)."""
-    with _open(registry) as store:
+    with open_registry(registry) as store:
         users = store.users()
         tokens = store.tokens()
     for user in users:
@@ -133,11 +131,11 @@ def users_list(registry: RegistryOption = DEFAULT_REGISTRY) -> None:
             ", ".join(t.token_id + (" (revoked)" if t.revoked_at else "") for t in own)
             or "no token"
         )
-        _plain(
+        say(
             console,
             f"{user.user_id}  {user.display_name}  {user.role}  {scope}  {state}  tokens: {shown}",
         )
-    _plain(console, _count(len(users), "user"))
+    say(console, count(len(users), "user"))
 
 
 def register(app: typer.Typer) -> None:
