@@ -31,12 +31,13 @@ if TYPE_CHECKING:
     from collector.registry import Registry
 
 __all__ = [
-    "DEFAULT_REGISTRY",
+    "DEFAULT_CONFIG",
     "EXIT_ERRORS",
     "EXIT_OK",
     "EXIT_OUTPUT",
     "EXIT_UNAVAILABLE",
     "EXIT_UNREADABLE",
+    "REGISTRY_DEPRECATED",
     "ByOption",
     "ConfigOption",
     "RegistryOption",
@@ -48,6 +49,7 @@ __all__ = [
     "open_registry",
     "refuse",
     "refuse_id_collisions",
+    "registry_path",
     "run_or_exit",
 ]
 
@@ -71,14 +73,24 @@ ConfigOption = Annotated[
         "--config", "-c", envvar="RV_COLLECTOR_CONFIG", help="The collector's YAML configuration."
     ),
 ]
+#: The registry commands' old way to the collector, the registry file itself: kept working,
+#: hidden from --help, with a warning (#15). Given, it wins over --config.
 RegistryOption = Annotated[
-    Path,
+    Path | None,
     typer.Option(
-        "--registry", envvar="RV_REGISTRY", help="Registry database (SQLite), shared by processes."
+        "--registry",
+        envvar="RV_REGISTRY",
+        hidden=True,
+        help="Deprecated: the registry database itself; give --config instead.",
     ),
 ]
 ByOption = Annotated[str, typer.Option("--by", help="Who makes the change (kept in the audit).")]
-DEFAULT_REGISTRY = Path("registry.sqlite")
+DEFAULT_CONFIG = Path("collector.yaml")
+#: What ``--registry`` prints, once, when it is given.
+REGISTRY_DEPRECATED = (
+    "warning: --registry (RV_REGISTRY) is deprecated and will go; give --config "
+    "(RV_COLLECTOR_CONFIG), the collector's configuration, which names the registry"
+)
 
 
 def count(number: int, noun: str, plural: str | None = None) -> str:
@@ -132,6 +144,15 @@ def run_or_exit(work: Coroutine[Any, Any, _T]) -> _T:
         return asyncio.run(work)
     except (CollectorError, StoreError) as exc:
         raise error_exit(exc, EXIT_UNAVAILABLE) from None
+
+
+def registry_path(config: Path, registry: Path | None) -> Path:
+    """The registry a registry command works on: the one the collector's configuration
+    names, or, with a warning, the one the deprecated ``--registry`` names."""
+    if registry is not None:
+        say(err_console, REGISTRY_DEPRECATED, "yellow")
+        return registry
+    return load_config(config).registry
 
 
 def open_registry(path: Path) -> Registry:

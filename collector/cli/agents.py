@@ -1,7 +1,9 @@
 """``retrofit-collector agents``: the agents of a loaded plan and their public keys.
 
-Exit codes as for ``plan``: 0 done, 1 refused (conflict, not found, bad value), 2 the registry
-cannot be opened.
+Every command takes the collector's configuration, ``--config PATH`` (or
+``RV_COLLECTOR_CONFIG``), and works on the registry it names (the old ``--registry PATH`` still
+works, with a warning). Exit codes as for ``plan``: 0 done, 1 refused (conflict, not found, bad
+value, an invalid configuration), 2 the configuration cannot be read or the registry opened.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from typing import Annotated
 import typer
 
 from collector.cli._common import (
-    DEFAULT_REGISTRY,
+    DEFAULT_CONFIG,
     ByOption,
+    ConfigOption,
     RegistryOption,
     console,
     count,
     open_registry,
     refuse,
+    registry_path,
 )
 from collector.errors import CollectorError
 from collector.registry.records import format_time
@@ -36,10 +40,11 @@ def agents_add(
     key: Annotated[str, typer.Option("--key", help="Public key, ed25519:<base64>.")],
     device: Annotated[list[str], typer.Option("--device", help="A device it reports (repeat).")],
     by: ByOption,
-    registry: RegistryOption = DEFAULT_REGISTRY,
+    config: ConfigOption = DEFAULT_CONFIG,
+    registry: RegistryOption = None,
 ) -> None:
     """Register an agent of an enterprise in a loaded plan, with its key and devices."""
-    with open_registry(registry) as store:
+    with open_registry(registry_path(config, registry)) as store:
         try:
             entry = store.add_agent(
                 agent, platform=platform, enterprise=enterprise, public_key=key,
@@ -59,10 +64,11 @@ def agents_revoke(
     agent: Annotated[str, typer.Argument(help="Agent id.")],
     by: ByOption,
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit).")],
-    registry: RegistryOption = DEFAULT_REGISTRY,
+    config: ConfigOption = DEFAULT_CONFIG,
+    registry: RegistryOption = None,
 ) -> None:
     """Revoke an agent's key: its later messages are quarantined as revoked_key."""
-    with open_registry(registry) as store:
+    with open_registry(registry_path(config, registry)) as store:
         try:
             entry = store.revoke_agent(agent, by=by, reason=reason)
         except (CollectorError, ValueError) as exc:
@@ -73,11 +79,12 @@ def agents_revoke(
 
 @agents_app.command("list")
 def agents_list(
-    registry: RegistryOption = DEFAULT_REGISTRY,
+    config: ConfigOption = DEFAULT_CONFIG,
+    registry: RegistryOption = None,
     platform: Annotated[str | None, typer.Option("--platform", help="Only this platform.")] = None,
 ) -> None:
     """List registered agents: enterprise, devices, state, last seen."""
-    with open_registry(registry) as store:
+    with open_registry(registry_path(config, registry)) as store:
         entries = store.agents(platform=platform)
         statuses = {entry.agent_id: store.agent_status(entry.agent_id) for entry in entries}
     for entry in entries:

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from collector.cli._common import EXIT_UNAVAILABLE, err_console, error_exit, load_config
+from collector.cli._common import (
+    DEFAULT_CONFIG,
+    EXIT_UNAVAILABLE,
+    ConfigOption,
+    err_console,
+    error_exit,
+    load_config,
+)
 from contract.terminal import say
 
 __all__ = ["register"]
@@ -17,12 +24,7 @@ broker_app = typer.Typer(help="The MQTT broker's access list.", no_args_is_help=
 
 @broker_app.command("acl")
 def acl(
-    config: Annotated[
-        Path,
-        typer.Option(
-            "--config", "-c", envvar="RV_COLLECTOR_CONFIG", help="The collector's configuration."
-        ),
-    ] = Path("collector.yaml"),
+    config: ConfigOption = DEFAULT_CONFIG,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write here (atomically); default stdout.")
     ] = None,

@@ -1,8 +1,10 @@
 """``retrofit-collector plan``: the implementation plan (实施方案): validate, load, show.
 
-Every command takes ``--registry PATH`` (or ``RV_REGISTRY``). Exit codes: 0 done, 1 refused
-(invalid plan, conflict, not found), 2 unreadable input (a plan file that cannot be read, a
-registry that cannot be opened). A user mistake never prints a traceback.
+Every command takes the collector's configuration, ``--config PATH`` (or
+``RV_COLLECTOR_CONFIG``), and works on the registry it names; the old ``--registry PATH`` (or
+``RV_REGISTRY``) still works, with a warning. Exit codes: 0 done, 1 refused (invalid plan or
+configuration, conflict, not found), 2 unreadable input (a plan file or configuration that
+cannot be read, a registry that cannot be opened). A user mistake never prints a traceback.
 
 A plan's names are hostile input: every line goes out through :func:`contract.terminal.say`
 (markup off, control characters escaped), and ``plan show --json`` escapes them the JSON way.
@@ -19,17 +21,19 @@ import typer
 from rich.console import Console
 
 from collector.cli._common import (
-    DEFAULT_REGISTRY,
+    DEFAULT_CONFIG,
     EXIT_ERRORS,
     EXIT_OK,
     EXIT_UNREADABLE,
     ByOption,
+    ConfigOption,
     RegistryOption,
     console,
     count,
     err_console,
     open_registry,
     refuse,
+    registry_path,
 )
 from collector.errors import (
     CollectorError,
@@ -52,12 +56,14 @@ __all__ = [
     "validate_plan_file",
 ]
 
-CheckRegistryOption = Annotated[
+CheckConfigOption = Annotated[
     Path | None,
     typer.Option(
-        "--registry",
-        envvar="RV_REGISTRY",
-        help="Also check the plan's ids against this registry's other plans (never created).",
+        "--config",
+        "-c",
+        envvar="RV_COLLECTOR_CONFIG",
+        help="Also check the plan's ids against the other plans in this collector's registry "
+        "(never created).",
     ),
 ]
 
@@ -128,33 +134,36 @@ plan_app = typer.Typer(help="The implementation plan (实施方案): validate, l
 @plan_app.command("validate")
 def plan_validate(
     file: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
-    registry: CheckRegistryOption = None,
+    config: CheckConfigOption = None,
+    registry: RegistryOption = None,
 ) -> None:
     """Check a plan: schema and programme rules, every error with file, line and key path.
 
-    With --registry (or RV_REGISTRY) also check that no other plan in that registry holds
-    one of its platform, enterprise or agent ids; the output says whether that check ran.
-    Exit code 0 if valid (warnings may be printed), 1 if it has errors or reuses another
-    plan's ids, 2 if the file or the registry is unreadable.
+    With --config (or RV_COLLECTOR_CONFIG) also check that no other plan in the collector's
+    registry holds one of its platform, enterprise or agent ids; the output says whether
+    that check ran. Exit code 0 if valid (warnings may be printed), 1 if it has errors or
+    reuses another plan's ids (or the configuration is invalid), 2 if the file, the
+    configuration or the registry is unreadable.
     """
     code, loaded = validate_plan_file(file, console)
     if loaded is None:
         raise typer.Exit(code)
-    if registry is None:
+    if config is None and registry is None:
         say(
             console,
-            "cross-plan id check: not run (no registry; give --registry PATH or set "
-            "RV_REGISTRY to check the ids against the collector's other plans)",
+            "cross-plan id check: not run (no collector configuration; give --config PATH or "
+            "set RV_COLLECTOR_CONFIG to check the ids against the collector's other plans)",
         )
         raise typer.Exit(code)
-    if not registry.is_file():
+    path = registry_path(config or DEFAULT_CONFIG, registry)
+    if not path.is_file():
         say(
             err_console,
-            f"error: registry {registry}: no such file (validate never creates one)",
+            f"error: registry {path}: no such file (validate never creates one)",
             "red",
         )
         raise typer.Exit(EXIT_UNREADABLE)
-    with open_registry(registry) as store:
+    with open_registry(path) as store:
         raise typer.Exit(check_plan_ids(loaded, store, console))
 
 
@@ -162,19 +171,20 @@ def plan_validate(
 def plan_load(
     file: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
     by: ByOption,
-    registry: RegistryOption = DEFAULT_REGISTRY,
+    config: ConfigOption = DEFAULT_CONFIG,
+    registry: RegistryOption = None,
 ) -> None:
     """Validate a plan and store it as a new version if its content changed (idempotent)."""
     code, loaded = validate_plan_file(file, console)
     if loaded is None:
         raise typer.Exit(code)
-    with open_registry(registry) as store:
+    with open_registry(registry_path(config, registry)) as store:
         if check_plan_ids(loaded, store, console) != EXIT_OK:
             raise typer.Exit(EXIT_ERRORS)
         try:
             result = store.load_plan(loaded, by=by)
         except IdCollisionError as exc:  # another load won the race since the check above
-            _print_collisions(err_console, loaded, exc.collisions, registry)
+            _print_collisions(err_console, loaded, exc.collisions, store.path)
             raise typer.Exit(EXIT_ERRORS) from None
         except (CollectorError, ValueError) as exc:
             raise refuse(exc) from None
@@ -227,7 +237,8 @@ def _print_enterprise(enterprise: Enterprise) -> None:
 
 @plan_app.command("show")
 def plan_show(
-    registry: RegistryOption = DEFAULT_REGISTRY,
+    config: ConfigOption = DEFAULT_CONFIG,
+    registry: RegistryOption = None,
     plan_key: Annotated[
         str | None, typer.Option("--plan", help="Plan key <province code>-<batch year>.")
     ] = None,
@@ -239,7 +250,7 @@ def plan_show(
     ] = False,
 ) -> None:
     """Print a plan version (the latest by default) and the plan's history of versions."""
-    with open_registry(registry) as store:
+    with open_registry(registry_path(config, registry)) as store:
         keys = store.plan_keys()
         if plan_key is None:
             if len(keys) != 1:

@@ -1,8 +1,11 @@
 """``retrofit-collector quarantine``: the messages the ingest rejected.
 
-Exit codes: 0 done, 1 refused (not found, a bad --since), 2 the registry cannot be opened or
-the export file cannot be written. A quarantined message's topic and bytes are hostile input:
-printed through :func:`contract.terminal.say` (escaped) and as hex.
+Every command takes the collector's configuration, ``--config PATH`` (or
+``RV_COLLECTOR_CONFIG``), and works on the registry it names (the old ``--registry PATH`` still
+works, with a warning). Exit codes: 0 done, 1 refused (not found, a bad --since, an invalid
+configuration), 2 the configuration cannot be read, the registry opened or the export file
+written. A quarantined message's topic and bytes are hostile input: printed through
+:func:`contract.terminal.say` (escaped) and as hex.
 """
 
 from __future__ import annotations
@@ -14,15 +17,17 @@ from typing import Annotated
 import typer
 
 from collector.cli._common import (
-    DEFAULT_REGISTRY,
+    DEFAULT_CONFIG,
     EXIT_ERRORS,
     EXIT_UNREADABLE,
+    ConfigOption,
     RegistryOption,
     console,
     count,
     err_console,
     open_registry,
     refuse,
+    registry_path,
 )
 from collector.registry.records import QuarantineEntry, format_time
 from contract.terminal import say
@@ -48,7 +53,8 @@ def _since(text: str | None) -> dt.datetime | None:
 
 @quarantine_app.command("list")
 def quarantine_list(
-    registry: RegistryOption = DEFAULT_REGISTRY,
+    config: ConfigOption = DEFAULT_CONFIG,
+    registry: RegistryOption = None,
     reason: Annotated[str | None, typer.Option("--reason", help="Only this reason code.")] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="ISO time; UTC if no offset.")
@@ -57,7 +63,7 @@ def quarantine_list(
 ) -> None:
     """List quarantined messages, newest first, with counts per reason."""
     start = _since(since)
-    with open_registry(registry) as store:
+    with open_registry(registry_path(config, registry)) as store:
         entries = store.quarantine_list(reason=reason, since=start, limit=limit)
         counts = store.quarantine_counts()
     for entry in entries:
@@ -106,13 +112,14 @@ def _print_entry(entry: QuarantineEntry) -> None:
 @quarantine_app.command("show")
 def quarantine_show(
     entry_id: Annotated[int, typer.Argument(metavar="ID", help="Quarantine entry id.")],
-    registry: RegistryOption = DEFAULT_REGISTRY,
+    config: ConfigOption = DEFAULT_CONFIG,
+    registry: RegistryOption = None,
 ) -> None:
     """Show one quarantined message: reason, topic, detail, UTF-8 and hex preview."""
-    with open_registry(registry) as store:
+    with open_registry(registry_path(config, registry)) as store:
         entry = store.quarantine_get(entry_id)
     if entry is None:
-        say(err_console, f"error: no quarantine entry {entry_id} in {registry}", "red")
+        say(err_console, f"error: no quarantine entry {entry_id} in {store.path}", "red")
         raise typer.Exit(EXIT_ERRORS)
     _print_entry(entry)
 
@@ -120,7 +127,8 @@ def quarantine_show(
 @quarantine_app.command("export")
 def quarantine_export(
     out: Annotated[Path, typer.Option("--out", help="JSON-lines file to write.")],
-    registry: RegistryOption = DEFAULT_REGISTRY,
+    config: ConfigOption = DEFAULT_CONFIG,
+    registry: RegistryOption = None,
     reason: Annotated[str | None, typer.Option("--reason", help="Only this reason code.")] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="ISO time; UTC if no offset.")
@@ -128,7 +136,7 @@ def quarantine_export(
 ) -> None:
     """Write quarantined messages as JSON lines (bytes in base64), oldest first."""
     start = _since(since)
-    with open_registry(registry) as store:
+    with open_registry(registry_path(config, registry)) as store:
         try:
             with out.open("w", encoding="utf-8") as stream:
                 written = store.quarantine_export(stream, reason=reason, since=start)

@@ -1,7 +1,9 @@
 """``retrofit-collector users``: the web app's users and their access tokens.
 
 :func:`register` adds the group to the collector's Typer app. Every command takes
-``--registry PATH`` (or ``RV_REGISTRY``) and every change ``--by`` (kept in the audit log).
+the collector's configuration, ``--config PATH`` (or ``RV_COLLECTOR_CONFIG``), and works on
+the registry it names (the old ``--registry PATH`` still works, with a warning); every change
+takes ``--by`` (kept in the audit log).
 Exit codes as for ``plan``: 0 done, 1 refused (conflict, not found, bad value), 2 the registry
 cannot be opened. A token is printed once, when it is made; the registry keeps only its hash.
 """
@@ -13,13 +15,15 @@ from typing import Annotated
 import typer
 
 from collector.cli._common import (
-    DEFAULT_REGISTRY,
+    DEFAULT_CONFIG,
     ByOption,
+    ConfigOption,
     RegistryOption,
     console,
     count,
     open_registry,
     refuse,
+    registry_path,
 )
 from collector.errors import CollectorError
 from collector.registry.records import format_time
@@ -45,10 +49,11 @@ def users_add(
         str | None,
         typer.Option("--province", help="Province code (reviewer/observer; none: national)."),
     ] = None,
-    registry: RegistryOption = DEFAULT_REGISTRY,
+    config: ConfigOption = DEFAULT_CONFIG,
+    registry: RegistryOption = None,
 ) -> None:
     """Create a user with a role and scope (see docs/web.md, "Roles and scopes")."""
-    with open_registry(registry) as store:
+    with open_registry(registry_path(config, registry)) as store:
         try:
             user = store.add_user(
                 user_id,
@@ -72,10 +77,11 @@ def users_token(
     days: Annotated[
         int | None, typer.Option("--days", help="Valid for this many days (default: no end).")
     ] = None,
-    registry: RegistryOption = DEFAULT_REGISTRY,
+    config: ConfigOption = DEFAULT_CONFIG,
+    registry: RegistryOption = None,
 ) -> None:
     """Issue an access token; it is printed once and only its SHA-256 is kept."""
-    with open_registry(registry) as store:
+    with open_registry(registry_path(config, registry)) as store:
         try:
             issued = store.issue_token(user_id, label=label, by=by, valid_days=days)
         except (CollectorError, ValueError) as exc:
@@ -90,10 +96,11 @@ def users_token(
 def users_revoke_token(
     token_id: Annotated[str, typer.Argument(help="Token id (the 12 hex digits after rvt_).")],
     by: ByOption,
-    registry: RegistryOption = DEFAULT_REGISTRY,
+    config: ConfigOption = DEFAULT_CONFIG,
+    registry: RegistryOption = None,
 ) -> None:
     """Revoke a token: requests and page sessions with it stop at once."""
-    with open_registry(registry) as store:
+    with open_registry(registry_path(config, registry)) as store:
         try:
             entry = store.revoke_token(token_id, by=by)
         except (CollectorError, ValueError) as exc:
@@ -106,10 +113,11 @@ def users_disable(
     user_id: Annotated[str, typer.Argument(help="The user to disable.")],
     by: ByOption,
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit).")],
-    registry: RegistryOption = DEFAULT_REGISTRY,
+    config: ConfigOption = DEFAULT_CONFIG,
+    registry: RegistryOption = None,
 ) -> None:
     """Disable a user: every token and session of theirs stops working (the row stays)."""
-    with open_registry(registry) as store:
+    with open_registry(registry_path(config, registry)) as store:
         try:
             user = store.disable_user(user_id, by=by, reason=reason)
         except (CollectorError, ValueError) as exc:
@@ -118,9 +126,9 @@ def users_disable(
 
 
 @users_app.command("list")
-def users_list(registry: RegistryOption = DEFAULT_REGISTRY) -> None:
+def users_list(config: ConfigOption = DEFAULT_CONFIG, registry: RegistryOption = None) -> None:
     """List users with role, scope, state and their tokens (ids only, never secrets)."""
-    with open_registry(registry) as store:
+    with open_registry(registry_path(config, registry)) as store:
         users = store.users()
         tokens = store.tokens()
     for user in users:
