@@ -111,7 +111,7 @@ def run(
     Exit codes: 0 after a clean stop, 1 if the configuration has errors, 2 if the file
     cannot be read, 4 if the key, the outbox or a device protocol cannot be used.
     """
-    from agent.entry import run_lean
+    from agent.run import run_lean
 
     # The console script runs `run` through agent.entry without this CLI's libraries; this
     # command exists for --help and for `python -m`-style callers of agent.cli.

@@ -178,7 +178,7 @@ def fresh_out_dir(out: Path) -> None:
     (out / "agents").mkdir(exist_ok=True)
 
 
-def register_plan(demo: Demo) -> dict[str, str]:
+def register_plan(demo: Demo, config: Path) -> dict[str, str]:
     """Keys for every agent, the plan with their public keys, validated and loaded."""
     keys = {
         enterprise.agent_id: generate_key_pair(demo.out / "agents" / f"{enterprise.agent_id}.key")
@@ -195,9 +195,8 @@ def register_plan(demo: Demo) -> dict[str, str]:
     )
     path = demo.out / "plan.yaml"
     path.write_text(yaml.safe_dump(plan, allow_unicode=True, sort_keys=False), "utf-8")
-    registry = str(demo.out / "registry.sqlite")
     collector("plan", "validate", str(path))
-    collector("plan", "load", str(path), "--by", "demo", "--registry", registry)
+    collector("plan", "load", str(path), "--by", "demo", "--config", str(config))
     return keys
 
 
@@ -246,8 +245,9 @@ def wait_until_ready(demo: Demo, simulator: ChildProcess) -> float:
     return time.monotonic() - started
 
 
-def start_ingest(demo: Demo) -> Path:
-    """One ``retrofit-collector ingest`` process with its metrics on a free port."""
+def write_collector_config(demo: Demo) -> Path:
+    """The collector's configuration, which every ``retrofit-collector`` command reads: the
+    registry, the running broker and InfluxDB, ingest metrics and the web app on free ports."""
     config = {
         "registry": str(demo.out / "registry.sqlite"),
         "broker": {"host": demo.broker.host, "port": demo.broker.port, "client_id": "collector-1"},
@@ -263,8 +263,12 @@ def start_ingest(demo: Demo) -> Path:
     }
     path = demo.out / "collector.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    demo.start_child("ingest", [str(BIN / "retrofit-collector"), "ingest", "--config", str(path)])
     return path
+
+
+def start_ingest(demo: Demo, config: Path) -> None:
+    """One ``retrofit-collector ingest`` process (its metrics port is in ``config``)."""
+    demo.start_child("ingest", [str(BIN / "retrofit-collector"), "ingest", "--config", str(config)])
 
 
 def start_agents(demo: Demo, modbus_port: int, opcua_port: int) -> None:
@@ -406,7 +410,7 @@ def settle(demo: Demo, ingest_config: Path, timeout_s: float = 60.0) -> dict[str
 
 def start_web(demo: Demo, config: Path, screenshots: bool) -> tuple[DemoLogin, list[str]]:
     """``retrofit-collector serve`` with a demo reviewer; evidence through its API; a screenshot."""
-    token = add_demo_reviewer(demo.out / "registry.sqlite", province="330200")
+    token = add_demo_reviewer(config, province="330200")
     port = yaml.safe_load(config.read_text())["web"]["port"]
     login = DemoLogin(url=f"http://127.0.0.1:{port}", user="demo-reviewer", token=token)
     serve = demo.start_child(
@@ -513,7 +517,8 @@ def main() -> int:
         demo.influx.start()
         demo.influx.create_database("rv")
         console.log(f"mosquitto {demo.broker.url}, InfluxDB {demo.influx.url}")
-        register_plan(demo)
+        collector_config = write_collector_config(demo)
+        register_plan(demo, collector_config)
         console.log(f"registry: plan validated and loaded, {len(demo.enterprises)} agent keys")
         # Plant time starts a few wall seconds from now, once everything is up; the plant clock
         # begins on a quiet Saturday afternoon, 40 plant hours before the first shift. The
@@ -521,7 +526,7 @@ def main() -> int:
         demo.anchor = time.time() + mode.startup_s
         modbus_port, opcua_port = free_port(), free_port()
         simulator = start_simulator(demo, modbus_port, opcua_port)
-        ingest_config = start_ingest(demo)
+        start_ingest(demo, collector_config)
         start_agents(demo, modbus_port, opcua_port)
         ready_s = wait_until_ready(demo, simulator)
         console.log(
@@ -538,8 +543,8 @@ def main() -> int:
                 "[/yellow], after the baseline's first shift began: the machine is busy, and "
                 "that day's first hours are missing (a lower --speed gives them more time)"
             )
-        play(demo, ingest_config)
-        metrics = settle(demo, ingest_config)
+        play(demo, collector_config)
+        metrics = settle(demo, collector_config)
         console.log("agents stopped, the collector has written everything, rollups refreshed")
         kept = poll_share(demo) or 0.0
         truth = ground_truth(demo)
@@ -550,16 +555,16 @@ def main() -> int:
         # The bundles (PDF rendering takes most of it) and the web app's own evidence run at
         # the same time: each uses one core.
         console.log("evidence engine: retrofit-collector rollup (bundles: JSON, HTML, PDF) ...")
-        rollup = demo.start_child("rollup", rollup_command(out, ingest_config, demo.enterprises))
+        rollup = demo.start_child("rollup", rollup_command(out, collector_config, demo.enterprises))
         login: DemoLogin | None = None
         web_lines: list[str] = []
         if not args.no_web:
             console.log("web app: retrofit-collector serve with a demo reviewer ...")
-            login, web_lines = start_web(demo, ingest_config, not args.no_screenshots)
+            login, web_lines = start_web(demo, collector_config, not args.no_screenshots)
         result = evidence_and_report(
             out=out,
             rollup=rollup,
-            collector_config=ingest_config,
+            collector_config=collector_config,
             influx_url=demo.influx.url,
             enterprises=demo.enterprises,
             days=demo.days,

@@ -40,12 +40,12 @@ class DemoLogin:
     token: str
 
 
-def add_demo_reviewer(registry: Path, province: str) -> str:
+def add_demo_reviewer(config: Path, province: str) -> str:
     """A reviewer for ``province`` and a token for them (printed once by the CLI)."""
 
     def users(*args: str) -> str:
         done = subprocess.run(
-            [str(BIN / "retrofit-collector"), "users", *args, "--registry", str(registry)],
+            [str(BIN / "retrofit-collector"), "users", *args, "--config", str(config)],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if done.returncode != 0:

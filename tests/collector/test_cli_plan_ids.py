@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from collector.cli import app
 from collector.registry import Registry
 from stack import free_port
+from tests.collector.config_helpers import write_collector_config
 from tests.collector.test_registry_plan_ids import (
     BEIJING,
     NINGBO,
@@ -48,18 +49,25 @@ def intruder(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def config(tmp_path: Path, db: Path) -> Path:
+    """The collector's configuration naming ``db``: how the commands find the registry."""
+    return write_collector_config(tmp_path, db)
+
+
 def test_validate_says_the_cross_plan_check_did_not_run_without_a_registry(
     intruder: Path,
 ) -> None:
-    code, output = run("plan", "validate", str(intruder), env={"RV_REGISTRY": ""})
+    env = {"RV_REGISTRY": "", "RV_COLLECTOR_CONFIG": ""}
+    code, output = run("plan", "validate", str(intruder), env=env)
     assert code == 0, output
     assert "cross-plan id check: not run" in output
 
 
 def test_validate_against_a_registry_names_each_id_its_line_and_both_plans(
-    db: Path, intruder: Path
+    db: Path, config: Path, intruder: Path
 ) -> None:
-    code, output = run("plan", "validate", str(intruder), "--registry", str(db))
+    code, output = run("plan", "validate", str(intruder), "--config", str(config))
     assert code == 1, output
     line = intruder.read_text().splitlines().index("- id: plat-a") + 1
     assert (
@@ -70,28 +78,35 @@ def test_validate_against_a_registry_names_each_id_its_line_and_both_plans(
         output
     )
     assert "plan 110000-2026 reuses 11 ids of other plans" in output
-    # RV_REGISTRY points at the registry the same way, as for every other command.
+    # RV_COLLECTOR_CONFIG points at the collector the same way, as for every other command.
+    code, output = run("plan", "validate", str(intruder), env={"RV_COLLECTOR_CONFIG": str(config)})
+    assert code == 1 and "platform plat-a is already held by plan 330200-2026" in output
+    # So does the deprecated RV_REGISTRY (--registry), with a warning.
     code, output = run("plan", "validate", str(intruder), env={"RV_REGISTRY": str(db)})
     assert code == 1 and "platform plat-a is already held by plan 330200-2026" in output
+    assert "--registry (RV_REGISTRY) is deprecated" in output
 
 
-def test_validate_of_a_plan_with_its_own_ids_says_the_check_ran(db: Path, tmp_path: Path) -> None:
+def test_validate_of_a_plan_with_its_own_ids_says_the_check_ran(
+    db: Path, config: Path, tmp_path: Path
+) -> None:
     own = tmp_path / "own.yaml"
     own.write_text(plan(BEIJING, {"plat-bj": "bj"}).text, encoding="utf-8")
-    code, output = run("plan", "validate", str(own), "--registry", str(db))
+    code, output = run("plan", "validate", str(own), "--config", str(config))
     assert code == 0, output
     assert f"cross-plan id check: ran against registry {db} (1 other plan)" in output
 
 
 def test_validate_never_creates_a_registry(intruder: Path, tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.sqlite"
-    code, output = run("plan", "validate", str(intruder), "--registry", str(missing))
+    config = write_collector_config(tmp_path, missing)
+    code, output = run("plan", "validate", str(intruder), "--config", str(config))
     assert code == 2 and "no such file" in output
     assert not missing.exists()
 
 
-def test_load_refuses_and_writes_nothing(db: Path, intruder: Path) -> None:
-    code, output = run("plan", "load", str(intruder), "--by", "北京", "--registry", str(db))
+def test_load_refuses_and_writes_nothing(db: Path, config: Path, intruder: Path) -> None:
+    code, output = run("plan", "load", str(intruder), "--by", "北京", "--config", str(config))
     assert code == 1, output
     assert "platform plat-a is already held by plan 330200-2026" in output
     assert "Traceback" not in output

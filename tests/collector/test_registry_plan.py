@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from collector.cli.plan import EXIT_ERRORS, EXIT_OK, EXIT_UNREADABLE, validate_plan_file
 from collector.plan import (
     PlanFileError,
     PlanInvalidError,
@@ -17,7 +18,6 @@ from collector.plan import (
     plan_changes,
     plan_content,
 )
-from collector.plan_cli import EXIT_ERRORS, EXIT_OK, EXIT_UNREADABLE, validate_plan_file
 
 CASES = Path(__file__).parent / "plan_cases"
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "examples" / "plan.yaml"

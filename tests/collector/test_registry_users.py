@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from collector.cli import app
 from collector.errors import ConflictError, NotFoundError
 from collector.registry import Registry
+from tests.collector.config_helpers import write_collector_config
 
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
 SHA = "ab" * 32
@@ -168,10 +169,11 @@ def test_a_version_1_registry_gains_the_new_tables(tmp_path: Path) -> None:
 
 def test_the_users_commands_add_issue_list_revoke(tmp_path: Path) -> None:
     db = str(tmp_path / "registry.sqlite")
+    config = str(write_collector_config(tmp_path, db))
     runner = CliRunner()
 
     def run(*args: str) -> tuple[int, str]:
-        result = runner.invoke(app, [*args, "--registry", db])
+        result = runner.invoke(app, [*args, "--config", config])
         return result.exit_code, result.output
 
     assert (

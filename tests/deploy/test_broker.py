@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from collector.broker_acl import acl_text
+from collector.broker import acl_text
 from collector.plan import load_plan
 from collector.registry import Registry
 from contract import wire

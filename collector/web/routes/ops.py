@@ -1,7 +1,7 @@
 """Operations routes: ``/healthz`` and the API's docs page.
 
 ``/metrics`` is not here: it is served on its own loopback listener (``web.metrics_port``,
-collector/cli.py), never on the port the TLS proxy publishes. The docs page is rendered here
+collector/cli/serve.py), never on the port the TLS proxy publishes. The docs page is rendered here
 from the OpenAPI document and the access table, with no script from a CDN: reviewers'
 networks are often closed to the internet.
 """

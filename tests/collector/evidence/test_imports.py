@@ -60,8 +60,8 @@ def test_the_command_line_does_not_import_the_evidence_engine() -> None:
 
 
 def test_the_command_line_seed_is_the_engine_seed() -> None:
+    from collector.cli.evidence import DEFAULT_SEED as CLI_SEED
     from collector.evidence.change import DEFAULT_SEED
-    from collector.evidence_cli import DEFAULT_SEED as CLI_SEED
 
     assert CLI_SEED == DEFAULT_SEED
 
@@ -70,6 +70,6 @@ def test_the_command_line_report_choices_are_the_writer_choices() -> None:
     from typing import get_args
 
     from collector.bundle import REPORT_CHOICES, ReportChoice
-    from collector.evidence_cli import Reports
+    from collector.cli.evidence import Reports
 
     assert get_args(Reports) == get_args(ReportChoice) == REPORT_CHOICES

@@ -1,7 +1,9 @@
 """``retrofit-collector users``: the web app's users and their access tokens.
 
 :func:`register` adds the group to the collector's Typer app. Every command takes
-``--registry PATH`` (or ``RV_REGISTRY``) and every change ``--by`` (kept in the audit log).
+the collector's configuration, ``--config PATH`` (or ``RV_COLLECTOR_CONFIG``), and works on
+the registry it names (the old ``--registry PATH`` still works, with a warning); every change
+takes ``--by`` (kept in the audit log).
 Exit codes as for ``plan``: 0 done, 1 refused (conflict, not found, bad value), 2 the registry
 cannot be opened. A token is printed once, when it is made; the registry keeps only its hash.
 """
@@ -11,23 +13,23 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from collector.errors import CollectorError
-from collector.plan_cli import (
-    DEFAULT_REGISTRY,
+from collector.cli._common import (
+    DEFAULT_CONFIG,
     ByOption,
+    ConfigOption,
     RegistryOption,
-    _count,
-    _fail,
-    _open,
-    _plain,
+    console,
+    count,
+    open_registry,
+    refuse,
+    registry_path,
 )
+from collector.errors import CollectorError
 from collector.registry.records import format_time
+from contract.terminal import say
 
 __all__ = ["register"]
-
-console = Console()
 
 users_app = typer.Typer(
     help="Users of the web app (admin, platform, reviewer, observer) and their tokens."
@@ -47,10 +49,11 @@ def users_add(
         str | None,
         typer.Option("--province", help="Province code (reviewer/observer; none: national)."),
     ] = None,
-    registry: RegistryOption = DEFAULT_REGISTRY,
+    config: ConfigOption = DEFAULT_CONFIG,
+    registry: RegistryOption = None,
 ) -> None:
     """Create a user with a role and scope (see docs/web.md, "Roles and scopes")."""
-    with _open(registry) as store:
+    with open_registry(registry_path(config, registry)) as store:
         try:
             user = store.add_user(
                 user_id,
@@ -61,9 +64,9 @@ def users_add(
                 by=by,
             )
         except (CollectorError, ValueError) as exc:
-            raise _fail(exc) from None
+            raise refuse(exc) from None
     scope = user.platform or user.province or "national"
-    _plain(console, f"user {user.user_id} ({user.role}, {scope}) added by {user.created_by}")
+    say(console, f"user {user.user_id} ({user.role}, {scope}) added by {user.created_by}")
 
 
 @users_app.command("token")
@@ -74,33 +77,35 @@ def users_token(
     days: Annotated[
         int | None, typer.Option("--days", help="Valid for this many days (default: no end).")
     ] = None,
-    registry: RegistryOption = DEFAULT_REGISTRY,
+    config: ConfigOption = DEFAULT_CONFIG,
+    registry: RegistryOption = None,
 ) -> None:
     """Issue an access token; it is printed once and only its SHA-256 is kept."""
-    with _open(registry) as store:
+    with open_registry(registry_path(config, registry)) as store:
         try:
             issued = store.issue_token(user_id, label=label, by=by, valid_days=days)
         except (CollectorError, ValueError) as exc:
-            raise _fail(exc) from None
+            raise refuse(exc) from None
     until = "no expiry" if issued.entry.expires_at is None else format_time(issued.entry.expires_at)
-    _plain(console, f"token {issued.entry.token_id} for {user_id} ({until}); shown once:")
+    say(console, f"token {issued.entry.token_id} for {user_id} ({until}); shown once:")
     # The token alone on the last line, so scripts can take it with `tail -n 1`.
-    _plain(console, issued.text)
+    say(console, issued.text)
 
 
 @users_app.command("revoke-token")
 def users_revoke_token(
     token_id: Annotated[str, typer.Argument(help="Token id (the 12 hex digits after rvt_).")],
     by: ByOption,
-    registry: RegistryOption = DEFAULT_REGISTRY,
+    config: ConfigOption = DEFAULT_CONFIG,
+    registry: RegistryOption = None,
 ) -> None:
     """Revoke a token: requests and page sessions with it stop at once."""
-    with _open(registry) as store:
+    with open_registry(registry_path(config, registry)) as store:
         try:
             entry = store.revoke_token(token_id, by=by)
         except (CollectorError, ValueError) as exc:
-            raise _fail(exc) from None
-    _plain(console, f"token {entry.token_id} of {entry.user_id} revoked by {entry.revoked_by}")
+            raise refuse(exc) from None
+    say(console, f"token {entry.token_id} of {entry.user_id} revoked by {entry.revoked_by}")
 
 
 @users_app.command("disable")
@@ -108,21 +113,22 @@ def users_disable(
     user_id: Annotated[str, typer.Argument(help="The user to disable.")],
     by: ByOption,
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit).")],
-    registry: RegistryOption = DEFAULT_REGISTRY,
+    config: ConfigOption = DEFAULT_CONFIG,
+    registry: RegistryOption = None,
 ) -> None:
     """Disable a user: every token and session of theirs stops working (the row stays)."""
-    with _open(registry) as store:
+    with open_registry(registry_path(config, registry)) as store:
         try:
             user = store.disable_user(user_id, by=by, reason=reason)
         except (CollectorError, ValueError) as exc:
-            raise _fail(exc) from None
-    _plain(console, f"user {user.user_id} disabled by {user.disabled_by}")
+            raise refuse(exc) from None
+    say(console, f"user {user.user_id} disabled by {user.disabled_by}")
 
 
 @users_app.command("list")
-def users_list(registry: RegistryOption = DEFAULT_REGISTRY) -> None:
+def users_list(config: ConfigOption = DEFAULT_CONFIG, registry: RegistryOption = None) -> None:
     """List users with role, scope, state and their tokens (ids only, never secrets)."""
-    with _open(registry) as store:
+    with open_registry(registry_path(config, registry)) as store:
         users = store.users()
         tokens = store.tokens()
     for user in users:
@@ -133,11 +139,11 @@ def users_list(registry: RegistryOption = DEFAULT_REGISTRY) -> None:
             ", ".join(t.token_id + (" (revoked)" if t.revoked_at else "") for t in own)
             or "no token"
         )
-        _plain(
+        say(
             console,
             f"{user.user_id}  {user.display_name}  {user.role}  {scope}  {state}  tokens: {shown}",
         )
-    _plain(console, _count(len(users), "user"))
+    say(console, count(len(users), "user"))
 
 
 def register(app: typer.Typer) -> None:

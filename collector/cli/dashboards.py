@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from collector.cli._common import (
+    EXIT_ERRORS,
+    EXIT_UNAVAILABLE,
+    EXIT_UNREADABLE,
+    ConfigOption,
+    console,
+    err_console,
+    error_exit,
+    load_config,
+    run_or_exit,
+)
 from contract.errors import InputFileError
 from contract.files import read_bounded
 from contract.terminal import safe_text, say
@@ -21,10 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-console = Console()
-err_console = Console(stderr=True)
-
-_T = TypeVar("_T")
 #: Largest evidence document ``dashboards evidence`` reads: a platform roll-up is a few MB.
 MAX_EVIDENCE_BYTES = 64 * 1024 * 1024
 
@@ -56,8 +61,7 @@ def _load(folder: Path | None) -> list[DashboardFile]:
     try:
         return load_dashboards(folder or _default_dir())
     except DashboardFileError as exc:
-        say(err_console, f"error: {exc}", "red")
-        raise typer.Exit(2) from None
+        raise error_exit(exc, EXIT_UNREADABLE) from None
 
 
 @dashboards_app.command("check")
@@ -106,8 +110,7 @@ def check(
     try:
         checked = asyncio.run(run())
     except StoreError as exc:
-        say(err_console, f"error: {exc}", "red")
-        raise typer.Exit(4) from None
+        raise error_exit(exc, EXIT_UNAVAILABLE) from None
     failures: list[str] = []
     for title, time_range, results in checked:
         caption = f"{title} ({time_range.describe() if time_range else 'no data'})"
@@ -129,7 +132,7 @@ def check(
         for failure in failures:  # one line each, after the tables, for logs and scripts
             say(err_console, failure)
         say(err_console, f"{len(failures)} dashboard item(s) returned no data", "red")
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_ERRORS)
     say(console, "every panel, annotation and variable returned data", "green")
 
 
@@ -164,42 +167,18 @@ def push(
             url, token, dashboards, folder_uid=folder_uid, datasource_uid=datasource_uid
         )
     except DashboardPushError as exc:
-        say(err_console, f"error: {exc}", "red")
-        raise typer.Exit(1) from None
+        raise error_exit(exc, EXIT_ERRORS) from None
     for result in results:
         say(console, f"pushed {result.uid}: {result.title} (version {result.version}) {result.url}")
-
-
-def _run_or_exit(work: Coroutine[Any, Any, _T]) -> _T:
-    """Run the command's async work; a store or registry failure exits 4 with its message."""
-    import asyncio
-
-    from collector.errors import CollectorError
-    from collector.store import StoreError
-
-    try:
-        return asyncio.run(work)
-    except (CollectorError, StoreError) as exc:
-        say(err_console, f"error: {exc}", "red")
-        raise typer.Exit(4) from None
-
-
-ConfigOption = Annotated[
-    Path,
-    typer.Option(
-        "--config", "-c", envvar="RV_COLLECTOR_CONFIG", help="The collector's YAML configuration."
-    ),
-]
 
 
 @dashboards_app.command("snapshot")
 def snapshot(config: ConfigOption = Path("collector.yaml")) -> None:
     """Write one fleet snapshot from the registry to InfluxDB now (ingest does it every minute)."""
-    from collector.cli import _load_config
     from collector.dashboards.feed import ensure_fleet_retention, write_fleet_snapshot
     from collector.registry import Registry
 
-    settings = _load_config(config)
+    settings = load_config(config)
 
     async def run() -> int:
         async with settings.store() as store:
@@ -207,7 +186,7 @@ def snapshot(config: ConfigOption = Path("collector.yaml")) -> None:
             with Registry(settings.registry) as registry:
                 return await write_fleet_snapshot(registry, store, align_s=0)
 
-    points = _run_or_exit(run())
+    points = run_or_exit(run())
     say(console, f"wrote a fleet snapshot: {points} points")
 
 
@@ -226,32 +205,30 @@ def evidence(
 
     from pydantic import ValidationError
 
-    from collector.cli import _load_config
     from collector.dashboards.evidence_feed import write_evidence_summary
     from collector.evidence.document import ENTERPRISE_FORMAT, EnterpriseEvidence, PlatformRollup
 
-    settings = _load_config(config)
+    settings = load_config(config)
     parsed: list[EnterpriseEvidence | PlatformRollup] = []
     for path in documents:
         try:
             content = read_bounded(path, MAX_EVIDENCE_BYTES, expected="an evidence JSON file")
         except InputFileError as exc:
-            say(err_console, f"error: {exc}", "red")
-            raise typer.Exit(2) from None
+            raise error_exit(exc, EXIT_UNREADABLE) from None
         try:
             raw = json.loads(content.decode("utf-8"))
             model = EnterpriseEvidence if raw.get("format") == ENTERPRISE_FORMAT else PlatformRollup
             parsed.append(model.model_validate(raw))
         except (ValueError, AttributeError, ValidationError) as exc:
             say(err_console, f"error: {path}: not an evidence document: {exc}", "red")
-            raise typer.Exit(2) from None
+            raise typer.Exit(EXIT_UNREADABLE) from None
 
     async def run() -> int:
         async with settings.store() as store:
             await store.ensure_retention()  # the rollup policy, as ingest makes it (1.x)
             return sum([await write_evidence_summary(store, doc) for doc in parsed])
 
-    points = _run_or_exit(run())
+    points = run_or_exit(run())
     say(console, f"wrote {points} points from {len(parsed)} evidence document(s)")
 
 

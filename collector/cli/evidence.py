@@ -19,8 +19,17 @@ from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
 import typer
-from rich.console import Console
 
+from collector.cli._common import (
+    EXIT_ERRORS,
+    EXIT_OUTPUT,
+    EXIT_UNAVAILABLE,
+    EXIT_UNREADABLE,
+    ConfigOption,
+    console,
+    error_exit,
+    load_config,
+)
 from contract.terminal import say
 
 #: The bootstrap seed by default: collector.evidence.change.DEFAULT_SEED, written out so that
@@ -29,31 +38,10 @@ DEFAULT_SEED = 20220722
 #: collector.bundle.ReportChoice, written out for the same reason (a test keeps them equal).
 Reports = Literal["all", "html", "none"]
 
-__all__ = [
-    "EXIT_NOT_FOUND",
-    "EXIT_OK",
-    "EXIT_OUTPUT",
-    "EXIT_UNAVAILABLE",
-    "EXIT_USAGE",
-    "register",
-]
+__all__ = ["DEFAULT_SEED", "Reports", "register"]
 
-EXIT_OK = 0
-EXIT_NOT_FOUND = 1
-EXIT_USAGE = 2
-EXIT_OUTPUT = 3
-EXIT_UNAVAILABLE = 4
-
-console = Console()
-err_console = Console(stderr=True)
 T = TypeVar("T")
 
-ConfigOption = Annotated[
-    Path,
-    typer.Option(
-        "--config", "-c", envvar="RV_COLLECTOR_CONFIG", help="The collector's YAML configuration."
-    ),
-]
 OutOption = Annotated[
     Path, typer.Option("--out", help="Directory for the bundle: new, empty, or an earlier bundle.")
 ]
@@ -81,33 +69,15 @@ PlanOption = Annotated[
 ]
 
 
-def _say(out: Console, text: str, style: str = "") -> None:
-    say(out, text, style)  # names from the registry and the plan: escaped (contract.terminal)
-
-
-def _fail(code: int, message: str) -> typer.Exit:
-    _say(err_console, f"error: {message}", "red")
-    return typer.Exit(code)
-
-
 def _run(config: Path, work: Callable[..., Awaitable[T]]) -> T:
     """Open the registry and the store named by ``config``, run ``work(registry, store)``, and
     turn every expected failure into a message and an exit code."""
     from collector.bundle import BundleError
-    from collector.config import load_collector_config
     from collector.errors import NotFoundError, RegistryUnavailable
     from collector.registry import Registry
     from collector.store import StoreError
-    from contract.configfile.console import print_issues
-    from contract.errors import ConfigFileError, ConfigInvalidError
 
-    try:
-        settings = load_collector_config(config)
-    except (ConfigFileError, ConfigInvalidError) as exc:
-        print_issues(err_console, exc.issues)
-        raise typer.Exit(
-            EXIT_USAGE if isinstance(exc, ConfigFileError) else EXIT_NOT_FOUND
-        ) from None
+    settings = load_config(config)
 
     async def main() -> T:
         async with settings.store() as store:
@@ -117,11 +87,11 @@ def _run(config: Path, work: Callable[..., Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except NotFoundError as exc:
-        raise _fail(EXIT_NOT_FOUND, str(exc)) from None
+        raise error_exit(exc, EXIT_ERRORS) from None
     except BundleError as exc:
-        raise _fail(EXIT_OUTPUT, str(exc)) from None
+        raise error_exit(exc, EXIT_OUTPUT) from None
     except (RegistryUnavailable, StoreError) as exc:
-        raise _fail(EXIT_UNAVAILABLE, str(exc)) from None
+        raise error_exit(exc, EXIT_UNAVAILABLE) from None
 
 
 def _ids(pdf_for: list[str] | None) -> frozenset[str] | None:
@@ -129,9 +99,9 @@ def _ids(pdf_for: list[str] | None) -> frozenset[str] | None:
 
 
 def _sealed(kind: str, out: Path, manifest_hash: str, summary: str) -> None:
-    _say(console, summary)
-    _say(console, f"{kind} bundle written to {out}")
-    _say(console, f"manifest.json sha256 {manifest_hash}")
+    say(console, summary)
+    say(console, f"{kind} bundle written to {out}")
+    say(console, f"manifest.json sha256 {manifest_hash}")
 
 
 def evidence(
@@ -164,9 +134,13 @@ def evidence(
     )
 
     if (enterprise is None) == (platform is None) or (enterprise is not None and plan):
-        raise _fail(EXIT_USAGE, "give an ENTERPRISE id, or --platform P (with --plan if needed)")
+        raise error_exit(
+            "give an ENTERPRISE id, or --platform P (with --plan if needed)", EXIT_UNREADABLE
+        )
     if enterprise is not None and pdf_for:
-        raise _fail(EXIT_USAGE, "--pdf-for goes with --platform (use --reports for one enterprise)")
+        raise error_exit(
+            "--pdf-for goes with --platform (use --reports for one enterprise)", EXIT_UNREADABLE
+        )
     if enterprise is not None:
 
         async def one(registry, store):  # type: ignore[no-untyped-def]  # typed by _run

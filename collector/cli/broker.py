@@ -6,24 +6,25 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from collector.cli._common import (
+    DEFAULT_CONFIG,
+    EXIT_UNAVAILABLE,
+    ConfigOption,
+    err_console,
+    error_exit,
+    load_config,
+)
 from contract.terminal import say
 
 __all__ = ["register"]
 
-err_console = Console(stderr=True)
 broker_app = typer.Typer(help="The MQTT broker's access list.", no_args_is_help=True)
 
 
 @broker_app.command("acl")
 def acl(
-    config: Annotated[
-        Path,
-        typer.Option(
-            "--config", "-c", envvar="RV_COLLECTOR_CONFIG", help="The collector's configuration."
-        ),
-    ] = Path("collector.yaml"),
+    config: ConfigOption = DEFAULT_CONFIG,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write here (atomically); default stdout.")
     ] = None,
@@ -35,18 +36,16 @@ def acl(
 
     Exit codes: 0 written; 1/2 configuration errors; 4 the registry cannot be read.
     """
-    from collector.broker_acl import acl_text
-    from collector.cli import _load_config
+    from collector.broker import acl_text
     from collector.errors import CollectorError
     from collector.registry import Registry
 
-    settings = _load_config(config)
+    settings = load_config(config)
     try:
         with Registry(settings.registry) as registry:
             text = acl_text(registry.agents(), collector_user=collector_user)
     except (CollectorError, ValueError) as exc:
-        say(err_console, f"error: {exc}", "red")
-        raise typer.Exit(4) from None
+        raise error_exit(exc, EXIT_UNAVAILABLE) from None
     if out is None:
         typer.echo(text, nl=False)
         return

@@ -1,0 +1,185 @@
+"""Imports go one way (docs/architecture.md, STYLE.md "Layout"), and there is no import circle.
+
+Read from the source (tests/import_graph.py): imports inside functions count, those under
+`if TYPE_CHECKING:` do not. The rules:
+
+- the agent imports nothing of the collector, the simulator or the test servers (`stack`);
+- the collector and the simulator import nothing of the agent: what both sides use lives in
+  `contract`, which imports nothing of ours; the simulator imports nothing of the collector;
+- the ingest imports nothing of the web app;
+- the evidence engine takes values: importing `collector.evidence` (with its parent packages,
+  as Python runs them) reaches no registry, store, web or ingest module and no database, HTTP
+  or MQTT client library;
+- no import circle among our modules.
+
+A ratchet: :data:`KNOWN` lists the violations that still exist. A test fails on any violation
+not in it, and on any entry of it that no longer occurs: whoever removes one removes its line.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+from tests.import_graph import (
+    Edge,
+    collect,
+    cycles,
+    external_imports,
+    parents,
+    reachable,
+    under,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: (importer, what it must not import, why): a module matches when it is the name or below it.
+RULES = (
+    ("agent", "collector", "the agent never imports the collector"),
+    ("agent", "sim", "the agent never imports the simulator"),
+    ("agent", "stack", "the agent never imports the test servers"),
+    ("collector", "agent", "the collector stands on contract, never on the agent"),
+    ("sim", "agent", "the simulator stands on contract, never on the agent"),
+    ("sim", "collector", "the simulator never imports the collector"),
+    ("contract", "agent", "contract stands on nothing of ours"),
+    ("contract", "collector", "contract stands on nothing of ours"),
+    ("contract", "sim", "contract stands on nothing of ours"),
+    ("contract", "stack", "contract stands on nothing of ours"),
+    ("collector.ingest", "collector.web", "the ingest never imports the web app"),
+)
+#: What the evidence engine must not reach: persistence, transport and the web app.
+EVIDENCE = "collector.evidence"
+EVIDENCE_FORBIDDEN = (
+    "collector.ingest",
+    "collector.registry",
+    "collector.store",
+    "collector.web",
+)
+#: Database, HTTP and MQTT client libraries (top-level import names).
+CLIENT_LIBS = (
+    "asyncpg",
+    "fastapi",
+    "httpx",
+    "influxdb_client",
+    "paho",
+    "psycopg",
+    "requests",
+    "sqlite3",
+    "starlette",
+    "uvicorn",
+)
+#: Third-party libraries contract may use: the base dependencies (pyproject.toml), no extra.
+CONTRACT_THIRD_PARTY = frozenset({"cryptography", "pydantic", "pydantic_core", "rich", "yaml"})
+
+#: Violations that still exist, each to be removed with the change that ends it.
+KNOWN: frozenset[str] = frozenset()
+
+
+@cache
+def _edges() -> tuple[Edge, ...]:
+    return tuple(collect(ROOT))
+
+
+def _check(kind: str, found: dict[str, str]) -> None:
+    """Fail on a violation of `kind` not in KNOWN, and on a KNOWN one no longer `found`.
+
+    `found` maps each violation to where it is (file:line), for the message."""
+    known = {entry for entry in KNOWN if entry.startswith(f"{kind}: ")}
+    new = sorted(f"{entry}  ({found[entry]})" for entry in set(found) - known)
+    gone = sorted(known - set(found))
+    assert not new, "new import violations:\n" + "\n".join(new)
+    assert not gone, "no longer occur, remove them from KNOWN:\n" + "\n".join(gone)
+
+
+def test_packages_import_only_what_the_layers_allow() -> None:
+    found = {
+        f"rule: {edge.src} -> {edge.dst} ({why})": f"{edge.path}:{edge.line}"
+        for edge in _edges()
+        for importer, imported, why in RULES
+        if under(edge.src, importer) and under(edge.dst, imported)
+    }
+    _check("rule", found)
+
+
+def test_no_import_circle() -> None:
+    edges = _edges()
+    found = {}
+    for circle in cycles(edges):
+        members = set(circle)
+        where = ", ".join(
+            f"{edge.path}:{edge.line}" for edge in edges if {edge.src, edge.dst} <= members
+        )
+        found[f"circle: {' <-> '.join(circle)}"] = where
+    _check("circle", found)
+
+
+def _forbidden_for_evidence(module: str) -> bool:
+    return any(under(module, banned) for banned in EVIDENCE_FORBIDDEN)
+
+
+def test_evidence_reaches_no_persistence_module() -> None:
+    """Each import by which the evidence engine, or a module it reaches, steps into the
+    registry, the store, the web app or the ingest (the step's parent packages count)."""
+    reached = reachable(_edges(), EVIDENCE)
+    found = {
+        f"evidence reaches: {edge.src} -> {edge.dst}": f"{edge.path}:{edge.line}"
+        for edge in _edges()
+        if edge.src in reached
+        and not _forbidden_for_evidence(edge.src)
+        and any(_forbidden_for_evidence(step) for step in parents(edge.dst))
+    }
+    _check("evidence reaches", found)
+
+
+def test_evidence_imports_no_client_library() -> None:
+    """No module the evidence engine reaches (short of the forbidden ones, which the test
+    above reports) imports a database, HTTP or MQTT client."""
+    reached = {m for m in reachable(_edges(), EVIDENCE) if not _forbidden_for_evidence(m)}
+    found = {
+        f"evidence imports: {use.src} -> {use.root}": f"{use.path}:{use.line}"
+        for use in external_imports(ROOT)
+        if use.src in reached and use.root in CLIENT_LIBS
+    }
+    _check("evidence imports", found)
+
+
+def test_importing_the_evidence_engine_loads_no_client_library() -> None:
+    """The same at run time, in a fresh interpreter."""
+    code = (
+        "import sys, collector.evidence\n"
+        f"for name in {CLIENT_LIBS!r}:\n"
+        "    if name in sys.modules: print(name)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    found = {
+        f"import collector.evidence loads: {name}": "sys.modules" for name in result.stdout.split()
+    }
+    _check("import collector.evidence loads", found)
+
+
+def test_contract_imports_only_the_standard_library_and_base_dependencies() -> None:
+    """contract is installed with the agent's light extra: nothing beyond the base."""
+    allowed = set(sys.stdlib_module_names) | CONTRACT_THIRD_PARTY
+    extra = sorted(
+        f"{use.path}:{use.line} {use.root}"
+        for use in external_imports(ROOT, ("contract",))
+        if use.root not in allowed
+    )
+    assert not extra, "contract imports beyond its base dependencies:\n" + "\n".join(extra)
+
+
+def test_known_entries_are_of_a_kind_the_tests_check() -> None:
+    kinds = (
+        "rule",
+        "circle",
+        "evidence reaches",
+        "evidence imports",
+        "import collector.evidence loads",
+    )
+    strays = sorted(e for e in KNOWN if not e.startswith(tuple(f"{k}: " for k in kinds)))
+    assert not strays, strays
