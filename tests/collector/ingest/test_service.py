@@ -15,7 +15,8 @@ import pytest
 
 from collector.ingest import IngestService, IngestSettings
 from collector.ingest.service import _sole
-from collector.registry import Registry, load_plan
+from collector.plan import load_plan
+from collector.registry import Registry
 from collector.store import InfluxStore, StoreError
 from contract import wire
 from stack import InfluxServer, MosquittoServer, free_port
