@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from contract.errors import InputFileError
+from contract.configfile.document import parse_document
+from contract.errors import ConfigInvalidError, InputFileError
 from contract.files import read_bounded
-from sim._yaml import LineMap, load_with_lines
 from sim.errors import PlantFileError
 
 #: Largest plant file read: a plant of hundreds of machines is tens of kB.
@@ -70,12 +69,6 @@ class Calendar(_Model):
     shifts: tuple[Shift, ...] = Field(default_factory=tuple)
     holidays: tuple[date, ...] = ()
     outside_shifts: Literal["off", "planned_stop"] = "off"
-
-    @field_validator("outside_shifts", mode="before")
-    @classmethod
-    def _yaml_off(cls, value: Any) -> Any:
-        # YAML 1.1 reads a bare `off` as boolean false.
-        return "off" if value is False else value
 
     @field_validator("timezone")
     @classmethod
@@ -169,18 +162,17 @@ class PlantConfig(_Model):
 
 
 def parse_plant(text: str, source: str = "<plant>") -> PlantConfig:
-    """Validate plant YAML text.
+    """Validate plant YAML text, read as every configuration file is (contract.configfile).
 
     Raises PlantFileError listing every problem as ``source:line key.path: message``.
     """
     try:
-        raw, lines = load_with_lines(text)
-    except yaml.YAMLError as exc:
-        raise PlantFileError(source, [f"{source}: not valid YAML: {exc}"]) from exc
-    try:
-        return PlantConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise PlantFileError(source, _messages(exc, lines, source)) from exc
+        plant, _ = parse_document(
+            text, source, PlantConfig, env={}, expected="a mapping with the key machines"
+        )
+    except ConfigInvalidError as exc:
+        raise PlantFileError(source, [str(issue) for issue in exc.issues]) from None
+    return plant
 
 
 def load_plant(path: Path) -> PlantConfig:
@@ -195,32 +187,3 @@ def load_plant(path: Path) -> PlantConfig:
     except UnicodeDecodeError as exc:
         raise PlantFileError(str(path), [f"{path}: not UTF-8 text (offset {exc.start})"]) from None
     return parse_plant(text, str(path))
-
-
-def _messages(exc: ValidationError, lines: LineMap, source: str) -> list[str]:
-    messages = []
-    for error in exc.errors():
-        loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
-        line = _line_of(loc, lines)
-        key = _key_path(loc) or "(top level)"
-        given = "" if error["type"] == "missing" else f" (got {error.get('input')!r})"
-        messages.append(f"{source}:{line} {key}: {error['msg']}{given}")
-    return messages
-
-
-def _is_union_tag(part: str | int) -> bool:
-    # pydantic puts the union member's type name into loc, e.g. ('unit_id', 'int').
-    return isinstance(part, str) and part in {"int", "none", "function-after"}
-
-
-def _line_of(loc: tuple[str | int, ...], lines: LineMap) -> int:
-    while loc not in lines and loc:
-        loc = loc[:-1]
-    return lines.get(loc, 1)
-
-
-def _key_path(loc: tuple[str | int, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
-    return path

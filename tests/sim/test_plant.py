@@ -40,7 +40,7 @@ machines:
     assert problems[0].startswith("plant.yaml:5 machines[0].cycle_s: ")
     assert problems[1].startswith("plant.yaml:7 machines[1].protocol: ")
     assert "Mars/Olympus" in problems[2] and problems[2].startswith("plant.yaml:9 ")
-    assert problems[3].startswith("plant.yaml:10 machines[1].colour: Extra inputs")
+    assert problems[3].startswith("plant.yaml:10 machines[1].colour: unknown key")
 
 
 @pytest.mark.parametrize(
@@ -57,12 +57,34 @@ machines:
             "unit_id used twice: 5",
         ),
         ("machines: [{id: a, protocol: opcua, scenario: {go_live: 2026-03-01}}]", "go_live"),
-        ("machines: [", "not valid YAML"),
+        ("machines: [", "YAML syntax error"),
     ],
 )
 def test_cross_field_mistakes(text: str, expected: str) -> None:
     with pytest.raises(PlantFileError, match=expected):
         parse_plant(text, "plant.yaml")
+
+
+def test_the_plant_file_is_yaml_as_every_configuration_file_reads_it() -> None:
+    """One YAML loader (contract.configfile): YAML 1.2 scalars, duplicate keys refused.
+
+    The simulator had its own YAML 1.1 loader: a bare ``off`` was false (and needed a
+    workaround), an unquoted ``06:00`` was the sexagesimal integer 360, a duplicate key won
+    silently.
+    """
+    text = """\
+machines:
+  - id: a
+    protocol: opcua
+    calendar:
+      outside_shifts: off
+      shifts: [{start: 06:00, end: 14:00}]
+"""
+    calendar = parse_plant(text, "plant.yaml").machines[0].calendar
+    assert calendar.outside_shifts == "off"
+    assert calendar.shifts[0].start.hour == 6 and calendar.shifts[0].start.minute == 0
+    with pytest.raises(PlantFileError, match=r"plant\.yaml:3 .*duplicate"):
+        parse_plant("machines:\n  - id: a\n    id: b\n    protocol: opcua\n", "plant.yaml")
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
