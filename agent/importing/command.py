@@ -123,7 +123,8 @@ def _import(
                 f"dry run: nothing written to {outbox_path}", highlight=False, soft_wrap=True
             )
             return EXIT_OK
-        assert outbox is not None
+        if outbox is None:  # opened above unless dry_run
+            raise ImportFailed(f"internal: the outbox {outbox_path} was not opened")
         outbox.add_windows(plan.windows)
     finally:
         if outbox is not None:

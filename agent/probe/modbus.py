@@ -313,8 +313,9 @@ def _connection(
     link: TcpLink | RtuLink
     if target is not None:
         link = parse_tcp_target(target)
+    elif rtu is None:  # unreachable: exactly one of the two, checked above
+        raise ProbeUsageError("expected --rtu SERIAL_PORT")
     else:
-        assert rtu is not None
         if parity not in _PARITY or stop_bits not in (1, 2) or baudrate <= 0:
             raise ProbeUsageError(
                 f"--baud {baudrate} --parity {parity} --stop-bits {stop_bits}: expected a "
@@ -449,7 +450,6 @@ def _range_table(
     if layout.as_type is None:
         title += f" (byte order {layout.byte_order.value})"
         return title, _overview_table(read_range, layout, runs, readings)
-    assert layout.as_type is not None
     title += f" as {layout.as_type.value} (byte order {layout.byte_order.value}"
     if _REGISTERS_OF.get(layout.as_type, 1) > 1:
         title += f", word order {layout.word_order.value}"

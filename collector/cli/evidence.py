@@ -158,7 +158,8 @@ def evidence(
             f"{doc.enterprise.id}: {doc.status} after {len(doc.attempts)} attempt(s); {flags}",
         )
         return
-    assert platform is not None  # one of the two, checked above
+    if platform is None:  # one of the two, checked above
+        raise error_exit("give an ENTERPRISE id or --platform P", EXIT_UNREADABLE)
 
     async def every(registry, store):  # type: ignore[no-untyped-def]  # typed by _run
         built = await build_platform(registry, store, platform, seed=seed, plan_key=plan)

@@ -70,7 +70,8 @@ def decode_registers(point: ModbusPoint, registers: Sequence[int]) -> Decoded:
     if point.data_type is DataType.BOOL:
         return Decoded(registers[0] != 0)
     if point.data_type is DataType.BIT:
-        assert point.bit_index is not None  # ModbusPoint checks it
+        if point.bit_index is None:  # ModbusPoint refuses it; a bit needs its index
+            raise ValueError(f"modbus point {point.tag!r}: a bit point without a bit index")
         word = int.from_bytes(int(registers[0]).to_bytes(2, point.byte_order.value), "big")
         return Decoded(bool((word >> point.bit_index) & 1))
     raw_bytes = registers_to_bytes(registers, point.byte_order, point.word_order)

@@ -112,7 +112,8 @@ class ModbusPoint:
         if self.register_type.is_bit_table:
             return 1
         if self.data_type is DataType.STRING:
-            assert self.string_registers is not None  # checked in __post_init__
+            if self.string_registers is None:  # __post_init__ refuses it
+                raise ValueError(f"modbus point {self.tag!r}: a string without its length")
             return self.string_registers
         return _REGISTERS_PER_TYPE[self.data_type]
 

@@ -19,6 +19,7 @@ from asyncua.ua.object_ids import ObjectIds
 from cryptography import x509
 
 from agent.config import OpcUaDeviceConfig, OpcUaTagConfig
+from agent.errors import SourceError
 
 __all__ = ["DEFAULT_APPLICATION_URI", "NodeLookup", "application_uri_of", "new_client", "resolve"]
 
@@ -81,7 +82,10 @@ async def new_client(device: OpcUaDeviceConfig, watchdog_s: float) -> Client:
     else:
         client.application_uri = DEFAULT_APPLICATION_URI
     if device.security_policy == "Basic256Sha256":
-        assert device.certificate_path is not None and device.private_key_path is not None
+        if device.certificate_path is None or device.private_key_path is None:
+            raise SourceError(
+                device.id, "Basic256Sha256 needs certificate_path and private_key_path"
+            )
         server_cert = device.server_certificate_path
         await client.set_security(
             SecurityPolicyBasic256Sha256,
@@ -91,11 +95,15 @@ async def new_client(device: OpcUaDeviceConfig, watchdog_s: float) -> Client:
             mode=_MODES[device.security_mode],
         )
     if device.auth == "username":
-        assert device.username is not None and device.password is not None
+        if device.username is None or device.password is None:
+            raise SourceError(device.id, "auth username needs username and password")
         client.set_user(device.username)
         client.set_password(device.password.get_secret_value())
     elif device.auth == "certificate":
-        assert device.certificate_path is not None and device.private_key_path is not None
+        if device.certificate_path is None or device.private_key_path is None:
+            raise SourceError(
+                device.id, "auth certificate needs certificate_path and private_key_path"
+            )
         await client.load_client_certificate(str(device.certificate_path))
         await client.load_private_key(device.private_key_path)
     return client
@@ -121,7 +129,8 @@ async def resolve(client: Client, tags: dict[str, OpcUaTagConfig]) -> dict[str, 
             else:
                 found[name] = NodeLookup(node_id)
             continue
-        assert tag.browse_path is not None
+        if tag.browse_path is None:  # the configuration gives a node id or a browse path
+            raise ValueError(f"opcua tag {name}: neither a node id nor a browse path")
         segments = [_segment(text) for text in tag.browse_path.strip("/").split("/")]
         if all(index is not None for index, _ in segments):
             indexed[name] = [ua.QualifiedName(text, index or 0) for index, text in segments]

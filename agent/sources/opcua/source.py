@@ -42,6 +42,7 @@ from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.uaerrors import UaStatusCodeError
 
 from agent.config import OpcUaDeviceConfig, OpcUaTagConfig
+from agent.errors import SourceError
 from agent.sources.backoff import Backoff
 from contract.clock import Clock, WallClock
 
@@ -356,7 +357,10 @@ class OpcUaSource:
                 tag.sample = sample_from_data_value(data_value)
 
     def _item_request(self, tag: _Tag, handle: int) -> ua.MonitoredItemCreateRequest:
-        assert tag.lookup is not None and tag.lookup.node_id is not None
+        if tag.lookup is None or tag.lookup.node_id is None:  # only found tags are monitored
+            raise SourceError(
+                self.device_id, f"tag {tag.name}: monitored before its node was found"
+            )
         parameters = ua.MonitoringParameters()
         parameters.ClientHandle = handle
         parameters.SamplingInterval = self.device.effective_sampling_interval_s * 1000.0
