@@ -387,8 +387,6 @@ class KpiWindow(_WireModel):
         return self
 
 
-Record = KpiWindow
-
 #: The KpiWindow fields that add up over time and devices: every KPI is a ratio of their sums
 #: (docs/kpi.md). Merging windows, daily rollups and evidence all sum exactly these, and every
 #: DataQuality field. Defined once, with their units, in :mod:`contract.quantities`.
@@ -416,7 +414,7 @@ class Envelope(_Signed):
     records[], sig}``. ``seq`` is per agent, starts at 1 and is never reused."""
 
     seq: Annotated[int, Field(ge=1, le=MAX_SEQ)]
-    records: Annotated[list[Record], Field(min_length=1, max_length=MAX_RECORDS)]
+    records: Annotated[list[KpiWindow], Field(min_length=1, max_length=MAX_RECORDS)]
 
 
 class StatusMessage(_Signed):
@@ -498,7 +496,7 @@ def seal_envelope(
     agent: str,
     seq: int,
     sent: datetime,
-    records: Sequence[Record],
+    records: Sequence[KpiWindow],
     key: Ed25519PrivateKey,
 ) -> Envelope:
     """Build and sign an envelope; raises pydantic ValidationError if a field is out of contract."""
