@@ -35,7 +35,7 @@ from agent.importing.errors import (
 if TYPE_CHECKING:
     from agent.config import LoadedConfig
     from agent.importing.mapping import ImportMapping
-    from agent.importing.plan import ImportPlan
+    from agent.importing.prepare import PreparedImport
 
 __all__ = [
     "EXIT_BAD_ROWS",
@@ -101,11 +101,11 @@ def _import(
     dry_run: bool,
 ) -> int:
     from agent.importing.build import check_outbox
-    from agent.importing.plan import plan_import
+    from agent.importing.prepare import prepare_import
     from agent.outbox import Outbox
 
     now = loaded.config.make_clock().timestamp()
-    plan = plan_import(loaded, device, csv_path, mapping, skip_bad=skip_bad, now=now)
+    prepared = prepare_import(loaded, device, csv_path, mapping, skip_bad=skip_bad, now=now)
     outbox_path = loaded.config.agent.outbox_path
     capacity = loaded.config.outbox_capacity()
     # A dry run must not create the outbox file; a missing one holds nothing.
@@ -114,10 +114,10 @@ def _import(
     try:
         covered = outbox.covered(device) if outbox else []
         pending = outbox.stats().pending_windows if outbox else 0
-        check_outbox(plan.windows, device, covered, capacity - pending, plan.zone)
-        if plan.skipped:
-            _print_row_issues(console, plan.skipped, "skipped (--skip-bad)", "yellow")
-        _print_summary(console, plan)
+        check_outbox(prepared.windows, device, covered, capacity - pending, prepared.zone)
+        if prepared.skipped:
+            _print_row_issues(console, prepared.skipped, "skipped (--skip-bad)", "yellow")
+        _print_summary(console, prepared)
         if dry_run:
             console.print(
                 f"dry run: nothing written to {outbox_path}", highlight=False, soft_wrap=True
@@ -125,20 +125,20 @@ def _import(
             return EXIT_OK
         if outbox is None:  # opened above unless dry_run
             raise ImportFailed(f"internal: the outbox {outbox_path} was not opened")
-        outbox.add_windows(plan.windows)
+        outbox.add_windows(prepared.windows)
     finally:
         if outbox is not None:
             outbox.close()
     log.info(
         "imported %d windows for device %s from %s (%d rows skipped)",
-        len(plan.windows),
+        len(prepared.windows),
         device,
         csv_path,
-        plan.skipped_rows,
+        prepared.skipped_rows,
     )
     console.print(
-        f"added {len(plan.windows):,} windows (provenance imported) to {outbox_path}: a running "
-        "agent sends them within seconds, otherwise they go when it next starts",
+        f"added {len(prepared.windows):,} windows (provenance imported) to {outbox_path}: a "
+        "running agent sends them within seconds, otherwise they go when it next starts",
         highlight=False,
         soft_wrap=True,
     )
@@ -197,28 +197,30 @@ def _count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def _print_summary(console: Console, plan: ImportPlan) -> None:
+def _print_summary(console: Console, prepared: PreparedImport) -> None:
     from agent.importing.build import totals
 
-    sums = totals(plan.windows)
-    table = Table(title=f"import of {plan.source} for device {plan.device}", show_header=False)
+    sums = totals(prepared.windows)
+    table = Table(
+        title=f"import of {prepared.source} for device {prepared.device}", show_header=False
+    )
     table.add_column("what", no_wrap=True)
     table.add_column("value", justify="right", no_wrap=True)
-    delimiter = "tab" if plan.delimiter == "\t" else repr(plan.delimiter)
-    table.add_row("file", f"{plan.encoding}, delimiter {delimiter}, shape {plan.shape}")
-    table.add_row("data rows", f"{plan.data_rows:,}")
-    if plan.filtered_out:
-        table.add_row("left out by --where", f"{plan.filtered_out:,}")
-    table.add_row("rows used", f"{plan.used_rows:,}")
-    table.add_row("rows skipped (bad)", f"{plan.skipped_rows:,}")
-    if plan.window_s is not None:
-        table.add_row("window length", f"{plan.window_s} s")
-    if plan.max_gap_s is not None:
-        table.add_row("longest gap holding a state", f"{plan.max_gap_s:g} s")
+    delimiter = "tab" if prepared.delimiter == "\t" else repr(prepared.delimiter)
+    table.add_row("file", f"{prepared.encoding}, delimiter {delimiter}, shape {prepared.shape}")
+    table.add_row("data rows", f"{prepared.data_rows:,}")
+    if prepared.filtered_out:
+        table.add_row("left out by --where", f"{prepared.filtered_out:,}")
+    table.add_row("rows used", f"{prepared.used_rows:,}")
+    table.add_row("rows skipped (bad)", f"{prepared.skipped_rows:,}")
+    if prepared.window_s is not None:
+        table.add_row("window length", f"{prepared.window_s} s")
+    if prepared.max_gap_s is not None:
+        table.add_row("longest gap holding a state", f"{prepared.max_gap_s:g} s")
     table.add_row("windows (provenance imported)", f"{sums.windows:,}")
     if sums.start is not None and sums.end is not None:
-        table.add_row("from", _local(sums.start, plan))
-        table.add_row("to", _local(sums.end, plan))
+        table.add_row("from", _local(sums.start, prepared))
+        table.add_row("to", _local(sums.end, prepared))
     labels = {
         "scheduled_s": "scheduled",
         "planned_s": "planned",
@@ -238,8 +240,8 @@ def _print_summary(console: Console, plan: ImportPlan) -> None:
     console.print(table)
 
 
-def _local(moment: datetime, plan: ImportPlan) -> str:
-    return moment.astimezone(plan.zone).strftime("%Y-%m-%d %H:%M:%S %z")
+def _local(moment: datetime, prepared: PreparedImport) -> str:
+    return moment.astimezone(prepared.zone).strftime("%Y-%m-%d %H:%M:%S %z")
 
 
 # --- the typer command --------------------------------------------------------------------

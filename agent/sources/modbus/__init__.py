@@ -5,8 +5,8 @@ the wire), ``decode`` (words to values), ``reasons`` (why a value is bad), ``bac
 ``source`` (the :class:`~agent.sources.base.Source` implementation).
 """
 
+from .coalesce import ReadRequest, plan_reads, split_request
 from .decode import Decoded, decode_bit, decode_registers, registers_to_bytes
-from .plan import ReadRequest, plan_reads, split_request
 from .points import ByteOrder, DataType, ModbusPoint, RegisterType, WordOrder
 from .reasons import connect_failure, exception_reason
 from .settings import ModbusConnection, RtuLink, TcpLink

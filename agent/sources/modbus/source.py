@@ -35,8 +35,8 @@ from agent.sources.backoff import Backoff
 from contract.clock import Clock, WallClock
 
 from ..base import Quality, Reading
+from .coalesce import ReadRequest, plan_reads, split_request
 from .decode import Decoded, decode_bit, decode_registers
-from .plan import ReadRequest, plan_reads, split_request
 from .points import ModbusPoint, RegisterType
 from .reasons import ILLEGAL_DATA_ADDRESS, connect_failure, exception_reason
 from .settings import ModbusConnection, RtuLink, TcpLink

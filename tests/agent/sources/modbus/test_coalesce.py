@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.sources.modbus import DataType, ModbusPoint, RegisterType, plan_reads, split_request
-from agent.sources.modbus.plan import BITS_PER_REGISTER, ReadRequest
+from agent.sources.modbus.coalesce import BITS_PER_REGISTER, ReadRequest
 
 REGISTER_TYPES = [DataType.UINT16, DataType.INT32, DataType.FLOAT64, DataType.BIT, DataType.STRING]
 

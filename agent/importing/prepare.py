@@ -1,4 +1,4 @@
-"""An import from file to windows, before anything is written: :func:`plan_import`.
+"""An import from file to windows, before anything is written: :func:`prepare_import`.
 
 Reading, checking and building are separate from storing, so ``--dry-run`` shows exactly what a
 real import would store, and a refused import leaves the outbox untouched.
@@ -35,14 +35,14 @@ from agent.importing.table import Table, read_table
 from agent.importing.values import TimeReader
 from contract import wire
 
-__all__ = ["MAX_IMPORT_WINDOWS", "ImportPlan", "find_device", "plan_import"]
+__all__ = ["MAX_IMPORT_WINDOWS", "PreparedImport", "find_device", "prepare_import"]
 
 #: Most windows one import may make: bounds memory whatever the timestamps claim.
 MAX_IMPORT_WINDOWS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
-class ImportPlan:
+class PreparedImport:
     """What an import would store, and how the file was read."""
 
     device: str
@@ -90,7 +90,7 @@ def _zone(mapping: ImportMapping, device: DeviceConfig) -> tzinfo | None:
     )
 
 
-def plan_import(
+def prepare_import(
     loaded: LoadedConfig,
     device_id: str,
     csv_path: Path,
@@ -98,7 +98,7 @@ def plan_import(
     *,
     skip_bad: bool,
     now: float,
-) -> ImportPlan:
+) -> PreparedImport:
     """Read ``csv_path`` and build the windows it makes for ``device_id``; write nothing.
 
     ``now`` is plant time (seconds since the epoch): later rows are refused as in the future.
@@ -158,7 +158,7 @@ def _plan_samples(
     now: float,
     skip_bad: bool,
     zone: tzinfo,
-) -> ImportPlan:
+) -> PreparedImport:
     read = read_samples(table, mapping, device, times, now)
     skipped = _checked_issues(table, mapping, read, read.issues, len(read.rows), skip_bad)
     samples = [sample for _, sample in read.rows]
@@ -180,7 +180,7 @@ def _plan_samples(
         max_gap_s=max_gap_s,
         counter_widths=counter_widths(device, mapping, samples),
     )
-    return ImportPlan(
+    return PreparedImport(
         device=device.id,
         shape="samples",
         source=table.source,
@@ -206,7 +206,7 @@ def _plan_intervals(
     now: float,
     skip_bad: bool,
     zone: tzinfo,
-) -> ImportPlan:
+) -> PreparedImport:
     read = read_intervals(table, mapping, times, now)
     rows = [row for _, row in read.rows]
     windows, refused = interval_windows(rows, device, loaded.digest)
@@ -214,7 +214,7 @@ def _plan_intervals(
     skipped = _checked_issues(table, mapping, read, issues, len(windows), skip_bad)
     refused_rows = {issue.row for issue in refused}
     check_overlaps([row for row in rows if row.row not in refused_rows], zone)
-    return ImportPlan(
+    return PreparedImport(
         device=device.id,
         shape="intervals",
         source=table.source,
