@@ -19,12 +19,12 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi import Path as Path_
 from fastapi.responses import Response
 
+from collector.bundle import MANIFEST_NAME, BundleDamaged, LoadedBundle
 from collector.evidence import DEFAULT_SEED
 from collector.registry.records import format_time
 from collector.store import InfluxStore, StoreError
 from collector.web import scope
 from collector.web.auth import CurrentUser
-from collector.web.bundles import MANIFEST, BundleDamaged, LoadedBundle
 from collector.web.directory import EnterpriseRef
 from collector.web.jsonbody import StrictJsonRoute
 from collector.web.principal import Principal
@@ -528,7 +528,7 @@ def evidence_files(
     ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
     loaded = _bundle(state, ref, bundle_id)
     base = f"/api/v1/enterprises/{ref.id}/evidence/{bundle_id}/files/"
-    files = {**loaded.info.files, MANIFEST: bundle_id}
+    files = {**loaded.info.files, MANIFEST_NAME: bundle_id}
     return [
         BundleFileOut(name=n, sha256=sha, media_type=_media_type(n), url=base + n)
         for n, sha in sorted(files.items())

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Path, Query
 from pydantic import AfterValidator
 
+from collector.bundle import BUNDLE_ID_PATTERN, FILE_NAME_PATTERN
 from collector.plan import KPI_NAMES
-from collector.web.bundles import BUNDLE_ID_PATTERN, FILE_NAME_PATTERN
 from collector.web.problems import Problem
 
 __all__ = [

@@ -22,13 +22,13 @@ from markupsafe import Markup
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from collector.bundle import MANIFEST_NAME, BundleDamaged, LoadedBundle
 from collector.evidence.document import EnterpriseEvidence
 from collector.report.charts import daily_kpi_chart
 from collector.report.formatting import Formatter, visible_controls
 from collector.report.i18n import Catalogue
 from collector.web import scope
 from collector.web.auth import CSRF_FIELD, CurrentUser, principal_from_request, session_cookie_name
-from collector.web.bundles import MANIFEST, BundleDamaged, LoadedBundle
 from collector.web.i18n import LANG_COOKIE, choose_language, translate
 from collector.web.principal import Principal
 from collector.web.problems import Problem
@@ -388,7 +388,7 @@ def enterprise_view(
     files = (
         []
         if loaded is None
-        else sorted({**loaded.info.files, MANIFEST: loaded.info.bundle_id}.items())
+        else sorted({**loaded.info.files, MANIFEST_NAME: loaded.info.bundle_id}.items())
     )
     decisions = [decision_out(d) for d in state.registry.decisions(ref.platform.id, ref.id)]
     return render(
