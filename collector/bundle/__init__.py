@@ -1,9 +1,20 @@
-"""Evidence bundles: gather from the registry and InfluxDB, build documents, write them.
+"""Evidence bundles: gather, build, write, keep and read them (docs/evidence-bundle.md).
 
 ``build_*`` return documents (:mod:`collector.bundle.build`); ``write_*`` put them on disk with
-a SHA-256 manifest (:mod:`collector.bundle.write`). docs/evidence-bundle.md.
+a SHA-256 manifest (:mod:`collector.bundle.write`); :class:`BundleStore` keeps enterprise
+bundles in the evidence folder and checks every read against the manifest
+(:mod:`collector.bundle.archive`); :func:`run_enterprise_evidence` builds and stores one from a
+server (:mod:`collector.bundle.run`).
 """
 
+from collector.bundle.archive import (
+    BUNDLE_ID_PATTERN,
+    FILE_NAME_PATTERN,
+    BundleInfo,
+    BundleStore,
+    LoadedBundle,
+    manifest_files,
+)
 from collector.bundle.build import (
     PlatformEvidence,
     ProvinceEvidence,
@@ -11,8 +22,9 @@ from collector.bundle.build import (
     build_platform,
     build_province,
 )
-from collector.bundle.errors import BundleError
+from collector.bundle.errors import BundleDamaged, BundleError
 from collector.bundle.gather import gather_enterprise, gather_platform
+from collector.bundle.run import run_enterprise_evidence
 from collector.bundle.write import (
     MANIFEST_NAME,
     REPORT_CHOICES,
@@ -26,9 +38,15 @@ from collector.bundle.write import (
 )
 
 __all__ = [
+    "BUNDLE_ID_PATTERN",
+    "FILE_NAME_PATTERN",
     "MANIFEST_NAME",
     "REPORT_CHOICES",
+    "BundleDamaged",
     "BundleError",
+    "BundleInfo",
+    "BundleStore",
+    "LoadedBundle",
     "Manifest",
     "ManifestFile",
     "PlatformEvidence",
@@ -39,7 +57,9 @@ __all__ = [
     "build_province",
     "gather_enterprise",
     "gather_platform",
+    "manifest_files",
     "manifest_sha256",
+    "run_enterprise_evidence",
     "write_enterprise_bundle",
     "write_platform_bundle",
     "write_province_bundle",

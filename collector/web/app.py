@@ -16,10 +16,10 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 
+from collector.bundle import BundleStore
 from collector.registry import Registry
 from collector.store import InfluxStore
 from collector.web.access import check_rules
-from collector.web.bundles import BundleStore
 from collector.web.directory import DirectoryCache
 from collector.web.middleware import AllowedHosts, BodyLimit, HeadAsGet, SecurityHeaders
 from collector.web.problems import install_handlers

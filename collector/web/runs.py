@@ -15,13 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from collector.bundle import BundleDamaged, BundleInfo, BundleStore, run_enterprise_evidence
 from collector.errors import CollectorError
 from collector.evidence import EvidenceError
 from collector.registry import Registry, RunSlot, SlotClaim
 from collector.store import StoreError
-from collector.web.bundles import BundleDamaged, BundleInfo, BundleStore
 from collector.web.directory import EnterpriseRef
-from collector.web.engine import run_enterprise_evidence
 from collector.web.principal import Principal
 from collector.web.problems import Problem, unavailable
 from collector.web.settings import WebSettings

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from collector.bundle import BundleInfo, BundleStore
 from collector.errors import IdCollisionError
 from collector.registry import Registry
 from collector.store import InfluxStore
-from collector.web.bundles import BundleInfo, BundleStore
 from collector.web.directory import Directory, DirectoryCache
 from collector.web.metrics import WebMetrics
 from collector.web.problems import Problem

@@ -1,16 +1,17 @@
-"""Query parameters and helpers shared by the API's routes."""
+"""Path and query parameters, the state dependency and helpers shared by the routes."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated
 
-from fastapi import Path, Query
+from fastapi import Depends, Path, Query
 from pydantic import AfterValidator
 
+from collector.bundle import BUNDLE_ID_PATTERN, FILE_NAME_PATTERN
 from collector.plan import KPI_NAMES
-from collector.web.bundles import BUNDLE_ID_PATTERN, FILE_NAME_PATTERN
 from collector.web.problems import Problem
+from collector.web.state import WebState, web_state
 
 __all__ = [
     "EARLIEST_DAY",
@@ -25,9 +26,14 @@ __all__ = [
     "Offset",
     "PlatformPath",
     "ProvincePath",
+    "State",
     "check_kpi",
     "check_range",
+    "page_of",
 ]
+
+#: The app's state, as a handler parameter.
+State = Annotated[WebState, Depends(web_state)]
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
@@ -94,3 +100,13 @@ def check_range(start: dt.date, end: dt.date, *, max_days: int) -> None:
         raise Problem(422, f"to ({end}) is before from ({start})")
     if (end - start).days + 1 > max_days:
         raise Problem(422, f"at most {max_days} days per request; got {(end - start).days + 1}")
+
+
+def page_of(items: list[object], limit: int, offset: int) -> dict[str, object]:
+    """A page of an in-memory list (lists built from the plans: hundreds, not millions)."""
+    return {
+        "items": items[offset : offset + limit],
+        "total": len(items),
+        "limit": limit,
+        "offset": offset,
+    }

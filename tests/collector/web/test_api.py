@@ -8,7 +8,7 @@ import hashlib
 
 from fastapi.testclient import TestClient
 
-from collector.web.bundles import BundleStore
+from collector.bundle import BundleStore
 from collector.web.directory import DirectoryCache
 from tests.collector.web.documents import evidence_document, write_bundle
 from tests.collector.web.world import World

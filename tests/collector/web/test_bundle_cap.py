@@ -6,7 +6,7 @@ import functools
 import os
 from pathlib import Path
 
-from collector.web.bundles import BundleStore
+from collector.bundle import BundleStore
 from collector.web.directory import DirectoryCache
 from collector.web.runs import prune_bundles
 from tests.collector.web.documents import evidence_document, write_bundle

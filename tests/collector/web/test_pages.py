@@ -7,8 +7,9 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from collector.web.access import RULES
 from collector.web.i18n import CATALOGUE
-from tests.collector.web.world import World
+from tests.collector.web.world import ROLES_USERS, World
 
 # A catalogue key left untranslated ("col.verdict"); file names like evidence.json are not keys.
 _PREFIXES = "|".join(sorted({key.split(".")[0] for key in CATALOGUE}))
@@ -153,3 +154,18 @@ def test_no_stack_trace_reaches_a_client(client: TestClient, world: World) -> No
     )
     assert response.status_code == 422
     assert "Traceback" not in response.text and 'File "' not in response.text
+
+
+@pytest.mark.parametrize("user", ["admin", "eng-a", "rev-nb", "rev-cn", "obs-nb"])
+def test_the_enterprise_page_offers_the_forms_the_access_table_allows(
+    client: TestClient, world: World, user: str
+) -> None:
+    # Who sees a form is access.RULES' answer for the route the form posts to.
+    client.cookies.clear()
+    page = client.get("/enterprises/e01", headers=world.headers(user))
+    assert page.status_code == 200, page.text
+    role = ROLES_USERS[user][0]
+    decide = 'action="/enterprises/e01/decisions"' in page.text
+    run = 'action="/enterprises/e01/evidence"' in page.text
+    assert decide == (role in RULES["page.decide"])
+    assert run == (role in RULES["page.run_evidence"])

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from collector.bundle import BundleInfo, BundleStore
 from collector.registry import Registry
 from collector.store import InfluxStore
 from collector.web.app import create_app
-from collector.web.bundles import BundleInfo, BundleStore
 from collector.web.settings import WebSettings
 from collector.web.state import WebState
 from tests.collector.web.world import World, build_world

@@ -22,10 +22,10 @@ from typing import Any
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from collector.bundle import BundleInfo, BundleStore
 from collector.plan import parse_plan
 from collector.registry import Registry
 from collector.store import DayKey, InfluxStore, WindowRecord
-from collector.web.bundles import BundleInfo, BundleStore
 from collector.web.directory import DirectoryCache
 from collector.web.settings import WebSettings
 from contract import wire

@@ -12,12 +12,12 @@ import datetime as dt
 import json
 from typing import Any, Literal
 
+from collector.bundle import BundleInfo, BundleStore, LoadedBundle
 from collector.evidence.document import AttemptDoc, EnterpriseEvidence, KpiDoc, TargetDoc
 from collector.evidence.subsidy import EnterpriseOutcome, platform_subsidy
 from collector.plan import Enterprise
 from collector.registry import AgentEntry, AgentStatus, AuditEntry, Decision
 from collector.registry.records import QuarantineEntry
-from collector.web.bundles import BundleInfo, BundleStore, LoadedBundle
 from collector.web.directory import EnterpriseRef, PlatformRef
 from collector.web.schemas import (
     AgentOut,

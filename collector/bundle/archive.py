@@ -1,4 +1,4 @@
-"""Evidence bundles on disk: where the web app keeps them, how it reads them, and checks them.
+"""The evidence folder: where enterprise bundles are kept, how they are read, checked and stored.
 
 Layout: ``<evidence_dir>/<enterprise id>/<bundle id>/`` where the bundle id is the SHA-256 of
 the bundle's ``manifest.json`` (:mod:`collector.bundle.write`: every other file with its
@@ -26,13 +26,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from collector.bundle import MANIFEST_NAME, Manifest
-from collector.bundle.write import DOCUMENT_NAMES
+from collector.bundle.errors import BundleDamaged
+from collector.bundle.write import DOCUMENT_NAMES, MANIFEST_NAME, Manifest
 from collector.evidence.document import EnterpriseEvidence
 
 __all__ = [
-    "MANIFEST",
-    "BundleDamaged",
+    "BUNDLE_ID_PATTERN",
+    "FILE_NAME_PATTERN",
+    "MAX_FILE_BYTES",
     "BundleInfo",
     "BundleStore",
     "LoadedBundle",
@@ -49,10 +50,6 @@ _FILE_NAME_RE = re.compile(FILE_NAME_PATTERN)
 #: Largest bundle file served, in bytes (a PDF with embedded CJK fonts is ~0.3 MB).
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _CACHED_DOCUMENTS = 64
-
-
-class BundleDamaged(Exception):
-    """A bundle's files do not match its manifest, or the manifest its id."""
 
 
 @dataclass(frozen=True, slots=True)

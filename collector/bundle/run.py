@@ -1,4 +1,4 @@
-"""Running the evidence engine from the web app: gather, compute, write, store the bundle.
+"""Running the evidence engine for a server: gather, compute, write, store the bundle.
 
 The same steps as :func:`collector.bundle.build_enterprise_evidence` and the ``evidence``
 command, split where a server needs it: the registry and InfluxDB reads run in the event loop
@@ -13,11 +13,12 @@ import asyncio
 import logging
 from pathlib import Path
 
-from collector.bundle import gather_enterprise, write_enterprise_bundle
+from collector.bundle.archive import BundleInfo, BundleStore
+from collector.bundle.gather import gather_enterprise
+from collector.bundle.write import write_enterprise_bundle
 from collector.evidence.assemble import current_software, enterprise_evidence
 from collector.registry import Registry
 from collector.store import InfluxStore
-from collector.web.bundles import BundleInfo, BundleStore
 
 __all__ = ["run_enterprise_evidence"]
 
