@@ -1,12 +1,16 @@
 """The registry: the stored versions of the implementation plans, agents and their keys, seq
 records, audit, quarantine, users of the web app and review decisions.
 
-:class:`Registry` is the one way SQLite registry state is read and written. The plan itself (its
-model, file and rules) is :mod:`collector.plan`. See docs/plan.md.
+:class:`Registry` is the one way registry state is read and written: one method per call, each
+one transaction, delegated to a repository per concern (``Registry.repositories``). The
+repositories' protocols (:mod:`collector.registry.ports`) are the seam a storage backend
+implements; :mod:`collector.registry.sqlite` is the one there is. The plan itself (its model,
+file and rules) is :mod:`collector.plan`. See docs/plan.md.
 """
 
 from collector.registry.decisions import MAX_COMMENT_CHARS, OUTCOMES, Decision, Outcome
 from collector.registry.ownership import collisions_among, registry_refusal
+from collector.registry.ports import Repositories
 from collector.registry.quarantine import QUARANTINE_RAW_LIMIT, REASON_PATTERN
 from collector.registry.records import (
     AgentEntry,
@@ -20,8 +24,8 @@ from collector.registry.records import (
     SeqOutcome,
     SeqSummary,
 )
+from collector.registry.registry import DEFAULT_BUSY_TIMEOUT_S, Registry
 from collector.registry.runs import RunSlot, SlotClaim
-from collector.registry.store import DEFAULT_BUSY_TIMEOUT_S, Registry
 from collector.registry.throttle import FailureOutcome, ThrottleLimits
 from collector.registry.users import ROLES, IssuedToken, Role, Session, TokenEntry, User
 
@@ -44,6 +48,7 @@ __all__ = [
     "PlanVersionInfo",
     "QuarantineEntry",
     "Registry",
+    "Repositories",
     "Role",
     "RunSlot",
     "SeqGap",

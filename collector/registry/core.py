@@ -1,22 +1,20 @@
-"""What the registry's parts share: the protocol its mixins type ``self`` with, the clock, the
-check of who makes a change.
+"""What every registry backend checks and stamps before it writes: who, when, which seq.
 
-The mixins (users, decisions, views) add methods to :class:`~collector.registry.store.Registry`
-and type their ``self`` with :class:`RegistryCore`: its file, its read and write transactions
-and its audit log.
+The checks run before a transaction opens, so a malformed call costs no lock and writes
+nothing, whatever the backend.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
-from contextlib import AbstractContextManager
-from pathlib import Path
-from typing import Protocol
+from collections.abc import Sequence
 
+from contract import wire
 from contract.configfile.types import describe_value
 
-__all__ = ["RegistryCore", "checked_actor", "utc_now"]
+__all__ = ["check_seq_items", "checked_actor", "utc_now"]
+
+_SHA256_LEN = 64
 
 
 def utc_now() -> dt.datetime:
@@ -32,19 +30,10 @@ def checked_actor(by: str) -> str:
     return by
 
 
-class RegistryCore(Protocol):
-    """The part of :class:`~collector.registry.store.Registry` a mixin's methods use."""
-
-    path: Path
-
-    def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
-    def _read(self) -> AbstractContextManager[sqlite3.Connection]: ...
-    def _audit(
-        self,
-        conn: sqlite3.Connection,
-        at: str,
-        by: str,
-        action: str,
-        subject: str,
-        **detail: object,
-    ) -> None: ...
+def check_seq_items(items: Sequence[tuple[str, int, str]]) -> None:
+    """ValueError for a seq outside 1..MAX_SEQ or a sha256 not 64 lowercase hex digits."""
+    for _, seq, sha256 in items:
+        if not 1 <= seq <= wire.MAX_SEQ:
+            raise ValueError(f"got seq {seq}, expected 1..{wire.MAX_SEQ}")
+        if len(sha256) != _SHA256_LEN or sha256.strip("0123456789abcdef"):
+            raise ValueError(f"got sha256 {sha256[:80]!r}, expected 64 lowercase hex digits")

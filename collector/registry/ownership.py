@@ -7,19 +7,19 @@ keeps its own ids; another plan never takes them. Every version a plan ever had 
 data stays in InfluxDB under those ids), and so does the ``agents`` table (an agent added with
 ``agents add`` is in no plan file).
 
-A registry loaded before this check may hold an id two plans claim. :func:`registry_collisions`
-finds those by what is in force now (latest versions, agents not revoked), so the operator can
+A registry loaded before this check may hold an id two plans claim. :func:`shared` over the
+claims in force now (latest versions, agents not revoked) finds those, so the operator can
 resolve one: revoke the wrong plan's agents and load a new version of it with ids of its own
 (docs/operations.md). Until then ``serve`` and ``ingest`` refuse to start.
 
-The functions here read with the caller's connection, inside the caller's transaction, so
-:meth:`Registry.load_plan` checks and writes under one write lock.
+The functions here take claims as data, whatever the backend; a backend reads them in the
+plan load's own write transaction (:mod:`collector.registry.sqlite.ownership`), so a load
+checks and writes under one write lock.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -27,18 +27,20 @@ from collector.errors import IdCollision, IdCollisionError, IdKind
 from collector.plan import Plan
 
 __all__ = [
+    "Claims",
+    "claims_from",
     "collisions_among",
     "collisions_with",
     "load_refusal",
     "plan_ids",
-    "registry_collisions",
     "registry_refusal",
+    "shared",
 ]
 
 #: Collisions named in one message; the rest are counted.
 MAX_NAMED = 20
 _KIND_ORDER: dict[IdKind, int] = {"platform": 0, "enterprise": 1, "agent": 2}
-_Claims = dict[tuple[IdKind, str], set[str]]
+Claims = dict[tuple[IdKind, str], set[str]]
 
 
 def plan_ids(plan: Plan) -> Iterator[tuple[IdKind, str]]:
@@ -62,33 +64,29 @@ def _stored_ids(content: str) -> Iterator[tuple[IdKind, str]]:
                 yield "agent", str(agent["id"])
 
 
-_LATEST_CONTENT = (
-    "SELECT p.plan_key, p.content FROM plan_versions p JOIN (SELECT plan_key, max(version) AS v "
-    "FROM plan_versions GROUP BY plan_key) m ON p.plan_key = m.plan_key AND p.version = m.v"
-)
-
-
-def _claims(conn: sqlite3.Connection, *, current_only: bool) -> _Claims:
-    """(kind, id) → plan keys claiming it: from plan contents and the ``agents`` table.
+def claims_from(
+    plan_contents: Iterable[tuple[str, str]],
+    agents: Iterable[tuple[str, str, str, str, bool]],
+    *,
+    current_only: bool,
+) -> Claims:
+    """(kind, id) → plan keys claiming it, from (plan key, stored content) pairs and
+    (agent id, plan key, platform, enterprise, revoked) rows.
 
     An agent row claims its agent id for its plan, and its platform and enterprise too (an
     agent of plan B registered under plan A's enterprise would write A's data). With
-    ``current_only``, only what is in force counts: each plan's latest version, and revoked
-    agents claim their id alone; otherwise every version and every agent row counts.
+    ``current_only`` the caller passes each plan's latest version only, and revoked agents
+    claim their id alone; otherwise every version and every agent row counts.
     """
-    claims: _Claims = {}
-    query = _LATEST_CONTENT if current_only else "SELECT plan_key, content FROM plan_versions"
-    for key, content in conn.execute(query).fetchall():
-        for claimed in _stored_ids(str(content)):
-            claims.setdefault(claimed, set()).add(str(key))
-    agents = conn.execute(
-        "SELECT agent_id, plan_key, platform, enterprise, revoked_at FROM agents"
-    ).fetchall()
-    for agent_id, key, platform, enterprise, revoked_at in agents:
-        claims.setdefault(("agent", str(agent_id)), set()).add(str(key))
-        if not (current_only and revoked_at is not None):
-            claims.setdefault(("platform", str(platform)), set()).add(str(key))
-            claims.setdefault(("enterprise", str(enterprise)), set()).add(str(key))
+    claims: Claims = {}
+    for key, content in plan_contents:
+        for claimed in _stored_ids(content):
+            claims.setdefault(claimed, set()).add(key)
+    for agent_id, key, platform, enterprise, revoked in agents:
+        claims.setdefault(("agent", agent_id), set()).add(key)
+        if not (current_only and revoked):
+            claims.setdefault(("platform", platform), set()).add(key)
+            claims.setdefault(("enterprise", enterprise), set()).add(key)
     return claims
 
 
@@ -96,7 +94,8 @@ def _sorted(collisions: Iterable[IdCollision]) -> tuple[IdCollision, ...]:
     return tuple(sorted(collisions, key=lambda c: (_KIND_ORDER[c.kind], c.id)))
 
 
-def _shared(claims: _Claims) -> tuple[IdCollision, ...]:
+def shared(claims: Claims) -> tuple[IdCollision, ...]:
+    """Every id that more than one plan claims in ``claims``, by kind and id."""
     return _sorted(
         IdCollision(kind, value, tuple(sorted(keys)))
         for (kind, value), keys in claims.items()
@@ -104,10 +103,9 @@ def _shared(claims: _Claims) -> tuple[IdCollision, ...]:
     )
 
 
-def collisions_with(conn: sqlite3.Connection, plan: Plan) -> tuple[IdCollision, ...]:
-    """The plan's ids that another plan key holds (in any version, or through its agents) and
+def collisions_with(claims: Claims, plan: Plan) -> tuple[IdCollision, ...]:
+    """The plan's ids that another plan key holds (``claims`` of every version and agent) and
     the plan itself never held: a plan keeps the ids it has, and takes none of another's."""
-    claims = _claims(conn, current_only=False)
     found = []
     for kind, value in dict.fromkeys(plan_ids(plan)):
         holders = claims.get((kind, value), set())
@@ -116,19 +114,13 @@ def collisions_with(conn: sqlite3.Connection, plan: Plan) -> tuple[IdCollision, 
     return _sorted(found)
 
 
-def registry_collisions(conn: sqlite3.Connection) -> tuple[IdCollision, ...]:
-    """Every id that more than one plan claims now: in their latest versions, or through an
-    agent not revoked (a registry loaded before ids were checked across plans)."""
-    return _shared(_claims(conn, current_only=True))
-
-
 def collisions_among(plans: Iterable[tuple[str, Plan]]) -> tuple[IdCollision, ...]:
     """Ids that more than one of these (plan key, plan) pairs lists."""
-    claims: _Claims = {}
+    claims: Claims = {}
     for key, plan in plans:
         for claimed in plan_ids(plan):
             claims.setdefault(claimed, set()).add(key)
-    return _shared(claims)
+    return shared(claims)
 
 
 def _named(collisions: tuple[IdCollision, ...], holder_of: str | None) -> str:
@@ -164,7 +156,7 @@ def load_refusal(
     )
 
 
-def registry_refusal(path: Path, collisions: tuple[IdCollision, ...]) -> IdCollisionError:
+def registry_refusal(path: Path | str, collisions: tuple[IdCollision, ...]) -> IdCollisionError:
     """The error for a registry that already holds ids claimed by two plans."""
     return IdCollisionError(
         f"registry {path} holds {len(collisions)} "

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from collector.errors import ConflictError, NotFoundError
+from collector.errors import ConflictError, NotFoundError, RegistryError
 from collector.plan import load_plan, parse_plan
 from collector.registry import QUARANTINE_RAW_LIMIT, Registry
 from collector.registry.records import format_time
@@ -202,6 +202,32 @@ def test_agent_add_refusals(registry: Registry) -> None:
         registry.revoke_agent("plat-a-e01-gw", by=" ", reason="r")
     with pytest.raises(NotFoundError):
         registry.revoke_agent("nobody", by="dave", reason="r")
+
+
+def test_an_agent_row_gone_before_it_is_read_back_is_an_error_and_writes_nothing(
+    registry: Registry,
+) -> None:
+    # A real trigger, not a mock: something outside the collector deletes the row the
+    # registry has just written, inside the same transaction.
+    conn = sqlite3.connect(registry.path)
+    conn.executescript(
+        "CREATE TRIGGER vanish_added AFTER INSERT ON agents WHEN NEW.agent_id = 'gw-gone' "
+        "BEGIN DELETE FROM agents WHERE agent_id = NEW.agent_id; END;"
+        "CREATE TRIGGER vanish_revoked AFTER UPDATE ON agents WHEN NEW.agent_id = 'plat-a-e01-gw' "
+        "BEGIN DELETE FROM agents WHERE agent_id = NEW.agent_id; END;"
+    )
+    conn.close()
+    audited = len(registry.audit())
+    with pytest.raises(RegistryError, match="agent gw-gone was written and cannot be read back"):
+        registry.add_agent(
+            "gw-gone", platform="plat-a", enterprise="plat-a-e03", public_key=_key(),
+            devices=["press-9"], by="carol",
+        )  # fmt: skip
+    with pytest.raises(RegistryError, match="agent plat-a-e01-gw was written"):
+        registry.revoke_agent("plat-a-e01-gw", by="dave", reason="stolen")
+    entry = registry.agent_identity("plat-a-e01-gw")
+    assert entry is not None and not entry.revoked
+    assert len(registry.audit()) == audited
 
 
 # --- quarantine ---------------------------------------------------------------------------

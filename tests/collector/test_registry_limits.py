@@ -1,4 +1,5 @@
-"""The registry's shared limits (collector/registry/runs.py, throttle.py) and schema 3."""
+"""The registry's shared limits (collector/registry/sqlite/run_slots.py, login_failures.py) and
+schema 3."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from collector.registry import Registry, SlotClaim, ThrottleLimits
-from collector.registry import decisions as decisions_tables
-from collector.registry import users as users_tables
-from collector.registry.schema import _TABLES as VERSION_2_BASE
+from collector.registry.sqlite.schema import _TABLES as VERSION_2_BASE
+from collector.registry.sqlite.schema import _WEB_TABLES as VERSION_2_WEB
 
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
 
@@ -106,7 +106,7 @@ def test_failures_outside_the_window_do_not_add_up(registry: Registry) -> None:
 def test_a_version_2_registry_is_upgraded_to_3_keeping_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "v2.sqlite"
     conn = sqlite3.connect(path, isolation_level=None)
-    script = VERSION_2_BASE + users_tables.TABLES + decisions_tables.TABLES
+    script = VERSION_2_BASE + VERSION_2_WEB
     conn.executescript(script)
     conn.execute(
         "INSERT INTO users (user_id, display_name, role, created_at, created_by) "

@@ -93,8 +93,10 @@ def test_a_scope_that_does_not_fit_the_role_is_refused(
 def test_user_ids_are_never_reused_and_users_never_deleted(registry: Registry) -> None:
     with pytest.raises(ConflictError):
         registry.add_user("li", display_name="again", role="observer", by="ops")
+    conn = sqlite3.connect(registry.path)
     with pytest.raises(sqlite3.DatabaseError, match="never deleted"):
-        registry._conn.execute("DELETE FROM users")
+        conn.execute("DELETE FROM users")
+    conn.close()
 
 
 def test_decisions_are_append_only_and_audited(registry: Registry) -> None:
@@ -121,12 +123,14 @@ def test_decisions_are_append_only_and_audited(registry: Registry) -> None:
     assert second.supersedes == first.id
     assert [d.outcome for d in registry.decisions("plat-a", "e01")] == ["rectify", "pass"]
     assert registry.latest_decisions()[("plat-a", "e01")].id == second.id
+    conn = sqlite3.connect(registry.path)
     for statement in (
         "UPDATE review_decisions SET outcome = 'pass'",
         "DELETE FROM review_decisions",
     ):
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            registry._conn.execute(statement)
+            conn.execute(statement)
+    conn.close()
     actions = [(e.action, e.subject) for e in registry.audit()]
     assert actions.count(("decision.record", "plat-a/e01")) == 2
     assert ("user.add", "user:li") in actions

@@ -13,12 +13,13 @@ Tables (docs/plan.md, "Registry tables", says what each column holds):
 - ``audit``: every change (plan load, agent add, device change, revoke); append-only.
 - ``quarantine``: rejected messages; ``agent_seqs``, ``seq_state``, ``seq_gaps``: per-agent
   sequence bookkeeping; ``agent_status``: what each agent last said about itself.
-- ``users``, ``user_tokens``, ``web_sessions`` (:mod:`collector.registry.users`) and
-  ``review_decisions`` (:mod:`collector.registry.decisions`): the web app's, defined in their
-  modules.
-- ``evidence_slots`` (:mod:`collector.registry.runs`) and ``login_failures``
-  (:mod:`collector.registry.throttle`): the web app's limits, shared by its replicas
+- ``users``, ``user_tokens``, ``web_sessions`` and ``review_decisions``: the web app's
+  (version 2).
+- ``evidence_slots`` and ``login_failures``: the web app's limits, shared by its replicas
   (version 3).
+
+Each table is read and written by one repository of :mod:`collector.registry.sqlite`; the
+PostgreSQL backend (issue 19) will have its own schema beside this one.
 
 Append-only is enforced by triggers, not only by the code: an UPDATE or DELETE on
 ``plan_versions``, ``audit`` or ``review_decisions`` aborts, and so does a DELETE on ``users``
@@ -33,8 +34,6 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-
-from collector.registry import decisions, runs, throttle, users
 
 __all__ = ["SCHEMA_VERSION", "connect"]
 
@@ -141,8 +140,88 @@ BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 """
 
 
+#: The web app's users, tokens and sessions (:mod:`~collector.registry.sqlite.users`,
+#: :mod:`~collector.registry.sqlite.sessions`) and review decisions
+#: (:mod:`~collector.registry.sqlite.decisions`): version 2.
+_WEB_TABLES = """
+CREATE TABLE IF NOT EXISTS users (
+    user_id       TEXT PRIMARY KEY,
+    display_name  TEXT NOT NULL,
+    role          TEXT NOT NULL CHECK (role IN ('admin', 'platform', 'reviewer', 'observer')),
+    platform      TEXT,
+    province      TEXT,
+    created_at    TEXT NOT NULL,
+    created_by    TEXT NOT NULL,
+    disabled_at   TEXT,
+    disabled_by   TEXT
+);
+CREATE TABLE IF NOT EXISTS user_tokens (
+    token_id       TEXT PRIMARY KEY,
+    user_id        TEXT NOT NULL REFERENCES users (user_id),
+    secret_sha256  TEXT NOT NULL,
+    label          TEXT NOT NULL,
+    created_at     TEXT NOT NULL,
+    created_by     TEXT NOT NULL,
+    expires_at     TEXT,
+    revoked_at     TEXT,
+    revoked_by     TEXT
+);
+CREATE INDEX IF NOT EXISTS user_tokens_by_user ON user_tokens (user_id);
+CREATE TABLE IF NOT EXISTS web_sessions (
+    session_sha256  TEXT PRIMARY KEY,
+    token_id        TEXT NOT NULL,
+    csrf            TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    expires_at      TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS users_no_delete BEFORE DELETE ON users
+BEGIN SELECT RAISE(ABORT, 'users are disabled, never deleted'); END;
+CREATE TRIGGER IF NOT EXISTS user_tokens_no_delete BEFORE DELETE ON user_tokens
+BEGIN SELECT RAISE(ABORT, 'tokens are revoked, never deleted'); END;
+CREATE TABLE IF NOT EXISTS review_decisions (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    platform         TEXT NOT NULL,
+    enterprise       TEXT NOT NULL,
+    bundle_sha256    TEXT NOT NULL,
+    evidence_status  TEXT NOT NULL,
+    outcome          TEXT NOT NULL CHECK (outcome IN ('pass', 'fail', 'rectify')),
+    comment          TEXT NOT NULL,
+    decided_at       TEXT NOT NULL,
+    decided_by       TEXT NOT NULL,
+    supersedes       INTEGER REFERENCES review_decisions (id)
+);
+CREATE INDEX IF NOT EXISTS review_decisions_by_enterprise
+    ON review_decisions (enterprise, id);
+CREATE TRIGGER IF NOT EXISTS review_decisions_no_update BEFORE UPDATE ON review_decisions
+BEGIN SELECT RAISE(ABORT, 'review_decisions is append-only: record a new decision'); END;
+CREATE TRIGGER IF NOT EXISTS review_decisions_no_delete BEFORE DELETE ON review_decisions
+BEGIN SELECT RAISE(ABORT, 'review_decisions is append-only'); END;
+"""
+
+#: The web app's limits shared by its replicas (:mod:`~collector.registry.sqlite.run_slots`,
+#: :mod:`~collector.registry.sqlite.login_failures`): version 3.
+_LIMIT_TABLES = """
+CREATE TABLE IF NOT EXISTS evidence_slots (
+    slot_id      TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL,
+    platform     TEXT NOT NULL,
+    enterprise   TEXT NOT NULL,
+    holder       TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('waiting', 'running')),
+    claimed_at   TEXT NOT NULL,
+    lease_until  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS evidence_slots_by_lease ON evidence_slots (lease_until);
+CREATE TABLE IF NOT EXISTS login_failures (
+    key           TEXT PRIMARY KEY,
+    window_start  TEXT    NOT NULL,
+    failures      INTEGER NOT NULL,
+    locked_until  TEXT
+);
+"""
+
 #: Version → what moves a file of the version below to it (each step IF NOT EXISTS).
-_UPGRADES: dict[int, str] = {3: runs.TABLES + throttle.TABLES}
+_UPGRADES: dict[int, str] = {3: _LIMIT_TABLES}
 
 
 def connect(path: Path, *, busy_timeout_s: float) -> sqlite3.Connection:
@@ -151,7 +230,7 @@ def connect(path: Path, *, busy_timeout_s: float) -> sqlite3.Connection:
     The connection is in autocommit mode (``isolation_level=None``): callers open their own
     ``BEGIN IMMEDIATE`` transactions. ``check_same_thread`` is off because the ingest calls the
     registry from paho's network thread and from ``asyncio.to_thread`` workers; the
-    :class:`~collector.registry.store.Registry` serialises access with a lock.
+    :class:`~collector.registry.sqlite.database.Database` serialises access with a lock.
     Raises sqlite3.Error if the file cannot be opened or is not a registry.
     """
     conn = sqlite3.connect(
@@ -194,7 +273,7 @@ def _upgrade_script(version: int) -> str:
     # Version 2's tables are the base: every file below 3 gets them (IF NOT EXISTS), then the
     # steps after its version.
     steps = [_UPGRADES[step] for step in sorted(_UPGRADES) if step > version]
-    return "".join([_TABLES, users.TABLES, decisions.TABLES, *steps])
+    return "".join([_TABLES, _WEB_TABLES, *steps])
 
 
 def _statements(script: str) -> list[str]:

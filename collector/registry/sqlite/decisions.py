@@ -1,0 +1,127 @@
+"""Review decisions in SQLite: ``review_decisions``, append-only (triggers abort UPDATE and
+DELETE).
+
+A new decision on an enterprise supersedes the previous one, which stays; each is written to
+the audit log in the same transaction. What a decision holds and the checks on it are
+:mod:`collector.registry.decisions`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from collector.registry.core import utc_now
+from collector.registry.decisions import Decision, checked_decision
+from collector.registry.records import format_time, parse_time
+from collector.registry.sqlite.database import Database
+
+__all__ = ["SqliteDecisionRepository"]
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+_COLUMNS = (
+    "id, platform, enterprise, bundle_sha256, evidence_status, outcome, comment, decided_at, "
+    "decided_by, supersedes"
+)
+
+
+def _decision(row: Sequence[object]) -> Decision:
+    (decision_id, platform, enterprise, bundle, status, outcome, comment, at, by, prior) = row
+    return Decision(
+        id=int(str(decision_id)),
+        platform=str(platform),
+        enterprise=str(enterprise),
+        bundle_sha256=str(bundle),
+        evidence_status=str(status),
+        outcome=outcome,  # type: ignore[arg-type]  # CHECK constraint keeps it one of OUTCOMES
+        comment=str(comment),
+        decided_at=parse_time(str(at)),
+        decided_by=str(by),
+        supersedes=None if prior is None else int(str(prior)),
+    )
+
+
+class SqliteDecisionRepository:
+    """Review decisions: appended, listed per enterprise, the one in force."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def record(
+        self,
+        *,
+        platform: str,
+        enterprise: str,
+        bundle_sha256: str,
+        evidence_status: str,
+        outcome: str,
+        comment: str,
+        by: str,
+        now: dt.datetime | None = None,
+        check_bundle: Callable[[], None] | None = None,
+    ) -> Decision:
+        """Append a decision on the bundle ``bundle_sha256`` (see Registry.record_decision)."""
+        text, actor = checked_decision(outcome, bundle_sha256, comment, by)
+        at = format_time(now or utc_now())
+        with self._db.write() as conn:
+            if check_bundle is not None:
+                check_bundle()
+            prior = conn.execute(
+                "SELECT max(id) FROM review_decisions WHERE platform = ? AND enterprise = ?",
+                (platform, enterprise),
+            ).fetchone()[0]
+            cursor = conn.execute(
+                f"INSERT INTO review_decisions ({_COLUMNS}) "  # noqa: S608 - literal
+                "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (platform, enterprise, bundle_sha256, evidence_status, outcome, text, at, actor,
+                 prior),
+            )  # fmt: skip
+            decision_id = int(cursor.lastrowid or 0)
+            Database.audit(
+                conn, at, actor, "decision.record", f"{platform}/{enterprise}",
+                decision=decision_id, outcome=outcome, bundle=bundle_sha256,
+                evidence_status=evidence_status, comment=text, supersedes=prior,
+            )  # fmt: skip
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM review_decisions WHERE id = ?",  # noqa: S608 - literal
+                (decision_id,),
+            ).fetchone()
+        log.info(
+            "decision %d on %s/%s: %s by %s", decision_id, platform, enterprise, outcome, actor
+        )
+        return _decision(row)
+
+    def with_cited_bundles(self, enterprise: str, action: Callable[[frozenset[str]], _T]) -> _T:
+        """Call ``action`` with the bundle ids any decision on the enterprise cites, holding the
+        write lock, so no decision can cite a bundle while ``action`` runs (pruning)."""
+        with self._db.write() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT bundle_sha256 FROM review_decisions WHERE enterprise = ?",
+                (enterprise,),
+            ).fetchall()
+            return action(frozenset(str(row[0]) for row in rows))
+
+    def history(self, platform: str, enterprise: str) -> list[Decision]:
+        """Every decision on an enterprise, oldest first (the last one is in force)."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM review_decisions WHERE platform = ? AND enterprise = ? "  # noqa: S608 - literal
+                "ORDER BY id",
+                (platform, enterprise),
+            ).fetchall()
+        return [_decision(row) for row in rows]
+
+    def latest(self) -> dict[tuple[str, str], Decision]:
+        """The decision in force per (platform, enterprise)."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM review_decisions WHERE id IN "  # noqa: S608 - literal
+                "(SELECT max(id) FROM review_decisions GROUP BY platform, enterprise)"
+            ).fetchall()
+        decisions = [_decision(row) for row in rows]
+        return {(d.platform, d.enterprise): d for d in decisions}
