@@ -1,9 +1,9 @@
-"""The Modbus source: connect, run the coalesced read plan, one :class:`Reading` per point.
+"""The Modbus source: connect, run the coalesced reads, one :class:`Reading` per point.
 
 Compared with the ThingsBoard IoT Gateway 3.8.5 we measured (``FIELD-NOTES.md``):
 
 - it sends one request per tag (25 tags, 25 round trips); we coalesce neighbouring points into
-  as few requests as the device's maximum read length and ``max_gap`` allow (:mod:`.plan`);
+  as few requests as the device's maximum read length and ``max_gap`` allow (:mod:`.coalesce`);
 - a failed tag is dropped with a log line and all tags share the gateway's timestamp; we return
   every configured point every poll, good or bad with the reason (the Modbus exception code and
   its name, a timeout, a lost connection, a decode error), each stamped when its response arrived
@@ -14,6 +14,11 @@ Compared with the ThingsBoard IoT Gateway 3.8.5 we measured (``FIELD-NOTES.md``)
   skipped), so one dead unit behind a gateway does not stall the poll for the rest.
 
 ``read()`` never raises: every failure becomes bad-quality readings.
+
+Why one module of ~490 lines: it is one source's poll loop and its connection state machine
+(connect, reconnect, back off, split a refused read), which must be read together to see that
+no path loses a poll or stalls another device; decoding and read coalescing are their own
+modules.
 """
 
 from __future__ import annotations

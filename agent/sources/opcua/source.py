@@ -21,6 +21,9 @@ on its own, never failing the session; a session that cannot be made is retried,
 
 A value that does not change is not made bad for its age: data-change subscriptions only
 report changes. It is bad only while the session is not known to be alive.
+
+Why one module of ~470 lines: it is one source's session supervisor and the state machine
+above, which must be read together; the session's set-up and node lookup are in session.py.
 """
 
 from __future__ import annotations
