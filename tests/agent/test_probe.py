@@ -26,7 +26,9 @@ from typer.testing import CliRunner
 from agent.config import parse_config
 from agent.probe import EXIT_DEVICE_FAILED, EXIT_OK, EXIT_USAGE, register
 from agent.probe.modbus import probe_modbus
-from agent.probe.opcua import BrowsedNode, probe_opcua, suggest_role, tags_yaml
+from agent.probe.opcua import probe_opcua
+from agent.probe.opcua_browse import BrowsedNode
+from agent.probe.opcua_tags import suggest_role, tags_yaml
 from contract.clock import ScaledClock
 from sim.opcua_server import OPCUA_VARIABLES
 from sim.registers import (

@@ -1,4 +1,4 @@
-"""SVG charts: well-formed, described, escaped, deterministic (collector/report/charts.py)."""
+"""SVG charts: well-formed, described, escaped, deterministic (collector/report/charts/)."""
 
 from __future__ import annotations
 
