@@ -13,12 +13,7 @@ from dataclasses import dataclass
 
 from collector.bundle.gather import gather_enterprise, gather_platform, plan_of
 from collector.errors import NotFoundError
-from collector.evidence.assemble import (
-    current_software,
-    enterprise_evidence,
-    platform_rollup,
-    province_summary,
-)
+from collector.evidence.assemble import enterprise_evidence
 from collector.evidence.change import DEFAULT_SEED
 from collector.evidence.document import (
     EnterpriseEvidence,
@@ -26,6 +21,8 @@ from collector.evidence.document import (
     ProvinceSummary,
     SoftwareDoc,
 )
+from collector.evidence.provenance import current_software
+from collector.evidence.rollups import platform_rollup, province_summary
 from collector.registry import Registry
 from collector.store import InfluxStore
 

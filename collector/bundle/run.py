@@ -16,7 +16,8 @@ from pathlib import Path
 from collector.bundle.archive import BundleInfo, BundleStore
 from collector.bundle.gather import gather_enterprise
 from collector.bundle.write import write_enterprise_bundle
-from collector.evidence.assemble import current_software, enterprise_evidence
+from collector.evidence.assemble import enterprise_evidence
+from collector.evidence.provenance import current_software
 from collector.registry import Registry
 from collector.store import InfluxStore
 

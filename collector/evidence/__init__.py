@@ -4,13 +4,7 @@ Pure computation on values; the collector's bundle and web steps feed it. Needs 
 and statsmodels (the ``collector`` extra); the ingest does not import it.
 """
 
-from collector.evidence.assemble import (
-    EnterpriseInputs,
-    current_software,
-    enterprise_evidence,
-    platform_rollup,
-    province_summary,
-)
+from collector.evidence.assemble import EnterpriseInputs, enterprise_evidence
 from collector.evidence.change import (
     DEFAULT_SEED,
     ChangeEstimate,
@@ -42,6 +36,8 @@ from collector.evidence.energy import (
 from collector.evidence.errors import EvidenceError, UndefinedChange
 from collector.evidence.inputs import AgentRecord, DailySums, DeviceDay, SeqGapRecord
 from collector.evidence.plausibility import FlagInputs, plausibility_flags
+from collector.evidence.provenance import current_software
+from collector.evidence.rollups import platform_rollup, province_summary
 from collector.evidence.subsidy import (
     ENTERPRISE_CAP_FEN,
     PLATFORM_CAP_FEN,

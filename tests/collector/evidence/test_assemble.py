@@ -13,18 +13,14 @@ import pytest
 import statsmodels.api as sm  # type: ignore[import-untyped]
 
 from collector.evidence import kpi_value
-from collector.evidence.assemble import (
-    EnterpriseInputs,
-    enterprise_evidence,
-    platform_rollup,
-    province_summary,
-)
+from collector.evidence.assemble import EnterpriseInputs, enterprise_evidence
 from collector.evidence.document import (
     EnterpriseEvidence,
     PlanRefDoc,
     SoftwareDoc,
     canonical_json,
 )
+from collector.evidence.rollups import platform_rollup, province_summary
 from collector.plan import Enterprise, Plan, load_plan, parse_plan
 from collector.store import DailyRow
 

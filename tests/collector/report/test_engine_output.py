@@ -17,13 +17,9 @@ from pathlib import Path
 import pytest
 
 import collector.evidence.plausibility as plausibility
-from collector.evidence.assemble import (
-    EnterpriseInputs,
-    enterprise_evidence,
-    platform_rollup,
-    province_summary,
-)
+from collector.evidence.assemble import EnterpriseInputs, enterprise_evidence
 from collector.evidence.document import EnterpriseEvidence, PlanRefDoc, SoftwareDoc
+from collector.evidence.rollups import platform_rollup, province_summary
 from collector.plan import load_plan, parse_plan
 from collector.report.html import enterprise_html, platform_html, province_html
 from collector.report.i18n import CHECKS, REASONS, flag_sentence

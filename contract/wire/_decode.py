@@ -1,0 +1,124 @@
+"""Bytes to a validated message: size, JSON, version, schema, then the canonical-form check."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from contract.wire._canonical import encode
+from contract.wire._errors import (
+    FieldRule,
+    InvalidMessage,
+    NotCanonical,
+    NotJson,
+    TooLarge,
+    UnsupportedVersion,
+)
+from contract.wire._limits import MAX_MESSAGE_BYTES, WIRE_VERSION
+from contract.wire._messages import Envelope, MessageT, StatusMessage
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a finite number")
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        raise ValueError(f"duplicate keys {dupes[:5]}")
+    return dict(pairs)
+
+
+def _load_json(raw: bytes) -> dict[str, Any]:
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise TooLarge(f"message is {len(raw)} bytes, the limit is {MAX_MESSAGE_BYTES}")
+    try:
+        text = raw.decode("utf-8")
+        value = json.loads(
+            text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicate_keys
+        )
+    except UnicodeDecodeError as exc:
+        raise NotJson(f"not UTF-8 at byte {exc.start}") from exc
+    except RecursionError as exc:
+        raise NotJson("nested too deeply") from exc
+    except ValueError as exc:  # JSONDecodeError, NaN/Infinity, duplicates, int digit limit
+        raise NotJson(str(exc)[:200]) from exc
+    if not isinstance(value, dict):
+        raise NotJson(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _field_path(loc: tuple[int | str, ...], rule: object) -> str:
+    parts = [*loc, rule.field] if isinstance(rule, FieldRule) else list(loc)
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "message"
+
+
+def _validate(model: type[MessageT], value: dict[str, Any]) -> MessageT:
+    version = value.get("v")
+    if version != WIRE_VERSION or isinstance(version, bool):
+        raise UnsupportedVersion(
+            f"got {str(version)[:20]!r}, this side speaks v={WIRE_VERSION}", field="v"
+        )
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        rule = first.get("ctx", {}).get("error")
+        detail = str(rule) if isinstance(rule, FieldRule) else first["msg"]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise InvalidMessage(detail + more, field=_field_path(first["loc"], rule)) from exc
+
+
+def _decode(model: type[MessageT], raw: bytes | bytearray) -> MessageT:
+    raw = bytes(raw)  # paho hands payloads over as bytes or bytearray
+    if len(raw) <= MAX_MESSAGE_BYTES and (message := _decode_canonical(model, raw)) is not None:
+        return message
+    # Not a valid canonical message: the path below finds which rule it breaks, and decides.
+    message = _validate(model, _load_json(raw))
+    if encode(message) != raw:
+        raise NotCanonical(
+            "message is not in canonical form (sorted keys, no whitespace, shortest numbers, "
+            "timestamps as YYYY-MM-DDTHH:MM:SS.mmmZ)"
+        )
+    return message
+
+
+def _decode_canonical(model: type[MessageT], raw: bytes) -> MessageT | None:
+    """The message ``raw`` encodes if it is valid and canonical, else None; never raises.
+
+    The collector's hot path: pydantic parses and validates the bytes in one pass (no Python
+    object tree, no duplicate-key hook). It accepts exactly what the path in :func:`_decode`
+    accepts: anything it lets through re-encodes to ``raw`` itself, and canonical bytes hold
+    no duplicate key, non-finite number or lone surrogate, so ``json.loads`` reads them as
+    the same values and strict validation of those gives this same message. Anything else
+    returns None and goes the exact way, which names the rule broken.
+    """
+    try:
+        message = model.model_validate_json(raw)
+        if message.v != WIRE_VERSION or encode(message) != raw:
+            return None
+    except (ValueError, RecursionError):  # ValidationError and encoding errors are ValueErrors
+        return None
+    return message
+
+
+def decode_envelope(raw: bytes | bytearray) -> Envelope:
+    """Parse and validate a windows message; raise a :class:`WireError` naming the rule broken.
+
+    Does not check the signature: that needs the sender's registered key (:func:`verify`).
+    """
+    return _decode(Envelope, raw)
+
+
+def decode_status(raw: bytes | bytearray) -> StatusMessage:
+    """Parse and validate a status message; raise a :class:`WireError` naming the rule broken."""
+    return _decode(StatusMessage, raw)

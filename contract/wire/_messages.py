@@ -1,0 +1,165 @@
+"""The wire's messages: a device's KPI window, and the two signed messages that carry them.
+
+Models only: they validate fields and cross-field rules; :mod:`contract.wire._decode` turns
+bytes into them, :mod:`contract.wire._signing` seals and verifies them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contract import quantities
+from contract.wire._canonical import canonical_bytes
+from contract.wire._errors import FieldRule
+from contract.wire._limits import (
+    CONFIG_DIGEST_PATTERN,
+    MAX_COUNT,
+    MAX_RECORDS,
+    MAX_SEQ,
+    MAX_TEXT,
+    MAX_WINDOW_S,
+    STATE_SUM_TOLERANCE_S,
+)
+from contract.wire._time import Timestamp, format_timestamp
+from contract.wire._topics import IDENTIFIER_PATTERN
+
+Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
+Seconds = Annotated[float, Field(ge=0, le=MAX_WINDOW_S, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+EnergyKwh = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
+
+
+class _WireModel(BaseModel):
+    # strict: a count sent as 3.0 or a flag sent as 1 is an error, not a coercion.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# --- records ------------------------------------------------------------------------------
+
+
+class DataQuality(_WireModel):
+    """How much of a window rests on good data; see docs/kpi.md for each field's definition."""
+
+    samples: Count
+    missed_polls: Count
+    bad_values: Count
+    comm_loss_s: Seconds
+    scheduled_comm_loss_s: Seconds
+    counter_resets: Count
+    meter_resets: Count
+    clock_jumps: Count
+
+
+class KpiWindow(_WireModel):
+    """One device's base quantities over one window ``[start, end)``.
+
+    Never ratios: OEE and every other ratio over any period is computed from sums of these.
+    A quantity the device has no signal for is ``None`` (not measured), never 0.
+    """
+
+    kind: Literal["kpi_window"] = "kpi_window"
+    device: Identifier
+    start: Timestamp
+    end: Timestamp
+    provenance: Literal["measured", "imported"]
+    partial: bool = False
+    config_digest: Annotated[str, Field(pattern=CONFIG_DIGEST_PATTERN)]
+    scheduled_s: Seconds
+    planned_s: Seconds
+    run_s: Seconds | None
+    idle_s: Seconds | None
+    down_s: Seconds | None
+    off_s: Seconds | None
+    planned_stop_s: Seconds | None
+    total_count: Count | None
+    good_count: Count | None
+    reject_count: Count | None
+    energy_kwh: EnergyKwh | None
+    ideal_cycle_s: Annotated[float, Field(gt=0, le=MAX_WINDOW_S, allow_inf_nan=False)] | None
+    quality: DataQuality
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the window in seconds."""
+        return (self.end - self.start).total_seconds()
+
+    @model_validator(mode="after")
+    def _times_fit_the_window(self) -> KpiWindow:
+        duration = self.duration_s
+        if duration <= 0:
+            raise FieldRule(
+                "end",
+                f"window ends at {format_timestamp(self.end)}, not after its start "
+                f"{format_timestamp(self.start)}",
+            )
+        if duration > MAX_WINDOW_S:
+            raise FieldRule("end", f"window is {duration:g} s long, over {MAX_WINDOW_S} s")
+        state_sum = 0.0  # summed in this order, as before: the tolerance sees the same float
+        for name in quantities.STATE_TIMES:
+            state_s: float | None = getattr(self, name)
+            if state_s is not None:
+                state_sum += state_s
+        state_sum += self.quality.comm_loss_s
+        if state_sum > duration + STATE_SUM_TOLERANCE_S:
+            raise FieldRule(
+                "run_s",
+                f"state times plus comm loss add up to {state_sum:g} s, more than the "
+                f"window's {duration:g} s",
+            )
+        for name, value in (("scheduled_s", self.scheduled_s), ("planned_s", self.planned_s)):
+            if value > duration + STATE_SUM_TOLERANCE_S:
+                raise FieldRule(name, f"{value:g} s is more than the window's {duration:g} s")
+        if (
+            self.quality.scheduled_comm_loss_s
+            > min(self.quality.comm_loss_s, self.scheduled_s) + STATE_SUM_TOLERANCE_S
+        ):
+            raise FieldRule(
+                "quality.scheduled_comm_loss_s",
+                f"{self.quality.scheduled_comm_loss_s:g} s is more than the comm loss "
+                f"({self.quality.comm_loss_s:g} s) or the scheduled time ({self.scheduled_s:g} s)",
+            )
+        return self
+
+
+#: The KpiWindow fields that add up over time and devices: every KPI is a ratio of their sums
+#: (docs/kpi.md). Merging windows, daily rollups and evidence all sum exactly these, and every
+#: DataQuality field. Defined once, with their units, in :mod:`contract.quantities`.
+SUMMED_FIELDS = quantities.SUMMED_FIELDS
+
+
+class _Signed(_WireModel):
+    v: int
+    platform: Identifier
+    enterprise: Identifier
+    agent: Identifier
+    sent: Timestamp
+    sig: Annotated[str, Field(min_length=1, max_length=200)]
+
+    def signed_bytes(self) -> bytes:
+        """The canonical bytes the signature covers: the whole message without ``sig``."""
+        return canonical_bytes(self.model_dump(mode="json", exclude={"sig"}))
+
+
+class Envelope(_Signed):
+    """A signed batch of records from one agent: ``{v, platform, enterprise, agent, seq, sent,
+    records[], sig}``. ``seq`` is per agent, starts at 1 and is never reused."""
+
+    seq: Annotated[int, Field(ge=1, le=MAX_SEQ)]
+    records: Annotated[list[KpiWindow], Field(min_length=1, max_length=MAX_RECORDS)]
+
+
+class StatusMessage(_Signed):
+    """An agent's retained birth (``online``) or Last Will (``offline``)."""
+
+    state: Literal["online", "offline"]
+    agent_version: Annotated[str, Field(max_length=64)]
+    config_digest: Annotated[str, Field(pattern=CONFIG_DIGEST_PATTERN)]
+    outbox_depth: Count
+    outbox_full: bool = False
+    last_error: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
+
+
+#: A sealed message of either kind, for the functions that seal or decode both.
+MessageT = TypeVar("MessageT", Envelope, StatusMessage)
