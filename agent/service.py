@@ -68,7 +68,11 @@ class _Device:
 
 
 class AgentService:
-    """The running agent; construct from a loaded configuration, then ``await run(stop)``."""
+    """The running agent; construct from a loaded configuration, then ``await run(stop)``.
+
+    ``clock`` replaces the configured one (the wall clock, or the ``clock`` block's scaled
+    clock): a test that runs the simulator in the same process gives both one plant clock.
+    """
 
     def __init__(
         self,
@@ -77,10 +81,11 @@ class AgentService:
         metrics_port: int | None = None,
         health_path: Path | None = None,
         drain_timeout_s: float = 5.0,
+        clock: Clock | None = None,
     ) -> None:
         config = loaded.config
         self.loaded = loaded
-        self.clock: Clock = config.make_clock()
+        self.clock: Clock = config.make_clock() if clock is None else clock
         self.key = load_private_key(config.agent.key_path)
         self.outbox = Outbox(config.agent.outbox_path, capacity_windows=config.outbox_capacity())
         self.outbox_lock = asyncio.Lock()

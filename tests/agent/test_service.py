@@ -1,7 +1,8 @@
 """`retrofit-agent run` end to end: a whole shift, simulator → agent → real mosquitto.
 
-The plant runs on a scaled clock shared with the agent (1440x: a plant hour in 2.5 wall
-seconds). An OPC UA machine works one shift with a break, off before and after. Windows travel
+The plant runs on one clock shared by the simulator and the agent (1440x: a plant hour in 2.5
+wall seconds, paced by this process so that a busy machine slows the plant instead of making it
+skip). An OPC UA machine works one shift with a break, off before and after. Windows travel
 the real path (source, KPI windows, outbox, signed batches, QoS 1) to a collector stand-in on
 the shared subscription; their sums over the shift must match what the simulator says really
 happened, within what sampling every poll interval can resolve.
@@ -10,9 +11,9 @@ happened, within what sampling every poll interval can resolve.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +25,6 @@ from agent.config import LoadedConfig, load_config
 from agent.keys import generate_key_pair, load_private_key
 from agent.service import AgentService
 from contract import wire
-from contract.clock import ScaledClock
 from sim.agent_config import agent_devices
 from sim.plant import PlantConfig
 from sim.runtime import Simulator
@@ -34,8 +34,8 @@ from tests.sim.plants import machine, plant
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
-# A Monday; the shift is 06:00-14:00 UTC. The agent starts at 03:00 plant time and must be
-# polling well before the shift: 3 plant hours are 7.5 wall seconds at 1440x.
+# A Monday; the shift is 06:00-14:00 UTC. Plant time starts at 03:00 when the agent starts
+# polling: the windows before the shift show it polled well before (9 h of polls in all).
 START = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 END_OF_RUN = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 SPEED = 1440.0
@@ -62,45 +62,74 @@ def the_plant() -> PlantConfig:
     )
 
 
-@dataclass
-class HeldPlantClock:
-    """The simulator's plant clock: held at ``START`` until released, then a ScaledClock.
+class PacedPlantClock:
+    """The plant clock the simulator and the agent share: ``SPEED`` times wall time, paced.
 
-    Set-up (the simulator's OPC UA server took 1.9 wall s to start on a lightly loaded 2-core
-    machine, the broker, the collector) must not use up the plant hours before the shift, as
-    it did at 1440x from a clock anchored when the fixture began. The test releases the clock
-    just before it starts the agent and gives the agent the same anchor, so both agree from then
-    on; held, the plant stays at ``START`` (the simulator never moves its machines backwards).
+    At 1440x a busy machine that stops this process for 0.3 wall s would put 7 plant minutes
+    between two polls (comm loss, past ``comm_loss_after_s``) and shift what the agent saw
+    against what the simulator did. So plant time is not computed from the wall clock but
+    advanced at each reading, by the wall time since the last one up to ``MAX_STEP_S``: the
+    simulator reads it every tick (0.01 s) and the agent at every poll, so on an idle machine
+    it runs at ``SPEED``, and a stall of this process stops the plant as it stops the agent.
+
+    It is held at ``START`` until the agent's device task calls :meth:`started`, after its
+    source connected: set-up (the simulator's OPC UA server took 1.9 wall s to start on a
+    lightly loaded 2-core machine, the agent's session more) uses up no plant hours before
+    the shift. The simulator never moves its machines backwards, so both start at ``START``.
+    Read from the event loop and from a worker thread (the publisher seals batches in
+    ``asyncio.to_thread``): a lock keeps the readings in order.
     """
 
-    released: ScaledClock | None = None
+    MAX_STEP_S = 0.05
 
-    def release(self) -> ScaledClock:
-        """Start plant time at ``START`` now; the clock the agent must share."""
-        assert self.released is None, "the plant clock runs already"
-        self.released = ScaledClock(start=START, anchor=time.time(), speed=SPEED)
-        return self.released
+    def __init__(self) -> None:
+        self._plant_ts = START.timestamp()
+        self._wall: float | None = None  # time.monotonic() at the last reading; None: held
+        self._lock = threading.Lock()
+
+    @property
+    def speed(self) -> float:
+        return SPEED
+
+    async def started(self) -> None:
+        """Start plant time (at ``START``) if it is still held."""
+        with self._lock:
+            if self._wall is None:
+                self._wall = time.monotonic()
 
     def timestamp(self) -> float:
-        return START.timestamp() if self.released is None else self.released.timestamp()
+        with self._lock:
+            if self._wall is not None:
+                wall = time.monotonic()
+                self._plant_ts += min(wall - self._wall, self.MAX_STEP_S) * SPEED
+                self._wall = wall
+            return self._plant_ts
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.timestamp(), UTC)
 
     def monotonic(self) -> float:
-        return time.monotonic() * SPEED
+        return self.timestamp()  # plant time never steps here, so no clock jump shows
 
     async def sleep(self, plant_s: float) -> None:
-        await asyncio.sleep(max(0.0, plant_s) / SPEED)
+        await self.sleep_until(self.timestamp() + plant_s)
+
+    async def sleep_until(self, plant_ts: float) -> None:
+        """Return once plant time has reached ``plant_ts`` (never while it is held)."""
+        # No event to wait on: plant time moves only when read, so read it after each sleep.
+        left_s = plant_ts - self.timestamp()
+        while left_s > 0:
+            await asyncio.sleep(left_s / SPEED)
+            left_s = plant_ts - self.timestamp()
 
 
 @pytest.fixture
-def plant_clock() -> HeldPlantClock:
-    return HeldPlantClock()
+def plant_clock() -> PacedPlantClock:
+    return PacedPlantClock()
 
 
 @pytest.fixture
-async def sim(tmp_path: Path, plant_clock: HeldPlantClock) -> AsyncIterator[Simulator]:
+async def sim(tmp_path: Path, plant_clock: PacedPlantClock) -> AsyncIterator[Simulator]:
     simulator = Simulator(
         the_plant(),
         clock=plant_clock,
@@ -115,9 +144,8 @@ async def sim(tmp_path: Path, plant_clock: HeldPlantClock) -> AsyncIterator[Simu
         yield simulator
 
 
-def agent_config(
-    tmp_path: Path, sim: Simulator, clock: ScaledClock, broker: MosquittoServer
-) -> Path:
+def agent_config(tmp_path: Path, sim: Simulator, broker: MosquittoServer) -> Path:
+    """The agent's file; its plant clock is the test's (given to ``AgentService``), no block."""
     assert sim.opcua is not None
     key = tmp_path / "agent.key"
     generate_key_pair(key)
@@ -131,9 +159,6 @@ def agent_config(
                   "key_path": str(key), "outbox_path": str(tmp_path / "outbox.sqlite"),
                   "window_s": WINDOW_S},
         "broker": {"host": broker.host, "port": broker.port},
-        "clock": {"start": START.isoformat(),
-                  "anchor": datetime.fromtimestamp(clock.anchor, UTC).isoformat(),
-                  "speed": SPEED},
         "devices": [device],
     }  # fmt: skip
     path = tmp_path / "agent.yaml"
@@ -142,28 +167,36 @@ def agent_config(
 
 
 async def test_a_whole_shift_of_windows_matches_the_simulators_ground_truth(
-    tmp_path: Path, plant_clock: HeldPlantClock, sim: Simulator, mosquitto: MosquittoServer
+    tmp_path: Path, plant_clock: PacedPlantClock, sim: Simulator, mosquitto: MosquittoServer
 ) -> None:
     collector = MqttTestClient("collector-1")
     collector.connect(mosquitto, clean_start=False)
     collector.subscribe(wire.shared_filter("collectors", "windows"))
-    clock = plant_clock.release()
-    loaded = load_config(agent_config(tmp_path, sim, clock, mosquitto))
-    service = AgentService(loaded, health_path=tmp_path / "health.json", metrics_port=0)
+    loaded = load_config(agent_config(tmp_path, sim, mosquitto))
+    # The drain bound only caps a stop on a busy machine: it returns once all are acked.
+    service = AgentService(
+        loaded,
+        health_path=tmp_path / "health.json",
+        metrics_port=0,
+        drain_timeout_s=60,
+        clock=plant_clock,
+    )
     stop = asyncio.Event()
     running = asyncio.create_task(service.run(stop))
-    # The agent must connect and poll before the shift: at least 30 plant minutes (1.25 s) left.
-    assert clock.now() < START.replace(hour=5, minute=30), "the agent's set-up took too long"
-    await asyncio.sleep((END_OF_RUN - clock.now()).total_seconds() / SPEED)
+    await plant_clock.sleep_until(END_OF_RUN.timestamp())
     assert service.metrics is not None
     async with httpx.AsyncClient() as http:
         metrics = (await http.get(f"http://127.0.0.1:{service.metrics.port}/metrics")).text
         health = (await http.get(f"http://127.0.0.1:{service.metrics.port}/healthz")).json()
     stop.set()
-    await asyncio.wait_for(running, timeout=30)
+    await asyncio.wait_for(running, timeout=90)
 
-    records = [r for m in collector.drain() for r in _verified(m.payload, loaded).records]
+    published = service.publisher.state.records_acked
+    records = _received(collector, loaded, published)
     collector.close()
+    assert len(records) == published  # every window the broker acknowledged came, once
+    # The agent connected and polled before the shift (its first window starts before 05:30).
+    assert min(r.start for r in records) < START.replace(hour=5, minute=30)
     ends = [r.end for r in records]
     assert len(set(ends)) == len(ends)  # each window once
     shift_start, shift_end = (START.replace(hour=h, minute=0) for h in (6, 14))
@@ -216,7 +249,18 @@ def _sample(metrics: str, name: str) -> float:
     return float(line.rsplit(" ", 1)[1])
 
 
-def _verified(payload: bytes, loaded: LoadedConfig) -> wire.Envelope:
+def _received(
+    collector: MqttTestClient, loaded: LoadedConfig, windows: int
+) -> list[wire.KpiWindow]:
+    """The windows of verified batches until ``windows`` have come, then any more (duplicates)."""
+    records: list[wire.KpiWindow] = []
+    while len(records) < windows:
+        message = collector.messages.get(timeout=30)  # a bound: mosquitto has them all already
+        records.extend(_verified(message.payload, loaded).records)
+    return records + [r for m in collector.drain() for r in _verified(m.payload, loaded).records]
+
+
+def _verified(payload: bytes | bytearray, loaded: LoadedConfig) -> wire.Envelope:
     envelope = wire.decode_envelope(payload)
     wire.verify(envelope, load_private_key(loaded.config.agent.key_path).public_key())
     return envelope

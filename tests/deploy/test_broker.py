@@ -20,6 +20,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.reasoncodes import ReasonCode
 
 from collector.broker import acl_text
 from collector.plan import load_plan
@@ -91,8 +92,8 @@ class Client:
         if tls:
             self.paho.tls_set(ca_certs=str(broker.workdir / "certs" / "ca.pem"))
         self.paho.username_pw_set(user, password)
-        self.connack: mqtt.ReasonCode | None = None
-        self.pubacks: dict[int, mqtt.ReasonCode] = {}
+        self.connack: ReasonCode | None = None
+        self.pubacks: dict[int, ReasonCode] = {}
         self.messages: list[mqtt.MQTTMessage] = []
         self.events = threading.Condition()
         self.paho.on_connect = self._on_connect
@@ -103,15 +104,13 @@ class Client:
         self._wait(lambda: self.connack is not None, wait_s)
 
     def _on_connect(
-        self, _c: object, _u: object, _f: object, reason: mqtt.ReasonCode, _p: object
+        self, _c: object, _u: object, _f: object, reason: ReasonCode, _p: object
     ) -> None:
         with self.events:
             self.connack = reason
             self.events.notify_all()
 
-    def _on_publish(
-        self, _c: object, _u: object, mid: int, reason: mqtt.ReasonCode, _p: object
-    ) -> None:
+    def _on_publish(self, _c: object, _u: object, mid: int, reason: ReasonCode, _p: object) -> None:
         with self.events:
             self.pubacks[mid] = reason
             self.events.notify_all()
@@ -125,7 +124,7 @@ class Client:
         with self.events:
             return self.events.wait_for(done, wait_s)
 
-    def publish(self, topic: str, payload: bytes = b"{}") -> mqtt.ReasonCode | None:
+    def publish(self, topic: str, payload: bytes = b"{}") -> ReasonCode | None:
         """Publish at QoS 1; the PUBACK's reason code (None if none came)."""
         info = self.paho.publish(topic, payload, qos=1)
         self._wait(lambda: info.mid in self.pubacks)

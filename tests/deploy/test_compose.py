@@ -81,6 +81,7 @@ def test_the_collector_uses_a_user_without_admin_rights_after_store_init() -> No
     init = services[ONE_SHOT]
     # The command as the real CLI parses it: `store init` with the admin, password from env.
     group = typer.main.get_command(collector_cli.app)
+    assert isinstance(group, typer.core.TyperGroup)  # the app has subcommands
     parent = typer.Context(group, info_name="retrofit-collector")
     name, store, rest = group.resolve_command(parent, init["command"])
     assert name == "store" and isinstance(store, typer.core.TyperGroup)
@@ -230,6 +231,7 @@ def serve_options(command: list[str]) -> dict[str, Any]:
     Raises typer.TyperException (a usage error) for an option or value ``serve`` refuses.
     """
     group = typer.main.get_command(collector_cli.app)
+    assert isinstance(group, typer.core.TyperGroup)  # the app has subcommands
     parent = typer.Context(group, info_name="retrofit-collector")
     name, subcommand, rest = group.resolve_command(parent, command)
     assert name == "serve" and subcommand is not None

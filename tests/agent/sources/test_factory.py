@@ -69,6 +69,7 @@ async def test_modbus_tcp_devices_read_the_simulator(tmp_path: Path) -> None:
         two_machine_plant(), clock=clock, start_ts=START.timestamp(), modbus_port=0, tick_s=0
     ) as sim:
         await sim.advance_to(START.timestamp() + 3600)
+        assert sim.modbus_address is not None
         host, port = sim.modbus_address
         devices = "".join(
             f"  - id: {name}\n    protocol: modbus_tcp\n    host: {host}\n    port: {port}\n"

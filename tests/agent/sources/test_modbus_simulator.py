@@ -100,6 +100,7 @@ def clock() -> ScaledClock:
 async def test_every_type_and_order_over_tcp_in_few_requests() -> None:
     sim_plant = plant(machine(id="m1", unit_id=1), test_pattern_unit=UNIT)
     async with Simulator(sim_plant, clock=clock(), modbus_port=0, tick_s=0) as sim:
+        assert sim.modbus_address is not None
         host, port = sim.modbus_address
         source = device_source({"protocol": "modbus_tcp", "host": host, "port": port}, clock())
         try:

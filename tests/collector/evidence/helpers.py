@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from collector.evidence import KpiSeries
+from collector.evidence.sufficiency import PeriodRole
 from collector.plan import Enterprise
 from collector.store import DailyRow
 
@@ -84,7 +85,7 @@ def ar1(rng: np.random.Generator, shape: tuple[int, ...], rho: float, sd: float)
 
 
 def availability_series(
-    role: str, availability: np.ndarray, planned_s: np.ndarray, start: date = START
+    role: PeriodRole, availability: np.ndarray, planned_s: np.ndarray, start: date = START
 ) -> KpiSeries:
     """An availability series from daily availability and planned time (run = A × planned)."""
     sums = np.column_stack([availability * planned_s, planned_s])

@@ -9,13 +9,19 @@ import pytest
 import statsmodels.api as sm  # type: ignore[import-untyped]  # no type hints shipped
 from scipy import stats  # type: ignore[import-untyped]  # no type hints shipped
 
-from collector.evidence import block_length, estimate_change, hac_maxlags, moving_block_indices
+from collector.evidence import (
+    KpiSeries,
+    block_length,
+    estimate_change,
+    hac_maxlags,
+    moving_block_indices,
+)
 from collector.evidence.change import MDE_FACTOR, effective_days
 
 from .helpers import ar1, availability_series
 
 
-def _periods(seed: int = 1, shift: float = 0.05, n: int = 60):
+def _periods(seed: int = 1, shift: float = 0.05, n: int = 60) -> tuple[KpiSeries, KpiSeries]:
     rng = np.random.default_rng(seed)
     planned = rng.uniform(20000, 30000, size=2 * n)
     noise = ar1(rng, (2, n), rho=0.5, sd=0.04)
@@ -90,7 +96,9 @@ def test_bootstrap_interval_from_independent_resampling() -> None:
     assert estimate.bootstrap_se == pytest.approx(np.std(changes, ddof=1), rel=1e-9)
 
 
-def _newey_west_by_hand(y, x, w, lags):
+def _newey_west_by_hand(
+    y: np.ndarray, x: np.ndarray, w: np.ndarray, lags: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The HAC covariance of WLS coefficients, Bartlett kernel, n/(n−k) correction."""
     root = np.sqrt(w)
     xw, yw = x * root[:, None], y * root

@@ -10,20 +10,22 @@ from scipy import stats  # type: ignore[import-untyped]  # no type hints shipped
 
 from collector.evidence import KpiSeries, energy_savings, fit_baseline, g14_statistics
 from collector.evidence.energy import savings_half_width_pct
+from collector.evidence.sufficiency import PeriodRole
 
 from .helpers import ar1, days
 
 FIELDS = ("energy_kwh", "good_count", "planned_s")
 
 
-def energy_series(role: str, energy: np.ndarray, output: np.ndarray) -> KpiSeries:
+def energy_series(role: PeriodRole, energy: np.ndarray, output: np.ndarray) -> KpiSeries:
     """An energy-per-unit series with 8 planned hours a day."""
     planned = np.full(output.size, 28800.0)
     sums = np.column_stack([energy, output, planned])
     return KpiSeries("energy_per_unit", role, tuple(days(output.size)), FIELDS, sums)
 
 
-def _baseline(seed: int = 5, n: int = 42, noise_sd: float = 20.0):
+def _baseline(seed: int = 5, n: int = 42, noise_sd: float = 20.0) -> tuple[np.ndarray, np.ndarray]:
+    """Daily output and energy: 200 kWh + 0.5 kWh a part, AR(1) noise."""
     rng = np.random.default_rng(seed)
     output = rng.uniform(800, 1200, size=n)
     energy = 200.0 + 0.5 * output + ar1(rng, (n,), rho=0.3, sd=noise_sd)

@@ -27,11 +27,9 @@ BASELINE, REPORTING = ENTERPRISE.baseline, ENTERPRISE.reporting  # 02-02..03-29,
 DIGEST_A, DIGEST_B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
 
 
-def _clean(**changes: object) -> list[DailyRow]:
-    rows = simulated_rows(BASELINE.start, BASELINE.end, availability=0.70, seed=1, **changes)
-    return rows + simulated_rows(
-        REPORTING.start, REPORTING.end, availability=0.80, seed=2, **changes
-    )
+def _clean() -> list[DailyRow]:
+    rows = simulated_rows(BASELINE.start, BASELINE.end, availability=0.70, seed=1)
+    return rows + simulated_rows(REPORTING.start, REPORTING.end, availability=0.80, seed=2)
 
 
 def _flags(rows: list[DailyRow], **integrity: object) -> list[FlagDoc]:

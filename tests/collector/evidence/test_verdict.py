@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from collector.evidence import (
     judge_kpi,
 )
 from collector.plan import Enterprise, Period, Target
+from collector.store import DailyRow
 
 from .helpers import device_day
 
@@ -25,7 +28,8 @@ REPORTING = Period(start=date(2026, 4, 1), end=date(2026, 5, 30))
 OEE_UP = Target(direction="increase", size=5.0, unit="pp")
 
 
-def _rows(period: Period, availability: float, seed: int, **changes: object) -> list:
+def _rows(period: Period, availability: float, seed: int, **changes: Any) -> list[DailyRow]:
+    """``changes`` are DailyRow fields, as ``device_day`` takes them."""
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(period.days):
@@ -104,8 +108,7 @@ def test_energy_verdict_uses_the_adjusted_baseline() -> None:
     reporting = _rows(REPORTING, 0.80, 2)
     # 15 % less energy for the same output in the reporting period.
     reporting = [
-        device_day(r.day, **{**_fields(r), "energy_kwh": 0.85 * (200.0 + 0.5 * r.good_count)})
-        for r in reporting
+        replace(r, energy_kwh=0.85 * (200.0 + 0.5 * _measured(r.good_count))) for r in reporting
     ]
     days = enterprise_days(baseline + reporting)
     target = Target(direction="decrease", size=8.0, unit="%")
@@ -116,8 +119,7 @@ def test_energy_verdict_uses_the_adjusted_baseline() -> None:
     # The same data with a model G14 rejects: noisy baseline energy.
     rng = np.random.default_rng(4)
     noisy = [
-        device_day(r.day, **{**_fields(r), "energy_kwh": r.energy_kwh * rng.uniform(0.4, 1.6)})
-        for r in baseline
+        replace(r, energy_kwh=_measured(r.energy_kwh) * rng.uniform(0.4, 1.6)) for r in baseline
     ]
     verdict = judge_kpi(
         "energy_per_unit", target, enterprise_days(noisy + reporting), BASELINE, REPORTING
@@ -126,9 +128,10 @@ def test_energy_verdict_uses_the_adjusted_baseline() -> None:
     assert verdict.reasons == ("energy_model_fails_g14",)
 
 
-def _fields(row: object) -> dict[str, object]:
-    names = ("run_s", "down_s", "total_count", "good_count", "reject_count", "ideal_count_s")
-    return {name: getattr(row, name) for name in names}
+def _measured(value: float | None) -> float:
+    """A day's sum that ``device_day`` always sets (None only when no window measured it)."""
+    assert value is not None
+    return value
 
 
 def _enterprise(targets: dict[str, Target]) -> Enterprise:

@@ -36,7 +36,7 @@ from collector.evidence.document import (
     canonical_json,
 )
 from collector.evidence.subsidy import EnterpriseOutcome, enterprise_subsidy
-from collector.report import report_name
+from collector.report import Lang, report_name
 from collector.report.html import enterprise_html
 from collector.web.directory import EnterpriseRef
 
@@ -237,7 +237,8 @@ def write_bundle(document: EnterpriseEvidence, folder: Path) -> None:
     minutes. The evidence-run tests write whole bundles through the real writer.
     """
     files = {"evidence.json": canonical_json(document)}
-    for lang, other in (("zh-CN", "en"), ("en", "zh-CN")):
+    pairs: tuple[tuple[Lang, Lang], ...] = (("zh-CN", "en"), ("en", "zh-CN"))
+    for lang, other in pairs:
         html = enterprise_html(document, lang, sibling=report_name(other, "html"))
         files[report_name(lang, "html")] = html.encode("utf-8")
     for name, data in files.items():

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from stack import InfluxServer
 from stack.ports import free_port
@@ -38,7 +38,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 # Laptop and tablet (portrait) viewports.
-VIEWPORTS = {"laptop": {"width": 1366, "height": 900}, "tablet": {"width": 820, "height": 1180}}
+VIEWPORTS: dict[str, ViewportSize] = {
+    "laptop": {"width": 1366, "height": 900},
+    "tablet": {"width": 820, "height": 1180},
+}
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
 

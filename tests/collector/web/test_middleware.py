@@ -86,7 +86,7 @@ def served(
 
 def _series(metrics_url: str) -> set[tuple[str, str, str]]:
     text = httpx.get(metrics_url, timeout=5).text
-    found = {m.groups() for line in text.splitlines() if (m := _SERIES.match(line))}
+    found = {(m[1], m[2], m[3]) for line in text.splitlines() if (m := _SERIES.match(line))}
     assert found, text[:500]
     return found
 
