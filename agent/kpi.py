@@ -35,6 +35,7 @@ __all__ = [
     "ScheduleFn",
     "WindowBuilder",
     "always_scheduled",
+    "complete_counts",
     "counter_delta",
 ]
 
@@ -131,6 +132,23 @@ def counter_delta(
     if rolled <= limit:
         return rolled, None
     return current, "reset"
+
+
+def complete_counts(
+    total: int | None, good: int | None, reject: int | None
+) -> tuple[int | None, int | None, int | None]:
+    """``(total, good, reject)`` parts with the missing one of three derived from the other two.
+
+    Never below zero (a good counter ahead of the total gives no negative rejects); with two or
+    more missing, they stay None. The live windows and imported ones both count this way.
+    """
+    if good is None and total is not None and reject is not None:
+        good = max(total - reject, 0)
+    elif total is None and good is not None and reject is not None:
+        total = good + reject
+    elif reject is None and total is not None and good is not None:
+        reject = max(total - good, 0)
+    return total, good, reject
 
 
 @dataclass
@@ -367,19 +385,9 @@ class WindowBuilder:
         def measured(role: str) -> int | None:
             return window.counts.get(role, 0) if role in self.spec.counters else None
 
-        total, good, reject = (
-            measured("total_count"),
-            measured("good_count"),
-            measured("reject_count"),
+        return complete_counts(
+            measured("total_count"), measured("good_count"), measured("reject_count")
         )
-        # Derive the missing one of three from the other two; never below zero.
-        if good is None and total is not None and reject is not None:
-            good = max(total - reject, 0)
-        elif total is None and good is not None and reject is not None:
-            total = good + reject
-        elif reject is None and total is not None and good is not None:
-            reject = max(total - good, 0)
-        return total, good, reject
 
     def _close(self, window: _Window) -> wire.KpiWindow:
         states = window.states if self.spec.has_state else None

@@ -17,6 +17,8 @@ from agent.importing.errors import (
     RowIssue,
 )
 
+# The face names errors.py's exports again, as a face does: the house's (and httpx's) habit.
+# pylint: disable=duplicate-code
 __all__ = [
     "BadRowsError",
     "ImportFailed",

@@ -22,7 +22,7 @@ from agent.config import DeviceConfig, Role, planned_seconds
 from agent.importing.errors import RefusedError, RowIssue
 from agent.importing.mapping import ImportMapping
 from agent.importing.rows import COUNT_ROLES, IntervalRow
-from agent.kpi import CounterSpec, KpiSpec, Sample, WindowBuilder
+from agent.kpi import CounterSpec, KpiSpec, Sample, WindowBuilder, complete_counts
 from agent.samples import comm_loss_limit_s, kpi_spec
 from contract import quantities, wire
 
@@ -156,15 +156,8 @@ def _derive_counts(amounts: dict[str, float]) -> tuple[int | None, int | None, i
         value = amounts.get(name)
         return None if value is None else int(value)
 
-    total, good, reject = count("total_count"), count("good_count"), count("reject_count")
     # As the live engine does: the missing one of three from the other two, never below 0.
-    if good is None and total is not None and reject is not None:
-        good = max(total - reject, 0)
-    elif total is None and good is not None and reject is not None:
-        total = good + reject
-    elif reject is None and total is not None and good is not None:
-        reject = max(total - good, 0)
-    return total, good, reject
+    return complete_counts(count("total_count"), count("good_count"), count("reject_count"))
 
 
 def _utc(ts: float) -> datetime:

@@ -207,6 +207,9 @@ class DeviceDayDoc(_Doc):
     ``None`` where the device did not measure a quantity that day.
     """
 
+    # The published schema's copy of DailyRow's fields, typed one by one for pydantic and mypy;
+    # tests/contract/test_quantities.py holds both to contract.quantities.
+    # pylint: disable=duplicate-code
     agent: str
     device: str
     provenance: Literal["measured", "imported"]
@@ -248,6 +251,9 @@ class DeviceDayDoc(_Doc):
 class SufficiencyDoc(_Doc):
     """Whether one period holds enough evidence for one KPI (method §2)."""
 
+    # The published schema beside the engine's result it shows (sufficiency.Sufficiency):
+    # sections.py maps one onto the other field by field, so neither changes the other unseen.
+    # pylint: disable=duplicate-code
     role: PeriodRole
     period: PeriodDoc
     calendar_days: int
@@ -312,6 +318,9 @@ class ChangeDoc(_Doc):
 class EnergyModelDoc(_Doc):
     """The production-adjusted baseline model and its ASHRAE G14 statistics (method §4)."""
 
+    # The published schema beside the engine's result it shows (energy.EnergyModel):
+    # sections.py maps one onto the other field by field, so neither changes the other unseen.
+    # pylint: disable=duplicate-code
     drivers: list[str]
     coefficients: list[float]
     n: int
@@ -343,6 +352,9 @@ class EnergyPointDoc(_Doc):
 class EnergyDoc(_Doc):
     """Avoided energy against the adjusted baseline (method §4)."""
 
+    # The published schema beside the engine's result it shows (energy.EnergySavings):
+    # sections.py maps one onto the other field by field, so neither changes the other unseen.
+    # pylint: disable=duplicate-code
     model: EnergyModelDoc
     reporting_days: int
     actual_kwh: float

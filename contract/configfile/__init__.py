@@ -31,6 +31,8 @@ from contract.configfile.yamlload import (
     read_config_text,
 )
 
+# The face names types.py's exports again, as a face does: the house's (and httpx's) habit.
+# pylint: disable=duplicate-code
 __all__ = [
     "Address",
     "ConfigModel",

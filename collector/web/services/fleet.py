@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Iterable
 
+from collector.registry import AgentEntry
 from collector.store import StoreError
 from collector.web import scope
 from collector.web.principal import Principal
@@ -17,7 +19,7 @@ from collector.web.services.series import last_window_ends
 from collector.web.services.summaries import agent_out
 from collector.web.state import WebState
 
-__all__ = ["fleet", "fleet_lines"]
+__all__ = ["agent_lines", "fleet", "fleet_lines"]
 
 
 async def fleet(
@@ -41,9 +43,18 @@ async def fleet(
 def fleet_lines(state: WebState, user: Principal, platform: str | None) -> list[AgentOut]:
     """The caller's agents with status (without last windows), by platform and id."""
     directory = state.directory()
+    agents = [
+        a
+        for a in scope.visible_agents(user, directory, state.registry)
+        if platform is None or a.platform == platform
+    ]
+    return agent_lines(state, agents, dt.datetime.now(dt.UTC))
+
+
+def agent_lines(state: WebState, agents: Iterable[AgentEntry], now: dt.datetime) -> list[AgentOut]:
+    """``agents`` with their last status and open seq gaps, as of ``now``, in their order."""
     statuses = state.registry.agent_statuses()
     gaps = state.registry.open_gap_counts()
-    now = dt.datetime.now(dt.UTC)
     return [
         agent_out(
             a,
@@ -52,8 +63,7 @@ def fleet_lines(state: WebState, user: Principal, platform: str | None) -> list[
             now=now,
             offline_after_s=state.settings.agent_offline_after_s,
         )
-        for a in scope.visible_agents(user, directory, state.registry)
-        if platform is None or a.platform == platform
+        for a in agents
     ]
 
 
