@@ -63,6 +63,10 @@ def serve(
                 port=web.port if port is None else port,
                 log_config=None,  # our handlers (configure_logging), not uvicorn's
                 server_header=False,
+                # The client's address is the app's to decide, from web.trusted_proxies
+                # (collector/web/throttle.py): uvicorn's own X-Forwarded-For rewriting would let
+                # any process on this host claim any address and lock another's logins.
+                proxy_headers=False,
             )
         )
         asyncio.run(_serve_with_metrics(server, application, web.metrics_port))
