@@ -11,6 +11,7 @@ happened, within what sampling every poll interval can resolve.
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -32,7 +33,9 @@ from stack import MosquittoServer, free_port
 from tests.mqtt_client import MqttTestClient
 from tests.sim.plants import machine, plant
 
-pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
+# No shorter timeout than the project's (300 s), a guard against a hang: on a busy machine the
+# paced plant runs slower (80 s against 40 s with both cores loaded), never wrong.
+pytestmark = [pytest.mark.anyio]
 
 # A Monday; the shift is 06:00-14:00 UTC. Plant time starts at 03:00 when the agent starts
 # polling: the windows before the shift show it polled well before (9 h of polls in all).
@@ -66,11 +69,13 @@ class PacedPlantClock:
     """The plant clock the simulator and the agent share: ``SPEED`` times wall time, paced.
 
     At 1440x a busy machine that stops this process for 0.3 wall s would put 7 plant minutes
-    between two polls (comm loss, past ``comm_loss_after_s``) and shift what the agent saw
-    against what the simulator did. So plant time is not computed from the wall clock but
-    advanced at each reading, by the wall time since the last one up to ``MAX_STEP_S``: the
-    simulator reads it every tick (0.01 s) and the agent at every poll, so on an idle machine
-    it runs at ``SPEED``, and a stall of this process stops the plant as it stops the agent.
+    between two polls (comm loss, past ``comm_loss_after_s``), and a slow event loop would let
+    plant time pass poll after poll unread. So plant time is not computed from the wall clock
+    but advanced at each reading, by the wall time since the last one up to ``MAX_STEP_S``
+    (the simulator reads it every tick, 0.01 s, and the agent at every poll, so on an idle
+    machine it runs at ``SPEED``), and it never passes the time a sleeper waits for until that
+    sleeper has woken: the agent polls at every point of its grid, and a stall of this process
+    stops the plant as it stops the agent.
 
     It is held at ``START`` until the agent's device task calls :meth:`started`, after its
     source connected: set-up (the simulator's OPC UA server took 1.9 wall s to start on a
@@ -85,6 +90,7 @@ class PacedPlantClock:
     def __init__(self) -> None:
         self._plant_ts = START.timestamp()
         self._wall: float | None = None  # time.monotonic() at the last reading; None: held
+        self._waits: list[float] = []  # plant times sleepers wait for: time stops at the first
         self._lock = threading.Lock()
 
     @property
@@ -101,7 +107,9 @@ class PacedPlantClock:
         with self._lock:
             if self._wall is not None:
                 wall = time.monotonic()
-                self._plant_ts += min(wall - self._wall, self.MAX_STEP_S) * SPEED
+                step_s = min(wall - self._wall, self.MAX_STEP_S) * SPEED
+                limit = min(self._waits, default=math.inf)
+                self._plant_ts = max(self._plant_ts, min(self._plant_ts + step_s, limit))
                 self._wall = wall
             return self._plant_ts
 
@@ -112,15 +120,23 @@ class PacedPlantClock:
         return self.timestamp()  # plant time never steps here, so no clock jump shows
 
     async def sleep(self, plant_s: float) -> None:
-        await self.sleep_until(self.timestamp() + plant_s)
+        with self._lock:  # from the time last read, the one the caller computed plant_s from
+            until = self._plant_ts + plant_s
+        await self.sleep_until(until)
 
     async def sleep_until(self, plant_ts: float) -> None:
         """Return once plant time has reached ``plant_ts`` (never while it is held)."""
-        # No event to wait on: plant time moves only when read, so read it after each sleep.
-        left_s = plant_ts - self.timestamp()
-        while left_s > 0:
-            await asyncio.sleep(left_s / SPEED)
+        with self._lock:
+            self._waits.append(plant_ts)
+        try:
+            # No event to wait on: plant time moves only when read, so read it after each sleep.
             left_s = plant_ts - self.timestamp()
+            while left_s > 0:
+                await asyncio.sleep(left_s / SPEED)
+                left_s = plant_ts - self.timestamp()
+        finally:
+            with self._lock:
+                self._waits.remove(plant_ts)
 
 
 @pytest.fixture
