@@ -1,4 +1,4 @@
-"""Local server processes (mosquitto, influxd) for tests, benchmarks and the demo.
+"""Local server processes (mosquitto, influxd, postgres) for tests, benchmarks and the demo.
 
 Each server runs as a child process on free loopback ports with its config, log and data in a
 work directory; nothing here touches system services. A server dies with the process that
@@ -12,7 +12,7 @@ started it, even on SIGKILL.
         broker.start()
 """
 
-from stack.errors import InfluxHTTPError, ServerStartError, StackError
+from stack.errors import InfluxHTTPError, PostgresError, ServerStartError, StackError
 from stack.influxd import InfluxServer, Precision
 from stack.mosquitto import (
     DEFAULT_AUTOSAVE_INTERVAL_S,
@@ -20,12 +20,14 @@ from stack.mosquitto import (
     MosquittoServer,
 )
 from stack.ports import LOOPBACK_HOST, free_port, free_ports
+from stack.postgres import DEFAULT_POSTGRES_USER, PostgresServer, postgres_bindir
 from stack.process import DEFAULT_STOP_GRACE_S, ChildProcess
 from stack.server import LocalServer
 
 __all__ = [
     "DEFAULT_AUTOSAVE_INTERVAL_S",
     "DEFAULT_MAX_QUEUED_MESSAGES",
+    "DEFAULT_POSTGRES_USER",
     "DEFAULT_STOP_GRACE_S",
     "LOOPBACK_HOST",
     "ChildProcess",
@@ -33,9 +35,12 @@ __all__ = [
     "InfluxServer",
     "LocalServer",
     "MosquittoServer",
+    "PostgresError",
+    "PostgresServer",
     "Precision",
     "ServerStartError",
     "StackError",
     "free_port",
     "free_ports",
+    "postgres_bindir",
 ]

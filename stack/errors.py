@@ -3,7 +3,8 @@
 ```
 StackError                   base: anything the harness itself cannot do
 ├── ServerStartError         a server exited or did not become ready in time (carries its log tail)
-└── InfluxHTTPError          influxd answered a helper request with an error (carries status, body)
+├── InfluxHTTPError          influxd answered a helper request with an error (carries status, body)
+└── PostgresError            psql reported an error for SQL a helper ran (carries the message)
 ```
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["InfluxHTTPError", "ServerStartError", "StackError"]
+__all__ = ["InfluxHTTPError", "PostgresError", "ServerStartError", "StackError"]
 
 # mosquitto says "Address already in use", Go's net package "address already in use".
 _ADDRESS_IN_USE = re.compile(r"address already in use", re.IGNORECASE)
@@ -50,3 +51,12 @@ class InfluxHTTPError(StackError):
         self.status_code = status_code
         self.body = body
         super().__init__(f"influxd {url}: HTTP {status_code}: {body.strip()[:500]}")
+
+
+class PostgresError(StackError):
+    """SQL run through the harness's psql helper failed (ON_ERROR_STOP)."""
+
+    def __init__(self, statements: str, message: str) -> None:
+        self.statements = statements
+        self.message = message.strip()
+        super().__init__(f"postgres: {self.message[:500]} (running: {statements[:200]})")

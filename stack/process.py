@@ -111,6 +111,7 @@ class ChildProcess:
         cwd: Path | None = None,
         env: Mapping[str, str] | None = None,
         stop_grace_s: float = DEFAULT_STOP_GRACE_S,
+        credentials: tuple[int, int] | None = None,
     ) -> None:
         self.name = name
         self.argv = list(argv)
@@ -118,6 +119,8 @@ class ChildProcess:
         self.cwd = cwd
         self.env = dict(env) if env is not None else None
         self.stop_grace_s = stop_grace_s
+        #: (uid, gid) the child runs as (we must be root); None: as we run.
+        self.credentials = credentials
         self._popen: Popen | None = None
         self._log_offset = 0
 
@@ -152,6 +155,7 @@ class ChildProcess:
         log.info("%s started as pid %d, log %s", self.name, self._popen.pid, self.log_path)
 
     def _popen_into(self, log_file: IO[bytes]) -> Popen:
+        uid, gid = self.credentials if self.credentials is not None else (None, None)
         return subprocess.Popen(
             self.argv,
             stdin=subprocess.DEVNULL,
@@ -160,6 +164,12 @@ class ChildProcess:
             cwd=self.cwd,
             env=self.env,
             process_group=0,
+            # Set by the forked child itself (no su/runuser between us and the server). CPython
+            # changes the user before it calls the hook below, so the change cannot clear the
+            # parent-death signal the hook asks for (tests/stack/test_postgres.py checks it).
+            user=uid,
+            group=gid,
+            extra_groups=[] if uid is not None else None,
             # preexec_fn is safe here: the hook only calls prctl, and libc was loaded beforehand.
             preexec_fn=_die_with_parent_hook(),
             close_fds=True,

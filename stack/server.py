@@ -59,9 +59,10 @@ class LocalServer(abc.ABC):
                 self.name,
                 self._argv(),
                 self.log_path,
-                cwd=self.workdir,
+                cwd=self._cwd(),
                 env=self._env(),
                 stop_grace_s=self.stop_grace_s,
+                credentials=self._credentials(),
             )
         return self._child
 
@@ -88,6 +89,14 @@ class LocalServer(abc.ABC):
 
     def _env(self) -> dict[str, str] | None:
         """Environment for the child; None inherits ours."""
+        return None
+
+    def _cwd(self) -> Path:
+        """Working directory of the child (the work directory unless it cannot enter it)."""
+        return self.workdir
+
+    def _credentials(self) -> tuple[int, int] | None:
+        """(uid, gid) to run the child as; None runs it as we run."""
         return None
 
     def _on_stopped(self) -> None:  # noqa: B027 - optional hook, empty by default

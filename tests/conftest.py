@@ -1,9 +1,9 @@
-"""Shared fixtures: real mosquitto and influxd servers on free loopback ports.
+"""Shared fixtures: real mosquitto, influxd and PostgreSQL servers on free loopback ports.
 
-`mosquitto` / `influxd` give one fresh, started server per test. The factories give as many as a
-test needs, with custom arguments (`start=False` to get one unstarted). Every server made here is
-stopped at teardown, also when the test failed. Fault tests call `.kill()`, `.start()` and
-`.restart()` on the server objects: ports and data directories stay the same.
+`mosquitto` / `influxd` / `postgres` give one fresh, started server per test. The factories give
+as many as a test needs, with custom arguments (`start=False` to get one unstarted). Every server
+made here is stopped at teardown, also when the test failed. Fault tests call `.kill()`,
+`.start()` and `.restart()` on the server objects: ports and data directories stay the same.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from stack import InfluxServer, MosquittoServer
+from stack import InfluxServer, MosquittoServer, PostgresServer
 
 # pytester runs an inner pytest session in this process: tests/stack/test_fixtures.py uses it to
 # check that these fixtures leave no server process behind.
@@ -26,9 +26,10 @@ pytest_plugins = ("pytester",)
 
 MosquittoFactory = Callable[..., MosquittoServer]
 InfluxFactory = Callable[..., InfluxServer]
+PostgresFactory = Callable[..., PostgresServer]
 
 
-_Server = TypeVar("_Server", MosquittoServer, InfluxServer)
+_Server = TypeVar("_Server", MosquittoServer, InfluxServer, PostgresServer)
 
 
 @contextmanager
@@ -42,6 +43,8 @@ def _server_factory(
 
         def make(*, start: bool = True, **kwargs: Any) -> _Server:
             server = kind(tmp_path / f"{name}-{next(serial)}", **kwargs)
+            if isinstance(server, PostgresServer):  # its cluster may live outside tmp_path
+                teardown.callback(server.remove_data)
             teardown.callback(server.stop)
             if start:
                 server.start()
@@ -65,6 +68,13 @@ def influxd_factory(tmp_path: Path) -> Iterator[InfluxFactory]:
 
 
 @pytest.fixture
+def postgres_factory(tmp_path: Path) -> Iterator[PostgresFactory]:
+    """Make PostgresServer(workdir under tmp_path, **kwargs), started unless start=False."""
+    with _server_factory(PostgresServer, tmp_path, "postgres") as make:
+        yield make
+
+
+@pytest.fixture
 def mosquitto(mosquitto_factory: MosquittoFactory) -> MosquittoServer:
     """A started mosquitto broker with the default test config."""
     return mosquitto_factory()
@@ -74,6 +84,12 @@ def mosquitto(mosquitto_factory: MosquittoFactory) -> MosquittoServer:
 def influxd(influxd_factory: InfluxFactory) -> InfluxServer:
     """A started influxd with the default test config."""
     return influxd_factory()
+
+
+@pytest.fixture
+def postgres(postgres_factory: PostgresFactory) -> PostgresServer:
+    """A started PostgreSQL cluster (superuser `rv`, password in `.url()`)."""
+    return postgres_factory()
 
 
 @pytest.fixture

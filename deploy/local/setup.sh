@@ -5,15 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-# Debian packages: the real servers the tests and demo start themselves; the evidence report's
-# PDF engine (WeasyPrint needs Pango and HarfBuzz's subsetter), the CJK font it embeds, and the
-# tools the report tests look through (poppler's pdftoppm/pdftotext, headless Chromium, also
-# for the web app's browser tests); openssl for the central stack's make-pki.sh; systemd for
+# Debian packages: the real servers the tests and demo start themselves (PostgreSQL for the
+# registry's second backend: stack/postgres.py runs initdb and postgres as an unprivileged user);
+# the evidence report's PDF engine (WeasyPrint needs Pango and HarfBuzz's subsetter), the CJK
+# font it embeds, and the tools the report tests look through (poppler's pdftoppm/pdftotext,
+# headless Chromium, also for the web app's browser tests); openssl for the central stack's make-pki.sh; systemd for
 # `systemd-analyze verify` of the gateway unit (tests only: no systemd runs here, and the
 # package starts nothing by being installed). The PDF engine's packages are one list,
 # deploy/pdf-packages.txt, which the central stack's collector image installs too.
 mapfile -t PDF_PACKAGES < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' deploy/pdf-packages.txt)
-APT_PACKAGES=(mosquitto influxdb "${PDF_PACKAGES[@]}" poppler-utils chromium openssl systemd)
+APT_PACKAGES=(mosquitto influxdb postgresql "${PDF_PACKAGES[@]}" poppler-utils chromium openssl systemd)
 
 if [ "${1:-}" = "--print-packages" ]; then  # what this installs, for an image or a check
   printf '%s\n' "${APT_PACKAGES[@]}"
@@ -34,10 +35,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The packages ship system services; we do not want them (they would hold ports 1883/8086 and
-# outlive the tests). Stop and disable them where systemd runs; elsewhere nothing started them.
+# The packages ship system services; we do not want them (they would hold ports 1883/8086/5432
+# and outlive the tests). Stop and disable them where systemd runs; elsewhere nothing started them.
 if [ -d /run/systemd/system ]; then
-  for svc in mosquitto influxdb; do
+  for svc in mosquitto influxdb postgresql; do
     as_root systemctl disable --now "$svc" >/dev/null 2>&1 || true
   done
 fi
