@@ -31,7 +31,7 @@ from collector.report.formatting import (
     format_number,
     format_size,
 )
-from collector.report.i18n import direction_text, fill_figures, label
+from collector.report.i18n import day_type_text, direction_text, fill_figures, label
 from collector.report.labels import LABELS
 from collector.report.lang import Lang
 
@@ -39,6 +39,7 @@ __all__ = [
     "ENTERPRISE_CAP_FEN",
     "PLATFORM_CAP_FEN",
     "Headline",
+    "day_type_counts",
     "days_text",
     "device_day_span",
     "headline",
@@ -176,6 +177,12 @@ def model_formula(model: EnergyModelDoc) -> str:
         sign = "−" if coefficient < 0 else "+"
         text += f" {sign} {format_number(abs(coefficient), 4)} × {driver}"
     return text
+
+
+def day_type_counts(counts: Mapping[str, int], lang: Lang) -> str:
+    """Usable days per day type: ``Monday to Friday 30, Saturday 0, Sunday 0``."""
+    separator = "、" if lang == "zh-CN" else ", "
+    return separator.join(f"{day_type_text(kind, lang)} {days}" for kind, days in counts.items())
 
 
 def quarantine_rows(integrity: IntegrityDoc) -> list[tuple[str, str, int]]:
