@@ -1,6 +1,7 @@
 """``retrofit-collector evidence`` on the energy baseline's sufficiency (issue #16, method §4),
 against a real influxd: the same plant judged on a 42-day baseline (30 usable days, strongly
-autocorrelated daily energy) and on a 120-day baseline.
+autocorrelated daily energy), on a 120-day baseline, and on the 120-day baseline with output
+raised after go-live beyond the baseline's range.
 
 The plant works Monday to Friday, 08:00–16:00 local, in hourly windows: availability 70 % ± 5
 pp a day, parts at an ideal cycle of 20 s, energy 200 kWh a day + 0.5 kWh a good part, with
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import html
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +39,7 @@ pytestmark = pytest.mark.timeout(300)
 
 ZONE = dt.timezone(dt.timedelta(hours=8))  # Asia/Shanghai has no daylight saving
 HOUR = 3600
-SHORT, LONG = "plat-a-e01", "plat-a-e02"
+SHORT, LONG, BUSIER = "plat-a-e01", "plat-a-e02", "plat-a-e03"
 FIRST_DAY, GO_LIVE = dt.date(2025, 12, 29), dt.date(2026, 5, 6)
 REPORTING = (dt.date(2026, 6, 1), dt.date(2026, 8, 30))
 
@@ -96,12 +98,14 @@ def _plant_days() -> list[tuple[dt.date, float, float]]:
     return [(d, float(a), float(e)) for d, a, e in zip(working, availability, noise, strict=True)]
 
 
-def _windows(eid: str) -> list[WindowRecord]:
+def _windows(eid: str, gain: float = 0.0) -> list[WindowRecord]:
+    """The plant's windows for ``eid``; ``gain`` adds to the availability after go-live."""
     records: list[WindowRecord] = []
-    for day, availability, noise in _plant_days():
+    for day, before, noise in _plant_days():
         if GO_LIVE <= day < REPORTING[0]:
             continue
         factor = 0.85 if day >= GO_LIVE else 1.0
+        availability = min(before + gain, 0.98) if day >= GO_LIVE else before
         run = availability * HOUR
         total = int(0.85 * run / 20.0)
         good = total - total // 50
@@ -134,8 +138,9 @@ def _load(workdir: Path, influxd: InfluxServer) -> Path:
     registry_path = workdir / "registry.sqlite"
     with Registry(registry_path) as registry:
         registry.load_plan(parse_plan(_plan_text(), "plan.yaml"), by="test")
-    records = _windows(SHORT) + _windows(LONG)
-    zones = {SHORT: "Asia/Shanghai", LONG: "Asia/Shanghai"}
+    # e03: the 120-day baseline's plant, 20 pp more available after go-live (more output).
+    records = _windows(SHORT) + _windows(LONG) + _windows(BUSIER, gain=0.20)
+    zones = dict.fromkeys((SHORT, LONG, BUSIER), "Asia/Shanghai")
 
     async def store_windows() -> None:
         async with open_store(influxd) as store:
@@ -205,3 +210,27 @@ def test_a_120_day_baseline_of_the_same_plant_is_judged(config: Path, tmp_path: 
     assert kpi["status"] == expected
     assert energy["dof"] == energy["model"]["n"] - energy["model"]["p"]
     assert f"{LONG}: {expected}" in stdout
+
+
+def test_reporting_output_beyond_the_baseline_range_is_insufficient_and_says_the_range(
+    config: Path, tmp_path: Path
+) -> None:
+    _, kpi = _evidence(config, BUSIER, tmp_path / "busier")
+    check = kpi["energy"]["baseline_check"]
+    low, high = kpi["energy"]["model"]["output_range"]
+    print(f"busier plant: range {low:.0f}-{high:.0f}, {check}")
+    assert kpi["status"] == "insufficient_data"
+    assert kpi["reasons"] == ["energy_reporting_outside_baseline_range"]
+    assert check["n_effective"] >= 12  # the same long baseline: only the range is at fault
+    outside = [
+        p for p in kpi["energy"]["points"]
+        if p["role"] == "reporting" and not low <= p["good_count"] <= high
+    ]  # fmt: skip
+    assert check["outside_days"] == len(outside) and check["outside_share"] > 0.10
+    english = html.unescape((tmp_path / "busier" / "report.en.html").read_text(encoding="utf-8"))
+    sentence = (
+        f"{check['outside_days']} of {check['reporting_days']} reporting days "
+        f"({100 * check['outside_share']:.1f} %) have output outside the baseline's range "
+        f"(output {low:,.0f} – {high:,.0f})"
+    )
+    assert sentence in english, sentence
