@@ -5,6 +5,12 @@ and statsmodels (the ``collector`` extra); the ingest does not import it.
 """
 
 from collector.evidence.assemble import EnterpriseInputs, enterprise_evidence
+from collector.evidence.baseline_check import (
+    MAX_OUTSIDE_RANGE_SHARE,
+    MIN_EFFECTIVE_BASELINE_DAYS,
+    BaselineCheck,
+    check_baseline,
+)
 from collector.evidence.change import (
     DEFAULT_SEED,
     ChangeEstimate,
@@ -38,6 +44,7 @@ from collector.evidence.inputs import AgentRecord, DailySums, DeviceDay, SeqGapR
 from collector.evidence.plausibility import FlagInputs, plausibility_flags
 from collector.evidence.provenance import current_software
 from collector.evidence.rollups import platform_rollup, province_summary
+from collector.evidence.series import plan_days
 from collector.evidence.subsidy import (
     ENTERPRISE_CAP_FEN,
     PLATFORM_CAP_FEN,
@@ -71,10 +78,13 @@ __all__ = [
     "G14_MAX_ABS_NMBE_PCT",
     "G14_MAX_CV_RMSE_PCT",
     "KPI_INPUTS",
+    "MAX_OUTSIDE_RANGE_SHARE",
     "MAX_REPORTING_IMPORTED_SHARE",
     "MIN_COVERAGE",
+    "MIN_EFFECTIVE_BASELINE_DAYS",
     "PLATFORM_CAP_FEN",
     "AgentRecord",
+    "BaselineCheck",
     "ChangeEstimate",
     "DailySums",
     "DeviceDay",
@@ -96,6 +106,7 @@ __all__ = [
     "Sufficiency",
     "UndefinedChange",
     "block_length",
+    "check_baseline",
     "current_software",
     "decide",
     "energy_boundary",
@@ -115,6 +126,7 @@ __all__ = [
     "kpi_values",
     "moving_block_indices",
     "period_series",
+    "plan_days",
     "platform_rollup",
     "platform_subsidy",
     "plausibility_flags",

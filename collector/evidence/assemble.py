@@ -24,7 +24,6 @@ from collector.evidence.daily import (
     EnterpriseDay,
     MeasurementBoundary,
     energy_boundary,
-    enterprise_days,
 )
 from collector.evidence.document import (
     AgentDoc,
@@ -56,6 +55,7 @@ from collector.evidence.series import (
     device_day_doc,
     device_values,
     facility_device_values,
+    plan_days,
     row_order,
 )
 from collector.evidence.subsidy import EnterpriseOutcome, enterprise_subsidy
@@ -129,7 +129,11 @@ def _kpi(context: _Context, kpi: str, target: Target, reporting: Period) -> KpiD
         baseline=sufficiency_doc(verdict.baseline, base),
         reporting=sufficiency_doc(verdict.reporting, report),
         change=None if verdict.change is None else change_doc(verdict.change),
-        energy=None if verdict.energy is None else energy_doc(verdict.energy, (base, report)),
+        energy=(
+            None
+            if verdict.energy is None
+            else energy_doc(verdict.energy, (base, report), verdict.energy_baseline)
+        ),
         interval=None if interval is None else IntervalDoc(low=interval.low, high=interval.high),
         needed_for_80pct_pass=verdict.needed_for_80pct_pass,
         daily=daily_points(kpi, context.by_day, baseline, reporting),
@@ -191,7 +195,7 @@ def enterprise_evidence(
     enterprise = inputs.enterprise
     rows = tuple(sorted(inputs.rows, key=row_order))
     boundary = energy_boundary(enterprise)
-    days = tuple(enterprise_days(rows, boundary))
+    days = plan_days(enterprise, rows)
     context = _Context(enterprise, boundary, rows, days, {day.day: day for day in days}, seed)
     attempts = [_attempt(context, attempt) for attempt in _attempts(enterprise)]
     status = attempts[-1].status

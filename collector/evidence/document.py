@@ -41,6 +41,7 @@ __all__ = [
     "PROVINCE_FORMAT",
     "AgentDoc",
     "AttemptDoc",
+    "BaselineCheckDoc",
     "ChangeDoc",
     "DailyPointDoc",
     "DeviceDayDoc",
@@ -128,6 +129,13 @@ class MethodDoc(_Doc):
     g14_max_cv_rmse_pct: float
     g14_max_abs_nmbe_pct: float
     g14_max_fsu_68: float
+    # The energy baseline's checks and the savings interval's degrees of freedom (method §4): a
+    # compatible addition, None in documents made before them.
+    min_effective_baseline_days: float | None = None
+    max_outside_range_share: float | None = None
+    min_baseline_days_per_type: int | None = None
+    #: The t degrees of freedom of the G14 savings interval: "n - p" (Annex B, eemeter).
+    g14_savings_dof: str | None = None
 
 
 class PlanRefDoc(_Doc):
@@ -349,6 +357,25 @@ class EnergyPointDoc(_Doc):
     model_kwh: float
 
 
+class BaselineCheckDoc(_Doc):
+    """Whether the energy baseline can judge the reporting period (method §4, baseline_check).
+
+    ``outside_days`` of ``reporting_days`` have a driver outside the model's ``output_range``
+    (or ``hours_range``); day-type counts are usable days per ``weekday``/``saturday``/``sunday``.
+    """
+
+    n_effective: float
+    min_effective_days: float
+    reporting_days: int
+    outside_days: int
+    outside_share: float
+    max_outside_share: float
+    baseline_day_types: dict[str, int]
+    reporting_day_types: dict[str, int]
+    missing_day_types: list[str]
+    reasons: list[str]
+
+
 class EnergyDoc(_Doc):
     """Avoided energy against the adjusted baseline (method §4)."""
 
@@ -371,6 +398,10 @@ class EnergyDoc(_Doc):
     #: With the planned-hours driver: reporting days whose planned hours lie outside
     #: ``model.hours_range`` (None without it, and in documents made before it).
     extrapolated_hours_days: int | None = None
+    #: The t degrees of freedom of the savings interval (n − p; None in older documents).
+    dof: float | None = None
+    #: The baseline's checks against the reporting period (None in older documents).
+    baseline_check: BaselineCheckDoc | None = None
 
 
 class DailyPointDoc(_Doc):

@@ -22,11 +22,13 @@ __all__ = [
     "G14_MAX_ABS_NMBE_PCT",
     "G14_MAX_CV_RMSE_PCT",
     "G14_MAX_FSU_68",
+    "SAVINGS_DOF_CONVENTION",
     "EnergyModel",
     "EnergySavings",
     "energy_savings",
     "fit_baseline",
     "g14_statistics",
+    "savings_dof",
     "savings_half_width_pct",
     "savings_se_pct",
 ]
@@ -40,6 +42,9 @@ G14_MAX_ABS_NMBE_PCT = 0.5
 G14_MAX_FSU_68 = 0.50
 #: G14 Annex B's empirical factor in the savings-uncertainty formula.
 _ANNEX_B_FACTOR = 1.26
+#: The savings interval's t degrees of freedom, as the document names it (method §4): n − p as in
+#: G14 Annex B and eemeter; autocorrelation enters through (n / n′)(1 + 2 / n′) only.
+SAVINGS_DOF_CONVENTION = "n - p"
 _MAX_RHO = 0.99
 
 
@@ -169,12 +174,21 @@ def fit_baseline(baseline: KpiSeries, *, with_hours: bool = False) -> EnergyMode
 def savings_half_width_pct(model: EnergyModel, m: int, confidence: float) -> float:
     """G14 Annex B half-width of the savings, in % of the adjusted baseline, for m days.
 
-    U = 100 · t(n′ − p) · 1.26 · CV · √((n / n′)(1 + 2 / n′) / m), t two-sided at
-    ``confidence``, at least 1 degree of freedom.
+    U = 100 · t(n − p) · 1.26 · CV · √((n / n′)(1 + 2 / n′) / m), t two-sided at
+    ``confidence`` (:func:`savings_dof`).
     """
-    dof = max(model.n_effective - model.p, 1.0)
-    t = float(stats.t.ppf(0.5 + confidence / 2, dof))
+    t = float(stats.t.ppf(0.5 + confidence / 2, savings_dof(model)))
     return t * savings_se_pct(model, m)
+
+
+def savings_dof(model: EnergyModel) -> float:
+    """The t degrees of freedom of the savings interval: n − p (G14 Annex B, eemeter).
+
+    Not n′ − p: n′ is already in the variance through (n / n′)(1 + 2 / n′), and taking it
+    again in t would count the autocorrelation twice (method §4). The baseline check (a
+    minimum n′, method §4) is what keeps a baseline with few independent days out.
+    """
+    return float(model.n - model.p)
 
 
 def savings_se_pct(model: EnergyModel, m: int) -> float:

@@ -16,6 +16,11 @@ import numpy as np
 import scipy  # type: ignore[import-untyped]  # scipy ships no type hints
 import statsmodels  # type: ignore[import-untyped]  # statsmodels ships no type hints
 
+from collector.evidence.baseline_check import (
+    MAX_OUTSIDE_RANGE_SHARE,
+    MIN_BASELINE_DAYS_PER_TYPE,
+    MIN_EFFECTIVE_BASELINE_DAYS,
+)
 from collector.evidence.change import CONFIDENCE, MDE_FACTOR, POWER, REPLICATES
 from collector.evidence.document import (
     EnterpriseDoc,
@@ -31,7 +36,12 @@ from collector.evidence.document import (
     TargetDoc,
     canonical_json,
 )
-from collector.evidence.energy import G14_MAX_ABS_NMBE_PCT, G14_MAX_CV_RMSE_PCT, G14_MAX_FSU_68
+from collector.evidence.energy import (
+    G14_MAX_ABS_NMBE_PCT,
+    G14_MAX_CV_RMSE_PCT,
+    G14_MAX_FSU_68,
+    SAVINGS_DOF_CONVENTION,
+)
 from collector.evidence.subsidy import EnterpriseSubsidy
 from collector.evidence.sufficiency import MAX_REPORTING_IMPORTED_SHARE, MIN_COVERAGE
 from collector.plan import MIN_DATA_DAYS, Enterprise, Period, Plan, Platform, Target
@@ -78,6 +88,10 @@ def method_doc(seed: int) -> MethodDoc:
         g14_max_cv_rmse_pct=G14_MAX_CV_RMSE_PCT,
         g14_max_abs_nmbe_pct=G14_MAX_ABS_NMBE_PCT,
         g14_max_fsu_68=G14_MAX_FSU_68,
+        min_effective_baseline_days=MIN_EFFECTIVE_BASELINE_DAYS,
+        max_outside_range_share=MAX_OUTSIDE_RANGE_SHARE,
+        min_baseline_days_per_type=MIN_BASELINE_DAYS_PER_TYPE,
+        g14_savings_dof=SAVINGS_DOF_CONVENTION,
     )
 
 

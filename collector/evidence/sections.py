@@ -7,8 +7,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from collector.evidence.baseline_check import BaselineCheck
 from collector.evidence.change import ChangeEstimate
 from collector.evidence.document import (
+    BaselineCheckDoc,
     ChangeDoc,
     EffectiveDaysDoc,
     EnergyDoc,
@@ -17,11 +19,12 @@ from collector.evidence.document import (
     PeriodDoc,
     SufficiencyDoc,
 )
-from collector.evidence.energy import EnergySavings
+from collector.evidence.energy import EnergySavings, savings_dof
 from collector.evidence.series import energy_points
 from collector.evidence.sufficiency import KpiSeries, Sufficiency
 
 __all__ = [
+    "baseline_check_doc",
     "change_doc",
     "energy_doc",
     "sufficiency_doc",
@@ -84,8 +87,26 @@ def change_doc(change: ChangeEstimate) -> ChangeDoc:
     )
 
 
-def energy_doc(savings: EnergySavings, series: Sequence[KpiSeries]) -> EnergyDoc:
-    """The energy section: the baseline model, the savings and the chart points."""
+def baseline_check_doc(check: BaselineCheck) -> BaselineCheckDoc:
+    """The energy baseline's checks against the reporting period, with their figures."""
+    return BaselineCheckDoc(
+        n_effective=check.n_effective,
+        min_effective_days=check.min_effective_days,
+        reporting_days=check.reporting_days,
+        outside_days=check.outside_days,
+        outside_share=check.outside_share,
+        max_outside_share=check.max_outside_share,
+        baseline_day_types=dict(check.baseline_day_types),
+        reporting_day_types=dict(check.reporting_day_types),
+        missing_day_types=list(check.missing_day_types),
+        reasons=list(check.reasons),
+    )
+
+
+def energy_doc(
+    savings: EnergySavings, series: Sequence[KpiSeries], check: BaselineCheck | None = None
+) -> EnergyDoc:
+    """The energy section: the baseline model, the savings, its checks and the chart points."""
     model = savings.model
     return EnergyDoc(
         model=EnergyModelDoc(
@@ -117,4 +138,6 @@ def energy_doc(savings: EnergySavings, series: Sequence[KpiSeries]) -> EnergyDoc
         extrapolated_days=savings.extrapolated_days,
         points=list(energy_points(savings, series)),
         extrapolated_hours_days=savings.extrapolated_hours_days,
+        dof=savings_dof(model),
+        baseline_check=None if check is None else baseline_check_doc(check),
     )

@@ -4,10 +4,16 @@ chart points, its values per device, and the energy model's points (pure).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
 
-from collector.evidence.daily import KPI_INPUTS, EnterpriseDay, kpi_value
+from collector.evidence.daily import (
+    KPI_INPUTS,
+    EnterpriseDay,
+    energy_boundary,
+    enterprise_days,
+    kpi_value,
+)
 from collector.evidence.document import (
     DailyPointDoc,
     DayPlace,
@@ -18,7 +24,7 @@ from collector.evidence.document import (
 from collector.evidence.energy import EnergySavings
 from collector.evidence.inputs import DailySums
 from collector.evidence.sufficiency import KpiSeries, PeriodRole, is_usable
-from collector.plan import Period
+from collector.plan import Enterprise, Period
 
 __all__ = [
     "daily_points",
@@ -26,6 +32,7 @@ __all__ = [
     "device_values",
     "energy_points",
     "facility_device_values",
+    "plan_days",
     "row_order",
 ]
 
@@ -43,6 +50,14 @@ def device_day_doc(row: DailySums) -> DeviceDayDoc:
 def row_order(row: DailySums) -> tuple[date, str, str, str]:
     """The order device-day rows are computed and listed in: day, device, agent, provenance."""
     return (row.day, row.device, row.agent, row.provenance)
+
+
+def plan_days(enterprise: Enterprise, rows: Iterable[DailySums]) -> tuple[EnterpriseDay, ...]:
+    """The enterprise's days as its plan measures them: rows in :func:`row_order`, summed
+    with the plan's energy boundary (method §1). The bundle and the web's series both use it,
+    so a chart shows the figures the verdict used."""
+    ordered: list[DailySums] = sorted(rows, key=row_order)
+    return tuple(enterprise_days(ordered, energy_boundary(enterprise)))
 
 
 def _place(day: date, baseline: Period, reporting: Period) -> DayPlace:

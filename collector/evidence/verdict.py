@@ -2,7 +2,9 @@
 
 A KPI passes when the conservative bound of its 95 % interval clears the target (increase:
 low ≥ size; decrease: high ≤ −size), fails otherwise, and is ``insufficient_data`` when a
-period lacks evidence, the change is undefined, or the energy model fails ASHRAE G14.
+period lacks evidence, the change is undefined, or the energy model fails ASHRAE G14 or its
+baseline cannot judge the reporting period (few effective days, drivers out of range, a day
+type missing).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from collector.evidence.baseline_check import BaselineCheck, check_baseline
 from collector.evidence.change import (
     DEFAULT_SEED,
     ChangeEstimate,
@@ -19,7 +22,7 @@ from collector.evidence.change import (
     mde_factor,
 )
 from collector.evidence.daily import EnterpriseDay
-from collector.evidence.energy import EnergySavings, energy_savings, fit_baseline
+from collector.evidence.energy import EnergySavings, energy_savings, fit_baseline, savings_dof
 from collector.evidence.errors import ConstantDriver, UndefinedChange
 from collector.evidence.sufficiency import KpiSeries, Sufficiency, period_series
 from collector.plan import Period, Target
@@ -55,6 +58,8 @@ class KpiVerdict:
     energy: EnergySavings | None
     interval: Interval | None
     needed_for_80pct_pass: float | None
+    #: Energy per unit only: the baseline's effective days, driver range and day types.
+    energy_baseline: BaselineCheck | None = None
 
 
 def decide(target: Target, interval: Interval) -> Status:
@@ -153,24 +158,29 @@ def _judge_energy(
             None,
             None,
         )
-    if not savings.model.meets_g14:
+    baseline_check = check_baseline(savings.model, base, report)
+    # Both the G14 fit limits and the baseline's sufficiency for this reporting period (§4):
+    # either missing gives no verdict, and every reason is named with its figures.
+    reasons: tuple[str, ...] = () if savings.model.meets_g14 else ("energy_model_fails_g14",)
+    reasons += baseline_check.reasons
+    if reasons:
         return KpiVerdict(
             kpi,
             target,
             "insufficient_data",
-            ("energy_model_fails_g14",),
+            reasons,
             base_ok,
             report_ok,
             change,
             savings,
             None,
             None,
+            baseline_check,
         )
     half = savings.half_width_95_pct
     interval = Interval(-(savings.savings_pct + half), -(savings.savings_pct - half))
-    # The same t degrees of freedom as the G14 half-width (n′ − p, at least 1).
-    dof = max(savings.model.n_effective - savings.model.p, 1.0)
-    needed = target.size + mde_factor(dof) * savings.se_pct
+    # The same t degrees of freedom as the G14 half-width (n − p).
+    needed = target.size + mde_factor(savings_dof(savings.model)) * savings.se_pct
     return KpiVerdict(
         kpi,
         target,
@@ -182,6 +192,7 @@ def _judge_energy(
         savings,
         interval,
         needed,
+        baseline_check,
     )
 
 

@@ -48,6 +48,7 @@ from collector.report.lang import Lang, Text
 __all__ = [
     "ATTEMPT_KINDS",
     "CHECKS",
+    "DAY_TYPES",
     "DIRECTIONS",
     "KPI_NAMES",
     "PLACES",
@@ -57,6 +58,7 @@ __all__ = [
     "Catalogue",
     "attempt_kind_text",
     "check_title",
+    "day_type_text",
     "direction_text",
     "fill_figures",
     "flag_figure_texts",
@@ -156,6 +158,34 @@ REASONS: Final[dict[str, Text]] = {
         "the energy baseline model fails ASHRAE Guideline 14: CV(RMSE) {cv_rmse} (limit "
         "{cv_limit}), NMBE {nmbe} (limit ±{nmbe_limit}); this model cannot show the savings",
     ),
+    "energy_baseline_few_effective_days": Text(
+        "能耗基期的等效独立天数 n′ = {n_effective}，少于最低要求 {min_effective_days}"
+        "（{n} 个有效天，残差一阶自相关 ρ = {rho}）：基期太短或日间相关太强，无法判定节能",
+        "the energy baseline holds n′ = {n_effective} effectively independent days, fewer "
+        "than the {min_effective_days} required ({n} usable days, residuals' lag-1 "
+        "autocorrelation ρ = {rho}): too short or too autocorrelated to judge a saving",
+    ),
+    "energy_reporting_outside_baseline_range": Text(
+        "报告期 {reporting_days} 天中有 {outside_days} 天（{outside_share}）的产量{hours}"
+        "超出基期范围（产量 {output_low} – {output_high}{hours_range}），超过上限 {max_share}："
+        "调整后基线将依赖外推（IPMVP）",
+        "{outside_days} of {reporting_days} reporting days ({outside_share}) have output"
+        "{hours} outside the baseline's range (output {output_low} – {output_high}"
+        "{hours_range}), more than the {max_share} allowed: the adjusted baseline would rest "
+        "on extrapolation (IPMVP)",
+    ),
+    "energy_baseline_missing_day_types": Text(
+        "报告期有基期未覆盖的运行日类型（基期少于 {min_per_type} 天）：{missing}",
+        "the reporting period has day types the baseline does not cover (fewer than "
+        "{min_per_type} baseline days): {missing}",
+    ),
+}
+
+#: The energy baseline's day types (method §4, operating modes).
+DAY_TYPES: Final[dict[str, Text]] = {
+    "weekday": Text("周一至周五", "Monday to Friday"),
+    "saturday": Text("周六", "Saturday"),
+    "sunday": Text("周日", "Sunday"),
 }
 
 
@@ -320,6 +350,7 @@ def known_codes() -> dict[str, frozenset[str]]:
         "direction": frozenset(DIRECTIONS),
         "attempt_kind": frozenset(ATTEMPT_KINDS),
         "place": frozenset(PLACES),
+        "day_type": frozenset(DAY_TYPES),
         "reason": frozenset(REASONS),
         "check": frozenset(CHECKS),
         "label": frozenset(LABELS),
@@ -361,6 +392,11 @@ def attempt_kind_text(code: str, lang: Lang) -> str:
 def place_text(code: str, lang: Lang) -> str:
     """A period role or day place: ``baseline`` → 基期（改造前）."""
     return _word(PLACES, code, lang)
+
+
+def day_type_text(code: str, lang: Lang) -> str:
+    """A day type's words (method §4: Monday to Friday, Saturday, Sunday)."""
+    return _word(DAY_TYPES, code, lang)
 
 
 def check_title(code: str, lang: Lang) -> str:
@@ -411,12 +447,48 @@ def _model_figures(kpi: KpiDoc, method: MethodDoc, lang: Lang) -> dict[str, str]
     if kpi.energy is None:
         return {}
     model = kpi.energy.model
-    return {
+    figures = {
         "cv_rmse": format_percent(model.cv_rmse_pct, 2, lang),
         "cv_limit": format_percent(method.g14_max_cv_rmse_pct, 0, lang),
         "nmbe": format_percent(model.nmbe_pct, 3, lang),
         "nmbe_limit": format_percent(method.g14_max_abs_nmbe_pct, 1, lang),
+        "n": format_count(model.n),
+        "rho": format_number(model.rho, 3),
+        "output_low": format_number(model.output_range[0], 0),
+        "output_high": format_number(model.output_range[1], 0),
+        "hours": _or_hours(model.hours_range is not None, lang),
+        "hours_range": _hours_range_text(model.hours_range, lang),
     }
+    check = kpi.energy.baseline_check
+    if check is not None:
+        figures |= {
+            "n_effective": format_number(check.n_effective, 1),
+            "min_effective_days": format_number(check.min_effective_days, 0),
+            "reporting_days": format_count(check.reporting_days),
+            "outside_days": format_count(check.outside_days),
+            "outside_share": format_share(check.outside_share, 1, lang),
+            "max_share": format_share(check.max_outside_share, 0, lang),
+            "min_per_type": format_count(method.min_baseline_days_per_type),
+            "missing": ("、" if lang == "zh-CN" else ", ").join(
+                day_type_text(kind, lang) for kind in check.missing_day_types
+            ),
+        }
+    return figures
+
+
+def _or_hours(with_hours: bool, lang: Lang) -> str:
+    if not with_hours:
+        return ""
+    return "或计划工时" if lang == "zh-CN" else " or planned hours"
+
+
+def _hours_range_text(hours: tuple[float, float] | None, lang: Lang) -> str:
+    if hours is None:
+        return ""
+    low, high = format_number(hours[0], 1), format_number(hours[1], 1)
+    return (
+        f"，计划工时 {low} – {high} h" if lang == "zh-CN" else f", planned hours {low} – {high} h"
+    )
 
 
 def kpi_reasons(kpi: KpiDoc, method: MethodDoc, lang: Lang) -> list[str]:

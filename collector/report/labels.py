@@ -192,6 +192,19 @@ LABELS: Final[dict[str, Text]] = {
         "报告期超出范围 {days} 天（外推）", "{days} reporting days outside it (extrapolated)"
     ),
     "energy.hours_range": Text("基期日计划工时范围（小时）", "Baseline daily planned hours (h)"),
+    "energy.outside_share": Text(
+        "报告期产量（或计划工时）超出基期范围的天数",
+        "Reporting days with drivers outside that range",
+    ),
+    "energy.day_types": Text("基期各类运行日天数", "Baseline days per day type"),
+    "energy.day_types_limit": Text(
+        "报告期出现的每类 ≥ {days} 天", "≥ {days} of each type the reporting period has"
+    ),
+    "energy.dof": Text("节能量区间 t 分布自由度", "t degrees of freedom of the savings interval"),
+    "energy.dof_convention": Text(
+        "n − p，按 Guideline 14 附录 B（与 eemeter 相同）",
+        "n − p, as Guideline 14 Annex B (and eemeter)",
+    ),
     "energy.meets_g14": Text(
         "模型满足 Guideline 14 拟合要求：", "Model meets Guideline 14 fit limits:"
     ),
@@ -326,6 +339,7 @@ LABELS: Final[dict[str, Text]] = {
     "subsidy.passed": Text("改造通过验收", "Retrofit passed review"),
     "subsidy.cost": Text("实际改造费用", "Actual retrofit cost"),
     "subsidy.share": Text("改造费用的 30%", "30 % of the cost"),
+    "subsidy.working": Text("计算（元，向下取整到分）", "Working (CNY, rounded down to the fen)"),
     "subsidy.cap": Text("单个企业上限", "Cap per enterprise"),
     "subsidy.capped": Text("触及上限", "Capped"),
     "subsidy.amount": Text("补助金额", "Subsidy"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Final, TypeVar
 
 from collector.evidence.document import (
@@ -24,14 +25,14 @@ from collector.evidence.document import (
     MethodDoc,
     TargetDoc,
 )
-from collector.evidence.subsidy import ENTERPRISE_CAP_FEN, PLATFORM_CAP_FEN
+from collector.evidence.subsidy import ENTERPRISE_CAP_FEN, PLATFORM_CAP_FEN, SUBSIDY_PERCENT
 from collector.report.formatting import (
     MISSING,
     format_date,
     format_number,
     format_size,
 )
-from collector.report.i18n import direction_text, fill_figures, label
+from collector.report.i18n import day_type_text, direction_text, fill_figures, label
 from collector.report.labels import LABELS
 from collector.report.lang import Lang
 
@@ -39,6 +40,7 @@ __all__ = [
     "ENTERPRISE_CAP_FEN",
     "PLATFORM_CAP_FEN",
     "Headline",
+    "day_type_counts",
     "days_text",
     "device_day_span",
     "headline",
@@ -48,6 +50,7 @@ __all__ = [
     "ordered_flags",
     "quarantine_rows",
     "serious_count",
+    "share_working",
     "sorted_items",
     "sum_digits",
     "sum_names",
@@ -176,6 +179,26 @@ def model_formula(model: EnergyModelDoc) -> str:
         sign = "−" if coefficient < 0 else "+"
         text += f" {sign} {format_number(abs(coefficient), 4)} × {driver}"
     return text
+
+
+def day_type_counts(counts: Mapping[str, int], lang: Lang) -> str:
+    """Usable days per day type: ``Monday to Friday 30, Saturday 0, Sunday 0``."""
+    separator = "、" if lang == "zh-CN" else ", "
+    return separator.join(f"{day_type_text(kind, lang)} {days}" for kind, days in counts.items())
+
+
+def share_working(cost_fen: int, share_fen: int) -> str:
+    """30 % of the cost in CNY, exact, and the fen it is rounded down to (method §7).
+
+    ``30 % × 999,999.99 = 299,999.997 → 299,999.99``; without the arrow when 30 % is a whole
+    number of fen. The exact product is a Decimal: nothing is rounded before the floor.
+    """
+    exact = Decimal(cost_fen) * SUBSIDY_PERCENT / 10_000
+    places = max(2, -int(exact.as_tuple().exponent))
+    working = f"{SUBSIDY_PERCENT} % × {Decimal(cost_fen) / 100:,.2f} = {exact:,.{places}f}"
+    if places > 2:
+        working += f" → {Decimal(share_fen) / 100:,.2f}"
+    return working
 
 
 def quarantine_rows(integrity: IntegrityDoc) -> list[tuple[str, str, int]]:

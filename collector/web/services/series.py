@@ -1,8 +1,9 @@
 """Daily KPI series and data coverage of an enterprise, from the daily rollups in InfluxDB.
 
-The same arithmetic as the evidence engine (:mod:`collector.evidence.daily`): device-day sums
-are added over the enterprise's devices and the KPI is the ratio of the day's sums, never a
-mean of ratios. These are for charts and checks; the verdict is the bundle's.
+The same code path as the evidence bundle (:func:`collector.evidence.plan_days`): device-day
+sums are added over the enterprise's devices within the plan's energy boundary, and the KPI is
+the ratio of the day's sums, never a mean of ratios. These are for charts and checks; the
+verdict is the bundle's.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from collector.evidence.daily import enterprise_days
+from collector.evidence import plan_days
 from collector.plan import Enterprise
 from collector.store import InfluxStore
 from collector.store.influxql import measurement_path, quote_literal
@@ -52,7 +53,7 @@ async def kpi_points(
             value=day.value(kpi),
             coverage=day.coverage,
         )
-        for day in enterprise_days(rows)
+        for day in plan_days(enterprise, rows)
     ]
 
 
@@ -72,7 +73,7 @@ async def coverage_days(
                 day.imported_scheduled_s / day.scheduled_s if day.scheduled_s > 0 else None
             ),
         )
-        for day in enterprise_days(rows)
+        for day in plan_days(enterprise, rows)
     ]
 
 

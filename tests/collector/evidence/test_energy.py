@@ -77,9 +77,11 @@ def test_savings_against_the_adjusted_baseline() -> None:
     assert savings.savings_pct == pytest.approx(100 * (adjusted - report_energy.sum()) / adjusted)
     assert 8.0 < savings.savings_pct < 12.0
     assert savings.extrapolated_days == int(np.sum(report_output > output.max()))
-    # G14 Annex B by hand: t(n′ − p) · 1.26 · CV · √((n/n′)(1 + 2/n′)/m).
+    # G14 Annex B by hand: t(n − p) · 1.26 · CV · √((n/n′)(1 + 2/n′)/m), with n − p degrees
+    # of freedom as Annex B and eemeter (derivatives.py: base_obs − num_parameters).
     n, n_eff, m = model.n, model.n_effective, 42
-    t95 = stats.t.ppf(0.975, n_eff - 2)
+    assert n_eff < n  # autocorrelated residuals: t on n′ − p would differ
+    t95 = stats.t.ppf(0.975, n - 2)
     half = 100 * t95 * 1.26 * model.cv_rmse_pct / 100 * math.sqrt((n / n_eff) * (1 + 2 / n_eff) / m)
     assert savings.half_width_95_pct == pytest.approx(half, rel=1e-9)
     assert savings.fsu_68 == pytest.approx(

@@ -105,7 +105,8 @@ def test_relative_change_of_a_zero_baseline_is_insufficient() -> None:
 
 def test_energy_verdict_uses_the_adjusted_baseline() -> None:
     baseline = _rows(BASELINE, 0.70, 1)
-    reporting = _rows(REPORTING, 0.80, 2)
+    # The same availability after go-live: the reporting output lies in the baseline's range.
+    reporting = _rows(REPORTING, 0.70, 2)
     # 15 % less energy for the same output in the reporting period.
     reporting = [
         replace(r, energy_kwh=0.85 * (200.0 + 0.5 * _measured(r.good_count))) for r in reporting
@@ -126,6 +127,32 @@ def test_energy_verdict_uses_the_adjusted_baseline() -> None:
     )
     assert verdict.status == "insufficient_data"
     assert verdict.reasons == ("energy_model_fails_g14",)
+
+
+def test_energy_verdict_refuses_reporting_output_outside_the_baseline_range() -> None:
+    # Availability 70 % → 80 % after go-live: every reporting day makes more parts than any
+    # baseline day, so the adjusted baseline would be the model's extrapolation (IPMVP).
+    baseline = _rows(BASELINE, 0.70, 1)
+    reporting = [
+        replace(r, energy_kwh=0.85 * (200.0 + 0.5 * _measured(r.good_count)))
+        for r in _rows(REPORTING, 0.80, 2)
+    ]
+    target = Target(direction="decrease", size=8.0, unit="%")
+    verdict = judge_kpi(
+        "energy_per_unit", target, enterprise_days(baseline + reporting), BASELINE, REPORTING
+    )
+    assert verdict.status == "insufficient_data"
+    assert verdict.reasons == ("energy_reporting_outside_baseline_range",)
+    check = verdict.energy_baseline
+    assert check is not None and verdict.energy is not None
+    low, high = verdict.energy.model.output_range
+    outside = [
+        day
+        for day in enterprise_days(reporting)
+        if not low <= day.kpi_sums["energy_per_unit"]["good_count"] <= high
+    ]
+    assert check.outside_days == len(outside) == check.reporting_days
+    assert check.outside_share == 1.0 > check.max_outside_share
 
 
 def _measured(value: float | None) -> float:

@@ -291,3 +291,28 @@ def test_the_targets_table_says_how_energy_per_unit_is_measured(
     # Documents made before the boundary key say nothing about it.
     before = "".join(outline(enterprise_html(doc, lang)).text)
     assert option_b not in before and option_c not in before
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_subsidy_table_shows_the_rounding_down_to_the_fen(lang: Lang) -> None:
+    # 30 % of 999,999.99 CNY is 299,999.997: the rule floors it to 299,999.99 (method §7).
+    doc = samples.passing()
+    doc = doc.model_copy(
+        update={
+            "subsidy": doc.subsidy.model_copy(
+                update={"cost_fen": 99_999_999, "share_fen": 29_999_999, "subsidy_fen": 29_999_999}
+            )
+        }
+    )
+    text = "".join(outline(enterprise_html(doc, lang)).text)
+    assert "30 % × 999,999.99 = 299,999.997 → 299,999.99" in text
+    # A cost whose 30 % is a whole number of fen shows no rounding.
+    doc = doc.model_copy(
+        update={
+            "subsidy": doc.subsidy.model_copy(
+                update={"cost_fen": 50_000_000, "share_fen": 15_000_000, "subsidy_fen": 15_000_000}
+            )
+        }
+    )
+    text = "".join(outline(enterprise_html(doc, lang)).text)
+    assert "30 % × 500,000.00 = 150,000.00" in text and "150,000.00 →" not in text

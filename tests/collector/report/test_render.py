@@ -104,6 +104,8 @@ def test_enterprise_pdf_pages_text_and_fonts(enterprise_bundle: Path) -> None:
         "试点企业改造成效证据报告",
         doc.enterprise.name,
         "255,000.00 元",
+        # The subsidy's rounding, worked (method §7): 850,000.01 CNY × 30 % = 255,000.003.
+        "30 % × 850,000.01 = 255,000.003 → 255,000.00",
         f"{100 * (oee.baseline.value or 0):.2f}%",
         "整改" if doc.attempts[-1].kind == "rectification" else "首次评审",
         "通过",
@@ -111,6 +113,7 @@ def test_enterprise_pdf_pages_text_and_fonts(enterprise_bundle: Path) -> None:
         assert expected in text, expected
     english = pdf_text(en)
     assert "Overall equipment effectiveness" in english and "CNY 255,000.00" in english
+    assert "30 % × 850,000.01 = 255,000.003 → 255,000.00" in english
     assert doc.enterprise.name in english  # the enterprise's own name stays Chinese
     fonts = pdf_fonts(zh)
     assert any("Noto-Sans-CJK-SC" in name and embedded for name, embedded in fonts), fonts
