@@ -11,6 +11,9 @@ Pure: no database, no network. openpyxl is imported only when a workbook is writ
 
 from collector.export.delimited import csv_bytes, yuan_text
 from collector.export.documents import (
+    ENTERPRISE_COLUMNS,
+    KPI_COLUMNS,
+    PLATFORM_COLUMNS,
     DocumentRefused,
     document_table,
     kpi_table,
@@ -22,8 +25,11 @@ from collector.export.table import CellKind, Column, Table, Value
 from collector.export.xlsx import NUMBER_FORMATS, workbook_bytes
 
 __all__ = [
+    "ENTERPRISE_COLUMNS",
     "FORMULA_STARTS",
+    "KPI_COLUMNS",
     "NUMBER_FORMATS",
+    "PLATFORM_COLUMNS",
     "CellKind",
     "Column",
     "DocumentRefused",
