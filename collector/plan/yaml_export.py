@@ -23,10 +23,19 @@ _HEADER = (
 )
 
 
+class _NoAliases(yaml.SafeDumper):
+    """PyYAML writes an anchor and aliases for any object met twice, dates included (one date
+    object serves every enterprise of a shared period); the loader allows only a few aliases
+    (contract.configfile), and an export is for people to read, so every value is written out."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
 def plan_yaml(plan: Plan) -> str:
-    """The plan as YAML text: money quoted, dates as YAML dates, no defaults written out."""
+    """The plan as YAML text: money quoted, dates as YAML dates, no anchors or aliases."""
     data = _plain(plan.model_dump(mode="python"))
-    body = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+    body = yaml.dump(data, Dumper=_NoAliases, allow_unicode=True, sort_keys=False, width=100)
     return _HEADER + body
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -81,6 +82,8 @@ def test_export_load_export_gives_the_same_content(plan_file: Path, tmp_path: Pa
     as_yaml.write_text(plan_yaml(again), encoding="utf-8")
     assert plan_content(load_plan(as_yaml).plan) == plan_content(plan)
     assert plan_yaml(load_plan(as_yaml).plan) == as_yaml.read_text(encoding="utf-8")
+    # No anchors or aliases: the loader allows few (one date object serves many periods).
+    assert not re.search(r"[&*]id\d+", as_yaml.read_text(encoding="utf-8"))
 
 
 #: Findings a workbook cannot give, by case: an empty cell is the default, so an empty list
