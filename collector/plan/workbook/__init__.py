@@ -2,8 +2,9 @@
 
 A second reader and a writer of the one plan model (docs/plan-workbook.md): the sheets and
 columns (:mod:`.layout`), the file checked before openpyxl opens it (:mod:`.archive`), a cell's
-value as the model takes it (:mod:`.cells`), the sheets read into the plan's data with each
-value's cell (:mod:`.read`), the model and rules applied with errors at sheet, row and column
+value as the model takes it (:mod:`.cells`), the sheets read (:mod:`.read`) into what was
+found (:mod:`.sheetdata`) and assembled into the plan's data with each value's cell
+(:mod:`.assemble`), the model and rules applied with errors at sheet, row and column
 (:mod:`.load`), and the writer (:mod:`.write`). openpyxl is imported only when a workbook is
 read or written.
 """

@@ -23,7 +23,8 @@ from collector.plan.model import Plan
 from collector.plan.rules import Finding, check_plan
 from collector.plan.workbook.archive import WorkbookRefused, read_workbook_bytes
 from collector.plan.workbook.layout import SHEETS
-from collector.plan.workbook.read import CellRef, SheetData, read_sheets
+from collector.plan.workbook.read import read_sheets
+from collector.plan.workbook.sheetdata import CellRef, SheetData
 from collector.plan.yaml_export import plan_yaml
 from contract.configfile.issues import validation_issues
 from contract.configfile.yamlload import MarkedData, format_path

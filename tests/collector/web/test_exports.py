@@ -95,7 +95,7 @@ def test_enterprise_kpis_are_those_of_its_latest_evidence_json(
         ("/api/v1/provinces/440300/export", "rev-nb", 404),  # another province's reviewer
         ("/api/v1/platforms/plat-b/export", "eng-a", 404),  # another platform
         ("/api/v1/enterprises/b01/export", "eng-a", 404),
-        ("/api/v1/enterprises/e04/export", "eng-a", 404),  # no bundle yet
+        ("/api/v1/enterprises/e09/export", "eng-a", 404),  # no bundle (no test runs one)
     ],
 )
 def test_exports_keep_the_role_and_scope_checks(
