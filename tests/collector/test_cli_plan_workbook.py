@@ -84,3 +84,16 @@ def test_export_from_the_registry_round_trips(tmp_path: Path) -> None:
     code, output = run("plan", "export", "--config", cfg, "--plan", "110000-2026", "--out", "x")
     assert code == 1 and "110000-2026" in output
     assert run("plan", "export", str(as_yaml), "--format", "csv", "--out", "x.csv")[0] == 2
+
+
+def test_ids_another_plan_holds_are_named_at_their_cells(tmp_path: Path) -> None:
+    db = tmp_path / "registry.sqlite"
+    cfg = str(write_collector_config(tmp_path, str(db)))
+    other = tmp_path / "other.yaml"
+    other.write_text(EXAMPLE_YAML.read_text(encoding="utf-8").replace('"330200"', '"330100"'))
+    assert run("plan", "load", str(other), "--by", "省厅", "--config", cfg)[0] == 0
+    code, output = run("plan", "validate", str(EXAMPLE_XLSX), "--config", cfg)
+    assert code == 1
+    where = f"{EXAMPLE_XLSX} sheet '企业 Enterprises' row 3 column B"
+    assert f"{where} platforms[0].enterprises[0].id: enterprise ent-01 is already held" in output
+    assert "sheet '平台 Platforms' row 3 column A platforms[0].id: platform plat-a" in output
