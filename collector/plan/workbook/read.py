@@ -30,10 +30,12 @@ if TYPE_CHECKING:
     from openpyxl.workbook.workbook import Workbook
     from openpyxl.worksheet.worksheet import Worksheet
 
-__all__ = ["MAX_ROWS", "read_sheets"]
+__all__ = ["MAX_COLUMNS", "MAX_ROWS", "read_sheets"]
 
 #: Most data rows read per sheet: a batch has at most 5 x 3 platforms of a few dozen enterprises.
 MAX_ROWS = 5000
+#: Most columns read per sheet: the widest sheet has 12.
+MAX_COLUMNS = 50
 
 
 def read_sheets(workbook: Workbook) -> SheetData:
@@ -117,14 +119,18 @@ def _columns(worksheet: Worksheet, sheet: Sheet, found: SheetData) -> dict[int, 
 
 
 def _rows(worksheet: Worksheet, sheet: Sheet, found: SheetData) -> Iterator[Row]:
-    columns = _columns(worksheet, sheet, found)
-    last = worksheet.max_row or 0
-    if last - DATA_ROW + 1 > MAX_ROWS:
+    # The sheet's extent counts cells that hold only a format, so a column formatted to the
+    # bottom of the sheet reaches row 1,048,576: refused here, before a cell is visited.
+    last, width = worksheet.max_row or 0, worksheet.max_column or 0
+    if last - DATA_ROW + 1 > MAX_ROWS or width > MAX_COLUMNS:
         found.problem(
             CellRef(sheet.title, DATA_ROW, "A", ""),
-            f"{last - DATA_ROW + 1} rows, more than the limit of {MAX_ROWS} per sheet",
+            f"the sheet reaches row {last} and column {_letter(width)} (cells there hold a "
+            f"value or a format); at most {MAX_ROWS} data rows and {MAX_COLUMNS} columns are "
+            "read: delete the rows and columns beyond the data",
         )
         return
+    columns = _columns(worksheet, sheet, found)
     for number in range(DATA_ROW, last + 1):
         row = _row(worksheet, sheet, number, columns, found)
         if row is not None:

@@ -195,6 +195,10 @@ def _hide_row(workbook: Workbook) -> None:
     _sheet(workbook, ENTERPRISES).row_dimensions[6].hidden = True
 
 
+def _formatted_to_the_bottom(workbook: Workbook) -> None:
+    _sheet(workbook, TARGETS)["C1048576"].number_format = "0.00"
+
+
 def _drop_targets(workbook: Workbook) -> None:
     del workbook[TARGETS]
 
@@ -244,6 +248,10 @@ SHEET_CASES: dict[str, tuple[Callable[[Workbook], None], str]] = {
         "platform on sheet '平台 Platforms'",
     ),
     "missing sheet": (_drop_targets, f"sheet '{TARGETS}' is missing"),
+    "a sheet formatted to its last row": (
+        _formatted_to_the_bottom,
+        f"sheet '{TARGETS}' row 3 column A: the sheet reaches row 1048576 and column I",
+    ),
     "unknown sheet": (
         lambda wb: wb.create_sheet("Sheet2").__setitem__("A1", "x"),
         "sheet 'Sheet2' row 1 column A: unknown sheet",
