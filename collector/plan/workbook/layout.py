@@ -50,6 +50,42 @@ ColumnKind = Literal[
 ]
 
 
+#: English headers by column key (one meaning per key across the sheets).
+ENGLISH_LABELS: dict[str, str] = {
+    "province_code": "Province code (GB/T 2260)",
+    "province_name": "Province",
+    "batch_year": "Batch year",
+    "implementation_start": "Implementation start",
+    "implementation_end": "Implementation end",
+    "id": "Id",
+    "name": "Name",
+    "category": "Category",
+    "sub_industry": "Sub-industry id",
+    "platform": "Platform id",
+    "industry": "Industry",
+    "retrofit_cost_cny": "Retrofit cost (CNY)",
+    "solution": "Solution",
+    "timezone": "Time zone",
+    "baseline_start": "Baseline start",
+    "baseline_end": "Baseline end",
+    "go_live": "Go-live date",
+    "reporting_start": "Reporting start",
+    "reporting_end": "Reporting end",
+    "enterprise": "Enterprise id",
+    "kpi": "KPI",
+    "direction": "Direction",
+    "size": "Size",
+    "unit": "Unit (pp or %)",
+    "required": "Required",
+    "boundary": "Energy boundary",
+    "meters": "Main meters",
+    "drivers": "Energy model drivers",
+    "date": "Rectification date",
+    "public_key": "Public key",
+    "devices": "Device ids",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     """One column: its key (the model's field, or ``parent`` for the parent's id)."""
@@ -61,9 +97,9 @@ class Column:
     width: int = 18
 
     @property
-    def label(self) -> str:
-        """The header shown in row 1: Chinese, then English."""
-        return f"{self.label_zh} {self.key}"
+    def label_en(self) -> str:
+        """The column's English header (row 1 shows it under the Chinese one)."""
+        return ENGLISH_LABELS.get(self.key, self.key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,17 +135,20 @@ def _instructions(worksheet: Worksheet) -> None:
 
 
 def _data_sheet(workbook: Workbook, sheet: Sheet, rows: list[dict[str, object]]) -> None:
-    from openpyxl.styles import Font, PatternFill
+    from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
     worksheet = workbook.create_sheet(sheet.title)
+    worksheet.row_dimensions[HEADER_LABEL_ROW].height = 32
     worksheet.freeze_panes = f"A{DATA_ROW}"
     header_fill = PatternFill("solid", fgColor="DDEBF7")
     for number, column in enumerate(sheet.columns, start=1):
         letter = get_column_letter(number)
         worksheet.column_dimensions[letter].width = column.width
         label = _cell(worksheet, HEADER_LABEL_ROW, number)
-        _text(label, column.label_zh + ("" if column.required else " (可选)"))
+        optional = "" if column.required else " (可选 optional)"
+        _text(label, f"{column.label_zh}\n{column.label_en}{optional}")
+        label.alignment = Alignment(wrap_text=True, vertical="top")
         label.font = Font(bold=True)
         label.fill = header_fill
         key = _cell(worksheet, HEADER_KEY_ROW, number)

@@ -310,6 +310,10 @@ def test_template_has_every_sheet_headers_and_drop_downs(tmp_path: Path) -> None
     workbook = load_workbook(io.BytesIO(plan_workbook_bytes(None)))
     assert workbook.sheetnames == [INSTRUCTIONS, *(s.title for s in SHEETS)]
     targets = _sheet(workbook, TARGETS)
+    assert (
+        targets["B1"].value == "指标\nKPI"
+        and targets["F1"].value == "必须达成\nRequired (可选 optional)"
+    )
     assert [c.value for c in targets[2]][:5] == ["enterprise", "kpi", "direction", "size", "unit"]
     lists = {
         str(v.sqref).split(":")[0]: v.formula1 for v in targets.data_validations.dataValidation
