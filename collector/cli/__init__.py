@@ -8,10 +8,11 @@ module              commands
 ``serve``           ``serve``: the web app
 ``rollups``         ``rollups refresh``: repair daily rollups
 ``store``           ``store init``: the InfluxDB database and retention policies
-``plan``            ``plan validate|load|show``: the implementation plan
+``plan``            ``plan validate|load|show|template|export``: the implementation plan
 ``agents``          ``agents add|revoke|list``: agents and their keys
 ``quarantine``      ``quarantine list|show|export``: messages the ingest rejected
 ``evidence``        ``evidence``, ``rollup``: evidence bundles
+``export``          ``export``: a bundle's table as a workbook or CSV
 ``users``           ``users ...``: the web app's users and tokens
 ``dashboards``      ``dashboards check|push|snapshot|evidence``: Grafana
 ``broker``          ``broker acl``: the MQTT broker's access list
@@ -34,6 +35,7 @@ from collector.cli import (
     broker,
     dashboards,
     evidence,
+    export,
     ingest,
     plan,
     quarantine,
@@ -77,6 +79,7 @@ for _group in (
     agents,
     quarantine,
     evidence,
+    export,
     users,
     dashboards,
     broker,

@@ -1,4 +1,9 @@
-"""``retrofit-collector plan``: the implementation plan (实施方案): validate, load, show.
+"""``retrofit-collector plan``: the implementation plan (实施方案): validate, load, show,
+template, export.
+
+A plan file is YAML or an Excel workbook (``.xlsx``, docs/plan-workbook.md): ``validate`` and
+``load`` read both (one model, two readers), ``template`` writes the empty workbook and
+``export`` writes a plan (a file, or a version in the registry) as either.
 
 Every command takes the collector's configuration, ``--config PATH`` (or
 ``RV_COLLECTOR_CONFIG``), and works on the registry it names; the old ``--registry PATH`` (or
@@ -24,6 +29,7 @@ from collector.cli._common import (
     DEFAULT_CONFIG,
     EXIT_ERRORS,
     EXIT_OK,
+    EXIT_OUTPUT,
     EXIT_UNREADABLE,
     ByOption,
     ConfigOption,
@@ -31,6 +37,7 @@ from collector.cli._common import (
     console,
     count,
     err_console,
+    error_exit,
     open_registry,
     refuse,
     registry_path,
@@ -39,10 +46,12 @@ from collector.errors import CollectorError, IdCollision, IdCollisionError
 from collector.plan import (
     Enterprise,
     LoadedPlan,
+    Plan,
     PlanFileError,
     PlanInvalidError,
     collision_issues,
     load_plan,
+    plan_yaml,
 )
 from collector.registry import Registry
 from collector.registry.records import PlanVersion, format_time
@@ -130,12 +139,14 @@ def check_plan_ids(loaded: LoadedPlan, store: Registry, out: Console) -> int:
     return EXIT_OK
 
 
-plan_app = typer.Typer(help="The implementation plan (实施方案): validate, load, show.")
+plan_app = typer.Typer(
+    help="The implementation plan (实施方案): validate, load, show, template, export."
+)
 
 
 @plan_app.command("validate")
 def plan_validate(
-    file: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
+    file: Annotated[Path, typer.Argument(help="Plan file (YAML, or a workbook .xlsx).")],
     config: CheckConfigOption = None,
     registry: RegistryOption = None,
 ) -> None:
@@ -171,7 +182,7 @@ def plan_validate(
 
 @plan_app.command("load")
 def plan_load(
-    file: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
+    file: Annotated[Path, typer.Argument(help="Plan file (YAML, or a workbook .xlsx).")],
     by: ByOption,
     config: ConfigOption = DEFAULT_CONFIG,
     registry: RegistryOption = None,
@@ -237,6 +248,20 @@ def _print_enterprise(enterprise: Enterprise) -> None:
         say(console, line)
 
 
+def _plan_version(store: Registry, plan_key: str | None, version: int | None) -> PlanVersion:
+    """The version asked for (the only plan's latest by default), or exit 1 saying why."""
+    if plan_key is None:
+        keys = store.plan_keys()
+        if len(keys) != 1:
+            shown = ", ".join(keys) or "none loaded"
+            raise refuse(ValueError(f"choose a plan with --plan (plans: {shown})"))
+        plan_key = keys[0]
+    try:
+        return store.plan_version(plan_key, version)
+    except CollectorError as exc:
+        raise refuse(exc) from None
+
+
 @plan_app.command("show")
 def plan_show(
     config: ConfigOption = DEFAULT_CONFIG,
@@ -253,17 +278,8 @@ def plan_show(
 ) -> None:
     """Print a plan version (the latest by default) and the plan's history of versions."""
     with open_registry(registry_path(config, registry)) as store:
-        keys = store.plan_keys()
-        if plan_key is None:
-            if len(keys) != 1:
-                shown = ", ".join(keys) or "none loaded"
-                raise refuse(ValueError(f"choose a plan with --plan (plans: {shown})"))
-            plan_key = keys[0]
-        try:
-            shown_version = store.plan_version(plan_key, version)
-        except CollectorError as exc:
-            raise refuse(exc) from None
-        history = store.plan_history(plan_key)
+        shown_version = _plan_version(store, plan_key, version)
+        history = store.plan_history(shown_version.info.plan_key)
     if as_json:
         document = json.dumps(
             shown_version.plan.model_dump(mode="json"), indent=2, ensure_ascii=False
@@ -280,6 +296,81 @@ def plan_show(
         )
         for change in info.changes:
             say(console, f"      {change}")
+
+
+OutFileOption = Annotated[
+    Path, typer.Option("--out", "-o", help="File to write (replaced atomically).")
+]
+
+
+def _write_out(out: Path, content: bytes) -> None:
+    """Write ``content`` to ``out`` through a temporary file and a rename; exit 3 if it fails."""
+    partial = out.with_name(out.name + ".new")
+    try:
+        partial.write_bytes(content)
+        partial.replace(out)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise error_exit(f"{out}: cannot write ({exc.strerror or exc})", EXIT_OUTPUT) from None
+
+
+@plan_app.command("template")
+def plan_template(out: OutFileOption) -> None:
+    """Write the empty plan workbook: its sheets, headers (中文 and English), drop-down lists,
+    checks on dates and amounts, and an instructions sheet (docs/plan-workbook.md)."""
+    from collector.plan.workbook import plan_workbook_bytes  # loads openpyxl
+
+    _write_out(out, plan_workbook_bytes(None))
+    say(console, f"wrote the plan template {out}; fill it in, then run plan validate {out}")
+
+
+@plan_app.command("export")
+def plan_export(
+    out: OutFileOption,
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="Plan file to convert (YAML or .xlsx); without it, from --config."),
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="xlsx or yaml (default: from the --out name).")
+    ] = "",
+    config: ConfigOption = DEFAULT_CONFIG,
+    registry: RegistryOption = None,
+    plan_key: Annotated[
+        str | None, typer.Option("--plan", help="Plan key <province code>-<batch year>.")
+    ] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", help="Version (default latest).")
+    ] = None,
+) -> None:
+    """Write a plan as a workbook or YAML: a plan file converted, or a version in the registry.
+
+    Export, load and export again gives the same content. Exit codes: 0 written; 1 an invalid
+    plan or no such plan; 2 an unreadable file or registry, or an unknown format; 3 the file
+    cannot be written.
+    """
+    chosen = output_format or ("xlsx" if out.suffix.lower() == ".xlsx" else "yaml")
+    if chosen not in ("xlsx", "yaml"):
+        raise error_exit(f"--format {chosen}: expected xlsx or yaml", EXIT_UNREADABLE)
+    if file is not None:
+        code, loaded = validate_plan_file(file, err_console)
+        if loaded is None:
+            raise typer.Exit(code)
+        plan = loaded.plan
+    else:
+        plan = _registry_plan(registry_path(config, registry), plan_key, version)
+    if chosen == "xlsx":
+        from collector.plan.workbook import plan_workbook_bytes
+
+        _write_out(out, plan_workbook_bytes(plan))
+    else:
+        _write_out(out, plan_yaml(plan).encode("utf-8"))
+    say(console, f"wrote plan {plan.key} as {chosen} to {out}")
+
+
+def _registry_plan(path: Path, plan_key: str | None, version: int | None) -> Plan:
+    with open_registry(path) as store:
+        return _plan_version(store, plan_key, version).plan
 
 
 def register(app: typer.Typer) -> None:

@@ -4,7 +4,9 @@ What a province submits per batch (platforms, pilot enterprises with their perio
 targets, the agents installed at each) as pydantic models (:mod:`.model`); reading a plan file
 with line marks, its canonical content and digest (:mod:`.file`); the rules across values and
 the programme's rules, each written once with its reason (:mod:`.rules`); and why a plan cannot
-be used (:mod:`.errors`). See docs/plan.md.
+be used (:mod:`.errors`). A plan is read from YAML or from a workbook (:func:`load_plan` picks
+by the file's name; :mod:`.workbook`, docs/plan-workbook.md) and written back as either
+(:func:`plan_yaml`, :func:`collector.plan.workbook.plan_workbook_bytes`). See docs/plan.md.
 
 Pure: no database, no network. The registry stores plans; the evidence engine reads them; both
 import this face.
@@ -14,12 +16,13 @@ from collector.plan.errors import PlanError, PlanFileError, PlanInvalidError
 from collector.plan.file import (
     LoadedPlan,
     collision_issues,
-    load_plan,
+    load_plan_yaml,
     parse_plan,
     plan_changes,
     plan_content,
     plan_digest,
 )
+from collector.plan.load import WORKBOOK_SUFFIXES, load_plan
 from collector.plan.model import (
     KPI_DIRECTION,
     KPI_NAMES,
@@ -50,6 +53,7 @@ from collector.plan.rules import (
     check_plan,
     min_period_days,
 )
+from collector.plan.yaml_export import plan_yaml
 
 __all__ = [
     "KPI_DIRECTION",
@@ -62,6 +66,7 @@ __all__ = [
     "MIN_PERIOD_DAYS",
     "SHARE_KPIS",
     "SUB_INDUSTRY_CATEGORIES",
+    "WORKBOOK_SUFFIXES",
     "AgentPlan",
     "EnergyBoundary",
     "EnergyDriver",
@@ -83,9 +88,11 @@ __all__ = [
     "check_plan",
     "collision_issues",
     "load_plan",
+    "load_plan_yaml",
     "min_period_days",
     "parse_plan",
     "plan_changes",
     "plan_content",
     "plan_digest",
+    "plan_yaml",
 ]

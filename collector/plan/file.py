@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from collector.errors import IdCollision
@@ -24,7 +24,7 @@ from contract.errors import ConfigFileError, ConfigInvalidError, ConfigIssue
 __all__ = [
     "LoadedPlan",
     "collision_issues",
-    "load_plan",
+    "load_plan_yaml",
     "parse_plan",
     "plan_changes",
     "plan_content",
@@ -46,10 +46,14 @@ class LoadedPlan:
     digest: str
     warnings: tuple[ConfigIssue, ...]
     lines: Mapping[KeyPath, int]
+    #: Where each key path is in a source without lines (a workbook: ``plan.xlsx sheet
+    #: '企业 Enterprises' row 5 column B``); empty for a YAML file, whose ``lines`` say it.
+    places: Mapping[KeyPath, str] = field(default_factory=dict)
 
 
-def load_plan(path: Path) -> LoadedPlan:
-    """Read and validate the plan file at ``path``.
+def load_plan_yaml(path: Path) -> LoadedPlan:
+    """Read and validate the YAML plan file at ``path`` (:func:`collector.plan.load_plan`
+    reads either kind).
 
     Raises PlanFileError if the file cannot be read, PlanInvalidError listing every error (and
     the warnings found besides) if its content is not a valid plan.
@@ -198,5 +202,18 @@ def collision_issues(
             f"{registry}: ids are unique across all plans (MQTT topics, InfluxDB tags and seq "
             "records name the id alone)"
         )
-        issues.append(ConfigIssue(loaded.source, _line(loaded, path), format_path(path), message))
+        place = _place(loaded, path)
+        if place is not None:
+            issues.append(ConfigIssue(place, None, format_path(path), message))
+        else:
+            line = _line(loaded, path)
+            issues.append(ConfigIssue(loaded.source, line, format_path(path), message))
     return issues
+
+
+def _place(loaded: LoadedPlan, path: KeyPath) -> str | None:
+    for end in range(len(path), -1, -1):
+        place = loaded.places.get(path[:end])
+        if place is not None:
+            return place
+    return None

@@ -65,6 +65,10 @@ RULES: dict[str, frozenset[Role]] = {
     "api.quarantine.get": ALL,
     "api.audit.list": ALL,
     "api.users.list": _ADMINS,
+    # Downloads of the pages' tables (docs/exports.md): who may read the page may download it.
+    "api.provinces.export": READERS_OF_PROVINCES,
+    "api.platforms.export": ALL,
+    "api.enterprises.export": ALL,
     # pages
     "page.home": ALL,
     "page.province": READERS_OF_PROVINCES,

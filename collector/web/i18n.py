@@ -116,6 +116,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Daily values (ratios of the day's sums); the vertical line is go-live.",
     ),
     "enterprise.kpis": ("绩效指标", "Performance targets"),
+    "export.download": ("下载表格", "Download the table"),
     "enterprise.flags": ("合理性提示", "Plausibility flags"),
     "enterprise.flags_none": ("无提示。", "No flags."),
     "enterprise.files": ("证据包文件", "Bundle files"),

@@ -165,6 +165,7 @@ def fresh_out_dir(out: Path) -> None:
     # Only the demo's own files: --out may name a folder that holds other things too.
     names = [
         "plan.yaml",
+        "plan.xlsx",
         "plant.yaml",
         "collector.yaml",
         "verdicts.json",
@@ -195,8 +196,12 @@ def register_plan(demo: Demo, config: Path) -> dict[str, str]:
     )
     path = demo.out / "plan.yaml"
     path.write_text(yaml.safe_dump(plan, allow_unicode=True, sort_keys=False), "utf-8")
-    collector("plan", "validate", str(path))
-    collector("plan", "load", str(path), "--by", "demo", "--config", str(config))
+    # The province writes its plan in a spreadsheet: the demo loads the plan as a workbook,
+    # exported from the YAML it generated (docs/plan-workbook.md).
+    workbook = demo.out / "plan.xlsx"
+    collector("plan", "export", str(path), "--format", "xlsx", "--out", str(workbook))
+    collector("plan", "validate", str(workbook))
+    collector("plan", "load", str(workbook), "--by", "demo", "--config", str(config))
     return keys
 
 

@@ -33,6 +33,8 @@ from typing import Any
 
 import pytest
 
+from collector.registry import Registry
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "deploy" / "local" / "demo.py"
 
@@ -100,6 +102,13 @@ def test_verdicts_match_the_simulated_retrofits(tmp_path: Path) -> None:
     oee = next(k for k in improved["kpis"] if k["kpi"] == "oee")
     assert oee["interval"][0] >= 5.0  # the conservative bound clears the +5 pp target
     assert result["path"]["quarantined"] == 0 and result["path"]["windows_written"] > 5000
+    # The plan was loaded as the workbook the demo exported (docs/plan-workbook.md).
+    runs = list(tmp_path.glob("demo*/registry.sqlite"))  # "demo-slow" too after a rerun
+    assert runs
+    for run in runs:
+        with Registry(run) as registry:
+            (key,) = registry.plan_keys()
+            assert registry.plan_version(key, None).info.source_name.endswith("plan.xlsx")
     assert result["platform"]["passed_count"] == 1 and not result["platform"]["minimum_met"]
     unchanged = next(e for e in result["enterprises"] if e["id"] == "ent-02")
     assert "count_faster_than_ideal" in unchanged["flags"], output

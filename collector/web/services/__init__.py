@@ -14,12 +14,20 @@ may not have it raises as :class:`~collector.web.problems.Problem`.
 - :mod:`.decisions`: record a review decision
 - :mod:`.fleet`: the caller's agents with state and last window
 - :mod:`.influx`: the app's InfluxDB client, or 503
+- :mod:`.exports`: the pages' tables as ``.xlsx`` or CSV downloads
 """
 
 from collector.web.services.bundles import bundle_file_response, loaded_bundle, media_type
 from collector.web.services.decisions import record_decision
 from collector.web.services.enterprises import agents_of
 from collector.web.services.evidence import run_and_audit
+from collector.web.services.exports import (
+    ExportFormat,
+    enterprise_export,
+    export_response,
+    platform_export,
+    province_export,
+)
 from collector.web.services.fleet import fleet, fleet_lines
 from collector.web.services.influx import influx_store
 from collector.web.services.places import PlatformView, platform_view, province_detail
@@ -39,6 +47,7 @@ from collector.web.services.summaries import (
 
 __all__ = [
     "MAX_SERIES_DAYS",
+    "ExportFormat",
     "PlatformView",
     "agent_out",
     "agents_of",
@@ -48,17 +57,21 @@ __all__ = [
     "bundle_out",
     "coverage_days",
     "decision_out",
+    "enterprise_export",
     "enterprise_summary",
+    "export_response",
     "fleet",
     "fleet_lines",
     "influx_store",
     "kpi_points",
     "loaded_bundle",
     "media_type",
+    "platform_export",
     "platform_rollup",
     "platform_summary",
     "platform_view",
     "province_detail",
+    "province_export",
     "quarantine_out",
     "record_decision",
     "run_and_audit",

@@ -73,6 +73,23 @@ def _calls(world: World) -> dict[str, Call]:
             "/api/v1/platforms/plat-b/rollup",
             "/api/v1/platforms/plat-c/rollup",
         ),
+        "api.provinces.export": Call(
+            NOT_PLATFORM,
+            "GET",
+            "/api/v1/provinces/330200/export",
+            "/api/v1/provinces/330200/export",
+            "/api/v1/provinces/440300/export",
+        ),
+        "api.platforms.export": Call(
+            ALL,
+            "GET",
+            "/api/v1/platforms/plat-a/export",
+            "/api/v1/platforms/plat-b/export",
+            "/api/v1/platforms/plat-c/export",
+        ),
+        "api.enterprises.export": Call(
+            ALL, "GET", ent + "e01/export", ent + "b01/export", ent + "c01/export"
+        ),
         "api.enterprises.list": Call(ALL, "GET", "/api/v1/enterprises"),
         "api.enterprises.get": Call(ALL, "GET", ent + "e01", ent + "b01", ent + "c01"),
         "api.enterprises.coverage": Call(

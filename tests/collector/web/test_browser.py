@@ -182,3 +182,34 @@ def test_a_reviewer_walks_from_login_to_the_audit_log(
     finally:
         context.close()
     (ARTIFACTS / f"{device}-variances.json").write_text(json.dumps(variances, indent=1))
+
+
+def test_a_reviewer_downloads_a_platform_workbook(
+    server: str, browser: Browser, world: World, tmp_path: Path
+) -> None:
+    """The platform page's Excel link, clicked in Chromium with the session cookie: a file
+    download (not a page), a workbook that opens, the enterprises of the JSON API."""
+    from openpyxl import load_workbook
+
+    context = browser.new_context(accept_downloads=True, locale="zh-CN")
+    page = context.new_page()
+    try:
+        page.goto(server + "/login?next=/platforms/plat-a")
+        page.get_by_label("访问令牌").fill(world.tokens["rev-nb"])
+        page.get_by_role("button", name="登录").click()
+        expect(page).to_have_url(server + "/platforms/plat-a")
+        with page.expect_download() as started:
+            page.locator("a[data-export=xlsx]").click()
+        download = started.value
+        assert download.suggested_filename == "platform-plat-a.xlsx"
+        saved = tmp_path / download.suggested_filename
+        download.save_as(saved)
+        expect(page).to_have_url(server + "/platforms/plat-a")  # the page stayed
+    finally:
+        context.close()
+    sheet = load_workbook(saved).worksheets[0]
+    ids = [str(c.value) for c in sheet["A"] if isinstance(c.value, str) and c.value[:1] == "e"]
+    api = httpx.get(
+        server + "/api/v1/platforms/plat-a/rollup", headers=world.headers("rev-nb"), timeout=10
+    ).json()
+    assert ids == [e["id"] for e in api["enterprises"]]

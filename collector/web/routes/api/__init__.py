@@ -15,6 +15,7 @@ from collector.web.routes.api import (
     decisions,
     enterprises,
     evidence,
+    exports,
     fleet,
     me,
     places,
@@ -25,5 +26,17 @@ from collector.web.routes.api import (
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["api"], route_class=StrictJsonRoute)
-for _resource in (me, places, enterprises, evidence, decisions, fleet, quarantine, audit, users):
+_RESOURCES = (
+    me,
+    places,
+    enterprises,
+    evidence,
+    decisions,
+    exports,
+    fleet,
+    quarantine,
+    audit,
+    users,
+)
+for _resource in _RESOURCES:
     router.include_router(_resource.router)

@@ -1,0 +1,79 @@
+"""``retrofit-collector export``: a bundle's evidence as a workbook or CSV a reviewer can file.
+
+Reads one evidence document of a bundle (``evidence.json``: the enterprise's KPI table;
+``platform.json``: the platform's enterprises; ``province.json``: the province's platforms),
+or the bundle's folder, and writes its table as ``.xlsx`` (numbers with formats) or CSV
+(docs/exports.md). Every figure is the document's own. Exit codes: 0 written; 1 not an
+evidence document; 2 unreadable input or a bad option; 3 the output cannot be written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from collector.cli._common import EXIT_ERRORS, EXIT_OUTPUT, EXIT_UNREADABLE, console, error_exit
+from contract.errors import InputFileError
+from contract.files import read_bounded
+from contract.terminal import say
+
+__all__ = ["MAX_DOCUMENT_BYTES", "register"]
+
+#: Largest evidence document read, in bytes: an enterprise's evidence.json holds its daily
+#: device rows for two periods, a few megabytes at most.
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+_DOCUMENTS = ("evidence.json", "platform.json", "province.json")
+
+
+def _document_path(source: Path) -> Path:
+    if not source.is_dir():
+        return source
+    found = [source / name for name in _DOCUMENTS if (source / name).is_file()]
+    if len(found) != 1:
+        raise error_exit(
+            f"{source}: expected a bundle folder holding one of {', '.join(_DOCUMENTS)}",
+            EXIT_UNREADABLE,
+        )
+    return found[0]
+
+
+def export(
+    source: Annotated[
+        Path,
+        typer.Argument(help="A bundle folder, or its evidence.json/platform.json/province.json."),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write (replaced atomically).")],
+    output_format: Annotated[
+        str, typer.Option("--format", help="xlsx or csv (default: from the --out name).")
+    ] = "",
+) -> None:
+    """Write a bundle's table (KPIs, enterprises or platforms) as a workbook or CSV."""
+    from collector.export import DocumentRefused, csv_bytes, document_table, workbook_bytes
+
+    chosen = output_format or ("csv" if out.suffix.lower() == ".csv" else "xlsx")
+    if chosen not in ("xlsx", "csv"):
+        raise error_exit(f"--format {chosen}: expected xlsx or csv", EXIT_UNREADABLE)
+    path = _document_path(source)
+    try:
+        content = read_bounded(path, MAX_DOCUMENT_BYTES, expected="an evidence document (JSON)")
+        table = document_table(content, str(path))
+    except InputFileError as exc:
+        raise error_exit(exc, EXIT_UNREADABLE) from None
+    except DocumentRefused as exc:
+        raise error_exit(exc, EXIT_ERRORS) from None
+    data = workbook_bytes([table]) if chosen == "xlsx" else csv_bytes(table)
+    partial = out.with_name(out.name + ".new")
+    try:
+        partial.write_bytes(data)
+        partial.replace(out)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise error_exit(f"{out}: cannot write ({exc.strerror or exc})", EXIT_OUTPUT) from None
+    say(console, f"wrote {table.title}: {len(table.rows)} rows as {chosen} to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``export`` command to ``app``."""
+    app.command("export")(export)
