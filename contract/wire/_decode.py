@@ -9,7 +9,13 @@ import msgspec
 from pydantic import ValidationError
 
 from contract.wire._canonical import encode
-from contract.wire._codec import ReceivedEnvelope, decode_accepted, decode_compiled
+from contract.wire._codec import (
+    ReceivedEnvelope,
+    ReceivedStatus,
+    decode_accepted,
+    decode_compiled,
+    has_tiny_float,
+)
 from contract.wire._errors import (
     FieldRule,
     InvalidMessage,
@@ -17,6 +23,7 @@ from contract.wire._errors import (
     NotJson,
     TooLarge,
     UnsupportedVersion,
+    WireError,
 )
 from contract.wire._limits import MAX_MESSAGE_BYTES, WIRE_VERSION
 from contract.wire._messages import Envelope, MessageT, StatusMessage
@@ -102,20 +109,27 @@ def _decode_exact(model: type[MessageT], raw: bytes) -> MessageT:
 def _decode_canonical(model: type[MessageT], raw: bytes) -> MessageT | None:
     """The message ``raw`` encodes if it is valid and canonical, else None; never raises.
 
-    The collector's hot path: pydantic parses and validates the bytes in one pass (no Python
-    object tree, no duplicate-key hook). It accepts exactly what the path in :func:`_decode`
-    accepts: anything it lets through re-encodes to ``raw`` itself, and canonical bytes hold
-    no duplicate key, non-finite number or lone surrogate, so ``json.loads`` reads them as
-    the same values and strict validation of those gives this same message. Anything else
-    returns None and goes the exact way, which names the rule broken.
+    The compiled codec decides (:mod:`contract.wire._codec`: parsed, checked and re-encoded
+    in C, held equal to the exact path by tests/contract/test_wire_codec.py); pydantic then
+    only builds the model, with no second encoding. Anything else returns None and goes the
+    exact way, which names the rule broken.
     """
-    try:
-        message = model.model_validate_json(raw)
-        if message.v != WIRE_VERSION or encode(message) != raw:
-            return None
-    except (ValueError, RecursionError):  # ValidationError and encoding errors are ValueErrors
+    checked = (
+        decode_compiled(ReceivedEnvelope, raw)
+        if model is Envelope
+        else decode_compiled(ReceivedStatus, raw)
+    )
+    if checked is None:
+        if has_tiny_float(raw):  # msgspec writes those unlike Python: the exact path decides
+            try:
+                return _decode_exact(model, raw)
+            except WireError:
+                return None
         return None
-    return message
+    try:
+        return model.model_validate_json(raw)
+    except ValueError:  # never seen: the codecs are held equal; the exact path decides
+        return None
 
 
 def decode_envelope(raw: bytes | bytearray) -> Envelope:
