@@ -1,8 +1,9 @@
 """The compiled codec: received messages parsed, range-checked and proven canonical in C.
 
 The collector's hot path. msgspec decodes the bytes straight into Structs (no Python object
-tree) and checks every type, range, length and identifier as it goes; the window's
-cross-field rules (:mod:`contract.wire._rules`) run once per window; msgspec then encodes the
+tree) and checks every type, range and length as it goes; identifiers, digests and times are
+checked once per distinct text, the window's cross-field rules (:mod:`contract.wire._rules`)
+once per window (``__post_init__``, which msgspec runs while decoding); msgspec then encodes the
 Struct again with sorted keys, and the message is accepted only if that gives the received
 bytes back. The Structs' fields come from the one list of base quantities
 (:mod:`contract.quantities`): a quantity added there is decoded, checked and encoded here
@@ -12,7 +13,7 @@ It accepts exactly what the exact path (``json.loads``, the pydantic models, Pyt
 ``json.dumps``) accepts, and gives the same values (``tests/contract/test_wire_codec.py``):
 
 - Python's ``re`` lets ``$`` match before a final newline, pydantic's engine does not: the
-  patterns here end in ``\\Z``. Identifiers and digests are checked once per distinct text.
+  patterns here end in ``\\Z``.
 - Timestamps are kept as their wire text; each is parsed and must format back to itself (a
   year before 1000 or a 13th month would pass the pattern alone).
 - msgspec writes a float below 1e-4 as ``0.00001`` or ``1e-7`` where Python writes ``1e-05``

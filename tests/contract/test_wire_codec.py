@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract import wire
+from contract import quantities, wire
 from contract.wire import _codec
 from tests.contract.test_wire import INVALID, KEY, make_envelope, make_window, valid_dict
 from tests.contract.wire_strategies import envelopes
@@ -142,8 +142,6 @@ def test_a_valid_tiny_float_is_accepted_the_exact_way() -> None:
 def test_received_windows_carry_the_quantities_of_the_one_list() -> None:
     window = wire.decode_windows(RAW).records[0]
     names = set(window.__struct_fields__)
-    from contract import quantities
-
     for quantity in (*quantities.BASE_QUANTITIES, *quantities.REFERENCE):
         assert quantity.name in names
     assert set(window.quality.__struct_fields__) == {q.name for q in quantities.QUALITY_QUANTITIES}
@@ -191,3 +189,27 @@ def test_status_messages_get_the_same_verdict(data: st.DataObject) -> None:
         fast = _codec.decode_compiled(wire.ReceivedStatus, candidate)
         if fast is not None or not _codec.has_tiny_float(candidate):
             assert (msgspec.to_builtins(fast) if fast is not None else None) == expected
+
+
+_LADDER: dict[str, list[Any]] = {
+    "float": [0.0, 1e-3, 0.5, 60.0, 86_400.0, 86_400.001, 1e12, 1.0000001e12, 1e15],
+    "integer": [0, 1, 2**53, 2**63 - 1, 2**63],
+}
+
+
+@pytest.mark.parametrize(
+    "quantity",
+    [*quantities.BASE_QUANTITIES, *quantities.REFERENCE, *quantities.QUALITY_QUANTITIES],
+    ids=lambda q: q.name,
+)
+def test_each_quantity_has_the_same_range_in_both_codecs(quantity: quantities.Quantity) -> None:
+    # The compiled codec derives a quantity's range from its unit; the pydantic model states it
+    # per field. A quantity added to contract/quantities.py with another range fails here.
+    message = valid_dict()
+    message["records"][0]["end"] = "2026-11-26T08:00:00.000Z"  # a day: seconds up to their limit
+    where = message["records"][0]
+    if quantity in quantities.QUALITY_QUANTITIES:
+        where = where["quality"]
+    for value in _LADDER[quantity.kind]:
+        where[quantity.name] = value
+        _same(wire.canonical_bytes(message))
