@@ -506,6 +506,14 @@ def report(bench: Bench, agent: BenchAgent, latency_s: float, replicas: int) -> 
     )
     first = bench.replicas.pids()[0]
     ingest_cpu = statistics.median(c.by_process["ingest"] for c in rounds.cpu["ours_1"])
+    # Ingest CPU per window (us): 10,000 x (% of a core) / (records/s), median over the rounds.
+    per_window = {
+        phase: statistics.median(
+            10_000 * c.by_process["ingest"] / rate
+            for c, rate in zip(rounds.cpu[phase], rounds.rates[phase], strict=True)
+        )
+        for phase in ("ours_1", headline)
+    }
     extras = {"replicas": str(replicas)}
     if replicas > 1:
         extras |= {"ours_1": f"{single:.0f}records/s", "ratio_1": f"{single / raw:.2f}"}
@@ -515,6 +523,9 @@ def report(bench: Bench, agent: BenchAgent, latency_s: float, replicas: int) -> 
         "p50_ms": f"{p50 * 1000:.0f}",
         "rss_mb": f"{common.rss_mb(first):.1f}",
         "cpu_pct": f"{ingest_cpu:.0f}",
+        "ingest_us": f"{per_window[headline]:.1f}",
+        "ingest_us_1": f"{per_window['ours_1']:.1f}",
+        "ingest_us_goal": "<=15",
     }
     ours_text, limit_text = f"{mine:.0f}records/s", f"{raw:.0f}records/s"
     print(

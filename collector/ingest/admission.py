@@ -132,7 +132,7 @@ class Admission:
     async def admit(self, batch: list[Received]) -> list[Accepted]:
         """Check a batch and record its seqs; settle what is refused; return what to write."""
         settled: list[Received] = []
-        decoded: list[tuple[Received, wire.TopicAddress, wire.Envelope]] = []
+        decoded: list[tuple[Received, wire.TopicAddress, wire.ReceivedEnvelope]] = []
         for message in batch:
             try:
                 item = await self._decode(message)
@@ -147,7 +147,7 @@ class Admission:
         # One registry read for every agent of the batch, made after the messages arrived.
         agents = {envelope.agent for _, _, envelope in decoded}
         entries = await self._calls.run(self._identities, agents)
-        checked: list[tuple[Received, wire.Envelope]] = []
+        checked: list[tuple[Received, wire.ReceivedEnvelope]] = []
         for message, address, envelope in decoded:
             try:
                 self._verify(message, address, envelope, entries.get(envelope.agent))
@@ -164,7 +164,7 @@ class Admission:
         return {agent: self._registry.agent_identity(agent) for agent in agents}
 
     async def _record_seqs(
-        self, checked: list[tuple[Received, wire.Envelope]], settled: list[Received]
+        self, checked: list[tuple[Received, wire.ReceivedEnvelope]], settled: list[Received]
     ) -> list[Accepted]:
         """Record the seqs (one transaction, one fsync); quarantine replays into ``settled``."""
         if not checked:
@@ -188,7 +188,7 @@ class Admission:
 
     async def _decode(
         self, message: Received
-    ) -> tuple[Received, wire.TopicAddress, wire.Envelope] | None:
+    ) -> tuple[Received, wire.TopicAddress, wire.ReceivedEnvelope] | None:
         """A windows message's topic address and envelope; None for a status message handled."""
         try:
             address = wire.parse_topic(message.topic)
@@ -200,7 +200,7 @@ class Admission:
             await self._status(message, address)
             return None
         try:
-            envelope = wire.decode_envelope(message.payload)
+            envelope = wire.decode_windows(message.payload)
         except wire.WireError as exc:
             raise _Refused(exc.code, str(exc)) from exc
         return message, address, envelope
@@ -209,7 +209,7 @@ class Admission:
         self,
         message: Received,
         address: wire.TopicAddress,
-        envelope: wire.Envelope,
+        envelope: wire.ReceivedEnvelope,
         entry: AgentIdentity | None,
     ) -> None:
         """Identity, devices and signature of a decoded windows message; raises _Refused."""
@@ -241,7 +241,7 @@ class Admission:
 
 def _identity(
     address: wire.TopicAddress,
-    message: wire.Envelope | wire.StatusMessage,
+    message: wire.ReceivedEnvelope | wire.StatusMessage,
     entry: AgentIdentity | None,
     received_at: dt.datetime,
 ) -> AgentIdentity:

@@ -24,8 +24,10 @@ thread so they never interleave (:mod:`collector.ingest.registry_calls`).
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -60,6 +62,12 @@ class Ingest:
         self.store = store
         self.stats = IngestStats()
         self._queue: asyncio.Queue[Received] = asyncio.Queue()
+        # Messages from paho's thread wait here until the loop drains them: one wake-up of
+        # the loop per burst, not per message (a wake-up per message was ~5 % of ingest's
+        # CPU in a py-spy profile under the bench, docs/performance.md).
+        self._inbox: collections.deque[Received] = collections.deque()
+        self._inbox_lock = threading.Lock()
+        self._drain_pending = False
         self._acks: AckOrder[Received] = AckOrder(self._ack)
         # Half the receive maximum: the broker sends the next batch while one is written.
         self._batch_messages = max(1, settings.inflight // 2)
@@ -161,14 +169,30 @@ class Ingest:
             payload=bytes(message.payload),
             received_at=dt.datetime.now(dt.UTC),
         )
-        self._call_soon(self._queue.put_nowait, received)
+        with self._inbox_lock:
+            self._inbox.append(received)
+            wake, self._drain_pending = not self._drain_pending, True
+        if wake and not self._call_soon(self._drain_inbox):
+            with self._inbox_lock:  # no loop to drain it (not running yet, or ended)
+                self._drain_pending = False
 
-    def _call_soon(self, callback: Callable[..., None], *args: Any) -> None:
+    def _drain_inbox(self) -> None:
+        with self._inbox_lock:
+            self._drain_pending = False
+            arrived = list(self._inbox)
+            self._inbox.clear()
+        for received in arrived:  # in arrival order, as paho delivered them
+            self._queue.put_nowait(received)
+
+    def _call_soon(self, callback: Callable[..., None], *args: Any) -> bool:
         # paho runs the on_* callbacks in its network thread, and asyncio's queue, events and
         # counters are not thread-safe: hand the work to the event loop. A callback that comes
         # after run() has ended (the loop closed) has nothing left to tell.
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(callback, *args)
+        # Says whether the callback was handed over.
+        if self._loop is None or self._loop.is_closed():
+            return False
+        self._loop.call_soon_threadsafe(callback, *args)
+        return True
 
     def _note_connected(self, session_present: bool) -> None:
         self.stats.connected = True

@@ -103,16 +103,16 @@ def affected_days(records: Iterable[WindowRecord], zones: Mapping[str, str]) -> 
     """
     # Ingest calls this for every batch: the windows of an envelope share their end, so each
     # (zone, end) is converted once, and each (enterprise, device, day) becomes one key.
-    days: dict[tuple[str, datetime], date] = {}
+    days: dict[tuple[str, datetime | str], date] = {}
     found: set[tuple[str, str, date, str]] = set()
     for record in records:
         name = zones.get(record.enterprise)
         if name is None:
             raise ValueError(f"no time zone given for enterprise {record.enterprise!r}")
-        end = record.window.end
+        end = record.window.end  # wire text from the compiled codec, else a datetime
         day = days.get((name, end))
         if day is None:
-            day = days[(name, end)] = day_of(end, zone(name))
+            day = days[(name, end)] = day_of(record.window_end, zone(name))
         found.add((record.enterprise, record.window.device, day, name))
     return {DayKey(*key) for key in found}
 

@@ -1,8 +1,9 @@
 """The wire contract between agents and the collector: topics, messages, bytes, signatures.
 
 This is the one copy: the agent builds and signs messages with it, the collector parses and
-verifies them with it. It imports only the standard library, pydantic and cryptography, so the
-collector installs no device library to read it. ``docs/wire-contract.md`` is its prose twin.
+verifies them with it. It imports only the standard library, pydantic, msgspec and
+cryptography, so the collector installs no device library to read it.
+``docs/wire-contract.md`` is its prose twin.
 
 Messages travel as canonical JSON (:func:`canonical_bytes`): UTF-8, keys sorted, no whitespace,
 finite floats in Python's shortest round-trip form, datetimes as ``YYYY-MM-DDTHH:MM:SS.mmmZ``.
@@ -22,15 +23,17 @@ Error tree (all carry ``code`` for the collector's quarantine and ``field`` wher
 
 Rooms (private modules; use this face): ``_limits`` (version, sizes, ranges), ``_errors``,
 ``_topics`` (identifiers and topics), ``_time`` (the wire's timestamps), ``_messages`` (the
-models), ``_canonical`` (canonical bytes), ``_signing`` (keys, sealing, verifying), ``_decode``
-(bytes to a validated message).
+models), ``_rules`` (the window's cross-field rules), ``_canonical`` (canonical bytes),
+``_signing`` (keys, sealing, verifying), ``_codec`` (the compiled codec: msgspec Structs of a
+received message, the collector's hot path), ``_decode`` (bytes to a validated message).
 """
 
 from contract.wire._canonical import canonical_bytes, config_digest, encode
+from contract.wire._codec import ReceivedEnvelope, ReceivedStatus, ReceivedWindow
 from contract.wire._decode import _decode_canonical as _decode_canonical
 from contract.wire._decode import _load_json as _load_json
 from contract.wire._decode import _validate as _validate
-from contract.wire._decode import decode_envelope, decode_status
+from contract.wire._decode import decode_envelope, decode_status, decode_windows
 from contract.wire._errors import (
     BadSignature,
     BadTopic,
@@ -98,6 +101,9 @@ __all__ = [
     "KpiWindow",
     "NotCanonical",
     "NotJson",
+    "ReceivedEnvelope",
+    "ReceivedStatus",
+    "ReceivedWindow",
     "StatusMessage",
     "TooLarge",
     "TopicAddress",
@@ -107,6 +113,7 @@ __all__ = [
     "config_digest",
     "decode_envelope",
     "decode_status",
+    "decode_windows",
     "encode",
     "format_timestamp",
     "parse_timestamp",

@@ -5,9 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 from pydantic import ValidationError
 
 from contract.wire._canonical import encode
+from contract.wire._codec import (
+    ReceivedEnvelope,
+    ReceivedStatus,
+    decode_accepted,
+    decode_compiled,
+    has_tiny_float,
+)
 from contract.wire._errors import (
     FieldRule,
     InvalidMessage,
@@ -15,6 +23,7 @@ from contract.wire._errors import (
     NotJson,
     TooLarge,
     UnsupportedVersion,
+    WireError,
 )
 from contract.wire._limits import MAX_MESSAGE_BYTES, WIRE_VERSION
 from contract.wire._messages import Envelope, MessageT, StatusMessage
@@ -83,6 +92,11 @@ def _decode(model: type[MessageT], raw: bytes | bytearray) -> MessageT:
     if len(raw) <= MAX_MESSAGE_BYTES and (message := _decode_canonical(model, raw)) is not None:
         return message
     # Not a valid canonical message: the path below finds which rule it breaks, and decides.
+    return _decode_exact(model, raw)
+
+
+def _decode_exact(model: type[MessageT], raw: bytes) -> MessageT:
+    """json.loads, the models, Python's encoder: the rules as written; names the rule broken."""
     message = _validate(model, _load_json(raw))
     if encode(message) != raw:
         raise NotCanonical(
@@ -95,20 +109,27 @@ def _decode(model: type[MessageT], raw: bytes | bytearray) -> MessageT:
 def _decode_canonical(model: type[MessageT], raw: bytes) -> MessageT | None:
     """The message ``raw`` encodes if it is valid and canonical, else None; never raises.
 
-    The collector's hot path: pydantic parses and validates the bytes in one pass (no Python
-    object tree, no duplicate-key hook). It accepts exactly what the path in :func:`_decode`
-    accepts: anything it lets through re-encodes to ``raw`` itself, and canonical bytes hold
-    no duplicate key, non-finite number or lone surrogate, so ``json.loads`` reads them as
-    the same values and strict validation of those gives this same message. Anything else
-    returns None and goes the exact way, which names the rule broken.
+    The compiled codec decides (:mod:`contract.wire._codec`: parsed, checked and re-encoded
+    in C, held equal to the exact path by tests/contract/test_wire_codec.py); pydantic then
+    only builds the model, with no second encoding. Anything else returns None and goes the
+    exact way, which names the rule broken.
     """
-    try:
-        message = model.model_validate_json(raw)
-        if message.v != WIRE_VERSION or encode(message) != raw:
-            return None
-    except (ValueError, RecursionError):  # ValidationError and encoding errors are ValueErrors
+    checked = (
+        decode_compiled(ReceivedEnvelope, raw)
+        if model is Envelope
+        else decode_compiled(ReceivedStatus, raw)
+    )
+    if checked is None:
+        if has_tiny_float(raw):  # msgspec writes those unlike Python: the exact path decides
+            try:
+                return _decode_exact(model, raw)
+            except WireError:
+                return None
         return None
-    return message
+    try:
+        return model.model_validate_json(raw)
+    except ValueError:  # never seen: the codecs are held equal; the exact path decides
+        return None
 
 
 def decode_envelope(raw: bytes | bytearray) -> Envelope:
@@ -117,6 +138,25 @@ def decode_envelope(raw: bytes | bytearray) -> Envelope:
     Does not check the signature: that needs the sender's registered key (:func:`verify`).
     """
     return _decode(Envelope, raw)
+
+
+def decode_windows(raw: bytes | bytearray) -> ReceivedEnvelope:
+    """:func:`decode_envelope` for the collector's hot path: the compiled codec's Structs.
+
+    The same rules, the same errors (a message the compiled codec does not accept goes the
+    exact way, which names the rule broken); ``tests/contract/test_wire_codec.py`` holds it.
+    """
+    raw = bytes(raw)
+    if len(raw) <= MAX_MESSAGE_BYTES:
+        message = decode_compiled(ReceivedEnvelope, raw)
+        if message is not None:
+            return message
+    _decode_exact(Envelope, raw)
+    # Valid and canonical, but holding a float below 1e-4 (msgspec writes those otherwise).
+    try:
+        return decode_accepted(ReceivedEnvelope, raw)
+    except (msgspec.DecodeError, ValueError) as exc:  # the codecs disagree: refuse, say so
+        raise InvalidMessage(f"refused by the compiled codec: {str(exc)[:200]}") from exc
 
 
 def decode_status(raw: bytes | bytearray) -> StatusMessage:

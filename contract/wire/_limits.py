@@ -12,6 +12,8 @@ MAX_RECORDS = 500
 MAX_WINDOW_S = 86_400
 #: Largest count a record may carry: InfluxDB's int64 field range.
 MAX_COUNT = 2**63 - 1
+#: Largest energy a record may carry, in kWh.
+MAX_ENERGY_KWH = 1e12
 #: Largest seq: also int64, so it fits SQLite and InfluxDB.
 MAX_SEQ = 2**63 - 1
 #: Longest free-text field (a status message's last error).

@@ -6,29 +6,33 @@ bytes into them, :mod:`contract.wire._signing` seals and verifies them.
 
 from __future__ import annotations
 
+import operator
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contract import quantities
 from contract.wire._canonical import canonical_bytes
-from contract.wire._errors import FieldRule
 from contract.wire._limits import (
     CONFIG_DIGEST_PATTERN,
     MAX_COUNT,
+    MAX_ENERGY_KWH,
     MAX_RECORDS,
     MAX_SEQ,
     MAX_TEXT,
     MAX_WINDOW_S,
-    STATE_SUM_TOLERANCE_S,
 )
-from contract.wire._time import Timestamp, format_timestamp
+from contract.wire._rules import check_window_times
+from contract.wire._time import Timestamp
 from contract.wire._topics import IDENTIFIER_PATTERN
 
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
 Seconds = Annotated[float, Field(ge=0, le=MAX_WINDOW_S, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
-EnergyKwh = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
+EnergyKwh = Annotated[float, Field(ge=0, le=MAX_ENERGY_KWH, allow_inf_nan=False)]
+
+
+_state_times = operator.attrgetter(*quantities.STATE_TIMES)
 
 
 class _WireModel(BaseModel):
@@ -87,39 +91,15 @@ class KpiWindow(_WireModel):
 
     @model_validator(mode="after")
     def _times_fit_the_window(self) -> KpiWindow:
-        duration = self.duration_s
-        if duration <= 0:
-            raise FieldRule(
-                "end",
-                f"window ends at {format_timestamp(self.end)}, not after its start "
-                f"{format_timestamp(self.start)}",
-            )
-        if duration > MAX_WINDOW_S:
-            raise FieldRule("end", f"window is {duration:g} s long, over {MAX_WINDOW_S} s")
-        state_sum = 0.0  # summed in this order, as before: the tolerance sees the same float
-        for name in quantities.STATE_TIMES:
-            state_s: float | None = getattr(self, name)
-            if state_s is not None:
-                state_sum += state_s
-        state_sum += self.quality.comm_loss_s
-        if state_sum > duration + STATE_SUM_TOLERANCE_S:
-            raise FieldRule(
-                "run_s",
-                f"state times plus comm loss add up to {state_sum:g} s, more than the "
-                f"window's {duration:g} s",
-            )
-        for name, value in (("scheduled_s", self.scheduled_s), ("planned_s", self.planned_s)):
-            if value > duration + STATE_SUM_TOLERANCE_S:
-                raise FieldRule(name, f"{value:g} s is more than the window's {duration:g} s")
-        if (
-            self.quality.scheduled_comm_loss_s
-            > min(self.quality.comm_loss_s, self.scheduled_s) + STATE_SUM_TOLERANCE_S
-        ):
-            raise FieldRule(
-                "quality.scheduled_comm_loss_s",
-                f"{self.quality.scheduled_comm_loss_s:g} s is more than the comm loss "
-                f"({self.quality.comm_loss_s:g} s) or the scheduled time ({self.scheduled_s:g} s)",
-            )
+        check_window_times(
+            self.start,
+            self.end,
+            _state_times(self),
+            self.quality.comm_loss_s,
+            self.scheduled_s,
+            self.planned_s,
+            self.quality.scheduled_comm_loss_s,
+        )
         return self
 
 

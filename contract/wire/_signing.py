@@ -12,6 +12,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from contract.wire._canonical import canonical_bytes
+from contract.wire._codec import ReceivedEnvelope, ReceivedStatus
 from contract.wire._errors import BadSignature
 from contract.wire._limits import MAX_RECORDS, MAX_SEQ, MAX_TEXT, WIRE_VERSION
 from contract.wire._messages import Envelope, KpiWindow, MessageT, StatusMessage
@@ -19,6 +20,9 @@ from contract.wire._time import format_timestamp, utc_ms
 from contract.wire._topics import validate_identifier
 
 _PUBLIC_KEY_PREFIX = "ed25519:"
+
+#: A signed message, sealed here or received (the compiled codec's Structs).
+Signed = Envelope | StatusMessage | ReceivedEnvelope | ReceivedStatus
 
 
 def public_key_text(key: Ed25519PublicKey) -> str:
@@ -140,16 +144,15 @@ def seal_status(
     return _seal(StatusMessage, fields, key)
 
 
-def verify_received(
-    raw: bytes | bytearray, message: Envelope | StatusMessage, key: Ed25519PublicKey
-) -> None:
+def verify_received(raw: bytes | bytearray, message: Signed, key: Ed25519PublicKey) -> None:
     """:func:`verify` for ``message`` as just decoded from exactly ``raw``, without re-encoding.
 
     A decoded message was proven canonical, so the bytes its signature covers are ``raw``
     without the ``sig`` member: keys are sorted and ``sig`` is never first, and inside a JSON
     string a quote is escaped, so the member's text cannot occur in a value. This saves
     encoding every message a second time on the collector's hot path. ``message`` must be
-    what :func:`decode_envelope` / :func:`decode_status` returned for ``raw``. Raises
+    what :func:`decode_envelope` / :func:`decode_windows` / :func:`decode_status` returned for
+    ``raw``. Raises
     BadSignature.
     """
     member = b',"sig":"' + message.sig.encode("ascii") + b'"'
@@ -160,14 +163,12 @@ def verify_received(
     _check_signature(message, key, raw.replace(member, b"", 1))
 
 
-def verify(message: Envelope | StatusMessage, key: Ed25519PublicKey) -> None:
+def verify(message: Signed, key: Ed25519PublicKey) -> None:
     """Check the message's signature against the agent's registered key; raise BadSignature."""
     _check_signature(message, key, message.signed_bytes())
 
 
-def _check_signature(
-    message: Envelope | StatusMessage, key: Ed25519PublicKey, signed: bytes
-) -> None:
+def _check_signature(message: Signed, key: Ed25519PublicKey, signed: bytes) -> None:
     try:
         signature = base64.b64decode(message.sig, validate=True)
     except binascii.Error as exc:

@@ -206,7 +206,7 @@ def test_enterprise_bundle_from_the_rollups(tmp_path: Path, stack: _Stack) -> No
     assert oee["reporting"]["usable_days"] == 91
     sums: dict[str, float] = defaultdict(float)
     for record in stack.records:
-        local_day = (record.window.end - dt.timedelta(milliseconds=1)).astimezone(ZONE).date()
+        local_day = (record.window_end - dt.timedelta(milliseconds=1)).astimezone(ZONE).date()
         if dt.date(2026, 6, 1) <= local_day <= dt.date(2026, 8, 30):
             w = record.window
             sums["planned_s"] += w.planned_s

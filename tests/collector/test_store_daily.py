@@ -90,7 +90,7 @@ def _expected_sums(records: list[WindowRecord]) -> dict[tuple[str, str, date], d
     sums: dict[tuple[str, str, date], dict[str, Any]] = defaultdict(lambda: defaultdict(int))
     for r in latest.values():
         w = r.window
-        day = sums[(r.enterprise, w.device, _expected_day(r.enterprise, w.end))]
+        day = sums[(r.enterprise, w.device, _expected_day(r.enterprise, r.window_end))]
         for name in SUMMABLE_FIELDS:
             value = getattr(w.quality, name, None) if hasattr(w.quality, name) else None
             if value is None and hasattr(w, name):

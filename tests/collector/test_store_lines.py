@@ -21,12 +21,14 @@ from collector.store.records import (
     to_ms,
     window_fields,
     window_line,
+    window_records,
     window_tags,
 )
 from collector.store.schema import KPI_WINDOW, SUMMABLE_FIELDS, WINDOW_FIELDS, FieldKind
 from contract import wire
 from tests.collector.store_helpers import record, window
-from tests.contract.wire_strategies import identifiers, kpi_windows
+from tests.contract.test_wire import KEY
+from tests.contract.wire_strategies import envelopes, identifiers, kpi_windows
 
 END = datetime(2026, 11, 25, 8, 1, tzinfo=UTC)
 
@@ -145,3 +147,15 @@ def test_the_window_fast_path_still_refuses_what_cannot_be_written() -> None:
         window_line(record(window(END), seq=2**63))
     with pytest.raises(ValueError, match="tag"):
         window_line(WindowRecord("plat a\\", "ent-01", "gw-01", 1, window(END)))
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(envelopes(KEY))
+def test_a_received_window_writes_what_its_pydantic_twin_writes(envelope: wire.Envelope) -> None:
+    # Ingest writes the compiled codec's Structs (times as wire text); same line, same days.
+    received = wire.decode_windows(wire.encode(envelope))
+    for twin, item in zip(window_records(envelope), window_records(received), strict=True):
+        assert isinstance(item.window, wire.ReceivedWindow)
+        assert window_line(item) == window_line(twin)
+        assert window_fields(item) == window_fields(twin)
+        assert item.window_end == twin.window_end == twin.window.end
