@@ -77,8 +77,9 @@ def window_fields(record: WindowRecord) -> dict[str, FieldValue | None]:
     """The fields of a window's point; None for a quantity the device does not measure."""
     window = record.window
     fields: dict[str, FieldValue | None] = {name: getattr(window, name) for name in _BASE_FIELDS}
-    if window.ideal_cycle_s is not None and window.total_count is not None:
-        fields["ideal_count_s"] = window.ideal_cycle_s * window.total_count
+    ideal_count_s = _ideal_count_s(window)
+    if ideal_count_s is not None:
+        fields["ideal_count_s"] = ideal_count_s
     fields["duration_s"] = (to_ms(window.end) - to_ms(window.start)) / 1000
     for name in QUALITY_FIELDS:
         fields[name] = getattr(window.quality, name)
@@ -87,6 +88,17 @@ def window_fields(record: WindowRecord) -> dict[str, FieldValue | None]:
     fields["seq"] = record.seq
     fields["window_start_ms"] = to_ms(window.start)
     return fields
+
+
+def _ideal_count_s(window: wire.KpiWindow) -> float | None:
+    """The performance numerator: ideal cycle x the parts counted in observed time.
+
+    Parts first counted after comm loss (``unobserved_count``) were made in time no state was
+    known for, so they have no run time to be compared with (docs/kpi.md).
+    """
+    if window.ideal_cycle_s is None or window.total_count is None:
+        return None
+    return window.ideal_cycle_s * (window.total_count - (window.unobserved_count or 0))
 
 
 def window_line(record: WindowRecord) -> str:
@@ -105,8 +117,9 @@ def window_line(record: WindowRecord) -> str:
         if value is not None
     ]
     start_ms, end_ms = _cached_ms(window.start), _cached_ms(window.end)
-    if window.ideal_cycle_s is not None and window.total_count is not None:
-        parts.append(f"ideal_count_s={window.ideal_cycle_s * window.total_count!r}")
+    ideal_count_s = _ideal_count_s(window)
+    if ideal_count_s is not None:
+        parts.append(f"ideal_count_s={ideal_count_s!r}")
     parts.append(f"duration_s={(end_ms - start_ms) / 1000!r}")
     parts += [
         prefix + (repr(float(value)) if is_float else f"{value}i")

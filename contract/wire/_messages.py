@@ -77,6 +77,10 @@ class KpiWindow(_WireModel):
     good_count: Count | None
     reject_count: Count | None
     energy_kwh: EnergyKwh | None
+    # Added after v1's first agents: None (the default) from an agent that predates them
+    # (docs/wire-contract.md). Fully productive time, and the parts counted across comm loss.
+    ideal_good_s: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)] | None = None
+    unobserved_count: Count | None = None
     ideal_cycle_s: Annotated[float, Field(gt=0, le=MAX_WINDOW_S, allow_inf_nan=False)] | None
     quality: DataQuality
 
@@ -111,6 +115,12 @@ class KpiWindow(_WireModel):
         for name, value in (("scheduled_s", self.scheduled_s), ("planned_s", self.planned_s)):
             if value > duration + STATE_SUM_TOLERANCE_S:
                 raise FieldRule(name, f"{value:g} s is more than the window's {duration:g} s")
+        if self.unobserved_count is not None and self.unobserved_count > (self.total_count or 0):
+            raise FieldRule(
+                "unobserved_count",
+                f"{self.unobserved_count} parts counted across comm loss, more than the "
+                f"window's total_count ({self.total_count})",
+            )
         if (
             self.quality.scheduled_comm_loss_s
             > min(self.quality.comm_loss_s, self.scheduled_s) + STATE_SUM_TOLERANCE_S

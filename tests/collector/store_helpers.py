@@ -51,6 +51,8 @@ def window(
         "good_count": 9,
         "reject_count": 1,
         "energy_kwh": 0.25,
+        "ideal_good_s": 36.0,
+        "unobserved_count": 0,
         "ideal_cycle_s": 4.0,
         "quality": quality(),
     }
