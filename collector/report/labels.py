@@ -141,8 +141,9 @@ LABELS: Final[dict[str, Text]] = {
     ),
     "oee.count_quality": Text("合格率（件数比）", "Quality (count ratio)"),
     "oee.note": Text(
-        "OEE = Σ(理想节拍 × 合格品数) / Σ计划时间（ISO 22400-2）= 可用率 × 性能率 × OEE 的质量系数。"
-        "各设备理想节拍不同时，该系数按理想时间加权，与按件数计算的合格率不同；质量指标仍为合格率。",
+        "OEE = Σ(理想节拍 × 合格品数) / Σ计划时间（ISO 22400-2）"
+        "= 可用率 × 性能率 × OEE 的质量系数。各设备理想节拍不同时，"
+        "该系数按理想时间加权，与按件数计算的合格率不同；质量指标仍为合格率。",
         "OEE = Σ(ideal cycle × good parts) / Σ planned time (ISO 22400-2) = availability × "
         "performance × the OEE's quality factor. Where devices' ideal cycles differ, that factor "
         "weighs each part by its ideal time and differs from the count-ratio quality, which "
