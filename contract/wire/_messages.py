@@ -79,7 +79,9 @@ class KpiWindow(_WireModel):
     energy_kwh: EnergyKwh | None
     # Added after v1's first agents: None (the default) from an agent that predates them
     # (docs/wire-contract.md). Fully productive time, and the parts counted across comm loss.
-    ideal_good_s: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)] | None = None
+    ideal_good_s: (
+        Annotated[float, Field(ge=0, le=MAX_WINDOW_S * MAX_COUNT, allow_inf_nan=False)] | None
+    ) = None
     unobserved_count: Count | None = None
     ideal_cycle_s: Annotated[float, Field(gt=0, le=MAX_WINDOW_S, allow_inf_nan=False)] | None
     quality: DataQuality

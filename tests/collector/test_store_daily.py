@@ -108,6 +108,9 @@ def _expected_sums(records: list[WindowRecord]) -> dict[tuple[str, str, date], d
                 day[f"has_{name}"] = True
         for name in OPTIONAL_QUANTITIES:
             day[f"{name}_windows"] += getattr(w, name) is not None
+        # A day whose windows with good parts did not all carry ideal_good_s has none.
+        if day["ideal_good_s_windows"] < day["good_count_windows"]:
+            day["has_ideal_good_s"] = False
         day["windows"] += 1
         day["partial_windows"] += w.partial
         day["first_start"] = min(day.get("first_start") or w.start, w.start)
