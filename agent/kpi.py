@@ -12,7 +12,12 @@ quantity; the rules in short:
 - **Counters** are differences of raw values: a drop is a rollover at the configured width when
   the rolled-over difference is plausible, otherwise a reset (counted from zero, flagged). A
   jump upward beyond what the ideal cycle time allows is treated as a preset and counts nothing
-  (flagged). Counts go to the window in which they were observed.
+  (flagged). Counts go to the window in which they were observed. A difference across comm
+  loss counts in full but is also ``unobserved_count``: those parts were made in time no state
+  was known for, so they stay out of performance and OEE (docs/kpi.md).
+- **Fully productive time** ``ideal_good_s`` = ideal cycle x good parts counted in observed
+  time, per window: summed over devices with different ideal cycles it is ISO 22400-2's OEE
+  numerator, which A x P x Q of pooled sums is not.
 - **Energy** from a cumulative meter (differences, resets flagged) or else by integrating
   power, held between samples like states and never across a comm-loss gap.
 """
@@ -161,6 +166,8 @@ class _Window:
     comm_loss_s: float = 0.0
     scheduled_comm_loss_s: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
+    #: The part of ``counts`` whose difference spanned comm loss (made while unobserved).
+    unobserved: dict[str, int] = field(default_factory=dict)
     energy_kwh: float = 0.0
     samples: int = 0
     missed_polls: int = 0
@@ -192,6 +199,8 @@ class WindowBuilder:
         self._windows: dict[float, _Window] = {}
         self._last: Sample | None = None
         self._last_good: dict[str, tuple[float, float]] = {}  # role -> (ts, raw value)
+        self._comm_loss_s = 0.0  # comm loss attributed so far: a counter read marks it
+        self._comm_loss_at_read: dict[str, float] = {}  # role -> _comm_loss_s at its last read
         if resume_from is not None:  # the previous run may have ended mid-window (partial)
             self._window_at(resume_from).start = resume_from
 
@@ -309,6 +318,7 @@ class WindowBuilder:
         scheduled = window.scheduled_within(low, high)
         if holding is None or (self.spec.has_state and holding.state is None):
             window.comm_loss_s += length
+            self._comm_loss_s += length
             window.scheduled_comm_loss_s += scheduled
             return
         state = holding.state
@@ -346,6 +356,8 @@ class WindowBuilder:
                 continue
             previous = self._last_good.get(role)
             self._last_good[role] = (sample.ts, value)
+            lost_before = self._comm_loss_at_read.get(role, self._comm_loss_s)
+            self._comm_loss_at_read[role] = self._comm_loss_s
             if previous is None:
                 continue
             since, raw = previous
@@ -353,6 +365,8 @@ class WindowBuilder:
                 int(raw), value, spec.width_bits, self._max_plausible(since, sample.ts)
             )
             window.counts[role] = window.counts.get(role, 0) + delta
+            if self._comm_loss_s > lost_before:  # the parts were made (partly) while unobserved
+                window.unobserved[role] = window.unobserved.get(role, 0) + delta
             if fault is not None:
                 window.counter_resets += 1
         if self.spec.energy_source == "meter":
@@ -381,9 +395,13 @@ class WindowBuilder:
 
     # --- output ---------------------------------------------------------------------------
 
-    def _counts(self, window: _Window) -> tuple[int | None, int | None, int | None]:
+    def _counts(
+        self, window: _Window, *, unobserved: bool = False
+    ) -> tuple[int | None, int | None, int | None]:
+        counts = window.unobserved if unobserved else window.counts
+
         def measured(role: str) -> int | None:
-            return window.counts.get(role, 0) if role in self.spec.counters else None
+            return counts.get(role, 0) if role in self.spec.counters else None
 
         return complete_counts(
             measured("total_count"), measured("good_count"), measured("reject_count")
@@ -392,6 +410,11 @@ class WindowBuilder:
     def _close(self, window: _Window) -> wire.KpiWindow:
         states = window.states if self.spec.has_state else None
         total, good, reject = self._counts(window)
+        unobserved_total, unobserved_good, _ = self._counts(window, unobserved=True)
+        ideal = self.spec.ideal_cycle_s
+        ideal_good_s = None
+        if ideal is not None and good is not None:
+            ideal_good_s = ideal * max(good - (unobserved_good or 0), 0)
 
         def state_s(state: MachineState) -> float | None:
             return None if states is None else round(states.get(state, 0.0), 6)
@@ -417,6 +440,8 @@ class WindowBuilder:
             good_count=good,
             reject_count=reject,
             energy_kwh=round(window.energy_kwh, 9) if self.spec.energy_source else None,
+            ideal_good_s=ideal_good_s,
+            unobserved_count=None if total is None else min(unobserved_total or 0, total),
             ideal_cycle_s=self.spec.ideal_cycle_s,
             quality=wire.DataQuality(
                 samples=window.samples,

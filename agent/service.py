@@ -180,8 +180,11 @@ class AgentService:
         while True:
             now = self.clock.timestamp()
             # Polls on the clock's grid (every `interval` from the epoch), so a poll that ran
-            # long does not shift every later one.
-            await self.clock.sleep(math.ceil(now / interval + 1e-9) * interval - now)
+            # long does not shift every later one. The next point is strictly after `now`: at
+            # epoch 1.8e9 a nudge of 1e-9 is below a float's resolution, so a poll that ended
+            # exactly on a grid point (a plant clock held still while it polled) slept 0 s and
+            # polled again at the same instant, forever.
+            await self.clock.sleep((math.floor(now / interval) + 1) * interval - now)
             try:
                 await self._poll_once(device)
             except asyncio.CancelledError:

@@ -58,6 +58,9 @@ class Quantity:
     combine: Combine
     optional: bool
     doc: str
+    #: Computed by the agent from the window's other quantities and its ideal cycle, not read
+    #: from a device: not a state time nor a counter role (left out of BASE_TIMES and COUNTS).
+    derived: bool = False
 
 
 def _seconds(name: str, doc: str, *, optional: bool = True) -> Quantity:
@@ -94,6 +97,26 @@ BASE_QUANTITIES: tuple[Quantity, ...] = (
     _parts("good_count", "parts that passed (GQ)"),
     _parts("reject_count", "parts rejected: scrap and rework"),
     Quantity("energy_kwh", "kWh", "float", "sum", True, "electrical energy consumed"),
+    Quantity(
+        "ideal_good_s",
+        "s",
+        "float",
+        "sum",
+        True,
+        "ideal_cycle_s x good parts counted in observed time: fully productive time, the "
+        "OEE numerator (ISO 22400-2)",
+        derived=True,
+    ),
+    Quantity(
+        "unobserved_count",
+        "parts",
+        "integer",
+        "sum",
+        True,
+        "the part of total_count first counted after a comm-loss gap (made while unobserved): "
+        "kept out of performance and OEE",
+        derived=True,
+    ),
 )
 
 #: Per window, on the wire, not summed: the device's configured ideal cycle time (PRI).
@@ -117,7 +140,10 @@ QUALITY_QUANTITIES: tuple[Quantity, ...] = (
 
 #: Written by the store beside the base quantities, summed by the rollups (not on the wire).
 STORED_SUMS: tuple[Quantity, ...] = (
-    _seconds("ideal_count_s", "ideal_cycle_s x total_count: the performance numerator"),
+    _seconds(
+        "ideal_count_s",
+        "ideal_cycle_s x (total_count - unobserved_count): the performance numerator",
+    ),
     _seconds("duration_s", "end - start: summed, the time the day's windows cover", optional=False),
 )
 
@@ -125,9 +151,14 @@ STORED_SUMS: tuple[Quantity, ...] = (
 SUMMED_FIELDS: tuple[str, ...] = tuple(q.name for q in BASE_QUANTITIES)
 #: The five state times; with comm loss they fit in the window (summed in this order).
 STATE_TIMES: tuple[str, ...] = ("run_s", "idle_s", "down_s", "off_s", "planned_stop_s")
-#: The base quantities in seconds, and those in parts, in wire order.
-BASE_TIMES: tuple[str, ...] = tuple(q.name for q in BASE_QUANTITIES if q.unit == "s")
-COUNTS: tuple[str, ...] = tuple(q.name for q in BASE_QUANTITIES if q.unit == "parts")
+#: The measured base quantities in seconds (calendar and state times), and the counter roles
+#: in parts, in wire order; the derived ones (ideal_good_s, unobserved_count) are neither.
+BASE_TIMES: tuple[str, ...] = tuple(
+    q.name for q in BASE_QUANTITIES if q.unit == "s" and not q.derived
+)
+COUNTS: tuple[str, ...] = tuple(
+    q.name for q in BASE_QUANTITIES if q.unit == "parts" and not q.derived
+)
 
 _BY_NAME = {q.name: q for q in (*BASE_QUANTITIES, *REFERENCE, *QUALITY_QUANTITIES, *STORED_SUMS)}
 

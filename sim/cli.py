@@ -24,6 +24,7 @@ from sim.errors import PlantFileError
 from sim.plant import PlantConfig, load_plant
 from sim.registers import MACHINE_REGISTERS, PATTERN_BITS_VALUE, STATE_CODES, TEST_PATTERN
 from sim.runtime import Simulator
+from sim.scripted import check_scripts
 
 __all__ = ["app", "main"]
 
@@ -188,7 +189,9 @@ async def _serve(
 
 def _load_or_exit(plant_file: Path) -> PlantConfig:
     try:
-        return load_plant(plant_file)
+        plant = load_plant(plant_file)
+        check_scripts(plant)  # a scripted machine's CSV is part of the plant (ScriptError)
+        return plant
     except PlantFileError as exc:
         for problem in exc.problems:
             _err.print(problem, markup=False, highlight=False, soft_wrap=True)

@@ -4,12 +4,13 @@
 
     SimError
     ├── PlantFileError      the plant file cannot be read or is invalid (all problems at once)
+    │   └── ScriptError     a scripted machine's CSV cannot be read or is invalid (the same)
     └── ControlError        a fault or control command was malformed or named an unknown target
 """
 
 from __future__ import annotations
 
-__all__ = ["ControlError", "PlantFileError", "SimError"]
+__all__ = ["ControlError", "PlantFileError", "ScriptError", "SimError"]
 
 
 class SimError(Exception):
@@ -23,6 +24,10 @@ class PlantFileError(SimError):
         self.path = path
         self.problems = problems
         super().__init__("\n".join(problems))
+
+
+class ScriptError(PlantFileError):
+    """A scripted machine's CSV is unreadable or invalid; ``problems`` lists every one found."""
 
 
 class ControlError(SimError):

@@ -121,6 +121,9 @@ class MachineConfig(_Model):
     counter_start: Annotated[int, Field(ge=0)] = 0
     counter_resets_per_day: Annotated[float, Field(ge=0.0)] = 0.0
     scenario: Scenario | None = None
+    #: A minute-by-minute CSV to replay instead of the model (sim/scripted.py); a relative
+    #: path is taken from the plant file's folder.
+    script: Path | None = None
 
     @model_validator(mode="after")
     def _unit_for_modbus(self) -> MachineConfig:
@@ -128,6 +131,11 @@ class MachineConfig(_Model):
             raise ValueError(f"machine {self.id!r}: protocol modbus needs unit_id (1..247)")
         if self.protocol == "opcua" and self.unit_id is not None:
             raise ValueError(f"machine {self.id!r}: unit_id is only for protocol modbus")
+        if self.script is not None and (self.scenario is not None or self.counter_resets_per_day):
+            raise ValueError(
+                f"machine {self.id!r}: a scripted machine replays its script; scenario and "
+                "counter_resets_per_day are for the modelled machine"
+            )
         return self
 
 
@@ -176,7 +184,8 @@ def parse_plant(text: str, source: str = "<plant>") -> PlantConfig:
 
 
 def load_plant(path: Path) -> PlantConfig:
-    """Read and validate a plant file.
+    """Read and validate a plant file; a scripted machine's relative script path is taken from
+    the plant file's folder (``sim.scripted.check_scripts`` reads the scripts).
 
     Raises PlantFileError when it cannot be read or is invalid.
     """
@@ -186,4 +195,14 @@ def load_plant(path: Path) -> PlantConfig:
         raise PlantFileError(str(path), [f"{path}: cannot read: {exc.detail}"]) from None
     except UnicodeDecodeError as exc:
         raise PlantFileError(str(path), [f"{path}: not UTF-8 text (offset {exc.start})"]) from None
-    return parse_plant(text, str(path))
+    plant = parse_plant(text, str(path))
+    return plant.model_copy(
+        update={"machines": tuple(_script_from(path.parent, m) for m in plant.machines)}
+    )
+
+
+def _script_from(folder: Path, machine: MachineConfig) -> MachineConfig:
+    """The machine with its script path taken from the plant file's folder when relative."""
+    if machine.script is None or machine.script.is_absolute():
+        return machine
+    return machine.model_copy(update={"script": folder / machine.script})

@@ -21,8 +21,9 @@ from sim.errors import ControlError
 from sim.machine import Machine, MachineState, TruthBin
 from sim.modbus_server import ExceptionFault, ModbusSim
 from sim.opcua_server import OpcUaSim
-from sim.plant import PlantConfig
+from sim.plant import MachineConfig, PlantConfig
 from sim.registers import STATE_BITS, STATE_CODES
+from sim.scripted import ScriptedMachine, load_script
 
 __all__ = ["SIGNALS", "Simulator"]
 
@@ -71,7 +72,7 @@ class Simulator:
         self._truth_bin_s = truth_bin_s
         self._modbus_port = modbus_port
         self._rtu = (rtu_port, rtu_baudrate)
-        self.machines: dict[str, Machine] = {}
+        self.machines: dict[str, Machine | ScriptedMachine] = {}
         self._frozen: dict[str, dict[str, Any]] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -119,7 +120,7 @@ class Simulator:
         """
         start_ts = self.clock.timestamp() if self._start_ts is None else self._start_ts
         for config in self.plant.machines:
-            self.machines[config.id] = Machine(config, self.seed, start_ts, self._truth_bin_s)
+            self.machines[config.id] = self._machine_for(config, start_ts)
         await self._publish()
         try:
             await self._start_servers()
@@ -259,7 +260,16 @@ class Simulator:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _machine(self, machine_id: str) -> Machine:
+    def _machine_for(self, config: MachineConfig, start_ts: float) -> Machine | ScriptedMachine:
+        """The modelled machine, or the scripted one replaying ``config.script``.
+
+        Raises ScriptError when the script cannot be read or is invalid.
+        """
+        if config.script is not None:
+            return ScriptedMachine(config, load_script(config.script), start_ts)
+        return Machine(config, self.seed, start_ts, self._truth_bin_s)
+
+    def _machine(self, machine_id: str) -> Machine | ScriptedMachine:
         try:
             return self.machines[machine_id]
         except KeyError:

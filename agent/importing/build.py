@@ -202,6 +202,11 @@ def _interval_window(row: IntervalRow, device: DeviceConfig, config_digest: str)
         good_count=good,
         reject_count=reject,
         energy_kwh=None if energy is None else round(energy, 9),
+        # A report row has no comm loss: every part is in observed time (docs/kpi.md).
+        ideal_good_s=None
+        if device.ideal_cycle_s is None or good is None
+        else device.ideal_cycle_s * good,
+        unobserved_count=None if total is None else 0,
         ideal_cycle_s=device.ideal_cycle_s,
         # One report row; the report says nothing of the MES's own data quality.
         quality=wire.DataQuality(

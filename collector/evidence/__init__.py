@@ -29,6 +29,7 @@ from collector.evidence.daily import (
     enterprise_days,
     kpi_value,
     kpi_values,
+    oee_quality,
 )
 from collector.evidence.energy import (
     G14_MAX_ABS_NMBE_PCT,
@@ -125,6 +126,7 @@ __all__ = [
     "kpi_value",
     "kpi_values",
     "moving_block_indices",
+    "oee_quality",
     "period_series",
     "plan_days",
     "platform_rollup",

@@ -29,18 +29,23 @@ __all__ = [
     "MeasurementBoundary",
     "energy_boundary",
     "enterprise_days",
+    "fully_productive_s",
     "kpi_value",
     "kpi_values",
+    "oee_quality",
+    "row_inputs",
 ]
 
 FloatArray = NDArray[np.float64]
 
-#: The summed base quantities each KPI is computed from (``ideal_count_s`` = Σ ideal × count).
+#: The summed base quantities each KPI is computed from (``ideal_count_s`` = Σ ideal × count,
+#: ``ideal_good_s`` = Σ ideal × good: fully productive time). OEE carries the count and
+#: ideal-time sums beside its own two so the report can show the factors that make it up.
 KPI_INPUTS: dict[str, tuple[str, ...]] = {
     "availability": ("run_s", "planned_s"),
     "performance": ("ideal_count_s", "run_s"),
     "quality": ("good_count", "total_count"),
-    "oee": ("ideal_count_s", "planned_s", "good_count", "total_count"),
+    "oee": ("ideal_good_s", "planned_s", "ideal_count_s", "good_count", "total_count"),
     "output_per_planned_hour": ("good_count", "planned_s"),
     "defect_rate": ("reject_count", "total_count"),
     "unplanned_downtime_per_planned_hour": ("down_s", "planned_s"),
@@ -115,10 +120,10 @@ def kpi_values(kpi: str, sums: Mapping[str, FloatArray]) -> FloatArray:
     if kpi == "quality":
         return _ratio(s["good_count"], s["total_count"])
     if kpi == "oee":
-        # A×P×Q = (Σideal·count/Σplanned)·(Σgood/Σtotal); no output in planned time is OEE 0
-        # (ISO 22400-2's reduced form), although quality is undefined then.
-        quality = np.where(s["total_count"] > 0, _ratio(s["good_count"], s["total_count"]), 0.0)
-        return _ratio(s["ideal_count_s"], s["planned_s"]) * quality
+        # ISO 22400-2: fully productive time over planned busy time, Σ(ideal·good)/Σplanned.
+        # Not A×P×Q of pooled sums: with ideal cycles that differ between devices the count
+        # ratio Σgood/Σtotal weighs a fast machine's parts like a slow one's (method §1).
+        return _ratio(s["ideal_good_s"], s["planned_s"])
     if kpi == "output_per_planned_hour":
         return _ratio(s["good_count"], s["planned_s"] / _SECONDS_PER_HOUR)
     if kpi == "defect_rate":
@@ -128,6 +133,17 @@ def kpi_values(kpi: str, sums: Mapping[str, FloatArray]) -> FloatArray:
     if kpi == "energy_per_unit":
         return _ratio(s["energy_kwh"], s["good_count"])
     raise KeyError(f"unknown KPI {kpi!r}: expected one of {', '.join(KPI_INPUTS)}")
+
+
+def oee_quality(sums: Mapping[str, float]) -> float | None:
+    """The quality factor that goes with the OEE: Σ(ideal·good) / Σ(ideal·count), so that
+    OEE = A × P × this; None when no part was made in observed time (method §1).
+
+    It equals the count ratio (``quality``, 合格率) for one device with one ideal cycle; across
+    devices it weighs each part by its ideal cycle time.
+    """
+    ideal_count_s = float(sums["ideal_count_s"])
+    return None if ideal_count_s <= 0 else float(sums["ideal_good_s"]) / ideal_count_s
 
 
 def kpi_value(kpi: str, sums: Mapping[str, float]) -> float | None:
@@ -167,10 +183,24 @@ class EnterpriseDay:
         return None if sums is None else kpi_value(kpi, sums)
 
 
-def _row_inputs(row: DeviceDay, kpi: str) -> dict[str, float] | None:
+def fully_productive_s(row: DeviceDay) -> float | None:
+    """The device-day's Σ(ideal·good), s: the agent's ``ideal_good_s``, or for a day without it
+    (windows from an agent that predates it) ideal cycle × good count when the day had one
+    ideal cycle, which is the same sum; None when the cycle changed that day (method §1)."""
+    if row.ideal_good_s is not None:
+        return row.ideal_good_s
+    cycle = row.ideal_cycle_s_min
+    if row.good_count is None or cycle is None or cycle != row.ideal_cycle_s_max:
+        return None
+    return cycle * row.good_count
+
+
+def row_inputs(row: DeviceDay, kpi: str) -> dict[str, float] | None:
+    """The KPI's inputs from one device-day, None when it lacks one (ideal_good_s: with the
+    fallback of :func:`fully_productive_s`)."""
     values = {}
     for name in KPI_INPUTS[kpi]:
-        value = getattr(row, name)
+        value = fully_productive_s(row) if name == "ideal_good_s" else getattr(row, name)
         if value is None:
             return None
         values[name] = float(value)
@@ -196,7 +226,7 @@ def _device_sums(kpi: str, rows: Iterable[DeviceDay]) -> dict[str, float] | None
     """Σ of the KPI's inputs over the rows that measured all of them; None when none did."""
     sums: dict[str, float] | None = None
     for row in rows:
-        inputs = _row_inputs(row, kpi)
+        inputs = row_inputs(row, kpi)
         if inputs is None:
             continue
         if sums is None:

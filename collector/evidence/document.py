@@ -236,6 +236,9 @@ class DeviceDayDoc(_Doc):
     good_count: int | None
     reject_count: int | None
     energy_kwh: float | None
+    #: Added in format 1 (compatible): None in documents and rollups from before it.
+    ideal_good_s: float | None = None
+    unobserved_count: int | None = None
     ideal_count_s: float | None
     duration_s: float
     comm_loss_s: float

@@ -13,6 +13,7 @@ from collector.evidence.daily import (
     energy_boundary,
     enterprise_days,
     kpi_value,
+    row_inputs,
 )
 from collector.evidence.document import (
     DailyPointDoc,
@@ -98,12 +99,12 @@ def _device_sums(
     for row in rows:
         if row.day not in days:
             continue
-        values = [getattr(row, name) for name in KPI_INPUTS[kpi]]
-        if any(value is None for value in values):
+        inputs = row_inputs(row, kpi)
+        if inputs is None:
             continue
         device = sums.setdefault(row.device, dict.fromkeys(KPI_INPUTS[kpi], 0.0))
-        for name, value in zip(KPI_INPUTS[kpi], values, strict=True):
-            device[name] += float(value)
+        for name, value in inputs.items():
+            device[name] += value
     return sums
 
 

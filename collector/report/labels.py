@@ -132,6 +132,23 @@ LABELS: Final[dict[str, Text]] = {
     "sufficiency.imported_share": Text("导入数据占比", "Imported share"),
     "sufficiency.comm_loss_share": Text("通信中断占比", "Communication-loss share"),
     "sufficiency.value": Text("期间值", "Period value"),
+    "oee.availability_performance": Text(
+        "可用率 × 性能率（Σ理想时间 / Σ计划时间）",
+        "Availability × performance (Σ ideal time / Σ planned time)",
+    ),
+    "oee.quality_factor": Text(
+        "OEE 的质量系数（按理想节拍加权）", "Quality factor of the OEE (weighted by ideal cycle)"
+    ),
+    "oee.count_quality": Text("合格率（件数比）", "Quality (count ratio)"),
+    "oee.note": Text(
+        "OEE = Σ(理想节拍 × 合格品数) / Σ计划时间（ISO 22400-2）"
+        "= 可用率 × 性能率 × OEE 的质量系数。各设备理想节拍不同时，"
+        "该系数按理想时间加权，与按件数计算的合格率不同；质量指标仍为合格率。",
+        "OEE = Σ(ideal cycle × good parts) / Σ planned time (ISO 22400-2) = availability × "
+        "performance × the OEE's quality factor. Where devices' ideal cycles differ, that factor "
+        "weighs each part by its ideal time and differs from the count-ratio quality, which "
+        "remains the quality KPI.",
+    ),
     "sufficiency.note": Text(
         "有效天：有排产、覆盖率不低于 {coverage}、当日指标有定义。"
         "报告期导入数据占比不得超过 {imported}。",

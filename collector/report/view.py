@@ -47,6 +47,7 @@ __all__ = [
     "mde",
     "mde_factor",
     "model_formula",
+    "oee_factors",
     "ordered_flags",
     "quarantine_rows",
     "serious_count",
@@ -163,6 +164,25 @@ def sorted_items(mapping: Mapping[str, _Value]) -> list[tuple[str, _Value]]:
 def sum_names(kpi: KpiDoc) -> list[str]:
     """The names of the sums the periods carry for a KPI, in order."""
     return sorted(set(kpi.baseline.sums) | set(kpi.reporting.sums))
+
+
+def oee_factors(sums: Mapping[str, float]) -> tuple[float | None, float | None, float | None]:
+    """From an OEE period's sums: (A × P, the OEE's quality factor, the count-ratio quality).
+
+    OEE = Σideal_good_s / Σplanned_s = (A × P) × Q_OEE exactly (docs/evidence-method.md §1);
+    None where a denominator is zero or the document predates the sum.
+    """
+
+    def ratio(num: str, den: str) -> float | None:
+        if num not in sums or not sums.get(den):
+            return None
+        return sums[num] / sums[den]
+
+    return (
+        ratio("ideal_count_s", "planned_s"),
+        ratio("ideal_good_s", "ideal_count_s"),
+        ratio("good_count", "total_count"),
+    )
 
 
 def sum_digits(name: str) -> int:

@@ -83,8 +83,9 @@ def window_fields(record: WindowRecord) -> dict[str, FieldValue | None]:
     """The fields of a window's point; None for a quantity the device does not measure."""
     window = record.window
     fields: dict[str, FieldValue | None] = {name: getattr(window, name) for name in _BASE_FIELDS}
-    if window.ideal_cycle_s is not None and window.total_count is not None:
-        fields["ideal_count_s"] = window.ideal_cycle_s * window.total_count
+    ideal_count_s = _ideal_count_s(window)
+    if ideal_count_s is not None:
+        fields["ideal_count_s"] = ideal_count_s
     fields["duration_s"] = (_moment_ms(window.end) - _moment_ms(window.start)) / 1000
     for name in QUALITY_FIELDS:
         fields[name] = getattr(window.quality, name)
@@ -93,6 +94,17 @@ def window_fields(record: WindowRecord) -> dict[str, FieldValue | None]:
     fields["seq"] = record.seq
     fields["window_start_ms"] = _moment_ms(window.start)
     return fields
+
+
+def _ideal_count_s(window: wire.KpiWindow | wire.ReceivedWindow) -> float | None:
+    """The performance numerator: ideal cycle x the parts counted in observed time.
+
+    Parts first counted after comm loss (``unobserved_count``) were made in time no state was
+    known for, so they have no run time to be compared with (docs/kpi.md).
+    """
+    if window.ideal_cycle_s is None or window.total_count is None:
+        return None
+    return window.ideal_cycle_s * (window.total_count - (window.unobserved_count or 0))
 
 
 def window_line(record: WindowRecord) -> str:
@@ -113,8 +125,8 @@ def window_line(record: WindowRecord) -> str:
     start_ms, end_ms = _cached_ms(window.start), _cached_ms(window.end)
     if not _INT64_MIN <= record.seq <= _INT64_MAX:
         raise ValueError(f"seq: {record.seq} is outside InfluxDB's int64 range")
-    ideal_s, total = window.ideal_cycle_s, window.total_count
-    products = () if ideal_s is None or total is None else (ideal_s * total,)
+    ideal_count_s = _ideal_count_s(window)
+    products = () if ideal_count_s is None else (ideal_count_s,)
     tags = _tag_text(
         record.agent, window.device, record.enterprise, record.platform, window.provenance
     )

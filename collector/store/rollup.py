@@ -203,6 +203,10 @@ def _daily_fields(
             if value is None:
                 overflowed.append(name)
         fields[name] = value
+    if (sums.get("ideal_good_s_windows") or 0) < (sums.get("good_count_windows") or 0):
+        # A day of windows from an agent that predates ideal_good_s (or that lacked an ideal
+        # cycle in some): a partial sum is no sum. The engine falls back (evidence-method §1).
+        fields["ideal_good_s"] = None
     fields["first_start_ms"] = sums["first_start_ms"]
     # COUNT over a day without a single value comes back null, not 0.
     for name in ("windows", "config_digests", *(f"{q}_windows" for q in OPTIONAL_QUANTITIES)):
@@ -286,6 +290,10 @@ class DailyRow:
     #: before these fields existed: refresh the days to fill them).
     config_digest_first: str | None = None
     config_digest_last: str | None = None
+    #: Σ ideal x good (fully productive time) and the parts counted across comm loss; None on
+    #: days whose windows predate them (docs/evidence-method.md §1 on the fallback).
+    ideal_good_s: float | None = None
+    unobserved_count: int | None = None
 
 
 def daily_from_row(row: Mapping[str, Any]) -> DailyRow:

@@ -63,9 +63,10 @@ OPTIONAL_QUANTITIES: tuple[str, ...] = tuple(
 QUALITY_FIELDS: dict[str, FieldKind] = {q.name: _KINDS[q.kind] for q in QUALITY_QUANTITIES}
 
 #: Every field of a ``kpi_window`` point: the base quantities, the ideal cycle, the stored sums
-#: (``ideal_count_s`` = ideal_cycle_s x total_count, the performance numerator, so that it sums
-#: with SUM(); ``duration_s`` = end - start, summed the time the day's windows cover), quality,
-#: then the window's bookkeeping. In this order in every line (contract/quantities.py).
+#: (``ideal_count_s`` = ideal_cycle_s x (total_count - unobserved_count), the performance
+#: numerator, so that it sums with SUM(); ``duration_s`` = end - start, summed the time the
+#: day's windows cover), quality, then the window's bookkeeping. In this order in every line
+#: (contract/quantities.py).
 WINDOW_FIELDS: dict[str, FieldKind] = {
     **{q.name: _KINDS[q.kind] for q in (*BASE_QUANTITIES, *REFERENCE, *STORED_SUMS)},
     **QUALITY_FIELDS,

@@ -66,11 +66,18 @@ _RANGES: dict[str, msgspec.Meta] = {
 }
 # A reference quantity (the ideal cycle time) is a rate's denominator: it must be positive.
 _REFERENCE_RANGE = msgspec.Meta(gt=0, le=MAX_WINDOW_S)
+# Quantities whose range is not their unit's. Fully productive time (ideal cycle x good parts)
+# exceeds the window when the ideal cycle is set too long: the plausibility checks flag that,
+# so the wire keeps it (the pydantic model says the same).
+_QUANTITY_RANGES: dict[str, msgspec.Meta] = {
+    "ideal_good_s": msgspec.Meta(ge=0, le=MAX_WINDOW_S * MAX_COUNT),
+}
 
 
 def _field(quantity: Quantity, meta: msgspec.Meta | None = None) -> tuple[str, Any]:
     python_type = float if quantity.kind == "float" else int
-    annotated: Any = Annotated[python_type, meta or _RANGES[quantity.unit]]
+    meta = meta or _QUANTITY_RANGES.get(quantity.name) or _RANGES[quantity.unit]
+    annotated: Any = Annotated[python_type, meta]
     return quantity.name, annotated | None if quantity.optional else annotated
 
 
@@ -148,6 +155,8 @@ class ReceivedWindow(_Message, frozen=True, forbid_unknown_fields=True, kw_only=
             self.scheduled_s,
             self.planned_s,
             quality.scheduled_comm_loss_s,
+            self.total_count,
+            self.unobserved_count,
         )
 
 

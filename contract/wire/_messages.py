@@ -81,6 +81,12 @@ class KpiWindow(_WireModel):
     good_count: Count | None
     reject_count: Count | None
     energy_kwh: EnergyKwh | None
+    # Added after v1's first agents: None (the default) from an agent that predates them
+    # (docs/wire-contract.md). Fully productive time, and the parts counted across comm loss.
+    ideal_good_s: (
+        Annotated[float, Field(ge=0, le=MAX_WINDOW_S * MAX_COUNT, allow_inf_nan=False)] | None
+    ) = None
+    unobserved_count: Count | None = None
     ideal_cycle_s: Annotated[float, Field(gt=0, le=MAX_WINDOW_S, allow_inf_nan=False)] | None
     quality: DataQuality
 
@@ -99,6 +105,8 @@ class KpiWindow(_WireModel):
             self.scheduled_s,
             self.planned_s,
             self.quality.scheduled_comm_loss_s,
+            self.total_count,
+            self.unobserved_count,
         )
         return self
 

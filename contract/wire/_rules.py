@@ -18,8 +18,11 @@ def check_window_times(
     scheduled_s: float,
     planned_s: float,
     scheduled_comm_loss_s: float,
+    total_count: int | None = None,
+    unobserved_count: int | None = None,
 ) -> None:
-    """Raise :class:`FieldRule` naming the field if the times do not fit the window.
+    """Raise :class:`FieldRule` naming the field if the times (or the unobserved part of the
+    count) do not fit the window.
 
     ``state_times`` are the five state times in :data:`contract.quantities.STATE_TIMES` order:
     they are summed in that order, so the tolerance sees the same float on both codecs.
@@ -47,6 +50,12 @@ def check_window_times(
     for name, value in (("scheduled_s", scheduled_s), ("planned_s", planned_s)):
         if value > duration + STATE_SUM_TOLERANCE_S:
             raise FieldRule(name, f"{value:g} s is more than the window's {duration:g} s")
+    if unobserved_count is not None and unobserved_count > (total_count or 0):
+        raise FieldRule(
+            "unobserved_count",
+            f"{unobserved_count} parts counted across comm loss, more than the "
+            f"window's total_count ({total_count})",
+        )
     if scheduled_comm_loss_s > min(comm_loss_s, scheduled_s) + STATE_SUM_TOLERANCE_S:
         raise FieldRule(
             "quality.scheduled_comm_loss_s",

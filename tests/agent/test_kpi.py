@@ -342,3 +342,56 @@ def test_a_fast_plant_clock_tolerates_the_same_wall_time_between_clock_readings(
     windows += builder.close_partial(T0 + 80 + 3 * speed)
     assert windows[0].quality.clock_jumps == 0 and windows[0].run_s == pytest.approx(60)
     assert sum(w.quality.clock_jumps for w in windows) == 1
+
+
+# --- parts counted across communication loss (docs/kpi.md) ---------------------------------
+
+
+def _running_with_a_gap(cycle_s: float, gap: tuple[float, float], until: float) -> list[Sample]:
+    """A press making a part every ``cycle_s`` (one reject in 50), polled each second, silent
+    during ``gap`` (plant seconds from T0) while it goes on making parts."""
+    samples = []
+    for second in range(int(until) + 1):
+        if gap[0] <= second < gap[1]:
+            continue
+        total = int(second // cycle_s)
+        samples.append(Sample(ts=T0 + second, state=R, total_count=total, reject_count=total // 50))
+    return samples
+
+
+def _gap_windows(ideal_cycle_s: float) -> list[wire.KpiWindow]:
+    builder = WindowBuilder(spec(ideal_cycle_s=ideal_cycle_s), resume_from=T0)
+    return run(builder, _running_with_a_gap(2.0, (1800, 3600), 7200), until=T0 + 7200)
+
+
+def _performance(windows: Sequence[wire.KpiWindow], *, old: bool = False) -> float:
+    """Σ ideal × counted parts / Σ run: the store's numerator (``old``: every part in it)."""
+    ideal = sum(
+        (w.ideal_cycle_s or 0) * ((w.total_count or 0) - (0 if old else w.unobserved_count or 0))
+        for w in windows
+    )
+    return ideal / sum(w.run_s or 0 for w in windows)
+
+
+def test_parts_made_while_silent_count_but_stay_out_of_performance() -> None:
+    windows = _gap_windows(ideal_cycle_s=2.0)
+    assert sum(w.quality.comm_loss_s for w in windows) == pytest.approx(1801, abs=1)
+    assert sum(w.total_count or 0 for w in windows) == 7199 // 2  # nothing lost (to 7,199 s)
+    # The parts made in the silent half hour are seen at the first poll after it, as unobserved:
+    # 899 read at 1799 s, 1,800 at 3,600 s.
+    (resumed,) = [w for w in windows if w.unobserved_count]
+    assert resumed.unobserved_count == 1800 - 899
+    # Counted as run output they gave 1.33, past the fraud threshold; left out, at most 1.
+    assert _performance(windows, old=True) > 1.3
+    assert 0.99 <= _performance(windows) <= 1.0
+    # Fully productive time leaves out the same parts' good ones (rejects 17 -> 36), exactly.
+    for window in windows:
+        assert window.good_count is not None
+        unobserved_good = 901 - (36 - 17) if window is resumed else 0
+        assert window.ideal_good_s == 2.0 * (window.good_count - unobserved_good)
+
+
+def test_an_ideal_cycle_set_too_long_still_shows_across_a_gap() -> None:
+    # The press really makes a part every 2 s; its ideal cycle configured as 2.6 s (30 % long)
+    # makes every observed window beat the "ideal", gap or no gap.
+    assert _performance(_gap_windows(ideal_cycle_s=2.6)) > 1.25

@@ -54,7 +54,12 @@ def window(
         "ideal_cycle_s": 4.0,
         "quality": quality(),
     }
-    return wire.KpiWindow(**{**values, **changes})
+    values.update(changes)
+    # As the agent computes them from the window's counts, unless the test gives them.
+    ideal, good, total = values["ideal_cycle_s"], values["good_count"], values["total_count"]
+    values.setdefault("ideal_good_s", None if ideal is None or good is None else ideal * good)
+    values.setdefault("unobserved_count", None if total is None else 0)
+    return wire.KpiWindow(**values)
 
 
 def record(

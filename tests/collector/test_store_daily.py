@@ -108,6 +108,9 @@ def _expected_sums(records: list[WindowRecord]) -> dict[tuple[str, str, date], d
                 day[f"has_{name}"] = True
         for name in OPTIONAL_QUANTITIES:
             day[f"{name}_windows"] += getattr(w, name) is not None
+        # A day whose windows with good parts did not all carry ideal_good_s has none.
+        if day["ideal_good_s_windows"] < day["good_count_windows"]:
+            day["has_ideal_good_s"] = False
         day["windows"] += 1
         day["partial_windows"] += w.partial
         day["first_start"] = min(day.get("first_start") or w.start, w.start)
@@ -243,3 +246,29 @@ async def test_the_day_keeps_its_first_and_last_config_digest(influxd: InfluxSer
         (date(2026, 10, 30), 2, before, after),
         (date(2026, 10, 31), 1, after, after),
     ]
+
+
+async def test_a_day_partly_from_an_older_agent_has_no_ideal_good_sum(
+    influxd: InfluxServer,
+) -> None:
+    # One day's windows all carry ideal_good_s: it is summed. The next day one window comes
+    # from an agent that predates it: a partial sum is no sum, so the day has none (the engine
+    # then falls back, docs/evidence-method.md §1), while its count of windows shows why.
+    first = datetime(2026, 10, 30, 12, tzinfo=UTC)
+    second = first + timedelta(days=1)
+    windows = [
+        window(first),
+        window(first + timedelta(minutes=1)),
+        window(second),
+        window(second + timedelta(minutes=1), ideal_good_s=None, unobserved_count=None),
+    ]
+    records = [record(w) for w in windows]
+    async with open_store(influxd) as store:
+        await store.write(records)
+        await store.refresh_days(affected_days(records, {"ent-01": "UTC"}))
+        rows = await store.daily("ent-01", date(2026, 10, 30), date(2026, 10, 31))
+    assert [(r.day, r.ideal_good_s, r.measured_windows["ideal_good_s"]) for r in rows] == [
+        (date(2026, 10, 30), 72.0, 2),
+        (date(2026, 10, 31), None, 1),
+    ]
+    assert [r.unobserved_count for r in rows] == [0, 0]

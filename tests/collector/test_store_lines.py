@@ -100,6 +100,17 @@ def test_a_window_line_has_identity_tags_typed_fields_and_its_end_in_ms() -> Non
     assert set(values) == set(WINDOW_FIELDS)
 
 
+def test_parts_counted_across_comm_loss_are_left_out_of_the_performance_numerator() -> None:
+    win = window(END, total_count=10, good_count=9, reject_count=1, unobserved_count=3)
+    fields = window_fields(record(win))
+    assert fields["ideal_count_s"] == 4.0 * 7  # 3 of the 10 parts were made while unobserved
+    assert fields["total_count"] == 10  # but every part is counted
+    values = dict(
+        field.split("=", 1) for field in window_line(record(win)).split(" ")[1].split(",")
+    )
+    assert values["ideal_count_s"] == "28.0" and values["unobserved_count"] == "3i"
+
+
 def test_unmeasured_quantities_are_omitted_and_ideal_count_needs_both_factors() -> None:
     win = window(END, run_s=None, total_count=None, energy_kwh=None, ideal_cycle_s=4.0)
     fields = {k: v for k, v in window_fields(record(win)).items() if v is not None}

@@ -47,6 +47,8 @@ _BASE_NAMES = (
     "good_count",
     "reject_count",
     "energy_kwh",
+    "ideal_good_s",
+    "unobserved_count",
 )
 _QUALITY_NAMES = (
     "samples",
@@ -67,6 +69,9 @@ def test_summed_fields_are_the_base_quantities_in_wire_order() -> None:
     assert tuple(q.name for q in QUALITY_QUANTITIES) == _QUALITY_NAMES
     assert quantities.STATE_TIMES == ("run_s", "idle_s", "down_s", "off_s", "planned_stop_s")
     assert set(quantities.STATE_TIMES) <= set(quantities.BASE_TIMES)
+    # The derived quantities are neither measured times nor counter roles.
+    assert _BASE_NAMES[:7] == quantities.BASE_TIMES
+    assert quantities.COUNTS == ("total_count", "good_count", "reject_count")
 
 
 def test_every_name_is_unique_and_found_by_name() -> None:

@@ -120,3 +120,17 @@ def test_run_serves_and_takes_fault_commands(
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=10) == 0
+
+
+def test_check_reports_a_bad_script_with_its_line_and_exit_code(tmp_path: Path) -> None:
+    (tmp_path / "plant.yaml").write_text(
+        "machines:\n  - id: line-1\n    protocol: modbus\n    unit_id: 1\n    script: day.csv\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "day.csv").write_text(
+        "minute,state,parts,rejects\n2026-03-02T06:00:00+00:00,running,5,9\n", encoding="utf-8"
+    )
+    result = runner.invoke(app, ["check", str(tmp_path / "plant.yaml")])
+    assert result.exit_code == EXIT_BAD_PLANT
+    assert "day.csv:2 rejects: got 9, more than the minute's 5 parts" in result.output
+    assert "Traceback" not in result.output

@@ -126,6 +126,7 @@ def simulated_rows(
                 "good_count": good,
                 "reject_count": rejects,
                 "ideal_count_s": 20.0 * total,
+                "ideal_good_s": 20.0 * good,
                 "energy_kwh": energy,
             }
             rows.append(device_day(day, device=device, **{**values, **changes}))
@@ -156,7 +157,8 @@ def shift_plant_rows(enterprise: Enterprise, hours_after: float | None) -> list[
                 device_day(
                     day, device, scheduled_s=planned, planned_s=planned, run_s=run,
                     idle_s=planned - run, down_s=0.0, total_count=good, good_count=good,
-                    reject_count=0, ideal_count_s=20.0 * good, energy_kwh=energy,
+                    reject_count=0, ideal_count_s=20.0 * good, ideal_good_s=20.0 * good,
+                    energy_kwh=energy,
                 )
             )  # fmt: skip
     return rows

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
-from collector.evidence import MeasurementBoundary, enterprise_days, kpi_value
+from collector.evidence import MeasurementBoundary, enterprise_days, kpi_value, oee_quality
 from collector.store import DailyRow
 
 from .helpers import device_day, meter_day
@@ -58,8 +59,11 @@ def _day_from_minutes() -> DailyRow:
         total_count=count,
         reject_count=rejects,
         good_count=count - rejects,
-        # Σ(ideal cycle × count) with an ideal cycle of 1.0 s in every window.
+        # Σ(ideal cycle × count) and Σ(ideal cycle × good) with 1.0 s in every window.
         ideal_count_s=sum(1.0 * window["total"] for window in windows),
+        ideal_good_s=sum(1.0 * (window["total"] - window["reject"]) for window in windows),
+        ideal_cycle_s_min=1.0,
+        ideal_cycle_s_max=1.0,
     )
 
 
@@ -80,6 +84,65 @@ def test_oee_equals_a_times_p_times_q_and_the_reduced_form() -> None:
     assert a is not None and p is not None and q is not None and oee is not None
     assert oee == pytest.approx(a * p * q, rel=1e-12)
     assert oee == pytest.approx(1.0 * 18_848 / (420 * 60), rel=1e-12)
+
+
+def test_a_day_without_ideal_good_s_falls_back_only_on_one_ideal_cycle() -> None:
+    # Windows from an agent that predates ideal_good_s: the day's one ideal cycle x good count
+    # is the same sum; with two ideal cycles in the day there is no OEE rather than a guess.
+    exact = _day_from_minutes()
+    old = replace(exact, ideal_good_s=None)
+    (day,) = enterprise_days([old])
+    assert day.value("oee") == pytest.approx(18_848 / 25_200, rel=1e-12)
+    changed = replace(old, ideal_cycle_s_max=1.2)
+    (day,) = enterprise_days([changed])
+    assert day.value("oee") is None
+    assert day.value("performance") is not None  # the other KPIs are unaffected
+
+
+# Three devices whose ideal cycles differ 50x: a packer (0.9 s), a press (9 s), a CNC (45 s).
+# Each planned 28,800 s and ran 24,000 s at performance 0.9, so each made 21,600 s of ideal
+# time; the packer scraps 10 % of its parts, the press 2 %, the CNC 0.5 %.
+_CELLS = (("packer", 0.9, 0.10), ("press", 9.0, 0.02), ("cnc", 45.0, 0.005))
+
+
+def _cell_day(device: str, cycle_s: float, reject_share: float) -> DailyRow:
+    total = round(21_600 / cycle_s)
+    rejects = round(total * reject_share)
+    return device_day(
+        SHIFT_DAY,
+        device,
+        planned_s=28_800.0,
+        run_s=24_000.0,
+        total_count=total,
+        reject_count=rejects,
+        good_count=total - rejects,
+        ideal_count_s=cycle_s * total,
+        ideal_good_s=cycle_s * (total - rejects),
+        ideal_cycle_s_min=cycle_s,
+        ideal_cycle_s_max=cycle_s,
+    )
+
+
+def test_enterprise_oee_weighs_parts_by_their_ideal_cycle() -> None:
+    rows = [_cell_day(*cell) for cell in _CELLS]
+    (day,) = enterprise_days(rows)
+    # By hand: fully productive time over planned busy time (ISO 22400-2). Good parts 21,600
+    # of 24,000, 2,352 of 2,400 and 478 of 480: 19,440 + 21,168 + 21,510 = 62,118 s.
+    expected = (0.9 * 21_600 + 9.0 * 2_352 + 45.0 * 478) / 86_400
+    oee = day.value("oee")
+    assert oee == pytest.approx(expected, rel=1e-12)  # 71.90 %
+    # A x P x Q with Q the pooled count ratio is not it: the packer's parts outnumber the CNC's
+    # 50 to 1, so its scrap drags Q (and that product) down far more than its machine time does.
+    a, p, q = (day.value(k) for k in ("availability", "performance", "quality"))
+    assert a is not None and p is not None and q is not None and oee is not None
+    assert q == pytest.approx((26_880 - 2_450) / 26_880, rel=1e-12)  # 合格率 stays a count ratio
+    assert a * p * q == pytest.approx(0.75 * q, rel=1e-12)  # 68.16 %, 3.7 points too low
+    assert a * p * q < oee - 0.03
+    # The quality factor that goes with the OEE makes the identity exact.
+    q_oee = oee_quality(day.kpi_sums["oee"])
+    assert q_oee is not None
+    assert a * p * q_oee == pytest.approx(oee, rel=1e-12)
+    assert q_oee == pytest.approx(expected * 86_400 / (3 * 21_600), rel=1e-12)
 
 
 def test_enterprise_is_the_ratio_of_device_sums_not_the_mean_of_ratios() -> None:

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from scipy import stats  # type: ignore[import-untyped]  # no type hints
 
+from agent.config.tags import MachineState
+from agent.kpi import CounterSpec, KpiSpec, Sample, WindowBuilder
 from collector.evidence import enterprise_days
 from collector.evidence.assemble import EnterpriseInputs, enterprise_evidence
 from collector.evidence.document import FlagDoc, PlanRefDoc, SoftwareDoc
@@ -19,7 +21,7 @@ from collector.plan import load_plan
 from collector.registry.records import SeqGap
 from collector.store import DailyRow
 
-from .helpers import simulated_rows
+from .helpers import device_day, simulated_rows
 
 PLAN = load_plan(Path(__file__).parents[1] / "plan_cases" / "valid_minimal" / "plan.yaml").plan
 ENTERPRISE = PLAN.platforms[0].enterprises[0]
@@ -292,3 +294,63 @@ def test_flags_never_change_the_verdict() -> None:
     assert plain.flags == [] and len(flagged.flags) == 2
     assert flagged.attempts == plain.attempts and flagged.status == plain.status
     assert date(2026, 6, 1) == REPORTING.start
+
+
+def _day_from_agent(day: date, ideal_cycle_s: float) -> DailyRow:
+    """press-1's day as the agent windows it: 2 h running at a part every 2 s, polled each
+    second, silent for the middle half hour while it goes on making parts; summed as the
+    store and the rollup do (ideal_count_s over the parts made in observed time)."""
+    builder = WindowBuilder(
+        KpiSpec(
+            device_id="press-1",
+            config_digest=DIGEST_A,
+            ideal_cycle_s=ideal_cycle_s,
+            counters={"total_count": CounterSpec(32), "reject_count": CounterSpec(32)},
+        ),
+        resume_from=T0,
+    )
+    windows = []
+    for second in range(7201):
+        if 1800 <= second < 3600:
+            continue  # the device does not answer; its counter keeps counting
+        total = second // 2
+        builder.add(Sample(ts=T0 + second, state=MachineState.RUNNING, total_count=total,
+                           reject_count=total // 50))  # fmt: skip
+        windows += builder.close_due(T0 + second)
+
+    def summed(name: str) -> float:
+        return float(sum(getattr(w, name) or 0 for w in windows))
+
+    return device_day(
+        day, "press-1", scheduled_s=7200.0, planned_s=summed("planned_s"), run_s=summed("run_s"),
+        idle_s=0.0, down_s=0.0, total_count=int(summed("total_count")),
+        good_count=int(summed("good_count")), reject_count=int(summed("reject_count")),
+        ideal_count_s=sum(ideal_cycle_s * ((w.total_count or 0) - (w.unobserved_count or 0))
+                          for w in windows),
+        ideal_good_s=summed("ideal_good_s"), unobserved_count=int(summed("unobserved_count")),
+        comm_loss_s=sum(w.quality.comm_loss_s for w in windows),
+        scheduled_comm_loss_s=sum(w.quality.scheduled_comm_loss_s for w in windows),
+        ideal_cycle_s_min=ideal_cycle_s, ideal_cycle_s_max=ideal_cycle_s,
+    )  # fmt: skip
+
+
+T0 = datetime(2026, 6, 10, tzinfo=UTC).timestamp()
+
+
+def test_a_comm_loss_gap_alone_raises_no_flag_but_a_long_ideal_cycle_does() -> None:
+    day = date(2026, 6, 10)
+    assert REPORTING.start <= day <= REPORTING.end
+    honest = _day_from_agent(day, ideal_cycle_s=2.0)
+    assert honest.unobserved_count == 901 and honest.comm_loss_s > 1800
+    # What the check saw before: every part against the observed run time, 1.33.
+    assert honest.run_s is not None and honest.total_count is not None
+    assert 2.0 * honest.total_count / honest.run_s > 1.3
+    rows = [r for r in _clean() if not (r.day == day and r.device == "press-1")]
+    assert [f for f in _flags([*rows, honest]) if f.check == "count_faster_than_ideal"] == []
+    # The same device with its ideal cycle configured 30 % too long is flagged, gap or not.
+    inflated = _day_from_agent(day, ideal_cycle_s=2.6)
+    (found,) = [f for f in _flags([*rows, inflated]) if f.check == "count_faster_than_ideal"]
+    assert found.device == "press-1" and found.days == [day]
+    assert found.severity == "serious" and found.figures["max_performance"] == pytest.approx(
+        1.3, abs=0.01
+    )

@@ -172,6 +172,7 @@ def _device_sums(
         "run_s": run_s,
         "down_s": 0.7 * (planned_s - run_s),
         "ideal_count_s": float(total * cycle_s),
+        "ideal_good_s": float(good * cycle_s),
         "total_count": float(total),
         "good_count": float(good),
         "reject_count": float(total - good),
@@ -180,7 +181,7 @@ def _device_sums(
 
 
 INPUTS = {
-    "oee": ("ideal_count_s", "planned_s", "good_count", "total_count"),
+    "oee": ("ideal_good_s", "planned_s", "ideal_count_s", "good_count", "total_count"),
     "output_per_planned_hour": ("good_count", "planned_s"),
     "defect_rate": ("reject_count", "total_count"),
     "energy_per_unit": ("energy_kwh", "good_count", "planned_s"),
@@ -192,7 +193,7 @@ def kpi_value(kpi: str, sums: dict[str, float]) -> float | None:
     if not sums:
         return None
     if kpi == "oee":
-        return sums["ideal_count_s"] / sums["planned_s"] * sums["good_count"] / sums["total_count"]
+        return sums["ideal_good_s"] / sums["planned_s"]
     if kpi == "output_per_planned_hour":
         return sums["good_count"] / (sums["planned_s"] / 3600)
     if kpi == "defect_rate":
@@ -474,6 +475,7 @@ def device_days(days: Sequence[Day]) -> list[DeviceDayDoc]:
                     reject_count=int(sums["reject_count"]),
                     energy_kwh=sums["energy_kwh"],
                     ideal_count_s=sums["ideal_count_s"],
+                    ideal_good_s=sums["ideal_good_s"],
                     duration_s=86_400.0,
                     comm_loss_s=(1 - d.coverage) * (planned_s + 3600),
                     scheduled_comm_loss_s=(1 - d.coverage) * (planned_s + 3600),

@@ -33,7 +33,7 @@ def test_daily_chart_is_well_formed_with_title_description_and_every_point() -> 
     root = _parse(daily_kpi_chart(kpi, doc.enterprise.go_live, "zh-CN"))
     assert root.findtext(f"{SVG}title") == "设备综合效率（OEE）: 日值（改造前后）"
     description = root.findtext(f"{SVG}desc") or ""
-    assert "2024年5月6日" in description and "64.45%" in description
+    assert "2024年5月6日" in description and "64.46%" in description
     # Every day with a value is one marker (a sub-path of its series' path), no more.
     series = [path for path in root.iter(f"{SVG}path") if path.get("class") == "markers"]
     markers = sum((path.get("d") or "").count("M") for path in series)

@@ -316,3 +316,17 @@ def test_the_subsidy_table_shows_the_rounding_down_to_the_fen(lang: Lang) -> Non
     )
     text = "".join(outline(enterprise_html(doc, lang)).text)
     assert "30 % × 500,000.00 = 150,000.00" in text and "150,000.00 →" not in text
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_oee_shows_its_quality_factor_beside_the_count_quality(lang: Lang) -> None:
+    doc = samples.passing()
+    oee = next(k for a in doc.attempts for k in a.kpis if k.kpi == "oee")
+    sums = oee.reporting.sums
+    text = " ".join(outline(enterprise_html(doc, lang)).text)
+    label = "OEE 的质量系数" if lang == "zh-CN" else "Quality factor of the OEE"
+    assert label in text and ("合格率（件数比）" if lang == "zh-CN" else "count ratio") in text
+    q_oee = sums["ideal_good_s"] / sums["ideal_count_s"]
+    a_times_p = sums["ideal_count_s"] / sums["planned_s"]
+    assert f"{100 * q_oee:.2f}" in text and f"{100 * a_times_p:.2f}" in text
+    assert oee.reporting.value == pytest.approx(a_times_p * q_oee, rel=1e-12)
