@@ -3,9 +3,11 @@ records, audit, quarantine, users of the web app and review decisions.
 
 :class:`Registry` is the one way registry state is read and written: one method per call, each
 one transaction, delegated to a repository per concern (``Registry.repositories``). The
-repositories' protocols (:mod:`collector.registry.ports`) are the seam a storage backend
-implements; :mod:`collector.registry.sqlite` is the one there is. The plan itself (its model,
-file and rules) is :mod:`collector.plan`. See docs/plan.md.
+repositories' protocols (:mod:`collector.registry.ports`) are implemented once
+(:mod:`collector.registry.sql`) over a database seam with two engines: a SQLite file
+(:mod:`collector.registry.sqlite`, the default) and PostgreSQL (:mod:`collector.registry.postgres`,
+for several hosts). The plan itself (its model, file and rules) is :mod:`collector.plan`. See
+docs/plan.md and docs/scaling.md.
 """
 
 from collector.registry.decisions import MAX_COMMENT_CHARS, OUTCOMES, Decision, Outcome

@@ -3,8 +3,10 @@ limits, behind one object.
 
 :class:`Registry` is the one way registry state is read and written. Each method is one call
 to one repository (:attr:`Registry.repositories`, typed by :mod:`collector.registry.ports`),
-so each is one transaction: a write happens whole or not at all. Today the repositories are
-SQLite's (:mod:`collector.registry.sqlite`); times passed in must be aware datetimes.
+so each is one transaction: a write happens whole or not at all. The repositories
+(:mod:`collector.registry.sql`) run on a SQLite file (:mod:`collector.registry.sqlite`, the
+default) or a PostgreSQL database (:mod:`collector.registry.postgres`, a ``postgresql://``
+URL: several hosts); times passed in must be aware datetimes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collector.plan import LoadedPlan, Plan
 from collector.registry.enterprises import Listing
 from collector.registry.ownership import registry_refusal
 from collector.registry.ports import DirtyDay, Repositories
+from collector.registry.postgres import PostgresDatabase
 from collector.registry.records import (
     AgentEntry,
     AgentStatus,
@@ -32,34 +35,59 @@ from collector.registry.records import (
     SeqOutcome,
     SeqSummary,
 )
-from collector.registry.sqlite import Database, repositories
+from collector.registry.sql import Database, repositories
+from collector.registry.sqlite import SqliteDatabase
 from collector.registry.web_calls import WebAppCalls
 from contract import wire
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT_S", "Registry"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT_S", "Registry", "is_postgres_url"]
 
 #: How long a writer waits for another process's write lock before giving up, in seconds.
 DEFAULT_BUSY_TIMEOUT_S = 30.0
 
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(location: Path | str) -> bool:
+    """Whether ``location`` names a PostgreSQL database rather than a SQLite file."""
+    return isinstance(location, str) and location.startswith(_POSTGRES_SCHEMES)
+
+
+def _open(location: Path | str, password: str | None, busy_timeout_s: float) -> Database:
+    if is_postgres_url(location):
+        return PostgresDatabase(str(location), password=password, lock_timeout_s=busy_timeout_s)
+    return SqliteDatabase(Path(location), busy_timeout_s=busy_timeout_s)
+
 
 class Registry(WebAppCalls):
-    """The registry at ``path`` (a SQLite file, created if missing).
+    """The registry at ``location``: a SQLite file (created if missing), or a
+    ``postgresql://`` URL (its schema created if missing; ``password`` if the URL has none).
 
-    One per process; safe to share between threads and, on one machine, between processes.
+    One per process; safe to share between threads, and between processes (on one machine for
+    a SQLite file; on any number of hosts for PostgreSQL).
     The web app's calls (users, sessions, decisions, its limits) come from
     :class:`~collector.registry.web_calls.WebAppCalls`.
     Raises RegistryUnavailable (``retryable`` when the cause is a lock held past the busy
-    timeout) if the file cannot be opened or used.
+    timeout, or a database server that could not be reached) if it cannot be opened or used.
     """
 
-    def __init__(self, path: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
-        self.path = path
-        self._database = Database(path, busy_timeout_s=busy_timeout_s)
+    def __init__(
+        self,
+        location: Path | str,
+        *,
+        password: str | None = None,
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+    ) -> None:
+        self._database = _open(location, password, busy_timeout_s)
+        #: Where the registry is, for messages: the file, or the URL without its password.
+        self.path: Path | str = (
+            self._database.location if is_postgres_url(location) else Path(location)
+        )
         #: The repositories behind the methods, one per concern.
         self.repositories: Repositories = repositories(self._database)
 
     def close(self) -> None:
-        """Close the connection; the registry cannot be used afterwards."""
+        """Close its connections; the registry cannot be used afterwards."""
         self._database.close()
 
     def __enter__(self) -> Registry:

@@ -1,7 +1,7 @@
-"""Seq records in SQLite: ``agent_seqs``, ``seq_state`` and ``seq_gaps``, per agent: each seq
+"""Seq records: ``agent_seqs``, ``seq_state`` and ``seq_gaps``, per agent: each seq
 new, duplicate or replay, and the gaps below the highest seq.
 
-:meth:`SqliteSeqRepository.record` records a batch of seqs in one ``BEGIN IMMEDIATE``
+:meth:`SqlSeqRepository.record` records a batch of seqs in one ``BEGIN IMMEDIATE``
 transaction, so the read-check-write of each seq is atomic across processes, and the ingest
 acks a batch only once all its seqs are durable.
 
@@ -14,14 +14,13 @@ in ``agent_seqs.first_at``.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Sequence
 
 from collector.registry.core import check_seq_items, utc_now
 from collector.registry.records import SeqGap, SeqOutcome, SeqSummary, format_time, parse_time
-from collector.registry.sqlite.database import Database
+from collector.registry.sql.database import Connection, Database
 
-__all__ = ["SqliteSeqRepository"]
+__all__ = ["SqlSeqRepository"]
 
 _OPEN_GAPS = (
     "SELECT agent_id, count(*), sum(last_seq - first_seq + 1) FROM seq_gaps "
@@ -29,7 +28,7 @@ _OPEN_GAPS = (
 )
 
 
-def _record(conn: sqlite3.Connection, agent_id: str, seq: int, sha256: str, at: str) -> SeqOutcome:
+def _record(conn: Connection, agent_id: str, seq: int, sha256: str, at: str) -> SeqOutcome:
     """Record that ``seq`` arrived with content ``sha256`` at ``at``; say what it was."""
     row = conn.execute(
         "SELECT sha256 FROM agent_seqs WHERE agent_id = ? AND seq = ?", (agent_id, seq)
@@ -62,7 +61,7 @@ def _record(conn: sqlite3.Connection, agent_id: str, seq: int, sha256: str, at: 
     return "new"
 
 
-def _fill(conn: sqlite3.Connection, agent_id: str, seq: int, at: str) -> None:
+def _fill(conn: Connection, agent_id: str, seq: int, at: str) -> None:
     row = conn.execute(
         "SELECT id, first_seq, last_seq, opened_at FROM seq_gaps WHERE agent_id = ? "
         "AND closed_at IS NULL AND first_seq <= ? AND last_seq >= ?",
@@ -85,7 +84,7 @@ def _fill(conn: sqlite3.Connection, agent_id: str, seq: int, at: str) -> None:
         )
 
 
-def _highest(conn: sqlite3.Connection, agent_id: str) -> int | None:
+def _highest(conn: Connection, agent_id: str) -> int | None:
     """Highest seq recorded for the agent, or None if none was."""
     row = conn.execute(
         "SELECT highest_seq FROM seq_state WHERE agent_id = ?", (agent_id,)
@@ -93,7 +92,7 @@ def _highest(conn: sqlite3.Connection, agent_id: str) -> int | None:
     return None if row is None else int(row[0])
 
 
-def _gaps(conn: sqlite3.Connection, agent_id: str, *, include_closed: bool) -> list[SeqGap]:
+def _gaps(conn: Connection, agent_id: str, *, include_closed: bool) -> list[SeqGap]:
     """The agent's gaps in seq order: open ones, and closed ones too if asked."""
     where = "" if include_closed else " AND closed_at IS NULL"
     rows = conn.execute(
@@ -113,7 +112,7 @@ def _gaps(conn: sqlite3.Connection, agent_id: str, *, include_closed: bool) -> l
     ]
 
 
-class SqliteSeqRepository:
+class SqlSeqRepository:
     """Per-agent seq records: what each seq was, the highest, the gaps below it."""
 
     def __init__(self, database: Database) -> None:
@@ -129,7 +128,7 @@ class SqliteSeqRepository:
         was. Raises ValueError for a seq outside 1..MAX_SEQ or a malformed sha256."""
         check_seq_items(items)
         at = format_time(received_at or utc_now())
-        with self._db.write() as conn:
+        with self._db.write(*(f"seq:{agent}" for agent, _, _ in items)) as conn:
             return [_record(conn, agent, seq, sha, at) for agent, seq, sha in items]
 
     def summaries(self) -> dict[str, SeqSummary]:
