@@ -28,6 +28,12 @@ from collector.registry.records import (
 )
 from collector.registry.registry import DEFAULT_BUSY_TIMEOUT_S, Registry
 from collector.registry.runs import RunSlot, SlotClaim
+from collector.registry.settings import (
+    RegistryLocation,
+    RegistrySettings,
+    is_postgres_url,
+    sqlite_path,
+)
 from collector.registry.throttle import FailureOutcome, ThrottleLimits
 from collector.registry.users import ROLES, IssuedToken, Role, Session, TokenEntry, User
 
@@ -50,6 +56,8 @@ __all__ = [
     "PlanVersionInfo",
     "QuarantineEntry",
     "Registry",
+    "RegistryLocation",
+    "RegistrySettings",
     "Repositories",
     "Role",
     "RunSlot",
@@ -62,5 +70,7 @@ __all__ = [
     "TokenEntry",
     "User",
     "collisions_among",
+    "is_postgres_url",
     "registry_refusal",
+    "sqlite_path",
 ]

@@ -35,33 +35,37 @@ from collector.registry.records import (
     SeqOutcome,
     SeqSummary,
 )
+from collector.registry.settings import RegistryLocation, RegistrySettings, is_postgres_url
 from collector.registry.sql import Database, repositories
 from collector.registry.sqlite import SqliteDatabase
 from collector.registry.web_calls import WebAppCalls
 from contract import wire
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT_S", "Registry", "is_postgres_url"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT_S", "Registry"]
 
 #: How long a writer waits for another process's write lock before giving up, in seconds.
 DEFAULT_BUSY_TIMEOUT_S = 30.0
 
-_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
-
-def is_postgres_url(location: Path | str) -> bool:
-    """Whether ``location`` names a PostgreSQL database rather than a SQLite file."""
-    return isinstance(location, str) and location.startswith(_POSTGRES_SCHEMES)
-
-
-def _open(location: Path | str, password: str | None, busy_timeout_s: float) -> Database:
+def _open(location: RegistryLocation, password: str | None, busy_timeout_s: float) -> Database:
+    if isinstance(location, RegistrySettings):
+        if not location.is_postgres:
+            return SqliteDatabase(Path(location.url), busy_timeout_s=busy_timeout_s)
+        return PostgresDatabase(
+            location.url,
+            password=password if password is not None else location.secret(),
+            lock_timeout_s=busy_timeout_s,
+            pool_size=location.pool_size,
+        )
     if is_postgres_url(location):
         return PostgresDatabase(str(location), password=password, lock_timeout_s=busy_timeout_s)
     return SqliteDatabase(Path(location), busy_timeout_s=busy_timeout_s)
 
 
 class Registry(WebAppCalls):
-    """The registry at ``location``: a SQLite file (created if missing), or a
-    ``postgresql://`` URL (its schema created if missing; ``password`` if the URL has none).
+    """The registry at ``location``: a SQLite file (created if missing), a ``postgresql://``
+    URL (its schema created if missing; ``password`` if the URL has none), or the
+    configuration's :class:`~collector.registry.settings.RegistrySettings` naming either.
 
     One per process; safe to share between threads, and between processes (on one machine for
     a SQLite file; on any number of hosts for PostgreSQL).
@@ -73,7 +77,7 @@ class Registry(WebAppCalls):
 
     def __init__(
         self,
-        location: Path | str,
+        location: RegistryLocation,
         *,
         password: str | None = None,
         busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
@@ -81,7 +85,9 @@ class Registry(WebAppCalls):
         self._database = _open(location, password, busy_timeout_s)
         #: Where the registry is, for messages: the file, or the URL without its password.
         self.path: Path | str = (
-            self._database.location if is_postgres_url(location) else Path(location)
+            Path(self._database.location)
+            if isinstance(self._database, SqliteDatabase)
+            else self._database.location
         )
         #: The repositories behind the methods, one per concern.
         self.repositories: Repositories = repositories(self._database)

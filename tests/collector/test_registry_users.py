@@ -181,8 +181,10 @@ def test_a_version_1_registry_gains_the_new_tables(tmp_path: Path) -> None:
         assert [u.user_id for u in upgraded.users()] == ["admin"]
 
 
-def test_the_users_commands_add_issue_list_revoke(tmp_path: Path) -> None:
-    db = str(tmp_path / "registry.sqlite")
+def test_the_users_commands_add_issue_list_revoke(
+    tmp_path: Path, registry_location: Path | str
+) -> None:
+    db = str(registry_location)
     config = str(write_collector_config(tmp_path, db))
     runner = CliRunner()
 
@@ -217,7 +219,7 @@ def test_the_users_commands_add_issue_list_revoke(tmp_path: Path) -> None:
     assert code == 1 and "already revoked" in out
     code, out = run("users", "add", "x", "--name", "x", "--role", "platform", "--by", "ops")
     assert code == 1 and "--platform" in out
-    with Registry(Path(db)) as opened:
+    with Registry(db) as opened:
         with pytest.raises(NotFoundError):
             opened.revoke_token("000000000000", by="ops")
         assert opened.authenticate(token) is None

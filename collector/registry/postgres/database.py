@@ -15,8 +15,11 @@ they share the database; what SQLite's file lock gave for free is done here per 
   ``retryable`` set, and the transaction is rolled back: the caller may run it again.
 
 The repositories write ``?`` placeholders; this module turns them into psycopg's ``%s`` (and a
-literal ``%`` into ``%%``). The password comes from the URL or from the ``password`` argument
-(the configuration takes it from the environment or a file); :attr:`location` never shows it.
+literal ``%`` into ``%%``). PostgreSQL's text cannot hold NUL: a NUL in a text value is written
+as the four characters ``\\x00`` (stored and looked up alike; SQLite keeps NUL as it is, and the
+quarantine and status texts from the network are escaped the same way on both). The password
+comes from the URL or from the ``password`` argument (the configuration takes it from the
+environment or a file); :attr:`location` never shows it.
 """
 
 from __future__ import annotations
@@ -58,6 +61,15 @@ def _pyformat(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+def _storable(parameters: Sequence[Any]) -> tuple[Any, ...]:
+    # PostgreSQL's text cannot hold NUL (SQLite's can): it is written as the four characters
+    # \x00, in the values stored and in the values looked up alike, so lookups still match.
+    return tuple(
+        value.replace("\x00", "\\x00") if isinstance(value, str) and "\x00" in value else value
+        for value in parameters
+    )
+
+
 class _Connection:
     """A psycopg connection that speaks the repositories' ``?`` placeholders."""
 
@@ -65,13 +77,13 @@ class _Connection:
         self._conn = conn
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> psycopg.Cursor[Any]:
-        return self._conn.execute(_pyformat(sql).encode(), tuple(parameters))
+        return self._conn.execute(_pyformat(sql).encode(), _storable(parameters))
 
     def executemany(
         self, sql: str, seq_of_parameters: Sequence[Sequence[Any]], /
     ) -> psycopg.Cursor[Any]:
         cursor = self._conn.cursor()
-        cursor.executemany(_pyformat(sql).encode(), [tuple(p) for p in seq_of_parameters])
+        cursor.executemany(_pyformat(sql).encode(), [_storable(p) for p in seq_of_parameters])
         return cursor
 
 
