@@ -16,11 +16,15 @@ import hashlib
 import random
 import threading
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from collector.errors import RegistryUnavailable
 from collector.registry import Registry, SeqOutcome
+from collector.registry.postgres import DEFAULT_POOL_SIZE
+from stack import PostgresServer
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -128,3 +132,35 @@ def test_two_writers_decide_each_seq_as_one_writer_does(
         assert _state(check) == expected_state
     assert {agent: gaps for agent, (_, gaps) in expected_state.items()} == _expected_gaps(second)
     assert all(high == SEQS for high, _ in expected_state.values())
+
+
+def test_a_restarted_server_is_a_retryable_error_then_used_again(
+    postgres_factory: Callable[..., PostgresServer],
+) -> None:
+    """PostgreSQL killed and started again under a Registry holding pooled connections: calls
+    in between are RegistryUnavailable with ``retryable`` (the ingest retries those), and
+    once it is back the registry works without being reopened, with nothing committed lost."""
+    server = postgres_factory()
+    server.create_database("registry")
+    with Registry(server.url("registry")) as registry:
+        assert registry.record_seqs([("gw-a", 1, _sha("gw-a", 1))]) == ["new"]
+        server.kill()
+        with pytest.raises(RegistryUnavailable) as down:
+            registry.record_seqs([("gw-a", 2, _sha("gw-a", 2))])
+        assert down.value.retryable
+        assert server.password not in str(down.value)
+        server.start()
+        outcome = _retrying(lambda: registry.record_seqs([("gw-a", 3, _sha("gw-a", 3))]))
+        assert outcome == ["new"]
+        assert registry.highest_seq("gw-a") == 3
+        assert [(g.first_seq, g.last_seq) for g in registry.seq_gaps("gw-a")] == [(2, 2)]
+
+
+def _retrying(call: Callable[[], list[SeqOutcome]]) -> list[SeqOutcome]:
+    # Each pooled connection broken by the restart fails once and is then discarded by the pool.
+    for _ in range(DEFAULT_POOL_SIZE + 1):
+        try:
+            return call()
+        except RegistryUnavailable as exc:
+            assert exc.retryable, exc
+    return call()
