@@ -13,7 +13,7 @@ from collector.cli import app
 from collector.config import load_collector_config
 from collector.registry import Registry, RegistrySettings
 from contract.errors import ConfigInvalidError
-from tests.collector.registry_backends import RegistryCluster
+from tests.collector.registry_backends import RAW_ERRORS, RegistryCluster, raw_execute
 
 _OTHER_KEYS = "broker: {host: 127.0.0.1}\ninflux: {url: 'http://127.0.0.1:8086'}\n"
 
@@ -129,3 +129,33 @@ def test_the_password_comes_from_a_file_or_the_environment_and_is_never_shown(
     result = runner.invoke(app, ["users", "list", "--config", from_file])
     assert result.exit_code == 2, (result.output, result.exception)
     assert f"registry password_file {secret}: No such file or directory" in result.output
+
+
+def test_a_role_that_does_not_own_the_tables_cannot_drop_the_audit_triggers(
+    registry_cluster: RegistryCluster,
+) -> None:
+    """docs/operations.md's set-up: the owner creates the schema, the collector's role only
+    reads and writes, so the append-only triggers hold against it too."""
+    owner_url = registry_cluster.fresh()
+    Registry(owner_url).close()
+    grants = (
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'collector') THEN "
+        "CREATE ROLE collector LOGIN PASSWORD 'collector-pw'; END IF; END $$",
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO collector",
+    )
+    raw_execute(owner_url, *grants)
+    url = owner_url.replace(f"rv:{registry_cluster.server.password}@", "collector@")
+    with Registry(url, password="collector-pw") as registry:
+        registry.add_user("ops", display_name="运维", role="admin", by="setup")
+        assert [e.action for e in registry.audit()] == ["user.add"]
+    collector_url = url.replace("collector@", "collector:collector-pw@")
+    for statement, refusal in (
+        ("DROP TRIGGER audit_append_only ON audit", "must be owner of"),
+        ("ALTER TABLE audit DISABLE TRIGGER audit_append_only", "must be owner of"),
+        ("DELETE FROM audit", "audit is append-only"),
+        ("UPDATE audit SET actor = 'mallory'", "audit is append-only"),
+        ("TRUNCATE audit", "permission denied"),
+    ):
+        with pytest.raises(RAW_ERRORS, match=refusal):
+            raw_execute(collector_url, statement)

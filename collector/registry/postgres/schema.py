@@ -86,7 +86,11 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     """
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (_SCHEMA_LOCK,))
-        conn.execute(_VERSION_TABLE)
+        # Created only when missing: CREATE ... IF NOT EXISTS still needs the CREATE privilege,
+        # which the collector's role (not the tables' owner) need not have.
+        found = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+        if found is None or not found[0]:
+            conn.execute(_VERSION_TABLE)
         row = conn.execute("SELECT version FROM schema_version").fetchone()
         version = 0 if row is None else int(str(row[0]))
         if version == SCHEMA_VERSION:
