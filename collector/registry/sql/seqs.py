@@ -1,9 +1,12 @@
 """Seq records: ``agent_seqs``, ``seq_state`` and ``seq_gaps``, per agent: each seq
 new, duplicate or replay, and the gaps below the highest seq.
 
-:meth:`SqlSeqRepository.record` records a batch of seqs in one ``BEGIN IMMEDIATE``
-transaction, so the read-check-write of each seq is atomic across processes, and the ingest
-acks a batch only once all its seqs are durable.
+:meth:`SqlSeqRepository.record` records a batch of seqs in one write transaction holding
+each of its agents' lock (SQLite: the file's; PostgreSQL: an advisory lock per agent), so the
+read-check-write of each seq is atomic across processes and hosts, and the ingest acks a batch
+only once all its seqs are durable. The batch is read in three look-ups, decided in memory
+(:mod:`~collector.registry.sql.seq_batch`) and written in a few batched statements: a few round
+trips per batch, not several per seq.
 
 Seqs start at 1 (docs/wire-contract.md), so the first message of an agent with seq 5 opens the
 gap 1..4. A gap is a range; a seq arriving inside it shrinks or splits it, and the range that
@@ -15,12 +18,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import TypeVar
 
 from collector.registry.core import check_seq_items, utc_now
 from collector.registry.records import SeqGap, SeqOutcome, SeqSummary, format_time, parse_time
 from collector.registry.sql.database import Connection, Database
+from collector.registry.sql.seq_batch import Gap, SeqBatch
 
 __all__ = ["SqlSeqRepository"]
+
+_T = TypeVar("_T")
 
 _OPEN_GAPS = (
     "SELECT agent_id, count(*), sum(last_seq - first_seq + 1) FROM seq_gaps "
@@ -28,59 +35,82 @@ _OPEN_GAPS = (
 )
 
 
-def _record(conn: Connection, agent_id: str, seq: int, sha256: str, at: str) -> SeqOutcome:
-    """Record that ``seq`` arrived with content ``sha256`` at ``at``; say what it was."""
-    row = conn.execute(
-        "SELECT sha256 FROM agent_seqs WHERE agent_id = ? AND seq = ?", (agent_id, seq)
-    ).fetchone()
-    if row is not None:
-        column = "duplicates" if row[0] == sha256 else "replays"
-        conn.execute(
-            f"UPDATE agent_seqs SET {column} = {column} + 1 WHERE agent_id = ? AND seq = ?",  # noqa: S608 - column is one of two literals
-            (agent_id, seq),
+#: Items (or agents) per look-up statement: two parameters each, far under SQLite's 32,766.
+_CHUNK = 500
+
+
+def _chunks(values: Sequence[_T]) -> list[Sequence[_T]]:
+    return [values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK)]
+
+
+def _marks(count: int, mark: str = "?") -> str:
+    return ", ".join([mark] * count)
+
+
+def _state(conn: Connection, items: Sequence[tuple[str, int, str]], at: str) -> SeqBatch:
+    """What the database holds for the batch: its seqs' content, its agents' highest seq and
+    open gaps (three look-ups, chunked)."""
+    pairs = sorted({(agent, seq) for agent, seq, _ in items})
+    agents = sorted({agent for agent, _ in pairs})
+    stored: dict[tuple[str, int], str] = {}
+    for chunk in _chunks(pairs):
+        rows = conn.execute(
+            "SELECT agent_id, seq, sha256 FROM agent_seqs WHERE (agent_id, seq) IN "  # noqa: S608 - marks only
+            f"(VALUES {_marks(len(chunk), '(?, ?)')})",
+            [value for pair in chunk for value in pair],
+        ).fetchall()
+        stored.update({(str(a), int(q)): str(sha) for a, q, sha in rows})
+    highest: dict[str, int] = {}
+    gaps: dict[str, list[Gap]] = {}
+    for some in _chunks(agents):
+        marks = _marks(len(some))
+        rows = conn.execute(
+            f"SELECT agent_id, highest_seq FROM seq_state WHERE agent_id IN ({marks})",  # noqa: S608 - marks only
+            list(some),
+        ).fetchall()
+        highest.update({str(agent): int(high) for agent, high in rows})
+        rows = conn.execute(
+            "SELECT id, agent_id, first_seq, last_seq, opened_at FROM seq_gaps "  # noqa: S608 - marks only
+            f"WHERE closed_at IS NULL AND agent_id IN ({marks}) ORDER BY id",
+            list(some),
+        ).fetchall()
+        for gap_id, agent, first, last, opened in rows:
+            gaps.setdefault(str(agent), []).append(
+                Gap(int(gap_id), str(agent), int(first), int(last), str(opened))
+            )
+    return SeqBatch(at, stored, highest, gaps)
+
+
+def _write(conn: Connection, batch: SeqBatch) -> None:
+    """Store what the batch decided: a few statements, each for every row it touches."""
+    if batch.new_rows:
+        conn.executemany(
+            "INSERT INTO agent_seqs (agent_id, seq, sha256, first_at) VALUES (?, ?, ?, ?)",
+            batch.new_rows,
         )
-        return "duplicate" if row[0] == sha256 else "replay"
-    conn.execute(
-        "INSERT INTO agent_seqs (agent_id, seq, sha256, first_at) VALUES (?, ?, ?, ?)",
-        (agent_id, seq, sha256, at),
-    )
-    high = _highest(conn, agent_id) or 0
-    if seq > high + 1:
-        conn.execute(
-            "INSERT INTO seq_gaps (agent_id, first_seq, last_seq, opened_at) VALUES (?, ?, ?, ?)",
-            (agent_id, high + 1, seq - 1, at),
+    if batch.counters:
+        conn.executemany(
+            "UPDATE agent_seqs SET duplicates = duplicates + ?, replays = replays + ? "
+            "WHERE agent_id = ? AND seq = ?",
+            [(dup, rep, agent, seq) for (agent, seq), (dup, rep) in batch.counters.items()],
         )
-    if seq > high:
-        conn.execute(
+    if batch.raised:
+        conn.executemany(
             "INSERT INTO seq_state (agent_id, highest_seq) VALUES (?, ?) "
             "ON CONFLICT (agent_id) DO UPDATE SET highest_seq = excluded.highest_seq",
-            (agent_id, seq),
+            [(agent, batch.highest[agent]) for agent in sorted(batch.raised)],
         )
-    else:
-        _fill(conn, agent_id, seq, at)
-    return "new"
-
-
-def _fill(conn: Connection, agent_id: str, seq: int, at: str) -> None:
-    row = conn.execute(
-        "SELECT id, first_seq, last_seq, opened_at FROM seq_gaps WHERE agent_id = ? "
-        "AND closed_at IS NULL AND first_seq <= ? AND last_seq >= ?",
-        (agent_id, seq, seq),
-    ).fetchone()
-    if row is None:
-        return
-    gap_id, first, last, opened_at = row
-    if first == last:
-        conn.execute("UPDATE seq_gaps SET closed_at = ? WHERE id = ?", (at, gap_id))
-    elif seq == first:
-        conn.execute("UPDATE seq_gaps SET first_seq = ? WHERE id = ?", (seq + 1, gap_id))
-    elif seq == last:
-        conn.execute("UPDATE seq_gaps SET last_seq = ? WHERE id = ?", (seq - 1, gap_id))
-    else:
-        conn.execute("UPDATE seq_gaps SET last_seq = ? WHERE id = ?", (seq - 1, gap_id))
-        conn.execute(
-            "INSERT INTO seq_gaps (agent_id, first_seq, last_seq, opened_at) VALUES (?, ?, ?, ?)",
-            (agent_id, seq + 1, last, opened_at),
+    inserted, updated = batch.changed_gaps()
+    if updated:
+        conn.executemany(
+            "UPDATE seq_gaps SET first_seq = ?, last_seq = ?, closed_at = ? WHERE id = ?",
+            [(g.first_seq, g.last_seq, g.closed_at, g.gap_id) for g in updated],
+        )
+    if inserted:
+        conn.executemany(
+            "INSERT INTO seq_gaps (agent_id, first_seq, last_seq, opened_at, closed_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(g.agent_id, g.first_seq, g.last_seq, g.opened_at, g.closed_at) for g in inserted],
         )
 
 
@@ -129,7 +159,10 @@ class SqlSeqRepository:
         check_seq_items(items)
         at = format_time(received_at or utc_now())
         with self._db.write(*(f"seq:{agent}" for agent, _, _ in items)) as conn:
-            return [_record(conn, agent, seq, sha, at) for agent, seq, sha in items]
+            batch = _state(conn, items, at)
+            outcomes = [batch.record(agent, seq, sha) for agent, seq, sha in items]
+            _write(conn, batch)
+        return outcomes
 
     def summaries(self) -> dict[str, SeqSummary]:
         """Per agent that sent windows: highest seq, when it came, open gaps (one read).
