@@ -12,11 +12,12 @@ unrecorded (a unique-key error, or two gaps opened for one hole).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import random
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,44 @@ def _retrying(call: Callable[[], list[SeqOutcome]]) -> list[SeqOutcome]:
         except RegistryUnavailable as exc:
             assert exc.retryable, exc
     return call()
+
+
+def _gap_rows(registry: Registry, agents: Sequence[str]) -> list[tuple[object, ...]]:
+    return [
+        (g.agent_id, g.first_seq, g.last_seq, g.opened_at, g.closed_at)
+        for agent in agents
+        for g in registry.seq_gaps(agent, include_closed=True)
+    ]
+
+
+def test_a_batch_decides_as_its_items_one_call_each(
+    registry_location: Path | str, tmp_path: Path
+) -> None:
+    """record_seqs decides a whole batch in memory (collector/registry/sql/seq_batch.py); the
+    same items one call each go through the database between every two. Both must agree on
+    every outcome, highest seq and gap (with its times), including seqs repeated, replayed,
+    opening a gap and filling it within one batch."""
+    rng = random.Random(7)
+    agents = ("gw-a", "gw-b")
+    batches = [
+        [
+            (a, rng.randint(1, 40), _sha(a, 0, str(rng.randint(0, 4))))
+            for a in rng.choices(agents, k=12)
+        ]
+        for _ in range(15)
+    ]
+    start = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    seen: Counter[SeqOutcome] = Counter()
+    with Registry(registry_location) as batched, Registry(tmp_path / "one.sqlite") as single:
+        for minute, batch in enumerate(batches):
+            at = start + dt.timedelta(minutes=minute)
+            together = batched.record_seqs(batch, received_at=at)
+            one_by_one = [single.record_seq(a, s, sha, received_at=at) for a, s, sha in batch]
+            assert together == one_by_one, minute
+            seen.update(together)
+        assert _gap_rows(batched, agents) == _gap_rows(single, agents)
+        assert [batched.highest_seq(a) for a in agents] == [single.highest_seq(a) for a in agents]
+        # The workload has something to agree on: every outcome, and gaps closed and open.
+        assert set(seen) == {"new", "duplicate", "replay"}
+        closed = [row for row in _gap_rows(single, agents) if row[4] is not None]
+        assert closed and len(closed) < len(_gap_rows(single, agents))
