@@ -24,7 +24,14 @@ import psycopg
 from collector.registry import Registry
 from stack import PostgresServer, postgres_bindir
 
-__all__ = ["RAW_ERRORS", "RegistryCluster", "database_bytes", "is_postgres", "raw_execute"]
+__all__ = [
+    "RAW_ERRORS",
+    "RegistryCluster",
+    "database_bytes",
+    "is_postgres",
+    "raw_execute",
+    "raw_rows",
+]
 
 #: What a refused raw statement raises, on either backend.
 RAW_ERRORS = (sqlite3.DatabaseError, psycopg.Error)
@@ -57,6 +64,18 @@ def raw_execute(
                 file.executescript(statement)
             else:
                 file.execute(statement, tuple(params))
+    finally:
+        file.close()
+
+
+def raw_rows(location: Path | str, query: str) -> list[tuple[object, ...]]:
+    """The rows of one query run on the registry's database directly."""
+    if is_postgres(location):
+        with psycopg.connect(str(location), autocommit=True) as conn:
+            return [tuple(row) for row in conn.execute(query.encode()).fetchall()]
+    file = sqlite3.connect(location)
+    try:
+        return [tuple(row) for row in file.execute(query).fetchall()]
     finally:
         file.close()
 
