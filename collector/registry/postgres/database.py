@@ -131,11 +131,13 @@ class PostgresDatabase:
                 migrate(conn)
         except psycopg.Error as exc:
             raise self._unavailable(exc) from None
+        # Autocommit: a transaction is only what write() and read() open (BEGIN ... COMMIT), so
+        # statement() is one round trip, not three.
         self._pool = ConnectionPool(
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs=settings,
+            kwargs={**settings, "autocommit": True},
             timeout=connect_timeout_s + lock_timeout_s,
             open=True,
             name="registry",
@@ -154,7 +156,7 @@ class PostgresDatabase:
     def write(self, *locks: str) -> Iterator[_Connection]:
         """One READ COMMITTED transaction holding an advisory lock on each of ``locks``."""
         names = sorted(set(locks))
-        with self._transaction() as conn:
+        with self._connection() as conn, conn.transaction():
             if names:
                 # One round trip (pipeline); executed in this order, so no two writers wait
                 # for each other in a circle.
@@ -167,20 +169,20 @@ class PostgresDatabase:
     @contextmanager
     def read(self) -> Iterator[_Connection]:
         """One REPEATABLE READ, READ ONLY transaction: its statements see one snapshot."""
-        with self._transaction() as conn:
+        with self._connection() as conn, conn.transaction():
             conn.execute(b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield _Connection(conn)
 
     @contextmanager
     def statement(self) -> Iterator[_Connection]:
-        """A connection for one statement (its own snapshot)."""
-        with self._transaction() as conn:
+        """A connection in autocommit mode, for one statement (its own snapshot)."""
+        with self._connection() as conn:
             yield _Connection(conn)
 
     @contextmanager
-    def _transaction(self) -> Iterator[psycopg.Connection[Any]]:
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
         try:
-            with self._pool.connection() as conn, conn.transaction():
+            with self._pool.connection() as conn:
                 yield conn
         except _RETRYABLE as exc:
             raise self._unavailable(exc) from exc
