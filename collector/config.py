@@ -2,7 +2,7 @@
 
 One file for every central command (``ingest``, ``serve``)::
 
-    registry: /var/lib/retrofit-collector/registry.sqlite
+    registry: /var/lib/retrofit-collector/registry.sqlite   # or {url: postgresql://..., ...}
     broker:   {host: mqtt.example.org, port: 8883, username: collector,
                password: ${RV_MQTT_PASSWORD}, tls: {ca_path: /etc/rv/ca.pem},
                client_id: collector-1, group: collectors}
@@ -20,9 +20,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from collector.ingest.settings import IngestSettings
+from collector.registry.settings import RegistrySettings
 from collector.store import InfluxStore, Token, UserPassword
 from collector.web.settings import WebSettings
 from contract.configfile.document import parse_document
@@ -100,12 +101,20 @@ class IngestTuning(_Model):
 class CollectorConfig(_Model):
     """The collector's configuration file."""
 
-    registry: Path
+    #: The SQLite file (a path, as always), a ``postgresql://`` URL, or a mapping with ``url``
+    #: (either) and the PostgreSQL login (collector/registry/settings.py).
+    registry: RegistrySettings
     broker: BrokerSettings
     influx: InfluxSettings
     ingest: IngestTuning = IngestTuning()
     #: ``retrofit-collector serve``: the web app (docs/web.md, "Configuration").
     web: WebSettings = WebSettings()
+
+    @field_validator("registry", mode="before")
+    @classmethod
+    def _url_alone(cls, value: object) -> object:
+        # ``registry: PATH`` and ``registry: postgresql://...`` are ``registry: {url: ...}``.
+        return {"url": value} if isinstance(value, str) else value
 
     def ingest_settings(
         self, client_id: str | None = None, *, retire: bool = False
@@ -164,8 +173,7 @@ def load_collector_config(path: Path, env: Mapping[str, str] | None = None) -> C
         expected="a mapping with the keys registry, broker and influx",
     )
     base = path.parent.absolute()
-    if not config.registry.is_absolute():
-        config = config.model_copy(update={"registry": base / config.registry})
+    config = config.model_copy(update={"registry": config.registry.with_base(base)})
     if not config.web.evidence_dir.is_absolute():
         web = config.web.model_copy(update={"evidence_dir": base / config.web.evidence_dir})
         config = config.model_copy(update={"web": web})

@@ -28,7 +28,7 @@ from contract.terminal import say
 if TYPE_CHECKING:
     from collector.config import CollectorConfig
     from collector.errors import CollectorError
-    from collector.registry import Registry
+    from collector.registry import Registry, RegistryLocation
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -119,7 +119,7 @@ def load_config(path: Path) -> CollectorConfig:
         raise typer.Exit(code) from None
 
 
-def refuse_id_collisions(path: Path) -> None:
+def refuse_id_collisions(path: RegistryLocation) -> None:
     """Exit 4 if the registry at ``path`` gives one platform, enterprise or agent id to two
     plans (loaded before ids were checked across plans): serving or ingesting would file one
     plan's data under another's, so neither starts until the operator resolves it."""
@@ -146,7 +146,7 @@ def run_or_exit(work: Coroutine[Any, Any, _T]) -> _T:
         raise error_exit(exc, EXIT_UNAVAILABLE) from None
 
 
-def registry_path(config: Path, registry: Path | None) -> Path:
+def registry_path(config: Path, registry: Path | None) -> RegistryLocation:
     """The registry a registry command works on: the one the collector's configuration
     names, or, with a warning, the one the deprecated ``--registry`` names."""
     if registry is not None:
@@ -155,7 +155,7 @@ def registry_path(config: Path, registry: Path | None) -> Path:
     return load_config(config).registry
 
 
-def open_registry(path: Path) -> Registry:
+def open_registry(path: RegistryLocation) -> Registry:
     """The registry at ``path`` for a registry command; exit 2 if it cannot be opened."""
     from collector.errors import RegistryUnavailable
     from collector.registry import Registry

@@ -53,7 +53,7 @@ from collector.plan import (
     load_plan,
     plan_yaml,
 )
-from collector.registry import Registry
+from collector.registry import Registry, sqlite_path
 from collector.registry.records import PlanVersion, format_time
 from contract.configfile.console import print_issues
 from contract.terminal import json_for_terminal, say
@@ -112,7 +112,7 @@ def validate_plan_file(path: Path, out: Console) -> tuple[int, LoadedPlan | None
 
 
 def _print_collisions(
-    out: Console, loaded: LoadedPlan, collisions: Sequence[IdCollision], registry: Path
+    out: Console, loaded: LoadedPlan, collisions: Sequence[IdCollision], registry: Path | str
 ) -> None:
     print_issues(out, collision_issues(loaded, collisions, registry))
     say(
@@ -169,10 +169,11 @@ def plan_validate(
         )
         raise typer.Exit(code)
     path = registry_path(config or DEFAULT_CONFIG, registry)
-    if not path.is_file():
+    registry_file = sqlite_path(path)
+    if registry_file is not None and not registry_file.is_file():
         say(
             err_console,
-            f"error: registry {path}: no such file (validate never creates one)",
+            f"error: registry {registry_file}: no such file (validate never creates one)",
             "red",
         )
         raise typer.Exit(EXIT_UNREADABLE)

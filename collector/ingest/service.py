@@ -16,14 +16,13 @@ import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from collector.dashboards.feed import run_fleet_feed
 from collector.ingest.metrics import ingest_health, render_ingest_metrics
 from collector.ingest.replica import Ingest
 from collector.ingest.settings import IngestSettings
-from collector.registry import Registry
+from collector.registry import Registry, RegistryLocation
 from collector.store import InfluxStore
 from contract.metrics import MetricsServer
 
@@ -59,7 +58,7 @@ class IngestService:
     """
 
     settings: IngestSettings
-    registry_path: Path
+    registry_path: RegistryLocation
     store: Callable[[], InfluxStore]
     metrics_port: int | None = None
     fleet_snapshot_s: float = 0.0

@@ -189,7 +189,7 @@ def _line(loaded: LoadedPlan, path: KeyPath) -> int | None:
 
 
 def collision_issues(
-    loaded: LoadedPlan, collisions: Sequence[IdCollision], registry: Path
+    loaded: LoadedPlan, collisions: Sequence[IdCollision], registry: Path | str
 ) -> list[ConfigIssue]:
     """One error per id of ``loaded`` that another plan in ``registry`` holds, with its line."""
     paths = _id_paths(loaded.plan)

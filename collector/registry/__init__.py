@@ -3,9 +3,11 @@ records, audit, quarantine, users of the web app and review decisions.
 
 :class:`Registry` is the one way registry state is read and written: one method per call, each
 one transaction, delegated to a repository per concern (``Registry.repositories``). The
-repositories' protocols (:mod:`collector.registry.ports`) are the seam a storage backend
-implements; :mod:`collector.registry.sqlite` is the one there is. The plan itself (its model,
-file and rules) is :mod:`collector.plan`. See docs/plan.md.
+repositories' protocols (:mod:`collector.registry.ports`) are implemented once
+(:mod:`collector.registry.sql`) over a database seam with two engines: a SQLite file
+(:mod:`collector.registry.sqlite`, the default) and PostgreSQL (:mod:`collector.registry.postgres`,
+for several hosts). The plan itself (its model, file and rules) is :mod:`collector.plan`. See
+docs/plan.md and docs/scaling.md.
 """
 
 from collector.registry.decisions import MAX_COMMENT_CHARS, OUTCOMES, Decision, Outcome
@@ -26,6 +28,12 @@ from collector.registry.records import (
 )
 from collector.registry.registry import DEFAULT_BUSY_TIMEOUT_S, Registry
 from collector.registry.runs import RunSlot, SlotClaim
+from collector.registry.settings import (
+    RegistryLocation,
+    RegistrySettings,
+    is_postgres_url,
+    sqlite_path,
+)
 from collector.registry.throttle import FailureOutcome, ThrottleLimits
 from collector.registry.users import ROLES, IssuedToken, Role, Session, TokenEntry, User
 
@@ -48,6 +56,8 @@ __all__ = [
     "PlanVersionInfo",
     "QuarantineEntry",
     "Registry",
+    "RegistryLocation",
+    "RegistrySettings",
     "Repositories",
     "Role",
     "RunSlot",
@@ -60,5 +70,7 @@ __all__ = [
     "TokenEntry",
     "User",
     "collisions_among",
+    "is_postgres_url",
     "registry_refusal",
+    "sqlite_path",
 ]

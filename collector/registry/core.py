@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from contract import wire
 from contract.configfile.types import describe_value
 
-__all__ = ["check_seq_items", "checked_actor", "utc_now"]
+__all__ = ["check_seq_items", "checked_actor", "stored_text", "utc_now"]
 
 _SHA256_LEN = 64
 
@@ -20,6 +20,14 @@ _SHA256_LEN = 64
 def utc_now() -> dt.datetime:
     """The time now, UTC (a change's time when the caller gives none)."""
     return dt.datetime.now(dt.UTC)
+
+
+def stored_text(value: str, limit: int) -> str:
+    """``value`` clipped to ``limit`` characters as every backend can store it: NUL (which
+    PostgreSQL's text cannot hold) and unencodable characters (lone surrogates) as backslash
+    escapes, the same on SQLite and PostgreSQL."""
+    clipped = value[:limit].replace("\x00", "\\x00")[:limit]
+    return clipped.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def checked_actor(by: str) -> str:

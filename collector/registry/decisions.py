@@ -10,7 +10,7 @@ in the same transaction.
 rectification attempt; ``fail`` ends its review; ``pass`` counts it towards its platform's
 minimum of 10 and subsidy.
 
-The SQLite table is :mod:`collector.registry.sqlite.decisions`.
+The table is :mod:`collector.registry.sql.decisions`'s.
 """
 
 from __future__ import annotations

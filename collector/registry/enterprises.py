@@ -32,7 +32,7 @@ class EnterpriseIndex:
 
     def __init__(
         self,
-        location: Path,
+        location: Path | str,
         latest_versions: Callable[[], Sequence[tuple[str, int]]],
         plan_version: Callable[[str, int], PlanVersion],
     ) -> None:

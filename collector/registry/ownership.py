@@ -13,7 +13,7 @@ resolve one: revoke the wrong plan's agents and load a new version of it with id
 (docs/operations.md). Until then ``serve`` and ``ingest`` refuse to start.
 
 The functions here take claims as data, whatever the backend; a backend reads them in the
-plan load's own write transaction (:mod:`collector.registry.sqlite.ownership`), so a load
+plan load's own write transaction (:mod:`collector.registry.sql.ownership`), so a load
 checks and writes under one write lock.
 """
 

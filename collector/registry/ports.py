@@ -1,8 +1,9 @@
 """The registry's repositories as protocols: the seam where a storage backend plugs in.
 
 :class:`~collector.registry.Registry` talks to its state only through these, one per concern;
-:mod:`collector.registry.sqlite` implements them over one SQLite file, and a PostgreSQL backend
-(issue 19) will implement them over a connection pool. Whatever the backend:
+:mod:`collector.registry.sql` implements them once, over a SQLite file
+(:mod:`collector.registry.sqlite`) or a PostgreSQL connection pool
+(:mod:`collector.registry.postgres`). Whatever the backend:
 
 - each method is one transaction: a write happens whole or not at all, and a read sees one
   snapshot;

@@ -3,7 +3,8 @@
 A message is kept up to :data:`QUARANTINE_RAW_LIMIT` bytes, with the length and SHA-256 of
 the whole of it, so an oversized hostile message costs at most that much disk and can still be
 matched against a copy found elsewhere. Text is stored as UTF-8 whatever it held: lone
-surrogates and other unencodable characters are written as backslash escapes.
+surrogates and other unencodable characters, and NUL (which PostgreSQL's text cannot hold), are
+written as backslash escapes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from collector.registry.core import stored_text
 from collector.registry.records import QuarantineEntry
 
 __all__ = [
@@ -53,19 +55,15 @@ class Kept:
     raw_sha256: str
 
 
-def _text(value: str, limit: int) -> str:
-    return value[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 def kept(raw: bytes, *, topic: str, reason_code: str, detail: str, agent_id: str | None) -> Kept:
     """What to store of one rejected message. Raises ValueError for a bad reason code."""
     if not _REASON_RE.fullmatch(reason_code):
         raise ValueError(f"reason code {reason_code[:60]!r} does not match {REASON_PATTERN}")
     return Kept(
-        topic=_text(topic, MAX_TOPIC_CHARS),
+        topic=stored_text(topic, MAX_TOPIC_CHARS),
         reason=reason_code,
-        detail=_text(detail, MAX_DETAIL_CHARS),
-        agent_id=None if agent_id is None else _text(agent_id, 200),
+        detail=stored_text(detail, MAX_DETAIL_CHARS),
+        agent_id=None if agent_id is None else stored_text(agent_id, 200),
         raw=bytes(raw[:QUARANTINE_RAW_LIMIT]),
         raw_length=len(raw),
         raw_sha256=hashlib.sha256(raw).hexdigest(),

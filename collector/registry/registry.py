@@ -3,8 +3,10 @@ limits, behind one object.
 
 :class:`Registry` is the one way registry state is read and written. Each method is one call
 to one repository (:attr:`Registry.repositories`, typed by :mod:`collector.registry.ports`),
-so each is one transaction: a write happens whole or not at all. Today the repositories are
-SQLite's (:mod:`collector.registry.sqlite`); times passed in must be aware datetimes.
+so each is one transaction: a write happens whole or not at all. The repositories
+(:mod:`collector.registry.sql`) run on a SQLite file (:mod:`collector.registry.sqlite`, the
+default) or a PostgreSQL database (:mod:`collector.registry.postgres`, a ``postgresql://``
+URL: several hosts); times passed in must be aware datetimes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collector.plan import LoadedPlan, Plan
 from collector.registry.enterprises import Listing
 from collector.registry.ownership import registry_refusal
 from collector.registry.ports import DirtyDay, Repositories
+from collector.registry.postgres import PostgresDatabase
 from collector.registry.records import (
     AgentEntry,
     AgentStatus,
@@ -32,7 +35,9 @@ from collector.registry.records import (
     SeqOutcome,
     SeqSummary,
 )
-from collector.registry.sqlite import Database, repositories
+from collector.registry.settings import RegistryLocation, RegistrySettings, is_postgres_url
+from collector.registry.sql import Database, repositories
+from collector.registry.sqlite import SqliteDatabase
 from collector.registry.web_calls import WebAppCalls
 from contract import wire
 
@@ -42,24 +47,53 @@ __all__ = ["DEFAULT_BUSY_TIMEOUT_S", "Registry"]
 DEFAULT_BUSY_TIMEOUT_S = 30.0
 
 
-class Registry(WebAppCalls):
-    """The registry at ``path`` (a SQLite file, created if missing).
+def _open(location: RegistryLocation, password: str | None, busy_timeout_s: float) -> Database:
+    if isinstance(location, RegistrySettings):
+        if not location.is_postgres:
+            return SqliteDatabase(Path(location.url), busy_timeout_s=busy_timeout_s)
+        return PostgresDatabase(
+            location.url,
+            password=password if password is not None else location.secret(),
+            lock_timeout_s=busy_timeout_s,
+            pool_size=location.pool_size,
+        )
+    if is_postgres_url(location):
+        return PostgresDatabase(str(location), password=password, lock_timeout_s=busy_timeout_s)
+    return SqliteDatabase(Path(location), busy_timeout_s=busy_timeout_s)
 
-    One per process; safe to share between threads and, on one machine, between processes.
+
+class Registry(WebAppCalls):
+    """The registry at ``location``: a SQLite file (created if missing), a ``postgresql://``
+    URL (its schema created if missing; ``password`` if the URL has none), or the
+    configuration's :class:`~collector.registry.settings.RegistrySettings` naming either.
+
+    One per process; safe to share between threads, and between processes (on one machine for
+    a SQLite file; on any number of hosts for PostgreSQL).
     The web app's calls (users, sessions, decisions, its limits) come from
     :class:`~collector.registry.web_calls.WebAppCalls`.
     Raises RegistryUnavailable (``retryable`` when the cause is a lock held past the busy
-    timeout) if the file cannot be opened or used.
+    timeout, or a database server that could not be reached) if it cannot be opened or used.
     """
 
-    def __init__(self, path: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
-        self.path = path
-        self._database = Database(path, busy_timeout_s=busy_timeout_s)
+    def __init__(
+        self,
+        location: RegistryLocation,
+        *,
+        password: str | None = None,
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+    ) -> None:
+        self._database = _open(location, password, busy_timeout_s)
+        #: Where the registry is, for messages: the file, or the URL without its password.
+        self.path: Path | str = (
+            Path(self._database.location)
+            if isinstance(self._database, SqliteDatabase)
+            else self._database.location
+        )
         #: The repositories behind the methods, one per concern.
         self.repositories: Repositories = repositories(self._database)
 
     def close(self) -> None:
-        """Close the connection; the registry cannot be used afterwards."""
+        """Close its connections; the registry cannot be used afterwards."""
         self._database.close()
 
     def __enter__(self) -> Registry:

@@ -9,7 +9,7 @@ Each slot is a lease: the replica holding it renews it while its worker runs and
 when the worker has finished (not when the request that asked for it gives up). A replica that
 crashes stops renewing; its slots expire and the next claim sweeps them, so the queue cannot be
 blocked for good by a dead process. The SQLite table is
-:mod:`collector.registry.sqlite.run_slots`.
+:mod:`collector.registry.sql.run_slots`.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ nobody can lock a user out by knowing a token id.
 
 The audit log gets one row per failed attempt until a key locks, then one row for the lock,
 then nothing until the lock ends: an attacker cannot flood it. The SQLite table is
-:mod:`collector.registry.sqlite.login_failures`.
+:mod:`collector.registry.sql.login_failures`.
 """
 
 from __future__ import annotations

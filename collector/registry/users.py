@@ -17,7 +17,7 @@ registry file opens no session.
 Users and tokens are never deleted (triggers abort a DELETE): a user is disabled, a token
 revoked, each with who and when, and every change lands in the audit log. This module holds
 what every backend shares (records, checks, token text); the SQLite tables are
-:mod:`collector.registry.sqlite.users` and :mod:`~collector.registry.sqlite.sessions`.
+:mod:`collector.registry.sql.users` and :mod:`~collector.registry.sql.sessions`.
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ class Directory:
         return sorted(found, key=lambda e: e.id)
 
 
-def _build(plans: list[tuple[str, int, Plan]], registry_path: Path) -> Directory:
+def _build(plans: list[tuple[str, int, Plan]], registry_path: Path | str) -> Directory:
     """The directory of these (key, version, plan); IdCollisionError if two share an id."""
     collisions = collisions_among((key, plan) for key, _, plan in plans)
     if collisions:

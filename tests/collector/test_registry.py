@@ -1,4 +1,7 @@
-"""The registry database: versions, agents, audit, quarantine, seqs, status, two processes."""
+"""The registry database: versions, agents, audit, quarantine, seqs, status, two processes.
+
+Every test taking ``registry`` runs on both backends (SQLite and PostgreSQL,
+tests/collector/registry_backends.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import datetime as dt
 import hashlib
 import json
 import re
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ from collector.plan import load_plan, parse_plan
 from collector.registry import QUARANTINE_RAW_LIMIT, Registry
 from collector.registry.records import format_time
 from contract import wire
+from tests.collector.registry_backends import RAW_ERRORS, is_postgres, raw_execute
 
 ROOT = Path(__file__).parents[2]
 VALID = Path(__file__).parent / "plan_cases" / "valid_minimal" / "plan.yaml"
@@ -35,8 +38,8 @@ def _sha(text: str) -> str:
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> Iterator[Registry]:
-    with Registry(tmp_path / "registry.sqlite") as opened:
+def registry(registry_location: Path | str) -> Iterator[Registry]:
+    with Registry(registry_location) as opened:
         opened.load_plan(load_plan(VALID), by="alice", now=T0)
         yield opened
 
@@ -95,17 +98,21 @@ def test_a_rectification_is_a_new_version_and_both_periods_are_kept(registry: Re
     )
 
 
-def test_versions_and_audit_cannot_be_rewritten(registry: Registry, tmp_path: Path) -> None:
-    conn = sqlite3.connect(tmp_path / "registry.sqlite")
-    for statement in (
+def test_versions_and_audit_cannot_be_rewritten(
+    registry: Registry, registry_location: Path | str
+) -> None:
+    statements = [
         "UPDATE plan_versions SET loaded_by = 'mallory'",
         "DELETE FROM plan_versions",
         "UPDATE audit SET actor = 'mallory'",
         "DELETE FROM audit",
-    ):
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            conn.execute(statement)
-    conn.close()
+    ]
+    if is_postgres(registry_location):  # SQLite has no TRUNCATE
+        statements += ["TRUNCATE plan_versions", "TRUNCATE audit"]
+    for statement in statements:
+        with pytest.raises(RAW_ERRORS, match="append-only"):
+            raw_execute(registry_location, statement)
+    assert [e.action for e in registry.audit()].count("plan.load") == 1
 
 
 def test_no_code_updates_or_deletes_the_audit_or_versions() -> None:
@@ -204,19 +211,31 @@ def test_agent_add_refusals(registry: Registry) -> None:
         registry.revoke_agent("nobody", by="dave", reason="r")
 
 
+_VANISH_SQLITE = (
+    "CREATE TRIGGER vanish_added AFTER INSERT ON agents WHEN NEW.agent_id = 'gw-gone' "
+    "BEGIN DELETE FROM agents WHERE agent_id = NEW.agent_id; END;"
+    "CREATE TRIGGER vanish_revoked AFTER UPDATE ON agents WHEN NEW.agent_id = 'plat-a-e01-gw' "
+    "BEGIN DELETE FROM agents WHERE agent_id = NEW.agent_id; END;"
+)
+_VANISH_POSTGRES = (
+    "CREATE FUNCTION vanish() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "DELETE FROM agents WHERE agent_id = NEW.agent_id; RETURN NULL; END $$",
+    "CREATE TRIGGER vanish_added AFTER INSERT ON agents FOR EACH ROW "
+    "WHEN (NEW.agent_id = 'gw-gone') EXECUTE FUNCTION vanish()",
+    "CREATE TRIGGER vanish_revoked AFTER UPDATE ON agents FOR EACH ROW "
+    "WHEN (NEW.agent_id = 'plat-a-e01-gw') EXECUTE FUNCTION vanish()",
+)
+
+
 def test_an_agent_row_gone_before_it_is_read_back_is_an_error_and_writes_nothing(
-    registry: Registry,
+    registry: Registry, registry_location: Path | str
 ) -> None:
     # A real trigger, not a mock: something outside the collector deletes the row the
     # registry has just written, inside the same transaction.
-    conn = sqlite3.connect(registry.path)
-    conn.executescript(
-        "CREATE TRIGGER vanish_added AFTER INSERT ON agents WHEN NEW.agent_id = 'gw-gone' "
-        "BEGIN DELETE FROM agents WHERE agent_id = NEW.agent_id; END;"
-        "CREATE TRIGGER vanish_revoked AFTER UPDATE ON agents WHEN NEW.agent_id = 'plat-a-e01-gw' "
-        "BEGIN DELETE FROM agents WHERE agent_id = NEW.agent_id; END;"
-    )
-    conn.close()
+    if is_postgres(registry_location):
+        raw_execute(registry_location, *_VANISH_POSTGRES)
+    else:
+        raw_execute(registry_location, _VANISH_SQLITE)
     audited = len(registry.audit())
     with pytest.raises(RegistryError, match="agent gw-gone was written and cannot be read back"):
         registry.add_agent(
@@ -348,7 +367,7 @@ WRITER = """
 import datetime as dt, hashlib, sys
 from pathlib import Path
 from collector.registry import Registry
-with Registry(Path(sys.argv[1])) as registry:
+with Registry(sys.argv[1]) as registry:
     for seq in range(1, 301):
         sha = hashlib.sha256(str(seq).encode()).hexdigest()
         assert registry.record_seq("writer", seq, sha) == "new"
@@ -360,17 +379,18 @@ print("done")
 
 
 @pytest.mark.timeout(60)
-def test_two_processes_share_the_registry(registry: Registry, tmp_path: Path) -> None:
-    path = tmp_path / "registry.sqlite"
+def test_two_processes_share_the_registry(
+    registry: Registry, registry_location: Path | str
+) -> None:
     writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(path)],
+        [sys.executable, "-c", WRITER, str(registry_location)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     # Writes and reads here interleave with the writer's; neither side may see "database is
-    # locked" (busy_timeout and BEGIN IMMEDIATE make each wait its turn).
+    # locked" (SQLite: busy_timeout and BEGIN IMMEDIATE make each wait its turn).
     for seq in range(1, 301):
         assert registry.record_seq("reader", seq, _sha(str(seq))) == "new"
         registry.highest_seq("writer")

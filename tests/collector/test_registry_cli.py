@@ -1,4 +1,5 @@
-"""``plan``, ``agents`` and ``quarantine`` commands, through the Typer app they register on."""
+"""``plan``, ``agents`` and ``quarantine`` commands, through the Typer app they register on; on
+SQLite and on PostgreSQL (the ``db`` fixture), except the deprecated ``--registry PATH``."""
 
 from __future__ import annotations
 
@@ -41,8 +42,9 @@ def run(*args: str) -> tuple[int, str]:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    return str(tmp_path / "registry.sqlite")
+def db(registry_location: Path | str) -> str:
+    """The registry's file or URL (both backends: tests/collector/registry_backends.py)."""
+    return str(registry_location)
 
 
 @pytest.fixture
@@ -103,7 +105,7 @@ def test_agents_add_revoke_list(db: str, cfg: str) -> None:
 
 
 def test_quarantine_commands_escape_hostile_text(db: str, cfg: str, tmp_path: Path) -> None:
-    with Registry(Path(db)) as registry:
+    with Registry(db) as registry:
         entry_id = registry.quarantine_add(
             b"\x1b]0;owned\x07\x00\xff" + b"A" * 100_000,
             topic="rv/v1/[bold]x[/bold]/\x1b[2J/windows",
@@ -158,7 +160,7 @@ def test_every_command_escapes_registry_text_printed_to_the_terminal(
         return result.output
 
     loaded = run_all("plan", "load", str(_hostile_plan(tmp_path)), "--by", HOSTILE, "--config", cfg)
-    with Registry(Path(db)) as registry:  # the names went into the registry as they were
+    with Registry(db) as registry:  # the names went into the registry as they were
         assert registry.plan_version("330200-2026", None).plan.province.name == HOSTILE
     run_all("agents", "revoke", "plat-a-e01-gw", "--by", "x", "--reason", HOSTILE, "--config", cfg)
     run_all("users", "add", "li", "--name", HOSTILE, "--role", "observer", "--by", HOSTILE,
@@ -180,8 +182,11 @@ def test_every_command_escapes_registry_text_printed_to_the_terminal(
     assert plan["province"]["name"] == HOSTILE
 
 
-def test_the_old_registry_option_still_works_with_one_warning_line(db: str, cfg: str) -> None:
-    """``--registry``/``RV_REGISTRY``, the registry commands' way before ``--config`` (#15)."""
+def test_the_old_registry_option_still_works_with_one_warning_line(tmp_path: Path) -> None:
+    """``--registry``/``RV_REGISTRY``, the registry commands' way before ``--config`` (#15):
+    a SQLite file only (a PostgreSQL registry is named in the configuration)."""
+    db = str(tmp_path / "registry.sqlite")
+    cfg = str(write_collector_config(tmp_path, db))
     code, output = run("plan", "load", str(VALID), "--by", "alice", "--registry", db)
     assert code == 0 and "version 1 stored" in output
     assert output.count(REGISTRY_DEPRECATED) == 1
@@ -198,8 +203,9 @@ def test_the_old_registry_option_still_works_with_one_warning_line(db: str, cfg:
 
 
 def test_a_missing_or_invalid_configuration_is_refused_before_the_registry(
-    db: str, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
+    db = str(tmp_path / "registry.sqlite")
     code, output = run("agents", "list", "--config", str(tmp_path / "none.yaml"))
     assert code == 2 and "none.yaml" in output and "Traceback" not in output
     broken = tmp_path / "broken.yaml"

@@ -1,5 +1,5 @@
-"""The registry's shared limits (collector/registry/sqlite/run_slots.py, login_failures.py) and
-schema 3."""
+"""The registry's shared limits (collector/registry/sql/run_slots.py, login_failures.py) and
+schema 3. The tests taking ``registry`` run on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from collector.registry import Registry, SlotClaim, ThrottleLimits
-from collector.registry.sqlite.schema import _TABLES as VERSION_2_BASE
-from collector.registry.sqlite.schema import _WEB_TABLES as VERSION_2_WEB
+from collector.registry.sql import tables as schema_tables
+from collector.registry.sqlite.schema import SQLITE
 
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
 
@@ -34,8 +34,8 @@ def _claim(
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> Iterator[Registry]:
-    with Registry(tmp_path / "registry.sqlite") as opened:
+def registry(registry_location: Path | str) -> Iterator[Registry]:
+    with Registry(registry_location) as opened:
         yield opened
 
 
@@ -106,8 +106,8 @@ def test_failures_outside_the_window_do_not_add_up(registry: Registry) -> None:
 def test_a_version_2_registry_is_upgraded_to_3_keeping_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "v2.sqlite"
     conn = sqlite3.connect(path, isolation_level=None)
-    script = VERSION_2_BASE + VERSION_2_WEB
-    conn.executescript(script)
+    for statement in schema_tables(SQLITE, upto=2):
+        conn.execute(statement)
     conn.execute(
         "INSERT INTO users (user_id, display_name, role, created_at, created_by) "
         "VALUES ('ops', '运维', 'admin', '2026-06-01T08:00:00.000000Z', 'setup')"

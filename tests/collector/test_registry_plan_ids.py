@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from collector.registry import Registry
 from collector.registry.records import format_time
 from collector.web.directory import DirectoryCache
 from contract import wire
+from tests.collector.registry_backends import raw_execute
 from tests.collector.web.world import plan_text
 
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
@@ -47,9 +47,9 @@ def plan(
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> Iterator[Registry]:
-    """A registry holding Ningbo's plan 330200-2026: plat-a with e01..e10."""
-    with Registry(tmp_path / "registry.sqlite") as opened:
+def registry(registry_location: Path | str) -> Iterator[Registry]:
+    """A registry holding Ningbo's plan 330200-2026: plat-a with e01..e10 (on each backend)."""
+    with Registry(registry_location) as opened:
         opened.load_plan(plan(NINGBO, {"plat-a": "e"}), by="宁波", now=T0)
         yield opened
 
@@ -132,8 +132,10 @@ def test_plans_with_their_own_ids_load_side_by_side(registry: Registry) -> None:
     registry.require_unique_ids()  # nothing to say
 
 
-def test_two_concurrent_loads_of_colliding_plans_cannot_both_pass(tmp_path: Path) -> None:
-    path = tmp_path / "registry.sqlite"
+def test_two_concurrent_loads_of_colliding_plans_cannot_both_pass(
+    registry_location: Path | str,
+) -> None:
+    path = registry_location
     Registry(path).close()
     plans = [
         plan(BEIJING, {"plat-x": "x"}, agent_prefix="bj-"),
@@ -143,8 +145,9 @@ def test_two_concurrent_loads_of_colliding_plans_cannot_both_pass(tmp_path: Path
     outcomes: list[str] = []
 
     def load(loaded: LoadedPlan) -> None:
-        # Each thread is a process of its own as far as SQLite is concerned: its own
-        # Registry, its own connection; the write lock is the file's.
+        # Each thread is a process of its own as far as the database is concerned: its own
+        # Registry, its own connection; the lock is the file's (SQLite) or the plans'
+        # advisory lock (PostgreSQL).
         with Registry(path) as own:
             start.wait()
             try:
@@ -165,33 +168,32 @@ def test_two_concurrent_loads_of_colliding_plans_cannot_both_pass(tmp_path: Path
         assert reader.id_collisions() == ()
 
 
-def insert_version_directly(path: Path, loaded: LoadedPlan) -> None:
+def insert_version_directly(path: Path | str, loaded: LoadedPlan) -> None:
     """Store ``loaded`` as a plan version the way the loader did before ids were checked
-    across plans: a plan_versions row, written with sqlite3 because today's load_plan refuses
+    across plans: a plan_versions row, written with raw SQL because today's load_plan refuses
     it (which is the point). Its agents are left out: the platform and enterprise ids are
     the collision under test."""
-    with sqlite3.connect(path) as conn:
-        conn.execute(
-            "INSERT INTO plan_versions (plan_key, version, digest, content, source_name, "
-            "source_text, loaded_at, loaded_by, changes) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                loaded.plan.key,
-                loaded.digest,
-                plan_content(loaded.plan),
-                loaded.source,
-                loaded.text,
-                format_time(T0),
-                "older collector",
-                json.dumps(["(first version)"]),
-            ),
-        )
-    conn.close()
+    raw_execute(
+        path,
+        "INSERT INTO plan_versions (plan_key, version, digest, content, source_name, "
+        "source_text, loaded_at, loaded_by, changes) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?)",
+        params=(
+            loaded.plan.key,
+            loaded.digest,
+            plan_content(loaded.plan),
+            loaded.source,
+            loaded.text,
+            format_time(T0),
+            "older collector",
+            json.dumps(["(first version)"]),
+        ),
+    )
 
 
 def test_a_collision_already_in_the_registry_is_named_never_resolved(
-    registry: Registry,
+    registry: Registry, registry_location: Path | str
 ) -> None:
-    insert_version_directly(registry.path, plan(BEIJING, {"plat-a": "e"}, agent_prefix="bj-"))
+    insert_version_directly(registry_location, plan(BEIJING, {"plat-a": "e"}, agent_prefix="bj-"))
     both = ("110000-2026", "330200-2026")
     assert registry.id_collisions()[0] == IdCollision("platform", "plat-a", both)
     with pytest.raises(IdCollisionError) as refused:
@@ -206,24 +208,23 @@ def test_a_collision_already_in_the_registry_is_named_never_resolved(
         DirectoryCache(registry).current()
 
 
-def insert_agent_directly(path: Path, agent_id: str, plan_key: str, enterprise: str) -> None:
+def insert_agent_directly(path: Path | str, agent_id: str, plan_key: str, enterprise: str) -> None:
     """Register an agent of ``plan_key`` under plat-a's ``enterprise`` as an older loader
     could (today's load_plan refuses the plan that would bring it)."""
     key = wire.public_key_text(Ed25519PrivateKey.generate().public_key())
-    with sqlite3.connect(path) as conn:
-        conn.execute(
-            "INSERT INTO agents (agent_id, plan_key, platform, enterprise, public_key, devices, "
-            "added_at, added_by) VALUES (?, ?, 'plat-a', ?, ?, '[\"press-1\"]', ?, ?)",
-            (agent_id, plan_key, enterprise, key, format_time(T0), "older collector"),
-        )
-    conn.close()
+    raw_execute(
+        path,
+        "INSERT INTO agents (agent_id, plan_key, platform, enterprise, public_key, devices, "
+        "added_at, added_by) VALUES (?, ?, 'plat-a', ?, ?, '[\"press-1\"]', ?, ?)",
+        params=(agent_id, plan_key, enterprise, key, format_time(T0), "older collector"),
+    )
 
 
 def test_a_collision_in_the_registry_is_resolved_by_a_new_version_of_the_wrong_plan(
-    registry: Registry,
+    registry: Registry, registry_location: Path | str
 ) -> None:
-    insert_version_directly(registry.path, plan(BEIJING, {"plat-a": "e"}, agent_prefix="bj-"))
-    insert_agent_directly(registry.path, "bj-e01-gw", "110000-2026", "e01")
+    insert_version_directly(registry_location, plan(BEIJING, {"plat-a": "e"}, agent_prefix="bj-"))
+    insert_agent_directly(registry_location, "bj-e01-gw", "110000-2026", "e01")
     # The rightful plan keeps its ids: a new version of it still loads.
     changed = registry.plan_version("330200-2026").source_text.replace("size: 5", "size: 6")
     assert registry.load_plan(parse_plan(changed, "v2.yaml"), by="宁波").version == 2

@@ -1,5 +1,6 @@
 """The registry's users, tokens, sessions and review decisions (collector/registry/users.py,
-decisions.py): hashes at rest, revocation, append-only, audited."""
+decisions.py): hashes at rest, revocation, append-only, audited. The tests taking ``registry``
+run on SQLite and on PostgreSQL (tests/collector/registry_backends.py)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,20 @@ from collector.cli import app
 from collector.errors import ConflictError, NotFoundError
 from collector.registry import Registry
 from tests.collector.config_helpers import write_collector_config
+from tests.collector.registry_backends import (
+    RAW_ERRORS,
+    database_bytes,
+    is_postgres,
+    raw_execute,
+)
 
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
 SHA = "ab" * 32
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> Iterator[Registry]:
-    with Registry(tmp_path / "registry.sqlite") as opened:
+def registry(registry_location: Path | str) -> Iterator[Registry]:
+    with Registry(registry_location) as opened:
         opened.add_user(
             "li", display_name="李审核", role="reviewer", province="330200", by="ops", now=T0
         )
@@ -30,21 +37,19 @@ def registry(tmp_path: Path) -> Iterator[Registry]:
 
 
 def test_a_token_is_stored_only_as_its_hash_and_proves_its_user(
-    registry: Registry, tmp_path: Path
+    registry: Registry, registry_location: Path | str
 ) -> None:
     issued = registry.issue_token("li", label="laptop", by="ops", now=T0)
     found = registry.authenticate(issued.text, now=T0)
     assert found is not None and found[0].user_id == "li" and found[0].province == "330200"
     secret = issued.text.rsplit("_", 1)[1]
-    raw = (tmp_path / "registry.sqlite").read_bytes() + _wal(tmp_path)
+    raw = database_bytes(registry_location)
+    assert issued.entry.token_id.encode() in raw  # the copy is readable: the check can fail
     assert secret.encode() not in raw
-    assert registry.authenticate(issued.text[:-1] + "A", now=T0) is None
+    # One character changed (a secret ending in "A" once made this the token itself: 1 in 64).
+    tampered = issued.text[:-1] + ("B" if issued.text.endswith("A") else "A")
+    assert registry.authenticate(tampered, now=T0) is None
     assert registry.authenticate("not a token", now=T0) is None
-
-
-def _wal(folder: Path) -> bytes:
-    wal = folder / "registry.sqlite-wal"
-    return wal.read_bytes() if wal.exists() else b""
 
 
 def test_revoking_a_token_or_disabling_a_user_ends_its_sessions(registry: Registry) -> None:
@@ -90,16 +95,23 @@ def test_a_scope_that_does_not_fit_the_role_is_refused(
         )
 
 
-def test_user_ids_are_never_reused_and_users_never_deleted(registry: Registry) -> None:
+def test_user_ids_are_never_reused_and_users_never_deleted(
+    registry: Registry, registry_location: Path | str
+) -> None:
     with pytest.raises(ConflictError):
         registry.add_user("li", display_name="again", role="observer", by="ops")
-    conn = sqlite3.connect(registry.path)
-    with pytest.raises(sqlite3.DatabaseError, match="never deleted"):
-        conn.execute("DELETE FROM users")
-    conn.close()
+    statements = ["DELETE FROM users"]
+    if is_postgres(registry_location):  # SQLite has no TRUNCATE
+        statements += ["TRUNCATE users CASCADE", "DELETE FROM user_tokens"]
+    for statement in statements:
+        with pytest.raises(RAW_ERRORS, match="never deleted"):
+            raw_execute(registry_location, statement)
+    assert [u.user_id for u in registry.users()] == ["li"]
 
 
-def test_decisions_are_append_only_and_audited(registry: Registry) -> None:
+def test_decisions_are_append_only_and_audited(
+    registry: Registry, registry_location: Path | str
+) -> None:
     first = registry.record_decision(
         platform="plat-a",
         enterprise="e01",
@@ -123,14 +135,12 @@ def test_decisions_are_append_only_and_audited(registry: Registry) -> None:
     assert second.supersedes == first.id
     assert [d.outcome for d in registry.decisions("plat-a", "e01")] == ["rectify", "pass"]
     assert registry.latest_decisions()[("plat-a", "e01")].id == second.id
-    conn = sqlite3.connect(registry.path)
     for statement in (
         "UPDATE review_decisions SET outcome = 'pass'",
         "DELETE FROM review_decisions",
     ):
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            conn.execute(statement)
-    conn.close()
+        with pytest.raises(RAW_ERRORS, match="append-only"):
+            raw_execute(registry_location, statement)
     actions = [(e.action, e.subject) for e in registry.audit()]
     assert actions.count(("decision.record", "plat-a/e01")) == 2
     assert ("user.add", "user:li") in actions
@@ -171,8 +181,10 @@ def test_a_version_1_registry_gains_the_new_tables(tmp_path: Path) -> None:
         assert [u.user_id for u in upgraded.users()] == ["admin"]
 
 
-def test_the_users_commands_add_issue_list_revoke(tmp_path: Path) -> None:
-    db = str(tmp_path / "registry.sqlite")
+def test_the_users_commands_add_issue_list_revoke(
+    tmp_path: Path, registry_location: Path | str
+) -> None:
+    db = str(registry_location)
     config = str(write_collector_config(tmp_path, db))
     runner = CliRunner()
 
@@ -207,7 +219,7 @@ def test_the_users_commands_add_issue_list_revoke(tmp_path: Path) -> None:
     assert code == 1 and "already revoked" in out
     code, out = run("users", "add", "x", "--name", "x", "--role", "platform", "--by", "ops")
     assert code == 1 and "--platform" in out
-    with Registry(Path(db)) as opened:
+    with Registry(db) as opened:
         with pytest.raises(NotFoundError):
             opened.revoke_token("000000000000", by="ops")
         assert opened.authenticate(token) is None

@@ -1,16 +1,18 @@
-"""One SQLite connection shared by every repository: its lock, its transactions, its audit rows.
+"""One SQLite connection shared by every repository: its lock and its transactions.
 
-A :class:`Database` per :class:`~collector.registry.Registry`; it is safe to share between
-threads (a lock serialises the one connection: the ingest calls the registry from paho's network
-thread and from ``asyncio.to_thread`` workers) and between processes on one machine (WAL and a
-busy timeout, see :mod:`collector.registry.sqlite.schema`). Every write is one
-``BEGIN IMMEDIATE`` transaction, so a repository's public call happens whole or not at all;
-every read is one deferred transaction, so its statements see one snapshot of the file.
+A :class:`SqliteDatabase` (the :class:`~collector.registry.sql.Database` of a file) per
+:class:`~collector.registry.Registry`; it is safe to share between threads (a lock serialises
+the one connection: the ingest calls the registry from paho's network thread and from
+``asyncio.to_thread`` workers) and between processes on one machine (WAL and a busy timeout, see
+:mod:`collector.registry.sqlite.schema`). Every write is one ``BEGIN IMMEDIATE`` transaction, so
+a repository's public call happens whole or not at all, and a read-check-write in it is atomic
+across processes (the lock names a write passes are for PostgreSQL: this lock already serialises
+every writer); every read is one deferred transaction, so its statements see one snapshot of the
+file.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -20,11 +22,11 @@ from pathlib import Path
 from collector.errors import RegistryUnavailable
 from collector.registry.sqlite.schema import connect
 
-__all__ = ["Database", "unavailable"]
+__all__ = ["SqliteDatabase", "unavailable"]
 
 
-class Database:
-    """The registry file's connection: :meth:`write`, :meth:`read`, :meth:`audit`.
+class SqliteDatabase:
+    """The registry file's connection: :meth:`write`, :meth:`read`, :meth:`statement`.
 
     Raises RegistryUnavailable (``retryable`` when the cause is a lock held past the busy
     timeout) if the file cannot be opened or used.
@@ -38,14 +40,23 @@ class Database:
             raise unavailable(path, exc) from exc
         self._lock = threading.RLock()
 
+    @property
+    def location(self) -> str:
+        """The file, for messages."""
+        return str(self.path)
+
     def close(self) -> None:
         """Close the connection; the database cannot be used afterwards."""
         with self._lock:
             self._conn.close()
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction: committed if the block ends, else rolled back."""
+    def write(self, *locks: str) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed if the block ends, else rolled back.
+
+        ``locks`` are ignored: the file's write lock already serialises every writer.
+        """
+        del locks
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -88,21 +99,6 @@ class Database:
                 yield self._conn
             except sqlite3.OperationalError as exc:
                 raise unavailable(self.path, exc) from exc
-
-    @staticmethod
-    def audit(
-        conn: sqlite3.Connection,
-        at: str,
-        by: str,
-        action: str,
-        subject: str,
-        **detail: object,
-    ) -> None:
-        """Append one audit row in the caller's write transaction (the log is append-only)."""
-        conn.execute(
-            "INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
-            (at, by, action, subject, json.dumps(detail, ensure_ascii=False, sort_keys=True)),
-        )
 
 
 def unavailable(path: Path, exc: sqlite3.Error) -> RegistryUnavailable:

@@ -129,7 +129,7 @@ def make_agents(rng: random.Random, count: int, devices: int) -> list[SigningAge
 
 
 def register(
-    path: Path, agents: Iterable[SigningAgent], *, revoked: Iterable[SigningAgent] = ()
+    path: Path | str, agents: Iterable[SigningAgent], *, revoked: Iterable[SigningAgent] = ()
 ) -> None:
     """Load the example plan into the registry at ``path`` and register (then revoke) agents."""
     with Registry(path) as registry:
@@ -148,7 +148,12 @@ def register(
 
 
 def write_config(
-    path: Path, registry: Path, broker: MosquittoServer, influxd: InfluxServer, *, inflight: int
+    path: Path,
+    registry: Path | str,
+    broker: MosquittoServer,
+    influxd: InfluxServer,
+    *,
+    inflight: int,
 ) -> Path:
     """The collector's YAML config for these servers; returns ``path``."""
     document = {
@@ -356,7 +361,7 @@ def ingest_ready(
 
 def assert_stored_exactly_once(
     influxd: InfluxServer,
-    registry_path: Path,
+    registry_path: Path | str,
     agents: Sequence[SigningAgent],
     last_seq: int,
     logs: Callable[[], str],

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from tests.collector.faults.harness import (
     register,
     write_config,
 )
+from tests.collector.registry_backends import raw_rows
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -124,19 +124,24 @@ def publish_flow(
     return seq
 
 
-def seq_counters(registry: Path) -> tuple[int, int]:
+def seq_counters(registry: Path | str) -> tuple[int, int]:
     """(duplicates, replays) summed over the registry's seq records."""
-    with sqlite3.connect(registry) as conn:
-        row = conn.execute("SELECT sum(duplicates), sum(replays) FROM agent_seqs").fetchone()
-    return int(row[0] or 0), int(row[1] or 0)
+    (row,) = raw_rows(registry, "SELECT sum(duplicates), sum(replays) FROM agent_seqs")
+    return int(str(row[0] or 0)), int(str(row[1] or 0))
 
 
 def test_replicas_killed_at_random_store_every_window_once(
-    broker: MosquittoServer, influx: InfluxServer, replicas: ReplicaFactory, tmp_path: Path
+    broker: MosquittoServer,
+    influx: InfluxServer,
+    replicas: ReplicaFactory,
+    tmp_path: Path,
+    registry_location: Path | str,
 ) -> None:
+    """On SQLite (one file, two processes) and on PostgreSQL (two processes, each its own
+    connection pool: the seq rules held by the per-agent advisory locks)."""
     rng = random.Random(SEED)
     agents = make_agents(rng, 3, devices=5)
-    registry_path = tmp_path / "registry.sqlite"
+    registry_path = registry_location
     register(registry_path, agents)
     config = write_config(tmp_path / "collector.yaml", registry_path, broker, influx, inflight=16)
     pair = [replicas(config, "collector-1"), replicas(config, "collector-2")]

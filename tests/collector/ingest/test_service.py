@@ -36,8 +36,9 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(90)]
 
 
 @pytest.fixture
-def registry_path(tmp_path: Path) -> Path:
-    path = tmp_path / "registry.sqlite"
+def registry_path(registry_location: Path | str) -> Path | str:
+    """A registry with the test agent, on SQLite and on PostgreSQL (tests/collector/conftest.py)."""
+    path = registry_location
     with Registry(path) as registry:
         registry.load_plan(load_plan(PLAN), by="test")
         registry.add_agent(
@@ -70,7 +71,7 @@ async def eventually(condition: Callable[[], Awaitable[bool]], timeout_s: float 
 
 
 async def test_replica_metrics_and_fleet_feed_run_together_and_stop_together(
-    mosquitto: MosquittoServer, influxd: InfluxServer, registry_path: Path
+    mosquitto: MosquittoServer, influxd: InfluxServer, registry_path: Path | str
 ) -> None:
     port = free_port()
     ingest = IngestService(
@@ -105,10 +106,12 @@ async def test_replica_metrics_and_fleet_feed_run_together_and_stop_together(
     stop.set()
     await asyncio.wait_for(running, 30)
     assert not listening(port)
+    with Registry(registry_path) as registry:  # the window's seq went through the registry
+        assert registry.highest_seq(AGENT) == 1 and registry.quarantine_counts() == {}
 
 
 async def test_influxdb_that_cannot_be_prepared_stops_the_service_before_the_broker(
-    mosquitto: MosquittoServer, registry_path: Path
+    mosquitto: MosquittoServer, registry_path: Path | str
 ) -> None:
     dead = IngestService(
         settings=IngestSettings(host=mosquitto.host, port=mosquitto.port),

@@ -1,4 +1,4 @@
-"""Which plan claims which id, read from SQLite (``plan_versions`` contents and ``agents``).
+"""Which plan claims which id (``plan_versions`` contents and ``agents``).
 
 The rules are :mod:`collector.registry.ownership`'s; these functions only read the claims, with
 the caller's connection inside the caller's transaction, so a plan load checks and writes
@@ -7,11 +7,10 @@ under one write lock.
 
 from __future__ import annotations
 
-import sqlite3
-
 from collector.errors import IdCollision
 from collector.plan import Plan
 from collector.registry import ownership
+from collector.registry.sql.database import Connection
 
 __all__ = ["collisions_with", "current_collisions"]
 
@@ -21,7 +20,7 @@ _LATEST_CONTENT = (
 )
 
 
-def _claims(conn: sqlite3.Connection, *, current_only: bool) -> ownership.Claims:
+def _claims(conn: Connection, *, current_only: bool) -> ownership.Claims:
     query = _LATEST_CONTENT if current_only else "SELECT plan_key, content FROM plan_versions"
     contents = [(str(key), str(content)) for key, content in conn.execute(query).fetchall()]
     agents = [
@@ -33,11 +32,11 @@ def _claims(conn: sqlite3.Connection, *, current_only: bool) -> ownership.Claims
     return ownership.claims_from(contents, agents, current_only=current_only)
 
 
-def collisions_with(conn: sqlite3.Connection, plan: Plan) -> tuple[IdCollision, ...]:
+def collisions_with(conn: Connection, plan: Plan) -> tuple[IdCollision, ...]:
     """The plan's ids another plan key holds (in any version, or through its agents)."""
     return ownership.collisions_with(_claims(conn, current_only=False), plan)
 
 
-def current_collisions(conn: sqlite3.Connection) -> tuple[IdCollision, ...]:
+def current_collisions(conn: Connection) -> tuple[IdCollision, ...]:
     """Every id more than one plan claims now: latest versions, agents not revoked."""
     return ownership.shared(_claims(conn, current_only=True))

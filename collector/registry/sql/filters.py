@@ -26,7 +26,7 @@ def in_values(column: str, values: Sequence[str] | None) -> Clause:
     if len(values) > _MAX_SCOPE:
         raise ValueError(f"a scope of {len(values)} values is more than {_MAX_SCOPE}")
     if not values:
-        return "0", []
+        return "1 = 0", []
     return f"{column} IN ({', '.join('?' * len(values))})", list(values)
 
 

@@ -1,4 +1,4 @@
-"""Agent status in SQLite: ``agent_status``, what each agent last said about itself.
+"""Agent status: ``agent_status``, what each agent last said about itself.
 
 One row per agent, replaced by a newer status message only (a retained status re-delivered
 after a newer one must not move the agent back in time).
@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from collector.registry.core import utc_now
+from collector.registry.core import stored_text, utc_now
 from collector.registry.records import AgentStatus, format_time, parse_time
-from collector.registry.sqlite.database import Database
+from collector.registry.sql.database import Database
 
-__all__ = ["SqliteStatusRepository"]
+__all__ = ["SqlStatusRepository"]
 
 _COLUMNS = "agent_id, last_seen, agent_version, config_digest, outbox_depth, state, updated_at"
 
@@ -31,7 +31,7 @@ def _status(row: Sequence[object]) -> AgentStatus:
     )
 
 
-class SqliteStatusRepository:
+class SqlStatusRepository:
     """What every agent last said about itself."""
 
     def __init__(self, database: Database) -> None:
@@ -58,7 +58,15 @@ class SqliteStatusRepository:
                 "outbox_depth = excluded.outbox_depth, state = excluded.state, "
                 "updated_at = excluded.updated_at "
                 "WHERE excluded.last_seen > agent_status.last_seen",
-                (agent_id, seen, version[:64], config_digest[:80], outbox_depth, state[:20], at),
+                (
+                    agent_id,
+                    seen,
+                    stored_text(version, 64),
+                    stored_text(config_digest, 80),
+                    outbox_depth,
+                    stored_text(state, 20),
+                    at,
+                ),
             )
             return cursor.rowcount > 0
 

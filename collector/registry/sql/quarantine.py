@@ -1,4 +1,4 @@
-"""Quarantine in SQLite: ``quarantine``, every message the ingest rejects, with its reason.
+"""Quarantine: ``quarantine``, every message the ingest rejects, with its reason.
 
 What is kept of a message (its first bytes, clipped texts, length and hash) is decided by
 :mod:`collector.registry.quarantine`; this module stores, counts, lists and exports it.
@@ -12,11 +12,11 @@ from typing import TextIO
 
 from collector.registry.quarantine import claimed_agent, export_line, kept
 from collector.registry.records import QuarantineEntry, format_time, parse_time
-from collector.registry.sqlite.database import Database
-from collector.registry.sqlite.filters import Clause, topic_or_agent, where
+from collector.registry.sql.database import Database
+from collector.registry.sql.filters import Clause, topic_or_agent, where
 from contract import wire
 
-__all__ = ["SqliteQuarantine"]
+__all__ = ["SqlQuarantine"]
 
 _COLUMNS = "id, received_at, topic, reason, detail, agent_id, raw_length, raw_sha256"
 
@@ -43,7 +43,7 @@ def _reason_since(reason: str | None, since: dt.datetime | None) -> list[Clause]
     ]
 
 
-class SqliteQuarantine:
+class SqlQuarantine:
     """Rejected messages: kept, counted per reason and per agent, listed, exported."""
 
     def __init__(self, database: Database) -> None:
@@ -64,13 +64,13 @@ class SqliteQuarantine:
         with self._db.write() as conn:
             cursor = conn.execute(
                 "INSERT INTO quarantine (received_at, topic, reason, detail, agent_id, raw, "
-                "raw_length, raw_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "raw_length, raw_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     at, entry.topic, entry.reason, entry.detail, entry.agent_id, entry.raw,
                     entry.raw_length, entry.raw_sha256,
                 ),
             )  # fmt: skip
-            return int(cursor.lastrowid or 0)
+            return int(cursor.fetchone()[0])
 
     def counts_since(self, since: dt.datetime) -> dict[str, int]:
         """Entries per reason code received at or after ``since`` (uses the index)."""

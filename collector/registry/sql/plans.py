@@ -1,7 +1,7 @@
-"""Plan versions in SQLite: ``plan_versions`` (every version of every plan, append-only) and
-the agents a plan load registers or updates (through :mod:`collector.registry.sqlite.agents`).
+"""Plan versions: ``plan_versions`` (every version of every plan, append-only) and
+the agents a plan load registers or updates (through :mod:`collector.registry.sql.agents`).
 
-A load checks the plan's ids against every other plan (:mod:`~collector.registry.sqlite.
+A load checks the plan's ids against every other plan (:mod:`~collector.registry.sql.
 ownership`), stores the new version, syncs its agents and audits both, in one write
 transaction: it happens whole or not at all.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import sqlite3
 from collections.abc import Sequence
 
 from collector.errors import ConflictError, IdCollision, NotFoundError
@@ -27,11 +26,11 @@ from collector.registry.records import (
     format_time,
     parse_time,
 )
-from collector.registry.sqlite import ownership
-from collector.registry.sqlite.agents import agent_row, insert_agent
-from collector.registry.sqlite.database import Database
+from collector.registry.sql import ownership
+from collector.registry.sql.agents import agent_row, insert_agent
+from collector.registry.sql.database import Connection, Database, audit
 
-__all__ = ["SqlitePlanRepository"]
+__all__ = ["SqlPlanRepository"]
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +65,7 @@ def _same_identity(existing: AgentEntry, platform: str, enterprise: str, key: st
         )
 
 
-def _sync_agents(conn: sqlite3.Connection, plan: Plan, actor: str, at: str) -> _Synced:
+def _sync_agents(conn: Connection, plan: Plan, actor: str, at: str) -> _Synced:
     added: list[str] = []
     updated: list[str] = []
     notes: list[str] = []
@@ -95,7 +94,7 @@ def _sync_agents(conn: sqlite3.Connection, plan: Plan, actor: str, at: str) -> _
                         "UPDATE agents SET devices = ? WHERE agent_id = ?",
                         (json.dumps(devices), agent.id),
                     )
-                    Database.audit(
+                    audit(
                         conn, at, actor, "agent.devices", agent.id,
                         before=list(existing.devices), after=list(devices), via="plan load",
                     )  # fmt: skip
@@ -103,12 +102,12 @@ def _sync_agents(conn: sqlite3.Connection, plan: Plan, actor: str, at: str) -> _
     return tuple(added), tuple(updated), tuple(notes)
 
 
-class SqlitePlanRepository:
+class SqlPlanRepository:
     """Plan versions, the ids they claim, and which plan lists an enterprise."""
 
     def __init__(self, database: Database) -> None:
         self._db = database
-        self._index = EnterpriseIndex(database.path, self._latest_versions, self.version)
+        self._index = EnterpriseIndex(database.location, self._latest_versions, self.version)
 
     def load(
         self, loaded: LoadedPlan, *, by: str, now: dt.datetime | None = None
@@ -117,7 +116,7 @@ class SqlitePlanRepository:
         actor, at = checked_actor(by), format_time(now or utc_now())
         plan, key = loaded.plan, loaded.plan.key
         content = plan_content(plan)
-        with self._db.write() as conn:
+        with self._db.write("agents", "plans") as conn:
             collisions = ownership.collisions_with(conn, plan)
             if collisions:
                 raise load_refusal(key, loaded.source, collisions)
@@ -146,7 +145,7 @@ class SqlitePlanRepository:
                     loaded.text,
                 ),
             )
-            Database.audit(
+            audit(
                 conn, at, actor, "plan.load", key,
                 version=version, digest=loaded.digest, source=loaded.source, changes=changes,
             )  # fmt: skip
@@ -185,7 +184,7 @@ class SqlitePlanRepository:
             row = conn.execute(query, params).fetchone()
         if row is None:
             which = "any version" if version is None else f"version {version}"
-            raise NotFoundError(f"plan {plan_key!r} has no {which} in {self._db.path}")
+            raise NotFoundError(f"plan {plan_key!r} has no {which} in {self._db.location}")
         plan = Plan.model_validate(json.loads(row[7]))
         return PlanVersion(_version_info(row[:7]), plan, str(row[8]))
 

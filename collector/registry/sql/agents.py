@@ -1,8 +1,8 @@
-"""Agents in SQLite: the ``agents`` table (one row per agent id: its key, enterprise, devices,
+"""Agents: the ``agents`` table (one row per agent id: its key, enterprise, devices,
 and its revocation, a date: rows are never deleted).
 
 :func:`agent_row` and :func:`insert_agent` take the caller's connection, so a plan load
-(:mod:`collector.registry.sqlite.plans`) registers its agents in its own write transaction.
+(:mod:`collector.registry.sql.plans`) registers its agents in its own write transaction.
 """
 
 from __future__ import annotations
@@ -10,18 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import sqlite3
 from collections.abc import Sequence
-from pathlib import Path
 
 from collector.errors import ConflictError, NotFoundError, RegistryError
 from collector.registry.core import checked_actor, utc_now
 from collector.registry.ports import PlanRepository
 from collector.registry.records import AgentEntry, format_time, parse_time
-from collector.registry.sqlite.database import Database
+from collector.registry.sql.database import Connection, Database, audit
 from contract import wire
 
-__all__ = ["SqliteAgentRepository", "agent_row", "insert_agent"]
+__all__ = ["SqlAgentRepository", "agent_row", "insert_agent"]
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +47,7 @@ def _agent(row: Sequence[object]) -> AgentEntry:
     )
 
 
-def agent_row(conn: sqlite3.Connection, agent_id: str) -> AgentEntry | None:
+def agent_row(conn: Connection, agent_id: str) -> AgentEntry | None:
     """The agent with this id (revoked or not), or None: one indexed read."""
     row = conn.execute(
         f"SELECT {_COLUMNS} FROM agents WHERE agent_id = ?",  # noqa: S608 - literal
@@ -59,7 +57,7 @@ def agent_row(conn: sqlite3.Connection, agent_id: str) -> AgentEntry | None:
 
 
 def insert_agent(
-    conn: sqlite3.Connection,
+    conn: Connection,
     entry: AgentEntry,
     *,
     via: str,
@@ -87,14 +85,14 @@ def insert_agent(
             entry.added_by,
         ),
     )
-    Database.audit(
+    audit(
         conn, at, entry.added_by, "agent.add", entry.agent_id,
         platform=entry.platform, enterprise=entry.enterprise, public_key=entry.public_key,
         devices=list(entry.devices), via=via,
     )  # fmt: skip
 
 
-def _written(conn: sqlite3.Connection, path: Path, agent_id: str) -> AgentEntry:
+def _written(conn: Connection, path: str, agent_id: str) -> AgentEntry:
     # Read back in the write transaction: a row gone here (a trigger or another writer
     # outside the registry's rules) rolls the whole call back.
     entry = agent_row(conn, agent_id)
@@ -107,8 +105,8 @@ def _written(conn: sqlite3.Connection, path: Path, agent_id: str) -> AgentEntry:
     return entry
 
 
-class SqliteAgentRepository:
-    """Agents and their keys; plan loads add them too (:mod:`~collector.registry.sqlite.plans`)."""
+class SqlAgentRepository:
+    """Agents and their keys; plan loads add them too (:mod:`~collector.registry.sql.plans`)."""
 
     def __init__(self, database: Database, plans: PlanRepository) -> None:
         self._db = database
@@ -142,7 +140,7 @@ class SqliteAgentRepository:
             agent_id, found[0].plan_key, platform, enterprise, key_text, tuple(devices),
             parse_time(at), actor,
         )  # fmt: skip
-        with self._db.write() as conn:
+        with self._db.write("agents") as conn:
             existing = agent_row(conn, agent_id)
             if existing is not None:
                 state = "revoked" if existing.revoked else "registered"
@@ -152,7 +150,7 @@ class SqliteAgentRepository:
                     "written."
                 )
             insert_agent(conn, new, via="agents add")
-            entry = _written(conn, self._db.path, agent_id)
+            entry = _written(conn, self._db.location, agent_id)
         log.info("agent %s added for %s/%s by %s", agent_id, platform, enterprise, actor)
         return entry
 
@@ -164,10 +162,10 @@ class SqliteAgentRepository:
         reason = reason.strip()
         if not reason:
             raise ValueError("expected a reason for the revocation (--reason)")
-        with self._db.write() as conn:
+        with self._db.write("agents") as conn:
             existing = agent_row(conn, agent_id)
             if existing is None:
-                raise NotFoundError(f"no agent {agent_id} in {self._db.path}")
+                raise NotFoundError(f"no agent {agent_id} in {self._db.location}")
             if existing.revoked_at is not None:
                 raise ConflictError(
                     f"agent {agent_id} is already revoked since "
@@ -178,8 +176,8 @@ class SqliteAgentRepository:
                 "WHERE agent_id = ?",
                 (at, actor, reason[:1000], agent_id),
             )
-            Database.audit(conn, at, actor, "agent.revoke", agent_id, reason=reason[:1000])
-            entry = _written(conn, self._db.path, agent_id)
+            audit(conn, at, actor, "agent.revoke", agent_id, reason=reason[:1000])
+            entry = _written(conn, self._db.location, agent_id)
         log.warning("agent %s revoked by %s: %s", agent_id, actor, reason)
         return entry
 

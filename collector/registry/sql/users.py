@@ -1,23 +1,22 @@
-"""Users and their access tokens in SQLite: ``users`` and ``user_tokens``.
+"""Users and their access tokens: ``users`` and ``user_tokens``.
 
 Rows are never deleted (triggers abort a DELETE): a user is disabled, a token revoked, each
 with who and when, in the same transaction as its audit row. A token's secret is kept only as
 its SHA-256 (:mod:`collector.registry.users` says why). Page sessions are
-:mod:`collector.registry.sqlite.sessions`.
+:mod:`collector.registry.sql.sessions`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import sqlite3
 from collections.abc import Sequence
 from typing import TypeVar
 
 from collector.errors import ConflictError, NotFoundError
 from collector.registry.core import checked_actor, utc_now
 from collector.registry.records import format_time, parse_time
-from collector.registry.sqlite.database import Database
+from collector.registry.sql.database import Connection, Database, audit
 from collector.registry.users import (
     IssuedToken,
     TokenEntry,
@@ -31,7 +30,7 @@ from collector.registry.users import (
     split_token,
 )
 
-__all__ = ["SqliteUserRepository", "token_row", "user_row"]
+__all__ = ["SqlUserRepository", "token_row", "user_row"]
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ def _token(row: Sequence[object]) -> TokenEntry:
     )
 
 
-def user_row(conn: sqlite3.Connection, user_id: str) -> User | None:
+def user_row(conn: Connection, user_id: str) -> User | None:
     """The user with this id, read with the caller's connection, or None."""
     row = conn.execute(
         f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = ?",  # noqa: S608 - literal
@@ -88,7 +87,7 @@ def user_row(conn: sqlite3.Connection, user_id: str) -> User | None:
     return None if row is None else _user(row)
 
 
-def token_row(conn: sqlite3.Connection, token_id: str) -> TokenEntry | None:
+def token_row(conn: Connection, token_id: str) -> TokenEntry | None:
     """The token with this id (without its secret), read with the caller's connection."""
     row = conn.execute(
         f"SELECT {_TOKEN_COLUMNS} FROM user_tokens WHERE token_id = ?",  # noqa: S608 - literal
@@ -103,7 +102,7 @@ def _found(entry: _T | None, what: str, path: object) -> _T:
     return entry
 
 
-class SqliteUserRepository:
+class SqlUserRepository:
     """Users of the web app and their access tokens."""
 
     def __init__(self, database: Database) -> None:
@@ -124,18 +123,18 @@ class SqliteUserRepository:
         actor, at = checked_actor(by), format_time(now or utc_now())
         name = checked_display_name(user_id, display_name)
         check_scope(role, platform, province)
-        with self._db.write() as conn:
+        with self._db.write("users") as conn:
             if conn.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone():
                 raise ConflictError(f"user {user_id} exists; user ids are never reused")
             conn.execute(
                 f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",  # noqa: S608 - literal
                 (user_id, name, role, platform, province, at, actor),
             )
-            Database.audit(
+            audit(
                 conn, at, actor, "user.add", f"user:{user_id}",
                 role=role, platform=platform, province=province, display_name=name,
             )  # fmt: skip
-            user = _found(user_row(conn, user_id), f"user {user_id}", self._db.path)
+            user = _found(user_row(conn, user_id), f"user {user_id}", self._db.location)
         log.info("user %s (%s) added by %s", user_id, role, actor)
         return user
 
@@ -146,8 +145,8 @@ class SqliteUserRepository:
         actor, at = checked_actor(by), format_time(now or utc_now())
         if not reason.strip():
             raise ValueError("expected a reason (--reason)")
-        with self._db.write() as conn:
-            user = _found(user_row(conn, user_id), f"user {user_id}", self._db.path)
+        with self._db.write("users") as conn:
+            user = _found(user_row(conn, user_id), f"user {user_id}", self._db.location)
             if user.disabled_at is not None:
                 raise ConflictError(
                     f"user {user_id} is already disabled since {format_time(user.disabled_at)}"
@@ -161,8 +160,8 @@ class SqliteUserRepository:
                 "(SELECT token_id FROM user_tokens WHERE user_id = ?)",
                 (user_id,),
             )
-            Database.audit(conn, at, actor, "user.disable", f"user:{user_id}", reason=reason[:1000])
-            user = _found(user_row(conn, user_id), f"user {user_id}", self._db.path)
+            audit(conn, at, actor, "user.disable", f"user:{user_id}", reason=reason[:1000])
+            user = _found(user_row(conn, user_id), f"user {user_id}", self._db.location)
         log.warning("user %s disabled by %s", user_id, actor)
         return user
 
@@ -195,8 +194,8 @@ class SqliteUserRepository:
         expires = None if valid_days is None else moment + dt.timedelta(days=valid_days)
         until = None if expires is None else format_time(expires)
         token_id, secret = new_token()
-        with self._db.write() as conn:
-            user = _found(user_row(conn, user_id), f"user {user_id}", self._db.path)
+        with self._db.write("users") as conn:
+            user = _found(user_row(conn, user_id), f"user {user_id}", self._db.location)
             if user.disabled:
                 raise ConflictError(f"user {user_id} is disabled: no new token")
             conn.execute(
@@ -204,19 +203,19 @@ class SqliteUserRepository:
                 "created_by, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (token_id, user_id, secret_hash(secret), label, at, actor, until),
             )
-            Database.audit(
+            audit(
                 conn, at, actor, "token.issue", f"user:{user_id}",
                 token_id=token_id, label=label, expires_at=until,
             )  # fmt: skip
-            entry = _found(token_row(conn, token_id), f"token {token_id}", self._db.path)
+            entry = _found(token_row(conn, token_id), f"token {token_id}", self._db.location)
         log.info("token %s issued to %s by %s", token_id, user_id, actor)
         return IssuedToken(entry, f"rvt_{token_id}_{secret}")
 
     def revoke_token(self, token_id: str, *, by: str, now: dt.datetime | None = None) -> TokenEntry:
         """Revoke a token and end its sessions. Raises NotFoundError, ConflictError."""
         actor, at = checked_actor(by), format_time(now or utc_now())
-        with self._db.write() as conn:
-            token = _found(token_row(conn, token_id), f"token {token_id}", self._db.path)
+        with self._db.write("users") as conn:
+            token = _found(token_row(conn, token_id), f"token {token_id}", self._db.location)
             if token.revoked_at is not None:
                 raise ConflictError(
                     f"token {token_id} is already revoked since {format_time(token.revoked_at)}"
@@ -226,10 +225,8 @@ class SqliteUserRepository:
                 (at, actor, token_id),
             )
             conn.execute("DELETE FROM web_sessions WHERE token_id = ?", (token_id,))
-            Database.audit(
-                conn, at, actor, "token.revoke", f"user:{token.user_id}", token_id=token_id
-            )
-            token = _found(token_row(conn, token_id), f"token {token_id}", self._db.path)
+            audit(conn, at, actor, "token.revoke", f"user:{token.user_id}", token_id=token_id)
+            token = _found(token_row(conn, token_id), f"token {token_id}", self._db.location)
         log.warning("token %s revoked by %s", token_id, actor)
         return token
 
@@ -258,7 +255,7 @@ class SqliteUserRepository:
             ).fetchone()
             if row is None:
                 return None
-            user = _found(user_row(conn, str(row[1])), f"user {row[1]}", self._db.path)
+            user = _found(user_row(conn, str(row[1])), f"user {row[1]}", self._db.location)
         if not matches_secret(str(row[8]), secret):
             return None
         token = _token(row[:8])

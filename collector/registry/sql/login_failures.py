@@ -1,4 +1,4 @@
-"""Failed logins in SQLite: ``login_failures``, one row per key (a client address or a token
+"""Failed logins: ``login_failures``, one row per key (a client address or a token
 id) with its count in the current window and its lock.
 
 The counting rule and what a lock means are :mod:`collector.registry.throttle`'s; a failure is
@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sqlite3
 from collections.abc import Sequence
 
 from collector.registry.core import utc_now
 from collector.registry.records import format_time, parse_time
-from collector.registry.sqlite.database import Database
+from collector.registry.sql.database import Connection, Database, audit
 from collector.registry.throttle import Count, FailureOutcome, ThrottleLimits, next_count
 
-__all__ = ["SqliteLoginFailures"]
+__all__ = ["SqlLoginFailures"]
 
 log = logging.getLogger(__name__)
 
 
-def _locked_until(conn: sqlite3.Connection, key: str, at: str) -> str | None:
+def _locked_until(conn: Connection, key: str, at: str) -> str | None:
     row = conn.execute(
         "SELECT locked_until FROM login_failures WHERE key = ? AND locked_until > ?", (key, at)
     ).fetchone()
@@ -30,7 +29,7 @@ def _locked_until(conn: sqlite3.Connection, key: str, at: str) -> str | None:
 
 
 def _count_failure(
-    conn: sqlite3.Connection, key: str, moment: dt.datetime, limits: ThrottleLimits
+    conn: Connection, key: str, moment: dt.datetime, limits: ThrottleLimits
 ) -> Count:
     """Add one failure to ``key`` and store its count."""
     row = conn.execute(
@@ -51,7 +50,7 @@ def _count_failure(
     return count
 
 
-def _sweep(conn: sqlite3.Connection, moment: dt.datetime, limits: ThrottleLimits) -> None:
+def _sweep(conn: Connection, moment: dt.datetime, limits: ThrottleLimits) -> None:
     # A row whose window and lock have both ended says nothing any more.
     stale = format_time(moment - dt.timedelta(seconds=limits.window_s))
     conn.execute(
@@ -61,7 +60,7 @@ def _sweep(conn: sqlite3.Connection, moment: dt.datetime, limits: ThrottleLimits
     )
 
 
-class SqliteLoginFailures:
+class SqlLoginFailures:
     """Failed-login counters and locks, shared by every web replica."""
 
     def __init__(self, database: Database) -> None:
@@ -96,7 +95,7 @@ class SqliteLoginFailures:
         locked: dict[str, dt.datetime] = {}
         newly: list[str] = []
         counts: dict[str, int] = {}
-        with self._db.write() as conn:
+        with self._db.write(*(f"login:{key}" for key in keys)) as conn:
             _sweep(conn, moment, limits)
             for key in keys:
                 already = _locked_until(conn, key, at)
@@ -111,7 +110,7 @@ class SqliteLoginFailures:
             audited = bool(counts) and (bool(newly) or len(locked) == 0)
             if audited:
                 action = "auth.lock" if newly else "auth.failure"
-                Database.audit(
+                audit(
                     conn, at, "anonymous", action, subject,
                     **detail, failures=counts, locked=sorted(newly),
                     locked_until=format_time(max(locked.values())) if newly else None,

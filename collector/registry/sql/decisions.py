@@ -1,4 +1,4 @@
-"""Review decisions in SQLite: ``review_decisions``, append-only (triggers abort UPDATE and
+"""Review decisions: ``review_decisions``, append-only (triggers abort UPDATE and
 DELETE).
 
 A new decision on an enterprise supersedes the previous one, which stays; each is written to
@@ -16,18 +16,19 @@ from typing import TypeVar
 from collector.registry.core import utc_now
 from collector.registry.decisions import Decision, checked_decision
 from collector.registry.records import format_time, parse_time
-from collector.registry.sqlite.database import Database
+from collector.registry.sql.database import Database, audit
 
-__all__ = ["SqliteDecisionRepository"]
+__all__ = ["SqlDecisionRepository"]
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-_COLUMNS = (
-    "id, platform, enterprise, bundle_sha256, evidence_status, outcome, comment, decided_at, "
+_INSERTED = (
+    "platform, enterprise, bundle_sha256, evidence_status, outcome, comment, decided_at, "
     "decided_by, supersedes"
 )
+_COLUMNS = "id, " + _INSERTED
 
 
 def _decision(row: Sequence[object]) -> Decision:
@@ -46,7 +47,7 @@ def _decision(row: Sequence[object]) -> Decision:
     )
 
 
-class SqliteDecisionRepository:
+class SqlDecisionRepository:
     """Review decisions: appended, listed per enterprise, the one in force."""
 
     def __init__(self, database: Database) -> None:
@@ -68,7 +69,7 @@ class SqliteDecisionRepository:
         """Append a decision on the bundle ``bundle_sha256`` (see Registry.record_decision)."""
         text, actor = checked_decision(outcome, bundle_sha256, comment, by)
         at = format_time(now or utc_now())
-        with self._db.write() as conn:
+        with self._db.write(f"decisions:{enterprise}") as conn:
             if check_bundle is not None:
                 check_bundle()
             prior = conn.execute(
@@ -76,13 +77,13 @@ class SqliteDecisionRepository:
                 (platform, enterprise),
             ).fetchone()[0]
             cursor = conn.execute(
-                f"INSERT INTO review_decisions ({_COLUMNS}) "  # noqa: S608 - literal
-                "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO review_decisions ({_INSERTED}) "  # noqa: S608 - literal
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (platform, enterprise, bundle_sha256, evidence_status, outcome, text, at, actor,
                  prior),
             )  # fmt: skip
-            decision_id = int(cursor.lastrowid or 0)
-            Database.audit(
+            decision_id = int(cursor.fetchone()[0])
+            audit(
                 conn, at, actor, "decision.record", f"{platform}/{enterprise}",
                 decision=decision_id, outcome=outcome, bundle=bundle_sha256,
                 evidence_status=evidence_status, comment=text, supersedes=prior,
@@ -99,7 +100,7 @@ class SqliteDecisionRepository:
     def with_cited_bundles(self, enterprise: str, action: Callable[[frozenset[str]], _T]) -> _T:
         """Call ``action`` with the bundle ids any decision on the enterprise cites, holding the
         write lock, so no decision can cite a bundle while ``action`` runs (pruning)."""
-        with self._db.write() as conn:
+        with self._db.write(f"decisions:{enterprise}") as conn:
             rows = conn.execute(
                 "SELECT DISTINCT bundle_sha256 FROM review_decisions WHERE enterprise = ?",
                 (enterprise,),

@@ -1,8 +1,8 @@
-"""Page sessions in SQLite: ``web_sessions``, one row per logged-in browser.
+"""Page sessions: ``web_sessions``, one row per logged-in browser.
 
 A session cookie's value is kept only as its SHA-256, so a copy of the registry file opens no
 session. A session ends at its time to live, when its token expires, is revoked or its user
-disabled (:mod:`collector.registry.sqlite.users` deletes its rows then), or at log-out.
+disabled (:mod:`collector.registry.sql.users` deletes its rows then), or at log-out.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import secrets
 
 from collector.registry.core import utc_now
 from collector.registry.records import format_time, parse_time
-from collector.registry.sqlite.database import Database
-from collector.registry.sqlite.users import token_row, user_row
+from collector.registry.sql.database import Database
+from collector.registry.sql.users import token_row, user_row
 from collector.registry.users import Session, TokenEntry, secret_hash
 
-__all__ = ["SqliteSessionRepository"]
+__all__ = ["SqlSessionRepository"]
 
 
-class SqliteSessionRepository:
+class SqlSessionRepository:
     """Page sessions: opened for an authenticated token, found by cookie, closed at log-out."""
 
     def __init__(self, database: Database) -> None:

@@ -1,4 +1,4 @@
-"""The rollups' dirty-day queue in SQLite: ``rollup_dirty``, the (enterprise, device, local day)
+"""The rollups' dirty-day queue: ``rollup_dirty``, the (enterprise, device, local day)
 whose daily rollup must be recomputed.
 
 Durable, so a refresh owed when a collector stops is done by the next one. Marking a day again
@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from collector.registry.sqlite.database import Database
+from collector.registry.sql.database import Database
 
-__all__ = ["SqliteRollupQueue"]
+__all__ = ["SqlRollupQueue"]
 
 
-class SqliteRollupQueue:
+class SqlRollupQueue:
     """Days waiting for a rollup refresh, each with a generation."""
 
     def __init__(self, database: Database) -> None:
@@ -23,13 +23,15 @@ class SqliteRollupQueue:
 
     def mark(self, days: Iterable[tuple[str, str, dt.date, str]]) -> None:
         """Record (enterprise, device, local day, tz) whose rollup must be recomputed."""
-        rows = [(e, d, day.isoformat(), tz) for e, d, day, tz in days]
+        # Sorted: two writers upserting the same days take their row locks in one order.
+        rows = sorted((e, d, day.isoformat(), tz) for e, d, day, tz in days)
         if not rows:
             return
         with self._db.write() as conn:
             conn.executemany(
                 "INSERT INTO rollup_dirty (enterprise, device, day, tz) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (enterprise, device, day) DO UPDATE SET generation = generation + 1",
+                "ON CONFLICT (enterprise, device, day) DO UPDATE SET "
+                "generation = rollup_dirty.generation + 1",
                 rows,
             )
 
@@ -45,7 +47,7 @@ class SqliteRollupQueue:
 
     def clear(self, done: Iterable[tuple[str, str, dt.date, int]]) -> None:
         """Forget refreshed days, unless marked again since (their generation moved on)."""
-        rows = [(e, d, day.isoformat(), g) for e, d, day, g in done]
+        rows = sorted((e, d, day.isoformat(), g) for e, d, day, g in done)
         with self._db.write() as conn:
             conn.executemany(
                 "DELETE FROM rollup_dirty WHERE enterprise = ? AND device = ? AND day = ? "

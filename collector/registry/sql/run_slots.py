@@ -1,4 +1,4 @@
-"""Evidence-run slots in SQLite: ``evidence_slots``, one row per queued or running evidence run.
+"""Evidence-run slots: ``evidence_slots``, one row per queued or running evidence run.
 
 A claim sweeps expired leases, checks the limits and inserts the slot in one write
 transaction, so two replicas cannot both take the last place. What a slot is and why it is a
@@ -10,15 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-import sqlite3
 from collections.abc import Sequence
 
 from collector.registry.core import utc_now
 from collector.registry.records import format_time, parse_time
 from collector.registry.runs import Refusal, RunSlot, SlotClaim, SlotState, check_limits
-from collector.registry.sqlite.database import Database
+from collector.registry.sql.database import Connection, Database
 
-__all__ = ["SqliteRunSlots"]
+__all__ = ["SqlRunSlots"]
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +38,13 @@ def _slot(row: Sequence[object]) -> RunSlot:
     )
 
 
-def _count(conn: sqlite3.Connection, where: str = "", *params: str) -> int:
+def _count(conn: Connection, where: str = "", *params: str) -> int:
     query = "SELECT count(*) FROM evidence_slots" + where  # noqa: S608 - literals only
     return int(conn.execute(query, params).fetchone()[0])
 
 
 def _refusal(
-    conn: sqlite3.Connection,
+    conn: Connection,
     user: str,
     platform: str,
     enterprise: str,
@@ -67,7 +66,7 @@ def _refusal(
     return None
 
 
-class SqliteRunSlots:
+class SqlRunSlots:
     """Evidence-run slots held by the web replicas, each a lease."""
 
     def __init__(self, database: Database) -> None:
@@ -94,7 +93,7 @@ class SqliteRunSlots:
         check_limits(per_user, per_enterprise, queue, lease_s)
         moment = now or utc_now()
         at, until = format_time(moment), format_time(moment + dt.timedelta(seconds=lease_s))
-        with self._db.write() as conn:
+        with self._db.write("run_slots") as conn:
             swept = conn.execute("DELETE FROM evidence_slots WHERE lease_until <= ?", (at,))
             if swept.rowcount:
                 log.warning("evidence slots: %d expired lease(s) reclaimed", swept.rowcount)

@@ -1,7 +1,7 @@
-"""The audit log in SQLite: ``audit``, every change to the registry; append-only.
+"""The audit log: ``audit``, every change to the registry; append-only.
 
 Rows are appended by the writes themselves, in their own transactions
-(:meth:`~collector.registry.sqlite.database.Database.audit`); triggers abort any UPDATE or
+(:meth:`~collector.registry.sql.database.Database.audit`); triggers abort any UPDATE or
 DELETE. This repository reads the log and appends the entries no other write carries.
 """
 
@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 
 from collector.registry.core import utc_now
 from collector.registry.records import AuditEntry, format_time, parse_time
-from collector.registry.sqlite.database import Database
-from collector.registry.sqlite.filters import in_values, where
+from collector.registry.sql.database import Database, audit
+from collector.registry.sql.filters import in_values, where
 
-__all__ = ["SqliteAuditLog"]
+__all__ = ["SqlAuditLog"]
 
 _COLUMNS = "id, at, actor, action, subject, detail"
 
@@ -27,7 +27,7 @@ def _entry(row: Sequence[object]) -> AuditEntry:
     )
 
 
-class SqliteAuditLog:
+class SqlAuditLog:
     """Reads of the audit log, and entries that record an event rather than a change."""
 
     def __init__(self, database: Database) -> None:
@@ -45,7 +45,7 @@ class SqliteAuditLog:
         """Append one entry in its own write transaction."""
         at = format_time(now or utc_now())
         with self._db.write() as conn:
-            Database.audit(conn, at, by, action, subject, **detail)
+            audit(conn, at, by, action, subject, **detail)
 
     def latest(self, *, subject: str | None = None, limit: int = 1000) -> list[AuditEntry]:
         """The latest entries (about one subject if given), oldest first."""

@@ -1,0 +1,198 @@
+"""The registry on PostgreSQL: a pool of psycopg connections, each transaction on one of them.
+
+A :class:`PostgresDatabase` is the :class:`~collector.registry.sql.Database` of a PostgreSQL
+URL. Every collector host (ingest replicas, the web app, the command line) opens its own and
+they share the database; what SQLite's file lock gave for free is done here per concern:
+
+- a write runs in READ COMMITTED and first takes a transaction-scoped advisory lock on each
+  name the repository passes (``seq:<agent>``, ``plans``, ``run_slots``, ``login:<key>``...),
+  in sorted order so two writers never wait for each other in a circle. Every statement after
+  the lock sees what the previous holder committed, so a read-check-write under it is atomic
+  across connections and hosts; writes under other names (other agents' seqs) go on beside it;
+- a read is one REPEATABLE READ, READ ONLY transaction: its statements see one snapshot;
+- a lock waited for longer than ``lock_timeout_s`` (the busy timeout's counterpart), a lost
+  connection, a server that is restarting and a deadlock all raise RegistryUnavailable with
+  ``retryable`` set, and the transaction is rolled back: the caller may run it again.
+
+The repositories write ``?`` placeholders; this module turns them into psycopg's ``%s`` (and a
+literal ``%`` into ``%%``). PostgreSQL's text cannot hold NUL: a NUL in a text value is written
+as the four characters ``\\x00`` (stored and looked up alike; SQLite keeps NUL as it is, and the
+quarantine and status texts from the network are escaped the same way on both). The password
+comes from the URL or from the ``password`` argument (the configuration takes it from the
+environment or a file); :attr:`location` never shows it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import psycopg.errors
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from collector.errors import RegistryUnavailable
+from collector.registry.postgres.schema import migrate
+
+__all__ = ["DEFAULT_POOL_SIZE", "PostgresDatabase", "display_url"]
+
+log = logging.getLogger(__name__)
+
+#: Connections a process keeps open at most (ingest: paho's thread and a few worker threads).
+DEFAULT_POOL_SIZE = 4
+
+#: Errors after which the same call may succeed: the server, the network or a lock was busy.
+_RETRYABLE = (
+    psycopg.OperationalError,  # connection lost, server shutting down or starting, lock timeout
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.DeadlockDetected,
+    PoolTimeout,
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def _pyformat(sql: str) -> str:
+    # The repositories' SQL has no '?' or '%' inside string literals (checked by the registry
+    # tests, which run every statement on both engines).
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _storable(parameters: Sequence[Any]) -> tuple[Any, ...]:
+    # PostgreSQL's text cannot hold NUL (SQLite's can): it is written as the four characters
+    # \x00, in the values stored and in the values looked up alike, so lookups still match.
+    return tuple(
+        value.replace("\x00", "\\x00") if isinstance(value, str) and "\x00" in value else value
+        for value in parameters
+    )
+
+
+class _Connection:
+    """A psycopg connection that speaks the repositories' ``?`` placeholders."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> psycopg.Cursor[Any]:
+        return self._conn.execute(_pyformat(sql).encode(), _storable(parameters))
+
+    def executemany(
+        self, sql: str, seq_of_parameters: Sequence[Sequence[Any]], /
+    ) -> psycopg.Cursor[Any]:
+        cursor = self._conn.cursor()
+        cursor.executemany(_pyformat(sql).encode(), [_storable(p) for p in seq_of_parameters])
+        return cursor
+
+
+def display_url(url: str) -> str:
+    """``postgresql://user@host:port/dbname`` of ``url``, without its password.
+
+    Raises ValueError for a URL psycopg cannot parse.
+    """
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise ValueError(f"not a PostgreSQL URL: {exc}") from None
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
+
+
+class PostgresDatabase:
+    """The registry database at a ``postgresql://`` URL: :meth:`write`, :meth:`read`,
+    :meth:`statement` over a connection pool.
+
+    Opening creates or upgrades the schema. Raises RegistryUnavailable (``retryable`` when
+    the server could not be reached) if the database cannot be used.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        password: str | None = None,
+        lock_timeout_s: float,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        connect_timeout_s: float = 10.0,
+    ) -> None:
+        self._location = display_url(url)
+        settings: dict[str, Any] = {
+            "options": f"-c lock_timeout={int(lock_timeout_s * 1000)} -c TimeZone=UTC",
+            "connect_timeout": max(1, round(connect_timeout_s)),
+            "application_name": "retrofit-collector",
+        }
+        if password is not None:
+            settings["password"] = password
+        try:
+            with psycopg.connect(url, autocommit=True, **settings) as conn:
+                migrate(conn)
+        except psycopg.Error as exc:
+            raise self._unavailable(exc) from None
+        # Autocommit: a transaction is only what write() and read() open (BEGIN ... COMMIT), so
+        # statement() is one round trip, not three.
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={**settings, "autocommit": True},
+            timeout=connect_timeout_s + lock_timeout_s,
+            open=True,
+            name="registry",
+        )
+
+    @property
+    def location(self) -> str:
+        """The URL without its password, for messages."""
+        return self._location
+
+    def close(self) -> None:
+        """Close every connection of the pool; the database cannot be used afterwards."""
+        self._pool.close()
+
+    @contextmanager
+    def write(self, *locks: str) -> Iterator[_Connection]:
+        """One READ COMMITTED transaction holding an advisory lock on each of ``locks``."""
+        names = sorted(set(locks))
+        with self._connection() as conn, conn.transaction():
+            if names:
+                # One round trip (pipeline); executed in this order, so no two writers wait
+                # for each other in a circle.
+                conn.cursor().executemany(
+                    b"SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                    [(name,) for name in names],
+                )
+            yield _Connection(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[_Connection]:
+        """One REPEATABLE READ, READ ONLY transaction: its statements see one snapshot."""
+        with self._connection() as conn, conn.transaction():
+            conn.execute(b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield _Connection(conn)
+
+    @contextmanager
+    def statement(self) -> Iterator[_Connection]:
+        """A connection in autocommit mode, for one statement (its own snapshot)."""
+        with self._connection() as conn:
+            yield _Connection(conn)
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except _RETRYABLE as exc:
+            raise self._unavailable(exc) from exc
+        except psycopg.InterfaceError as exc:  # a closed pool or connection
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: Exception) -> RegistryUnavailable:
+        retryable = isinstance(exc, _RETRYABLE)
+        then = "retry later" if retryable else "check the database and its URL"
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return RegistryUnavailable(
+            f"registry {self._location}: {text}; {then}", retryable=retryable
+        )

@@ -1,0 +1,212 @@
+"""The registry's tables, written once for both engines: each column's type is the dialect's.
+
+Tables (docs/plan.md, "Registry tables", says what each column holds):
+
+- ``plan_versions``: every loaded version of every plan; never updated or deleted.
+- ``agents``: one row per agent id, its key, enterprise and devices; revocation is a date.
+- ``audit``: every change (plan load, agent add, device change, revoke); append-only.
+- ``quarantine``: rejected messages; ``agent_seqs``, ``seq_state``, ``seq_gaps``: per-agent
+  sequence bookkeeping; ``agent_status``: what each agent last said about itself;
+  ``rollup_dirty``: the days whose daily rollup must be recomputed.
+- ``users``, ``user_tokens``, ``web_sessions`` and ``review_decisions``: the web app's
+  (version 2).
+- ``evidence_slots`` and ``login_failures``: the web app's limits, shared by its replicas
+  (version 3).
+
+Times are stored as text (:func:`collector.registry.records.format_time`: fixed width, UTC), so
+they order and compare as text; on PostgreSQL every text column is ``COLLATE "C"`` so that
+comparison is byte-wise as in SQLite, whatever locale the database was created with.
+Append-only (``plan_versions``, ``audit``, ``review_decisions``; no DELETE on ``users`` and
+``user_tokens``) is enforced by each engine's triggers (:mod:`collector.registry.sqlite.schema`,
+:mod:`collector.registry.postgres.schema`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+__all__ = ["SCHEMA_VERSION", "Dialect", "tables"]
+
+#: Bumped when a table changes (SQLite: ``PRAGMA user_version``; PostgreSQL: ``schema_version``).
+#: 2: users, tokens, sessions and review decisions (the web app).
+#: 3: evidence-run slots and failed-login counters (the web app's limits, issue 14).
+SCHEMA_VERSION = 3
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """An engine's names for the column types the tables use."""
+
+    text: str
+    integer: str
+    #: An integer primary key the database numbers itself.
+    identity: str
+    blob: str
+    #: Appended to a table with a composite primary key and no other use for a row id.
+    without_rowid: str
+
+
+#: Version → the tables it added (every statement IF NOT EXISTS), with ``{type}`` fields.
+_STEPS: dict[int, str] = {
+    1: """
+CREATE TABLE IF NOT EXISTS plan_versions (
+    plan_key     {text}    NOT NULL,
+    version      {integer} NOT NULL,
+    digest       {text}    NOT NULL,
+    content      {text}    NOT NULL,
+    source_name  {text}    NOT NULL,
+    source_text  {text}    NOT NULL,
+    loaded_at    {text}    NOT NULL,
+    loaded_by    {text}    NOT NULL,
+    changes      {text}    NOT NULL,
+    PRIMARY KEY (plan_key, version)
+);
+CREATE TABLE IF NOT EXISTS agents (
+    agent_id      {text} PRIMARY KEY,
+    plan_key      {text} NOT NULL,
+    platform      {text} NOT NULL,
+    enterprise    {text} NOT NULL,
+    public_key    {text} NOT NULL UNIQUE,
+    devices       {text} NOT NULL,
+    added_at      {text} NOT NULL,
+    added_by      {text} NOT NULL,
+    revoked_at    {text},
+    revoked_by    {text},
+    revoke_reason {text}
+);
+CREATE INDEX IF NOT EXISTS agents_by_enterprise ON agents (platform, enterprise);
+CREATE TABLE IF NOT EXISTS audit (
+    id       {identity},
+    at       {text} NOT NULL,
+    actor    {text} NOT NULL,
+    action   {text} NOT NULL,
+    subject  {text} NOT NULL,
+    detail   {text} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id           {identity},
+    received_at  {text}    NOT NULL,
+    topic        {text}    NOT NULL,
+    reason       {text}    NOT NULL,
+    detail       {text}    NOT NULL,
+    agent_id     {text},
+    raw          {blob}    NOT NULL,
+    raw_length   {integer} NOT NULL,
+    raw_sha256   {text}    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS quarantine_by_time ON quarantine (received_at);
+CREATE INDEX IF NOT EXISTS quarantine_by_reason ON quarantine (reason, received_at);
+CREATE TABLE IF NOT EXISTS agent_seqs (
+    agent_id     {text}    NOT NULL,
+    seq          {integer} NOT NULL,
+    sha256       {text}    NOT NULL,
+    first_at     {text}    NOT NULL,
+    duplicates   {integer} NOT NULL DEFAULT 0,
+    replays      {integer} NOT NULL DEFAULT 0,
+    PRIMARY KEY (agent_id, seq)
+){without_rowid};
+CREATE TABLE IF NOT EXISTS seq_state (
+    agent_id     {text} PRIMARY KEY,
+    highest_seq  {integer} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS seq_gaps (
+    id         {identity},
+    agent_id   {text}    NOT NULL,
+    first_seq  {integer} NOT NULL,
+    last_seq   {integer} NOT NULL,
+    opened_at  {text}    NOT NULL,
+    closed_at  {text}
+);
+CREATE INDEX IF NOT EXISTS seq_gaps_open ON seq_gaps (agent_id, closed_at, first_seq);
+CREATE TABLE IF NOT EXISTS agent_status (
+    agent_id       {text} PRIMARY KEY,
+    last_seen      {text}    NOT NULL,
+    agent_version  {text}    NOT NULL,
+    config_digest  {text}    NOT NULL,
+    outbox_depth   {integer} NOT NULL,
+    state          {text}    NOT NULL,
+    updated_at     {text}    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rollup_dirty (
+    enterprise {text}    NOT NULL,
+    device     {text}    NOT NULL,
+    day        {text}    NOT NULL,
+    tz         {text}    NOT NULL,
+    generation {integer} NOT NULL DEFAULT 1,
+    PRIMARY KEY (enterprise, device, day)
+);
+""",
+    2: """
+CREATE TABLE IF NOT EXISTS users (
+    user_id       {text} PRIMARY KEY,
+    display_name  {text} NOT NULL,
+    role          {text} NOT NULL CHECK (role IN ('admin', 'platform', 'reviewer', 'observer')),
+    platform      {text},
+    province      {text},
+    created_at    {text} NOT NULL,
+    created_by    {text} NOT NULL,
+    disabled_at   {text},
+    disabled_by   {text}
+);
+CREATE TABLE IF NOT EXISTS user_tokens (
+    token_id       {text} PRIMARY KEY,
+    user_id        {text} NOT NULL REFERENCES users (user_id),
+    secret_sha256  {text} NOT NULL,
+    label          {text} NOT NULL,
+    created_at     {text} NOT NULL,
+    created_by     {text} NOT NULL,
+    expires_at     {text},
+    revoked_at     {text},
+    revoked_by     {text}
+);
+CREATE INDEX IF NOT EXISTS user_tokens_by_user ON user_tokens (user_id);
+CREATE TABLE IF NOT EXISTS web_sessions (
+    session_sha256  {text} PRIMARY KEY,
+    token_id        {text} NOT NULL,
+    csrf            {text} NOT NULL,
+    created_at      {text} NOT NULL,
+    expires_at      {text} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS review_decisions (
+    id               {identity},
+    platform         {text} NOT NULL,
+    enterprise       {text} NOT NULL,
+    bundle_sha256    {text} NOT NULL,
+    evidence_status  {text} NOT NULL,
+    outcome          {text} NOT NULL CHECK (outcome IN ('pass', 'fail', 'rectify')),
+    comment          {text} NOT NULL,
+    decided_at       {text} NOT NULL,
+    decided_by       {text} NOT NULL,
+    supersedes       {integer} REFERENCES review_decisions (id)
+);
+CREATE INDEX IF NOT EXISTS review_decisions_by_enterprise
+    ON review_decisions (enterprise, id);
+""",
+    3: """
+CREATE TABLE IF NOT EXISTS evidence_slots (
+    slot_id      {text} PRIMARY KEY,
+    user_id      {text} NOT NULL,
+    platform     {text} NOT NULL,
+    enterprise   {text} NOT NULL,
+    holder       {text} NOT NULL,
+    state        {text} NOT NULL CHECK (state IN ('waiting', 'running')),
+    claimed_at   {text} NOT NULL,
+    lease_until  {text} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS evidence_slots_by_lease ON evidence_slots (lease_until);
+CREATE TABLE IF NOT EXISTS login_failures (
+    key           {text} PRIMARY KEY,
+    window_start  {text}    NOT NULL,
+    failures      {integer} NOT NULL,
+    locked_until  {text}
+);
+""",
+}
+
+
+def tables(dialect: Dialect, *, above: int = 0, upto: int = SCHEMA_VERSION) -> list[str]:
+    """The CREATE statements of the versions above ``above`` up to ``upto``, in order, in
+    ``dialect``."""
+    names = asdict(dialect)
+    script = "".join(_STEPS[step] for step in sorted(_STEPS) if above < step <= upto)
+    return [part.strip() + ";" for part in script.format(**names).split(";") if part.strip()]
