@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Literal
 
 from agent.config import (
@@ -195,7 +194,7 @@ class _SharedLink:
 
 
 def _renamed(reading: Reading, tag: str) -> Reading:
-    return replace(reading, tag=tag)
+    return reading._replace(tag=tag)
 
 
 class SharedLinkSource:
