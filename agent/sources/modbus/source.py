@@ -52,7 +52,6 @@ __all__ = ["ModbusSource"]
 log = logging.getLogger(__name__)
 
 CONNECTION_LOST = "connection lost"
-_EXPIRED = "expired"
 
 
 class _DeviceLog(logging.LoggerAdapter[logging.Logger]):
@@ -113,36 +112,35 @@ def _prepare(request: ReadRequest) -> _Prepared:
 
 
 class _LinkDrop:
-    """Set once when the link drops; interrupts the request in flight at that moment.
+    """Set once when the link drops; cancels the request in flight at that moment.
 
-    A request is awaited in the polling task itself, under an outer time bound; a drop or the
-    bound's expiry cancels that task and :meth:`unless_set` turns the cancellation into
-    ConnectionException or TimeoutError, as ``asyncio.timeout`` does (it counts cancellations
-    with ``cancelling``/``uncancel``, so a stop that cancels the task still goes through). One
-    timer per request, where an ``asyncio.timeout`` around a race of the request against an
-    ``Event.wait`` took a timeout context, two tasks and an ``asyncio.wait``: a third of the poll
-    loop's own CPU (py-spy on bench/agent_poll.py, docs/performance.md).
+    Each request runs in a task of its own under one timer, the outer time bound: a drop or the
+    timer cancels that task, never the polling task, so whatever pymodbus does with the
+    cancellation stays inside the request (cancelling the polling task instead could leave it a
+    pending cancellation when pymodbus finished the request in the same loop iteration: the
+    device-offline fault test caught it). One task and one timer per request, where an
+    ``asyncio.timeout`` around a race of the request against an ``Event.wait`` took two tasks,
+    an ``asyncio.wait`` and a timeout context.
 
     pymodbus calls ``trace_connect(False)`` from the event loop when the transport closes, so
-    cancelling the polling task from there is safe.
+    cancelling the request's task from there is safe.
     """
 
-    __slots__ = ("_cause", "_in_flight", "is_set")
+    __slots__ = ("_expired", "_in_flight", "is_set")
 
     def __init__(self) -> None:
         self.is_set = False
-        self._cause: str | None = None
-        self._in_flight: asyncio.Task[Any] | None = None
+        self._expired = False
+        self._in_flight: asyncio.Task[ModbusPDU] | None = None
 
     def set(self) -> None:
         self.is_set = True
-        self._interrupt(CONNECTION_LOST)
+        if self._in_flight is not None:
+            self._in_flight.cancel()
 
-    def _interrupt(self, cause: str) -> None:
-        task = self._in_flight
-        if task is not None and self._cause is None:
-            self._cause = cause
-            task.cancel()
+    def _expire(self, task: asyncio.Task[ModbusPDU]) -> None:
+        self._expired = True
+        task.cancel()
 
     async def unless_set(
         self, call: Callable[[], Coroutine[Any, Any, ModbusPDU]], budget_s: float
@@ -151,31 +149,28 @@ class _LinkDrop:
 
         Raises ConnectionException when the link dropped, TimeoutError after ``budget_s``.
         pymodbus 3.16 leaves a request in flight when the connection closes under it: it waits
-        out its timeout on every retry, re-sending into a closed transport. Interrupting it when
+        out its timeout on every retry, re-sending into a closed transport. Cancelling it when
         the disconnect callback comes turns that into an immediate "connection lost".
         """
         if self.is_set:
             raise ConnectionException(CONNECTION_LOST)
-        task = asyncio.current_task()
-        if task is None:
-            raise RuntimeError("a modbus request must run in a task")
-        cancelling = task.cancelling()
-        self._in_flight, self._cause = task, None
-        timer = asyncio.get_running_loop().call_later(budget_s, self._interrupt, _EXPIRED)
+        request_task = asyncio.ensure_future(call())
+        self._in_flight, self._expired = request_task, False
+        timer = asyncio.get_running_loop().call_later(budget_s, self._expire, request_task)
         try:
-            response = await call()
+            return await request_task
         except asyncio.CancelledError:
-            if self._cause is not None and task.uncancel() <= cancelling:
-                if self._cause == CONNECTION_LOST:
-                    raise ConnectionException(CONNECTION_LOST) from None
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the polling task itself was cancelled (a stop): pass it on
+            if self.is_set:
+                raise ConnectionException(CONNECTION_LOST) from None
+            if self._expired:
                 raise TimeoutError from None
-            raise  # the task itself was cancelled (a stop): pass it on
+            raise
         finally:
             timer.cancel()
             self._in_flight = None
-        if self._cause is not None:  # interrupted, but the answer won the race: keep it
-            task.uncancel()
-        return response
 
 
 class ModbusSource:
