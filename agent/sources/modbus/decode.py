@@ -182,6 +182,14 @@ def _general_decoder(point: ModbusPoint) -> PointDecoder:
 
 def _number_decoder(point: ModbusPoint) -> PointDecoder:
     """Integers and floats: the words reordered, packed high byte first, unpacked once."""
+    if (
+        point.data_type in (DataType.UINT16, DataType.UINT32)
+        and point.byte_order is ByteOrder.BIG
+        and point.word_order is WordOrder.BIG
+        and point.scale == 1.0
+        and point.offset == 0.0
+    ):
+        return _plain_unsigned_decoder(point.width)
     width = point.width
     pack = struct.Struct(f">{width}H").pack
     unpack = struct.Struct(_STRUCT_FORMAT[point.data_type]).unpack
@@ -203,3 +211,21 @@ def _number_decoder(point: ModbusPoint) -> PointDecoder:
         return (number * scale + offset if scaled else number), None
 
     return decode
+
+
+def _plain_unsigned_decoder(width: int) -> PointDecoder:
+    """Unscaled uint16 and big-endian uint32: the words are the number, no struct needed."""
+
+    def decode_16(values: Sequence[int | bool], first: int) -> tuple[Value | None, str | None]:
+        word = values[first]
+        if not 0 <= word <= 0xFFFF:
+            raise ValueError(f"register value {word} out of 0..65535")
+        return int(word), None
+
+    def decode_32(values: Sequence[int | bool], first: int) -> tuple[Value | None, str | None]:
+        high, low = values[first], values[first + 1]
+        if not (0 <= high <= 0xFFFF and 0 <= low <= 0xFFFF):
+            raise ValueError(f"register values {high}, {low} out of 0..65535")
+        return (int(high) << 16) | int(low), None
+
+    return decode_16 if width == 1 else decode_32
