@@ -34,6 +34,7 @@ from agent.publish import Identity, Publisher
 from agent.samples import kpi_spec, to_sample
 from agent.sources.base import Quality, Source
 from agent.sources.factory import SourceFactory
+from agent.storing import WindowStore
 from contract import wire
 from contract.clock import Clock
 from contract.metrics import MetricsServer
@@ -41,10 +42,6 @@ from contract.metrics import MetricsServer
 __all__ = ["AgentService", "DeviceHealth"]
 
 log = logging.getLogger(__name__)
-
-#: Windows kept in memory while the outbox cannot be written (disk full), before the oldest
-#: in memory are dropped; each drop is logged and counted.
-UNSAVED_LIMIT = 10_000
 
 
 @dataclass
@@ -121,8 +118,9 @@ class AgentService:
         self.metrics_port = metrics_port
         self.health_path = health_path
         self.drain_timeout_s = drain_timeout_s
-        self.unsaved: list[wire.KpiWindow] = []
-        self.windows_dropped_in_memory = 0
+        self.windows = WindowStore(
+            self.outbox, self.outbox_lock, on_stored=self.publisher.wake, on_error=self._on_error
+        )
         self._storing: set[asyncio.Task[None]] = set()
         self.metrics: MetricsServer | None = None
 
@@ -240,27 +238,20 @@ class AgentService:
 
     async def _store(self, windows: list[wire.KpiWindow]) -> None:
         """Windows into the outbox; if it cannot be written, hold them in memory and retry."""
-        # The held windows are taken and given back under the lock: two devices closing
-        # windows at the same tick must neither both take them (stored twice) nor overwrite
-        # each other's (lost).
-        async with self.outbox_lock:
-            batch = [*self.unsaved, *windows]
-            try:
-                await asyncio.to_thread(self.outbox.add_windows, batch)
-            except OutboxError as exc:
-                self.unsaved = batch[-UNSAVED_LIMIT:]
-                lost = len(batch) - len(self.unsaved)
-                self.windows_dropped_in_memory += lost
-                self.publisher.state.last_error = f"outbox not writable: {exc}"
-                log.error(
-                    "outbox not writable (%s): %d windows held in memory, %d dropped",
-                    exc,
-                    len(self.unsaved),
-                    lost,
-                )
-                return
-            self.unsaved = []
-        self.publisher.wake()
+        await self.windows.store(windows)
+
+    def _on_error(self, message: str) -> None:
+        self.publisher.state.last_error = message
+
+    @property
+    def unsaved(self) -> list[wire.KpiWindow]:
+        """Closed windows held in memory because the outbox could not be written."""
+        return self.windows.unsaved
+
+    @property
+    def windows_dropped_in_memory(self) -> int:
+        """Windows dropped from memory while the outbox could not be written."""
+        return self.windows.dropped_in_memory
 
     # --- health ---------------------------------------------------------------------------
 

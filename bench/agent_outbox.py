@@ -5,17 +5,20 @@ the collectors' shared subscription (without a subscriber mosquitto answers reas
 matching subscribers", which the agent rightly keeps as not delivered). Windows are realistic
 one-minute KPI windows of 20 devices (about 600 bytes each as a record).
 
-- ours, stream: windows enter ``agent.outbox.Outbox`` (SQLite WAL, synchronous=FULL) in groups
-  of 20, one group per window close, as fast as the outbox takes them, while
+- ours, stream: windows enter ``agent.outbox.Outbox`` (SQLite WAL, synchronous=FULL) as the
+  service stores them: at each window close, each of the 20 devices hands its window to
+  ``agent.storing.WindowStore.store`` from its own task (as the device tasks do) and the next
+  close follows when all 20 are stored, as fast as the outbox takes them, while
   ``agent.publish.Publisher`` seals them (seq, Ed25519 signature, batches of up to 500),
   publishes and deletes each batch on its PUBACK. Timed from the first window in to the last
-  PUBACK. This is the headline figure.
+  PUBACK. This is the headline figure. Printed beside it: the outbox transactions that stored
+  the windows.
 - ours, drain: the backlog case (broker back after an outage): all windows already in the
   outbox, timed from the wake-up to the last PUBACK.
 - limit: a raw paho-mqtt 2.x QoS 1 loop publishing one payload the size of a window record
   (~600 B) per window, waiting for every PUBACK, max_inflight 100 (how FIELD-NOTES measured
   paho's 18-22k messages/s): what a client that sends each window as a message can reach. The
-  ratio line is ours (stream) / this (issue 5's figure, goal >= 0.5).
+  ratio line is ours (stream) / this (issue 5's figure was >= 0.5; issue 20 raised it to >= 0.7).
 - limit_same_bytes: the raw loop publishing payloads of exactly the sizes our envelopes had, in
   the same order, with our max_inflight (8); its windows/s counts the records those payloads
   carried. It shows the cost of the agent's own work per window (reading back, validating,
@@ -44,6 +47,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from agent.config import BrokerConfig
 from agent.outbox import Outbox
 from agent.publish import Identity, Publisher
+from agent.storing import WindowStore
 from contract import wire
 from contract.clock import WallClock
 from stack import MosquittoServer
@@ -164,20 +168,25 @@ async def _wait_acked(publisher: Publisher, windows: int, timeout_s: float = 300
     await _until(lambda: publisher.state.records_acked >= windows, timeout_s)
 
 
-async def ours_stream(broker: MosquittoServer, windows: list[wire.KpiWindow], path: Path) -> Run:
-    """Windows in by groups of 20 while the publisher drains them; first in to last PUBACK."""
+async def ours_stream(
+    broker: MosquittoServer, windows: list[wire.KpiWindow], path: Path
+) -> tuple[Run, int]:
+    """Each window close's 20 windows stored as the service's device tasks store them, while
+    the publisher drains them; first in to last PUBACK. Also the store's transactions."""
     outbox, lock = Outbox(path), asyncio.Lock()
     publisher, task = await _start_publisher(broker, outbox, lock, Ed25519PrivateKey.generate())
+    store = WindowStore(outbox, lock, on_stored=publisher.wake)
     started = time.perf_counter()
     for first in range(0, len(windows), DEVICES):
-        async with lock:
-            await asyncio.to_thread(outbox.add_windows, windows[first : first + DEVICES])
-        publisher.wake()
+        await asyncio.gather(
+            *(asyncio.create_task(store.store([window]))
+              for window in windows[first : first + DEVICES])
+        )  # fmt: skip
     await _wait_acked(publisher, len(windows))
     elapsed_s = time.perf_counter() - started
     await _stop_publisher(publisher, task)
     outbox.close()
-    return Run(len(windows), publisher.sent, elapsed_s)
+    return Run(len(windows), publisher.sent, elapsed_s), store.commits
 
 
 async def ours_drain(
@@ -245,9 +254,9 @@ async def _measure(broker: MosquittoServer, workdir: Path, count: int, rounds: i
         print(f"  {label:24s}: {run.describe()}{extra}")
 
     for round_no in range(1, rounds + 1):
-        print(f"round {round_no}")
-        stream = await ours_stream(broker, windows, workdir / f"stream-{round_no}.sqlite")
-        note("ours stream", stream)
+        print(f"round {round_no} (load {common.load_average()})")
+        stream, commits = await ours_stream(broker, windows, workdir / f"stream-{round_no}.sqlite")
+        note("ours stream", stream, f", {count / commits:.1f} windows a store transaction")
         note("raw paho per window", await asyncio.to_thread(raw_paho, broker, per_window, 100))
         note("raw paho stream bytes", await asyncio.to_thread(raw_paho, broker, stream.payloads, 8))
         drain, store_rate = await ours_drain(broker, windows, workdir / f"drain-{round_no}.sqlite")
@@ -262,7 +271,7 @@ async def _measure(broker: MosquittoServer, workdir: Path, count: int, rounds: i
             ours / limit,
             f"{ours:.0f}windows/s",
             f"{limit:.0f}windows/s",
-            ">=0.5",
+            ">=0.7",
             us_per_window=f"{1e6 / ours:.0f}",
             drain=f"{median['ours drain']:.0f}windows/s",
             drain_ratio=f"{median['ours drain'] / limit:.2f}",
@@ -279,7 +288,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke figure in under 60 s")
     args = parser.parse_args()
     count, rounds = (10_000, 2) if args.quick else (40_000, 3)
-    print(f"agent_outbox: {common.machine_summary()}")
+    print(f"agent_outbox: {common.machine_summary()}, load {common.load_average()}")
     with tempfile.TemporaryDirectory(prefix="bench-outbox-") as tmp:
         workdir = Path(tmp)
         with MosquittoServer(workdir / "mqtt") as broker:

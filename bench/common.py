@@ -41,6 +41,7 @@ __all__ = [
     "load_average",
     "machine_busy_seconds",
     "machine_summary",
+    "opcua_device_config",
     "plant_document",
     "result_line",
     "script",
@@ -95,15 +96,15 @@ def script(name: str) -> list[str]:
 # --- the plant and the agent's view of it -------------------------------------------------
 
 
-def plant_document(machines: int) -> dict[str, Any]:
-    """A plant of ``machines`` Modbus machines, units 1..N, running around the clock."""
+def plant_document(machines: int, protocol: str = "modbus") -> dict[str, Any]:
+    """A plant of ``machines`` Modbus (units 1..N) or OPC UA machines, running around the clock."""
     return {
         "plant": "bench-plant",
         "machines": [
             {
                 "id": f"m{unit:02d}",
-                "protocol": "modbus",
-                "unit_id": unit,
+                "protocol": protocol,
+                "unit_id": unit if protocol == "modbus" else None,
                 "counter_bits": 32,
                 "cycle_s": 20 + unit,
                 "calendar": {
@@ -171,6 +172,46 @@ def device_config(unit: int, host: str, port: int, poll_interval_s: float = 1.0)
     }
 
 
+#: The simulator's OPC UA variables of a machine (sim.opcua_server.OPCUA_VARIABLES), by name.
+OPCUA_VARIABLES = ("State", "StateName", "TotalCount", "RejectCount", "GoodCount", "EnergyKWh",
+                   "PowerKW", "CycleTimeS")  # fmt: skip
+
+
+def opcua_device_config(
+    machine: str, endpoint: str, poll_interval_s: float = 1.0
+) -> dict[str, Any]:
+    """One ``opcua`` device of 25 tags on the simulator's machine ``machine``.
+
+    The roles of :func:`device_config` (state, total_count, reject_count, energy_kwh, power_kw)
+    and info tags over the machine's eight variables, in turn, up to the same 25 tags: a
+    machine serves eight variables, so info tags repeat nodes (each is its own monitored item).
+    """
+    node = f"ns=2;s={machine}."
+    tags: dict[str, dict[str, Any]] = {
+        "state": {"role": "state", "node": node + "State", "state_map": STATE_MAP},
+        "total": {"role": "total_count", "node": node + "TotalCount", "width": 32},
+        "rejects": {"role": "reject_count", "node": node + "RejectCount", "width": 32},
+        "energy": {"role": "energy_kwh", "node": node + "EnergyKWh", "unit": "kWh"},
+        "power": {"role": "power_kw", "node": node + "PowerKW", "unit": "kW"},
+    }
+    for index in range(TAGS_PER_DEVICE - len(tags)):
+        variable = OPCUA_VARIABLES[index % len(OPCUA_VARIABLES)]
+        tags[f"info_{index:02d}_{variable}"] = {"node": node + variable}
+    return {
+        "id": machine,
+        "protocol": "opcua",
+        "endpoint": endpoint,
+        "poll_interval_s": poll_interval_s,
+        "timeout_s": 2.0,
+        "ideal_cycle_s": 20.0,
+        "calendar": {
+            "timezone": "UTC",
+            "shifts": [{"name": "all", "days": ALL_WEEK, "start": "00:00", "end": "00:00"}],
+        },
+        "tags": tags,
+    }
+
+
 def per_tag_reads(device: dict[str, Any]) -> list[tuple[str, int, int]]:
     """(table, address, count): one request per tag, as the ThingsBoard gateway reads."""
     widths = {"bit": 1, "uint16": 1, "int16": 1, "uint32": 2, "int32": 2, "float32": 2}
@@ -210,10 +251,12 @@ class SimProcess:
     workdir: Path
     machines: int
     tick_s: float = 0.05
-    startup_timeout_s: float = 30.0
+    protocol: str = "modbus"
+    startup_timeout_s: float = 120.0
     process: subprocess.Popen[str] | None = None
     modbus: tuple[str, int] = ("127.0.0.1", 0)
     control: tuple[str, int] = ("127.0.0.1", 0)
+    opcua_endpoint: str | None = None
     _control_file: TextIO | None = None
     _control_sock: socket.socket | None = None
 
@@ -222,13 +265,16 @@ class SimProcess:
 
         self.workdir.mkdir(parents=True, exist_ok=True)
         plant_path = self.workdir / "plant.yaml"
-        plant_path.write_text(yaml.safe_dump(plant_document(self.machines)), encoding="utf-8")
-        modbus_port, control_port = free_ports(2)
+        document = plant_document(self.machines, self.protocol)
+        plant_path.write_text(yaml.safe_dump(document), encoding="utf-8")
+        modbus_port, control_port, opcua_port = free_ports(3)
         argv = [
             *script("retrofit-sim"), "run", str(plant_path),
             "--modbus-port", str(modbus_port), "--control-port", str(control_port),
             "--tick", str(self.tick_s), "--speed", "1", "--seed", "1", "--log-level", "WARNING",
         ]  # fmt: skip
+        if self.protocol == "opcua":
+            argv += ["--opcua-port", str(opcua_port)]
         log_file = (self.workdir / "sim.log").open("w")
         self.process = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=log_file, text=True, cwd=REPO_ROOT
@@ -239,6 +285,7 @@ class SimProcess:
             raise RuntimeError(f"retrofit-sim did not start: {ready!r}; see {log_file.name}")
         self.modbus = ("127.0.0.1", modbus_port)
         self.control = ("127.0.0.1", control_port)
+        self.opcua_endpoint = json.loads(ready).get("opcua")
         return self
 
     def __exit__(self, *_exc: object) -> None:

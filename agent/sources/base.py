@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 __all__ = ["Quality", "Reading", "Source"]
 
@@ -18,8 +17,7 @@ class Quality(enum.StrEnum):
     BAD = "bad"
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(NamedTuple):
     """One tag's value from one poll or one data-change notification.
 
     ``raw`` is what the device returned (registers, a bool, an OPC UA variant value), ``value``
@@ -28,6 +26,11 @@ class Reading:
     ``source_ts`` is the device's own timestamp where the protocol gives one (OPC UA), else None;
     ``read_ts`` is the agent's clock when the value arrived (seconds since the epoch);
     ``latency_s`` the request's round trip where there was one.
+
+    Immutable. A named tuple, not a frozen dataclass: a poll makes one per tag, and a frozen
+    dataclass's ``__init__`` (one ``object.__setattr__`` per field) cost several times more,
+    the largest share of the Modbus poll loop's own CPU (bench/agent_poll.py,
+    docs/performance.md).
     """
 
     tag: str

@@ -8,39 +8,51 @@ Devices on one RS-485 line (Modbus RTU, one ``serial_port``) share one link: a s
 be opened once, and the line carries one request at a time anyway. Each such device gets a
 :class:`SharedLinkSource` view onto one :class:`~agent.sources.modbus.ModbusSource` that reads
 every device of the line in one pass, at most once per tick, and hands each device its own tags.
+
+Each protocol's implementation is imported when the first device of that protocol is built
+(:data:`SOURCE_BUILDERS`): an agent with only Modbus devices never imports asyncua, one with
+only OPC UA devices never imports pymodbus. ``tests/agent/sources/test_lazy_imports.py`` runs
+such agents in child processes and checks their ``sys.modules``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from dataclasses import replace
-from typing import Literal
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Literal, cast
 
-from agent.config import (
-    DeviceConfig,
-    ModbusRtuDeviceConfig,
-    ModbusTcpDeviceConfig,
-    OpcUaDeviceConfig,
-)
+from agent.config import DeviceConfig, ModbusRtuDeviceConfig
 from agent.errors import UnsupportedProtocolError
 from agent.sources.base import Reading, Source
-from agent.sources.modbus import (
-    ByteOrder,
-    DataType,
-    ModbusConnection,
-    ModbusPoint,
-    ModbusSource,
-    RegisterType,
-    RtuLink,
-    TcpLink,
-    WordOrder,
-)
 from contract.clock import Clock, WallClock
 
-__all__ = ["SharedLinkSource", "SourceFactory", "make_source"]
+__all__ = ["SOURCE_BUILDERS", "SharedLinkSource", "SourceBuilder", "SourceFactory", "make_source"]
+
+#: ``builder(device, clock)``: a protocol's source for one device, not yet connected.
+SourceBuilder = Callable[[DeviceConfig, Clock | None], Source]
+
+#: Each protocol's builder as ``"module:function"``, imported on first use. A new protocol joins
+#: with one entry (its ``protocol`` value and its builder). Modbus RTU is not here: the devices
+#: of one serial line share one source (:class:`SharedLinkSource`).
+SOURCE_BUILDERS: dict[str, str] = {
+    "modbus_tcp": "agent.sources.modbus.configured:tcp_source",
+    "opcua": "agent.sources.opcua.configured:opcua_source",
+}
 
 _PARITY: dict[str, Literal["N", "E", "O"]] = {"none": "N", "even": "E", "odd": "O"}
+
+
+def _builder(device: DeviceConfig) -> SourceBuilder:
+    """The builder for the device's protocol, its module imported now if it was not yet."""
+    target = SOURCE_BUILDERS.get(device.protocol)
+    if target is None:
+        raise UnsupportedProtocolError(device.id, device.protocol)
+    module, _, name = target.partition(":")
+    builder = getattr(importlib.import_module(module), name)
+    if not callable(builder):
+        raise TypeError(f"source builder {target} for {device.protocol} is not callable")
+    return cast(SourceBuilder, builder)
 
 
 def make_source(device: DeviceConfig, clock: Clock | None = None) -> Source:
@@ -57,19 +69,9 @@ class SourceFactory:
 
     def make(self, device: DeviceConfig) -> Source:
         """A source for ``device``; raises UnsupportedProtocolError for an unknown protocol."""
-        if isinstance(device, OpcUaDeviceConfig):
-            # Imported here so that a gateway reading only Modbus never imports asyncua.
-            from agent.sources.opcua import OpcUaSource
-
-            return OpcUaSource(device, self.clock)
-        if isinstance(device, ModbusTcpDeviceConfig):
-            link = TcpLink(host=device.host, port=device.port)
-            return ModbusSource(
-                device.id, _connection([device], link), _points(device, ""), clock=self.clock
-            )
         if isinstance(device, ModbusRtuDeviceConfig):
             return self._shared_line(device).view(device)
-        raise UnsupportedProtocolError(device.id, device.protocol)
+        return _builder(device)(device, self.clock)
 
     def make_all(self, devices: Sequence[DeviceConfig]) -> list[Source]:
         """Sources for every device, serial lines shared; all lines built before any is used."""
@@ -88,41 +90,6 @@ class SourceFactory:
         line = self._line(device)
         line.add(device)
         return line
-
-
-def _connection(
-    devices: Sequence[ModbusTcpDeviceConfig | ModbusRtuDeviceConfig], link: TcpLink | RtuLink
-) -> ModbusConnection:
-    """Timing and read limits for a link; on a shared line the strictest device's apply."""
-    return ModbusConnection(
-        link=link,
-        timeout_s=max(d.timeout_s for d in devices),
-        retries=max(d.retries for d in devices),
-        max_read_registers=min(d.max_read_registers for d in devices),
-        max_read_bits=min(d.max_read_bits for d in devices),
-        max_gap=min(d.max_gap for d in devices),
-    )
-
-
-def _points(
-    device: ModbusTcpDeviceConfig | ModbusRtuDeviceConfig, prefix: str
-) -> list[ModbusPoint]:
-    return [
-        ModbusPoint(
-            tag=prefix + name,
-            register_type=RegisterType(tag.register_type),
-            address=tag.address,
-            data_type=DataType(tag.data_type),
-            unit_id=device.unit_of(tag),
-            bit_index=tag.bit,
-            string_registers=tag.length,
-            byte_order=ByteOrder(tag.byte_order),
-            word_order=WordOrder(tag.word_order),
-            scale=tag.scale,
-            offset=tag.offset,
-        )
-        for name, tag in device.tags.items()
-    ]
 
 
 class _SharedLink:
@@ -147,6 +114,10 @@ class _SharedLink:
 
     def source(self) -> Source:
         if self._source is None:
+            # Imported here, like SOURCE_BUILDERS' modules, only when a serial line is used.
+            from agent.sources.modbus import ModbusSource, RtuLink
+            from agent.sources.modbus.configured import connection_for, points_of
+
             first = self.first  # check-config makes every device of a line agree on its settings
             link = RtuLink(
                 port=first.serial_port,
@@ -156,9 +127,9 @@ class _SharedLink:
                 bytesize=first.byte_size,
             )
             devices = list(self.devices.values())
-            points = [p for d in devices for p in _points(d, f"{d.id}\x1f")]
+            points = [p for d in devices for p in points_of(d, f"{d.id}\x1f")]
             self._source = ModbusSource(
-                f"line {first.serial_port}", _connection(devices, link), points, clock=self.clock
+                f"line {first.serial_port}", connection_for(devices, link), points, clock=self.clock
             )
         return self._source
 
@@ -195,7 +166,7 @@ class _SharedLink:
 
 
 def _renamed(reading: Reading, tag: str) -> Reading:
-    return replace(reading, tag=tag)
+    return reading._replace(tag=tag)
 
 
 class SharedLinkSource:

@@ -27,7 +27,8 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Coroutine, MutableMapping, Sequence
+from collections.abc import Callable, Coroutine, MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pymodbus import FramerType
@@ -41,7 +42,7 @@ from contract.clock import Clock, WallClock
 
 from ..base import Quality, Reading
 from .coalesce import ReadRequest, plan_reads, split_request
-from .decode import Decoded, decode_bit, decode_registers
+from .decode import PointDecoder, point_decoder
 from .points import ModbusPoint, RegisterType
 from .reasons import ILLEGAL_DATA_ADDRESS, connect_failure, exception_reason
 from .settings import ModbusConnection, RtuLink, TcpLink
@@ -49,6 +50,8 @@ from .settings import ModbusConnection, RtuLink, TcpLink
 __all__ = ["ModbusSource"]
 
 log = logging.getLogger(__name__)
+
+_new_tuple = tuple.__new__
 
 CONNECTION_LOST = "connection lost"
 
@@ -75,6 +78,101 @@ class _RequestFailed(Exception):
         super().__init__(reason)
         self.reason = reason
         self.exception_code = exception_code
+
+
+#: One point of a prepared request: its tag, where its values start in the response and end,
+#: whether it is a bit, its decoder, and the key its decode outcome is logged under.
+_Step = tuple[str, int, int, bool, PointDecoder, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A request with everything a poll needs made once: the read call's method name, the log
+    key and one step per point, so a poll does no per-point setup."""
+
+    request: ReadRequest
+    method: str
+    describe: str
+    bits: bool
+    steps: tuple[_Step, ...]
+
+
+def _prepare(request: ReadRequest) -> _Prepared:
+    bits = request.register_type.is_bit_table
+    steps = tuple(
+        (
+            point.tag,
+            point.address - request.address,
+            point.address - request.address + point.width,
+            bits,
+            point_decoder(point),
+            f"tag {point.tag}",
+        )
+        for point in request.points
+    )
+    return _Prepared(request, _READ_METHOD[request.register_type], request.describe(), bits, steps)
+
+
+class _LinkDrop:
+    """Set once when the link drops; cancels the request in flight at that moment.
+
+    Each request runs in a task of its own under one timer, the outer time bound: a drop or the
+    timer cancels that task, never the polling task, so whatever pymodbus does with the
+    cancellation stays inside the request (cancelling the polling task instead could leave it a
+    pending cancellation when pymodbus finished the request in the same loop iteration: the
+    device-offline fault test caught it). One task and one timer per request, where an
+    ``asyncio.timeout`` around a race of the request against an ``Event.wait`` took two tasks,
+    an ``asyncio.wait`` and a timeout context.
+
+    pymodbus calls ``trace_connect(False)`` from the event loop when the transport closes, so
+    cancelling the request's task from there is safe.
+    """
+
+    __slots__ = ("_expired", "_in_flight", "is_set")
+
+    def __init__(self) -> None:
+        self.is_set = False
+        self._expired = False
+        self._in_flight: asyncio.Task[ModbusPDU] | None = None
+
+    def set(self) -> None:
+        self.is_set = True
+        if self._in_flight is not None:
+            self._in_flight.cancel()
+
+    def _expire(self, task: asyncio.Task[ModbusPDU]) -> None:
+        self._expired = True
+        task.cancel()
+
+    async def unless_set(
+        self, call: Callable[[], Coroutine[Any, Any, ModbusPDU]], budget_s: float
+    ) -> ModbusPDU:
+        """Await ``call()``, but give up as soon as the link drops or ``budget_s`` has passed.
+
+        Raises ConnectionException when the link dropped, TimeoutError after ``budget_s``.
+        pymodbus 3.16 leaves a request in flight when the connection closes under it: it waits
+        out its timeout on every retry, re-sending into a closed transport. Cancelling it when
+        the disconnect callback comes turns that into an immediate "connection lost".
+        """
+        if self.is_set:
+            raise ConnectionException(CONNECTION_LOST)
+        request_task = asyncio.ensure_future(call())
+        self._in_flight, self._expired = request_task, False
+        timer = asyncio.get_running_loop().call_later(budget_s, self._expire, request_task)
+        try:
+            return await request_task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the polling task itself was cancelled (a stop): pass it on
+            if self.is_set:
+                raise ConnectionException(CONNECTION_LOST) from None
+            if self._expired:
+                raise TimeoutError from None
+            raise
+        finally:
+            timer.cancel()
+            self._in_flight = None
 
 
 class ModbusSource:
@@ -109,12 +207,15 @@ class ModbusSource:
         self._clock: Clock = clock or WallClock()
         self._backoff = Backoff(connection.backoff_initial_s, connection.backoff_max_s, rng)
         self._log = _DeviceLog(log, device_id)
+        self._prepared = {id(request): _prepare(request) for request in self._plan}
+        self._index = {point.tag: index for index, point in enumerate(self._points)}
         self._client: ModbusBaseClient | None = None
-        self._dropped = asyncio.Event()
+        self._dropped = _LinkDrop()
         self._link_reason: str | None = "not connected yet"
         self._next_attempt_s = 0.0  # time.monotonic() before which connect() does not try
         self._down_since_s: float | None = None
         self._last_reason: dict[str, str | None] = {}  # per request/tag: last logged reason
+        self._links_lost = 0  # requests that failed with CONNECTION_LOST, ever
 
     @property
     def plan(self) -> tuple[ReadRequest, ...]:
@@ -161,20 +262,23 @@ class ModbusSource:
         if client is None or not client.connected:
             reason = self._link_reason or CONNECTION_LOST
             return [self._bad(point, reason) for point in self._points]
-        by_tag: dict[str, Reading] = {}
+        ordered: list[Reading | None] = [None] * len(self._points)
+        index = self._index
         silent_units: dict[int, str] = {}
         may_reconnect = True
         for request in list(self._plan):
+            lost_before = self._links_lost
             readings = await self._run_request(client, request, silent_units)
-            if may_reconnect and any(r.reason == CONNECTION_LOST for r in readings):
+            if may_reconnect and self._links_lost != lost_before:
                 # A device that closed an idle connection between polls is only noticed when
                 # the next request hits the closed socket: reconnect once and retry, so one
                 # idle-timeout on the device side does not cost a whole poll.
                 may_reconnect = False
                 client = await self._reconnect(client)
                 readings = await self._run_request(client, request, silent_units)
-            by_tag.update((reading.tag, reading) for reading in readings)
-        return [by_tag[point.tag] for point in self._points]
+            for reading in readings:
+                ordered[index[reading.tag]] = reading
+        return [_placed(reading) for reading in ordered]
 
     async def _reconnect(self, client: ModbusBaseClient) -> ModbusBaseClient:
         """The new client after a drop, or the dropped one if reconnecting failed."""
@@ -196,15 +300,22 @@ class ModbusSource:
                 return await self._run_split(client, request, silent_units)
             if failure.reason.startswith("timeout"):
                 silent_units[request.unit_id] = failure.reason
-            if failure.reason != CONNECTION_LOST:  # the link's own log line covers a drop
+            if failure.reason == CONNECTION_LOST:  # the link's own log line covers a drop
+                self._links_lost += 1
+            else:
                 self._note(request.describe(), failure.reason, "read")
             return self._all_bad(request, failure.reason, latency_s)
         latency_s = time.monotonic() - started_s
-        self._note(request.describe(), None, "read")
-        read_ts = self._clock.timestamp()
-        return [
-            self._decoded(point, request, values, read_ts, latency_s) for point in request.points
-        ]
+        prepared = self._prepared_for(request)
+        self._note(prepared.describe, None, "read")
+        return self._decoded(prepared, values, self._clock.timestamp(), latency_s)
+
+    def _prepared_for(self, request: ReadRequest) -> _Prepared:
+        """The request's prepared steps (made now for a request not in the plan)."""
+        prepared = self._prepared.get(id(request))
+        if prepared is None or prepared.request is not request:
+            prepared = _prepare(request)
+        return prepared
 
     async def _run_split(
         self, client: ModbusBaseClient, request: ReadRequest, silent_units: dict[int, str]
@@ -229,6 +340,7 @@ class ModbusSource:
             return False
         index = self._plan.index(request)
         self._plan[index : index + 1] = parts
+        self._prepared = {id(part): _prepare(part) for part in self._plan}
         self._log.warning(
             "%s answered %s to a coalesced read: the device has holes in its map; "
             "reading its %d points in %d separate requests from now on (lower max_gap to avoid)",
@@ -241,13 +353,17 @@ class ModbusSource:
 
     async def _send(self, client: ModbusBaseClient, request: ReadRequest) -> Sequence[int | bool]:
         """Send one read; the values on success, else raises _RequestFailed with the reason."""
-        call = _read_call(client, request)
+        prepared = self._prepared_for(request)
+        method: Callable[..., Coroutine[Any, Any, ModbusPDU]] = getattr(client, prepared.method)
+
+        def call() -> Coroutine[Any, Any, ModbusPDU]:
+            return method(request.address, count=request.count, device_id=request.unit_id)
+
         settings = self._connection
         # pymodbus bounds each attempt by timeout_s; this outer bound only guards against a hang.
         budget_s = settings.timeout_s * (settings.retries + 2)
         try:
-            async with asyncio.timeout(budget_s):
-                response = await self._unless_dropped(call(), self._dropped)
+            response = await self._dropped.unless_set(call, budget_s)
         except ConnectionException as exc:
             raise _RequestFailed(CONNECTION_LOST) from exc
         except ModbusIOException as exc:
@@ -259,7 +375,7 @@ class ModbusSource:
         if isinstance(response, ExceptionResponse) or response.isError():
             code = int(getattr(response, "exception_code", 0))
             raise _RequestFailed(exception_reason(code), exception_code=code)
-        values = response.bits if request.register_type.is_bit_table else response.registers
+        values = response.bits if prepared.bits else response.registers
         if len(values) < request.count:
             raise _RequestFailed(f"short response: {len(values)} of {request.count} values")
         return values[: request.count]
@@ -271,45 +387,22 @@ class ModbusSource:
             return f"timeout after {settings.timeout_s:g} s x {settings.retries + 1} attempts"
         return f"invalid response: {exc}"
 
-    @staticmethod
-    async def _unless_dropped(request: Awaitable[ModbusPDU], dropped: asyncio.Event) -> ModbusPDU:
-        """Await ``request``, but give up as soon as the link drops.
-
-        pymodbus 3.16 leaves a request in flight when the connection closes under it: it waits
-        out its timeout on every retry, re-sending into a closed transport. Racing the request
-        against the disconnect callback turns that into an immediate "connection lost".
-        """
-        request_task = asyncio.ensure_future(request)
-        drop_task = asyncio.ensure_future(dropped.wait())
-        try:
-            await asyncio.wait({request_task, drop_task}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            drop_task.cancel()
-            if not request_task.done():
-                request_task.cancel()
-        if request_task.done() and not request_task.cancelled():
-            return request_task.result()
-        raise ConnectionException(CONNECTION_LOST)
-
     def _decoded(
-        self,
-        point: ModbusPoint,
-        request: ReadRequest,
-        values: Sequence[int | bool],
-        read_ts: float,
-        latency_s: float,
-    ) -> Reading:
-        """One point's reading cut out of its request's values."""
-        first = point.address - request.address
-        if point.register_type.is_bit_table:
-            raw: object = bool(values[first])
-            decoded = decode_bit(point, bool(values[first]))
-        else:
-            words = [int(word) for word in values[first : first + point.width]]
-            raw = tuple(words)
-            decoded = decode_registers(point, words)
-        self._note(f"tag {point.tag}", decoded.reason, "decode")
-        return _reading(point, decoded, raw, read_ts, latency_s)
+        self, prepared: _Prepared, values: Sequence[int | bool], read_ts: float, latency_s: float
+    ) -> list[Reading]:
+        """Each point's reading cut out of its request's values (the poll's hot loop)."""
+        readings: list[Reading] = []
+        last_reason = self._last_reason
+        for tag, first, end, bits, decode, note_key in prepared.steps:
+            raw: object = bool(values[first]) if bits else tuple(values[first:end])
+            value, reason = decode(values, first)
+            if reason is not None or note_key in last_reason:
+                self._note(note_key, reason, "decode")
+            quality = Quality.GOOD if reason is None else Quality.BAD
+            # tuple.__new__ straight: Reading's generated __new__ would check the same 8 fields.
+            fields = (tag, value, raw, quality, reason, read_ts, None, latency_s)
+            readings.append(_new_tuple(Reading, fields))
+        return readings
 
     def _all_bad(
         self, request: ReadRequest, reason: str, latency_s: float | None = None
@@ -342,13 +435,13 @@ class ModbusSource:
                 "%s: %s bad: %s (logged again only when this changes)", key, what, reason
             )
 
-    def _new_client(self) -> tuple[ModbusBaseClient, asyncio.Event]:
+    def _new_client(self) -> tuple[ModbusBaseClient, _LinkDrop]:
         """A pymodbus client for the link, with its own drop event.
 
         ``reconnect_delay=0`` turns off pymodbus's own reconnect task: we reconnect from
         :meth:`connect` with our backoff, so there is one schedule and one log of it.
         """
-        dropped = asyncio.Event()
+        dropped = _LinkDrop()
 
         def on_link_change(connected: bool) -> None:
             if not connected:
@@ -465,33 +558,17 @@ def _serial_client(
     )
 
 
-def _read_call(
-    client: ModbusBaseClient, request: ReadRequest
-) -> Callable[[], Coroutine[Any, Any, ModbusPDU]]:
-    """The pymodbus read coroutine factory for the request's table."""
-    method = {
-        RegisterType.COIL: client.read_coils,
-        RegisterType.DISCRETE_INPUT: client.read_discrete_inputs,
-        RegisterType.HOLDING: client.read_holding_registers,
-        RegisterType.INPUT: client.read_input_registers,
-    }[request.register_type]
-
-    async def call() -> ModbusPDU:
-        return await method(request.address, count=request.count, device_id=request.unit_id)
-
-    return call
+#: The pymodbus client method that reads each table.
+_READ_METHOD: dict[RegisterType, str] = {
+    RegisterType.COIL: "read_coils",
+    RegisterType.DISCRETE_INPUT: "read_discrete_inputs",
+    RegisterType.HOLDING: "read_holding_registers",
+    RegisterType.INPUT: "read_input_registers",
+}
 
 
-def _reading(
-    point: ModbusPoint, decoded: Decoded, raw: object, read_ts: float, latency_s: float
-) -> Reading:
-    """A good reading, or a bad one carrying the decode error."""
-    return Reading(
-        tag=point.tag,
-        value=decoded.value,
-        raw=raw,
-        quality=Quality.GOOD if decoded.reason is None else Quality.BAD,
-        reason=decoded.reason,
-        read_ts=read_ts,
-        latency_s=latency_s,
-    )
+def _placed(reading: Reading | None) -> Reading:
+    """A reading every point must have by now (each request returns one per point it serves)."""
+    if reading is None:
+        raise RuntimeError("modbus plan left a point without a reading")
+    return reading

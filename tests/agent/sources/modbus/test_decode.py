@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pymodbus.client.mixin import ModbusClientMixin
 
 from agent.sources.modbus import ByteOrder, DataType, ModbusPoint, RegisterType, WordOrder
-from agent.sources.modbus.decode import decode_bit, decode_registers
+from agent.sources.modbus.decode import decode_bit, decode_registers, point_decoder
 
 FORMATS = {
     DataType.INT16: ">h",
@@ -207,3 +207,52 @@ def test_bool_on_a_register_means_non_zero_and_coils_are_bools() -> None:
     assert decode_registers(bool_point, [0x0100]).value is True
     coil = ModbusPoint(tag="c", register_type=RegisterType.COIL, address=3, data_type=DataType.BOOL)
     assert decode_bit(coil, True).value is True
+
+
+@st.composite
+def register_points(draw: st.DrawFn) -> ModbusPoint:
+    """Any valid register-table point: every type, order, bit, string length, scale."""
+    data_type = draw(st.sampled_from(list(DataType)))
+    extra: dict[str, object] = {}
+    if data_type is DataType.BIT:
+        extra["bit_index"] = draw(st.integers(0, 15))
+    if data_type is DataType.STRING:
+        extra["string_registers"] = draw(st.integers(1, 6))
+    if data_type in FORMATS and draw(st.booleans()):
+        extra["scale"] = draw(st.sampled_from([0.01, 0.1, 10.0, -1.0]))
+        extra["offset"] = draw(st.sampled_from([0.0, -40.0, 273.15]))
+    byte_order, word_order = draw(st.sampled_from(ORDERS))
+    return point(data_type, byte_order, word_order, **extra)
+
+
+@given(register_points(), st.data())
+def test_prepared_decoder_equals_decode_registers(
+    register_point: ModbusPoint, data: st.DataObject
+) -> None:
+    # The poll loop's prepared decoder must give the same value and reason as the general one,
+    # for the point anywhere inside a longer response (NaN and infinity included).
+    before = data.draw(st.lists(st.integers(0, 0xFFFF), max_size=4))
+    words = data.draw(
+        st.lists(
+            st.integers(0, 0xFFFF), min_size=register_point.width, max_size=register_point.width
+        )
+    )
+    after = data.draw(st.lists(st.integers(0, 0xFFFF), max_size=4))
+    expected = decode_registers(register_point, words)
+    value, reason = point_decoder(register_point)([*before, *words, *after], len(before))
+    assert reason == expected.reason
+    if isinstance(value, float) and isinstance(expected.value, float):
+        assert value == expected.value or (math.isnan(value) and math.isnan(expected.value))
+    else:
+        assert value == expected.value
+    assert type(value) is type(expected.value)
+
+
+@given(st.lists(st.booleans(), min_size=1, max_size=20), st.data())
+def test_prepared_decoder_equals_decode_bit_on_bit_tables(
+    bits: list[bool], data: st.DataObject
+) -> None:
+    first = data.draw(st.integers(0, len(bits) - 1))
+    table = data.draw(st.sampled_from([RegisterType.COIL, RegisterType.DISCRETE_INPUT]))
+    coil = ModbusPoint(tag="c", register_type=table, address=0, data_type=DataType.BOOL)
+    assert point_decoder(coil)(bits, first) == (decode_bit(coil, bits[first]).value, None)
