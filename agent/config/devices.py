@@ -18,6 +18,7 @@ from agent.config.tags import (
     ModbusTagConfig,
     OpcUaTagConfig,
     Role,
+    S7TagConfig,
     TagConfig,
 )
 from contract.configfile.types import (
@@ -40,9 +41,10 @@ __all__ = [
     "ModbusTcpDeviceConfig",
     "OpcUaDeviceConfig",
     "Protocol",
+    "S7DeviceConfig",
 ]
 
-Protocol = Literal["modbus_tcp", "modbus_rtu", "opcua"]
+Protocol = Literal["modbus_tcp", "modbus_rtu", "opcua", "s7"]
 _BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 
 
@@ -305,10 +307,40 @@ class OpcUaDeviceConfig(_DeviceBase):
                 issues.add((key,), None, f"missing, required for {because}")
 
 
+class S7DeviceConfig(_DeviceBase):
+    """A Siemens S7 PLC over ISO-on-TCP (RFC 1006): address, rack and slot, connection type.
+
+    ``slot`` defaults to 1 (S7-1200/1500); an S7-300 CPU sits in slot 2. ``connection_type``
+    ``pg`` (programming device) is snap7's default, ``op`` (operator panel) and ``basic``
+    (S7 basic) use other connection resources of the CPU: an S7-200 SMART or S7-300 has few PG
+    connections, so use ``op`` or ``basic`` when a programming station is often connected.
+    ``pdu_size_bytes`` is the PDU size asked for; the PLC may grant less, and reads are
+    coalesced to fit what it granted. ``max_gap_bytes`` is how many unused bytes a coalesced
+    read may read through.
+    """
+
+    protocol: Literal["s7"]
+    host: Hostname
+    port: Port = 102
+    rack: Annotated[int, int_range(0, 7)] = 0
+    slot: Annotated[int, int_range(0, 31)] = 1
+    connection_type: Literal["pg", "op", "basic"] = "pg"
+    pdu_size_bytes: Annotated[int, int_range(240, 960, "bytes")] = 480
+    max_gap_bytes: Annotated[int, int_range(0, 960, "bytes")] = 16
+    tags: Annotated[dict[TagName, S7TagConfig], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _check(self) -> S7DeviceConfig:
+        issues = IssueList("S7DeviceConfig")
+        self._role_issues(issues)
+        issues.raise_if_any()
+        return self
+
+
 ModbusDeviceConfig = ModbusTcpDeviceConfig | ModbusRtuDeviceConfig
 
 #: One device of the configuration, chosen by its ``protocol`` key.
 DeviceConfig = Annotated[
-    ModbusTcpDeviceConfig | ModbusRtuDeviceConfig | OpcUaDeviceConfig,
+    ModbusTcpDeviceConfig | ModbusRtuDeviceConfig | OpcUaDeviceConfig | S7DeviceConfig,
     Field(discriminator="protocol"),
 ]

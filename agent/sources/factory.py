@@ -22,6 +22,7 @@ from agent.config import (
     ModbusRtuDeviceConfig,
     ModbusTcpDeviceConfig,
     OpcUaDeviceConfig,
+    S7DeviceConfig,
 )
 from agent.errors import UnsupportedProtocolError
 from agent.sources.base import Reading, Source
@@ -62,6 +63,11 @@ class SourceFactory:
             from agent.sources.opcua import OpcUaSource
 
             return OpcUaSource(device, self.clock)
+        if isinstance(device, S7DeviceConfig):
+            # Likewise: snap7 is imported only by a gateway that reads an S7 PLC.
+            from agent.sources.s7 import s7_source
+
+            return s7_source(device, self.clock)
         if isinstance(device, ModbusTcpDeviceConfig):
             link = TcpLink(host=device.host, port=device.port)
             return ModbusSource(
