@@ -98,6 +98,9 @@ class _ModbusDeviceBase(_DeviceBase):
     max_read_registers: Annotated[int, int_range(1, 125, "registers")] = 125
     max_read_bits: Annotated[int, int_range(1, 2000, "bits")] = 2000
     max_gap: Annotated[int, int_range(0, 125)] = 10
+    #: Quirks of real devices (docs/configuration.md); 0 changes nothing.
+    pause_after_connect_s: Annotated[float, float_range(0, 60, "s")] = 0.0
+    min_request_gap_s: Annotated[float, float_range(0, 10, "s")] = 0.0
     tags: Annotated[dict[TagName, ModbusTagConfig], Field(min_length=1)]
 
     unit_range: ClassVar[tuple[int, int]] = (0, 255)
@@ -155,12 +158,18 @@ def _overlaps(device: _ModbusDeviceBase) -> list[tuple[str, str]]:
 
 
 class ModbusTcpDeviceConfig(_ModbusDeviceBase):
-    """A Modbus TCP device (or a gateway in front of serial devices: set ``unit_id`` per tag)."""
+    """A Modbus TCP device (or a gateway in front of serial devices: set ``unit_id`` per tag).
+
+    ``share_connection``: devices behind one TCP-to-RS-485 gateway (same host and port) that all
+    set it read over one TCP connection, one request at a time, as devices on one serial line
+    do; the default (false) gives each device its own connection, as before.
+    """
 
     protocol: Literal["modbus_tcp"]
     host: Hostname
     port: Port = 502
     unit_id: Annotated[int, int_range(0, 255)] = 1
+    share_connection: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> ModbusTcpDeviceConfig:
