@@ -18,6 +18,9 @@ from snap7.type import SrvArea
 __all__ = ["S7Sim", "SimArea"]
 
 log = logging.getLogger(__name__)
+# snap7's server logs every refused read as a WARNING; refusing is this PLC's job, and the
+# client reports it, so only its errors are worth a line.
+logging.getLogger("snap7.server").setLevel(logging.ERROR)
 
 SimArea = Literal["db", "merker", "input", "output"]
 _SRV_AREAS: dict[str, SrvArea] = {
