@@ -95,8 +95,25 @@ def script(name: str) -> list[str]:
 # --- the plant and the agent's view of it -------------------------------------------------
 
 
-def plant_document(machines: int) -> dict[str, Any]:
-    """A plant of ``machines`` Modbus machines, units 1..N, running around the clock."""
+def plant_document(machines: int, s7_machines: int = 0) -> dict[str, Any]:
+    """A plant of ``machines`` Modbus machines, units 1..N, and ``s7_machines`` S7 machines
+    (data blocks 101.., docs/simulator.md), all running around the clock."""
+    s7 = [
+        {"id": f"s7-{n:02d}", "protocol": "s7", "s7_db": S7_FIRST_DB + n - 1, "cycle_s": 20 + n,
+         "calendar": {"shifts": [{"name": "all", "start": "00:00", "end": "00:00",
+                                  "days": ALL_WEEK}]}}
+        for n in range(1, s7_machines + 1)
+    ]  # fmt: skip
+    document = _modbus_plant(machines)
+    document["machines"] += s7
+    return document
+
+
+#: The data block of the first S7 machine of a bench plant.
+S7_FIRST_DB = 101
+
+
+def _modbus_plant(machines: int) -> dict[str, Any]:
     return {
         "plant": "bench-plant",
         "machines": [
@@ -209,11 +226,13 @@ class SimProcess:
 
     workdir: Path
     machines: int
+    s7_machines: int = 0
     tick_s: float = 0.05
     startup_timeout_s: float = 30.0
     process: subprocess.Popen[str] | None = None
     modbus: tuple[str, int] = ("127.0.0.1", 0)
     control: tuple[str, int] = ("127.0.0.1", 0)
+    s7: tuple[str, int] = ("127.0.0.1", 0)
     _control_file: TextIO | None = None
     _control_sock: socket.socket | None = None
 
@@ -222,13 +241,16 @@ class SimProcess:
 
         self.workdir.mkdir(parents=True, exist_ok=True)
         plant_path = self.workdir / "plant.yaml"
-        plant_path.write_text(yaml.safe_dump(plant_document(self.machines)), encoding="utf-8")
-        modbus_port, control_port = free_ports(2)
+        plant = plant_document(self.machines, self.s7_machines)
+        plant_path.write_text(yaml.safe_dump(plant), encoding="utf-8")
+        modbus_port, control_port, s7_port = free_ports(3)
         argv = [
             *script("retrofit-sim"), "run", str(plant_path),
             "--modbus-port", str(modbus_port), "--control-port", str(control_port),
             "--tick", str(self.tick_s), "--speed", "1", "--seed", "1", "--log-level", "WARNING",
         ]  # fmt: skip
+        if self.s7_machines:
+            argv += ["--s7-port", str(s7_port)]
         log_file = (self.workdir / "sim.log").open("w")
         self.process = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=log_file, text=True, cwd=REPO_ROOT
@@ -239,6 +261,7 @@ class SimProcess:
             raise RuntimeError(f"retrofit-sim did not start: {ready!r}; see {log_file.name}")
         self.modbus = ("127.0.0.1", modbus_port)
         self.control = ("127.0.0.1", control_port)
+        self.s7 = ("127.0.0.1", s7_port)
         return self
 
     def __exit__(self, *_exc: object) -> None:
