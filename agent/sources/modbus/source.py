@@ -246,16 +246,18 @@ class ModbusSource:
     async def _send(self, client: ModbusBaseClient, request: ReadRequest) -> Sequence[int | bool]:
         """Send one read; the values on success, else raises _RequestFailed with the reason."""
         call = _read_call(client, request)
-        await self._keep_request_gap()
+        gap_s = self._connection.min_request_gap_s
+        if gap_s <= 0:  # the default: nothing to wait for or to remember
+            return await self._send_now(call, request)
+        await self._keep_request_gap(gap_s)
         try:
             return await self._send_now(call, request)
         finally:
             self._last_answer_s = time.monotonic()
 
-    async def _keep_request_gap(self) -> None:
-        """Wait until ``min_request_gap_s`` has passed since the link's last answer."""
-        gap_s = self._connection.min_request_gap_s
-        if gap_s <= 0 or self._last_answer_s is None:
+    async def _keep_request_gap(self, gap_s: float) -> None:
+        """Wait until ``gap_s`` has passed since the link's last answer."""
+        if self._last_answer_s is None:
             return
         wait_s = self._last_answer_s + gap_s - time.monotonic()
         if wait_s > 0:
