@@ -17,16 +17,18 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
+from typing import Any
 
 from snap7.async_client import AsyncClient
 from snap7.error import S7ConnectionError, S7Error, S7ProtocolError, S7TimeoutError
 from snap7.type import Area
 
-from agent.sources.backoff import Backoff
+from agent.sources.readings import bad_reading, decoded_reading
+from agent.sources.reconnect import LinkState
 from contract.clock import Clock, WallClock
 
-from ..base import Quality, Reading
+from ..base import Reading
 from .coalesce import S7ReadRequest, max_read_bytes, plan_reads, split_read
 from .decode import decode_point
 from .points import S7MemoryArea, S7Point
@@ -50,6 +52,17 @@ _AREAS = {
     S7MemoryArea.INPUT: Area.PE,
     S7MemoryArea.OUTPUT: Area.PA,
 }
+
+
+class _DeviceLog(logging.LoggerAdapter[logging.Logger]):
+    """``device <id>: `` before every line, the id also as ``extra["device"]``."""
+
+    def process(
+        self, msg: Any, kwargs: MutableMapping[str, Any]
+    ) -> tuple[Any, MutableMapping[str, Any]]:
+        extra = self.extra or {}
+        kwargs["extra"] = {**extra, **kwargs.get("extra", {})}
+        return f"device {extra.get('device')}: {msg}", kwargs
 
 
 class _ReadFailed(Exception):
@@ -86,13 +99,15 @@ class S7Source:
         self._points = tuple(points)
         self._plan = plan_reads(points, max_read_bytes(connection.pdu_size), connection.max_gap)
         self._clock: Clock = clock or WallClock()
-        self._backoff = Backoff(connection.backoff_initial_s, connection.backoff_max_s, rng)
-        self._log = logging.LoggerAdapter(log, {"device": device_id})
+        self._log = _DeviceLog(log, {"device": device_id})
+        self._link = LinkState(
+            self._log,
+            connection.describe(),
+            connection.backoff_initial_s,
+            connection.backoff_max_s,
+            rng,
+        )
         self._client: AsyncClient | None = None
-        self._link_reason: str | None = "not connected yet"
-        self._next_attempt_s = 0.0
-        self._down_since_s: float | None = None
-        self._split_logged: set[str] = set()
 
     @property
     def plan(self) -> tuple[S7ReadRequest, ...]:
@@ -110,8 +125,7 @@ class S7Source:
             if self._client.get_connected():
                 return
             await self._drop()
-        now_s = time.monotonic()
-        if now_s < self._next_attempt_s:
+        if not self._link.may_try():
             return
         client = AsyncClient()
         client.set_connection_type(int(self._connection.connection_type))
@@ -122,21 +136,22 @@ class S7Source:
                 await client.connect(settings.host, settings.rack, settings.slot, settings.port)
         except (S7Error, OSError, TimeoutError) as exc:
             await _quietly_disconnect(client)
-            self._on_connect_failed(
-                connect_reason(_cause(exc), settings.describe(), settings.timeout_s * 2), now_s
-            )
+            reason = connect_reason(_cause(exc), settings.describe(), settings.timeout_s * 2)
+            self._link.connect_failed(reason)
             return
         if client.connection is not None:
             client.connection.timeout = settings.timeout_s
         self._client = client
-        self._on_connected(client.pdu_length)
+        granted = client.pdu_length
+        self._plan = plan_reads(self._points, max_read_bytes(granted), self._connection.max_gap)
+        self._link.connected(f"PDU {granted} bytes, {len(self._plan)} reads per poll")
 
     async def read(self) -> list[Reading]:
         """Read every point once; one reading per point, in the order given. Never raises."""
         try:
             return await self._read()
         except Exception as exc:  # the poll loop must survive our own bugs too; say so loudly
-            self._log.exception("device %s: s7 read failed unexpectedly", self.device_id)
+            self._log.exception("s7 read failed unexpectedly")
             return [self._bad(point, f"internal error: {exc!r}") for point in self._points]
 
     async def close(self) -> None:
@@ -144,12 +159,12 @@ class S7Source:
         if self._client is not None:
             await _quietly_disconnect(self._client)
             self._client = None
-            self._log.info("device %s: closed connection to %s", self.device_id, self._where())
+            self._log.info("closed connection to %s", self._connection.describe())
 
     async def _read(self) -> list[Reading]:
         await self.connect()
         if self._client is None:
-            reason = self._link_reason or CONNECTION_LOST
+            reason = self._link.reason or CONNECTION_LOST
             return [self._bad(point, reason) for point in self._points]
         by_tag: dict[str, Reading] = {}
         may_reconnect = True
@@ -169,7 +184,7 @@ class S7Source:
         """Readings for one request; splits a coalesced range the PLC refuses."""
         client = self._client
         if client is None:
-            return self._all_bad(request, self._link_reason or CONNECTION_LOST)
+            return self._all_bad(request, self._link.reason or CONNECTION_LOST)
         started_s = time.monotonic()
         try:
             data = await self._send(client, request)
@@ -180,7 +195,7 @@ class S7Source:
             refused = failure.code in (ADDRESS_OUT_OF_RANGE, OBJECT_DOES_NOT_EXIST)
             if refused and len(request.points) > 1:
                 return await self._run_split(request)
-            self._log.debug("device %s: %s: %s", self.device_id, request.describe(), failure.reason)
+            self._log.debug("%s: %s", request.describe(), failure.reason)
             return self._all_bad(request, failure.reason, time.monotonic() - started_s)
         latency_s = time.monotonic() - started_s
         read_ts = self._clock.timestamp()
@@ -192,9 +207,8 @@ class S7Source:
         index = self._plan.index(request)
         self._plan[index : index + 1] = parts
         self._log.warning(
-            "device %s: the PLC refused %s (a hole or the end of a block inside it); reading "
-            "its %d points separately from now on",
-            self.device_id,
+            "the PLC refused %s (a hole or the end of a block inside it); reading its %d "
+            "points separately from now on",
             request.describe(),
             len(parts),
         )
@@ -230,83 +244,23 @@ class S7Source:
         first = point.start - request.start
         raw = data[first : first + point.size]
         decoded = decode_point(point, raw)
-        return Reading(
-            tag=point.tag,
-            value=decoded.value,
-            raw=raw,
-            quality=Quality.GOOD if decoded.reason is None else Quality.BAD,
-            reason=decoded.reason,
-            read_ts=read_ts,
-            latency_s=latency_s,
-        )
+        return decoded_reading(point.tag, decoded.value, decoded.reason, raw, read_ts, latency_s)
 
     def _all_bad(
         self, request: S7ReadRequest, reason: str, latency_s: float | None = None
     ) -> list[Reading]:
-        return [self._bad(point, reason, latency_s) for point in request.points]
+        read_ts = self._clock.timestamp()
+        return [bad_reading(point.tag, reason, read_ts, latency_s) for point in request.points]
 
-    def _bad(self, point: S7Point, reason: str, latency_s: float | None = None) -> Reading:
-        return Reading(
-            tag=point.tag,
-            value=None,
-            raw=None,
-            quality=Quality.BAD,
-            reason=reason,
-            read_ts=self._clock.timestamp(),
-            latency_s=latency_s,
-        )
-
-    def _where(self) -> str:
-        return self._connection.describe()
+    def _bad(self, point: S7Point, reason: str) -> Reading:
+        return bad_reading(point.tag, reason, self._clock.timestamp())
 
     async def _drop(self, reason: str = CONNECTION_LOST) -> None:
         """Forget a connection that failed; the next connect() tries at once."""
         if self._client is not None:
             await _quietly_disconnect(self._client)
             self._client = None
-        self._log.warning(
-            "device %s: %s to %s; reconnecting", self.device_id, reason, self._where()
-        )
-        self._link_reason = CONNECTION_LOST
-        self._backoff.reset()
-        self._next_attempt_s = 0.0
-        self._down_since_s = time.monotonic()
-
-    def _on_connected(self, pdu_size: int) -> None:
-        granted = max_read_bytes(pdu_size)
-        self._plan = plan_reads(self._points, granted, self._connection.max_gap)
-        if self._down_since_s is None:
-            self._log.info(
-                "device %s: connected to %s, PDU %d bytes, %d reads per poll",
-                self.device_id, self._where(), pdu_size, len(self._plan),
-            )  # fmt: skip
-        else:
-            self._log.info(
-                "device %s: connected to %s after %d failed attempts over %.1f s",
-                self.device_id,
-                self._where(),
-                self._backoff.failures,
-                time.monotonic() - self._down_since_s,
-            )
-        self._backoff.reset()
-        self._link_reason = None
-        self._down_since_s = None
-
-    def _on_connect_failed(self, reason: str, now_s: float) -> None:
-        delay_s = self._backoff.next_delay_s()
-        self._next_attempt_s = now_s + delay_s
-        if self._down_since_s is None:
-            self._down_since_s = now_s
-        if reason != self._link_reason:
-            self._log.warning(
-                "device %s: cannot connect: %s; retrying in %.1f s, backing off to %g s "
-                "(logged again only when the reason changes)",
-                self.device_id,
-                reason,
-                delay_s,
-                self._connection.backoff_max_s,
-            )
-        self._link_reason = reason
+        self._link.dropped(reason, CONNECTION_LOST)
 
 
 def _cause(exc: BaseException) -> BaseException:
