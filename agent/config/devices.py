@@ -320,9 +320,9 @@ class S7DeviceConfig(_DeviceBase):
     """A Siemens S7 PLC over ISO-on-TCP (RFC 1006): address, rack and slot, connection type.
 
     ``slot`` defaults to 1 (S7-1200/1500); an S7-300 CPU sits in slot 2. ``connection_type``
-    ``pg`` (programming device) is snap7's default, ``op`` (operator panel) and ``basic``
-    (S7 basic) use other connection resources of the CPU: an S7-200 SMART or S7-300 has few PG
-    connections, so use ``op`` or ``basic`` when a programming station is often connected.
+    defaults to ``op`` (operator panel), not snap7's ``pg`` (programming device): an S7-200
+    SMART or S7-300 usually has one PG connection, and an agent that polls forever must not
+    take it from the engineer's laptop (Telegraf #14994); ``basic`` is the third resource.
     ``pdu_size_bytes`` is the PDU size asked for; the PLC may grant less, and reads are
     coalesced to fit what it granted. ``max_gap_bytes`` is how many unused bytes a coalesced
     read may read through.
@@ -333,7 +333,7 @@ class S7DeviceConfig(_DeviceBase):
     port: Port = 102
     rack: Annotated[int, int_range(0, 7)] = 0
     slot: Annotated[int, int_range(0, 31)] = 1
-    connection_type: Literal["pg", "op", "basic"] = "pg"
+    connection_type: Literal["pg", "op", "basic"] = "op"
     pdu_size_bytes: Annotated[int, int_range(240, 960, "bytes")] = 480
     max_gap_bytes: Annotated[int, int_range(0, 960, "bytes")] = 16
     tags: Annotated[dict[TagName, S7TagConfig], Field(min_length=1)]

@@ -195,7 +195,7 @@ def s7_command(
     ] = 1,
     connection_type: Annotated[
         str, typer.Option("--type", help="Connection type asked of the CPU: pg, op or basic.")
-    ] = "pg",
+    ] = "op",
     timeout_s: Annotated[
         float, typer.Option("--timeout", help="Seconds to wait for the connect and each answer.")
     ] = 2.0,

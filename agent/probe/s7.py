@@ -89,7 +89,7 @@ def probe_s7(
     *,
     rack: int = 0,
     slot: int = 1,
-    connection_type: str = "pg",
+    connection_type: str = "op",
     timeout_s: float = 2.0,
 ) -> int:
     """Read the ``read`` range of the PLC at ``target`` (``HOST[:PORT]``) and print the table.

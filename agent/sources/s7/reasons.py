@@ -44,8 +44,8 @@ _HINTS = {
 }
 _HANDSHAKE_CLOSED = (
     "the PLC closed the connection during the handshake: its connections of this type may all "
-    "be in use (max clients reached; S7-200 SMART and S7-300 allow few PG connections, try "
-    "connection_type op or basic), or rack/slot do not name the CPU"
+    "be in use (max clients reached; S7-200 SMART and S7-300 CPUs allow few connections of "
+    "each type: try another connection_type, op, basic or pg), or rack/slot do not name the CPU"
 )
 
 
@@ -78,6 +78,8 @@ def connect_reason(exc: BaseException, where: str, timeout_s: float) -> str:
         return f"connection refused by {where} (nothing listening: wrong host or port?)"
     if isinstance(exc, TimeoutError) or "timeout" in text.lower():
         return f"no answer from {where} within {timeout_s:g} s"
-    if "closed by peer" in text or "Connection closed" in text:
+    # The CPU closes at once: a FIN reads as "closed by peer", and if our connection request
+    # was already in its buffer the close is a reset.
+    if any(sign in text for sign in ("closed by peer", "Connection closed", "reset by peer")):
         return f"{_HANDSHAKE_CLOSED} ({where})"
     return f"cannot connect to {where}: {text or type(exc).__name__}"

@@ -29,7 +29,7 @@ class S7Connection:
     port: int = 102
     rack: int = 0
     slot: int = 1
-    connection_type: S7ConnectionType = S7ConnectionType.PG
+    connection_type: S7ConnectionType = S7ConnectionType.OP
     pdu_size: int = 480
     max_gap: int = 16
     timeout_s: float = 1.0
