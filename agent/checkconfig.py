@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agent.config import AgentConfig, DeviceConfig, LoadedConfig, OpcUaDeviceConfig, load_config
-from agent.config.devices import ModbusRtuDeviceConfig, ModbusTcpDeviceConfig
+from agent.config.devices import ModbusRtuDeviceConfig, ModbusTcpDeviceConfig, S7DeviceConfig
 from agent.config.tags import KPI_ROLES
 from agent.errors import SourceError
 from agent.sources.base import Quality, Reading, Source
@@ -152,6 +152,9 @@ def _connection(device: DeviceConfig) -> str:
         parity = device.parity[0].upper()
         line = f"{device.baudrate} {device.byte_size}{parity}{device.stop_bits}"
         return f"{device.serial_port} {line} unit {device.unit_id}"
+    if isinstance(device, S7DeviceConfig):
+        where = f"{device.host}:{device.port} rack {device.rack} slot {device.slot}"
+        return f"{where} ({device.connection_type.upper()})"
     return f"{device.endpoint} ({device.security_policy}, {device.read_mode})"
 
 

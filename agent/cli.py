@@ -19,7 +19,7 @@ __all__ = ["app", "main"]
 app = typer.Typer(
     name="retrofit-agent",
     help=(
-        "Edge agent for retrofit-verify: reads equipment over Modbus and OPC UA, turns it into "
+        "Edge agent for retrofit-verify: reads equipment over Modbus, OPC UA and S7, turns it into "
         "signed KPI windows and sends them to the collector over MQTT."
     ),
     no_args_is_help=True,

@@ -21,6 +21,11 @@ bare loop is printed beside it as the overhead of the agent's own code per reque
 per good tag (``time.process_time``): on a shared machine the tags/s of a phase follow what CPU
 the others left, the CPU per tag much less, so ``cpu_ratio_coalesced`` (bare CPU per tag / ours)
 is printed beside the ratio.
+
+S7 (issue 18, ``s7_poll.py``): the same simulator process also plays one S7 PLC with four
+machines' data blocks; two more phases per round compare the agent's ``S7Source`` (13 tags in
+one read per poll) with a bare python-snap7 loop reading the same 50 bytes (``s7_ratio``,
+goal >= 0.9, printed on the same result line).
 """
 
 from __future__ import annotations
@@ -36,9 +41,10 @@ from pathlib import Path
 
 import common
 from pymodbus.client import AsyncModbusTcpClient
+from s7_poll import S7_DEVICES, S7Bench
 
 from agent.config import ModbusTcpDeviceConfig
-from agent.sources.base import Quality
+from agent.sources.base import Quality, Source
 from agent.sources.factory import SourceFactory
 from agent.sources.modbus import ModbusSource
 
@@ -80,9 +86,7 @@ async def _run_for(
     return sum(r[0] for r in results), sum(r[1] for r in results), time.perf_counter() - started
 
 
-def _source_loop(
-    source: ModbusSource,
-) -> Callable[[Callable[[], bool]], Awaitable[tuple[int, int]]]:
+def _source_loop(source: Source) -> Callable[[Callable[[], bool]], Awaitable[tuple[int, int]]]:
     async def loop(going: Callable[[], bool]) -> tuple[int, int]:
         good = bad = 0
         while going():
@@ -179,15 +183,30 @@ class Bench:
         return [_bare_loop(c, u, reads) for c, u in zip(self.clients, units, strict=True)]
 
 
+async def _s7_phase(sim: common.SimProcess, s7: S7Bench, name: str, duration_s: float) -> Phase:
+    """Time one S7 phase (the simulator counts Modbus requests only: 0 here)."""
+    sim_cpu = common.cpu_seconds(sim.pid)
+    good, bad, elapsed_s = await _run_for(duration_s, s7.loops(name, _source_loop))
+    sim_cpu_pct = 100 * (common.cpu_seconds(sim.pid) - sim_cpu) / elapsed_s
+    return Phase(name, good, bad, 0, elapsed_s, sim_cpu_pct)
+
+
 async def _measure(sim: common.SimProcess, rounds: int, phase_s: float) -> dict[str, list[Phase]]:
     bench = Bench(sim)
     await bench.connect()
-    print(f"plan per device: {bench.plan_summary()}")
-    results: dict[str, list[Phase]] = {"ours": [], "per_tag": [], "coalesced": []}
+    s7 = S7Bench(*sim.s7, common.S7_FIRST_DB)
+    await s7.connect()
+    print(f"plan per device: {bench.plan_summary()}; S7: {s7.plan_summary()}")
+    results: dict[str, list[Phase]] = {
+        "ours": [], "per_tag": [], "coalesced": [], "s7_ours": [], "s7_bare": []
+    }  # fmt: skip
     try:
         for round_no in range(1, rounds + 1):
             for name in results:
-                phase = await bench.phase(name, phase_s)
+                if name.startswith("s7_"):
+                    phase = await _s7_phase(sim, s7, name, phase_s)
+                else:
+                    phase = await bench.phase(name, phase_s)
                 results[name].append(phase)
                 print(
                     f"  round {round_no} {name:9s}: {phase.tags_per_s:9.0f} tags/s, "
@@ -197,6 +216,7 @@ async def _measure(sim: common.SimProcess, rounds: int, phase_s: float) -> dict[
                 )
     finally:
         await bench.close()
+        await s7.close()
     return results
 
 
@@ -217,16 +237,18 @@ def main() -> None:
     print(f"agent_poll: {common.machine_summary()}")
     print(
         f"{DEVICES} devices x {common.TAGS_PER_DEVICE} tags, simulator in its own process "
-        f"(retrofit-sim run), {rounds} rounds x 3 phases x {phase_s:g} s"
+        f"(retrofit-sim run), {rounds} rounds x 5 phases x {phase_s:g} s; S7: {S7_DEVICES} "
+        "devices x 13 tags on the same process's S7 PLC"
     )
     with (
         tempfile.TemporaryDirectory(prefix="bench-poll-") as workdir,
-        common.SimProcess(Path(workdir), machines=DEVICES) as sim,
+        common.SimProcess(Path(workdir), machines=DEVICES, s7_machines=S7_DEVICES) as sim,
     ):
         results = asyncio.run(_measure(sim, rounds, phase_s))
     ours, per_tag, coalesced = (_median(results[k]) for k in ("ours", "per_tag", "coalesced"))
     ours_requests = statistics.median(p.requests / p.elapsed_s for p in results["ours"])
     ours_cpu, coalesced_cpu = _median_cpu(results["ours"]), _median_cpu(results["coalesced"])
+    s7_ours, s7_bare = (_median(results[k]) for k in ("s7_ours", "s7_bare"))
     print(
         common.result_line(
             "agent_poll",
@@ -242,6 +264,10 @@ def main() -> None:
             coalesced_cpu_us_per_tag=f"{coalesced_cpu:.2f}",
             ours_requests_per_s=f"{ours_requests:.0f}",
             sim_cpu_pct=f"{statistics.median(p.sim_cpu_pct for p in results['ours']):.0f}",
+            s7_ratio=f"{s7_ours / s7_bare:.2f}",
+            s7_ours=f"{s7_ours:.0f}tags/s",
+            s7_limit=f"{s7_bare:.0f}tags/s",
+            s7_goal=">=0.9",
         )
     )
 

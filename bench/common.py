@@ -96,8 +96,25 @@ def script(name: str) -> list[str]:
 # --- the plant and the agent's view of it -------------------------------------------------
 
 
-def plant_document(machines: int, protocol: str = "modbus") -> dict[str, Any]:
-    """A plant of ``machines`` Modbus (units 1..N) or OPC UA machines, running around the clock."""
+def plant_document(machines: int, protocol: str = "modbus", s7_machines: int = 0) -> dict[str, Any]:
+    """A plant of ``machines`` Modbus (units 1..N) or OPC UA machines and ``s7_machines`` S7
+    machines (data blocks 101.., docs/simulator.md), all running around the clock."""
+    s7 = [
+        {"id": f"s7-{n:02d}", "protocol": "s7", "s7_db": S7_FIRST_DB + n - 1, "cycle_s": 20 + n,
+         "calendar": {"shifts": [{"name": "all", "start": "00:00", "end": "00:00",
+                                  "days": ALL_WEEK}]}}
+        for n in range(1, s7_machines + 1)
+    ]  # fmt: skip
+    document = _plant(machines, protocol)
+    document["machines"] += s7
+    return document
+
+
+#: The data block of the first S7 machine of a bench plant.
+S7_FIRST_DB = 101
+
+
+def _plant(machines: int, protocol: str) -> dict[str, Any]:
     return {
         "plant": "bench-plant",
         "machines": [
@@ -250,6 +267,7 @@ class SimProcess:
 
     workdir: Path
     machines: int
+    s7_machines: int = 0
     tick_s: float = 0.05
     protocol: str = "modbus"
     startup_timeout_s: float = 120.0
@@ -257,6 +275,7 @@ class SimProcess:
     modbus: tuple[str, int] = ("127.0.0.1", 0)
     control: tuple[str, int] = ("127.0.0.1", 0)
     opcua_endpoint: str | None = None
+    s7: tuple[str, int] = ("127.0.0.1", 0)
     _control_file: TextIO | None = None
     _control_sock: socket.socket | None = None
 
@@ -265,9 +284,9 @@ class SimProcess:
 
         self.workdir.mkdir(parents=True, exist_ok=True)
         plant_path = self.workdir / "plant.yaml"
-        document = plant_document(self.machines, self.protocol)
+        document = plant_document(self.machines, self.protocol, self.s7_machines)
         plant_path.write_text(yaml.safe_dump(document), encoding="utf-8")
-        modbus_port, control_port, opcua_port = free_ports(3)
+        modbus_port, control_port, opcua_port, s7_port = free_ports(4)
         argv = [
             *script("retrofit-sim"), "run", str(plant_path),
             "--modbus-port", str(modbus_port), "--control-port", str(control_port),
@@ -275,6 +294,8 @@ class SimProcess:
         ]  # fmt: skip
         if self.protocol == "opcua":
             argv += ["--opcua-port", str(opcua_port)]
+        if self.s7_machines:
+            argv += ["--s7-port", str(s7_port)]
         log_file = (self.workdir / "sim.log").open("w")
         self.process = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=log_file, text=True, cwd=REPO_ROOT
@@ -286,6 +307,7 @@ class SimProcess:
         self.modbus = ("127.0.0.1", modbus_port)
         self.control = ("127.0.0.1", control_port)
         self.opcua_endpoint = json.loads(ready).get("opcua")
+        self.s7 = ("127.0.0.1", s7_port)
         return self
 
     def __exit__(self, *_exc: object) -> None:

@@ -13,6 +13,9 @@ NOISY_LIBRARIES = {
     "pymodbus": logging.CRITICAL,
     "asyncua": logging.CRITICAL,
     "httpx": logging.WARNING,
+    # python-snap7 logs INFO lines for every client made and every disconnect: three lines per
+    # reconnect attempt while a PLC is away.
+    "snap7": logging.WARNING,
 }
 
 

@@ -80,11 +80,26 @@ def _opcua_tags(machine: MachineConfig) -> dict[str, Any]:
     }
 
 
+def _s7_tags(machine: MachineConfig) -> dict[str, Any]:
+    """Tags of a machine's data block (``sim.s7_machine``)."""
+    block = {"area": "db", "db": machine.s7_db}
+    counter = {**block, "data_type": "dword", "width": machine.counter_bits}
+    return {
+        "state": {"role": "state", **block, "byte": 0, "data_type": "int", "state_map": STATE_MAP},
+        "total": {"role": "total_count", **counter, "byte": 4},
+        "rejects": {"role": "reject_count", **counter, "byte": 8},
+        "energy": {"role": "energy_kwh", **block, "byte": 16, "data_type": "lreal"},
+        "power": {"role": "power_kw", **block, "byte": 24, "data_type": "real"},
+        "cycle_time": {"role": "cycle_time_s", **block, "byte": 28, "data_type": "real"},
+    }
+
+
 def agent_devices(
     plant: PlantConfig,
     *,
     modbus: tuple[str, int] | None,
     opcua_endpoint: str | None,
+    s7: tuple[str, int] | None = None,
     poll_interval_s: float = 5.0,
     ideal_cycle_factor: float = 0.9,
     float_table: Literal["input", "holding"] = "input",
@@ -125,6 +140,19 @@ def agent_devices(
                     "timeout_s": 2,
                     "sampling_interval_s": 0.05,
                     "tags": _opcua_tags(machine),
+                }
+            )
+        elif machine.protocol == "s7" and s7 is not None:
+            host, port = s7
+            devices.append(
+                {
+                    **common,
+                    "protocol": "s7",
+                    "host": host,
+                    "port": port,
+                    "connection_type": "op",
+                    "timeout_s": 1,
+                    "tags": _s7_tags(machine),
                 }
             )
     return devices

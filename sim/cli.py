@@ -51,6 +51,9 @@ def run(
     ] = None,
     rtu_baudrate: Annotated[int, typer.Option(help="RTU baud rate.")] = 19200,
     opcua_port: Annotated[int | None, typer.Option(help="OPC UA port to listen on.")] = None,
+    s7_port: Annotated[
+        int | None, typer.Option(help="S7 (ISO-on-TCP) port to listen on; a PLC uses 102.")
+    ] = None,
     control_port: Annotated[
         int | None, typer.Option(help="Line-based TCP control port for faults.")
     ] = None,
@@ -105,6 +108,7 @@ def run(
             opcua_port=opcua_port,
             opcua_users=users,
             opcua_anonymous=not no_anonymous,
+            s7_port=s7_port,
             work_dir=work_dir or Path(scratch),
             tick_s=tick,
             truth_bin_s=truth_bin,
@@ -174,6 +178,7 @@ async def _serve(
             "event": "ready",
             "modbus": f"{host}:{sim.modbus_address[1]}" if sim.modbus_address else None,
             "opcua": sim.opcua.endpoint if sim.opcua else None,
+            "s7": f"{host}:{sim.s7_address[1]}" if sim.s7_address else None,
             "control": f"{host}:{control_port}" if control_port is not None else None,
             "start": start_dt.isoformat(),
             "anchor": anchor_ts,

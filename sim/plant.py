@@ -102,8 +102,10 @@ class MachineConfig(_Model):
     """One simulated machine."""
 
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-    protocol: Literal["modbus", "opcua"]
+    protocol: Literal["modbus", "opcua", "s7"]
     unit_id: Annotated[int, Field(ge=1, le=247)] | None = None
+    #: The data block an ``s7`` machine's values are in (``sim.s7_machine``).
+    s7_db: Annotated[int, Field(ge=1, le=65535)] | None = None
     counter_bits: Literal[16, 32] = 32
     word_order: Literal["big", "little"] = "big"
     calendar: Calendar = Field(default_factory=Calendar)
@@ -129,13 +131,15 @@ class MachineConfig(_Model):
     def _unit_for_modbus(self) -> MachineConfig:
         if self.protocol == "modbus" and self.unit_id is None:
             raise ValueError(f"machine {self.id!r}: protocol modbus needs unit_id (1..247)")
-        if self.protocol == "opcua" and self.unit_id is not None:
+        if self.protocol != "modbus" and self.unit_id is not None:
             raise ValueError(f"machine {self.id!r}: unit_id is only for protocol modbus")
         if self.script is not None and (self.scenario is not None or self.counter_resets_per_day):
             raise ValueError(
                 f"machine {self.id!r}: a scripted machine replays its script; scenario and "
                 "counter_resets_per_day are for the modelled machine"
             )
+        if (self.protocol == "s7") != (self.s7_db is not None):
+            raise ValueError(f"machine {self.id!r}: s7_db (1..65535) is for, and needed by, s7")
         return self
 
 

@@ -23,6 +23,8 @@ from sim.modbus_server import ExceptionFault, ModbusSim
 from sim.opcua_server import OpcUaSim
 from sim.plant import MachineConfig, PlantConfig
 from sim.registers import STATE_BITS, STATE_CODES
+from sim.s7_machine import MACHINE_DB_SIZE, encode_s7_machine
+from sim.s7_server import S7Sim
 from sim.scripted import ScriptedMachine, load_script
 
 __all__ = ["SIGNALS", "Simulator"]
@@ -59,6 +61,7 @@ class Simulator:
         opcua_port: int | None = None,
         opcua_users: Mapping[str, str] | None = None,
         opcua_anonymous: bool = True,
+        s7_port: int | None = None,
         work_dir: Path | None = None,
         tick_s: float = 0.05,
         truth_bin_s: int = 60,
@@ -80,6 +83,7 @@ class Simulator:
         pattern_unit = plant.test_pattern.unit_id if plant.test_pattern else None
         serve_modbus = modbus_port is not None or rtu_port is not None
         self.modbus = ModbusSim(units, pattern_unit) if serve_modbus else None
+        self.s7 = _s7_plc(plant, host, s7_port)
         opcua_ids = [m.id for m in plant.machines if m.protocol == "opcua"]
         self.opcua: OpcUaSim | None = None
         if opcua_port is not None:
@@ -113,6 +117,11 @@ class Simulator:
             return None
         return self.host, self.modbus.tcp_port or self._modbus_port
 
+    @property
+    def s7_address(self) -> tuple[str, int] | None:
+        """(host, port) of the S7 PLC simulator, if one runs (the real port when 0 was asked)."""
+        return (self.s7.host, self.s7.port) if self.s7 is not None else None
+
     async def start(self) -> None:
         """Create the machines at the start time, publish their values and start the servers.
 
@@ -141,6 +150,8 @@ class Simulator:
                 await self.modbus.start_rtu(self._rtu[0], self._rtu[1])
         if self.opcua is not None:
             await self.opcua.start()
+        if self.s7 is not None:
+            self.s7.start()
 
     async def stop(self) -> None:
         """Stop ticking and close every server."""
@@ -153,6 +164,9 @@ class Simulator:
             await self.modbus.stop()
         if self.opcua is not None:
             await self.opcua.stop()
+        if self.s7 is not None:
+            # snap7's server joins its threads (up to a second per client): not on the loop.
+            await asyncio.to_thread(self.s7.stop)
 
     async def step(self) -> float:
         """Advance every machine to the clock's plant time and publish; return that time."""
@@ -258,6 +272,18 @@ class Simulator:
         await asyncio.sleep(max(0.0, down_s))
         await self.opcua.start()
 
+    async def restart_s7(self, down_s: float = 0.0) -> None:
+        """Switch the S7 PLC off (every connection dropped), wait ``down_s`` wall seconds, and
+        on again on the same port, its data blocks as the machines have them by then.
+
+        Raises ControlError when no S7 PLC runs.
+        """
+        if self.s7 is None:
+            raise ControlError("no S7 PLC is running (start with --s7-port)")
+        await asyncio.to_thread(self.s7.stop)
+        await asyncio.sleep(max(0.0, down_s))
+        self.s7.start()
+
     # -- internals --------------------------------------------------------------------------
 
     def _machine_for(self, config: MachineConfig, start_ts: float) -> Machine | ScriptedMachine:
@@ -291,6 +317,8 @@ class Simulator:
                 await self.modbus.publish_machine(config.unit_id, registers, state_bit)
             elif config.protocol == "opcua" and self.opcua is not None:
                 await self.opcua.publish(config.id, values, machine.now)
+            elif config.protocol == "s7" and self.s7 is not None and config.s7_db:
+                self.s7.write("db", 0, encode_s7_machine(values, config.id), db=config.s7_db)
 
     async def _tick_forever(self) -> None:
         while True:
@@ -299,3 +327,14 @@ class Simulator:
             except Exception:  # the plant must keep running; the error is logged with its cause
                 log.exception("simulator step failed; retrying in %.2f s", self.tick_s)
             await asyncio.sleep(self.tick_s)
+
+
+def _s7_plc(plant: PlantConfig, host: str, port: int | None) -> S7Sim | None:
+    """The S7 PLC simulator with one data block per ``s7`` machine, if a port was given."""
+    if port is None:
+        return None
+    plc = S7Sim(host, port)
+    for config in plant.machines:
+        if config.protocol == "s7" and config.s7_db:
+            plc.add_area("db", MACHINE_DB_SIZE, db=config.s7_db)
+    return plc

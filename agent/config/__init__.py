@@ -21,6 +21,7 @@ from agent.config.devices import (
     ModbusTcpDeviceConfig,
     OpcUaDeviceConfig,
     Protocol,
+    S7DeviceConfig,
 )
 from agent.config.load import LoadedConfig, config_digest, load_config, parse_config
 from agent.config.root import AgentConfig, AgentSection, BrokerConfig, ClockConfig, TlsConfig
@@ -33,6 +34,7 @@ from agent.config.tags import (
     OpcUaTagConfig,
     RegisterType,
     Role,
+    S7TagConfig,
     TagConfig,
 )
 
@@ -58,6 +60,8 @@ __all__ = [
     "Protocol",
     "RegisterType",
     "Role",
+    "S7DeviceConfig",
+    "S7TagConfig",
     "ShiftConfig",
     "TagConfig",
     "TlsConfig",

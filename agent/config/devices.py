@@ -18,6 +18,7 @@ from agent.config.tags import (
     ModbusTagConfig,
     OpcUaTagConfig,
     Role,
+    S7TagConfig,
     TagConfig,
 )
 from contract.configfile.types import (
@@ -40,9 +41,10 @@ __all__ = [
     "ModbusTcpDeviceConfig",
     "OpcUaDeviceConfig",
     "Protocol",
+    "S7DeviceConfig",
 ]
 
-Protocol = Literal["modbus_tcp", "modbus_rtu", "opcua"]
+Protocol = Literal["modbus_tcp", "modbus_rtu", "opcua", "s7"]
 _BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 
 
@@ -96,6 +98,9 @@ class _ModbusDeviceBase(_DeviceBase):
     max_read_registers: Annotated[int, int_range(1, 125, "registers")] = 125
     max_read_bits: Annotated[int, int_range(1, 2000, "bits")] = 2000
     max_gap: Annotated[int, int_range(0, 125)] = 10
+    #: Quirks of real devices (docs/configuration.md); 0 changes nothing.
+    pause_after_connect_s: Annotated[float, float_range(0, 60, "s")] = 0.0
+    min_request_gap_s: Annotated[float, float_range(0, 10, "s")] = 0.0
     tags: Annotated[dict[TagName, ModbusTagConfig], Field(min_length=1)]
 
     unit_range: ClassVar[tuple[int, int]] = (0, 255)
@@ -153,12 +158,18 @@ def _overlaps(device: _ModbusDeviceBase) -> list[tuple[str, str]]:
 
 
 class ModbusTcpDeviceConfig(_ModbusDeviceBase):
-    """A Modbus TCP device (or a gateway in front of serial devices: set ``unit_id`` per tag)."""
+    """A Modbus TCP device (or a gateway in front of serial devices: set ``unit_id`` per tag).
+
+    ``share_connection``: devices behind one TCP-to-RS-485 gateway (same host and port) that all
+    set it read over one TCP connection, one request at a time, as devices on one serial line
+    do; the default (false) gives each device its own connection, as before.
+    """
 
     protocol: Literal["modbus_tcp"]
     host: Hostname
     port: Port = 502
     unit_id: Annotated[int, int_range(0, 255)] = 1
+    share_connection: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> ModbusTcpDeviceConfig:
@@ -305,10 +316,40 @@ class OpcUaDeviceConfig(_DeviceBase):
                 issues.add((key,), None, f"missing, required for {because}")
 
 
+class S7DeviceConfig(_DeviceBase):
+    """A Siemens S7 PLC over ISO-on-TCP (RFC 1006): address, rack and slot, connection type.
+
+    ``slot`` defaults to 1 (S7-1200/1500); an S7-300 CPU sits in slot 2. ``connection_type``
+    defaults to ``op`` (operator panel), not snap7's ``pg`` (programming device): an S7-200
+    SMART or S7-300 usually has one PG connection, and an agent that polls forever must not
+    take it from the engineer's laptop (Telegraf #14994); ``basic`` is the third resource.
+    ``pdu_size_bytes`` is the PDU size asked for; the PLC may grant less, and reads are
+    coalesced to fit what it granted. ``max_gap_bytes`` is how many unused bytes a coalesced
+    read may read through.
+    """
+
+    protocol: Literal["s7"]
+    host: Hostname
+    port: Port = 102
+    rack: Annotated[int, int_range(0, 7)] = 0
+    slot: Annotated[int, int_range(0, 31)] = 1
+    connection_type: Literal["pg", "op", "basic"] = "op"
+    pdu_size_bytes: Annotated[int, int_range(240, 960, "bytes")] = 480
+    max_gap_bytes: Annotated[int, int_range(0, 960, "bytes")] = 16
+    tags: Annotated[dict[TagName, S7TagConfig], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _check(self) -> S7DeviceConfig:
+        issues = IssueList("S7DeviceConfig")
+        self._role_issues(issues)
+        issues.raise_if_any()
+        return self
+
+
 ModbusDeviceConfig = ModbusTcpDeviceConfig | ModbusRtuDeviceConfig
 
 #: One device of the configuration, chosen by its ``protocol`` key.
 DeviceConfig = Annotated[
-    ModbusTcpDeviceConfig | ModbusRtuDeviceConfig | OpcUaDeviceConfig,
+    ModbusTcpDeviceConfig | ModbusRtuDeviceConfig | OpcUaDeviceConfig | S7DeviceConfig,
     Field(discriminator="protocol"),
 ]

@@ -31,6 +31,9 @@ __all__ = [
     "OpcUaTagConfig",
     "RegisterType",
     "Role",
+    "S7Area",
+    "S7DataType",
+    "S7TagConfig",
     "StateKey",
     "TagConfig",
 ]
@@ -331,4 +334,102 @@ def _text(value: object) -> str:
     return value
 
 
-TagConfig = ModbusTagConfig | OpcUaTagConfig
+S7Area = Literal["db", "merker", "input", "output"]
+S7DataType = Literal[
+    "bool", "byte", "word", "dword", "int", "dint", "real", "lreal", "string", "wstring"
+]
+_S7_INTEGER_BITS = {"byte": 8, "word": 16, "dword": 32, "int": 16, "dint": 32}
+_S7_NUMERIC = frozenset(_S7_INTEGER_BITS) | {"real", "lreal"}
+
+
+class S7TagConfig(_TagBase):
+    """A Siemens S7 tag: memory area, data block, byte (and bit) address, and S7 data type.
+
+    ``db`` (1..65535) is for ``area: db`` only. ``bit`` (0..7) is required for ``bool`` and not
+    allowed otherwise. ``length`` is the declared maximum length in characters of a ``string``
+    (``STRING[n]``, n+2 bytes) or ``wstring`` (``WSTRING[n]``, 2n+4 bytes), required for them.
+    """
+
+    area: S7Area
+    db: Annotated[int, int_range(1, 65535)] | None = None
+    byte: Address
+    bit: Annotated[int, int_range(0, 7)] | None = None
+    data_type: S7DataType
+    length: Annotated[int, int_range(1, 254, "characters")] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> S7TagConfig:
+        issues = IssueList("S7TagConfig")
+        self._role_issues(issues)
+        self._address_issues(issues)
+        self._s7_role_issues(issues)
+        issues.raise_if_any()
+        return self
+
+    def _address_issues(self, issues: IssueList) -> None:
+        if self.area == "db" and self.db is None:
+            issues.add(("db",), None, "missing, required for area db: the data block number")
+        if self.area != "db" and self.db is not None:
+            issues.add(("db",), self.db, f"not allowed for area {self.area}; only db")
+        if self.data_type == "bool" and self.bit is None:
+            issues.add(("bit",), None, "missing, required for data_type bool: 0..7")
+        if self.data_type != "bool" and self.bit is not None:
+            issues.add(("bit",), self.bit, f"not allowed for data_type {self.data_type}")
+        is_text = self.data_type in ("string", "wstring")
+        if is_text and self.length is None:
+            issues.add(
+                ("length",),
+                None,
+                f"missing, required for data_type {self.data_type}: its declared maximum "
+                "length in characters, 1..254",
+            )
+        if not is_text and self.length is not None:
+            issues.add(("length",), self.length, f"not allowed for data_type {self.data_type}")
+
+    def _s7_role_issues(self, issues: IssueList) -> None:
+        role = self.role.value
+        if self.role in COUNTER_ROLES and self.data_type not in _S7_INTEGER_BITS:
+            issues.add(
+                ("data_type",),
+                self.data_type,
+                f"got {self.data_type!r}, expected an integer type (byte, word, dword, int, "
+                f"dint) for counter role {role}",
+            )
+        bits = _S7_INTEGER_BITS.get(self.data_type)
+        if self.width is not None and bits is not None and self.width > bits:
+            issues.add(
+                ("width",),
+                self.width,
+                f"got {self.width}, expected at most {bits} for data_type {self.data_type}",
+            )
+        needs_number = {Role.ENERGY_KWH, Role.POWER_KW, Role.CYCLE_TIME_S}
+        if self.role in needs_number and self.data_type not in _S7_NUMERIC:
+            issues.add(
+                ("data_type",),
+                self.data_type,
+                f"got {self.data_type!r}, expected a numeric type for role {role}",
+            )
+        if self.role is Role.STATE and self.data_type in ("real", "lreal"):
+            issues.add(
+                ("data_type",),
+                self.data_type,
+                f"got {self.data_type!r}, expected bool, an integer type or a string for role "
+                "state (state codes are compared exactly)",
+            )
+        for key in ("scale", "offset"):
+            if key in self.model_fields_set and self.data_type not in _S7_NUMERIC:
+                issues.add(
+                    (key,), getattr(self, key), f"not allowed for data_type {self.data_type}"
+                )
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes the tag occupies in its area (a bool reads its whole byte)."""
+        text_chars = self.length or 0
+        sizes = {"string": text_chars + 2, "wstring": 2 * text_chars + 4}
+        sizes |= {"bool": 1, "byte": 1, "word": 2, "int": 2, "dword": 4, "dint": 4}
+        sizes |= {"real": 4, "lreal": 8}
+        return sizes[self.data_type]
+
+
+TagConfig = ModbusTagConfig | OpcUaTagConfig | S7TagConfig

@@ -1,7 +1,8 @@
 """The ``retrofit-agent probe`` command group; ``agent/cli.py`` adds it with :func:`register`.
 
 The implementations are imported inside the commands: pymodbus and asyncua take about half a
-second each to import, which every other ``retrofit-agent`` command should not pay.
+second each to import (snap7 less, but the same rule), which every other ``retrofit-agent``
+command should not pay.
 """
 
 from __future__ import annotations
@@ -173,6 +174,51 @@ def opcua_command(
     raise typer.Exit(code)
 
 
+@probe_app.command("s7")
+def s7_command(
+    target: Annotated[
+        str,
+        typer.Argument(metavar="HOST[:PORT]", help="S7 PLC (ISO-on-TCP port 102 by default)."),
+    ],
+    read: Annotated[
+        str,
+        typer.Option(
+            "--read",
+            "-r",
+            metavar="AREA:FIRST-LAST",
+            help="Bytes to read: db10:0-31 (data block 10), m:0-15, i:0-3 or q:0-3.",
+        ),
+    ] = "db1:0-31",
+    rack: Annotated[int, typer.Option("--rack", help="Rack, 0..7.")] = 0,
+    slot: Annotated[
+        int, typer.Option("--slot", help="CPU slot: 1 for S7-1200/1500, 2 for S7-300.")
+    ] = 1,
+    connection_type: Annotated[
+        str, typer.Option("--type", help="Connection type asked of the CPU: pg, op or basic.")
+    ] = "op",
+    timeout_s: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for the connect and each answer.")
+    ] = 2.0,
+) -> None:
+    """Read a byte range of an S7 data block, M, I or Q and show each offset under every type.
+
+    Exit codes: 0 the PLC answered, 2 usage error, 3 PLC unreachable or every read refused
+    (the message names the usual causes: PUT/GET access off, an optimized block).
+    """
+    from .s7 import probe_s7
+
+    code = probe_s7(
+        target,
+        read,
+        Console(),
+        rack=rack,
+        slot=slot,
+        connection_type=connection_type,
+        timeout_s=timeout_s,
+    )
+    raise typer.Exit(code)
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``probe`` command group (``probe modbus``, ``probe opcua``) to ``app``."""
+    """Add the ``probe`` command group (``probe modbus``, ``probe opcua``, ``probe s7``)."""
     app.add_typer(probe_app, name="probe")

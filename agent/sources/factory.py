@@ -8,6 +8,8 @@ Devices on one RS-485 line (Modbus RTU, one ``serial_port``) share one link: a s
 be opened once, and the line carries one request at a time anyway. Each such device gets a
 :class:`SharedLinkSource` view onto one :class:`~agent.sources.modbus.ModbusSource` that reads
 every device of the line in one pass, at most once per tick, and hands each device its own tags.
+Modbus TCP devices behind one gateway (same host and port) that set ``share_connection`` share
+one TCP connection the same way: one request at a time, the strictest timing of them applying.
 
 Each protocol's implementation is imported when the first device of that protocol is built
 (:data:`SOURCE_BUILDERS`): an agent with only Modbus devices never imports asyncua, one with
@@ -20,12 +22,15 @@ from __future__ import annotations
 import asyncio
 import importlib
 from collections.abc import Callable, Sequence
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
-from agent.config import DeviceConfig, ModbusRtuDeviceConfig
+from agent.config import DeviceConfig, ModbusRtuDeviceConfig, ModbusTcpDeviceConfig
 from agent.errors import UnsupportedProtocolError
 from agent.sources.base import Reading, Source
 from contract.clock import Clock, WallClock
+
+if TYPE_CHECKING:  # annotations only: pymodbus is imported when a shared link is built
+    from agent.sources.modbus import RtuLink, TcpLink
 
 __all__ = ["SOURCE_BUILDERS", "SharedLinkSource", "SourceBuilder", "SourceFactory", "make_source"]
 
@@ -38,6 +43,7 @@ SourceBuilder = Callable[[DeviceConfig, Clock | None], Source]
 SOURCE_BUILDERS: dict[str, str] = {
     "modbus_tcp": "agent.sources.modbus.configured:tcp_source",
     "opcua": "agent.sources.opcua.configured:opcua_source",
+    "s7": "agent.sources.s7:s7_source",
 }
 
 _PARITY: dict[str, Literal["N", "E", "O"]] = {"none": "N", "even": "E", "odd": "O"}
@@ -69,67 +75,80 @@ class SourceFactory:
 
     def make(self, device: DeviceConfig) -> Source:
         """A source for ``device``; raises UnsupportedProtocolError for an unknown protocol."""
-        if isinstance(device, ModbusRtuDeviceConfig):
+        if isinstance(device, _SharingDevice) and _shares_link(device):
             return self._shared_line(device).view(device)
         return _builder(device)(device, self.clock)
 
     def make_all(self, devices: Sequence[DeviceConfig]) -> list[Source]:
         """Sources for every device, serial lines shared; all lines built before any is used."""
-        rtu = [d for d in devices if isinstance(d, ModbusRtuDeviceConfig)]
-        for device in rtu:
-            self._line(device).add(device)
+        for device in devices:
+            if isinstance(device, _SharingDevice) and _shares_link(device):
+                self._line(device).add(device)
         return [self.make(device) for device in devices]
 
-    def _line(self, device: ModbusRtuDeviceConfig) -> _SharedLink:
-        line = self._lines.get(device.serial_port)
+    def _line(self, device: _SharingDevice) -> _SharedLink:
+        key = _link_key(device)
+        line = self._lines.get(key)
         if line is None:
-            line = self._lines[device.serial_port] = _SharedLink(device, self.clock)
+            line = self._lines[key] = _SharedLink(device, self.clock)
         return line
 
-    def _shared_line(self, device: ModbusRtuDeviceConfig) -> _SharedLink:
+    def _shared_line(self, device: _SharingDevice) -> _SharedLink:
         line = self._line(device)
         line.add(device)
         return line
 
 
-class _SharedLink:
-    """One serial line: the devices on it and, once the first view reads, one source for all."""
+_SharingDevice = ModbusRtuDeviceConfig | ModbusTcpDeviceConfig
 
-    def __init__(self, first: ModbusRtuDeviceConfig, clock: Clock | None) -> None:
+
+def _shares_link(device: _SharingDevice) -> bool:
+    """Devices on a serial line, and TCP devices that asked to share their gateway's connection."""
+    if isinstance(device, ModbusTcpDeviceConfig):
+        return device.share_connection
+    return True
+
+
+def _link_key(device: _SharingDevice) -> str:
+    if isinstance(device, ModbusTcpDeviceConfig):
+        return f"tcp {device.host}:{device.port}"
+    return device.serial_port
+
+
+class _SharedLink:
+    """One shared link (a serial line or a TCP gateway): its devices and, once the first view
+    reads, one source for all."""
+
+    def __init__(self, first: _SharingDevice, clock: Clock | None) -> None:
         self.first = first
         self.clock = clock
-        self.devices: dict[str, ModbusRtuDeviceConfig] = {}
+        self.devices: dict[str, _SharingDevice] = {}
         self._source: Source | None = None
         self._lock = asyncio.Lock()
         self._last: tuple[float, list[Reading]] | None = None
         self._users = 0
 
-    def add(self, device: ModbusRtuDeviceConfig) -> None:
+    def add(self, device: _SharingDevice) -> None:
         if self._source is not None and device.id not in self.devices:
-            raise RuntimeError(f"serial line {device.serial_port} already in use")
+            raise RuntimeError(f"link {_link_key(device)} already in use")
         self.devices[device.id] = device
 
-    def view(self, device: ModbusRtuDeviceConfig) -> SharedLinkSource:
+    def view(self, device: _SharingDevice) -> SharedLinkSource:
         return SharedLinkSource(self, device.id, list(device.tags))
 
     def source(self) -> Source:
         if self._source is None:
-            # Imported here, like SOURCE_BUILDERS' modules, only when a serial line is used.
-            from agent.sources.modbus import ModbusSource, RtuLink
+            # Imported here, like SOURCE_BUILDERS' modules, only when a shared link is used.
+            from agent.sources.modbus import ModbusSource
             from agent.sources.modbus.configured import connection_for, points_of
 
-            first = self.first  # check-config makes every device of a line agree on its settings
-            link = RtuLink(
-                port=first.serial_port,
-                baudrate=first.baudrate,
-                parity=_PARITY[first.parity],
-                stopbits=first.stop_bits,
-                bytesize=first.byte_size,
-            )
             devices = list(self.devices.values())
             points = [p for d in devices for p in points_of(d, f"{d.id}\x1f")]
             self._source = ModbusSource(
-                f"line {first.serial_port}", connection_for(devices, link), points, clock=self.clock
+                f"line {_link_key(self.first)}",
+                connection_for(devices, _shared_link(self.first)),
+                points,
+                clock=self.clock,
             )
         return self._source
 
@@ -163,6 +182,21 @@ class _SharedLink:
             self._users -= 1
             if self._users <= 0 and self._source is not None:
                 await self._source.close()
+
+
+def _shared_link(first: _SharingDevice) -> TcpLink | RtuLink:
+    from agent.sources.modbus import RtuLink, TcpLink
+
+    if isinstance(first, ModbusTcpDeviceConfig):
+        return TcpLink(host=first.host, port=first.port)
+    # check-config makes every device of a serial line agree on its settings
+    return RtuLink(
+        port=first.serial_port,
+        baudrate=first.baudrate,
+        parity=_PARITY[first.parity],
+        stopbits=first.stop_bits,
+        bytesize=first.byte_size,
+    )
 
 
 def _renamed(reading: Reading, tag: str) -> Reading:

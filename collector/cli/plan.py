@@ -53,7 +53,7 @@ from collector.plan import (
     load_plan,
     plan_yaml,
 )
-from collector.registry import Registry, sqlite_path
+from collector.registry import Registry, RegistryLocation, sqlite_path
 from collector.registry.records import PlanVersion, format_time
 from contract.configfile.console import print_issues
 from contract.terminal import json_for_terminal, say
@@ -369,7 +369,7 @@ def plan_export(
     say(console, f"wrote plan {plan.key} as {chosen} to {out}")
 
 
-def _registry_plan(path: Path, plan_key: str | None, version: int | None) -> Plan:
+def _registry_plan(path: RegistryLocation, plan_key: str | None, version: int | None) -> Plan:
     with open_registry(path) as store:
         return _plan_version(store, plan_key, version).plan
 

@@ -434,7 +434,7 @@ def test_there_are_three_examples_of_each_protocol() -> None:
     for path in EXAMPLES.glob("*.yaml"):
         env = {"RV_MQTT_PASSWORD": "x", "RV_OPCUA_PASSWORD": "y"}
         protocols |= {d.protocol for d in load_config(path, env).config.devices}
-    assert protocols == {"modbus_tcp", "modbus_rtu", "opcua"}
+    assert protocols == {"modbus_tcp", "modbus_rtu", "opcua", "s7"}
 
 
 def test_online_check_reports_an_unreachable_device(tmp_path: Path) -> None:

@@ -40,6 +40,8 @@ def connection_for(
         max_read_registers=min(d.max_read_registers for d in devices),
         max_read_bits=min(d.max_read_bits for d in devices),
         max_gap=min(d.max_gap for d in devices),
+        pause_after_connect_s=max(d.pause_after_connect_s for d in devices),
+        min_request_gap_s=max(d.min_request_gap_s for d in devices),
     )
 
 

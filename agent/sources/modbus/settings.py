@@ -50,6 +50,11 @@ class ModbusConnection:
     ``max_gap`` is how many unused addresses a coalesced read may read through (0 = only
     contiguous points share a request), in the table's own units (registers or bits).
     Reconnect attempts back off from ``backoff_initial_s`` doubling to ``backoff_max_s``, jittered.
+    Two quirks of real devices, both off (0) by default: ``pause_after_connect_s`` waits after a
+    new connection before the first request (gateways and inverter dongles that drop the first
+    request sent too soon, Telegraf #11919), and ``min_request_gap_s`` keeps at least that long
+    between one answer and the next request on the link (serial devices and RS-485 gateways that
+    need the line to settle, Telegraf #9253).
 
     Raises ValueError on values outside those ranges.
     """
@@ -62,6 +67,8 @@ class ModbusConnection:
     max_gap: int = 10
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
+    pause_after_connect_s: float = 0.0
+    min_request_gap_s: float = 0.0
 
     def __post_init__(self) -> None:
         problems = [
@@ -82,6 +89,13 @@ class ModbusConnection:
                     f"1..{SPEC_MAX_READ_BITS}",
                 ),
                 ("max_gap", self.max_gap, self.max_gap >= 0, ">= 0"),
+                (
+                    "pause_after_connect_s",
+                    self.pause_after_connect_s,
+                    self.pause_after_connect_s >= 0,
+                    ">= 0",
+                ),
+                ("min_request_gap_s", self.min_request_gap_s, self.min_request_gap_s >= 0, ">= 0"),
                 ("backoff_initial_s", self.backoff_initial_s, self.backoff_initial_s > 0, "> 0"),
                 (
                     "backoff_max_s",

@@ -216,6 +216,7 @@ class ModbusSource:
         self._down_since_s: float | None = None
         self._last_reason: dict[str, str | None] = {}  # per request/tag: last logged reason
         self._links_lost = 0  # requests that failed with CONNECTION_LOST, ever
+        self._last_answer_s: float | None = None  # time.monotonic() the link last went quiet
 
     @property
     def plan(self) -> tuple[ReadRequest, ...]:
@@ -236,6 +237,9 @@ class ModbusSource:
         if failure is None:
             self._client, self._dropped = client, dropped
             self._on_connected()
+            if self._connection.pause_after_connect_s > 0:
+                # Real seconds, not plant seconds: the device's own warm-up (docs/configuration.md).
+                await asyncio.sleep(self._connection.pause_after_connect_s)
         else:
             client.close()
             self._on_connect_failed(failure, now_s)
@@ -359,6 +363,30 @@ class ModbusSource:
         def call() -> Coroutine[Any, Any, ModbusPDU]:
             return method(request.address, count=request.count, device_id=request.unit_id)
 
+        gap_s = self._connection.min_request_gap_s
+        if gap_s <= 0:  # the default: nothing to wait for or to remember
+            return await self._send_now(call, request, prepared)
+        await self._keep_request_gap(gap_s)
+        try:
+            return await self._send_now(call, request, prepared)
+        finally:
+            self._last_answer_s = time.monotonic()
+
+    async def _keep_request_gap(self, gap_s: float) -> None:
+        """Wait until ``gap_s`` has passed since the link's last answer."""
+        if self._last_answer_s is None:
+            return
+        wait_s = self._last_answer_s + gap_s - time.monotonic()
+        if wait_s > 0:
+            await asyncio.sleep(wait_s)
+
+    async def _send_now(
+        self,
+        call: Callable[[], Coroutine[Any, Any, ModbusPDU]],
+        request: ReadRequest,
+        prepared: _Prepared,
+    ) -> Sequence[int | bool]:
+        """Send one read now; the values on success, else raises _RequestFailed."""
         settings = self._connection
         # pymodbus bounds each attempt by timeout_s; this outer bound only guards against a hang.
         budget_s = settings.timeout_s * (settings.retries + 2)

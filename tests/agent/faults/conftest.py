@@ -140,6 +140,8 @@ class SimProcess:
         self.control_port = free_port()
         self.modbus_host = ""
         self.modbus_port = 0
+        #: The S7 PLC's port when the plant has S7 machines: 0 picks one, kept across restarts.
+        self.s7_port: int | None = 0 if any(m["protocol"] == "s7" for m in machines) else None
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, seed: int = 7) -> None:
@@ -165,6 +167,8 @@ class SimProcess:
             "--log-level",
             "WARNING",
         ]
+        if self.s7_port is not None:
+            argv += ["--s7-port", str(self.s7_port)]
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log)
         ready = _read_line(self._process, PROCESS_START_TIMEOUT_S)
@@ -173,6 +177,8 @@ class SimProcess:
             pytest.fail(f"retrofit-sim gave no ready line:\n{self.log_path.read_text()[-2000:]}")
         host, port = json.loads(ready)["modbus"].rsplit(":", 1)
         self.modbus_host, self.modbus_port = host, int(port)
+        if self.s7_port is not None:
+            self.s7_port = int(json.loads(ready)["s7"].rsplit(":", 1)[1])
 
     def control(self, command: str) -> dict[str, Any]:
         """Send one control command; its JSON answer (the test fails on ``ok: false``)."""
@@ -196,6 +202,14 @@ class SimProcess:
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it does not exit."""
         _terminate(self._process)
+
+    def kill(self) -> None:
+        """SIGKILL: every server gone at once, as a PLC or gateway losing power."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(5)
+        if self._process is not None and self._process.stdout is not None:
+            self._process.stdout.close()
 
 
 # --- the agent ----------------------------------------------------------------------------
