@@ -8,34 +8,45 @@ repositories' protocols (:mod:`collector.registry.ports`) are implemented once
 (:mod:`collector.registry.sqlite`, the default) and PostgreSQL (:mod:`collector.registry.postgres`,
 for several hosts). The plan itself (its model, file and rules) is :mod:`collector.plan`. See
 docs/plan.md and docs/scaling.md.
+
+Importing this package imports only :mod:`~collector.registry.settings` (the ``registry:``
+configuration key, which ``collector.config`` needs); everything else is imported when first
+named, so loading the configuration loads no database code.
 """
 
-from collector.registry.decisions import MAX_COMMENT_CHARS, OUTCOMES, Decision, Outcome
-from collector.registry.ownership import collisions_among, registry_refusal
-from collector.registry.ports import Repositories
-from collector.registry.quarantine import QUARANTINE_RAW_LIMIT, REASON_PATTERN
-from collector.registry.records import (
-    AgentEntry,
-    AgentStatus,
-    AuditEntry,
-    PlanLoadResult,
-    PlanVersion,
-    PlanVersionInfo,
-    QuarantineEntry,
-    SeqGap,
-    SeqOutcome,
-    SeqSummary,
-)
-from collector.registry.registry import DEFAULT_BUSY_TIMEOUT_S, Registry
-from collector.registry.runs import RunSlot, SlotClaim
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from collector.registry.settings import (
     RegistryLocation,
     RegistrySettings,
     is_postgres_url,
     sqlite_path,
 )
-from collector.registry.throttle import FailureOutcome, ThrottleLimits
-from collector.registry.users import ROLES, IssuedToken, Role, Session, TokenEntry, User
+
+if TYPE_CHECKING:
+    from collector.registry.decisions import MAX_COMMENT_CHARS, OUTCOMES, Decision, Outcome
+    from collector.registry.ownership import collisions_among, registry_refusal
+    from collector.registry.ports import Repositories
+    from collector.registry.quarantine import QUARANTINE_RAW_LIMIT, REASON_PATTERN
+    from collector.registry.records import (
+        AgentEntry,
+        AgentStatus,
+        AuditEntry,
+        PlanLoadResult,
+        PlanVersion,
+        PlanVersionInfo,
+        QuarantineEntry,
+        SeqGap,
+        SeqOutcome,
+        SeqSummary,
+    )
+    from collector.registry.registry import DEFAULT_BUSY_TIMEOUT_S, Registry
+    from collector.registry.runs import RunSlot, SlotClaim
+    from collector.registry.throttle import FailureOutcome, ThrottleLimits
+    from collector.registry.users import ROLES, IssuedToken, Role, Session, TokenEntry, User
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT_S",
@@ -74,3 +85,52 @@ __all__ = [
     "registry_refusal",
     "sqlite_path",
 ]
+
+#: Names imported on first use, by module: the registry's database code and its records.
+_LAZY = {
+    "AgentEntry": "collector.registry.records",
+    "AgentStatus": "collector.registry.records",
+    "AuditEntry": "collector.registry.records",
+    "DEFAULT_BUSY_TIMEOUT_S": "collector.registry.registry",
+    "Decision": "collector.registry.decisions",
+    "FailureOutcome": "collector.registry.throttle",
+    "IssuedToken": "collector.registry.users",
+    "MAX_COMMENT_CHARS": "collector.registry.decisions",
+    "OUTCOMES": "collector.registry.decisions",
+    "Outcome": "collector.registry.decisions",
+    "PlanLoadResult": "collector.registry.records",
+    "PlanVersion": "collector.registry.records",
+    "PlanVersionInfo": "collector.registry.records",
+    "QUARANTINE_RAW_LIMIT": "collector.registry.quarantine",
+    "QuarantineEntry": "collector.registry.records",
+    "REASON_PATTERN": "collector.registry.quarantine",
+    "ROLES": "collector.registry.users",
+    "Registry": "collector.registry.registry",
+    "Repositories": "collector.registry.ports",
+    "Role": "collector.registry.users",
+    "RunSlot": "collector.registry.runs",
+    "SeqGap": "collector.registry.records",
+    "SeqOutcome": "collector.registry.records",
+    "SeqSummary": "collector.registry.records",
+    "Session": "collector.registry.users",
+    "SlotClaim": "collector.registry.runs",
+    "ThrottleLimits": "collector.registry.throttle",
+    "TokenEntry": "collector.registry.users",
+    "User": "collector.registry.users",
+    "collisions_among": "collector.registry.ownership",
+    "registry_refusal": "collector.registry.ownership",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Import a name of the face on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value: object = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -34,10 +34,14 @@ def _loads(statement: str, prefixes: tuple[str, ...]) -> list[str]:
 
 
 def test_loading_the_configuration_imports_no_mqtt_client() -> None:
-    # collector.config imports collector.ingest.settings, which runs the package's __init__:
-    # that must not import the replica (paho) or the registry.
-    heavy = ("paho", "collector.ingest.replica", "collector.registry")
-    assert _loads("import collector.config", heavy) == []
+    # collector.config imports collector.ingest.settings and collector.registry.settings, which
+    # run their packages' __init__: that must not import the replica (paho) or any of the
+    # registry's database code, only the registry's configuration key.
+    heavy = ("paho", "psycopg", "sqlite3", "collector.ingest.replica", "collector.registry")
+    assert _loads("import collector.config", heavy) == [
+        "collector.registry",
+        "collector.registry.settings",
+    ]
 
 
 def test_importing_the_package_imports_only_its_light_modules() -> None:
