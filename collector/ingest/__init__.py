@@ -26,11 +26,11 @@ imported when first named, so ``collector.config`` stays free of paho.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from collector.ingest.settings import IngestSettings
 from collector.ingest.stats import Holding, IngestStats
+from collector.lazy import lazy_face
 
 if TYPE_CHECKING:
     from collector.ingest.metrics import ingest_health, render_ingest_metrics
@@ -62,16 +62,4 @@ _LAZY = {
     "tune_gc_for_ingest": "collector.ingest.service",
 }
 
-
-def __getattr__(name: str) -> object:
-    """Import a heavy name of the face on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value: object = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_face(__name__, _LAZY, globals(), __all__)

@@ -16,9 +16,9 @@ named, so loading the configuration loads no database code.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from collector.lazy import lazy_face
 from collector.registry.settings import (
     RegistryLocation,
     RegistrySettings,
@@ -121,16 +121,4 @@ _LAZY = {
     "registry_refusal": "collector.registry.ownership",
 }
 
-
-def __getattr__(name: str) -> object:
-    """Import a name of the face on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value: object = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_face(__name__, _LAZY, globals(), __all__)
