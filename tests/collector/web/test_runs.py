@@ -10,6 +10,7 @@ timing: the engine and everything it reads stay real.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -217,3 +218,30 @@ def test_seed_is_an_administrators_option(make_app: AppMaker, own_world: World) 
         subjects=None, action="evidence.run", subject="plat-a/e05", limit=10, offset=0
     )[0]
     assert runs[0].actor == "admin" and '"seed": 7' in runs[0].detail
+
+
+def _page_login(client: TestClient, world: World, user: str) -> str:
+    """Log in through the form; return the session's CSRF token from a page."""
+    client.cookies.clear()
+    response = client.post(
+        "/login", data={"token": world.tokens[user], "next": "/"}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get("/enterprises/e05").text)
+    assert found is not None
+    return found.group(1)
+
+
+def test_a_run_refused_from_the_page_keeps_its_retry_after(
+    make_app: AppMaker, own_world: World
+) -> None:
+    # The page answers a refusal with the error page: it must still say when to try again.
+    client, _ = make_app(evidence_timeout_s=0.2)
+    csrf = _page_login(client, own_world, "rev-nb")
+    form = {"csrf": csrf}
+    first = client.post("/enterprises/e05/evidence", data=form, follow_redirects=False)
+    assert first.status_code == 503, first.text  # its worker waits at the gate, holding the slot
+    second = client.post("/enterprises/e05/evidence", data=form, follow_redirects=False)
+    assert second.status_code == 429, second.text
+    assert second.headers["content-type"].startswith("text/html")
+    assert int(second.headers["retry-after"]) > 0

@@ -110,7 +110,7 @@ def install_page_errors(app: FastAPI) -> None:
             return RedirectResponse(f"/login?next={target}", status_code=303)
         state: WebState = request.app.state.web
         user = principal_from_request(request, state)
-        return render(
+        page = render(
             request,
             state,
             "error.html",
@@ -119,6 +119,9 @@ def install_page_errors(app: FastAPI) -> None:
             status_code=status,
             detail=detail,
         )
+        # A refusal's headers (Retry-After of a 429) hold on the page as on the API.
+        page.headers.update(getattr(exc, "headers", None) or {})
+        return page
 
     for kind in (Problem, StarletteHTTPException, RequestValidationError):
         app.add_exception_handler(kind, on_error)
