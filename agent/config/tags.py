@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import Field, PlainValidator, model_validator
@@ -105,6 +107,23 @@ _INTEGER_BITS = {
 _REGISTERS = {"bit": 1, "int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2}
 _REGISTERS |= {"int64": 4, "uint64": 4, "float64": 4}
 _NUMERIC = frozenset(_INTEGER_BITS) | {"float32", "float64"}
+
+
+@dataclass(frozen=True)
+class _TypeFamily:
+    """A protocol's data types as the roles see them, and how its messages name them."""
+
+    integer_bits: Mapping[str, int]
+    numeric: frozenset[str]
+    floats: tuple[str, ...]
+    integers_named: str  # "(int16..uint64)"
+    state_types_named: str  # "bool, bit, an integer type or string"
+
+
+_MODBUS_TYPES = _TypeFamily(
+    _INTEGER_BITS, _NUMERIC, ("float32", "float64"), "int16..uint64",
+    "bool, bit, an integer type or string",
+)  # fmt: skip
 _OPCUA_NODE_RE = re.compile(
     r"^(?:(?:ns=\d{1,5}|nsu=[^;]+);)?(?:i=\d{1,10}|s=.+|g=[0-9A-Fa-f-]{36}|b=[A-Za-z0-9+/=]+)$"
 )
@@ -151,6 +170,41 @@ class _TagBase(ConfigModel):
         if self.scale == 0:
             issues.add(("scale",), 0, "got 0, expected a non-zero factor")
 
+    def _type_issues(self, issues: IssueList, types: _TypeFamily) -> None:
+        """Record what the role requires of the data type, in the protocol's own type names."""
+        role, data_type = self.role.value, getattr(self, "data_type", None)
+        if self.role in COUNTER_ROLES and data_type not in types.integer_bits:
+            issues.add(
+                ("data_type",),
+                data_type,
+                f"got {data_type!r}, expected an integer type ({types.integers_named}) for "
+                f"counter role {role}",
+            )
+        bits = types.integer_bits.get(str(data_type))
+        if self.width is not None and bits is not None and self.width > bits:
+            issues.add(
+                ("width",),
+                self.width,
+                f"got {self.width}, expected at most {bits} for data_type {data_type}",
+            )
+        needs_number = {Role.ENERGY_KWH, Role.POWER_KW, Role.CYCLE_TIME_S}
+        if self.role in needs_number and data_type not in types.numeric:
+            issues.add(
+                ("data_type",),
+                data_type,
+                f"got {data_type!r}, expected a numeric type for role {role}",
+            )
+        if self.role is Role.STATE and data_type in types.floats:
+            issues.add(
+                ("data_type",),
+                data_type,
+                f"got {data_type!r}, expected {types.state_types_named} for role state "
+                "(state codes are compared exactly)",
+            )
+        for key in ("scale", "offset"):
+            if key in self.model_fields_set and data_type not in types.numeric:
+                issues.add((key,), getattr(self, key), f"not allowed for data_type {data_type}")
+
 
 class ModbusTagConfig(_TagBase):
     """A Modbus tag: table, address, encoding, and value = raw * scale + offset.
@@ -196,7 +250,7 @@ class ModbusTagConfig(_TagBase):
         issues = IssueList("ModbusTagConfig")
         self._role_issues(issues)
         self._encoding_issues(issues)
-        self._role_type_issues(issues)
+        self._type_issues(issues, _MODBUS_TYPES)
         issues.raise_if_any()
         return self
 
@@ -246,42 +300,6 @@ class ModbusTagConfig(_TagBase):
             issues.add(
                 ("byte_order",), self.byte_order, f"not allowed for data_type {self.data_type}"
             )
-
-    def _role_type_issues(self, issues: IssueList) -> None:
-        role = self.role.value
-        if self.role in COUNTER_ROLES and self.data_type not in _INTEGER_BITS:
-            issues.add(
-                ("data_type",),
-                self.data_type,
-                f"got {self.data_type!r}, expected an integer type (int16..uint64) for counter "
-                f"role {role}",
-            )
-        bits = _INTEGER_BITS.get(self.data_type)
-        if self.width is not None and bits is not None and self.width > bits:
-            issues.add(
-                ("width",),
-                self.width,
-                f"got {self.width}, expected at most {bits} for data_type {self.data_type}",
-            )
-        needs_number = {Role.ENERGY_KWH, Role.POWER_KW, Role.CYCLE_TIME_S}
-        if self.role in needs_number and self.data_type not in _NUMERIC:
-            issues.add(
-                ("data_type",),
-                self.data_type,
-                f"got {self.data_type!r}, expected a numeric type for role {role}",
-            )
-        if self.role is Role.STATE and self.data_type in ("float32", "float64"):
-            issues.add(
-                ("data_type",),
-                self.data_type,
-                f"got {self.data_type!r}, expected bool, bit, an integer type or string for "
-                "role state (state codes are compared exactly)",
-            )
-        for key in ("scale", "offset"):
-            if key in self.model_fields_set and self.data_type not in _NUMERIC:
-                issues.add(
-                    (key,), getattr(self, key), f"not allowed for data_type {self.data_type}"
-                )
 
 
 def _node_id(value: str) -> str:
@@ -340,6 +358,10 @@ S7DataType = Literal[
 ]
 _S7_INTEGER_BITS = {"byte": 8, "word": 16, "dword": 32, "int": 16, "dint": 32}
 _S7_NUMERIC = frozenset(_S7_INTEGER_BITS) | {"real", "lreal"}
+_S7_TYPES = _TypeFamily(
+    _S7_INTEGER_BITS, _S7_NUMERIC, ("real", "lreal"), "byte, word, dword, int, dint",
+    "bool, an integer type or a string",
+)  # fmt: skip
 
 
 class S7TagConfig(_TagBase):
@@ -362,7 +384,7 @@ class S7TagConfig(_TagBase):
         issues = IssueList("S7TagConfig")
         self._role_issues(issues)
         self._address_issues(issues)
-        self._s7_role_issues(issues)
+        self._type_issues(issues, _S7_TYPES)
         issues.raise_if_any()
         return self
 
@@ -385,42 +407,6 @@ class S7TagConfig(_TagBase):
             )
         if not is_text and self.length is not None:
             issues.add(("length",), self.length, f"not allowed for data_type {self.data_type}")
-
-    def _s7_role_issues(self, issues: IssueList) -> None:
-        role = self.role.value
-        if self.role in COUNTER_ROLES and self.data_type not in _S7_INTEGER_BITS:
-            issues.add(
-                ("data_type",),
-                self.data_type,
-                f"got {self.data_type!r}, expected an integer type (byte, word, dword, int, "
-                f"dint) for counter role {role}",
-            )
-        bits = _S7_INTEGER_BITS.get(self.data_type)
-        if self.width is not None and bits is not None and self.width > bits:
-            issues.add(
-                ("width",),
-                self.width,
-                f"got {self.width}, expected at most {bits} for data_type {self.data_type}",
-            )
-        needs_number = {Role.ENERGY_KWH, Role.POWER_KW, Role.CYCLE_TIME_S}
-        if self.role in needs_number and self.data_type not in _S7_NUMERIC:
-            issues.add(
-                ("data_type",),
-                self.data_type,
-                f"got {self.data_type!r}, expected a numeric type for role {role}",
-            )
-        if self.role is Role.STATE and self.data_type in ("real", "lreal"):
-            issues.add(
-                ("data_type",),
-                self.data_type,
-                f"got {self.data_type!r}, expected bool, an integer type or a string for role "
-                "state (state codes are compared exactly)",
-            )
-        for key in ("scale", "offset"):
-            if key in self.model_fields_set and self.data_type not in _S7_NUMERIC:
-                issues.add(
-                    (key,), getattr(self, key), f"not allowed for data_type {self.data_type}"
-                )
 
     @property
     def size_bytes(self) -> int:
