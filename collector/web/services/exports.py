@@ -67,10 +67,7 @@ _PLATFORM_COLUMNS = (
     Column("baseline_coverage", "基线覆盖率", "share", 10),
     Column("reporting_coverage", "报告期覆盖率", "share", 10),
     Column("passed", "评审通过", "bool", 8),
-    Column("cost_fen", "改造费用(元)", "fen", 16),
-    Column("share_fen", "按比例补助(元)", "fen", 16),
-    Column("subsidy_fen", "补助(元)", "fen", 16),
-    Column("capped", "封顶", "bool", 8),
+    *ENTERPRISE_COLUMNS[-4:],  # cost, share, subsidy, capped: as the roll-up's table
 )
 
 
