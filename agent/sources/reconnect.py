@@ -1,8 +1,8 @@
 """A device link's connection state: when to try again, since when it is down, and the log
 lines of its transitions. Pure bookkeeping on ``time.monotonic()``; the source does the I/O.
 
-Used by the S7 source; the same rules as the Modbus source's own (reconnect at once after a
-working link drops, back off while connecting fails, log a reason only when it changes).
+Used by the Modbus and S7 sources: reconnect at once after a working link drops, back off
+while connecting fails, log a reason only when it changes.
 """
 
 from __future__ import annotations
@@ -39,23 +39,25 @@ class LinkState:
         """True when a connect attempt is due (not backing off)."""
         return time.monotonic() >= self._next_attempt_s
 
-    def connected(self, detail: str) -> None:
-        """The link is up: log how long it was down and reset the back-off."""
+    def connected(self, detail: str | None = None) -> None:
+        """The link is up: log how long it was down (and ``detail``), reset the back-off."""
+        suffix = "" if detail is None else f", {detail}"
         if self._down_since_s is None:
-            self._log.info("connected to %s, %s", self._where, detail)
+            self._log.info("connected to %s%s", self._where, suffix)
         else:
             down_s = time.monotonic() - self._down_since_s
             self._log.info(
-                "connected to %s after %d failed attempts over %.1f s, %s",
-                self._where, self._backoff.failures, down_s, detail,
+                "connected to %s after %d failed attempts over %.1f s%s",
+                self._where, self._backoff.failures, down_s, suffix,
             )  # fmt: skip
         self._backoff.reset()
         self.reason = None
         self._down_since_s = None
 
-    def connect_failed(self, reason: str) -> None:
-        """Connecting failed: schedule the next attempt; log only when the reason changes."""
-        now_s = time.monotonic()
+    def connect_failed(self, reason: str, now_s: float | None = None) -> None:
+        """Connecting failed: schedule the next attempt from ``now_s`` (the attempt's start;
+        default now); log only when the reason changes."""
+        now_s = time.monotonic() if now_s is None else now_s
         delay_s = self._backoff.next_delay_s()
         self._next_attempt_s = now_s + delay_s
         if self._down_since_s is None:

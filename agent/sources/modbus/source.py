@@ -37,7 +37,7 @@ from pymodbus.client.base import ModbusBaseClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.pdu import ExceptionResponse, ModbusPDU
 
-from agent.sources.backoff import Backoff
+from agent.sources.reconnect import LinkState
 from contract.clock import Clock, WallClock
 
 from ..base import Quality, Reading
@@ -205,15 +205,18 @@ class ModbusSource:
             max_gap=connection.max_gap,
         )
         self._clock: Clock = clock or WallClock()
-        self._backoff = Backoff(connection.backoff_initial_s, connection.backoff_max_s, rng)
         self._log = _DeviceLog(log, device_id)
+        self._link = LinkState(
+            self._log,
+            connection.link.describe(),
+            connection.backoff_initial_s,
+            connection.backoff_max_s,
+            rng,
+        )
         self._prepared = {id(request): _prepare(request) for request in self._plan}
         self._index = {point.tag: index for index, point in enumerate(self._points)}
         self._client: ModbusBaseClient | None = None
         self._dropped = _LinkDrop()
-        self._link_reason: str | None = "not connected yet"
-        self._next_attempt_s = 0.0  # time.monotonic() before which connect() does not try
-        self._down_since_s: float | None = None
         self._last_reason: dict[str, str | None] = {}  # per request/tag: last logged reason
         self._links_lost = 0  # requests that failed with CONNECTION_LOST, ever
         self._last_answer_s: float | None = None  # time.monotonic() the link last went quiet
@@ -230,19 +233,19 @@ class ModbusSource:
                 return
             self._on_dropped()
         now_s = time.monotonic()
-        if now_s < self._next_attempt_s:
+        if not self._link.may_try():
             return
         client, dropped = self._new_client()
         failure = await self._open(client)
         if failure is None:
             self._client, self._dropped = client, dropped
-            self._on_connected()
+            self._link.connected()
             if self._connection.pause_after_connect_s > 0:
                 # Real seconds, not plant seconds: the device's own warm-up (docs/configuration.md).
                 await asyncio.sleep(self._connection.pause_after_connect_s)
         else:
             client.close()
-            self._on_connect_failed(failure, now_s)
+            self._link.connect_failed(failure, now_s)
 
     async def read(self) -> list[Reading]:
         """Read every point once; one reading per point, in the order given. Never raises."""
@@ -264,7 +267,7 @@ class ModbusSource:
         await self.connect()
         client = self._client
         if client is None or not client.connected:
-            reason = self._link_reason or CONNECTION_LOST
+            reason = self._link.reason or CONNECTION_LOST
             return [self._bad(point, reason) for point in self._points]
         ordered: list[Reading | None] = [None] * len(self._points)
         index = self._index
@@ -522,50 +525,12 @@ class ModbusSource:
             return None
         return connect_failure(errors[-1] if errors else None, where, timeout_s)
 
-    def _on_connected(self) -> None:
-        """Log the transition to connected, with how long and how often it failed before."""
-        where = self._connection.link.describe()
-        if self._down_since_s is None:
-            self._log.info("connected to %s", where)
-        else:
-            self._log.info(
-                "connected to %s after %d failed attempts over %.1f s",
-                where,
-                self._backoff.failures,
-                time.monotonic() - self._down_since_s,
-            )
-        self._backoff.reset()
-        self._link_reason = None
-        self._down_since_s = None
-
-    def _on_connect_failed(self, reason: str, now_s: float) -> None:
-        """Schedule the next attempt; log only when the reason changes."""
-        delay_s = self._backoff.next_delay_s()
-        self._next_attempt_s = now_s + delay_s
-        if self._down_since_s is None:
-            self._down_since_s = now_s
-        if reason != self._link_reason:
-            self._log.warning(
-                "cannot connect: %s; retrying in %.1f s, backing off to %g s "
-                "(logged again only when the reason changes)",
-                reason,
-                delay_s,
-                self._connection.backoff_max_s,
-            )
-        self._link_reason = reason
-
     def _on_dropped(self) -> None:
         """The device closed a working link: forget the client, reconnect without waiting."""
         if self._client is not None:
             self._client.close()
             self._client = None
-        self._log.warning(
-            "%s to %s; reconnecting", CONNECTION_LOST, self._connection.link.describe()
-        )
-        self._link_reason = CONNECTION_LOST
-        self._backoff.reset()
-        self._next_attempt_s = 0.0
-        self._down_since_s = time.monotonic()
+        self._link.dropped(CONNECTION_LOST, CONNECTION_LOST)
 
 
 def _serial_client(
