@@ -37,6 +37,7 @@ from pymodbus.client.base import ModbusBaseClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.pdu import ExceptionResponse, ModbusPDU
 
+from agent.sources.readings import bad_reading
 from agent.sources.reconnect import LinkState
 from contract.clock import Clock, WallClock
 
@@ -443,15 +444,7 @@ class ModbusSource:
 
     def _bad(self, point: ModbusPoint, reason: str, latency_s: float | None = None) -> Reading:
         """A bad reading stamped now."""
-        return Reading(
-            tag=point.tag,
-            value=None,
-            raw=None,
-            quality=Quality.BAD,
-            reason=reason,
-            read_ts=self._clock.timestamp(),
-            latency_s=latency_s,
-        )
+        return bad_reading(point.tag, reason, self._clock.timestamp(), latency_s)
 
     def _note(self, key: str, reason: str | None, what: str) -> None:
         """Log a request's or tag's outcome only when it changes: no spam on long outages."""
