@@ -27,7 +27,15 @@ from enum import StrEnum
 from sim.calendar import Segment, ShiftCalendar
 from sim.plant import MachineConfig
 
-__all__ = ["Machine", "MachineState", "Rates", "Snapshot", "TruthBin", "machine_seed"]
+__all__ = [
+    "STATE_FIELD",
+    "Machine",
+    "MachineState",
+    "Rates",
+    "Snapshot",
+    "TruthBin",
+    "machine_seed",
+]
 
 
 class MachineState(StrEnum):
@@ -103,7 +111,8 @@ class Rates:
 _Handler = Callable[[], None]
 _TRUTH_FIELDS = tuple(item.name for item in fields(TruthBin))
 
-_STATE_FIELD = {
+#: The TruthBin field each state's time adds to.
+STATE_FIELD = {
     MachineState.RUNNING: "run_s",
     MachineState.IDLE: "idle_s",
     MachineState.DOWN: "down_s",
@@ -348,7 +357,7 @@ class Machine:
         if elapsed <= 0:
             return
         power_kw = self._power_kw()
-        state_field = _STATE_FIELD[self._state]
+        state_field = STATE_FIELD[self._state]
         start = self._now
         size = self.truth_bin_s
         while start < until:

@@ -26,7 +26,7 @@ from pathlib import Path
 from contract.errors import InputFileError
 from contract.files import read_bounded
 from sim.errors import ScriptError
-from sim.machine import MachineState, Snapshot, TruthBin
+from sim.machine import STATE_FIELD, MachineState, Snapshot, TruthBin
 from sim.plant import MachineConfig, PlantConfig
 
 __all__ = [
@@ -48,13 +48,6 @@ MINUTE_S = 60
 #: Problems listed before the rest are summarised (a wrong file gives one per line).
 _MAX_PROBLEMS = 20
 _STATES = {state.value: state for state in MachineState}
-_STATE_FIELD = {
-    MachineState.RUNNING: "run_s",
-    MachineState.IDLE: "idle_s",
-    MachineState.DOWN: "down_s",
-    MachineState.OFF: "off_s",
-    MachineState.PLANNED_STOP: "planned_stop_s",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +233,7 @@ class ScriptedMachine:
         for ts in range(int(start_ts), int(end_ts), MINUTE_S):
             minute = self._minute_at(ts)
             state = MachineState.OFF if minute is None else minute.state
-            setattr(total, _STATE_FIELD[state], getattr(total, _STATE_FIELD[state]) + MINUTE_S)
+            setattr(total, STATE_FIELD[state], getattr(total, STATE_FIELD[state]) + MINUTE_S)
             if minute is not None:
                 total.total_count += minute.parts
                 total.reject_count += minute.rejects
