@@ -263,16 +263,20 @@ def _plan_version(store: Registry, plan_key: str | None, version: int | None) ->
         raise refuse(exc) from None
 
 
+#: ``--plan``: which plan of the registry (show, export).
+PlanKeyOption = Annotated[
+    str | None, typer.Option("--plan", help="Plan key <province code>-<batch year>.")
+]
+#: ``--version``: which version of that plan (show, export).
+VersionOption = Annotated[int | None, typer.Option("--version", help="Version (default latest).")]
+
+
 @plan_app.command("show")
 def plan_show(
     config: ConfigOption = DEFAULT_CONFIG,
     registry: RegistryOption = None,
-    plan_key: Annotated[
-        str | None, typer.Option("--plan", help="Plan key <province code>-<batch year>.")
-    ] = None,
-    version: Annotated[
-        int | None, typer.Option("--version", help="Version (default latest).")
-    ] = None,
+    plan_key: PlanKeyOption = None,
+    version: VersionOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the plan content as JSON.")
     ] = False,
@@ -337,12 +341,8 @@ def plan_export(
     ] = "",
     config: ConfigOption = DEFAULT_CONFIG,
     registry: RegistryOption = None,
-    plan_key: Annotated[
-        str | None, typer.Option("--plan", help="Plan key <province code>-<batch year>.")
-    ] = None,
-    version: Annotated[
-        int | None, typer.Option("--version", help="Version (default latest).")
-    ] = None,
+    plan_key: PlanKeyOption = None,
+    version: VersionOption = None,
 ) -> None:
     """Write a plan as a workbook or YAML: a plan file converted, or a version in the registry.
 
