@@ -51,6 +51,7 @@ __all__ = [
     "refuse_id_collisions",
     "registry_path",
     "run_or_exit",
+    "write_output",
 ]
 
 EXIT_OK = 0
@@ -172,3 +173,14 @@ def refuse(exc: CollectorError | ValueError) -> typer.Exit:
 
     code = EXIT_UNREADABLE if isinstance(exc, RegistryUnavailable) else EXIT_ERRORS
     return error_exit(exc, code)
+
+
+def write_output(out: Path, content: bytes) -> None:
+    """Write ``content`` to ``out`` through a temporary file and a rename; exit 3 if it fails."""
+    partial = out.with_name(out.name + ".new")
+    try:
+        partial.write_bytes(content)
+        partial.replace(out)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise error_exit(f"{out}: cannot write ({exc.strerror or exc})", EXIT_OUTPUT) from None

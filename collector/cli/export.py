@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from collector.cli._common import EXIT_ERRORS, EXIT_OUTPUT, EXIT_UNREADABLE, console, error_exit
+from collector.cli._common import EXIT_ERRORS, EXIT_UNREADABLE, console, error_exit, write_output
 from contract.errors import InputFileError
 from contract.files import read_bounded
 from contract.terminal import say
@@ -64,13 +64,7 @@ def export(
     except DocumentRefused as exc:
         raise error_exit(exc, EXIT_ERRORS) from None
     data = workbook_bytes([table]) if chosen == "xlsx" else csv_bytes(table)
-    partial = out.with_name(out.name + ".new")
-    try:
-        partial.write_bytes(data)
-        partial.replace(out)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise error_exit(f"{out}: cannot write ({exc.strerror or exc})", EXIT_OUTPUT) from None
+    write_output(out, data)
     say(console, f"wrote {table.title}: {len(table.rows)} rows as {chosen} to {out}")
 
 

@@ -29,7 +29,6 @@ from collector.cli._common import (
     DEFAULT_CONFIG,
     EXIT_ERRORS,
     EXIT_OK,
-    EXIT_OUTPUT,
     EXIT_UNREADABLE,
     ByOption,
     ConfigOption,
@@ -41,6 +40,7 @@ from collector.cli._common import (
     open_registry,
     refuse,
     registry_path,
+    write_output,
 )
 from collector.errors import CollectorError, IdCollision, IdCollisionError
 from collector.plan import (
@@ -308,24 +308,13 @@ OutFileOption = Annotated[
 ]
 
 
-def _write_out(out: Path, content: bytes) -> None:
-    """Write ``content`` to ``out`` through a temporary file and a rename; exit 3 if it fails."""
-    partial = out.with_name(out.name + ".new")
-    try:
-        partial.write_bytes(content)
-        partial.replace(out)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise error_exit(f"{out}: cannot write ({exc.strerror or exc})", EXIT_OUTPUT) from None
-
-
 @plan_app.command("template")
 def plan_template(out: OutFileOption) -> None:
     """Write the empty plan workbook: its sheets, headers (中文 and English), drop-down lists,
     checks on dates and amounts, and an instructions sheet (docs/plan-workbook.md)."""
     from collector.plan.workbook import plan_workbook_bytes  # loads openpyxl
 
-    _write_out(out, plan_workbook_bytes(None))
+    write_output(out, plan_workbook_bytes(None))
     say(console, f"wrote the plan template {out}; fill it in, then run plan validate {out}")
 
 
@@ -363,9 +352,9 @@ def plan_export(
     if chosen == "xlsx":
         from collector.plan.workbook import plan_workbook_bytes
 
-        _write_out(out, plan_workbook_bytes(plan))
+        write_output(out, plan_workbook_bytes(plan))
     else:
-        _write_out(out, plan_yaml(plan).encode("utf-8"))
+        write_output(out, plan_yaml(plan).encode("utf-8"))
     say(console, f"wrote plan {plan.key} as {chosen} to {out}")
 
 
