@@ -43,6 +43,9 @@ __all__ = ["AgentService", "DeviceHealth"]
 
 log = logging.getLogger(__name__)
 
+#: Seconds a stopping task gets to end after its cancel before it is cancelled again.
+STOP_RECANCEL_S = 1.0
+
 
 @dataclass
 class DeviceHealth:
@@ -122,6 +125,7 @@ class AgentService:
             self.outbox, self.outbox_lock, on_stored=self.publisher.wake, on_error=self._on_error
         )
         self._storing: set[asyncio.Task[None]] = set()
+        self._stopping = False
         self.metrics: MetricsServer | None = None
 
     # --- running --------------------------------------------------------------------------
@@ -149,9 +153,8 @@ class AgentService:
         _sd_notify("READY=1")
         await stop.wait()
         log.info("agent %s stopping", self.identity.agent)
-        for task in [*polls, health]:
-            task.cancel()
-        await asyncio.gather(*polls, health, return_exceptions=True)
+        self._stopping = True
+        await _end_tasks([*polls, health])
         await self._finish_storing()
         await self._close_partial_windows()
         drained = await self.publisher.drain(self.drain_timeout_s)
@@ -175,7 +178,7 @@ class AgentService:
             await device.source.connect()  # failures are the source's to retry
         # A demo's agent may start before its plant clock's anchor: it polls from plant start on.
         await self.clock.started()
-        while True:
+        while not self._stopping:
             now = self.clock.timestamp()
             # Polls on the clock's grid (every `interval` from the epoch), so a poll that ran
             # long does not shift every later one. The next point is strictly after `now`: at
@@ -304,6 +307,25 @@ class AgentService:
             tmp.replace(self.health_path)
         except (OSError, OutboxError) as exc:
             log.warning("cannot write health file %s: %s", self.health_path, exc)
+
+
+async def _end_tasks(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel ``tasks`` until every one has ended; one that absorbed its cancel is cancelled again.
+
+    A library can absorb a cancellation (Python 3.11's ``asyncio.wait_for``, which pymodbus and
+    asyncua use, returns the result when it and the cancel arrive together): the task goes on
+    as if nothing happened. ``_poll_forever`` also checks ``_stopping`` after each poll; this
+    covers a task that absorbed it inside a wait.
+    """
+    pending = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=STOP_RECANCEL_S)
+        if pending:
+            names = ", ".join(sorted(task.get_name() for task in pending))
+            log.warning("%s still running %g s after its cancel: cancelling again", names,
+                        STOP_RECANCEL_S)  # fmt: skip
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from agent.config import load_config
 from agent.keys import generate_key_pair
 from agent.outbox import Outbox
 from agent.service import AgentService
+from agent.sources.base import Reading, Source
 from contract import wire
 from contract.clock import ScaledClock
 from sim.agent_config import agent_devices
@@ -135,3 +136,48 @@ def stored_windows(outbox: Outbox) -> list[wire.KpiWindow]:
     while (batch := outbox.seal_batch(wire.MAX_RECORDS, sealer)) is not None:
         windows.extend(wire.decode_envelope(batch.envelope).records)
     return windows
+
+
+class _AbsorbsOneCancel:
+    """The device's real source, whose reads absorb a cancellation as a library may.
+
+    Python 3.11's ``asyncio.wait_for`` (pymodbus, asyncua) returns the answer when it and a
+    cancel arrive together: the polling task carries on as if no stop had come.
+    """
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.device_id = source.device_id
+        self.absorbed = 0
+        self.reading = asyncio.Event()
+
+    async def connect(self) -> None:
+        await self.source.connect()
+
+    async def read(self) -> Sequence[Reading]:
+        self.reading.set()
+        try:
+            await asyncio.sleep(0.2)
+        except asyncio.CancelledError:
+            self.absorbed += 1
+        self.reading.clear()
+        return await self.source.read()
+
+    async def close(self) -> None:
+        await self.source.close()
+
+
+async def test_the_agent_stops_when_a_source_absorbs_the_cancel(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    service = AgentService(load_config(agent_config(tmp_path, sim)), drain_timeout_s=0.1)
+    (device,) = service.devices
+    device.source = absorbing = _AbsorbsOneCancel(device.source)
+    stop = asyncio.Event()
+    running = asyncio.create_task(service.run(stop))
+    await until(lambda: device.health.polls >= 2, "two polls")
+    await absorbing.reading.wait()
+    stop.set()
+    await asyncio.wait_for(running, timeout=10)
+    assert absorbing.absorbed >= 1, "the stop did not land in a read: the test proved nothing"
+    assert not polling()

@@ -79,6 +79,7 @@ def _judged_run(out: Path) -> tuple[subprocess.Popen[str], str, dict[str, Any]]:
     for speed in (QUICK_SPEED, SLOW_SPEED):
         demo = _run_demo(out, "--no-screenshots", "--no-web", "--speed", str(speed))
         output, _ = demo.communicate(timeout=900)
+        assert demo.returncode == 0, output  # before verdicts.json: a failed run says why
         result = json.loads((out / "verdicts.json").read_text("utf-8"))
         if result["path"]["polls_kept_pct"] >= MIN_POLLS_KEPT_PCT:
             break

@@ -119,11 +119,16 @@ class _LinkDrop:
 
     Each request runs in a task of its own under one timer, the outer time bound: a drop or the
     timer cancels that task, never the polling task, so whatever pymodbus does with the
-    cancellation stays inside the request (cancelling the polling task instead could leave it a
-    pending cancellation when pymodbus finished the request in the same loop iteration: the
-    device-offline fault test caught it). One task and one timer per request, where an
-    ``asyncio.timeout`` around a race of the request against an ``Event.wait`` took two tasks,
-    an ``asyncio.wait`` and a timeout context.
+    cancellation stays inside the request.
+
+    The polling task waits for the request with ``asyncio.wait``, which does not hand a
+    cancellation of the polling task (a stop) on to the request: the stop raises in the polling
+    task at once, and the request is cancelled after it. Awaiting the request's task directly
+    forwarded the stop to it instead, and pymodbus can absorb a cancellation: its
+    ``asyncio.wait_for`` on Python 3.11 returns the response when the answer and the
+    cancellation arrive in the same loop iteration. The polling task then got the response, its
+    stop was lost, and it polled on until the agent was SIGKILLed (the demo's CI run caught it:
+    the gateway switched off polled ten more wall seconds).
 
     pymodbus calls ``trace_connect(False)`` from the event loop when the transport closes, so
     cancelling the request's task from there is safe.
@@ -150,10 +155,11 @@ class _LinkDrop:
     ) -> ModbusPDU:
         """Await ``call()``, but give up as soon as the link drops or ``budget_s`` has passed.
 
-        Raises ConnectionException when the link dropped, TimeoutError after ``budget_s``.
-        pymodbus 3.16 leaves a request in flight when the connection closes under it: it waits
-        out its timeout on every retry, re-sending into a closed transport. Cancelling it when
-        the disconnect callback comes turns that into an immediate "connection lost".
+        Raises ConnectionException when the link dropped, TimeoutError after ``budget_s``, and
+        CancelledError at once when the calling task is cancelled (the request is cancelled
+        too). pymodbus 3.16 leaves a request in flight when the connection closes under it: it
+        waits out its timeout on every retry, re-sending into a closed transport. Cancelling it
+        when the disconnect callback comes turns that into an immediate "connection lost".
         """
         if self.is_set:
             raise ConnectionException(CONNECTION_LOST)
@@ -161,19 +167,19 @@ class _LinkDrop:
         self._in_flight, self._expired = request_task, False
         timer = asyncio.get_running_loop().call_later(budget_s, self._expire, request_task)
         try:
-            return await request_task
+            await asyncio.wait((request_task,))
         except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise  # the polling task itself was cancelled (a stop): pass it on
-            if self.is_set:
-                raise ConnectionException(CONNECTION_LOST) from None
-            if self._expired:
-                raise TimeoutError from None
+            request_task.cancel()  # the polling task stops: its request goes with it
             raise
         finally:
             timer.cancel()
             self._in_flight = None
+        if request_task.cancelled():
+            if self.is_set:
+                raise ConnectionException(CONNECTION_LOST)
+            if self._expired:
+                raise TimeoutError
+        return request_task.result()
 
 
 class ModbusSource:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import struct
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from pymodbus.constants import ExcCodes
+from pymodbus.pdu.register_message import ReadHoldingRegistersResponse
 
 from agent.sources.base import Quality, Reading, Source
 from agent.sources.modbus import (
@@ -24,6 +26,7 @@ from agent.sources.modbus import (
     TcpLink,
     WordOrder,
 )
+from agent.sources.modbus.source import _LinkDrop
 from contract.clock import ScaledClock
 
 from ..conftest import DeviceServer, Fault
@@ -463,3 +466,27 @@ def test_modbus_source_implements_the_source_protocol() -> None:
         "press-1", ModbusConnection(link=TcpLink("127.0.0.1", 502)), [holding("a", 0)]
     )
     assert source.device_id == "press-1"
+
+
+async def test_a_stop_is_not_lost_when_the_request_absorbs_its_cancel() -> None:
+    """A polling task cancelled during a request stops, even if the request absorbs the cancel.
+
+    pymodbus waits for the answer with ``asyncio.wait_for``, which on Python 3.11 returns the
+    response when it and the cancel arrive in the same loop iteration. The request here does
+    that every time: it catches the cancel and answers. The demo's CI run lost an agent's stop
+    this way (the polling task got the answer and polled on until SIGKILL).
+    """
+    started = asyncio.Event()
+
+    async def absorbing_request() -> ReadHoldingRegistersResponse:
+        started.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(30)
+        return ReadHoldingRegistersResponse(registers=[1])
+
+    polling = asyncio.create_task(_LinkDrop().unless_set(absorbing_request, budget_s=30))
+    await started.wait()
+    polling.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(polling, timeout=5)
+    assert polling.cancelled()
