@@ -209,12 +209,14 @@ def status(
             f"last error: {health.get('last_error') or '-'}"
         )
         devices = Table(title="devices")
-        for column in ("device", "polls", "missed", "bad values", "windows", "last error"):
+        columns = ("device", "polls", "skipped", "missed", "bad values", "windows", "last error")
+        for column in columns:
             devices.add_column(column)
         for device_id, device in health.get("devices", {}).items():
             devices.add_row(
                 device_id,
                 str(device.get("polls")),
+                str(device.get("polls_skipped", "-")),
                 str(device.get("missed_polls")),
                 str(device.get("bad_values")),
                 str(device.get("windows_closed")),

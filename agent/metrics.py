@@ -27,6 +27,12 @@ def render_metrics(service: AgentService) -> str:
     state = service.publisher.state
     metric("rv_agent_polls_total", "counter", "Polls of each device.", per_device("polls"))
     metric(
+        "rv_agent_polls_skipped_total",
+        "counter",
+        "Poll grid points skipped because the previous poll overran them.",
+        per_device("polls_skipped"),
+    )
+    metric(
         "rv_agent_missed_polls_total",
         "counter",
         "Polls without any usable value.",

@@ -52,6 +52,8 @@ class DeviceHealth:
     """One device as status and metrics see it."""
 
     polls: int = 0
+    #: Grid points that passed while a poll overran (or the loop was starved): never polled.
+    polls_skipped: int = 0
     missed_polls: int = 0
     bad_values: int = 0
     windows_closed: int = 0
@@ -178,6 +180,7 @@ class AgentService:
             await device.source.connect()  # failures are the source's to retry
         # A demo's agent may start before its plant clock's anchor: it polls from plant start on.
         await self.clock.started()
+        last_point: int | None = None  # the grid point (as a multiple of interval) last polled
         while not self._stopping:
             now = self.clock.timestamp()
             # Polls on the clock's grid (every `interval` from the epoch), so a poll that ran
@@ -185,7 +188,11 @@ class AgentService:
             # epoch 1.8e9 a nudge of 1e-9 is below a float's resolution, so a poll that ended
             # exactly on a grid point (a plant clock held still while it polled) slept 0 s and
             # polled again at the same instant, forever.
-            await self.clock.sleep((math.floor(now / interval) + 1) * interval - now)
+            point = math.floor(now / interval) + 1
+            if last_point is not None and point - last_point > 1:
+                device.health.polls_skipped += point - last_point - 1
+            last_point = point
+            await self.clock.sleep(point * interval - now)
             try:
                 await self._poll_once(device)
             except asyncio.CancelledError:
@@ -211,27 +218,28 @@ class AgentService:
         closed = device.builder.close_due(ts)
         if closed:
             health.windows_closed += len(closed)
-            await self._store_even_if_stopped(closed)
+            self._store_in_background(closed)
 
-    async def _store_even_if_stopped(self, windows: list[wire.KpiWindow]) -> None:
-        """Store windows the builder has handed over; stopping cannot cancel the store.
+    def _store_in_background(self, windows: list[wire.KpiWindow]) -> None:
+        """Store windows the builder has handed over, in a task of their own; the poll goes on.
 
-        The builder no longer holds them, and the store may wait for the outbox (another
-        device's windows, the publisher sealing or forgetting a batch). Cancelling the device
-        task in that wait (stopping) would lose them: the store runs as a task of its own,
-        which the caller's cancellation leaves alone and ``run`` awaits before stopping.
+        The store may wait for the outbox (another device's windows at the same window edge,
+        the publisher sealing or forgetting a batch) and then for an fsync: a poll that waited
+        for it missed its next grid point whenever that wait was longer than the poll interval
+        (at a demo's plant speed, 40 wall ms). Nothing is reported stored before its commit, and
+        :class:`WindowStore` commits in the order the stores were started, so what a power cut
+        may lose is unchanged (the next run fills the gap from the outbox's progress as comm
+        loss). Stopping cannot cancel the task: ``run`` awaits every one before closing the
+        outbox.
         """
         task = asyncio.create_task(self._store(windows), name=f"store {windows[0].device}")
         self._storing.add(task)
         task.add_done_callback(self._storing.discard)
-        await asyncio.shield(task)
+        task.add_done_callback(_log_store_failure)
 
     async def _finish_storing(self) -> None:
-        """Wait for stores the stopped device tasks left running; log any that failed."""
-        results = await asyncio.gather(*self._storing, return_exceptions=True)
-        for result in results:
-            if isinstance(result, Exception):
-                log.error("storing closed windows failed: %r", result, exc_info=result)
+        """Wait for the stores still running (each logs its own failure when it ends)."""
+        await asyncio.gather(*self._storing, return_exceptions=True)
 
     async def _close_partial_windows(self) -> None:
         now = self.clock.timestamp()
@@ -288,6 +296,7 @@ class AgentService:
             "devices": {
                 device.config.id: {
                     "polls": device.health.polls,
+                    "polls_skipped": device.health.polls_skipped,
                     "missed_polls": device.health.missed_polls,
                     "bad_values": device.health.bad_values,
                     "windows_closed": device.health.windows_closed,
@@ -326,6 +335,12 @@ async def _end_tasks(tasks: list[asyncio.Task[None]]) -> None:
             names = ", ".join(sorted(task.get_name() for task in pending))
             log.warning("%s still running %g s after its cancel: cancelling again", names,
                         STOP_RECANCEL_S)  # fmt: skip
+
+
+def _log_store_failure(task: asyncio.Task[None]) -> None:
+    """A store failed for another reason than an unwritable outbox (which holds the windows)."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("storing closed windows failed: %r", error, exc_info=error)
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:

@@ -373,24 +373,25 @@ def play(demo: Demo, ingest_config: Path) -> None:
 
 
 def poll_share(demo: Demo, *, running_only: bool = False) -> float | None:
-    """Share of the polls the agents made of those their poll interval asks for (0..1).
+    """Share of the polls the agents made of those their poll grid asked for (0..1).
 
-    From each agent's health file (written every 5 wall seconds and at its end). Well under 1
-    means the machine is too busy for the plant clock's speed: the agents skip polls, and gaps
-    beyond ``comm_loss_after_s`` become comm loss (try a lower --speed). None before any file.
+    From each agent's health file (written every 5 wall seconds and at its end): per device
+    ``polls`` made and ``polls_skipped``, the grid points that passed while a poll was still
+    running (the agent counts them). Well under 1 means the machine is too busy for the plant
+    clock's speed: state times are sampled more coarsely, and gaps beyond
+    ``comm_loss_after_s`` become comm loss (try a lower --speed). None before any file.
     """
-    made = expected = 0.0
+    made = asked = 0
     for enterprise in demo.enterprises:
         if running_only and not demo.agents[enterprise.id].is_running:
             continue
         path = demo.out / "agents" / f"{enterprise.agent_id}.health.json"
-        with contextlib.suppress(OSError, ValueError):
-            health = json.loads(path.read_text("utf-8"))
-            ran_s = max(0.0, (health["written_at"] - demo.anchor) * demo.mode.speed)
-            for device in health["devices"].values():
-                made += device["polls"]
-                expected += ran_s / demo.mode.settings.poll_interval_s
-    return made / expected if expected > 0 else None
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            devices = json.loads(path.read_text("utf-8"))["devices"].values()
+            counts = [(int(d["polls"]), int(d["polls_skipped"])) for d in devices]
+            made += sum(polls for polls, _ in counts)
+            asked += sum(polls + skipped for polls, skipped in counts)
+    return made / asked if asked > 0 else None
 
 
 def settle(demo: Demo, ingest_config: Path, timeout_s: float = 60.0) -> dict[str, float]:
