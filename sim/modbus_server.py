@@ -161,9 +161,13 @@ class ModbusSim:
             self._internal_write = False
 
     async def publish_retrofit(
-        self, meter_unit: int, meter_words: list[int], di_unit: int, di_bits: list[bool],
+        self,
+        meter_unit: int,
+        meter_words: list[int],
+        di_unit: int,
+        di_bits: list[bool],
         counter_words: list[int],
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Write a retrofit machine's meter registers and its DI module's inputs and counters."""
         key = [*meter_words, *map(int, di_bits), *counter_words]
         if self._published.get(meter_unit) == key:

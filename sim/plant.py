@@ -101,6 +101,9 @@ class Scenario(_Model):
 
 
 UnitId = Annotated[int, Field(ge=1, le=247)]
+_RETROFIT_UNITS_HINT = (
+    " (a retrofit machine's units are retrofit.meter_unit_id and retrofit.di_unit_id)"
+)
 
 
 class RetrofitConfig(_Model):
@@ -158,18 +161,17 @@ class MachineConfig(_Model):
     script: Path | None = None
 
     @model_validator(mode="after")
-    def _unit_for_modbus(self) -> MachineConfig:
+    def _keys_for_protocol(self) -> MachineConfig:
         issues = IssueList("MachineConfig")
         if self.protocol == "modbus" and self.unit_id is None:
             issues.add((), None, f"machine {self.id!r}: protocol modbus needs unit_id (1..247)")
         if self.protocol != "modbus" and self.unit_id is not None:
+            hint = _RETROFIT_UNITS_HINT if self.protocol == "retrofit" else ""
             issues.add(
                 ("unit_id",),
                 self.unit_id,
-                f"machine {self.id!r}: unit_id is only for protocol modbus"
-                + (" (a retrofit machine's units are retrofit.meter_unit_id and "
-                   "retrofit.di_unit_id)" if self.protocol == "retrofit" else ""),
-            )  # fmt: skip
+                f"machine {self.id!r}: unit_id is only for protocol modbus{hint}",
+            )
         if self.script is not None and (self.scenario is not None or self.counter_resets_per_day):
             issues.add(
                 (),

@@ -145,8 +145,9 @@ def encode_meter(
     return words
 
 
-def di_bits(values: Mapping[str, float | int], last_part_ts: float, last_reject_ts: float,
-            ts: float) -> list[bool]:  # fmt: skip
+def di_bits(
+    values: Mapping[str, float | int], last_part_ts: float, last_reject_ts: float, ts: float
+) -> list[bool]:
     """The DI module's inputs at plant time ``ts`` (DI_INPUT_COUNT bits, unwired ones off)."""
     bits = [False] * DI_INPUT_COUNT
     bits[0] = int(values["state"]) == _RUNNING

@@ -96,8 +96,9 @@ class Simulator:
         self._ticker: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         units = [m.unit_id for m in plant.machines if m.protocol == "modbus" and m.unit_id]
-        kits = [(m.retrofit.meter_unit_id, m.retrofit.di_unit_id) for m in plant.machines
-                if m.protocol == "retrofit" and m.retrofit]  # fmt: skip
+        kits = [
+            (m.retrofit.meter_unit_id, m.retrofit.di_unit_id) for m in plant.machines if m.retrofit
+        ]
         pattern_unit = plant.test_pattern.unit_id if plant.test_pattern else None
         serve_modbus = modbus_port is not None or rtu_port is not None or bool(rtu_links)
         self.modbus = ModbusSim(units, pattern_unit, kits) if serve_modbus else None
