@@ -20,6 +20,12 @@ def test_example_plant_file_is_valid() -> None:
     assert plant.machines[0].calendar.outside_shifts == "off"
 
 
+def test_the_retrofit_example_plant_file_is_valid() -> None:
+    plant = load_plant(EXAMPLE.parent / "retrofit-plant.yaml")
+    assert {m.protocol for m in plant.machines} == {"retrofit"}
+    assert [m.retrofit.meter_unit_id for m in plant.machines if m.retrofit] == [21, 23]
+
+
 def test_every_problem_is_reported_with_line_and_key_path() -> None:
     text = """\
 machines:
