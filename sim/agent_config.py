@@ -4,6 +4,11 @@ The demo, the benchmarks and the tests build their agent configuration from here
 an agent reads always match what the simulator serves (``sim.registers``, docs/simulator.md):
 16-bit counters sit in the first register of their pair, word order follows the machine, and
 each device's calendar is its machine's calendar.
+
+A ``retrofit`` machine is one agent device with two units: the power meter (the device's
+``unit_id``) and the DI module (``unit_id`` on its tags, ``sim.retrofit``). It has no state
+tag: its tags are named so that an inferred-state block can refer to them, ``power`` (kW),
+``current`` (A) and ``lamp`` (the run lamp, true while running).
 """
 
 from __future__ import annotations
@@ -94,6 +99,53 @@ def _s7_tags(machine: MachineConfig) -> dict[str, Any]:
     }
 
 
+def _retrofit_tags(machine: MachineConfig) -> dict[str, Any]:
+    """Tags of a retrofit machine's power meter and DI module (``sim.retrofit``)."""
+    kit = machine.retrofit
+    if kit is None:
+        raise ValueError(f"machine {machine.id!r} is not a retrofit machine")
+    meter = {"register_type": "input", "data_type": "float32"}
+    wide = machine.counter_bits == 32
+    counter = {
+        "register_type": "holding",
+        "unit_id": kit.di_unit_id,
+        "data_type": "uint32" if wide else "uint16",
+        "width": machine.counter_bits,
+        **({"word_order": machine.word_order} if wide else {}),
+    }
+    return {
+        "power": {"role": "power_kw", "address": 0, **meter, "scale": 0.001, "unit": "kW"},
+        "current": {"address": 2, **meter, "unit": "A"},
+        # The Wh counter, exact and rolling over at 2^32; the float32 kWh at 4 loses Wh.
+        "energy": {"role": "energy_kwh", "register_type": "input", "address": 8,
+                   "data_type": "uint32", "width": 32, "scale": 0.001},
+        "lamp": {"register_type": "discrete_input", "address": 0, "unit_id": kit.di_unit_id},
+        "total": {"role": "total_count", "address": 0, **counter},
+        "rejects": {"role": "reject_count", "address": 2, **counter},
+    }  # fmt: skip
+
+
+def _retrofit_device(
+    machine: MachineConfig,
+    modbus: tuple[str, int] | None,
+    rtu: tuple[str, int] | None,
+) -> dict[str, Any] | None:
+    """The link part of a retrofit machine's device: RTU when given, else Modbus TCP."""
+    if machine.retrofit is None:
+        return None
+    link: dict[str, Any]
+    if rtu is not None:
+        # The simulator serves RTU 8N1 (pymodbus's serial server).
+        link = {"protocol": "modbus_rtu", "serial_port": rtu[0], "baudrate": rtu[1],
+                "parity": "none"}  # fmt: skip
+    elif modbus is not None:
+        link = {"protocol": "modbus_tcp", "host": modbus[0], "port": modbus[1]}
+    else:
+        return None
+    tags = _retrofit_tags(machine)
+    return {**link, "unit_id": machine.retrofit.meter_unit_id, "timeout_s": 1, "tags": tags}
+
+
 def agent_devices(
     plant: PlantConfig,
     *,
@@ -103,12 +155,15 @@ def agent_devices(
     poll_interval_s: float = 5.0,
     ideal_cycle_factor: float = 0.9,
     float_table: Literal["input", "holding"] = "input",
+    retrofit_rtu: tuple[str, int] | None = None,
 ) -> list[dict[str, Any]]:
     """One agent device block per machine (its ideal cycle a little under the simulated one).
 
     The floats (meter, power, cycle time) come from the input registers by default, as many
     meters serve them; ``float_table="holding"`` reads them from the holding registers, where
     the simulator serves the same map, so the agent reads a machine in one request.
+    Retrofit machines are read over RTU on ``retrofit_rtu`` (serial port, baud rate) when it is
+    given, else over Modbus TCP on ``modbus``.
     """
     devices: list[dict[str, Any]] = []
     for machine in plant.machines:
@@ -142,6 +197,10 @@ def agent_devices(
                     "tags": _opcua_tags(machine),
                 }
             )
+        elif machine.protocol == "retrofit":
+            device = _retrofit_device(machine, modbus, retrofit_rtu)
+            if device is not None:
+                devices.append({**common, **device})
         elif machine.protocol == "s7" and s7 is not None:
             host, port = s7
             devices.append(

@@ -22,7 +22,14 @@ from contract.clock import ScaledClock
 from sim.control import ControlServer
 from sim.errors import PlantFileError
 from sim.plant import PlantConfig, load_plant
-from sim.registers import MACHINE_REGISTERS, PATTERN_BITS_VALUE, STATE_CODES, TEST_PATTERN
+from sim.registers import (
+    MACHINE_REGISTERS,
+    PATTERN_BITS_VALUE,
+    STATE_CODES,
+    TEST_PATTERN,
+    MachineRegister,
+)
+from sim.retrofit import DI_INPUTS, DI_REGISTERS, METER_REGISTERS
 from sim.runtime import Simulator
 from sim.scripted import check_scripts
 
@@ -50,6 +57,13 @@ def run(
         str | None, typer.Option(help="Serial device (or pty) to serve Modbus RTU on.")
     ] = None,
     rtu_baudrate: Annotated[int, typer.Option(help="RTU baud rate.")] = 19200,
+    rtu_pty: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Serve Modbus RTU on a new pty pair and make LINK a symlink to its other end "
+            "(a software null modem for an agent's serial_port); repeatable."
+        ),
+    ] = None,
     opcua_port: Annotated[int | None, typer.Option(help="OPC UA port to listen on.")] = None,
     s7_port: Annotated[
         int | None, typer.Option(help="S7 (ISO-on-TCP) port to listen on; a PLC uses 102.")
@@ -105,6 +119,7 @@ def run(
             modbus_port=modbus_port,
             rtu_port=rtu_port,
             rtu_baudrate=rtu_baudrate,
+            rtu_links=rtu_pty or (),
             opcua_port=opcua_port,
             opcua_users=users,
             opcua_anonymous=not no_anonymous,
@@ -114,7 +129,7 @@ def run(
             truth_bin_s=truth_bin,
         )
         try:
-            asyncio.run(_serve(sim, host, control_port, anchor_ts, start_dt, speed))
+            asyncio.run(_serve(sim, host, control_port, anchor_ts, start_dt, speed, rtu_pty or []))
         except (OSError, RuntimeError) as exc:
             _fail(EXIT_CANNOT_START, f"cannot start the simulator: {exc}")
 
@@ -128,16 +143,13 @@ def check(plant_file: Annotated[Path, typer.Argument(help="Plant YAML file.")]) 
 
 @app.command()
 def registers() -> None:
-    """Print a machine's Modbus register map and the test-pattern device's values."""
+    """Print the Modbus register maps (machine, retrofit meter and DI module, test pattern)."""
     console = Console()
-    table = Table(title="Machine map (holding FC3 = input FC4)")
-    for column in ("address", "registers", "name", "type", "unit", "meaning"):
-        table.add_column(column, no_wrap=column == "name", overflow="fold")
-    for spec in MACHINE_REGISTERS:
-        table.add_row(
-            str(spec.address), str(spec.count), spec.name, spec.kind, spec.unit, spec.description
-        )
-    console.print(table)
+    console.print(_register_table("Machine map (holding FC3 = input FC4)", MACHINE_REGISTERS))
+    console.print(_register_table("Retrofit power meter (input FC4 only)", METER_REGISTERS))
+    console.print(_register_table("Retrofit DI module counters (holding FC3)", DI_REGISTERS))
+    inputs = ", ".join(f"{i.address}={i.name}" for i in DI_INPUTS)
+    console.print(f"DI module discrete inputs (FC2): {inputs}")
     codes = ", ".join(f"{code}={state.value}" for state, code in STATE_CODES.items())
     console.print(f"state codes: {codes}")
     pattern = Table(title="Test-pattern device (holding FC3 = input FC4)")
@@ -158,6 +170,17 @@ def registers() -> None:
     console.print(f"bits register at {bits_address}: 0x{PATTERN_BITS_VALUE:04X}")
 
 
+def _register_table(title: str, specs: tuple[MachineRegister, ...]) -> Table:
+    table = Table(title=title)
+    for column in ("address", "registers", "name", "type", "unit", "meaning"):
+        table.add_column(column, no_wrap=column == "name", overflow="fold")
+    for spec in specs:
+        table.add_row(
+            str(spec.address), str(spec.count), spec.name, spec.kind, spec.unit, spec.description
+        )
+    return table
+
+
 async def _serve(
     sim: Simulator,
     host: str,
@@ -165,6 +188,7 @@ async def _serve(
     anchor_ts: float,
     start_dt: datetime,
     speed: float,
+    rtu_pty_links: list[Path],
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -179,6 +203,7 @@ async def _serve(
             "modbus": f"{host}:{sim.modbus_address[1]}" if sim.modbus_address else None,
             "opcua": sim.opcua.endpoint if sim.opcua else None,
             "s7": f"{host}:{sim.s7_address[1]}" if sim.s7_address else None,
+            "rtu_pty": [str(link) for link in rtu_pty_links],
             "control": f"{host}:{control_port}" if control_port is not None else None,
             "start": start_dt.isoformat(),
             "anchor": anchor_ts,

@@ -37,6 +37,8 @@ COMMANDS: dict[str, str] = {
     "reset-counts": "zero the Modbus request counters",
     "opcua-restart [DOWN_S]": "stop the OPC UA server, wait DOWN_S wall seconds, start it",
     "truth MACHINE START END": "exact ground truth over [START, END) epoch seconds",
+    "transitions MACHINE START END": "state changes (ts, from, to) in [START, END) epoch seconds",
+    "meter-garbage MACHINE on|off": "a retrofit machine's meter serves NaN, then 3.4e38, as power",
 }
 
 _Handler = Callable[[Simulator, list[str]], Awaitable[dict[str, Any]]]
@@ -172,6 +174,19 @@ async def _truth(sim: Simulator, args: list[str]) -> dict[str, Any]:
     return {"truth": {**asdict(truth), "planned_s": truth.planned_s}}
 
 
+async def _transitions(sim: Simulator, args: list[str]) -> dict[str, Any]:
+    changes = sim.transitions(args[0], float(args[1]), float(args[2]))
+    return {"transitions": [[c.ts, c.from_state.value, c.to_state.value] for c in changes]}
+
+
+async def _meter_garbage(sim: Simulator, args: list[str]) -> dict[str, Any]:
+    switch = {"on": True, "off": False}.get(args[1])
+    if switch is None:
+        raise ControlError(f"got {args[1]!r}, expected on or off")
+    await sim.meter_garbage(args[0], switch)
+    return {"machine": args[0], "garbage": switch}
+
+
 _HANDLERS: dict[str, _Handler] = {
     "help": _help,
     "status": _status,
@@ -186,4 +201,6 @@ _HANDLERS: dict[str, _Handler] = {
     "reset-counts": _reset_counts,
     "opcua-restart": _opcua_restart,
     "truth": _truth,
+    "transitions": _transitions,
+    "meter-garbage": _meter_garbage,
 }

@@ -13,10 +13,16 @@ Rules worth knowing (also in docs/simulator.md):
 - A cycle interrupted by a stop resumes where it left off.
 - Power is piecewise constant: running = idle_kw + energy_per_part_kwh spread over that cycle;
   idle and down = idle_kw; off and planned_stop = standby_kw.
+- A retrofit machine (``config.retrofit``) also has inrush and warm-up: at each power-on (off or
+  planned_stop into planned time) it draws ``inrush_factor`` times the new state's power for
+  ``inrush_s`` (an event ends it, so the truth books it exactly), and idles ``warmup_s`` before
+  it runs (an idle episode with no draw). Other machines have neither: their plant is unchanged.
+- Every state change is logged (``transitions``), for bounds that need the instants of change.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 import random
@@ -33,6 +39,7 @@ __all__ = [
     "MachineState",
     "Rates",
     "Snapshot",
+    "Transition",
     "TruthBin",
     "machine_seed",
 ]
@@ -95,6 +102,18 @@ class Snapshot:
     energy_kwh: float
     power_kw: float
     cycle_time_s: float
+    #: Plant time the last part (and the last reject) was completed; -inf before the first.
+    last_part_ts: float = -math.inf
+    last_reject_ts: float = -math.inf
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A change of state at plant time ``ts`` (epoch seconds)."""
+
+    ts: float
+    from_state: MachineState
+    to_state: MachineState
 
 
 @dataclass(frozen=True)
@@ -133,6 +152,8 @@ class _Counters:
     reject: int = 0
     energy_kwh: float = 0.0
     last_cycle_s: float = 0.0
+    last_part_ts: float = -math.inf
+    last_reject_ts: float = -math.inf
 
 
 @dataclass
@@ -154,6 +175,7 @@ class _Timers:
     episode_end: float = math.inf  # plant time a down or idle episode ends
     next_reset: float = math.inf  # plant time of the next counter reset
     segment_end: float = math.inf  # plant time the calendar segment ends
+    inrush_end: float = math.inf  # plant time a power-on's inrush ends (retrofit machines)
     bins: dict[int, TruthBin] = field(default_factory=dict)
 
 
@@ -179,7 +201,14 @@ class Machine:
         self._timers.to_failure_s = self._exp(self.rates(start_ts).mtbf_s)
         self._timers.to_idle_s = self._exp(config.idle_every_s)
         self._timers.next_reset = self._next_reset_after(start_ts)
+        kit = config.retrofit
+        self._inrush_factor, self._inrush_s = (
+            (kit.inrush_factor, kit.inrush_s) if kit else (1.0, 0.0)
+        )
+        self._warmup_s = kit.warmup_s if kit else 0.0
         self._state = MachineState.OFF
+        self._log: list[Transition] = []
+        self._log_ts: list[float] = []
         self._enter_segment()
 
     @property
@@ -224,6 +253,8 @@ class Machine:
             energy_kwh=counters.energy_kwh,
             power_kw=self._power_kw(),
             cycle_time_s=counters.last_cycle_s,
+            last_part_ts=counters.last_part_ts,
+            last_reject_ts=counters.last_reject_ts,
         )
 
     def truth(self, start_ts: float, end_ts: float) -> TruthBin:
@@ -245,6 +276,12 @@ class Machine:
                 total.add(self._timers.bins[index])
         return total
 
+    def transitions(self, start_ts: float, end_ts: float) -> list[Transition]:
+        """The state changes at plant times in [start_ts, end_ts), in time order."""
+        low = bisect.bisect_left(self._log_ts, start_ts)
+        high = bisect.bisect_left(self._log_ts, end_ts)
+        return self._log[low:high]
+
     def truth_bins(self) -> Iterator[tuple[float, TruthBin]]:
         """Each recorded bin as (bin start, epoch seconds; quantities), in time order."""
         for index in sorted(self._timers.bins):
@@ -264,6 +301,8 @@ class Machine:
             candidates.append((t.idle_at, self._go_idle))
         elif self._state in (MachineState.DOWN, MachineState.IDLE):
             candidates.append((t.episode_end, self._end_episode))
+        if t.inrush_end < math.inf:
+            candidates.append((t.inrush_end, self._end_inrush))  # last: ties keep their order
         # min() keeps the first of equal times, so ties resolve in the list's fixed order.
         return min(candidates, key=lambda candidate: candidate[0])
 
@@ -272,7 +311,7 @@ class Machine:
         self._timers.segment_end = until
         if segment is Segment.PLANNED:
             if self._state in (MachineState.OFF, MachineState.PLANNED_STOP):
-                self._run()
+                self._power_on()
             return
         if self._state is MachineState.DOWN:
             # The repair is finished off-shift; as when a repair ends, the next failure is
@@ -280,14 +319,35 @@ class Machine:
             self._timers.to_failure_s = self._exp(self.rates(self._now).mtbf_s)
         self._stop_running()
         self._timers.episode_end = math.inf
+        self._timers.inrush_end = math.inf  # switched off: no inrush left to draw
         if segment is Segment.BREAK or self.config.calendar.outside_shifts == "planned_stop":
-            self._state = MachineState.PLANNED_STOP
+            self._set_state(MachineState.PLANNED_STOP)
         else:
-            self._state = MachineState.OFF
+            self._set_state(MachineState.OFF)
+
+    def _power_on(self) -> None:
+        """Off or planned stop into planned time: inrush, then warm up (idle) or run."""
+        if self._inrush_s > 0 and self._inrush_factor != 1:
+            self._timers.inrush_end = self._now + self._inrush_s
+        if self._warmup_s <= 0:
+            self._run()
+            return
+        # An idle episode with no random draw: the plant's draws stay as they were.
+        self._set_state(MachineState.IDLE)
+        self._timers.episode_end = self._now + self._warmup_s
+
+    def _end_inrush(self) -> None:
+        self._timers.inrush_end = math.inf
+
+    def _set_state(self, state: MachineState) -> None:
+        if state is not self._state:
+            self._log.append(Transition(self._now, self._state, state))
+            self._log_ts.append(self._now)
+        self._state = state
 
     def _run(self) -> None:
         t = self._timers
-        self._state = MachineState.RUNNING
+        self._set_state(MachineState.RUNNING)
         if t.cycle_left_s <= 0:
             self._start_cycle()
         t.cycle_end = self._now + t.cycle_left_s
@@ -316,6 +376,9 @@ class Machine:
         self._counters.total += 1
         self._counters.reject += int(rejected)
         self._counters.last_cycle_s = self._cycle.duration_s
+        self._counters.last_part_ts = self._now
+        if rejected:
+            self._counters.last_reject_ts = self._now
         current = self._bin(self._now)
         current.total_count += 1
         current.reject_count += int(rejected)
@@ -324,7 +387,7 @@ class Machine:
 
     def _fail(self) -> None:
         self._stop_running()
-        self._state = MachineState.DOWN
+        self._set_state(MachineState.DOWN)
         self._timers.to_failure_s = math.inf
         self._timers.episode_end = self._now + self._exp(self.rates(self._now).mttr_s)
 
@@ -334,7 +397,7 @@ class Machine:
             return
         self._stop_running()
         self._timers.to_idle_s = self._exp(self.config.idle_every_s)
-        self._state = MachineState.IDLE
+        self._set_state(MachineState.IDLE)
         self._timers.episode_end = self._now + self._exp(self.config.idle_mean_s)
 
     def _end_episode(self) -> None:
@@ -370,6 +433,11 @@ class Machine:
         self._now = until
 
     def _power_kw(self) -> float:
+        in_inrush = self._now < self._timers.inrush_end < math.inf  # inf: no inrush pending
+        factor = self._inrush_factor if in_inrush else 1.0
+        return factor * self._state_power_kw()
+
+    def _state_power_kw(self) -> float:
         if self._state is MachineState.RUNNING:
             return self._cycle.power_kw
         if self._state in (MachineState.IDLE, MachineState.DOWN):

@@ -1,14 +1,20 @@
 """Modbus TCP and RTU servers for the simulated machines and the test-pattern device.
 
 Built on pymodbus 3.16's ``SimDevice``/``SimData`` datastore (the non-deprecated server API).
-Each machine is one device id (unit id); the test-pattern device serves fixed values of every
-type (``sim.registers``). Two pymodbus hooks do the rest:
+Each machine is one device id (unit id); a retrofit machine is two, its power meter and its DI
+module (``sim.retrofit``), each answering only the function codes such a device has; the
+test-pattern device serves fixed values of every type (``sim.registers``). Two pymodbus hooks
+do the rest:
 
 - ``trace_pdu`` sees every request a server receives: it counts requests per unit and function
   code, and swallows requests for silenced or unknown units (pymodbus only answers a request
   when the hook returns the PDU), so the client times out as on a dead RS-485 drop.
 - each device's ``action`` runs before a request is served and can return an exception code:
-  that is how the exception fault answers for a unit and address range.
+  that is how the exception fault answers for a unit and address range, and how a meter
+  answers "illegal function" to a table it does not have. pymodbus needs every device to have
+  all four tables, so an unused one holds one placeholder entry at address 0 and checks the
+  address before the action: a read of that table answers exception 1 when it asks for that
+  one address, exception 2 (illegal data address) otherwise; never a value.
 
 Values are written through ``server.context.async_setValues``: the server builds its own
 datastore from the devices, so writing to the objects passed in would change nothing.
@@ -40,6 +46,7 @@ from sim.registers import (
     PATTERN_RAMP_START,
     TEST_PATTERN,
 )
+from sim.retrofit import DI_INPUT_COUNT, DI_REGISTER_COUNT, METER_REGISTER_COUNT
 
 __all__ = ["ExceptionFault", "ModbusSim"]
 
@@ -52,6 +59,10 @@ _FC_WRITE_COILS = 15
 _FC_DISCRETE_INPUTS = 2
 _FC_WRITE_HOLDING = 16
 _FC_INPUT_REGISTERS = 4
+_FC_READ_HOLDING = 3
+#: Function codes a retrofit meter and DI module answer (reads of the tables they have).
+_METER_FUNCTIONS = frozenset({_FC_INPUT_REGISTERS})
+_DI_FUNCTIONS = frozenset({_FC_DISCRETE_INPUTS, _FC_READ_HOLDING})
 
 
 @dataclass(frozen=True)
@@ -71,9 +82,20 @@ class ExceptionFault:
 class ModbusSim:
     """Serves machine units and the optional test-pattern unit over Modbus TCP and/or RTU."""
 
-    def __init__(self, machine_units: Sequence[int], test_pattern_unit: int | None) -> None:
+    def __init__(
+        self,
+        machine_units: Sequence[int],
+        test_pattern_unit: int | None,
+        retrofit_units: Sequence[tuple[int, int]] = (),
+    ) -> None:
         self.machine_units = tuple(machine_units)
         self.test_pattern_unit = test_pattern_unit
+        #: (meter unit, DI module unit) of each retrofit machine.
+        self.retrofit_units = tuple(retrofit_units)
+        self._functions: dict[int, frozenset[int]] = {}
+        for meter, di in self.retrofit_units:
+            self._functions[meter] = _METER_FUNCTIONS
+            self._functions[di] = _DI_FUNCTIONS
         self._servers: list[ModbusBaseServer] = []
         self._counts: dict[int, Counter[int]] = {}
         self._silent: set[int] = set()
@@ -86,7 +108,8 @@ class ModbusSim:
     def units(self) -> tuple[int, ...]:
         """Every unit id served."""
         extra = () if self.test_pattern_unit is None else (self.test_pattern_unit,)
-        return self.machine_units + extra
+        kits = tuple(unit for pair in self.retrofit_units for unit in pair)
+        return self.machine_units + kits + extra
 
     async def start_tcp(self, host: str, port: int) -> None:
         """Listen for Modbus TCP on host:port (0: any free port, then read ``tcp_port``).
@@ -134,6 +157,29 @@ class ModbusSim:
                 await server.context.async_setValues(unit_id, _FC_INPUT_REGISTERS, 0, registers)
                 await server.context.async_setValues(unit_id, _FC_WRITE_COILS, 0, bits)
                 await server.context.async_setValues(unit_id, _FC_DISCRETE_INPUTS, 0, bits)
+        finally:
+            self._internal_write = False
+
+    async def publish_retrofit(
+        self,
+        meter_unit: int,
+        meter_words: list[int],
+        di_unit: int,
+        di_bits: list[bool],
+        counter_words: list[int],
+    ) -> None:
+        """Write a retrofit machine's meter registers and its DI module's inputs and counters."""
+        key = [*meter_words, *map(int, di_bits), *counter_words]
+        if self._published.get(meter_unit) == key:
+            return
+        self._published[meter_unit] = key
+        self._internal_write = True
+        try:
+            for server in self._servers:
+                context = server.context
+                await context.async_setValues(meter_unit, _FC_INPUT_REGISTERS, 0, meter_words)
+                await context.async_setValues(di_unit, _FC_DISCRETE_INPUTS, 0, di_bits)
+                await context.async_setValues(di_unit, _FC_WRITE_HOLDING, 0, counter_words)
         finally:
             self._internal_write = False
 
@@ -204,6 +250,8 @@ class ModbusSim:
     ) -> ExcCodes | None:
         if self._internal_write:
             return None
+        if function_code not in self._functions.get(unit_id, (function_code,)):
+            return ExcCodes.ILLEGAL_FUNCTION
         for fault in self._faults:
             if fault.unit_id == unit_id and fault.hits(address, count):
                 return ExcCodes(fault.code)
@@ -213,6 +261,8 @@ class ModbusSim:
 
     def _devices(self) -> list[SimDevice]:
         devices = [self._machine_device(unit) for unit in self.machine_units]
+        for meter, di in self.retrofit_units:
+            devices += [self._meter_device(meter), self._di_device(meter, di)]
         if self.test_pattern_unit is not None:
             devices.append(self._pattern_device(self.test_pattern_unit))
         return devices
@@ -229,6 +279,36 @@ class ModbusSim:
                 [SimData(0, values=list(bits), datatype=DataType.BITS)],
                 table,
                 [SimData(0, values=list(words), datatype=DataType.REGISTERS)],
+            ),
+            action=functools.partial(self._action, unit_id),
+        )
+
+    def _meter_device(self, unit_id: int) -> SimDevice:
+        words = self._published.get(unit_id, [0] * METER_REGISTER_COUNT)[:METER_REGISTER_COUNT]
+        return SimDevice(
+            unit_id,
+            (
+                [_PLACEHOLDER_BITS],
+                [_PLACEHOLDER_BITS],
+                [_PLACEHOLDER_WORDS],
+                [SimData(0, values=words, datatype=DataType.REGISTERS)],
+            ),
+            action=functools.partial(self._action, unit_id),
+        )
+
+    def _di_device(self, meter_unit: int, unit_id: int) -> SimDevice:
+        # Published with the meter (one key per retrofit machine): inputs, then counters.
+        empty = [0] * (METER_REGISTER_COUNT + DI_INPUT_COUNT + DI_REGISTER_COUNT)
+        published = self._published.get(meter_unit, empty)[METER_REGISTER_COUNT:]
+        bits = [bool(bit) for bit in published[:DI_INPUT_COUNT]]
+        counters = published[DI_INPUT_COUNT:]
+        return SimDevice(
+            unit_id,
+            (
+                [_PLACEHOLDER_BITS],
+                [SimData(0, values=bits, datatype=DataType.BITS)],
+                [SimData(0, values=counters, datatype=DataType.REGISTERS)],
+                [_PLACEHOLDER_WORDS],
             ),
             action=functools.partial(self._action, unit_id),
         )
@@ -256,3 +336,8 @@ class ModbusSim:
             ),
             action=functools.partial(self._action, unit_id),
         )
+
+
+# A table a retrofit device does not have: the action answers exception 1 before it is read.
+_PLACEHOLDER_BITS = SimData(0, values=[False], datatype=DataType.BITS)
+_PLACEHOLDER_WORDS = SimData(0, values=[0], datatype=DataType.REGISTERS)

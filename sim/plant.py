@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contract.configfile.document import parse_document
+from contract.configfile.types import IssueList
 from contract.errors import ConfigInvalidError, InputFileError
 from contract.files import read_bounded
 from sim.errors import PlantFileError
@@ -27,6 +28,7 @@ __all__ = [
     "Calendar",
     "MachineConfig",
     "PlantConfig",
+    "RetrofitConfig",
     "Scenario",
     "Shift",
     "TestPatternConfig",
@@ -98,12 +100,43 @@ class Scenario(_Model):
         return value
 
 
+UnitId = Annotated[int, Field(ge=1, le=247)]
+_RETROFIT_UNITS_HINT = (
+    " (a retrofit machine's units are retrofit.meter_unit_id and retrofit.di_unit_id)"
+)
+
+
+class RetrofitConfig(_Model):
+    """What a retrofit kit sees of a machine with no controller (``sim.retrofit``).
+
+    A power meter (unit ``meter_unit_id``) on the machine's feed and a digital-input module
+    (unit ``di_unit_id``) wired to its run lamp and part switches. Noise touches only what the
+    meter shows; inrush and warm-up change the machine itself, so the truth books them.
+    """
+
+    meter_unit_id: UnitId
+    di_unit_id: UnitId
+    #: Bounded uniform noise on power and current: +-(noise_pct % of the power + noise_floor_kw).
+    noise_pct: Annotated[float, Field(ge=0.0, le=50.0)] = 2.0
+    noise_floor_kw: Annotated[float, Field(ge=0.0)] = 0.05
+    #: At power-on (off or planned_stop to a planned state) the draw is inrush_factor times the
+    #: new state's for inrush_s seconds.
+    inrush_factor: Annotated[float, Field(ge=1.0, le=20.0)] = 6.0
+    inrush_s: Annotated[float, Field(ge=0.0, le=600.0)] = 3.0
+    #: Idle seconds after each power-on into planned time before the machine runs.
+    warmup_s: Annotated[float, Field(ge=0.0, le=7200.0)] = 0.0
+    volts: Annotated[float, Field(gt=0.0, le=100000.0)] = 400.0
+    power_factor: Annotated[float, Field(gt=0.0, le=1.0)] = 0.85
+
+
 class MachineConfig(_Model):
     """One simulated machine."""
 
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-    protocol: Literal["modbus", "opcua", "s7"]
-    unit_id: Annotated[int, Field(ge=1, le=247)] | None = None
+    protocol: Literal["modbus", "opcua", "s7", "retrofit"]
+    unit_id: UnitId | None = None
+    #: The power meter and DI module of a ``retrofit`` machine (``sim.retrofit``).
+    retrofit: RetrofitConfig | None = None
     #: The data block an ``s7`` machine's values are in (``sim.s7_machine``).
     s7_db: Annotated[int, Field(ge=1, le=65535)] | None = None
     counter_bits: Literal[16, 32] = 32
@@ -128,19 +161,74 @@ class MachineConfig(_Model):
     script: Path | None = None
 
     @model_validator(mode="after")
-    def _unit_for_modbus(self) -> MachineConfig:
+    def _keys_for_protocol(self) -> MachineConfig:
+        issues = IssueList("MachineConfig")
         if self.protocol == "modbus" and self.unit_id is None:
-            raise ValueError(f"machine {self.id!r}: protocol modbus needs unit_id (1..247)")
+            issues.add((), None, f"machine {self.id!r}: protocol modbus needs unit_id (1..247)")
         if self.protocol != "modbus" and self.unit_id is not None:
-            raise ValueError(f"machine {self.id!r}: unit_id is only for protocol modbus")
+            hint = _RETROFIT_UNITS_HINT if self.protocol == "retrofit" else ""
+            issues.add(
+                ("unit_id",),
+                self.unit_id,
+                f"machine {self.id!r}: unit_id is only for protocol modbus{hint}",
+            )
         if self.script is not None and (self.scenario is not None or self.counter_resets_per_day):
-            raise ValueError(
+            issues.add(
+                (),
+                None,
                 f"machine {self.id!r}: a scripted machine replays its script; scenario and "
-                "counter_resets_per_day are for the modelled machine"
+                "counter_resets_per_day are for the modelled machine",
             )
         if (self.protocol == "s7") != (self.s7_db is not None):
-            raise ValueError(f"machine {self.id!r}: s7_db (1..65535) is for, and needed by, s7")
+            issues.add(
+                ("s7_db",) if self.s7_db is not None else (),
+                self.s7_db,
+                f"machine {self.id!r}: s7_db (1..65535) is for, and needed by, s7",
+            )
+        self._retrofit_issues(issues)
+        issues.raise_if_any()
         return self
+
+    def _retrofit_issues(self, issues: IssueList) -> None:
+        if self.protocol == "retrofit" and self.retrofit is None:
+            issues.add(
+                (),
+                None,
+                f"machine {self.id!r}: protocol retrofit needs a retrofit block "
+                "(meter_unit_id, di_unit_id)",
+            )
+        if self.protocol != "retrofit" and self.retrofit is not None:
+            issues.add(
+                ("retrofit",),
+                "a retrofit block",
+                f"machine {self.id!r}: retrofit is only for protocol retrofit",
+            )
+        if self.protocol == "retrofit" and self.script is not None:
+            issues.add(
+                ("script",),
+                str(self.script),
+                f"machine {self.id!r}: a retrofit machine is modelled (inrush, warm-up); "
+                "a script is replayed only through the modbus, opcua and s7 maps",
+            )
+        kit = self.retrofit
+        if kit is not None and kit.meter_unit_id == kit.di_unit_id:
+            issues.add(
+                ("retrofit", "di_unit_id"),
+                kit.di_unit_id,
+                f"got {kit.di_unit_id}, the same as retrofit.meter_unit_id; the meter and the "
+                "DI module are two devices on the bus",
+            )
+
+    @property
+    def unit_ids(self) -> dict[tuple[str, ...], int]:
+        """Every Modbus unit id the machine takes, by its key path in the plant file."""
+        units: dict[tuple[str, ...], int] = {}
+        if self.unit_id is not None:
+            units[("unit_id",)] = self.unit_id
+        if self.retrofit is not None:
+            units[("retrofit", "meter_unit_id")] = self.retrofit.meter_unit_id
+            units[("retrofit", "di_unit_id")] = self.retrofit.di_unit_id
+        return units
 
 
 class TestPatternConfig(_Model):
@@ -164,13 +252,34 @@ class PlantConfig(_Model):
         duplicated = sorted({i for i in ids if ids.count(i) > 1})
         if duplicated:
             raise ValueError(f"duplicate machine ids: {', '.join(duplicated)}")
-        units = [m.unit_id for m in self.machines if m.unit_id is not None]
-        if self.test_pattern is not None:
-            units.append(self.test_pattern.unit_id)
-        clashing = sorted({u for u in units if units.count(u) > 1})
-        if clashing:
-            raise ValueError(f"unit_id used twice: {', '.join(map(str, clashing))}")
+        issues = IssueList("PlantConfig")
+        first_at: dict[int, str] = {}
+        for loc, unit in self._unit_places():
+            where = _dotted(loc)
+            if unit in first_at:
+                issues.add(loc, unit, f"unit_id used twice: {unit} (first at {first_at[unit]})")
+            else:
+                first_at[unit] = where
+        issues.raise_if_any()
         return self
+
+    def _unit_places(self) -> list[tuple[tuple[str | int, ...], int]]:
+        """Every Modbus unit id of the plant with its key path, in file order."""
+        places: list[tuple[tuple[str | int, ...], int]] = []
+        for index, machine in enumerate(self.machines):
+            for key, unit in machine.unit_ids.items():
+                places.append((("machines", index, *key), unit))
+        if self.test_pattern is not None:
+            places.append((("test_pattern", "unit_id"), self.test_pattern.unit_id))
+        return places
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    """``machines[2].retrofit.di_unit_id`` from a key path."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else part
+    return text
 
 
 def parse_plant(text: str, source: str = "<plant>") -> PlantConfig:

@@ -3,6 +3,10 @@
 This is the object tests and the demo start (``async with Simulator(...) as sim``). It advances
 every machine to the clock's plant time every ``tick_s`` wall seconds and publishes the values;
 with ``tick_s=0`` nothing moves until the caller awaits ``step()`` or ``advance_to()``.
+
+A ``retrofit`` machine is served as its power meter and DI module (``sim.retrofit``); its
+``values()`` show the meter's power (with its noise) and current, while its truth and energy
+stay the noiseless model's.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -18,11 +22,19 @@ from typing import Any
 from contract.clock import Clock
 from sim.encoding import encode_machine
 from sim.errors import ControlError
-from sim.machine import Machine, MachineState, TruthBin
+from sim.machine import Machine, MachineState, Transition, TruthBin, machine_seed
 from sim.modbus_server import ExceptionFault, ModbusSim
 from sim.opcua_server import OpcUaSim
 from sim.plant import MachineConfig, PlantConfig
+from sim.pty import PtyLink
 from sim.registers import STATE_BITS, STATE_CODES
+from sim.retrofit import (
+    di_bits,
+    encode_di_counters,
+    encode_meter,
+    garbage_power_w,
+    meter_reading,
+)
 from sim.s7_machine import MACHINE_DB_SIZE, encode_s7_machine
 from sim.s7_server import S7Sim
 from sim.scripted import ScriptedMachine, load_script
@@ -40,6 +52,7 @@ SIGNALS = (
     "energy_kwh",
     "power_kw",
     "cycle_time_s",
+    "current_a",  # retrofit machines only: the meter's current
 )
 _STATE_BY_CODE = {code: state for state, code in STATE_CODES.items()}
 
@@ -58,6 +71,7 @@ class Simulator:
         modbus_port: int | None = None,
         rtu_port: str | None = None,
         rtu_baudrate: int = 19200,
+        rtu_links: Sequence[Path] = (),
         opcua_port: int | None = None,
         opcua_users: Mapping[str, str] | None = None,
         opcua_anonymous: bool = True,
@@ -75,14 +89,19 @@ class Simulator:
         self._truth_bin_s = truth_bin_s
         self._modbus_port = modbus_port
         self._rtu = (rtu_port, rtu_baudrate)
+        self._pty_links = [PtyLink(Path(link)) for link in rtu_links]
+        self._garbage: set[str] = set()
         self.machines: dict[str, Machine | ScriptedMachine] = {}
         self._frozen: dict[str, dict[str, Any]] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         units = [m.unit_id for m in plant.machines if m.protocol == "modbus" and m.unit_id]
+        kits = [
+            (m.retrofit.meter_unit_id, m.retrofit.di_unit_id) for m in plant.machines if m.retrofit
+        ]
         pattern_unit = plant.test_pattern.unit_id if plant.test_pattern else None
-        serve_modbus = modbus_port is not None or rtu_port is not None
-        self.modbus = ModbusSim(units, pattern_unit) if serve_modbus else None
+        serve_modbus = modbus_port is not None or rtu_port is not None or bool(rtu_links)
+        self.modbus = ModbusSim(units, pattern_unit, kits) if serve_modbus else None
         self.s7 = _s7_plc(plant, host, s7_port)
         opcua_ids = [m.id for m in plant.machines if m.protocol == "opcua"]
         self.opcua: OpcUaSim | None = None
@@ -148,6 +167,8 @@ class Simulator:
                 await self.modbus.start_tcp(self.host, self._modbus_port)
             if self._rtu[0] is not None:
                 await self.modbus.start_rtu(self._rtu[0], self._rtu[1])
+            for link in self._pty_links:
+                await self.modbus.start_rtu(link.open(), self._rtu[1])
         if self.opcua is not None:
             await self.opcua.start()
         if self.s7 is not None:
@@ -162,6 +183,8 @@ class Simulator:
             self._ticker = None
         if self.modbus is not None:
             await self.modbus.stop()
+        for link in self._pty_links:
+            link.close()
         if self.opcua is not None:
             await self.opcua.stop()
         if self.s7 is not None:
@@ -186,7 +209,8 @@ class Simulator:
 
         Raises ControlError for an unknown machine.
         """
-        snapshot = self._machine(machine_id).snapshot()
+        machine = self._machine(machine_id)
+        snapshot = machine.snapshot()
         values: dict[str, Any] = {
             "state": STATE_CODES[snapshot.state],
             "total_count": snapshot.total_count,
@@ -196,6 +220,11 @@ class Simulator:
             "power_kw": snapshot.power_kw,
             "cycle_time_s": snapshot.cycle_time_s,
         }
+        kit = machine.config.retrofit
+        if kit is not None:
+            seed = machine_seed(self.seed, machine_id)
+            shown = meter_reading(kit, snapshot.power_kw, seed, snapshot.ts)
+            values["power_kw"], values["current_a"] = shown.power_kw, shown.current_a
         values.update(self._frozen.get(machine_id, {}))
         values["state_name"] = _STATE_BY_CODE[values["state"]].value
         return values
@@ -207,6 +236,16 @@ class Simulator:
         """
         return self._machine(machine_id).truth(start_ts, end_ts)
 
+    def transitions(self, machine_id: str, start_ts: float, end_ts: float) -> list[Transition]:
+        """A modelled machine's state changes in [start_ts, end_ts) (see Machine.transitions).
+
+        Raises ControlError for an unknown or a scripted machine.
+        """
+        machine = self._machine(machine_id)
+        if not isinstance(machine, Machine):
+            raise ControlError(f"machine {machine_id!r} is scripted: its script is its log")
+        return machine.transitions(start_ts, end_ts)
+
     # -- faults -----------------------------------------------------------------------------
 
     async def freeze(self, machine_id: str, signal: str) -> None:
@@ -216,7 +255,10 @@ class Simulator:
         """
         if signal not in SIGNALS:
             raise ControlError(f"unknown signal {signal!r}, expected one of {', '.join(SIGNALS)}")
-        current = self.values(machine_id)[signal]
+        shown = self.values(machine_id)
+        if signal not in shown:
+            raise ControlError(f"machine {machine_id!r} has no signal {signal!r}")
+        current = shown[signal]
         self._frozen.setdefault(machine_id, {})[signal] = current
 
     async def unfreeze(self, machine_id: str, signal: str | None = None) -> None:
@@ -225,6 +267,20 @@ class Simulator:
             self._frozen.pop(machine_id, None)
         else:
             self._frozen.get(machine_id, {}).pop(signal, None)
+        async with self._lock:
+            await self._publish()
+
+    async def meter_garbage(self, machine_id: str, on: bool) -> None:
+        """Make a retrofit machine's meter serve garbage power (NaN, then 3.4e38), or stop it.
+
+        Raises ControlError for an unknown machine or one that is not ``retrofit``.
+        """
+        if self._machine(machine_id).config.retrofit is None:
+            raise ControlError(f"machine {machine_id!r} has no power meter (not retrofit)")
+        if on:
+            self._garbage.add(machine_id)
+        else:
+            self._garbage.discard(machine_id)
         async with self._lock:
             await self._publish()
 
@@ -315,10 +371,28 @@ class Simulator:
                 registers = encode_machine(values, config.counter_bits, config.word_order)
                 state_bit = STATE_BITS[MachineState(values["state_name"])]
                 await self.modbus.publish_machine(config.unit_id, registers, state_bit)
+            elif config.protocol == "retrofit" and self.modbus is not None:
+                await self._publish_retrofit(config, values, machine)
             elif config.protocol == "opcua" and self.opcua is not None:
                 await self.opcua.publish(config.id, values, machine.now)
             elif config.protocol == "s7" and self.s7 is not None and config.s7_db:
                 self.s7.write("db", 0, encode_s7_machine(values, config.id), db=config.s7_db)
+
+    async def _publish_retrofit(
+        self, config: MachineConfig, values: dict[str, Any], machine: Machine | ScriptedMachine
+    ) -> None:
+        kit, modbus = config.retrofit, self.modbus
+        if kit is None or modbus is None:
+            return
+        snapshot = machine.snapshot()
+        garbage = garbage_power_w(snapshot.ts) if config.id in self._garbage else None
+        await modbus.publish_retrofit(
+            kit.meter_unit_id,
+            encode_meter(values, kit, garbage),
+            kit.di_unit_id,
+            di_bits(values, snapshot.last_part_ts, snapshot.last_reject_ts, snapshot.ts),
+            encode_di_counters(values, config.counter_bits, config.word_order),
+        )
 
     async def _tick_forever(self) -> None:
         while True:

@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
 from typer.testing import CliRunner
 
-from sim.cli import EXIT_BAD_PLANT, app
+from sim.cli import EXIT_BAD_PLANT, EXIT_CANNOT_START, app
 from stack import free_port
 
 EXAMPLE = Path(__file__).parents[2] / "sim" / "examples" / "plant.yaml"
@@ -134,3 +135,55 @@ def test_check_reports_a_bad_script_with_its_line_and_exit_code(tmp_path: Path) 
     assert result.exit_code == EXIT_BAD_PLANT
     assert "day.csv:2 rejects: got 9, more than the minute's 5 parts" in result.output
     assert "Traceback" not in result.output
+
+
+RETROFIT_EXAMPLE = EXAMPLE.parent / "retrofit-plant.yaml"
+
+
+async def _read_meter_over_rtu(link: str, unit: int) -> ModbusPDU:
+    client = AsyncModbusSerialClient(link, framer=FramerType.RTU, timeout=2, retries=0)
+    assert await client.connect()
+    try:
+        return await client.read_input_registers(0, count=10, device_id=unit)
+    finally:
+        client.close()
+
+
+@pytest.mark.timeout(60)
+def test_run_serves_retrofit_units_on_an_rtu_pty_link(tmp_path: Path) -> None:
+    link = tmp_path / "ttyRETRO"
+    command = [
+        sys.executable, "-m", "sim.cli", "run", str(RETROFIT_EXAMPLE), "--rtu-pty", str(link),
+        "--seed", "4", "--start", "2026-02-23T09:00:00+08:00", "--log-level", "WARNING",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        readable, _, _ = select.select([process.stdout], [], [], 20)
+        assert readable, "no ready line within 20 s"
+        ready = json.loads(process.stdout.readline())
+        assert ready["rtu_pty"] == [str(link)] and link.is_symlink()
+        meter = asyncio.run(_read_meter_over_rtu(str(link), 21))
+        assert not meter.isError()
+        voltage = AsyncModbusSerialClient.convert_from_registers(
+            meter.registers[6:8], AsyncModbusSerialClient.DATATYPE.FLOAT32
+        )
+        assert voltage == 400.0
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        assert not link.is_symlink()  # removed at exit
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_run_refuses_to_replace_a_file_with_the_rtu_pty_link(tmp_path: Path) -> None:
+    taken = tmp_path / "ttyRETRO"
+    taken.write_text("not a link", encoding="utf-8")
+    result = runner.invoke(app, ["run", str(RETROFIT_EXAMPLE), "--rtu-pty", str(taken)])
+    assert result.exit_code == EXIT_CANNOT_START
+    assert "exists and is not a symlink" in result.output
+    assert taken.read_text(encoding="utf-8") == "not a link"

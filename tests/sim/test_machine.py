@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
-from dataclasses import asdict
+from dataclasses import asdict, astuple
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from sim.machine import Machine, MachineState, TruthBin
+from sim.machine import STATE_FIELD, Machine, MachineState, TruthBin
+from sim.plant import MachineConfig, load_plant
 from tests.sim.plants import ALL_WEEK, machine
 
 MONDAY = datetime(2026, 1, 5, tzinfo=UTC).timestamp()  # a Monday, 00:00 UTC
@@ -209,3 +212,125 @@ def test_failures_go_on_after_a_repair_cut_short_by_a_break_or_the_shift_end() -
         weeks.append(model.truth(start, start + WEEK))
     for week, truth in enumerate(weeks):
         assert truth.down_s > 0.05 * truth.planned_s, (week, truth)
+
+
+# -- retrofit machines: inrush, warm-up, the transitions log; existing plants unchanged --------
+
+EXAMPLE = Path(__file__).parents[2] / "sim" / "examples" / "plant.yaml"
+#: SHA-256 of the example plant's truth bins and final snapshots, seed 7, two weeks from
+#: 2026-02-23 00:00 UTC, computed with the model as it was before retrofit machines existed
+#: (commit 9c710c5): the new keys' defaults must leave every existing plant identical.
+EXAMPLE_PLANT_DIGEST = "4c2718eb1f112bb7041af8b0241cb5b207b006219f6f4d73d8f72d4a12b82785"
+KIT = {"meter_unit_id": 11, "di_unit_id": 12}
+ONE_SHIFT = {
+    "timezone": "UTC",
+    "shifts": [{"start": "08:00", "end": "16:00", "days": ALL_WEEK,
+                "breaks": [{"start": "12:00", "end": "12:30"}]}],
+}  # fmt: skip
+
+
+def _plant_digest(configs: tuple[MachineConfig, ...], start: float) -> str:
+    digest = hashlib.sha256()
+    for config in configs:
+        model = Machine(config, seed=7, start_ts=start, truth_bin_s=3600)
+        model.advance_to(start + 2 * WEEK)
+        for ts, truth in model.truth_bins():
+            digest.update(repr((config.id, ts, astuple(truth))).encode())
+        s = model.snapshot()
+        digest.update(
+            repr((s.state, s.total_count, s.reject_count, s.energy_kwh, s.power_kw)).encode()
+        )
+    return digest.hexdigest()
+
+
+def test_an_existing_plant_is_the_same_plant_as_before_retrofit_machines() -> None:
+    plant = load_plant(EXAMPLE)
+    start = datetime(2026, 2, 23, tzinfo=UTC).timestamp()
+    assert _plant_digest(plant.machines, start) == EXAMPLE_PLANT_DIGEST
+
+
+def _twin(**settings: object) -> tuple[Machine, Machine]:
+    """The same machine plain (modbus) and as a retrofit machine with ``settings`` in its kit."""
+    common = {"calendar": ONE_SHIFT, "cycle_jitter": 0.0, "mtbf_s": 1e9, "idle_every_s": 1e9}
+    plain = Machine(machine(**common), seed=4, start_ts=MONDAY)
+    kit = {**KIT, **settings}
+    retro = machine(protocol="retrofit", unit_id=None, retrofit=kit, **common)
+    return plain, Machine(retro, seed=4, start_ts=MONDAY)
+
+
+def test_a_retrofit_machine_without_inrush_or_warmup_has_the_plain_machines_truth() -> None:
+    plain, retro = _twin(inrush_factor=1.0, warmup_s=0.0)
+    for model in (plain, retro):
+        model.advance_to(MONDAY + 2 * DAY)
+    assert [astuple(b) for _, b in plain.truth_bins()] == [
+        astuple(b) for _, b in retro.truth_bins()
+    ]
+
+
+def test_inrush_energy_is_booked_exactly_at_each_power_on() -> None:
+    plain, retro = _twin()  # defaults: 6 x the power for 3 s
+    for model in (plain, retro):
+        model.advance_to(MONDAY + DAY)
+    config = plain.config
+    running_kw = config.idle_kw + config.energy_per_part_kwh * 3600.0 / config.cycle_s
+    one_inrush_kwh = (6.0 - 1.0) * running_kw * 3.0 / 3600.0
+    a, b = plain.truth(MONDAY, MONDAY + DAY), retro.truth(MONDAY, MONDAY + DAY)
+    assert (a.run_s, a.total_count, a.reject_count) == (b.run_s, b.total_count, b.reject_count)
+    # Two power-ons a day: the shift's start and the end of its break.
+    assert b.energy_kwh - a.energy_kwh == pytest.approx(2 * one_inrush_kwh, rel=1e-9)
+    first_minute = retro.truth(MONDAY + 8 * 3600, MONDAY + 8 * 3600 + 60)
+    expected = (6.0 * running_kw * 3.0 + running_kw * 57.0) / 3600.0
+    assert first_minute.energy_kwh == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_meter_shows_the_inrush_while_it_lasts() -> None:
+    _, retro = _twin(inrush_s=10.0)
+    retro.advance_to(MONDAY + 8 * 3600 + 5)
+    inrush_kw = retro.snapshot().power_kw
+    retro.advance_to(MONDAY + 8 * 3600 + 10)
+    assert inrush_kw == pytest.approx(6.0 * retro.snapshot().power_kw)
+
+
+def test_warm_up_idles_after_each_power_on_and_the_truth_books_it() -> None:
+    plain, retro = _twin(warmup_s=300.0)
+    retro.advance_to(MONDAY + DAY)
+    plain.advance_to(MONDAY + DAY)
+    at = MONDAY + 8 * 3600
+    changes = [(c.ts - at, c.from_state.value, c.to_state.value)
+               for c in retro.transitions(MONDAY, MONDAY + DAY)]  # fmt: skip
+    assert changes == [
+        (0.0, "off", "idle"),
+        (300.0, "idle", "running"),
+        (4 * 3600.0, "running", "planned_stop"),
+        (4.5 * 3600, "planned_stop", "idle"),
+        (4.5 * 3600 + 300, "idle", "running"),
+        (8 * 3600.0, "running", "off"),
+    ]
+    truth = retro.truth(MONDAY, MONDAY + DAY)
+    assert truth.idle_s == pytest.approx(600.0)
+    assert truth.run_s == pytest.approx(plain.truth(MONDAY, MONDAY + DAY).run_s - 600.0)
+    # The inrush falls on the warm-up's idle draw.
+    idle_kw = retro.config.idle_kw
+    first_minute = retro.truth(at, at + 60)
+    assert first_minute.idle_s == 60.0
+    assert first_minute.energy_kwh == pytest.approx((6.0 * idle_kw * 3 + idle_kw * 57) / 3600)
+
+
+def test_the_transitions_log_adds_up_to_the_truth() -> None:
+    config = machine(calendar=ONE_SHIFT, mtbf_s=3600, mttr_s=600, idle_every_s=1800)
+    model = Machine(config, seed=12, start_ts=MONDAY)
+    model.advance_to(MONDAY + 2 * DAY)
+    changes = model.transitions(MONDAY, MONDAY + 2 * DAY)
+    assert len(changes) > 10
+    seconds = dict.fromkeys(MachineState, 0.0)
+    state, since = MachineState.OFF, MONDAY
+    for change in changes:
+        assert change.from_state is state and change.to_state is not state
+        seconds[state] += change.ts - since
+        state, since = change.to_state, change.ts
+    seconds[state] += MONDAY + 2 * DAY - since
+    truth = model.truth(MONDAY, MONDAY + 2 * DAY)
+    for each, field_name in STATE_FIELD.items():
+        assert seconds[each] == pytest.approx(getattr(truth, field_name), abs=1e-6), each
+    later = model.transitions(MONDAY + DAY, MONDAY + 2 * DAY)
+    assert later == [c for c in changes if c.ts >= MONDAY + DAY]

@@ -234,3 +234,29 @@ async def test_rtu_over_a_pty_pair(tmp_path: Path, pty_pair: tuple[int, int, str
             assert simulator.modbus_request_counts(PATTERN_UNIT) == {3: 1}
         finally:
             rtu.close()
+
+
+async def test_retrofit_units_over_rtu_on_a_pty_pair(pty_pair: tuple[int, int, str, str]) -> None:
+    master_a, master_b, server_end, client_end = pty_pair
+    kit = {"meter_unit_id": 21, "di_unit_id": 22, "volts": 230.0}
+    retrofit = plant(
+        machine(id="lathe", protocol="retrofit", unit_id=None, retrofit=kit, cycle_s=10),
+        test_pattern_unit=None,
+    )
+    clock = ScaledClock(start=START, anchor=time.time(), speed=1.0)
+    simulator = Simulator(retrofit, clock=clock, rtu_port=server_end, tick_s=0)
+    async with relay(master_a, master_b), simulator:
+        await simulator.advance_to(START.timestamp() + 600)
+        rtu = AsyncModbusSerialClient(client_end, framer=FramerType.RTU, timeout=0.5, retries=0)
+        assert await rtu.connect()
+        try:
+            meter = await rtu.read_input_registers(6, count=2, device_id=21)
+            assert rtu.convert_from_registers(meter.registers, DT.FLOAT32) == 230.0
+            lamp = await rtu.read_discrete_inputs(0, count=1, device_id=22)
+            running = simulator.machines["lathe"].state.value == "running"
+            assert lamp.bits[0] is running
+            parts = await rtu.read_holding_registers(0, count=2, device_id=22)
+            truth = simulator.truth("lathe", START.timestamp(), START.timestamp() + 600)
+            assert rtu.convert_from_registers(parts.registers, DT.UINT32) == truth.total_count > 0
+        finally:
+            rtu.close()

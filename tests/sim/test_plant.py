@@ -20,6 +20,12 @@ def test_example_plant_file_is_valid() -> None:
     assert plant.machines[0].calendar.outside_shifts == "off"
 
 
+def test_the_retrofit_example_plant_file_is_valid() -> None:
+    plant = load_plant(EXAMPLE.parent / "retrofit-plant.yaml")
+    assert {m.protocol for m in plant.machines} == {"retrofit"}
+    assert [m.retrofit.meter_unit_id for m in plant.machines if m.retrofit] == [21, 23]
+
+
 def test_every_problem_is_reported_with_line_and_key_path() -> None:
     text = """\
 machines:
@@ -100,3 +106,80 @@ def test_a_plant_file_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> N
         load_plant(fifo)
     with pytest.raises(PlantFileError, match="not a regular file"):
         load_plant(Path("/dev/zero"))
+
+
+RETROFIT = """\
+machines:
+  - id: press
+    protocol: modbus
+    unit_id: 5
+  - id: old-lathe
+    protocol: retrofit
+    retrofit:
+      meter_unit_id: {meter}
+      di_unit_id: {di}
+test_pattern:
+  unit_id: 247
+"""
+
+
+def test_a_retrofit_machine_takes_two_unit_ids() -> None:
+    machine = parse_plant(RETROFIT.format(meter=6, di=7), "plant.yaml").machines[1]
+    assert machine.unit_ids == {("retrofit", "meter_unit_id"): 6, ("retrofit", "di_unit_id"): 7}
+    assert machine.retrofit is not None and machine.retrofit.inrush_factor == 6.0
+
+
+@pytest.mark.parametrize(
+    ("meter", "di", "expected"),
+    [
+        (5, 7, "plant.yaml:8 machines[1].retrofit.meter_unit_id: unit_id used twice: 5 "
+               "(first at machines[0].unit_id)"),
+        (6, 247, "plant.yaml:11 test_pattern.unit_id: unit_id used twice: 247 "
+                 "(first at machines[1].retrofit.di_unit_id)"),
+        (6, 6, "plant.yaml:9 machines[1].retrofit.di_unit_id: got 6, the same as "
+               "retrofit.meter_unit_id"),
+    ],
+)  # fmt: skip
+def test_unit_id_clashes_are_located(meter: int, di: int, expected: str) -> None:
+    with pytest.raises(PlantFileError) as caught:
+        parse_plant(RETROFIT.format(meter=meter, di=di), "plant.yaml")
+    assert len(caught.value.problems) == 1
+    assert caught.value.problems[0].startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("    unit_id: 9\n", "plant.yaml:6 machines[1].unit_id: machine 'old-lathe': unit_id is "
+                           "only for protocol modbus (a retrofit machine's units are"),
+        ("    script: day.csv\n", "plant.yaml:6 machines[1].script: machine 'old-lathe': a "
+                                  "retrofit machine is modelled"),
+        ("      noise_pct: 80\n", "plant.yaml:8 machines[1].retrofit.noise_pct: "),
+        ("      inrush_s: -1\n", "plant.yaml:8 machines[1].retrofit.inrush_s: "),
+        ("      power_factor: 0\n", "plant.yaml:8 machines[1].retrofit.power_factor: "),
+        ("      relay: on\n", "plant.yaml:8 machines[1].retrofit.relay: unknown key"),
+    ],
+)  # fmt: skip
+def test_forbidden_and_bad_retrofit_keys_are_located(extra: str, expected: str) -> None:
+    lines = RETROFIT.format(meter=6, di=7).splitlines(keepends=True)
+    at = 7 if extra.startswith("      ") else 5  # in the retrofit block, or the machine's key
+    text = "".join(lines[:at]) + extra + "".join(lines[at:])
+    with pytest.raises(PlantFileError) as caught:
+        parse_plant(text, "plant.yaml")
+    assert caught.value.problems[0].startswith(expected), caught.value.problems
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("machines: [{id: a, protocol: retrofit}]", "plant.yaml:1 machines[0]: machine 'a': "
+         "protocol retrofit needs a retrofit block"),
+        ("machines:\n  - id: a\n    protocol: opcua\n    retrofit: {meter_unit_id: 1, "
+         "di_unit_id: 2}\n", "plant.yaml:4 machines[0].retrofit: machine 'a': retrofit is only "
+         "for protocol retrofit"),
+    ],
+)  # fmt: skip
+def test_the_retrofit_block_goes_with_protocol_retrofit(text: str, expected: str) -> None:
+    with pytest.raises(PlantFileError) as caught:
+        parse_plant(text, "plant.yaml")
+    assert caught.value.problems[0].startswith(expected), caught.value.problems
