@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, SecretStr, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, SecretStr, model_validator
 
 from agent.config.calendar import CalendarConfig
+from agent.config.state import LevelConfig, StateInferenceConfig
 from agent.config.tags import (
     KPI_ROLES,
     ModbusTagConfig,
@@ -20,6 +21,8 @@ from agent.config.tags import (
     Role,
     S7TagConfig,
     TagConfig,
+    ValueKind,
+    value_kind,
 )
 from contract.configfile.types import (
     ConfigModel,
@@ -58,6 +61,15 @@ class _DeviceBase(ConfigModel):
     comm_loss_after_s: Annotated[float, float_range(0.1, 86400, "s")] | None = None
     ideal_cycle_s: Annotated[float, float_range(0, 86400, "s", low_open=True)] | None = None
     calendar: CalendarConfig | None = None
+    #: A machine state inferred from power/current, a run signal or counter activity.
+    state: StateInferenceConfig | None = None
+    # role -> the first (name, tag) with it, built once: a poll looks roles up several times.
+    _roles: dict[Role, tuple[str, TagConfig]] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: object, /) -> None:
+        """Index the tags by role once (the model is frozen, so the index cannot go stale)."""
+        for name, tag in self.tag_items():
+            self._roles.setdefault(tag.role, (name, tag))
 
     def tag_items(self) -> list[tuple[str, TagConfig]]:
         """(name, tag) pairs in configuration order."""
@@ -66,7 +78,7 @@ class _DeviceBase(ConfigModel):
 
     def role_tag(self, role: Role) -> tuple[str, TagConfig] | None:
         """The (name, tag) with ``role``; None if the device has none. ``info`` may repeat."""
-        return next(((name, tag) for name, tag in self.tag_items() if tag.role is role), None)
+        return self._roles.get(role)
 
     def energy_tag(self) -> tuple[str, TagConfig] | None:
         """The tag energy is taken from: the ``energy_kwh`` meter if any, else ``power_kw``.
@@ -89,6 +101,67 @@ class _DeviceBase(ConfigModel):
                     f"this role; expected at most one {tag.role.value} tag per device",
                 )
             first_with_role.setdefault(tag.role, name)
+        self._state_issues(issues)
+
+    def _state_issues(self, issues: IssueList) -> None:
+        """What the ``state`` block asks of this device's tags and settings."""
+        block = self.state
+        if block is None:
+            return
+        level = block.level
+        if level is not None:
+            self._level_issues(issues, block.level_name, level)
+        if block.run_signal is not None:
+            self._state_tag_issue(
+                issues,
+                ("state", "run_signal", "tag"),
+                block.run_signal.tag,
+                ("bool", "integer", "any"),
+                "a bool, bit or integer tag for a run signal",
+            )
+        if block.counter is not None:
+            self._counter_issues(issues)
+
+    def _level_issues(self, issues: IssueList, key: str, level: LevelConfig) -> None:
+        self._state_tag_issue(
+            issues,
+            ("state", key, "tag"),
+            level.tag,
+            ("number", "integer", "any"),
+            f"a numeric tag for a level ({'power in kW' if key == 'power' else 'current in A'})",
+        )
+
+    def _state_tag_issue(
+        self,
+        issues: IssueList,
+        loc: tuple[str, ...],
+        name: str,
+        kinds: tuple[ValueKind, ...],
+        expected: str,
+    ) -> None:
+        tags = dict(self.tag_items())
+        tag = tags.get(name)
+        if tag is None:
+            known = ", ".join(tags)
+            issues.add(loc, name, f"got {name!r}, expected one of this device's tags: {known}")
+            return
+        if value_kind(tag) not in kinds:
+            data_type = getattr(tag, "data_type", None)
+            issues.add(loc, name, f"got tag {name!r} (data_type {data_type}), expected {expected}")
+
+    def _counter_issues(self, issues: IssueList) -> None:
+        if self.ideal_cycle_s is None:
+            issues.add(
+                ("state", "counter"),
+                "(set)",
+                "needs ideal_cycle_s on this device: within_cycles counts ideal cycles",
+            )
+        if self.role_tag(Role.TOTAL_COUNT) is None:
+            issues.add(
+                ("state", "counter"),
+                "(set)",
+                "needs a tag with role total_count on this device: its advance is the activity",
+            )
 
 
 TagName = Identifier
