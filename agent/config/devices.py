@@ -7,10 +7,11 @@ because only the device sees all of its tags.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import AfterValidator, Field, SecretStr, model_validator
 
 from agent.config.calendar import CalendarConfig
 from agent.config.state import LevelConfig, StateInferenceConfig
@@ -63,13 +64,19 @@ class _DeviceBase(ConfigModel):
     calendar: CalendarConfig | None = None
     #: A machine state inferred from power/current, a run signal or counter activity.
     state: StateInferenceConfig | None = None
-    # role -> the first (name, tag) with it, built once: a poll looks roles up several times.
-    _roles: dict[Role, tuple[str, TagConfig]] = PrivateAttr(default_factory=dict)
 
-    def model_post_init(self, context: object, /) -> None:
-        """Index the tags by role once (the model is frozen, so the index cannot go stale)."""
+    @cached_property
+    def _roles(self) -> dict[Role, tuple[str, TagConfig]]:
+        """Role -> the first (name, tag) with it, built once: a poll looks roles up six times.
+
+        The model is frozen, so the index cannot go stale (pydantic keeps a cached_property
+        out of the fields, the digest and equality). A plain attribute, not a PrivateAttr:
+        pydantic's ``__getattr__`` made each private lookup slower than the scan it replaced.
+        """
+        roles: dict[Role, tuple[str, TagConfig]] = {}
         for name, tag in self.tag_items():
-            self._roles.setdefault(tag.role, (name, tag))
+            roles.setdefault(tag.role, (name, tag))
+        return roles
 
     def tag_items(self) -> list[tuple[str, TagConfig]]:
         """(name, tag) pairs in configuration order."""
