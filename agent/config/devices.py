@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, SecretStr, model_validator
 
 from agent.config.calendar import CalendarConfig
-from agent.config.state import LevelConfig, StateInferenceConfig
+from agent.config.state import StateInferenceConfig
 from agent.config.tags import (
     KPI_ROLES,
     ModbusTagConfig,
@@ -22,8 +22,6 @@ from agent.config.tags import (
     Role,
     S7TagConfig,
     TagConfig,
-    ValueKind,
-    value_kind,
 )
 from contract.configfile.types import (
     ConfigModel,
@@ -112,62 +110,12 @@ class _DeviceBase(ConfigModel):
 
     def _state_issues(self, issues: IssueList) -> None:
         """What the ``state`` block asks of this device's tags and settings."""
-        block = self.state
-        if block is None:
-            return
-        level = block.level
-        if level is not None:
-            self._level_issues(issues, block.level_name, level)
-        if block.run_signal is not None:
-            self._state_tag_issue(
+        if self.state is not None:
+            self.state.device_issues(
                 issues,
-                ("state", "run_signal", "tag"),
-                block.run_signal.tag,
-                ("bool", "integer", "any"),
-                "a bool, bit or integer tag for a run signal",
-            )
-        if block.counter is not None:
-            self._counter_issues(issues)
-
-    def _level_issues(self, issues: IssueList, key: str, level: LevelConfig) -> None:
-        self._state_tag_issue(
-            issues,
-            ("state", key, "tag"),
-            level.tag,
-            ("number", "integer", "any"),
-            f"a numeric tag for a level ({'power in kW' if key == 'power' else 'current in A'})",
-        )
-
-    def _state_tag_issue(
-        self,
-        issues: IssueList,
-        loc: tuple[str, ...],
-        name: str,
-        kinds: tuple[ValueKind, ...],
-        expected: str,
-    ) -> None:
-        tags = dict(self.tag_items())
-        tag = tags.get(name)
-        if tag is None:
-            known = ", ".join(tags)
-            issues.add(loc, name, f"got {name!r}, expected one of this device's tags: {known}")
-            return
-        if value_kind(tag) not in kinds:
-            data_type = getattr(tag, "data_type", None)
-            issues.add(loc, name, f"got tag {name!r} (data_type {data_type}), expected {expected}")
-
-    def _counter_issues(self, issues: IssueList) -> None:
-        if self.ideal_cycle_s is None:
-            issues.add(
-                ("state", "counter"),
-                "(set)",
-                "needs ideal_cycle_s on this device: within_cycles counts ideal cycles",
-            )
-        if self.role_tag(Role.TOTAL_COUNT) is None:
-            issues.add(
-                ("state", "counter"),
-                "(set)",
-                "needs a tag with role total_count on this device: its advance is the activity",
+                dict(self.tag_items()),
+                ideal_cycle_s=self.ideal_cycle_s,
+                has_total_count=self.role_tag(Role.TOTAL_COUNT) is not None,
             )
 
 

@@ -13,17 +13,18 @@ signals become off / idle / running (``agent.inference``, docs/kpi.md "Inferred 
   ``ideal_cycle_s`` before the poll.
 - ``min_dwell_s``: a new inferred state must hold this long before it counts.
 
-The models here check what one block can; the checks against the device's tags (the tag exists
-and has the right kind of value, the counter has what it needs) are the device's
-(``agent.config.devices``), which sees both.
+The models check what one block can; :meth:`StateInferenceConfig.device_issues` checks it
+against its device's tags and settings (the device calls it: only it sees both).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from pydantic import model_validator
 
+from agent.config.tags import TagConfig, ValueKind, value_kind
 from contract.configfile.types import ConfigModel, Identifier, IssueList, float_range
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
 #: Without ``implausible_above``, a level above this many times the highest edge is garbage.
 IMPLAUSIBLE_FACTOR = 10.0
 _LEVEL = float_range(0, 1e9, low_open=True)
+_LEVEL_KINDS: tuple[ValueKind, ...] = ("number", "integer", "any")
+_SIGNAL_KINDS: tuple[ValueKind, ...] = ("bool", "integer", "any")
 
 
 class LevelConfig(ConfigModel):
@@ -137,3 +140,70 @@ class StateInferenceConfig(ConfigModel):
             )
         issues.raise_if_any()
         return self
+
+    def device_issues(
+        self,
+        issues: IssueList,
+        tags: Mapping[str, TagConfig],
+        *,
+        ideal_cycle_s: float | None,
+        has_total_count: bool,
+    ) -> None:
+        """Record what this block asks of its device: tags that exist and hold the right kind
+        of value, and what counter activity needs. Locations are relative to the device."""
+        level = self.level
+        if level is not None:
+            unit = "power in kW" if self.power is not None else "current in A"
+            expected = f"a numeric tag for a level ({unit})"
+            where = ("state", self.level_name, "tag")
+            _tag_issue(issues, tags, where, level.tag, _LEVEL_KINDS, expected)
+        if self.run_signal is not None:
+            self._signal_issues(issues, tags, self.run_signal)
+        if self.counter is None:
+            return
+        if ideal_cycle_s is None:
+            issues.add(
+                ("state", "counter"),
+                "(set)",
+                "needs ideal_cycle_s on this device: within_cycles counts ideal cycles",
+            )
+        if not has_total_count:
+            issues.add(
+                ("state", "counter"),
+                "(set)",
+                "needs a tag with role total_count on this device: its advance is the activity",
+            )
+
+    @staticmethod
+    def _signal_issues(
+        issues: IssueList, tags: Mapping[str, TagConfig], signal: RunSignalConfig
+    ) -> None:
+        expected = "a bool, bit or integer tag for a run signal"
+        where = ("state", "run_signal", "tag")
+        _tag_issue(issues, tags, where, signal.tag, _SIGNAL_KINDS, expected)
+        tag = tags.get(signal.tag)
+        is_bool = tag is not None and value_kind(tag) == "bool"
+        if is_bool and signal.running_when not in (True, False):  # 1 and 0 are true and false
+            issues.add(
+                ("state", "run_signal", "running_when"),
+                signal.running_when,
+                f"got {signal.running_when}, expected true or false for the bool tag "
+                f"{signal.tag!r} (it could never say running)",
+            )
+
+
+def _tag_issue(
+    issues: IssueList,
+    tags: Mapping[str, TagConfig],
+    loc: tuple[str, ...],
+    name: str,
+    kinds: tuple[ValueKind, ...],
+    expected: str,
+) -> None:
+    tag = tags.get(name)
+    if tag is None:
+        known = ", ".join(tags)
+        issues.add(loc, name, f"got {name!r}, expected one of this device's tags: {known}")
+    elif value_kind(tag) not in kinds:
+        data_type = getattr(tag, "data_type", None)
+        issues.add(loc, name, f"got tag {name!r} (data_type {data_type}), expected {expected}")
