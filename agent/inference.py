@@ -169,7 +169,8 @@ class StateInference:
         if level is not None:
             value = _number(by_tag.get(level.level.tag))
             if value is not None and not _plausible(value, level.level):
-                bad, value = (level.level.tag,), None
+                bad, shown = (level.level.tag,), f"{self._level_name} {value:g} implausible; "
+                value = None
             if value is not None:
                 level_class = level.classify(value)
                 shown = f"{self._level_name} {value:g}"
@@ -187,7 +188,7 @@ class StateInference:
             return Inferred(_RUNNING if active else _IDLE, bad, f"counter active: {active}")
         if level_class is not None:
             return Inferred(_IDLE, bad, f"{shown}: powered")
-        return Inferred(None, bad, "no usable signal")
+        return Inferred(None, bad, f"{shown}no usable signal")
 
     def _signal(self, by_tag: Mapping[str, Reading]) -> bool | None:
         """Whether the run signal says running; None when there is none or it is unusable."""

@@ -146,6 +146,7 @@ def test_an_implausible_level_is_a_bad_value_not_a_state(garbage: float) -> None
     engine = inference(config)
     inferred = engine.update(readings(power=garbage, code=BAD), 0)
     assert inferred.state is None and inferred.bad == 1
+    assert inferred.why.startswith(f"power {garbage:g} implausible")
     sample = to_sample(config, readings(power=garbage, code=BAD), ts=0, mono=0, inferred=inferred)
     assert sample.state is None  # counted as comm loss
     assert sample.bad_values == 2  # the bad state code and the garbage power
