@@ -256,6 +256,33 @@ async def test_states_inferred_from_power_and_counter_match_the_truth_within_the
             assert (window.down_s, window.planned_stop_s) == (0, 0)
             checked += 1
     assert checked >= 2 * (5 * 3600 / WINDOW_S - 2)
+    levels = [r for r in records if r.device == "by-levels" and not r.partial]
+    _assert_period_sums_within_the_spell_bound(sim, levels, changes)
+
+
+def _assert_period_sums_within_the_spell_bound(
+    sim: Simulator, windows: list[wire.KpiWindow], changes: list[tuple[float, str, str]]
+) -> None:
+    """Over a period each spell's entry and exit are both late by [n p, B): its length is off
+    by under p + lambda + r (here p). A spell too short to be seen (under D + p) is off by its
+    length, and each end of the period by B at most (docs/kpi.md)."""
+    start = min(w.start for w in windows).timestamp()
+    end = max(w.end for w in windows).timestamp()
+    assert end - start == len(windows) * WINDOW_S  # one unbroken period
+    truth = sim.truth("press-1", start, end)
+    truth_s = {"running": truth.run_s, "idle": truth.idle_s + truth.down_s,
+               "off": truth.off_s + truth.planned_stop_s}  # fmt: skip
+    bound_b = (math.ceil(DWELL_S / POLL_S) + 1) * POLL_S
+    edges = [START.timestamp(), *(at for at, *_ in changes), END.timestamp()]
+    classes = [changes[0][1], *(to for *_, to in changes)]
+    spells = [(a, b, c) for a, b, c in zip(edges[:-1], edges[1:], classes, strict=True)
+              if b > start and a < end]  # fmt: skip
+    unseen_s = sum(b - a for a, b, _ in spells if b - a < DWELL_S + POLL_S)
+    for name, summed_truth in truth_s.items():
+        inferred = sum(getattr(w, {"running": "run_s"}.get(name, f"{name}_s")) for w in windows)
+        seen = sum(1 for a, b, c in spells if c == name and b - a >= DWELL_S + POLL_S)
+        bound_s = seen * POLL_S + unseen_s + 2 * bound_b
+        assert abs(inferred - summed_truth) <= bound_s, (name, inferred, summed_truth, bound_s)
 
 
 def _received(
