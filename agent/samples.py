@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from agent.config import DeviceConfig, MachineState, Role, planned_intervals
 from agent.config.tags import COUNTER_ROLES, TagConfig
+from agent.inference import Inferred
 from agent.kpi import CLOCK_JUMP_TOLERANCE_S, CounterSpec, KpiSpec, Sample, ScheduleFn
 from agent.sources.base import Quality, Reading
 
@@ -67,7 +68,8 @@ def kpi_spec(
         window_s=window_s,
         max_gap_s=comm_loss_limit_s(device),
         ideal_cycle_s=device.ideal_cycle_s,
-        has_state=device.role_tag(Role.STATE) is not None,
+        # A device with an inferred state has one too: nothing usable then is comm loss.
+        has_state=device.role_tag(Role.STATE) is not None or device.state is not None,
         counters=counters,
         energy_source=energy_source,
         energy_meter_width=meter[1].width if meter else None,
@@ -101,12 +103,24 @@ def _state(reading: Reading, tag: TagConfig) -> MachineState | None:
 
 
 def to_sample(
-    device: DeviceConfig, readings: Sequence[Reading], *, ts: float, mono: float | None
+    device: DeviceConfig,
+    readings: Sequence[Reading],
+    *,
+    ts: float,
+    mono: float | None,
+    inferred: Inferred | None = None,
 ) -> Sample:
-    """One poll as the KPI engine sees it. A poll with no usable value is a missed poll."""
-    by_tag = {reading.tag: reading for reading in readings}
-    bad = sum(1 for reading in readings if reading.quality is Quality.BAD)
-    if not any(_usable(reading) for reading in readings):
+    """One poll as the KPI engine sees it. A poll with no usable value is a missed poll.
+
+    ``inferred`` is the device's inferred state for this poll (``agent.inference``): it is the
+    sample's state when the state tag gives none (no tag, a bad reading, a code with no mapping
+    and no ``state_default``); a state the tag gives always wins. The level readings inference
+    found implausible are bad values here too.
+    """
+    garbage = () if inferred is None else inferred.bad_tags
+    by_tag = {reading.tag: reading for reading in readings if reading.tag not in garbage}
+    bad = sum(1 for reading in readings if reading.quality is Quality.BAD) + len(garbage)
+    if not any(_usable(reading) for reading in by_tag.values()):
         return Sample(ts=ts, mono=mono, answered=False, bad_values=bad)
 
     def usable(role: Role) -> tuple[Reading, TagConfig] | None:
@@ -120,14 +134,17 @@ def to_sample(
         found = usable(role)
         return None if found is None else _native_int(*found)
 
-    state = usable(Role.STATE)
+    state_tag = usable(Role.STATE)
+    state = None if state_tag is None else _state(*state_tag)
+    if state is None and inferred is not None:  # no state tag, a bad reading, an unmapped code
+        state = inferred.state
     meter = usable(Role.ENERGY_KWH)
     power = usable(Role.POWER_KW)
     return Sample(
         ts=ts,
         mono=mono,
         answered=True,
-        state=None if state is None else _state(*state),
+        state=state,
         total_count=counter(Role.TOTAL_COUNT),
         good_count=counter(Role.GOOD_COUNT),
         reject_count=counter(Role.REJECT_COUNT),

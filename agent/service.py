@@ -26,6 +26,7 @@ from pathlib import Path
 
 from agent import __version__
 from agent.config import DeviceConfig, LoadedConfig
+from agent.inference import StateInference, make_inference
 from agent.keys import load_private_key
 from agent.kpi import WindowBuilder
 from agent.metrics import render_metrics
@@ -67,6 +68,7 @@ class _Device:
     source: Source
     builder: WindowBuilder
     health: DeviceHealth = field(default_factory=DeviceHealth)
+    inference: StateInference | None = None  # the ``state:`` block's, if the device has one
 
 
 class AgentService:
@@ -117,6 +119,7 @@ class AgentService:
                     ),
                     resume_from=resume.get(device.id),
                 ),
+                inference=make_inference(device),
             )
             for device, source in zip(config.devices, sources, strict=True)
         ]
@@ -204,7 +207,9 @@ class AgentService:
     async def _poll_once(self, device: _Device) -> None:
         readings = await device.source.read()
         ts = self.clock.timestamp()
-        sample = to_sample(device.config, readings, ts=ts, mono=self.clock.monotonic())
+        mono = self.clock.monotonic()
+        inferred = None if device.inference is None else device.inference.update(readings, ts)
+        sample = to_sample(device.config, readings, ts=ts, mono=mono, inferred=inferred)
         health = device.health
         health.polls += 1
         health.bad_values += sample.bad_values

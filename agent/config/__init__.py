@@ -25,6 +25,12 @@ from agent.config.devices import (
 )
 from agent.config.load import LoadedConfig, config_digest, load_config, parse_config
 from agent.config.root import AgentConfig, AgentSection, BrokerConfig, ClockConfig, TlsConfig
+from agent.config.state import (
+    CounterActivityConfig,
+    LevelConfig,
+    RunSignalConfig,
+    StateInferenceConfig,
+)
 from agent.config.tags import (
     COUNTER_ROLES,
     KPI_ROLES,
@@ -47,7 +53,9 @@ __all__ = [
     "BrokerConfig",
     "CalendarConfig",
     "ClockConfig",
+    "CounterActivityConfig",
     "DeviceConfig",
+    "LevelConfig",
     "LoadedConfig",
     "MachineState",
     "ModbusDataType",
@@ -60,9 +68,11 @@ __all__ = [
     "Protocol",
     "RegisterType",
     "Role",
+    "RunSignalConfig",
     "S7DeviceConfig",
     "S7TagConfig",
     "ShiftConfig",
+    "StateInferenceConfig",
     "TagConfig",
     "TlsConfig",
     "Weekday",

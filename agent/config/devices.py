@@ -7,12 +7,14 @@ because only the device sees all of its tags.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, SecretStr, model_validator
 
 from agent.config.calendar import CalendarConfig
+from agent.config.state import StateInferenceConfig
 from agent.config.tags import (
     KPI_ROLES,
     ModbusTagConfig,
@@ -58,6 +60,21 @@ class _DeviceBase(ConfigModel):
     comm_loss_after_s: Annotated[float, float_range(0.1, 86400, "s")] | None = None
     ideal_cycle_s: Annotated[float, float_range(0, 86400, "s", low_open=True)] | None = None
     calendar: CalendarConfig | None = None
+    #: A machine state inferred from power/current, a run signal or counter activity.
+    state: StateInferenceConfig | None = None
+
+    @cached_property
+    def _roles(self) -> dict[Role, tuple[str, TagConfig]]:
+        """Role -> the first (name, tag) with it, built once: a poll looks roles up six times.
+
+        The model is frozen, so the index cannot go stale (pydantic keeps a cached_property
+        out of the fields, the digest and equality). A plain attribute, not a PrivateAttr:
+        pydantic's ``__getattr__`` made each private lookup slower than the scan it replaced.
+        """
+        roles: dict[Role, tuple[str, TagConfig]] = {}
+        for name, tag in self.tag_items():
+            roles.setdefault(tag.role, (name, tag))
+        return roles
 
     def tag_items(self) -> list[tuple[str, TagConfig]]:
         """(name, tag) pairs in configuration order."""
@@ -66,7 +83,7 @@ class _DeviceBase(ConfigModel):
 
     def role_tag(self, role: Role) -> tuple[str, TagConfig] | None:
         """The (name, tag) with ``role``; None if the device has none. ``info`` may repeat."""
-        return next(((name, tag) for name, tag in self.tag_items() if tag.role is role), None)
+        return self._roles.get(role)
 
     def energy_tag(self) -> tuple[str, TagConfig] | None:
         """The tag energy is taken from: the ``energy_kwh`` meter if any, else ``power_kw``.
@@ -89,6 +106,17 @@ class _DeviceBase(ConfigModel):
                     f"this role; expected at most one {tag.role.value} tag per device",
                 )
             first_with_role.setdefault(tag.role, name)
+        self._state_issues(issues)
+
+    def _state_issues(self, issues: IssueList) -> None:
+        """What the ``state`` block asks of this device's tags and settings."""
+        if self.state is not None:
+            self.state.device_issues(
+                issues,
+                dict(self.tag_items()),
+                ideal_cycle_s=self.ideal_cycle_s,
+                has_total_count=self.role_tag(Role.TOTAL_COUNT) is not None,
+            )
 
 
 TagName = Identifier

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from agent.config.devices import DeviceConfig
 from agent.config.root import AgentConfig
-from agent.config.tags import COUNTER_ROLES, KPI_ROLES
+from agent.config.tags import COUNTER_ROLES, KPI_ROLES, Role
 from contract.configfile.document import parse_document
 from contract.configfile.yamlload import KeyPath, MarkedData, format_path, read_config_text
 from contract.errors import ConfigIssue
@@ -136,6 +136,45 @@ def _device_warnings(index: int, device: DeviceConfig) -> list[tuple[KeyPath, st
                 "computed for this device",
             )
         )
+    found.extend(_state_warnings(index, device))
+    return found
+
+
+def _state_warnings(index: int, device: DeviceConfig) -> list[tuple[KeyPath, str]]:
+    block = device.state
+    if block is None:
+        return []
+    found: list[tuple[KeyPath, str]] = []
+    if device.role_tag(Role.STATE) is not None:
+        found.append(
+            (
+                ("devices", index, "state"),
+                "this device also has a state tag: the state tag wins; the block is used while "
+                "the state value is bad",
+            )
+        )
+    level = block.level
+    dwell, poll = block.min_dwell_s, device.poll_interval_s
+    if level is not None and level.running_above is not None and dwell < 2 * poll:
+        found.append(
+            (
+                ("devices", index, "state", "min_dwell_s"),
+                f"{dwell:g} s is under 2 x poll_interval_s ({2 * poll:g} s): a single noisy "
+                "poll can switch the state",
+            )
+        )
+    cycle = device.ideal_cycle_s
+    if block.counter is not None and cycle is not None:
+        within_s = block.counter.within_cycles * cycle
+        if within_s < cycle + poll:
+            found.append(
+                (
+                    ("devices", index, "state", "counter", "within_cycles"),
+                    f"{block.counter.within_cycles:g} x ideal_cycle_s = {within_s:g} s is under "
+                    f"one ideal cycle plus a poll ({cycle + poll:g} s): a running machine can "
+                    "show idle between the polls that see its parts",
+                )
+            )
     return found
 
 

@@ -38,6 +38,8 @@ __all__ = [
     "S7TagConfig",
     "StateKey",
     "TagConfig",
+    "ValueKind",
+    "value_kind",
 ]
 
 
@@ -419,3 +421,19 @@ class S7TagConfig(_TagBase):
 
 
 TagConfig = ModbusTagConfig | OpcUaTagConfig | S7TagConfig
+
+
+#: What a tag's value is once decoded: ``any`` where the server decides (OPC UA nodes).
+ValueKind = Literal["integer", "number", "bool", "text", "any"]
+
+
+def value_kind(tag: TagConfig) -> ValueKind:
+    """The kind of value ``tag`` gives, from its data type in its protocol's own names."""
+    if isinstance(tag, OpcUaTagConfig):
+        return "any"
+    types = _MODBUS_TYPES if isinstance(tag, ModbusTagConfig) else _S7_TYPES
+    if tag.data_type in types.integer_bits:
+        return "integer"
+    if tag.data_type in types.floats:
+        return "number"
+    return "bool" if tag.data_type in ("bool", "bit") else "text"

@@ -34,6 +34,7 @@ from agent.config import (
     ModbusTcpDeviceConfig,
     OpcUaDeviceConfig,
     Role,
+    config_digest,
     load_config,
     parse_config,
     planned_seconds,
@@ -172,6 +173,19 @@ def test_minimal_config_loads_with_defaults() -> None:
     }
     assert device.role_tag(Role.TOTAL_COUNT) == ("count", device.tags["count"])
     assert loaded.digest.startswith("sha256:") and len(loaded.digest) == 71
+
+
+def test_the_role_index_finds_the_first_tag_of_each_role_and_changes_nothing_else() -> None:
+    text = MINIMAL + "      temp: {register_type: input, address: 10}\n"
+    text += "      more: {register_type: input, address: 11}\n"
+    loaded = parse_config(text, "agent.yaml", env={})
+    device = loaded.config.devices[0]
+    assert device.role_tag(Role.INFO) == ("temp", device.tags["temp"])  # info may repeat
+    assert device.role_tag(Role.STATE) == ("state", device.tags["state"])
+    assert device.role_tag(Role.ENERGY_KWH) is None
+    again = parse_config(text, "agent.yaml", env={})
+    assert config_digest(loaded.config) == again.digest  # the cached index is no setting
+    assert loaded.config == again.config
 
 
 def test_models_are_frozen() -> None:

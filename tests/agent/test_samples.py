@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from agent.config import DeviceConfig, MachineState, parse_config
+from agent.inference import Inferred
 from agent.samples import comm_loss_limit_s, kpi_spec, to_sample
 from agent.sources.base import Quality, Reading
 
@@ -120,3 +121,47 @@ def test_kpi_spec_scales_the_clock_jump_tolerance_with_the_clocks_speed(
     assert kpi_spec(device, window_s=60, config_digest=digest).clock_jump_tolerance_s == 2.0
     fast = kpi_spec(device, window_s=60, config_digest=digest, clock_speed=50_000)
     assert fast.clock_jump_tolerance_s == 100_000.0  # 2 s of wall time at 50,000x
+
+
+# --- an inferred state (agent.inference) ---------------------------------------------------
+
+POWER_ONLY = """
+agent: {id: gw-01, platform: plat-a, enterprise: ent-01, key_path: k, outbox_path: o}
+broker: {host: 127.0.0.1}
+devices:
+  - id: lathe-1
+    protocol: modbus_tcp
+    host: 127.0.0.1
+    state:
+      power: {tag: meter, off_below: 0.5, running_above: 4}
+    tags:
+      meter: {role: power_kw, register_type: input, address: 0, data_type: float32}
+"""
+
+
+def test_a_device_with_a_state_block_has_a_state() -> None:
+    power_only = parse_config(POWER_ONLY, "agent.yaml").config.devices[0]
+    assert kpi_spec(power_only, window_s=60, config_digest="sha256:0").has_state
+    no_state = POWER_ONLY.replace("    state:\n      power: {tag: meter, off_below: 0.5, "
+                                  "running_above: 4}\n", "")  # fmt: skip
+    plain = parse_config(no_state, "agent.yaml").config.devices[0]
+    assert plain.state is None
+    assert not kpi_spec(plain, window_s=60, config_digest="sha256:0").has_state
+
+
+def test_a_state_the_tag_gives_wins_over_the_inferred_one(device: DeviceConfig) -> None:
+    polled = [reading("state", 2), reading("strokes", 10)]
+    inferred = Inferred(MachineState.RUNNING)
+    assert to_sample(device, polled, ts=0, mono=0, inferred=inferred).state is MachineState.IDLE
+    bad_tag = [reading("state", None, Quality.BAD), reading("strokes", 10)]
+    sample = to_sample(device, bad_tag, ts=0, mono=0, inferred=inferred)
+    assert sample.state is MachineState.RUNNING and sample.bad_values == 1
+
+
+def test_a_garbage_level_is_a_bad_value_and_no_power() -> None:
+    power_only = parse_config(POWER_ONLY, "agent.yaml").config.devices[0]
+    polled = [reading("meter", 3.4e38)]
+    sample = to_sample(power_only, polled, ts=0, mono=0, inferred=Inferred(None, ("meter",)))
+    assert (sample.answered, sample.power_kw, sample.bad_values) == (False, None, 1)
+    fine = to_sample(power_only, [reading("meter", 5.0)], ts=0, mono=0, inferred=Inferred(None))
+    assert fine.power_kw == 5.0 and fine.bad_values == 0
