@@ -249,11 +249,16 @@ class WindowBuilder:
 
         A window that ended at or before ``now`` but was still open (the stop came before the
         poll that would have closed it) is closed whole: it covers its span, so it is not partial.
+        A poll exactly at ``now`` on a window edge has opened the next window with its sample and
+        the parts counted since the poll before: the cut then ends 1 ms later, so that window
+        closes (1 ms long, partial) instead of being dropped with its parts.
         """
         closed = self.close_due(now)
         if self._cursor is None:
             return closed
         end = _floor_ms(now)
+        if any(w.start >= end and (w.samples or w.missed_polls) for w in self._windows.values()):
+            end = _floor_ms(end + 0.001)
         if end > self._cursor:
             last = self._last
             stale = last is None or end - last.ts > self.spec.max_gap_s

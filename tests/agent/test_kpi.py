@@ -207,6 +207,20 @@ def test_shutdown_after_a_boundary_closes_the_whole_window_as_whole() -> None:
     assert windows[1].partial
 
 
+def test_a_stop_exactly_at_a_poll_on_a_boundary_keeps_that_polls_parts() -> None:
+    # A poll exactly on a window edge opens the next window with its sample and the parts counted
+    # since the previous poll; a stop at that same instant (a plant clock holding still) must not
+    # drop that window: it closes 1 ms long, partial, with the parts.
+    builder = WindowBuilder(spec(window_s=60), resume_from=T0)
+    samples = [Sample(ts=T0 + t, state=R, total_count=n, reject_count=0)
+               for t, n in ((0, 0), (30, 3), (60, 7))]  # fmt: skip
+    windows = run(builder, samples, until=T0 + 60)
+    windows += builder.close_partial(T0 + 60)
+    assert sum(w.total_count or 0 for w in windows) == 7
+    assert windows[-1].partial and windows[-1].duration_s == pytest.approx(0.001)
+    assert builder.attributed_until == pytest.approx(T0 + 60.001)
+
+
 def test_a_fresh_start_on_a_boundary_is_not_partial() -> None:
     builder = WindowBuilder(spec())
     windows = run(builder, polls(T0, T0 + 61, R), until=T0 + 61)
