@@ -6,6 +6,9 @@ A bundle is a directory: the document (``evidence.json``, ``platform.json`` or
 bundles nested in it (a platform's enterprises, a province's platforms) and ``manifest.json``:
 the path, SHA-256 and size of every file beside it, nested manifests included, so the SHA-256
 of the top manifest seals the whole tree. docs/evidence-bundle.md describes every file.
+
+The manifest's model, its bytes, its hash and the guard that keeps its paths inside the bundle
+live in :mod:`collector.proof` (pure, for the verifier) and are re-exported here.
 """
 
 from __future__ import annotations
@@ -16,11 +19,22 @@ from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from collector.bundle.build import PlatformEvidence, ProvinceEvidence
 from collector.bundle.errors import BundleError
 from collector.evidence.document import EnterpriseEvidence, canonical_json
+from collector.proof import (
+    MANIFEST_FORMAT,
+    MANIFEST_NAME,
+    BundleKind,
+    Manifest,
+    ManifestFile,
+    ManifestPathError,
+    manifest_bytes,
+    manifest_sha256,
+    path_inside,
+)
 from collector.report import enterprise_files, platform_files, province_files
 
 __all__ = [
@@ -28,10 +42,12 @@ __all__ = [
     "MANIFEST_FORMAT",
     "MANIFEST_NAME",
     "REPORT_CHOICES",
+    "BundleKind",
     "Manifest",
     "ManifestFile",
     "ReportChoice",
     "manifest_sha256",
+    "path_inside",
     "prepare_directory",
     "write_enterprise_bundle",
     "write_platform_bundle",
@@ -40,43 +56,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MANIFEST_FORMAT: Final = "retrofit-verify.manifest/1"
-MANIFEST_NAME = "manifest.json"
 #: The document's file name in each kind of bundle.
 DOCUMENT_NAMES = {
     "enterprise": "evidence.json",
     "platform": "platform.json",
     "province": "province.json",
 }
-_SHA256_HEX = r"^[0-9a-f]{64}$"
-
-
-BundleKind = Literal["enterprise", "platform", "province"]
-
-
-class ManifestFile(BaseModel):
-    """One file of a bundle: its path relative to the manifest (POSIX), SHA-256 and size."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    path: str
-    sha256: str = Field(pattern=_SHA256_HEX)
-    size: int = Field(ge=0)
-
-
-class Manifest(BaseModel):
-    """A bundle's ``manifest.json``: every file beside it, sorted by path."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    format: Literal["retrofit-verify.manifest/1"] = MANIFEST_FORMAT
-    kind: BundleKind
-    files: list[ManifestFile]
-
-
-def manifest_sha256(manifest: Manifest) -> str:
-    """SHA-256 (hex) of the manifest's bytes as written: the one hash that seals the bundle."""
-    return hashlib.sha256(canonical_json(manifest)).hexdigest()
 
 
 # --- the rendered reports (collector.report) -----------------------------------------------
@@ -115,10 +100,10 @@ def _read_manifest(folder: Path) -> Manifest | None:
 
 
 def _inside(folder: Path, relative: str) -> Path:
-    target = (folder / PurePosixPath(relative)).resolve()
-    if not target.is_relative_to(folder.resolve()):
-        raise BundleError(f"{folder / MANIFEST_NAME} lists {relative!r}, outside the bundle")
-    return target
+    try:
+        return path_inside(folder, relative)
+    except ManifestPathError as exc:
+        raise BundleError(str(exc)) from None
 
 
 def _clear_previous(folder: Path) -> None:
@@ -171,7 +156,7 @@ def _write(
                 )
             )
         manifest = Manifest(kind=kind, files=entries)
-        (folder / MANIFEST_NAME).write_bytes(canonical_json(manifest))
+        (folder / MANIFEST_NAME).write_bytes(manifest_bytes(manifest))
     except OSError as exc:
         raise BundleError(f"{folder}: {exc.strerror or exc}") from exc
     return manifest
