@@ -97,3 +97,29 @@ def test_the_key_path_is_from_the_configuration_files_folder(tmp_path: Path) -> 
     config.write_text(yaml.safe_dump(document))
     with pytest.raises(ConfigInvalidError, match=r"bundle\.signing_key: "):
         load_collector_config(config)
+
+
+@pytest.mark.parametrize("command", [["serve"], ["evidence", "e-01"], ["rollup"]])
+def test_the_commands_that_sign_stop_first_on_a_key_others_can_read(
+    tmp_path: Path, command: list[str]
+) -> None:
+    path = tmp_path / "bundle.key"
+    assert _run("generate", str(path)).returncode == 0
+    path.chmod(0o640)
+    config = write_collector_config(tmp_path, tmp_path / "registry.sqlite")
+    document = yaml.safe_load(config.read_text())
+    config.write_text(yaml.safe_dump({**document, "bundle": {"signing_key_path": "bundle.key"}}))
+    result = subprocess.run(
+        [COLLECTOR, *command, "--config", str(config)],
+        capture_output=True, text=True, check=False, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    message = " ".join(result.stderr.split())
+    assert f"{config} bundle.signing_key_path: {path} is readable by group or others" in message
+    assert f"(mode 640); run: chmod 600 {path}" in message and "Traceback" not in message
+    # Nothing was started or written: not the registry, not a bundle.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "bundle.key",
+        "bundle.key.pub",
+        "collector.yaml",
+    ]
