@@ -3,10 +3,12 @@
 ::
 
     AgentError
-    ├── SourceError               a device source failed in a way the caller must handle
-    │   └── UnsupportedProtocolError   no source implementation for a configured protocol
-    └── KeyFileError              the agent's key file is missing, unreadable, too open, or
-                                  not an Ed25519 key
+    └── SourceError               a device source failed in a way the caller must handle
+        └── UnsupportedProtocolError   no source implementation for a configured protocol
+
+:class:`KeyFileError` (the agent's key file is missing, unreadable, too open, or not an Ed25519
+key) is :class:`contract.errors.KeyFileError`, re-exported here: the collector's bundle key is
+loaded by the same code (:mod:`contract.keys`).
 
 A configuration file that cannot be used raises :class:`contract.errors.ConfigError` (its
 ``ConfigFileError``: ``check-config`` exits 2; ``ConfigInvalidError``: exits 1), and a file the
@@ -19,6 +21,8 @@ cannot be a reading, such as a protocol this build cannot speak.
 """
 
 from __future__ import annotations
+
+from contract.errors import KeyFileError
 
 __all__ = ["AgentError", "KeyFileError", "SourceError", "UnsupportedProtocolError"]
 
@@ -55,7 +59,3 @@ class UnsupportedProtocolError(SourceError):
     def __init__(self, device: str, protocol: str) -> None:
         self.protocol = protocol
         super().__init__(device, f"protocol {protocol} is not yet supported by this agent build")
-
-
-class KeyFileError(AgentError):
-    """A key file that is missing, unreadable, too open, or not an Ed25519 key."""

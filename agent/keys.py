@@ -2,105 +2,37 @@
 
 The private key is a PKCS#8 PEM file readable by its owner only (mode 0600); the public key
 is also written beside it as ``<name>.pub`` in the registry's text form (``ed25519:<base64>``),
-which is what an operator hands to ``retrofit-collector agents add``.
+which is what an operator hands to ``retrofit-collector agents add``. The file handling is
+:mod:`contract.keys` (the collector keeps its bundle key the same way); this module words it
+for the agent.
 """
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.errors import KeyFileError
-from contract.errors import InputFileError
-from contract.files import read_bounded
-from contract.wire import public_key_text
+from contract import keys
+from contract.errors import KeyFileError
+from contract.keys import public_key_path
 
 __all__ = ["KeyFileError", "generate_key_pair", "load_private_key", "public_key_path"]
 
-
-_MAX_KEY_FILE_BYTES = 16 * 1024
-
-
-def public_key_path(private_path: Path) -> Path:
-    """Where the public key of ``private_path`` is written: the same name plus ``.pub``."""
-    return private_path.with_name(private_path.name + ".pub")
+_REFUSAL = (
+    "refusing to overwrite an agent identity "
+    "(pass --force to replace it, and re-register the new public key)"
+)
 
 
 def generate_key_pair(private_path: Path, *, force: bool = False) -> str:
-    """Write a new key pair and return the public key text.
+    """Write a new key pair for the agent and return the public key text.
 
     Raises KeyFileError if either file exists and ``force`` is false, or if it cannot be written.
     """
-    public_path = public_key_path(private_path)
-    if not force:
-        for path in (private_path, public_path):
-            if path.exists():
-                raise KeyFileError(
-                    f"{path} already exists; refusing to overwrite an agent identity "
-                    "(pass --force to replace it, and re-register the new public key)"
-                )
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    public_text = public_key_text(key.public_key())
-    try:
-        private_path.parent.mkdir(parents=True, exist_ok=True)
-        _write_private(private_path, pem)
-        public_path.write_text(public_text + "\n", encoding="ascii")
-    except OSError as exc:
-        raise KeyFileError(f"cannot write key pair at {private_path}: {exc.strerror}") from exc
-    return public_text
-
-
-def _write_private(path: Path, pem: bytes) -> None:
-    # Create with 0600 from the start (no window where the key is world-readable), replacing any
-    # old file atomically so a crash never leaves half a key.
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, pem)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    tmp.replace(path)
+    return keys.generate_key_pair(private_path, refusal=_REFUSAL, force=force)
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
     """Load the agent's private key; raise KeyFileError saying what is wrong and how to fix it."""
-    try:
-        mode = path.stat().st_mode
-        if not stat.S_ISREG(mode):
-            raise KeyFileError(f"{path} is not a regular file")
-        if mode & 0o077:
-            raise KeyFileError(
-                f"{path} is readable by group or others (mode {stat.S_IMODE(mode):o}); "
-                f"run: chmod 600 {path}"
-            )
-        data = read_bounded(path, _MAX_KEY_FILE_BYTES, expected="a PEM key file")
-    except FileNotFoundError as exc:
-        raise KeyFileError(f"{path} does not exist; create it with: retrofit-agent keygen") from exc
-    except OSError as exc:
-        raise KeyFileError(f"cannot read {path}: {exc.strerror}") from exc
-    except InputFileError as exc:
-        if exc.reason == "missing":
-            raise KeyFileError(
-                f"{path} does not exist; create it with: retrofit-agent keygen"
-            ) from None
-        if exc.reason == "too_large":
-            raise KeyFileError(f"{exc}: too large to be a key file") from None
-        raise KeyFileError(str(exc)) from None
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError) as exc:
-        raise KeyFileError(f"{path} is not an unencrypted PEM private key") from exc
-    if not isinstance(key, Ed25519PrivateKey):
-        raise KeyFileError(f"{path} holds a {type(key).__name__}, expected an Ed25519 key")
-    return key
+    return keys.load_private_key(path, create_with="retrofit-agent keygen")

@@ -10,6 +10,7 @@ One file for every central command (``ingest``, ``serve``)::
                password: ${RV_INFLUX_PASSWORD}}          # or token: ${RV_INFLUX_TOKEN}
     ingest:   {inflight: 64, flush_after_s: 0.2, metrics_port: 9102}
     web:      {host: 127.0.0.1, port: 8080, evidence_dir: /var/lib/retrofit-collector/evidence}
+    bundle:   {signing_key_path: /run/secrets/bundle-signing-key}   # optional: signs bundles
 
 Every key is in ``docs/collector.md``. Errors name file, line and key path, all at once.
 """
@@ -98,6 +99,14 @@ class IngestTuning(_Model):
     quarantine_log_every_s: Annotated[float, Field(ge=1, le=86_400)] = 60.0
 
 
+class BundleSettings(_Model):
+    """Evidence bundles: the key that signs them (docs/evidence-bundle.md, "The signature")."""
+
+    #: The collector's Ed25519 private key (PKCS#8 PEM, mode 0600), written by
+    #: ``retrofit-collector bundle-key generate``; None: bundles are written unsigned.
+    signing_key_path: Path | None = None
+
+
 class CollectorConfig(_Model):
     """The collector's configuration file."""
 
@@ -109,6 +118,8 @@ class CollectorConfig(_Model):
     ingest: IngestTuning = IngestTuning()
     #: ``retrofit-collector serve``: the web app (docs/web.md, "Configuration").
     web: WebSettings = WebSettings()
+    #: ``evidence``, ``rollup``, ``serve``: how bundles are signed.
+    bundle: BundleSettings = BundleSettings()
 
     @field_validator("registry", mode="before")
     @classmethod
@@ -160,7 +171,7 @@ class CollectorConfig(_Model):
 
 def load_collector_config(path: Path, env: Mapping[str, str] | None = None) -> CollectorConfig:
     """Read and validate the collector's configuration; relative paths (the registry, the
-    evidence folder) are from its folder.
+    evidence folder, the bundle key) are from its folder.
 
     Raises ConfigFileError (unreadable) or ConfigInvalidError (every problem, with lines).
     """
@@ -177,4 +188,8 @@ def load_collector_config(path: Path, env: Mapping[str, str] | None = None) -> C
     if not config.web.evidence_dir.is_absolute():
         web = config.web.model_copy(update={"evidence_dir": base / config.web.evidence_dir})
         config = config.model_copy(update={"web": web})
+    key_path = config.bundle.signing_key_path
+    if key_path is not None and not key_path.is_absolute():
+        bundle = config.bundle.model_copy(update={"signing_key_path": base / key_path})
+        config = config.model_copy(update={"bundle": bundle})
     return config

@@ -7,6 +7,7 @@
   the collector's, the implementation plan and the simulator's plant;
 - :mod:`contract.errors`: the errors of those files and of files a user names;
 - :mod:`contract.files`: reading a user-named file as hostile input (regular files, bounded);
+- :mod:`contract.keys`: Ed25519 key files (an agent's identity, the collector's bundle key);
 - :mod:`contract.terminal`: hostile text on a terminal, shown and never obeyed;
 - :mod:`contract.metrics`: the loopback Prometheus and health endpoint;
 - :mod:`contract.logs`: one logging setup; :mod:`contract.clock`: wall and scaled plant clocks.

@@ -7,9 +7,12 @@
     │   ├── ConfigFileError       the file could not be read at all (missing, a directory,
     │   │                         binary, too large): the checking commands exit 2
     │   └── ConfigInvalidError    the file was read but its content is wrong: exit 1
-    └── InputFileError            a file named by the user is missing, not a regular file
-                                  (a FIFO, a device, a directory), unreadable or too large:
-                                  ``reason`` says which (:func:`contract.files.read_bounded`)
+    ├── InputFileError            a file named by the user is missing, not a regular file
+    │                             (a FIFO, a device, a directory), unreadable or too large:
+    │                             ``reason`` says which (:func:`contract.files.read_bounded`)
+    └── KeyFileError              a private key file (an agent's identity, the collector's
+                                  bundle key) is missing, unreadable, too open, or not an
+                                  Ed25519 key (:mod:`contract.keys`)
 
 The wire contract's own refusals are :class:`contract.wire.WireError` (a ValueError with a
 reason code), kept apart because a received message is never a user's file.
@@ -29,6 +32,7 @@ __all__ = [
     "ContractError",
     "InputFileError",
     "InputFileReason",
+    "KeyFileError",
 ]
 
 
@@ -90,3 +94,7 @@ class InputFileError(ContractError):
         self.reason: InputFileReason = reason
         self.detail = detail
         super().__init__(f"{path}: {detail}")
+
+
+class KeyFileError(ContractError):
+    """A key file that is missing, unreadable, too open, or not an Ed25519 key."""

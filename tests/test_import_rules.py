@@ -10,6 +10,9 @@ Read from the source (tests/import_graph.py): imports inside functions count, th
 - the evidence engine takes values: importing `collector.evidence` (with its parent packages,
   as Python runs them) reaches no registry, store, web or ingest module and no database, HTTP
   or MQTT client library;
+- a bundle's proof files are pure: importing `collector.proof` reaches nothing of ours but
+  `contract` (no registry, store, ingest, web app, report renderer or bundle writer) and no
+  library beyond the base dependencies, so a reviewer's verifier can use it;
 - no import circle among our modules.
 
 A ratchet: :data:`KNOWN` lists the violations that still exist. A test fails on any violation
@@ -74,6 +77,12 @@ CLIENT_LIBS = (
 CONTRACT_THIRD_PARTY = frozenset(
     {"cryptography", "msgspec", "pydantic", "pydantic_core", "rich", "yaml"}
 )
+
+#: What the proof files (collector.proof) may reach of ours: themselves, their parent package,
+#: and contract; and which libraries must stay unloaded when it is imported.
+PROOF = "collector.proof"
+PROOF_MAY_REACH = ("collector.proof", "contract")
+PROOF_UNLOADED = ("fastapi", "httpx", "numpy", "paho", "sqlite3", "weasyprint")
 
 #: Violations that still exist, each to be removed with the change that ends it.
 KNOWN: frozenset[str] = frozenset()
@@ -175,6 +184,57 @@ def test_contract_imports_only_the_standard_library_and_base_dependencies() -> N
     assert not extra, "contract imports beyond its base dependencies:\n" + "\n".join(extra)
 
 
+def _proof_may_reach(module: str) -> bool:
+    return module == "collector" or any(under(module, room) for room in PROOF_MAY_REACH)
+
+
+def test_proof_reaches_only_contract() -> None:
+    """Each import by which the proof files, or a module they reach, step outside themselves
+    and contract (collector.registry, .store, .ingest, .web, .report, .bundle, ...)."""
+    reached = reachable(_edges(), PROOF)
+    found = {
+        f"proof reaches: {edge.src} -> {edge.dst}": f"{edge.path}:{edge.line}"
+        for edge in _edges()
+        if edge.src in reached
+        and _proof_may_reach(edge.src)
+        and not all(_proof_may_reach(step) for step in parents(edge.dst))
+    }
+    _check("proof reaches", found)
+
+
+def test_proof_imports_only_the_base_dependencies() -> None:
+    """What the proof files reach imports only the standard library, pydantic, cryptography
+    and the rest of contract's base dependencies: no HTTP, MQTT, web or PDF library."""
+    reached = {m for m in reachable(_edges(), PROOF) if _proof_may_reach(m)}
+    allowed = set(sys.stdlib_module_names) | CONTRACT_THIRD_PARTY
+    found = {
+        f"proof imports: {use.src} -> {use.root}": f"{use.path}:{use.line}"
+        for use in external_imports(ROOT)
+        if use.src in reached and use.root not in allowed
+    }
+    _check("proof imports", found)
+
+
+def test_importing_the_proof_files_loads_no_server_library() -> None:
+    """The same at run time, in a fresh interpreter."""
+    code = (
+        "import sys, collector.proof\n"
+        f"for name in {PROOF_UNLOADED!r}:\n"
+        "    if name in sys.modules: print(name)\n"
+        "for name in sys.modules:\n"
+        "    if name.startswith('collector.') and not name.startswith('collector.proof'):\n"
+        "        print(name)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    found = {
+        f"import collector.proof loads: {name}": "sys.modules" for name in result.stdout.split()
+    }
+    _check("import collector.proof loads", found)
+
+
 def test_known_entries_are_of_a_kind_the_tests_check() -> None:
     kinds = (
         "rule",
@@ -182,6 +242,9 @@ def test_known_entries_are_of_a_kind_the_tests_check() -> None:
         "evidence reaches",
         "evidence imports",
         "import collector.evidence loads",
+        "proof reaches",
+        "proof imports",
+        "import collector.proof loads",
     )
     strays = sorted(e for e in KNOWN if not e.startswith(tuple(f"{k}: " for k in kinds)))
     assert not strays, strays

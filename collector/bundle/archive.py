@@ -5,7 +5,9 @@ the bundle's ``manifest.json`` (:mod:`collector.bundle.write`: every other file 
 path, SHA-256 and size), as ``retrofit-collector evidence`` writes it. A
 review decision names a bundle by that id, so what a reviewer decided on can be re-read and
 re-checked byte for byte. Every read checks the file against the manifest and the manifest
-against the folder's name: a bundle edited on disk is reported damaged, never shown.
+against the folder's name: a bundle edited on disk is reported damaged, never shown. A signed
+bundle's ``bundle-signature.json`` (beside the manifest, not in it) is checked against the
+manifest when it is read; it is not part of the id, so a bundle keeps its id when signed.
 
 A bundle is written into a temporary folder beside the others and renamed into place, so a
 reader never sees half a bundle; the same evidence gives the same bytes (document.py) and so
@@ -29,6 +31,7 @@ from pydantic import ValidationError
 from collector.bundle.errors import BundleDamaged
 from collector.bundle.write import DOCUMENT_NAMES, MANIFEST_NAME, Manifest
 from collector.evidence.document import EnterpriseEvidence
+from collector.proof import SIGNATURE_NAME, SignatureError, verify_manifest_signature
 
 __all__ = [
     "BUNDLE_ID_PATTERN",
@@ -158,6 +161,8 @@ class BundleStore:
             return None
         if name == MANIFEST:
             return (self._folder(enterprise, bundle_id) / MANIFEST).read_bytes()
+        if name == SIGNATURE_NAME:
+            return self._signature(enterprise, bundle_id)
         expected = info.files.get(name)
         if expected is None:
             return None
@@ -170,6 +175,21 @@ class BundleStore:
             raise BundleDamaged(f"bundle {bundle_id[:12]}: {name} is missing") from None
         if _sha256(data) != expected:
             raise BundleDamaged(f"bundle {bundle_id[:12]}: {name} does not match its manifest")
+        return data
+
+    def _signature(self, enterprise: str, bundle_id: str) -> bytes | None:
+        """The bundle's signature file, checked against its manifest; None if unsigned."""
+        folder = self._folder(enterprise, bundle_id)
+        try:
+            if (folder / SIGNATURE_NAME).stat().st_size > MAX_FILE_BYTES:
+                raise BundleDamaged(f"bundle {bundle_id[:12]}: {SIGNATURE_NAME} is too large")
+            data = (folder / SIGNATURE_NAME).read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            verify_manifest_signature(data, (folder / MANIFEST).read_bytes())
+        except SignatureError as exc:
+            raise BundleDamaged(f"bundle {bundle_id[:12]}: {exc.detail}") from None
         return data
 
     def load(self, enterprise: str, bundle_id: str) -> LoadedBundle | None:
@@ -218,7 +238,9 @@ class BundleStore:
             except OSError:
                 if not (target / MANIFEST).is_file():
                     raise
-                # The same evidence was stored before: same bytes, same id. Keep the first.
+                # The same evidence was stored before: same bytes, same id. Keep the first,
+                # but sign it if it was stored unsigned and this one is signed.
+                _adopt_signature(scratch, target)
         finally:
             if scratch.exists():
                 shutil.rmtree(scratch, ignore_errors=True)
@@ -245,3 +267,11 @@ class BundleStore:
             shutil.rmtree(doomed, ignore_errors=True)
             removed.append(info.bundle_id)
         return removed
+
+
+def _adopt_signature(scratch: Path, target: Path) -> None:
+    """Move ``scratch``'s signature into ``target`` when ``target`` has none (one rename: a
+    reader sees the bundle unsigned or signed, never half a file)."""
+    signature = scratch / SIGNATURE_NAME
+    if signature.is_file() and not (target / SIGNATURE_NAME).exists():
+        signature.replace(target / SIGNATURE_NAME)

@@ -13,6 +13,8 @@ import asyncio
 import logging
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from collector.bundle.archive import BundleInfo, BundleStore
 from collector.bundle.gather import gather_enterprise
 from collector.bundle.write import write_enterprise_bundle
@@ -33,8 +35,12 @@ async def run_enterprise_evidence(
     platform_id: str,
     enterprise_id: str,
     seed: int,
+    *,
+    signer: Ed25519PrivateKey | None = None,
 ) -> BundleInfo:
     """Build the enterprise's evidence now and store its bundle; return the stored bundle.
+
+    With ``signer`` (the collector's bundle key) the bundle is signed.
 
     Raises what the engine raises: NotFoundError, RegistryUnavailable, StoreError,
     EvidenceError, BundleError.
@@ -45,7 +51,7 @@ async def run_enterprise_evidence(
         document = enterprise_evidence(inputs, software=current_software(), seed=seed)
 
         def write(folder: Path) -> None:
-            write_enterprise_bundle(document, folder)
+            write_enterprise_bundle(document, folder, signer=signer)
 
         return bundles.store(enterprise_id, write)
 

@@ -5,7 +5,12 @@ A bundle is a directory: the document (``evidence.json``, ``platform.json`` or
 (HTML and PDF in zh-CN and en; the PDFs, or all reports, may be left out on request), the
 bundles nested in it (a platform's enterprises, a province's platforms) and ``manifest.json``:
 the path, SHA-256 and size of every file beside it, nested manifests included, so the SHA-256
-of the top manifest seals the whole tree. docs/evidence-bundle.md describes every file.
+of the top manifest seals the whole tree. With a signing key, ``bundle-signature.json`` beside
+each manifest (not listed in it: it signs it) says which collector key produced the bundle
+(:mod:`collector.proof.signature`). docs/evidence-bundle.md describes every file.
+
+The manifest's model, its bytes, its hash and the guard that keeps its paths inside the bundle
+live in :mod:`collector.proof` (pure, for the verifier) and are re-exported here.
 """
 
 from __future__ import annotations
@@ -16,11 +21,27 @@ from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import ValidationError
 
 from collector.bundle.build import PlatformEvidence, ProvinceEvidence
 from collector.bundle.errors import BundleError
 from collector.evidence.document import EnterpriseEvidence, canonical_json
+from collector.proof import (
+    MANIFEST_FORMAT,
+    MANIFEST_NAME,
+    SIGNATURE_NAME,
+    BundleKind,
+    Manifest,
+    ManifestFile,
+    ManifestPathError,
+    fingerprint,
+    manifest_bytes,
+    manifest_sha256,
+    path_inside,
+    sign_manifest,
+    signature_bytes,
+)
 from collector.report import enterprise_files, platform_files, province_files
 
 __all__ = [
@@ -28,10 +49,13 @@ __all__ = [
     "MANIFEST_FORMAT",
     "MANIFEST_NAME",
     "REPORT_CHOICES",
+    "SIGNATURE_NAME",
+    "BundleKind",
     "Manifest",
     "ManifestFile",
     "ReportChoice",
     "manifest_sha256",
+    "path_inside",
     "prepare_directory",
     "write_enterprise_bundle",
     "write_platform_bundle",
@@ -40,43 +64,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MANIFEST_FORMAT: Final = "retrofit-verify.manifest/1"
-MANIFEST_NAME = "manifest.json"
 #: The document's file name in each kind of bundle.
 DOCUMENT_NAMES = {
     "enterprise": "evidence.json",
     "platform": "platform.json",
     "province": "province.json",
 }
-_SHA256_HEX = r"^[0-9a-f]{64}$"
-
-
-BundleKind = Literal["enterprise", "platform", "province"]
-
-
-class ManifestFile(BaseModel):
-    """One file of a bundle: its path relative to the manifest (POSIX), SHA-256 and size."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    path: str
-    sha256: str = Field(pattern=_SHA256_HEX)
-    size: int = Field(ge=0)
-
-
-class Manifest(BaseModel):
-    """A bundle's ``manifest.json``: every file beside it, sorted by path."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    format: Literal["retrofit-verify.manifest/1"] = MANIFEST_FORMAT
-    kind: BundleKind
-    files: list[ManifestFile]
-
-
-def manifest_sha256(manifest: Manifest) -> str:
-    """SHA-256 (hex) of the manifest's bytes as written: the one hash that seals the bundle."""
-    return hashlib.sha256(canonical_json(manifest)).hexdigest()
 
 
 # --- the rendered reports (collector.report) -----------------------------------------------
@@ -115,10 +108,10 @@ def _read_manifest(folder: Path) -> Manifest | None:
 
 
 def _inside(folder: Path, relative: str) -> Path:
-    target = (folder / PurePosixPath(relative)).resolve()
-    if not target.is_relative_to(folder.resolve()):
-        raise BundleError(f"{folder / MANIFEST_NAME} lists {relative!r}, outside the bundle")
-    return target
+    try:
+        return path_inside(folder, relative)
+    except ManifestPathError as exc:
+        raise BundleError(str(exc)) from None
 
 
 def _clear_previous(folder: Path) -> None:
@@ -132,6 +125,7 @@ def _clear_previous(folder: Path) -> None:
             _clear_previous(target.parent)
         target.unlink(missing_ok=True)
     (folder / MANIFEST_NAME).unlink(missing_ok=True)
+    (folder / SIGNATURE_NAME).unlink(missing_ok=True)
     for child in sorted(folder.iterdir(), reverse=True):
         if child.is_dir() and not any(child.iterdir()):
             child.rmdir()
@@ -171,24 +165,61 @@ def _write(
                 )
             )
         manifest = Manifest(kind=kind, files=entries)
-        (folder / MANIFEST_NAME).write_bytes(canonical_json(manifest))
+        (folder / MANIFEST_NAME).write_bytes(manifest_bytes(manifest))
     except OSError as exc:
         raise BundleError(f"{folder}: {exc.strerror or exc}") from exc
     return manifest
 
 
+def _sign(
+    folder: Path,
+    manifest: Manifest,
+    *,
+    enterprise: str | None,
+    plan_digest: str,
+    signer: Ed25519PrivateKey | None,
+) -> None:
+    """Write ``bundle-signature.json`` beside the manifest when there is a key; else nothing."""
+    if signer is None:
+        return
+    signature = sign_manifest(
+        manifest_sha256(manifest),
+        kind=manifest.kind,
+        enterprise=enterprise,
+        plan_digest=plan_digest,
+        key=signer,
+    )
+    try:
+        (folder / SIGNATURE_NAME).write_bytes(signature_bytes(signature))
+    except OSError as exc:
+        raise BundleError(f"{folder / SIGNATURE_NAME}: {exc.strerror or exc}") from exc
+    log.debug(
+        "%s bundle %s signed by %s",
+        manifest.kind, signature.manifest_sha256[:12], fingerprint(signer.public_key()),
+    )  # fmt: skip
+
+
 def write_enterprise_bundle(
-    doc: EnterpriseEvidence, out_dir: Path, *, reports: ReportChoice = "all"
+    doc: EnterpriseEvidence,
+    out_dir: Path,
+    *,
+    reports: ReportChoice = "all",
+    signer: Ed25519PrivateKey | None = None,
 ) -> Manifest:
     """Write one enterprise's bundle into ``out_dir``; return its manifest.
 
-    ``reports`` says which rendered reports go beside the JSON (:data:`ReportChoice`).
+    ``reports`` says which rendered reports go beside the JSON (:data:`ReportChoice`); with
+    ``signer`` (the collector's bundle key) ``bundle-signature.json`` goes beside the manifest.
     Raises BundleError when the directory cannot take it.
     """
     prepare_directory(out_dir)
     files = {DOCUMENT_NAMES["enterprise"]: canonical_json(doc)}
     files |= _rendered(enterprise_files, doc, reports)
-    return _write(out_dir, "enterprise", files, [])
+    manifest = _write(out_dir, "enterprise", files, [])
+    _sign(
+        out_dir, manifest, enterprise=doc.enterprise.id, plan_digest=doc.plan.digest, signer=signer
+    )
+    return manifest
 
 
 def _enterprise_reports(
@@ -212,15 +243,19 @@ def _write_platform(
     out_dir: Path,
     reports: ReportChoice,
     pdf_for: frozenset[str] | None,
+    signer: Ed25519PrivateKey | None,
 ) -> Manifest:
     nested = []
     for doc in evidence.enterprises:
         choice = _enterprise_reports(doc.enterprise.id, reports, pdf_for)
-        write_enterprise_bundle(doc, out_dir / doc.enterprise.id, reports=choice)
+        write_enterprise_bundle(doc, out_dir / doc.enterprise.id, reports=choice, signer=signer)
         nested.append(f"{doc.enterprise.id}/{MANIFEST_NAME}")
     files = {DOCUMENT_NAMES["platform"]: canonical_json(evidence.rollup)}
     files |= _rendered(platform_files, evidence.rollup, reports)
-    return _write(out_dir, "platform", files, nested)
+    manifest = _write(out_dir, "platform", files, nested)
+    digest = evidence.rollup.plan.digest
+    _sign(out_dir, manifest, enterprise=None, plan_digest=digest, signer=signer)
+    return manifest
 
 
 def write_platform_bundle(
@@ -229,16 +264,18 @@ def write_platform_bundle(
     *,
     reports: ReportChoice = "all",
     pdf_for: frozenset[str] | None = None,
+    signer: Ed25519PrivateKey | None = None,
 ) -> Manifest:
     """Write a platform's roll-up into ``out_dir`` and each enterprise's bundle into
     ``out_dir/<enterprise id>/``; the platform's manifest lists theirs.
 
     With ``reports="all"`` and ``pdf_for`` given, only the enterprises it names get PDFs
-    beside their HTML (the platform's own report always does).
+    beside their HTML (the platform's own report always does). With ``signer`` every
+    manifest, the platform's and each enterprise's, gets its signature beside it.
     """
     _check_pdf_for({doc.enterprise.id for doc in evidence.enterprises}, pdf_for)
     prepare_directory(out_dir)
-    return _write_platform(evidence, out_dir, reports, pdf_for)
+    return _write_platform(evidence, out_dir, reports, pdf_for, signer)
 
 
 def write_province_bundle(
@@ -247,9 +284,11 @@ def write_province_bundle(
     *,
     reports: ReportChoice = "all",
     pdf_for: frozenset[str] | None = None,
+    signer: Ed25519PrivateKey | None = None,
 ) -> Manifest:
     """Write the province summary into ``out_dir`` and each platform's bundle into
-    ``out_dir/<platform id>/`` (with its enterprises inside); ``pdf_for`` as for a platform."""
+    ``out_dir/<platform id>/`` (with its enterprises inside); ``pdf_for`` and ``signer`` as
+    for a platform."""
     known = {doc.enterprise.id for p in evidence.platforms for doc in p.enterprises}
     _check_pdf_for(known, pdf_for)
     prepare_directory(out_dir)
@@ -257,8 +296,11 @@ def write_province_bundle(
     for platform in evidence.platforms:
         folder = out_dir / platform.rollup.platform.id
         folder.mkdir(exist_ok=True)
-        _write_platform(platform, folder, reports, pdf_for)
+        _write_platform(platform, folder, reports, pdf_for, signer)
         nested.append(f"{platform.rollup.platform.id}/{MANIFEST_NAME}")
     files = {DOCUMENT_NAMES["province"]: canonical_json(evidence.summary)}
     files |= _rendered(province_files, evidence.summary, reports)
-    return _write(out_dir, "province", files, nested)
+    manifest = _write(out_dir, "province", files, nested)
+    digest = evidence.summary.plan.digest
+    _sign(out_dir, manifest, enterprise=None, plan_digest=digest, signer=signer)
+    return manifest

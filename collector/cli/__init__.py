@@ -12,6 +12,7 @@ module              commands
 ``agents``          ``agents add|revoke|list``: agents and their keys
 ``quarantine``      ``quarantine list|show|export``: messages the ingest rejected
 ``evidence``        ``evidence``, ``rollup``: evidence bundles
+``bundle_key``      ``bundle-key generate|show``: the key that signs bundles
 ``export``          ``export``: a bundle's table as a workbook or CSV
 ``users``           ``users ...``: the web app's users and tokens
 ``dashboards``      ``dashboards check|push|snapshot|evidence``: Grafana
@@ -33,6 +34,7 @@ import typer
 from collector.cli import (
     agents,
     broker,
+    bundle_key,
     dashboards,
     evidence,
     export,
@@ -79,6 +81,7 @@ for _group in (
     agents,
     quarantine,
     evidence,
+    bundle_key,
     export,
     users,
     dashboards,

@@ -3,11 +3,13 @@
 :func:`register` adds the two commands to the collector's Typer app. Both read the collector's
 configuration (``--config``: the registry and InfluxDB), build the documents
 (:mod:`collector.bundle.build`), write the bundle with its manifest
-(:mod:`collector.bundle.write`) and print the manifest's SHA-256. docs/evidence-bundle.md.
+(:mod:`collector.bundle.write`), signed when ``bundle.signing_key_path`` names a key, and print
+the manifest's SHA-256 and the key's fingerprint. docs/evidence-bundle.md.
 
 Exit codes: 0 bundle written (whatever the verdicts); 1 refused: no such enterprise,
-platform or plan, or an invalid configuration; 2 unreadable configuration or bad arguments;
-3 the output directory cannot take the bundle; 4 the registry or InfluxDB cannot be used.
+platform or plan, or an invalid configuration; 2 unreadable configuration, a bundle key that
+cannot be used, or bad arguments; 3 the output directory cannot take the bundle; 4 the
+registry or InfluxDB cannot be used.
 A user mistake never prints a traceback.
 """
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import typer
 
@@ -30,7 +32,13 @@ from collector.cli._common import (
     error_exit,
     load_config,
 )
+from collector.cli.bundle_key import load_signing_key
 from contract.terminal import say
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from collector.config import CollectorConfig
 
 #: The bootstrap seed by default: collector.evidence.change.DEFAULT_SEED, written out so that
 #: loading the command line does not import numpy, scipy and statsmodels (a test keeps them equal).
@@ -69,15 +77,19 @@ PlanOption = Annotated[
 ]
 
 
-def _run(config: Path, work: Callable[..., Awaitable[T]]) -> T:
-    """Open the registry and the store named by ``config``, run ``work(registry, store)``, and
+def _settings(config: Path) -> tuple[CollectorConfig, Ed25519PrivateKey | None]:
+    """The configuration and its bundle key, loaded before any work (a bad key stops here)."""
+    settings = load_config(config)
+    return settings, load_signing_key(settings, config)
+
+
+def _run(settings: CollectorConfig, work: Callable[..., Awaitable[T]]) -> T:
+    """Open the registry and the store of ``settings``, run ``work(registry, store)``, and
     turn every expected failure into a message and an exit code."""
     from collector.bundle import BundleError
     from collector.errors import NotFoundError, RegistryUnavailable
     from collector.registry import Registry
     from collector.store import StoreError
-
-    settings = load_config(config)
 
     async def main() -> T:
         async with settings.store() as store:
@@ -98,10 +110,18 @@ def _ids(pdf_for: list[str] | None) -> frozenset[str] | None:
     return frozenset(pdf_for) if pdf_for else None
 
 
-def _sealed(kind: str, out: Path, manifest_hash: str, summary: str) -> None:
+def _sealed(
+    kind: str, out: Path, manifest_hash: str, summary: str, signer: Ed25519PrivateKey | None
+) -> None:
+    from collector.proof import SIGNATURE_NAME, fingerprint
+
     say(console, summary)
     say(console, f"{kind} bundle written to {out}")
     say(console, f"manifest.json sha256 {manifest_hash}")
+    if signer is None:
+        say(console, "unsigned: no bundle.signing_key_path in the configuration")
+    else:
+        say(console, f"{SIGNATURE_NAME} signed by {fingerprint(signer.public_key())}")
 
 
 def evidence(
@@ -123,7 +143,8 @@ def evidence(
 
     With ENTERPRISE: ``evidence.json``, the rendered reports and ``manifest.json`` in --out.
     With --platform (and no ENTERPRISE): ``platform.json`` in --out and each enterprise's
-    bundle in --out/<enterprise id>/. Prints the verdict and the manifest's SHA-256.
+    bundle in --out/<enterprise id>/. Prints the verdict, the manifest's SHA-256 and, with
+    bundle.signing_key_path, the fingerprint of the key that signed it.
     """
     from collector.bundle import (
         build_enterprise_evidence,
@@ -141,13 +162,14 @@ def evidence(
         raise error_exit(
             "--pdf-for goes with --platform (use --reports for one enterprise)", EXIT_UNREADABLE
         )
+    settings, signer = _settings(config)
     if enterprise is not None:
 
         async def one(registry, store):  # type: ignore[no-untyped-def]  # typed by _run
             doc = await build_enterprise_evidence(registry, store, enterprise, seed=seed)
-            return doc, write_enterprise_bundle(doc, out, reports=reports)
+            return doc, write_enterprise_bundle(doc, out, reports=reports, signer=signer)
 
-        doc, manifest = _run(config, one)
+        doc, manifest = _run(settings, one)
         flags = (
             f"{len(doc.flags)} flags ({sum(f.severity == 'serious' for f in doc.flags)} serious)"
         )
@@ -156,6 +178,7 @@ def evidence(
             out,
             manifest_sha256(manifest),
             f"{doc.enterprise.id}: {doc.status} after {len(doc.attempts)} attempt(s); {flags}",
+            signer,
         )
         return
     if platform is None:  # one of the two, checked above
@@ -163,9 +186,12 @@ def evidence(
 
     async def every(registry, store):  # type: ignore[no-untyped-def]  # typed by _run
         built = await build_platform(registry, store, platform, seed=seed, plan_key=plan)
-        return built, write_platform_bundle(built, out, reports=reports, pdf_for=_ids(pdf_for))
+        written = write_platform_bundle(
+            built, out, reports=reports, pdf_for=_ids(pdf_for), signer=signer
+        )
+        return built, written
 
-    built, manifest = _run(config, every)
+    built, manifest = _run(settings, every)
     rollup = built.rollup
     _sealed(
         "platform",
@@ -174,6 +200,7 @@ def evidence(
         f"{rollup.platform.id}: {rollup.passed_count} of {len(rollup.enterprises)} enterprises "
         f"passed (minimum {rollup.minimum}: {'met' if rollup.minimum_met else 'not met'}); "
         f"subsidy {rollup.total_fen // 100}.{rollup.total_fen % 100:02d} CNY",
+        signer,
     )
 
 
@@ -188,15 +215,21 @@ def rollup(
     """Build the province summary and every platform's roll-up (with its enterprises' bundles).
 
     Writes ``province.json`` in --out, each platform's bundle in --out/<platform id>/ and each
-    enterprise's in --out/<platform id>/<enterprise id>/; prints the top manifest's SHA-256.
+    enterprise's in --out/<platform id>/<enterprise id>/; prints the top manifest's SHA-256
+    and the signing key's fingerprint.
     """
     from collector.bundle import build_province, manifest_sha256, write_province_bundle
 
+    settings, signer = _settings(config)
+
     async def everything(registry, store):  # type: ignore[no-untyped-def]  # typed by _run
         built = await build_province(registry, store, seed=seed, plan_key=plan)
-        return built, write_province_bundle(built, out, reports=reports, pdf_for=_ids(pdf_for))
+        written = write_province_bundle(
+            built, out, reports=reports, pdf_for=_ids(pdf_for), signer=signer
+        )
+        return built, written
 
-    built, manifest = _run(config, everything)
+    built, manifest = _run(settings, everything)
     summary = built.summary
     _sealed(
         "province",
@@ -205,6 +238,7 @@ def rollup(
         f"{summary.province.name} {summary.batch_year}: {summary.passed_count} of "
         f"{summary.enterprises} enterprises passed on {len(summary.platforms)} platform(s); "
         f"subsidy {summary.total_fen // 100}.{summary.total_fen % 100:02d} CNY",
+        signer,
     )
 
 

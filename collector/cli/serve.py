@@ -14,6 +14,7 @@ from collector.cli._common import (
     load_config,
     refuse_id_collisions,
 )
+from collector.cli.bundle_key import load_signing_key
 
 if TYPE_CHECKING:
     import uvicorn
@@ -36,8 +37,9 @@ def serve(
     """Serve the web app: API (/api/v1, /openapi.json, /docs), pages, /healthz; /metrics on
     127.0.0.1:web.metrics_port when set.
 
-    Runs until SIGTERM or SIGINT. Exit codes: 0 clean stop, 1/2 configuration errors, 4 the
-    registry cannot be opened or gives one platform, enterprise or agent id to two plans.
+    Runs until SIGTERM or SIGINT. Exit codes: 0 clean stop, 1/2 configuration errors (2 also
+    for a bundle.signing_key_path key that cannot be used), 4 the registry cannot be opened or
+    gives one platform, enterprise or agent id to two plans.
     """
     import asyncio
 
@@ -48,6 +50,7 @@ def serve(
     from collector.web.app import create_app
 
     settings = load_config(config)
+    signer = load_signing_key(settings, config)
     refuse_id_collisions(settings.registry)
     web = settings.web
     try:
@@ -55,7 +58,7 @@ def serve(
     except RegistryUnavailable as exc:
         raise error_exit(exc, EXIT_UNAVAILABLE) from None
     with registry:
-        application = create_app(web, registry, settings.store)
+        application = create_app(web, registry, settings.store, bundle_signer=signer)
         server = uvicorn.Server(
             uvicorn.Config(
                 application,

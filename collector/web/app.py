@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
@@ -51,14 +52,20 @@ def create_app(
     settings: WebSettings,
     registry: Registry,
     store_factory: Callable[[], InfluxStore] | None = None,
+    *,
+    bundle_signer: Ed25519PrivateKey | None = None,
 ) -> FastAPI:
-    """The app; RuntimeError if a route has no access rule (collector/web/access.py)."""
+    """The app; RuntimeError if a route has no access rule (collector/web/access.py).
+
+    ``bundle_signer``: the collector's bundle key; the bundles of evidence runs are signed.
+    """
     state = WebState(
         settings=settings,
         registry=registry,
         store=None,
         bundles=BundleStore(settings.evidence_dir),
         directories=DirectoryCache(registry),
+        bundle_signer=bundle_signer,
     )
 
     @asynccontextmanager

@@ -146,8 +146,9 @@ async def _run_and_keep(
         raise Problem(503, "no InfluxDB is configured for this app (influx: in the config)")
     try:
         info = await run_enterprise_evidence(
-            state.registry, store, state.bundles, ref.platform.id, ref.id, seed
-        )
+            state.registry, store, state.bundles, ref.platform.id, ref.id, seed,
+            signer=state.bundle_signer,
+        )  # fmt: skip
         loaded = state.bundles.load(ref.id, info.bundle_id)
     except (EvidenceError, StoreError, CollectorError, BundleDamaged) as exc:
         state.metrics.count(state.metrics.evidence_runs, "failed")

@@ -9,6 +9,7 @@ import secrets
 import socket
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Request
 
 from collector.bundle import BundleInfo, BundleStore
@@ -41,6 +42,8 @@ class WebState:
     bundles: BundleStore
     directories: DirectoryCache
     metrics: WebMetrics = field(default_factory=WebMetrics)
+    #: The collector's bundle key (``bundle.signing_key_path``): evidence runs sign with it.
+    bundle_signer: Ed25519PrivateKey | None = None
     #: This replica's name on the evidence slots it holds (collector/registry/runs.py).
     replica: str = field(default_factory=replica_id)
     #: Evidence runs computed at once here (``web.evidence_workers``): a run is CPU-bound

@@ -23,9 +23,11 @@ from collector.bundle import Manifest, ManifestFile
 from collector.cli import app
 from collector.evidence.document import canonical_json
 from collector.plan import load_plan
+from collector.proof import fingerprint, verify_manifest_signature
 from collector.registry import Registry
 from collector.store import WindowRecord, affected_days
 from contract import wire
+from contract.keys import load_private_key
 from stack import InfluxServer
 from tests.collector.store_helpers import open_store, quality, window
 from tests.conftest import InfluxFactory
@@ -324,3 +326,61 @@ def test_refusals_have_exit_codes_and_no_traceback(
         result = _cli(*args)
         assert result.returncode == code, (args, result.stdout, result.stderr)
         assert text in result.stderr and "Traceback" not in result.stderr
+
+
+def test_signed_bundles_at_every_level_and_the_key_checked_first(
+    tmp_path: Path, stack: _Stack
+) -> None:
+    key_path = tmp_path / "secrets" / "bundle.key"
+    assert _cli("bundle-key", "generate", str(key_path)).returncode == 0
+    public = load_private_key(key_path, create_with="-").public_key()
+    printed = f"bundle-signature.json signed by {fingerprint(public)}"
+    config = tmp_path / "collector.yaml"
+    settings = yaml.safe_load(stack.config.read_text())
+    config.write_text(yaml.safe_dump({**settings, "bundle": {"signing_key_path": str(key_path)}}))
+    province = tmp_path / "province"
+    result = _cli("rollup", "--out", str(province), "--config", str(config), "--reports", "none")
+    assert result.returncode == 0, result.stderr
+    assert printed in result.stdout
+    enterprises = sorted((province / "plat-a").glob("plat-a-e*"))
+    expected = [
+        (province, "province", None),
+        (province / "plat-a", "platform", None),
+        *((folder, "enterprise", folder.name) for folder in enterprises),
+    ]
+    assert len(expected) == 12
+    digest = json.loads((province / "province.json").read_bytes())["plan"]["digest"]
+    for folder, kind, enterprise in expected:
+        signature = verify_manifest_signature(
+            (folder / "bundle-signature.json").read_bytes(), (folder / "manifest.json").read_bytes()
+        )
+        assert (signature.kind, signature.enterprise, signature.plan_digest) == (
+            kind,
+            enterprise,
+            digest,
+        )
+        assert "bundle-signature.json" not in _manifest(folder)
+    before = _tree(province)
+    # The same evidence gives the same bytes, signatures included.
+    result = _cli("rollup", "--out", str(province), "--config", str(config), "--reports", "none")
+    assert result.returncode == 0, result.stderr
+    assert _tree(province) == before
+    # Without a key the bundle is unsigned, and no earlier signature is left behind.
+    unsigned = str(stack.config)
+    result = _cli("rollup", "--out", str(province), "--config", unsigned, "--reports", "none")
+    assert result.returncode == 0, result.stderr
+    assert "unsigned: no bundle.signing_key_path" in result.stdout
+    assert not list(province.rglob("bundle-signature.json"))
+    # A key others can read stops the command before any work, naming the file and the fix.
+    key_path.chmod(0o644)
+    out = tmp_path / "one"
+    refused = _process("evidence", ENTERPRISE, "--out", str(out), "--config", str(config))
+    assert refused.returncode == 2
+    message = " ".join(refused.stderr.split())
+    assert f"{config} bundle.signing_key_path: {key_path} is readable by group or others" in message
+    assert f"run: chmod 600 {key_path}" in message and "Traceback" not in refused.stderr
+    assert not out.exists()
+
+
+def _tree(folder: Path) -> dict[Path, bytes]:
+    return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}

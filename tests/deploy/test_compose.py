@@ -29,6 +29,7 @@ import yaml
 from collector import cli as collector_cli
 from collector.config import load_collector_config
 from collector.dashboards import load_dashboards
+from contract.keys import generate_key_pair
 from stack.ports import free_port
 from stack.process import ChildProcess
 
@@ -37,6 +38,8 @@ CENTRAL = ROOT / "deploy" / "central"
 # Made by the documented first steps (docs/operations.md), never committed: the PKI and the
 # broker's password file and ACL.
 GENERATED = {"pki/ca.pem", "pki/broker.pem", "pki/broker.key", "mosquitto/passwd", "mosquitto/acl"}
+#: The bundle signing key, made by `retrofit-collector bundle-key generate` (never committed).
+GENERATED_SECRETS = {"secrets/bundle-signing.key"}
 
 
 def compose() -> dict[str, Any]:
@@ -124,6 +127,19 @@ def test_every_secret_the_file_needs_is_in_env_example() -> None:
         if line and not line.startswith("#")
     }
     assert required and required <= example
+
+
+def test_the_bundle_key_is_a_secret_of_the_web_service_only() -> None:
+    document = compose()
+    for name, secret in document["secrets"].items():
+        relative = str((CENTRAL / secret["file"]).resolve().relative_to(CENTRAL))
+        assert (CENTRAL / relative).exists() or relative in GENERATED_SECRETS, (name, relative)
+    holders = {name for name, svc in document["services"].items() if svc.get("secrets")}
+    assert holders == {"web"}  # the ingest replicas never sign anything
+    env = {"RV_MQTT_PASSWORD": "x", "RV_INFLUX_PASSWORD": "y"}
+    config = load_collector_config(CENTRAL / "collector" / "collector.yaml", env=env)
+    (secret,) = document["services"]["web"]["secrets"]
+    assert config.bundle.signing_key_path == Path("/run/secrets") / secret
 
 
 def test_the_replicas_share_a_group_with_their_own_client_ids() -> None:
@@ -277,6 +293,10 @@ def test_the_web_service_starts_and_passes_its_own_healthcheck(tmp_path: Path) -
     shipped = (CENTRAL / "collector" / "collector.yaml").read_text(encoding="utf-8")
     config = tmp_path / "collector.yaml"
     shipped = shipped.replace("metrics_port: 9103", f"metrics_port: {free_port()}")
+    # compose's secret, generated as docs/operations.md says, where the shipped config finds it
+    key = tmp_path / "bundle-signing.key"
+    generate_key_pair(key, refusal="-")
+    shipped = shipped.replace("/run/secrets/bundle-signing-key", str(key))
     config.write_text(shipped.replace("/var/lib/retrofit-collector", str(tmp_path)))
     command = [arg.replace("0.0.0.0", "127.0.0.1") for arg in web["command"]]  # noqa: S104
     command[command.index("--port") + 1] = port
