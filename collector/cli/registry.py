@@ -1,10 +1,14 @@
 """``retrofit-collector registry``: the registry database itself (docs/operations.md).
 
-``registry migrate --to URL`` copies the SQLite registry the configuration names into an empty
-PostgreSQL registry and checks the copy, table by table (:mod:`collector.registry.transfer`).
-Exit codes: 0 done; 1 refused (the target is not empty or was migrated already, the copy
-differs from the source, the configuration names no SQLite file); 2 the configuration or the
-source file cannot be read; 4 the target cannot be used.
+- ``registry init [--grant ROLE]`` creates or upgrades the schema with the login that owns the
+  tables, and gives the collectors' role row access only (PostgreSQL).
+- ``registry migrate --to URL`` copies the SQLite registry the configuration names into an
+  empty PostgreSQL registry and checks the copy, table by table
+  (:mod:`collector.registry.transfer`).
+- ``registry prune-quarantine`` deletes the quarantined messages older than the retention
+  (``registry.quarantine_retention_days``), keeping their counts, audited.
+
+Each command's docstring gives its exit codes (collector/cli/_common.py says what each means).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from collector.cli._common import (
     count,
     error_exit,
     load_config,
+    open_registry,
 )
 from contract.terminal import say
 
@@ -33,7 +38,10 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-registry_app = typer.Typer(help="The registry database: migrate it to PostgreSQL.")
+registry_app = typer.Typer(
+    help="The registry database: its schema, a move to PostgreSQL, the quarantine's retention.",
+    no_args_is_help=True,
+)
 
 
 def _say_group(done: GroupCopy) -> None:
@@ -113,6 +121,104 @@ def migrate(
         console,
         f"migrated {report.source} to {report.target}: {tables}, {count(rows, 'row')}, every "
         "count and digest equal; audit registry.migrate written. Now point registry.url at it.",
+    )
+
+
+@registry_app.command("init")
+def init(
+    config: ConfigOption = DEFAULT_CONFIG,
+    grant: Annotated[
+        str | None,
+        typer.Option(
+            "--grant",
+            help="PostgreSQL: the collectors' role, given SELECT, INSERT, UPDATE and DELETE on "
+            "every registry table and nothing more.",
+        ),
+    ] = None,
+) -> None:
+    """Create or upgrade the registry's schema; with --grant, give the collectors' role row
+    access. Run it with the login that owns the tables (PostgreSQL), before the collectors.
+
+    Exit codes: 0 done; 1 --grant for a SQLite registry, or configuration errors; 2 the
+    configuration cannot be read; 4 the registry cannot be used or the grant failed.
+    """
+    from collector.errors import RegistryUnavailable
+    from collector.registry import DEFAULT_BUSY_TIMEOUT_S, Registry
+    from collector.registry.postgres import PostgresDatabase
+    from collector.registry.sql import SCHEMA_VERSION
+
+    settings = load_config(config).registry
+    if grant is not None and not settings.is_postgres:
+        raise error_exit(f"--grant {grant}: only for a PostgreSQL registry", EXIT_ERRORS)
+    try:
+        if not settings.is_postgres:
+            Registry(settings).close()
+            say(console, f"registry {settings.url}: schema version {SCHEMA_VERSION}")
+            return
+        database = PostgresDatabase(
+            settings.url, password=settings.secret(), lock_timeout_s=DEFAULT_BUSY_TIMEOUT_S,
+            pool_size=1,
+        )  # fmt: skip
+        try:
+            say(console, f"registry {database.location}: schema version {SCHEMA_VERSION}")
+            if grant is not None:
+                granted = database.grant_dml(grant)
+                say(
+                    console,
+                    f"granted SELECT, INSERT, UPDATE, DELETE on {count(len(granted), 'table')} "
+                    f"to {grant} (no TRUNCATE, no schema change)",
+                )
+        finally:
+            database.close()
+    except RegistryUnavailable as exc:
+        raise error_exit(exc, EXIT_UNAVAILABLE) from None
+
+
+@registry_app.command("prune-quarantine")
+def prune_quarantine(
+    by: ByOption,
+    config: ConfigOption = DEFAULT_CONFIG,
+    older_than_days: Annotated[
+        int | None,
+        typer.Option(
+            "--older-than-days",
+            min=1,
+            help="Instead of registry.quarantine_retention_days from the configuration.",
+        ),
+    ] = None,
+) -> None:
+    """Delete the quarantined messages older than the retention; their counts per agent and
+    reason stay (the evidence uses them), and the audit says who pruned what.
+
+    Exit codes: 0 done (also when nothing was old enough); 1 no retention configured or given,
+    or configuration errors; 2 the configuration cannot be read or the registry opened; 4 the
+    registry cannot be used.
+    """
+    import datetime as dt
+
+    from collector.errors import RegistryUnavailable
+    from collector.registry.records import format_time
+
+    settings = load_config(config).registry
+    days = older_than_days or settings.quarantine_retention_days
+    if days is None:
+        raise error_exit(
+            f"{config}: no quarantine retention: set registry.quarantine_retention_days or give "
+            "--older-than-days",
+            EXIT_ERRORS,
+        )
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    with open_registry(settings) as registry:
+        try:
+            pruned = registry.quarantine_prune(before, by=by)
+        except RegistryUnavailable as exc:
+            raise error_exit(exc, EXIT_UNAVAILABLE) from None
+    reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(pruned.items())) or "none"
+    total = count(sum(pruned.values()), "quarantined message")
+    say(
+        console,
+        f"pruned {total} received before {format_time(before)} ({days} days): {reasons}; "
+        "their counts stay in the registry",
     )
 
 

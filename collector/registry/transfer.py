@@ -58,7 +58,7 @@ TABLE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("users and decisions", ("users", "user_tokens", "web_sessions", "review_decisions")),
     ("seqs and status", ("seq_state", "agent_seqs", "seq_gaps", "agent_status", "rollup_dirty")),
     ("web app limits", ("evidence_slots", "login_failures")),
-    ("quarantine", ("quarantine",)),
+    ("quarantine", ("quarantine", "quarantine_pruned")),
     ("audit", ("audit",)),
 )
 
