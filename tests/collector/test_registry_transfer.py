@@ -207,5 +207,9 @@ def test_a_killed_run_is_resumed_by_running_it_again(
 
 
 def _waits_for_a_lock(url: str) -> bool:
-    rows = raw_rows(url, "SELECT count(*) FROM pg_locks WHERE NOT granted")
+    rows = raw_rows(
+        url,
+        "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'quarantine'::regclass "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
     return int(str(rows[0][0])) > 0
