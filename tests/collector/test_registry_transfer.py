@@ -26,6 +26,7 @@ from collector.registry.sql import tables
 from collector.registry.sqlite.schema import SQLITE
 from collector.registry.transfer import TABLE_GROUPS
 from contract import wire
+from stack.ports import free_port
 from tests.collector.config_helpers import write_collector_config
 from tests.collector.registry_backends import RAW_ERRORS, RegistryCluster, raw_execute, raw_rows
 
@@ -213,3 +214,22 @@ def _waits_for_a_lock(url: str) -> bool:
         "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
     )
     return int(str(rows[0][0])) > 0
+
+
+def test_what_migrate_cannot_use_is_a_clear_error_with_its_exit_code(
+    source: Path, tmp_path: Path
+) -> None:
+    config = write_collector_config(tmp_path, source)
+    unreachable = f"postgresql://rv@127.0.0.1:{free_port()}/registry"
+    code, output = migrate(config, unreachable)
+    assert code == 4 and f"registry {unreachable}" in output and "Traceback" not in output
+    code, output = migrate(config, str(tmp_path / "elsewhere.sqlite"))
+    assert code == 2 and "expected a postgresql:// URL" in output
+    (tmp_path / "missing").mkdir()
+    missing = write_collector_config(tmp_path / "missing", tmp_path / "missing" / "r.sqlite")
+    code, output = migrate(missing, unreachable)
+    assert code == 2 and "no such file" in output
+    (tmp_path / "pg").mkdir()
+    already = write_collector_config(tmp_path / "pg", unreachable)
+    code, output = migrate(already, unreachable)
+    assert code == 1 and "already PostgreSQL" in output
