@@ -96,7 +96,9 @@ def migrate(
             EXIT_ERRORS,
         )
     if not is_postgres_url(to):
-        raise error_exit(f"--to {to[:80]!r}: expected a postgresql:// URL", EXIT_UNREADABLE)
+        # Only its scheme is echoed: a URL may hold a password.
+        given = f"a {to.split('://', 1)[0][:20]}:// URL" if "://" in to else "a path"
+        raise error_exit(f"--to: got {given}, expected a postgresql:// URL", EXIT_UNREADABLE)
     try:
         report = transfer_registry(
             Path(settings.url), to, password=None, by=by, on_group=_say_group
