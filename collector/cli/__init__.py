@@ -17,6 +17,7 @@ module              commands
 ``users``           ``users ...``: the web app's users and tokens
 ``dashboards``      ``dashboards check|push|snapshot|evidence``: Grafana
 ``broker``          ``broker acl``: the MQTT broker's access list
+``registry``        ``registry migrate``: the registry database itself
 ==================  ===============================================================
 
 Each module adds its commands with ``register(app)``; what they share (consoles, exit codes,
@@ -41,6 +42,7 @@ from collector.cli import (
     ingest,
     plan,
     quarantine,
+    registry,
     rollups,
     serve,
     store,
@@ -86,6 +88,7 @@ for _group in (
     users,
     dashboards,
     broker,
+    registry,
 ):
     _group.register(app)
 

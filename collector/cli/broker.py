@@ -14,6 +14,7 @@ from collector.cli._common import (
     err_console,
     error_exit,
     load_config,
+    write_output,
 )
 from contract.terminal import say
 
@@ -34,7 +35,8 @@ def acl(
 ) -> None:
     """Write mosquitto's ACL: each registered agent publishes only under its own topics.
 
-    Exit codes: 0 written; 1/2 configuration errors; 4 the registry cannot be read.
+    Exit codes: 0 written; 1/2 configuration errors; 3 ``--out`` cannot be written; 4 the
+    registry cannot be read.
     """
     from collector.broker import acl_text
     from collector.errors import CollectorError
@@ -49,9 +51,8 @@ def acl(
     if out is None:
         typer.echo(text, nl=False)
         return
-    partial = out.with_name(out.name + ".new")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(out)  # mosquitto never reads a half-written file on SIGHUP
+    # Through a temporary file and a rename: mosquitto never reads a half-written file on SIGHUP.
+    write_output(out, text.encode("utf-8"))
     say(err_console, f"wrote {out}; reload mosquitto (SIGHUP) to apply it")
 
 

@@ -6,8 +6,9 @@ one transaction, delegated to a repository per concern (``Registry.repositories`
 repositories' protocols (:mod:`collector.registry.ports`) are implemented once
 (:mod:`collector.registry.sql`) over a database seam with two engines: a SQLite file
 (:mod:`collector.registry.sqlite`, the default) and PostgreSQL (:mod:`collector.registry.postgres`,
-for several hosts). The plan itself (its model, file and rules) is :mod:`collector.plan`. See
-docs/plan.md and docs/scaling.md.
+for several hosts). :func:`transfer_registry` copies a SQLite registry into PostgreSQL and
+checks the copy (:mod:`collector.registry.transfer`). The plan itself (its model, file and
+rules) is :mod:`collector.plan`. See docs/plan.md and docs/scaling.md.
 
 Importing this package imports only :mod:`~collector.registry.settings` (the ``registry:``
 configuration key, which ``collector.config`` needs); everything else is imported when first
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from collector.registry.registry import DEFAULT_BUSY_TIMEOUT_S, Registry
     from collector.registry.runs import RunSlot, SlotClaim
     from collector.registry.throttle import FailureOutcome, ThrottleLimits
+    from collector.registry.transfer import GroupCopy, TransferReport, transfer_registry
     from collector.registry.users import ROLES, IssuedToken, Role, Session, TokenEntry, User
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "AuditEntry",
     "Decision",
     "FailureOutcome",
+    "GroupCopy",
     "IssuedToken",
     "Outcome",
     "PlanLoadResult",
@@ -79,11 +82,13 @@ __all__ = [
     "SlotClaim",
     "ThrottleLimits",
     "TokenEntry",
+    "TransferReport",
     "User",
     "collisions_among",
     "is_postgres_url",
     "registry_refusal",
     "sqlite_path",
+    "transfer_registry",
 ]
 
 #: Names imported on first use, by module: the registry's database code and its records.
@@ -94,6 +99,7 @@ _LAZY = {
     "DEFAULT_BUSY_TIMEOUT_S": "collector.registry.registry",
     "Decision": "collector.registry.decisions",
     "FailureOutcome": "collector.registry.throttle",
+    "GroupCopy": "collector.registry.transfer",
     "IssuedToken": "collector.registry.users",
     "MAX_COMMENT_CHARS": "collector.registry.decisions",
     "OUTCOMES": "collector.registry.decisions",
@@ -116,9 +122,11 @@ _LAZY = {
     "SlotClaim": "collector.registry.runs",
     "ThrottleLimits": "collector.registry.throttle",
     "TokenEntry": "collector.registry.users",
+    "TransferReport": "collector.registry.transfer",
     "User": "collector.registry.users",
     "collisions_among": "collector.registry.ownership",
     "registry_refusal": "collector.registry.ownership",
+    "transfer_registry": "collector.registry.transfer",
 }
 
 __getattr__, __dir__ = lazy_face(__name__, _LAZY, globals(), __all__)

@@ -135,7 +135,8 @@ class SeqRepository(Protocol):
 
 
 class QuarantineRepository(Protocol):
-    """Rejected messages, kept with their reason."""
+    """Rejected messages, kept with their reason; pruned past the retention, their counts
+    kept."""
 
     def add(
         self,
@@ -146,6 +147,9 @@ class QuarantineRepository(Protocol):
         detail: str,
         agent_id: str | None = None,
     ) -> int: ...
+    def prune(
+        self, before: dt.datetime, *, by: str, now: dt.datetime | None = None
+    ) -> dict[str, int]: ...
     def counts_since(self, since: dt.datetime) -> dict[str, int]: ...
     def counts(self) -> dict[str, int]: ...
     def counts_for(

@@ -351,6 +351,15 @@ class Registry(WebAppCalls):
             raw, topic, received_at, reason_code, detail, agent_id
         )
 
+    def quarantine_prune(
+        self, before: dt.datetime, *, by: str, now: dt.datetime | None = None
+    ) -> dict[str, int]:
+        """Delete the quarantined messages received before ``before``; their counts per
+        topic, agent and reason stay (``quarantine_pruned``), so the evidence's counts do not
+        change; one audit row ``quarantine.prune`` if any went. Returns the deleted per
+        reason code."""
+        return self.repositories.quarantine.prune(before, by=by, now=now)
+
     def quarantine_counts_since(self, since: dt.datetime) -> dict[str, int]:
         """Quarantined messages per reason code, received at or after ``since``."""
         return self.repositories.quarantine.counts_since(since)
@@ -372,7 +381,7 @@ class Registry(WebAppCalls):
         return self.repositories.quarantine.export(out, reason=reason, since=since)
 
     def quarantine_counts(self) -> dict[str, int]:
-        """Quarantined messages per reason code."""
+        """Quarantined messages per reason code, ever (the pruned ones counted too)."""
         return self.repositories.quarantine.counts()
 
     def quarantine_counts_for(
@@ -381,7 +390,8 @@ class Registry(WebAppCalls):
         """Quarantined messages of one enterprise: agent id → reason code → count.
 
         Counts messages on the enterprise's topics (``rv/v1/{platform}/{enterprise}/...``,
-        under the agent id each topic claims) and messages recorded with one of ``agent_ids``.
+        under the agent id each topic claims) and messages recorded with one of ``agent_ids``,
+        ever: the pruned ones are counted too (the evidence's counts survive the retention).
         """
         return self.repositories.quarantine.counts_for(platform, enterprise, agent_ids)
 

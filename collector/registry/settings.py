@@ -9,6 +9,7 @@
       url: postgresql://collector@db.example.org:5432/registry
       password_file: /etc/retrofit/registry-password   # or password: ${RV_REGISTRY_PASSWORD}
       pool_size: 4
+      quarantine_retention_days: 365    # either backend; none: kept for ever
 
 The password is never written in the URL of a configuration file that is checked in: it comes
 from the environment (``${VAR}``) or from a file readable only by the collector's account.
@@ -55,6 +56,9 @@ class RegistrySettings(BaseModel):
     password_file: Path | None = None
     #: PostgreSQL connections one process keeps open at most.
     pool_size: Annotated[int, Field(ge=1, le=100)] = 4
+    #: Quarantined messages older than this many days are deleted by ``registry
+    #: prune-quarantine`` (their counts stay); None keeps them for ever.
+    quarantine_retention_days: Annotated[int, Field(ge=1, le=36500)] | None = None
 
     @model_validator(mode="after")
     def _login_fits_backend(self) -> RegistrySettings:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from collector.registry import Registry, SlotClaim, ThrottleLimits
+from collector.registry.sql import SCHEMA_VERSION
 from collector.registry.sql import tables as schema_tables
 from collector.registry.sqlite.schema import SQLITE
 
@@ -119,7 +120,7 @@ def test_a_version_2_registry_is_upgraded_to_3_keeping_its_rows(tmp_path: Path) 
         assert _claim(upgraded, "ops", "e1", None).ok
         assert upgraded.run_slots()[0].user_id == "ops"
     check = sqlite3.connect(path)
-    assert check.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     tables = {row[0] for row in check.execute("SELECT name FROM sqlite_master")}
     assert {"evidence_slots", "login_failures", "users", "review_decisions"} <= tables
     check.close()

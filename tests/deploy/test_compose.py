@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import psycopg
 import pytest
 import typer
 import yaml
@@ -29,8 +30,11 @@ import yaml
 from collector import cli as collector_cli
 from collector.config import load_collector_config
 from collector.dashboards import load_dashboards
+from collector.registry import Registry
 from contract.keys import generate_key_pair
+from stack import PostgresServer
 from stack.ports import free_port
+from stack.postgres import SUPERUSER
 from stack.process import ChildProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,19 +64,23 @@ def test_the_compose_file_follows_the_compose_specification() -> None:
     assert any("intervall" in e.message for e in validator.iter_errors(broken))
 
 
-#: Runs once per `up` and ends; every other service stays up.
+#: Run once per `up` and end; every other service stays up.
 ONE_SHOT = "store-init"
+REGISTRY_INIT = "registry-init"
+#: The environment the collector's configuration names (compose passes each from .env).
+CONFIG_ENV = {"RV_MQTT_PASSWORD": "x", "RV_INFLUX_PASSWORD": "y", "RV_REGISTRY_PASSWORD": "z"}
 
 
 def test_every_service_is_pinned_restarted_and_health_checked() -> None:
     services = compose()["services"]
     assert set(services) == {
-        "mosquitto", "influxdb", "grafana", ONE_SHOT, "ingest-1", "ingest-2", "web"
+        "mosquitto", "influxdb", "postgres", "grafana", ONE_SHOT, REGISTRY_INIT, "ingest-1",
+        "ingest-2", "web",
     }  # fmt: skip
     for name, service in services.items():
         image = service["image"]
         assert ":" in image and not image.endswith(":latest"), name
-        if name == ONE_SHOT:
+        if name in (ONE_SHOT, REGISTRY_INIT):
             assert service["restart"] == "no" and "healthcheck" not in service
             continue
         assert service["restart"] == "unless-stopped", name
@@ -99,8 +107,7 @@ def test_the_collector_uses_a_user_without_admin_rights_after_store_init() -> No
         assert "RV_INFLUX_ADMIN_PASSWORD" not in json.dumps(services[name]["environment"]), name
     influx = services["influxdb"]["environment"]
     assert influx["INFLUXDB_USER"] == "collector" and influx["INFLUXDB_DB"] == "rv"
-    env = {"RV_MQTT_PASSWORD": "x", "RV_INFLUX_PASSWORD": "y"}
-    config = load_collector_config(CENTRAL / "collector" / "collector.yaml", env=env)
+    config = load_collector_config(CENTRAL / "collector" / "collector.yaml", env=CONFIG_ENV)
     assert config.influx.username == "collector" and not config.influx.manage_schema
 
 
@@ -136,8 +143,7 @@ def test_the_bundle_key_is_a_secret_of_the_web_service_only() -> None:
         assert (CENTRAL / relative).exists() or relative in GENERATED_SECRETS, (name, relative)
     holders = {name for name, svc in document["services"].items() if svc.get("secrets")}
     assert holders == {"web"}  # the ingest replicas never sign anything
-    env = {"RV_MQTT_PASSWORD": "x", "RV_INFLUX_PASSWORD": "y"}
-    config = load_collector_config(CENTRAL / "collector" / "collector.yaml", env=env)
+    config = load_collector_config(CENTRAL / "collector" / "collector.yaml", env=CONFIG_ENV)
     (secret,) = document["services"]["web"]["secrets"]
     assert config.bundle.signing_key_path == Path("/run/secrets") / secret
 
@@ -147,8 +153,7 @@ def test_the_replicas_share_a_group_with_their_own_client_ids() -> None:
     ids = [services[name]["command"][services[name]["command"].index("--client-id") + 1]
            for name in ("ingest-1", "ingest-2")]  # fmt: skip
     assert len(set(ids)) == 2
-    env = {"RV_MQTT_PASSWORD": "x", "RV_INFLUX_PASSWORD": "y"}
-    config = load_collector_config(CENTRAL / "collector" / "collector.yaml", env=env)
+    config = load_collector_config(CENTRAL / "collector" / "collector.yaml", env=CONFIG_ENV)
     assert config.broker.group == "collectors" and config.broker.tls is not None
     assert config.broker.host == "mosquitto" and config.influx.url == "http://influxdb:8086"
     assert config.ingest.metrics_port == 9102  # what the ingest healthcheck asks
@@ -261,7 +266,8 @@ def test_the_web_command_parses_and_matches_ports_and_healthcheck() -> None:
     assert options["host"] == "0.0.0.0"  # noqa: S104  # reachable from outside the container...
     assert web["ports"] == [f"127.0.0.1:{options['port']}:{options['port']}"]  # ...host loopback
     assert f"127.0.0.1:{options['port']}/healthz" in json.dumps(web["healthcheck"])
-    assert set(web["depends_on"]) == {"influxdb", ONE_SHOT}  # serve never connects to the broker
+    # serve never connects to the broker
+    assert set(web["depends_on"]) == {"influxdb", ONE_SHOT, REGISTRY_INIT}
     with pytest.raises(typer.TyperException, match="--listen"):
         serve_options(["serve", "--listen", "127.0.0.1"])  # an option serve lacks is refused
     with pytest.raises(typer.TyperException, match="integer"):
@@ -269,8 +275,7 @@ def test_the_web_command_parses_and_matches_ports_and_healthcheck() -> None:
 
 
 def test_the_web_section_keeps_secure_cookies_and_bundles_on_the_volume() -> None:
-    env = {"RV_MQTT_PASSWORD": "x", "RV_INFLUX_PASSWORD": "y"}
-    config = load_collector_config(CENTRAL / "collector" / "collector.yaml", env=env)
+    config = load_collector_config(CENTRAL / "collector" / "collector.yaml", env=CONFIG_ENV)
     assert config.web.cookie_secure is True  # reviewers come through the TLS proxy
     # The healthcheck's Host is 127.0.0.1; the proxy's name is the site's to fill in.
     assert "127.0.0.1" in config.web.allowed_hosts and len(config.web.allowed_hosts) == 2
@@ -281,27 +286,95 @@ def test_the_web_section_keeps_secure_cookies_and_bundles_on_the_volume() -> Non
         if m.startswith("registry:")
     )
     assert config.web.evidence_dir.is_relative_to(volume)
-    assert Path(config.registry.url).is_relative_to(volume)
+    assert config.registry.is_postgres  # the stack's PostgreSQL, not a file on the volume
 
 
-def test_the_web_service_starts_and_passes_its_own_healthcheck(tmp_path: Path) -> None:
-    """The shipped collector.yaml and compose's command run the real app; its healthcheck
-    command (port moved to a free one, volume paths to a temporary folder) exits 0."""
+#: The registry's passwords in the deploy tests (compose takes them from .env).
+OWNER_PASSWORD, COLLECTOR_PASSWORD = "owner-pw", "collector-pw"
+ENTRY_POINT = Path(sys.executable).parent / "retrofit-collector"
+
+
+def deployed_registry(postgres: PostgresServer, tmp_path: Path) -> Path:
+    """What the stack does before a collector starts, on a real PostgreSQL: the postgres
+    image's first start runs init-roles.sh (the database, two logins), then the one-shot
+    registry-init runs its command as the owner. Returns the shipped collector.yaml with the
+    database's address and the volume's paths moved here."""
+    environment = compose()["services"]["postgres"]["environment"]
+    database = environment["POSTGRES_DB"]
+    postgres.create_database(database)
+    subprocess.run(
+        ["sh", str(CENTRAL / "postgres" / "init-roles.sh")],
+        env={
+            **os.environ, "PATH": f"{postgres.bindir}:{os.environ['PATH']}",
+            "PGHOST": postgres.host, "PGPORT": str(postgres.port), "PGPASSWORD": postgres.password,
+            "POSTGRES_USER": SUPERUSER, "POSTGRES_DB": database,
+            "RV_REGISTRY_OWNER_PASSWORD": OWNER_PASSWORD,
+            "RV_REGISTRY_COLLECTOR_PASSWORD": COLLECTOR_PASSWORD,
+        },
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    shipped = (CENTRAL / "collector" / "collector.yaml").read_text(encoding="utf-8")
+    shipped = shipped.replace("@postgres:5432/", f"@{postgres.host}:{postgres.port}/")
+    config = tmp_path / "collector.yaml"
+    config.write_text(shipped.replace("/var/lib/retrofit-collector", str(tmp_path)))
+    init = compose()["services"][REGISTRY_INIT]
+    owner_env = {**CONFIG_ENV, "RV_REGISTRY_USER": "registry_owner"}
+    owner_env["RV_REGISTRY_PASSWORD"] = OWNER_PASSWORD
+    for _ in range(2):  # on every `up`: the second run changes nothing and succeeds
+        done = subprocess.run(
+            [str(ENTRY_POINT), *init["command"], "--config", str(config)],
+            env={**os.environ, **owner_env}, capture_output=True, text=True, timeout=120,
+            check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "granted SELECT, INSERT, UPDATE, DELETE on 17 tables to collector" in done.stdout
+    return config
+
+
+def test_the_collector_login_reads_and_writes_rows_and_nothing_more(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    config = deployed_registry(postgres, tmp_path)
+    settings = load_collector_config(
+        config, env={**CONFIG_ENV, "RV_REGISTRY_PASSWORD": COLLECTOR_PASSWORD}
+    ).registry
+    with Registry(settings) as registry:
+        registry.add_user("ops", display_name="运维", role="admin", by="setup")
+        assert [entry.action for entry in registry.audit()] == ["user.add"]
+    url = postgres.url("registry").replace(
+        f"{SUPERUSER}:{postgres.password}@", f"collector:{COLLECTOR_PASSWORD}@"
+    )
+    for statement, refusal in (
+        ("DROP TRIGGER audit_append_only ON audit", "must be owner"),
+        ("ALTER TABLE audit DISABLE TRIGGER audit_append_only", "must be owner"),
+        ("DELETE FROM audit", "audit is append-only"),
+        ("TRUNCATE quarantine", "permission denied"),
+        ("CREATE TABLE extra (x int)", "permission denied"),
+    ):
+        with psycopg.connect(url, autocommit=True) as conn, pytest.raises(psycopg.Error) as caught:
+            conn.execute(statement.encode())
+        assert refusal in str(caught.value), statement
+
+
+def test_the_web_service_starts_and_passes_its_own_healthcheck(
+    tmp_path: Path, postgres: PostgresServer
+) -> None:
+    """The shipped collector.yaml and compose's command run the real app on the registry the
+    stack makes; its healthcheck command (port moved to a free one, volume paths to a
+    temporary folder, the database to a real local PostgreSQL) exits 0."""
     web = compose()["services"]["web"]
     container_port = str(serve_options(web["command"])["port"])
     port = str(free_port())
-    shipped = (CENTRAL / "collector" / "collector.yaml").read_text(encoding="utf-8")
-    config = tmp_path / "collector.yaml"
-    shipped = shipped.replace("metrics_port: 9103", f"metrics_port: {free_port()}")
+    config = deployed_registry(postgres, tmp_path)
     # compose's secret, generated as docs/operations.md says, where the shipped config finds it
     key = tmp_path / "bundle-signing.key"
     generate_key_pair(key, refusal="-")
-    shipped = shipped.replace("/run/secrets/bundle-signing-key", str(key))
-    config.write_text(shipped.replace("/var/lib/retrofit-collector", str(tmp_path)))
+    deployed = config.read_text().replace("metrics_port: 9103", f"metrics_port: {free_port()}")
+    config.write_text(deployed.replace("/run/secrets/bundle-signing-key", str(key)))
     command = [arg.replace("0.0.0.0", "127.0.0.1") for arg in web["command"]]  # noqa: S104
     command[command.index("--port") + 1] = port
-    entry_point = Path(sys.executable).parent / "retrofit-collector"
-    env = {**os.environ, "RV_MQTT_PASSWORD": "x", "RV_INFLUX_PASSWORD": "y"}
+    entry_point = ENTRY_POINT
+    env = {**os.environ, **CONFIG_ENV, "RV_REGISTRY_PASSWORD": COLLECTOR_PASSWORD}
     test = [
         sys.executable if arg == "python" else arg.replace(f":{container_port}/", f":{port}/")
         for arg in web["healthcheck"]["test"][1:]
@@ -316,4 +389,43 @@ def test_the_web_service_starts_and_passes_its_own_healthcheck(tmp_path: Path) -
     ) as process:  # fmt: skip
         assert not healthy()
         process.wait_until_ready(healthy, timeout_s=60)
-    assert (tmp_path / "registry.sqlite").exists()
+    tables = postgres.sql("SELECT tableowner FROM pg_tables WHERE tablename = 'audit'", "registry")
+    assert tables == [["registry_owner"]]
+
+
+def registry_init_options(command: list[str]) -> dict[str, Any]:
+    """The options of compose's ``registry init`` command, parsed by the real CLI."""
+    group = typer.main.get_command(collector_cli.app)
+    assert isinstance(group, typer.core.TyperGroup)  # the app has subcommands
+    parent = typer.Context(group, info_name="retrofit-collector")
+    name, registry, rest = group.resolve_command(parent, command)
+    assert name == "registry" and isinstance(registry, typer.core.TyperGroup)
+    sub, init, args = registry.resolve_command(typer.Context(registry, parent=parent), rest)
+    assert sub == "init" and init is not None
+    with init.make_context(sub, args, parent=parent) as context:
+        return dict(context.params)
+
+
+def test_the_registry_is_made_by_its_owner_and_used_by_a_rows_only_login() -> None:
+    services = compose()["services"]
+    init = services[REGISTRY_INIT]
+    granted = registry_init_options(init["command"])["grant"]
+    assert init["environment"]["RV_REGISTRY_USER"] == "registry_owner"
+    assert "RV_REGISTRY_OWNER_PASSWORD" in init["environment"]["RV_REGISTRY_PASSWORD"]
+    assert init["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    for name in ("ingest-1", "ingest-2", "web"):
+        depends = services[name]["depends_on"][REGISTRY_INIT]
+        assert depends == {"condition": "service_completed_successfully"}, name
+        environment = json.dumps(services[name]["environment"])
+        assert "OWNER" not in environment and "RV_REGISTRY_USER" not in environment, name
+    path = CENTRAL / "collector" / "collector.yaml"
+    collector = load_collector_config(path, env=CONFIG_ENV).registry
+    owner = load_collector_config(path, env={**CONFIG_ENV, "RV_REGISTRY_USER": "registry_owner"})
+    assert collector.is_postgres and collector.url.startswith(f"postgresql://{granted}@postgres:")
+    assert owner.registry.url.startswith("postgresql://registry_owner@postgres:5432/")
+    database = services["postgres"]["environment"]["POSTGRES_DB"]
+    assert collector.url.endswith(f":5432/{database}") and "ports" not in services["postgres"]
+    script = (CENTRAL / "postgres" / "init-roles.sh").read_text(encoding="utf-8")
+    assert f"CREATE ROLE {granted} LOGIN" in script and "CREATE ROLE registry_owner" in script
+    mounts = services["postgres"]["volumes"]
+    assert "./postgres/init-roles.sh:/docker-entrypoint-initdb.d/10-init-roles.sh:ro" in mounts

@@ -9,6 +9,13 @@ version row are :mod:`~collector.registry.postgres.schema`. The repositories are
 from __future__ import annotations
 
 from collector.registry.postgres.database import DEFAULT_POOL_SIZE, PostgresDatabase, display_url
-from collector.registry.postgres.schema import POSTGRES
+from collector.registry.postgres.schema import POSTGRES, SchemaNeedsOwner, SchemaTooNew
 
-__all__ = ["DEFAULT_POOL_SIZE", "POSTGRES", "PostgresDatabase", "display_url"]
+__all__ = [
+    "DEFAULT_POOL_SIZE",
+    "POSTGRES",
+    "PostgresDatabase",
+    "SchemaNeedsOwner",
+    "SchemaTooNew",
+    "display_url",
+]

@@ -36,7 +36,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from collector.errors import RegistryUnavailable
-from collector.registry.postgres.schema import migrate
+from collector.registry.postgres.schema import grant_dml, migrate
 
 __all__ = ["DEFAULT_POOL_SIZE", "PostgresDatabase", "display_url"]
 
@@ -151,6 +151,15 @@ class PostgresDatabase:
     def close(self) -> None:
         """Close every connection of the pool; the database cannot be used afterwards."""
         self._pool.close()
+
+    def grant_dml(self, role: str) -> list[str]:
+        """Grant ``role`` row access only to every registry table (run as their owner);
+        return the tables. Raises RegistryUnavailable (an unknown role, not the owner)."""
+        with self._connection() as conn:
+            try:
+                return grant_dml(conn, role)
+            except psycopg.Error as exc:
+                raise self._unavailable(exc) from exc
 
     @contextmanager
     def write(self, *locks: str) -> Iterator[_Connection]:

@@ -7,24 +7,32 @@ collation of a database created in a language locale orders punctuation differen
 SQLite's byte order.
 
 Append-only is enforced in the database, not only by the code: a statement-level trigger
-refuses any UPDATE, DELETE or TRUNCATE of ``plan_versions``, ``audit`` and
-``review_decisions``, and any DELETE or TRUNCATE of ``users`` and ``user_tokens``, whoever
+refuses any UPDATE, DELETE or TRUNCATE of ``plan_versions``, ``audit``, ``review_decisions``
+and ``quarantine_pruned``, and any DELETE or TRUNCATE of ``users`` and ``user_tokens``, whoever
 sends it (a superuser can still drop a trigger: give the collector a role that does not own the
 tables for that, docs/operations.md).
 
 The schema is created (or upgraded) by the first connection in one transaction holding an
 advisory lock, so two collectors starting together do not both create it. ``schema_version``
 holds one row; version 3 is the first PostgreSQL schema (SQLite's versions 1 and 2 were never
-released on PostgreSQL), so there is no PostgreSQL upgrade step yet.
+released on PostgreSQL). A database of an older version gets the tables of each later version
+(:func:`~collector.registry.sql.tables.tables` ``above`` its version) and every trigger again
+(``CREATE OR REPLACE``), in that one transaction with its new version row: the upgrade happens
+whole or not at all. tests/collector/test_registry_schema_upgrade.py opens a database made by
+the previous release's DDL (tests/collector/registry_schemas/) with this code. The upgrade
+needs the tables' owner: a collector role with DML rights only is refused with a message that
+says to run ``registry init`` as the owner (docs/operations.md).
 """
 
 from __future__ import annotations
 
 import psycopg
+import psycopg.errors
+from psycopg import sql
 
 from collector.registry.sql.tables import SCHEMA_VERSION, Dialect, tables
 
-__all__ = ["POSTGRES", "SchemaTooNew", "migrate"]
+__all__ = ["POSTGRES", "SchemaNeedsOwner", "SchemaTooNew", "grant_dml", "migrate"]
 
 #: PostgreSQL's names for the tables' column types.
 POSTGRES = Dialect(
@@ -60,11 +68,16 @@ _APPEND_ONLY = (
      "review_decisions is append-only: record a new decision"),
     ("users", "DELETE OR TRUNCATE", "users are disabled, never deleted"),
     ("user_tokens", "DELETE OR TRUNCATE", "tokens are revoked, never deleted"),
+    ("quarantine_pruned", "UPDATE OR DELETE OR TRUNCATE", "quarantine_pruned is append-only"),
 )  # fmt: skip
 
 
 class SchemaTooNew(psycopg.DatabaseError):
     """The database holds a schema newer than this collector's."""
+
+
+class SchemaNeedsOwner(psycopg.DatabaseError):
+    """The schema must be created or upgraded, and this login may not: it is not the owner."""
 
 
 def _triggers() -> list[str]:
@@ -81,17 +94,17 @@ def _triggers() -> list[str]:
 def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     """Create or upgrade the schema on ``conn`` (in autocommit mode) in one transaction.
 
-    Raises SchemaTooNew if the database's schema is newer than this collector's, and
-    psycopg.Error if the database cannot be used.
+    Raises SchemaTooNew if the database's schema is newer than this collector's,
+    SchemaNeedsOwner if it must change and this login may not change it, and psycopg.Error if
+    the database cannot be used.
     """
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (_SCHEMA_LOCK,))
-        # Created only when missing: CREATE ... IF NOT EXISTS still needs the CREATE privilege,
-        # which the collector's role (not the tables' owner) need not have.
         found = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
-        if found is None or not found[0]:
-            conn.execute(_VERSION_TABLE)
-        row = conn.execute("SELECT version FROM schema_version").fetchone()
+        has_version_table = found is not None and bool(found[0])
+        row = None
+        if has_version_table:
+            row = conn.execute("SELECT version FROM schema_version").fetchone()
         version = 0 if row is None else int(str(row[0]))
         if version == SCHEMA_VERSION:
             return
@@ -100,10 +113,59 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> None:
                 f"registry schema version {version} is newer than this collector's "
                 f"{SCHEMA_VERSION}: upgrade retrofit-verify"
             )
-        for statement in [*tables(POSTGRES, above=version), *_triggers()]:
-            conn.execute(statement.encode())  # bytes: no placeholders, '%' stays as written
+        try:
+            _upgrade(conn, version, create_version_table=not has_version_table)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise SchemaNeedsOwner(
+                f"registry schema version {version} must become {SCHEMA_VERSION}, and this "
+                f"login may not change the schema ({str(exc).strip().splitlines()[0]}): run "
+                "`retrofit-collector registry init` with the login that owns the tables first "
+                "(docs/operations.md)"
+            ) from None
+
+
+def _upgrade(
+    conn: psycopg.Connection[tuple[object, ...]], version: int, *, create_version_table: bool
+) -> None:
+    # Created only when missing: CREATE ... IF NOT EXISTS still needs the CREATE privilege,
+    # which the collector's role (not the tables' owner) need not have.
+    if create_version_table:
+        conn.execute(_VERSION_TABLE)
+    for statement in [*tables(POSTGRES, above=version), *_triggers()]:
+        conn.execute(statement.encode())  # bytes: no placeholders, '%' stays as written
+    conn.execute(
+        "INSERT INTO schema_version (one, version) VALUES (TRUE, %s) "
+        "ON CONFLICT (one) DO UPDATE SET version = excluded.version",
+        (SCHEMA_VERSION,),
+    )
+
+
+def grant_dml(conn: psycopg.Connection[tuple[object, ...]], role: str) -> list[str]:
+    """Let ``role`` read and write the registry's rows, and nothing more; return the tables.
+
+    SELECT, INSERT, UPDATE and DELETE on every table of the schema (and USAGE of the schema):
+    no TRUNCATE, no REFERENCES or TRIGGER, no CREATE. Not owning the tables, ``role`` cannot
+    drop or disable the append-only triggers, which refuse its UPDATE and DELETE where the
+    tables are append-only. Run by the owner after every :func:`migrate` (a new table needs
+    its grant). Raises psycopg.Error (an unknown role, a login that does not own the tables).
+    """
+    schema = conn.execute("SELECT current_schema()").fetchone()
+    if schema is None or schema[0] is None:
+        raise psycopg.DatabaseError("no current schema: check the database's search_path")
+    names = conn.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
+    ).fetchall()
+    target, space = sql.Identifier(role), sql.Identifier(str(schema[0]))
+    with conn.transaction():
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(space, target))
         conn.execute(
-            "INSERT INTO schema_version (one, version) VALUES (TRUE, %s) "
-            "ON CONFLICT (one) DO UPDATE SET version = excluded.version",
-            (SCHEMA_VERSION,),
+            sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {} TO {}").format(
+                space, target
+            )
         )
+        conn.execute(
+            sql.SQL(
+                "REVOKE TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA {} FROM {}"
+            ).format(space, target)
+        )
+    return [str(name[0]) for name in names]

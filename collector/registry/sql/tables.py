@@ -12,13 +12,15 @@ Tables (docs/plan.md, "Registry tables", says what each column holds):
   (version 2).
 - ``evidence_slots`` and ``login_failures``: the web app's limits, shared by its replicas
   (version 3).
+- ``quarantine_pruned``: what the quarantine's retention deleted, counted per topic, agent and
+  reason, so the evidence's quarantine counts stay whole (version 4); append-only.
 
 Times are stored as text (:func:`collector.registry.records.format_time`: fixed width, UTC), so
 they order and compare as text; on PostgreSQL every text column is ``COLLATE "C"`` so that
 comparison is byte-wise as in SQLite, whatever locale the database was created with.
-Append-only (``plan_versions``, ``audit``, ``review_decisions``; no DELETE on ``users`` and
-``user_tokens``) is enforced by each engine's triggers (:mod:`collector.registry.sqlite.schema`,
-:mod:`collector.registry.postgres.schema`).
+Append-only (``plan_versions``, ``audit``, ``review_decisions``, ``quarantine_pruned``; no
+DELETE on ``users`` and ``user_tokens``) is enforced by each engine's triggers
+(:mod:`collector.registry.sqlite.schema`, :mod:`collector.registry.postgres.schema`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ __all__ = ["SCHEMA_VERSION", "Dialect", "tables"]
 #: Bumped when a table changes (SQLite: ``PRAGMA user_version``; PostgreSQL: ``schema_version``).
 #: 2: users, tokens, sessions and review decisions (the web app).
 #: 3: evidence-run slots and failed-login counters (the web app's limits, issue 14).
-SCHEMA_VERSION = 3
+#: 4: the quarantine's pruned counts (its retention, issue 19).
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,18 @@ CREATE TABLE IF NOT EXISTS login_failures (
     window_start  {text}    NOT NULL,
     failures      {integer} NOT NULL,
     locked_until  {text}
+);
+""",
+    4: """
+CREATE TABLE IF NOT EXISTS quarantine_pruned (
+    id                 {identity},
+    pruned_at          {text}    NOT NULL,
+    topic              {text}    NOT NULL,
+    agent_id           {text},
+    reason             {text}    NOT NULL,
+    first_received_at  {text}    NOT NULL,
+    last_received_at   {text}    NOT NULL,
+    messages           {integer} NOT NULL
 );
 """,
 }

@@ -10,8 +10,8 @@ The tables are :mod:`collector.registry.sql.tables`' (shared with PostgreSQL), i
 types; the triggers below are SQLite's.
 
 Append-only is enforced by triggers, not only by the code: an UPDATE or DELETE on
-``plan_versions``, ``audit`` or ``review_decisions`` aborts, and so does a DELETE on ``users``
-or ``user_tokens``.
+``plan_versions``, ``audit``, ``review_decisions`` or ``quarantine_pruned`` aborts, and so does
+a DELETE on ``users`` or ``user_tokens``.
 
 Every statement is ``IF NOT EXISTS``. A file of an older version gets every table and trigger
 (a no-op where they exist), in one transaction with the new ``user_version``.
@@ -35,7 +35,7 @@ SQLITE = Dialect(
     without_rowid=" WITHOUT ROWID",
 )
 
-#: Append-only, enforced in the file (triggers of versions 1 and 2).
+#: Append-only, enforced in the file (triggers of versions 1, 2 and 4).
 _TRIGGERS = """
 CREATE TRIGGER IF NOT EXISTS plan_versions_no_update BEFORE UPDATE ON plan_versions
 BEGIN SELECT RAISE(ABORT, 'plan_versions is append-only: load a new version instead'); END;
@@ -53,6 +53,10 @@ CREATE TRIGGER IF NOT EXISTS review_decisions_no_update BEFORE UPDATE ON review_
 BEGIN SELECT RAISE(ABORT, 'review_decisions is append-only: record a new decision'); END;
 CREATE TRIGGER IF NOT EXISTS review_decisions_no_delete BEFORE DELETE ON review_decisions
 BEGIN SELECT RAISE(ABORT, 'review_decisions is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS quarantine_pruned_no_update BEFORE UPDATE ON quarantine_pruned
+BEGIN SELECT RAISE(ABORT, 'quarantine_pruned is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS quarantine_pruned_no_delete BEFORE DELETE ON quarantine_pruned
+BEGIN SELECT RAISE(ABORT, 'quarantine_pruned is append-only'); END;
 """
 
 

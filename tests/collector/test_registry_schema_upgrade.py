@@ -1,0 +1,124 @@
+"""A registry made by the previous release's schema (version 3, frozen in
+tests/collector/registry_schemas/) is upgraded in place by opening it with this code, on both
+engines; on PostgreSQL only by the tables' owner, and ``registry init --grant`` then gives the
+collectors' role what it needs and nothing more."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from collector.cli import app
+from collector.errors import RegistryUnavailable
+from collector.registry import Registry
+from collector.registry.sql import SCHEMA_VERSION
+from tests.collector.config_helpers import write_collector_config
+from tests.collector.registry_backends import RAW_ERRORS, RegistryCluster, raw_execute, raw_rows
+
+SCHEMAS = Path(__file__).parent / "registry_schemas"
+T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
+_serial = itertools.count()
+
+#: Rows a version-3 collector wrote: a user, an audit row, a quarantined message.
+V3_ROWS = (
+    "INSERT INTO users (user_id, display_name, role, created_at, created_by) "
+    "VALUES ('ops', '运维', 'admin', '2026-05-01T08:00:00.000000Z', 'setup')",
+    "INSERT INTO audit (at, actor, action, subject, detail) "
+    "VALUES ('2026-05-01T08:00:00.000000Z', 'setup', 'user.add', 'ops', '{}')",
+    "INSERT INTO quarantine (received_at, topic, reason, detail, agent_id, raw, raw_length, "
+    "raw_sha256) VALUES ('2026-05-01T08:00:00.000000Z', 'rv/v1/p/e/a/windows', 'not_json', "
+    "'old', 'a', X'00ff', 2, 'ab')",
+)
+
+
+def _v3(engine: str, tmp_path: Path, cluster: RegistryCluster | None) -> Path | str:
+    script = (SCHEMAS / f"{engine}-v3.sql").read_text(encoding="utf-8")
+    if cluster is None:
+        location: Path | str = tmp_path / "v3.sqlite"
+        raw_execute(location, script, *V3_ROWS)
+        return location
+    name = f"v3_{next(_serial)}"
+    cluster.server.create_database(name)
+    location = cluster.server.url(name)
+    postgres_rows = [row.replace("X'00ff'", "'\\x00ff'::bytea") for row in V3_ROWS]
+    raw_execute(location, script, *postgres_rows)
+    return location
+
+
+def _version(location: Path | str) -> int:
+    if isinstance(location, Path):
+        return int(str(raw_rows(location, "PRAGMA user_version")[0][0]))
+    return int(str(raw_rows(location, "SELECT version FROM schema_version")[0][0]))
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_a_version_3_registry_is_upgraded_in_place(
+    engine: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    cluster = request.getfixturevalue("registry_cluster") if engine == "postgres" else None
+    location = _v3(engine, tmp_path, cluster)
+    assert _version(location) == 3 and SCHEMA_VERSION == 4
+    with Registry(location) as upgraded:
+        assert [user.user_id for user in upgraded.users()] == ["ops"]
+        assert [entry.action for entry in upgraded.audit()] == ["user.add"]
+        assert upgraded.quarantine_prune(T0, by="ops", now=T0) == {"not_json": 1}
+        assert upgraded.quarantine_counts() == {"not_json": 1}
+    assert _version(location) == SCHEMA_VERSION
+    with pytest.raises(RAW_ERRORS, match="quarantine_pruned is append-only"):
+        raw_execute(location, "DELETE FROM quarantine_pruned")
+    with pytest.raises(RAW_ERRORS, match="audit is append-only"):
+        raw_execute(location, "DELETE FROM audit")
+    Registry(location).close()  # opening again changes nothing
+    assert _version(location) == SCHEMA_VERSION
+
+
+def test_on_postgresql_the_owner_upgrades_and_grants_the_collectors_role(
+    registry_cluster: RegistryCluster, tmp_path: Path
+) -> None:
+    owner_url = str(_v3("postgres", tmp_path, registry_cluster))
+    role = f"collector_{next(_serial)}"
+    raw_execute(
+        owner_url,
+        f"CREATE ROLE {role} LOGIN PASSWORD 'pw'",
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+    )
+    role_url = owner_url.replace(f"rv:{registry_cluster.server.password}@", f"{role}:pw@")
+    # The collectors' role may not change the schema: a clear refusal, nothing changed.
+    with pytest.raises(RegistryUnavailable, match="run `retrofit-collector registry init`"):
+        Registry(role_url)
+    assert _version(owner_url) == 3
+
+    config = write_collector_config(tmp_path, owner_url)
+    result = CliRunner().invoke(app, ["registry", "init", "-c", str(config), "--grant", role])
+    assert result.exit_code == 0, result.output
+    assert f"schema version {SCHEMA_VERSION}" in result.output
+    # The 16 registry tables and schema_version.
+    assert f"granted SELECT, INSERT, UPDATE, DELETE on 17 tables to {role}" in result.output
+    assert _version(owner_url) == SCHEMA_VERSION
+
+    with Registry(role_url) as registry:
+        registry.quarantine_add(b"x", "t", T0, "not_json", "new")
+        assert registry.quarantine_prune(T0 + dt.timedelta(days=1), by="ops") == {"not_json": 2}
+        assert registry.quarantine_counts() == {"not_json": 2}
+    for statement, refusal in (
+        ("DROP TRIGGER quarantine_pruned_append_only ON quarantine_pruned", "must be owner"),
+        ("TRUNCATE quarantine", "permission denied"),
+        ("CREATE TABLE extra (x int)", "permission denied"),
+        ("DELETE FROM quarantine_pruned", "append-only"),
+    ):
+        with pytest.raises(RAW_ERRORS, match=refusal):
+            raw_execute(role_url, statement)
+
+
+def test_init_refuses_a_grant_on_sqlite(tmp_path: Path) -> None:
+    config = write_collector_config(tmp_path, tmp_path / "registry.sqlite")
+    runner = CliRunner()
+    result = runner.invoke(app, ["registry", "init", "-c", str(config), "--grant", "collector"])
+    assert result.exit_code == 1 and "only for a PostgreSQL registry" in result.output
+    result = runner.invoke(app, ["registry", "init", "-c", str(config)])
+    assert result.exit_code == 0 and f"schema version {SCHEMA_VERSION}" in result.output
