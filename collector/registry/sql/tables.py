@@ -12,6 +12,8 @@ Tables (docs/plan.md, "Registry tables", says what each column holds):
   (version 2).
 - ``evidence_slots`` and ``login_failures``: the web app's limits, shared by its replicas
   (version 3).
+- ``user_passwords``, ``login_delays`` and ``login_challenges``: people's logins, passwords,
+  TOTP, the growing delay after failures (version 4, :mod:`collector.registry.sql.accounts`).
 
 Times are stored as text (:func:`collector.registry.records.format_time`: fixed width, UTC), so
 they order and compare as text; on PostgreSQL every text column is ``COLLATE "C"`` so that
@@ -30,7 +32,8 @@ __all__ = ["SCHEMA_VERSION", "Dialect", "tables"]
 #: Bumped when a table changes (SQLite: ``PRAGMA user_version``; PostgreSQL: ``schema_version``).
 #: 2: users, tokens, sessions and review decisions (the web app).
 #: 3: evidence-run slots and failed-login counters (the web app's limits, issue 14).
-SCHEMA_VERSION = 3
+#: 4: passwords, TOTP, login delays and login challenges (people's logins, issue 21).
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,29 @@ CREATE TABLE IF NOT EXISTS login_failures (
     window_start  {text}    NOT NULL,
     failures      {integer} NOT NULL,
     locked_until  {text}
+);
+""",
+    4: """
+CREATE TABLE IF NOT EXISTS user_passwords (
+    user_id         {text} PRIMARY KEY REFERENCES users (user_id),
+    password_hash   {text}    NOT NULL,
+    must_change     {integer} NOT NULL,
+    set_at          {text}    NOT NULL,
+    set_by          {text}    NOT NULL,
+    totp_secret     {text},
+    totp_since      {text},
+    totp_last_step  {integer} NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS login_delays (
+    key       {text} PRIMARY KEY,
+    failures  {integer} NOT NULL,
+    last_at   {text}    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS login_challenges (
+    challenge_sha256  {text} PRIMARY KEY,
+    user_id           {text} NOT NULL,
+    kind              {text} NOT NULL CHECK (kind IN ('totp', 'change')),
+    expires_at        {text} NOT NULL
 );
 """,
 }
