@@ -41,6 +41,14 @@ Code = Annotated[str, Form(max_length=20)]
 Secret = Annotated[str, Form(min_length=32, max_length=32, pattern=r"^[A-Z2-7]{32}$")]
 
 
+#: What a redirect back to the account page may say was done (anything else says nothing).
+_DONE = frozenset({"password", "totp", "totp_removed"})
+
+
+def _done(value: str | None) -> str | None:
+    return value if value in _DONE else None
+
+
 def _page(
     request: Request,
     state: WebState,
@@ -52,7 +60,7 @@ def _page(
     account = state.registry.account(user.user_id)
     return render(
         request, state, "account.html", status=status, user=user, account=account,
-        done=request.query_params.get("done"), **context,
+        done=_done(request.query_params.get("done")), **context,
     )  # fmt: skip
 
 
