@@ -3,7 +3,8 @@
 The parameters are argon2-cffi's defaults, RFC 9106's second recommended option ("low
 memory": t=3, 64 MiB, p=4): about 50 ms a check on one core, so a guess costs an attacker who
 copied the registry the same. The hash string carries its parameters, so raising them later
-re-hashes each password at its owner's next login (:func:`needs_rehash`).
+re-hashes each password at its owner's next login (:func:`needs_rehash`; the web app's
+collector/web/login.py does it, the only moment the password is at hand).
 """
 
 from __future__ import annotations

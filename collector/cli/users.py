@@ -33,6 +33,7 @@ from collector.cli._common import (
 )
 from collector.errors import CollectorError
 from collector.registry import RegistryLocation
+from collector.registry.accounts import Account
 from collector.registry.records import format_time
 from contract.terminal import say
 
@@ -201,10 +202,12 @@ def users_reset(
 
 @users_app.command("list")
 def users_list(config: ConfigOption = DEFAULT_CONFIG, registry: RegistryOption = None) -> None:
-    """List users with role, scope, state and their tokens (ids only, never secrets)."""
+    """List users with role, scope, state, their tokens (ids only, never secrets) and
+    whether they have a password (to change at next login or not) and TOTP."""
     with open_registry(registry_path(config, registry)) as store:
         users = store.users()
         tokens = store.tokens()
+        accounts = {user.user_id: store.account(user.user_id) for user in users}
     for user in users:
         state = "disabled" if user.disabled else "active"
         scope = user.platform or user.province or "national"
@@ -215,9 +218,17 @@ def users_list(config: ConfigOption = DEFAULT_CONFIG, registry: RegistryOption =
         )
         say(
             console,
-            f"{user.user_id}  {user.display_name}  {user.role}  {scope}  {state}  tokens: {shown}",
+            f"{user.user_id}  {user.display_name}  {user.role}  {scope}  {state}  tokens: {shown}"
+            f"  password: {_password_state(accounts[user.user_id])}",
         )
     say(console, count(len(users), "user"))
+
+
+def _password_state(account: Account | None) -> str:
+    if account is None:
+        return "none"
+    state = "to change at next login" if account.must_change else "set"
+    return state + (", TOTP" if account.has_totp else "")
 
 
 def register(app: typer.Typer) -> None:

@@ -63,6 +63,11 @@ class AccountCalls:
             user_id, secret, step=step, by=by, reason=reason, now=now
         )
 
+    def rehash_password(self, user_id: str, old_hash: str, new_hash: str) -> bool:
+        """Store a stronger hash of the same password (argon2 parameters raised); False if
+        the password changed meanwhile."""
+        return self.repositories.accounts.rehash(user_id, old_hash, new_hash)
+
     def use_totp_step(self, user_id: str, step: int) -> bool:
         """Mark a TOTP time step used; False if it was (a replayed code)."""
         return self.repositories.accounts.use_totp_step(user_id, step)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from collector.accounts import DelayRule, verify_password
+from collector.accounts import DelayRule, hash_password, needs_rehash, verify_password
 from collector.registry import User
 from collector.registry.accounts import Account
 from collector.registry.core import utc_now
@@ -110,6 +110,9 @@ def check_password(state: WebState, user_id: str, password: str) -> tuple[User, 
     stored = None if account is None else account.password_hash
     if not verify_password(stored, password) or user is None or account is None:
         return None
+    if needs_rehash(account.password_hash):
+        # The password is at hand only now: hash it again with today's parameters.
+        state.registry.rehash_password(user.user_id, account.password_hash, hash_password(password))
     return user, account
 
 

@@ -44,3 +44,5 @@ def test_password_then_reset_with_totp_removed(tmp_path: Path) -> None:
         assert not verify_password(account.password_hash, first)
         actions = {entry.action for entry in registry.audit(subject="user:rev")}
     assert {"account.password_set", "account.password_reset", "account.totp_remove"} <= actions
+    listing = runner.invoke(app, ["users", "list", "--config", config])
+    assert "password: to change at next login" in listing.output

@@ -112,6 +112,17 @@ class SqlAccounts:
             raise NotFoundError(f"no password for {user_id}")
         return found
 
+    def rehash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
+        """Replace a hash made with older parameters by one of the same password; False if the
+        password changed meanwhile (nothing written). Not audited: the password is the same."""
+        with self._db.write(f"account:{user_id}") as conn:
+            changed = conn.execute(
+                "UPDATE user_passwords SET password_hash = ? "
+                "WHERE user_id = ? AND password_hash = ?",
+                (new_hash, user_id, old_hash),
+            ).rowcount
+        return changed == 1
+
     def set_totp(
         self,
         user_id: str,

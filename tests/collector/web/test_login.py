@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from collector.accounts import hash_password, totp_at
+from collector.accounts import hash_password, needs_rehash, totp_at
 from collector.cli import app as cli_app
 from collector.registry import Registry
 from collector.registry.core import utc_now
@@ -264,3 +264,18 @@ def test_under_a_path_prefix(tmp_path: Path, registry: Registry) -> None:
         # A proxy that strips the prefix reaches the same app, and its links still carry it.
         assert 'action="/verify/login"' in client.get("/login").text
         assert client.get("/verify/healthz").status_code == 200
+
+
+def test_a_hash_with_older_parameters_is_renewed_at_login(
+    tmp_path: Path, registry: Registry
+) -> None:
+    from argon2 import PasswordHasher
+
+    weak = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
+    registry.set_password("rev", weak, must_change=False, why="set", by="ops")
+    with _client(tmp_path, registry, REVIEWER) as client:
+        assert _login(client, "rev", PASSWORD).status_code == 303  # type: ignore[attr-defined]
+    renewed = registry.account("rev")
+    assert renewed is not None and renewed.password_hash != weak
+    assert not needs_rehash(renewed.password_hash)
+    assert not registry.rehash_password("rev", weak, "stale"), "only over the hash it replaces"
