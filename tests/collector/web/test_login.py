@@ -76,6 +76,8 @@ def test_the_right_password_opens_a_session_and_is_audited(
         assert "HttpOnly" in response.headers["set-cookie"]
         page = client.get("/account")
         assert page.status_code == 200 and "审核员" in page.text
+        me = client.get("/api/v1/me")
+        assert me.status_code == 200 and me.json()["via"] == "session"
         logout = client.post("/logout", data={"csrf": _csrf(page.text)})
         assert logout.headers["location"] == "/login"
         assert client.get("/account").status_code == 303
@@ -279,3 +281,14 @@ def test_a_hash_with_older_parameters_is_renewed_at_login(
     assert renewed is not None and renewed.password_hash != weak
     assert not needs_rehash(renewed.password_hash)
     assert not registry.rehash_password("rev", weak, "stale"), "only over the hash it replaces"
+
+
+def test_every_template_link_carries_the_prefix() -> None:
+    """No template names a path of the app without ``{{ root }}`` before it."""
+    folder = Path(__file__).parents[3] / "collector" / "web" / "templates"
+    bare = {
+        template.name: found
+        for template in sorted(folder.glob("*.html"))
+        if (found := re.findall(r'(?:href|action|src)="/', template.read_text("utf-8")))
+    }
+    assert bare == {}
