@@ -1,10 +1,13 @@
 """Password hashes: argon2id (RFC 9106) through argon2-cffi, checked in constant time.
 
 The parameters are argon2-cffi's defaults, RFC 9106's second recommended option ("low
-memory": t=3, 64 MiB, p=4): about 50 ms a check on one core, so a guess costs an attacker who
-copied the registry the same. The hash string carries its parameters, so raising them later
-re-hashes each password at its owner's next login (:func:`needs_rehash`; the web app's
-collector/web/login.py does it, the only moment the password is at hand).
+memory": t=3, 64 MiB, p=4): a check took 420-870 ms (median ~650 ms) on the shared 2-core
+test machine under load (bench/login_hash.py), and a guess costs an attacker who copied the
+registry as much. The web app runs at most two checks at once per process
+(collector/web/login.py) so that a burst of logins cannot take 64 MiB per server thread.
+The hash string carries its parameters, so raising them later re-hashes each password at its
+owner's next login (:func:`needs_rehash`; collector/web/login.py does it, the only moment the
+password is at hand).
 """
 
 from __future__ import annotations

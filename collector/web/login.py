@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 
 from collector.accounts import DelayRule, hash_password, needs_rehash, verify_password
 from collector.registry import User
@@ -53,6 +54,10 @@ log = logging.getLogger(__name__)
 
 #: Login names longer than this are cut in keys and the audit (they cannot exist anyway).
 _NAME_CHARS = 64
+#: Password checks at once in this process. Each takes 64 MiB and about a core for half a
+#: second (argon2id, collector/accounts/passwords.py); the server's thread pool (40 threads)
+#: could otherwise hold 2.5 GB in a burst of logins. Further checks wait their turn.
+_HASHING = threading.BoundedSemaphore(2)
 
 
 def delay_rule(settings: WebSettings) -> DelayRule:
@@ -108,11 +113,14 @@ def check_password(state: WebState, user_id: str, password: str) -> tuple[User, 
     if user is not None and not user.disabled:
         account = state.registry.account(user.user_id)
     stored = None if account is None else account.password_hash
-    if not verify_password(stored, password) or user is None or account is None:
+    with _HASHING:
+        matches = verify_password(stored, password)
+        if matches and account is not None and needs_rehash(account.password_hash):
+            # The password is at hand only now: hash it again with today's parameters.
+            renewed = hash_password(password)
+            state.registry.rehash_password(account.user_id, account.password_hash, renewed)
+    if not matches or user is None or account is None:
         return None
-    if needs_rehash(account.password_hash):
-        # The password is at hand only now: hash it again with today's parameters.
-        state.registry.rehash_password(user.user_id, account.password_hash, hash_password(password))
     return user, account
 
 
