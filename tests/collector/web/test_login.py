@@ -292,3 +292,25 @@ def test_every_template_link_carries_the_prefix() -> None:
         if (found := re.findall(r'(?:href|action|src)="/', template.read_text("utf-8")))
     }
     assert bare == {}
+
+
+def test_turning_totp_off_asks_for_the_password(tmp_path: Path, registry: Registry) -> None:
+    registry.set_totp("rev", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", step=1, by="rev")
+    key = base64.b32decode("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+    with _client(tmp_path, registry, REVIEWER) as client:
+        step = client.post("/login", data={"username": "rev", "password": PASSWORD})
+        ticket = re.search(r'name="ticket" value="([^"]+)"', step.text).group(1)  # type: ignore[union-attr]
+        code = totp_at(key, utc_now().timestamp())
+        assert client.post("/login/totp", data={"ticket": ticket, "code": code}).status_code == 303
+        page = client.get("/account?done=<script>")
+        assert "account.done_" not in page.text and 'id="totp-state"' in page.text
+        wrong = client.post(
+            "/account/totp/remove", data={"csrf": _csrf(page.text), "current_password": "nope"}
+        )
+        assert wrong.status_code == 422
+        assert registry.account("rev").has_totp  # type: ignore[union-attr]
+        done = client.post(
+            "/account/totp/remove", data={"csrf": _csrf(page.text), "current_password": PASSWORD}
+        )
+        assert done.headers["location"] == "/account?done=totp_removed"
+    assert not registry.account("rev").has_totp  # type: ignore[union-attr]
