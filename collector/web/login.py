@@ -8,6 +8,9 @@ three keys (:func:`login_keys`):
 - ``user:<name>``: the login name, across every source: many sources guessing one account;
 - ``pair:<name>|<address>``: that name from that source.
 
+A name no user has is kept as a digest (:func:`name_key`): it may be a password typed into the
+wrong field.
+
 Which delays apply to an attempt (:func:`delay_refusal`):
 
 - the address's, always;
@@ -29,6 +32,7 @@ sleeping keeps no server worker waiting, as the token throttle does (collector/w
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import threading
 
@@ -70,16 +74,29 @@ def delay_rule(settings: WebSettings) -> DelayRule:
     )
 
 
-def login_keys(address: str, user_id: str) -> tuple[str, str, str]:
-    """(address key, account key, pair key) of an attempt."""
-    name = user_id[:_NAME_CHARS]
+def login_keys(address: str, name: str) -> tuple[str, str, str]:
+    """(address key, account key, pair key) of an attempt with the name as :func:`name_key`
+    gives it."""
     return f"addr:{address}", f"user:{name}", f"pair:{name}|{address}"
+
+
+def name_key(state: WebState, typed: str) -> str:
+    """A login name as keys and the audit keep it: as typed if such a user exists, else
+    ``#`` and 16 hex digits of its SHA-256.
+
+    People type their password into the name field; what they typed must not land in the
+    audit log or the registry's tables. The digest still tells one unknown name from another.
+    """
+    name = typed[:_NAME_CHARS]
+    if name and state.registry.user(name) is not None:
+        return name
+    return "#" + hashlib.sha256(typed.encode("utf-8")).hexdigest()[:16]
 
 
 def delay_refusal(state: WebState, address: str, user_id: str) -> Problem | None:
     """The 429 to answer if this attempt falls inside a delay that applies to it, else None."""
     rule = delay_rule(state.settings)
-    address_key, account_key, pair_key = login_keys(address, user_id)
+    address_key, account_key, pair_key = login_keys(address, name_key(state, user_id))
     now = utc_now()
     waits = state.registry.login_waits([address_key, account_key, pair_key], rule, now=now)
     applies = {key: until for key, until in waits.items() if key != account_key}
@@ -127,9 +144,9 @@ def check_password(state: WebState, user_id: str, password: str) -> tuple[User, 
 def login_failed(state: WebState, address: str, user_id: str, via: str) -> int:
     """Count and audit a failed attempt; the seconds this source must now wait (0: none)."""
     rule = delay_rule(state.settings)
-    keys = login_keys(address, user_id)
-    name = user_id[:_NAME_CHARS]
-    known = state.registry.user(name) is not None if name else False
+    name = name_key(state, user_id)
+    keys = login_keys(address, name)
+    known = not name.startswith("#")
     now = utc_now()
     after = state.registry.record_password_failure(
         keys,
@@ -145,5 +162,5 @@ def login_failed(state: WebState, address: str, user_id: str, via: str) -> int:
 
 def login_succeeded(state: WebState, address: str, user_id: str) -> None:
     """Forget this source's failures for this account (the pair key only)."""
-    _, _, pair_key = login_keys(address, user_id)
+    _, _, pair_key = login_keys(address, user_id)  # a user that exists: named as typed
     state.registry.clear_login_failures([pair_key])

@@ -104,7 +104,10 @@ def test_wrong_password_and_unknown_name_get_the_same_answer(
             "Wrong login name or password" in response.text or "登录名或密码不正确" in response.text
         )
     failures = [e for e in registry.audit() if e.action in ("auth.failure", "auth.lockout")]
-    assert {json.loads(entry.detail)["user_id"] for entry in failures} == {"rev", "nobody", "obs"}
+    named = {json.loads(entry.detail)["user_id"] for entry in failures}
+    # An unknown name may be a password typed in the wrong field: only its digest is kept.
+    assert "nobody" not in named and {"rev", "obs"} < named
+    assert not any("nobody" in entry.detail or "nobody" in entry.subject for entry in failures)
 
 
 def test_failures_slow_their_source_but_not_the_reviewer_elsewhere(
