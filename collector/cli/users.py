@@ -6,10 +6,16 @@ the registry it names (the old ``--registry PATH`` still works, with a warning);
 takes ``--by`` (kept in the audit log).
 Exit codes as for ``plan``: 0 done, 1 refused (conflict, not found, bad value), 2 the registry
 cannot be opened. A token is printed once, when it is made; the registry keeps only its hash.
+
+``password`` and ``reset`` give a person a temporary password for the login form (printed
+once; the registry keeps its argon2id hash) that must be changed at the first login with it;
+``reset`` also ends the user's password sessions and, with ``--remove-totp``, their second
+factor (a lost phone). docs/operations.md, "Accounts".
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
 import typer
@@ -26,6 +32,8 @@ from collector.cli._common import (
     registry_path,
 )
 from collector.errors import CollectorError
+from collector.registry import RegistryLocation
+from collector.registry.accounts import Account
 from collector.registry.records import format_time
 from contract.terminal import say
 
@@ -125,12 +133,81 @@ def users_disable(
     say(console, f"user {user.user_id} disabled by {user.disabled_by}")
 
 
+def temporary_password() -> str:
+    """A one-time password: 20 base32 characters (100 bits) in groups of five."""
+    alphabet = "abcdefghijkmnpqrstuvwxyz23456789"  # no l, o, 0, 1: read aloud or retyped
+    text = "".join(secrets.choice(alphabet) for _ in range(20))
+    return "-".join(text[i : i + 5] for i in range(0, 20, 5))
+
+
+def _give_password(
+    store_path: RegistryLocation, user_id: str, by: str, *, reset: bool, remove_totp: bool
+) -> str:
+    from collector.accounts import hash_password, password_problems  # argon2: on use only
+
+    password = temporary_password()
+    problems = password_problems(password, user_id)
+    if problems:  # pragma: no cover - 23 characters of random text
+        raise refuse(ValueError(problems[0].message))
+    with open_registry(store_path) as store:
+        try:
+            if not reset and store.account(user_id) is not None:
+                raise refuse(
+                    ValueError(f"{user_id} has a password already: use users reset {user_id}")
+                )
+            store.set_password(
+                user_id, hash_password(password), must_change=True,
+                why="reset" if reset else "set", by=by,
+            )  # fmt: skip
+            if remove_totp:
+                store.set_totp(user_id, None, by=by, reason="removed at a password reset")
+        except (CollectorError, ValueError) as exc:
+            raise refuse(exc) from None
+    return password
+
+
+@users_app.command("password")
+def users_password(
+    user_id: Annotated[str, typer.Argument(help="The user to give a password login to.")],
+    by: ByOption,
+    config: ConfigOption = DEFAULT_CONFIG,
+    registry: RegistryOption = None,
+) -> None:
+    """Give a user a password login: a temporary password, changed at their first login."""
+    password = _give_password(
+        registry_path(config, registry), user_id, by, reset=False, remove_totp=False
+    )
+    say(console, f"temporary password for {user_id}, to change at the first login; shown once:")
+    say(console, password)
+
+
+@users_app.command("reset")
+def users_reset(
+    user_id: Annotated[str, typer.Argument(help="The user whose password is reset.")],
+    by: ByOption,
+    remove_totp: Annotated[
+        bool, typer.Option("--remove-totp", help="Also remove the second factor (lost phone).")
+    ] = False,
+    config: ConfigOption = DEFAULT_CONFIG,
+    registry: RegistryOption = None,
+) -> None:
+    """Reset a password: a temporary one, to change at the next login; sessions end."""
+    password = _give_password(
+        registry_path(config, registry), user_id, by, reset=True, remove_totp=remove_totp
+    )
+    extra = " and second factor removed" if remove_totp else ""
+    say(console, f"password of {user_id} reset{extra}; temporary password, shown once:")
+    say(console, password)
+
+
 @users_app.command("list")
 def users_list(config: ConfigOption = DEFAULT_CONFIG, registry: RegistryOption = None) -> None:
-    """List users with role, scope, state and their tokens (ids only, never secrets)."""
+    """List users with role, scope, state, their tokens (ids only, never secrets) and
+    whether they have a password (to change at next login or not) and TOTP."""
     with open_registry(registry_path(config, registry)) as store:
         users = store.users()
         tokens = store.tokens()
+        accounts = {user.user_id: store.account(user.user_id) for user in users}
     for user in users:
         state = "disabled" if user.disabled else "active"
         scope = user.platform or user.province or "national"
@@ -141,9 +218,17 @@ def users_list(config: ConfigOption = DEFAULT_CONFIG, registry: RegistryOption =
         )
         say(
             console,
-            f"{user.user_id}  {user.display_name}  {user.role}  {scope}  {state}  tokens: {shown}",
+            f"{user.user_id}  {user.display_name}  {user.role}  {scope}  {state}  tokens: {shown}"
+            f"  password: {_password_state(accounts[user.user_id])}",
         )
     say(console, count(len(users), "user"))
+
+
+def _password_state(account: Account | None) -> str:
+    if account is None:
+        return "none"
+    state = "to change at next login" if account.must_change else "set"
+    return state + (", TOTP" if account.has_totp else "")
 
 
 def register(app: typer.Typer) -> None:

@@ -25,8 +25,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TextIO, TypeVar
 
+from collector.accounts import DelayRule
 from collector.errors import IdCollision
 from collector.plan import LoadedPlan, Plan
+from collector.registry.accounts import Account, ChallengeKind, LoginChallenge, PasswordChange
 from collector.registry.decisions import Decision
 from collector.registry.enterprises import Listing
 from collector.registry.records import (
@@ -46,6 +48,7 @@ from collector.registry.throttle import FailureOutcome, ThrottleLimits
 from collector.registry.users import IssuedToken, Session, TokenEntry, User
 
 __all__ = [
+    "AccountRepository",
     "AgentRepository",
     "AuditLog",
     "DecisionRepository",
@@ -319,6 +322,74 @@ class LoginFailures(Protocol):
     ) -> FailureOutcome: ...
 
 
+class AccountRepository(Protocol):
+    """People's logins: passwords, TOTP, delays after failures, challenges between steps."""
+
+    def get(self, user_id: str) -> Account | None: ...
+    def set_password(
+        self,
+        user_id: str,
+        password_hash: str,
+        *,
+        must_change: bool,
+        why: PasswordChange,
+        by: str,
+        now: dt.datetime | None = None,
+    ) -> Account: ...
+    def set_totp(
+        self,
+        user_id: str,
+        secret: str | None,
+        *,
+        step: int = 0,
+        by: str,
+        reason: str = "",
+        now: dt.datetime | None = None,
+    ) -> None: ...
+    def rehash(self, user_id: str, old_hash: str, new_hash: str) -> bool: ...
+    def use_totp_step(self, user_id: str, step: int) -> bool: ...
+    def open_session(
+        self,
+        user_id: str,
+        *,
+        ttl_s: float,
+        detail: Mapping[str, object],
+        now: dt.datetime | None = None,
+    ) -> tuple[str, str]: ...
+    def note(
+        self,
+        action: str,
+        subject: str,
+        detail: Mapping[str, object],
+        *,
+        by: str = "anonymous",
+        now: dt.datetime | None = None,
+    ) -> None: ...
+    def waits(
+        self, keys: Sequence[str], rule: DelayRule, *, now: dt.datetime | None = None
+    ) -> dict[str, dt.datetime]: ...
+    def failures(
+        self, keys: Sequence[str], rule: DelayRule, *, now: dt.datetime | None = None
+    ) -> dict[str, int]: ...
+    def record_failure(
+        self,
+        keys: Sequence[str],
+        rule: DelayRule,
+        *,
+        subject: str,
+        detail: Mapping[str, object],
+        now: dt.datetime | None = None,
+    ) -> dict[str, dt.datetime]: ...
+    def clear_failures(self, keys: Sequence[str]) -> None: ...
+    def open_challenge(
+        self, user_id: str, kind: ChallengeKind, *, ttl_s: float, now: dt.datetime | None = None
+    ) -> str: ...
+    def challenge(
+        self, ticket: str, *, now: dt.datetime | None = None
+    ) -> LoginChallenge | None: ...
+    def close_challenge(self, ticket: str) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Repositories:
     """One backend's repositories, sharing its connection (or pool) and its transactions."""
@@ -335,3 +406,4 @@ class Repositories:
     decisions: DecisionRepository
     run_slots: RunSlots
     login_failures: LoginFailures
+    accounts: AccountRepository

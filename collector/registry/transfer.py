@@ -55,9 +55,19 @@ __all__ = ["TABLE_GROUPS", "GroupCopy", "TableCheck", "TransferReport", "transfe
 #: groups hold every table of the schema, once.
 TABLE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("plans and agents", ("plan_versions", "agents")),
-    ("users and decisions", ("users", "user_tokens", "web_sessions", "review_decisions")),
+    (
+        "users and decisions",
+        (
+            "users",
+            "user_tokens",
+            "user_passwords",
+            "web_sessions",
+            "login_challenges",
+            "review_decisions",
+        ),
+    ),
     ("seqs and status", ("seq_state", "agent_seqs", "seq_gaps", "agent_status", "rollup_dirty")),
-    ("web app limits", ("evidence_slots", "login_failures")),
+    ("web app limits", ("evidence_slots", "login_failures", "login_delays")),
     ("quarantine", ("quarantine", "quarantine_pruned")),
     ("audit", ("audit",)),
 )

@@ -34,6 +34,8 @@ PUBLIC: frozenset[str] = frozenset(
         "static",
         "page.login_form",
         "page.login",
+        "page.login_totp",
+        "page.login_change",
         "page.logout",
     }
 )
@@ -80,6 +82,12 @@ RULES: dict[str, frozenset[Role]] = {
     "page.fleet": ALL,
     "page.quarantine": ALL,
     "page.audit": ALL,
+    # the caller's own account (password, second factor): every role
+    "page.account": ALL,
+    "page.account_password": ALL,
+    "page.totp_start": ALL,
+    "page.totp_enrol": ALL,
+    "page.totp_remove": ALL,
 }
 
 

@@ -23,6 +23,7 @@ from collector.store import InfluxStore
 from collector.web.access import check_rules
 from collector.web.directory import DirectoryCache
 from collector.web.middleware import AllowedHosts, BodyLimit, HeadAsGet, SecurityHeaders
+from collector.web.prefix import PathPrefix
 from collector.web.problems import install_handlers
 from collector.web.routes import api, ops, pages
 from collector.web.settings import WebSettings
@@ -104,4 +105,6 @@ def create_app(
     app.add_middleware(HeadAsGet)
     app.add_middleware(AllowedHosts, allowed=settings.allowed_hosts)
     app.add_middleware(SecurityHeaders, metrics=state.metrics)
+    # Outermost: every layer above sees the request as under its prefix (web.root_path).
+    app.add_middleware(PathPrefix, prefix=settings.root_path)
     return app

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from starlette.routing import Match
 
 from collector.registry import Role
@@ -30,8 +30,10 @@ __all__ = [
     "CSRF_HEADER",
     "CurrentUser",
     "authorize",
+    "cookie_path",
     "principal_from_request",
     "session_cookie_name",
+    "set_session_cookie",
 ]
 
 CSRF_FIELD = "csrf"
@@ -41,8 +43,32 @@ _MAX_FORM_BYTES = 64 * 1024
 
 
 def session_cookie_name(settings: WebSettings) -> str:
-    """``__Host-rv_session`` over HTTPS (browsers then refuse it from sub-domains or HTTP)."""
-    return "__Host-rv_session" if settings.cookie_secure else "rv_session"
+    """``__Host-rv_session`` over HTTPS (browsers then refuse it from sub-domains or HTTP).
+
+    Under a path prefix (``web.root_path``) it is ``__Secure-rv_session``: a ``__Host-``
+    cookie must have ``Path=/``, and this one is sent only under the prefix.
+    """
+    if not settings.cookie_secure:
+        return "rv_session"
+    return "__Secure-rv_session" if settings.root_path else "__Host-rv_session"
+
+
+def cookie_path(settings: WebSettings) -> str:
+    """The session cookie's ``Path``: the app's prefix, or ``/``."""
+    return settings.root_path or "/"
+
+
+def set_session_cookie(response: Response, settings: WebSettings, cookie: str) -> None:
+    """Give the browser its session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS)."""
+    response.set_cookie(
+        session_cookie_name(settings),
+        cookie,
+        max_age=settings.session_ttl_s,
+        path=cookie_path(settings),
+        httponly=True,
+        samesite="strict",
+        secure=settings.cookie_secure,
+    )
 
 
 def route_name(request: Request) -> str:

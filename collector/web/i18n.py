@@ -46,6 +46,96 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "login.submit": ("登录", "Log in"),
     "login.failed": ("令牌无效、已过期或已撤销。", "The token is invalid, expired or revoked."),
+    "login.username": ("登录名", "Login name"),
+    "login.password": ("密码", "Password"),
+    "login.with_token": ("改用访问令牌登录", "Log in with an access token instead"),
+    "login.failed_password": ("登录名或密码不正确。", "Wrong login name or password."),
+    "login.failed_totp": (
+        "验证码不正确，或已使用过。",
+        "The code is wrong, or was used already.",
+    ),
+    "login.delayed": (
+        "失败次数过多，请稍候再试。",
+        "Too many failed attempts: please wait before trying again.",
+    ),
+    "login.wait": ("请 {seconds} 秒后再试。", "Next attempt in {seconds} s."),
+    "login.step_expired": (
+        "登录步骤已过期，请重新输入登录名和密码。",
+        "This login step has expired: enter your login name and password again.",
+    ),
+    "login.totp_title": ("二次验证", "Second factor"),
+    "login.totp_help": (
+        "{user}：请输入身份验证器应用中显示的 6 位验证码。",
+        "{user}: enter the 6-digit code your authenticator app shows.",
+    ),
+    "login.totp_code": ("6 位验证码", "6-digit code"),
+    "login.change_title": ("设置新密码", "Choose a new password"),
+    "login.change_help": (
+        "{user}：管理员已重置或设置了您的密码，继续之前请设置只有您知道的新密码。",
+        "{user}: your password was set or reset by an administrator; choose one only you "
+        "know before going on.",
+    ),
+    "password.current": ("当前密码", "Current password"),
+    "password.new": ("新密码", "New password"),
+    "password.repeat": ("再次输入新密码", "New password again"),
+    "password.save": ("保存密码", "Save password"),
+    "password.policy": (
+        "至少 12 个字符；可以是几个词组成的短语。不能是常见密码，也不能与登录名相同。",
+        "At least 12 characters; a phrase of a few words is good. Not a common password, "
+        "not your login name.",
+    ),
+    "password.too_short": ("密码太短：至少 12 个字符。", "Too short: at least 12 characters."),
+    "password.too_long": ("密码太长：最多 256 个字符。", "Too long: at most 256 characters."),
+    "password.common": (
+        "这是最常被尝试的密码之一，请换一个。",
+        "This is one of the passwords everyone tries first: choose another.",
+    ),
+    "password.is_username": ("密码不能与登录名相同。", "The password must not be your login name."),
+    "password.mismatch": ("两次输入的新密码不一致。", "The two new passwords differ."),
+    "password.unchanged": ("新密码与当前密码相同。", "The new password is the current one."),
+    "password.current_wrong": ("当前密码不正确。", "The current password is wrong."),
+    "nav.account": ("我的账户", "My account"),
+    "account.title": ("我的账户", "My account"),
+    "account.password": ("修改密码", "Change password"),
+    "account.no_password": (
+        "您是用访问令牌登录的，此账户没有密码。请管理员用 retrofit-collector users password 设置。",
+        "You logged in with an access token; this account has no password. The administrator "
+        "sets one with retrofit-collector users password.",
+    ),
+    "account.totp": ("二次验证（TOTP）", "Second factor (TOTP)"),
+    "account.totp_on": ("已启用，自 {since}。", "On since {since}."),
+    "account.totp_off": (
+        "未启用。启用后，每次登录还需输入身份验证器应用中的验证码。",
+        "Off. Once on, each login also asks for the code of your authenticator app.",
+    ),
+    "account.totp_start": ("启用二次验证", "Turn on the second factor"),
+    "account.totp_remove": ("停用二次验证", "Turn off the second factor"),
+    "account.done_password": (
+        "密码已修改；其他设备上的登录已退出。",
+        "Password changed; your other sessions have ended.",
+    ),
+    "account.done_totp": ("二次验证已启用。", "The second factor is on."),
+    "account.done_totp_removed": ("二次验证已停用。", "The second factor is off."),
+    "totp.not_now": (
+        "此账户现在不能启用二次验证（没有密码，或已启用）。",
+        "The second factor cannot be turned on now (no password, or it is on already).",
+    ),
+    "totp.scan": (
+        "用身份验证器应用（如 Microsoft Authenticator、Google Authenticator、FreeOTP）扫描二维码。",
+        "Scan the QR code with an authenticator app (Microsoft or Google Authenticator, "
+        "FreeOTP, ...).",
+    ),
+    "totp.qr_alt": ("二次验证密钥的二维码", "QR code of the second-factor secret"),
+    "totp.or_type": ("或手动输入密钥：", "Or type the secret:"),
+    "totp.once": (
+        "密钥只显示这一次；输入应用显示的验证码确认后才会启用。",
+        "The secret is shown this once; it is turned on when you confirm a code from the app.",
+    ),
+    "totp.confirm": ("确认并启用", "Confirm and turn on"),
+    "totp.wrong_code": (
+        "验证码不正确：请检查手机时间后重试。",
+        "Wrong code: check the phone's clock and try again.",
+    ),
     "home.title": ("各省试点总览", "Provinces"),
     "home.none": ("尚未加载实施方案。", "No implementation plan is loaded yet."),
     "province.title": ("省级总览", "Province overview"),

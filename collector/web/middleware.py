@@ -13,15 +13,24 @@ import logging
 import time
 from collections.abc import Collection
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from collector.web.prefix import app_location, relative_location
+
 if TYPE_CHECKING:
     from collector.web.metrics import WebMetrics
 
-__all__ = ["PAGE_CSP", "AllowedHosts", "BodyLimit", "HeadAsGet", "SecurityHeaders", "host_of"]
+__all__ = [
+    "PAGE_CSP",
+    "AllowedHosts",
+    "BodyLimit",
+    "HeadAsGet",
+    "SecurityHeaders",
+    "host_of",
+    "relative_location",
+]
 
 log = logging.getLogger(__name__)
 
@@ -213,10 +222,11 @@ class SecurityHeaders:
                 headers.setdefault("Referrer-Policy", "same-origin")
                 headers.setdefault("X-Frame-Options", "DENY")
                 headers.setdefault("Content-Security-Policy", PAGE_CSP)
-                if not str(scope.get("path", "")).startswith("/static/"):
+                root = str(scope.get("root_path", ""))
+                if not str(scope.get("path", "")).startswith(root + "/static/"):
                     headers.setdefault("Cache-Control", "no-store")
                 if "location" in headers:
-                    headers["Location"] = relative_location(headers["location"])
+                    headers["Location"] = app_location(headers["location"], root)
             await send(message)
 
         try:
@@ -225,20 +235,6 @@ class SecurityHeaders:
             name = _route_of(scope)
             elapsed = time.perf_counter() - started
             self.metrics.observe(name, str(scope.get("method", "")), status, elapsed)
-
-
-def relative_location(location: str) -> str:
-    """An absolute ``Location`` as a path on this site: no redirect names a host.
-
-    The app's own redirects are paths already; Starlette's trailing-slash redirect is built
-    from the request's ``Host`` and scheme, which behind a TLS proxy would also say http.
-    """
-    parts = urlsplit(location)
-    if not parts.scheme and not parts.netloc and not location.startswith("//"):
-        return location
-    # "//evil.example" is a host too (a scheme-relative URL): one leading slash only.
-    path = "/" + parts.path.lstrip("/")
-    return urlunsplit(("", "", path, parts.query, parts.fragment))
 
 
 def _route_of(scope: Scope) -> str:

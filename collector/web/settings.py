@@ -82,3 +82,18 @@ class WebSettings(BaseModel):
     #: Peers (addresses or networks) whose ``X-Forwarded-For`` names the client: the TLS
     #: reverse proxy in front. Empty: the peer itself is the client.
     trusted_proxies: tuple[IPvAnyNetwork, ...] = ()
+    # --- people's logins (docs/web.md, "Accounts"); the counts live in the registry
+    #: Failed password or TOTP attempts that cost nothing (typing mistakes), per key.
+    login_delay_free: Annotated[int, Field(ge=0, le=100)] = 3
+    #: The first delay after the free failures; each further failure doubles it ...
+    login_delay_base_s: Annotated[float, Field(gt=0, le=3600)] = 1.0
+    #: ... up to this. The most a reviewer can be made to wait (docs/web.md says why).
+    login_delay_max_s: Annotated[float, Field(ge=1, le=86_400)] = 300.0
+    #: A key's failures are forgotten this long after its last one.
+    login_delay_forget_s: Annotated[float, Field(ge=60, le=30 * 86_400)] = 3600.0
+    #: A login's second step (a TOTP code, a new password) must come within this.
+    login_step_ttl_s: Annotated[int, Field(ge=30, le=3600)] = 300
+    #: The path the reverse proxy serves the app under, e.g. ``/verify``; "" at the host
+    #: root. Every link, redirect, form, cookie and static file then carries it; the proxy may
+    #: pass the path with the prefix or strip it (docs/operations.md, "Behind a path prefix").
+    root_path: Annotated[str, StringConstraints(pattern=r"^(/[A-Za-z0-9._~-]+)*$")] = ""

@@ -13,6 +13,7 @@ beyond ``collector.errors`` and ``collector.plan``.
 from __future__ import annotations
 
 from collector.registry.ports import Repositories
+from collector.registry.sql.accounts import SqlAccounts
 from collector.registry.sql.agents import SqlAgentRepository
 from collector.registry.sql.audit import SqlAuditLog
 from collector.registry.sql.database import Connection, Cursor, Database, audit
@@ -56,4 +57,5 @@ def repositories(database: Database) -> Repositories:
         decisions=SqlDecisionRepository(database),
         run_slots=SqlRunSlots(database),
         login_failures=SqlLoginFailures(database),
+        accounts=SqlAccounts(database),
     )

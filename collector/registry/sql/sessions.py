@@ -1,8 +1,10 @@
 """Page sessions: ``web_sessions``, one row per logged-in browser.
 
 A session cookie's value is kept only as its SHA-256, so a copy of the registry file opens no
-session. A session ends at its time to live, when its token expires, is revoked or its user
-disabled (:mod:`collector.registry.sql.users` deletes its rows then), or at log-out.
+session. A password login's session names no token (``password:<user>``,
+:mod:`collector.registry.accounts`). A session ends at its time to live, when its token
+expires, is revoked or its user disabled (:mod:`collector.registry.sql.users` deletes its
+rows then), or at log-out.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+from collector.registry.accounts import password_session_token
 from collector.registry.core import utc_now
 from collector.registry.records import format_time, parse_time
 from collector.registry.sql.database import Database
@@ -59,7 +62,7 @@ class SqlSessionRepository:
             ).fetchone()
             if row is None or parse_time(str(row[2])) <= moment:
                 return None
-            token = token_row(conn, str(row[0]))
+            token = token_row(conn, str(row[0])) or password_session_token(str(row[0]))
             user = None if token is None else user_row(conn, token.user_id)
         if token is None or user is None or user.disabled or not token.valid_at(moment):
             return None

@@ -14,6 +14,8 @@ Tables (docs/plan.md, "Registry tables", says what each column holds):
   (version 3).
 - ``quarantine_pruned``: what the quarantine's retention deleted, counted per topic, agent and
   reason, so the evidence's quarantine counts stay whole (version 4); append-only.
+- ``user_passwords``, ``login_delays`` and ``login_challenges``: people's logins, passwords,
+  TOTP, the growing delay after failures (version 5, :mod:`collector.registry.sql.accounts`).
 
 Times are stored as text (:func:`collector.registry.records.format_time`: fixed width, UTC), so
 they order and compare as text; on PostgreSQL every text column is ``COLLATE "C"`` so that
@@ -33,7 +35,8 @@ __all__ = ["SCHEMA_VERSION", "Dialect", "tables"]
 #: 2: users, tokens, sessions and review decisions (the web app).
 #: 3: evidence-run slots and failed-login counters (the web app's limits, issue 14).
 #: 4: the quarantine's pruned counts (its retention, issue 19).
-SCHEMA_VERSION = 4
+#: 5: passwords, TOTP, login delays and login challenges (people's logins, issue 21).
+SCHEMA_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,29 @@ CREATE TABLE IF NOT EXISTS quarantine_pruned (
     first_received_at  {text}    NOT NULL,
     last_received_at   {text}    NOT NULL,
     messages           {integer} NOT NULL
+);
+""",
+    5: """
+CREATE TABLE IF NOT EXISTS user_passwords (
+    user_id         {text} PRIMARY KEY REFERENCES users (user_id),
+    password_hash   {text}    NOT NULL,
+    must_change     {integer} NOT NULL,
+    set_at          {text}    NOT NULL,
+    set_by          {text}    NOT NULL,
+    totp_secret     {text},
+    totp_since      {text},
+    totp_last_step  {integer} NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS login_delays (
+    key       {text} PRIMARY KEY,
+    failures  {integer} NOT NULL,
+    last_at   {text}    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS login_challenges (
+    challenge_sha256  {text} PRIMARY KEY,
+    user_id           {text} NOT NULL,
+    kind              {text} NOT NULL CHECK (kind IN ('totp', 'change')),
+    expires_at        {text} NOT NULL
 );
 """,
 }

@@ -76,12 +76,13 @@ def _operation_rows(schema: dict[str, Any]) -> list[str]:
 def api_docs(request: Request) -> HTMLResponse:
     """Every API operation with the roles that may call it; the schema is /openapi.json."""
     rows = "\n".join(_operation_rows(request.app.openapi()))
+    root = html.escape(str(request.scope.get("root_path", "")))
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>retrofit-verify API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="/static/style.css"></head>
+<link rel="stylesheet" href="{root}/static/style.css"></head>
 <body><main id="main"><h1>retrofit-verify API</h1>
-<p>OpenAPI 3.1 schema: <a href="/openapi.json">/openapi.json</a>. Authenticate with
+<p>OpenAPI 3.1 schema: <a href="{root}/openapi.json">{root}/openapi.json</a>. Authenticate with
 <code>Authorization: Bearer rvt_…</code> (<code>retrofit-collector users token</code>).
 Errors are RFC 9457 problem details (<code>application/problem+json</code>). Roles and scopes:
 docs/web.md.</p>

@@ -21,6 +21,7 @@ from collector.report.formatting import Formatter, visible_controls
 from collector.report.i18n import Catalogue
 from collector.web.auth import CSRF_FIELD, principal_from_request
 from collector.web.i18n import LANG_COOKIE, choose_language, translate
+from collector.web.prefix import app_path
 from collector.web.principal import Principal
 from collector.web.problems import Problem
 from collector.web.settings import LANGUAGES, Language
@@ -75,6 +76,8 @@ def render(
             "lang_url": lambda code: _lang_url(request, code),
             "user": user,
             "csrf_field": CSRF_FIELD,
+            # The reverse proxy's path prefix (web.root_path): every link and form starts so.
+            "root": request.scope.get("root_path", ""),
             # Evidence words and figures: the report's catalogue and formatter, so a page and
             # a bundle's report say the same thing the same way.
             "tr": Catalogue(language),
@@ -101,12 +104,13 @@ def install_page_errors(app: FastAPI) -> None:
     api_handlers = dict(app.exception_handlers)
 
     async def on_error(request: Request, exc: Exception) -> Response:
-        if request.url.path.startswith(_API_PREFIXES):
+        if app_path(request.scope).startswith(_API_PREFIXES):
             handler = api_handlers.get(type(exc)) or api_handlers[Problem]
             return await handler(request, exc)  # type: ignore[no-any-return]  # Starlette types handlers loosely
         status, detail = _status_and_detail(exc)
         if status == 401:
-            target = quote(request.url.path, safe="/")
+            # Paths inside the app: the prefix is added to every redirect on the way out.
+            target = quote(app_path(request.scope), safe="/")
             return RedirectResponse(f"/login?next={target}", status_code=303)
         state: WebState = request.app.state.web
         user = principal_from_request(request, state)
