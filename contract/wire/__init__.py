@@ -23,13 +23,15 @@ Error tree (all carry ``code`` for the collector's quarantine and ``field`` wher
 
 Rooms (private modules; use this face): ``_limits`` (version, sizes, ranges), ``_errors``,
 ``_topics`` (identifiers and topics), ``_time`` (the wire's timestamps), ``_messages`` (the
-models), ``_rules`` (the window's cross-field rules), ``_canonical`` (canonical bytes),
+models), ``_day_seal`` (the day seal's models), ``_rules`` (cross-field rules of a window and
+a day seal), ``_canonical`` (canonical bytes),
 ``_signing`` (keys, sealing, verifying), ``_codec`` (the compiled codec: msgspec Structs of a
 received message, the collector's hot path), ``_decode`` (bytes to a validated message).
 """
 
 from contract.wire._canonical import canonical_bytes, config_digest, encode
 from contract.wire._codec import ReceivedEnvelope, ReceivedStatus, ReceivedWindow
+from contract.wire._day_seal import DaySeal, DaySealPart, DaySums
 from contract.wire._decode import _decode_canonical as _decode_canonical
 from contract.wire._decode import _load_json as _load_json
 from contract.wire._decode import _validate as _validate
@@ -96,6 +98,9 @@ __all__ = [
     "BadSignature",
     "BadTopic",
     "DataQuality",
+    "DaySeal",
+    "DaySealPart",
+    "DaySums",
     "Envelope",
     "InvalidMessage",
     "KpiWindow",
