@@ -8,7 +8,7 @@ cross-field rules are :mod:`contract.wire._rules`' (the compiled codec calls the
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import Field, model_validator
 
@@ -23,7 +23,7 @@ from contract.wire._limits import (
     SHA256_HEX_PATTERN,
     ZONE_PATTERN,
 )
-from contract.wire._messages import Count, Identifier, _Signed, _WireModel
+from contract.wire._messages import Count, Envelope, Identifier, StatusMessage, _Signed, _WireModel
 from contract.wire._rules import MEASURED_QUANTITIES, check_day_part, check_day_seal
 from contract.wire._time import Day, Timestamp
 
@@ -114,23 +114,7 @@ class DaySealPart(_WireModel):
 
     @model_validator(mode="after")
     def _figures_agree(self) -> DaySealPart:
-        check_day_part(
-            windows=self.windows,
-            partial_windows=self.partial_windows,
-            first_start=self.first_start,
-            last_end=self.last_end,
-            seq_first=self.seq_first,
-            seq_last=self.seq_last,
-            config_digest_first=self.config_digest_first,
-            config_digest_last=self.config_digest_last,
-            config_digest_count=self.config_digest_count,
-            config_digests=self.config_digests,
-            measured_windows=self.measured_windows,
-            ideal_cycle_s_min=self.ideal_cycle_s_min,
-            ideal_cycle_s_max=self.ideal_cycle_s_max,
-            overflowed=self.overflowed,
-            sums=self.sums.by_name(),
-        )
+        check_day_part(self, self.first_start, self.last_end, self.sums.by_name())
         return self
 
 
@@ -160,13 +144,9 @@ class DaySeal(_Signed):
 
     @model_validator(mode="after")
     def _chain_agrees(self) -> DaySeal:
-        check_day_seal(
-            seq=self.seq,
-            version=self.version,
-            supersedes=self.supersedes,
-            index=self.index,
-            prev=self.prev,
-            provenances=[part.provenance for part in self.parts],
-            seq_lasts=[part.seq_last for part in self.parts],
-        )
+        check_day_seal(self)
         return self
+
+
+#: A sealed message of any kind, for the functions that seal or decode each.
+MessageT = TypeVar("MessageT", Envelope, StatusMessage, DaySeal)

@@ -28,8 +28,6 @@ SHA256_HEX_PATTERN = r"^[0-9a-f]{64}$"
 #: An IANA time zone name (``Asia/Shanghai``, ``America/Argentina/Buenos_Aires``, ``UTC``):
 #: checked for form only, so a reviewer's machine without a zone database still reads seals.
 ZONE_PATTERN = r"^[A-Za-z][A-Za-z0-9_+-]{0,30}(/[A-Za-z0-9_+-]{1,30}){0,3}$"
-#: A local day: ``YYYY-MM-DD``.
-DAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 #: Most distinct config digests a day seal part lists (it counts them all).
 MAX_PART_DIGESTS = 100
 #: Most parts in a day seal: one per provenance (measured, imported).

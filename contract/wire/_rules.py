@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from contract import quantities
 from contract.wire._errors import FieldRule
@@ -78,34 +79,59 @@ _INTEGER_SUMS = frozenset(q.name for q in quantities.DAY_SUMS if q.kind == "inte
 _OPTIONAL_SUMS = frozenset(q.name for q in quantities.DAY_SUMS if q.optional)
 
 
+class DayPartFields(Protocol):
+    """What the part rules read of a day seal part, in either codec (times apart: their types
+    differ, a datetime in the model and wire text in the compiled codec)."""
+
+    @property
+    def windows(self) -> int: ...
+    @property
+    def partial_windows(self) -> int: ...
+    @property
+    def seq_first(self) -> int: ...
+    @property
+    def seq_last(self) -> int: ...
+    @property
+    def config_digest_first(self) -> str: ...
+    @property
+    def config_digest_last(self) -> str: ...
+    @property
+    def config_digest_count(self) -> int: ...
+    @property
+    def config_digests(self) -> Sequence[str]: ...
+    @property
+    def measured_windows(self) -> Mapping[str, int]: ...
+    @property
+    def ideal_cycle_s_min(self) -> float | None: ...
+    @property
+    def ideal_cycle_s_max(self) -> float | None: ...
+    @property
+    def overflowed(self) -> Sequence[str]: ...
+
+
 def check_day_part(
-    *,
-    windows: int,
-    partial_windows: int,
+    part: DayPartFields,
     first_start: datetime,
     last_end: datetime,
-    seq_first: int,
-    seq_last: int,
-    config_digest_first: str,
-    config_digest_last: str,
-    config_digest_count: int,
-    config_digests: Sequence[str],
-    measured_windows: Mapping[str, int],
-    ideal_cycle_s_min: float | None,
-    ideal_cycle_s_max: float | None,
-    overflowed: Sequence[str],
     sums: Mapping[str, float | int | None],
 ) -> None:
     """Raise :class:`FieldRule` naming the field if a day seal part's figures contradict.
 
     ``sums`` maps each :data:`contract.quantities.DAY_SUMS` name to the part's sum.
     """
-    _check_part_counts(windows, partial_windows, first_start, last_end, seq_first, seq_last)
-    _check_part_digests(
-        windows, config_digest_first, config_digest_last, config_digest_count, config_digests
+    windows = part.windows
+    _check_part_counts(
+        windows, part.partial_windows, first_start, last_end, part.seq_first, part.seq_last
     )
-    _check_measured(windows, measured_windows, ideal_cycle_s_min, ideal_cycle_s_max)
-    _check_sums(windows, measured_windows, overflowed, sums)
+    _check_part_digests(
+        windows,
+        part.config_digest_first,
+        part.config_digest_last,
+        part.config_digest_count,
+        part.config_digests,
+    )
+    _check_measured(windows, part.measured_windows, part.ideal_cycle_s_min, part.ideal_cycle_s_max)
+    _check_sums(windows, part.measured_windows, part.overflowed, sums)
 
 
 def _check_part_counts(
@@ -202,24 +228,41 @@ def _check_sums(
         )
 
 
-def check_day_seal(
-    *,
-    seq: int,
-    version: int,
-    supersedes: str | None,
-    index: int,
-    prev: str | None,
-    provenances: Sequence[str],
-    seq_lasts: Sequence[int],
-) -> None:
+class _SealPartFields(Protocol):
+    @property
+    def provenance(self) -> str: ...
+    @property
+    def seq_last(self) -> int: ...
+
+
+class DaySealFields(Protocol):
+    """What the seal rules read of a day seal, in either codec."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def supersedes(self) -> str | None: ...
+    @property
+    def index(self) -> int: ...
+    @property
+    def prev(self) -> str | None: ...
+    @property
+    def parts(self) -> Sequence[_SealPartFields]: ...
+
+
+def check_day_seal(seal: DaySealFields) -> None:
     """Raise :class:`FieldRule` naming the field if a day seal's chain fields contradict."""
-    if (supersedes is None) != (version == 1):
+    if (seal.supersedes is None) != (seal.version == 1):
         raise FieldRule("supersedes", "expected null for version 1 and a hash for later ones")
-    if (prev is None) != (index == 1):
+    if (seal.prev is None) != (seal.index == 1):
         raise FieldRule("prev", "expected null for index 1 and a hash for later ones")
+    provenances = [part.provenance for part in seal.parts]
     if any(a >= b for a, b in itertools.pairwise(provenances)):
         raise FieldRule("parts", "expected one part per provenance, sorted by provenance")
-    if seq_lasts and seq <= max(seq_lasts):
+    seq_last = max((part.seq_last for part in seal.parts), default=0)
+    if seal.seq <= seq_last:
         raise FieldRule(
-            "seq", f"{seq} is not after the seq {max(seq_lasts)} of the windows it seals"
+            "seq", f"{seal.seq} is not after the seq {seq_last} of the windows it seals"
         )

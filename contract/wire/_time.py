@@ -64,7 +64,7 @@ Timestamp = Annotated[
 ]
 
 
-_DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
+_DAY_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
 @functools.lru_cache(maxsize=1024)
