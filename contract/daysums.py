@@ -22,6 +22,7 @@ Comparison rules (docs/wire-contract.md, "Day seal"):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -120,12 +121,35 @@ def _window_sums(window: KpiWindow) -> dict[str, float | int | None]:
     return values
 
 
+#: The plain attributes of a DayAccumulator's state, as to_json writes them.
+_STATE = (
+    "device",
+    "provenance",
+    "windows",
+    "partial_windows",
+    "first_start_ms",
+    "last_end_ms",
+    "first_end_ms",
+    "config_digest_first",
+    "config_digest_last",
+    "seq_first",
+    "seq_last",
+    "sums",
+    "measured",
+    "ideal_cycle_s_min",
+    "ideal_cycle_s_max",
+)
+_SUM_NAMES = tuple(q.name for q in quantities.DAY_SUMS)
+
+
 class DayAccumulator:
     """The running figures of one (device, local day, provenance): O(log n) state.
 
     Windows must be added in ledger order, (seq, end, start) ascending: the Merkle leaves
     follow it (a late window, with a larger seq, only appends). Integer sums are exact Python
     ints (past int64 they become null in :func:`part_from`); float sums are added in this order.
+    Between batches the agent keeps it as :meth:`to_json` (about 1 KB) and resumes it with
+    :meth:`from_json`, so a late window or an import re-seals a day without its old windows.
     """
 
     def __init__(self) -> None:
@@ -149,6 +173,39 @@ class DayAccumulator:
         self.ideal_cycle_s_max: float | None = None
         self.frontier = merkle.Frontier()
         self._last_key: tuple[int, int, int] | None = None
+
+    def to_json(self) -> bytes:
+        """The running state as canonical JSON: the agent keeps it between batches (a
+        ``day_parts`` row). Floats round-trip exactly (shortest repr), ints are exact."""
+        state = {name: getattr(self, name) for name in _STATE}
+        state["config_digests"] = sorted(self.config_digests)
+        state["frontier"] = self.frontier.to_bytes().hex()
+        state["last_key"] = list(self._last_key) if self._last_key is not None else None
+        return canonical_bytes(state)
+
+    @classmethod
+    def from_json(cls, data: bytes) -> DayAccumulator:
+        """The accumulator :meth:`to_json` wrote; ValueError saying what is wrong otherwise."""
+        try:
+            state = json.loads(data)
+            accumulator = cls()
+            for name in _STATE:
+                setattr(accumulator, name, state[name])
+            accumulator.config_digests = set(state["config_digests"])
+            accumulator.frontier = merkle.Frontier.from_bytes(bytes.fromhex(state["frontier"]))
+            if state["last_key"] is not None:
+                seq, end_ms, start_ms = (int(value) for value in state["last_key"])
+                accumulator._last_key = (seq, end_ms, start_ms)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"not a day accumulator's state: {exc}") from exc
+        if set(accumulator.sums) != set(_SUM_NAMES) or set(accumulator.measured) != set(_MEASURED):
+            raise ValueError("not a day accumulator's state: its sums or counts are not ours")
+        if accumulator.frontier.size != accumulator.windows:
+            raise ValueError(
+                f"not a day accumulator's state: {accumulator.windows} windows, "
+                f"{accumulator.frontier.size} Merkle leaves"
+            )
+        return accumulator
 
     def add_record(self, record: bytes, seq: int) -> None:
         """Add a window given as its canonical bytes (the outbox's stored record).

@@ -8,6 +8,7 @@ alarm, magnitudes from subnormals to 1e12), while an edit worth making is always
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -284,3 +285,54 @@ def test_a_millisecond_or_a_millisecond_of_run_time_in_a_1440_window_day_is_flag
     stretched = last.model_copy(update={"end": last.end + timedelta(milliseconds=1)})
     differences = compare(part, row_figures(part_from(_part([*windows[:-1], stretched]))))
     assert [d.field for d in differences] == ["last_end", "duration_s"]
+
+
+# -- the state the agent keeps between batches ------------------------------------------------
+
+
+@settings(max_examples=100)
+@given(_day_windows(), st.data())
+def test_a_part_kept_between_batches_seals_as_if_never_put_down(
+    windows: list[KpiWindow], data: st.DataObject
+) -> None:
+    cut = data.draw(st.integers(min_value=0, max_value=len(windows)), label="cut")
+    kept = DayAccumulator()
+    for seq, window in enumerate(windows[:cut], start=1):
+        kept.add(window, seq)
+    restored = DayAccumulator.from_json(kept.to_json())
+    assert restored.to_json() == kept.to_json()
+    for seq, window in enumerate(windows[cut:], start=cut + 1):
+        restored.add(window, seq)
+    whole = _part(windows)
+    assert restored.to_json() == whole.to_json()
+    assert part_from(restored) == part_from(whole)
+
+
+def test_a_restored_part_still_refuses_a_window_out_of_order() -> None:
+    restored = DayAccumulator.from_json(_accumulate_one(_window(1), 5).to_json())
+    with pytest.raises(ValueError, match="added after"):
+        restored.add(_window(2), 4)
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        (b"[]", "not a day accumulator's state"),
+        (b"{}", "not a day accumulator's state: 'device'"),
+        (b"not json", "not a day accumulator's state"),
+    ],
+)
+def test_a_state_that_is_not_ours_is_refused(state: bytes, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        DayAccumulator.from_json(state)
+
+
+def test_a_state_whose_tree_and_count_disagree_is_refused() -> None:
+    state = json.loads(_part([_window(0), _window(1)]).to_json())
+    state["windows"] = 3
+    with pytest.raises(ValueError, match="3 windows, 2 Merkle leaves"):
+        DayAccumulator.from_json(json.dumps(state).encode())
+    state = json.loads(_part([_window(0)]).to_json())
+    del state["sums"]["run_s"]
+    with pytest.raises(ValueError, match="its sums or counts are not ours"):
+        DayAccumulator.from_json(json.dumps(state).encode())
