@@ -148,7 +148,7 @@ class DayAccumulator:
     Windows must be added in ledger order, (seq, end, start) ascending: the Merkle leaves
     follow it (a late window, with a larger seq, only appends). Integer sums are exact Python
     ints (past int64 they become null in :func:`part_from`); float sums are added in this order.
-    Between batches the agent keeps it as :meth:`to_json` (about 1 KB) and resumes it with
+    Between batches the agent keeps it as :meth:`to_json` (1.5 to 2 KB) and resumes it with
     :meth:`from_json`, so a late window or an import re-seals a day without its old windows.
     """
 
