@@ -12,9 +12,10 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
+from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collector.evidence.document import DeviceDayDoc
@@ -241,6 +242,10 @@ def test_float_tolerance_is_the_derived_bound_exactly() -> None:
 
 # -- properties --------------------------------------------------------------------------------
 
+# Timing is no property: the machine is shared, so neither hypothesis's per-example deadline
+# nor its slow-generation health check (both wall-clock checks) may fail these tests.
+UNTIMED: dict[str, Any] = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+
 _magnitudes = st.one_of(
     st.floats(min_value=0.0, max_value=1e-300),  # subnormals included
     st.floats(min_value=1e-300, max_value=1e12),
@@ -264,7 +269,7 @@ def _day_windows(draw: st.DrawFn) -> list[KpiWindow]:
     ]
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, **UNTIMED)
 @given(_day_windows(), st.randoms(use_true_random=False))
 def test_no_ledger_order_is_ever_flagged(windows: list[KpiWindow], rng: random.Random) -> None:
     shuffled = list(windows)
@@ -290,7 +295,7 @@ def test_a_millisecond_or_a_millisecond_of_run_time_in_a_1440_window_day_is_flag
 # -- the state the agent keeps between batches ------------------------------------------------
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, **UNTIMED)
 @given(_day_windows(), st.data())
 def test_a_part_kept_between_batches_seals_as_if_never_put_down(
     windows: list[KpiWindow], data: st.DataObject

@@ -8,7 +8,7 @@ copied as hex. The properties hold the frontier and the proofs to the recursive 
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contract import merkle
@@ -307,8 +307,11 @@ def test_a_leaf_hash_of_the_wrong_length_is_refused() -> None:
 # -- properties --------------------------------------------------------------------------------
 
 _ENTRIES = st.lists(st.binary(max_size=12), max_size=70)
+# No per-example deadline (a wall-clock assertion; the machine is shared).
+_UNTIMED = settings(deadline=None)
 
 
+@_UNTIMED
 @given(_ENTRIES)
 def test_the_frontier_root_is_the_recursive_mth_at_every_size(entries: list[bytes]) -> None:
     frontier = Frontier()
@@ -322,6 +325,7 @@ def test_the_frontier_root_is_the_recursive_mth_at_every_size(entries: list[byte
     assert Frontier.from_bytes(frontier.to_bytes()) == frontier
 
 
+@_UNTIMED
 @given(_ENTRIES.filter(bool), st.data())
 def test_every_inclusion_proof_verifies_and_no_flipped_bit_does(
     entries: list[bytes], data: st.DataObject
@@ -341,6 +345,7 @@ def test_every_inclusion_proof_verifies_and_no_flipped_bit_does(
         assert not verify_inclusion(leaf, other, len(entries), proof, tree_root)
 
 
+@_UNTIMED
 @given(_ENTRIES.filter(lambda e: len(e) >= 2), st.data())
 def test_every_consistency_proof_verifies_and_no_flipped_bit_does(
     entries: list[bytes], data: st.DataObject
@@ -357,6 +362,7 @@ def test_every_consistency_proof_verifies_and_no_flipped_bit_does(
         assert not verify_consistency(size1, len(entries), root1, root2, bad)
 
 
+@_UNTIMED
 @given(_ENTRIES.filter(lambda e: len(e) >= 2), st.data())
 def test_a_changed_leaf_inside_the_old_tree_breaks_consistency(
     entries: list[bytes], data: st.DataObject
