@@ -341,3 +341,24 @@ def test_a_state_whose_tree_and_count_disagree_is_refused() -> None:
     del state["sums"]["run_s"]
     with pytest.raises(ValueError, match="its sums or counts are not ours"):
         DayAccumulator.from_json(json.dumps(state).encode())
+
+
+def test_a_store_row_built_from_the_seal_compares_equal_field_by_field() -> None:
+    """The collector compares a DailyRow as is (dataclasses.asdict): the names line up."""
+    part = part_from(_part([_window(i, digest=(DIGEST_A, DIGEST_B)[i % 2]) for i in range(5)]))
+    identity: dict[str, Any] = {
+        "platform": "plat-a",
+        "enterprise": "ent-01",
+        "agent": "gw-01",
+        "device": "press-1",
+        "provenance": "measured",
+        "day": DAY.date(),
+        "tz": "Asia/Shanghai",
+    }
+    row = DailyRow(**identity, **row_figures(part))
+    assert compare(part, dataclasses.asdict(row)) == []
+    edited = dataclasses.replace(row, planned_s=row.planned_s + 1.0, config_digests=1)
+    assert [d.field for d in compare(part, dataclasses.asdict(edited))] == [
+        "config_digests",
+        "planned_s",
+    ]
