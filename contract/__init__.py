@@ -2,6 +2,9 @@
 
 - :mod:`contract.wire`: the wire contract (topics, messages, canonical bytes, signatures);
 - :mod:`contract.quantities`: the base quantities, once (name, unit, kind, how each combines);
+- :mod:`contract.merkle`: RFC 6962 Merkle trees (a day seal's commitment to its windows);
+- :mod:`contract.days`: the local day a window belongs to, one rule for every side;
+- :mod:`contract.daysums`: a device-day's sums for a day seal, and comparing a row with them;
 - :mod:`contract.configfile`: configuration-like files (YAML 1.2 with line marks, ``${VAR}``,
   every problem as ``file:line key.path: got X, expected Y``) for the agent's configuration,
   the collector's, the implementation plan and the simulator's plant;

@@ -24,6 +24,7 @@ __all__ = [
     "BASE_QUANTITIES",
     "BASE_TIMES",
     "COUNTS",
+    "DAY_SUMS",
     "QUALITY_QUANTITIES",
     "REFERENCE",
     "STATE_TIMES",
@@ -36,8 +37,9 @@ __all__ = [
     "by_name",
 ]
 
-#: s: seconds; parts: produced items; kWh: electrical energy; count: events or samples.
-Unit = Literal["s", "parts", "kWh", "count"]
+#: s: seconds; parts: produced items; kWh: electrical energy; count: events or samples;
+#: ms: milliseconds (a day seal's exact duration).
+Unit = Literal["s", "parts", "kWh", "count", "ms"]
 #: The wire type and the InfluxDB field kind (a field's kind never changes: docs/storage.md).
 Kind = Literal["float", "integer"]
 #: How windows combine over time and devices: summed, or kept as the day's min and max.
@@ -145,6 +147,25 @@ STORED_SUMS: tuple[Quantity, ...] = (
         "ideal_cycle_s x (total_count - unobserved_count): the performance numerator",
     ),
     _seconds("duration_s", "end - start: summed, the time the day's windows cover", optional=False),
+)
+
+#: What a day seal sums per (device, day, provenance) (``contract.wire.DaySums``,
+#: :mod:`contract.daysums`): the store's summable fields in their order (base quantities,
+#: the stored sums, quality), with the duration as exact integer milliseconds where the store
+#: keeps float seconds (``duration_s`` is compared against ``duration_ms / 1000``).
+#: tests/contract/test_quantities.py holds it to ``collector.store.schema.SUMMABLE_FIELDS``.
+DAY_SUMS: tuple[Quantity, ...] = (
+    *BASE_QUANTITIES,
+    *(q for q in STORED_SUMS if q.name != "duration_s"),
+    Quantity(
+        "duration_ms",
+        "ms",
+        "integer",
+        "sum",
+        False,
+        "end - start in milliseconds, summed exactly: the time the day's windows cover",
+    ),
+    *QUALITY_QUANTITIES,
 )
 
 #: The KpiWindow fields that add up over time and devices, in wire order.

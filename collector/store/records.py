@@ -17,6 +17,7 @@ from typing import Any
 from collector.store.lines import FieldValue, encode_series
 from collector.store.schema import KPI_WINDOW, QUALITY_FIELDS, TAG_KEYS, WINDOW_FIELDS, FieldKind
 from contract import wire
+from contract.daysums import ideal_count_s as _ideal_count_s
 
 __all__ = [
     "WindowRecord",
@@ -94,17 +95,6 @@ def window_fields(record: WindowRecord) -> dict[str, FieldValue | None]:
     fields["seq"] = record.seq
     fields["window_start_ms"] = _moment_ms(window.start)
     return fields
-
-
-def _ideal_count_s(window: wire.KpiWindow | wire.ReceivedWindow) -> float | None:
-    """The performance numerator: ideal cycle x the parts counted in observed time.
-
-    Parts first counted after comm loss (``unobserved_count``) were made in time no state was
-    known for, so they have no run time to be compared with (docs/kpi.md).
-    """
-    if window.ideal_cycle_s is None or window.total_count is None:
-        return None
-    return window.ideal_cycle_s * (window.total_count - (window.unobserved_count or 0))
 
 
 def window_line(record: WindowRecord) -> str:

@@ -8,7 +8,9 @@ the day plus counts, first start, last end and the day's ideal-cycle range.
 Windows are timestamped at their END, so a day holds the windows whose end is in
 ``(local midnight, next local midnight]``: a window ending exactly at midnight is the last of
 the day before, and an imported per-day row ``[00:00, 24:00)`` belongs to its own day. The
-queries say ``time > start AND time <= end`` for exactly that reason.
+queries say ``time > start AND time <= end`` for exactly that reason. That day rule
+(:func:`day_of`, :func:`day_bounds`, :func:`zone`) lives in :mod:`contract.days`, shared with
+the agent's day seals, and is re-exported here.
 
 Recomputing a day reads only that day's raw windows and writes the same point again
 (idempotent), so a late window refreshes its own day and no other.
@@ -19,9 +21,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collector.store.influxql import quote_identifier, quote_literal, time_literal
 from collector.store.lines import FieldValue, encode_line
@@ -34,6 +35,7 @@ from collector.store.schema import (
     TAG_KEYS,
     FieldKind,
 )
+from contract.days import day_bounds, day_of, zone
 
 __all__ = [
     "DailyRow",
@@ -74,26 +76,6 @@ class DayGroup:
     day: date
     tz: str
     devices: tuple[str, ...]
-
-
-def zone(name: str) -> ZoneInfo:
-    """The IANA zone ``name``; ValueError if this machine's tz database does not know it."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r}: expected an IANA name") from exc
-
-
-def day_of(end: datetime, tz: ZoneInfo) -> date:
-    """The local day a window ending at ``end`` belongs to: the day of ``end - 1 ms``."""
-    return (end - timedelta(milliseconds=1)).astimezone(tz).date()
-
-
-def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """(local midnight starting ``day``, the next local midnight), as UTC datetimes."""
-    start = datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz).astimezone(UTC)
-    return start, end
 
 
 def affected_days(records: Iterable[WindowRecord], zones: Mapping[str, str]) -> set[DayKey]:

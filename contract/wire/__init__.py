@@ -23,17 +23,29 @@ Error tree (all carry ``code`` for the collector's quarantine and ``field`` wher
 
 Rooms (private modules; use this face): ``_limits`` (version, sizes, ranges), ``_errors``,
 ``_topics`` (identifiers and topics), ``_time`` (the wire's timestamps), ``_messages`` (the
-models), ``_rules`` (the window's cross-field rules), ``_canonical`` (canonical bytes),
+models), ``_day_seal`` (the day seal's models), ``_rules`` (cross-field rules of a window and
+a day seal), ``_canonical`` (canonical bytes),
 ``_signing`` (keys, sealing, verifying), ``_codec`` (the compiled codec: msgspec Structs of a
 received message, the collector's hot path), ``_decode`` (bytes to a validated message).
 """
 
-from contract.wire._canonical import canonical_bytes, config_digest, encode
-from contract.wire._codec import ReceivedEnvelope, ReceivedStatus, ReceivedWindow
+from contract.wire._canonical import canonical_bytes, config_digest, day_seal_sha256, encode
+from contract.wire._codec import (
+    ReceivedDaySeal,
+    ReceivedEnvelope,
+    ReceivedStatus,
+    ReceivedWindow,
+)
+from contract.wire._day_seal import DaySeal, DaySealPart, DaySums
 from contract.wire._decode import _decode_canonical as _decode_canonical
 from contract.wire._decode import _load_json as _load_json
 from contract.wire._decode import _validate as _validate
-from contract.wire._decode import decode_envelope, decode_status, decode_windows
+from contract.wire._decode import (
+    decode_day_seal,
+    decode_envelope,
+    decode_status,
+    decode_windows,
+)
 from contract.wire._errors import (
     BadSignature,
     BadTopic,
@@ -58,6 +70,7 @@ from contract.wire._messages import SUMMED_FIELDS, DataQuality, Envelope, KpiWin
 from contract.wire._signing import (
     public_key_from_text,
     public_key_text,
+    seal_day_seal,
     seal_envelope,
     seal_envelope_bytes,
     seal_status,
@@ -66,11 +79,14 @@ from contract.wire._signing import (
 )
 from contract.wire._time import format_timestamp, parse_timestamp
 from contract.wire._topics import (
+    DAY_SEALS_FILTER,
     IDENTIFIER_PATTERN,
     STATUS_FILTER,
     TOPIC_ROOT,
     WINDOWS_FILTER,
     TopicAddress,
+    TopicKind,
+    day_seals_topic,
     parse_topic,
     shared_filter,
     status_topic,
@@ -84,6 +100,7 @@ from contract.wire._topics import (
 
 __all__ = [
     "CONFIG_DIGEST_PATTERN",
+    "DAY_SEALS_FILTER",
     "IDENTIFIER_PATTERN",
     "MAX_MESSAGE_BYTES",
     "MAX_RECORDS",
@@ -96,21 +113,29 @@ __all__ = [
     "BadSignature",
     "BadTopic",
     "DataQuality",
+    "DaySeal",
+    "DaySealPart",
+    "DaySums",
     "Envelope",
     "InvalidMessage",
     "KpiWindow",
     "NotCanonical",
     "NotJson",
+    "ReceivedDaySeal",
     "ReceivedEnvelope",
     "ReceivedStatus",
     "ReceivedWindow",
     "StatusMessage",
     "TooLarge",
     "TopicAddress",
+    "TopicKind",
     "UnsupportedVersion",
     "WireError",
     "canonical_bytes",
     "config_digest",
+    "day_seal_sha256",
+    "day_seals_topic",
+    "decode_day_seal",
     "decode_envelope",
     "decode_status",
     "decode_windows",
@@ -120,6 +145,7 @@ __all__ = [
     "parse_topic",
     "public_key_from_text",
     "public_key_text",
+    "seal_day_seal",
     "seal_envelope",
     "seal_envelope_bytes",
     "seal_status",

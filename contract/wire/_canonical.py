@@ -1,4 +1,4 @@
-"""Canonical JSON, the bytes a message is signed and sent as, and the config digest."""
+"""Canonical JSON, the bytes a message is signed and sent as, the config digest, a seal's hash."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the models call canonical_bytes to sign: only their types are needed here
+    from contract.wire._day_seal import DaySeal
     from contract.wire._messages import Envelope, StatusMessage
 
 
@@ -20,7 +21,7 @@ def canonical_bytes(value: object) -> bytes:
     ).encode("utf-8")
 
 
-def encode(message: Envelope | StatusMessage) -> bytes:
+def encode(message: Envelope | StatusMessage | DaySeal) -> bytes:
     """The bytes to publish for a sealed message."""
     return canonical_bytes(message.model_dump(mode="json"))
 
@@ -28,3 +29,12 @@ def encode(message: Envelope | StatusMessage) -> bytes:
 def config_digest(config_text: bytes) -> str:
     """``sha256:<hex>`` of an agent's effective configuration, carried in every window."""
     return "sha256:" + hashlib.sha256(config_text).hexdigest()
+
+
+def day_seal_sha256(raw: bytes) -> str:
+    """A day seal's hash: SHA-256 of its whole published bytes, ``sig`` included, in hex.
+
+    What ``prev``, ``supersedes``, the registry and a bundle use to name a seal: it commits to
+    the exact artifact a reviewer holds, signature and all.
+    """
+    return hashlib.sha256(raw).hexdigest()

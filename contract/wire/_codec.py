@@ -38,14 +38,23 @@ from contract.wire._limits import (
     CONFIG_DIGEST_PATTERN,
     MAX_COUNT,
     MAX_ENERGY_KWH,
+    MAX_PART_DIGESTS,
     MAX_RECORDS,
+    MAX_SEAL_PARTS,
     MAX_SEQ,
     MAX_TEXT,
     MAX_WINDOW_S,
+    SHA256_HEX_PATTERN,
     WIRE_VERSION,
+    ZONE_PATTERN,
 )
-from contract.wire._rules import check_window_times
-from contract.wire._time import format_timestamp, parse_timestamp
+from contract.wire._rules import (
+    MEASURED_QUANTITIES,
+    check_day_part,
+    check_day_seal,
+    check_window_times,
+)
+from contract.wire._time import format_timestamp, parse_day, parse_timestamp
 from contract.wire._topics import IDENTIFIER_PATTERN
 
 
@@ -56,6 +65,8 @@ def _anchored(pattern: str) -> str:
 
 _IDENTIFIER_RE = re.compile(_anchored(IDENTIFIER_PATTERN))
 _DIGEST_RE = re.compile(_anchored(CONFIG_DIGEST_PATTERN))
+_SHA256_RE = re.compile(_anchored(SHA256_HEX_PATTERN))
+_ZONE_RE = re.compile(_anchored(ZONE_PATTERN))
 
 # The range of each unit of contract.quantities (the pydantic models say the same per field).
 _RANGES: dict[str, msgspec.Meta] = {
@@ -234,9 +245,111 @@ class ReceivedStatus(_ReceivedSigned, frozen=True, forbid_unknown_fields=True, k
         _digest(self.config_digest)
 
 
+# --- the day seal -------------------------------------------------------------------------
+
+# A day's sums: non-negative, finite (JSON has no other floats), integers within int64.
+_SUM_RANGES: dict[str, msgspec.Meta] = {
+    "float": msgspec.Meta(ge=0),
+    "integer": msgspec.Meta(ge=0, le=MAX_COUNT),
+}
+_COUNT = _RANGES["count"]
+_SEQ = msgspec.Meta(ge=1, le=MAX_SEQ)
+
+
+def _sum_field(quantity: Quantity) -> tuple[str, Any]:
+    python_type = float if quantity.kind == "float" else int
+    annotated: Any = Annotated[python_type, _SUM_RANGES[quantity.kind]]
+    # An integer sum is null past int64 (named in ``overflowed``); exact milliseconds never are.
+    nullable = quantity.optional or (quantity.kind == "integer" and quantity.name != "duration_ms")
+    return quantity.name, annotated | None if nullable else annotated
+
+
+def _sha256_hex(text: str | None, field: str) -> None:
+    if text is not None and not _SHA256_RE.match(text):
+        raise ValueError(f"{field}: {text[:80]!r} is not a SHA-256 in lower-case hex")
+
+
+class ReceivedDaySealPart(_Message, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A :class:`DaySealPart` as received (times as wire text); ``sums`` from the quantities."""
+
+    provenance: Literal["imported", "measured"]
+    windows: Annotated[int, msgspec.Meta(ge=1, le=MAX_COUNT)]
+    partial_windows: Annotated[int, _COUNT]
+    first_start: str
+    last_end: str
+    seq_first: Annotated[int, _SEQ]
+    seq_last: Annotated[int, _SEQ]
+    config_digest_first: str
+    config_digest_last: str
+    config_digest_count: Annotated[int, msgspec.Meta(ge=1, le=MAX_COUNT)]
+    config_digests: Annotated[list[str], msgspec.Meta(min_length=1, max_length=MAX_PART_DIGESTS)]
+    measured_windows: Annotated[
+        dict[str, Annotated[int, _COUNT]], msgspec.Meta(max_length=len(MEASURED_QUANTITIES))
+    ]
+    ideal_cycle_s_min: Annotated[float, _REFERENCE_RANGE] | None
+    ideal_cycle_s_max: Annotated[float, _REFERENCE_RANGE] | None
+    overflowed: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=64)]],
+        msgspec.Meta(max_length=len(quantities.DAY_SUMS)),
+    ]
+    merkle_root: str
+
+    if TYPE_CHECKING:  # ``sums``, built from contract.quantities, unknown to a type checker
+
+        def __getattr__(self, name: str) -> Any: ...
+
+    def __post_init__(self) -> None:
+        for digest in (self.config_digest_first, self.config_digest_last, *self.config_digests):
+            _digest(digest)
+        _sha256_hex(self.merkle_root, "merkle_root")
+        sums = {q.name: getattr(self.sums, q.name) for q in quantities.DAY_SUMS}
+        check_day_part(self, _moment(self.first_start), _moment(self.last_end), sums)
+
+
+if TYPE_CHECKING:
+    _Part = ReceivedDaySealPart
+else:
+    _Sums = msgspec.defstruct(
+        "ReceivedDaySums", [_sum_field(q) for q in quantities.DAY_SUMS], **_STRUCT_OPTIONS
+    )
+    _Part = msgspec.defstruct(
+        "ReceivedDaySealPart",
+        [("sums", _Sums)],
+        bases=(ReceivedDaySealPart,),
+        **_STRUCT_OPTIONS,
+    )
+
+
+class ReceivedDaySeal(_ReceivedSigned, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A :class:`DaySeal` as received."""
+
+    kind: Literal["day_seal"]
+    seq: Annotated[int, _SEQ]
+    device: str
+    day: str
+    tz: Annotated[str, msgspec.Meta(max_length=64)]
+    version: Annotated[int, _SEQ]
+    supersedes: str | None
+    index: Annotated[int, _SEQ]
+    prev: str | None
+    dropped_windows: Annotated[int, _COUNT]
+    parts: Annotated[list[_Part], msgspec.Meta(min_length=1, max_length=MAX_SEAL_PARTS)]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _identifier(self.device)
+        parse_day(self.day)
+        if not _ZONE_RE.match(self.tz):
+            raise ValueError(f"tz: {self.tz[:80]!r} is not an IANA zone name")
+        _sha256_hex(self.supersedes, "supersedes")
+        _sha256_hex(self.prev, "prev")
+        check_day_seal(self)
+
+
 _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
     ReceivedEnvelope: msgspec.json.Decoder(ReceivedEnvelope),
     ReceivedStatus: msgspec.json.Decoder(ReceivedStatus),
+    ReceivedDaySeal: msgspec.json.Decoder(ReceivedDaySeal),
 }
 _ENCODER = msgspec.json.Encoder(order="sorted")
 
@@ -258,20 +371,34 @@ def has_tiny_float(raw: bytes) -> bool:
     return False
 
 
-ReceivedT = TypeVar("ReceivedT", ReceivedEnvelope, ReceivedStatus)
+def has_negative_zero(raw: bytes) -> bool:
+    """Whether ``raw`` may hold ``-0.0`` as a member value: the exact path refuses those.
+
+    ``ge=0`` lets -0.0 through in both codecs, but InfluxDB's JSON writes it ``-0``, read back
+    as the integer 0: a stored window would no longer rebuild to the bytes its seal committed
+    to. Inside free text the quote before it is escaped, so a false alarm only sends the
+    message the exact way, which accepts it.
+    """
+    return b'":-0.0' in raw
+
+
+ReceivedT = TypeVar("ReceivedT", ReceivedEnvelope, ReceivedStatus, ReceivedDaySeal)
 
 
 def decode_compiled(kind: type[ReceivedT], raw: bytes) -> ReceivedT | None:
     """The message ``raw`` encodes if it is valid and canonical, else None; never raises.
 
-    None also for a valid message holding a float below 1e-4 (:func:`has_tiny_float`): the
-    exact path decides those. The caller checks the size limit first.
+    None also for a valid message holding a float below 1e-4 (:func:`has_tiny_float`) or
+    ``-0.0`` (:func:`has_negative_zero`): the exact path decides those. The caller checks the
+    size limit first.
     """
     try:
         message: ReceivedT = _DECODERS[kind].decode(raw)
     except (msgspec.DecodeError, ValueError, RecursionError):  # ValidationError is a DecodeError
         return None
-    if message.v != WIRE_VERSION or _ENCODER.encode(message) != raw or has_tiny_float(raw):
+    if message.v != WIRE_VERSION or _ENCODER.encode(message) != raw:
+        return None
+    if has_tiny_float(raw) or has_negative_zero(raw):
         return None
     return message
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import msgspec
@@ -10,12 +11,15 @@ from pydantic import ValidationError
 
 from contract.wire._canonical import encode
 from contract.wire._codec import (
+    ReceivedDaySeal,
     ReceivedEnvelope,
     ReceivedStatus,
     decode_accepted,
     decode_compiled,
+    has_negative_zero,
     has_tiny_float,
 )
+from contract.wire._day_seal import DaySeal, MessageT
 from contract.wire._errors import (
     FieldRule,
     InvalidMessage,
@@ -26,7 +30,7 @@ from contract.wire._errors import (
     WireError,
 )
 from contract.wire._limits import MAX_MESSAGE_BYTES, WIRE_VERSION
-from contract.wire._messages import Envelope, MessageT, StatusMessage
+from contract.wire._messages import Envelope, StatusMessage
 
 
 def _refuse_constant(name: str) -> float:
@@ -71,12 +75,35 @@ def _field_path(loc: tuple[int | str, ...], rule: object) -> str:
     return path or "message"
 
 
+def _negative_zero(value: object, loc: tuple[int | str, ...] = ()) -> tuple[int | str, ...] | None:
+    """Where ``value`` (parsed JSON) holds -0.0, or None."""
+    if isinstance(value, float):
+        return loc if value == 0 and math.copysign(1.0, value) < 0 else None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        found = _negative_zero(item, (*loc, key))
+        if found is not None:
+            return found
+    return None
+
+
 def _validate(model: type[MessageT], value: dict[str, Any]) -> MessageT:
     version = value.get("v")
     if version != WIRE_VERSION or isinstance(version, bool):
         raise UnsupportedVersion(
             f"got {str(version)[:20]!r}, this side speaks v={WIRE_VERSION}", field="v"
         )
+    where = _negative_zero(value)
+    if where is not None:
+        # InfluxDB's JSON writes -0.0 as -0, read back as the integer 0: a stored window would
+        # no longer rebuild to its signed bytes (docs/wire-contract.md).
+        raise InvalidMessage("-0.0 is not a wire number: send 0.0", field=_field_path(where, None))
     try:
         return model.model_validate(value)
     except ValidationError as exc:
@@ -106,6 +133,14 @@ def _decode_exact(model: type[MessageT], raw: bytes) -> MessageT:
     return message
 
 
+#: The compiled codec's twin of each model.
+_RECEIVED: dict[type[Any], type[Any]] = {
+    Envelope: ReceivedEnvelope,
+    StatusMessage: ReceivedStatus,
+    DaySeal: ReceivedDaySeal,
+}
+
+
 def _decode_canonical(model: type[MessageT], raw: bytes) -> MessageT | None:
     """The message ``raw`` encodes if it is valid and canonical, else None; never raises.
 
@@ -114,13 +149,11 @@ def _decode_canonical(model: type[MessageT], raw: bytes) -> MessageT | None:
     only builds the model, with no second encoding. Anything else returns None and goes the
     exact way, which names the rule broken.
     """
-    checked = (
-        decode_compiled(ReceivedEnvelope, raw)
-        if model is Envelope
-        else decode_compiled(ReceivedStatus, raw)
-    )
+    checked = decode_compiled(_RECEIVED[model], raw)
     if checked is None:
-        if has_tiny_float(raw):  # msgspec writes those unlike Python: the exact path decides
+        # msgspec writes tiny floats unlike Python, and -0.0 is refused only by the exact path:
+        # a message holding either is decided there.
+        if has_tiny_float(raw) or has_negative_zero(raw):
             try:
                 return _decode_exact(model, raw)
             except WireError:
@@ -162,3 +195,12 @@ def decode_windows(raw: bytes | bytearray) -> ReceivedEnvelope:
 def decode_status(raw: bytes | bytearray) -> StatusMessage:
     """Parse and validate a status message; raise a :class:`WireError` naming the rule broken."""
     return _decode(StatusMessage, raw)
+
+
+def decode_day_seal(raw: bytes | bytearray) -> DaySeal:
+    """Parse and validate a day seal; raise a :class:`WireError` naming the rule broken.
+
+    Does not check the signature (:func:`verify` with the agent's registered key), nor that
+    its zone is the enterprise's or its chain is whole: those need the plan and the registry.
+    """
+    return _decode(DaySeal, raw)

@@ -22,3 +22,13 @@ MAX_TEXT = 500
 STATE_SUM_TOLERANCE_S = 1e-3
 
 CONFIG_DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
+
+#: A SHA-256 digest in lower-case hex: a day seal's ``prev``, ``supersedes`` and Merkle root.
+SHA256_HEX_PATTERN = r"^[0-9a-f]{64}$"
+#: An IANA time zone name (``Asia/Shanghai``, ``America/Argentina/Buenos_Aires``, ``UTC``):
+#: checked for form only, so a reviewer's machine without a zone database still reads seals.
+ZONE_PATTERN = r"^[A-Za-z][A-Za-z0-9_+-]{0,30}(/[A-Za-z0-9_+-]{1,30}){0,3}$"
+#: Most distinct config digests a day seal part lists (it counts them all).
+MAX_PART_DIGESTS = 100
+#: Most parts in a day seal: one per provenance (measured, imported).
+MAX_SEAL_PARTS = 2

@@ -1,13 +1,14 @@
-"""The wire's messages: a device's KPI window, and the two signed messages that carry them.
+"""The wire's messages: a device's KPI window, and the signed messages that carry them.
 
 Models only: they validate fields and cross-field rules; :mod:`contract.wire._decode` turns
-bytes into them, :mod:`contract.wire._signing` seals and verifies them.
+bytes into them, :mod:`contract.wire._signing` seals and verifies them. The day seal, which
+shares the signed header, is :mod:`contract.wire._day_seal`'s.
 """
 
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -147,7 +148,3 @@ class StatusMessage(_Signed):
     outbox_depth: Count
     outbox_full: bool = False
     last_error: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
-
-
-#: A sealed message of either kind, for the functions that seal or decode both.
-MessageT = TypeVar("MessageT", Envelope, StatusMessage)

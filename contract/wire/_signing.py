@@ -5,24 +5,25 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from contract.wire._canonical import canonical_bytes
-from contract.wire._codec import ReceivedEnvelope, ReceivedStatus
+from contract.wire._codec import ReceivedDaySeal, ReceivedEnvelope, ReceivedStatus
+from contract.wire._day_seal import DaySeal, DaySealPart, MessageT
 from contract.wire._errors import BadSignature
 from contract.wire._limits import MAX_RECORDS, MAX_SEQ, MAX_TEXT, WIRE_VERSION
-from contract.wire._messages import Envelope, KpiWindow, MessageT, StatusMessage
+from contract.wire._messages import Envelope, KpiWindow, StatusMessage
 from contract.wire._time import format_timestamp, utc_ms
 from contract.wire._topics import validate_identifier
 
 _PUBLIC_KEY_PREFIX = "ed25519:"
 
 #: A signed message, sealed here or received (the compiled codec's Structs).
-Signed = Envelope | StatusMessage | ReceivedEnvelope | ReceivedStatus
+Signed = Envelope | StatusMessage | DaySeal | ReceivedEnvelope | ReceivedStatus | ReceivedDaySeal
 
 
 def public_key_text(key: Ed25519PublicKey) -> str:
@@ -144,6 +145,47 @@ def seal_status(
     return _seal(StatusMessage, fields, key)
 
 
+def seal_day_seal(
+    *,
+    platform: str,
+    enterprise: str,
+    agent: str,
+    seq: int,
+    sent: datetime,
+    device: str,
+    day: date,
+    tz: str,
+    version: int,
+    supersedes: str | None,
+    index: int,
+    prev: str | None,
+    dropped_windows: int,
+    parts: Sequence[DaySealPart],
+    key: Ed25519PrivateKey,
+) -> DaySeal:
+    """Build and sign a day seal (``encode`` it to publish, ``day_seal_sha256`` of those bytes
+    to chain the next); raises pydantic ValidationError if a field is out of contract."""
+    fields = {
+        "kind": "day_seal",
+        "v": WIRE_VERSION,
+        "platform": platform,
+        "enterprise": enterprise,
+        "agent": agent,
+        "seq": seq,
+        "sent": sent,
+        "device": device,
+        "day": day,
+        "tz": tz,
+        "version": version,
+        "supersedes": supersedes,
+        "index": index,
+        "prev": prev,
+        "dropped_windows": dropped_windows,
+        "parts": list(parts),
+    }
+    return _seal(DaySeal, fields, key)
+
+
 def verify_received(raw: bytes | bytearray, message: Signed, key: Ed25519PublicKey) -> None:
     """:func:`verify` for ``message`` as just decoded from exactly ``raw``, without re-encoding.
 
@@ -151,8 +193,8 @@ def verify_received(raw: bytes | bytearray, message: Signed, key: Ed25519PublicK
     without the ``sig`` member: keys are sorted and ``sig`` is never first, and inside a JSON
     string a quote is escaped, so the member's text cannot occur in a value. This saves
     encoding every message a second time on the collector's hot path. ``message`` must be
-    what :func:`decode_envelope` / :func:`decode_windows` / :func:`decode_status` returned for
-    ``raw``. Raises
+    what :func:`decode_envelope` / :func:`decode_windows` / :func:`decode_status` /
+    :func:`decode_day_seal` returned for ``raw``. Raises
     BadSignature.
     """
     member = b',"sig":"' + message.sig.encode("ascii") + b'"'

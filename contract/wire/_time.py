@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer
@@ -62,3 +62,25 @@ Timestamp = Annotated[
     BeforeValidator(_to_utc_ms),
     PlainSerializer(format_timestamp, return_type=str),
 ]
+
+
+_DAY_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+
+
+@functools.lru_cache(maxsize=1024)
+def parse_day(text: str) -> date:
+    """A local day from its wire form ``YYYY-MM-DD``; ValueError for any other form."""
+    if not _DAY_RE.match(text):
+        raise ValueError(f"expected YYYY-MM-DD, got {text[:40]!r}")
+    return date.fromisoformat(text)
+
+
+def _to_day(value: object) -> object:
+    if isinstance(value, str):
+        return parse_day(value)
+    if isinstance(value, datetime):  # a datetime is a date too: refuse it, it is no day
+        raise ValueError("expected a date, got a datetime")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_to_day), PlainSerializer(date.isoformat, return_type=str)]

@@ -1,4 +1,8 @@
-"""Identifiers and MQTT topics: ``rv/v1/{platform}/{enterprise}/{agent}/{windows|status}``."""
+"""Identifiers and MQTT topics: ``rv/v1/{platform}/{enterprise}/{agent}/{kind}``.
+
+Kinds: ``windows`` (signed KPI window batches), ``status`` (retained birth and Last Will),
+``day_seals`` (signed day seals).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,11 @@ from contract.wire._errors import BadTopic
 TOPIC_ROOT = "rv/v1"
 WINDOWS_FILTER = f"{TOPIC_ROOT}/+/+/+/windows"
 STATUS_FILTER = f"{TOPIC_ROOT}/+/+/+/status"
+DAY_SEALS_FILTER = f"{TOPIC_ROOT}/+/+/+/day_seals"
+
+#: The kind of message a topic carries: its last level.
+TopicKind = Literal["windows", "status", "day_seals"]
+_KINDS: tuple[TopicKind, ...] = ("windows", "status", "day_seals")
 
 #: Platform, enterprise, agent and device ids: they become MQTT topic levels, InfluxDB tag values
 #: and file names, so only ASCII letters, digits, ``.``, ``_`` and ``-``; no ``/ + #``, no
@@ -39,7 +48,7 @@ class TopicAddress(BaseModel):
     platform: str
     enterprise: str
     agent: str
-    kind: Literal["windows", "status"]
+    kind: TopicKind
 
 
 def _topic(platform: str, enterprise: str, agent: str, kind: str) -> str:
@@ -59,7 +68,12 @@ def status_topic(platform: str, enterprise: str, agent: str) -> str:
     return _topic(platform, enterprise, agent, "status")
 
 
-def shared_filter(group: str, kind: Literal["windows", "status"]) -> str:
+def day_seals_topic(platform: str, enterprise: str, agent: str) -> str:
+    """``rv/v1/{platform}/{enterprise}/{agent}/day_seals``: signed day seals, QoS 1."""
+    return _topic(platform, enterprise, agent, "day_seals")
+
+
+def shared_filter(group: str, kind: TopicKind) -> str:
     """Shared-subscription filter ``$share/{group}/rv/v1/+/+/+/{kind}`` for collector replicas."""
     validate_identifier(group, what="group")
     return f"$share/{group}/{TOPIC_ROOT}/+/+/+/{kind}"
@@ -71,11 +85,12 @@ def parse_topic(topic: str) -> TopicAddress:
     if len(levels) != 6 or "/".join(levels[:2]) != TOPIC_ROOT:
         raise BadTopic(f"{topic[:200]!r} is not rv/v1/<platform>/<enterprise>/<agent>/<kind>")
     _, _, platform, enterprise, agent, kind = levels
-    if kind not in ("windows", "status"):
-        raise BadTopic(f"unknown message kind {kind[:40]!r}: expected windows or status")
+    known = next((k for k in _KINDS if k == kind), None)
+    if known is None:
+        raise BadTopic(f"unknown message kind {kind[:40]!r}: expected windows, status or day_seals")
     return TopicAddress(
         platform=validate_identifier(platform, what="platform"),
         enterprise=validate_identifier(enterprise, what="enterprise"),
         agent=validate_identifier(agent, what="agent"),
-        kind="windows" if kind == "windows" else "status",
+        kind=known,
     )

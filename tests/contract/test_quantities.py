@@ -27,6 +27,7 @@ from collector.store import schema as store_schema
 from contract import quantities, wire
 from contract.quantities import (
     BASE_QUANTITIES,
+    DAY_SUMS,
     QUALITY_QUANTITIES,
     REFERENCE,
     STORED_SUMS,
@@ -34,6 +35,7 @@ from contract.quantities import (
 )
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+_KIND = {"float": store_schema.FieldKind.FLOAT, "integer": store_schema.FieldKind.INTEGER}
 
 _BASE_NAMES = (
     "scheduled_s",
@@ -243,6 +245,24 @@ def test_the_wire_quality_carries_every_quality_quantity_in_order() -> None:
     problems = _problems(wire.DataQuality, wanted, frozenset())
     assert not problems, "\n".join(problems)
     assert list(wire.DataQuality.model_fields) == list(wanted)
+
+
+def test_day_sums_are_the_stores_summable_fields_with_exact_milliseconds() -> None:
+    f = store_schema.FieldKind.FLOAT
+    named = [
+        ("duration_s", f) if q.name == "duration_ms" else (q.name, _KIND[q.kind]) for q in DAY_SUMS
+    ]
+    assert named == list(store_schema.SUMMABLE_FIELDS.items())
+    assert quantities.by_name("duration_s").kind == "float"
+
+
+def test_the_day_seals_sums_carry_every_day_sum_in_order() -> None:
+    wanted = {q.name: _expected(q, in_a_day=True) for q in DAY_SUMS}
+    # Exact milliseconds never pass int64 (that is 290 million years of windows): never null.
+    wanted["duration_ms"] = (frozenset({int}), False)
+    problems = _problems(wire.DaySums, wanted, frozenset())
+    assert not problems, "\n".join(problems)
+    assert list(wire.DaySums.model_fields) == list(wanted)
 
 
 @pytest.mark.parametrize("cls", [DailyRow, DeviceDayDoc, DailySums], ids=lambda c: c.__name__)

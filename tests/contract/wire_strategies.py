@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import strategies as st
 
 from contract import wire
+from contract.daysums import DayAccumulator, part_from
 
 identifiers = st.from_regex(wire.IDENTIFIER_PATTERN, fullmatch=True)
 # Window starts anywhere from 2000 to 2100, on whole milliseconds, as the wire carries them.
@@ -79,5 +81,53 @@ def envelopes(draw: st.DrawFn, key: Ed25519PrivateKey) -> wire.Envelope:
         seq=draw(st.integers(min_value=1, max_value=wire.MAX_SEQ)),
         sent=draw(moments),
         records=draw(st.lists(kpi_windows(), min_size=1, max_size=4)),
+        key=key,
+    )
+
+
+_ZONES = st.sampled_from(["Asia/Shanghai", "Europe/Berlin", "UTC", "America/Argentina/Salta"])
+_HASHES = st.binary(min_size=32, max_size=32).map(bytes.hex)
+
+
+@st.composite
+def day_seal_parts(
+    draw: st.DrawFn, provenance: Literal["measured", "imported"], seq: int
+) -> wire.DaySealPart:
+    """A part of 1-4 generated windows of one device, ledgered from envelope ``seq`` on."""
+    windows = draw(st.lists(kpi_windows(), min_size=1, max_size=4))
+    accumulator = DayAccumulator()
+    for window in sorted(windows, key=lambda w: (w.end, w.start)):
+        accumulator.add(
+            window.model_copy(update={"device": "press-1", "provenance": provenance}), seq
+        )
+        seq += draw(st.integers(min_value=0, max_value=3))
+    return part_from(accumulator)
+
+
+@st.composite
+def day_seals(draw: st.DrawFn, key: Ed25519PrivateKey) -> wire.DaySeal:
+    """A signed day seal of one or two generated parts; its chain fields as the rules want."""
+    provenances: list[Literal["measured", "imported"]] = draw(
+        st.sampled_from([["imported"], ["measured"], ["imported", "measured"]])
+    )
+    seq = draw(st.integers(min_value=1, max_value=10**9))
+    parts = [draw(day_seal_parts(provenance, seq)) for provenance in provenances]
+    version = draw(st.integers(min_value=1, max_value=5))
+    index = draw(st.integers(min_value=1, max_value=10**6))
+    return wire.seal_day_seal(
+        platform=draw(identifiers),
+        enterprise=draw(identifiers),
+        agent=draw(identifiers),
+        seq=max(part.seq_last for part in parts) + draw(st.integers(min_value=1, max_value=9)),
+        sent=draw(moments),
+        device="press-1",
+        day=draw(moments).date(),
+        tz=draw(_ZONES),
+        version=version,
+        supersedes=None if version == 1 else draw(_HASHES),
+        index=index,
+        prev=None if index == 1 else draw(_HASHES),
+        dropped_windows=draw(st.integers(min_value=0, max_value=10**6)),
+        parts=parts,
         key=key,
     )
