@@ -42,6 +42,7 @@ __all__ = [
     "always_scheduled",
     "complete_counts",
     "counter_delta",
+    "wire_float",
 ]
 
 #: Scheduled production intervals within ``[start, end)``, seconds since the epoch, in order.
@@ -422,7 +423,7 @@ class WindowBuilder:
             ideal_good_s = ideal * max(good - (unobserved_good or 0), 0)
 
         def state_s(state: MachineState) -> float | None:
-            return None if states is None else round(states.get(state, 0.0), 6)
+            return None if states is None else wire_float(states.get(state, 0.0), 6)
 
         scheduled_s = window.scheduled_within(window.start, window.end)
         return wire.KpiWindow(
@@ -434,8 +435,8 @@ class WindowBuilder:
             # than its aligned span. A start on an edge or a stop after one cuts nothing.
             partial=window.end - window.start < self.spec.window_s,
             config_digest=self.spec.config_digest,
-            scheduled_s=round(scheduled_s, 6),
-            planned_s=round(window.planned_s, 6),
+            scheduled_s=wire_float(scheduled_s, 6),
+            planned_s=wire_float(window.planned_s, 6),
             run_s=state_s(MachineState.RUNNING),
             idle_s=state_s(MachineState.IDLE),
             down_s=state_s(MachineState.DOWN),
@@ -444,7 +445,7 @@ class WindowBuilder:
             total_count=total,
             good_count=good,
             reject_count=reject,
-            energy_kwh=round(window.energy_kwh, 9) if self.spec.energy_source else None,
+            energy_kwh=wire_float(window.energy_kwh, 9) if self.spec.energy_source else None,
             ideal_good_s=ideal_good_s,
             unobserved_count=None if total is None else min(unobserved_total or 0, total),
             ideal_cycle_s=self.spec.ideal_cycle_s,
@@ -452,8 +453,8 @@ class WindowBuilder:
                 samples=window.samples,
                 missed_polls=window.missed_polls,
                 bad_values=window.bad_values,
-                comm_loss_s=round(window.comm_loss_s, 6),
-                scheduled_comm_loss_s=round(
+                comm_loss_s=wire_float(window.comm_loss_s, 6),
+                scheduled_comm_loss_s=wire_float(
                     min(window.scheduled_comm_loss_s, window.comm_loss_s, scheduled_s), 6
                 ),
                 counter_resets=window.counter_resets,
@@ -467,6 +468,16 @@ def _floor_ms(ts: float) -> float:
     # The 1-us nudge absorbs float noise (T0 + 0.05 is stored a hair below), so a time that is
     # meant to be on a millisecond is not floored to the one before.
     return math.floor(ts * 1000 + 1e-3) / 1000
+
+
+def wire_float(value: float, digits: int) -> float:
+    """``value`` rounded to ``digits`` decimals for the wire, never ``-0.0``.
+
+    A tiny negative float noise (-1e-12 s from subtracting edges) rounds to ``-0.0``, which the
+    wire refuses (InfluxDB would store it as ``-0`` and the window would no longer rebuild to
+    its signed bytes); adding ``0.0`` turns it into ``0.0`` and changes no other value.
+    """
+    return round(value, digits) + 0.0
 
 
 def _utc(ts: float) -> datetime:

@@ -22,7 +22,7 @@ from agent.config import DeviceConfig, Role, planned_seconds
 from agent.importing.errors import RefusedError, RowIssue
 from agent.importing.mapping import ImportMapping
 from agent.importing.rows import COUNT_ROLES, IntervalRow
-from agent.kpi import CounterSpec, KpiSpec, Sample, WindowBuilder, complete_counts
+from agent.kpi import CounterSpec, KpiSpec, Sample, WindowBuilder, complete_counts, wire_float
 from agent.samples import comm_loss_limit_s, kpi_spec
 from contract import quantities, wire
 
@@ -181,7 +181,7 @@ def _interval_window(row: IntervalRow, device: DeviceConfig, config_digest: str)
 
     def state_s(name: str) -> float | None:
         value = spent.get(name)
-        return None if value is None else round(value, 6)
+        return None if value is None else wire_float(value, 6)
 
     energy = row.amounts.get("energy_kwh")
     return wire.KpiWindow(
@@ -191,8 +191,8 @@ def _interval_window(row: IntervalRow, device: DeviceConfig, config_digest: str)
         provenance="imported",
         partial=False,
         config_digest=config_digest,
-        scheduled_s=round(scheduled, 6),
-        planned_s=round(planned, 6),
+        scheduled_s=wire_float(scheduled, 6),
+        planned_s=wire_float(planned, 6),
         run_s=state_s("run"),
         idle_s=state_s("idle"),
         down_s=state_s("down"),
@@ -201,7 +201,7 @@ def _interval_window(row: IntervalRow, device: DeviceConfig, config_digest: str)
         total_count=total,
         good_count=good,
         reject_count=reject,
-        energy_kwh=None if energy is None else round(energy, 9),
+        energy_kwh=None if energy is None else wire_float(energy, 9),
         # A report row has no comm loss: every part is in observed time (docs/kpi.md).
         ideal_good_s=None
         if device.ideal_cycle_s is None or good is None

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.config.tags import MachineState
-from agent.kpi import CounterSpec, KpiSpec, Sample, WindowBuilder, counter_delta
+from agent.kpi import CounterSpec, KpiSpec, Sample, WindowBuilder, counter_delta, wire_float
 from contract import wire
 
 R, IDLE, D, OFF, P = (
@@ -409,3 +409,10 @@ def test_an_ideal_cycle_set_too_long_still_shows_across_a_gap() -> None:
     # The press really makes a part every 2 s; its ideal cycle configured as 2.6 s (30 % long)
     # makes every observed window beat the "ideal", gap or no gap.
     assert _performance(_gap_windows(ideal_cycle_s=2.6)) > 1.25
+
+
+def test_float_noise_below_zero_is_sent_as_zero_never_as_minus_zero() -> None:
+    # The wire refuses -0.0 (an InfluxDB round trip would not give back the signed bytes).
+    assert str(round(-1e-12, 6)) == "-0.0"  # what plain rounding would have sent
+    assert str(wire_float(-1e-12, 6)) == "0.0"
+    assert wire_float(1.23456789, 6) == 1.234568 and wire_float(0.0, 9) == 0.0
