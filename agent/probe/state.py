@@ -92,7 +92,7 @@ def probe_state(
     if not samples:
         _say(console, f"{device_id}: no usable reading of {tag.name}; check-config shows why")
         return EXIT_DEVICE_FAILED
-    suggestion = suggest_thresholds(samples, interval_s)
+    suggestion = suggest_thresholds(samples, interval_s, device.poll_interval_s)
     _print_histogram(console, samples, tag.unit)
     _say(console, suggestion.advice)
     if suggestion.transient_count:

@@ -20,7 +20,9 @@ machine through off, idle and running; this module turns those readings into thr
   below its edge: still inside the gap, so noise never flaps). ``implausible_above`` is 10 x
   the highest class mean (the config's own default factor, ``IMPLAUSIBLE_FACTOR``).
 - **Dwell above the inrush.** ``min_dwell_s`` = max(3 x the reading interval, 2 x the longest
-  excursion seen), rounded up to a whole second: an inrush never confirms a state.
+  excursion seen, 2 x the device's ``poll_interval_s``), rounded up to a whole second: an
+  inrush never confirms a state, and one noisy poll cannot switch it (the configuration warns
+  below two polls).
 
 Numbers are rounded to a step a tenth of the smaller gap's order of magnitude, so the printed
 block reads cleanly and its edges stay inside the gaps.
@@ -200,8 +202,11 @@ def _rounded(value: float, step: float) -> float:
     return round(round(value / step) * step, 10)
 
 
-def suggest_thresholds(samples: Sequence[Sample], interval_s: float) -> Suggestion:
-    """Thresholds for a ``state:`` level block from ``samples`` read every ``interval_s`` s.
+def suggest_thresholds(
+    samples: Sequence[Sample], interval_s: float, poll_interval_s: float = 0.0
+) -> Suggestion:
+    """Thresholds for a ``state:`` level block from ``samples`` read every ``interval_s`` s,
+    for a device polled every ``poll_interval_s``.
 
     See the module docstring for the method. Never raises: with fewer than three levels the
     suggestion's missing thresholds are None and ``advice`` says what to do.
@@ -210,7 +215,7 @@ def suggest_thresholds(samples: Sequence[Sample], interval_s: float) -> Suggesti
     flags = transients(ordered)
     lengths = _excursion_lengths(ordered, flags, interval_s)
     longest = max(lengths, default=0.0)
-    dwell = float(math.ceil(max(3 * interval_s, 2 * longest)))
+    dwell = float(math.ceil(max(3 * interval_s, 2 * longest, 2 * poll_interval_s)))
     steady = sorted(s.value for s, flag in zip(ordered, flags, strict=True) if not flag)
     levels = _levels(steady)
     seen = ", ".join(f"{level.mean:.3g} ({level.count} readings)" for level in levels) or "none"

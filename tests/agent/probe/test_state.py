@@ -117,10 +117,11 @@ def test_the_printed_block_pasted_into_the_config_passes_check_config(
     assert 0.36 < power["off_below"] - power["hysteresis"] < power["off_below"] < 2.89
     assert 3.11 < power["running_above"] - power["hysteresis"] < power["running_above"] < 9.0
     assert "(inrush?) left out of the levels" in output  # the 18-kW inrush: not a level
-    assert block["min_dwell_s"] >= 2  # twice the 1-s inrush seen
+    assert block["min_dwell_s"] == 10  # two polls (5 s) of the device, above 2 x the inrush
     pasted = write_config(tmp_path, {**device, "state": block})
     check_out, check_buffer = console()
     assert check_config(pasted, True, check_out, env={}) == EXIT_OK, check_buffer.getvalue()
+    assert "devices[0].state" not in check_buffer.getvalue()  # no warning about the block
 
 
 def test_an_unknown_device_is_a_usage_error(tmp_path: Path) -> None:

@@ -62,6 +62,8 @@ def test_without_the_inrush_the_dwell_is_three_intervals() -> None:
     suggestion = suggest_thresholds(off_idle_running(random.Random(2), None), INTERVAL_S)
     assert suggestion.transient_count == 0
     assert suggestion.min_dwell_s == 2.0  # ceil(3 x 0.5 s)
+    polled = suggest_thresholds(off_idle_running(random.Random(2), None), INTERVAL_S, 10.0)
+    assert polled.min_dwell_s == 20.0  # two polls of the device
     assert suggestion.running_above is not None
 
 
