@@ -276,7 +276,7 @@ def _print_probe(console: Console, probe: DeviceProbe) -> None:
             quality = f"{quality}: {reading.reason}"
         implausible = reading.tag in probe.implausible
         if implausible:
-            quality = "bad: implausible for state inference (see the state line below)"
+            quality = "bad: implausible level (see the inferred state)"
         latency = "-" if reading.latency_s is None else f"{reading.latency_s * 1000:.1f}"
         table.add_row(
             Text(reading.tag),
@@ -329,10 +329,11 @@ def _level_why(
         limits = f"expected -{level.hysteresis:g}..{level.implausible_limit:g}"
         shown = f"{value:g}" if isinstance(value, float) else str(value)
         return None, f"{name} {shown}: implausible, a bad value ({limits})"
+    unusable = f"{name}{'' if level.tag == name else f' (tag {level.tag})'}: no usable value"
     if reading is None or reading.quality is Quality.BAD or isinstance(value, bool):
-        return None, f"{name} ({level.tag}): no usable value"
+        return None, unusable
     if not isinstance(value, int | float):
-        return None, f"{name} ({level.tag}): no usable value"
+        return None, unusable
     number = float(value)
     unit = "kW" if name == "power" else "A"
     return number, f"{name} {number:.2f} {unit}: {_edges(level, number)}"

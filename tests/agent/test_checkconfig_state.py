@@ -133,13 +133,13 @@ def test_a_meter_serving_garbage_is_a_bad_reading_and_exit_3(
         power_row = line_of(output, "power ")
         if "implausible" in power_row:
             seen.add("implausible")
-            assert "bad: implausible for state inference" in power_row
+            assert "bad: implausible level (see the inferred state)" in power_row
             state_line = line_of(output, "inferred state:")
             assert "power 3.4e+35: implausible, a bad value (expected -0.5..60)" in state_line
         elif "decode error" in power_row:
             seen.add("nan")
             assert "bad: decode error: float32 register holds nan" in power_row
-            assert "power (power): no usable value" in output
+            assert "(power: no usable value; lamp true;" in output
         if seen == {"implausible", "nan"}:
             break
     assert seen == {"implausible", "nan"}
