@@ -4,7 +4,8 @@ The real simulator's retrofit machine (a power meter and a DI module, sim/retrof
 Modbus TCP, running once its warm-up is over; the agent's device for it has a ``state:`` block
 on its power and its run lamp. check-config prints the inferred state with why, warns when the
 lamp and the power disagree, and the simulator's ``meter-garbage`` fault (NaN, then 3.4e38 W) is
-a bad reading with exit code 3, never a traceback.
+a bad reading with exit code 3, never a traceback. The installers' example
+(deploy/agent/examples/press-power-meter-rtu.yaml) reads the simulator's kit over RTU as it is.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from tests.agent.probe.test_state import PLANT, the_plant
 
 pytestmark = pytest.mark.timeout(60)
 
+ROOT = Path(__file__).parents[2]
+EXAMPLE = ROOT / "deploy" / "agent" / "examples" / "press-power-meter-rtu.yaml"
+RETROFIT_PLANT = ROOT / "sim" / "examples" / "retrofit-plant.yaml"
 STATE = {
     "power": {"tag": "power", "off_below": 1.5, "running_above": 6.0, "hysteresis": 0.5},
     "run_signal": {"tag": "lamp", "running_when": True},
@@ -143,3 +147,30 @@ def test_a_meter_serving_garbage_is_a_bad_reading_and_exit_3(
         if seen == {"implausible", "nan"}:
             break
     assert seen == {"implausible", "nan"}
+
+
+def test_the_installers_example_reads_the_simulators_kit_over_rtu(tmp_path: Path) -> None:
+    link = tmp_path / "ttyRV0"
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("retrofit-sim")), "run", str(RETROFIT_PLANT),
+         "--rtu-pty", str(link), "--speed", "30", "--start", "2026-02-23T09:00:00+08:00",
+         "--log-level", "WARNING"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        json.loads(process.stdout.readline())
+        config = tmp_path / "agent.yaml"
+        config.write_text(EXAMPLE.read_text(encoding="utf-8").replace("/dev/ttyUSB0", str(link)))
+        buffer = io.StringIO()
+        console = Console(file=buffer, width=400, color_system=None)
+        code = check_config(config, False, console, env={})
+        output = buffer.getvalue()
+        assert code == EXIT_OK, output
+        assert "all 1 devices answered" in output
+        line = line_of(output, "old-press inferred state: ")
+        assert "power " in line and " kW: " in line and "; lamp " in line
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
