@@ -24,6 +24,9 @@ machine through off, idle and running; this module turns those readings into thr
   inrush never confirms a state, and one noisy poll cannot switch it (the configuration warns
   below two polls).
 
+A lowest level entirely below zero gives no block: power reads negative when a current
+transformer is reversed, and the configuration's edges must be positive.
+
 Numbers are rounded to a step a tenth of the smaller gap's order of magnitude, so the printed
 block reads cleanly and its edges stay inside the gaps.
 """
@@ -226,6 +229,12 @@ def suggest_thresholds(
         )
         if not levels:
             advice = "no usable readings; check the tag with check-config and probe again"
+        return Suggestion(levels, sum(flags), longest, None, None, None, None, dwell, advice)
+    if levels[0].high < 0:
+        advice = (
+            f"levels seen: {seen}; the lowest is below zero: a current transformer is reversed "
+            "or on the wrong phase. Fix the wiring (arrows towards the load) and probe again"
+        )
         return Suggestion(levels, sum(flags), longest, None, None, None, None, dwell, advice)
     gaps = [upper.low - lower.high for lower, upper in itertools.pairwise(levels)]
     step = _round_step(min(gaps))

@@ -102,3 +102,15 @@ def test_otsu_finds_the_exact_cuts_of_separated_clusters() -> None:
     values = sorted([0.0, 0.1, 0.2, 5.0, 5.1, 5.2, 5.3, 9.0, 9.1, 9.2])
     assert otsu_split(values, 3) == [(0, 3), (3, 7), (7, 10)]
     assert otsu_split(values[:5], 2) is None  # fewer than 3 readings a class
+
+
+def test_a_negative_level_gives_no_block_and_names_the_wiring() -> None:
+    rng = random.Random(6)
+    # A CT reversed on one phase of three: idle -1 kW, running -3.4 kW, off at 0.
+    samples = noisy(rng, 0.0, 20.0, 0.0) + [
+        Sample(s.ts, -s.value) for s in noisy(rng, 20.0, 20.0, 1.0) + noisy(rng, 40.0, 20.0, 3.4)
+    ]
+    suggestion = suggest_thresholds(samples, INTERVAL_S)
+    assert len(suggestion.levels) == 3
+    assert suggestion.off_below is None and suggestion.running_above is None
+    assert "current transformer is reversed" in suggestion.advice
