@@ -1,7 +1,7 @@
 """``retrofit-agent probe state`` against the real simulator's retrofit machine over Modbus TCP.
 
 The simulator runs a machine with no controller (a power meter and a DI module, sim/retrofit.py)
-at 10x: off (standby 0.3 kW) for a few wall seconds, then at the shift's start an inrush
+at 10x: off (standby 0.3 kW) for 12 wall seconds, then at the shift's start an inrush
 (6 x idle for 10 plant s = 1 wall s), idle (3 kW) for a 60-s warm-up (6 wall s), then running
 (about 10.2 kW). The probe watches its power meanwhile; the block it prints, pasted into the
 configuration, must pass check-config offline and put its edges between the levels.
@@ -50,9 +50,9 @@ machines:
       shifts: [{start: "07:00", end: "15:00"}]
 """
 SPEED = 10.0
-#: Wall seconds from the simulator's anchor to the shift start (plant 06:59:30 at the anchor).
-OFF_WALL_S = 30 / SPEED
-ANCHOR_DELAY_S = 5.0
+#: Wall seconds from the simulator's start to the shift start (plant 06:58:00 at the start):
+#: however long the simulator takes to come up under load (up to this), the probe sees off.
+OFF_WALL_S = 120 / SPEED
 
 
 def the_plant() -> PlantConfig:
@@ -60,10 +60,11 @@ def the_plant() -> PlantConfig:
 
 
 @pytest.fixture
-def simulator(tmp_path: Path) -> Iterator[tuple[str, int]]:
+def simulator(tmp_path: Path) -> Iterator[tuple[str, int, float]]:
+    """The simulator's Modbus address and the wall time its plant reaches the shift start."""
     plant_path = tmp_path / "plant.yaml"
     plant_path.write_text(PLANT)
-    anchor = time.time() + ANCHOR_DELAY_S
+    anchor = time.time()
     start = SHIFT_START.timestamp() - OFF_WALL_S * SPEED
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("retrofit-sim")), "run", str(plant_path),
@@ -76,7 +77,7 @@ def simulator(tmp_path: Path) -> Iterator[tuple[str, int]]:
         assert process.stdout is not None
         ready = json.loads(process.stdout.readline())
         host, port = ready["modbus"].rsplit(":", 1)
-        yield host, int(port)
+        yield host, int(port), anchor + OFF_WALL_S
     finally:
         process.terminate()
         process.communicate(timeout=10)
@@ -100,13 +101,15 @@ def console() -> tuple[Console, io.StringIO]:
 
 
 def test_the_printed_block_pasted_into_the_config_passes_check_config(
-    tmp_path: Path, simulator: tuple[str, int]
+    tmp_path: Path, simulator: tuple[str, int, float]
 ) -> None:
-    (device,) = agent_devices(the_plant(), modbus=simulator, opcua_endpoint=None)
+    host, port, shift_start_wall = simulator
+    (device,) = agent_devices(the_plant(), modbus=(host, port), opcua_endpoint=None)
     path = write_config(tmp_path, device)
     out, buffer = console()
     # From now (the simulator is up) to well into running: off, inrush, idle 6 s, running.
-    code = probe_state(path, "old-press", ANCHOR_DELAY_S + OFF_WALL_S + 12, 0.2, out)
+    seconds = shift_start_wall + 12 - time.time()
+    code = probe_state(path, "old-press", seconds, 0.2, out)
     output = buffer.getvalue()
     assert code == EXIT_OK, output
     block_text = output.split("paste under the device (replacing any state: block):\n", 1)[1]
