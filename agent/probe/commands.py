@@ -229,7 +229,10 @@ def state_command(
         str, typer.Option("--device", "-d", metavar="ID", help="The configured device to watch.")
     ],
     seconds: Annotated[
-        float, typer.Option("--seconds", help="Wall seconds to watch the machine for.")
+        float,
+        typer.Option(
+            "--seconds", help="Wall seconds to watch the machine for (at most 1200 readings)."
+        ),
     ] = 60.0,
     interval_s: Annotated[
         float, typer.Option("--interval", help="Wall seconds between readings.")

@@ -28,7 +28,11 @@ from .options import EXIT_DEVICE_FAILED, EXIT_OK, EXIT_USAGE
 from .quiet import quiet_logs
 from .thresholds import Sample, Suggestion, suggest_thresholds, transients
 
-__all__ = ["LevelTag", "level_tag", "probe_state", "state_block"]
+__all__ = ["MAX_READINGS", "LevelTag", "level_tag", "probe_state", "state_block"]
+
+#: Readings one probe may take: the threshold search is quadratic in them (1,200 take about a
+#: second under load; a minute at the default 0.5 s is 120).
+MAX_READINGS = 1200
 
 #: Values beyond this are garbage whatever the machine (the config's own limit on a level).
 _ABSURD = 1e9
@@ -65,6 +69,11 @@ def probe_state(
     if not (0 < interval_s <= seconds <= 3600):
         _say(console, f"--interval {interval_s:g} and --seconds {seconds:g}: expected "
              "0 < interval <= seconds <= 3600")  # fmt: skip
+        return EXIT_USAGE
+    if seconds / interval_s > MAX_READINGS:
+        _say(console, f"--seconds {seconds:g} / --interval {interval_s:g} is "
+             f"{seconds / interval_s:.0f} readings; expected at most {MAX_READINGS}: raise "
+             "--interval")  # fmt: skip
         return EXIT_USAGE
     try:
         config = load_config(config_path).config

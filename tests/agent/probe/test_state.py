@@ -144,3 +144,11 @@ def test_an_unreachable_device_fails_with_exit_3(tmp_path: Path) -> None:
         EXIT_DEVICE_FAILED
     )
     assert "no usable reading of power" in buffer.getvalue()
+
+
+def test_too_many_readings_is_a_usage_error(tmp_path: Path) -> None:
+    (device,) = agent_devices(the_plant(), modbus=("127.0.0.1", 1), opcua_endpoint=None)
+    out, buffer = console()
+    path = write_config(tmp_path, device)
+    assert probe_state(path, "old-press", 3600, 0.1, out) == EXIT_USAGE
+    assert "36000 readings; expected at most 1200: raise --interval" in buffer.getvalue()
