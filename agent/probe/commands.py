@@ -238,11 +238,13 @@ def state_command(
         float, typer.Option("--interval", help="Wall seconds between readings.")
     ] = 0.5,
 ) -> None:
-    """Watch a device's power (or current) while the machine runs through off, idle and running;
-    print a histogram and a state: block to paste (thresholds between the levels seen).
+    """Watch a device's power (or current) while the machine runs
+    through off, idle and running; print a histogram and a state: block
+    to paste (thresholds between the levels seen).
 
-    Exit codes: 0 readings taken (read the advice: fewer than three levels give a partial or no
-    block), 2 usage error or invalid configuration, 3 no usable reading.
+    Exit codes: 0 readings taken (fewer than three levels: a partial
+    block or none, and advice), 2 usage error or invalid configuration,
+    3 no usable reading.
     """
     from .state import probe_state
 
