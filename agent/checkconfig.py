@@ -5,14 +5,18 @@ Exit codes (also in ``docs/configuration.md``):
 - 0: the configuration is valid (and, online, every device answered with good values);
 - 1: the configuration has errors, all of them printed with file, line and key path;
 - 2: usage error: the file cannot be read (missing, a directory, binary, too large);
-- 3: online only: one or more devices unreachable or returning bad values.
+- 3: online only: one or more devices unreachable or returning bad values (a level reading a
+  ``state:`` block finds implausible, such as 3.4e38 W from a meter, is a bad value).
+
+Online, a device with a ``state:`` block also gets the state inferred from its one reading,
+with why, and a warning when its run signal and its level disagree.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +24,20 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from agent.config import AgentConfig, DeviceConfig, LoadedConfig, OpcUaDeviceConfig, load_config
+from agent.config import (
+    AgentConfig,
+    DeviceConfig,
+    LevelConfig,
+    LoadedConfig,
+    OpcUaDeviceConfig,
+    Role,
+    StateInferenceConfig,
+    load_config,
+)
 from agent.config.devices import ModbusRtuDeviceConfig, ModbusTcpDeviceConfig, S7DeviceConfig
 from agent.config.tags import KPI_ROLES
 from agent.errors import SourceError
+from agent.inference import StateInference, make_inference
 from agent.sources.base import Quality, Reading, Source
 from contract.configfile.console import print_issues
 from contract.configfile.yamlload import KeyPath, format_path
@@ -91,8 +105,10 @@ def check_config(
 
         source_factory = make_source
     probes = asyncio.run(_probe_all(loaded.config, source_factory))
-    for probe in probes:
+    for device, probe in zip(loaded.config.devices, probes, strict=True):
         _print_probe(console, probe)
+        if probe.error is None:
+            _print_inferred(console, device, probe.readings)
     failed = [probe.device_id for probe in probes if not probe.ok]
     if failed:
         console.print(
@@ -194,11 +210,14 @@ class DeviceProbe:
     device_id: str
     readings: tuple[Reading, ...]
     error: str | None
+    #: Level tags whose value is garbage for state inference (NaN, 3.4e38 from a meter).
+    implausible: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        """True when the device answered and every value is good."""
-        return self.error is None and all(r.quality is Quality.GOOD for r in self.readings)
+        """True when the device answered and every value is good (and plausible)."""
+        good = all(r.quality is Quality.GOOD for r in self.readings)
+        return self.error is None and good and not self.implausible
 
 
 def _probe_budget_s(device: DeviceConfig) -> float:
@@ -224,7 +243,9 @@ async def probe_device(device: DeviceConfig, source_factory: SourceFactory) -> D
         return DeviceProbe(device.id, (), f"{type(exc).__name__}: {exc}")
     finally:
         await _close_quietly(source, device.id)
-    return DeviceProbe(device.id, readings, None)
+    inference = make_inference(device)
+    implausible = () if inference is None else inference.classify_once(readings).bad_tags
+    return DeviceProbe(device.id, readings, None, implausible)
 
 
 async def _close_quietly(source: Source, device_id: str) -> None:
@@ -253,15 +274,115 @@ def _print_probe(console: Console, probe: DeviceProbe) -> None:
         quality = reading.quality.value
         if reading.reason:
             quality = f"{quality}: {reading.reason}"
+        implausible = reading.tag in probe.implausible
+        if implausible:
+            quality = "bad: implausible level (see the inferred state)"
         latency = "-" if reading.latency_s is None else f"{reading.latency_s * 1000:.1f}"
         table.add_row(
             Text(reading.tag),
             Text(_short(reading.raw)),
             Text(_short(reading.value)),
-            Text(quality, style="" if reading.quality is Quality.GOOD else "red"),
+            Text(quality, style="red" if implausible or reading.quality is Quality.BAD else ""),
             latency,
         )
     console.print(table)
+
+
+def _print_inferred(console: Console, device: DeviceConfig, readings: Sequence[Reading]) -> None:
+    """Print the state inferred from one set of ``readings`` and why; warn when the run
+    signal and the level disagree. Nothing for a device without a ``state:`` block."""
+    state = device.state
+    if state is None:
+        return
+    inferred = StateInference(state, device).classify_once(readings)
+    by_tag = {reading.tag: reading for reading in readings}
+    level_value, level_why = _level_why(state, by_tag, inferred.bad_tags)
+    signal_value, signal_why = _signal_why(state, by_tag)
+    reasons = [why for why in (level_why, signal_why) if why]
+    if state.counter is not None:
+        reasons.append("counter activity needs two polls")
+    if device.role_tag(Role.STATE) is not None:
+        reasons.append("the state tag wins while its value is usable")
+    reasons.append("one reading: min_dwell_s not applied")
+    shown = "none: nothing usable (comm loss)" if inferred.state is None else inferred.state.value
+    style = "red" if inferred.state is None or inferred.bad_tags else ""
+    console.print(
+        Text(f"{device.id} inferred state: {shown} ({'; '.join(reasons)})", style=style),
+        soft_wrap=True,
+    )
+    disagreement = _disagreement(state, level_value, signal_value)
+    if disagreement is not None:
+        console.print(Text(f"{device.id} warning: {disagreement}", style="yellow"), soft_wrap=True)
+
+
+def _level_why(
+    state: StateInferenceConfig, by_tag: Mapping[str, Reading], bad_tags: Sequence[str]
+) -> tuple[float | None, str]:
+    """The level's usable value (or None) and how it compares with the edges."""
+    level = state.level
+    if level is None:
+        return None, ""
+    name = state.level_name
+    reading = by_tag.get(level.tag)
+    value = None if reading is None else reading.value
+    if level.tag in bad_tags:
+        limits = f"expected -{level.hysteresis:g}..{level.implausible_limit:g}"
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        return None, f"{name} {shown}: implausible, a bad value ({limits})"
+    unusable = f"{name}{'' if level.tag == name else f' (tag {level.tag})'}: no usable value"
+    if reading is None or reading.quality is Quality.BAD or isinstance(value, bool):
+        return None, unusable
+    if not isinstance(value, int | float):
+        return None, unusable
+    number = float(value)
+    unit = "kW" if name == "power" else "A"
+    return number, f"{name} {number:.2f} {unit}: {_edges(level, number)}"
+
+
+def _edges(level: LevelConfig, value: float) -> str:
+    below = value < level.off_below
+    edges = [f"{'<' if below else '≥'} off_below {level.off_below:g}"]
+    if level.running_above is not None and not below:
+        above = value >= level.running_above
+        edges.append(f"{'≥' if above else '<'} running_above {level.running_above:g}")
+    return ", ".join(edges)
+
+
+def _signal_why(
+    state: StateInferenceConfig, by_tag: Mapping[str, Reading]
+) -> tuple[bool | None, str]:
+    """Whether the run signal says running (None: no signal or unusable) and how it reads."""
+    signal = state.run_signal
+    if signal is None:
+        return None, ""
+    reading = by_tag.get(signal.tag)
+    value = None if reading is None else reading.value
+    if reading is None or reading.quality is Quality.BAD or not isinstance(value, bool | int):
+        return None, f"{signal.tag}: no usable value"
+    shown = str(value).lower() if isinstance(value, bool) else str(value)
+    return value == signal.running_when, f"{signal.tag} {shown}"
+
+
+def _disagreement(
+    state: StateInferenceConfig, level_value: float | None, running: bool | None
+) -> str | None:
+    """A run signal and a level that cannot both be right, said with the likely causes."""
+    level, signal = state.level, state.run_signal
+    if level is None or signal is None or level_value is None or running is None:
+        return None
+    name = state.level_name
+    if running and level_value < level.off_below:
+        return (
+            f"{signal.tag} says running but {name} {level_value:.2f} is below off_below "
+            f"{level.off_below:g}: a clamp on the wrong phase or feed, or the wrong input?"
+        )
+    top = level.running_above
+    if not running and top is not None and level_value >= top:
+        return (
+            f"{name} {level_value:.2f} is at or above running_above {top:g} but {signal.tag} says "
+            "not running: the wrong input, or running_above too low?"
+        )
+    return None
 
 
 def _short(value: object) -> str:

@@ -4,6 +4,8 @@
 ``modbus_ranges`` parsing the arguments and ``modbus_tables`` drawing the tables),
 ``opcua`` (walk the node tree, draft a ``tags:`` block: ``probe_opcua``; with ``opcua_browse``
 walking the server and ``opcua_tags`` rendering the tree and ``tags_yaml``),
+``state`` (watch a configured device's power or current, suggest a ``state:`` block:
+``probe_state``; with ``thresholds`` choosing the levels and edges, pure),
 ``commands`` (the typer group, added to the CLI by :func:`register`) and ``options`` (defaults,
 exit codes). Only the light parts are re-exported here: importing ``modbus`` or ``opcua`` pulls
 in pymodbus or asyncua.

@@ -7,6 +7,7 @@ command should not pay.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -219,6 +220,37 @@ def s7_command(
     raise typer.Exit(code)
 
 
+@probe_app.command("state")
+def state_command(
+    config: Annotated[
+        Path, typer.Argument(metavar="CONFIG", help="The agent's configuration file.")
+    ],
+    device: Annotated[
+        str, typer.Option("--device", "-d", metavar="ID", help="The configured device to watch.")
+    ],
+    seconds: Annotated[
+        float,
+        typer.Option(
+            "--seconds", help="Wall seconds to watch the machine for (at most 1200 readings)."
+        ),
+    ] = 60.0,
+    interval_s: Annotated[
+        float, typer.Option("--interval", help="Wall seconds between readings.")
+    ] = 0.5,
+) -> None:
+    """Watch a device's power (or current) while the machine runs
+    through off, idle and running; print a histogram and a state: block
+    to paste (thresholds between the levels seen).
+
+    Exit codes: 0 readings taken (fewer than three levels: a partial
+    block or none, and advice), 2 usage error or invalid configuration,
+    3 no usable reading.
+    """
+    from .state import probe_state
+
+    raise typer.Exit(probe_state(config, device, seconds, interval_s, Console()))
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``probe`` command group (``probe modbus``, ``probe opcua``, ``probe s7``)."""
+    """Add the ``probe`` command group (``probe modbus``, ``opcua``, ``s7`` and ``state``)."""
     app.add_typer(probe_app, name="probe")
