@@ -123,6 +123,16 @@ EDGES = {
     ),
     "lone surrogate in sig": RAW.replace(b'"sig":"', b'"sig":"\\ud800'),
     "escaped solidus in sig": RAW.replace(b'"sig":"', b'"sig":"\\/'),
+    # An absent-is-null quantity: left out when null (RAW), written when known, never null.
+    "absent-is-null key written as null": RAW.replace(
+        b'"unobserved_count":null}', b'"unobserved_count":null,"unsampled_run_s":null}'
+    ),
+    "absent-is-null key with a value": RAW.replace(
+        b'"unobserved_count":null}', b'"unobserved_count":null,"unsampled_run_s":3.5}'
+    ),
+    "absent-is-null key out of order": RAW.replace(
+        b'"total_count":12,', b'"total_count":12,"unsampled_run_s":3.5,'
+    ),
 }
 
 
