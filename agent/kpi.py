@@ -213,6 +213,7 @@ class WindowBuilder:
         # Pieces of time held in a state other than running since the counters were last read,
         # (window, seconds) in time order: the run time a counter advance may have used.
         self._held_not_running: list[tuple[_Window, float]] = []
+        self._counting = bool(spec.counters)
         if resume_from is not None:  # the previous run may have ended mid-window (partial)
             self._window_at(resume_from).start = resume_from
 
@@ -342,7 +343,7 @@ class WindowBuilder:
             window.planned_s += scheduled
             return
         window.states[state] = window.states.get(state, 0.0) + length
-        if state is not MachineState.RUNNING and self.spec.counters:
+        if state is not MachineState.RUNNING and self._counting:
             self._held_not_running.append((window, length))
         if state is MachineState.RUNNING:
             window.planned_s += length
@@ -367,8 +368,9 @@ class WindowBuilder:
         return math.ceil(PRESET_RATE_FACTOR * elapsed / self.spec.ideal_cycle_s) + PRESET_SLACK
 
     def _count(self, sample: Sample, window: _Window) -> None:
-        deltas: dict[str, int] = {}
-        read, across_loss = False, False
+        pending = self._held_not_running  # held time a counter advance may have used
+        deltas: dict[str, int] | None = {} if pending else None
+        read = across_loss = False
         for role in _COUNTER_ROLES:
             spec = self.spec.counters.get(role)
             value: int | None = getattr(sample, role)
@@ -385,17 +387,18 @@ class WindowBuilder:
             delta, fault = counter_delta(
                 int(raw), value, spec.width_bits, self._max_plausible(since, sample.ts)
             )
-            deltas[role] = delta
             window.counts[role] = window.counts.get(role, 0) + delta
+            if deltas is not None:
+                deltas[role] = delta
             if self._comm_loss_s > lost_before:  # the parts were made (partly) while unobserved
                 window.unobserved[role] = window.unobserved.get(role, 0) + delta
                 across_loss = True
             if fault is not None:
                 window.counter_resets += 1
-        if deltas and not across_loss:
-            self._credit_unsampled_run(_parts_made(deltas))
-        if read:  # the held time before this read is settled, credited or not
-            self._held_not_running.clear()
+        if pending and read:  # the held time before this read is settled, credited or not
+            if deltas and not across_loss and any(deltas.values()):
+                self._credit_unsampled_run(_parts_made(deltas))
+            pending.clear()
         if self.spec.energy_source == "meter":
             self._meter(sample, window)
 
