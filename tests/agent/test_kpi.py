@@ -514,3 +514,19 @@ def test_honest_counts_never_exceed_run_time_plus_the_missed_bound(
     # that was neither (docs/kpi.md): at most one ideal cycle per running spell.
     starts = sum(1 for a, b in itertools.pairwise(samples) if a.state is not R and b.state is R)
     assert ideal * counted <= bound + ideal * (starts + 1) + 1e-6
+
+
+def test_held_time_waits_for_a_readable_counter_while_its_windows_are_open() -> None:
+    # Idle at 0, idle at 600 with the counter unreadable, idle at 1,200 with 100 more parts:
+    # the held time since the last read (1,200 s) may be credited, but the windows before 600
+    # closed when the poll at 600 came, so only the 600 s still open can take it.
+    samples = [
+        Sample(ts=T0, state=IDLE, total_count=0, reject_count=0),
+        Sample(ts=T0 + 600, state=IDLE, bad_values=2),
+        Sample(ts=T0 + 1200, state=IDLE, total_count=100, reject_count=0),
+    ]
+    windows = _coarse(WindowBuilder(spec(max_gap_s=3000.0, ideal_cycle_s=10.0)), samples)
+    got = {start: w.unsampled_run_s or 0 for start, w in by_start(windows).items()}
+    assert sum(got.values()) == pytest.approx(600.0)  # 100 x 10 s would need 1,000
+    assert all(got[start] == 60.0 for start in range(600, 1200, 60))
+    assert sum(w.total_count or 0 for w in windows) == 100

@@ -159,7 +159,13 @@ def test_received_windows_carry_the_quantities_of_the_one_list() -> None:
 
 
 def test_signed_bytes_of_a_received_envelope_are_the_pydantic_ones() -> None:
-    envelope = make_envelope(records=[make_window(energy_kwh=1e-05), make_window(device="b")])
+    envelope = make_envelope(
+        records=[
+            make_window(energy_kwh=1e-05),
+            make_window(device="b"),
+            make_window(device="c", unsampled_run_s=2.5),  # absent-is-null, here present
+        ]
+    )
     raw = wire.encode(envelope)
     assert wire.decode_windows(raw).signed_bytes() == envelope.signed_bytes()
     wire.verify_received(raw, wire.decode_windows(raw), KEY.public_key())
