@@ -15,6 +15,13 @@ quantity; the rules in short:
   (flagged). Counts go to the window in which they were observed. A difference across comm
   loss counts in full but is also ``unobserved_count``: those parts were made in time no state
   was known for, so they stay out of performance and OEE (docs/kpi.md).
+- **Run time the polls may have missed** ``unsampled_run_s``: sample and hold gives a poll
+  interval the state seen at its start, so a machine that started running inside an interval
+  held idle makes parts in time counted as idle. Per poll interval held in a state other than
+  running over which the parts counter advanced by n (and no comm loss came between), the
+  window keeps min(held time, ideal cycle x n), or the held time without an ideal cycle: what
+  honest parts can have needed beyond ``run_s``. The plausibility check compares the counts
+  with ``run_s`` plus this (docs/evidence-method.md §10).
 - **Fully productive time** ``ideal_good_s`` = ideal cycle x good parts counted in observed
   time, per window: summed over devices with different ideal cycles it is ISO 22400-2's OEE
   numerator, which A x P x Q of pooled sums is not.
@@ -169,6 +176,8 @@ class _Window:
     counts: dict[str, int] = field(default_factory=dict)
     #: The part of ``counts`` whose difference spanned comm loss (made while unobserved).
     unobserved: dict[str, int] = field(default_factory=dict)
+    #: Held time in a state other than running that the counted parts may have run in.
+    unsampled_run_s: float = 0.0
     energy_kwh: float = 0.0
     samples: int = 0
     missed_polls: int = 0
@@ -202,6 +211,10 @@ class WindowBuilder:
         self._last_good: dict[str, tuple[float, float]] = {}  # role -> (ts, raw value)
         self._comm_loss_s = 0.0  # comm loss attributed so far: a counter read marks it
         self._comm_loss_at_read: dict[str, float] = {}  # role -> _comm_loss_s at its last read
+        # Pieces of time held in a state other than running since the counters were last read,
+        # (window, seconds) in time order: the run time a counter advance may have used.
+        self._held_not_running: list[tuple[_Window, float]] = []
+        self._counting = bool(spec.counters)
         if resume_from is not None:  # the previous run may have ended mid-window (partial)
             self._window_at(resume_from).start = resume_from
 
@@ -243,6 +256,9 @@ class WindowBuilder:
         if self._cursor is None:
             return []
         done = sorted(s for s, w in self._windows.items() if w.end <= self._cursor)
+        if done:  # a closed window takes no more: its pieces are past crediting
+            cursor = self._cursor
+            self._held_not_running = [p for p in self._held_not_running if p[0].end > cursor]
         return [self._close(self._windows.pop(s)) for s in done]
 
     def close_partial(self, now: float) -> list[wire.KpiWindow]:
@@ -326,12 +342,15 @@ class WindowBuilder:
             window.comm_loss_s += length
             self._comm_loss_s += length
             window.scheduled_comm_loss_s += scheduled
+            self._held_not_running.clear()  # a count across comm loss is unobserved instead
             return
         state = holding.state
         if state is None:  # a device without a state tag: only the schedule is known
             window.planned_s += scheduled
             return
         window.states[state] = window.states.get(state, 0.0) + length
+        if state is not MachineState.RUNNING and self._counting:
+            self._held_not_running.append((window, length))
         if state is MachineState.RUNNING:
             window.planned_s += length
         elif state is not MachineState.PLANNED_STOP:
@@ -355,11 +374,15 @@ class WindowBuilder:
         return math.ceil(PRESET_RATE_FACTOR * elapsed / self.spec.ideal_cycle_s) + PRESET_SLACK
 
     def _count(self, sample: Sample, window: _Window) -> None:
+        pending = self._held_not_running  # held time a counter advance may have used
+        deltas: dict[str, int] | None = {} if pending else None
+        read = across_loss = False
         for role in _COUNTER_ROLES:
             spec = self.spec.counters.get(role)
             value: int | None = getattr(sample, role)
             if spec is None or value is None:
                 continue
+            read = True
             previous = self._last_good.get(role)
             self._last_good[role] = (sample.ts, value)
             lost_before = self._comm_loss_at_read.get(role, self._comm_loss_s)
@@ -371,12 +394,35 @@ class WindowBuilder:
                 int(raw), value, spec.width_bits, self._max_plausible(since, sample.ts)
             )
             window.counts[role] = window.counts.get(role, 0) + delta
+            if deltas is not None:
+                deltas[role] = delta
             if self._comm_loss_s > lost_before:  # the parts were made (partly) while unobserved
                 window.unobserved[role] = window.unobserved.get(role, 0) + delta
+                across_loss = True
             if fault is not None:
                 window.counter_resets += 1
+        if pending and read:  # the held time before this read is settled, credited or not
+            if deltas and not across_loss and any(deltas.values()):
+                self._credit_unsampled_run(_parts_made(deltas))
+            pending.clear()
         if self.spec.energy_source == "meter":
             self._meter(sample, window)
+
+    def _credit_unsampled_run(self, parts: int) -> None:
+        """Give the held-not-running time since the counters' last read, up to what ``parts``
+        need at the ideal cycle, to ``unsampled_run_s``: the latest pieces first (the machine
+        ran up to the poll that counted them)."""
+        if parts <= 0 or not self._held_not_running:
+            return
+        held = sum(length for _, length in self._held_not_running)
+        ideal = self.spec.ideal_cycle_s
+        left = held if ideal is None else min(held, ideal * parts)
+        for window, length in reversed(self._held_not_running):
+            if left <= 0:
+                break
+            credit = min(length, left)
+            window.unsampled_run_s += credit
+            left -= credit
 
     def _meter(self, sample: Sample, window: _Window) -> None:
         width = self.spec.energy_meter_width
@@ -448,6 +494,11 @@ class WindowBuilder:
             energy_kwh=wire_float(window.energy_kwh, 9) if self.spec.energy_source else None,
             ideal_good_s=ideal_good_s,
             unobserved_count=None if total is None else min(unobserved_total or 0, total),
+            unsampled_run_s=(
+                round(window.unsampled_run_s, 6)
+                if self.spec.has_state and self.spec.counters
+                else None
+            ),
             ideal_cycle_s=self.spec.ideal_cycle_s,
             quality=wire.DataQuality(
                 samples=window.samples,
@@ -462,6 +513,15 @@ class WindowBuilder:
                 clock_jumps=window.clock_jumps,
             ),
         )
+
+
+def _parts_made(deltas: dict[str, int]) -> int:
+    """Parts completed over one counter difference: the total, or good + reject, or the most
+    any counter read says."""
+    total, _, _ = complete_counts(
+        deltas.get("total_count"), deltas.get("good_count"), deltas.get("reject_count")
+    )
+    return total if total is not None else max(deltas.values())
 
 
 def _floor_ms(ts: float) -> float:

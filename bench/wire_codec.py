@@ -66,6 +66,7 @@ def envelope() -> wire.Envelope:
             good_count=11 + n,
             reject_count=1,
             energy_kwh=0.25 + n / 7,
+            unsampled_run_s=2.0 + n / 8,
             ideal_cycle_s=3.5,
             quality=quality,
         )
@@ -95,9 +96,11 @@ def bare_decoder() -> msgspec.json.Decoder[object]:
             *((name, str) for name in ("device", "start", "end", "provenance", "config_digest")),
             ("kind", str),
             ("partial", bool),
-            *((q.name, float_or_int[q.kind] | None) for q in names),
+            *((q.name, float_or_int[q.kind] | None) for q in names if not q.absent_is_null),
+            *((q.name, float_or_int[q.kind] | None, None) for q in names if q.absent_is_null),
             ("quality", quality),
         ],
+        kw_only=True,  # the absent-is-null quantities have a default (None)
     )
     shape = msgspec.defstruct(
         "Envelope",

@@ -12,7 +12,9 @@ definition; the rest of the code derives from them or is checked against them:
 
 Adding a quantity is one line here plus a field in each of those classes (the test names each
 one missing) and its tests. **Order matters**: the line protocol text, the rollup SELECT and
-float summation follow the order of these tuples; append, never reorder.
+float summation follow the order of these tuples; append, never reorder. A quantity added to
+the wire after agents are in the field is ``absent_is_null`` (docs/wire-contract.md, "Adding
+a quantity"), so that the agents already out there keep being heard.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "ABSENT_IS_NULL",
     "BASE_QUANTITIES",
     "BASE_TIMES",
     "COUNTS",
@@ -63,6 +66,14 @@ class Quantity:
     #: Computed by the agent from the window's other quantities and its ideal cycle, not read
     #: from a device: not a state time nor a counter role (left out of BASE_TIMES and COUNTS).
     derived: bool = False
+    #: Added to the wire after v1's agents were released: a window without the key means
+    #: None, and None is written by leaving the key out, so older agents' windows stay
+    #: canonical (docs/wire-contract.md, "Adding a quantity"). Only optional quantities.
+    absent_is_null: bool = False
+
+    def __post_init__(self) -> None:
+        if self.absent_is_null and not self.optional:
+            raise ValueError(f"{self.name}: only an optional quantity can be absent_is_null")
 
 
 def _seconds(name: str, doc: str, *, optional: bool = True) -> Quantity:
@@ -119,6 +130,18 @@ BASE_QUANTITIES: tuple[Quantity, ...] = (
         "kept out of performance and OEE",
         derived=True,
     ),
+    Quantity(
+        "unsampled_run_s",
+        "s",
+        "float",
+        "sum",
+        True,
+        "run time the polls may have missed: per poll interval held in a state other than "
+        "running over which the parts counter advanced by n, min(interval, ideal_cycle_s x n) "
+        "(the whole interval without an ideal cycle); the bound of count_faster_than_ideal",
+        derived=True,
+        absent_is_null=True,
+    ),
 )
 
 #: Per window, on the wire, not summed: the device's configured ideal cycle time (PRI).
@@ -168,12 +191,15 @@ DAY_SUMS: tuple[Quantity, ...] = (
     *QUALITY_QUANTITIES,
 )
 
+#: The optional base quantities a window may leave out (absent means None; see Quantity).
+ABSENT_IS_NULL: tuple[str, ...] = tuple(q.name for q in BASE_QUANTITIES if q.absent_is_null)
 #: The KpiWindow fields that add up over time and devices, in wire order.
 SUMMED_FIELDS: tuple[str, ...] = tuple(q.name for q in BASE_QUANTITIES)
 #: The five state times; with comm loss they fit in the window (summed in this order).
 STATE_TIMES: tuple[str, ...] = ("run_s", "idle_s", "down_s", "off_s", "planned_stop_s")
 #: The measured base quantities in seconds (calendar and state times), and the counter roles
-#: in parts, in wire order; the derived ones (ideal_good_s, unobserved_count) are neither.
+#: in parts, in wire order; the derived ones (ideal_good_s, unobserved_count,
+#: unsampled_run_s) are neither.
 BASE_TIMES: tuple[str, ...] = tuple(
     q.name for q in BASE_QUANTITIES if q.unit == "s" and not q.derived
 )

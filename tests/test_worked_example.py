@@ -119,9 +119,10 @@ class WorkedExampleClock:
 
     MAX_STEP_S = 0.05
 
-    def __init__(self) -> None:
+    def __init__(self, start: datetime = START, speed: float = SPEED) -> None:
         self.sim: Simulator | None = None
-        self._plant_ts = START.timestamp()
+        self._speed = speed  # plant seconds per wall second (tests/test_sampling_gaps.py too)
+        self._plant_ts = start.timestamp()
         self._wall: float | None = None
         self._waits: list[float] = []
         self._holds: dict[asyncio.Task[object], float] = {}
@@ -129,7 +130,7 @@ class WorkedExampleClock:
 
     @property
     def speed(self) -> float:
-        return SPEED
+        return self._speed
 
     async def started(self) -> None:
         with self._lock:
@@ -140,7 +141,7 @@ class WorkedExampleClock:
         with self._lock:
             if self._wall is not None:
                 wall = time.monotonic()
-                step_s = min(wall - self._wall, self.MAX_STEP_S) * SPEED
+                step_s = min(wall - self._wall, self.MAX_STEP_S) * self._speed
                 limit = min((*self._waits, *self._holds.values()), default=math.inf)
                 self._plant_ts = max(self._plant_ts, min(self._plant_ts + step_s, limit))
                 self._wall = wall
@@ -169,7 +170,7 @@ class WorkedExampleClock:
         try:
             left_s = plant_ts - self.timestamp()
             while left_s > 0:
-                await asyncio.sleep(left_s / SPEED)
+                await asyncio.sleep(left_s / self._speed)
                 left_s = plant_ts - self.timestamp()
         finally:
             with self._lock:

@@ -239,6 +239,9 @@ class DeviceDayDoc(_Doc):
     #: Added in format 1 (compatible): None in documents and rollups from before it.
     ideal_good_s: float | None = None
     unobserved_count: int | None = None
+    #: Run time the polls may have missed (the bound of count_faster_than_ideal); None in
+    #: documents from before it and on days whose windows do not carry it.
+    unsampled_run_s: float | None = None
     ideal_count_s: float | None
     duration_s: float
     comm_loss_s: float

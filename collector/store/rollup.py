@@ -276,6 +276,9 @@ class DailyRow:
     #: days whose windows predate them (docs/evidence-method.md §1 on the fallback).
     ideal_good_s: float | None = None
     unobserved_count: int | None = None
+    #: Run time the polls may have missed; None on days whose windows do not carry it (agents
+    #: that predate it, imports, devices without a state or a counter).
+    unsampled_run_s: float | None = None
 
 
 def daily_from_row(row: Mapping[str, Any]) -> DailyRow:

@@ -85,10 +85,14 @@ _QUANTITY_RANGES: dict[str, msgspec.Meta] = {
 }
 
 
-def _field(quantity: Quantity, meta: msgspec.Meta | None = None) -> tuple[str, Any]:
+def _field(quantity: Quantity, meta: msgspec.Meta | None = None) -> tuple[Any, ...]:
     python_type = float if quantity.kind == "float" else int
     meta = meta or _QUANTITY_RANGES.get(quantity.name) or _RANGES[quantity.unit]
     annotated: Any = Annotated[python_type, meta]
+    if quantity.absent_is_null:
+        # Absent is None, and None is encoded by leaving the key out (the window Struct has
+        # omit_defaults, and no other field of it has a default): docs/wire-contract.md.
+        return quantity.name, annotated | None, None
     return quantity.name, annotated | None if quantity.optional else annotated
 
 
@@ -136,8 +140,11 @@ class ReceivedWindow(_Message, frozen=True, forbid_unknown_fields=True, kw_only=
     end: str
     provenance: Literal["measured", "imported"]
     config_digest: str
-    kind: Literal["kpi_window"] = "kpi_window"
-    partial: bool = False
+    # Required here though the model has defaults: canonical bytes always hold both keys, and
+    # the window Struct omits fields equal to their default (only absent-is-null quantities
+    # may have one). A message without them is not canonical, as the exact path says.
+    kind: Literal["kpi_window"]
+    partial: bool
 
     if TYPE_CHECKING:  # the fields built from contract.quantities, unknown to a type checker
 
@@ -168,6 +175,7 @@ class ReceivedWindow(_Message, frozen=True, forbid_unknown_fields=True, kw_only=
             quality.scheduled_comm_loss_s,
             self.total_count,
             self.unobserved_count,
+            self.unsampled_run_s,
         )
 
 
@@ -194,6 +202,7 @@ else:
             ("quality", _Quality),
         ],
         bases=(ReceivedWindow,),
+        omit_defaults=True,
         **_STRUCT_OPTIONS,
     )
 

@@ -64,6 +64,7 @@ class DaySums(_WireModel):
     energy_kwh: FloatSum | None
     ideal_good_s: FloatSum | None
     unobserved_count: IntSum | None
+    unsampled_run_s: FloatSum | None
     ideal_count_s: FloatSum | None
     duration_ms: IntSum
     samples: IntSum | None

@@ -10,7 +10,15 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from contract import quantities
 from contract.wire._canonical import canonical_bytes
@@ -88,6 +96,9 @@ class KpiWindow(_WireModel):
         Annotated[float, Field(ge=0, le=MAX_WINDOW_S * MAX_COUNT, allow_inf_nan=False)] | None
     ) = None
     unobserved_count: Count | None = None
+    # Absent is null (contract.quantities.ABSENT_IS_NULL): left out of the canonical bytes
+    # when None, so windows of agents that predate it stay canonical (docs/wire-contract.md).
+    unsampled_run_s: Seconds | None = None
     ideal_cycle_s: Annotated[float, Field(gt=0, le=MAX_WINDOW_S, allow_inf_nan=False)] | None
     quality: DataQuality
 
@@ -95,6 +106,17 @@ class KpiWindow(_WireModel):
     def duration_s(self) -> float:
         """Length of the window in seconds."""
         return (self.end - self.start).total_seconds()
+
+    @model_serializer(mode="wrap")
+    def _leave_out_absent(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, object]:
+        # An absent-is-null quantity that is None is written by leaving its key out.
+        fields: dict[str, object] = handler(self)
+        for name in quantities.ABSENT_IS_NULL:
+            if name in fields and fields[name] is None:
+                del fields[name]
+        return fields
 
     @model_validator(mode="after")
     def _times_fit_the_window(self) -> KpiWindow:
@@ -108,6 +130,7 @@ class KpiWindow(_WireModel):
             self.quality.scheduled_comm_loss_s,
             self.total_count,
             self.unobserved_count,
+            self.unsampled_run_s,
         )
         return self
 

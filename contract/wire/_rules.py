@@ -24,13 +24,15 @@ def check_window_times(
     scheduled_comm_loss_s: float,
     total_count: int | None = None,
     unobserved_count: int | None = None,
+    unsampled_run_s: float | None = None,
 ) -> None:
     """Raise :class:`FieldRule` naming the field if the times (or the unobserved part of the
-    count) do not fit the window.
+    count, or the run time the polls may have missed) do not fit the window.
 
     ``state_times`` are the five state times in :data:`contract.quantities.STATE_TIMES` order:
     they are summed in that order, so the tolerance sees the same float on both codecs.
     """
+    state_times = tuple(state_times)
     duration = (end - start).total_seconds()
     if duration <= 0:
         raise FieldRule(
@@ -60,6 +62,8 @@ def check_window_times(
             f"{unobserved_count} parts counted across comm loss, more than the "
             f"window's total_count ({total_count})",
         )
+    if unsampled_run_s is not None:
+        _check_unsampled(unsampled_run_s, state_times)
     if scheduled_comm_loss_s > min(comm_loss_s, scheduled_s) + STATE_SUM_TOLERANCE_S:
         raise FieldRule(
             "quality.scheduled_comm_loss_s",
@@ -265,4 +269,19 @@ def check_day_seal(seal: DaySealFields) -> None:
     if seal.seq <= seq_last:
         raise FieldRule(
             "seq", f"{seal.seq} is not after the seq {seq_last} of the windows it seals"
+        )
+
+
+def _check_unsampled(unsampled_run_s: float, state_times: tuple[float | None, ...]) -> None:
+    # Missed run time lies in time held in a state other than running: idle, down, off and
+    # planned stop (STATE_TIMES after run_s), summed in that order on both codecs.
+    held = 0.0
+    for state_s in state_times[1:]:
+        if state_s is not None:
+            held += state_s
+    if unsampled_run_s > held + STATE_SUM_TOLERANCE_S:
+        raise FieldRule(
+            "unsampled_run_s",
+            f"{unsampled_run_s:g} s of run time the polls may have missed, more than the "
+            f"{held:g} s held in states other than running",
         )

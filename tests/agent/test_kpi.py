@@ -416,3 +416,138 @@ def test_float_noise_below_zero_is_sent_as_zero_never_as_minus_zero() -> None:
     assert str(round(-1e-12, 6)) == "-0.0"  # what plain rounding would have sent
     assert str(wire_float(-1e-12, 6)) == "0.0"
     assert wire_float(1.23456789, 6) == 1.234568 and wire_float(0.0, 9) == 0.0
+
+
+# --- run time the polls may have missed (docs/kpi.md, unsampled_run_s) ----------------------
+
+
+def _coarse(builder: WindowBuilder, samples: Sequence[Sample]) -> list[wire.KpiWindow]:
+    windows = run(builder, samples, until=samples[-1].ts)
+    return windows + builder.close_partial(samples[-1].ts + 60)
+
+
+def test_a_machine_running_between_two_idle_polls_is_covered() -> None:
+    # Polled every 600 s (under the 3,000-s comm-loss limit): idle at 0 and at 600, but the
+    # counter went up by 100 in between: the press ran (2.6-s cycle) from 340 s to 600 s.
+    samples = [
+        Sample(ts=T0, state=IDLE, total_count=0, reject_count=0),
+        Sample(ts=T0 + 600, state=IDLE, total_count=100, reject_count=0),
+        Sample(ts=T0 + 1200, state=IDLE, total_count=100, reject_count=0),
+    ]
+    windows = _coarse(WindowBuilder(spec(max_gap_s=3000.0, ideal_cycle_s=2.5)), samples)
+    assert sum(w.run_s or 0 for w in windows) == 0  # sample and hold saw no running at all
+    assert sum(w.total_count or 0 for w in windows) == 100
+    # What 100 parts need at the ideal cycle, 250 s of the 600 s held idle, latest first.
+    got = {start: w.unsampled_run_s for start, w in by_start(windows).items()}
+    assert sum(v or 0 for v in got.values()) == pytest.approx(250.0)
+    assert got[540] == got[480] == got[420] == got[360] == 60.0
+    assert got[300] == pytest.approx(10.0)
+    assert got[0] == got[240] == got[600] == got[1140] == 0.0  # nothing counted at 1,200 s
+    # Counts now fit run time plus what the polls may have missed.
+    assert sum((w.run_s or 0) + (w.unsampled_run_s or 0) for w in windows) >= 2.5 * 100
+
+
+def test_without_an_ideal_cycle_the_whole_held_interval_is_the_bound() -> None:
+    samples = [
+        Sample(ts=T0, state=D, total_count=0, reject_count=0),
+        Sample(ts=T0 + 600, state=R, total_count=100, reject_count=0),
+    ]
+    windows = _coarse(WindowBuilder(spec(max_gap_s=3000.0)), samples)
+    assert sum(w.unsampled_run_s or 0 for w in windows) == pytest.approx(600.0)
+
+
+def test_held_running_or_no_parts_or_comm_loss_gives_nothing() -> None:
+    running = [
+        Sample(ts=T0 + t, state=R, total_count=t // 3, reject_count=0) for t in (0, 600, 1200)
+    ]
+    idle_no_parts = [Sample(ts=T0 + t, state=IDLE, total_count=7, reject_count=0) for t in (0, 600)]
+    for samples in (running, idle_no_parts):
+        windows = _coarse(WindowBuilder(spec(max_gap_s=3000.0, ideal_cycle_s=2.5)), samples)
+        assert {w.unsampled_run_s for w in windows} == {0.0}
+    # Idle, then silent past the comm-loss limit: the parts are unobserved, not missed run time.
+    silent = [
+        Sample(ts=T0, state=IDLE, total_count=0, reject_count=0),
+        Sample(ts=T0 + 900, state=IDLE, total_count=100, reject_count=0),
+    ]
+    windows = _coarse(WindowBuilder(spec(max_gap_s=600.0, ideal_cycle_s=2.5)), silent)
+    assert sum(w.unobserved_count or 0 for w in windows) == 100
+    assert {w.unsampled_run_s for w in windows} == {0.0}
+
+
+def test_a_device_without_a_state_or_a_counter_carries_no_bound() -> None:
+    samples = polls(0, 120, R, step=10.0, total_count=0)
+    no_state = WindowBuilder(spec(has_state=False), resume_from=T0)
+    no_counter = WindowBuilder(spec(counters={}), resume_from=T0)
+    for builder in (no_state, no_counter):
+        windows = run(builder, [Sample(ts=T0 + s.ts, total_count=0) for s in samples], T0 + 130)
+        assert windows and {w.unsampled_run_s for w in windows} == {None}
+    # Absent is null on the wire: the key is left out of the window's canonical bytes.
+    assert b"unsampled_run_s" not in wire.canonical_bytes(windows[0].model_dump(mode="json"))
+
+
+@st.composite
+def _honest_plants(draw: st.DrawFn) -> tuple[list[Sample], float]:
+    """A machine alternating running and stopped spells, never beating its cycle, polled at a
+    coarse interval with polls skipped: the samples and its ideal cycle (at most its cycle)."""
+    cycle = draw(st.floats(min_value=5.0, max_value=120.0))
+    ideal = cycle * draw(st.floats(min_value=0.5, max_value=1.0))
+    spells = draw(st.lists(st.floats(min_value=30.0, max_value=5000.0), min_size=2, max_size=30))
+    poll = draw(st.sampled_from([60.0, 300.0, 600.0, 1200.0]))
+    keep = draw(st.lists(st.booleans(), min_size=400, max_size=400))
+    edges, t = [], 0.0
+    for spell in spells:
+        edges.append(t)
+        t += spell
+    end = t
+
+    def at(moment: float) -> tuple[MachineState, int]:
+        run_s, state = 0.0, IDLE
+        for index, edge in enumerate(edges):
+            if edge > moment:
+                break
+            state = R if index % 2 == 0 else IDLE
+            stop = edges[index + 1] if index + 1 < len(edges) else end
+            if state is R:
+                run_s += min(moment, stop) - edge
+        return state, int(run_s // cycle)
+
+    samples = []
+    for index, moment in enumerate(x * poll for x in range(int(end // poll) + 1)):
+        if index and not keep[index % len(keep)]:
+            continue
+        state, parts = at(moment)
+        samples.append(Sample(ts=T0 + moment, state=state, total_count=parts, reject_count=0))
+    return samples, ideal
+
+
+@settings(max_examples=150, deadline=None)
+@given(_honest_plants())
+def test_honest_counts_never_exceed_run_time_plus_the_missed_bound(
+    plant: tuple[list[Sample], float],
+) -> None:
+    samples, ideal = plant
+    builder = WindowBuilder(spec(max_gap_s=1e9, ideal_cycle_s=ideal))
+    windows = run(builder, samples, until=samples[-1].ts)
+    windows += builder.close_partial(samples[-1].ts + 1)
+    counted = sum((w.total_count or 0) - (w.unobserved_count or 0) for w in windows)
+    bound = sum((w.run_s or 0) + (w.unsampled_run_s or 0) for w in windows)
+    # One part in progress at each start of a spell held as running may have begun in time
+    # that was neither (docs/kpi.md): at most one ideal cycle per running spell.
+    starts = sum(1 for a, b in itertools.pairwise(samples) if a.state is not R and b.state is R)
+    assert ideal * counted <= bound + ideal * (starts + 1) + 1e-6
+
+
+def test_held_time_waits_for_a_readable_counter_while_its_windows_are_open() -> None:
+    # Idle at 0, idle at 600 with the counter unreadable, idle at 1,200 with 100 more parts:
+    # the held time since the last read (1,200 s) may be credited, but the windows before 600
+    # closed when the poll at 600 came, so only the 600 s still open can take it.
+    samples = [
+        Sample(ts=T0, state=IDLE, total_count=0, reject_count=0),
+        Sample(ts=T0 + 600, state=IDLE, bad_values=2),
+        Sample(ts=T0 + 1200, state=IDLE, total_count=100, reject_count=0),
+    ]
+    windows = _coarse(WindowBuilder(spec(max_gap_s=3000.0, ideal_cycle_s=10.0)), samples)
+    got = {start: w.unsampled_run_s or 0 for start, w in by_start(windows).items()}
+    assert sum(got.values()) == pytest.approx(600.0)  # 100 x 10 s would need 1,000
+    assert all(got[start] == 60.0 for start in range(600, 1200, 60))
+    assert sum(w.total_count or 0 for w in windows) == 100

@@ -59,6 +59,11 @@ def window(
     ideal, good, total = values["ideal_cycle_s"], values["good_count"], values["total_count"]
     values.setdefault("ideal_good_s", None if ideal is None or good is None else ideal * good)
     values.setdefault("unobserved_count", None if total is None else 0)
+    # A device with a state and a counter: a twentieth of the window, within the time held
+    # idle, down, off or in planned stop, may have run.
+    held = sum(values[name] or 0.0 for name in ("idle_s", "down_s", "off_s", "planned_stop_s"))
+    has_both = values["run_s"] is not None and total is not None
+    values.setdefault("unsampled_run_s", min(seconds * 0.05, held) if has_both else None)
     return wire.KpiWindow(**values)
 
 

@@ -51,6 +51,7 @@ _BASE_NAMES = (
     "energy_kwh",
     "ideal_good_s",
     "unobserved_count",
+    "unsampled_run_s",
 )
 _QUALITY_NAMES = (
     "samples",

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract import wire
+from contract import quantities, wire
 from tests.contract.wire_strategies import envelopes, kpi_windows
 
 KEY = Ed25519PrivateKey.generate()
@@ -335,6 +335,21 @@ INVALID = {
         wire.InvalidMessage,
         "records[0].ideal_cycle_s",
     ),
+    "missed run time over the time held not running": (
+        _set("records[0].unsampled_run_s", 11.6),  # idle 6.5 + down 5.0 = 11.5 s
+        wire.InvalidMessage,
+        "records[0].unsampled_run_s",
+    ),
+    "negative missed run time": (
+        _set("records[0].unsampled_run_s", -1.0),
+        wire.InvalidMessage,
+        "records[0].unsampled_run_s",
+    ),
+    "missed run time as a string": (
+        _set("records[0].unsampled_run_s", "1.0"),
+        wire.InvalidMessage,
+        "records[0].unsampled_run_s",
+    ),
 }
 
 
@@ -520,3 +535,55 @@ def test_the_fast_decoding_path_refuses_what_is_not_canonical(raw: bytes) -> Non
     assert wire._decode_canonical(wire.Envelope, raw) is None
     with pytest.raises(wire.WireError):
         wire.decode_envelope(raw)
+
+
+# --- a quantity added after v1's agents: absent is null (docs/wire-contract.md) -------------
+
+
+def test_a_window_from_an_agent_before_unsampled_run_s_is_accepted_and_verifies() -> None:
+    # An agent built before the quantity existed writes no key for it: the bytes below are
+    # what it sends (make_window sets no value, the model leaves the None out).
+    raw = wire.encode(make_envelope())
+    assert b"unsampled_run_s" not in raw
+    assert "unsampled_run_s" not in json.loads(raw)["records"][0]
+    exact, compiled = wire.decode_envelope(raw), wire.decode_windows(raw)
+    assert exact.records[0].unsampled_run_s is None
+    assert compiled.records[0].unsampled_run_s is None
+    wire.verify_received(raw, compiled, KEY.public_key())
+    wire.verify(exact, KEY.public_key())
+
+
+def test_unsampled_run_s_travels_when_known_and_is_signed() -> None:
+    raw = wire.encode(make_envelope(records=[make_window(unsampled_run_s=11.5)]))
+    assert b'"unsampled_run_s":11.5' in raw
+    compiled = wire.decode_windows(raw)
+    assert compiled.records[0].unsampled_run_s == 11.5
+    assert wire.decode_envelope(raw).records[0].unsampled_run_s == 11.5
+    wire.verify_received(raw, compiled, KEY.public_key())
+    tampered = raw.replace(b'"unsampled_run_s":11.5', b'"unsampled_run_s":1.5')
+    with pytest.raises(wire.BadSignature):
+        wire.verify_received(tampered, wire.decode_windows(tampered), KEY.public_key())
+
+
+def test_unsampled_run_s_written_as_null_is_not_canonical() -> None:
+    # One spelling per message: null is written by leaving the key out, on both codecs.
+    message = valid_dict()
+    message["records"][0]["unsampled_run_s"] = None
+    raw = wire.canonical_bytes(message)
+    with pytest.raises(wire.NotCanonical):
+        wire.decode_envelope(raw)
+    with pytest.raises(wire.NotCanonical):
+        wire.decode_windows(raw)
+
+
+def test_only_absent_is_null_quantities_may_be_left_out() -> None:
+    # Every other key is written, null or not: leaving one out is not canonical (or invalid
+    # where the model has no default), as before.
+    assert quantities.ABSENT_IS_NULL == ("unsampled_run_s",)
+    for name in ("ideal_good_s", "unobserved_count", "kind", "partial"):
+        message = valid_dict()
+        del message["records"][0][name]
+        with pytest.raises(wire.NotCanonical):
+            wire.decode_windows(wire.canonical_bytes(message))
+    with pytest.raises(ValueError, match="only an optional quantity"):
+        quantities.Quantity("x_s", "s", "float", "sum", False, "x", absent_is_null=True)

@@ -123,6 +123,16 @@ EDGES = {
     ),
     "lone surrogate in sig": RAW.replace(b'"sig":"', b'"sig":"\\ud800'),
     "escaped solidus in sig": RAW.replace(b'"sig":"', b'"sig":"\\/'),
+    # An absent-is-null quantity: left out when null (RAW), written when known, never null.
+    "absent-is-null key written as null": RAW.replace(
+        b'"unobserved_count":null}', b'"unobserved_count":null,"unsampled_run_s":null}'
+    ),
+    "absent-is-null key with a value": RAW.replace(
+        b'"unobserved_count":null}', b'"unobserved_count":null,"unsampled_run_s":3.5}'
+    ),
+    "absent-is-null key out of order": RAW.replace(
+        b'"total_count":12,', b'"total_count":12,"unsampled_run_s":3.5,'
+    ),
 }
 
 
@@ -149,7 +159,13 @@ def test_received_windows_carry_the_quantities_of_the_one_list() -> None:
 
 
 def test_signed_bytes_of_a_received_envelope_are_the_pydantic_ones() -> None:
-    envelope = make_envelope(records=[make_window(energy_kwh=1e-05), make_window(device="b")])
+    envelope = make_envelope(
+        records=[
+            make_window(energy_kwh=1e-05),
+            make_window(device="b"),
+            make_window(device="c", unsampled_run_s=2.5),  # absent-is-null, here present
+        ]
+    )
     raw = wire.encode(envelope)
     assert wire.decode_windows(raw).signed_bytes() == envelope.signed_bytes()
     wire.verify_received(raw, wire.decode_windows(raw), KEY.public_key())

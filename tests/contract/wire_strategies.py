@@ -49,6 +49,10 @@ def kpi_windows(draw: st.DrawFn) -> wire.KpiWindow:
     run_s, idle_s, down_s, off_s, stop_s, loss_s = (share * scale for share in shares)
     maybe = st.booleans()
     scheduled_s = draw(_finite(0.0, duration_s))
+    idle = idle_s if draw(maybe) else None
+    # Run time the polls may have missed lies in time held not running (absent is null).
+    held_s = (idle or 0.0) + down_s + off_s + stop_s
+    unsampled = draw(st.none() | _finite(0.0, held_s))
     return wire.KpiWindow(
         device=draw(identifiers),
         start=start,
@@ -59,7 +63,7 @@ def kpi_windows(draw: st.DrawFn) -> wire.KpiWindow:
         scheduled_s=scheduled_s,
         planned_s=draw(_finite(0.0, duration_s)),
         run_s=run_s if draw(maybe) else None,
-        idle_s=idle_s if draw(maybe) else None,
+        idle_s=idle,
         down_s=down_s,
         off_s=off_s,
         planned_stop_s=stop_s,
@@ -67,6 +71,7 @@ def kpi_windows(draw: st.DrawFn) -> wire.KpiWindow:
         good_count=draw(st.none() | counts),
         reject_count=draw(st.none() | counts),
         energy_kwh=draw(st.none() | _finite(0.0, 1e9)),
+        unsampled_run_s=unsampled,
         ideal_cycle_s=draw(st.none() | _finite(0.001, 3600.0)),
         quality=draw(data_quality(loss_s, scheduled_s)),
     )

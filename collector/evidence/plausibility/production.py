@@ -31,8 +31,9 @@ __all__ = [
     "identical_days",
 ]
 
-#: A device-day whose performance (Σideal × count / Σrun) exceeds this made parts faster than
-#: its ideal cycle allows; 5 % above 1 absorbs rounded nameplate cycle times.
+#: A device-day whose performance against its run time and the run time its polls may have
+#: missed (Σideal × count / (Σrun + Σunsampled_run)) exceeds this made parts faster than its
+#: ideal cycle allows; 5 % above 1 absorbs rounded nameplate cycle times.
 PERFORMANCE_LIMIT = 1.05
 #: Performance above this (or the limit broken on 3 days or more) is serious.
 PERFORMANCE_SERIOUS = 1.20
@@ -72,12 +73,16 @@ _COPY_FIELDS = (
 
 
 def _performance(row: DailySums) -> float | None:
-    """The device-day's performance, inf for parts without run time; None when not judged."""
+    """The device-day's performance against the most run time honest polls allow: run_s plus
+    the run time the polls may have missed (``unsampled_run_s``: sample and hold counts a
+    machine that ran between two idle polls as idle). inf for parts without either; None when
+    not judged. Days whose windows predate ``unsampled_run_s`` are judged on run_s alone."""
     if row.run_s is None or row.ideal_count_s is None or row.total_count is None:
         return None
     if row.ideal_count_s < PERFORMANCE_MIN_IDEAL_S:
         return None
-    return float("inf") if row.run_s <= 0 else row.ideal_count_s / row.run_s
+    possible_run_s = row.run_s + (row.unsampled_run_s or 0.0)
+    return float("inf") if possible_run_s <= 0 else row.ideal_count_s / possible_run_s
 
 
 def counts_faster_than_ideal(inputs: FlagInputs) -> Iterator[FlagDoc]:
@@ -102,6 +107,10 @@ def counts_faster_than_ideal(inputs: FlagInputs) -> Iterator[FlagDoc]:
             "ideal_cycle_s_min": min(known) if known else None,
             "ideal_cycle_s_max": max(known) if known else None,
             "total_count": sum(row.total_count or 0 for row, _ in found),
+            # The flagged days' run time and the run time their polls may have missed: the
+            # bound the counts broke (max_performance is against their sum).
+            "run_s": sum(row.run_s or 0.0 for row, _ in found),
+            "unsampled_run_s": sum(row.unsampled_run_s or 0.0 for row, _ in found),
         }
         yield flag(
             "count_faster_than_ideal",

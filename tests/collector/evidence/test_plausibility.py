@@ -17,11 +17,16 @@ from collector.evidence import enterprise_days
 from collector.evidence.assemble import EnterpriseInputs, enterprise_evidence
 from collector.evidence.document import FlagDoc, PlanRefDoc, SoftwareDoc
 from collector.evidence.plausibility import FlagInputs, plausibility_flags
+from collector.evidence.plausibility.production import (
+    PERFORMANCE_LIMIT,
+    PERFORMANCE_SERIOUS_DAYS,
+)
 from collector.plan import load_plan
 from collector.registry.records import SeqGap
 from collector.store import DailyRow
 
 from .helpers import device_day, simulated_rows
+from .sampling_gaps import DAYS, press_polled_coarsely
 
 PLAN = load_plan(Path(__file__).parents[1] / "plan_cases" / "valid_minimal" / "plan.yaml").plan
 ENTERPRISE = PLAN.platforms[0].enterprises[0]
@@ -354,3 +359,54 @@ def test_a_comm_loss_gap_alone_raises_no_flag_but_a_long_ideal_cycle_does() -> N
     assert found.severity == "serious" and found.figures["max_performance"] == pytest.approx(
         1.3, abs=0.01
     )
+
+
+# --- run time the polls may have missed (docs/evidence-method.md §10) ----------------------
+
+
+def _press(ideal_factor: float) -> list[DailyRow]:
+    """press-1 as the demo's press at 600-s polls, half of them lost (sampling_gaps.py)."""
+    return press_polled_coarsely(REPORTING.start, ideal_factor, keep=0.5)
+
+
+def _speed_flags(press: list[DailyRow]) -> list[FlagDoc]:
+    days = {row.day for row in press}
+    rows = [r for r in _clean() if not (r.day in days and r.device == "press-1")]
+    return [f for f in _flags([*rows, *press]) if f.check == "count_faster_than_ideal"]
+
+
+def test_sampling_gaps_alone_raise_no_flag() -> None:
+    # An honest installer who took the nameplate cycle as the ideal (the strictest honest case).
+    honest = _press(1.0)
+    assert len(honest) >= DAYS - 1 and all(row.unobserved_count == 0 for row in honest)
+    assert sum(row.unsampled_run_s or 0 for row in honest) > 0
+    # Against run_s alone, sample and hold put this honest press past the limit (the flag
+    # the quick demo raised on ent-01) ...
+    assert any((row.ideal_count_s or 0) > PERFORMANCE_LIMIT * (row.run_s or 0) for row in honest)
+    assert _speed_flags([replace(row, unsampled_run_s=None) for row in honest])
+    # ... against the run time the polls may have missed as well, never.
+    assert _speed_flags(honest) == []
+
+
+def test_an_ideal_cycle_set_30_percent_too_long_still_flags_at_coarse_polls() -> None:
+    (found,) = _speed_flags(_press(1.3))
+    assert found.device == "press-1" and found.severity == "serious"
+    figures = found.figures
+    assert isinstance(figures["days"], int) and figures["days"] >= PERFORMANCE_SERIOUS_DAYS
+    assert isinstance(figures["max_performance"], float) and figures["max_performance"] > 1.1
+    assert isinstance(figures["unsampled_run_s"], float) and figures["unsampled_run_s"] > 0
+
+
+def test_the_bound_is_the_run_time_plus_what_the_polls_may_have_missed() -> None:
+    day = REPORTING.start + timedelta(days=5)
+    rows = _clean()
+    target = next(r for r in rows if r.day == day and r.device == "press-1")
+    assert target.run_s is not None
+    # 1.30 x run_s of ideal time: flagged against run_s alone, not with 0.3 x run_s missed.
+    fast = {"ideal_count_s": 1.30 * target.run_s}
+    for unsampled, expected in [(None, 1.30), (0.1 * target.run_s, 1.30 / 1.1)]:
+        changed = _edit(rows, lambda r: r is target, **fast, unsampled_run_s=unsampled)
+        (found,) = [f for f in _flags(changed) if f.check == "count_faster_than_ideal"]
+        assert found.figures["max_performance"] == pytest.approx(expected, rel=1e-5)
+    quiet = _edit(rows, lambda r: r is target, **fast, unsampled_run_s=0.3 * target.run_s)
+    assert [f for f in _flags(quiet) if f.check == "count_faster_than_ideal"] == []
