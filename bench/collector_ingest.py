@@ -17,6 +17,11 @@ Phases, interleaved in every round (medians over the rounds are the figures):
 - ours_1_poll: the same, timed as before #20's B.1 until a poll of InfluxDB shows every record
   (every 50 ms, reading only what is not yet complete). Those reads cost influxd CPU charged to
   ours alone; beside ours_1 in the same round, the difference is the bench's own cost.
+- ours_1_thread (``--thread-ab``): ours_1 again, its replica restarted with
+  ``ingest: {mqtt_thread: true}``: paho's network loop in its own thread handing messages to
+  the event loop, the read path before #20's B.3, against paho driven by the event loop
+  (collector/ingest/mqtt_loop.py) in ours_1 of the same round. The replica is restarted with
+  the shipped path after it.
 - limit (the ratio's denominator): the same records as line protocol
   (``collector.store.window_line``), POSTed to /write of the same influxd in 5,000-line
   batches over one HTTP connection, timed until the last 204 (a 204 is queryable).
@@ -151,6 +156,8 @@ class Replicas:
         self.running: dict[str, subprocess.Popen[bytes]] = {}
         #: Each running replica's /metrics address (its config's only ``ingest:`` setting).
         self.metrics_urls: dict[str, str] = {}
+        #: ``ingest:`` settings by client id, besides its metrics port.
+        self.tuning: dict[str, dict[str, object]] = {}
         self._http = httpx.Client(timeout=10)
 
     def counters(self) -> dict[str, float]:
@@ -166,10 +173,17 @@ class Replicas:
     def _config(self, client_id: str) -> Path:
         path = self.workdir / f"collector-{client_id}.yaml"
         if client_id not in self.metrics_urls:
-            port = free_port()
-            self.metrics_urls[client_id] = f"http://{LOOPBACK_HOST}:{port}/metrics"
-            path.write_text(yaml.safe_dump(self.document | {"ingest": {"metrics_port": port}}))
+            self.metrics_urls[client_id] = f"http://{LOOPBACK_HOST}:{free_port()}/metrics"
+        port = int(self.metrics_urls[client_id].rsplit(":", 1)[1].split("/", 1)[0])
+        tuning = self.tuning.get(client_id, {}) | {"metrics_port": port}
+        path.write_text(yaml.safe_dump(self.document | {"ingest": tuning}))
         return path
+
+    def restart(self, client_id: str, **tuning: object) -> None:
+        """Stop a replica (its session stays) and start it again with these settings."""
+        common.stop_process(self.running.pop(client_id))
+        self.tuning[client_id] = tuning
+        self.start([client_id])
 
     def pids(self) -> list[int]:
         """Process ids of the running replicas."""
@@ -177,15 +191,16 @@ class Replicas:
 
     def start(self, client_ids: list[str]) -> None:
         """Start a replica per client id; returns once each is connected."""
-        logs = {}
+        logs, offsets = {}, {}
         for client_id in client_ids:
             logs[client_id] = self.workdir / f"ingest-{client_id}.log"
+            offsets[client_id] = logs[client_id].stat().st_size if logs[client_id].exists() else 0
             self.running[client_id] = subprocess.Popen(
                 self._argv(client_id), stdout=subprocess.DEVNULL, stderr=logs[client_id].open("ab")
             )
         deadline = time.monotonic() + 30
-        for client_id, log_path in logs.items():
-            while b"connected to" not in log_path.read_bytes():
+        for client_id, log_path in logs.items():  # this start's own line, not an earlier one's
+            while b"connected to" not in log_path.read_bytes()[offsets[client_id] :]:
                 if self.running[client_id].poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"ingest {client_id} did not start; see {log_path}")
                 time.sleep(0.05)
@@ -497,11 +512,13 @@ class Bench:
         return f"; registry us/record cpu {cpu:.1f}, wall {wall:.1f}"
 
 
-def run_round(bench: Bench, agents: list[BenchAgent], records: int, extra: list[str]) -> None:
+def run_round(
+    bench: Bench, agents: list[BenchAgent], records: int, extra: list[str], thread_ab: bool
+) -> None:
     """ours_1, ours_1_poll, limit and (with extra replicas) ours_N on fresh records of their
     own agents."""
     envelopes_per_phase = records // DEVICES
-    single, polling, multi = agents
+    single, polling, multi, thread = agents
     group = bench.replicas
     envelopes = [single.next_envelope() for _ in range(envelopes_per_phase)]
     lines = [window_line(r) for e in envelopes for r in window_records(e)]
@@ -509,6 +526,13 @@ def run_round(bench: Bench, agents: list[BenchAgent], records: int, extra: list[
     polled = Batch.of(polling, [polling.next_envelope() for _ in range(envelopes_per_phase)])
     bench.measure("ours_1", lambda: ours_written(bench.publisher, bench.counter, group, batch))
     bench.measure("ours_1_poll", lambda: ours(bench.publisher, bench.counter, polled))
+    if thread_ab:
+        threaded = Batch.of(thread, [thread.next_envelope() for _ in range(envelopes_per_phase)])
+        group.restart("bench-1", mqtt_thread=True)
+        bench.measure(
+            "ours_1_thread", lambda: ours_written(bench.publisher, bench.counter, group, threaded)
+        )
+        group.restart("bench-1")
     bench.measure("limit", lambda: limit(bench.raw_http, lines))
     if not extra:
         return
@@ -530,9 +554,11 @@ def warm_up(bench: Bench, agent: BenchAgent) -> None:
     limit(bench.raw_http, lines)
 
 
-def run(workdir: Path, records: int, rounds: int, latency_s: float, replicas: int) -> None:
+def run(
+    workdir: Path, records: int, rounds: int, latency_s: float, replicas: int, thread_ab: bool
+) -> None:
     """Start everything, measure, print the figures and the result line."""
-    agents = [BenchAgent(f"gw-bench-{n}", f"ent-{n % 10 + 1:02d}") for n in range(3 * rounds + 2)]
+    agents = [BenchAgent(f"gw-bench-{n}", f"ent-{n % 10 + 1:02d}") for n in range(4 * rounds + 2)]
     setup_registry(workdir / "registry.sqlite", agents)
     with (
         MosquittoServer(workdir / "mqtt", autosave_interval_s=0) as broker,
@@ -554,14 +580,16 @@ def run(workdir: Path, records: int, rounds: int, latency_s: float, replicas: in
             for round_no in range(rounds):
                 print(f"  round {round_no + 1} (load average {common.load_average()})", flush=True)
                 extra = [f"bench-r{round_no + 1}-{n}" for n in range(2, replicas + 1)]
-                run_round(bench, agents[3 * round_no : 3 * round_no + 3], records, extra)
-            report(bench, agents[-2], latency_s, replicas)
+                run_round(bench, agents[4 * round_no : 4 * round_no + 4], records, extra, thread_ab)
+            report(bench, agents[-2], latency_s, replicas, thread_ab)
         finally:
             bench.publisher.close()
             group.stop_all()
 
 
-def report(bench: Bench, agent: BenchAgent, latency_s: float, replicas: int) -> None:
+def report(
+    bench: Bench, agent: BenchAgent, latency_s: float, replicas: int, thread_ab: bool
+) -> None:
     """The latency phase at half the headline rate, then the result line."""
     rounds = bench.rounds
     single, raw = rounds.median("ours_1"), rounds.median("limit")
@@ -588,7 +616,7 @@ def report(bench: Bench, agent: BenchAgent, latency_s: float, replicas: int) -> 
             10_000 * c.by_process["ingest"] / rate
             for c, rate in zip(rounds.cpu[phase], rounds.rates[phase], strict=True)
         )
-        for phase in ("ours_1", "ours_1_poll", headline)
+        for phase in ("ours_1", "ours_1_poll", headline, *(["ours_1_thread"] if thread_ab else []))
     }
     extras = {"replicas": str(replicas)}
     if replicas > 1:
@@ -603,6 +631,13 @@ def report(bench: Bench, agent: BenchAgent, latency_s: float, replicas: int) -> 
         "ingest_us_1": f"{per_window['ours_1']:.1f}",
         "ratio_1_poll": f"{rounds.median('ours_1_poll') / raw:.2f}",
         "ingest_us_1_poll": f"{per_window['ours_1_poll']:.1f}",
+    }
+    if thread_ab:
+        extras |= {
+            "ratio_1_thread": f"{rounds.median('ours_1_thread') / raw:.2f}",
+            "ingest_us_1_thread": f"{per_window['ours_1_thread']:.1f}",
+        }
+    extras |= {
         "ingest_us_goal": "<=15",
     }
     ours_text, limit_text = f"{mine:.0f}records/s", f"{raw:.0f}records/s"
@@ -621,6 +656,11 @@ def main() -> None:
         default=2,
         help="ingest replicas in the headline phase, ours_N (2: as deploy/central runs them)",
     )
+    parser.add_argument(
+        "--thread-ab",
+        action="store_true",
+        help="also ours_1 with paho's network loop in its own thread (ours_1_thread)",
+    )
     args = parser.parse_args()
     if args.replicas < 1:
         parser.error("--replicas must be at least 1")
@@ -628,7 +668,7 @@ def main() -> None:
     print(f"collector_ingest: {common.machine_summary()}, load average {common.load_average()}")
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         started = time.perf_counter()
-        run(Path(tmp), records, rounds, latency_s, args.replicas)
+        run(Path(tmp), records, rounds, latency_s, args.replicas, args.thread_ab)
         print(f"{time.perf_counter() - started:.2f} s wall")
 
 
