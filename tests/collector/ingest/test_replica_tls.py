@@ -1,9 +1,10 @@
 """Ingest over TLS with a password, against a real mosquitto that demands both.
 
-The replica runs paho's network loop in the event loop (collector/ingest/mqtt_loop.py): with
-TLS, bytes already decrypted in the SSL object do not make the socket readable, so a read must
-go on while ``pending()`` has some (paho issue #151). A backlog held by the session arrives in
-bursts of the receive maximum when the replica comes back, and all of it must be stored.
+The replica runs paho's network loop in the event loop (collector/ingest/mqtt_loop.py), on
+an SSL socket here. A backlog held by the session arrives in bursts of the receive maximum when
+the replica comes back, and all of it must be stored. (mosquitto sends each packet in its own
+TLS record, so this does not exercise the read that goes on while ``pending()`` has decrypted
+bytes: docs/field-notes.md.)
 """
 
 from __future__ import annotations
