@@ -9,9 +9,20 @@ Phases, interleaved in every round (medians over the rounds are the figures):
 
 - ours_1: one replica. Every envelope published at QoS 1 over one connection (``rawmqtt``,
   the broker's receive maximum in flight: the agents' own CPU is not the collector's); timed
-  from the first publish until InfluxDB shows every record (polled every 50 ms, reading only
-  what is not yet complete): the whole path, broker → size, decoding, identity, signature →
-  seq record → /write → day marks → ack → queryable, with the rollup refresher running.
+  from the first publish until the replicas' ``rv_ingest_written_records_total`` (their
+  /metrics, read every 20 ms) shows every record written (InfluxDB answered 204: queryable,
+  the limit's own definition), then one ``count()`` checks InfluxDB holds them all: the whole
+  path, broker → size, decoding, identity, signature → seq record → /write → day marks → ack,
+  with the rollup refresher running.
+- ours_1_poll: the same, timed as before #20's B.1 until a poll of InfluxDB shows every record
+  (every 50 ms, reading only what is not yet complete). Those reads cost influxd CPU charged to
+  ours alone; beside ours_1 in the same round, the difference is the bench's own cost.
+- ours_1_thread (``--thread-ab``): ours_1 again, its replica restarted with
+  ``ingest: {mqtt_thread: true}``: paho's network loop in its own thread handing messages to
+  the event loop, the read path before #20's B.3, against paho driven by the event loop
+  (collector/ingest/mqtt_loop.py) in ours_1 of the same round. The replica is restarted before
+  ours_1 too, so both paths are measured on a replica just started, and with the shipped path
+  after ours_1_thread.
 - limit (the ratio's denominator): the same records as line protocol
   (``collector.store.window_line``), POSTed to /write of the same influxd in 5,000-line
   batches over one HTTP connection, timed until the last 204 (a 204 is queryable).
@@ -28,6 +39,8 @@ The ratio is ours_N / limit with ``--replicas N`` (and ours_1 / limit is printed
 of one core: the ingest replicas, influxd, mosquitto, this script (publisher and poller) and
 everything else on the machine (other people's tests), so where the two cores went is on record.
 ``rss_mb`` is the first replica's VmRSS at the end; ``cpu_pct`` its median CPU in ours_1.
+Each ours phase also prints the replicas' registry calls per record: CPU in their thread and
+wall time (CPU plus fsync and lock waits), from their /metrics.
 """
 
 from __future__ import annotations
@@ -55,7 +68,7 @@ from collector.plan import load_plan
 from collector.registry import Registry
 from collector.store import window_line, window_records
 from contract import wire
-from stack import InfluxServer, MosquittoServer
+from stack import LOOPBACK_HOST, InfluxServer, MosquittoServer, free_port
 
 PLAN = common.REPO_ROOT / "deploy" / "examples" / "plan.yaml"
 PLATFORM = "plat-a"
@@ -67,7 +80,10 @@ POLL_S = 0.05
 #: Envelopes past the oldest incomplete one that a poll looks at (replicas store a few
 #: batches out of order, far fewer than this).
 POLL_AHEAD = 256
+#: How often a throughput phase reads the replicas' written-records counters.
+METRICS_POLL_S = 0.02
 COLLECTOR = Path(sys.executable).with_name("retrofit-collector")
+WRITTEN = "rv_ingest_written_records_total"
 
 
 @dataclass
@@ -133,14 +149,42 @@ class Replicas:
 
     def __init__(self, workdir: Path, broker: MosquittoServer, influxd: InfluxServer) -> None:
         self.workdir = workdir
-        self.config = workdir / "collector.yaml"
-        document = {
+        self.document = {
             "registry": str(workdir / "registry.sqlite"),
             "broker": {"host": broker.host, "port": broker.port},
             "influx": {"url": influxd.url, "database": "rv"},
         }
-        self.config.write_text(yaml.safe_dump(document))
         self.running: dict[str, subprocess.Popen[bytes]] = {}
+        #: Each running replica's /metrics address (its config's only ``ingest:`` setting).
+        self.metrics_urls: dict[str, str] = {}
+        #: ``ingest:`` settings by client id, besides its metrics port.
+        self.tuning: dict[str, dict[str, object]] = {}
+        self._http = httpx.Client(timeout=10)
+
+    def counters(self) -> dict[str, float]:
+        """The running replicas' counters summed, by metric name (``rv_ingest_...``)."""
+        sums: dict[str, float] = {}
+        for url in self.metrics_urls.values():
+            for line in self._http.get(url).text.splitlines():
+                if line.startswith("rv_ingest_") and " " in line and "{" not in line:
+                    name, value = line.split(" ", 1)
+                    sums[name] = sums.get(name, 0.0) + float(value)
+        return sums
+
+    def _config(self, client_id: str) -> Path:
+        path = self.workdir / f"collector-{client_id}.yaml"
+        if client_id not in self.metrics_urls:
+            self.metrics_urls[client_id] = f"http://{LOOPBACK_HOST}:{free_port()}/metrics"
+        port = int(self.metrics_urls[client_id].rsplit(":", 1)[1].split("/", 1)[0])
+        tuning = self.tuning.get(client_id, {}) | {"metrics_port": port}
+        path.write_text(yaml.safe_dump(self.document | {"ingest": tuning}))
+        return path
+
+    def restart(self, client_id: str, **tuning: object) -> None:
+        """Stop a replica (its session stays) and start it again with these settings."""
+        common.stop_process(self.running.pop(client_id))
+        self.tuning[client_id] = tuning
+        self.start([client_id])
 
     def pids(self) -> list[int]:
         """Process ids of the running replicas."""
@@ -148,15 +192,16 @@ class Replicas:
 
     def start(self, client_ids: list[str]) -> None:
         """Start a replica per client id; returns once each is connected."""
-        logs = {}
+        logs, offsets = {}, {}
         for client_id in client_ids:
             logs[client_id] = self.workdir / f"ingest-{client_id}.log"
+            offsets[client_id] = logs[client_id].stat().st_size if logs[client_id].exists() else 0
             self.running[client_id] = subprocess.Popen(
                 self._argv(client_id), stdout=subprocess.DEVNULL, stderr=logs[client_id].open("ab")
             )
         deadline = time.monotonic() + 30
-        for client_id, log_path in logs.items():
-            while b"connected to" not in log_path.read_bytes():
+        for client_id, log_path in logs.items():  # this start's own line, not an earlier one's
+            while b"connected to" not in log_path.read_bytes()[offsets[client_id] :]:
                 if self.running[client_id].poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"ingest {client_id} did not start; see {log_path}")
                 time.sleep(0.05)
@@ -167,6 +212,7 @@ class Replicas:
         routes no share of later windows to them (docs/scaling.md)."""
         for client_id in client_ids:
             common.stop_process(self.running.pop(client_id))
+            self.metrics_urls.pop(client_id)
         retiring = [
             subprocess.Popen(
                 [*self._argv(client_id), "--retire"],
@@ -180,13 +226,15 @@ class Replicas:
                 raise RuntimeError(f"ingest --retire failed; see {self.workdir}")
 
     def _argv(self, client_id: str) -> list[str]:
-        return [str(COLLECTOR), "ingest", "--config", str(self.config), "--client-id", client_id]
+        config = self._config(client_id)
+        return [str(COLLECTOR), "ingest", "--config", str(config), "--client-id", client_id]
 
     def stop_all(self) -> None:
         """SIGTERM every replica still running."""
         for process in self.running.values():
             common.stop_process(process)
         self.running.clear()
+        self._http.close()
 
 
 # --- measuring ------------------------------------------------------------------------------
@@ -334,12 +382,34 @@ class Batch:
 
 
 def ours(publisher: Publisher, counter: Counter, batch: Batch) -> float:
-    """Records/s from the first publish to the last record queryable."""
+    """Records/s from the first publish to the last record queryable, seen by polling InfluxDB."""
     started = time.perf_counter()
     for payload in batch.payloads:
         publisher.send(batch.agent.topic, payload)
     done = counter.stored_at(batch.agent.agent, batch.seqs)
     return len(batch.payloads) * DEVICES / (max(done) - started)
+
+
+def ours_written(
+    publisher: Publisher, counter: Counter, replicas: Replicas, batch: Batch, timeout_s: float = 600
+) -> float:
+    """Records/s from the first publish until the replicas report every record written (each
+    /write answered 204), checked by one count of what InfluxDB holds."""
+    records = len(batch.payloads) * DEVICES
+    target = replicas.counters().get(WRITTEN, 0.0) + records
+    started = time.perf_counter()
+    for payload in batch.payloads:
+        publisher.send(batch.agent.topic, payload)
+    deadline = time.monotonic() + timeout_s
+    while replicas.counters().get(WRITTEN, 0.0) < target:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{batch.agent.agent}: not every record written in {timeout_s} s")
+        time.sleep(METRICS_POLL_S)
+    done = time.perf_counter()
+    stored = counter.windows(batch.agent.agent)
+    if stored != records:  # written more than once (a duplicate) would count twice above
+        raise RuntimeError(f"{batch.agent.agent}: {stored} windows stored, expected {records}")
+    return records / (done - started)
 
 
 def limit(http: httpx.Client, lines: list[str]) -> float:
@@ -411,6 +481,7 @@ class Bench:
 
     def measure(self, phase: str, run: Callable[[], float]) -> None:
         """Run one phase under the CPU meter, keep and print its figures."""
+        counters = self.replicas.counters()
         self.meter.begin()
         rate = run()
         cpu = self.meter.end()
@@ -422,25 +493,57 @@ class Bench:
             if cpu.by_process[name] >= 1
         )
         print(
-            f"    {phase:7s} {rate:8.0f} records/s   cpu: {cpu.text()}; us/record{per_record}",
+            f"    {phase:11s} {rate:8.0f} records/s   cpu: {cpu.text()}; us/record{per_record}"
+            + (self._registry_text(counters) if phase.startswith("ours") else ""),
             flush=True,
         )
 
+    def _registry_text(self, before: dict[str, float]) -> str:
+        after = self.replicas.counters()
+        records = after.get(WRITTEN, 0.0) - before.get(WRITTEN, 0.0)
+        if records <= 0:
+            return ""
+        cpu, wall = (
+            1e6 * (after.get(name, 0.0) - before.get(name, 0.0)) / records
+            for name in (
+                "rv_ingest_registry_cpu_seconds_total",
+                "rv_ingest_registry_wall_seconds_total",
+            )
+        )
+        return f"; registry us/record cpu {cpu:.1f}, wall {wall:.1f}"
 
-def run_round(bench: Bench, agents: list[BenchAgent], records: int, extra: list[str]) -> None:
-    """ours_1, limit and (with extra replicas) ours_N on fresh records of their own agents."""
+
+def run_round(
+    bench: Bench, agents: list[BenchAgent], records: int, extra: list[str], thread_ab: bool
+) -> None:
+    """ours_1, ours_1_poll, limit and (with extra replicas) ours_N on fresh records of their
+    own agents."""
     envelopes_per_phase = records // DEVICES
-    single, multi = agents
+    single, polling, multi, thread = agents
+    group = bench.replicas
     envelopes = [single.next_envelope() for _ in range(envelopes_per_phase)]
     lines = [window_line(r) for e in envelopes for r in window_records(e)]
     batch = Batch.of(single, envelopes)
-    bench.measure("ours_1", lambda: ours(bench.publisher, bench.counter, batch))
+    polled = Batch.of(polling, [polling.next_envelope() for _ in range(envelopes_per_phase)])
+    if thread_ab:  # both paths measured on a replica just started, as alike as they can be
+        group.restart("bench-1")
+    bench.measure("ours_1", lambda: ours_written(bench.publisher, bench.counter, group, batch))
+    bench.measure("ours_1_poll", lambda: ours(bench.publisher, bench.counter, polled))
+    if thread_ab:
+        threaded = Batch.of(thread, [thread.next_envelope() for _ in range(envelopes_per_phase)])
+        group.restart("bench-1", mqtt_thread=True)
+        bench.measure(
+            "ours_1_thread", lambda: ours_written(bench.publisher, bench.counter, group, threaded)
+        )
+        group.restart("bench-1")
     bench.measure("limit", lambda: limit(bench.raw_http, lines))
     if not extra:
         return
     more = Batch.of(multi, [multi.next_envelope() for _ in range(envelopes_per_phase)])
     bench.replicas.start(extra)
-    bench.measure(f"ours_{len(extra) + 1}", lambda: ours(bench.publisher, bench.counter, more))
+    bench.measure(
+        f"ours_{len(extra) + 1}", lambda: ours_written(bench.publisher, bench.counter, group, more)
+    )
     bench.replicas.retire(extra)
 
 
@@ -454,9 +557,11 @@ def warm_up(bench: Bench, agent: BenchAgent) -> None:
     limit(bench.raw_http, lines)
 
 
-def run(workdir: Path, records: int, rounds: int, latency_s: float, replicas: int) -> None:
+def run(
+    workdir: Path, records: int, rounds: int, latency_s: float, replicas: int, thread_ab: bool
+) -> None:
     """Start everything, measure, print the figures and the result line."""
-    agents = [BenchAgent(f"gw-bench-{n}", f"ent-{n % 10 + 1:02d}") for n in range(2 * rounds + 2)]
+    agents = [BenchAgent(f"gw-bench-{n}", f"ent-{n % 10 + 1:02d}") for n in range(4 * rounds + 2)]
     setup_registry(workdir / "registry.sqlite", agents)
     with (
         MosquittoServer(workdir / "mqtt", autosave_interval_s=0) as broker,
@@ -478,14 +583,16 @@ def run(workdir: Path, records: int, rounds: int, latency_s: float, replicas: in
             for round_no in range(rounds):
                 print(f"  round {round_no + 1} (load average {common.load_average()})", flush=True)
                 extra = [f"bench-r{round_no + 1}-{n}" for n in range(2, replicas + 1)]
-                run_round(bench, agents[2 * round_no : 2 * round_no + 2], records, extra)
-            report(bench, agents[-2], latency_s, replicas)
+                run_round(bench, agents[4 * round_no : 4 * round_no + 4], records, extra, thread_ab)
+            report(bench, agents[-2], latency_s, replicas, thread_ab)
         finally:
             bench.publisher.close()
             group.stop_all()
 
 
-def report(bench: Bench, agent: BenchAgent, latency_s: float, replicas: int) -> None:
+def report(
+    bench: Bench, agent: BenchAgent, latency_s: float, replicas: int, thread_ab: bool
+) -> None:
     """The latency phase at half the headline rate, then the result line."""
     rounds = bench.rounds
     single, raw = rounds.median("ours_1"), rounds.median("limit")
@@ -512,7 +619,7 @@ def report(bench: Bench, agent: BenchAgent, latency_s: float, replicas: int) -> 
             10_000 * c.by_process["ingest"] / rate
             for c, rate in zip(rounds.cpu[phase], rounds.rates[phase], strict=True)
         )
-        for phase in ("ours_1", headline)
+        for phase in ("ours_1", "ours_1_poll", headline, *(["ours_1_thread"] if thread_ab else []))
     }
     extras = {"replicas": str(replicas)}
     if replicas > 1:
@@ -525,6 +632,15 @@ def report(bench: Bench, agent: BenchAgent, latency_s: float, replicas: int) -> 
         "cpu_pct": f"{ingest_cpu:.0f}",
         "ingest_us": f"{per_window[headline]:.1f}",
         "ingest_us_1": f"{per_window['ours_1']:.1f}",
+        "ratio_1_poll": f"{rounds.median('ours_1_poll') / raw:.2f}",
+        "ingest_us_1_poll": f"{per_window['ours_1_poll']:.1f}",
+    }
+    if thread_ab:
+        extras |= {
+            "ratio_1_thread": f"{rounds.median('ours_1_thread') / raw:.2f}",
+            "ingest_us_1_thread": f"{per_window['ours_1_thread']:.1f}",
+        }
+    extras |= {
         "ingest_us_goal": "<=15",
     }
     ours_text, limit_text = f"{mine:.0f}records/s", f"{raw:.0f}records/s"
@@ -543,6 +659,11 @@ def main() -> None:
         default=2,
         help="ingest replicas in the headline phase, ours_N (2: as deploy/central runs them)",
     )
+    parser.add_argument(
+        "--thread-ab",
+        action="store_true",
+        help="also ours_1 with paho's network loop in its own thread (ours_1_thread)",
+    )
     args = parser.parse_args()
     if args.replicas < 1:
         parser.error("--replicas must be at least 1")
@@ -550,7 +671,7 @@ def main() -> None:
     print(f"collector_ingest: {common.machine_summary()}, load average {common.load_average()}")
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         started = time.perf_counter()
-        run(Path(tmp), records, rounds, latency_s, args.replicas)
+        run(Path(tmp), records, rounds, latency_s, args.replicas, args.thread_ab)
         print(f"{time.perf_counter() - started:.2f} s wall")
 
 

@@ -97,6 +97,8 @@ class IngestTuning(_Model):
     #: Quarantined messages with a log line each, per reason and interval; the rest summed.
     quarantine_log_burst: Annotated[int, Field(ge=0, le=100_000)] = 10
     quarantine_log_every_s: Annotated[float, Field(ge=1, le=86_400)] = 60.0
+    #: paho's network loop in its own thread, as before #20 (for A/B measurements only).
+    mqtt_thread: bool = False
 
 
 class BundleSettings(_Model):
@@ -146,6 +148,7 @@ class CollectorConfig(_Model):
             session_expiry_s=b.session_expiry_s,
             inflight=self.ingest.inflight,
             flush_after_s=self.ingest.flush_after_s,
+            mqtt_thread=self.ingest.mqtt_thread,
             quarantine_log_burst=self.ingest.quarantine_log_burst,
             quarantine_log_every_s=self.ingest.quarantine_log_every_s,
             retire=retire,

@@ -38,6 +38,12 @@ def render_ingest_metrics(ingest: Ingest) -> str:
     metric("rv_ingest_registry_retries_total", "counter",
            "Registry calls retried because the registry was locked too long.",
            [("", stats.registry_retries)])  # fmt: skip
+    metric("rv_ingest_registry_cpu_seconds_total", "counter",
+           "CPU time of the registry calls, in their thread.",
+           [("", stats.registry_cpu_s)])  # fmt: skip
+    metric("rv_ingest_registry_wall_seconds_total", "counter",
+           "Wall time of the registry calls, in their thread (CPU plus fsync and lock waits).",
+           [("", stats.registry_wall_s)])  # fmt: skip
     metric("rv_ingest_rollup_failures_total", "counter", "Daily rollup refreshes that failed.",
            [("", stats.rollup_failures)])  # fmt: skip
     metric("rv_ingest_write_latency_seconds", "summary",

@@ -16,9 +16,11 @@ next while one is handled; batches are checked and their seqs recorded one after
 (:mod:`collector.ingest.admission`), while up to ``WRITES_IN_FLIGHT`` earlier ones are written
 (:mod:`collector.ingest.writes`; docs/performance.md, #6).
 
-Threads: paho's network loop runs in its own thread (``loop_start``) and hands messages to
-the asyncio loop with ``call_soon_threadsafe``; registry calls (sqlite3) run in a single worker
-thread so they never interleave (:mod:`collector.ingest.registry_calls`).
+Threads: paho's network loop runs in the event loop (:mod:`collector.ingest.mqtt_loop`), so
+its callbacks run in the loop thread; with ``mqtt_thread`` (A/B measurements only) it runs in
+its own thread (``loop_start``) and hands messages to the event loop with
+``call_soon_threadsafe``. Registry calls (sqlite3) run in a single worker thread so they never
+interleave (:mod:`collector.ingest.registry_calls`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from collector.ingest.acks import AckOrder
 from collector.ingest.admission import Admission, Quarantine, Received
+from collector.ingest.mqtt_loop import PahoOnLoop
 from collector.ingest.registry_calls import IngestRegistry, RegistryCalls
 from collector.ingest.rollups import RollupDebounce, RollupQueue
 from collector.ingest.settings import IngestSettings
@@ -91,6 +94,7 @@ class Ingest:
             self._rollups.mark_days,
         )
         self._client = self._make_client()
+        self._network = self._driver()
 
     # --- paho -----------------------------------------------------------------------------
 
@@ -111,6 +115,12 @@ class Ingest:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
+
+    def _driver(self) -> PahoOnLoop | None:
+        # None: paho's own thread drives the client (mqtt_thread).
+        if self.settings.mqtt_thread:
+            return None
+        return PahoOnLoop(self._client, self.settings.inflight)
 
     def _connect_properties(self) -> Properties:
         # paho 2.2 leaves Properties.__init__ unannotated.
@@ -169,6 +179,10 @@ class Ingest:
             payload=bytes(message.payload),
             received_at=dt.datetime.now(dt.UTC),
         )
+        if self._network is not None:  # in the loop thread
+            self._network.messages += 1
+            self._queue.put_nowait(received)
+            return
         with self._inbox_lock:
             self._inbox.append(received)
             wake, self._drain_pending = not self._drain_pending, True
@@ -188,7 +202,11 @@ class Ingest:
         # paho runs the on_* callbacks in its network thread, and asyncio's queue, events and
         # counters are not thread-safe: hand the work to the event loop. A callback that comes
         # after run() has ended (the loop closed) has nothing left to tell.
-        # Says whether the callback was handed over.
+        # Says whether the callback was handed over. Driven by the event loop, paho calls
+        # them in the loop thread: run them now.
+        if self._network is not None:
+            callback(*args)
+            return True
         if self._loop is None or self._loop.is_closed():
             return False
         self._loop.call_soon_threadsafe(callback, *args)
@@ -215,8 +233,13 @@ class Ingest:
         log.error("%s", message)
 
     def _ack(self, message: Received) -> None:
+        network = self._network
         if message.qos > 0:
-            self._client.ack(message.mid, message.qos)
+            if network is None:
+                self._client.ack(message.mid, message.qos)
+            elif network.linked:  # else the link is gone: the broker delivers it again
+                self._client.ack(message.mid, message.qos)
+                network.flush()
         self.stats.inflight -= 1
 
     # --- running --------------------------------------------------------------------------
@@ -232,7 +255,11 @@ class Ingest:
             clean_start=False,
             properties=self._connect_properties(),
         )
-        self._client.loop_start()
+        network = None
+        if self._network is None:
+            self._client.loop_start()
+        else:
+            network = asyncio.create_task(self._network.run(), name="mqtt")
         worker = asyncio.create_task(self._work(), name="ingest")
         refresher = asyncio.create_task(self._rollups.refresh_forever(), name="rollups")
         stopping = asyncio.create_task(
@@ -242,8 +269,9 @@ class Ingest:
             # The worker runs until stopped; if it ends by itself it failed, and the replica
             # must not stay connected looking healthy while it stores nothing: the error goes
             # up (logged, non-zero exit) and the unacknowledged messages wait at the broker.
-            await asyncio.wait({worker, refresher, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            for service in (worker, refresher):
+            services = [worker, refresher] + ([] if network is None else [network])
+            await asyncio.wait({*services, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            for service in services:
                 failure = None if not service.done() or service.cancelled() else service.exception()
                 # The worker's batch writes run in a TaskGroup: show the error, not its group.
                 while isinstance(failure, BaseExceptionGroup) and len(failure.exceptions) == 1:
@@ -254,7 +282,7 @@ class Ingest:
                     )
                     raise failure
         finally:
-            for pending in (worker, refresher, stopping):
+            for pending in (worker, refresher, stopping):  # not the network: DISCONNECT first
                 pending.cancel()
             await asyncio.gather(worker, refresher, stopping, return_exceptions=True)
             # A plain DISCONNECT keeps the session (expiry as connected), so whatever was
@@ -262,8 +290,11 @@ class Ingest:
             # Retiring ends it on purpose (session expiry 0): mosquitto would otherwise go on
             # queueing this id's share of the windows for nobody (docs/scaling.md).
             self._leaving = True
-            self._client.disconnect(properties=self._end_session() if self._retired else None)
-            self._client.loop_stop()
+            if network is None:
+                self._client.disconnect(properties=self._disconnect_properties())
+                self._client.loop_stop()
+            else:
+                await self._disconnect(network)
             self._release_client()
             self._calls.shutdown()
             self._quarantine.summarise()
@@ -277,6 +308,27 @@ class Ingest:
         # client is built again (it opens no socket until connected).
         self._client.reinitialise()
         self._client = self._make_client()
+        self._network = self._driver()
+
+    async def _disconnect(self, network: asyncio.Task[None]) -> None:
+        # Linked, the DISCONNECT leaves by a direct send, or when the socket is writable: give
+        # it up to a second (paho closes the socket once it is written), then stop the driver.
+        # Not linked (a reconnect under way, in its thread), stop the driver first: it waits
+        # for the attempt to end, and the client is nobody else's when disconnect() runs.
+        linked = self._network is not None and self._network.linked
+        if linked:
+            self._client.disconnect(properties=self._disconnect_properties())
+            for _ in range(100):
+                if self._network is None or not self._network.linked:
+                    break
+                await asyncio.sleep(0.01)
+        network.cancel()
+        await asyncio.gather(network, return_exceptions=True)
+        if not linked:
+            self._client.disconnect(properties=self._disconnect_properties())
+
+    def _disconnect_properties(self) -> Properties | None:
+        return self._end_session() if self._retired else None
 
     async def _drained(self) -> None:
         """Retiring: until connected, then nothing received, held or unwritten for a while."""

@@ -40,6 +40,10 @@ class IngestSettings:
     #: are summed into one line at the interval's end (all are kept and counted).
     quarantine_log_burst: int = 10
     quarantine_log_every_s: float = 60.0
+    #: Run paho's network loop in its own thread (``loop_start``, the read path before #20's
+    #: B.3) instead of in the event loop (:mod:`collector.ingest.mqtt_loop`): kept to measure
+    #: one against the other (bench/collector_ingest.py).
+    mqtt_thread: bool = False
     #: Retire this client id: drain what its session holds, then end the session for good.
     retire: bool = False
     #: Retiring: the session is drained once nothing has arrived for this long.

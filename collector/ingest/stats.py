@@ -31,6 +31,10 @@ class IngestStats:
     registry_retries: int = 0
     rollup_failures: int = 0
     write_latency_sum_s: float = 0.0
+    #: CPU and wall seconds of the registry calls, in the registry thread (fsync waits are
+    #: wall, not CPU).
+    registry_cpu_s: float = 0.0
+    registry_wall_s: float = 0.0
     inflight: int = 0
     connected: bool = False
     last_write_ts: float | None = None

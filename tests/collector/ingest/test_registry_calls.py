@@ -55,3 +55,18 @@ async def test_a_registry_that_cannot_be_used_is_no_hold() -> None:
     finally:
         calls.shutdown()
     assert (stats.holding, stats.last_error, stats.registry_retries) == (None, None, 0)
+
+
+async def test_registry_calls_sum_their_cpu_apart_from_their_wall_time() -> None:
+    stats = IngestStats()
+    calls = RegistryCalls(stats)
+
+    def waits() -> str:  # a call that waits (as in COMMIT's fsync), spending next to no CPU
+        threading.Event().wait(0.05)
+        return "done"
+
+    try:
+        assert await calls.run(waits) == "done"
+    finally:
+        calls.shutdown()
+    assert 0 <= stats.registry_cpu_s < stats.registry_wall_s
