@@ -434,8 +434,8 @@ def agent_document(
 
     A retrofit enterprise's meters and DI modules are read over Modbus TCP on ``modbus`` (the
     simulator serves their units there too), not over its RTU link: a pass of the line over the
-    three machines took a median 12-14 ms of wall time on the demo's 2-core machine under load
-    (docs/demo.md, "What runs"), more than the 12 ms a 600 s poll lasts at 50,000x.
+    three machines took a median 12-35 ms of wall time on the demo's 2-core machine under load
+    (docs/demo.md, "The scenario"), more than the 12 ms a 600 s poll lasts at 50,000x.
     """
     mine = PlantConfig.model_validate(
         {"machines": [m for m in plant.machines if m.id in enterprise.machine_ids]}
