@@ -8,7 +8,9 @@ each device's calendar is its machine's calendar.
 A ``retrofit`` machine is one agent device with two units: the power meter (the device's
 ``unit_id``) and the DI module (``unit_id`` on its tags, ``sim.retrofit``). It has no state
 tag: its tags are named so that an inferred-state block can refer to them, ``power`` (kW),
-``current`` (A) and ``lamp`` (the run lamp, true while running).
+``current`` (A) and ``lamp`` (the run lamp, true while running), and it gets one
+(:func:`retrofit_state_block`): the machine's state inferred from its power, with thresholds
+between its standby, idle and running draws (docs/kpi.md, "Inferred state").
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, Literal
 
 from sim.plant import MachineConfig, PlantConfig
 
-__all__ = ["agent_devices"]
+__all__ = ["agent_devices", "retrofit_state_block"]
 
 #: The simulator's state codes (sim.registers.STATE_CODES) as an agent state_map.
 STATE_MAP = {0: "off", 1: "running", 2: "idle", 3: "down", 4: "planned_stop"}
@@ -125,6 +127,37 @@ def _retrofit_tags(machine: MachineConfig) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def retrofit_state_block(machine: MachineConfig) -> dict[str, Any]:
+    """The ``state:`` block of a retrofit machine: its state inferred from the meter's power.
+
+    The simulated machine draws ``standby_kw`` off, ``idle_kw`` idle (and down), and
+    ``idle_kw`` plus its energy per part spread over the cycle while running
+    (``sim.machine``). The edges sit halfway: ``off_below`` between standby and idle,
+    ``running_above`` between idle and the nominal running draw (a retrofit that cuts the energy
+    per part by a fifth and the cycle by a tenth, with the cycle's 3-sigma jitter, still runs
+    above it), each with a hysteresis of a quarter of the smaller gap. ``implausible_above`` is
+    1.5 x the inrush of the nominal running draw: a meter's NaN or 3.4e38 is garbage, no draw
+    of the machine is. ``min_dwell_s`` is twice the inrush: a poll that lands in a power-on's
+    inrush (6 x the idle draw, above ``running_above``) never makes the machine run.
+    Raises ValueError for a machine that is not a retrofit one.
+    """
+    kit = machine.retrofit
+    if kit is None:
+        raise ValueError(f"machine {machine.id!r} is not a retrofit machine")
+    running_kw = machine.idle_kw + machine.energy_per_part_kwh * 3600.0 / machine.cycle_s
+    gap_kw = min(machine.idle_kw - machine.standby_kw, running_kw - machine.idle_kw)
+    return {
+        "power": {
+            "tag": "power",
+            "off_below": round((machine.standby_kw + machine.idle_kw) / 2, 3),
+            "running_above": round((machine.idle_kw + running_kw) / 2, 3),
+            "hysteresis": round(gap_kw / 4, 3),
+            "implausible_above": round(1.5 * kit.inrush_factor * running_kw, 1),
+        },
+        "min_dwell_s": max(1.0, 2 * kit.inrush_s),
+    }
+
+
 def _retrofit_device(
     machine: MachineConfig,
     modbus: tuple[str, int] | None,
@@ -143,7 +176,8 @@ def _retrofit_device(
     else:
         return None
     tags = _retrofit_tags(machine)
-    return {**link, "unit_id": machine.retrofit.meter_unit_id, "timeout_s": 1, "tags": tags}
+    return {**link, "unit_id": machine.retrofit.meter_unit_id, "timeout_s": 1, "tags": tags,
+            "state": retrofit_state_block(machine)}  # fmt: skip
 
 
 def agent_devices(

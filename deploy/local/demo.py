@@ -1,7 +1,8 @@
 """The local end-to-end demo (README's main job): a platform's pilots over weeks of plant time.
 
 Starts a real mosquitto and a real influxd, the plant simulator serving every enterprise's
-machines (Modbus TCP and OPC UA) on a fast plant clock, the registry with the implementation
+machines (Modbus TCP, OPC UA, an S7 PLC, and the power meters and DI modules of the enterprise
+with no controllers) on a fast plant clock, the registry with the implementation
 plan and each agent's public key, the collector ingest, and one ``retrofit-agent run`` process
 per enterprise with its own key. The plant plays the baseline period, the go-live and the
 reporting period (sim/scenario.py says what each enterprise's retrofit does); then the evidence
@@ -46,6 +47,7 @@ from agent.keys import generate_key_pair
 from collector.registry import Registry
 from sim.plant import PlantConfig
 from sim.scenario import (
+    RETROFIT_ENTERPRISE,
     AgentSettings,
     DemoEnterprise,
     Timeline,
@@ -205,8 +207,17 @@ def register_plan(demo: Demo, config: Path) -> dict[str, str]:
     return keys
 
 
-def start_simulator(demo: Demo, modbus_port: int, opcua_port: int) -> ChildProcess:
-    """The simulator on the plant clock, every enterprise's machines on two ports."""
+@dataclass(frozen=True)
+class Ports:
+    """The simulator's servers: Modbus TCP (controllers, meters, DI modules), OPC UA, S7."""
+
+    modbus: int
+    opcua: int
+    s7: int
+
+
+def start_simulator(demo: Demo, ports: Ports) -> ChildProcess:
+    """The simulator on the plant clock, every enterprise's machines on three ports."""
     plant = plant_document(demo.enterprises, demo.days)
     (demo.out / "plant.yaml").write_text(yaml.safe_dump(plant, allow_unicode=True), "utf-8")
     demo.control_port = free_port()
@@ -214,8 +225,8 @@ def start_simulator(demo: Demo, modbus_port: int, opcua_port: int) -> ChildProce
     tick_s = min(0.05, 250.0 / demo.mode.speed)
     return demo.start_child("simulator", [
         str(BIN / "retrofit-sim"), "run", str(demo.out / "plant.yaml"),
-        "--modbus-port", str(modbus_port), "--opcua-port", str(opcua_port),
-        "--control-port", str(demo.control_port),
+        "--modbus-port", str(ports.modbus), "--opcua-port", str(ports.opcua),
+        "--s7-port", str(ports.s7), "--control-port", str(demo.control_port),
         "--seed", "1", "--start", demo.days.plant_start.isoformat(),
         "--speed", str(demo.mode.speed), "--anchor", str(demo.anchor), "--tick", str(tick_s),
         "--truth-bin", "900", "--work-dir", str(demo.out / "simulator"), "--log-level", "WARNING",
@@ -276,7 +287,7 @@ def start_ingest(demo: Demo, config: Path) -> None:
     demo.start_child("ingest", [str(BIN / "retrofit-collector"), "ingest", "--config", str(config)])
 
 
-def start_agents(demo: Demo, modbus_port: int, opcua_port: int) -> None:
+def start_agents(demo: Demo, ports: Ports) -> None:
     """One ``retrofit-agent run`` per enterprise, each with its own key and outbox.
 
     They start with the simulator, before it serves: their sources retry until it does, and
@@ -293,8 +304,9 @@ def start_agents(demo: Demo, modbus_port: int, opcua_port: int) -> None:
         document = agent_document(
             enterprise,
             plant,
-            modbus=("127.0.0.1", modbus_port),
-            opcua_endpoint=f"opc.tcp://127.0.0.1:{opcua_port}/retrofit-sim",
+            modbus=("127.0.0.1", ports.modbus),
+            opcua_endpoint=f"opc.tcp://127.0.0.1:{ports.opcua}/retrofit-sim",
+            s7=("127.0.0.1", ports.s7),
             broker=(demo.broker.host, demo.broker.port),
             clock=clock,
             paths={
@@ -513,7 +525,8 @@ def main() -> int:
     try:
         console.rule("retrofit-verify local demo")
         console.print(
-            f"{len(demo.enterprises)} pilot enterprises × 3 machines (Modbus TCP and OPC UA), "
+            f"{len(demo.enterprises)} pilot enterprises × 3 machines (Modbus TCP, OPC UA, one "
+            f"on S7; {RETROFIT_ENTERPRISE}'s through a power meter and a DI module only), "
             f"baseline {demo.days.baseline[0]}..{demo.days.baseline[1]}, go-live "
             f"{demo.days.go_live}, reporting {demo.days.reporting[0]}..{demo.days.reporting[1]}; "
             f"plant clock at {mode.speed:,.0f}x ({demo.days.plant_s / 86400:.0f} plant days in "
@@ -530,13 +543,13 @@ def main() -> int:
         # begins on a quiet Saturday afternoon, 40 plant hours before the first shift. The
         # simulator starts first: the agents' first connect then finds it listening.
         demo.anchor = time.time() + mode.startup_s
-        modbus_port, opcua_port = free_port(), free_port()
-        simulator = start_simulator(demo, modbus_port, opcua_port)
+        ports = Ports(modbus=free_port(), opcua=free_port(), s7=free_port())
+        simulator = start_simulator(demo, ports)
         start_ingest(demo, collector_config)
-        start_agents(demo, modbus_port, opcua_port)
+        start_agents(demo, ports)
         ready_s = wait_until_ready(demo, simulator)
         console.log(
-            f"simulator (Modbus TCP :{modbus_port}, OPC UA :{opcua_port}) and "
+            f"simulator (Modbus TCP :{ports.modbus}, OPC UA :{ports.opcua}, S7 :{ports.s7}) and "
             f"{len(demo.agents)} agents (one process and key per enterprise) ready in "
             f"{ready_s:.1f} s; plant time starts in {demo.anchor - time.time():.1f} s"
         )

@@ -12,8 +12,10 @@ import yaml
 from agent.config import load_config
 from agent.keys import generate_key_pair
 from collector.plan import MIN_DATA_DAYS, MIN_PERIOD_DAYS, load_plan
-from sim.plant import PlantConfig
+from sim.plant import MachineConfig, PlantConfig, RetrofitConfig
 from sim.scenario import (
+    RETROFIT_ENTERPRISE,
+    S7_MACHINE,
     AgentSettings,
     DemoEnterprise,
     Timeline,
@@ -35,6 +37,7 @@ def _agent_document(
         plant,
         modbus=("127.0.0.1", 5020),
         opcua_endpoint="opc.tcp://127.0.0.1:4840/retrofit-sim",
+        s7=("127.0.0.1", 1102),
         broker=("127.0.0.1", 1883),
         clock=clock,
         paths={"key": str(folder / "agent.key"), "outbox": str(folder / "outbox.sqlite")},
@@ -66,7 +69,7 @@ def test_plant_plan_and_agent_configs_load(tmp_path: Path) -> None:
     enterprises = demo_enterprises(3)
     plant = PlantConfig.model_validate(plant_document(enterprises, days))
     assert len(plant.machines) == 9
-    assert {m.protocol for m in plant.machines} == {"modbus", "opcua"}
+    assert {m.protocol for m in plant.machines} == {"modbus", "opcua", "s7", "retrofit"}
     unchanged = next(m for m in plant.machines if m.id.startswith("ent-02"))
     assert unchanged.scenario is not None and unchanged.scenario.cycle_factor == 1.0
 
@@ -84,7 +87,7 @@ def test_plant_plan_and_agent_configs_load(tmp_path: Path) -> None:
     (tmp_path / "agent.yaml").write_text(yaml.safe_dump(document), "utf-8")
     config = load_config(tmp_path / "agent.yaml").config
     assert [d.id for d in config.devices] == enterprises[0].machine_ids
-    assert {d.protocol for d in config.devices} == {"modbus_tcp", "opcua"}
+    assert [d.protocol for d in config.devices] == ["modbus_tcp", "s7", "opcua"]
 
 
 def test_only_the_unchanged_enterprise_has_an_ideal_cycle_above_the_real_one(
@@ -103,3 +106,63 @@ def test_only_the_unchanged_enterprise_has_an_ideal_cycle_above_the_real_one(
             if ratio > 1.05:
                 too_long.append(device["id"])
     assert too_long == ["ent-02-press"] == [enterprises[1].misconfigured_device]
+
+
+@pytest.mark.parametrize("count", [3, 12])
+def test_one_enterprise_is_read_through_meters_and_one_machine_through_s7(count: int) -> None:
+    enterprises = demo_enterprises(count)
+    plant = PlantConfig.model_validate(plant_document(enterprises, timeline(28)))
+    retrofit = [e for e in enterprises if e.measured_by == "retrofit"]
+    assert [e.id for e in retrofit] == [RETROFIT_ENTERPRISE]
+    # Quick: the enterprise that goes offline; full: one that improves, so it must pass.
+    assert retrofit[0].role == ("goes_offline" if count == 3 else "improves")
+    protocols = {m.id: m.protocol for m in plant.machines}
+    assert [protocols[m] for m in retrofit[0].machine_ids] == ["retrofit"] * 3
+    assert [m for m, protocol in protocols.items() if protocol == "s7"] == [S7_MACHINE]
+    units = [u for m in plant.machines for u in m.unit_ids.values()]
+    assert len(units) == len(set(units))  # one Modbus server serves them all
+
+
+def _noisy(kit: RetrofitConfig, kw: float, sign: int) -> float:
+    """The draw ``kw`` at the meter's noise bound, above (+1) or below (-1); sim.retrofit."""
+    return kw + sign * (kit.noise_pct / 100 * kw + kit.noise_floor_kw)
+
+
+def _running_kw_range(machine: MachineConfig) -> tuple[float, float]:
+    """The lowest and highest running draw: the cycle's 3-sigma jitter, before and after the
+    retrofit's factors (sim.machine: idle_kw + energy per part over the cycle)."""
+    draws = []
+    scenario = machine.scenario
+    factors = [(1.0, 1.0)]
+    if scenario is not None:
+        factors.append((scenario.energy_per_part_factor, scenario.cycle_factor))
+    for energy, cycle in factors:
+        for jitter in (1 - 3 * machine.cycle_jitter, 1 + 3 * machine.cycle_jitter):
+            per_part = machine.energy_per_part_kwh * energy * 3600.0
+            draws.append(machine.idle_kw + per_part / (machine.cycle_s * cycle * jitter))
+    return min(draws), max(draws)
+
+
+def test_retrofit_thresholds_class_every_steady_draw_as_its_own_state(tmp_path: Path) -> None:
+    # docs/kpi.md's precondition for its bounds: each steady level with its noise clears both
+    # edges of its class, hysteresis included.
+    days = timeline(28)
+    enterprises = demo_enterprises(3)
+    plant = PlantConfig.model_validate(plant_document(enterprises, days))
+    retrofit = next(e for e in enterprises if e.measured_by == "retrofit")
+    document = _agent_document(retrofit, plant, days, tmp_path)
+    (tmp_path / "agent.yaml").write_text(yaml.safe_dump(document), "utf-8")
+    devices = {d.id: d for d in load_config(tmp_path / "agent.yaml").config.devices}
+    for machine in (m for m in plant.machines if m.id in retrofit.machine_ids):
+        block = devices[machine.id].state
+        assert block is not None and block.power is not None and machine.retrofit is not None
+        level, kit = block.power, machine.retrofit
+        assert level.running_above is not None
+        low_run, high_run = _running_kw_range(machine)
+        assert _noisy(kit, machine.standby_kw, +1) < level.off_below - level.hysteresis
+        assert level.off_below <= _noisy(kit, machine.idle_kw, -1)
+        assert _noisy(kit, machine.idle_kw, +1) < level.running_above - level.hysteresis
+        assert level.running_above <= _noisy(kit, low_run, -1)
+        inrush = kit.inrush_factor * high_run
+        assert inrush < level.implausible_limit
+        assert block.min_dwell_s > kit.inrush_s
