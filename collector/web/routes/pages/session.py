@@ -190,6 +190,18 @@ def _open_session(
     return response
 
 
+def _challenged_user(
+    request: Request, state: State, ticket: str, kind: str, next_path: str
+) -> str | Response:
+    """Whose login a step's ticket carries on, or the answer that the step has expired (a
+    ticket unknown, spent, or issued for another step)."""
+    _check_origin(request)
+    challenge = state.registry.login_challenge(ticket)
+    if challenge is None or challenge.kind != kind:
+        return _form(request, state, next_path, status=401, error="login.step_expired")
+    return challenge.user_id
+
+
 @router.post("/login/totp", name="page.login_totp")
 def login_totp(
     request: Request,
@@ -199,11 +211,9 @@ def login_totp(
     next_path: Next = "/",
 ) -> Response:
     """The second factor: a TOTP code, each time step accepted once."""
-    _check_origin(request)
-    challenge = state.registry.login_challenge(ticket)
-    if challenge is None or challenge.kind != "totp":
-        return _form(request, state, next_path, status=401, error="login.step_expired")
-    user_id = challenge.user_id
+    user_id = _challenged_user(request, state, ticket, "totp", next_path)
+    if isinstance(user_id, Response):
+        return user_id
     address = client_address(request, state.settings)
     refusal = delay_refusal(state, address, user_id)
     if refusal is not None:
@@ -235,11 +245,9 @@ def login_change(
     next_path: Next = "/",
 ) -> Response:
     """A new password chosen at login (after a reset, or a first login), then a session."""
-    _check_origin(request)
-    challenge = state.registry.login_challenge(ticket)
-    if challenge is None or challenge.kind != "change":
-        return _form(request, state, next_path, status=401, error="login.step_expired")
-    user_id = challenge.user_id
+    user_id = _challenged_user(request, state, ticket, "change", next_path)
+    if isinstance(user_id, Response):
+        return user_id
     account = state.registry.account(user_id)
     problems = new_password_problems(
         user_id, new_password, repeat_password, None if account is None else account.password_hash
