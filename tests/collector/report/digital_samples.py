@@ -10,6 +10,7 @@ pooled 89,170 / 91,000 = 97.989… %).
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from collector.evidence.document import (
     DigitalDeviceDoc,
@@ -20,6 +21,15 @@ from collector.evidence.document import (
     PeriodDoc,
     PeriodQualityDoc,
 )
+
+_FIGURE = re.compile(r'<(td|span)[^>]*data-figure="([^"]+)"[^>]*>(.*?)</\1>', re.S)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def figures(html: str) -> dict[str, str]:
+    """Every ``data-figure`` cell's text in a report or page, tags stripped."""
+    return {name: _TAG.sub("", text).strip() for _, name, text in _FIGURE.findall(html)}
+
 
 BASELINE = PeriodDoc(start=dt.date(2026, 2, 2), end=dt.date(2026, 3, 29))
 REPORTING = PeriodDoc(start=dt.date(2026, 6, 1), end=dt.date(2026, 8, 30))

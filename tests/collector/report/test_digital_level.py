@@ -3,7 +3,6 @@ them (HTML both languages, PDF text), labelled as measured inputs and not the ra
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -11,11 +10,8 @@ import pytest
 from collector.report import Lang, enterprise_files
 from collector.report.html import enterprise_html
 from tests.collector.report import samples
-from tests.collector.report.digital_samples import digital_level
+from tests.collector.report.digital_samples import digital_level, figures
 from tests.collector.report.viewers import pdf_text
-
-_FIGURE = re.compile(r'<(td|span)[^>]*data-figure="([^"]+)"[^>]*>(.*?)</\1>', re.S)
-_TAG = re.compile(r"<[^>]+>")
 
 #: What each figure must read, formatted by hand from digital_samples' values.
 SHOWN = {
@@ -41,11 +37,6 @@ SHOWN = {
         "pooled.reporting": "97.99%",
     },
 }
-
-
-def figures(html: str) -> dict[str, str]:
-    """Every ``data-figure`` cell's text, tags stripped."""
-    return {name: _TAG.sub("", text).strip() for _, name, text in _FIGURE.findall(html)}
 
 
 @pytest.mark.parametrize("lang", ["en", "zh-CN"])
