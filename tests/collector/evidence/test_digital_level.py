@@ -13,10 +13,10 @@ from collector.evidence.assemble import EnterpriseInputs, enterprise_evidence
 from collector.evidence.digital_level import digital_level_doc
 from collector.evidence.document import DigitalLevelDoc, PlanRefDoc, SoftwareDoc
 from collector.evidence.series import plan_days
-from collector.plan import Enterprise, Period, Plan, load_plan
+from collector.plan import Enterprise, Period, Plan, load_plan, parse_plan
 from collector.store import DailyRow
 
-from .helpers import device_day, meter_day
+from .helpers import device_day, meter_day, simulated_rows
 
 CASES = Path(__file__).parents[1] / "plan_cases"
 SOFTWARE = SoftwareDoc(retrofit_verify="0.test", python="3", numpy="2", scipy="1", statsmodels="0")
@@ -203,3 +203,33 @@ def test_the_document_measures_over_the_last_attempts_reporting_period() -> None
     assert (doc.period.start, doc.period.end) == (last.start, last.end)
     by_device = {d.device: d.measured_days for d in doc.devices}
     assert by_device["press-1"] == last.days
+
+
+def test_the_pooled_rate_is_the_quality_kpis_own_value() -> None:
+    """With quality among the targets, the section's pooled rate is that KPI's period value:
+    one set of usable days for both (method §2)."""
+    text = (CASES / "valid_minimal" / "plan.yaml").read_text()
+    oee = "oee: {direction: increase, size: 5, unit: pp}"
+    assert oee in text
+    plan = parse_plan(
+        text.replace(oee, f"{oee}\n  quality: {{direction: increase, size: 1, unit: pp}}"), "p"
+    ).plan
+    platform = plan.platforms[0]
+    enterprise = platform.enterprises[0]
+    rows = simulated_rows(
+        enterprise.baseline.start, enterprise.baseline.end, availability=0.7, seed=5
+    )
+    rows += simulated_rows(
+        enterprise.reporting.start, enterprise.reporting.end, availability=0.8, seed=6
+    )
+    ref = PlanRefDoc(key=plan.key, version=1, digest="sha256:" + "0" * 64)
+    inputs = EnterpriseInputs(
+        plan=plan, plan_ref=ref, platform=platform, enterprise=enterprise, rows=tuple(rows)
+    )
+    doc = enterprise_evidence(inputs, software=SOFTWARE, seed=1)
+    quality = next(k for k in doc.attempts[-1].kpis if k.kpi == "quality")
+    assert doc.digital_level is not None
+    baseline, reporting = doc.digital_level.quality
+    assert baseline.pooled == quality.baseline.value
+    assert reporting.pooled == quality.reporting.value
+    assert sum(m.days for m in reporting.months) == quality.reporting.usable_days
