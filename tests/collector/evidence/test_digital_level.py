@@ -233,3 +233,21 @@ def test_the_pooled_rate_is_the_quality_kpis_own_value() -> None:
     assert baseline.pooled == quality.baseline.value
     assert reporting.pooled == quality.reporting.value
     assert sum(m.days for m in reporting.months) == quality.reporting.usable_days
+
+
+def test_a_main_meter_the_plan_names_is_no_production_equipment_whatever_it_reports() -> None:
+    """The facility boundary's meters are the plant's energy meters (method §1): even when a
+    meter's rows carry a state, it is not a machine and does not count."""
+    enterprise = _enterprise(total=5)
+    energy = enterprise.targets["energy_per_unit"].model_copy(
+        update={"boundary": "facility", "meters": ("meter-main",)}
+    )
+    enterprise = enterprise.model_copy(
+        update={"targets": {**enterprise.targets, "energy_per_unit": energy}}
+    )
+    rows = [device_day(day, name) for day in _span(REPORTING) for name in ("meter-main", "press-1")]
+    doc = digital_level_doc(enterprise, rows, plan_days(enterprise, rows), REPORTING)
+    meter = next(d for d in doc.devices if d.device == "meter-main")
+    assert meter.production is False
+    assert doc.networked_devices == ["press-1"]
+    assert doc.networked_share == pytest.approx(1 / 5, abs=1e-12)
