@@ -25,6 +25,7 @@ from collector.evidence.daily import (
     MeasurementBoundary,
     energy_boundary,
 )
+from collector.evidence.digital_level import digital_level_doc
 from collector.evidence.document import (
     AgentDoc,
     AttemptDoc,
@@ -236,4 +237,7 @@ def enterprise_evidence(
         integrity=_integrity(inputs),
         subsidy=subsidy_doc(subsidy),
         device_days=[device_day_doc(row) for row in rows],
+        digital_level=digital_level_doc(
+            enterprise, rows, days, _attempts(enterprise)[-1].reporting
+        ),
     )

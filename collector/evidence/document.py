@@ -46,6 +46,10 @@ __all__ = [
     "DailyPointDoc",
     "DeviceDayDoc",
     "DeviceValueDoc",
+    "DigitalDeviceDoc",
+    "DigitalLevelDoc",
+    "DigitalScenario",
+    "DigitalScenarioDoc",
     "EffectiveDaysDoc",
     "EnergyDoc",
     "EnergyModelDoc",
@@ -58,7 +62,10 @@ __all__ = [
     "IntervalDoc",
     "KpiDoc",
     "MethodDoc",
+    "MonthlyQualityDoc",
+    "NetworkedStatus",
     "PeriodDoc",
+    "PeriodQualityDoc",
     "PlanRefDoc",
     "PlatformDoc",
     "PlatformRollup",
@@ -510,6 +517,83 @@ class SubsidyDoc(_Doc):
     capped: bool
 
 
+# --- Measured inputs for the digital-level assessment (工信厅企业〔2024〕56号; method §11) ---
+# What the fleet measures of a few of the assessment's items, with their sources: inputs for
+# the on-site assessor, never the rating itself. A compatible addition to format 1.
+
+#: The assessment's data-collection scenarios (数据自动采集 by business area): 设备管理,
+#: 能耗管理, 生产管控.
+DigitalScenario = Literal["equipment_management", "energy_management", "production_control"]
+#: 生产设备联网率's status: ``measured`` (a rate), ``no_total`` (the plan gives no count of
+#: production equipment: no rate, never 100 %), ``exceeds_total`` (more production equipment
+#: reports than the plan counts: the count is wrong, no rate).
+NetworkedStatus = Literal["measured", "no_total", "exceeds_total"]
+
+
+class DigitalDeviceDoc(_Doc):
+    """One device of the enterprise over the measured period (method §11).
+
+    ``production`` is True for production equipment (it reported machine state or part
+    counts), False for metering equipment (energy only, or a main meter the plan lists), None
+    when it reported nothing measured in the period (unknown). ``measured_days`` counts the
+    days with at least one measured (not imported) window.
+    """
+
+    device: str
+    production: bool | None
+    measured_days: int
+    first_day: dt.date | None
+    last_day: dt.date | None
+    scenarios: list[DigitalScenario]
+
+
+class DigitalScenarioDoc(_Doc):
+    """One 数据自动采集 scenario: the quantities that show it, the devices that measured them."""
+
+    scenario: DigitalScenario
+    quantities: list[str]
+    covered: bool
+    devices: list[str]
+
+
+class MonthlyQualityDoc(_Doc):
+    """One calendar month's product pass rate: Σgood / Σtotal over its usable days."""
+
+    month: str
+    days: int
+    good_count: float
+    total_count: float
+    rate: float
+
+
+class PeriodQualityDoc(_Doc):
+    """月均产品合格率 over one period: the mean of its months' rates (each a ratio of sums),
+    beside the pooled rate of the whole period (the quality KPI's value)."""
+
+    role: PeriodRole
+    period: PeriodDoc
+    months: list[MonthlyQualityDoc]
+    monthly_mean: float | None
+    pooled: float | None
+
+
+class DigitalLevelDoc(_Doc):
+    """Measured inputs for the SME digital-level assessment, over the last attempt's
+    reporting period (``period``): 生产设备联网率, 数据自动采集 by scenario, 月均产品合格率."""
+
+    period: PeriodDoc
+    #: The plan's count of the enterprise's production equipment (the rate's denominator).
+    production_equipment_total: int | None
+    #: Production equipment with measured data in ``period`` (the rate's numerator).
+    networked_devices: list[str]
+    networked_status: NetworkedStatus
+    #: networked / total, 0..1; None unless ``networked_status`` is ``measured``.
+    networked_share: float | None
+    devices: list[DigitalDeviceDoc]
+    scenarios: list[DigitalScenarioDoc]
+    quality: list[PeriodQualityDoc]
+
+
 class EnterpriseEvidence(_Doc):
     """One enterprise's evidence: the bundle's ``evidence.json``."""
 
@@ -529,6 +613,9 @@ class EnterpriseEvidence(_Doc):
     integrity: IntegrityDoc
     subsidy: SubsidyDoc
     device_days: list[DeviceDayDoc]
+    #: Measured inputs for the digital-level assessment (method §11); None in documents made
+    #: before them.
+    digital_level: DigitalLevelDoc | None = None
 
 
 class EnterpriseSummaryDoc(_Doc):

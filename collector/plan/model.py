@@ -110,6 +110,10 @@ SubIndustryCategory = Literal[
 ]
 SUB_INDUSTRY_CATEGORIES: tuple[str, ...] = get_args(SubIndustryCategory)
 
+#: Largest production equipment count accepted: far above any SME's shop floor, it only stops
+#: typos (a serial number typed where the count was meant).
+MAX_PRODUCTION_EQUIPMENT = 100_000
+
 #: Largest retrofit cost accepted, in CNY: far above any SME retrofit, it only stops typos
 #: (an amount in fen written where yuan were meant).
 MAX_COST_CNY = Decimal("1000000000")
@@ -147,6 +151,19 @@ Money = Annotated[
     Decimal,
     BeforeValidator(_money),
     PlainSerializer(lambda amount: f"{amount:.2f}", return_type=str),
+]
+
+
+def _not_a_bool(value: object) -> object:
+    # pydantic's lax int takes true for 1: a count written as true is a mistake to name.
+    if isinstance(value, bool):
+        raise problem(f"got {describe_value(value)}, expected a whole number of machines")
+    return value
+
+
+#: A count of machines (台/套), at least 1.
+EquipmentCount = Annotated[
+    int, BeforeValidator(_not_a_bool), int_range(1, MAX_PRODUCTION_EQUIPMENT, "machines")
 ]
 
 
@@ -274,6 +291,10 @@ class Enterprise(ConfigModel):
     industry: Name
     retrofit_cost_cny: Money
     solution: Text
+    #: The enterprise's total production equipment (生产设备总数), networked or not: the
+    #: denominator of 生产设备联网率 (docs/evidence-method.md §11). Optional; without it that
+    #: rate is not computed (the plan's device list would give ~100 % by construction).
+    production_equipment_total: EquipmentCount | None = None
     timezone: TimeZoneName = "Asia/Shanghai"
     baseline: Period
     go_live: dt.date
@@ -288,11 +309,14 @@ class Enterprise(ConfigModel):
     def _without_empty_rectifications(
         self, handler: SerializerFunctionWrapHandler
     ) -> dict[str, object]:
-        # A plan without rectifications serialises as it did before the key existed, so its
-        # registry digest (plan_digest) stays the same and reloading it is not a new version.
+        # A plan without rectifications (or without the equipment count) serialises as it did
+        # before the key existed, so its registry digest (plan_digest) stays the same and
+        # reloading it is not a new version.
         data: dict[str, object] = handler(self)
         if not self.rectifications:
             data.pop("rectifications", None)
+        if self.production_equipment_total is None:
+            data.pop("production_equipment_total", None)
         return data
 
     @property

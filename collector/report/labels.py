@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from collector.report.digital_labels import DIGITAL_LEVEL_LABELS
 from collector.report.lang import Text
 
 __all__ = ["LABELS"]
@@ -459,4 +460,4 @@ LABELS: Final[dict[str, Text]] = {
     "province.sum": Text("合计", "Total"),
     "province.no_platforms": Text("无服务平台。", "No platforms."),
     "province.rollup_files": Text("各平台汇总文件", "Platform roll-up files"),
-}
+} | DIGITAL_LEVEL_LABELS

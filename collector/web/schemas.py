@@ -14,6 +14,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from collector.evidence.document import (
+    DigitalLevelDoc,
     FlagDoc,
     IntegrityDoc,
     IntervalDoc,
@@ -347,6 +348,9 @@ class EvidenceOut(BundleOut):
     flag_list: list[FlagDoc]
     integrity: IntegrityDoc
     subsidy: SubsidyDoc
+    #: Measured inputs for the digital-level assessment, not the rating (evidence method
+    #: §11); None for a bundle made before them.
+    digital_level: DigitalLevelDoc | None = None
 
 
 class BundleFileOut(_Out):

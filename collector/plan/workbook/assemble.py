@@ -137,6 +137,7 @@ class _Assembler:
         self.row_cell(row, base, (*base, "targets"), (*base, "agents"), (*base, "rectifications"))
         fields = {k: k for k in ("id", "name", "industry", "retrofit_cost_cny", "solution")}
         fields |= {"timezone": "timezone", "go_live": "go_live"}
+        fields |= {"production_equipment_total": "production_equipment_total"}
         fields |= {
             f"{p}_{e}": f"{p}.{e}" for p in ("baseline", "reporting") for e in ("start", "end")
         }

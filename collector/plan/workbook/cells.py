@@ -36,8 +36,8 @@ def cell_value(kind: ColumnKind, value: object) -> object:
         return _date(value)
     if kind == "money":
         return _money(value)
-    if kind in ("number", "int"):
-        return _number(value, whole=kind == "int")
+    if kind in ("number", "int", "count"):
+        return _number(value, whole=kind != "number")
     if kind == "bool":
         return _bool(value)
     if kind == "list":

@@ -31,7 +31,8 @@ HEADER_KEY_ROW = 2
 DATA_ROW = 3
 
 #: How a cell is read and written: ``text`` a string, ``date`` a date cell, ``money`` CNY with
-#: two decimals, ``number`` a positive decimal, ``int`` a whole number, ``bool`` TRUE/FALSE,
+#: two decimals, ``number`` a positive decimal, ``int`` a whole number (a year), ``count`` a
+#: whole number of things (at least 1), ``bool`` TRUE/FALSE,
 #: ``list`` comma-separated ids in one cell; ``kpi``, ``direction``, ``unit``, ``category``
 #: and ``boundary`` are text from a fixed list (a drop-down in the workbook).
 ColumnKind = Literal[
@@ -40,6 +41,7 @@ ColumnKind = Literal[
     "money",
     "number",
     "int",
+    "count",
     "bool",
     "list",
     "kpi",
@@ -65,6 +67,7 @@ ENGLISH_LABELS: dict[str, str] = {
     "industry": "Industry",
     "retrofit_cost_cny": "Retrofit cost (CNY)",
     "solution": "Solution",
+    "production_equipment_total": "Production equipment, total (units)",
     "timezone": "Time zone",
     "baseline_start": "Baseline start",
     "baseline_end": "Baseline end",
@@ -168,6 +171,8 @@ ENTERPRISE_SHEET = Sheet(
         Column("go_live", "上线日期", "date", width=14),
         Column("reporting_start", "报告期开始", "date", width=14),
         Column("reporting_end", "报告期结束", "date", width=14),
+        # Last, so that adding it moved no column of workbooks written before it.
+        Column("production_equipment_total", "生产设备总数(台/套)", "count", required=False),
     ),
     parent="platform",
 )

@@ -17,7 +17,13 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from collector.plan.model import KPI_NAMES, SUB_INDUSTRY_CATEGORIES, Enterprise, Plan
+from collector.plan.model import (
+    KPI_NAMES,
+    MAX_PRODUCTION_EQUIPMENT,
+    SUB_INDUSTRY_CATEGORIES,
+    Enterprise,
+    Plan,
+)
 from collector.plan.workbook.layout import (
     DATA_ROW,
     HEADER_KEY_ROW,
@@ -48,7 +54,13 @@ _LISTS = {
     "boundary": ("devices", "facility"),
     "bool": ("TRUE", "FALSE"),
 }
-_FORMATS = {"date": "yyyy-mm-dd", "money": "#,##0.00", "int": "0", "number": "0.###"}
+_FORMATS = {
+    "date": "yyyy-mm-dd",
+    "money": "#,##0.00",
+    "int": "0",
+    "count": "0",
+    "number": "0.###",
+}
 
 _INSTRUCTIONS = (
     "实施方案工作簿 / Implementation plan workbook (retrofit-verify)",
@@ -62,7 +74,10 @@ _INSTRUCTIONS = (
     "细分行业 SubIndustries: 每行一个细分行业；类别从下拉列表选择。",
     "平台 Platforms: 每行一个服务平台及其细分行业编号。",
     "企业 Enterprises: 每行一个试点企业；平台编号指向平台表；费用以元为单位的数字（不要写“万元”或"
-    "千位分隔符）；日期用日期格式。",
+    "千位分隔符）；日期用日期格式；生产设备总数（可选）为企业全部生产设备台（套）数，"
+    "含未联网设备，是生产设备联网率的分母。",
+    "Enterprises: production_equipment_total (optional) is the enterprise's whole count of "
+    "production equipment, networked or not: the denominator of the networked-equipment rate.",
     "绩效目标 Targets: 每行一个企业的一个指标目标；指标、方向、单位从下拉列表选择。",
     "整改 Rectifications: 每行一次整改及其新报告期（可为空）。",
     "采集终端 Agents: 每行一个采集终端：公钥(retrofit-agent keygen 打印)与设备编号（逗号分隔）。",
@@ -185,6 +200,11 @@ def _validation(worksheet: Worksheet, letter: str, column: Column) -> None:
     elif column.kind == "int":
         rule = DataValidation(type="whole", operator="between", formula1="2020", formula2="2100")
         rule.error = "a year from 2020 to 2100 / 请输入年份"
+    elif column.kind == "count":
+        rule = DataValidation(
+            type="whole", operator="between", formula1="1", formula2=str(MAX_PRODUCTION_EQUIPMENT)
+        )
+        rule.error = "a whole number, at least 1 / 请输入正整数（台/套）"
     if rule is None:
         return
     rule.showErrorMessage = True
@@ -213,7 +233,7 @@ def _text(cell: Cell, value: str) -> None:
 
 def _value(cell: Cell, column: Column, value: object) -> None:
     if value is None:
-        if column.kind not in ("date", "money", "int", "number", "bool"):
+        if column.kind not in ("date", "money", "int", "count", "number", "bool"):
             cell.number_format = "@"  # a code typed in later stays text
         return
     if isinstance(value, str):
@@ -285,6 +305,7 @@ def _enterprise_row(platform_id: str, enterprise: Enterprise) -> dict[str, objec
         "industry": enterprise.industry,
         "retrofit_cost_cny": enterprise.retrofit_cost_cny,
         "solution": enterprise.solution,
+        "production_equipment_total": enterprise.production_equipment_total,
         "timezone": enterprise.timezone,
         "baseline_start": enterprise.baseline.start,
         "baseline_end": enterprise.baseline.end,

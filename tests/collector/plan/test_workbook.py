@@ -70,6 +70,23 @@ def test_committed_example_workbook_is_the_export_of_the_yaml() -> None:
     assert from_xlsx.warnings == from_yaml.warnings == ()
 
 
+def test_production_equipment_total_is_a_validated_optional_column() -> None:
+    """The count sits in its own column with a whole-number check; a blank cell is no count."""
+    workbook = load_workbook(io.BytesIO(plan_workbook_bytes(None)))
+    sheet = _sheet(workbook, ENTERPRISES)
+    assert sheet["M2"].value == "production_equipment_total"
+    assert sheet["M1"].value == (
+        "生产设备总数(台/套)\nProduction equipment, total (units) (可选 optional)"
+    )
+    rules = [rule for rule in sheet.data_validations.dataValidation if "M3" in rule.sqref]
+    assert [(r.type, r.operator, r.formula1, r.formula2) for r in rules] == [
+        ("whole", "between", "1", "100000")
+    ]
+    enterprises = {e.id: e for e in load_plan(EXAMPLE_XLSX).plan.platforms[0].enterprises}
+    totals = {key: enterprises[key].production_equipment_total for key in ("ent-01", "ent-03")}
+    assert totals == {"ent-01": 4, "ent-03": None}
+
+
 @pytest.mark.parametrize("plan_file", [EXAMPLE_YAML, *(p / "plan.yaml" for p in VALID_CASES)])
 def test_export_load_export_gives_the_same_content(plan_file: Path, tmp_path: Path) -> None:
     plan = load_plan(plan_file).plan
@@ -257,8 +274,24 @@ SHEET_CASES: dict[str, tuple[Callable[[Workbook], None], str]] = {
         "sheet 'Sheet2' row 1 column A: unknown sheet",
     ),
     "unknown column": (
-        _set(ENTERPRISES, "M2", "budget"),
-        f"sheet '{ENTERPRISES}' row 2 column M budget: unknown column 'budget'",
+        _set(ENTERPRISES, "N2", "budget"),
+        f"sheet '{ENTERPRISES}' row 2 column N budget: unknown column 'budget'",
+    ),
+    "no production equipment": (
+        _set(ENTERPRISES, "M3", 0),
+        f"sheet '{ENTERPRISES}' row 3 column M "
+        "platforms[0].enterprises[0].production_equipment_total: got 0, expected 1..100000 "
+        "machines",
+    ),
+    "a fraction of a machine": (
+        _set(ENTERPRISES, "M4", 2.5),
+        f"sheet '{ENTERPRISES}' row 4 column M "
+        "platforms[0].enterprises[1].production_equipment_total: got 2.5, expected an integer",
+    ),
+    "machines counted in words": (
+        _set(ENTERPRISES, "M5", "12台"),
+        f"sheet '{ENTERPRISES}' row 5 column M "
+        "platforms[0].enterprises[2].production_equipment_total: got '12台', expected an integer",
     ),
     "an error value": (
         _set(ENTERPRISES, "E3", "#REF!"),

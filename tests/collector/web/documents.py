@@ -39,6 +39,7 @@ from collector.evidence.subsidy import EnterpriseOutcome, enterprise_subsidy
 from collector.report import Lang, report_name
 from collector.report.html import enterprise_html
 from collector.web.directory import EnterpriseRef
+from tests.collector.report.digital_samples import digital_level
 
 SOFTWARE = SoftwareDoc(
     retrofit_verify="0.1.0", python="3.11", numpy="2.4", scipy="1.17", statsmodels="0.15"
@@ -226,6 +227,7 @@ def evidence_document(
             capped=subsidy.capped,
         ),
         device_days=[],
+        digital_level=digital_level() if status == "pass" else None,
     )
 
 

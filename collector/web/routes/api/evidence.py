@@ -95,6 +95,7 @@ def evidence_get(
         flag_list=list(doc.flags),
         integrity=doc.integrity,
         subsidy=doc.subsidy,
+        digital_level=doc.digital_level,
     )
 
 
