@@ -81,8 +81,11 @@ def _judged_run(out: Path) -> tuple[subprocess.Popen[str], str, dict[str, Any]]:
     for speed in (QUICK_SPEED, SLOW_SPEED):
         demo = _run_demo(out, "--no-screenshots", "--no-web", "--speed", str(speed))
         output, _ = demo.communicate(timeout=900)
-        assert demo.returncode == 0, output  # before verdicts.json: a failed run says why
-        result = json.loads((out / "verdicts.json").read_text("utf-8"))
+        verdicts = out / "verdicts.json"
+        # A run that stopped before judging says why; one that judged but missed (a busy
+        # machine's thin data) is judged by its share of polls kept, and the test's asserts.
+        assert verdicts.exists(), f"exit {demo.returncode}, no verdicts.json:\n{output}"
+        result = json.loads(verdicts.read_text("utf-8"))
         if result["path"]["polls_kept_pct"] >= MIN_POLLS_KEPT_PCT:
             break
         out = out.with_name(out.name + "-slow")
