@@ -61,6 +61,7 @@ from tests.inference_bound import (
     spells,
 )
 from tests.sim.plants import machine, plant
+from tests.sim.test_scenario import _noisy, _running_kw_range
 from tests.test_worked_example import WorkedExampleClock, _broker_connected, eventually
 
 pytestmark = [pytest.mark.anyio]
@@ -401,3 +402,18 @@ def test_the_bound_of_each_device_comes_from_its_configuration() -> None:
     # D = 6 s (twice the inrush), n = 1: B = 2 p + r.
     assert bound.per_change_s == 2 * POLL_S + KIT["inrush_s"]
     assert LagBound(POLL_S).per_change_s == POLL_S  # a state code: sampled, no dwell
+
+
+def test_the_plant_meets_the_bounds_precondition() -> None:
+    """docs/kpi.md: each steady level with its noise clears both edges of its class."""
+    power, lamp, _ = the_plant().machines
+    for config, block in ((power, retrofit_state_block(power)), (lamp, run_signal_block(lamp))):
+        level = StateInferenceConfig.model_validate(block).power
+        kit = config.retrofit
+        assert level is not None and kit is not None
+        assert _noisy(kit, config.standby_kw, +1) < level.off_below - level.hysteresis
+        assert level.off_below <= _noisy(kit, config.idle_kw, -1)
+        if level.running_above is not None:
+            low_run, _ = _running_kw_range(config)
+            assert _noisy(kit, config.idle_kw, +1) < level.running_above - level.hysteresis
+            assert level.running_above <= _noisy(kit, low_run, -1)
