@@ -6,8 +6,8 @@ power-on:
 
 - ``press-power``, power only: the simulator's retrofit power meter (Modbus TCP), the state
   inferred from power thresholds with hysteresis and a dwell (``sim.agent_config``'s block);
-- ``lathe-lamp``, run signal: the same kit's DI module, the run lamp deciding running or idle
-  and the power only off;
+- ``lathe-lamp``, run signal: its kit's DI module (Modbus RTU), the run lamp deciding running
+  or idle and the power only off;
 - ``weld-s7``, a state code in an S7 data block (python-snap7's server, ISO-on-TCP).
 
 The real agent (``AgentService``: sources, inference, KPI windows, outbox, signed batches) reads
@@ -24,8 +24,9 @@ changes from the simulator's log. The plant clock is the worked example's
 (tests/test_worked_example.py): plant time runs ``SPEED`` times wall time but never past a poll
 point, holds still while a poll reads, and the simulator is moved to the poll's instant first.
 So every poll lands on its grid point, ``POLL_S`` plant seconds apart, whatever the load, and
-the value it reads is the plant at that instant (the source's lag, lambda, is 0). No wall time
-is asserted.
+the value it reads is the plant at that instant (the source's lag, lambda, is 0); each window's
+poll count checks it. No wall time is asserted. The lamp machine's kit is read over Modbus RTU
+(the simulator's software null modem), the power meter over Modbus TCP.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ SEED = 18
 HOUR = timedelta(hours=1)
 SPEED = 1440.0  # plant s per wall s at most; a poll point holds it (10 plant s = 7 ms of wall)
 POLL_S = 10.0
+RTU_LINK, RTU_BAUD = "ttyRETRO", 19200
 WINDOW_S = 300
 SHIFT = {"name": "early", "start": "06:00", "end": "14:00", "days": ["mon"],
          "breaks": [{"start": "10:00", "end": "10:30"}]}  # fmt: skip
@@ -139,6 +141,13 @@ def agent_file(tmp_path: Path, sim: Simulator, broker: MosquittoServer) -> Path:
         name: tag for name, tag in by_id[POWER]["tags"].items() if name not in ("lamp", "current")
     }
     by_id[LAMP]["state"] = run_signal_block(sim.plant.machines[1])
+    # The lamp machine's kit on a serial bus, as installers wire one: Modbus RTU through the
+    # simulator's software null modem (8N1, as pymodbus's serial server serves it).
+    tcp = ("protocol", "host", "port")
+    by_id[LAMP] = {**{k: v for k, v in by_id[LAMP].items() if k not in tcp},
+                   "protocol": "modbus_rtu", "serial_port": str(tmp_path / RTU_LINK),
+                   "baudrate": RTU_BAUD, "parity": "none"}  # fmt: skip
+    devices = list(by_id.values())
     for device in devices:
         # Plant time stands still while the agent reads: a slow read under load must delay a
         # poll, never turn it into comm loss.
@@ -264,6 +273,11 @@ def window_failures(sim: Simulator, result: DeviceResult, tally: Tally) -> Itera
         expected, got = by_class(truth, result.fields), by_class(window, result.fields)
         near = changes_near(result.changes, start, end, per_change_s)
         where = f"{result.machine_id} window {window.start:%H:%M}-{window.end:%H:%M}"
+        polls = (end - start) / result.bound.poll_s
+        if (window.quality.samples, window.quality.missed_polls) != (polls, 0):
+            yield (f"{where}: {window.quality.samples} polls answered, "
+                   f"{window.quality.missed_polls} missed, expected {polls:g}: the bound "
+                   f"assumes a poll every {result.bound.poll_s:g} plant s")  # fmt: skip
         for name, value in got.items():
             error, allowed = value - expected[name], per_change_s * near
             if allowed > 0:
@@ -332,6 +346,7 @@ async def run_the_shift(
     collecting = asyncio.create_task(ingest.run(collector_stop))
     sim = Simulator(the_plant(), clock=clock, seed=SEED, start_ts=START.timestamp(),
                     modbus_port=free_port(), s7_port=free_port(), tick_s=0,
+                    rtu_links=[tmp_path / RTU_LINK], rtu_baudrate=RTU_BAUD,
                     truth_bin_s=int(POLL_S))  # fmt: skip
     async with sim:
         clock.sim = sim
