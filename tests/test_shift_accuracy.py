@@ -432,3 +432,63 @@ def test_the_plant_meets_the_bounds_precondition() -> None:
             low_run, _ = _running_kw_range(config)
             assert _noisy(kit, config.idle_kw, +1) < level.running_above - level.hysteresis
             assert level.running_above <= _noisy(kit, low_run, -1)
+
+
+def _exact_window(sim: Simulator, result: DeviceResult, start: float) -> wire.KpiWindow:
+    """A window that says exactly what the truth says (built unvalidated: it tests the check)."""
+    truth = sim.truth(result.machine_id, start, start + WINDOW_S)
+    made = counted_truth(sim, result, start, start + WINDOW_S)
+    quality = wire.DataQuality(samples=round(WINDOW_S / POLL_S), missed_polls=0, bad_values=0,
+                               comm_loss_s=0.0, scheduled_comm_loss_s=0.0, counter_resets=0,
+                               meter_resets=0, clock_jumps=0)  # fmt: skip
+    fields = {quantity: getattr(truth, quantity) for quantity in
+              ("run_s", "idle_s", "down_s", "off_s", "planned_stop_s", "planned_s")}  # fmt: skip
+    return wire.KpiWindow.model_construct(
+        device=result.machine_id,
+        start=datetime.fromtimestamp(start, UTC),
+        end=datetime.fromtimestamp(start + WINDOW_S, UTC),
+        partial=False,
+        quality=quality,
+        **fields,
+        **{name: getattr(made, name) for name in COUNTS},
+    )
+
+
+async def test_the_check_passes_the_truth_and_names_what_leaves_the_bound() -> None:
+    """The comparison itself, on windows made from the truth: exact ones pass, and a window
+    whose run time is off by one second more than its bound, or a count off by one, fails
+    with the window, the quantity, the error and the bound."""
+    clock = WorkedExampleClock(START, SPEED)
+    sim = Simulator(the_plant(), clock=clock, seed=SEED, start_ts=START.timestamp(), tick_s=0,
+                    truth_bin_s=int(POLL_S))  # fmt: skip
+    async with sim:  # no server: the model only
+        await sim.advance_to(END_OF_RUN.timestamp())
+    low, high = SHIFT_START.timestamp(), SHIFT_END.timestamp()
+    starts = [low + WINDOW_S * i for i in range(round((high - low) / WINDOW_S))]
+    changes = true_changes(sim, S7, inferred=False)
+    no_windows = DeviceResult(S7, False, LagBound(POLL_S), [], changes)
+    windows = [_exact_window(sim, no_windows, start) for start in starts]
+    result = DeviceResult(S7, False, LagBound(POLL_S), windows, changes)
+    assert [*window_failures(sim, result, Tally()), *shift_failures(sim, result, Tally())] == []
+
+    index = next(i for i, s in enumerate(starts) if changes_near(changes, s, s + WINDOW_S, POLL_S))
+    near = changes_near(changes, starts[index], starts[index] + WINDOW_S, POLL_S)
+    moved_s = POLL_S * near + 1.0
+    exact_window = windows[index]
+    run_s, idle_s = exact_window.run_s or 0.0, exact_window.idle_s or 0.0
+    update = {"run_s": run_s + moved_s, "idle_s": idle_s - moved_s,
+              "total_count": (exact_window.total_count or 0) + 1}  # fmt: skip
+    broken = exact_window.model_copy(update=update)
+    result = DeviceResult(S7, False, LagBound(POLL_S), [*windows[:index], broken], changes)
+    found = list(window_failures(sim, result, Tally()))
+    where = f"weld-s7 window {broken.start:%H:%M}-{broken.end:%H:%M} "
+    assert found[0] == (
+        f"{where}running: inferred {run_s + moved_s:g} s, truth {run_s:g} s, error "
+        f"{moved_s:+g} s > bound {POLL_S * near:g} s (B {POLL_S:g} s x {near} changes)"
+    )
+    assert all(f.startswith(where) for f in found)
+    assert [f.removeprefix(where).split(":")[0] for f in found] == [
+        "running",
+        "idle",
+        "total_count",
+    ]
