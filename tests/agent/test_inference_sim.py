@@ -18,7 +18,6 @@ changes it. The simulator has no inrush (r = 0): it draws idle power from the fi
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +36,14 @@ from sim.machine import Machine, MachineState
 from sim.plant import PlantConfig
 from sim.runtime import Simulator
 from stack import MosquittoServer, free_port
+from tests.inference_bound import (
+    Change,
+    LagBound,
+    changes_near,
+    counter_bound_s,
+    period_error_bound,
+    spells,
+)
 from tests.mqtt_client import MqttTestClient
 from tests.sim.plants import machine, plant
 
@@ -183,7 +190,7 @@ def agent_config(tmp_path: Path, sim: Simulator, broker: MosquittoServer) -> Pat
     return path
 
 
-def truth_changes() -> list[tuple[float, str, str]]:
+def truth_changes() -> list[Change]:
     """(plant time to 1 s, from, to) each time the class a meter can see changed, from a replica.
 
     The model is deterministic for a seed however it is advanced (sim.machine), so a replica
@@ -195,7 +202,7 @@ def truth_changes() -> list[tuple[float, str, str]]:
     for ts in range(int(START.timestamp()) + 1, int(END.timestamp()) + 1):
         replica.advance_to(ts)
         if SEEN[replica.state] != seen:
-            changes.append((ts - 1.0, seen, SEEN[replica.state]))  # it happened in (ts - 1, ts]
+            changes.append(Change(ts - 1.0, seen, SEEN[replica.state]))  # in (ts - 1, ts]
             seen = SEEN[replica.state]
     return changes
 
@@ -227,12 +234,10 @@ async def test_states_inferred_from_power_and_counter_match_the_truth_within_the
     changes = truth_changes()
     assert len(changes) >= 10  # a plant worth testing: shift start, failures, idle, break
     # B = (n + 1) p + lambda + r, n = ceil(D / p); lambda = 0 (stepped clock), r = 0 (no inrush).
-    # The counter device: running is seen at the first poll after a part (a cycle <= W = 3
-    # ideal cycles, + p) and lost at the first poll more than W after the poll that saw the last
-    # part (W + 2 p): B = W + 2 p.
+    # The counter device: B = W + 2 p, W = 3 ideal cycles (tests/inference_bound.py).
     bounds = {
-        "by-levels": (math.ceil(DWELL_S / POLL_S) + 1) * POLL_S,
-        "by-counter": 3 * 40.5 + 2 * POLL_S,
+        "by-levels": LagBound(POLL_S, DWELL_S).per_change_s,
+        "by-counter": counter_bound_s(3 * 40.5, POLL_S),
     }
     checked = 0
     for device, bound_s in bounds.items():
@@ -248,7 +253,7 @@ async def test_states_inferred_from_power_and_counter_match_the_truth_within_the
             # Every change that can reach into the window: one into another class can pass
             # through this one on its way (the counter device says idle from power-on to the
             # first part, when the truth went from off to running).
-            near = sum(1 for at, *_ in changes if start - bound_s - 1 <= at < end)
+            near = changes_near(changes, start, end, bound_s)
             for name, truth_s in seen_truth.items():
                 error = abs((inferred[name] or 0.0) - truth_s)
                 assert error <= bound_s * near + 1e-6, (device, window.start, name, error, near)
@@ -261,7 +266,7 @@ async def test_states_inferred_from_power_and_counter_match_the_truth_within_the
 
 
 def _assert_period_sums_within_the_spell_bound(
-    sim: Simulator, windows: list[wire.KpiWindow], changes: list[tuple[float, str, str]]
+    sim: Simulator, windows: list[wire.KpiWindow], changes: list[Change]
 ) -> None:
     """Over a period each spell's entry and exit are both late by [n p, B): its length is off
     by under p + lambda + r (here p). A spell too short to be seen (under D + p) is off by its
@@ -272,17 +277,10 @@ def _assert_period_sums_within_the_spell_bound(
     truth = sim.truth("press-1", start, end)
     truth_s = {"running": truth.run_s, "idle": truth.idle_s + truth.down_s,
                "off": truth.off_s + truth.planned_stop_s}  # fmt: skip
-    bound_b = (math.ceil(DWELL_S / POLL_S) + 1) * POLL_S
-    edges = [START.timestamp(), *(at for at, *_ in changes), END.timestamp()]
-    classes = [changes[0][1], *(to for *_, to in changes)]
-    spells = [(a, b, c) for a, b, c in zip(edges[:-1], edges[1:], classes, strict=True)
-              if b > start and a < end]  # fmt: skip
-    unseen_s = sum(b - a for a, b, _ in spells if b - a < DWELL_S + POLL_S)
+    bounds = period_error_bound(LagBound(POLL_S, DWELL_S), spells(changes, start, end), truth_s)
     for name, summed_truth in truth_s.items():
         inferred = sum(getattr(w, {"running": "run_s"}.get(name, f"{name}_s")) for w in windows)
-        seen = sum(1 for a, b, c in spells if c == name and b - a >= DWELL_S + POLL_S)
-        bound_s = seen * POLL_S + unseen_s + 2 * bound_b
-        assert abs(inferred - summed_truth) <= bound_s, (name, inferred, summed_truth, bound_s)
+        assert abs(inferred - summed_truth) <= bounds[name], (name, inferred, summed_truth)
 
 
 def _received(

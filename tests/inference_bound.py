@@ -1,0 +1,136 @@
+"""The bound on inferred (or sampled) state times against the truth, as docs/kpi.md derives it.
+
+docs/kpi.md, "Inferred state", "How close the inferred times are": each true change of the class
+a source can see is inferred late by ``e`` in ``[n p, B)``, ``B = (n + 1) p + lambda + r`` with
+``n = ceil(D / p)`` (``D`` the dwell, ``p`` the poll interval, ``lambda`` the source's lag, ``r``
+an inrush that puts the reading in another class), plus ``(n + 1) p`` when ``D <= r`` (a wrong
+state confirmed inside the inrush is corrected a dwell later). A state code read every poll is
+the case ``D = 0, r = 0``: ``B = p + lambda``. Per window the error of each class is at most
+``B x K(w)``, ``K(w)`` the true changes at times in ``[w.start - B, w.end)``; over a period it is
+``N_spells x (p + lambda + r)`` plus the spells too short to be surely seen plus ``B`` at each
+end. The agent-only test (tests/agent/test_inference_sim.py) and the end-to-end shift test
+(tests/test_shift_accuracy.py) both take their bounds from here, so there is one derivation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "Change",
+    "LagBound",
+    "Spell",
+    "changes_near",
+    "counter_bound_s",
+    "period_error_bound",
+    "spells",
+]
+
+
+@dataclass(frozen=True)
+class Change:
+    """A true change of the class a source can see, at plant time ``ts``."""
+
+    ts: float
+    from_class: str
+    to_class: str
+
+
+@dataclass(frozen=True)
+class Spell:
+    """A stretch ``[start, end)`` of plant time in one true class."""
+
+    start: float
+    end: float
+    seen_class: str
+
+    @property
+    def length_s(self) -> float:
+        """Its length in plant seconds."""
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class LagBound:
+    """How late a change of state is seen: poll ``p``, dwell ``D``, lag ``lambda``, inrush ``r``.
+
+    All in plant seconds; ``dwell_s = 0`` and ``inrush_s = 0`` for a state code.
+    """
+
+    poll_s: float
+    dwell_s: float = 0.0
+    lag_s: float = 0.0
+    inrush_s: float = 0.0
+
+    @property
+    def dwell_polls(self) -> int:
+        """``n = ceil(D / p)``: the polls after the first that a new state must hold."""
+        return math.ceil(self.dwell_s / self.poll_s)
+
+    @property
+    def per_change_s(self) -> float:
+        """``B``: each change is seen less than this late."""
+        bound_s = (self.dwell_polls + 1) * self.poll_s + self.lag_s + self.inrush_s
+        if self.inrush_s > 0 and self.dwell_s <= self.inrush_s:
+            bound_s += (self.dwell_polls + 1) * self.poll_s  # confirmed in the inrush, undone
+        return bound_s
+
+    @property
+    def per_spell_s(self) -> float:
+        """``p + lambda + r``: a seen spell's length is off by less than this."""
+        return self.poll_s + self.lag_s + self.inrush_s
+
+    @property
+    def unseen_below_s(self) -> float:
+        """``D + p``: a spell shorter than this may not be seen at all."""
+        return self.dwell_s + self.poll_s
+
+
+def counter_bound_s(within_s: float, poll_s: float, lag_s: float = 0.0) -> float:
+    """``B = W + 2 p + lambda`` for counter activity (``W`` = within_cycles x ideal cycle, at
+    least one cycle): running is seen within a cycle and a poll of the first part, and lost at
+    the first poll more than ``W`` after the poll that saw the last one."""
+    return within_s + 2 * poll_s + lag_s
+
+
+def changes_near(changes: Sequence[Change], start: float, end: float, bound_s: float) -> int:
+    """``K``: the changes at times in ``[start - bound_s, end)`` (1 s of slack before: the
+    agent-only test dates a change to the whole second after it)."""
+    return sum(1 for change in changes if start - bound_s - 1 <= change.ts < end)
+
+
+def spells(changes: Sequence[Change], start: float, end: float) -> list[Spell]:
+    """The true spells of ``[start, end)`` cut by ``changes`` (the first change's ``from_class``
+    is the class at ``start``; raises ValueError when there is no change to say it)."""
+    if not changes:
+        raise ValueError("no change: the class at the start is unknown")
+    edges = [start, *(c.ts for c in changes if start < c.ts < end), end]
+    inside = [c for c in changes if start < c.ts < end]
+    before = [c for c in changes if c.ts <= start]
+    first = before[-1].to_class if before else changes[0].from_class
+    classes = [first, *(c.to_class for c in inside)]
+    return [Spell(a, b, s) for a, b, s in zip(edges[:-1], edges[1:], classes, strict=True)]
+
+
+def period_error_bound(
+    bound: LagBound, period: Sequence[Spell], classes: Iterable[str]
+) -> Mapping[str, float]:
+    """Per class of ``classes``, the most a period's summed inferred time may differ from the truth.
+
+    ``N_spells(s) x (p + lambda + r)`` for the spells of ``s`` long enough to be seen, plus the
+    length of every spell too short to be surely seen (its time went to a neighbour), plus
+    ``B`` at each end of the period.
+    """
+    unseen_s = sum(s.length_s for s in period if s.length_s < bound.unseen_below_s)
+    return {
+        name: sum(
+            bound.per_spell_s
+            for s in period
+            if s.seen_class == name and s.length_s >= bound.unseen_below_s
+        )
+        + unseen_s
+        + 2 * bound.per_change_s
+        for name in classes
+    }
