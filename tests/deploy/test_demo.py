@@ -118,6 +118,11 @@ def test_verdicts_match_the_simulated_retrofits(tmp_path: Path) -> None:
     assert result["platform"]["passed_count"] == 1 and not result["platform"]["minimum_met"]
     unchanged = next(e for e in result["enterprises"] if e["id"] == "ent-02")
     assert "count_faster_than_ideal" in unchanged["flags"], output
+    # Only the deliberate slip: honest devices, comm loss and slow polls included, raise no
+    # fraud flag (issue #16 point 5; docs/evidence-method.md §10).
+    for honest in ("ent-01", "ent-03"):
+        flags = next(e for e in result["enterprises"] if e["id"] == honest)["flags"]
+        assert "count_faster_than_ideal" not in flags, (honest, flags, output)
     # Every panel, annotation and variable of the three dashboards returns data.
     assert result["dashboards"]["ok"], result["dashboards"]["result"]
     # The agents' daily sums against the simulator's exact ground truth (docs/demo.md), in
