@@ -28,6 +28,14 @@ from collector.registry.settings import (
 )
 
 if TYPE_CHECKING:
+    from collector.registry.day_seals import (
+        CHECK_OUTCOMES,
+        CheckOutcome,
+        DayCheck,
+        DaySealEntry,
+        SealDifference,
+        SealStored,
+    )
     from collector.registry.decisions import MAX_COMMENT_CHARS, OUTCOMES, Decision, Outcome
     from collector.registry.ownership import collisions_among, registry_refusal
     from collector.registry.ports import Repositories
@@ -51,6 +59,7 @@ if TYPE_CHECKING:
     from collector.registry.users import ROLES, IssuedToken, Role, Session, TokenEntry, User
 
 __all__ = [
+    "CHECK_OUTCOMES",
     "DEFAULT_BUSY_TIMEOUT_S",
     "MAX_COMMENT_CHARS",
     "OUTCOMES",
@@ -60,6 +69,9 @@ __all__ = [
     "AgentEntry",
     "AgentStatus",
     "AuditEntry",
+    "CheckOutcome",
+    "DayCheck",
+    "DaySealEntry",
     "Decision",
     "FailureOutcome",
     "GroupCopy",
@@ -75,6 +87,8 @@ __all__ = [
     "Repositories",
     "Role",
     "RunSlot",
+    "SealDifference",
+    "SealStored",
     "SeqGap",
     "SeqOutcome",
     "SeqSummary",
@@ -96,6 +110,10 @@ _LAZY = {
     "AgentEntry": "collector.registry.records",
     "AgentStatus": "collector.registry.records",
     "AuditEntry": "collector.registry.records",
+    "CHECK_OUTCOMES": "collector.registry.day_seals",
+    "CheckOutcome": "collector.registry.day_seals",
+    "DayCheck": "collector.registry.day_seals",
+    "DaySealEntry": "collector.registry.day_seals",
     "DEFAULT_BUSY_TIMEOUT_S": "collector.registry.registry",
     "Decision": "collector.registry.decisions",
     "FailureOutcome": "collector.registry.throttle",
@@ -115,6 +133,8 @@ _LAZY = {
     "Repositories": "collector.registry.ports",
     "Role": "collector.registry.users",
     "RunSlot": "collector.registry.runs",
+    "SealDifference": "collector.registry.day_seals",
+    "SealStored": "collector.registry.day_seals",
     "SeqGap": "collector.registry.records",
     "SeqOutcome": "collector.registry.records",
     "SeqSummary": "collector.registry.records",

@@ -1,0 +1,144 @@
+"""Day seals as the registry keeps them, and the outcome of checking a daily row against one.
+
+A day seal (``contract.wire.DaySeal``, docs/wire-contract.md "Day seal") is kept exactly as
+received, append-only: every version of every day, named by its hash
+(``contract.wire.day_seal_sha256``: SHA-256 of the published bytes, ``sig`` included). Per
+(agent, device) the seals form a chain by ``chain_index``; one index holds one seal, so the
+same index with other bytes is a conflict (quarantined ``seal_conflict`` by the ingest).
+
+A :class:`DayCheck` is the collector's judgement of one ``kpi_daily`` row (agent, device,
+provenance, local day) against the latest seal of that day: ``sealed_equal``,
+``sealed_different`` (with the :class:`SealDifference` of each figure) or ``unsealed``. It is
+a cache of a judgement that can be recomputed at any time, so it is upserted, not appended.
+
+The tables are :mod:`collector.registry.sql.day_seals`'s.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from contract import wire
+
+__all__ = [
+    "CHECKERS",
+    "CHECK_OUTCOMES",
+    "CheckOutcome",
+    "Checker",
+    "DayCheck",
+    "DaySealEntry",
+    "SealDifference",
+    "SealStored",
+    "SealStoredOutcome",
+    "differences_from_json",
+    "differences_json",
+]
+
+#: What checking a daily row against its day's latest seal found.
+CheckOutcome = Literal["sealed_equal", "sealed_different", "unsealed"]
+CHECK_OUTCOMES: tuple[str, ...] = get_args(CheckOutcome)
+#: Who checked: the rollup refresh (full check, raw windows and Merkle root) or an evidence
+#: gather (sums only, the rows in hand).
+Checker = Literal["refresh", "evidence"]
+CHECKERS: tuple[str, ...] = get_args(Checker)
+#: What storing a received seal found: a seal not held before, the same bytes again (an MQTT
+#: re-delivery), or another seal already at its (agent, device, chain index).
+SealStoredOutcome = Literal["new", "duplicate", "conflict"]
+
+
+@dataclass(frozen=True, slots=True)
+class SealStored:
+    """What :meth:`Registry.add_day_seal` did; ``held_sha256`` is the seal already at the
+    index on a conflict (else the seal's own hash)."""
+
+    outcome: SealStoredOutcome
+    seal_sha256: str
+    held_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class DaySealEntry:
+    """One received day seal: its identity, place in the chain, and its exact bytes."""
+
+    seal_sha256: str
+    agent_id: str
+    platform: str
+    enterprise: str
+    device: str
+    day: dt.date
+    tz: str
+    version: int
+    chain_index: int
+    prev_sha256: str | None
+    supersedes_sha256: str | None
+    seq: int
+    received_at: dt.datetime
+    raw: bytes
+
+    def message(self) -> wire.DaySeal:
+        """The seal decoded from its stored bytes (they were valid when received)."""
+        return wire.decode_day_seal(self.raw)
+
+
+@dataclass(frozen=True, slots=True)
+class SealDifference:
+    """One figure where a stored row and its seal disagree (``merkle_root``, ``run_s``, ...).
+
+    Values are JSON scalars: times as wire timestamps, a missing row's figures as 0 windows.
+    """
+
+    field: str
+    stored: Any
+    sealed: Any
+
+
+@dataclass(frozen=True, slots=True)
+class DayCheck:
+    """The outcome for one ``kpi_daily`` row: (agent, device, provenance, local day).
+
+    ``seal_sha256`` names the seal checked against (None when ``unsealed``); ``root_checked``
+    says whether the windows' Merkle root was rebuilt (the refresh check) or only the sums
+    compared (an evidence gather).
+    """
+
+    agent_id: str
+    device: str
+    provenance: str
+    day: dt.date
+    platform: str
+    enterprise: str
+    outcome: CheckOutcome
+    seal_sha256: str | None
+    differences: tuple[SealDifference, ...]
+    root_checked: bool
+    checked_at: dt.datetime
+    checked_by: Checker
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return wire.format_timestamp(value)
+    if isinstance(value, tuple | list):
+        return [_scalar(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _scalar(item) for key, item in value.items()}
+    return value
+
+
+def differences_json(differences: tuple[SealDifference, ...]) -> str:
+    """The stored text of ``differences``: ``[{field, stored, sealed}]`` in order."""
+    rows = [
+        {"field": d.field, "stored": _scalar(d.stored), "sealed": _scalar(d.sealed)}
+        for d in differences
+    ]
+    return json.dumps(rows, ensure_ascii=False, sort_keys=True, allow_nan=False)
+
+
+def differences_from_json(text: str) -> tuple[SealDifference, ...]:
+    """Inverse of :func:`differences_json` (times stay wire text)."""
+    return tuple(
+        SealDifference(str(row["field"]), row["stored"], row["sealed"]) for row in json.loads(text)
+    )
