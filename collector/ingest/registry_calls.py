@@ -20,8 +20,8 @@ from typing import Any, Literal, Protocol, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from collector.errors import RegistryUnavailable
-from collector.registry import DayCheck, DaySealEntry, SealStored
 from collector.ingest.stats import Holding, IngestStats
+from collector.registry import DayCheck, DaySealEntry, SealStored
 from contract import wire
 
 __all__ = ["AgentIdentity", "IngestRegistry", "RegistryCalls", "SeqOutcome"]

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         DaySealEntry,
         SealDifference,
         SealStored,
+        latest_versions,
     )
     from collector.registry.decisions import MAX_COMMENT_CHARS, OUTCOMES, Decision, Outcome
     from collector.registry.ownership import collisions_among, registry_refusal
@@ -100,6 +101,7 @@ __all__ = [
     "User",
     "collisions_among",
     "is_postgres_url",
+    "latest_versions",
     "registry_refusal",
     "sqlite_path",
     "transfer_registry",
@@ -145,6 +147,7 @@ _LAZY = {
     "TransferReport": "collector.registry.transfer",
     "User": "collector.registry.users",
     "collisions_among": "collector.registry.ownership",
+    "latest_versions": "collector.registry.day_seals",
     "registry_refusal": "collector.registry.ownership",
     "transfer_registry": "collector.registry.transfer",
 }

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -35,6 +36,8 @@ __all__ = [
     "SealStoredOutcome",
     "differences_from_json",
     "differences_json",
+    "latest_versions",
+    "seal_order",
 ]
 
 #: What checking a daily row against its day's latest seal found.
@@ -142,3 +145,17 @@ def differences_from_json(text: str) -> tuple[SealDifference, ...]:
     return tuple(
         SealDifference(str(row["field"]), row["stored"], row["sealed"]) for row in json.loads(text)
     )
+
+
+def seal_order(entry: DaySealEntry) -> tuple[str, str, dt.date, int, int]:
+    """Sort key: (agent, device, day, version, chain index)."""
+    return (entry.agent_id, entry.device, entry.day, entry.version, entry.chain_index)
+
+
+def latest_versions(entries: Iterable[DaySealEntry]) -> list[DaySealEntry]:
+    """The highest version of each (agent, device, day) (the later index if two claim one
+    version), by (agent, device, day)."""
+    best: dict[tuple[str, str, dt.date], DaySealEntry] = {}
+    for entry in sorted(entries, key=seal_order):
+        best[(entry.agent_id, entry.device, entry.day)] = entry
+    return [best[key] for key in sorted(best)]

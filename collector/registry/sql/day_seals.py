@@ -20,6 +20,8 @@ from collector.registry.day_seals import (
     SealStored,
     differences_from_json,
     differences_json,
+    latest_versions,
+    seal_order,
 )
 from collector.registry.records import format_time, parse_time
 from collector.registry.sql.database import Connection, Database
@@ -149,7 +151,7 @@ class SqlDaySeals:
                         (enterprise, device, day),
                     )
                 ]
-        return sorted(found, key=_seal_order)
+        return sorted(found, key=seal_order)
 
     def latest(self, enterprise: str, start_day: dt.date, end_day: dt.date) -> list[DaySealEntry]:
         """The latest version of each (agent, device, day) of an enterprise, days
@@ -241,16 +243,3 @@ def _held_at(conn: Connection, agent: str, device: str, index: int) -> str | Non
         (agent, device, index),
     ).fetchone()
     return None if row is None else str(row[0])
-
-
-def _seal_order(entry: DaySealEntry) -> tuple[str, str, dt.date, int, int]:
-    return (entry.agent_id, entry.device, entry.day, entry.version, entry.chain_index)
-
-
-def latest_versions(entries: Iterable[DaySealEntry]) -> list[DaySealEntry]:
-    """The highest version of each (agent, device, day) (the later index if two claim one
-    version), by (agent, device, day)."""
-    best: dict[tuple[str, str, dt.date], DaySealEntry] = {}
-    for entry in sorted(entries, key=_seal_order):
-        best[(entry.agent_id, entry.device, entry.day)] = entry
-    return [best[key] for key in sorted(best)]

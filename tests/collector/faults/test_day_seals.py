@@ -1,0 +1,141 @@
+"""Day seals through a real ingest (mosquitto, influxd, ``retrofit-collector ingest``): kept,
+or quarantined with their reason.
+
+The seals are signed as an agent would sign them, their parts computed with
+``contract.daysums`` from the windows the test published (tests/collector/seal_helpers.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from collector.registry import Registry
+from contract import wire
+from stack import InfluxServer, MosquittoServer, free_port
+from tests.collector.faults.conftest import ReplicaFactory
+from tests.collector.faults.harness import (
+    IngestProcess,
+    Publisher,
+    SigningAgent,
+    ingest_ready,
+    register,
+    seeded_key,
+    wait_until,
+    window,
+    write_config,
+)
+
+pytestmark = pytest.mark.timeout(180)
+
+SEED = 1717
+#: T0 + n minutes is 08:0n in Asia/Shanghai, the example plan's zone: all on this local day.
+DAY = dt.date(2026, 6, 1)
+
+Published = list[tuple[int, wire.KpiWindow]]
+
+
+def _agents() -> tuple[SigningAgent, SigningAgent]:
+    rng = random.Random(SEED)
+    sealing = SigningAgent("gw-seal", "ent-01", seeded_key(rng), ("dev-0", "dev-1"))
+    probe = SigningAgent("gw-probe", "ent-02", seeded_key(rng), ("dev-0",))
+    return sealing, probe
+
+
+def _start(
+    broker: MosquittoServer,
+    influx: InfluxServer,
+    replicas: ReplicaFactory,
+    tmp_path: Path,
+    agents: tuple[SigningAgent, SigningAgent],
+) -> tuple[Path, IngestProcess]:
+    registry_path = tmp_path / "registry.sqlite"
+    register(registry_path, agents)
+    config = write_config(tmp_path / "collector.yaml", registry_path, broker, influx, inflight=8)
+    document = yaml.safe_load(config.read_text(encoding="utf-8"))
+    document["ingest"]["metrics_port"] = free_port()
+    config.write_text(yaml.safe_dump(document), encoding="utf-8")
+    replica = replicas(config, "collector-seals")
+    replica.start()
+    ingest_ready(broker, influx, agents[1])
+    return registry_path, replica
+
+
+def _publish(broker: MosquittoServer, *messages: tuple[str, bytes]) -> None:
+    with Publisher(broker, client_id="seal-test") as publisher:
+        publisher.send_all(messages)
+
+
+def _metrics(config: Path) -> dict[str, float]:
+    """The ingest's ``/metrics``: ``name{labels}`` -> value."""
+    port = yaml.safe_load(config.read_text(encoding="utf-8"))["ingest"]["metrics_port"]
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+
+
+def _windows(envelopes: list[wire.Envelope], device: str) -> Published:
+    return [(env.seq, w) for env in envelopes for w in env.records if w.device == device]
+
+
+def test_seals_are_kept_or_quarantined_with_their_reason(
+    broker: MosquittoServer, influx: InfluxServer, replicas: ReplicaFactory, tmp_path: Path
+) -> None:
+    agent, probe = _agents()
+    registry_path, replica = _start(broker, influx, replicas, tmp_path, (agent, probe))
+    envelopes = [agent.envelope(seq) for seq in (1, 2, 3)]
+    chain = agent.seal_chain("dev-0")
+    published = _windows(envelopes, "dev-0")
+    good = chain.seal(DAY, published, seq=4)
+    other_key = seeded_key(random.Random(SEED + 1))
+    stranger = SigningAgent("gw-seal", "ent-01", agent.key, ("dev-9",)).seal_chain("dev-9")
+    refused = {
+        "seal_conflict": chain.seal(DAY, published[:2], seq=5, index=1),
+        "bad_signature": chain.seal(DAY, published, seq=6, index=2, key=other_key),
+        "unknown_device": stranger.seal(
+            DAY, [(1, window("dev-9", envelopes[0].records[0].start))], seq=7
+        ),
+        "seal_zone": chain.seal(DAY, published, seq=8, index=3, tz="Europe/Berlin"),
+        # Seq 2 carried an envelope: a seal under it is a replay, whatever it says.
+        "replay": chain.seal(DAY, published[:1], seq=2, index=4),
+    }
+    _publish(
+        broker,
+        *((agent.topic, wire.encode(env)) for env in envelopes),
+        (agent.seals_topic, good),
+        (agent.seals_topic, good),  # delivered again: a duplicate
+        *((agent.seals_topic, raw) for raw in refused.values()),
+    )
+
+    def quarantined() -> dict[str, int]:
+        with Registry(registry_path) as registry:
+            return registry.quarantine_counts()
+
+    wait_until(lambda: sum(quarantined().values()) >= len(refused), 60, "seals quarantined",
+               lambda: f"(have {quarantined()}; {replica.tail()})")  # fmt: skip
+    assert quarantined() == dict.fromkeys(refused, 1)
+    with Registry(registry_path) as registry:
+        kept = registry.day_seals_of_days([("ent-01", "dev-0", DAY), ("ent-01", "dev-9", DAY)])
+        assert [entry.seal_sha256 for entry in kept] == [wire.day_seal_sha256(good)]
+        details = {entry.reason: entry.detail for entry in registry.quarantine_list()}
+        assert registry.highest_seq("gw-seal") == 5  # refused before their seqs: 6, 7, 8
+    assert "closes days in Europe/Berlin, ent-01's plan says Asia/Shanghai" in details["seal_zone"]
+    assert "chain index 1" in details["seal_conflict"]
+    assert "dev-9" in details["unknown_device"]
+
+    assert "day seal of gw-seal/dev-0 2026-06-01 version 1 (index 1, seq 4): new" in (
+        replica.log_path.read_text()
+    )
+    metrics = _metrics(replica.config)
+    assert metrics['rv_ingest_day_seals_total{outcome="new"}'] == 1
+    assert metrics['rv_ingest_day_seals_total{outcome="duplicate"}'] == 1
+    assert metrics['rv_ingest_day_seals_total{outcome="quarantined"}'] == len(refused)
+    assert metrics['rv_ingest_quarantined_total{reason="seal_zone"}'] == 1
