@@ -1,5 +1,5 @@
 """Day seals through a real ingest (mosquitto, influxd, ``retrofit-collector ingest``): kept,
-or quarantined with their reason.
+checked against the stored day after each rollup refresh, or quarantined with their reason.
 
 The seals are signed as an agent would sign them, their parts computed with
 ``contract.daysums`` from the windows the test published (tests/collector/seal_helpers.py).
@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from collector.registry import Registry
+from collector.registry import DayCheck, Registry
 from contract import wire
 from stack import InfluxServer, MosquittoServer, free_port
 from tests.collector.faults.conftest import ReplicaFactory
@@ -86,6 +86,28 @@ def _windows(envelopes: list[wire.Envelope], device: str) -> Published:
     return [(env.seq, w) for env in envelopes for w in env.records if w.device == device]
 
 
+def _checks(registry_path: Path) -> dict[tuple[str, str], DayCheck]:
+    with Registry(registry_path) as registry:
+        return {(c.device, c.provenance): c for c in registry.day_checks("ent-01", DAY, DAY)}
+
+
+def _wait_check(
+    registry_path: Path, replica: IngestProcess, device: str, outcome: str, *fields: str
+) -> DayCheck:
+    def found() -> bool:
+        check = _checks(registry_path).get((device, "measured"))
+        named = {d.field for d in check.differences} if check else set()
+        return check is not None and check.outcome == outcome and set(fields) <= named
+
+    wait_until(
+        found,
+        60,
+        f"{device} {outcome} {fields}",
+        lambda: f"(have {_checks(registry_path)}; {replica.tail()})",
+    )
+    return _checks(registry_path)[(device, "measured")]
+
+
 def test_seals_are_kept_or_quarantined_with_their_reason(
     broker: MosquittoServer, influx: InfluxServer, replicas: ReplicaFactory, tmp_path: Path
 ) -> None:
@@ -131,6 +153,12 @@ def test_seals_are_kept_or_quarantined_with_their_reason(
     assert "chain index 1" in details["seal_conflict"]
     assert "dev-9" in details["unknown_device"]
 
+    # The refresh after the seal checks the day: dev-0 equal, dev-1 (no seal) unsealed.
+    equal = _wait_check(registry_path, replica, "dev-0", "sealed_equal")
+    assert equal.seal_sha256 == wire.day_seal_sha256(good) and equal.root_checked
+    assert equal.differences == ()
+    unsealed = _wait_check(registry_path, replica, "dev-1", "unsealed")
+    assert unsealed.seal_sha256 is None
     assert "day seal of gw-seal/dev-0 2026-06-01 version 1 (index 1, seq 4): new" in (
         replica.log_path.read_text()
     )
@@ -139,3 +167,35 @@ def test_seals_are_kept_or_quarantined_with_their_reason(
     assert metrics['rv_ingest_day_seals_total{outcome="duplicate"}'] == 1
     assert metrics['rv_ingest_day_seals_total{outcome="quarantined"}'] == len(refused)
     assert metrics['rv_ingest_quarantined_total{reason="seal_zone"}'] == 1
+    assert metrics['rv_day_checks_total{outcome="sealed_equal"}'] >= 1
+
+
+def test_the_check_names_what_differs_from_the_seal(
+    broker: MosquittoServer, influx: InfluxServer, replicas: ReplicaFactory, tmp_path: Path
+) -> None:
+    agent, probe = _agents()
+    registry_path, replica = _start(broker, influx, replicas, tmp_path, (agent, probe))
+    envelopes = [agent.envelope(seq) for seq in (1, 2, 3)]
+    seal = agent.seal_chain("dev-0").seal(DAY, _windows(envelopes, "dev-0"), seq=4)
+
+    # The seal before its windows: different (no row: 0 windows stored), then equal.
+    _publish(broker, (agent.seals_topic, seal))
+    early = _wait_check(registry_path, replica, "dev-0", "sealed_different", "windows")
+    assert ("windows", 0, 3) in {(d.field, d.stored, d.sealed) for d in early.differences}
+    _publish(broker, *((agent.topic, wire.encode(env)) for env in envelopes))
+    _wait_check(registry_path, replica, "dev-0", "sealed_equal")
+
+    # Minute 2's windows re-sent under a new seq with other content: InfluxDB merges them into
+    # the stored points, and the check names the root, the changed sums and the seq range.
+    resent = agent.envelope(5, minute=2, run_s=40.0)
+    _publish(broker, (agent.topic, wire.encode(resent)))
+    different = _wait_check(
+        registry_path, replica, "dev-0", "sealed_different", "merkle_root", "run_s"
+    )
+    named = {d.field: (d.stored, d.sealed) for d in different.differences}
+    assert named["run_s"] == (140.0, 150.0)
+    assert named["idle_s"] == (40.0, 30.0)
+    assert named["seq_last"] == (5, 3)
+    assert different.seal_sha256 == wire.day_seal_sha256(seal)
+    # dev-1 was never sealed; the re-sent window changed it too, and it stays unsealed.
+    assert _checks(registry_path)[("dev-1", "measured")].outcome == "unsealed"
