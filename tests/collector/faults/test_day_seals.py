@@ -8,7 +8,9 @@ The seals are signed as an agent would sign them, their parts computed with
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
+import signal
 from pathlib import Path
 
 import httpx
@@ -23,6 +25,7 @@ from tests.collector.faults.harness import (
     IngestProcess,
     Publisher,
     SigningAgent,
+    count_windows,
     ingest_ready,
     register,
     seeded_key,
@@ -30,6 +33,7 @@ from tests.collector.faults.harness import (
     window,
     write_config,
 )
+from tests.collector.registry_backends import raw_rows
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -53,8 +57,9 @@ def _start(
     replicas: ReplicaFactory,
     tmp_path: Path,
     agents: tuple[SigningAgent, SigningAgent],
-) -> tuple[Path, IngestProcess]:
-    registry_path = tmp_path / "registry.sqlite"
+    registry_path: Path | str | None = None,
+) -> tuple[Path | str, IngestProcess]:
+    registry_path = registry_path or tmp_path / "registry.sqlite"
     register(registry_path, agents)
     config = write_config(tmp_path / "collector.yaml", registry_path, broker, influx, inflight=8)
     document = yaml.safe_load(config.read_text(encoding="utf-8"))
@@ -86,13 +91,13 @@ def _windows(envelopes: list[wire.Envelope], device: str) -> Published:
     return [(env.seq, w) for env in envelopes for w in env.records if w.device == device]
 
 
-def _checks(registry_path: Path) -> dict[tuple[str, str], DayCheck]:
+def _checks(registry_path: Path | str) -> dict[tuple[str, str], DayCheck]:
     with Registry(registry_path) as registry:
         return {(c.device, c.provenance): c for c in registry.day_checks("ent-01", DAY, DAY)}
 
 
 def _wait_check(
-    registry_path: Path, replica: IngestProcess, device: str, outcome: str, *fields: str
+    registry_path: Path | str, replica: IngestProcess, device: str, outcome: str, *fields: str
 ) -> DayCheck:
     def found() -> bool:
         check = _checks(registry_path).get((device, "measured"))
@@ -199,3 +204,55 @@ def test_the_check_names_what_differs_from_the_seal(
     assert different.seal_sha256 == wire.day_seal_sha256(seal)
     # dev-1 was never sealed; the re-sent window changed it too, and it stays unsealed.
     assert _checks(registry_path)[("dev-1", "measured")].outcome == "unsealed"
+
+
+def test_a_seal_kept_but_not_acknowledged_comes_again_as_a_duplicate(
+    broker: MosquittoServer,
+    influx: InfluxServer,
+    replicas: ReplicaFactory,
+    tmp_path: Path,
+    registry_location: Path | str,
+) -> None:
+    """On SQLite and PostgreSQL: the replica is killed after the seal is in the registry and
+    before its acknowledgement left (held behind a window whose write waits on a frozen
+    InfluxDB: acks leave in receive order). The broker delivers both again; the seal is kept
+    once, counted a duplicate, never a conflict or a replay."""
+    agent, probe = _agents()
+    registry_path, replica = _start(
+        broker, influx, replicas, tmp_path, (agent, probe), registry_location
+    )
+    envelopes = [agent.envelope(seq) for seq in (1, 2, 3)]
+    seal = agent.seal_chain("dev-0").seal(DAY, _windows(envelopes, "dev-0"), seq=4)
+    sha = wire.day_seal_sha256(seal)
+    _publish(broker, *((agent.topic, wire.encode(env)) for env in envelopes[:2]))
+    wait_until(lambda: count_windows(influx, "\"agent\" = 'gw-seal'") == 4, 30, "2 windows")
+
+    def kept() -> bool:
+        with Registry(registry_path) as registry:
+            return registry.day_seal(sha) is not None
+
+    pid = influx.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        _publish(broker, (agent.topic, wire.encode(envelopes[2])), (agent.seals_topic, seal))
+        wait_until(kept, 30, "the seal kept", replica.tail)
+        replica.kill()
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    replica.start()
+
+    def seal_duplicates() -> int:
+        (row,) = raw_rows(
+            registry_path,
+            "SELECT duplicates FROM agent_seqs WHERE agent_id = 'gw-seal' AND seq = 4",
+        )
+        return int(str(row[0]))
+
+    wait_until(lambda: seal_duplicates() >= 1, 60, "the seal delivered again", replica.tail)
+    wait_until(lambda: count_windows(influx, "\"agent\" = 'gw-seal'") == 6, 30, "3 windows")
+    with Registry(registry_path) as registry:
+        assert [e.seal_sha256 for e in registry.day_seal_chain("gw-seal", "dev-0")] == [sha]
+        assert registry.quarantine_counts() == {}
+    _wait_check(registry_path, replica, "dev-0", "sealed_equal")
+    assert "(index 1, seq 4): duplicate" in Path(replica.log_path).read_text()

@@ -13,7 +13,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from collector.ingest.day_checks import check_day, checks_of_day, windows_root
 from collector.registry import DaySealEntry
-from collector.store import DailyRow, InfluxStore, WindowRecord, affected_days, day_bounds
+from collector.store import (
+    DailyRow,
+    DayKey,
+    InfluxStore,
+    WindowRecord,
+    affected_days,
+    day_bounds,
+    window_line,
+)
 from contract import wire
 from contract.days import day_of, zone
 from stack import InfluxServer
@@ -73,11 +81,16 @@ def _entry(raw: bytes) -> DaySealEntry:
 async def _stored(
     store: InfluxStore, records: list[WindowRecord]
 ) -> tuple[list[DailyRow], list[WindowRecord]]:
-    await store.write(records)
-    await store.refresh_days(affected_days(records, {"ent-sh": ZONE}))
+    """Write ``records``, refresh DAY's rollup, read its rows and raw windows back."""
+    if records:
+        await store.write(records)
+    await store.refresh_days(affected_days(records, {"ent-sh": ZONE}) or [_KEY])
     rows = await store.daily("ent-sh", DAY, DAY)
     windows = await store.windows("ent-sh", *day_bounds(DAY, zone(ZONE)), device="press-1")
     return rows, windows
+
+
+_KEY = DayKey("ent-sh", "press-1", DAY, ZONE)
 
 
 def _chain() -> SealChain:
@@ -140,3 +153,37 @@ async def test_every_changed_figure_is_named(influxd: InfluxServer) -> None:
     assert [(d.field, d.stored) for d in missing.differences] == [
         ("windows", 0), ("merkle_root", None), ("seq_first", None), ("seq_last", None)
     ]  # fmt: skip
+
+
+async def test_a_raw_window_edited_in_influxdb_is_named_after_the_next_refresh(
+    influxd: InfluxServer,
+) -> None:
+    records = _records(seed=29)
+    measured = _of_day(records, "measured")
+    entry = _entry(_chain().seal(DAY, measured, seq=5000, tz=ZONE))
+    target = next(
+        r for r in records
+        if isinstance(r.window, wire.KpiWindow) and r.window.provenance == "measured"
+        and r.window.run_s is not None and day_of(r.window.end, zone(ZONE)) == DAY
+    )  # fmt: skip
+    assert isinstance(target.window, wire.KpiWindow) and target.window.run_s is not None
+    edited = record(
+        target.window.model_copy(update={"run_s": target.window.run_s + 60.0}),
+        seq=target.seq,
+        enterprise="ent-sh",
+    )
+    async with open_store(influxd) as store:
+        rows, windows = await _stored(store, records)
+        assert [c.outcome for c in checks_of_day([entry], rows, windows, checked_at=NOW)] == [
+            "unsealed", "sealed_equal"
+        ]  # fmt: skip
+        # Someone with write access to InfluxDB rewrites one point, same seq, 60 s more run.
+        await store.write_lines([window_line(edited)], retention_policy=store.raw_retention_policy)
+        rows, windows = await _stored(store, [])
+    checks = checks_of_day([entry], rows, windows, checked_at=NOW)
+    measured_check = next(c for c in checks if c.provenance == "measured")
+    assert measured_check.outcome == "sealed_different"
+    named = {d.field: (d.stored, d.sealed) for d in measured_check.differences}
+    assert set(named) == {"run_s", "merkle_root"}
+    stored_run, sealed_run = named["run_s"]
+    assert stored_run - sealed_run == pytest.approx(60.0)
