@@ -69,7 +69,10 @@ class DaySealCalls:
         return self.repositories.day_seals.segment(agent_id, device, since_day)
 
     def put_day_checks(self, checks: Sequence[DayCheck]) -> None:
-        """Record each daily row's outcome, replacing an earlier one of the same row.
+        """Record each daily row's outcome, replacing an earlier one of the same row; a
+        sums-only check (``root_checked`` False: an evidence gather's) of the same seal keeps
+        the raw-window differences (``merkle_root``, ``seq_first``, ``seq_last``) a full check
+        found, so the outcome stays ``sealed_different`` if either check differs.
 
         Raises ValueError for an unknown outcome or checker, or an outcome other than
         ``unsealed`` without its seal (and ``unsealed`` with one).

@@ -9,7 +9,10 @@ same index with other bytes is a conflict (quarantined ``seal_conflict`` by the 
 A :class:`DayCheck` is the collector's judgement of one ``kpi_daily`` row (agent, device,
 provenance, local day) against the latest seal of that day: ``sealed_equal``,
 ``sealed_different`` (with the :class:`SealDifference` of each figure) or ``unsealed``. It is
-a cache of a judgement that can be recomputed at any time, so it is upserted, not appended.
+a cache of a judgement that can be recomputed at any time, so it is upserted, not appended;
+except that a sums-only check (an evidence gather's) never clears what a full check (the
+rollup refresh's, which rebuilds the windows' Merkle root) found wrong with the raw windows
+of the same seal (:func:`merged_check`).
 
 The tables are :mod:`collector.registry.sql.day_seals`'s.
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, get_args
 
 from contract import wire
@@ -37,6 +40,7 @@ __all__ = [
     "differences_from_json",
     "differences_json",
     "latest_versions",
+    "merged_check",
     "seal_order",
 ]
 
@@ -159,3 +163,27 @@ def latest_versions(entries: Iterable[DaySealEntry]) -> list[DaySealEntry]:
     for entry in sorted(entries, key=seal_order):
         best[(entry.agent_id, entry.device, entry.day)] = entry
     return [best[key] for key in sorted(best)]
+
+
+#: The differences only a full check can see: they come from the raw windows, not the row.
+_RAW_FIELDS = frozenset({"merkle_root", "seq_first", "seq_last"})
+
+
+def merged_check(held: DayCheck | None, new: DayCheck) -> DayCheck:
+    """What to record when ``new`` replaces ``held`` (the row's recorded check, if any).
+
+    A full check (``root_checked``) always replaces. A sums-only check of the same seal keeps
+    the raw-window differences (``merkle_root``, ``seq_first``, ``seq_last``) the held full
+    check found: the outcome stays ``sealed_different`` if either check differs.
+    """
+    if new.root_checked or held is None or not held.root_checked:
+        return new
+    if held.seal_sha256 != new.seal_sha256 or held.outcome != "sealed_different":
+        return new
+    named = {d.field for d in new.differences}
+    kept = tuple(d for d in held.differences if d.field in _RAW_FIELDS and d.field not in named)
+    if not kept:
+        return new
+    return replace(
+        new, outcome="sealed_different", differences=new.differences + kept, root_checked=True
+    )

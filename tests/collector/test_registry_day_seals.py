@@ -121,7 +121,9 @@ def test_latest_versions_and_chain_segments(registry: Registry) -> None:
     assert [(e.version, e.chain_index) for e in of_day] == [(1, 1), (2, 3)]
 
 
-def _check(outcome: str, sha: str | None, *differences: SealDifference) -> DayCheck:
+def _check(
+    outcome: str, sha: str | None, *differences: SealDifference, full: bool = True
+) -> DayCheck:
     return DayCheck(
         agent_id="gw-01",
         device="press-1",
@@ -132,9 +134,9 @@ def _check(outcome: str, sha: str | None, *differences: SealDifference) -> DayCh
         outcome=outcome,  # type: ignore[arg-type]  # the bad outcome case below is on purpose
         seal_sha256=sha,
         differences=differences,
-        root_checked=True,
+        root_checked=full,
         checked_at=T0,
-        checked_by="refresh",
+        checked_by="refresh" if full else "evidence",
     )
 
 
@@ -164,3 +166,26 @@ def test_a_days_check_is_upserted(registry: Registry) -> None:
     ):
         with pytest.raises(ValueError, match=message):
             registry.put_day_checks([bad])
+
+
+def test_a_sums_only_check_keeps_what_the_full_check_found_in_the_raw_windows(
+    registry: Registry,
+) -> None:
+    sha, root = "ab" * 32, SealDifference("merkle_root", "00" * 32, "11" * 32)
+    registry.put_day_checks([_check("sealed_different", sha, root)])
+    # The evidence gather finds the row's sums equal: the root difference stays.
+    registry.put_day_checks([_check("sealed_equal", sha, full=False)])
+    (held,) = registry.day_checks("ent-01", DAY1, DAY1)
+    assert (held.outcome, held.differences, held.checked_by) == (
+        "sealed_different", (root,), "evidence"
+    )  # fmt: skip
+    # It finds a sum different too: both are named.
+    run = SealDifference("run_s", 10.0, 20.0)
+    registry.put_day_checks([_check("sealed_different", sha, run, full=False)])
+    assert registry.day_checks("ent-01", DAY1, DAY1)[0].differences == (run, root)
+    # Against another seal (a new version), or after a full check, the new check stands.
+    registry.put_day_checks([_check("sealed_equal", "cd" * 32, full=False)])
+    assert registry.day_checks("ent-01", DAY1, DAY1)[0].outcome == "sealed_equal"
+    registry.put_day_checks([_check("sealed_different", sha, root)])
+    registry.put_day_checks([_check("sealed_equal", sha)])
+    assert registry.day_checks("ent-01", DAY1, DAY1)[0].outcome == "sealed_equal"

@@ -21,6 +21,7 @@ from collector.registry.day_seals import (
     differences_from_json,
     differences_json,
     latest_versions,
+    merged_check,
     seal_order,
 )
 from collector.registry.records import format_time, parse_time
@@ -196,11 +197,17 @@ class SqlDaySeals:
         return [_seal_entry(row) for row in rows]
 
     def put_checks(self, checks: Sequence[DayCheck]) -> None:
-        """Record (replace) the outcome of each daily row; ValueError for a malformed check."""
-        rows = sorted(_check_row(check) for check in checks)  # sorted: one lock order
-        if not rows:
+        """Record the outcome of each daily row, replacing the one held, except that a
+        sums-only check keeps the raw-window differences of the same seal
+        (:func:`~collector.registry.day_seals.merged_check`); ValueError for a malformed
+        check."""
+        for check in checks:
+            _check_row(check)  # every check valid before the transaction opens
+        if not checks:
             return
-        with self._db.write() as conn:
+        ordered = sorted(checks, key=lambda c: (c.agent_id, c.device, c.provenance, c.day))
+        with self._db.write("day_checks") as conn:
+            rows = [_check_row(merged_check(_held_check(conn, c), c)) for c in ordered]
             conn.executemany(
                 f"INSERT INTO day_checks ({_CHECK_COLUMNS}) "  # noqa: S608 - fixed columns
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -235,6 +242,17 @@ class SqlDaySeals:
                 query + " ORDER BY day, device, agent_id, provenance", params
             ).fetchall()
         return [_check_entry(row) for row in rows]
+
+
+def _held_check(conn: Connection, check: DayCheck) -> DayCheck | None:
+    if check.root_checked:  # a full check replaces whatever is held: no read needed
+        return None
+    row = conn.execute(
+        f"SELECT {_CHECK_COLUMNS} FROM day_checks WHERE agent_id = ? AND device = ? "  # noqa: S608
+        "AND provenance = ? AND day = ?",
+        (check.agent_id, check.device, check.provenance, check.day.isoformat()),
+    ).fetchone()
+    return None if row is None else _check_entry(row)
 
 
 def _held_at(conn: Connection, agent: str, device: str, index: int) -> str | None:
