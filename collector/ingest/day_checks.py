@@ -16,6 +16,10 @@ registry's ``day_checks``:
 - ``unsealed``: no seal of the row's agent for that day, or its latest seal has no part of
   that provenance.
 
+A held seal that no longer decodes (only a contract change could do that: seals are checked
+when received) makes its agent's rows ``sealed_different`` naming ``seal``, logged as an
+error, rather than stopping the refresher or passing the rows as unsealed.
+
 The rebuild: every window field is stored (docs/storage.md), so each stored window gives back
 the exact canonical bytes the agent signed and ledgered; leaves are taken in (seq, end, start)
 order, the agent's ledger order (docs/wire-contract.md, "Day seal"). Nothing extra is stored
@@ -156,6 +160,26 @@ def _unsealed(row: DailyRow, checked_at: dt.datetime) -> DayCheck:
     )
 
 
+def _unreadable(seal: DaySealEntry, error: str, row: DailyRow, checked_at: dt.datetime) -> DayCheck:
+    # A held seal this collector cannot decode any more: never read as equal, never skipped.
+    log.error("day seal %s of %s/%s %s cannot be read: %s", seal.seal_sha256[:16],
+              seal.agent_id, seal.device, seal.day, error)  # fmt: skip
+    return DayCheck(
+        agent_id=row.agent,
+        device=row.device,
+        provenance=row.provenance,
+        day=row.day,
+        platform=row.platform,
+        enterprise=row.enterprise,
+        outcome="sealed_different",
+        seal_sha256=seal.seal_sha256,
+        differences=(SealDifference("seal", None, f"unreadable: {error}"),),
+        root_checked=False,
+        checked_at=checked_at,
+        checked_by="refresh",
+    )
+
+
 def checks_of_day(
     seals: Sequence[DaySealEntry],
     rows: Sequence[DailyRow],
@@ -170,14 +194,18 @@ def checks_of_day(
     series: dict[tuple[str, str], list[WindowRecord]] = defaultdict(list)
     for record in windows:
         series[(record.agent, record.window.provenance)].append(record)
-    parts = {
-        (agent, part.provenance): (entry, part)
-        for agent, entry in latest.items()
-        for part in entry.message().parts
-    }
+    parts: dict[tuple[str, str], tuple[DaySealEntry, wire.DaySealPart]] = {}
+    unreadable: dict[str, tuple[DaySealEntry, str]] = {}
+    for agent, entry in latest.items():
+        try:
+            parts.update({(agent, p.provenance): (entry, p) for p in entry.message().parts})
+        except wire.WireError as exc:  # kept when valid: only a contract change gets here
+            unreadable[agent] = (entry, str(exc))
     checks = []
     for key in sorted(set(stored) | set(parts)):
-        if key in parts:
+        if key[0] in unreadable:
+            checks.append(_unreadable(*unreadable[key[0]], stored[key], checked_at))
+        elif key in parts:
             entry, part = parts[key]
             checks.append(
                 check_day(entry, part, stored.get(key), series[key], checked_at=checked_at)

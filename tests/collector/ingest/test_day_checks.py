@@ -5,6 +5,7 @@ something did, unsealed where no seal covers a row."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 
@@ -187,3 +188,19 @@ async def test_a_raw_window_edited_in_influxdb_is_named_after_the_next_refresh(
     assert set(named) == {"run_s", "merkle_root"}
     stored_run, sealed_run = named["run_s"]
     assert stored_run - sealed_run == pytest.approx(60.0)
+
+
+async def test_a_held_seal_that_no_longer_decodes_is_named_not_skipped(
+    influxd: InfluxServer,
+) -> None:
+    records = _records(seed=31)
+    async with open_store(influxd) as store:
+        rows, windows = await _stored(store, records)
+    good = _entry(_chain().seal(DAY, _of_day(records, "measured"), seq=5000, tz=ZONE))
+    broken = dataclasses.replace(good, raw=good.raw.replace(b'"v":1', b'"v":9'))
+    checks = checks_of_day([broken], rows, windows, checked_at=NOW)
+    assert [(c.provenance, c.outcome) for c in checks] == [
+        ("imported", "sealed_different"), ("measured", "sealed_different")
+    ]  # fmt: skip
+    assert [d.field for d in checks[1].differences] == ["seal"]
+    assert "unreadable" in checks[1].differences[0].sealed
