@@ -1,5 +1,6 @@
 """The registry: the stored versions of the implementation plans, agents and their keys, seq
-records, audit, quarantine, users of the web app and review decisions.
+records, audit, quarantine, users of the web app, review decisions, and the agents' day seals
+with the checks of daily rows against them.
 
 :class:`Registry` is the one way registry state is read and written: one method per call, each
 one transaction, delegated to a repository per concern (``Registry.repositories``). The
