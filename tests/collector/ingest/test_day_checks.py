@@ -204,3 +204,29 @@ async def test_a_held_seal_that_no_longer_decodes_is_named_not_skipped(
     ]  # fmt: skip
     assert [d.field for d in checks[1].differences] == ["seal"]
     assert "unreadable" in checks[1].differences[0].sealed
+
+
+async def test_a_25_hour_day_is_read_and_checked_whole(influxd: InfluxServer) -> None:
+    """Europe/Berlin's 2026-10-25 lasts 25 hours (clocks go back at 03:00 CEST): the check
+    reads the same windows as the rollup (end in (midnight, next midnight]), all 150."""
+    berlin, day = "Europe/Berlin", dt.date(2026, 10, 25)
+    midnight, next_midnight = day_bounds(day, zone(berlin))
+    assert next_midnight - midnight == dt.timedelta(hours=25)
+    rng = random.Random(41)
+    steps = range(1, 151)
+    records = [
+        record(_random_window(rng, midnight + dt.timedelta(minutes=10 * n), "press-1"), seq=n,
+               enterprise="ent-be")
+        for n in steps
+    ]  # fmt: skip
+    sealed = [(r.seq, r.window) for r in records if isinstance(r.window, wire.KpiWindow)]
+    chain = SealChain(KEY, "plat-a", "ent-be", "gw-01", "press-1")
+    entry = _entry(chain.seal(day, sealed, seq=5000, tz=berlin))
+    async with open_store(influxd) as store:
+        await store.write(records)
+        await store.refresh_days(affected_days(records, {"ent-be": berlin}))
+        rows = await store.daily("ent-be", day, day)
+        windows = await store.windows("ent-be", midnight, next_midnight, device="press-1")
+    assert [r.windows for r in rows] == [150] and len(windows) == 150
+    (check,) = checks_of_day([entry], rows, windows, checked_at=NOW)
+    assert (check.outcome, check.differences) == ("sealed_equal", ())
