@@ -1,11 +1,11 @@
 """The broker's access list (a mosquitto ``acl_file``), written from the registry.
 
-Each registered agent may publish only its own two topics, ``rv/v1/<platform>/<enterprise>/
-<agent>/windows`` and ``.../status``, under its agent id as MQTT user name: a stolen gateway
-password cannot publish as another agent or another enterprise (the collector would quarantine
-such a message anyway; the broker refuses it first). Revoked agents get no line at all. The
-collector's user reads everything under ``rv/v1`` and publishes nothing; the healthcheck user
-reads one ``$SYS`` topic.
+Each registered agent may publish only its own three topics, ``rv/v1/<platform>/<enterprise>/
+<agent>/windows``, ``.../status`` and ``.../day_seals``, under its agent id as MQTT user name:
+a stolen gateway password cannot publish as another agent or another enterprise (the collector
+would quarantine such a message anyway; the broker refuses it first). Revoked agents get no
+line at all. The collector's user reads everything under ``rv/v1`` and publishes nothing; the
+healthcheck user reads one ``$SYS`` topic.
 
 Pure: registry entries in, file text out. ``retrofit-collector broker acl`` writes it;
 mosquitto reloads it on SIGHUP (docs/operations.md).
@@ -69,5 +69,6 @@ def acl_text(
             f"user {names[2]}",
             f"topic write {wire.windows_topic(*names)}",
             f"topic write {wire.status_topic(*names)}",
+            f"topic write {wire.day_seals_topic(*names)}",
         ]
     return "\n".join(lines) + "\n"

@@ -8,10 +8,13 @@ The modules, in the order a message meets them:
   messages to the event loop), batches, acknowledgements in receive order
   (:mod:`~collector.ingest.acks`);
 - :mod:`~collector.ingest.admission`: decoding, identity, signature and seq checks, and the
-  quarantine (:mod:`~collector.ingest.quarantine_log` keeps its log lines readable);
+  quarantine (:mod:`~collector.ingest.quarantine_log` keeps its log lines readable;
+  :mod:`~collector.ingest.refusals` the reasons and the identity rule every kind shares);
+  :mod:`~collector.ingest.day_seals` the checks of a day seal (zone, device, signature);
 - :mod:`~collector.ingest.writes`: InfluxDB writes, held and retried while it is unavailable;
 - :mod:`~collector.ingest.rollups`: the days written to, marked dirty and refreshed in the
-  background;
+  background; :mod:`~collector.ingest.day_checks` checks each refreshed row against its day
+  seal;
 - :mod:`~collector.ingest.registry_calls`: what ingest asks of the registry, in one thread;
 - :mod:`~collector.ingest.stats`, :mod:`~collector.ingest.metrics`: counters, /metrics and
   /healthz;

@@ -5,7 +5,9 @@ identity = registry entry, agent not revoked, devices registered, signature, seq
 (new / duplicate / replay). Duplicates are counted and written again (idempotent: same series,
 same timestamp); replays (an old seq with new content) are quarantined; gaps are recorded by
 the registry and close when the missing seq arrives. Status messages are checked the same way
-and recorded in the registry here; they are never written to InfluxDB.
+and recorded in the registry here; they are never written to InfluxDB. Day seals are checked
+the same way too, plus their zone (:mod:`collector.ingest.day_seals`), their seqs recorded with
+the batch's envelopes, and kept in the registry here; never written to InfluxDB either.
 
 A refused message is kept in the registry's quarantine with its reason code (counted, and
 logged within :mod:`collector.ingest.quarantine_log`'s limits), then settled: acknowledged
@@ -18,10 +20,18 @@ import asyncio
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from collector.ingest.day_seals import (
+    check_day_seal,
+    decode_day_seal,
+    plan_zone,
+    seal_conflict_detail,
+)
 from collector.ingest.quarantine_log import QuarantineLog
+from collector.ingest.refusals import Refused as _Refused
+from collector.ingest.refusals import checked_identity as _identity
 from collector.ingest.registry_calls import AgentIdentity, IngestRegistry, RegistryCalls
 from collector.ingest.settings import IngestSettings
 from collector.ingest.stats import IngestStats
@@ -48,14 +58,6 @@ class Received:
 Accepted = tuple[Received, list[WindowRecord]]
 #: ``settle(messages)``: these are stored or quarantined; acknowledge them in receive order.
 Settle = Callable[[list[Received]], object]
-
-
-class _Refused(Exception):
-    """A message that goes to the quarantine: ``code`` is the reason, the text its detail."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        self.code = code
-        super().__init__(detail)
 
 
 class Quarantine:
@@ -112,6 +114,10 @@ class Quarantine:
         )
 
 
+#: A decoded message waiting for its identity check: a windows envelope or a day seal.
+_Decoded = tuple[Received, wire.TopicAddress, wire.ReceivedEnvelope | wire.DaySeal]
+
+
 class Admission:
     """Checks batches of received messages; what fails goes to the quarantine."""
 
@@ -132,64 +138,106 @@ class Admission:
     async def admit(self, batch: list[Received]) -> list[Accepted]:
         """Check a batch and record its seqs; settle what is refused; return what to write."""
         settled: list[Received] = []
-        decoded: list[tuple[Received, wire.TopicAddress, wire.ReceivedEnvelope]] = []
+        decoded: list[_Decoded] = []
         for message in batch:
             try:
                 item = await self._decode(message)
             except _Refused as refused:
-                await self._quarantine.keep(message, refused.code, str(refused))
+                await self._refuse(message, refused)
                 settled.append(message)
                 continue
             if item is None:  # a status message, handled
                 settled.append(message)
             else:
                 decoded.append(item)
-        # One registry read for every agent of the batch, made after the messages arrived.
-        agents = {envelope.agent for _, _, envelope in decoded}
-        entries = await self._calls.run(self._identities, agents)
-        checked: list[tuple[Received, wire.ReceivedEnvelope]] = []
-        for message, address, envelope in decoded:
+        # One registry read for every agent (and seal zone) of the batch, made after the
+        # messages arrived.
+        entries, zones = await self._calls.run(self._identities, decoded)
+        checked: list[tuple[Received, wire.ReceivedEnvelope | wire.DaySeal]] = []
+        for message, address, body in decoded:
             try:
-                self._verify(message, address, envelope, entries.get(envelope.agent))
+                if isinstance(body, wire.DaySeal):
+                    check_day_seal(
+                        address, message.payload, body, entries.get(body.agent),
+                        zones.get(body.enterprise), message.received_at,
+                    )  # fmt: skip
+                else:
+                    self._verify(message, address, body, entries.get(body.agent))
             except _Refused as refused:
-                await self._quarantine.keep(message, refused.code, str(refused))
+                await self._refuse(message, refused)
                 settled.append(message)
                 continue
-            checked.append((message, envelope))
+            checked.append((message, body))
         accepted = await self._record_seqs(checked, settled)
         self._settle(settled)
         return accepted
 
-    def _identities(self, agents: Iterable[str]) -> dict[str, AgentIdentity | None]:
-        return {agent: self._registry.agent_identity(agent) for agent in agents}
+    async def _refuse(self, message: Received, refused: _Refused) -> None:
+        if message.topic.endswith("/day_seals"):  # counted apart: seals are few and each matters
+            self._stats.day_seals["quarantined"] += 1
+        await self._quarantine.keep(message, refused.code, str(refused))
+
+    def _identities(
+        self, decoded: list[_Decoded]
+    ) -> tuple[dict[str, AgentIdentity | None], dict[str, str | None]]:
+        agents = {body.agent for _, _, body in decoded}
+        sealed = {body.enterprise for _, _, body in decoded if isinstance(body, wire.DaySeal)}
+        return (
+            {agent: self._registry.agent_identity(agent) for agent in agents},
+            {enterprise: plan_zone(self._registry, enterprise) for enterprise in sealed},
+        )
 
     async def _record_seqs(
-        self, checked: list[tuple[Received, wire.ReceivedEnvelope]], settled: list[Received]
+        self,
+        checked: list[tuple[Received, wire.ReceivedEnvelope | wire.DaySeal]],
+        settled: list[Received],
     ) -> list[Accepted]:
-        """Record the seqs (one transaction, one fsync); quarantine replays into ``settled``."""
+        """Record the seqs (one transaction, one fsync); quarantine replays into ``settled``;
+        keep the day seals (settled: nothing to write)."""
         if not checked:
             return []
         items = [
-            (env.agent, env.seq, hashlib.sha256(msg.payload).hexdigest()) for msg, env in checked
+            (body.agent, body.seq, hashlib.sha256(msg.payload).hexdigest()) for msg, body in checked
         ]
         outcomes = await self._calls.run(self._registry.record_seqs, items)
         accepted: list[Accepted] = []
-        for (message, envelope), outcome in zip(checked, outcomes, strict=True):
+        for (message, body), outcome in zip(checked, outcomes, strict=True):
             if outcome == "replay":
-                detail = f"agent {envelope.agent} seq {envelope.seq} came before with other content"
-                await self._quarantine.keep(message, "replay", detail)
+                detail = f"agent {body.agent} seq {body.seq} came before with other content"
+                await self._refuse(message, _Refused("replay", detail))
+                settled.append(message)
+                continue
+            if isinstance(body, wire.DaySeal):
+                await self._keep_seal(message, body)
                 settled.append(message)
                 continue
             if outcome == "duplicate":
                 self._stats.duplicates += 1
-                log.debug("agent %s seq %d again (duplicate)", envelope.agent, envelope.seq)
-            accepted.append((message, window_records(envelope)))
+                log.debug("agent %s seq %d again (duplicate)", body.agent, body.seq)
+            accepted.append((message, window_records(body)))
         return accepted
 
-    async def _decode(
-        self, message: Received
-    ) -> tuple[Received, wire.TopicAddress, wire.ReceivedEnvelope] | None:
-        """A windows message's topic address and envelope; None for a status message handled."""
+    async def _keep_seal(self, message: Received, seal: wire.DaySeal) -> None:
+        """Keep a checked seal (its day marked dirty with it); a conflict goes to quarantine."""
+        stored = await self._calls.run(
+            lambda: self._registry.add_day_seal(
+                seal, message.payload, received_at=message.received_at
+            )
+        )
+        if stored.outcome == "conflict":
+            await self._refuse(
+                message, _Refused("seal_conflict", seal_conflict_detail(seal, stored.held_sha256))
+            )
+            return
+        self._stats.day_seals[stored.outcome] += 1
+        log.info(
+            "day seal of %s/%s %s version %d (index %d, seq %d): %s",
+            seal.agent, seal.device, seal.day, seal.version, seal.index, seal.seq, stored.outcome,
+        )  # fmt: skip
+
+    async def _decode(self, message: Received) -> _Decoded | None:
+        """A windows message's or day seal's topic address and body; None for a status
+        message handled."""
         try:
             address = wire.parse_topic(message.topic)
         except wire.WireError as exc:
@@ -199,6 +247,8 @@ class Admission:
         if address.kind == "status":
             await self._status(message, address)
             return None
+        if address.kind == "day_seals":
+            return message, address, decode_day_seal(message.payload)
         try:
             envelope = wire.decode_windows(message.payload)
         except wire.WireError as exc:
@@ -237,31 +287,3 @@ class Admission:
         except wire.WireError as exc:
             raise _Refused(exc.code, str(exc)) from exc
         await self._calls.run(self._registry.record_status, status, message.received_at)
-
-
-def _identity(
-    address: wire.TopicAddress,
-    message: wire.ReceivedEnvelope | wire.StatusMessage,
-    entry: AgentIdentity | None,
-    received_at: dt.datetime,
-) -> AgentIdentity:
-    """Topic = payload identity = registry ``entry``, key not revoked; raises _Refused."""
-    said = (message.platform, message.enterprise, message.agent)
-    if said != (address.platform, address.enterprise, address.agent):
-        raise _Refused(
-            "identity_mismatch",
-            f"payload says {'/'.join(said)}, topic says "
-            f"{address.platform}/{address.enterprise}/{address.agent}",
-        )
-    if entry is None:
-        raise _Refused("unknown_agent", f"agent {message.agent} is not registered")
-    if (entry.platform, entry.enterprise) != (message.platform, message.enterprise):
-        raise _Refused(
-            "identity_mismatch",
-            f"agent {message.agent} is registered to {entry.platform}/{entry.enterprise}",
-        )
-    # Revocation is judged by when *we* received the message: the agent's own clock (sent)
-    # is exactly what a stolen key would forge.
-    if entry.revoked_as_of(received_at):
-        raise _Refused("revoked_key", f"agent {message.agent}'s key is revoked")
-    return entry

@@ -29,6 +29,12 @@ def render_ingest_metrics(ingest: Ingest) -> str:
            [("", stats.duplicates)])  # fmt: skip
     metric("rv_ingest_quarantined_total", "counter", "Messages quarantined, by reason.",
            [(label("reason", k), v) for k, v in sorted(stats.quarantined.items())])  # fmt: skip
+    metric("rv_ingest_day_seals_total", "counter",
+           "Day seals received, by outcome (new, duplicate, quarantined).",
+           [(label("outcome", k), v) for k, v in sorted(stats.day_seals.items())])  # fmt: skip
+    metric("rv_day_checks_total", "counter",
+           "Daily rows checked against their day seal after a rollup refresh, by outcome.",
+           [(label("outcome", k), v) for k, v in sorted(stats.day_checks.items())])  # fmt: skip
     metric("rv_ingest_inflight_messages", "gauge",
            "Messages received and not yet acknowledged (at most the receive maximum).",
            [("", stats.inflight)])  # fmt: skip

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from collector.errors import RegistryUnavailable
 from collector.ingest.stats import Holding, IngestStats
+from collector.registry import DayCheck, DaySealEntry, SealStored
 from contract import wire
 
 __all__ = ["AgentIdentity", "IngestRegistry", "RegistryCalls", "SeqOutcome"]
@@ -76,6 +77,14 @@ class IngestRegistry(Protocol):
     def dirty_days(self, limit: int = 1000) -> list[tuple[str, str, dt.date, str, int]]: ...
 
     def clear_dirty_days(self, done: Iterable[tuple[str, str, dt.date, int]]) -> None: ...
+
+    def add_day_seal(
+        self, seal: wire.DaySeal, raw: bytes, *, received_at: dt.datetime
+    ) -> SealStored: ...
+
+    def day_seals_of_days(self, days: Iterable[tuple[str, str, dt.date]]) -> list[DaySealEntry]: ...
+
+    def put_day_checks(self, checks: Sequence[DayCheck]) -> None: ...
 
 
 class RegistryCalls:

@@ -144,18 +144,15 @@ class Ingest:
         # persistent session after a restart but not its shared subscriptions
         # (docs/field-notes.md). Status goes on a plain subscription: a shared one never
         # receives retained messages, and every replica may update the registry (idempotent).
+        # Day seals share the replicas' group like windows: each is kept by one replica.
+        shared = [
+            wire.shared_filter(self.settings.group, kind) for kind in ("windows", "day_seals")
+        ]
         if self.settings.retire:
             # Retiring: take no new share of the windows, only what the session holds.
-            client.unsubscribe(
-                [wire.shared_filter(self.settings.group, "windows"), wire.STATUS_FILTER]
-            )
+            client.unsubscribe([*shared, wire.STATUS_FILTER])
         else:
-            client.subscribe(
-                [
-                    (wire.shared_filter(self.settings.group, "windows"), 1),
-                    (wire.STATUS_FILTER, 1),
-                ]
-            )
+            client.subscribe([*((topic, 1) for topic in shared), (wire.STATUS_FILTER, 1)])
         self._call_soon(self._note_connected, flags.session_present)
 
     def _on_disconnect(

@@ -1,5 +1,8 @@
 """The rollup queue: the days written to, marked dirty, and their daily rollups refreshed.
 
+After each refresh the refreshed rows are checked against their day seals
+(:mod:`collector.ingest.day_checks`); a day whose check cannot read InfluxDB stays marked.
+
 Off the acknowledgement path: a write marks the device-days its windows fall in, durably in
 the registry before the ack (:meth:`RollupQueue.mark_days`), so a refresh owed is never
 forgotten, even when the replica stops; a background task recomputes the rollups of the marked
@@ -26,6 +29,7 @@ import logging
 import time
 from collections.abc import Sequence
 
+from collector.ingest.day_checks import DayChecks
 from collector.ingest.registry_calls import IngestRegistry, RegistryCalls
 from collector.ingest.settings import IngestSettings
 from collector.ingest.stats import IngestStats
@@ -87,6 +91,7 @@ class RollupQueue:
         self._store = store
         self._calls = calls
         self._stats = stats
+        self._checks = DayChecks(registry, store, calls, stats)
 
     def mark_days(self, records: list[WindowRecord]) -> None:
         """Note the days these windows fall in; the refresher recomputes their rollups.
@@ -121,6 +126,8 @@ class RollupQueue:
         keys = [DayKey(enterprise, device, day, tz) for enterprise, device, day, tz, _ in dirty]
         try:
             await until_stored(lambda: self._store.refresh_days(keys), self._stats)
+            # The refreshed rows against their day seals (collector.ingest.day_checks).
+            await until_stored(lambda: self._checks.check(keys), self._stats)
         except StoreError as exc:
             # Still marked: tried again next round; the windows themselves are stored.
             self._stats.rollup_failures += 1

@@ -27,6 +27,11 @@ class IngestStats:
     written_batches: int = 0
     duplicates: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)  # by reason code
+    #: Day seals by outcome: new, duplicate, quarantined (any reason, seal_conflict included).
+    day_seals: Counter[str] = field(default_factory=Counter)
+    #: Daily rows checked against their seals by outcome: sealed_equal, sealed_different,
+    #: unsealed.
+    day_checks: Counter[str] = field(default_factory=Counter)
     store_retries: int = 0
     registry_retries: int = 0
     rollup_failures: int = 0

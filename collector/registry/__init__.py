@@ -1,5 +1,6 @@
 """The registry: the stored versions of the implementation plans, agents and their keys, seq
-records, audit, quarantine, users of the web app and review decisions.
+records, audit, quarantine, users of the web app, review decisions, and the agents' day seals
+with the checks of daily rows against them.
 
 :class:`Registry` is the one way registry state is read and written: one method per call, each
 one transaction, delegated to a repository per concern (``Registry.repositories``). The
@@ -28,6 +29,15 @@ from collector.registry.settings import (
 )
 
 if TYPE_CHECKING:
+    from collector.registry.day_seals import (
+        CHECK_OUTCOMES,
+        CheckOutcome,
+        DayCheck,
+        DaySealEntry,
+        SealDifference,
+        SealStored,
+        latest_versions,
+    )
     from collector.registry.decisions import MAX_COMMENT_CHARS, OUTCOMES, Decision, Outcome
     from collector.registry.ownership import collisions_among, registry_refusal
     from collector.registry.ports import Repositories
@@ -51,6 +61,7 @@ if TYPE_CHECKING:
     from collector.registry.users import ROLES, IssuedToken, Role, Session, TokenEntry, User
 
 __all__ = [
+    "CHECK_OUTCOMES",
     "DEFAULT_BUSY_TIMEOUT_S",
     "MAX_COMMENT_CHARS",
     "OUTCOMES",
@@ -60,6 +71,9 @@ __all__ = [
     "AgentEntry",
     "AgentStatus",
     "AuditEntry",
+    "CheckOutcome",
+    "DayCheck",
+    "DaySealEntry",
     "Decision",
     "FailureOutcome",
     "GroupCopy",
@@ -75,6 +89,8 @@ __all__ = [
     "Repositories",
     "Role",
     "RunSlot",
+    "SealDifference",
+    "SealStored",
     "SeqGap",
     "SeqOutcome",
     "SeqSummary",
@@ -86,6 +102,7 @@ __all__ = [
     "User",
     "collisions_among",
     "is_postgres_url",
+    "latest_versions",
     "registry_refusal",
     "sqlite_path",
     "transfer_registry",
@@ -96,6 +113,10 @@ _LAZY = {
     "AgentEntry": "collector.registry.records",
     "AgentStatus": "collector.registry.records",
     "AuditEntry": "collector.registry.records",
+    "CHECK_OUTCOMES": "collector.registry.day_seals",
+    "CheckOutcome": "collector.registry.day_seals",
+    "DayCheck": "collector.registry.day_seals",
+    "DaySealEntry": "collector.registry.day_seals",
     "DEFAULT_BUSY_TIMEOUT_S": "collector.registry.registry",
     "Decision": "collector.registry.decisions",
     "FailureOutcome": "collector.registry.throttle",
@@ -115,6 +136,8 @@ _LAZY = {
     "Repositories": "collector.registry.ports",
     "Role": "collector.registry.users",
     "RunSlot": "collector.registry.runs",
+    "SealDifference": "collector.registry.day_seals",
+    "SealStored": "collector.registry.day_seals",
     "SeqGap": "collector.registry.records",
     "SeqOutcome": "collector.registry.records",
     "SeqSummary": "collector.registry.records",
@@ -125,6 +148,7 @@ _LAZY = {
     "TransferReport": "collector.registry.transfer",
     "User": "collector.registry.users",
     "collisions_among": "collector.registry.ownership",
+    "latest_versions": "collector.registry.day_seals",
     "registry_refusal": "collector.registry.ownership",
     "transfer_registry": "collector.registry.transfer",
 }

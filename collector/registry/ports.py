@@ -29,6 +29,7 @@ from collector.accounts import DelayRule
 from collector.errors import IdCollision
 from collector.plan import LoadedPlan, Plan
 from collector.registry.accounts import Account, ChallengeKind, LoginChallenge, PasswordChange
+from collector.registry.day_seals import DayCheck, DaySealEntry, SealStored
 from collector.registry.decisions import Decision
 from collector.registry.enterprises import Listing
 from collector.registry.records import (
@@ -46,11 +47,13 @@ from collector.registry.records import (
 from collector.registry.runs import RunSlot, SlotClaim, SlotState
 from collector.registry.throttle import FailureOutcome, ThrottleLimits
 from collector.registry.users import IssuedToken, Session, TokenEntry, User
+from contract import wire
 
 __all__ = [
     "AccountRepository",
     "AgentRepository",
     "AuditLog",
+    "DaySealRepository",
     "DecisionRepository",
     "DirtyDay",
     "LoginFailures",
@@ -183,6 +186,26 @@ class RollupQueue(Protocol):
     def mark(self, days: Iterable[DirtyDay]) -> None: ...
     def pending(self, limit: int = 1000) -> list[tuple[str, str, dt.date, str, int]]: ...
     def clear(self, done: Iterable[tuple[str, str, dt.date, int]]) -> None: ...
+
+
+class DaySealRepository(Protocol):
+    """Day seals (append-only, by hash; one per (agent, device, chain index)) and the
+    checks of daily rows against them (upserted)."""
+
+    def add(self, seal: wire.DaySeal, raw: bytes, *, received_at: dt.datetime) -> SealStored: ...
+    def get(self, seal_sha256: str) -> DaySealEntry | None: ...
+    def of_days(self, days: Iterable[tuple[str, str, dt.date]]) -> list[DaySealEntry]: ...
+    def latest(
+        self, enterprise: str, start_day: dt.date, end_day: dt.date
+    ) -> list[DaySealEntry]: ...
+    def chain(
+        self, agent_id: str, device: str, *, first_index: int = 1, last_index: int | None = None
+    ) -> list[DaySealEntry]: ...
+    def segment(self, agent_id: str, device: str, since_day: dt.date) -> list[DaySealEntry]: ...
+    def put_checks(self, checks: Sequence[DayCheck]) -> None: ...
+    def checks(
+        self, enterprise: str, start_day: dt.date, end_day: dt.date, *, outcome: str | None = None
+    ) -> list[DayCheck]: ...
 
 
 class AuditLog(Protocol):
@@ -407,3 +430,4 @@ class Repositories:
     run_slots: RunSlots
     login_failures: LoginFailures
     accounts: AccountRepository
+    day_seals: DaySealRepository

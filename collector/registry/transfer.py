@@ -69,6 +69,7 @@ TABLE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("seqs and status", ("seq_state", "agent_seqs", "seq_gaps", "agent_status", "rollup_dirty")),
     ("web app limits", ("evidence_slots", "login_failures", "login_delays")),
     ("quarantine", ("quarantine", "quarantine_pruned")),
+    ("day seals", ("day_seals", "day_checks")),
     ("audit", ("audit",)),
 )
 

@@ -21,14 +21,16 @@ from typer.testing import CliRunner
 
 from collector.cli import app
 from collector.plan import load_plan
-from collector.registry import Registry, ThrottleLimits
+from collector.registry import DayCheck, Registry, SealDifference, ThrottleLimits
 from collector.registry.sql import tables
 from collector.registry.sqlite.schema import SQLITE
 from collector.registry.transfer import TABLE_GROUPS
 from contract import wire
 from stack.ports import free_port
 from tests.collector.config_helpers import write_collector_config
+from tests.collector.faults.harness import window
 from tests.collector.registry_backends import RAW_ERRORS, RegistryCluster, raw_execute, raw_rows
+from tests.collector.seal_helpers import SealChain
 
 VALID = Path(__file__).parent / "plan_cases" / "valid_minimal" / "plan.yaml"
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
@@ -81,6 +83,24 @@ def _fill(registry: Registry, quarantined: int = 5) -> None:
         ["addr:192.0.2.7"], limits=ThrottleLimits(limit=3, window_s=300, lockout_s=600),
         subject="login:192.0.2.7", detail={"address": "192.0.2.7"}, now=T0,
     )  # fmt: skip
+    _fill_day_seals(registry)
+
+
+def _fill_day_seals(registry: Registry) -> None:
+    chain = SealChain(
+        Ed25519PrivateKey.generate(), "plat-a", "plat-a-e01", "plat-a-e01-gw", "press-1"
+    )
+    raw = chain.seal(dt.date(2026, 6, 1), [(1, window("press-1", T0))], seq=2)
+    stored = registry.add_day_seal(wire.decode_day_seal(raw), raw, received_at=T0)
+    registry.put_day_checks([
+        DayCheck(
+            agent_id="plat-a-e01-gw", device="press-1", provenance="measured",
+            day=dt.date(2026, 6, 1), platform="plat-a", enterprise="plat-a-e01",
+            outcome="sealed_different", seal_sha256=stored.seal_sha256,
+            differences=(SealDifference("run_s", 49.5, 50.0),), root_checked=True,
+            checked_at=T0, checked_by="refresh",
+        )
+    ])  # fmt: skip
 
 
 @pytest.fixture
@@ -139,6 +159,12 @@ def test_migrate_copies_every_table_and_checks_the_copy(
         for entry in old.quarantine_list():
             assert new.quarantine_get(entry.id) == old.quarantine_get(entry.id)
         assert new.dirty_days() == old.dirty_days()
+        assert new.day_seal_chain("plat-a-e01-gw", "press-1") == old.day_seal_chain(
+            "plat-a-e01-gw", "press-1"
+        )
+        june = dt.date(2026, 6, 1)
+        assert new.day_checks("plat-a-e01", june, june) == old.day_checks("plat-a-e01", june, june)
+        assert len(new.day_checks("plat-a-e01", june, june)) == 1
         assert new.run_slots(now=T0) == old.run_slots(now=T0)
         copied_audit = new.audit()
         assert copied_audit[-1].action == "registry.migrate"  # oldest first: the copy, then it

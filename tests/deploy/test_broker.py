@@ -156,13 +156,22 @@ def test_the_agent_publishes_its_own_topics_and_the_collector_receives_them(
 ) -> None:
     collector = Client(broker, "collector", PASSWORDS["collector"])
     assert collector.connack is not None and not collector.connack.is_failure
-    collector.subscribe(wire.shared_filter("collectors", "windows"), wire.STATUS_FILTER)
+    collector.subscribe(
+        wire.shared_filter("collectors", "windows"),
+        wire.shared_filter("collectors", "day_seals"),
+        wire.STATUS_FILTER,
+    )
     agent = Client(broker, "ent-01-gw1", PASSWORDS["ent-01-gw1"])
     assert agent.publish(windows("ent-01", "ent-01-gw1"), b'{"seq":1}') is not None
     status = wire.status_topic("plat-a", "ent-01", "ent-01-gw1")
     assert agent.publish(status, b'{"state":"online"}') is not None
-    topics = sorted(m.topic for m in collector.received(2))
-    assert topics == sorted([windows("ent-01", "ent-01-gw1"), status])
+    seals = wire.day_seals_topic("plat-a", "ent-01", "ent-01-gw1")
+    assert agent.publish(seals, b'{"kind":"day_seal"}') is not None
+    topics = sorted(m.topic for m in collector.received(3))
+    assert topics == sorted([windows("ent-01", "ent-01-gw1"), status, seals])
+    # Another agent's day seals topic is refused like its windows.
+    assert agent.publish(wire.day_seals_topic("plat-a", "ent-01", "ent-01-gw2")) is not None
+    assert len(collector.received(4, wait_s=1.0)) == 3
     assert collector.publish(windows("ent-01", "ent-01-gw1")) != 0  # the collector only reads
     agent.close()
     collector.close()

@@ -7,10 +7,10 @@ collation of a database created in a language locale orders punctuation differen
 SQLite's byte order.
 
 Append-only is enforced in the database, not only by the code: a statement-level trigger
-refuses any UPDATE, DELETE or TRUNCATE of ``plan_versions``, ``audit``, ``review_decisions``
-and ``quarantine_pruned``, and any DELETE or TRUNCATE of ``users`` and ``user_tokens``, whoever
-sends it (a superuser can still drop a trigger: give the collector a role that does not own the
-tables for that, docs/operations.md).
+refuses any UPDATE, DELETE or TRUNCATE of ``plan_versions``, ``audit``, ``review_decisions``,
+``quarantine_pruned`` and ``day_seals``, and any DELETE or TRUNCATE of ``users`` and
+``user_tokens``, whoever sends it (a superuser can still drop a trigger: give the collector a
+role that does not own the tables for that, docs/operations.md).
 
 The schema is created (or upgraded) by the first connection in one transaction holding an
 advisory lock, so two collectors starting together do not both create it. ``schema_version``
@@ -69,6 +69,8 @@ _APPEND_ONLY = (
     ("users", "DELETE OR TRUNCATE", "users are disabled, never deleted"),
     ("user_tokens", "DELETE OR TRUNCATE", "tokens are revoked, never deleted"),
     ("quarantine_pruned", "UPDATE OR DELETE OR TRUNCATE", "quarantine_pruned is append-only"),
+    ("day_seals", "UPDATE OR DELETE OR TRUNCATE",
+     "day_seals is append-only: a day changes by a new seal version"),
 )  # fmt: skip
 
 

@@ -6,8 +6,8 @@ types, triggers, locking) is the :class:`Database`'s (:mod:`~collector.registry.
 :mod:`collector.registry.sqlite` or :mod:`collector.registry.postgres`. The tables are
 :mod:`~collector.registry.sql.tables`. The repositories import the registry's records and
 checks (:mod:`collector.registry.records`, ``core``, ``users``, ``decisions``, ``runs``,
-``throttle``, ``quarantine``, ``ownership``, ``enterprises``) and nothing of the collector
-beyond ``collector.errors`` and ``collector.plan``.
+``throttle``, ``quarantine``, ``ownership``, ``enterprises``, ``day_seals``) and nothing of the
+collector beyond ``collector.errors`` and ``collector.plan``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collector.registry.sql.accounts import SqlAccounts
 from collector.registry.sql.agents import SqlAgentRepository
 from collector.registry.sql.audit import SqlAuditLog
 from collector.registry.sql.database import Connection, Cursor, Database, audit
+from collector.registry.sql.day_seals import SqlDaySeals
 from collector.registry.sql.decisions import SqlDecisionRepository
 from collector.registry.sql.login_failures import SqlLoginFailures
 from collector.registry.sql.plans import SqlPlanRepository
@@ -58,4 +59,5 @@ def repositories(database: Database) -> Repositories:
         run_slots=SqlRunSlots(database),
         login_failures=SqlLoginFailures(database),
         accounts=SqlAccounts(database),
+        day_seals=SqlDaySeals(database),
     )

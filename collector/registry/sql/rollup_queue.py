@@ -10,9 +10,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from collector.registry.sql.database import Database
+from collector.registry.sql.database import Connection, Database
 
-__all__ = ["SqlRollupQueue"]
+__all__ = ["SqlRollupQueue", "mark_dirty"]
+
+
+def mark_dirty(conn: Connection, days: Iterable[tuple[str, str, dt.date, str]]) -> None:
+    """Mark (enterprise, device, local day, tz) dirty in the caller's write transaction."""
+    # Sorted: two writers upserting the same days take their row locks in one order.
+    rows = sorted((e, d, day.isoformat(), tz) for e, d, day, tz in days)
+    if rows:
+        conn.executemany(
+            "INSERT INTO rollup_dirty (enterprise, device, day, tz) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (enterprise, device, day) DO UPDATE SET "
+            "generation = rollup_dirty.generation + 1",
+            rows,
+        )
 
 
 class SqlRollupQueue:
@@ -23,17 +36,11 @@ class SqlRollupQueue:
 
     def mark(self, days: Iterable[tuple[str, str, dt.date, str]]) -> None:
         """Record (enterprise, device, local day, tz) whose rollup must be recomputed."""
-        # Sorted: two writers upserting the same days take their row locks in one order.
-        rows = sorted((e, d, day.isoformat(), tz) for e, d, day, tz in days)
-        if not rows:
+        marked = list(days)
+        if not marked:
             return
         with self._db.write() as conn:
-            conn.executemany(
-                "INSERT INTO rollup_dirty (enterprise, device, day, tz) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (enterprise, device, day) DO UPDATE SET "
-                "generation = rollup_dirty.generation + 1",
-                rows,
-            )
+            mark_dirty(conn, marked)
 
     def pending(self, limit: int = 1000) -> list[tuple[str, str, dt.date, str, int]]:
         """Days waiting for a refresh: (enterprise, device, day, tz, generation)."""

@@ -16,11 +16,15 @@ Tables (docs/plan.md, "Registry tables", says what each column holds):
   reason, so the evidence's quarantine counts stay whole (version 4); append-only.
 - ``user_passwords``, ``login_delays`` and ``login_challenges``: people's logins, passwords,
   TOTP, the growing delay after failures (version 5, :mod:`collector.registry.sql.accounts`).
+- ``day_seals``: every day seal an agent sent, exactly as received, append-only; and
+  ``day_checks``: each daily row's outcome against its seal (version 6,
+  :mod:`collector.registry.sql.day_seals`).
 
 Times are stored as text (:func:`collector.registry.records.format_time`: fixed width, UTC), so
 they order and compare as text; on PostgreSQL every text column is ``COLLATE "C"`` so that
 comparison is byte-wise as in SQLite, whatever locale the database was created with.
-Append-only (``plan_versions``, ``audit``, ``review_decisions``, ``quarantine_pruned``; no
+Append-only (``plan_versions``, ``audit``, ``review_decisions``, ``quarantine_pruned``,
+``day_seals``; no
 DELETE on ``users`` and ``user_tokens``) is enforced by each engine's triggers
 (:mod:`collector.registry.sqlite.schema`, :mod:`collector.registry.postgres.schema`).
 """
@@ -36,7 +40,8 @@ __all__ = ["SCHEMA_VERSION", "Dialect", "tables"]
 #: 3: evidence-run slots and failed-login counters (the web app's limits, issue 14).
 #: 4: the quarantine's pruned counts (its retention, issue 19).
 #: 5: passwords, TOTP, login delays and login challenges (people's logins, issue 21).
-SCHEMA_VERSION = 5
+#: 6: day seals and their checks (sealed evidence, issue 17).
+SCHEMA_VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -241,6 +246,43 @@ CREATE TABLE IF NOT EXISTS login_challenges (
     kind              {text} NOT NULL CHECK (kind IN ('totp', 'change')),
     expires_at        {text} NOT NULL
 );
+""",
+    6: """
+CREATE TABLE IF NOT EXISTS day_seals (
+    seal_sha256        {text} PRIMARY KEY,
+    agent_id           {text}    NOT NULL,
+    platform           {text}    NOT NULL,
+    enterprise         {text}    NOT NULL,
+    device             {text}    NOT NULL,
+    day                {text}    NOT NULL,
+    tz                 {text}    NOT NULL,
+    version            {integer} NOT NULL,
+    chain_index        {integer} NOT NULL,
+    prev_sha256        {text},
+    supersedes_sha256  {text},
+    seq                {integer} NOT NULL,
+    received_at        {text}    NOT NULL,
+    raw                {blob}    NOT NULL,
+    UNIQUE (agent_id, device, chain_index)
+);
+CREATE INDEX IF NOT EXISTS day_seals_by_day ON day_seals (enterprise, device, day, version);
+CREATE TABLE IF NOT EXISTS day_checks (
+    agent_id      {text}    NOT NULL,
+    device        {text}    NOT NULL,
+    provenance    {text}    NOT NULL,
+    day           {text}    NOT NULL,
+    platform      {text}    NOT NULL,
+    enterprise    {text}    NOT NULL,
+    outcome       {text}    NOT NULL
+        CHECK (outcome IN ('sealed_equal', 'sealed_different', 'unsealed')),
+    seal_sha256   {text},
+    differences   {text}    NOT NULL,
+    root_checked  {integer} NOT NULL,
+    checked_at    {text}    NOT NULL,
+    checked_by    {text}    NOT NULL CHECK (checked_by IN ('refresh', 'evidence')),
+    PRIMARY KEY (agent_id, device, provenance, day)
+){without_rowid};
+CREATE INDEX IF NOT EXISTS day_checks_by_outcome ON day_checks (enterprise, outcome, day);
 """,
 }
 

@@ -30,6 +30,7 @@ from collector.plan import load_plan
 from collector.registry import Registry
 from contract import wire
 from stack import InfluxServer, MosquittoServer
+from tests.collector.seal_helpers import SealChain
 
 PLAN = Path(__file__).parents[3] / "deploy" / "examples" / "plan.yaml"
 PLATFORM = "plat-a"
@@ -59,11 +60,28 @@ class SigningAgent:
         """Its windows topic."""
         return wire.windows_topic(PLATFORM, self.enterprise, self.agent)
 
+    @property
+    def seals_topic(self) -> str:
+        """Its day seals topic."""
+        return wire.day_seals_topic(PLATFORM, self.enterprise, self.agent)
+
+    def seal_chain(self, device: str) -> SealChain:
+        """A chain of day seals of one of its devices, signed with its key."""
+        return SealChain(self.key, PLATFORM, self.enterprise, self.agent, device)
+
     def envelope(
-        self, seq: int, *, run_s: float = 50.0, key: Ed25519PrivateKey | None = None
+        self,
+        seq: int,
+        *,
+        run_s: float = 50.0,
+        key: Ed25519PrivateKey | None = None,
+        minute: int | None = None,
     ) -> wire.Envelope:
-        """Window ``seq`` of every device, signed with ``key`` (default: the agent's own)."""
-        start = T0 + timedelta(minutes=seq)
+        """Window ``seq`` of every device, signed with ``key`` (default: the agent's own).
+
+        ``minute`` (default ``seq``): the window covers [T0 + minute, T0 + minute + 1 min).
+        """
+        start = T0 + timedelta(minutes=seq if minute is None else minute)
         records = [window(device, start, run_s) for device in self.devices]
         return wire.seal_envelope(
             platform=PLATFORM,

@@ -12,10 +12,11 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from contract import wire
-from tests.collector.faults.harness import PLATFORM, SigningAgent, seeded_key
+from tests.collector.faults.harness import PLATFORM, T0, SigningAgent, seeded_key, window
 
 
 @dataclass(frozen=True)
@@ -225,13 +226,64 @@ def status_garbage(c: Cast) -> Hostile:
     return Hostile("status_garbage", "not_json", topic, c.rng.randbytes(c.rng.randrange(1, 300)))
 
 
+def _seal(c: Cast, who: SigningAgent, **changes: Any) -> bytes:
+    """A day seal of one window of ``who``'s first device, at a seq far above valid ones."""
+    seq = c.high_seq()
+    device = changes.pop("device", who.devices[0])
+    start = T0 + timedelta(minutes=c.rng.randrange(600))
+    chain = who.seal_chain(device)
+    key = changes.pop("key", None)
+    return chain.seal(start.date(), [(seq, window(device, start))], seq=seq + 1, key=key, **changes)
+
+
+def seal_garbage(c: Cast) -> Hostile:
+    who = c.agent()
+    return Hostile(
+        "seal_garbage", "not_json", who.seals_topic, c.rng.randbytes(c.rng.randrange(1, 300))
+    )
+
+
+def seal_as_windows(c: Cast) -> Hostile:
+    """A valid day seal on the windows topic, or a valid envelope on the day seals topic."""
+    who = c.agent()
+    if c.rng.random() < 0.5:
+        return Hostile("seal_as_windows", "invalid", who.topic, _seal(c, who))
+    return Hostile("seal_as_windows", "invalid", who.seals_topic, who.payload(c.high_seq()))
+
+
+def seal_forged(c: Cast) -> Hostile:
+    """A day seal signed by another key, or a signed one with its day changed afterwards."""
+    who = c.agent()
+    if c.rng.random() < 0.5:
+        raw = _seal(c, who, key=seeded_key(c.rng))
+    else:
+        document = json.loads(_seal(c, who))
+        document["day"] = "2026-05-01"
+        raw = _canonical(document)
+    return Hostile("seal_forged", "bad_signature", who.seals_topic, raw)
+
+
+def seal_zone(c: Cast) -> Hostile:
+    who = c.agent()
+    raw = _seal(c, who, tz=c.rng.choice(["Europe/Berlin", "UTC", "Asia/Tokyo"]))
+    return Hostile("seal_zone", "seal_zone", who.seals_topic, raw)
+
+
+def seal_unknown_device(c: Cast) -> Hostile:
+    who = c.agent()
+    return Hostile(
+        "seal_unknown_device", "unknown_device", who.seals_topic, _seal(c, who, device="press-99")
+    )
+
+
 #: Each kind and its weight: oversized and deep nesting are few, as they are large.
 KINDS: list[tuple[Callable[[Cast], Hostile], int]] = [
     (malformed_json, 10), (random_bytes, 10), (wrong_types, 10), (nan, 6), (huge_numbers, 6),
     (huge_number_text, 4), (oversized, 1), (deep_nesting, 1), (bad_signature, 8), (tampered, 6),
     (unknown_agent, 6), (revoked_key, 6), (wrong_topic, 6), (topic_mismatch, 6),
     (impersonation, 6), (replayed_seq, 6), (non_canonical, 6), (unknown_device, 4),
-    (wrong_version, 4), (status_garbage, 3),
+    (wrong_version, 4), (status_garbage, 3), (seal_garbage, 3), (seal_as_windows, 3),
+    (seal_forged, 4), (seal_zone, 3), (seal_unknown_device, 2),
 ]  # fmt: skip
 
 
