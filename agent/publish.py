@@ -35,11 +35,12 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.config import BrokerConfig
+from agent.day_ledger import DayDraft
 from agent.outbox import Outbox, OutboxError, OutboxStats
 from contract import wire
 from contract.clock import Clock
 
-__all__ = ["Identity", "Publisher", "PublisherState"]
+__all__ = ["Identity", "Publisher", "PublisherState", "sign_day_seal"]
 
 log = logging.getLogger(__name__)
 
@@ -401,6 +402,33 @@ class Publisher:
         # cycle with this publisher, so that would be whenever the cycle collector runs, with
         # a ResourceWarning. The client is done with: reset it, which closes them now.
         self._client.reinitialise()
+
+
+def sign_day_seal(
+    draft: DayDraft, identity: Identity, key: Ed25519PrivateKey, sent: datetime
+) -> bytes:
+    """The published bytes of the day seal ``draft`` describes, signed by ``key``.
+
+    Raises ValueError (pydantic's ValidationError) if a field is out of contract.
+    """
+    message = wire.seal_day_seal(
+        platform=identity.platform,
+        enterprise=identity.enterprise,
+        agent=identity.agent,
+        seq=draft.seq,
+        sent=sent,
+        device=draft.device,
+        day=draft.day,
+        tz=draft.tz,
+        version=draft.version,
+        supersedes=draft.supersedes,
+        index=draft.index,
+        prev=draft.prev,
+        dropped_windows=draft.dropped_windows,
+        parts=draft.parts,
+        key=key,
+    )
+    return wire.encode(message)
 
 
 def _now_ms(clock: Clock) -> datetime:
