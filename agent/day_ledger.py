@@ -34,7 +34,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from contract import days, wire
@@ -47,6 +47,7 @@ __all__ = [
     "DaySealMaker",
     "DeviceSeals",
     "LedgerDay",
+    "PartCache",
     "SealedDay",
     "WaitReason",
     "closed_days",
@@ -155,43 +156,85 @@ class DeviceSeals:
 # --- ledgering a batch ----------------------------------------------------------------------
 
 
-def record_batch(db: sqlite3.Connection, seq: int, records: Sequence[bytes], tz_name: str) -> None:
+#: A batched window: (device, start_ms, end_ms, canonical record bytes), as ``pending`` holds it.
+BatchRow = tuple[str, int, int, bytes]
+PartKey = tuple[str, str, str, str]  # device, zone, day, provenance
+#: In canonical JSON a quote inside a string is escaped, so this text occurs in a window's
+#: record only as its own provenance member: the part is known without parsing the record.
+_IMPORTED = b'"provenance":"imported"'
+
+
+class PartCache:
+    """The day parts as committed, kept in memory: a batch then reads no part's state back.
+
+    Only the outbox's sealing writes ``day_parts`` (an import writes ``pending`` only), so the
+    cache stays true while its owner clears it whenever a transaction that ledgered a batch
+    does not commit (:meth:`clear`). Bounded: past ``limit`` parts it starts again empty.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._parts: dict[PartKey, DayAccumulator] = {}
+        self._limit = limit
+
+    def part(self, db: sqlite3.Connection, key: PartKey) -> DayAccumulator:
+        """The committed part ``key`` (empty if it has no window yet)."""
+        accumulator = self._parts.get(key)
+        if accumulator is None:
+            if len(self._parts) >= self._limit:
+                self._parts.clear()
+            accumulator = self._parts[key] = _load_part(db, key)
+        return accumulator
+
+    def clear(self) -> None:
+        """Forget every part: the transaction that changed them rolled back."""
+        self._parts.clear()
+
+
+def record_batch(
+    db: sqlite3.Connection,
+    seq: int,
+    rows: Sequence[BatchRow],
+    tz_name: str,
+    parts: PartCache | None = None,
+) -> None:
     """Fold the windows of batch ``seq`` into their day parts; call inside the batch's transaction.
 
-    ``records`` are the stored canonical bytes. Windows go into each part in (end, start)
-    order, the Merkle order within one seq. Raises ValueError if a record is not a window's
-    canonical bytes or a part's stored state is not ours (the transaction then rolls back).
+    Windows go into each part in (end, start) order, the Merkle order within one seq. With
+    ``parts``, the caller must :meth:`PartCache.clear` it if the transaction does not commit.
+    Raises ValueError if a record is not a window's canonical bytes or a stored part's state
+    is not ours (the transaction then rolls back).
     """
     tz = days.zone(tz_name)
-    groups: dict[tuple[str, str, str], list[tuple[int, int, bytes]]] = {}
+    cache = PartCache() if parts is None else parts
+    groups: dict[PartKey, list[tuple[int, int, bytes]]] = {}
     bounds: dict[str, tuple[int, int]] = {}
-    for record in records:
-        window = wire.KpiWindow.model_validate_json(record)
-        day = days.day_of(window.end, tz)
-        key = (window.device, day.isoformat(), window.provenance)
-        groups.setdefault(key, []).append((_ms(window.end), _ms(window.start), record))
-        if key[1] not in bounds:
-            start, end = days.day_bounds(day, tz)
-            bounds[key[1]] = (_ms(start), _ms(end))
-    for (device, day_text, provenance), members in groups.items():
-        accumulator = _load_part(db, device, tz_name, day_text, provenance)
+    for device, start_ms, end_ms, record in rows:
+        day = days.day_of(_from_ms(end_ms), tz)
+        day_text = day.isoformat()
+        provenance = "imported" if _IMPORTED in record else "measured"
+        groups.setdefault((device, tz_name, day_text, provenance), []).append(
+            (end_ms, start_ms, record)
+        )
+        if day_text not in bounds:
+            day_start, day_end = days.day_bounds(day, tz)
+            bounds[day_text] = (_ms(day_start), _ms(day_end))
+    for key, members in groups.items():
+        accumulator = cache.part(db, key)
         for _end, _start, record in sorted(members, key=lambda item: item[:2]):
             accumulator.add_record(record, seq)
-        start_ms, end_ms = bounds[day_text]
+        start_ms, end_ms = bounds[key[2]]
         db.execute(
             "INSERT INTO day_parts (device, tz, day, provenance, start_ms, end_ms, changed, state) "
             "VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (device, tz, day, provenance) "
             "DO UPDATE SET changed = 1, state = excluded.state",
-            (device, tz_name, day_text, provenance, start_ms, end_ms, accumulator.to_json()),
+            (*key, start_ms, end_ms, accumulator.to_json()),
         )
 
 
-def _load_part(
-    db: sqlite3.Connection, device: str, tz_name: str, day_text: str, provenance: str
-) -> DayAccumulator:
+def _load_part(db: sqlite3.Connection, key: PartKey) -> DayAccumulator:
     row = db.execute(
         "SELECT state FROM day_parts WHERE device = ? AND tz = ? AND day = ? AND provenance = ?",
-        (device, tz_name, day_text, provenance),
+        key,
     ).fetchone()
     return DayAccumulator() if row is None else DayAccumulator.from_json(bytes(row[0]))
 
@@ -289,26 +332,28 @@ def seal_due_days(
     *,
     now_ms: int,
     grace_s: int,
-    devices: Collection[str],
+    devices: Collection[str] | None,
     take_seq: Callable[[sqlite3.Connection], int],
     make_day_seal: DaySealMaker,
     limit: int,
 ) -> list[SealedDay]:
     """Seal up to ``limit`` due days, oldest first; call inside one outbox transaction.
 
+    ``devices``: the configured devices, None for those with measured progress.
     ``take_seq(db)`` returns the next seq and advances the counter; ``make_day_seal`` signs.
     A day whose seal cannot be built (``make_day_seal`` raises ValueError) is logged and
     left changed; any other exception propagates, and rolling back the transaction leaves
     no seal and no seq consumed.
     """
     candidates = _changed_days(db)
+    progress = _progress(db)
     due = closed_days(
         candidates,
         now_ms=now_ms,
         grace_s=grace_s,
-        progress=_progress(db),
+        progress=progress,
         pending=_with_pending(db, candidates),
-        devices=devices,
+        devices=progress.keys() if devices is None else devices,
     )
     sealed: list[SealedDay] = []
     for day in due[:limit]:
@@ -396,9 +441,12 @@ def _store_seal(db: sqlite3.Connection, day: LedgerDay, draft: DayDraft, raw: by
 
 
 def ledger_report(
-    db: sqlite3.Connection, *, now_ms: int, grace_s: int, devices: Collection[str]
+    db: sqlite3.Connection, *, now_ms: int, grace_s: int, devices: Collection[str] | None
 ) -> dict[str, DeviceSeals]:
-    """Per device in the ledger or ``devices``: its newest sealed day and the days waiting."""
+    """Per device in the ledger or ``devices``: its newest sealed day and the days waiting.
+
+    ``devices``: the configured devices, None for those with measured progress.
+    """
     newest: dict[str, tuple[str, int]] = {}
     for device, day_text, version in db.execute(
         "SELECT device, day, max(version) FROM day_seals "
@@ -409,6 +457,7 @@ def ledger_report(
     candidates = _changed_days(db)
     pending = _with_pending(db, candidates)
     progress = _progress(db)
+    devices = progress.keys() if devices is None else devices
     waiting: dict[str, dict[str, WaitReason | Literal["due"]]] = {}
     for day in candidates:
         reason = waiting_reason(
@@ -428,3 +477,7 @@ def ledger_report(
 
 def _ms(moment: datetime) -> int:
     return round(moment.timestamp() * 1000)
+
+
+def _from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)

@@ -145,6 +145,8 @@ class OutboxStats:
     dropped_total: int
     capacity_windows: int
     merged_pending: int = 0
+    #: Of ``sealed_batches``, the day seals.
+    sealed_day_seals: int = 0
 
     @property
     def full(self) -> bool:
@@ -173,6 +175,7 @@ class Outbox:
         self.capacity_windows = capacity_windows
         #: The zone the day ledger cuts days in (``agent.timezone``).
         self.timezone = timezone
+        self._parts = day_ledger.PartCache()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a transaction holds
@@ -357,23 +360,31 @@ class Outbox:
         the seq, the batch, the removal of its windows and their day ledger entries are stored
         together or not at all.
         """
-        with self._transaction() as db:
-            rows = db.execute(
-                "SELECT id, record FROM pending ORDER BY end_ms, id LIMIT ?", (max_records,)
-            ).fetchall()
-            if not rows:
-                return None
-            seq = self._counter(db, "next_seq", default=1)
-            # The records go as stored: canonical bytes written when each window closed.
-            records = [bytes(record) for _, record in rows]
-            envelope = make_envelope(seq, records)
-            day_ledger.record_batch(db, seq, records, self.timezone)
-            db.execute(
-                "INSERT INTO batches (seq, sealed_ms, records, envelope) VALUES (?, ?, ?, ?)",
-                (seq, round(time.time() * 1000), len(rows), envelope),
-            )
-            db.executemany("DELETE FROM pending WHERE id = ?", [(row_id,) for row_id, _ in rows])
-            self._set(db, "next_seq", seq + 1)
+        try:
+            with self._transaction() as db:
+                rows = db.execute(
+                    "SELECT id, device, start_ms, end_ms, record FROM pending "
+                    "ORDER BY end_ms, id LIMIT ?",
+                    (max_records,),
+                ).fetchall()
+                if not rows:
+                    return None
+                seq = self._counter(db, "next_seq", default=1)
+                # The records go as stored: canonical bytes written when each window closed.
+                batched = [
+                    (device, start, end, bytes(record)) for _, device, start, end, record in rows
+                ]
+                envelope = make_envelope(seq, [record for *_, record in batched])
+                day_ledger.record_batch(db, seq, batched, self.timezone, self._parts)
+                db.execute(
+                    "INSERT INTO batches (seq, sealed_ms, records, envelope) VALUES (?, ?, ?, ?)",
+                    (seq, round(time.time() * 1000), len(rows), envelope),
+                )
+                db.executemany("DELETE FROM pending WHERE id = ?", [(row[0],) for row in rows])
+                self._set(db, "next_seq", seq + 1)
+        except BaseException:
+            self._parts.clear()  # it may hold this batch's windows, which did not commit
+            raise
         return SealedBatch(seq=seq, envelope=envelope, records=len(rows))
 
     def seal_days(
@@ -381,13 +392,14 @@ class Outbox:
         *,
         now: float,
         grace_s: int,
-        devices: Collection[str],
+        devices: Collection[str] | None,
         make_day_seal: DaySealMaker,
         limit: int = 8,
     ) -> list[SealedBatch]:
         """Seal up to ``limit`` device-days that are due (:mod:`agent.day_ledger`), oldest first.
 
-        ``now`` is the agent's clock (s since the epoch); ``devices`` the configured ones.
+        ``now`` is the agent's clock (s since the epoch); ``devices`` the configured ones
+        (None: those with measured progress).
         Each seal takes the next seq and is stored as a batch of kind ``day_seals`` in the
         same transaction as its ledger row.
         """
@@ -404,7 +416,7 @@ class Outbox:
         return [SealedBatch(seq=s.seq, envelope=s.raw, records=0, kind="day_seals") for s in sealed]
 
     def day_seals(
-        self, *, now: float, grace_s: int, devices: Collection[str]
+        self, *, now: float, grace_s: int, devices: Collection[str] | None
     ) -> dict[str, DeviceSeals]:
         """Per device: the newest sealed day and the days waiting (status and health)."""
         return day_ledger.ledger_report(
@@ -437,7 +449,9 @@ class Outbox:
         pending, oldest, merged = db.execute(
             "SELECT count(*), min(end_ms), coalesce(sum(merged), 0) FROM pending"
         ).fetchone()
-        sealed = db.execute("SELECT count(*) FROM batches").fetchone()[0]
+        sealed, day_seals = db.execute(
+            "SELECT count(*), coalesce(sum(kind = 'day_seals'), 0) FROM batches"
+        ).fetchone()
         return OutboxStats(
             pending_windows=pending,
             sealed_batches=sealed,
@@ -447,6 +461,7 @@ class Outbox:
             dropped_total=self._counter(db, "dropped_total"),
             capacity_windows=self.capacity_windows,
             merged_pending=merged,
+            sealed_day_seals=day_seals,
         )
 
     def gaps(self) -> list[tuple[str, float, float, str]]:

@@ -91,7 +91,11 @@ class AgentService:
         self.loaded = loaded
         self.clock: Clock = config.make_clock() if clock is None else clock
         self.key = load_private_key(config.agent.key_path)
-        self.outbox = Outbox(config.agent.outbox_path, capacity_windows=config.outbox_capacity())
+        self.outbox = Outbox(
+            config.agent.outbox_path,
+            capacity_windows=config.outbox_capacity(),
+            timezone=config.agent.timezone,
+        )
         self.outbox_lock = asyncio.Lock()
         self.identity = Identity(config.agent.platform, config.agent.enterprise, config.agent.id)
         self.publisher = Publisher(
@@ -103,6 +107,8 @@ class AgentService:
             clock=self.clock,
             agent_version=__version__,
             config_digest=loaded.digest,
+            seal_grace_s=config.agent.seal_grace_s,
+            devices=[device.id for device in config.devices],
         )
         resume = self.outbox.resume_points()
         sources = SourceFactory(self.clock).make_all(config.devices)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from agent.day_ledger import DayDraft, LedgerDay, closed_days, waiting_reason
-from agent.outbox import Outbox
+from agent.outbox import Outbox, OutboxError
 from agent.publish import Identity, sign_day_seal
 from contract import days, merkle, quantities, wire
 from contract.daysums import float_tolerance, ideal_count_s
@@ -391,3 +391,28 @@ def test_seals_wait_in_the_outbox_until_acknowledged_and_survive_a_reopen(tmp_pa
                                 devices={"press-1"})  # fmt: skip
     assert (report["press-1"].newest_day, report["press-1"].newest_version) == ("2026-11-25", 1)
     assert report["press-1"].waiting == {}
+
+
+def test_a_batch_whose_transaction_fails_after_ledgering_is_ledgered_once(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(path)
+    outbox.add_windows(hours("press-1", DAY_START, 24))
+    outbox.seal_batch(10, sealer)
+    # The batch row's insert fails after the ledger folded the batch in (as a full disk would):
+    # the transaction rolls back, and the ledger's parts in memory with it.
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON batches WHEN NEW.seq = 2 "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    db.close()
+    with pytest.raises(OutboxError, match="disk full"):
+        outbox.seal_batch(10, sealer)
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TRIGGER refuse")
+    db.close()
+    drain(outbox, max_records=10)
+    [sealed] = seal(outbox, after_grace())
+    records = [r for _, r in sent_records(outbox)]
+    assert sealed.parts[0].windows == 24
+    assert sealed.parts[0].merkle_root == merkle.root(records).hex()
