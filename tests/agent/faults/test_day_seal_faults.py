@@ -1,0 +1,133 @@
+"""Day seals when the agent is SIGKILLed around midnight, many times, and restarted each time.
+
+Issue 17, "Faults": the seals that result are correct. A kill loses the killed run's open
+window; the next run fills the time since the last stored window with comm-loss windows, and
+the day must wait for them (never be sealed short, then again). A kill between a seal's
+statements must leave either the whole seal or none of it, so one chain index never carries
+two contents. Afterwards each device's seal of the day equals the part rebuilt from the windows
+the collector stand-in received, and each device's chain is contiguous.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from contract import days, merkle, wire
+from contract.daysums import DayAccumulator, part_from
+from stack import MosquittoServer, free_port
+from tests.agent.faults.conftest import (
+    PlantClock,
+    Received,
+    assert_no_window_twice,
+    assert_seqs_sound,
+    assert_tiled,
+    machine,
+    modbus_device,
+    start_agent,
+    start_collector,
+    start_sim,
+    wait_for,
+    write_agent_config,
+)
+
+pytestmark = pytest.mark.timeout(180)
+
+SHANGHAI = days.zone("Asia/Shanghai")
+#: 2026-03-02 23:50 in Shanghai: ten plant minutes before the day's end.
+START = datetime(2026, 3, 2, 15, 50, tzinfo=UTC)
+DAY = START.astimezone(SHANGHAI).date()
+MIDNIGHT = days.day_bounds(DAY, SHANGHAI)[1]
+SPEED = 60.0  # a plant minute a wall second: a restart (1 to 2 wall s) spans 1 to 2 windows
+POLL_S = 5.0
+GRACE_S = 60
+KILLS = 6
+SEED = 20261207
+DEVICES = ("press-1", "press-2")
+
+
+def test_sigkill_around_midnight_gives_one_correct_seal_per_device_and_a_whole_chain(
+    tmp_path: Path, mosquitto: MosquittoServer, processes: ExitStack
+) -> None:
+    rng = random.Random(SEED)
+    clock = PlantClock(SPEED, start=START)
+    sim = start_sim(
+        processes, tmp_path / "sim", clock, [machine("press-1", 1), machine("press-2", 2)]
+    )
+    devices = [
+        modbus_device("press-1", sim, 1, poll_interval_s=POLL_S),
+        modbus_device("press-2", sim, 2, poll_interval_s=POLL_S),
+    ]
+    config = write_agent_config(tmp_path / "agent", mosquitto, clock, devices, seal_grace_s=GRACE_S)
+    collector = start_collector(processes, mosquitto, config.parent / "agent.key")
+    agent = start_agent(processes, config, metrics_port=free_port())
+    agent.wait_for_log("connected to broker")
+    clock.sleep_until((MIDNIGHT - timedelta(minutes=3)).timestamp())
+    killed_at: list[datetime] = []
+    for _ in range(KILLS):  # from 23:57 on, each as soon as the run is up, at a random moment
+        agent.wait_for_log("connected to broker")
+        time.sleep(rng.uniform(0.0, 1.0))
+        agent.kill()
+        killed_at.append(datetime.fromtimestamp(clock.now(), UTC))
+        collector.collect(quiet_s=0.01)
+        agent.start()
+    agent.wait_for_log("connected to broker")
+    assert killed_at[0] < MIDNIGHT < killed_at[-1], killed_at  # the kills straddle midnight
+
+    received = collector.wait_until(
+        lambda r: {device for device, _ in r.seals} == set(DEVICES),
+        60,
+        f"both devices' seals of {DAY}",
+    )
+    wait_for(agent.outbox_empty, 30, "the last run to empty the outbox")
+    assert agent.stop() == 0
+    received = collector.collect(quiet_s=1.0, max_s=30)
+
+    assert_seqs_sound(received)  # windows and seals: seq continued, never reused
+    assert_no_window_twice(received)
+    assert not received.seal_conflicts, f"one chain index, two seals: {received.seal_conflicts}"
+    chains = received.day_seals()
+    assert sorted(chains) == list(DEVICES)
+    for device in DEVICES:
+        _assert_chain_whole(chains[device])
+        [(seal, _raw)] = chains[device]  # one seal of the day: never sealed short, then again
+        assert (seal.day, seal.version, seal.tz) == (DAY, 1, "Asia/Shanghai")
+        assert seal.dropped_windows == 0
+        _assert_seal_is_what_was_received(seal, received)
+
+
+def _assert_chain_whole(chain: list[tuple[wire.DaySeal, bytes]]) -> None:
+    """Indexes 1..n, each ``prev`` the hash of the seal before."""
+    assert [seal.index for seal, _ in chain] == list(range(1, len(chain) + 1))
+    assert chain[0][0].prev is None
+    for (_, before), (after, _) in itertools.pairwise(chain):
+        assert after.prev == wire.day_seal_sha256(before)
+
+
+def _assert_seal_is_what_was_received(seal: wire.DaySeal, received: Received) -> None:
+    """The seal's part is the part of the device's windows of the day as they arrived."""
+    sent = sorted(
+        (seq, window.end, window.start, window)
+        for seq, windows in received.windows.items()
+        for window in windows
+        if window.device == seal.device and days.day_of(window.end, SHANGHAI) == DAY
+    )
+    windows = [window for *_, window in sent]
+    assert_tiled(sorted(windows, key=lambda w: w.start))
+    assert max(w.end for w in windows) == MIDNIGHT
+    assert sum(w.quality.comm_loss_s for w in windows) > 0  # the kills' gaps, filled
+    rebuilt = DayAccumulator()
+    for seq, *_, window in sent:
+        rebuilt.add(window, seq)
+    [part] = seal.parts
+    assert part == part_from(rebuilt)
+    records = [wire.canonical_bytes(w.model_dump(mode="json")) for w in windows]
+    assert part.merkle_root == merkle.root(records).hex()
+    assert (part.first_start, part.last_end) == (min(w.start for w in windows), MIDNIGHT)
+    assert seal.seq > max(seq for seq, *_ in sent)
