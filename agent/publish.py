@@ -275,8 +275,9 @@ class Publisher:
         self.state.publish_failures += 1
         noun = _NOUN[kind]
         if code == _NO_MATCHING_SUBSCRIBERS:
+            why = "collector down?" if kind == "windows" else "collector down or older than seals?"
             self.state.last_error = (
-                f"broker has no subscriber for our {kind.replace('_', ' ')} (collector down?)"
+                f"broker has no subscriber for our {kind.replace('_', ' ')} ({why})"
             )
         else:
             self.state.last_error = f"broker refused {noun} seq {seq}: {reason}"
