@@ -315,13 +315,16 @@ def _progress(db: sqlite3.Connection) -> dict[str, int]:
 
 
 def _with_pending(db: sqlite3.Connection, candidates: Sequence[LedgerDay]) -> set[LedgerDay]:
-    # A pending window ends in the day: (start_ms, end_ms] holds its end.
+    # A pending window ends in the day: (start_ms, end_ms] holds its end. No window is longer
+    # than MAX_WINDOW_S, so its start bounds a range of the (device, start_ms) index.
+    longest_ms = wire.MAX_WINDOW_S * 1000
     return {
         day
         for day in candidates
         if db.execute(
-            "SELECT 1 FROM pending WHERE device = ? AND end_ms > ? AND end_ms <= ? LIMIT 1",
-            (day.device, day.start_ms, day.end_ms),
+            "SELECT 1 FROM pending WHERE device = ? AND start_ms >= ? AND start_ms < ? "
+            "AND end_ms > ? AND end_ms <= ? LIMIT 1",
+            (day.device, day.start_ms - longest_ms, day.end_ms, day.start_ms, day.end_ms),
         ).fetchone()
         is not None
     }
