@@ -93,7 +93,8 @@ def check_config(
         )
         return EXIT_CONFIG_ERRORS
     warnings = sorted(
-        (*loaded.warnings, *_file_warnings(loaded)), key=lambda issue: (issue.line or 0, issue.path)
+        (*loaded.warnings, *_file_warnings(loaded), *_zone_warnings(loaded)),
+        key=lambda issue: (issue.line or 0, issue.path),
     )
     print_issues(console, warnings)
     _print_summary(console, loaded, len(warnings))
@@ -153,6 +154,25 @@ def _file_warnings(loaded: LoadedConfig) -> list[ConfigIssue]:
     ]
 
 
+def _zone_warnings(loaded: LoadedConfig) -> list[ConfigIssue]:
+    """Device calendars in another zone than ``agent.timezone``, the zone days are sealed in."""
+    zone = loaded.config.agent.timezone
+    return [
+        ConfigIssue(
+            loaded.source,
+            loaded.line_of(("devices", index, "calendar", "timezone")),
+            format_path(("devices", index, "calendar", "timezone")),
+            f"{device.calendar.timezone} is not agent.timezone {zone}: shifts are planned in "
+            f"{device.calendar.timezone} but days are cut and sealed in {zone}, which must be "
+            "the plan's zone; set agent.timezone if the plant is in "
+            f"{device.calendar.timezone}",
+            "warning",
+        )
+        for index, device in enumerate(loaded.config.devices)
+        if device.calendar is not None and device.calendar.timezone != zone
+    ]
+
+
 def _shown_path(path: Path) -> str:
     # Relative to where the installer stands when it is below it: shorter, and what they typed.
     try:
@@ -198,6 +218,12 @@ def _print_summary(console: Console, loaded: LoadedConfig, warning_count: int) -
         f"{loaded.source}: OK: agent {agent.id} (platform {agent.platform}, enterprise "
         f"{agent.enterprise}), {_count(len(config.devices), 'device')}, "
         f"{_count(tag_count, 'tag')}{noted}",
+        markup=False,
+        highlight=False,
+    )
+    console.print(
+        f"days: cut in {agent.timezone} (agent.timezone; the plan's zone must be the same), "
+        f"each sealed {agent.seal_grace_s} s after it ends (agent.seal_grace_s)",
         markup=False,
         highlight=False,
     )

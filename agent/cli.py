@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,6 +14,11 @@ from agent.importing import register as register_import
 from agent.keys import KeyFileError, generate_key_pair, public_key_path
 from agent.probe import register as register_probe
 from contract.logs import configure_logging
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from agent.day_ledger import DeviceSeals
 
 __all__ = ["app", "main"]
 
@@ -182,6 +188,12 @@ def status(
     else:
         outbox = Outbox(outbox_path)
         stats = outbox.stats()
+        agent = loaded.config.agent
+        seals = outbox.day_seals(
+            now=loaded.config.make_clock().timestamp(),
+            grace_s=agent.seal_grace_s,
+            devices=[device.id for device in loaded.config.devices],
+        )
         outbox.close()
         table = Table(title=f"outbox {outbox_path}")
         table.add_column("what")
@@ -194,6 +206,7 @@ def status(
         for label, value in (
             ("windows pending", stats.pending_windows),
             ("batches awaiting PUBACK", stats.sealed_batches),
+            ("  of which day seals", stats.sealed_day_seals),
             ("oldest pending window ended", age + " ago" if age != "-" else age),
             ("next seq", stats.next_seq),
             ("windows merged (outbox full)", stats.merged_total),
@@ -202,6 +215,7 @@ def status(
         ):
             table.add_row(label, str(value))
         console.print(table)
+        console.print(_day_seals_table(seals, agent.timezone))
     if health_file is not None and health_file.exists():
         health = _read_health(health_file)
         console.print(
@@ -223,6 +237,22 @@ def status(
                 str(device.get("last_error") or "-"),
             )
         console.print(devices)
+
+
+def _day_seals_table(seals: Mapping[str, DeviceSeals], zone: str) -> Table:
+    """One row per device: the newest sealed day, and each day waiting with what it waits for."""
+    from rich.table import Table
+
+    table = Table(title=f"day seals (days in {zone})")
+    for column in ("device", "newest sealed day", "days waiting"):
+        table.add_column(column)
+    for device, report in seals.items():
+        newest = (
+            f"{report.newest_day} (v{report.newest_version})" if report.newest_day else "none yet"
+        )
+        waiting = ", ".join(f"{day} ({why})" for day, why in sorted(report.waiting.items()))
+        table.add_row(device, newest, waiting or "-")
+    return table
 
 
 # Commands that live in their own packages; each adds itself (imports there stay lazy).

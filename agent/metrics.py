@@ -91,9 +91,15 @@ def render_metrics(service: AgentService) -> str:
         [("", state.batches_acked)],
     )
     metric(
+        "rv_agent_day_seals_acked_total",
+        "counter",
+        "Day seals acknowledged by the broker.",
+        [("", state.day_seals_acked)],
+    )
+    metric(
         "rv_agent_publish_failures_total",
         "counter",
-        "Batches the broker did not accept.",
+        "Batches and day seals the broker did not accept.",
         [("", state.publish_failures)],
     )
     metric(

@@ -16,6 +16,14 @@ resolution before losing data: the oldest pending windows of each device are **m
 15-minute windows (their sums are exact, so every KPI over a day or a period is unchanged; 15
 minutes divides every time zone's offset, so days stay whole). Only if merged windows fill it
 too are the oldest **dropped**, each drop recorded in the ``gaps`` table, counted, and logged.
+
+Each batch is also ledgered, in its transaction, into the day ledger (:mod:`agent.day_ledger`),
+and :meth:`Outbox.seal_days` writes the day seals it issues into ``batches`` as kind
+``day_seals``: they take the next seq and go out, and are resent, exactly as window batches.
+
+Schema versions (``PRAGMA user_version``): 0, the first layout; 1 adds ``batches.kind`` and
+the ledger's tables. An older file is migrated when opened, in one transaction; a file of a
+newer agent is refused.
 """
 
 from __future__ import annotations
@@ -25,16 +33,21 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
+from agent import day_ledger
+from agent.day_ledger import DaySealMaker, DeviceSeals
 from contract import wire
 
 __all__ = [
+    "SCHEMA_VERSION",
     "AddResult",
+    "BatchKind",
     "Outbox",
     "OutboxError",
     "OutboxStats",
@@ -81,6 +94,18 @@ CREATE TABLE IF NOT EXISTS gaps (
 );
 """
 
+#: The schema version this code writes (``PRAGMA user_version``) and the steps to reach it.
+SCHEMA_VERSION = 1
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        "ALTER TABLE batches ADD COLUMN kind TEXT NOT NULL DEFAULT 'windows'",
+        *day_ledger.LEDGER_TABLES,
+    ),
+)
+
+#: The kinds of batch, named as their topics' last level.
+BatchKind = Literal["windows", "day_seals"]
+
 
 class OutboxError(Exception):
     """The outbox file cannot be opened or written (disk full, read-only, corrupt)."""
@@ -88,11 +113,16 @@ class OutboxError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SealedBatch:
-    """A signed envelope waiting for its PUBACK: ``seq`` and the exact bytes to publish."""
+    """A signed message waiting for its PUBACK: ``seq`` and the exact bytes to publish.
+
+    ``kind`` says which topic it goes to: an envelope of ``records`` windows, or a day seal
+    (``records`` 0).
+    """
 
     seq: int
     envelope: bytes
     records: int
+    kind: BatchKind = "windows"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +145,8 @@ class OutboxStats:
     dropped_total: int
     capacity_windows: int
     merged_pending: int = 0
+    #: Of ``sealed_batches``, the day seals.
+    sealed_day_seals: int = 0
 
     @property
     def full(self) -> bool:
@@ -130,11 +162,20 @@ EnvelopeMaker = Callable[[int, list[bytes]], bytes]
 class Outbox:
     """One agent's outbox file. Not thread-safe: use it from one thread at a time."""
 
-    def __init__(self, path: Path, *, capacity_windows: int = 200_000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        capacity_windows: int = 200_000,
+        timezone: str = day_ledger.DEFAULT_TIMEZONE,
+    ) -> None:
         if capacity_windows < 1:
             raise ValueError("capacity_windows must be at least 1")
         self.path = path
         self.capacity_windows = capacity_windows
+        #: The zone the day ledger cuts days in (``agent.timezone``).
+        self.timezone = timezone
+        self._parts = day_ledger.PartCache()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a transaction holds
@@ -145,6 +186,27 @@ class Outbox:
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open outbox {path}: {exc}") from exc
+        try:
+            self._migrate()
+        except OutboxError:
+            self._db.close()
+            raise
+
+    def _migrate(self) -> None:
+        """Bring an older file to :data:`SCHEMA_VERSION`, one transaction; refuse a newer one."""
+        with self._transaction() as db:
+            version: int = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise OutboxError(
+                    f"outbox {self.path} has schema version {version}, this agent knows up to "
+                    f"{SCHEMA_VERSION}: it was written by a newer agent (upgrade this one)"
+                )
+            for step in _MIGRATIONS[version:]:
+                for statement in step:
+                    db.execute(statement)
+            if version < SCHEMA_VERSION:
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                log.info("outbox %s: schema %d -> %d", self.path, version, SCHEMA_VERSION)
 
     def close(self) -> None:
         """Close the file (checkpointing the WAL)."""
@@ -281,6 +343,7 @@ class Outbox:
         ).fetchall()
         for row_id, device, start_ms, end_ms in victims:
             db.execute("DELETE FROM pending WHERE id = ?", (row_id,))
+            day_ledger.note_dropped(db, device, end_ms)
             db.execute(
                 "INSERT INTO gaps (device, start_ms, end_ms, reason) VALUES (?, ?, ?, ?)",
                 (device, start_ms, end_ms, "outbox full"),
@@ -294,29 +357,84 @@ class Outbox:
         """Seal the oldest pending windows into the next envelope; None if nothing is pending.
 
         ``make_envelope(seq, records)`` signs and encodes; it runs inside the transaction, so
-        the seq, the batch and the removal of its windows are stored together or not at all.
+        the seq, the batch, the removal of its windows and their day ledger entries are stored
+        together or not at all.
+        """
+        try:
+            with self._transaction() as db:
+                rows = db.execute(
+                    "SELECT id, device, start_ms, end_ms, record FROM pending "
+                    "ORDER BY end_ms, id LIMIT ?",
+                    (max_records,),
+                ).fetchall()
+                if not rows:
+                    return None
+                seq = self._counter(db, "next_seq", default=1)
+                # The records go as stored: canonical bytes written when each window closed.
+                batched = [
+                    (device, start, end, bytes(record)) for _, device, start, end, record in rows
+                ]
+                envelope = make_envelope(seq, [record for *_, record in batched])
+                day_ledger.record_batch(db, seq, batched, self.timezone, self._parts)
+                db.execute(
+                    "INSERT INTO batches (seq, sealed_ms, records, envelope) VALUES (?, ?, ?, ?)",
+                    (seq, round(time.time() * 1000), len(rows), envelope),
+                )
+                db.executemany("DELETE FROM pending WHERE id = ?", [(row[0],) for row in rows])
+                self._set(db, "next_seq", seq + 1)
+        except BaseException:
+            self._parts.clear()  # it may hold this batch's windows, which did not commit
+            raise
+        return SealedBatch(seq=seq, envelope=envelope, records=len(rows))
+
+    def seal_days(
+        self,
+        *,
+        now: float,
+        grace_s: int,
+        devices: Collection[str] | None,
+        make_day_seal: DaySealMaker,
+        limit: int = 8,
+    ) -> list[SealedBatch]:
+        """Seal up to ``limit`` device-days that are due (:mod:`agent.day_ledger`), oldest first.
+
+        ``now`` is the agent's clock (s since the epoch); ``devices`` the configured ones
+        (None: those with measured progress).
+        Each seal takes the next seq and is stored as a batch of kind ``day_seals`` in the
+        same transaction as its ledger row.
         """
         with self._transaction() as db:
-            rows = db.execute(
-                "SELECT id, record FROM pending ORDER BY end_ms, id LIMIT ?", (max_records,)
-            ).fetchall()
-            if not rows:
-                return None
-            seq = self._counter(db, "next_seq", default=1)
-            # The records go as stored: canonical bytes written when each window closed.
-            envelope = make_envelope(seq, [bytes(record) for _, record in rows])
-            db.execute(
-                "INSERT INTO batches (seq, sealed_ms, records, envelope) VALUES (?, ?, ?, ?)",
-                (seq, round(time.time() * 1000), len(rows), envelope),
+            sealed = day_ledger.seal_due_days(
+                db,
+                now_ms=round(now * 1000),
+                grace_s=grace_s,
+                devices=devices,
+                take_seq=self._take_seq,
+                make_day_seal=make_day_seal,
+                limit=limit,
             )
-            db.executemany("DELETE FROM pending WHERE id = ?", [(row_id,) for row_id, _ in rows])
-            self._set(db, "next_seq", seq + 1)
-        return SealedBatch(seq=seq, envelope=envelope, records=len(rows))
+        return [SealedBatch(seq=s.seq, envelope=s.raw, records=0, kind="day_seals") for s in sealed]
+
+    def day_seals(
+        self, *, now: float, grace_s: int, devices: Collection[str] | None
+    ) -> dict[str, DeviceSeals]:
+        """Per device: the newest sealed day and the days waiting (status and health)."""
+        return day_ledger.ledger_report(
+            self._db, now_ms=round(now * 1000), grace_s=grace_s, devices=devices
+        )
+
+    def _take_seq(self, db: sqlite3.Connection) -> int:
+        seq = self._counter(db, "next_seq", default=1)
+        self._set(db, "next_seq", seq + 1)
+        return seq
 
     def unacked(self) -> list[SealedBatch]:
         """Sealed batches still waiting for a PUBACK, in seq order (resent after a restart)."""
-        rows = self._db.execute("SELECT seq, envelope, records FROM batches ORDER BY seq")
-        return [SealedBatch(seq=seq, envelope=env, records=n) for seq, env, n in rows]
+        rows = self._db.execute("SELECT seq, envelope, records, kind FROM batches ORDER BY seq")
+        return [
+            SealedBatch(seq=seq, envelope=env, records=n, kind=_kind(kind))
+            for seq, env, n, kind in rows
+        ]
 
     def ack(self, seq: int) -> None:
         """The broker has the batch: forget it."""
@@ -331,7 +449,9 @@ class Outbox:
         pending, oldest, merged = db.execute(
             "SELECT count(*), min(end_ms), coalesce(sum(merged), 0) FROM pending"
         ).fetchone()
-        sealed = db.execute("SELECT count(*) FROM batches").fetchone()[0]
+        sealed, day_seals = db.execute(
+            "SELECT count(*), coalesce(sum(kind = 'day_seals'), 0) FROM batches"
+        ).fetchone()
         return OutboxStats(
             pending_windows=pending,
             sealed_batches=sealed,
@@ -341,6 +461,7 @@ class Outbox:
             dropped_total=self._counter(db, "dropped_total"),
             capacity_windows=self.capacity_windows,
             merged_pending=merged,
+            sealed_day_seals=day_seals,
         )
 
     def gaps(self) -> list[tuple[str, float, float, str]]:
@@ -434,6 +555,14 @@ def merge_windows(windows: Sequence[wire.KpiWindow]) -> wire.KpiWindow:
 
 
 # --- encoding -----------------------------------------------------------------------------
+
+
+def _kind(text: str) -> BatchKind:
+    if text == "day_seals":
+        return "day_seals"
+    if text == "windows":
+        return "windows"
+    raise OutboxError(f"batch of unknown kind {text!r} in the outbox")
 
 
 def _ms(moment: datetime) -> int:

@@ -15,6 +15,10 @@ Delivery rules:
   because deleting it would lose it.
 - Any other failure reason code (not authorised, quota exceeded, packet too large ...) keeps the
   batch, is reported as the last error, and is retried with backoff.
+- Day seals (:mod:`agent.day_ledger`) go on their own topic after the window batches, through
+  the same outbox rows, seq counter and PUBACK rule. Backoff is kept per kind: a seal refused
+  (a broker ACL not yet granting ``…/day_seals``, reason 16 from a collector that predates
+  seals) backs off seals only, and windows keep flowing.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import asyncio
 import logging
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,17 +39,22 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.config import BrokerConfig
-from agent.outbox import Outbox, OutboxError, OutboxStats
+from agent.day_ledger import DayDraft
+from agent.outbox import BatchKind, Outbox, OutboxError, OutboxStats, SealedBatch
 from contract import wire
 from contract.clock import Clock
 
-__all__ = ["Identity", "Publisher", "PublisherState"]
+__all__ = ["Identity", "Publisher", "PublisherState", "sign_day_seal"]
 
 log = logging.getLogger(__name__)
 
 _NO_MATCHING_SUBSCRIBERS = 16
 _RETRY_MIN_S = 1.0
 _RETRY_MAX_S = 30.0
+#: Seconds between two looks for device-days due for a seal (a few small queries each).
+_SEAL_CHECK_S = 1.0
+_KINDS: tuple[BatchKind, ...] = ("windows", "day_seals")
+_NOUN = {"windows": "batch", "day_seals": "day seal"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +78,28 @@ class PublisherState:
     records_acked: int = 0
     publish_failures: int = 0
     ack_latency_sum_s: float = 0.0
-    inflight: dict[int, tuple[int, float, int]] = field(default_factory=dict)  # mid -> seq, t, n
+    day_seals_published: int = 0
+    day_seals_acked: int = 0
+    #: mid -> (seq, published at, records, kind)
+    inflight: dict[int, tuple[int, float, int, BatchKind]] = field(default_factory=dict)
+
+
+@dataclass
+class _Backoff:
+    """When one kind of message may be published again, and the next delay if refused again."""
+
+    retry_at: float = 0.0
+    delay_s: float = _RETRY_MIN_S
+
+    def back_off(self) -> None:
+        self.retry_at = time.monotonic() + self.delay_s
+        self.delay_s = min(self.delay_s * 2, _RETRY_MAX_S)
+
+    def reset(self) -> None:
+        self.delay_s = _RETRY_MIN_S
+
+    def waiting(self) -> bool:
+        return time.monotonic() < self.retry_at
 
 
 class Publisher:
@@ -89,6 +119,8 @@ class Publisher:
         max_inflight: int = 8,
         batch_records: int = wire.MAX_RECORDS,
         status_interval_s: float = 30.0,
+        seal_grace_s: int = 300,
+        devices: Collection[str] | None = None,
     ) -> None:
         self.broker = broker
         self.identity = identity
@@ -101,6 +133,9 @@ class Publisher:
         self.max_inflight = max_inflight
         self.batch_records = batch_records
         self.status_interval_s = status_interval_s
+        self.seal_grace_s = seal_grace_s
+        #: The configured devices (None: those the outbox has measured progress for).
+        self.devices = None if devices is None else frozenset(devices)
         self.state = PublisherState()
         self.windows_topic = wire.windows_topic(
             identity.platform, identity.enterprise, identity.agent
@@ -108,12 +143,18 @@ class Publisher:
         self.status_topic = wire.status_topic(
             identity.platform, identity.enterprise, identity.agent
         )
+        self.topics: dict[BatchKind, str] = {
+            "windows": self.windows_topic,
+            "day_seals": wire.day_seals_topic(
+                identity.platform, identity.enterprise, identity.agent
+            ),
+        }
         self._wake = asyncio.Event()
         self._connected = asyncio.Event()
         self._publishing = asyncio.Lock()
-        self._retry_at = 0.0
-        self._retry_delay_s = _RETRY_MIN_S
-        self._resend_from_outbox = True
+        self._backoff = {kind: _Backoff() for kind in _KINDS}
+        self._resend_from_outbox: set[BatchKind] = set(_KINDS)
+        self._last_seal_check = -_SEAL_CHECK_S
         self._last_status_at = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ack_tasks: set[asyncio.Task[None]] = set()
@@ -223,24 +264,28 @@ class Publisher:
         entry = self.state.inflight.get(mid)
         if entry is None:
             return  # a status message
-        seq, published_at, records = entry
+        seq, published_at, records, kind = entry
+        del self.state.inflight[mid]
         if code == 0:
-            del self.state.inflight[mid]
-            task = asyncio.ensure_future(self._ack(seq, records, time.monotonic() - published_at))
+            latency_s = time.monotonic() - published_at
+            task = asyncio.ensure_future(self._ack(seq, records, latency_s, kind))
             self._ack_tasks.add(task)  # keep a reference until done (asyncio holds only weak ones)
             task.add_done_callback(self._ack_tasks.discard)
             return
-        del self.state.inflight[mid]
         self.state.publish_failures += 1
+        noun = _NOUN[kind]
         if code == _NO_MATCHING_SUBSCRIBERS:
-            self.state.last_error = "broker has no subscriber for our windows (collector down?)"
+            why = "collector down?" if kind == "windows" else "collector down or older than seals?"
+            self.state.last_error = (
+                f"broker has no subscriber for our {kind.replace('_', ' ')} ({why})"
+            )
         else:
-            self.state.last_error = f"broker refused batch seq {seq}: {reason}"
-        log.warning("batch seq %d not accepted (%s); kept, retrying later", seq, reason)
-        self._resend_from_outbox = True
-        self._back_off()
+            self.state.last_error = f"broker refused {noun} seq {seq}: {reason}"
+        log.warning("%s seq %d not accepted (%s); kept, retrying later", noun, seq, reason)
+        self._resend_from_outbox.add(kind)
+        self._backoff[kind].back_off()
 
-    async def _ack(self, seq: int, records: int, latency_s: float) -> None:
+    async def _ack(self, seq: int, records: int, latency_s: float, kind: BatchKind) -> None:
         try:
             async with self.outbox_lock:
                 await asyncio.to_thread(self.outbox.ack, seq)
@@ -248,23 +293,31 @@ class Publisher:
             # The broker has the batch but the outbox could not forget it (disk full): it
             # stays sealed and goes again later, a duplicate the collector counts, not a loss.
             self.state.last_error = f"outbox not writable: {exc}"
-            log.error("batch seq %d acknowledged but not removed from the outbox: %s", seq, exc)
-            self._resend_from_outbox = True
+            log.error("%s seq %d acknowledged but not removed from the outbox: %s", _NOUN[kind],
+                      seq, exc)  # fmt: skip
+            self._resend_from_outbox.add(kind)
             self._back_off()
             return
-        self.state.batches_acked += 1
-        self.state.records_acked += records
-        self.state.ack_latency_sum_s += latency_s
+        if kind == "day_seals":
+            self.state.day_seals_acked += 1
+        else:
+            self.state.batches_acked += 1
+            self.state.records_acked += records
+            self.state.ack_latency_sum_s += latency_s
         self.state.last_ack_ts = self.clock.timestamp()
-        self._retry_delay_s = _RETRY_MIN_S
-        if self.state.last_error and "batch" in self.state.last_error:
+        self._backoff[kind].reset()
+        noun = _NOUN[kind]
+        if self.state.last_error and (
+            f"refused {noun} " in self.state.last_error
+            or f"our {kind.replace('_', ' ')} " in self.state.last_error
+        ):
             self.state.last_error = None
-        log.debug("batch seq %d acknowledged after %.3f s", seq, latency_s)
+        log.debug("%s seq %d acknowledged after %.3f s", noun, seq, latency_s)
         self._wake.set()
 
     def _back_off(self) -> None:
-        self._retry_at = time.monotonic() + self._retry_delay_s
-        self._retry_delay_s = min(self._retry_delay_s * 2, _RETRY_MAX_S)
+        for backoff in self._backoff.values():
+            backoff.back_off()
 
     def wake(self) -> None:
         """New windows are in the outbox: publish soon."""
@@ -306,8 +359,9 @@ class Publisher:
             self._client.loop_stop()
 
     def _next_wakeup_s(self) -> float:
-        retry_in = self._retry_at - time.monotonic()
-        return max(0.05, min(1.0, retry_in if retry_in > 0 else 1.0))
+        now = time.monotonic()
+        waits = [b.retry_at - now for b in self._backoff.values() if b.retry_at > now]
+        return max(0.05, min([1.0, *waits]))
 
     async def _publish_due(self) -> None:
         # run() and drain() (a stopping agent) both publish what is due: one at a time, or both
@@ -319,10 +373,15 @@ class Publisher:
     async def _publish_due_now(self) -> None:
         if time.monotonic() - self._last_status_at >= self.status_interval_s:
             await self.publish_status("online")
-        if time.monotonic() < self._retry_at:
-            return
-        if self._resend_from_outbox:
-            await self._resend_unacked()
+        ready = {kind for kind in _KINDS if not self._backoff[kind].waiting()}
+        if ready & self._resend_from_outbox:
+            await self._resend_unacked(ready & self._resend_from_outbox)
+        if "windows" in ready:
+            await self._publish_windows()
+        if "day_seals" in ready:
+            await self._publish_day_seals()
+
+    async def _publish_windows(self) -> None:
         while len(self.state.inflight) < self.max_inflight and self.state.connected:
             async with self.outbox_lock:
                 batch = await asyncio.to_thread(
@@ -330,18 +389,41 @@ class Publisher:
                 )
             if batch is None:
                 return
-            self._publish(batch.seq, batch.envelope, batch.records)
+            self._publish(batch)
 
-    async def _resend_unacked(self) -> None:
-        # After a restart or a refused batch: everything sealed and not acknowledged goes
-        # again, oldest first, with the bytes it had.
+    async def _publish_day_seals(self) -> None:
+        # After the windows: a day is sealed only once its windows are batched (no pending
+        # window ends in it), so its seal's seq follows theirs.
+        room = self.max_inflight - len(self.state.inflight)
+        now = time.monotonic()
+        if room <= 0 or not self.state.connected or now - self._last_seal_check < _SEAL_CHECK_S:
+            return
+        self._last_seal_check = now
+        async with self.outbox_lock:
+            sealed = await asyncio.to_thread(
+                self.outbox.seal_days,
+                now=self.clock.timestamp(),
+                grace_s=self.seal_grace_s,
+                devices=self.devices,
+                make_day_seal=self._sign_day_seal,
+                limit=room,
+            )
+        for batch in sealed:
+            self._publish(batch)
+
+    def _sign_day_seal(self, draft: DayDraft) -> bytes:
+        return sign_day_seal(draft, self.identity, self.key, _now_ms(self.clock))
+
+    async def _resend_unacked(self, kinds: set[BatchKind]) -> None:
+        # After a restart or a refused message: everything of these kinds sealed and not
+        # acknowledged goes again, oldest first, with the bytes it had.
         async with self.outbox_lock:
             unacked = await asyncio.to_thread(self.outbox.unacked)
-        pending = {seq for seq, _, _ in self.state.inflight.values()}
+        pending = {seq for seq, *_ in self.state.inflight.values()}
         for batch in unacked:
-            if batch.seq not in pending:
-                self._publish(batch.seq, batch.envelope, batch.records)
-        self._resend_from_outbox = False
+            if batch.kind in kinds and batch.seq not in pending:
+                self._publish(batch)
+        self._resend_from_outbox -= kinds
 
     def _seal(self, seq: int, records: list[bytes]) -> bytes:
         return wire.seal_envelope_bytes(
@@ -354,13 +436,17 @@ class Publisher:
             key=self.key,
         )
 
-    def _publish(self, seq: int, payload: bytes, records: int) -> None:
-        info = self._client.publish(self.windows_topic, payload, qos=1)
+    def _publish(self, batch: SealedBatch) -> None:
+        info = self._client.publish(self.topics[batch.kind], batch.envelope, qos=1)
         # No await between publish() and this line: the PUBACK callback, handed over by
         # call_soon_threadsafe, can only run after the mid is recorded.
-        self.state.inflight[info.mid] = (seq, time.monotonic(), records)
-        self.state.batches_published += 1
-        log.debug("published batch seq %d (%d records, %d bytes)", seq, records, len(payload))
+        self.state.inflight[info.mid] = (batch.seq, time.monotonic(), batch.records, batch.kind)
+        if batch.kind == "day_seals":
+            self.state.day_seals_published += 1
+        else:
+            self.state.batches_published += 1
+        log.debug("published %s seq %d (%d records, %d bytes)", _NOUN[batch.kind], batch.seq,
+                  batch.records, len(batch.envelope))  # fmt: skip
 
     async def publish_status(self, state: str) -> None:
         """Publish the retained status (birth ``online`` or an explicit ``offline``)."""
@@ -372,7 +458,11 @@ class Publisher:
         self._last_status_at = time.monotonic()
 
     async def drain(self, timeout_s: float) -> bool:
-        """Wait until nothing is in flight and nothing is pending, or the timeout; True if empty."""
+        """Wait until no window is in flight, pending or sealed, or the timeout; True if so.
+
+        Due day seals are sealed and published too, but not waited for: one refused (an old
+        ACL) would hold every stop for the whole timeout, and it goes again on the next run.
+        """
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.state.connected:
@@ -383,7 +473,9 @@ class Publisher:
                     return False
             async with self.outbox_lock:
                 stats = await asyncio.to_thread(self.outbox.stats)
-            if not self.state.inflight and stats.pending_windows == 0 and stats.sealed_batches == 0:
+            windows_in_flight = any(k == "windows" for *_, k in self.state.inflight.values())
+            window_batches = stats.sealed_batches - stats.sealed_day_seals
+            if not windows_in_flight and stats.pending_windows == 0 and window_batches == 0:
                 return True
             await asyncio.sleep(0.05)
         return False
@@ -401,6 +493,33 @@ class Publisher:
         # cycle with this publisher, so that would be whenever the cycle collector runs, with
         # a ResourceWarning. The client is done with: reset it, which closes them now.
         self._client.reinitialise()
+
+
+def sign_day_seal(
+    draft: DayDraft, identity: Identity, key: Ed25519PrivateKey, sent: datetime
+) -> bytes:
+    """The published bytes of the day seal ``draft`` describes, signed by ``key``.
+
+    Raises ValueError (pydantic's ValidationError) if a field is out of contract.
+    """
+    message = wire.seal_day_seal(
+        platform=identity.platform,
+        enterprise=identity.enterprise,
+        agent=identity.agent,
+        seq=draft.seq,
+        sent=sent,
+        device=draft.device,
+        day=draft.day,
+        tz=draft.tz,
+        version=draft.version,
+        supersedes=draft.supersedes,
+        index=draft.index,
+        prev=draft.prev,
+        dropped_windows=draft.dropped_windows,
+        parts=draft.parts,
+        key=key,
+    )
+    return wire.encode(message)
 
 
 def _now_ms(clock: Clock) -> datetime:

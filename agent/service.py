@@ -91,7 +91,11 @@ class AgentService:
         self.loaded = loaded
         self.clock: Clock = config.make_clock() if clock is None else clock
         self.key = load_private_key(config.agent.key_path)
-        self.outbox = Outbox(config.agent.outbox_path, capacity_windows=config.outbox_capacity())
+        self.outbox = Outbox(
+            config.agent.outbox_path,
+            capacity_windows=config.outbox_capacity(),
+            timezone=config.agent.timezone,
+        )
         self.outbox_lock = asyncio.Lock()
         self.identity = Identity(config.agent.platform, config.agent.enterprise, config.agent.id)
         self.publisher = Publisher(
@@ -103,6 +107,8 @@ class AgentService:
             clock=self.clock,
             agent_version=__version__,
             config_digest=loaded.digest,
+            seal_grace_s=config.agent.seal_grace_s,
+            devices=[device.id for device in config.devices],
         )
         resume = self.outbox.resume_points()
         sources = SourceFactory(self.clock).make_all(config.devices)
@@ -291,6 +297,7 @@ class AgentService:
             "outbox": {
                 "pending_windows": stats.pending_windows,
                 "sealed_batches": stats.sealed_batches,
+                "sealed_day_seals": stats.sealed_day_seals,
                 "oldest_pending_end_ms": stats.oldest_pending_end_ms,
                 "next_seq": stats.next_seq,
                 "merged_total": stats.merged_total,
@@ -298,6 +305,7 @@ class AgentService:
                 "full": stats.full,
                 "unsaved_in_memory": len(self.unsaved),
             },
+            "day_seals": self._day_seals(),
             "devices": {
                 device.config.id: {
                     "polls": device.health.polls,
@@ -309,6 +317,27 @@ class AgentService:
                     "last_error": device.health.last_error,
                 }
                 for device in self.devices
+            },
+        }
+
+    def _day_seals(self) -> dict[str, object]:
+        """Per device: the newest sealed day (and its version) and the days waiting, and why."""
+        config = self.loaded.config
+        report = self.outbox.day_seals(
+            now=self.clock.timestamp(),
+            grace_s=config.agent.seal_grace_s,
+            devices=[device.id for device in config.devices],
+        )
+        return {
+            "timezone": config.agent.timezone,
+            "acked": self.publisher.state.day_seals_acked,
+            "devices": {
+                device: {
+                    "newest_day": seals.newest_day,
+                    "newest_version": seals.newest_version,
+                    "waiting": seals.waiting,
+                }
+                for device, seals in report.items()
             },
         }
 

@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.config import BrokerConfig
-from agent.outbox import Outbox
+from agent.outbox import Outbox, SealedBatch
 from agent.publish import Identity, Publisher
 from agent.storing import WindowStore
 from contract import wire
@@ -63,9 +63,10 @@ class _RecordingPublisher(Publisher):
 
     sent: list[tuple[int, int]]
 
-    def _publish(self, seq: int, payload: bytes, records: int) -> None:
-        self.sent.append((len(payload), records))
-        super()._publish(seq, payload, records)
+    def _publish(self, batch: SealedBatch) -> None:
+        if batch.kind == "windows":  # the day seals it also sends are not window batches
+            self.sent.append((len(batch.envelope), batch.records))
+        super()._publish(batch)
 
 
 @dataclass

@@ -48,7 +48,8 @@ def _zone_names() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
-def _time_zone(value: str) -> str:
+def time_zone(value: str) -> str:
+    """``value`` if it is an IANA zone this machine knows; a config problem (with a close name)."""
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -141,7 +142,7 @@ class ShiftConfig(ConfigModel):
 class CalendarConfig(ConfigModel):
     """Planned production time: weekly shifts in a time zone, holidays, make-up working days."""
 
-    timezone: Annotated[str, AfterValidator(_time_zone)]
+    timezone: Annotated[str, AfterValidator(time_zone)]
     shifts: Annotated[tuple[ShiftConfig, ...], Field(min_length=1)]
     holidays: tuple[dt.date, ...] = ()
     makeup_days: dict[dt.date, Weekday] = Field(default_factory=dict)

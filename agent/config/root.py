@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     Field,
     SecretStr,
@@ -16,7 +17,9 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, ValidationError
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
+from agent.config.calendar import time_zone
 from agent.config.devices import DeviceConfig, ModbusRtuDeviceConfig
+from agent.day_ledger import DEFAULT_TIMEZONE
 from contract.clock import Clock, ScaledClock, WallClock
 from contract.configfile.types import (
     ConfigModel,
@@ -49,6 +52,9 @@ class AgentSection(ConfigModel):
 
     ``id``, ``platform`` and ``enterprise`` become the MQTT topic levels
     ``rv/v1/{platform}/{enterprise}/{id}/...``. ``window_s`` is the KPI window length.
+    ``timezone`` is the enterprise's zone, the one its local days (and so its day seals) are
+    cut in: it must be the plan's. ``seal_grace_s`` is how long after a day's end its seal
+    waits for late windows.
     """
 
     id: Identifier
@@ -59,6 +65,10 @@ class AgentSection(ConfigModel):
     window_s: Annotated[int, Field(json_schema_extra={"unit": "s"})] = 60
     #: Windows the outbox holds before it merges old ones (default: 7 days of every device).
     outbox_capacity_windows: Annotated[int, int_range(10, 100_000_000, "windows")] | None = None
+    timezone: Annotated[str, AfterValidator(time_zone)] = DEFAULT_TIMEZONE
+    seal_grace_s: Annotated[
+        int, int_range(0, 86_400, "s"), Field(json_schema_extra={"unit": "s"})
+    ] = 300
 
     @field_validator("window_s", mode="after")
     @classmethod

@@ -6,6 +6,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -14,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.outbox import COMPACT_TO_S, Outbox, merge_windows
+from agent.outbox import (
+    COMPACT_TO_S,
+    SCHEMA_VERSION,
+    Outbox,
+    OutboxError,
+    SealedBatch,
+    merge_windows,
+)
 from contract import wire
 from tests.contract.test_wire import KEY, T0, make_window
 
@@ -184,3 +192,52 @@ def test_a_long_outage_fills_the_outbox_with_whole_blocks_before_dropping(tmp_pa
     assert sum(r.total_count or 0 for r in records) == 150
     outbox.ack(batch.seq)
     assert not outbox.stats().full  # sent: the policy is no longer in effect
+
+
+#: The outbox's first layout (schema version 0): what agents before the day ledger wrote.
+_FIRST_LAYOUT = """
+CREATE TABLE pending (id INTEGER PRIMARY KEY AUTOINCREMENT, device TEXT NOT NULL,
+    start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL, merged INTEGER NOT NULL DEFAULT 0,
+    record BLOB NOT NULL);
+CREATE TABLE batches (seq INTEGER PRIMARY KEY, sealed_ms INTEGER NOT NULL,
+    records INTEGER NOT NULL, envelope BLOB NOT NULL);
+CREATE TABLE progress (device TEXT PRIMARY KEY, end_ms INTEGER NOT NULL);
+CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+def test_an_outbox_of_the_first_layout_migrates_keeping_its_batches_and_seq(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.sqlite"
+    old_batch = sealer(7, [wire.canonical_bytes(minute("press-1", 0).model_dump(mode="json"))])
+    with sqlite3.connect(path) as db:
+        db.executescript(_FIRST_LAYOUT)
+        db.execute("INSERT INTO batches VALUES (7, 0, 1, ?)", (old_batch,))
+        db.execute("INSERT INTO counters VALUES ('next_seq', 8)")
+        db.execute(
+            "INSERT INTO pending (device, start_ms, end_ms, record) VALUES (?, ?, ?, ?)",
+            ("press-1", 60_000, 120_000,
+             wire.canonical_bytes(minute("press-1", 1).model_dump(mode="json"))),
+        )  # fmt: skip
+    db.close()
+    outbox = Outbox(path)
+    assert outbox.unacked() == [SealedBatch(seq=7, envelope=old_batch, records=1, kind="windows")]
+    batch = outbox.seal_batch(10, sealer)
+    assert batch is not None and (batch.seq, batch.kind) == (8, "windows")
+    outbox.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("SELECT count(*) FROM day_parts").fetchone()[0] == 1
+    db.close()
+    Outbox(path).close()  # opening a migrated file again changes nothing
+
+
+def test_an_outbox_of_a_newer_agent_is_refused_naming_both_versions(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    Outbox(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(OutboxError, match=f"schema version {SCHEMA_VERSION + 1}.*newer agent"):
+        Outbox(path)

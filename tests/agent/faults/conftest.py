@@ -3,9 +3,10 @@
 The plant simulator (`retrofit-sim run`) and the agent (`retrofit-agent run`) run as child
 processes on one scaled clock (the same start, anchor and speed), so hours of plant time pass in
 seconds of wall time; mosquitto is the `mosquitto` fixture. The collector stand-in is a
-persistent MQTT v5 session on the shared subscription that verifies every envelope's signature
-and keeps what it received, so a test can check what a real collector would have seen: every
-seq once (or again with the same bytes), every device's windows tiling time without a gap.
+persistent MQTT v5 session on the shared subscriptions that verifies every envelope's and day
+seal's signature and keeps what it received, so a test can check what a real collector would
+have seen: every seq once (or again with the same bytes), every device's windows tiling time
+without a gap, every device's seals one chain.
 
 Helpers here only start, stop, observe and check; the tests say which fault happens when.
 """
@@ -275,6 +276,7 @@ def write_agent_config(
     outbox_path: Path | None = None,
     outbox_capacity_windows: int | None = None,
     window_s: int = WINDOW_S,
+    seal_grace_s: int | None = None,
 ) -> Path:
     """Write a key pair and an agent configuration; the configuration's path."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -291,6 +293,8 @@ def write_agent_config(
     }
     if outbox_capacity_windows is not None:
         agent["outbox_capacity_windows"] = outbox_capacity_windows
+    if seal_grace_s is not None:
+        agent["seal_grace_s"] = seal_grace_s
     config = {
         "agent": agent,
         "broker": {"host": broker.host, "port": broker.port, "keepalive_s": 5},
@@ -424,10 +428,21 @@ class Received:
     windows: dict[int, list[wire.KpiWindow]] = field(default_factory=dict)
     duplicates: int = 0
     conflicts: list[int] = field(default_factory=list)  # seqs seen again with other bytes
+    #: Day seals by (device, chain index): their published bytes.
+    seals: dict[tuple[str, int], bytes] = field(default_factory=dict)
+    #: (device, index) seen again with other bytes: one index, two contents.
+    seal_conflicts: list[tuple[str, int]] = field(default_factory=list)
 
     def records(self) -> list[wire.KpiWindow]:
         """Every window received once, in seq order."""
         return [w for seq in sorted(self.windows) for w in self.windows[seq]]
+
+    def day_seals(self) -> dict[str, list[tuple[wire.DaySeal, bytes]]]:
+        """Each device's seals (decoded, with their bytes), in chain order."""
+        chains: dict[str, list[tuple[wire.DaySeal, bytes]]] = {}
+        for (device, _index), raw in sorted(self.seals.items()):
+            chains.setdefault(device, []).append((wire.decode_day_seal(raw), raw))
+        return chains
 
     def by_device(self) -> dict[str, list[wire.KpiWindow]]:
         """Each device's windows, in seq order (the order the agent sent them)."""
@@ -438,7 +453,8 @@ class Received:
 
 
 class Collector:
-    """A persistent session on `$share/collectors/...windows` that verifies every envelope."""
+    """A persistent session on `$share/collectors/...` (windows and day seals) that verifies
+    every envelope and seal."""
 
     def __init__(self, broker: MosquittoServer, key_path: Path) -> None:
         self.public_key = load_private_key(key_path).public_key()
@@ -447,6 +463,7 @@ class Collector:
         self.client.paho.reconnect_delay_set(min_delay=1, max_delay=2)
         self.client.connect(broker, clean_start=False)
         self.client.subscribe(wire.shared_filter("collectors", "windows"))
+        self.client.subscribe(wire.shared_filter("collectors", "day_seals"))
         self.received = Received()
 
     def collect(self, quiet_s: float = 0.3, max_s: float = 2.0) -> Received:
@@ -457,8 +474,22 @@ class Collector:
                 message = self.client.messages.get(timeout=quiet_s)
             except queue.Empty:
                 break
-            self._take(bytes(message.payload))
+            if message.topic.endswith("/day_seals"):
+                self._take_seal(bytes(message.payload))
+            else:
+                self._take(bytes(message.payload))
         return self.received
+
+    def _take_seal(self, payload: bytes) -> None:
+        seal = wire.decode_day_seal(payload)
+        wire.verify(seal, self.public_key)  # raises BadSignature
+        # A seal takes its seq from the envelopes' counter: the same once-only rule holds.
+        if self.received.by_seq.setdefault(seal.seq, payload) != payload:
+            self.received.conflicts.append(seal.seq)
+        key = (seal.device, seal.index)
+        known = self.received.seals.setdefault(key, payload)
+        if known != payload:
+            self.received.seal_conflicts.append(key)
 
     def _take(self, payload: bytes) -> None:
         envelope = wire.decode_envelope(payload)

@@ -1,0 +1,486 @@
+"""The day ledger: what the agent sent of each device's local day, and the day seals it issued.
+
+A seal commits to what was *sent*: windows leave ``pending`` when they are batched, after the
+full-outbox policy may have merged or dropped some, so the agent can never re-read a day.
+:func:`record_batch` therefore runs inside :meth:`agent.outbox.Outbox.seal_batch`'s
+transaction and folds each window of the batch into its part's running figures (a
+``contract.daysums.DayAccumulator``, kept as a ``day_parts`` row of 1.5 to 2 KB, with the
+Merkle frontier): nothing is re-read and nothing re-encoded later.
+
+A device's day is sealed when :func:`waiting_reason` finds nothing to wait for
+(docs/configuration.md, ``agent.seal_grace_s``):
+
+- **grace**: ``now`` is at least the day's end plus ``seal_grace_s``;
+- **progress**: the device's measured progress has reached the day's end, or the device has
+  none (import-only history), or it is no longer configured (its day will never fill up): after
+  a SIGKILL the next run first fills the gap with comm-loss windows, and the day waits for them
+  instead of being sealed short;
+- **pending**: no pending window of the device ends in the day (a broker outage keeps drafts
+  there).
+
+:func:`seal_due_days` writes each seal into ``batches`` (kind ``day_seals``) under the next seq,
+with its ``day_seals`` row (version, chain index, hash), in the caller's transaction: a kill
+either loses the whole seal or none of it, so an index is never issued twice with two contents.
+A day that gains windows after its seal (an import into it) is marked changed and sealed again
+as version + 1, ``supersedes`` naming the previous version; every seal of a device, any day or
+version, is one link of its chain (``index``, ``prev``). Nothing is pruned: the parts are small
+and keep a later import's re-seal correct.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from contract import days, wire
+from contract.daysums import DayAccumulator, part_from
+
+__all__ = [
+    "DEFAULT_TIMEZONE",
+    "LEDGER_TABLES",
+    "DayDraft",
+    "DaySealMaker",
+    "DeviceSeals",
+    "LedgerDay",
+    "PartCache",
+    "SealedDay",
+    "WaitReason",
+    "closed_days",
+    "ledger_report",
+    "note_dropped",
+    "record_batch",
+    "seal_due_days",
+    "waiting_reason",
+]
+
+log = logging.getLogger(__name__)
+
+#: The zone days are cut in when ``agent.timezone`` is not set: the plan's default zone, so a
+#: default plant's agent and collector agree by default.
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+#: The ledger's tables, created by the outbox's schema step 1 (``PRAGMA user_version``).
+LEDGER_TABLES = (
+    # One row per (device, zone, local day, provenance): the running figures of what was sent.
+    # ``changed`` is 1 from a window's arrival until the day's next seal.
+    """CREATE TABLE IF NOT EXISTS day_parts (
+        device TEXT NOT NULL,
+        tz TEXT NOT NULL,
+        day TEXT NOT NULL,
+        provenance TEXT NOT NULL,
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL,
+        changed INTEGER NOT NULL,
+        state BLOB NOT NULL,
+        PRIMARY KEY (device, tz, day, provenance)
+    )""",
+    "CREATE INDEX IF NOT EXISTS day_parts_changed ON day_parts (changed, end_ms, device)",
+    # Every seal issued, kept: the chain's tail and every day's latest version come from here.
+    """CREATE TABLE IF NOT EXISTS day_seals (
+        device TEXT NOT NULL,
+        chain_index INTEGER NOT NULL,
+        tz TEXT NOT NULL,
+        day TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        sealed_ms INTEGER NOT NULL,
+        PRIMARY KEY (device, chain_index),
+        UNIQUE (device, tz, day, version)
+    )""",
+)
+
+#: Why a day is not sealed yet (``None`` when it is due).
+WaitReason = Literal["grace", "progress", "pending"]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class LedgerDay:
+    """One device's local day in the ledger; sorts by its end, then device."""
+
+    end_ms: int
+    device: str
+    tz: str
+    day: str
+    start_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class DayDraft:
+    """Everything a day seal says but its header and signature: what the signer is handed."""
+
+    seq: int
+    device: str
+    day: date
+    tz: str
+    version: int
+    supersedes: str | None
+    index: int
+    prev: str | None
+    dropped_windows: int
+    parts: tuple[wire.DaySealPart, ...]
+
+
+#: ``make_day_seal(draft)``: sign and encode; the bytes are published and hashed as they are.
+DaySealMaker = Callable[[DayDraft], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class SealedDay:
+    """A seal written to ``batches``: its seq, bytes and hash, and which day and version."""
+
+    seq: int
+    raw: bytes
+    sha256: str
+    device: str
+    day: str
+    version: int
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSeals:
+    """One device's seals as status shows them: the newest sealed day and the days waiting."""
+
+    newest_day: str | None
+    newest_version: int | None
+    #: Changed days not sealed yet, by day: what each waits for, ``due`` if for nothing.
+    waiting: dict[str, WaitReason | Literal["due"]]
+
+
+# --- ledgering a batch ----------------------------------------------------------------------
+
+
+#: A batched window: (device, start_ms, end_ms, canonical record bytes), as ``pending`` holds it.
+BatchRow = tuple[str, int, int, bytes]
+PartKey = tuple[str, str, str, str]  # device, zone, day, provenance
+#: In canonical JSON a quote inside a string is escaped, so this text occurs in a window's
+#: record only as its own provenance member: the part is known without parsing the record.
+_IMPORTED = b'"provenance":"imported"'
+
+
+class PartCache:
+    """The day parts as committed, kept in memory: a batch then reads no part's state back.
+
+    Only the outbox's sealing writes ``day_parts`` (an import writes ``pending`` only), so the
+    cache stays true while its owner clears it whenever a transaction that ledgered a batch
+    does not commit (:meth:`clear`). Bounded: past ``limit`` parts it starts again empty.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._parts: dict[PartKey, DayAccumulator] = {}
+        self._limit = limit
+
+    def part(self, db: sqlite3.Connection, key: PartKey) -> DayAccumulator:
+        """The committed part ``key`` (empty if it has no window yet)."""
+        accumulator = self._parts.get(key)
+        if accumulator is None:
+            if len(self._parts) >= self._limit:
+                self._parts.clear()
+            accumulator = self._parts[key] = _load_part(db, key)
+        return accumulator
+
+    def clear(self) -> None:
+        """Forget every part: the transaction that changed them rolled back."""
+        self._parts.clear()
+
+
+def record_batch(
+    db: sqlite3.Connection,
+    seq: int,
+    rows: Sequence[BatchRow],
+    tz_name: str,
+    parts: PartCache | None = None,
+) -> None:
+    """Fold the windows of batch ``seq`` into their day parts; call inside the batch's transaction.
+
+    Windows go into each part in (end, start) order, the Merkle order within one seq. With
+    ``parts``, the caller must :meth:`PartCache.clear` it if the transaction does not commit.
+    Raises ValueError if a record is not a window's canonical bytes or a stored part's state
+    is not ours (the transaction then rolls back).
+    """
+    tz = days.zone(tz_name)
+    cache = PartCache() if parts is None else parts
+    groups: dict[PartKey, list[tuple[int, int, bytes]]] = {}
+    bounds: dict[str, tuple[int, int]] = {}
+    for device, start_ms, end_ms, record in rows:
+        day = days.day_of(_from_ms(end_ms), tz)
+        day_text = day.isoformat()
+        provenance = "imported" if _IMPORTED in record else "measured"
+        groups.setdefault((device, tz_name, day_text, provenance), []).append(
+            (end_ms, start_ms, record)
+        )
+        if day_text not in bounds:
+            day_start, day_end = days.day_bounds(day, tz)
+            bounds[day_text] = (_ms(day_start), _ms(day_end))
+    for key, members in groups.items():
+        accumulator = cache.part(db, key)
+        for _end, _start, record in sorted(members, key=lambda item: item[:2]):
+            accumulator.add_record(record, seq)
+        start_ms, end_ms = bounds[key[2]]
+        db.execute(
+            "INSERT INTO day_parts (device, tz, day, provenance, start_ms, end_ms, changed, state) "
+            "VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (device, tz, day, provenance) "
+            "DO UPDATE SET changed = 1, state = excluded.state",
+            (*key, start_ms, end_ms, accumulator.to_json()),
+        )
+
+
+def _load_part(db: sqlite3.Connection, key: PartKey) -> DayAccumulator:
+    row = db.execute(
+        "SELECT state FROM day_parts WHERE device = ? AND tz = ? AND day = ? AND provenance = ?",
+        key,
+    ).fetchone()
+    return DayAccumulator() if row is None else DayAccumulator.from_json(bytes(row[0]))
+
+
+def note_dropped(db: sqlite3.Connection, device: str, end_ms: int) -> None:
+    """A window of ``device`` ending at ``end_ms`` was dropped: its day, if ledgered, changed."""
+    db.execute(
+        "UPDATE day_parts SET changed = 1 WHERE device = ? AND start_ms < ? AND end_ms >= ?",
+        (device, end_ms, end_ms),
+    )
+
+
+# --- when a day is closed (pure) -----------------------------------------------------------
+
+
+def waiting_reason(
+    day: LedgerDay,
+    *,
+    now_ms: int,
+    grace_s: int,
+    progress: Mapping[str, int],
+    pending: Collection[LedgerDay],
+    devices: Collection[str],
+) -> WaitReason | None:
+    """What ``day`` still waits for before its seal, or None if it is due.
+
+    ``progress``: each device's measured progress (end of its last measured window, ms);
+    ``pending``: the days that still have a pending window; ``devices``: the configured
+    devices (a device no longer configured waits for no progress).
+    """
+    if now_ms < day.end_ms + grace_s * 1000:
+        return "grace"
+    reached = progress.get(day.device)
+    if day.device in devices and reached is not None and reached < day.end_ms:
+        return "progress"
+    if day in pending:
+        return "pending"
+    return None
+
+
+def closed_days(
+    candidates: Collection[LedgerDay],
+    *,
+    now_ms: int,
+    grace_s: int,
+    progress: Mapping[str, int],
+    pending: Collection[LedgerDay],
+    devices: Collection[str],
+) -> list[LedgerDay]:
+    """The changed days that are due for a seal, oldest first (see :func:`waiting_reason`)."""
+    return sorted(
+        day
+        for day in candidates
+        if waiting_reason(
+            day,
+            now_ms=now_ms,
+            grace_s=grace_s,
+            progress=progress,
+            pending=pending,
+            devices=devices,
+        )
+        is None
+    )
+
+
+# --- sealing --------------------------------------------------------------------------------
+
+
+def _changed_days(db: sqlite3.Connection) -> list[LedgerDay]:
+    rows = db.execute(
+        "SELECT DISTINCT end_ms, device, tz, day, start_ms FROM day_parts WHERE changed = 1"
+    ).fetchall()
+    return sorted(LedgerDay(*row) for row in rows)
+
+
+def _progress(db: sqlite3.Connection) -> dict[str, int]:
+    return {device: end_ms for device, end_ms in db.execute("SELECT device, end_ms FROM progress")}
+
+
+def _with_pending(db: sqlite3.Connection, candidates: Sequence[LedgerDay]) -> set[LedgerDay]:
+    # A pending window ends in the day: (start_ms, end_ms] holds its end. No window is longer
+    # than MAX_WINDOW_S, so its start bounds a range of the (device, start_ms) index.
+    longest_ms = wire.MAX_WINDOW_S * 1000
+    return {
+        day
+        for day in candidates
+        if db.execute(
+            "SELECT 1 FROM pending WHERE device = ? AND start_ms >= ? AND start_ms < ? "
+            "AND end_ms > ? AND end_ms <= ? LIMIT 1",
+            (day.device, day.start_ms - longest_ms, day.end_ms, day.start_ms, day.end_ms),
+        ).fetchone()
+        is not None
+    }
+
+
+def seal_due_days(
+    db: sqlite3.Connection,
+    *,
+    now_ms: int,
+    grace_s: int,
+    devices: Collection[str] | None,
+    take_seq: Callable[[sqlite3.Connection], int],
+    make_day_seal: DaySealMaker,
+    limit: int,
+) -> list[SealedDay]:
+    """Seal up to ``limit`` due days, oldest first; call inside one outbox transaction.
+
+    ``devices``: the configured devices, None for those with measured progress.
+    ``take_seq(db)`` returns the next seq and advances the counter; ``make_day_seal`` signs.
+    A day whose seal cannot be built (``make_day_seal`` raises ValueError) is logged and
+    left changed; any other exception propagates, and rolling back the transaction leaves
+    no seal and no seq consumed.
+    """
+    candidates = _changed_days(db)
+    progress = _progress(db)
+    due = closed_days(
+        candidates,
+        now_ms=now_ms,
+        grace_s=grace_s,
+        progress=progress,
+        pending=_with_pending(db, candidates),
+        devices=progress.keys() if devices is None else devices,
+    )
+    sealed: list[SealedDay] = []
+    for day in due[:limit]:
+        draft = _draft(db, day, take_seq)
+        try:
+            raw = make_day_seal(draft)
+        except ValueError as exc:
+            log.error("device %s day %s: seal not built, retrying later: %s", day.device, day.day,
+                      exc)  # fmt: skip
+            continue
+        sealed.append(_store_seal(db, day, draft, raw))
+    return sealed
+
+
+def _draft(
+    db: sqlite3.Connection, day: LedgerDay, take_seq: Callable[[sqlite3.Connection], int]
+) -> DayDraft:
+    parts = tuple(
+        part_from(DayAccumulator.from_json(bytes(state)))
+        for (state,) in db.execute(
+            "SELECT state FROM day_parts WHERE device = ? AND tz = ? AND day = ? "
+            "ORDER BY provenance",
+            (day.device, day.tz, day.day),
+        )
+    )
+    last_version = db.execute(
+        "SELECT version, sha256 FROM day_seals WHERE device = ? AND tz = ? AND day = ? "
+        "ORDER BY version DESC LIMIT 1",
+        (day.device, day.tz, day.day),
+    ).fetchone()
+    last_link = db.execute(
+        "SELECT chain_index, sha256 FROM day_seals WHERE device = ? "
+        "ORDER BY chain_index DESC LIMIT 1",
+        (day.device,),
+    ).fetchone()
+    dropped: int = db.execute(
+        "SELECT count(*) FROM gaps WHERE device = ? AND end_ms > ? AND end_ms <= ?",
+        (day.device, day.start_ms, day.end_ms),
+    ).fetchone()[0]
+    return DayDraft(
+        seq=take_seq(db),
+        device=day.device,
+        day=date.fromisoformat(day.day),
+        tz=day.tz,
+        version=1 if last_version is None else last_version[0] + 1,
+        supersedes=None if last_version is None else last_version[1],
+        index=1 if last_link is None else last_link[0] + 1,
+        prev=None if last_link is None else last_link[1],
+        dropped_windows=dropped,
+        parts=parts,
+    )
+
+
+def _store_seal(db: sqlite3.Connection, day: LedgerDay, draft: DayDraft, raw: bytes) -> SealedDay:
+    sha256 = wire.day_seal_sha256(raw)
+    sealed_ms = round(time.time() * 1000)
+    db.execute(
+        "INSERT INTO batches (seq, sealed_ms, records, envelope, kind) "
+        "VALUES (?, ?, 0, ?, 'day_seals')",
+        (draft.seq, sealed_ms, raw),
+    )
+    db.execute(
+        "INSERT INTO day_seals (device, chain_index, tz, day, version, seq, sha256, sealed_ms) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (day.device, draft.index, day.tz, day.day, draft.version, draft.seq, sha256, sealed_ms),
+    )
+    db.execute(
+        "UPDATE day_parts SET changed = 0 WHERE device = ? AND tz = ? AND day = ?",
+        (day.device, day.tz, day.day),
+    )
+    log.info("device %s day %s (%s): seal version %d, chain index %d, seq %d", day.device,
+             day.day, day.tz, draft.version, draft.index, draft.seq)  # fmt: skip
+    return SealedDay(
+        seq=draft.seq,
+        raw=raw,
+        sha256=sha256,
+        device=day.device,
+        day=day.day,
+        version=draft.version,
+        index=draft.index,
+    )
+
+
+# --- reporting ------------------------------------------------------------------------------
+
+
+def ledger_report(
+    db: sqlite3.Connection, *, now_ms: int, grace_s: int, devices: Collection[str] | None
+) -> dict[str, DeviceSeals]:
+    """Per device in the ledger or ``devices``: its newest sealed day and the days waiting.
+
+    ``devices``: the configured devices, None for those with measured progress.
+    """
+    newest: dict[str, tuple[str, int]] = {}
+    for device, day_text, version in db.execute(
+        "SELECT device, day, max(version) FROM day_seals "
+        "WHERE (device, day) IN (SELECT device, max(day) FROM day_seals GROUP BY device) "
+        "GROUP BY device, day"
+    ):
+        newest[device] = (day_text, version)
+    candidates = _changed_days(db)
+    pending = _with_pending(db, candidates)
+    progress = _progress(db)
+    devices = progress.keys() if devices is None else devices
+    waiting: dict[str, dict[str, WaitReason | Literal["due"]]] = {}
+    for day in candidates:
+        reason = waiting_reason(
+            day, now_ms=now_ms, grace_s=grace_s, progress=progress, pending=pending,
+            devices=devices,
+        )  # fmt: skip
+        waiting.setdefault(day.device, {})[day.day] = reason or "due"
+    return {
+        device: DeviceSeals(
+            newest_day=newest[device][0] if device in newest else None,
+            newest_version=newest[device][1] if device in newest else None,
+            waiting=waiting.get(device, {}),
+        )
+        for device in sorted({*devices, *newest, *waiting})
+    }
+
+
+def _ms(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)
+
+
+def _from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
