@@ -28,6 +28,7 @@ from collector.registry.settings import (
 )
 
 if TYPE_CHECKING:
+    from collector.registry.attachments import Attachment, AttachResult, invoiced_fen
     from collector.registry.decisions import MAX_COMMENT_CHARS, OUTCOMES, Decision, Outcome
     from collector.registry.ownership import collisions_among, registry_refusal
     from collector.registry.ports import Repositories
@@ -59,6 +60,8 @@ __all__ = [
     "ROLES",
     "AgentEntry",
     "AgentStatus",
+    "AttachResult",
+    "Attachment",
     "AuditEntry",
     "Decision",
     "FailureOutcome",
@@ -85,6 +88,7 @@ __all__ = [
     "TransferReport",
     "User",
     "collisions_among",
+    "invoiced_fen",
     "is_postgres_url",
     "registry_refusal",
     "sqlite_path",
@@ -95,6 +99,8 @@ __all__ = [
 _LAZY = {
     "AgentEntry": "collector.registry.records",
     "AgentStatus": "collector.registry.records",
+    "AttachResult": "collector.registry.attachments",
+    "Attachment": "collector.registry.attachments",
     "AuditEntry": "collector.registry.records",
     "DEFAULT_BUSY_TIMEOUT_S": "collector.registry.registry",
     "Decision": "collector.registry.decisions",
@@ -125,6 +131,7 @@ _LAZY = {
     "TransferReport": "collector.registry.transfer",
     "User": "collector.registry.users",
     "collisions_among": "collector.registry.ownership",
+    "invoiced_fen": "collector.registry.attachments",
     "registry_refusal": "collector.registry.ownership",
     "transfer_registry": "collector.registry.transfer",
 }

@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from typing import Protocol, TextIO, TypeVar
 
 from collector.accounts import DelayRule
+from collector.attachments import Upload
 from collector.errors import IdCollision
 from collector.plan import LoadedPlan, Plan
 from collector.registry.accounts import Account, ChallengeKind, LoginChallenge, PasswordChange
+from collector.registry.attachments import Attachment, AttachResult
 from collector.registry.decisions import Decision
 from collector.registry.enterprises import Listing
 from collector.registry.records import (
@@ -50,6 +52,7 @@ from collector.registry.users import IssuedToken, Session, TokenEntry, User
 __all__ = [
     "AccountRepository",
     "AgentRepository",
+    "AttachmentRepository",
     "AuditLog",
     "DecisionRepository",
     "DirtyDay",
@@ -390,6 +393,24 @@ class AccountRepository(Protocol):
     def close_challenge(self, ticket: str) -> None: ...
 
 
+class AttachmentRepository(Protocol):
+    """Enterprise files: documents by SHA-256, listed per enterprise; append-only."""
+
+    def attach(
+        self,
+        upload: Upload,
+        *,
+        platform: str,
+        enterprise: str,
+        by: str,
+        now: dt.datetime | None = None,
+    ) -> AttachResult: ...
+    def listing(self, platform: str, enterprise: str) -> list[Attachment]: ...
+    def content(
+        self, platform: str, enterprise: str, sha256: str
+    ) -> tuple[Attachment, bytes] | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Repositories:
     """One backend's repositories, sharing its connection (or pool) and its transactions."""
@@ -407,3 +428,4 @@ class Repositories:
     run_slots: RunSlots
     login_failures: LoginFailures
     accounts: AccountRepository
+    attachments: AttachmentRepository

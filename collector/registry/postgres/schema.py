@@ -7,10 +7,10 @@ collation of a database created in a language locale orders punctuation differen
 SQLite's byte order.
 
 Append-only is enforced in the database, not only by the code: a statement-level trigger
-refuses any UPDATE, DELETE or TRUNCATE of ``plan_versions``, ``audit``, ``review_decisions``
-and ``quarantine_pruned``, and any DELETE or TRUNCATE of ``users`` and ``user_tokens``, whoever
-sends it (a superuser can still drop a trigger: give the collector a role that does not own the
-tables for that, docs/operations.md).
+refuses any UPDATE, DELETE or TRUNCATE of ``plan_versions``, ``audit``, ``review_decisions``,
+``quarantine_pruned`` and the enterprise files' three tables, and any DELETE or TRUNCATE of
+``users`` and ``user_tokens``, whoever sends it (a superuser can still drop a trigger: give the
+collector a role that does not own the tables for that, docs/operations.md).
 
 The schema is created (or upgraded) by the first connection in one transaction holding an
 advisory lock, so two collectors starting together do not both create it. ``schema_version``
@@ -69,6 +69,9 @@ _APPEND_ONLY = (
     ("users", "DELETE OR TRUNCATE", "users are disabled, never deleted"),
     ("user_tokens", "DELETE OR TRUNCATE", "tokens are revoked, never deleted"),
     ("quarantine_pruned", "UPDATE OR DELETE OR TRUNCATE", "quarantine_pruned is append-only"),
+    ("attachment_blobs", "UPDATE OR DELETE OR TRUNCATE", "attachment_blobs is append-only"),
+    ("attachments", "UPDATE OR DELETE OR TRUNCATE", "attachments is append-only"),
+    ("decision_documents", "UPDATE OR DELETE OR TRUNCATE", "decision_documents is append-only"),
 )  # fmt: skip
 
 

@@ -16,6 +16,10 @@ Tables (docs/plan.md, "Registry tables", says what each column holds):
   reason, so the evidence's quarantine counts stay whole (version 4); append-only.
 - ``user_passwords``, ``login_delays`` and ``login_challenges``: people's logins, passwords,
   TOTP, the growing delay after failures (version 5, :mod:`collector.registry.sql.accounts`).
+- ``attachment_blobs``, ``attachments`` and ``decision_documents``: one file per enterprise
+  (一企一档): each document's bytes once by SHA-256, which enterprise's file lists it (kind,
+  name, invoiced amount, who, when), and which documents a review decision saw (version 6,
+  :mod:`collector.registry.sql.attachments`); all three append-only.
 
 Times are stored as text (:func:`collector.registry.records.format_time`: fixed width, UTC), so
 they order and compare as text; on PostgreSQL every text column is ``COLLATE "C"`` so that
@@ -36,7 +40,8 @@ __all__ = ["SCHEMA_VERSION", "Dialect", "tables"]
 #: 3: evidence-run slots and failed-login counters (the web app's limits, issue 14).
 #: 4: the quarantine's pruned counts (its retention, issue 19).
 #: 5: passwords, TOTP, login delays and login challenges (people's logins, issue 21).
-SCHEMA_VERSION = 5
+#: 6: enterprise files: documents by SHA-256, and the documents a decision saw (issue 21).
+SCHEMA_VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -241,6 +246,37 @@ CREATE TABLE IF NOT EXISTS login_challenges (
     kind              {text} NOT NULL CHECK (kind IN ('totp', 'change')),
     expires_at        {text} NOT NULL
 );
+""",
+    # Self-contained: new tables only, nothing of an earlier step altered.
+    6: """
+CREATE TABLE IF NOT EXISTS attachment_blobs (
+    sha256      {text}    PRIMARY KEY,
+    media_type  {text}    NOT NULL
+        CHECK (media_type IN ('application/pdf', 'image/png', 'image/jpeg')),
+    size_bytes  {integer} NOT NULL,
+    content     {blob}    NOT NULL,
+    stored_at   {text}    NOT NULL,
+    stored_by   {text}    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attachments (
+    id           {identity},
+    platform     {text}    NOT NULL,
+    enterprise   {text}    NOT NULL,
+    sha256       {text}    NOT NULL REFERENCES attachment_blobs (sha256),
+    kind         {text}    NOT NULL
+        CHECK (kind IN ('contract', 'invoice', 'payment_proof', 'summary_report')),
+    name         {text}    NOT NULL,
+    amount_fen   {integer},
+    attached_at  {text}    NOT NULL,
+    attached_by  {text}    NOT NULL,
+    UNIQUE (enterprise, sha256),
+    CHECK ((kind = 'invoice') = (amount_fen IS NOT NULL))
+);
+CREATE TABLE IF NOT EXISTS decision_documents (
+    decision_id  {integer} NOT NULL REFERENCES review_decisions (id),
+    sha256       {text}    NOT NULL,
+    PRIMARY KEY (decision_id, sha256)
+){without_rowid};
 """,
 }
 

@@ -10,7 +10,8 @@ The tables are :mod:`collector.registry.sql.tables`' (shared with PostgreSQL), i
 types; the triggers below are SQLite's.
 
 Append-only is enforced by triggers, not only by the code: an UPDATE or DELETE on
-``plan_versions``, ``audit``, ``review_decisions`` or ``quarantine_pruned`` aborts, and so does
+``plan_versions``, ``audit``, ``review_decisions``, ``quarantine_pruned``,
+``attachment_blobs``, ``attachments`` or ``decision_documents`` aborts, and so does
 a DELETE on ``users`` or ``user_tokens``.
 
 Every statement is ``IF NOT EXISTS``. A file of an older version gets every table and trigger
@@ -35,7 +36,7 @@ SQLITE = Dialect(
     without_rowid=" WITHOUT ROWID",
 )
 
-#: Append-only, enforced in the file (triggers of versions 1, 2 and 4).
+#: Append-only, enforced in the file (triggers of versions 1, 2, 4 and 6).
 _TRIGGERS = """
 CREATE TRIGGER IF NOT EXISTS plan_versions_no_update BEFORE UPDATE ON plan_versions
 BEGIN SELECT RAISE(ABORT, 'plan_versions is append-only: load a new version instead'); END;
@@ -57,6 +58,18 @@ CREATE TRIGGER IF NOT EXISTS quarantine_pruned_no_update BEFORE UPDATE ON quaran
 BEGIN SELECT RAISE(ABORT, 'quarantine_pruned is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS quarantine_pruned_no_delete BEFORE DELETE ON quarantine_pruned
 BEGIN SELECT RAISE(ABORT, 'quarantine_pruned is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS attachment_blobs_no_update BEFORE UPDATE ON attachment_blobs
+BEGIN SELECT RAISE(ABORT, 'attachment_blobs is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS attachment_blobs_no_delete BEFORE DELETE ON attachment_blobs
+BEGIN SELECT RAISE(ABORT, 'attachment_blobs is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS attachments_no_update BEFORE UPDATE ON attachments
+BEGIN SELECT RAISE(ABORT, 'attachments is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS attachments_no_delete BEFORE DELETE ON attachments
+BEGIN SELECT RAISE(ABORT, 'attachments is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS decision_documents_no_update BEFORE UPDATE ON decision_documents
+BEGIN SELECT RAISE(ABORT, 'decision_documents is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS decision_documents_no_delete BEFORE DELETE ON decision_documents
+BEGIN SELECT RAISE(ABORT, 'decision_documents is append-only'); END;
 """
 
 

@@ -1,0 +1,119 @@
+"""Enterprise files in the registry, on both backends: documents stored once by SHA-256 with
+who and when, the same bytes twice deduplicated, append-only, audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from collector.attachments import Upload, checked_upload
+from collector.errors import NotFoundError
+from collector.plan import load_plan
+from collector.registry import Registry, invoiced_fen
+from tests.collector.attachments.samples import jpeg_bytes, pdf_bytes, png_bytes
+from tests.collector.registry_backends import RAW_ERRORS, raw_execute, raw_rows
+
+VALID = Path(__file__).parent / "plan_cases" / "valid_minimal" / "plan.yaml"
+T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def registry(registry_location: Path | str) -> Iterator[Registry]:
+    with Registry(registry_location) as opened:
+        opened.load_plan(load_plan(VALID), by="alice", now=T0)
+        yield opened
+
+
+def _upload(
+    content: bytes, kind: str = "contract", name: str = "合同.pdf", amount: str | None = None
+) -> Upload:
+    return checked_upload(content, kind=kind, name=name, amount=amount, max_bytes=1 << 20)
+
+
+def test_a_document_is_stored_with_who_and_when_and_read_back(registry: Registry) -> None:
+    content = pdf_bytes("contract")
+    result = registry.attach("plat-a-e01", _upload(content), by="eng-a", now=T0)
+    item = result.attachment
+    assert result.created
+    assert (item.platform, item.enterprise, item.kind, item.name) == (
+        "plat-a", "plat-a-e01", "contract", "合同.pdf",
+    )  # fmt: skip
+    assert item.sha256 == hashlib.sha256(content).hexdigest()
+    assert (item.media_type, item.size, item.amount_fen) == ("application/pdf", len(content), None)
+    assert (item.attached_by, item.attached_at) == ("eng-a", T0)
+    assert registry.attachments("plat-a", "plat-a-e01") == [item]
+    assert registry.attachment("plat-a", "plat-a-e01", item.sha256) == (item, content)
+    assert registry.attachment("plat-a", "plat-a-e02", item.sha256) is None
+    (entry,) = [e for e in registry.audit(subject="plat-a/plat-a-e01")]
+    assert (entry.action, entry.actor) == ("attachment.add", "eng-a")
+    detail = json.loads(entry.detail)
+    assert detail["sha256"] == item.sha256 and detail["kind"] == "contract"
+
+
+def test_the_same_bytes_twice_are_stored_once(
+    registry: Registry, registry_location: Path | str
+) -> None:
+    content = png_bytes()
+    first = registry.attach("plat-a-e01", _upload(content, "payment_proof", "付款.png"), by="a")
+    again = registry.attach("plat-a-e01", _upload(content, "contract", "other.png"), by="b")
+    assert not again.created
+    assert again.attachment == first.attachment  # the first record, kind and name kept
+    elsewhere = registry.attach("plat-a-e02", _upload(content, "payment_proof", "付款.png"), by="a")
+    assert elsewhere.created and elsewhere.attachment.enterprise == "plat-a-e02"
+    assert raw_rows(registry_location, "SELECT count(*) FROM attachment_blobs") == [(1,)]
+    assert raw_rows(registry_location, "SELECT count(*) FROM attachments") == [(2,)]
+    actions = [e.action for e in registry.audit(subject="plat-a/plat-a-e01")]
+    assert actions == ["attachment.add", "attachment.duplicate"]
+
+
+def test_the_invoiced_total_is_the_sum_of_the_invoices(registry: Registry) -> None:
+    assert invoiced_fen(registry.attachments("plat-a", "plat-a-e01")) is None
+    registry.attach("plat-a-e01", _upload(pdf_bytes("i1"), "invoice", "1.pdf", "100000.10"), by="a")
+    registry.attach("plat-a-e01", _upload(jpeg_bytes(), "invoice", "2.jpg", "50000"), by="a")
+    registry.attach("plat-a-e01", _upload(pdf_bytes("c"), "contract", "c.pdf"), by="a")
+    assert invoiced_fen(registry.attachments("plat-a", "plat-a-e01")) == 15_000_010
+
+
+def test_an_enterprise_no_plan_lists_gets_no_document(registry: Registry) -> None:
+    with pytest.raises(NotFoundError, match="no loaded plan lists enterprise ghost"):
+        registry.attach("ghost", _upload(pdf_bytes()), by="a")
+    with pytest.raises(ValueError, match="who makes the change"):
+        registry.attach("plat-a-e01", _upload(pdf_bytes()), by=" ")
+    assert registry.attachments("plat-a", "plat-a-e01") == []
+
+
+@pytest.mark.parametrize(
+    ("statement", "table"),
+    [
+        ("UPDATE attachments SET name = 'forged.pdf'", "attachments"),
+        ("DELETE FROM attachments", "attachments"),
+        ("UPDATE attachment_blobs SET size_bytes = 1", "attachment_blobs"),
+        ("DELETE FROM attachment_blobs", "attachment_blobs"),
+    ],
+)
+def test_the_database_itself_keeps_documents_append_only(
+    registry: Registry, registry_location: Path | str, statement: str, table: str
+) -> None:
+    registry.attach("plat-a-e01", _upload(pdf_bytes()), by="a")
+    with pytest.raises(RAW_ERRORS, match=f"{table} is append-only"):
+        raw_execute(registry_location, statement)
+    assert len(registry.attachments("plat-a", "plat-a-e01")) == 1
+
+
+def test_the_database_refuses_an_invoice_without_an_amount(
+    registry: Registry, registry_location: Path | str
+) -> None:
+    item = registry.attach("plat-a-e01", _upload(pdf_bytes()), by="a").attachment
+    with pytest.raises(RAW_ERRORS):
+        raw_execute(
+            registry_location,
+            "INSERT INTO attachments (platform, enterprise, sha256, kind, name, amount_fen, "
+            "attached_at, attached_by) VALUES ('plat-a', 'plat-a-e02', ?, 'invoice', 'x.pdf', "
+            "NULL, '2026-06-01T08:00:00.000000Z', 'x')",
+            params=[item.sha256],
+        )
