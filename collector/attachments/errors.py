@@ -4,7 +4,8 @@
 
     CollectorError
     └── AttachmentRefused   a file, name, kind or amount that cannot be attached; ``reason``
-                            says which (``type``, ``size``, ``name``, ``kind``, ``amount``)
+                            says which (``type``, ``size``, ``empty``, ``name``, ``kind``,
+                            ``amount``)
 
 Nothing is stored when it is raised. The web app answers it with 413 (``size``), 415
 (``type``) or 422 (the rest); the ``attachments`` command prints it and exits 1.
@@ -19,7 +20,7 @@ from collector.errors import CollectorError
 __all__ = ["AttachmentRefused", "RefusalReason"]
 
 #: Why an attachment was refused.
-RefusalReason = Literal["type", "size", "name", "kind", "amount"]
+RefusalReason = Literal["type", "size", "empty", "name", "kind", "amount"]
 
 
 class AttachmentRefused(CollectorError):

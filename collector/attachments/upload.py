@@ -64,7 +64,7 @@ def checked_upload(
     (:func:`~collector.attachments.content.media_type_of`).
     """
     if not content:
-        raise AttachmentRefused("size", "the file is empty")
+        raise AttachmentRefused("empty", "the file is empty")
     if len(content) > max_bytes:
         raise AttachmentRefused(
             "size", f"the file has {len(content):,} bytes, more than the limit of {max_bytes:,}"

@@ -22,6 +22,7 @@ __all__ = [
     "enterprise_subsidy",
     "fen_text",
     "platform_subsidy",
+    "subsidy_cost_fen",
 ]
 
 #: Share of the actual retrofit cost the subsidy may cover, in percent.
@@ -37,6 +38,17 @@ def fen_text(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     whole, cents = divmod(abs(fen), 100)
     return f"{sign}{whole}.{cents:02d}"
+
+
+def subsidy_cost_fen(plan_cost_fen: int, invoiced_fen: int | None) -> int:
+    """The actual retrofit cost the subsidy is computed on, in fen (method §7): the lower of
+    the plan's retrofit cost and the invoiced total; the plan's cost while no invoice is in
+    the enterprise's file.
+
+    The lower, because the notice pays on the *actual* cost: an invoiced total above the plan
+    is spending the plan never approved, one below it is what was actually spent.
+    """
+    return plan_cost_fen if invoiced_fen is None else min(plan_cost_fen, invoiced_fen)
 
 
 @dataclass(frozen=True, slots=True)

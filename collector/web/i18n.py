@@ -226,6 +226,43 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "enterprise.recorded": ("审核结论已记录。", "Decision recorded."),
     "enterprise.evidence_done": ("证据包已生成。", "Evidence bundle stored."),
     "enterprise.subsidy": ("奖补（按证据）", "Subsidy (by evidence)"),
+    # The enterprise's file (一企一档): templates/attachments.html
+    "documents.title": (
+        "一企一档：合同、发票、付款凭证、总结报告",
+        "Enterprise file: contract, invoices, payment proofs, summary report",
+    ),
+    "documents.none": ("尚无文件。", "No documents yet."),
+    "documents.kind": ("类别", "Kind"),
+    "documents.kind.contract": ("改造合同", "Retrofit contract"),
+    "documents.kind.invoice": ("发票", "Invoice"),
+    "documents.kind.payment_proof": ("付款凭证", "Proof of payment"),
+    "documents.kind.summary_report": ("总结报告", "Summary report"),
+    "documents.name": ("文件名", "File name"),
+    "documents.type": ("文件类型", "Type"),
+    "documents.size": ("大小（字节）", "Size (bytes)"),
+    "documents.amount": ("发票金额（元）", "Invoiced (CNY)"),
+    "documents.invoiced": ("发票合计", "Invoiced total"),
+    "documents.no_invoice": ("尚无发票", "no invoice yet"),
+    "documents.subsidy_cost": ("奖补计算依据（两者较低者）", "Subsidy computed on (the lower)"),
+    "documents.costs_differ": (
+        "发票合计与实施方案改造费用不一致",
+        "Invoiced total differs from the plan's cost",
+    ),
+    "documents.add": ("上传文件", "Attach a document"),
+    "documents.help": (
+        "仅接受 PDF、PNG、JPEG（按文件内容判断，不看文件名）；"
+        "发票须填写金额（元，最多两位小数，不带千分位或“万元”）。",
+        "PDF, PNG or JPEG only (judged by content, not by name); an invoice needs its amount "
+        "in CNY (at most two decimals, no thousands separators).",
+    ),
+    "documents.amount_label": ("发票金额（元，仅发票）", "Invoice amount (CNY, invoices only)"),
+    "documents.file": ("文件", "File"),
+    "documents.submit": ("上传", "Attach"),
+    "documents.attached": ("文件已上传。", "Document attached."),
+    "documents.duplicate": (
+        "该文件此前已上传，未重复保存。",
+        "These bytes were already attached; nothing stored.",
+    ),
     "enterprise.integrity": ("数据完整性", "Data integrity"),
     "enterprise.open_gaps": ("未补齐的序号缺口", "Open sequence gaps"),
     "decision.pass": ("通过", "Pass"),

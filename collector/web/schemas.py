@@ -25,6 +25,7 @@ from collector.registry import MAX_COMMENT_CHARS
 
 __all__ = [
     "AgentOut",
+    "AttachmentOut",
     "AttemptOut",
     "AuditOut",
     "BundleFileOut",
@@ -33,6 +34,7 @@ __all__ = [
     "CoverageOut",
     "DecisionIn",
     "DecisionOut",
+    "EnterpriseFileOut",
     "EnterpriseOut",
     "EnterpriseSummaryOut",
     "EvidenceOut",
@@ -427,3 +429,33 @@ class UserOut(_Out):
     created_at: dt.datetime
     created_by: str
     disabled_at: dt.datetime | None
+
+
+class AttachmentOut(_Out):
+    """One document of an enterprise's file (一企一档), without its bytes."""
+
+    sha256: str
+    kind: Literal["contract", "invoice", "payment_proof", "summary_report"]
+    name: str
+    media_type: Literal["application/pdf", "image/png", "image/jpeg"]
+    size: int
+    #: An invoice's amount in fen (1 CNY = 100 fen); null for every other kind.
+    amount_fen: int | None
+    attached_at: dt.datetime
+    attached_by: str
+    #: False when the same bytes were already in the file: nothing was stored.
+    created: bool = True
+
+
+class EnterpriseFileOut(_Out):
+    """An enterprise's documents, and the invoiced total beside the plan's retrofit cost."""
+
+    enterprise: str
+    documents: list[AttachmentOut]
+    #: The sum of the invoices' amounts, in fen; null without an invoice.
+    invoiced_fen: int | None
+    plan_cost_fen: int
+    #: The cost the subsidy is computed on: the lower of the two (the plan's without invoices).
+    subsidy_cost_fen: int
+    #: Whether the invoiced total differs from the plan's retrofit cost.
+    costs_differ: bool

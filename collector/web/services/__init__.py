@@ -15,8 +15,17 @@ may not have it raises as :class:`~collector.web.problems.Problem`.
 - :mod:`.fleet`: the caller's agents with state and last window
 - :mod:`.influx`: the app's InfluxDB client, or 503
 - :mod:`.exports`: the pages' tables as ``.xlsx`` or CSV downloads
+- :mod:`.attachments`: an enterprise's file (一企一档): list, attach, download
 """
 
+from collector.web.services.attachments import (
+    ATTACH_PATH,
+    DOWNLOAD_CSP,
+    attach_document,
+    attachment_out,
+    attachment_response,
+    enterprise_file,
+)
 from collector.web.services.bundles import bundle_file_response, loaded_bundle, media_type
 from collector.web.services.decisions import record_decision
 from collector.web.services.enterprises import agents_of
@@ -46,11 +55,16 @@ from collector.web.services.summaries import (
 )
 
 __all__ = [
+    "ATTACH_PATH",
+    "DOWNLOAD_CSP",
     "MAX_SERIES_DAYS",
     "ExportFormat",
     "PlatformView",
     "agent_out",
     "agents_of",
+    "attach_document",
+    "attachment_out",
+    "attachment_response",
     "attempt_out",
     "audit_out",
     "bundle_file_response",
@@ -58,6 +72,7 @@ __all__ = [
     "coverage_days",
     "decision_out",
     "enterprise_export",
+    "enterprise_file",
     "enterprise_summary",
     "export_response",
     "fleet",

@@ -32,6 +32,7 @@ from collector.web.services import (
     agents_of,
     bundle_file_response,
     decision_out,
+    enterprise_file,
     record_decision,
     run_and_audit,
 )
@@ -81,7 +82,7 @@ def enterprise_page(
     user: CurrentUser,
     state: State,
     bundle: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$")] = None,
-    done: Annotated[str | None, Query(pattern=r"^(decision|evidence)$")] = None,
+    done: Annotated[str | None, Query(pattern=r"^(decision|evidence|attached|duplicate)$")] = None,
 ) -> HTMLResponse:
     """Plan, before/after charts, KPI table, flags, bundle files, decisions and the form."""
     return enterprise_view(request, state, user, enterprise_id, bundle, done=done)
@@ -96,6 +97,7 @@ def enterprise_view(
     *,
     done: str | None = None,
     form_error: str | None = None,
+    attach_error: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     """The enterprise page (also re-rendered with the form's error after a refused POST)."""
@@ -129,6 +131,10 @@ def enterprise_view(
         can_run=user.role in RULES["page.run_evidence"],
         done=done,
         form_error=form_error,
+        # The enterprise's file (一企一档), beside the evidence: routes/pages/attachments.py.
+        document_file=enterprise_file(state, ref),
+        can_attach=user.role in RULES["page.attach"],
+        attach_error=attach_error,
     )
 
 
