@@ -15,7 +15,7 @@ No clock, host or path enters a document, so the same inputs and seed give byte-
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -29,6 +29,7 @@ from collector.evidence.document import (
     AgentDoc,
     AttemptDoc,
     DeviceValueDoc,
+    DocumentDoc,
     EnterpriseEvidence,
     FlagDoc,
     IntegrityDoc,
@@ -38,7 +39,7 @@ from collector.evidence.document import (
     SeqGapDoc,
     SoftwareDoc,
 )
-from collector.evidence.inputs import AgentRecord, DailySums, SeqGapRecord
+from collector.evidence.inputs import AgentRecord, AttachedDocument, DailySums, SeqGapRecord
 from collector.evidence.plausibility import FlagInputs, plausibility_flags
 from collector.evidence.provenance import (
     enterprise_doc,
@@ -87,6 +88,18 @@ class EnterpriseInputs:
     seq_gaps: tuple[SeqGapRecord, ...] = ()
     highest_seqs: Mapping[str, int] = field(default_factory=dict)
     quarantined: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    #: The enterprise's file (一企一档), oldest first: the invoices' amounts are the invoiced
+    #: total the subsidy compares with the plan's cost.
+    documents: tuple[AttachedDocument, ...] = ()
+
+
+def _invoiced_fen(documents: Sequence[AttachedDocument]) -> int | None:
+    amounts = [d.amount_fen for d in documents if d.kind == "invoice" and d.amount_fen is not None]
+    return sum(amounts) if amounts else None
+
+
+def _document_doc(item: AttachedDocument) -> DocumentDoc:
+    return DocumentDoc.model_validate(item, from_attributes=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +213,12 @@ def enterprise_evidence(
     attempts = [_attempt(context, attempt) for attempt in _attempts(enterprise)]
     status = attempts[-1].status
     subsidy = enterprise_subsidy(
-        EnterpriseOutcome(enterprise.id, status == "pass", enterprise.retrofit_cost_fen)
+        EnterpriseOutcome(
+            enterprise.id,
+            status == "pass",
+            enterprise.retrofit_cost_fen,
+            invoiced_fen=_invoiced_fen(inputs.documents),
+        )
     )
     flags: list[FlagDoc] = plausibility_flags(
         FlagInputs(
@@ -236,4 +254,5 @@ def enterprise_evidence(
         integrity=_integrity(inputs),
         subsidy=subsidy_doc(subsidy),
         device_days=[device_day_doc(row) for row in rows],
+        documents=[_document_doc(item) for item in inputs.documents],
     )

@@ -257,6 +257,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "documents.amount_label": ("发票金额（元，仅发票）", "Invoice amount (CNY, invoices only)"),
     "documents.file": ("文件", "File"),
+    "documents.seen": ("所见一企一档文件", "Documents seen"),
+    "documents.seen_help": (
+        "本结论将记录您在上方看到的一企一档文件（SHA-256）",
+        "The decision records the enterprise documents shown above (SHA-256)",
+    ),
     "documents.submit": ("上传", "Attach"),
     "documents.attached": ("文件已上传。", "Document attached."),
     "documents.duplicate": (

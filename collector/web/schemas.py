@@ -14,6 +14,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from collector.evidence.document import (
+    DocumentDoc,
     FlagDoc,
     IntegrityDoc,
     IntervalDoc,
@@ -22,6 +23,7 @@ from collector.evidence.document import (
     TargetDoc,
 )
 from collector.registry import MAX_COMMENT_CHARS
+from collector.registry.decisions import MAX_DOCUMENTS
 
 __all__ = [
     "AgentOut",
@@ -79,6 +81,7 @@ def _free_text(text: str) -> str:
 #: Free text a person typed (a decision's comment): no control character but tab and newline.
 FreeText = Annotated[str, AfterValidator(_free_text)]
 BundleId = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of manifest.json")]
+DocumentId = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="A document's SHA-256")]
 
 
 class _Out(BaseModel):
@@ -164,6 +167,8 @@ class DecisionOut(_Out):
     decided_at: dt.datetime
     decided_by: str
     supersedes: int | None
+    #: The SHA-256s of the enterprise's documents (一企一档) the reviewer saw, sorted.
+    documents: list[str] = Field(default_factory=list)
 
 
 class EnterpriseSummaryOut(_Out):
@@ -372,6 +377,9 @@ class DecisionIn(_In):
     bundle_id: BundleId
     outcome: Literal["pass", "fail", "rectify"]
     comment: Annotated[FreeText, Field(min_length=1, max_length=MAX_COMMENT_CHARS)]
+    #: The documents of the enterprise's file the reviewer saw (their SHA-256s; the page's
+    #: form sends every document it shows); each must be in the file.
+    documents: Annotated[list[DocumentId], Field(max_length=MAX_DOCUMENTS)] = []
 
 
 class RectificationsOut(_Out):
@@ -431,18 +439,10 @@ class UserOut(_Out):
     disabled_at: dt.datetime | None
 
 
-class AttachmentOut(_Out):
-    """One document of an enterprise's file (一企一档), without its bytes."""
+class AttachmentOut(DocumentDoc):
+    """One document of an enterprise's file (一企一档), without its bytes: the fields its
+    bundle's manifest lists it with."""
 
-    sha256: str
-    kind: Literal["contract", "invoice", "payment_proof", "summary_report"]
-    name: str
-    media_type: Literal["application/pdf", "image/png", "image/jpeg"]
-    size: int
-    #: An invoice's amount in fen (1 CNY = 100 fen); null for every other kind.
-    amount_fen: int | None
-    attached_at: dt.datetime
-    attached_by: str
     #: False when the same bytes were already in the file: nothing was stored.
     created: bool = True
 

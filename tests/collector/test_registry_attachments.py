@@ -14,7 +14,7 @@ import pytest
 from collector.attachments import Upload, checked_upload
 from collector.errors import NotFoundError
 from collector.plan import load_plan
-from collector.registry import Registry, invoiced_fen
+from collector.registry import Decision, Registry, invoiced_fen
 from tests.collector.attachments.samples import jpeg_bytes, pdf_bytes, png_bytes
 from tests.collector.registry_backends import RAW_ERRORS, raw_execute, raw_rows
 
@@ -117,3 +117,40 @@ def test_the_database_refuses_an_invoice_without_an_amount(
             "NULL, '2026-06-01T08:00:00.000000Z', 'x')",
             params=[item.sha256],
         )
+
+
+def _decide(registry: Registry, documents: list[str], comment: str = "看过合同与发票") -> Decision:
+    return registry.record_decision(
+        platform="plat-a", enterprise="plat-a-e01", bundle_sha256="a" * 64,
+        evidence_status="pass", outcome="pass", comment=comment, by="rev", now=T0,
+        documents=documents,
+    )  # fmt: skip
+
+
+def test_a_decision_records_the_documents_it_saw(
+    registry: Registry, registry_location: Path | str
+) -> None:
+    contract = registry.attach("plat-a-e01", _upload(pdf_bytes("c")), by="eng").attachment
+    invoice = registry.attach(
+        "plat-a-e01", _upload(png_bytes(), "invoice", "i.png", "1000"), by="eng"
+    ).attachment
+    seen = sorted([contract.sha256, invoice.sha256])
+    decision = _decide(registry, [invoice.sha256, contract.sha256, invoice.sha256])
+    assert decision.documents == tuple(seen)
+    blind = _decide(registry, [], comment="未看文件")
+    assert [d.documents for d in registry.decisions("plat-a", "plat-a-e01")] == [tuple(seen), ()]
+    assert registry.latest_decisions()[("plat-a", "plat-a-e01")] == blind
+    entries = registry.audit(subject="plat-a/plat-a-e01")
+    detail = json.loads(next(e for e in entries if e.action == "decision.record").detail)
+    assert detail["documents"] == seen
+    with pytest.raises(RAW_ERRORS, match="decision_documents is append-only"):
+        raw_execute(registry_location, "DELETE FROM decision_documents")
+
+
+def test_a_decision_may_cite_only_documents_of_the_enterprises_file(registry: Registry) -> None:
+    other = registry.attach("plat-a-e02", _upload(pdf_bytes("e02")), by="eng").attachment
+    with pytest.raises(ValueError, match="documents not in the file of plat-a/plat-a-e01"):
+        _decide(registry, [other.sha256])
+    with pytest.raises(ValueError, match="expected a SHA-256"):
+        _decide(registry, ["not-a-hash"])
+    assert registry.decisions("plat-a", "plat-a-e01") == []  # nothing written

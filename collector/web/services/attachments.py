@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from collector.attachments import AttachmentRefused, checked_upload, download_name
 from collector.errors import NotFoundError
+from collector.evidence.document import DocumentDoc
 from collector.evidence.subsidy import subsidy_cost_fen
 from collector.registry import Attachment, invoiced_fen
 from collector.web.directory import EnterpriseRef
@@ -48,17 +49,8 @@ _STATUS: Final = {"size": 413, "type": 415}
 
 def attachment_out(item: Attachment, *, created: bool = True) -> AttachmentOut:
     """The API's view of one document."""
-    return AttachmentOut(
-        sha256=item.sha256,
-        kind=item.kind,
-        name=item.name,
-        media_type=item.media_type,
-        size=item.size,
-        amount_fen=item.amount_fen,
-        attached_at=item.attached_at,
-        attached_by=item.attached_by,
-        created=created,
-    )
+    document = DocumentDoc.model_validate(item, from_attributes=True)
+    return AttachmentOut(**document.model_dump(), created=created)
 
 
 def enterprise_file(state: WebState, ref: EnterpriseRef) -> EnterpriseFileOut:

@@ -208,3 +208,37 @@ def test_the_page_form_attaches_and_shows_a_refusal_beside_the_form(
     reviewer_page = client.get("/enterprises/e01", headers=world.headers("rev-nb")).text
     assert "改造合同.pdf" in reviewer_page and 'id="attach-form"' not in reviewer_page
     assert CONTRACT_SHA256[:16] in reviewer_page and len(CONTRACT) > 0
+
+
+def test_a_decision_records_the_documents_the_reviewer_saw(
+    client: TestClient, world: World
+) -> None:
+    bundle = world.bundles["e01"].bundle_id
+    body = {"bundle_id": bundle, "outcome": "pass", "comment": "合同已核对"}
+    api = client.post(
+        f"{API}e01/decisions",
+        json={**body, "documents": [CONTRACT_SHA256]},
+        headers=world.headers("rev-nb"),
+    )
+    assert api.status_code == 201, api.text
+    assert api.json()["documents"] == [CONTRACT_SHA256]
+    foreign = client.post(
+        f"{API}e02/decisions",
+        json={**body, "bundle_id": world.bundles["e02"].bundle_id, "documents": [CONTRACT_SHA256]},
+        headers=world.headers("rev-nb"),
+    )
+    assert (
+        foreign.status_code == 422 and "not in the file of plat-a/e02" in foreign.json()["detail"]
+    )
+    page = client.get("/enterprises/e01", headers=world.headers("rev-nb")).text
+    assert f'name="documents" value="{CONTRACT_SHA256}"' in page  # the form sends what it shows
+    form = client.post(
+        "/enterprises/e01/decisions",
+        data={**body, "comment": "表单：合同已核对", "documents": [CONTRACT_SHA256]},
+        headers=world.headers("rev-nb"),
+        follow_redirects=False,
+    )
+    assert form.status_code == 303, form.text
+    listed = client.get(f"{API}e01/decisions", headers=world.headers("obs-nb")).json()
+    assert listed[-1]["comment"] == "表单：合同已核对"
+    assert listed[-1]["documents"] == [CONTRACT_SHA256]

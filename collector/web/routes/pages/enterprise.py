@@ -160,11 +160,15 @@ def decide(
     bundle_id: Annotated[str, Form(max_length=64)],
     outcome: Annotated[str, Form(max_length=16)],
     comment: Annotated[str, Form(max_length=8000)] = "",
+    documents: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     """Record the decision from the form, then show the page again (303, no resubmit)."""
     ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
     try:
-        body = DecisionIn(bundle_id=bundle_id, outcome=outcome, comment=comment.strip())
+        body = DecisionIn(
+            bundle_id=bundle_id, outcome=outcome, comment=comment.strip(),
+            documents=documents or [],
+        )  # fmt: skip
     except ValidationError as exc:
         message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return enterprise_view(
