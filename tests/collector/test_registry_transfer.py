@@ -76,6 +76,7 @@ def _fill(registry: Registry, quarantined: int = 5) -> None:
     first = registry.record_decision(
         platform="plat-a", enterprise="plat-a-e01", bundle_sha256="a" * 64,
         evidence_status="fail", outcome="rectify", comment="整改后复核", by="li", now=T0,
+        documents=[a.sha256 for a in registry.attachments("plat-a", "plat-a-e01")],
     )  # fmt: skip
     registry.record_decision(
         platform="plat-a", enterprise="plat-a-e01", bundle_sha256="b" * 64,
@@ -143,6 +144,8 @@ def test_migrate_copies_every_table_and_checks_the_copy(
         assert new.decisions("plat-a", "plat-a-e01") == old.decisions("plat-a", "plat-a-e01")
         documents = old.attachments("plat-a", "plat-a-e01")
         assert len(documents) == 2 and new.attachments("plat-a", "plat-a-e01") == documents
+        cited = new.decisions("plat-a", "plat-a-e01")[0].documents
+        assert cited == tuple(sorted(d.sha256 for d in documents))
         for item in documents:
             assert new.attachment("plat-a", "plat-a-e01", item.sha256) == old.attachment(
                 "plat-a", "plat-a-e01", item.sha256
