@@ -11,6 +11,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from collector.web import scope
 from collector.web.auth import CurrentUser
@@ -82,7 +83,11 @@ async def attachments_add(
     """Store the body as a document (201), or find the same bytes already there (200)."""
     ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
     content = await request.body()  # at most attachments.max_bytes (+ margin): BodyLimit
-    out = attach_document(state, user, ref, content, kind=kind, name=name, amount=amount)
+    # Hashing up to attachments.max_bytes and the registry's write block: a worker thread,
+    # as FastAPI gives the plain handlers, not the event loop.
+    out = await run_in_threadpool(
+        attach_document, state, user, ref, content, kind=kind, name=name, amount=amount
+    )
     return JSONResponse(out.model_dump(mode="json"), status_code=201 if out.created else 200)
 
 

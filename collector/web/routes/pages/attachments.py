@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from collector.web import scope
 from collector.web.auth import CurrentUser
@@ -40,16 +41,17 @@ async def attach(
     """Attach the form's file, then show the page again (303, no resubmit)."""
     ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
     content = await document.read()  # at most attachments.max_bytes (+ the form): BodyLimit
+    # Hashing, the registry's write and the page's reads block: a worker thread each.
     try:
-        out = attach_document(
-            state, user, ref, content, kind=kind, name=document.filename or "",
-            amount=amount or None,
+        out = await run_in_threadpool(
+            attach_document, state, user, ref, content, kind=kind,
+            name=document.filename or "", amount=amount or None,
         )  # fmt: skip
     except Problem as problem:
         if problem.status not in (413, 415, 422):
             raise
-        return enterprise_view(
-            request, state, user, ref.id, None, attach_error=problem.detail,
+        return await run_in_threadpool(
+            enterprise_view, request, state, user, ref.id, None, attach_error=problem.detail,
             status=problem.status,
         )  # fmt: skip
     done = "attached" if out.created else "duplicate"
