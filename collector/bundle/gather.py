@@ -55,8 +55,9 @@ def _integrity(
 
 
 def _documents(registry: Registry, platform: str, enterprise: str) -> list[Attachment]:
-    # The enterprise's file (一企一档): its invoices' amounts are the subsidy's invoiced total.
-    return registry.attachments(platform, enterprise)
+    # The enterprise's file (一企一档) in force: its invoices' amounts are the subsidy's
+    # invoiced total; withdrawn documents no longer count.
+    return [item for item in registry.attachments(platform, enterprise) if item.withdrawn is None]
 
 
 async def gather_enterprise(

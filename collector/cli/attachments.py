@@ -1,4 +1,4 @@
-"""``retrofit-collector attachments``: an enterprise's file (一企一档): add, list, get.
+"""``retrofit-collector attachments``: an enterprise's file (一企一档): add, list, withdraw, get.
 
 A platform engineer's documents (contract, invoices with their amounts, proofs of payment,
 the summary report) as PDF, PNG or JPEG, checked by content and stored in the registry under
@@ -57,9 +57,13 @@ def _line(item: Attachment) -> str:
     from collector.registry.records import format_time
 
     amount = "" if item.amount_fen is None else f"  {cny_text(item.amount_fen)} CNY"
+    gone = item.withdrawn
+    withdrawn = (
+        "" if gone is None else f"  WITHDRAWN by {gone.by} at {format_time(gone.at)}: {gone.reason}"
+    )
     return (
         f"{item.sha256}  {item.kind}  {item.name}  {item.media_type}  {item.size} bytes"
-        f"{amount}  by {item.attached_by} at {format_time(item.attached_at)}"
+        f"{amount}  by {item.attached_by} at {format_time(item.attached_at)}{withdrawn}"
     )
 
 
@@ -136,6 +140,30 @@ def attachments_list(enterprise: EnterpriseArgument, config: ConfigOption = DEFA
         console,
         f"invoiced total: {shown}; plan's retrofit cost: {cny_text(found.retrofit_cost_fen)} CNY",
     )
+
+
+@attachments_app.command("withdraw")
+def attachments_withdraw(
+    enterprise: EnterpriseArgument,
+    sha256: Annotated[str, typer.Argument(help="The document's SHA-256 (64 hex digits).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit).")],
+    by: ByOption,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Withdraw a document (a wrong file, kind or amount): it stays listed, marked, and no
+    longer counts; the same bytes may then be attached again."""
+    from collector.errors import CollectorError
+
+    settings = load_config(config)
+    with open_registry(settings.registry) as store:
+        _, platform, found = _listing(store, enterprise)
+        try:
+            item = store.withdraw_attachment(
+                platform.id, found.id, sha256.strip().lower(), reason=reason, by=by
+            )
+        except (CollectorError, ValueError) as exc:
+            raise refuse(exc) from None
+    say(console, f"withdrawn from {item.platform}/{item.enterprise}: {_line(item)}")
 
 
 @attachments_app.command("get")

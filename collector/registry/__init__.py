@@ -28,7 +28,12 @@ from collector.registry.settings import (
 )
 
 if TYPE_CHECKING:
-    from collector.registry.attachments import Attachment, AttachResult, invoiced_fen
+    from collector.registry.attachments import (
+        Attachment,
+        AttachResult,
+        Withdrawal,
+        invoiced_fen,
+    )
     from collector.registry.decisions import MAX_COMMENT_CHARS, OUTCOMES, Decision, Outcome
     from collector.registry.ownership import collisions_among, registry_refusal
     from collector.registry.ports import Repositories
@@ -87,6 +92,7 @@ __all__ = [
     "TokenEntry",
     "TransferReport",
     "User",
+    "Withdrawal",
     "collisions_among",
     "invoiced_fen",
     "is_postgres_url",
@@ -130,6 +136,7 @@ _LAZY = {
     "TokenEntry": "collector.registry.users",
     "TransferReport": "collector.registry.transfer",
     "User": "collector.registry.users",
+    "Withdrawal": "collector.registry.attachments",
     "collisions_among": "collector.registry.ownership",
     "invoiced_fen": "collector.registry.attachments",
     "registry_refusal": "collector.registry.ownership",

@@ -40,8 +40,30 @@ class AttachmentCalls:
             upload, platform=platform.id, enterprise=enterprise.id, by=by, now=now
         )
 
+    def withdraw_attachment(
+        self,
+        platform: str,
+        enterprise: str,
+        sha256: str,
+        *,
+        reason: str,
+        by: str,
+        now: dt.datetime | None = None,
+    ) -> Attachment:
+        """Withdraw a document from the enterprise's file, saying why (audited): it stays
+        listed and downloadable, marked, and no longer counts (invoiced total, evidence, what a
+        decision may cite); the same bytes may then be attached again (a corrected amount).
+
+        Raises NotFoundError if the file holds no such document in force, ValueError without a
+        reason (at most 1000 characters) or without who.
+        """
+        return self.repositories.attachments.withdraw(
+            platform, enterprise, sha256, reason=reason, by=by, now=now
+        )
+
     def attachments(self, platform: str, enterprise: str) -> list[Attachment]:
-        """The enterprise's documents, oldest first, without their bytes."""
+        """The enterprise's documents, withdrawn ones too (``withdrawn`` set), oldest first,
+        without their bytes."""
         return self.repositories.attachments.listing(platform, enterprise)
 
     def attachment(

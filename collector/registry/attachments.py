@@ -3,9 +3,12 @@
 A document's bytes are stored once, under their SHA-256 (``attachment_blobs``); an
 enterprise's file lists it once (``attachments``: kind, name, an invoice's amount, who, when).
 Attaching the same bytes to the same enterprise again stores nothing and answers with the
-first record (``created`` False); the same bytes in another enterprise's file share the stored
-bytes. Nothing is ever updated or deleted (triggers abort it): the records are evidence that a
-review decision may cite (``decision_documents``).
+record in force (``created`` False); the same bytes in another enterprise's file share the
+stored bytes. Nothing is ever updated or deleted (triggers abort it): the records are evidence
+that a review decision may cite (``decision_documents``). A mistake (a wrong kind or amount,
+the wrong file) is corrected by **withdrawing** the record (``attachment_withdrawals``: why,
+who, when) and attaching again: the withdrawn record stays listed and downloadable, marked,
+and no longer counts (not in the invoiced total, the evidence, or what a decision may cite).
 
 Why the registry holds the bytes rather than a folder beside it (docs/web.md, "Enterprise
 files"): every web replica and the command line share them on PostgreSQL with no shared
@@ -24,7 +27,16 @@ from dataclasses import dataclass
 
 from collector.attachments import AttachmentKind, MediaType
 
-__all__ = ["AttachResult", "Attachment", "invoiced_fen"]
+__all__ = ["AttachResult", "Attachment", "Withdrawal", "invoiced_fen"]
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    """Why, when and by whom a document was withdrawn from the file."""
+
+    reason: str
+    at: dt.datetime
+    by: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +55,8 @@ class Attachment:
     amount_fen: int | None
     attached_at: dt.datetime
     attached_by: str
+    #: Set once the document is withdrawn: it no longer counts.
+    withdrawn: Withdrawal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +69,11 @@ class AttachResult:
 
 
 def invoiced_fen(attachments: Iterable[Attachment]) -> int | None:
-    """The invoiced total in fen: the sum of the invoices' amounts; None without an invoice."""
-    amounts = [a.amount_fen for a in attachments if a.kind == "invoice" and a.amount_fen]
+    """The invoiced total in fen: the sum of the amounts of the invoices not withdrawn; None
+    without one."""
+    amounts = [
+        a.amount_fen
+        for a in attachments
+        if a.kind == "invoice" and a.amount_fen and a.withdrawn is None
+    ]
     return sum(amounts) if amounts else None

@@ -406,6 +406,16 @@ class AttachmentRepository(Protocol):
         by: str,
         now: dt.datetime | None = None,
     ) -> AttachResult: ...
+    def withdraw(
+        self,
+        platform: str,
+        enterprise: str,
+        sha256: str,
+        *,
+        reason: str,
+        by: str,
+        now: dt.datetime | None = None,
+    ) -> Attachment: ...
     def listing(self, platform: str, enterprise: str) -> list[Attachment]: ...
     def content(
         self, platform: str, enterprise: str, sha256: str

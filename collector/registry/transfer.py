@@ -67,7 +67,7 @@ TABLE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "decision_documents",
         ),
     ),
-    ("enterprise files", ("attachment_blobs", "attachments")),
+    ("enterprise files", ("attachment_blobs", "attachments", "attachment_withdrawals")),
     ("seqs and status", ("seq_state", "agent_seqs", "seq_gaps", "agent_status", "rollup_dirty")),
     ("web app limits", ("evidence_slots", "login_failures", "login_delays")),
     ("quarantine", ("quarantine", "quarantine_pruned")),

@@ -257,6 +257,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "documents.amount_label": ("发票金额（元，仅发票）", "Invoice amount (CNY, invoices only)"),
     "documents.file": ("文件", "File"),
+    "documents.withdraw": ("撤回", "Withdraw"),
+    "documents.withdraw_reason": ("撤回原因", "Why withdraw"),
+    "documents.withdrawn": ("已撤回", "Withdrawn"),
+    "documents.withdrawn_done": (
+        "文件已撤回，不再计入。",
+        "Document withdrawn; it no longer counts.",
+    ),
     "documents.seen": ("所见一企一档文件", "Documents seen"),
     "documents.seen_help": (
         "本结论将记录您在上方看到的一企一档文件（SHA-256）",

@@ -57,6 +57,7 @@ __all__ = [
     "RollupEnterpriseOut",
     "RollupOut",
     "UserOut",
+    "WithdrawIn",
 ]
 
 T = TypeVar("T")
@@ -445,6 +446,16 @@ class AttachmentOut(DocumentDoc):
 
     #: False when the same bytes were already in the file: nothing was stored.
     created: bool = True
+    #: Set once withdrawn: the document stays listed and downloadable but no longer counts.
+    withdrawn_at: dt.datetime | None = None
+    withdrawn_by: str | None = None
+    withdraw_reason: str | None = None
+
+
+class WithdrawIn(_In):
+    """Why a document is withdrawn from an enterprise's file."""
+
+    reason: Annotated[FreeText, Field(min_length=1, max_length=1000)]
 
 
 class EnterpriseFileOut(_Out):

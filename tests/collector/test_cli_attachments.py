@@ -111,3 +111,20 @@ def test_a_missing_file_or_unknown_enterprise_is_said_plainly(config: Path, tmp_
     file.write_bytes(pdf_bytes())
     ghost = _run(config, "add", "ghost", str(file), "--kind", "contract", "--by", "a")
     assert ghost.exit_code == 1 and "no loaded plan lists enterprise ghost" in ghost.output
+
+
+def test_a_mistyped_invoice_is_withdrawn_and_attached_again(config: Path, tmp_path: Path) -> None:
+    invoice = tmp_path / "invoice.pdf"
+    invoice.write_bytes(pdf_bytes("invoice"))
+    assert _add(config, invoice, "--kind", "invoice", "--amount", "1000").exit_code == 0
+    sha256 = hashlib.sha256(invoice.read_bytes()).hexdigest()
+    withdrawn = _run(
+        config, "withdraw", "plat-a-e01", sha256, "--reason", "amount mistyped", "--by", "eng-a"
+    )
+    assert withdrawn.exit_code == 0, withdrawn.output
+    assert "WITHDRAWN by eng-a" in withdrawn.output and "amount mistyped" in withdrawn.output
+    assert _add(config, invoice, "--kind", "invoice", "--amount", "100000").exit_code == 0
+    listed = " ".join(_run(config, "list", "plat-a-e01").output.split())
+    assert "2 documents" in listed and "invoiced total: 100000.00 CNY" in listed
+    again = _run(config, "withdraw", "plat-a-e01", "0" * 64, "--reason", "x", "--by", "eng-a")
+    assert again.exit_code == 1 and "no document" in again.output

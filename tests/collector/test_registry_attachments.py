@@ -14,7 +14,7 @@ import pytest
 from collector.attachments import Upload, checked_upload
 from collector.errors import NotFoundError
 from collector.plan import load_plan
-from collector.registry import Decision, Registry, invoiced_fen
+from collector.registry import Decision, Registry, Withdrawal, invoiced_fen
 from tests.collector.attachments.samples import jpeg_bytes, pdf_bytes, png_bytes
 from tests.collector.registry_backends import RAW_ERRORS, raw_execute, raw_rows
 
@@ -154,3 +154,42 @@ def test_a_decision_may_cite_only_documents_of_the_enterprises_file(registry: Re
     with pytest.raises(ValueError, match="expected a SHA-256"):
         _decide(registry, ["not-a-hash"])
     assert registry.decisions("plat-a", "plat-a-e01") == []  # nothing written
+
+
+def test_a_withdrawn_document_stays_marked_and_its_bytes_may_come_again(
+    registry: Registry, registry_location: Path | str
+) -> None:
+    content = pdf_bytes("invoice with a typo")
+    wrong = registry.attach("plat-a-e01", _upload(content, "invoice", "i.pdf", "1000"), by="eng")
+    sha = wrong.attachment.sha256
+    gone = registry.withdraw_attachment(
+        "plat-a", "plat-a-e01", sha, reason="amount mistyped: 100000", by="eng", now=T0
+    )
+    assert gone.withdrawn == Withdrawal(reason="amount mistyped: 100000", at=T0, by="eng")
+    assert invoiced_fen(registry.attachments("plat-a", "plat-a-e01")) is None
+    again = registry.attach("plat-a-e01", _upload(content, "invoice", "i.pdf", "100000"), by="eng")
+    assert again.created and again.attachment.id != gone.id
+    listed = registry.attachments("plat-a", "plat-a-e01")
+    assert [(a.amount_fen, a.withdrawn is None) for a in listed] == [
+        (100_000, False),
+        (10_000_000, True),
+    ]
+    assert invoiced_fen(listed) == 10_000_000
+    assert registry.attachment("plat-a", "plat-a-e01", sha) == (again.attachment, content)
+    actions = [e.action for e in registry.audit(subject="plat-a/plat-a-e01")]
+    assert actions == ["attachment.add", "attachment.withdraw", "attachment.add"]
+    with pytest.raises(RAW_ERRORS, match="attachment_withdrawals is append-only"):
+        raw_execute(registry_location, "DELETE FROM attachment_withdrawals")
+
+
+def test_only_a_document_in_force_is_withdrawn_and_a_reason_is_needed(registry: Registry) -> None:
+    item = registry.attach("plat-a-e01", _upload(pdf_bytes("c")), by="eng").attachment
+    with pytest.raises(ValueError, match="why the document is withdrawn"):
+        registry.withdraw_attachment("plat-a", "plat-a-e01", item.sha256, reason=" ", by="eng")
+    with pytest.raises(NotFoundError, match="no document"):
+        registry.withdraw_attachment("plat-a", "plat-a-e02", item.sha256, reason="x", by="eng")
+    registry.withdraw_attachment("plat-a", "plat-a-e01", item.sha256, reason="wrong file", by="eng")
+    with pytest.raises(NotFoundError, match="in force"):
+        registry.withdraw_attachment("plat-a", "plat-a-e01", item.sha256, reason="x", by="eng")
+    with pytest.raises(ValueError, match="has not withdrawn"):
+        _decide(registry, [item.sha256])

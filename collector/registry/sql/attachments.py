@@ -2,10 +2,11 @@
 enterprise's file lists them), both append-only.
 
 An attach is one write transaction holding ``attachments:<enterprise>``: look for the same
-bytes in the enterprise's file, store the bytes if no file holds them yet, list them, and
-append the audit row (``attachment.add``, or ``attachment.duplicate`` when the file already
-lists them and nothing is stored). What a record holds is
-:mod:`collector.registry.attachments`.
+bytes among the file's documents in force (not withdrawn), store the bytes if no file holds
+them yet, list them, and append the audit row (``attachment.add``, or
+``attachment.duplicate`` when the file already lists them and nothing is stored). A
+withdrawal (``attachment_withdrawals``) takes the same lock and appends
+``attachment.withdraw``. What a record holds is :mod:`collector.registry.attachments`.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import logging
 from collections.abc import Sequence
 
 from collector.attachments import Upload
-from collector.registry.attachments import Attachment, AttachResult
-from collector.registry.core import checked_actor, utc_now
+from collector.errors import NotFoundError
+from collector.registry.attachments import Attachment, AttachResult, Withdrawal
+from collector.registry.core import checked_actor, stored_text, utc_now
 from collector.registry.records import format_time, parse_time
 from collector.registry.sql.database import Connection, Database, audit
 
@@ -26,13 +28,23 @@ log = logging.getLogger(__name__)
 
 _SELECT = (
     "SELECT a.id, a.platform, a.enterprise, a.sha256, a.kind, a.name, b.media_type, "
-    "b.size_bytes, a.amount_fen, a.attached_at, a.attached_by "
+    "b.size_bytes, a.amount_fen, a.attached_at, a.attached_by, w.reason, w.withdrawn_at, "
+    "w.withdrawn_by "
     "FROM attachments a JOIN attachment_blobs b ON b.sha256 = a.sha256 "
+    "LEFT JOIN attachment_withdrawals w ON w.attachment_id = a.id "
 )
+#: The reason a withdrawal keeps, at most, in characters.
+MAX_REASON_CHARS = 1000
+
+
+def _withdrawal(reason: object, at: object, by: object) -> Withdrawal | None:
+    if reason is None:
+        return None
+    return Withdrawal(reason=str(reason), at=parse_time(str(at)), by=str(by))
 
 
 def _attachment(row: Sequence[object]) -> Attachment:
-    (row_id, platform, enterprise, sha256, kind, name, media, size, amount, at, by) = row
+    (row_id, platform, enterprise, sha256, kind, name, media, size, amount, at, by) = row[:11]
     return Attachment(
         id=int(str(row_id)),
         platform=str(platform),
@@ -45,14 +57,21 @@ def _attachment(row: Sequence[object]) -> Attachment:
         amount_fen=None if amount is None else int(str(amount)),
         attached_at=parse_time(str(at)),
         attached_by=str(by),
+        withdrawn=_withdrawal(*row[11:14]),
     )
 
 
 def _held(conn: Connection, enterprise: str, sha256: str) -> Attachment | None:
+    """The record in force (not withdrawn) of these bytes in the enterprise's file."""
     row = conn.execute(
-        _SELECT + "WHERE a.enterprise = ? AND a.sha256 = ?", (enterprise, sha256)
+        _SELECT + "WHERE a.enterprise = ? AND a.sha256 = ? AND w.attachment_id IS NULL",
+        (enterprise, sha256),
     ).fetchone()
     return None if row is None else _attachment(row)
+
+
+def _by_id(conn: Connection, attachment_id: int) -> Attachment:
+    return _attachment(conn.execute(_SELECT + "WHERE a.id = ?", (attachment_id,)).fetchone())
 
 
 class SqlAttachments:
@@ -107,8 +126,48 @@ class SqlAttachments:
         )  # fmt: skip
         return AttachResult(stored, created=True)
 
+    def withdraw(
+        self,
+        platform: str,
+        enterprise: str,
+        sha256: str,
+        *,
+        reason: str,
+        by: str,
+        now: dt.datetime | None = None,
+    ) -> Attachment:
+        """Withdraw the record in force of ``sha256`` (see Registry.withdraw_attachment)."""
+        actor = checked_actor(by)
+        text = reason.strip()
+        if not text or len(text) > MAX_REASON_CHARS:
+            raise ValueError(f"expected why the document is withdrawn (1-{MAX_REASON_CHARS} chars)")
+        text = stored_text(text, MAX_REASON_CHARS)
+        at = format_time(now or utc_now())
+        with self._db.write(f"attachments:{enterprise}") as conn:
+            held = _held(conn, enterprise, sha256)
+            if held is None or held.platform != platform:
+                raise NotFoundError(
+                    f"no document {sha256[:12]}... in force in the file of {platform}/{enterprise}"
+                )
+            conn.execute(
+                "INSERT INTO attachment_withdrawals (attachment_id, reason, withdrawn_at, "
+                "withdrawn_by) VALUES (?, ?, ?, ?)",
+                (held.id, text, at, actor),
+            )
+            audit(
+                conn, at, actor, "attachment.withdraw", f"{platform}/{enterprise}",
+                attachment=held.id, sha256=sha256, kind=held.kind, name=held.name,
+                amount_fen=held.amount_fen, reason=text,
+            )  # fmt: skip
+            withdrawn = _by_id(conn, held.id)
+        log.info(
+            "withdrew %s %s from %s/%s by %s", held.kind, sha256[:12], platform, enterprise, actor
+        )
+        return withdrawn
+
     def listing(self, platform: str, enterprise: str) -> list[Attachment]:
-        """The enterprise's documents, oldest first, without their bytes."""
+        """The enterprise's documents, withdrawn ones too (marked), oldest first, without
+        their bytes."""
         with self._db.read() as conn:
             rows = conn.execute(
                 _SELECT + "WHERE a.platform = ? AND a.enterprise = ? ORDER BY a.id",
@@ -119,11 +178,17 @@ class SqlAttachments:
     def content(
         self, platform: str, enterprise: str, sha256: str
     ) -> tuple[Attachment, bytes] | None:
-        """One document of the enterprise's file with its bytes, or None."""
+        """One document of the enterprise's file with its bytes (its latest record, withdrawn
+        or not: a decision may have cited it), or None."""
         with self._db.read() as conn:
-            held = _held(conn, enterprise, sha256)
-            if held is None or held.platform != platform:
+            row = conn.execute(
+                _SELECT + "WHERE a.platform = ? AND a.enterprise = ? AND a.sha256 = ? "
+                "ORDER BY a.id DESC",
+                (platform, enterprise, sha256),
+            ).fetchone()
+            if row is None:
                 return None
+            held = _attachment(row)
             row = conn.execute(
                 "SELECT content FROM attachment_blobs WHERE sha256 = ?", (sha256,)
             ).fetchone()

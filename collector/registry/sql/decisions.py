@@ -53,14 +53,16 @@ def _check_in_file(conn: Connection, platform: str, enterprise: str, seen: Seque
     if not seen:
         return
     rows = conn.execute(
-        "SELECT sha256 FROM attachments WHERE platform = ? AND enterprise = ?",
+        "SELECT sha256 FROM attachments WHERE platform = ? AND enterprise = ? AND id NOT IN "
+        "(SELECT attachment_id FROM attachment_withdrawals)",
         (platform, enterprise),
     ).fetchall()
     missing = sorted(set(seen) - {str(row[0]) for row in rows})
     if missing:
         raise ValueError(
             f"documents not in the file of {platform}/{enterprise}: "
-            f"{', '.join(m[:12] + '...' for m in missing[:5])}; cite only documents it lists"
+            f"{', '.join(m[:12] + '...' for m in missing[:5])}; cite only documents it lists "
+            "and has not withdrawn"
         )
 
 

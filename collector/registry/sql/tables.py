@@ -269,8 +269,14 @@ CREATE TABLE IF NOT EXISTS attachments (
     amount_fen   {integer},
     attached_at  {text}    NOT NULL,
     attached_by  {text}    NOT NULL,
-    UNIQUE (enterprise, sha256),
     CHECK ((kind = 'invoice') = (amount_fen IS NOT NULL))
+);
+CREATE INDEX IF NOT EXISTS attachments_by_enterprise ON attachments (enterprise, sha256);
+CREATE TABLE IF NOT EXISTS attachment_withdrawals (
+    attachment_id  {integer} PRIMARY KEY REFERENCES attachments (id),
+    reason         {text}    NOT NULL,
+    withdrawn_at   {text}    NOT NULL,
+    withdrawn_by   {text}    NOT NULL
 );
 CREATE TABLE IF NOT EXISTS decision_documents (
     decision_id  {integer} NOT NULL REFERENCES review_decisions (id),

@@ -11,8 +11,8 @@ types; the triggers below are SQLite's.
 
 Append-only is enforced by triggers, not only by the code: an UPDATE or DELETE on
 ``plan_versions``, ``audit``, ``review_decisions``, ``quarantine_pruned``,
-``attachment_blobs``, ``attachments`` or ``decision_documents`` aborts, and so does
-a DELETE on ``users`` or ``user_tokens``.
+``attachment_blobs``, ``attachments``, ``attachment_withdrawals`` or ``decision_documents``
+aborts, and so does a DELETE on ``users`` or ``user_tokens``.
 
 Every statement is ``IF NOT EXISTS``. A file of an older version gets every table and trigger
 (a no-op where they exist), in one transaction with the new ``user_version``.
@@ -66,6 +66,12 @@ CREATE TRIGGER IF NOT EXISTS attachments_no_update BEFORE UPDATE ON attachments
 BEGIN SELECT RAISE(ABORT, 'attachments is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS attachments_no_delete BEFORE DELETE ON attachments
 BEGIN SELECT RAISE(ABORT, 'attachments is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS attachment_withdrawals_no_update
+BEFORE UPDATE ON attachment_withdrawals
+BEGIN SELECT RAISE(ABORT, 'attachment_withdrawals is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS attachment_withdrawals_no_delete
+BEFORE DELETE ON attachment_withdrawals
+BEGIN SELECT RAISE(ABORT, 'attachment_withdrawals is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS decision_documents_no_update BEFORE UPDATE ON decision_documents
 BEGIN SELECT RAISE(ABORT, 'decision_documents is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS decision_documents_no_delete BEFORE DELETE ON decision_documents

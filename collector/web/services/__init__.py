@@ -25,6 +25,7 @@ from collector.web.services.attachments import (
     attachment_out,
     attachment_response,
     enterprise_file,
+    withdraw_document,
 )
 from collector.web.services.bundles import bundle_file_response, loaded_bundle, media_type
 from collector.web.services.decisions import record_decision
@@ -91,4 +92,5 @@ __all__ = [
     "record_decision",
     "run_and_audit",
     "targets_of",
+    "withdraw_document",
 ]

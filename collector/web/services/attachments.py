@@ -34,6 +34,7 @@ __all__ = [
     "attachment_out",
     "attachment_response",
     "enterprise_file",
+    "withdraw_document",
 ]
 
 #: The upload routes (API and page), inside the app: their body may be up to
@@ -50,7 +51,14 @@ _STATUS: Final = {"size": 413, "type": 415}
 def attachment_out(item: Attachment, *, created: bool = True) -> AttachmentOut:
     """The API's view of one document."""
     document = DocumentDoc.model_validate(item, from_attributes=True)
-    return AttachmentOut(**document.model_dump(), created=created)
+    gone = item.withdrawn
+    return AttachmentOut(
+        **document.model_dump(),
+        created=created,
+        withdrawn_at=None if gone is None else gone.at,
+        withdrawn_by=None if gone is None else gone.by,
+        withdraw_reason=None if gone is None else gone.reason,
+    )
 
 
 def enterprise_file(state: WebState, ref: EnterpriseRef) -> EnterpriseFileOut:
@@ -92,6 +100,22 @@ def attach_document(
     except NotFoundError as exc:
         raise Problem(404, str(exc)) from None
     return attachment_out(result.attachment, created=result.created)
+
+
+def withdraw_document(
+    state: WebState, user: Principal, ref: EnterpriseRef, sha256: str, reason: str
+) -> AttachmentOut:
+    """Withdraw a document in force (audited); Problem 404 if there is none, 422 without a
+    reason."""
+    try:
+        item = state.registry.withdraw_attachment(
+            ref.platform.id, ref.id, sha256, reason=reason, by=user.user_id
+        )
+    except NotFoundError as exc:
+        raise Problem(404, str(exc)) from None
+    except ValueError as exc:
+        raise Problem(422, str(exc)) from None
+    return attachment_out(item)
 
 
 def _ascii_fallback(name: str) -> str:

@@ -166,6 +166,17 @@ def _calls(world: World) -> dict[str, Call]:
             ent + "c04/attachments?kind=contract&name=c.pdf",
             upload=True,
         ),
+        # No document 00..0 is in force anywhere: an allowed role reaches the handler (404),
+        # and nothing of the shared world is withdrawn.
+        "api.attachments.withdraw": Call(
+            ATTACHERS,
+            "POST",
+            f"{ent}e01/attachments/{'0' * 64}/withdraw",
+            f"{ent}b01/attachments/{'0' * 64}/withdraw",
+            f"{ent}c01/attachments/{'0' * 64}/withdraw",
+            json=True,
+            gate_only=True,
+        ),
         "api.attachments.get": Call(
             ALL,
             "GET",
@@ -223,6 +234,15 @@ def _calls(world: World) -> dict[str, Call]:
             "/enterprises/c04/attachments",
             upload=True,
         ),
+        "page.withdraw_attachment": Call(
+            ATTACHERS,
+            "POST",
+            f"/enterprises/e01/attachments/{'0' * 64}/withdraw",
+            f"/enterprises/b01/attachments/{'0' * 64}/withdraw",
+            f"/enterprises/c01/attachments/{'0' * 64}/withdraw",
+            form=True,
+            gate_only=True,
+        ),
         "page.attachment": Call(
             ALL,
             "GET",
@@ -252,6 +272,8 @@ def _send(client: TestClient, world: World, user: str, call: Call, path: str) ->
     kwargs: dict[str, Any] = {"headers": world.headers(user), "follow_redirects": False}
     if call.json and call.method == "POST" and path.endswith("/decisions"):
         kwargs["json"] = body
+    elif path.endswith("/withdraw"):
+        kwargs["json" if call.json else "data"] = {"reason": f"access test by {user}"}
     elif call.form:
         kwargs["data"] = body
     elif call.upload and path.startswith("/api/"):

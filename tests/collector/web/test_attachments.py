@@ -242,3 +242,54 @@ def test_a_decision_records_the_documents_the_reviewer_saw(
     listed = client.get(f"{API}e01/decisions", headers=world.headers("obs-nb")).json()
     assert listed[-1]["comment"] == "表单：合同已核对"
     assert listed[-1]["documents"] == [CONTRACT_SHA256]
+
+
+def test_a_withdrawn_document_is_marked_and_no_longer_counts(
+    client: TestClient, world: World
+) -> None:
+    invoice = pdf_bytes("invoice to withdraw")
+    sha256 = hashlib.sha256(invoice).hexdigest()
+    added = _post(client, world, "e10", invoice, kind="invoice", name="i.pdf", amount="1000")
+    assert added.status_code == 201
+    refused = client.post(
+        f"{API}e10/attachments/{sha256}/withdraw",
+        json={"reason": "x"},
+        headers=world.headers("rev-nb"),
+    )
+    assert refused.status_code == 403  # a reviewer judges the file, never changes it
+    gone = client.post(
+        f"{API}e10/attachments/{sha256}/withdraw",
+        json={"reason": "amount mistyped"},
+        headers=world.headers("eng-a"),
+    )
+    assert gone.status_code == 200, gone.text
+    assert (gone.json()["withdraw_reason"], gone.json()["withdrawn_by"]) == (
+        "amount mistyped",
+        "eng-a",
+    )
+    listed = client.get(f"{API}e10/attachments", headers=world.headers("eng-a")).json()
+    assert listed["invoiced_fen"] is None and listed["documents"][0]["withdrawn_at"] is not None
+    again = client.post(
+        f"{API}e10/attachments/{sha256}/withdraw",
+        json={"reason": "twice"},
+        headers=world.headers("eng-a"),
+    )
+    assert again.status_code == 404
+    # The page's form: another document, withdrawn from its row.
+    png = png_bytes(5, 5)
+    assert _post(client, world, "e10", png, name="p.png").status_code == 201
+    png_sha = hashlib.sha256(png).hexdigest()
+    form = client.post(
+        f"/enterprises/e10/attachments/{png_sha}/withdraw",
+        data={"reason": "wrong file"},
+        headers=world.headers("eng-a"),
+        follow_redirects=False,
+    )
+    assert form.status_code == 303 and form.headers["location"].endswith(
+        "done=withdrawn#documents-h"
+    )
+    page = client.get("/enterprises/e10", headers=world.headers("eng-a")).text
+    assert page.count('class="withdrawn"') == 2 and "wrong file" in page
+    assert (
+        client.get(f"{API}e10/attachments/{png_sha}", headers=world.headers("eng-a")).content == png
+    )

@@ -17,8 +17,13 @@ from collector.web import scope
 from collector.web.auth import CurrentUser
 from collector.web.jsonbody import StrictJsonRoute
 from collector.web.routes.common import EnterprisePath, State
-from collector.web.schemas import AttachmentOut, EnterpriseFileOut
-from collector.web.services import attach_document, attachment_response, enterprise_file
+from collector.web.schemas import AttachmentOut, EnterpriseFileOut, WithdrawIn
+from collector.web.services import (
+    attach_document,
+    attachment_response,
+    enterprise_file,
+    withdraw_document,
+)
 
 __all__ = ["router"]
 
@@ -89,6 +94,25 @@ async def attachments_add(
         attach_document, state, user, ref, content, kind=kind, name=name, amount=amount
     )
     return JSONResponse(out.model_dump(mode="json"), status_code=201 if out.created else 200)
+
+
+@router.post(
+    "/enterprises/{enterprise_id}/attachments/{sha256}/withdraw",
+    name="api.attachments.withdraw",
+    response_model=AttachmentOut,
+    summary="Withdraw a document from an enterprise's file",
+)
+def attachments_withdraw(
+    enterprise_id: EnterprisePath,
+    sha256: Sha256Path,
+    body: WithdrawIn,
+    user: CurrentUser,
+    state: State,
+) -> AttachmentOut:
+    """The document stays listed and downloadable, marked, and no longer counts (invoiced
+    total, evidence, what a decision may cite); the same bytes may be attached again."""
+    ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
+    return withdraw_document(state, user, ref, sha256, body.reason)
 
 
 @router.get(

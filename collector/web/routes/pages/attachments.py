@@ -19,7 +19,7 @@ from collector.web.auth import CurrentUser
 from collector.web.problems import Problem
 from collector.web.routes.common import EnterprisePath, State
 from collector.web.routes.pages.enterprise import enterprise_view
-from collector.web.services import attach_document, attachment_response
+from collector.web.services import attach_document, attachment_response, withdraw_document
 
 __all__ = ["router"]
 
@@ -57,6 +57,32 @@ async def attach(
     done = "attached" if out.created else "duplicate"
     return RedirectResponse(
         f"/enterprises/{quote(ref.id)}?done={done}#documents-h", status_code=303
+    )
+
+
+@router.post(
+    "/enterprises/{enterprise_id}/attachments/{sha256}/withdraw", name="page.withdraw_attachment"
+)
+def withdraw(
+    request: Request,
+    enterprise_id: EnterprisePath,
+    sha256: Sha256Path,
+    user: CurrentUser,
+    state: State,
+    reason: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """Withdraw a document from the row's form, then show the page again (303)."""
+    ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
+    try:
+        withdraw_document(state, user, ref, sha256, reason)
+    except Problem as problem:
+        if problem.status != 422:
+            raise
+        return enterprise_view(
+            request, state, user, ref.id, None, attach_error=problem.detail, status=422
+        )
+    return RedirectResponse(
+        f"/enterprises/{quote(ref.id)}?done=withdrawn#documents-h", status_code=303
     )
 
 

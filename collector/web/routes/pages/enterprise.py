@@ -82,7 +82,9 @@ def enterprise_page(
     user: CurrentUser,
     state: State,
     bundle: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$")] = None,
-    done: Annotated[str | None, Query(pattern=r"^(decision|evidence|attached|duplicate)$")] = None,
+    done: Annotated[
+        str | None, Query(pattern=r"^(decision|evidence|attached|duplicate|withdrawn)$")
+    ] = None,
 ) -> HTMLResponse:
     """Plan, before/after charts, KPI table, flags, bundle files, decisions and the form."""
     return enterprise_view(request, state, user, enterprise_id, bundle, done=done)
