@@ -11,6 +11,7 @@ One file for every central command (``ingest``, ``serve``)::
     ingest:   {inflight: 64, flush_after_s: 0.2, metrics_port: 9102}
     web:      {host: 127.0.0.1, port: 8080, evidence_dir: /var/lib/retrofit-collector/evidence}
     bundle:   {signing_key_path: /run/secrets/bundle-signing-key}   # optional: signs bundles
+    attachments: {max_bytes: 20971520}    # optional: largest enterprise document (20 MiB)
 
 Every key is in ``docs/collector.md``. Errors name file, line and key path, all at once.
 """
@@ -23,6 +24,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from collector.attachments.settings import AttachmentSettings
 from collector.ingest.settings import IngestSettings
 from collector.registry.settings import RegistrySettings
 from collector.store import InfluxStore, Token, UserPassword
@@ -122,6 +124,8 @@ class CollectorConfig(_Model):
     web: WebSettings = WebSettings()
     #: ``evidence``, ``rollup``, ``serve``: how bundles are signed.
     bundle: BundleSettings = BundleSettings()
+    #: Enterprise files (一企一档): the web app's uploads and ``attachments add``.
+    attachments: AttachmentSettings = AttachmentSettings()
 
     @field_validator("registry", mode="before")
     @classmethod

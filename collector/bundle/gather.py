@@ -14,7 +14,7 @@ from collector.errors import NotFoundError
 from collector.evidence.assemble import EnterpriseInputs
 from collector.evidence.document import PlanRefDoc
 from collector.plan import Enterprise, Plan, Platform
-from collector.registry import Registry
+from collector.registry import Attachment, Registry
 from collector.registry.records import AgentEntry, PlanVersionInfo, SeqGap
 from collector.store import InfluxStore
 
@@ -52,6 +52,12 @@ def _integrity(
     highest = {a.agent_id: seq for a in agents if (seq := registry.highest_seq(a.agent_id))}
     ids = [a.agent_id for a in agents]
     return agents, gaps, highest, registry.quarantine_counts_for(platform, enterprise, ids)
+
+
+def _documents(registry: Registry, platform: str, enterprise: str) -> list[Attachment]:
+    # The enterprise's file (一企一档) in force: its invoices' amounts are the subsidy's
+    # invoiced total; withdrawn documents no longer count.
+    return [item for item in registry.attachments(platform, enterprise) if item.withdrawn is None]
 
 
 async def gather_enterprise(
@@ -96,6 +102,7 @@ async def _gather(
     agents, gaps, highest, quarantined = await asyncio.to_thread(
         _integrity, registry, platform.id, enterprise.id
     )
+    documents = await asyncio.to_thread(_documents, registry, platform.id, enterprise.id)
     last_day = max(period.end for period in enterprise.reporting_periods)
     rows = await store.daily(enterprise.id, enterprise.baseline.start, last_day)
     # Enterprise ids are unique within a plan; another plan's platform may reuse one.
@@ -114,4 +121,5 @@ async def _gather(
         seq_gaps=tuple(gaps),
         highest_seqs=highest,
         quarantined=quarantined,
+        documents=tuple(documents),
     )

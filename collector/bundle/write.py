@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Final, Literal
 
@@ -33,6 +33,7 @@ from collector.proof import (
     SIGNATURE_NAME,
     BundleKind,
     Manifest,
+    ManifestDocument,
     ManifestFile,
     ManifestPathError,
     fingerprint,
@@ -151,7 +152,11 @@ def prepare_directory(folder: Path) -> None:
 
 
 def _write(
-    folder: Path, kind: BundleKind, files: Mapping[str, bytes], nested: list[str]
+    folder: Path,
+    kind: BundleKind,
+    files: Mapping[str, bytes],
+    nested: list[str],
+    documents: Sequence[ManifestDocument] = (),
 ) -> Manifest:
     try:
         for name, content in files.items():
@@ -164,7 +169,7 @@ def _write(
                     path=relative, sha256=hashlib.sha256(content).hexdigest(), size=len(content)
                 )
             )
-        manifest = Manifest(kind=kind, files=entries)
+        manifest = Manifest(kind=kind, files=entries, documents=list(documents))
         (folder / MANIFEST_NAME).write_bytes(manifest_bytes(manifest))
     except OSError as exc:
         raise BundleError(f"{folder}: {exc.strerror or exc}") from exc
@@ -215,7 +220,9 @@ def write_enterprise_bundle(
     prepare_directory(out_dir)
     files = {DOCUMENT_NAMES["enterprise"]: canonical_json(doc)}
     files |= _rendered(enterprise_files, doc, reports)
-    manifest = _write(out_dir, "enterprise", files, [])
+    # The enterprise's file (一企一档): listed, the bytes stay in the registry.
+    documents = [ManifestDocument.model_validate(d.model_dump()) for d in doc.documents]
+    manifest = _write(out_dir, "enterprise", files, [], documents)
     _sign(
         out_dir, manifest, enterprise=doc.enterprise.id, plan_digest=doc.plan.digest, signer=signer
     )

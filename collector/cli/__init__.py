@@ -10,6 +10,7 @@ module              commands
 ``store``           ``store init``: the InfluxDB database and retention policies
 ``plan``            ``plan validate|load|show|template|export``: the implementation plan
 ``agents``          ``agents add|revoke|list``: agents and their keys
+``attachments``     ``attachments add|list|withdraw|get``: an enterprise's file
 ``quarantine``      ``quarantine list|show|export``: messages the ingest rejected
 ``evidence``        ``evidence``, ``rollup``: evidence bundles
 ``bundle_key``      ``bundle-key generate|show``: the key that signs bundles
@@ -34,6 +35,7 @@ import typer
 
 from collector.cli import (
     agents,
+    attachments,
     broker,
     bundle_key,
     dashboards,
@@ -81,6 +83,7 @@ for _group in (
     store,
     plan,
     agents,
+    attachments,
     quarantine,
     evidence,
     bundle_key,

@@ -58,7 +58,9 @@ def serve(
     except RegistryUnavailable as exc:
         raise error_exit(exc, EXIT_UNAVAILABLE) from None
     with registry:
-        application = create_app(web, registry, settings.store, bundle_signer=signer)
+        application = create_app(
+            web, registry, settings.store, bundle_signer=signer, attachments=settings.attachments
+        )
         server = uvicorn.Server(
             uvicorn.Config(
                 application,

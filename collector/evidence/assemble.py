@@ -15,7 +15,7 @@ No clock, host or path enters a document, so the same inputs and seed give byte-
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -30,6 +30,7 @@ from collector.evidence.document import (
     AgentDoc,
     AttemptDoc,
     DeviceValueDoc,
+    DocumentDoc,
     EnterpriseEvidence,
     FlagDoc,
     IntegrityDoc,
@@ -39,7 +40,7 @@ from collector.evidence.document import (
     SeqGapDoc,
     SoftwareDoc,
 )
-from collector.evidence.inputs import AgentRecord, DailySums, SeqGapRecord
+from collector.evidence.inputs import AgentRecord, AttachedDocument, DailySums, SeqGapRecord
 from collector.evidence.plausibility import FlagInputs, plausibility_flags
 from collector.evidence.provenance import (
     enterprise_doc,
@@ -88,6 +89,18 @@ class EnterpriseInputs:
     seq_gaps: tuple[SeqGapRecord, ...] = ()
     highest_seqs: Mapping[str, int] = field(default_factory=dict)
     quarantined: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    #: The enterprise's file (一企一档), oldest first: the invoices' amounts are the invoiced
+    #: total the subsidy compares with the plan's cost.
+    documents: tuple[AttachedDocument, ...] = ()
+
+
+def _invoiced_fen(documents: Sequence[AttachedDocument]) -> int | None:
+    amounts = [d.amount_fen for d in documents if d.kind == "invoice" and d.amount_fen is not None]
+    return sum(amounts) if amounts else None
+
+
+def _document_doc(item: AttachedDocument) -> DocumentDoc:
+    return DocumentDoc.model_validate(item, from_attributes=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +214,12 @@ def enterprise_evidence(
     attempts = [_attempt(context, attempt) for attempt in _attempts(enterprise)]
     status = attempts[-1].status
     subsidy = enterprise_subsidy(
-        EnterpriseOutcome(enterprise.id, status == "pass", enterprise.retrofit_cost_fen)
+        EnterpriseOutcome(
+            enterprise.id,
+            status == "pass",
+            enterprise.retrofit_cost_fen,
+            invoiced_fen=_invoiced_fen(inputs.documents),
+        )
     )
     flags: list[FlagDoc] = plausibility_flags(
         FlagInputs(
@@ -240,4 +258,5 @@ def enterprise_evidence(
         digital_level=digital_level_doc(
             enterprise, rows, days, _attempts(enterprise)[-1].reporting
         ),
+        documents=[_document_doc(item) for item in inputs.documents],
     )

@@ -35,6 +35,8 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from collector.proof.manifest import ManifestDocument
+
 __all__ = [
     "ENTERPRISE_FORMAT",
     "PLATFORM_FORMAT",
@@ -50,6 +52,7 @@ __all__ = [
     "DigitalLevelDoc",
     "DigitalScenario",
     "DigitalScenarioDoc",
+    "DocumentDoc",
     "EffectiveDaysDoc",
     "EnergyDoc",
     "EnergyModelDoc",
@@ -508,13 +511,31 @@ class IntegrityDoc(_Doc):
 
 
 class SubsidyDoc(_Doc):
-    """The enterprise's subsidy under the rules (method §7), integer fen."""
+    """The enterprise's subsidy under the rules (method §7), integer fen.
+
+    ``cost_fen`` is what the share is computed on: the lower of ``plan_cost_fen`` and
+    ``invoiced_fen`` (the plan's cost while no invoice is filed), so a verifier recomputes
+    ``share_fen`` and ``subsidy_fen`` from these fields alone. Documents written before the
+    invoices were compared have neither field: their ``cost_fen`` is the plan's.
+    """
 
     passed: bool
     cost_fen: int
     share_fen: int
     subsidy_fen: int
     capped: bool
+    #: The plan's retrofit cost.
+    plan_cost_fen: int | None = None
+    #: The invoiced total: the sum of the invoices' amounts in the enterprise's file (the
+    #: ``documents`` of the evidence); None while it holds no invoice.
+    invoiced_fen: int | None = None
+    #: Whether the invoiced total differs from the plan's cost (reviewers look at why).
+    costs_differ: bool = False
+
+
+class DocumentDoc(ManifestDocument):
+    """A document of the enterprise's file (一企一档) when the evidence was computed: the
+    fields the enterprise bundle's manifest lists it with (:mod:`collector.proof.manifest`)."""
 
 
 # --- Measured inputs for the digital-level assessment (工信厅企业〔2024〕56号; method §11) ---
@@ -616,6 +637,9 @@ class EnterpriseEvidence(_Doc):
     #: Measured inputs for the digital-level assessment (method §11); None in documents made
     #: before them.
     digital_level: DigitalLevelDoc | None = None
+    #: The enterprise's file (一企一档) at the time: contract, invoices (whose amounts make the
+    #: subsidy's ``invoiced_fen``), payment proofs, summary report; oldest first.
+    documents: list[DocumentDoc] = Field(default_factory=list)
 
 
 class EnterpriseSummaryDoc(_Doc):

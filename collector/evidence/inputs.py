@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Protocol
 
-__all__ = ["AgentRecord", "DailySums", "DeviceDay", "SeqGapRecord"]
+__all__ = ["AgentRecord", "AttachedDocument", "DailySums", "DeviceDay", "SeqGapRecord"]
 
 
 class DeviceDay(Protocol):
@@ -123,6 +123,27 @@ class AgentRecord(Protocol):
     def devices(self) -> Sequence[str]: ...
     @property
     def revoked(self) -> bool: ...
+
+
+class AttachedDocument(Protocol):
+    """A document of the enterprise's file (一企一档): the registry's record of it."""
+
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def media_type(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def amount_fen(self) -> int | None: ...
+    @property
+    def attached_at(self) -> dt.datetime: ...
+    @property
+    def attached_by(self) -> str: ...
 
 
 class SeqGapRecord(Protocol):

@@ -143,6 +143,9 @@ def subsidy_doc(item: EnterpriseSubsidy) -> SubsidyDoc:
         share_fen=item.share_fen,
         subsidy_fen=item.subsidy_fen,
         capped=item.capped,
+        plan_cost_fen=item.plan_cost_fen,
+        invoiced_fen=item.invoiced_fen,
+        costs_differ=item.costs_differ,
     )
 
 

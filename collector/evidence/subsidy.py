@@ -1,6 +1,8 @@
 """Subsidy arithmetic in integer fen: per passed enterprise and per platform (method §7).
 
-Per passed enterprise: min(⌊30 % of the actual retrofit cost⌋, 300,000 CNY); per platform:
+Per passed enterprise: min(⌊30 % of the actual retrofit cost⌋, 300,000 CNY), the actual cost
+being the lower of the plan's retrofit cost and the invoiced total (:func:`subsidy_cost_fen`);
+per platform:
 the sum, capped at 6,000,000 CNY; and whether at least 10 enterprises passed (DOMAIN.md,
 工信厅联企业〔2022〕22号). 1 CNY = 100 fen; every amount is an int, rounded down to the fen.
 """
@@ -22,6 +24,7 @@ __all__ = [
     "enterprise_subsidy",
     "fen_text",
     "platform_subsidy",
+    "subsidy_cost_fen",
 ]
 
 #: Share of the actual retrofit cost the subsidy may cover, in percent.
@@ -39,18 +42,35 @@ def fen_text(fen: int) -> str:
     return f"{sign}{whole}.{cents:02d}"
 
 
+def subsidy_cost_fen(plan_cost_fen: int, invoiced_fen: int | None) -> int:
+    """The actual retrofit cost the subsidy is computed on, in fen (method §7): the lower of
+    the plan's retrofit cost and the invoiced total; the plan's cost while no invoice is in
+    the enterprise's file.
+
+    The lower, because the notice pays on the *actual* cost: an invoiced total above the plan
+    is spending the plan never approved, one below it is what was actually spent.
+    """
+    return plan_cost_fen if invoiced_fen is None else min(plan_cost_fen, invoiced_fen)
+
+
 @dataclass(frozen=True, slots=True)
 class EnterpriseOutcome:
-    """An enterprise's review result and its actual retrofit cost in fen."""
+    """An enterprise's review result, the plan's retrofit cost and the invoiced total, in fen."""
 
     enterprise: str
     passed: bool
+    #: The plan's retrofit cost.
     cost_fen: int
+    #: The sum of the invoices in the enterprise's file; None while it holds none.
+    invoiced_fen: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class EnterpriseSubsidy:
-    """What the rule gives one enterprise, in fen: 0 unless it passed."""
+    """What the rule gives one enterprise, in fen: 0 unless it passed.
+
+    ``cost_fen`` is the cost the share is computed on (:func:`subsidy_cost_fen`).
+    """
 
     enterprise: str
     passed: bool
@@ -58,24 +78,37 @@ class EnterpriseSubsidy:
     share_fen: int
     subsidy_fen: int
     capped: bool
+    plan_cost_fen: int = 0
+    invoiced_fen: int | None = None
+    #: The invoiced total differs from the plan's cost.
+    costs_differ: bool = False
 
 
 def enterprise_subsidy(outcome: EnterpriseOutcome) -> EnterpriseSubsidy:
-    """min(⌊30 × cost / 100⌋, 30,000,000) fen for a passed enterprise, else 0.
+    """min(⌊30 × cost / 100⌋, 30,000,000) fen for a passed enterprise, else 0; the cost is
+    the lower of the plan's and the invoiced total (:func:`subsidy_cost_fen`).
 
-    ValueError for a negative cost.
+    ValueError for a negative cost or invoiced total.
     """
     if outcome.cost_fen < 0:
         raise ValueError(f"{outcome.enterprise}: cost {outcome.cost_fen} fen, expected >= 0")
-    share = outcome.cost_fen * SUBSIDY_PERCENT // 100
+    if outcome.invoiced_fen is not None and outcome.invoiced_fen < 0:
+        raise ValueError(
+            f"{outcome.enterprise}: invoiced {outcome.invoiced_fen} fen, expected >= 0"
+        )
+    cost = subsidy_cost_fen(outcome.cost_fen, outcome.invoiced_fen)
+    share = cost * SUBSIDY_PERCENT // 100
     subsidy = min(share, ENTERPRISE_CAP_FEN) if outcome.passed else 0
     return EnterpriseSubsidy(
         enterprise=outcome.enterprise,
         passed=outcome.passed,
-        cost_fen=outcome.cost_fen,
+        cost_fen=cost,
         share_fen=share,
         subsidy_fen=subsidy,
         capped=outcome.passed and share > ENTERPRISE_CAP_FEN,
+        plan_cost_fen=outcome.cost_fen,
+        invoiced_fen=outcome.invoiced_fen,
+        costs_differ=outcome.invoiced_fen is not None and outcome.invoiced_fen != outcome.cost_fen,
     )
 
 

@@ -2,19 +2,22 @@
 
 The manifest lists every file beside it (path relative to it, POSIX; SHA-256; size), nested
 bundles' manifests included, so the SHA-256 of the top manifest's bytes seals the whole tree
-and is the bundle's id (docs/evidence-bundle.md). It lives here, apart from the writer
-(:mod:`collector.bundle.write`, which re-exports it), so that reading and checking a bundle
-needs only pydantic: no registry, store or report renderer.
+and is the bundle's id (docs/evidence-bundle.md). An enterprise's manifest also lists the
+documents of its file (一企一档: SHA-256, kind, name, size, who, when), which stay in the
+registry; a manifest without documents is written without the key, byte for byte as before.
+It lives here, apart from the writer (:mod:`collector.bundle.write`, which re-exports it), so
+that reading and checking a bundle needs only pydantic: no registry, store or report renderer.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from pathlib import Path, PurePosixPath
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from collector.proof.errors import ManifestPathError
 
@@ -24,6 +27,7 @@ __all__ = [
     "SHA256_HEX_PATTERN",
     "BundleKind",
     "Manifest",
+    "ManifestDocument",
     "ManifestFile",
     "json_bytes",
     "manifest_bytes",
@@ -49,14 +53,42 @@ class ManifestFile(BaseModel):
     size: int = Field(ge=0)
 
 
+class ManifestDocument(BaseModel):
+    """A document of the enterprise's file: its bytes are not in the bundle but in the
+    registry, named by this SHA-256 (docs/evidence-bundle.md, "Enterprise documents")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sha256: str = Field(pattern=SHA256_HEX_PATTERN)
+    kind: Literal["contract", "invoice", "payment_proof", "summary_report"]
+    name: str
+    media_type: Literal["application/pdf", "image/png", "image/jpeg"]
+    size: int = Field(ge=0)
+    #: An invoice's amount in fen; None for every other kind.
+    amount_fen: int | None
+    attached_at: dt.datetime
+    attached_by: str
+
+
 class Manifest(BaseModel):
-    """A bundle's ``manifest.json``: every file beside it, sorted by path."""
+    """A bundle's ``manifest.json``: every file beside it, sorted by path; an enterprise's
+    documents, oldest first."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     format: Literal["retrofit-verify.manifest/1"] = MANIFEST_FORMAT
     kind: BundleKind
     files: list[ManifestFile]
+    documents: list[ManifestDocument] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_documents(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # No ``documents`` key when there are none: the bytes, and so the ids, of bundles
+        # without documents stay what they were before enterprise files existed.
+        tree = handler(self)
+        if isinstance(tree, dict) and not tree.get("documents"):
+            tree.pop("documents", None)
+        return tree
 
 
 def json_bytes(model: BaseModel) -> bytes:

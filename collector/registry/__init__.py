@@ -29,6 +29,12 @@ from collector.registry.settings import (
 )
 
 if TYPE_CHECKING:
+    from collector.registry.attachments import (
+        Attachment,
+        AttachResult,
+        Withdrawal,
+        invoiced_fen,
+    )
     from collector.registry.day_seals import (
         CHECK_OUTCOMES,
         CheckOutcome,
@@ -70,6 +76,8 @@ __all__ = [
     "ROLES",
     "AgentEntry",
     "AgentStatus",
+    "AttachResult",
+    "Attachment",
     "AuditEntry",
     "CheckOutcome",
     "DayCheck",
@@ -100,7 +108,9 @@ __all__ = [
     "TokenEntry",
     "TransferReport",
     "User",
+    "Withdrawal",
     "collisions_among",
+    "invoiced_fen",
     "is_postgres_url",
     "latest_versions",
     "registry_refusal",
@@ -112,6 +122,8 @@ __all__ = [
 _LAZY = {
     "AgentEntry": "collector.registry.records",
     "AgentStatus": "collector.registry.records",
+    "AttachResult": "collector.registry.attachments",
+    "Attachment": "collector.registry.attachments",
     "AuditEntry": "collector.registry.records",
     "CHECK_OUTCOMES": "collector.registry.day_seals",
     "CheckOutcome": "collector.registry.day_seals",
@@ -147,7 +159,9 @@ _LAZY = {
     "TokenEntry": "collector.registry.users",
     "TransferReport": "collector.registry.transfer",
     "User": "collector.registry.users",
+    "Withdrawal": "collector.registry.attachments",
     "collisions_among": "collector.registry.ownership",
+    "invoiced_fen": "collector.registry.attachments",
     "latest_versions": "collector.registry.day_seals",
     "registry_refusal": "collector.registry.ownership",
     "transfer_registry": "collector.registry.transfer",

@@ -2,9 +2,11 @@
 
 A reviewer decides on an enterprise's evidence as it stood in one bundle, named by the SHA-256
 of its ``manifest.json``: the decision can always be traced to the exact figures it was made
-on. Decisions are append-only (triggers abort UPDATE and DELETE): a new decision on the same
-enterprise supersedes the previous one, which stays, and each one is written to the audit log
-in the same transaction.
+on. It also records which documents of the enterprise's file (一企一档: contract, invoices, payment
+proofs, summary report) the reviewer saw, by their SHA-256 (``decision_documents``). Decisions
+are append-only (triggers abort UPDATE and DELETE): a new decision on the same enterprise
+supersedes the previous one, which stays, and each one is written to the audit log in the same
+transaction.
 
 ``rectify`` (整改) says the enterprise must fix its retrofit and be reviewed again on a
 rectification attempt; ``fail`` ends its review; ``pass`` counts it towards its platform's
@@ -17,21 +19,26 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 __all__ = [
     "MAX_COMMENT_CHARS",
+    "MAX_DOCUMENTS",
     "OUTCOMES",
     "Decision",
     "Outcome",
     "checked_decision",
+    "checked_documents",
 ]
 
 Outcome = Literal["pass", "fail", "rectify"]
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
 #: Longest comment kept, in characters: a page of reasons, not a document.
 MAX_COMMENT_CHARS = 4000
+#: Most documents one decision may cite: far more than an enterprise's file holds.
+MAX_DOCUMENTS = 1000
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -49,6 +56,8 @@ class Decision:
     decided_at: dt.datetime
     decided_by: str
     supersedes: int | None
+    #: The SHA-256s of the enterprise's documents the reviewer saw, sorted.
+    documents: tuple[str, ...] = ()
 
 
 def _checked_comment(comment: str) -> str:
@@ -72,3 +81,16 @@ def checked_decision(outcome: str, bundle_sha256: str, comment: str, by: str) ->
     if not actor:
         raise ValueError("expected who decides")
     return text, actor
+
+
+def checked_documents(documents: Sequence[str]) -> tuple[str, ...]:
+    """The documents' SHA-256s, sorted, each once; ValueError for a malformed one or too
+    many."""
+    if len(documents) > MAX_DOCUMENTS:
+        raise ValueError(f"got {len(documents)} documents, expected at most {MAX_DOCUMENTS}")
+    for sha256 in documents:
+        if not _SHA256_RE.fullmatch(sha256):
+            raise ValueError(
+                f"got document {sha256[:70]!r}, expected a SHA-256 as 64 lowercase hex digits"
+            )
+    return tuple(sorted(set(documents)))

@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from typing import Protocol, TextIO, TypeVar
 
 from collector.accounts import DelayRule
+from collector.attachments import Upload
 from collector.errors import IdCollision
 from collector.plan import LoadedPlan, Plan
 from collector.registry.accounts import Account, ChallengeKind, LoginChallenge, PasswordChange
+from collector.registry.attachments import Attachment, AttachResult
 from collector.registry.day_seals import DayCheck, DaySealEntry, SealStored
 from collector.registry.decisions import Decision
 from collector.registry.enterprises import Listing
@@ -52,6 +54,7 @@ from contract import wire
 __all__ = [
     "AccountRepository",
     "AgentRepository",
+    "AttachmentRepository",
     "AuditLog",
     "DaySealRepository",
     "DecisionRepository",
@@ -294,6 +297,7 @@ class DecisionRepository(Protocol):
         by: str,
         now: dt.datetime | None = None,
         check_bundle: Callable[[], None] | None = None,
+        documents: Sequence[str] = (),
     ) -> Decision: ...
     def with_cited_bundles(self, enterprise: str, action: Callable[[frozenset[str]], _T]) -> _T: ...
     def history(self, platform: str, enterprise: str) -> list[Decision]: ...
@@ -413,6 +417,34 @@ class AccountRepository(Protocol):
     def close_challenge(self, ticket: str) -> None: ...
 
 
+class AttachmentRepository(Protocol):
+    """Enterprise files: documents by SHA-256, listed per enterprise; append-only."""
+
+    def attach(
+        self,
+        upload: Upload,
+        *,
+        platform: str,
+        enterprise: str,
+        by: str,
+        now: dt.datetime | None = None,
+    ) -> AttachResult: ...
+    def withdraw(
+        self,
+        platform: str,
+        enterprise: str,
+        sha256: str,
+        *,
+        reason: str,
+        by: str,
+        now: dt.datetime | None = None,
+    ) -> Attachment: ...
+    def listing(self, platform: str, enterprise: str) -> list[Attachment]: ...
+    def content(
+        self, platform: str, enterprise: str, sha256: str
+    ) -> tuple[Attachment, bytes] | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Repositories:
     """One backend's repositories, sharing its connection (or pool) and its transactions."""
@@ -431,3 +463,4 @@ class Repositories:
     login_failures: LoginFailures
     accounts: AccountRepository
     day_seals: DaySealRepository
+    attachments: AttachmentRepository

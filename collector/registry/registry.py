@@ -20,6 +20,7 @@ from typing import TextIO
 from collector.errors import IdCollision
 from collector.plan import LoadedPlan, Plan
 from collector.registry.account_calls import AccountCalls
+from collector.registry.attachment_calls import AttachmentCalls
 from collector.registry.day_seal_calls import DaySealCalls
 from collector.registry.enterprises import Listing
 from collector.registry.ownership import registry_refusal
@@ -64,7 +65,7 @@ def _open(location: RegistryLocation, password: str | None, busy_timeout_s: floa
     return SqliteDatabase(Path(location), busy_timeout_s=busy_timeout_s)
 
 
-class Registry(WebAppCalls, AccountCalls, DaySealCalls):
+class Registry(WebAppCalls, AccountCalls, DaySealCalls, AttachmentCalls):
     """The registry at ``location``: a SQLite file (created if missing), a ``postgresql://``
     URL (its schema created if missing; ``password`` if the URL has none), or the
     configuration's :class:`~collector.registry.settings.RegistrySettings` naming either.
@@ -74,7 +75,8 @@ class Registry(WebAppCalls, AccountCalls, DaySealCalls):
     The web app's calls (users, sessions, decisions, its limits) come from
     :class:`~collector.registry.web_calls.WebAppCalls`; people's logins (passwords, TOTP,
     delays) from :class:`~collector.registry.account_calls.AccountCalls`; day seals and their
-    checks from :class:`~collector.registry.day_seal_calls.DaySealCalls`.
+    checks from :class:`~collector.registry.day_seal_calls.DaySealCalls`; enterprise files
+    from :class:`~collector.registry.attachment_calls.AttachmentCalls`.
     Raises RegistryUnavailable (``retryable`` when the cause is a lock held past the busy
     timeout, or a database server that could not be reached) if it cannot be opened or used.
     """

@@ -135,18 +135,21 @@ class WebAppCalls:
         by: str,
         now: dt.datetime | None = None,
         check_bundle: Callable[[], None] | None = None,
+        documents: Sequence[str] = (),
     ) -> Decision:
         """Append a decision on the bundle ``bundle_sha256`` (its manifest's SHA-256).
 
         The caller has checked that the bundle exists and is the enterprise's; ``check_bundle``,
         if given, checks again inside the write transaction (raising to write nothing), so a
-        bundle pruned meanwhile (:meth:`with_cited_bundles`) is never cited. Raises
-        ValueError for an unknown outcome, a malformed hash or an empty or overlong comment.
+        bundle pruned meanwhile (:meth:`with_cited_bundles`) is never cited. ``documents``: the
+        SHA-256s of the enterprise's documents (一企一档) the reviewer saw, each one that its
+        file lists (checked in the transaction). Raises ValueError for an unknown outcome, a
+        malformed hash, an empty or overlong comment, or a document not in the file.
         """
         return self.repositories.decisions.record(
             platform=platform, enterprise=enterprise, bundle_sha256=bundle_sha256,
             evidence_status=evidence_status, outcome=outcome, comment=comment, by=by, now=now,
-            check_bundle=check_bundle,
+            check_bundle=check_bundle, documents=documents,
         )  # fmt: skip
 
     def record_evidence_run(

@@ -356,6 +356,12 @@ LABELS: Final[dict[str, Text]] = {
     "subsidy.heading": Text("补助测算", "Subsidy"),
     "subsidy.passed": Text("改造通过验收", "Retrofit passed review"),
     "subsidy.cost": Text("实际改造费用", "Actual retrofit cost"),
+    "subsidy.plan_cost": Text("实施方案改造费用", "Retrofit cost in the plan"),
+    "subsidy.invoiced": Text("发票合计（一企一档）", "Invoiced total (enterprise file)"),
+    "subsidy.no_invoice": Text("尚无发票，按实施方案费用", "no invoice yet: the plan's cost"),
+    "subsidy.costs_differ": Text(
+        "与实施方案不一致，取较低者", "differs from the plan: the lower is used"
+    ),
     "subsidy.share": Text("改造费用的 30%", "30 % of the cost"),
     "subsidy.working": Text("计算（元，向下取整到分）", "Working (CNY, rounded down to the fen)"),
     "subsidy.cap": Text("单个企业上限", "Cap per enterprise"),

@@ -24,6 +24,9 @@ READERS_OF_PROVINCES: frozenset[Role] = frozenset({"admin", "reviewer", "observe
 _RUNNERS: frozenset[Role] = frozenset({"admin", "reviewer", "platform"})
 _REVIEWERS: frozenset[Role] = frozenset({"reviewer"})
 _ADMINS: frozenset[Role] = frozenset({"admin"})
+#: Who attaches an enterprise's documents: its platform's engineer (and an administrator);
+#: never a reviewer, who judges the file, nor an observer (docs/web.md, "Enterprise files").
+_ATTACHERS: frozenset[Role] = frozenset({"admin", "platform"})
 
 #: Routes anyone may call.
 PUBLIC: frozenset[str] = frozenset(
@@ -61,6 +64,10 @@ RULES: dict[str, frozenset[Role]] = {
     "api.decisions.list": ALL,
     "api.decisions.record": _REVIEWERS,
     "api.rectifications.list": ALL,
+    "api.attachments.list": ALL,
+    "api.attachments.add": _ATTACHERS,
+    "api.attachments.withdraw": _ATTACHERS,
+    "api.attachments.get": ALL,
     "api.fleet.list": ALL,
     "api.agents.get": ALL,
     "api.quarantine.list": ALL,
@@ -79,6 +86,9 @@ RULES: dict[str, frozenset[Role]] = {
     "page.bundle_file": ALL,
     "page.decide": _REVIEWERS,
     "page.run_evidence": _RUNNERS,
+    "page.attach": _ATTACHERS,
+    "page.withdraw_attachment": _ATTACHERS,
+    "page.attachment": ALL,
     "page.fleet": ALL,
     "page.quarantine": ALL,
     "page.audit": ALL,

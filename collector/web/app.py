@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 
+from collector.attachments import AttachmentSettings
 from collector.bundle import BundleStore
 from collector.registry import Registry
 from collector.store import InfluxStore
@@ -26,12 +27,16 @@ from collector.web.middleware import AllowedHosts, BodyLimit, HeadAsGet, Securit
 from collector.web.prefix import PathPrefix
 from collector.web.problems import install_handlers
 from collector.web.routes import api, ops, pages
+from collector.web.services import ATTACH_PATH
 from collector.web.settings import WebSettings
 from collector.web.state import WebState
 
 __all__ = ["create_app", "route_table"]
 
 STATIC_DIR = Path(__file__).parent / "static"
+#: What an upload's body may hold beside the document: the multipart form's boundaries,
+#: headers and fields (kind, amount, CSRF token).
+FORM_OVERHEAD_BYTES = 64 * 1024
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -55,11 +60,14 @@ def create_app(
     store_factory: Callable[[], InfluxStore] | None = None,
     *,
     bundle_signer: Ed25519PrivateKey | None = None,
+    attachments: AttachmentSettings | None = None,
 ) -> FastAPI:
     """The app; RuntimeError if a route has no access rule (collector/web/access.py).
 
     ``bundle_signer``: the collector's bundle key; the bundles of evidence runs are signed.
+    ``attachments``: the enterprise files' settings (the configuration's ``attachments:``).
     """
+    documents = attachments or AttachmentSettings()
     state = WebState(
         settings=settings,
         registry=registry,
@@ -67,6 +75,7 @@ def create_app(
         bundles=BundleStore(settings.evidence_dir),
         directories=DirectoryCache(registry),
         bundle_signer=bundle_signer,
+        attachments=documents,
     )
 
     @asynccontextmanager
@@ -101,7 +110,10 @@ def create_app(
     check_rules(name for name, _, _ in route_table(app))
     # Added innermost first: a request meets SecurityHeaders (headers, metrics), then
     # AllowedHosts, HeadAsGet and BodyLimit, so their refusals carry the headers and count.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    upload_limit = max(settings.max_body_bytes, documents.max_bytes + FORM_OVERHEAD_BYTES)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, larger=((ATTACH_PATH, upload_limit),)
+    )
     app.add_middleware(HeadAsGet)
     app.add_middleware(AllowedHosts, allowed=settings.allowed_hosts)
     app.add_middleware(SecurityHeaders, metrics=state.metrics)

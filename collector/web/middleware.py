@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from collector.web.prefix import app_location, relative_location
+from collector.web.prefix import app_location, app_path, relative_location
 
 if TYPE_CHECKING:
     from collector.web.metrics import WebMetrics
@@ -46,29 +47,47 @@ class BodyLimit:
 
     The body is read (at most ``max_bytes``) before the app sees the request, so a chunked
     body over the limit is refused the same way as a declared one: the app's own parsing
-    would turn the refusal into a 400 "error parsing the body".
+    would turn the refusal into a 400 "error parsing the body". ``larger`` gives a POST to a
+    path (inside the app) matching a pattern its own limit: an enterprise document's upload
+    (``attachments.max_bytes``), counted the same way, while it is received.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        larger: Sequence[tuple[re.Pattern[str], int]] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = tuple(larger)
+
+    def _limit(self, scope: Scope) -> int:
+        if scope.get("method") == "POST":
+            path = app_path(scope)
+            for pattern, limit in self.larger:
+                if pattern.match(path):
+                    return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _too_large(scope, send, self.max_bytes)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(scope, send, limit)
             return
         try:
-            messages = await self._read_body(receive)
+            messages = await self._read_body(receive, limit)
         except _TooLarge:
-            await _too_large(scope, send, self.max_bytes)
+            await _too_large(scope, send, limit)
             return
         await self.app(scope, _replay(messages, receive), send)
 
-    async def _read_body(self, receive: Receive) -> list[Message]:
+    @staticmethod
+    async def _read_body(receive: Receive, limit: int) -> list[Message]:
         messages: list[Message] = []
         received = 0
         while True:
@@ -77,7 +96,7 @@ class BodyLimit:
             if message["type"] != "http.request":
                 return messages  # http.disconnect: the app sees it in turn
             received += len(message.get("body", b""))
-            if received > self.max_bytes:
+            if received > limit:
                 raise _TooLarge
             if not message.get("more_body", False):
                 return messages

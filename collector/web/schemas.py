@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from collector.evidence.document import (
     DigitalLevelDoc,
+    DocumentDoc,
     FlagDoc,
     IntegrityDoc,
     IntervalDoc,
@@ -23,9 +24,11 @@ from collector.evidence.document import (
     TargetDoc,
 )
 from collector.registry import MAX_COMMENT_CHARS
+from collector.registry.decisions import MAX_DOCUMENTS
 
 __all__ = [
     "AgentOut",
+    "AttachmentOut",
     "AttemptOut",
     "AuditOut",
     "BundleFileOut",
@@ -34,6 +37,7 @@ __all__ = [
     "CoverageOut",
     "DecisionIn",
     "DecisionOut",
+    "EnterpriseFileOut",
     "EnterpriseOut",
     "EnterpriseSummaryOut",
     "EvidenceOut",
@@ -54,6 +58,7 @@ __all__ = [
     "RollupEnterpriseOut",
     "RollupOut",
     "UserOut",
+    "WithdrawIn",
 ]
 
 T = TypeVar("T")
@@ -78,6 +83,7 @@ def _free_text(text: str) -> str:
 #: Free text a person typed (a decision's comment): no control character but tab and newline.
 FreeText = Annotated[str, AfterValidator(_free_text)]
 BundleId = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of manifest.json")]
+DocumentId = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="A document's SHA-256")]
 
 
 class _Out(BaseModel):
@@ -163,6 +169,8 @@ class DecisionOut(_Out):
     decided_at: dt.datetime
     decided_by: str
     supersedes: int | None
+    #: The SHA-256s of the enterprise's documents (一企一档) the reviewer saw, sorted.
+    documents: list[str] = Field(default_factory=list)
 
 
 class EnterpriseSummaryOut(_Out):
@@ -374,6 +382,9 @@ class DecisionIn(_In):
     bundle_id: BundleId
     outcome: Literal["pass", "fail", "rectify"]
     comment: Annotated[FreeText, Field(min_length=1, max_length=MAX_COMMENT_CHARS)]
+    #: The documents of the enterprise's file the reviewer saw (their SHA-256s; the page's
+    #: form sends every document it shows); each must be in the file.
+    documents: Annotated[list[DocumentId], Field(max_length=MAX_DOCUMENTS)] = []
 
 
 class RectificationsOut(_Out):
@@ -431,3 +442,35 @@ class UserOut(_Out):
     created_at: dt.datetime
     created_by: str
     disabled_at: dt.datetime | None
+
+
+class AttachmentOut(DocumentDoc):
+    """One document of an enterprise's file (一企一档), without its bytes: the fields its
+    bundle's manifest lists it with."""
+
+    #: False when the same bytes were already in the file: nothing was stored.
+    created: bool = True
+    #: Set once withdrawn: the document stays listed and downloadable but no longer counts.
+    withdrawn_at: dt.datetime | None = None
+    withdrawn_by: str | None = None
+    withdraw_reason: str | None = None
+
+
+class WithdrawIn(_In):
+    """Why a document is withdrawn from an enterprise's file."""
+
+    reason: Annotated[FreeText, Field(min_length=1, max_length=1000)]
+
+
+class EnterpriseFileOut(_Out):
+    """An enterprise's documents, and the invoiced total beside the plan's retrofit cost."""
+
+    enterprise: str
+    documents: list[AttachmentOut]
+    #: The sum of the invoices' amounts, in fen; null without an invoice.
+    invoiced_fen: int | None
+    plan_cost_fen: int
+    #: The cost the subsidy is computed on: the lower of the two (the plan's without invoices).
+    subsidy_cost_fen: int
+    #: Whether the invoiced total differs from the plan's retrofit cost.
+    costs_differ: bool

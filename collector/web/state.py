@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Request
 
+from collector.attachments import AttachmentSettings
 from collector.bundle import BundleInfo, BundleStore
 from collector.errors import IdCollisionError
 from collector.registry import Registry
@@ -44,6 +45,8 @@ class WebState:
     metrics: WebMetrics = field(default_factory=WebMetrics)
     #: The collector's bundle key (``bundle.signing_key_path``): evidence runs sign with it.
     bundle_signer: Ed25519PrivateKey | None = None
+    #: Enterprise files (``attachments:``): the largest document accepted.
+    attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
     #: This replica's name on the evidence slots it holds (collector/registry/runs.py).
     replica: str = field(default_factory=replica_id)
     #: Evidence runs computed at once here (``web.evidence_workers``): a run is CPU-bound

@@ -19,8 +19,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from collector.attachments import checked_upload
 from collector.bundle import Manifest, ManifestFile
 from collector.cli import app
+from collector.config import load_collector_config
 from collector.evidence.document import canonical_json
 from collector.plan import load_plan
 from collector.proof import fingerprint, verify_manifest_signature
@@ -29,6 +31,7 @@ from collector.store import WindowRecord, affected_days
 from contract import wire
 from contract.keys import load_private_key
 from stack import InfluxServer
+from tests.collector.attachments.samples import pdf_bytes
 from tests.collector.store_helpers import open_store, quality, window
 from tests.conftest import InfluxFactory
 
@@ -384,3 +387,51 @@ def test_signed_bundles_at_every_level_and_the_key_checked_first(
 
 def _tree(folder: Path) -> dict[Path, bytes]:
     return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def test_the_manifest_lists_the_enterprise_file_and_the_evidence_its_invoiced_total(
+    tmp_path: Path, stack: _Stack
+) -> None:
+    """Last in this module: it adds documents to the shared registry. The subsidy is on the
+    lower of the plan's cost and the invoices; a verifier recomputes it from the bundle."""
+    config = str(stack.config)
+    contract, invoice = pdf_bytes("contract"), pdf_bytes("invoice 1")
+    with Registry(load_collector_config(stack.config).registry) as registry:
+        for content, kind, amount in (
+            (contract, "contract", None),
+            (invoice, "invoice", "400000.50"),
+        ):
+            upload = checked_upload(
+                content, kind=kind, name=f"{kind}.pdf", amount=amount, max_bytes=1 << 20
+            )
+            registry.attach(ENTERPRISE, upload, by="eng-a")
+    result = _cli(
+        "evidence",
+        ENTERPRISE,
+        "--out",
+        str(tmp_path / "b"),
+        "--config",
+        config,
+        "--reports",
+        "none",
+    )
+    assert result.returncode == 0, result.stderr
+    _check_manifest(tmp_path / "b")
+    listed = json.loads((tmp_path / "b" / "manifest.json").read_bytes())["documents"]
+    assert [(d["kind"], d["name"], d["amount_fen"], d["attached_by"]) for d in listed] == [
+        ("contract", "contract.pdf", None, "eng-a"),
+        ("invoice", "invoice.pdf", 40_000_050, "eng-a"),
+    ]
+    assert [(d["sha256"], d["size"]) for d in listed] == [
+        (hashlib.sha256(contract).hexdigest(), len(contract)),
+        (hashlib.sha256(invoice).hexdigest(), len(invoice)),
+    ]
+    doc = json.loads((tmp_path / "b" / "evidence.json").read_text(encoding="utf-8"))
+    assert [d["sha256"] for d in doc["documents"]] == [d["sha256"] for d in listed]
+    subsidy = doc["subsidy"]
+    invoiced = sum(d["amount_fen"] for d in listed if d["kind"] == "invoice")
+    assert subsidy["invoiced_fen"] == invoiced and subsidy["plan_cost_fen"] == 50_000_000
+    assert (
+        subsidy["cost_fen"] == min(invoiced, subsidy["plan_cost_fen"]) and subsidy["costs_differ"]
+    )
+    assert subsidy["subsidy_fen"] == min(subsidy["cost_fen"] * 30 // 100, 30_000_000) == 12_000_015

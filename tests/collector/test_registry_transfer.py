@@ -19,6 +19,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
+from collector.attachments import checked_upload
 from collector.cli import app
 from collector.plan import load_plan
 from collector.registry import DayCheck, Registry, SealDifference, ThrottleLimits
@@ -27,6 +28,7 @@ from collector.registry.sqlite.schema import SQLITE
 from collector.registry.transfer import TABLE_GROUPS
 from contract import wire
 from stack.ports import free_port
+from tests.collector.attachments.samples import pdf_bytes, png_bytes
 from tests.collector.config_helpers import write_collector_config
 from tests.collector.faults.harness import window
 from tests.collector.registry_backends import RAW_ERRORS, RegistryCluster, raw_execute, raw_rows
@@ -64,12 +66,19 @@ def _fill(registry: Registry, quarantined: int = 5) -> None:
             b"\x00\xff" + bytes([n]) * 700, f"rv/v1/plat-a/plat-a-e01/plat-a-e01-gw/w{n}",
             T0 + dt.timedelta(seconds=n), "bad_signature", f"detail\x00 {n} 名", "plat-a-e01-gw",
         )  # fmt: skip
+    for content, kind, amount in (
+        (pdf_bytes(), "invoice", "1000.50"),
+        (png_bytes(), "contract", None),
+    ):
+        upload = checked_upload(content, kind=kind, name="文件", amount=amount, max_bytes=1 << 20)
+        registry.attach("plat-a-e01", upload, by="eng", now=T0)
     registry.add_user("li", display_name="李审核", role="reviewer", province="330200", by="ops")
     issued = registry.issue_token("li", label="laptop", by="ops", now=T0)
     registry.open_session(issued.entry, ttl_s=3600, now=T0)
     first = registry.record_decision(
         platform="plat-a", enterprise="plat-a-e01", bundle_sha256="a" * 64,
         evidence_status="fail", outcome="rectify", comment="整改后复核", by="li", now=T0,
+        documents=[a.sha256 for a in registry.attachments("plat-a", "plat-a-e01")],
     )  # fmt: skip
     registry.record_decision(
         platform="plat-a", enterprise="plat-a-e01", bundle_sha256="b" * 64,
@@ -153,6 +162,14 @@ def test_migrate_copies_every_table_and_checks_the_copy(
         assert new.agent_statuses() == old.agent_statuses()
         assert new.users() == old.users() and new.tokens() == old.tokens()
         assert new.decisions("plat-a", "plat-a-e01") == old.decisions("plat-a", "plat-a-e01")
+        documents = old.attachments("plat-a", "plat-a-e01")
+        assert len(documents) == 2 and new.attachments("plat-a", "plat-a-e01") == documents
+        cited = new.decisions("plat-a", "plat-a-e01")[0].documents
+        assert cited == tuple(sorted(d.sha256 for d in documents))
+        for item in documents:
+            assert new.attachment("plat-a", "plat-a-e01", item.sha256) == old.attachment(
+                "plat-a", "plat-a-e01", item.sha256
+            )
         assert new.quarantine_counts_for("plat-a", "plat-a-e01") == {
             "plat-a-e01-gw": {"bad_signature": 5}
         }

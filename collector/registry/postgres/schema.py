@@ -8,9 +8,10 @@ SQLite's byte order.
 
 Append-only is enforced in the database, not only by the code: a statement-level trigger
 refuses any UPDATE, DELETE or TRUNCATE of ``plan_versions``, ``audit``, ``review_decisions``,
-``quarantine_pruned`` and ``day_seals``, and any DELETE or TRUNCATE of ``users`` and
-``user_tokens``, whoever sends it (a superuser can still drop a trigger: give the collector a
-role that does not own the tables for that, docs/operations.md).
+``quarantine_pruned``, ``day_seals`` and the enterprise files' four tables, and any DELETE
+or TRUNCATE of ``users`` and ``user_tokens``, whoever sends it (a superuser can still drop
+a trigger: give the collector a role that does not own the tables for that,
+docs/operations.md).
 
 The schema is created (or upgraded) by the first connection in one transaction holding an
 advisory lock, so two collectors starting together do not both create it. ``schema_version``
@@ -71,6 +72,11 @@ _APPEND_ONLY = (
     ("quarantine_pruned", "UPDATE OR DELETE OR TRUNCATE", "quarantine_pruned is append-only"),
     ("day_seals", "UPDATE OR DELETE OR TRUNCATE",
      "day_seals is append-only: a day changes by a new seal version"),
+    ("attachment_blobs", "UPDATE OR DELETE OR TRUNCATE", "attachment_blobs is append-only"),
+    ("attachments", "UPDATE OR DELETE OR TRUNCATE", "attachments is append-only"),
+    ("attachment_withdrawals", "UPDATE OR DELETE OR TRUNCATE",
+     "attachment_withdrawals is append-only"),
+    ("decision_documents", "UPDATE OR DELETE OR TRUNCATE", "decision_documents is append-only"),
 )  # fmt: skip
 
 

@@ -6,8 +6,9 @@ types, triggers, locking) is the :class:`Database`'s (:mod:`~collector.registry.
 :mod:`collector.registry.sqlite` or :mod:`collector.registry.postgres`. The tables are
 :mod:`~collector.registry.sql.tables`. The repositories import the registry's records and
 checks (:mod:`collector.registry.records`, ``core``, ``users``, ``decisions``, ``runs``,
-``throttle``, ``quarantine``, ``ownership``, ``enterprises``, ``day_seals``) and nothing of the
-collector beyond ``collector.errors`` and ``collector.plan``.
+``throttle``, ``quarantine``, ``ownership``, ``enterprises``, ``day_seals``, ``attachments``)
+and nothing of the collector beyond ``collector.errors``, ``collector.plan`` and
+``collector.attachments``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collector.registry.ports import Repositories
 from collector.registry.sql.accounts import SqlAccounts
 from collector.registry.sql.agents import SqlAgentRepository
+from collector.registry.sql.attachments import SqlAttachments
 from collector.registry.sql.audit import SqlAuditLog
 from collector.registry.sql.database import Connection, Cursor, Database, audit
 from collector.registry.sql.day_seals import SqlDaySeals
@@ -59,5 +61,6 @@ def repositories(database: Database) -> Repositories:
         run_slots=SqlRunSlots(database),
         login_failures=SqlLoginFailures(database),
         accounts=SqlAccounts(database),
+        attachments=SqlAttachments(database),
         day_seals=SqlDaySeals(database),
     )

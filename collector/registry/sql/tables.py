@@ -19,6 +19,10 @@ Tables (docs/plan.md, "Registry tables", says what each column holds):
 - ``day_seals``: every day seal an agent sent, exactly as received, append-only; and
   ``day_checks``: each daily row's outcome against its seal (version 6,
   :mod:`collector.registry.sql.day_seals`).
+- ``attachment_blobs``, ``attachments`` and ``decision_documents``: one file per enterprise
+  (一企一档): each document's bytes once by SHA-256, which enterprise's file lists it (kind,
+  name, invoiced amount, who, when), and which documents a review decision saw (version 7,
+  :mod:`collector.registry.sql.attachments`); all three append-only.
 
 Times are stored as text (:func:`collector.registry.records.format_time`: fixed width, UTC), so
 they order and compare as text; on PostgreSQL every text column is ``COLLATE "C"`` so that
@@ -41,7 +45,8 @@ __all__ = ["SCHEMA_VERSION", "Dialect", "tables"]
 #: 4: the quarantine's pruned counts (its retention, issue 19).
 #: 5: passwords, TOTP, login delays and login challenges (people's logins, issue 21).
 #: 6: day seals and their checks (sealed evidence, issue 17).
-SCHEMA_VERSION = 6
+#: 7: enterprise files: documents by SHA-256, and the documents a decision saw (issue 21).
+SCHEMA_VERSION = 7
 
 
 @dataclass(frozen=True)
@@ -283,6 +288,43 @@ CREATE TABLE IF NOT EXISTS day_checks (
     PRIMARY KEY (agent_id, device, provenance, day)
 ){without_rowid};
 CREATE INDEX IF NOT EXISTS day_checks_by_outcome ON day_checks (enterprise, outcome, day);
+""",
+    # Self-contained: new tables only, nothing of an earlier step altered.
+    7: """
+CREATE TABLE IF NOT EXISTS attachment_blobs (
+    sha256      {text}    PRIMARY KEY,
+    media_type  {text}    NOT NULL
+        CHECK (media_type IN ('application/pdf', 'image/png', 'image/jpeg')),
+    size_bytes  {integer} NOT NULL,
+    content     {blob}    NOT NULL,
+    stored_at   {text}    NOT NULL,
+    stored_by   {text}    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attachments (
+    id           {identity},
+    platform     {text}    NOT NULL,
+    enterprise   {text}    NOT NULL,
+    sha256       {text}    NOT NULL REFERENCES attachment_blobs (sha256),
+    kind         {text}    NOT NULL
+        CHECK (kind IN ('contract', 'invoice', 'payment_proof', 'summary_report')),
+    name         {text}    NOT NULL,
+    amount_fen   {integer},
+    attached_at  {text}    NOT NULL,
+    attached_by  {text}    NOT NULL,
+    CHECK ((kind = 'invoice') = (amount_fen IS NOT NULL))
+);
+CREATE INDEX IF NOT EXISTS attachments_by_enterprise ON attachments (enterprise, sha256);
+CREATE TABLE IF NOT EXISTS attachment_withdrawals (
+    attachment_id  {integer} PRIMARY KEY REFERENCES attachments (id),
+    reason         {text}    NOT NULL,
+    withdrawn_at   {text}    NOT NULL,
+    withdrawn_by   {text}    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS decision_documents (
+    decision_id  {integer} NOT NULL REFERENCES review_decisions (id),
+    sha256       {text}    NOT NULL,
+    PRIMARY KEY (decision_id, sha256)
+){without_rowid};
 """,
 }
 

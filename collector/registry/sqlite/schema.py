@@ -10,9 +10,9 @@ The tables are :mod:`collector.registry.sql.tables`' (shared with PostgreSQL), i
 types; the triggers below are SQLite's.
 
 Append-only is enforced by triggers, not only by the code: an UPDATE or DELETE on
-``plan_versions``, ``audit``, ``review_decisions``, ``quarantine_pruned`` or ``day_seals``
-aborts, and so does
-a DELETE on ``users`` or ``user_tokens``.
+``plan_versions``, ``audit``, ``review_decisions``, ``quarantine_pruned``, ``day_seals``,
+``attachment_blobs``, ``attachments``, ``attachment_withdrawals`` or ``decision_documents``
+aborts, and so does a DELETE on ``users`` or ``user_tokens``.
 
 Every statement is ``IF NOT EXISTS``. A file of an older version gets every table and trigger
 (a no-op where they exist), in one transaction with the new ``user_version``.
@@ -36,7 +36,7 @@ SQLITE = Dialect(
     without_rowid=" WITHOUT ROWID",
 )
 
-#: Append-only, enforced in the file (triggers of versions 1, 2, 4 and 6).
+#: Append-only, enforced in the file (triggers of versions 1, 2, 4, 6 and 7).
 _TRIGGERS = """
 CREATE TRIGGER IF NOT EXISTS plan_versions_no_update BEFORE UPDATE ON plan_versions
 BEGIN SELECT RAISE(ABORT, 'plan_versions is append-only: load a new version instead'); END;
@@ -62,6 +62,24 @@ CREATE TRIGGER IF NOT EXISTS day_seals_no_update BEFORE UPDATE ON day_seals
 BEGIN SELECT RAISE(ABORT, 'day_seals is append-only: a day changes by a new seal version'); END;
 CREATE TRIGGER IF NOT EXISTS day_seals_no_delete BEFORE DELETE ON day_seals
 BEGIN SELECT RAISE(ABORT, 'day_seals is append-only: a day changes by a new seal version'); END;
+CREATE TRIGGER IF NOT EXISTS attachment_blobs_no_update BEFORE UPDATE ON attachment_blobs
+BEGIN SELECT RAISE(ABORT, 'attachment_blobs is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS attachment_blobs_no_delete BEFORE DELETE ON attachment_blobs
+BEGIN SELECT RAISE(ABORT, 'attachment_blobs is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS attachments_no_update BEFORE UPDATE ON attachments
+BEGIN SELECT RAISE(ABORT, 'attachments is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS attachments_no_delete BEFORE DELETE ON attachments
+BEGIN SELECT RAISE(ABORT, 'attachments is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS attachment_withdrawals_no_update
+BEFORE UPDATE ON attachment_withdrawals
+BEGIN SELECT RAISE(ABORT, 'attachment_withdrawals is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS attachment_withdrawals_no_delete
+BEFORE DELETE ON attachment_withdrawals
+BEGIN SELECT RAISE(ABORT, 'attachment_withdrawals is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS decision_documents_no_update BEFORE UPDATE ON decision_documents
+BEGIN SELECT RAISE(ABORT, 'decision_documents is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS decision_documents_no_delete BEFORE DELETE ON decision_documents
+BEGIN SELECT RAISE(ABORT, 'decision_documents is append-only'); END;
 """
 
 

@@ -15,8 +15,18 @@ may not have it raises as :class:`~collector.web.problems.Problem`.
 - :mod:`.fleet`: the caller's agents with state and last window
 - :mod:`.influx`: the app's InfluxDB client, or 503
 - :mod:`.exports`: the pages' tables as ``.xlsx`` or CSV downloads
+- :mod:`.attachments`: an enterprise's file (一企一档): list, attach, download
 """
 
+from collector.web.services.attachments import (
+    ATTACH_PATH,
+    DOWNLOAD_CSP,
+    attach_document,
+    attachment_out,
+    attachment_response,
+    enterprise_file,
+    withdraw_document,
+)
 from collector.web.services.bundles import bundle_file_response, loaded_bundle, media_type
 from collector.web.services.decisions import record_decision
 from collector.web.services.enterprises import agents_of
@@ -46,11 +56,16 @@ from collector.web.services.summaries import (
 )
 
 __all__ = [
+    "ATTACH_PATH",
+    "DOWNLOAD_CSP",
     "MAX_SERIES_DAYS",
     "ExportFormat",
     "PlatformView",
     "agent_out",
     "agents_of",
+    "attach_document",
+    "attachment_out",
+    "attachment_response",
     "attempt_out",
     "audit_out",
     "bundle_file_response",
@@ -58,6 +73,7 @@ __all__ = [
     "coverage_days",
     "decision_out",
     "enterprise_export",
+    "enterprise_file",
     "enterprise_summary",
     "export_response",
     "fleet",
@@ -76,4 +92,5 @@ __all__ = [
     "record_decision",
     "run_and_audit",
     "targets_of",
+    "withdraw_document",
 ]

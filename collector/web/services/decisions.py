@@ -16,7 +16,8 @@ __all__ = ["record_decision"]
 def record_decision(
     state: WebState, user: Principal, ref: EnterpriseRef, body: DecisionIn
 ) -> DecisionOut:
-    """Check the bundle is the enterprise's, append the decision (audited), count it."""
+    """Check the bundle is the enterprise's, append the decision with the documents seen
+    (audited), count it."""
     loaded = loaded_bundle(state, ref, body.bundle_id)
 
     def still_stored() -> None:
@@ -34,6 +35,7 @@ def record_decision(
             comment=body.comment,
             by=user.user_id,
             check_bundle=still_stored,
+            documents=body.documents,
         )
     except ValueError as exc:
         raise Problem(422, str(exc)) from None

@@ -60,6 +60,7 @@ def decision_out(decision: Decision) -> DecisionOut:
         decided_at=decision.decided_at,
         decided_by=decision.decided_by,
         supersedes=decision.supersedes,
+        documents=list(decision.documents),
     )
 
 
@@ -166,7 +167,12 @@ def platform_rollup(
         evidence_passed += status == "pass"
         decision = decisions.get((platform.id, enterprise.id))
         passed = decision is not None and decision.outcome == "pass"
-        outcomes.append(EnterpriseOutcome(enterprise.id, passed, enterprise.retrofit_cost_fen))
+        # The invoiced total as the latest bundle's evidence holds it (the enterprise's file
+        # then): the subsidy is on the lower of it and the plan's cost (evidence-method §7).
+        invoiced = None if latest is None else latest.document.subsidy.invoiced_fen
+        outcomes.append(
+            EnterpriseOutcome(enterprise.id, passed, enterprise.retrofit_cost_fen, invoiced)
+        )
         lines.append((enterprise, status, None if decision is None else decision.outcome))
     subsidy = platform_subsidy(platform.id, outcomes)
     return RollupOut(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import replace
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -301,3 +301,45 @@ def test_missing_days_have_points_without_values() -> None:
     doc = enterprise_evidence(_inputs(plan, 0, rows), software=SOFTWARE)
     points = {p.day: p for p in doc.attempts[0].kpis[0].daily}
     assert all(points[day].value is None and not points[day].usable for day in hole)
+
+
+@dataclass(frozen=True)
+class _Document:
+    """A document of the enterprise's file as the registry records it (evidence/inputs.py)."""
+
+    sha256: str
+    kind: str
+    amount_fen: int | None
+    name: str = "发票.pdf"
+    media_type: str = "application/pdf"
+    size: int = 1234
+    attached_at: datetime = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
+    attached_by: str = "eng-a"
+
+
+def test_the_invoiced_total_goes_into_the_evidence_and_a_verifier_recomputes_the_subsidy() -> None:
+    plan = _plan()
+    enterprise = plan.platforms[0].enterprises[0]
+    documents = (
+        _Document("a" * 64, "contract", None, name="合同.pdf"),
+        _Document("b" * 64, "invoice", 30_000_000),
+        _Document("c" * 64, "invoice", 5_000_050, media_type="image/jpeg"),
+        _Document("d" * 64, "payment_proof", None),
+    )
+    inputs = replace(_inputs(plan, 0, _rows(enterprise, 0.85, seed=1)), documents=documents)
+    doc = enterprise_evidence(inputs, software=SOFTWARE, seed=7)
+    assert doc.status == "pass"
+    assert [d.sha256[0] for d in doc.documents] == ["a", "b", "c", "d"]
+    # What a verifier does with evidence.json alone: the invoices' amounts, the lower cost.
+    reread = EnterpriseEvidence.model_validate_json(canonical_json(doc))
+    invoiced = sum(d.amount_fen or 0 for d in reread.documents if d.kind == "invoice")
+    subsidy = reread.subsidy
+    assert subsidy.invoiced_fen == invoiced == 35_000_050
+    assert subsidy.plan_cost_fen == enterprise.retrofit_cost_fen == 50_000_000
+    assert subsidy.cost_fen == min(subsidy.plan_cost_fen, invoiced) == 35_000_050
+    assert subsidy.costs_differ is True
+    assert subsidy.share_fen == subsidy.cost_fen * 30 // 100
+    assert subsidy.subsidy_fen == min(subsidy.share_fen, 30_000_000) == 10_500_015
+    without = _evidence(plan, 0, after=0.85)
+    assert without.documents == [] and without.subsidy.invoiced_fen is None
+    assert without.subsidy.cost_fen == 50_000_000 and not without.subsidy.costs_differ

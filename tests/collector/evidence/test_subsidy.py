@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from collector.evidence import EnterpriseOutcome, enterprise_subsidy, fen_text, platform_subsidy
+from collector.evidence.subsidy import subsidy_cost_fen
 
 
 def test_thirty_percent_floored_to_the_fen() -> None:
@@ -45,3 +46,27 @@ def test_fewer_than_ten_passed_reports_the_shortfall_not_zero() -> None:
 def test_fen_text() -> None:
     assert fen_text(5) == "0.05"
     assert fen_text(600_000_000) == "6000000.00"
+
+
+@pytest.mark.parametrize(
+    ("invoiced", "cost", "differ"),
+    [
+        (None, 50_000_000, False),  # no invoice yet: the plan's cost
+        (40_000_000, 40_000_000, True),  # invoiced below the plan: what was spent
+        (60_000_000, 50_000_000, True),  # invoiced above the plan: the plan's approval caps it
+        (50_000_000, 50_000_000, False),
+    ],
+)
+def test_the_subsidy_is_on_the_lower_of_the_plan_and_the_invoices(
+    invoiced: int | None, cost: int, differ: bool
+) -> None:
+    item = enterprise_subsidy(EnterpriseOutcome("e1", True, 50_000_000, invoiced))
+    assert (item.cost_fen, item.plan_cost_fen, item.invoiced_fen) == (cost, 50_000_000, invoiced)
+    assert item.costs_differ is differ
+    assert item.subsidy_fen == min(cost * 30 // 100, 30_000_000)
+    assert subsidy_cost_fen(50_000_000, invoiced) == cost
+
+
+def test_a_negative_invoiced_total_is_refused() -> None:
+    with pytest.raises(ValueError, match="invoiced -1 fen"):
+        enterprise_subsidy(EnterpriseOutcome("e1", True, 100, -1))

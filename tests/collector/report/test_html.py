@@ -318,6 +318,31 @@ def test_the_subsidy_table_shows_the_rounding_down_to_the_fen(lang: Lang) -> Non
     assert "30 % × 500,000.00 = 150,000.00" in text and "150,000.00 →" not in text
 
 
+def test_the_subsidy_table_shows_the_plans_cost_the_invoices_and_the_lower() -> None:
+    doc = samples.passing()
+    invoiced = doc.subsidy.model_copy(
+        update={
+            "cost_fen": 40_000_000, "share_fen": 12_000_000, "subsidy_fen": 12_000_000,
+            "plan_cost_fen": 50_000_000, "invoiced_fen": 40_000_000, "costs_differ": True,
+        }
+    )  # fmt: skip
+    text = "".join(
+        outline(enterprise_html(doc.model_copy(update={"subsidy": invoiced}), "en")).text
+    )
+    assert "Retrofit cost in the plan" in text and "500,000.00" in text
+    assert "Invoiced total (enterprise file)" in text and "400,000.00" in text
+    assert "differs from the plan: the lower is used" in text
+    none_yet = invoiced.model_copy(
+        update={"cost_fen": 50_000_000, "invoiced_fen": None, "costs_differ": False}
+    )
+    zh = "".join(
+        outline(enterprise_html(doc.model_copy(update={"subsidy": none_yet}), "zh-CN")).text
+    )
+    assert "尚无发票，按实施方案费用" in zh and "取较低者" not in zh
+    # A document from before enterprise files shows the table as it was.
+    assert "Retrofit cost in the plan" not in "".join(outline(enterprise_html(doc, "en")).text)
+
+
 @pytest.mark.parametrize("lang", LANGS)
 def test_the_oee_shows_its_quality_factor_beside_the_count_quality(lang: Lang) -> None:
     doc = samples.passing()

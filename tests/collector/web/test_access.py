@@ -16,11 +16,13 @@ from fastapi.testclient import TestClient
 
 from collector.web.access import PUBLIC, RULES
 from collector.web.app import route_table
-from tests.collector.web.world import World
+from tests.collector.attachments.samples import pdf_bytes
+from tests.collector.web.world import CONTRACT_SHA256, World
 
 ALL = frozenset({"admin", "platform", "reviewer", "observer"})
 NOT_PLATFORM = frozenset({"admin", "reviewer", "observer"})
 RUNNERS = frozenset({"admin", "reviewer", "platform"})
+ATTACHERS = frozenset({"admin", "platform"})
 USERS = {
     "admin": "admin",
     "eng-a": "platform",
@@ -46,6 +48,8 @@ class Call:
     #: The caller's own account forms: without their fields (or a password) the handler
     #: answers 422; what is checked here is only that the role gate lets the role through.
     gate_only: bool = False
+    #: A document upload: the body is a PDF (the API's raw body, or the page's multipart form).
+    upload: bool = False
 
 
 def _calls(world: World) -> dict[str, Call]:
@@ -151,6 +155,35 @@ def _calls(world: World) -> dict[str, Call]:
             ent + "b01/rectifications",
             ent + "c01/rectifications",
         ),
+        "api.attachments.list": Call(
+            ALL, "GET", ent + "e01/attachments", ent + "b01/attachments", ent + "c01/attachments"
+        ),
+        "api.attachments.add": Call(
+            ATTACHERS,
+            "POST",
+            ent + "e04/attachments?kind=contract&name=c.pdf",
+            ent + "b04/attachments?kind=contract&name=c.pdf",
+            ent + "c04/attachments?kind=contract&name=c.pdf",
+            upload=True,
+        ),
+        # No document 00..0 is in force anywhere: an allowed role reaches the handler (404),
+        # and nothing of the shared world is withdrawn.
+        "api.attachments.withdraw": Call(
+            ATTACHERS,
+            "POST",
+            f"{ent}e01/attachments/{'0' * 64}/withdraw",
+            f"{ent}b01/attachments/{'0' * 64}/withdraw",
+            f"{ent}c01/attachments/{'0' * 64}/withdraw",
+            json=True,
+            gate_only=True,
+        ),
+        "api.attachments.get": Call(
+            ALL,
+            "GET",
+            f"{ent}e01/attachments/{CONTRACT_SHA256}",
+            f"{ent}b01/attachments/{CONTRACT_SHA256}",
+            f"{ent}c01/attachments/{CONTRACT_SHA256}",
+        ),
         "api.fleet.list": Call(ALL, "GET", "/api/v1/fleet"),
         "api.agents.get": Call(
             ALL, "GET", "/api/v1/agents/e01-gw", "/api/v1/agents/b01-gw", "/api/v1/agents/c01-gw"
@@ -193,6 +226,30 @@ def _calls(world: World) -> dict[str, Call]:
             "/enterprises/b03/evidence",
             "/enterprises/c03/evidence",
         ),
+        "page.attach": Call(
+            ATTACHERS,
+            "POST",
+            "/enterprises/e04/attachments",
+            "/enterprises/b04/attachments",
+            "/enterprises/c04/attachments",
+            upload=True,
+        ),
+        "page.withdraw_attachment": Call(
+            ATTACHERS,
+            "POST",
+            f"/enterprises/e01/attachments/{'0' * 64}/withdraw",
+            f"/enterprises/b01/attachments/{'0' * 64}/withdraw",
+            f"/enterprises/c01/attachments/{'0' * 64}/withdraw",
+            form=True,
+            gate_only=True,
+        ),
+        "page.attachment": Call(
+            ALL,
+            "GET",
+            f"/enterprises/e01/attachments/{CONTRACT_SHA256}",
+            f"/enterprises/b01/attachments/{CONTRACT_SHA256}",
+            f"/enterprises/c01/attachments/{CONTRACT_SHA256}",
+        ),
         "page.fleet": Call(ALL, "GET", "/fleet"),
         "page.quarantine": Call(ALL, "GET", "/quarantine"),
         "page.audit": Call(ALL, "GET", "/audit"),
@@ -215,8 +272,16 @@ def _send(client: TestClient, world: World, user: str, call: Call, path: str) ->
     kwargs: dict[str, Any] = {"headers": world.headers(user), "follow_redirects": False}
     if call.json and call.method == "POST" and path.endswith("/decisions"):
         kwargs["json"] = body
+    elif path.endswith("/withdraw"):
+        kwargs["json" if call.json else "data"] = {"reason": f"access test by {user}"}
     elif call.form:
         kwargs["data"] = body
+    elif call.upload and path.startswith("/api/"):
+        kwargs["content"] = pdf_bytes(f"access test by {user}")
+    elif call.upload:
+        document = ("c.pdf", pdf_bytes(f"page access test by {user}"), "application/pdf")
+        kwargs["files"] = {"document": document}
+        kwargs["data"] = {"kind": "contract"}
     return client.request(call.method, path, **kwargs)
 
 

@@ -26,7 +26,7 @@ from collector.web.settings import WebSettings
 from stack import InfluxServer
 from stack.ports import free_port
 from stack.process import ChildProcess
-from tests.collector.web.world import World
+from tests.collector.web.world import CONTRACT_SHA256, World
 
 WEB = Path(__file__).parents[3] / "collector" / "web"
 _SERIES = re.compile(r'^rv_web_requests_total\{route="([^"]*)",method="([^"]*)",status="([^"]*)"\}')
@@ -222,6 +222,7 @@ def _get_paths(world: World) -> list[str]:
         "agent_id": "e01-gw",
         "entry_id": "1",
         "path": "style.css",
+        "sha256": CONTRACT_SHA256,
     }
     paths = []
     for _, path, methods in route_table(create_app(world.settings, world.registry)):

@@ -3,7 +3,8 @@
 The attack (issue 14, finding 1): a plan ``110000-2026``, whose key sorts before
 ``330200-2026``, lists ``plat-a`` and its enterprises ``e01``..``e10`` under new agent ids. The
 registry must refuse it, and every route that takes a platform, enterprise or agent id must
-then answer the rightful province's reviewer and give the other province's reviewer nothing.
+then answer the rightful province's reviewer (plat-a's engineer for the routes a reviewer may
+not call: attaching and withdrawing documents) and give the other province's reviewer nothing.
 The routes are read from the app's own route table, so a new id-taking route is covered here
 without a new line.
 
@@ -14,6 +15,7 @@ regression that lets the plan in cannot spoil the other web tests' registry.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,10 +25,13 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from collector.attachments import checked_upload
 from collector.errors import ConflictError
 from collector.plan import parse_plan
 from collector.store import InfluxStore
+from collector.web.access import RULES
 from collector.web.app import create_app, route_table
+from tests.collector.attachments.samples import pdf_bytes
 from tests.collector.test_registry_plan_ids import insert_version_directly
 from tests.collector.web.world import T0, World, build_world, plan_text
 
@@ -34,6 +39,10 @@ from tests.collector.web.world import T0, World, build_world, plan_text
 ID_PARAMETERS = frozenset({"platform_id", "enterprise_id", "agent_id"})
 ATTACKER = "rev-bj"
 RIGHTFUL = "rev-nb"
+#: The rightful caller of the routes a reviewer may not call: plat-a's engineer (e03 is hers).
+RIGHTFUL_ENGINEER = "eng-a"
+#: A document of e03's file (一企一档), for the routes that name one.
+DOCUMENT = pdf_bytes("plan ids test contract")
 
 
 def attacker_plan_text() -> str:
@@ -115,6 +124,7 @@ def _path(template: str, world: World) -> str:
         "bundle_id": world.bundles["e03"].bundle_id,
         "name": "evidence.json",
         "kpi": "oee",
+        "sha256": hashlib.sha256(DOCUMENT).hexdigest(),
     }
     missing = set(re.findall(r"{(\w+)}", template)) - set(values)
     assert not missing, f"{template}: give this test a value for {sorted(missing)}"
@@ -130,7 +140,23 @@ def _send(client: TestClient, world: World, user: str, method: str, path: str) -
             "comment": f"plan ids test by {user}",
         }
         kwargs["json" if path.startswith("/api/") else "data"] = body
+    if method == "POST" and path.endswith("/attachments"):
+        content = pdf_bytes(f"plan ids test by {user}")
+        if path.startswith("/api/"):
+            kwargs |= {"params": {"kind": "contract", "name": "c.pdf"}, "content": content}
+        else:
+            kwargs |= {"data": {"kind": "contract"}, "files": {"document": ("c.pdf", content)}}
+    if method == "POST" and path.endswith("/withdraw"):
+        kwargs["json" if path.startswith("/api/") else "data"] = {"reason": f"by {user}"}
     return client.request(method, path, **kwargs)
+
+
+def _document_in_force(world: World) -> None:
+    """DOCUMENT in e03's file, in force (again, after a withdrawal route withdrew it)."""
+    upload = checked_upload(
+        DOCUMENT, kind="contract", name="合同.pdf", amount=None, max_bytes=1 << 20
+    )
+    world.registry.attach("e03", upload, by="setup")
 
 
 def test_every_id_route_answers_the_rightful_province_only(
@@ -141,6 +167,7 @@ def test_every_id_route_answers_the_rightful_province_only(
     assert {"api.enterprises.get", "api.decisions.record", "page.enterprise"} <= names
     assert {"api.platforms.get", "api.agents.get", "page.platform"} <= names
     wrong = {}
+    _document_in_force(attacked)
     for name, method, template in routes:  # the attacker first: nothing may be written
         path = _path(template, attacked)
         response = _send(attacked_client, attacked, ATTACKER, method, path)
@@ -148,9 +175,11 @@ def test_every_id_route_answers_the_rightful_province_only(
             wrong[f"{ATTACKER} {method} {name}"] = f"{response.status_code}, expected 403/404"
     for name, method, template in routes:
         path = _path(template, attacked)
-        response = _send(attacked_client, attacked, RIGHTFUL, method, path)
+        caller = RIGHTFUL if "reviewer" in RULES[name] else RIGHTFUL_ENGINEER
+        _document_in_force(attacked)
+        response = _send(attacked_client, attacked, caller, method, path)
         if response.status_code >= 400:
-            wrong[f"{RIGHTFUL} {method} {name}"] = (
+            wrong[f"{caller} {method} {name}"] = (
                 f"{response.status_code}, expected success: {response.text[:200]}"
             )
     assert wrong == {}

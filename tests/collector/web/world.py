@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from collector.attachments import checked_upload
 from collector.bundle import BundleInfo, BundleStore
 from collector.plan import parse_plan
 from collector.registry import Registry
@@ -30,6 +32,7 @@ from collector.web.directory import DirectoryCache
 from collector.web.settings import WebSettings
 from contract import wire
 from stack import InfluxServer
+from tests.collector.attachments.samples import pdf_bytes
 from tests.collector.store_helpers import window
 from tests.collector.web.documents import evidence_document, write_bundle
 
@@ -42,6 +45,9 @@ ROLES_USERS = {
     "rev-cn": ("reviewer", None, None),
     "obs-nb": ("observer", None, "330200"),
 }
+#: The contract every enterprise with a bundle above has in its file (tests/collector/web).
+CONTRACT = pdf_bytes("retrofit contract")
+CONTRACT_SHA256 = hashlib.sha256(CONTRACT).hexdigest()
 BUNDLES = {"e01": "pass", "e02": "fail", "e03": "insufficient_data", "b01": "pass", "c01": "pass"}
 
 
@@ -155,6 +161,11 @@ def build_world(root: Path, influx: InfluxServer | None) -> World:
     )
     registry.quarantine_add(b"{bad", "rv/v1/plat-b/b01/b01-gw/windows", T0, "not_json", "x", None)
     registry.quarantine_add(b"\xff", "garbage/topic", T0, "bad_topic", "no platform", None)
+    for eid in ("e01", "b01", "c01"):  # the same contract in three files: one stored copy
+        upload = checked_upload(
+            CONTRACT, kind="contract", name="改造合同.pdf", amount=None, max_bytes=1 << 20
+        )
+        registry.attach(eid, upload, by="setup", now=T0)
     if influx is not None:
         asyncio.run(_fill_influx(influx.url))
     return world

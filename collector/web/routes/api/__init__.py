@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from collector.web.jsonbody import StrictJsonRoute
 from collector.web.routes.api import (
+    attachments,
     audit,
     decisions,
     enterprises,
@@ -32,6 +33,7 @@ _RESOURCES = (
     enterprises,
     evidence,
     decisions,
+    attachments,
     exports,
     fleet,
     quarantine,

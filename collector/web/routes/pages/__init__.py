@@ -9,11 +9,18 @@ resource, included here in order; what the API needs as well lives in
 
 from fastapi import APIRouter
 
-from collector.web.routes.pages import account, enterprise, operations, places, session
+from collector.web.routes.pages import (
+    account,
+    attachments,
+    enterprise,
+    operations,
+    places,
+    session,
+)
 from collector.web.routes.pages.render import install_page_errors
 
 __all__ = ["install_page_errors", "router"]
 
 router = APIRouter(include_in_schema=False)
-for _resource in (session, account, places, enterprise, operations):
+for _resource in (session, account, places, enterprise, attachments, operations):
     router.include_router(_resource.router)

@@ -32,6 +32,7 @@ from collector.web.services import (
     agents_of,
     bundle_file_response,
     decision_out,
+    enterprise_file,
     record_decision,
     run_and_audit,
 )
@@ -81,7 +82,9 @@ def enterprise_page(
     user: CurrentUser,
     state: State,
     bundle: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$")] = None,
-    done: Annotated[str | None, Query(pattern=r"^(decision|evidence)$")] = None,
+    done: Annotated[
+        str | None, Query(pattern=r"^(decision|evidence|attached|duplicate|withdrawn)$")
+    ] = None,
 ) -> HTMLResponse:
     """Plan, before/after charts, KPI table, flags, bundle files, decisions and the form."""
     return enterprise_view(request, state, user, enterprise_id, bundle, done=done)
@@ -96,6 +99,7 @@ def enterprise_view(
     *,
     done: str | None = None,
     form_error: str | None = None,
+    attach_error: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     """The enterprise page (also re-rendered with the form's error after a refused POST)."""
@@ -129,6 +133,10 @@ def enterprise_view(
         can_run=user.role in RULES["page.run_evidence"],
         done=done,
         form_error=form_error,
+        # The enterprise's file (一企一档), beside the evidence: routes/pages/attachments.py.
+        document_file=enterprise_file(state, ref),
+        can_attach=user.role in RULES["page.attach"],
+        attach_error=attach_error,
     )
 
 
@@ -154,11 +162,15 @@ def decide(
     bundle_id: Annotated[str, Form(max_length=64)],
     outcome: Annotated[str, Form(max_length=16)],
     comment: Annotated[str, Form(max_length=8000)] = "",
+    documents: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     """Record the decision from the form, then show the page again (303, no resubmit)."""
     ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
     try:
-        body = DecisionIn(bundle_id=bundle_id, outcome=outcome, comment=comment.strip())
+        body = DecisionIn(
+            bundle_id=bundle_id, outcome=outcome, comment=comment.strip(),
+            documents=documents or [],
+        )  # fmt: skip
     except ValidationError as exc:
         message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return enterprise_view(
