@@ -436,7 +436,10 @@ def start_web(demo: Demo, config: Path, screenshots: bool) -> tuple[DemoLogin, l
     )
     wait_for_web(login.url, serve)
     run_web_evidence(login, demo.enterprises, console.log)
-    lines = [f"web app:     {login.url}/  log in as {login.user} with the token {login.token}"]
+    lines = [
+        f"web app:     {login.url}/  log in as {login.user} with the token {login.token} "
+        '(under "Log in with an access token instead")'
+    ]
     if screenshots:
         target = demo.out / "screenshots" / "web-enterprise-page.png"
         shot = screenshot_enterprise_page(login, demo.enterprises[0].id, target)

@@ -2,9 +2,9 @@
 API, and a screenshot of an enterprise's page in headless Chromium.
 
 The demo reviewer is a real user of the registry (role ``reviewer`` for the plan's province)
-with a real token: the token is the login. The evidence the web app shows is computed by the
-web app itself (``POST /api/v1/enterprises/{id}/evidence``), from the same registry and
-InfluxDB the bundles came from.
+with a real token, entered in the login page's "access token instead" form. The evidence the
+web app shows is computed by the web app itself (``POST /api/v1/enterprises/{id}/evidence``),
+from the same registry and InfluxDB the bundles came from.
 """
 
 from __future__ import annotations
@@ -111,8 +111,11 @@ def screenshot_enterprise_page(login: DemoLogin, enterprise: str, target: Path) 
             )
             page = context.new_page()
             page.goto(f"{login.url}/login?next=/enterprises/{enterprise}")
-            page.get_by_label("访问令牌").fill(login.token)
-            page.get_by_role("button", name="登录").click()
+            # The form asks for a login name and password; a token is "instead", folded away.
+            page.get_by_text("改用访问令牌登录").click()
+            token_form = page.locator("#token-form")
+            token_form.get_by_label("访问令牌").fill(login.token)
+            token_form.get_by_role("button", name="登录").click()
             page.wait_for_url(f"{login.url}/enterprises/{enterprise}")
             page.wait_for_load_state("networkidle")
             target.write_bytes(page.screenshot(full_page=False))
