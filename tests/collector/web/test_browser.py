@@ -11,32 +11,18 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import yaml
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from stack import InfluxServer
-from stack.ports import free_port
-from stack.process import ChildProcess
+from tests.collector.web.serving import ARTIFACTS, CHROMIUM, chromium, serving
 from tests.collector.web.world import World
 
-ARTIFACTS = Path(__file__).parents[3] / "artifacts" / "web"
-CHROMIUM = Path("/usr/bin/chromium")
-# FIELD-NOTES: headless Chromium as root on Debian.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 # Laptop and tablet (portrait) viewports.
 VIEWPORTS: dict[str, ViewportSize] = {
     "laptop": {"width": 1366, "height": 900},
@@ -51,52 +37,24 @@ def server(
     world: World, influx_server: InfluxServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """``retrofit-collector serve`` on a free loopback port, on the tests' registry."""
-    folder = tmp_path_factory.mktemp("serve")
-    port = free_port()
     config = {
         "registry": str(world.registry.path),
         "broker": {"host": "127.0.0.1"},  # serve does not connect to it
         "influx": {"url": influx_server.url, "database": "rv"},
         "web": {
-            "host": "127.0.0.1",
-            "port": port,
             "evidence_dir": str(world.settings.evidence_dir),
-            "cookie_secure": False,
-        },  # plain HTTP on loopback
+            "cookie_secure": False,  # plain HTTP on loopback
+        },
     }
-    (folder / "collector.yaml").write_text(yaml.safe_dump(config))
-    entry_point = Path(sys.executable).parent / "retrofit-collector"
-    command = [str(entry_point), "serve", "--config", str(folder / "collector.yaml")]
-    process = ChildProcess(
-        "serve", command, folder / "serve.log", env={**os.environ, "PYTHONUNBUFFERED": "1"}
-    )
-    process.start()
-    base = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(base + "/healthz", timeout=1.0).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        process.wait_until_ready(ready, timeout_s=60)
+    with serving(tmp_path_factory.mktemp("serve"), config) as base:
         yield base
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Debian's Chromium, headless; playwright downloads nothing."""
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _brightness_variance(page: Page, png: bytes) -> float:

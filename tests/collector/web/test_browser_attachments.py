@@ -8,21 +8,16 @@ Screenshots go to ``artifacts/web/`` as in tests/collector/web/test_browser.py.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import yaml
-from playwright.sync_api import Browser, FilePayload, Page, expect, sync_playwright
+from playwright.sync_api import Browser, FilePayload, Page, expect
 
 from stack import InfluxServer
-from stack.ports import free_port
-from stack.process import ChildProcess
 from tests.collector.attachments.samples import HTML_AS_PDF, pdf_bytes
-from tests.collector.web.test_browser import CHROMIUM, CHROMIUM_ARGS, _shot, _token_login
+from tests.collector.web.serving import CHROMIUM, chromium, serving
+from tests.collector.web.test_browser import _shot, _token_login
 from tests.collector.web.world import World
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
@@ -35,53 +30,25 @@ def server(
     world: World, influx_server: InfluxServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """``retrofit-collector serve`` on a free loopback port, documents up to 16 KiB."""
-    folder = tmp_path_factory.mktemp("serve-attachments")
-    port = free_port()
     config = {
         "registry": str(world.registry.path),
         "broker": {"host": "127.0.0.1"},  # serve does not connect to it
         "influx": {"url": influx_server.url, "database": "rv"},
         "web": {
-            "host": "127.0.0.1",
-            "port": port,
             "evidence_dir": str(world.settings.evidence_dir),
             "cookie_secure": False,  # plain HTTP on loopback
         },
         "attachments": {"max_bytes": MAX_BYTES},
     }
-    (folder / "collector.yaml").write_text(yaml.safe_dump(config))
-    entry_point = Path(sys.executable).parent / "retrofit-collector"
-    command = [str(entry_point), "serve", "--config", str(folder / "collector.yaml")]
-    process = ChildProcess(
-        "serve", command, folder / "serve.log", env={**os.environ, "PYTHONUNBUFFERED": "1"}
-    )
-    process.start()
-    base = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(base + "/healthz", timeout=1.0).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        process.wait_until_ready(ready, timeout_s=60)
+    with serving(tmp_path_factory.mktemp("serve-attachments"), config) as base:
         yield base
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Debian's Chromium, headless; playwright downloads nothing."""
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _attach(page: Page, kind: str, name: str, content: bytes, amount: str = "") -> None:

@@ -11,24 +11,19 @@ The server runs on a registry of its own (no plans: the pages are empty; the log
 from __future__ import annotations
 
 import base64
-import os
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import yaml
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from typer.testing import CliRunner
 
 from collector.accounts import hash_password, totp_at
 from collector.cli import app as cli_app
 from collector.registry import Registry
 from stack.ports import free_port
-from stack.process import ChildProcess
-from tests.collector.web.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.collector.web.serving import ARTIFACTS, CHROMIUM, chromium, serving
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
 
@@ -48,14 +43,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
                 user_id, hash_password(password), must_change=False, why="set", by="ops"
             )
         registry.add_user("carol", display_name="Carol", role="reviewer", by="ops")
-    port = free_port()
     config = {
         "registry": str(registry_path),
         "broker": {"host": "127.0.0.1"},
         "influx": {"url": f"http://127.0.0.1:{free_port()}", "database": "rv"},  # not needed
         "web": {
-            "host": "127.0.0.1",
-            "port": port,
             "evidence_dir": str(folder / "evidence"),
             "cookie_secure": False,  # plain HTTP on loopback
             "root_path": PREFIX,
@@ -64,39 +56,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
             "login_delay_base_s": 120,
         },
     }
-    (folder / "collector.yaml").write_text(yaml.safe_dump(config))
-    entry_point = Path(sys.executable).parent / "retrofit-collector"
-    command = [str(entry_point), "serve", "--config", str(folder / "collector.yaml")]
-    process = ChildProcess(
-        "serve", command, folder / "serve.log", env={**os.environ, "PYTHONUNBUFFERED": "1"}
-    )
-    process.start()
-    base = f"http://127.0.0.1:{port}{PREFIX}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(base + "/healthz", timeout=1.0).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        process.wait_until_ready(ready, timeout_s=60)
+    with serving(folder, config) as base:
         yield base, folder / "collector.yaml"
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Debian's Chromium, headless."""
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _context(browser: Browser, source: str) -> BrowserContext:
