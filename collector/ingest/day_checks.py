@@ -39,7 +39,13 @@ from typing import Any
 
 from collector.ingest.registry_calls import IngestRegistry, RegistryCalls
 from collector.ingest.stats import IngestStats
-from collector.registry import DayCheck, DaySealEntry, SealDifference, latest_versions
+from collector.registry import (
+    CheckOutcome,
+    DayCheck,
+    DaySealEntry,
+    SealDifference,
+    latest_versions,
+)
 from collector.store import DailyRow, DayKey, InfluxStore, WindowRecord, day_bounds
 from contract import daysums, merkle, wire
 from contract.days import zone
@@ -144,6 +150,17 @@ def check_day(
 
 
 def _unsealed(row: DailyRow, checked_at: dt.datetime) -> DayCheck:
+    return _row_check(row, "unsealed", None, (), checked_at)
+
+
+def _row_check(
+    row: DailyRow,
+    outcome: CheckOutcome,
+    seal_sha256: str | None,
+    differences: tuple[SealDifference, ...],
+    checked_at: dt.datetime,
+) -> DayCheck:
+    """A check of ``row`` whose Merkle root was not rebuilt (no seal, or one unreadable)."""
     return DayCheck(
         agent_id=row.agent,
         device=row.device,
@@ -151,9 +168,9 @@ def _unsealed(row: DailyRow, checked_at: dt.datetime) -> DayCheck:
         day=row.day,
         platform=row.platform,
         enterprise=row.enterprise,
-        outcome="unsealed",
-        seal_sha256=None,
-        differences=(),
+        outcome=outcome,
+        seal_sha256=seal_sha256,
+        differences=differences,
         root_checked=False,
         checked_at=checked_at,
         checked_by="refresh",
@@ -164,20 +181,8 @@ def _unreadable(seal: DaySealEntry, error: str, row: DailyRow, checked_at: dt.da
     # A held seal this collector cannot decode any more: never read as equal, never skipped.
     log.error("day seal %s of %s/%s %s cannot be read: %s", seal.seal_sha256[:16],
               seal.agent_id, seal.device, seal.day, error)  # fmt: skip
-    return DayCheck(
-        agent_id=row.agent,
-        device=row.device,
-        provenance=row.provenance,
-        day=row.day,
-        platform=row.platform,
-        enterprise=row.enterprise,
-        outcome="sealed_different",
-        seal_sha256=seal.seal_sha256,
-        differences=(SealDifference("seal", None, f"unreadable: {error}"),),
-        root_checked=False,
-        checked_at=checked_at,
-        checked_by="refresh",
-    )
+    unreadable = (SealDifference("seal", None, f"unreadable: {error}"),)
+    return _row_check(row, "sealed_different", seal.seal_sha256, unreadable, checked_at)
 
 
 def checks_of_day(
