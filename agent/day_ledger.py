@@ -218,17 +218,18 @@ def record_batch(
         if day_text not in bounds:
             day_start, day_end = days.day_bounds(day, tz)
             bounds[day_text] = (_ms(day_start), _ms(day_end))
+    states = []
     for key, members in groups.items():
         accumulator = cache.part(db, key)
         for _end, _start, record in sorted(members, key=lambda item: item[:2]):
             accumulator.add_record(record, seq)
-        start_ms, end_ms = bounds[key[2]]
-        db.execute(
-            "INSERT INTO day_parts (device, tz, day, provenance, start_ms, end_ms, changed, state) "
-            "VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (device, tz, day, provenance) "
-            "DO UPDATE SET changed = 1, state = excluded.state",
-            (*key, start_ms, end_ms, accumulator.to_json()),
-        )
+        states.append((*key, *bounds[key[2]], accumulator.to_json()))
+    db.executemany(
+        "INSERT INTO day_parts (device, tz, day, provenance, start_ms, end_ms, changed, state) "
+        "VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (device, tz, day, provenance) "
+        "DO UPDATE SET changed = 1, state = excluded.state",
+        states,
+    )
 
 
 def _load_part(db: sqlite3.Connection, key: PartKey) -> DayAccumulator:
