@@ -40,14 +40,11 @@ from contract.wire import (
     DaySealPart,
     DaySums,
     KpiWindow,
-    ReceivedEnvelope,
     ReceivedWindow,
     canonical_bytes,
+    decode_window_compiled,
     parse_timestamp,
 )
-
-# Not on the wire's face yet: the compiled codec's two known disagreements with canonical JSON.
-from contract.wire._codec import has_negative_zero, has_tiny_float
 
 __all__ = [
     "FIGURES",
@@ -126,24 +123,6 @@ def _text_ms(text: str) -> int:
     return _ms(parse_timestamp(text))
 
 
-def _compiled_window_type() -> type[ReceivedWindow]:
-    """The compiled codec's window Struct: the item type of a received envelope's records."""
-    info = msgspec.inspect.type_info(ReceivedEnvelope)
-    if isinstance(info, msgspec.inspect.StructType):
-        for field in info.fields:
-            records = field.type
-            if (
-                field.name == "records"
-                and isinstance(records, msgspec.inspect.ListType)
-                and isinstance(records.item_type, msgspec.inspect.StructType)
-            ):
-                window_type = records.item_type.cls
-                if issubclass(window_type, ReceivedWindow):
-                    return window_type
-    raise TypeError("contract.wire.ReceivedEnvelope no longer holds its records as Structs")
-
-
-_WINDOW_DECODER = msgspec.json.Decoder(_compiled_window_type())
 _SORTED_ENCODER = msgspec.json.Encoder(order="sorted")
 
 
@@ -158,14 +137,9 @@ def decode_record(record: bytes) -> KpiWindow | ReceivedWindow:
     accepts it or says what is wrong. Both ways accept the same records with the same values
     (``tests/contract/test_wire_codec.py``, ``tests/contract/test_daysums.py``).
     """
-    if not has_tiny_float(record) and not has_negative_zero(record):
-        try:
-            window: ReceivedWindow = _WINDOW_DECODER.decode(record)
-        except (msgspec.DecodeError, ValueError, RecursionError):
-            pass  # the exact way names the rule broken
-        else:
-            if _SORTED_ENCODER.encode(window) == record:
-                return window
+    window = decode_window_compiled(record)
+    if window is not None:
+        return window
     exact = KpiWindow.model_validate_json(record)
     if canonical_bytes(exact.model_dump(mode="json")) != record:
         raise ValueError("record is not a window's canonical bytes")

@@ -35,6 +35,7 @@ from contract.wire._codec import (
     ReceivedEnvelope,
     ReceivedStatus,
     ReceivedWindow,
+    decode_window_compiled,
 )
 from contract.wire._day_seal import DaySeal, DaySealPart, DaySums
 from contract.wire._decode import _decode_canonical as _decode_canonical
@@ -138,6 +139,7 @@ __all__ = [
     "decode_day_seal",
     "decode_envelope",
     "decode_status",
+    "decode_window_compiled",
     "decode_windows",
     "encode",
     "format_timestamp",

@@ -391,6 +391,22 @@ def has_negative_zero(raw: bytes) -> bool:
     return b'":-0.0' in raw
 
 
+_WINDOW_DECODER = msgspec.json.Decoder(_Window)
+
+
+def decode_window_compiled(record: bytes) -> ReceivedWindow | None:
+    """The window ``record`` (one element of an envelope's records) encodes, if it is valid
+    and canonical, else None; never raises. None also for a record holding a float below
+    1e-4 or ``-0.0``: the exact path decides those, as for whole messages."""
+    if has_tiny_float(record) or has_negative_zero(record):
+        return None
+    try:
+        window: ReceivedWindow = _WINDOW_DECODER.decode(record)
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        return None
+    return window if _ENCODER.encode(window) == record else None
+
+
 ReceivedT = TypeVar("ReceivedT", ReceivedEnvelope, ReceivedStatus, ReceivedDaySeal)
 
 
