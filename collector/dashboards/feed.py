@@ -18,22 +18,28 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from collector.dashboards.day_seals import tally_checks
 from collector.dashboards.schema import (
     FLEET_AGENT,
     FLEET_AGENT_FIELDS,
+    FLEET_DAY_SEAL_DIFFERENCE,
+    FLEET_DAY_SEAL_DIFFERENCE_FIELDS,
+    FLEET_DAY_SEALS,
+    FLEET_DAY_SEALS_FIELDS,
     FLEET_QUARANTINE,
     FLEET_QUARANTINE_FIELDS,
     FLEET_RETENTION,
     FLEET_SUMMARY,
     FLEET_SUMMARY_FIELDS,
 )
-from collector.errors import CollectorError
-from collector.registry import AgentEntry, AgentStatus, Registry, SeqSummary
+from collector.errors import CollectorError, NotFoundError
+from collector.registry import AgentEntry, AgentStatus, DayCheck, Registry, SeqSummary
 from collector.store import InfluxStore, StoreError
 from collector.store.influxql import quote_identifier
 from collector.store.lines import FieldValue, encode_line
@@ -45,7 +51,9 @@ __all__ = [
     "DEFAULT_FLEET_SNAPSHOT_S",
     "DEFAULT_STALE_AFTER_S",
     "KNOWN_QUARANTINE_REASONS",
+    "EnterpriseChecks",
     "FleetSnapshot",
+    "day_seal_lines",
     "ensure_fleet_retention",
     "fleet_lines",
     "run_fleet_feed",
@@ -74,6 +82,16 @@ KNOWN_QUARANTINE_REASONS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
+class EnterpriseChecks:
+    """An enterprise's day-seal outcomes as the registry holds them, with its zone."""
+
+    platform: str
+    enterprise: str
+    tz: str
+    checks: list[DayCheck]
+
+
+@dataclass(frozen=True, slots=True)
 class FleetSnapshot:
     """What the registry holds about the fleet at one moment (read in one go)."""
 
@@ -83,6 +101,8 @@ class FleetSnapshot:
     seqs: Mapping[str, SeqSummary]
     quarantine_total: Mapping[str, int]
     quarantine_last_hour: Mapping[str, int]
+    #: Day-seal outcomes of each enterprise with agents (collector.dashboards.day_seals).
+    day_checks: list[EnterpriseChecks] = field(default_factory=list)
 
 
 # --- fleet --------------------------------------------------------------------------------
@@ -177,18 +197,77 @@ def fleet_lines(
                 FLEET_QUARANTINE, {"reason": reason}, fields, time_ms, FLEET_QUARANTINE_FIELDS
             )
         )
+    return lines + day_seal_lines(snapshot.day_checks, snapshot.at)
+
+
+def _json_text(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def day_seal_lines(enterprises: list[EnterpriseChecks], at: dt.datetime) -> list[str]:
+    """A ``fleet_day_seals`` point per enterprise (zeros included) and a
+    ``fleet_day_seal_difference`` point per figure of every ``sealed_different`` row."""
+    time_ms = to_ms(at)
+    lines = []
+    for item in enterprises:
+        tally = tally_checks(item.checks, item.tz, at)
+        fields: dict[str, FieldValue | None] = {
+            "equal": tally.equal,
+            "different": tally.different,
+            "unsealed_overdue": tally.unsealed_overdue,
+            "unsealed_recent": tally.unsealed_recent,
+        }
+        tags = {"platform": item.platform, "enterprise": item.enterprise}
+        lines.append(encode_line(FLEET_DAY_SEALS, tags, fields, time_ms, FLEET_DAY_SEALS_FIELDS))
+        for check in item.checks:
+            if check.outcome != "sealed_different":
+                continue
+            row_tags = {
+                **tags, "agent": check.agent_id, "device": check.device,
+                "provenance": check.provenance, "day": check.day.isoformat(),
+            }  # fmt: skip
+            for difference in check.differences:
+                figures: dict[str, FieldValue | None] = {
+                    "stored": _json_text(difference.stored),
+                    "sealed": _json_text(difference.sealed),
+                }
+                lines.append(
+                    encode_line(
+                        FLEET_DAY_SEAL_DIFFERENCE,
+                        {**row_tags, "field": difference.field},
+                        figures,
+                        time_ms,
+                        FLEET_DAY_SEAL_DIFFERENCE_FIELDS,
+                    )
+                )
     return lines
+
+
+def read_day_checks(registry: Registry, agents: list[AgentEntry]) -> list[EnterpriseChecks]:
+    """Every day-seal outcome of each enterprise that has agents (blocking)."""
+    found = []
+    for platform, enterprise in sorted({(a.platform, a.enterprise) for a in agents}):
+        try:
+            tz = registry.enterprise_zone(enterprise)
+        except NotFoundError:  # agents of an enterprise no loaded plan lists any more
+            log.warning("no day-seal counts for %s: no loaded plan lists it", enterprise)
+            continue
+        checks = registry.day_checks(enterprise, dt.date.min, dt.date.max)
+        found.append(EnterpriseChecks(platform, enterprise, tz, checks))
+    return found
 
 
 def read_fleet(registry: Registry, at: dt.datetime) -> FleetSnapshot:
     """The registry's fleet state at ``at`` (blocking: call it in a thread)."""
+    agents = registry.agents()
     return FleetSnapshot(
         at=at,
-        agents=registry.agents(),
+        agents=agents,
         statuses=registry.agent_statuses(),
         seqs=registry.seq_summaries(),
         quarantine_total=registry.quarantine_counts(),
         quarantine_last_hour=registry.quarantine_counts_since(at - dt.timedelta(hours=1)),
+        day_checks=read_day_checks(registry, agents),
     )
 
 
