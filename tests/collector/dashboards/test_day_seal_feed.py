@@ -9,6 +9,7 @@ press-2's first baseline day is left unsealed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 from pathlib import Path
@@ -22,10 +23,11 @@ from collector.dashboards.feed import (
     day_seal_lines,
     ensure_fleet_retention,
     read_fleet,
+    run_fleet_feed,
     write_fleet_snapshot,
 )
 from collector.registry import Registry
-from collector.store import InfluxStore, Row
+from collector.store import InfluxStore, QueryFailed, Row
 from collector.store.records import to_ms
 from contract.days import day_bounds, zone
 from stack import InfluxServer
@@ -109,3 +111,50 @@ def test_day_seal_points_count_each_outcome_and_name_each_difference(
         assert seals_behind(unsealed, ZONE, late) == {"ent-01-gw1": 1}
     finally:
         registry.close()
+
+
+def test_the_feed_writes_day_seal_points_first_then_at_their_own_pace(
+    influxd: InfluxServer, tmp_path: Path
+) -> None:
+    # Snapshots every 0.2 s, day-seal points at most hourly: after several snapshots, one
+    # fleet_day_seals point per enterprise (the first snapshot's), not one per snapshot.
+    async def run() -> tuple[int, int]:
+        registry = Registry(tmp_path / "registry.sqlite")
+        try:
+            async with InfluxStore(influxd.url, "rv") as store:
+                await fill_windows(store)
+                fill_registry(registry, NOW)
+                await fill_day_seals(store, registry, NOW)
+                feed = asyncio.create_task(
+                    run_fleet_feed(registry, store, every_s=0.2, day_seals_every_s=3600)
+                )
+                try:
+                    snapshots = 0
+                    while snapshots < 4:
+                        await asyncio.sleep(0.2)
+                        snapshots = await _count(store, "fleet_summary", "agents")
+                finally:
+                    feed.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await feed
+                return snapshots, await _count(store, "fleet_day_seals", "equal")
+        finally:
+            registry.close()
+
+    snapshots, day_seal_points = asyncio.run(run())
+    assert snapshots >= 4
+    assert day_seal_points == 1
+
+
+async def _count(store: InfluxStore, measurement: str, field: str) -> int:
+    """Points of ``measurement`` for platform plat-a and (day seals) enterprise ent-01."""
+    where = "\"platform\" = 'plat-a'" + (
+        " AND \"enterprise\" = 'ent-01'" if measurement == "fleet_day_seals" else ""
+    )
+    try:
+        rows = await store.query(
+            f'SELECT COUNT("{field}") AS n FROM "fleet"."{measurement}" WHERE {where}'  # noqa: S608
+        )
+    except QueryFailed:  # the retention policy is not there before the first round
+        return 0
+    return int(rows[0]["n"]) if rows else 0
