@@ -7,7 +7,9 @@ dates are :mod:`collector.dashboards.evidence_feed`'s: kept apart so that the in
 runs this module, never imports the evidence engine (numpy, scipy, statsmodels).
 
 - :func:`write_fleet_snapshot` runs every ``fleet_snapshot_s`` inside ``retrofit-collector
-  ingest`` (and on demand: ``retrofit-collector dashboards snapshot``). Its timestamp is the
+  ingest`` (and on demand: ``retrofit-collector dashboards snapshot``); the day-seal points
+  (``fleet_day_seals``, ``fleet_day_seal_difference``) at most every
+  :data:`DEFAULT_DAY_SEALS_EVERY_S`. Its timestamp is the
   snapshot time floored to the interval, so two ingest replicas writing the same snapshot land
   on the same points instead of doubling them.
 
@@ -18,22 +20,28 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from collector.dashboards.day_seals import tally_checks
 from collector.dashboards.schema import (
     FLEET_AGENT,
     FLEET_AGENT_FIELDS,
+    FLEET_DAY_SEAL_DIFFERENCE,
+    FLEET_DAY_SEAL_DIFFERENCE_FIELDS,
+    FLEET_DAY_SEALS,
+    FLEET_DAY_SEALS_FIELDS,
     FLEET_QUARANTINE,
     FLEET_QUARANTINE_FIELDS,
     FLEET_RETENTION,
     FLEET_SUMMARY,
     FLEET_SUMMARY_FIELDS,
 )
-from collector.errors import CollectorError
-from collector.registry import AgentEntry, AgentStatus, Registry, SeqSummary
+from collector.errors import CollectorError, NotFoundError
+from collector.registry import AgentEntry, AgentStatus, DayCheck, Registry, SeqSummary
 from collector.store import InfluxStore, StoreError
 from collector.store.influxql import quote_identifier
 from collector.store.lines import FieldValue, encode_line
@@ -42,10 +50,13 @@ from collector.store.retention import create_statement
 from contract import wire
 
 __all__ = [
+    "DEFAULT_DAY_SEALS_EVERY_S",
     "DEFAULT_FLEET_SNAPSHOT_S",
     "DEFAULT_STALE_AFTER_S",
     "KNOWN_QUARANTINE_REASONS",
+    "EnterpriseChecks",
     "FleetSnapshot",
+    "day_seal_lines",
     "ensure_fleet_retention",
     "fleet_lines",
     "run_fleet_feed",
@@ -58,6 +69,11 @@ log = logging.getLogger(__name__)
 DEFAULT_FLEET_SNAPSHOT_S = 60.0
 #: An agent publishes its status every 30 s while connected; four missed means "stale".
 DEFAULT_STALE_AFTER_S = 120.0
+
+#: The day-seal points go out with a snapshot at most this often, s: they read every checked
+#: row of every enterprise (there is no count query; bench/fleet_day_seals.py measured 0.7 s for
+#: 10,950 rows under load), and outcomes change only when a refresh or evidence run checks.
+DEFAULT_DAY_SEALS_EVERY_S = 900.0
 
 #: Every reason code the collector quarantines with: the wire contract's (contract/wire.py) and
 #: the ingest's own (docs/wire-contract.md). Each gets a point every snapshot, 0 included, so
@@ -74,6 +90,16 @@ KNOWN_QUARANTINE_REASONS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
+class EnterpriseChecks:
+    """An enterprise's day-seal outcomes as the registry holds them, with its zone."""
+
+    platform: str
+    enterprise: str
+    tz: str
+    checks: list[DayCheck]
+
+
+@dataclass(frozen=True, slots=True)
 class FleetSnapshot:
     """What the registry holds about the fleet at one moment (read in one go)."""
 
@@ -83,6 +109,8 @@ class FleetSnapshot:
     seqs: Mapping[str, SeqSummary]
     quarantine_total: Mapping[str, int]
     quarantine_last_hour: Mapping[str, int]
+    #: Day-seal outcomes of each enterprise with agents (collector.dashboards.day_seals).
+    day_checks: list[EnterpriseChecks] = field(default_factory=list)
 
 
 # --- fleet --------------------------------------------------------------------------------
@@ -177,18 +205,78 @@ def fleet_lines(
                 FLEET_QUARANTINE, {"reason": reason}, fields, time_ms, FLEET_QUARANTINE_FIELDS
             )
         )
+    return lines + day_seal_lines(snapshot.day_checks, snapshot.at)
+
+
+def _json_text(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def day_seal_lines(enterprises: list[EnterpriseChecks], at: dt.datetime) -> list[str]:
+    """A ``fleet_day_seals`` point per enterprise (zeros included) and a
+    ``fleet_day_seal_difference`` point per figure of every ``sealed_different`` row."""
+    time_ms = to_ms(at)
+    lines = []
+    for item in enterprises:
+        tally = tally_checks(item.checks, item.tz, at)
+        fields: dict[str, FieldValue | None] = {
+            "equal": tally.equal,
+            "different": tally.different,
+            "unsealed_overdue": tally.unsealed_overdue,
+            "unsealed_recent": tally.unsealed_recent,
+        }
+        tags = {"platform": item.platform, "enterprise": item.enterprise}
+        lines.append(encode_line(FLEET_DAY_SEALS, tags, fields, time_ms, FLEET_DAY_SEALS_FIELDS))
+        for check in item.checks:
+            if check.outcome != "sealed_different":
+                continue
+            row_tags = {
+                **tags, "agent": check.agent_id, "device": check.device,
+                "provenance": check.provenance, "day": check.day.isoformat(),
+            }  # fmt: skip
+            for difference in check.differences:
+                figures: dict[str, FieldValue | None] = {
+                    "stored": _json_text(difference.stored),
+                    "sealed": _json_text(difference.sealed),
+                }
+                lines.append(
+                    encode_line(
+                        FLEET_DAY_SEAL_DIFFERENCE,
+                        {**row_tags, "field": difference.field},
+                        figures,
+                        time_ms,
+                        FLEET_DAY_SEAL_DIFFERENCE_FIELDS,
+                    )
+                )
     return lines
 
 
-def read_fleet(registry: Registry, at: dt.datetime) -> FleetSnapshot:
-    """The registry's fleet state at ``at`` (blocking: call it in a thread)."""
+def read_day_checks(registry: Registry, agents: list[AgentEntry]) -> list[EnterpriseChecks]:
+    """Every day-seal outcome of each enterprise that has agents (blocking)."""
+    found = []
+    for platform, enterprise in sorted({(a.platform, a.enterprise) for a in agents}):
+        try:
+            tz = registry.enterprise_zone(enterprise)
+        except NotFoundError:  # agents of an enterprise no loaded plan lists any more
+            log.warning("no day-seal counts for %s: no loaded plan lists it", enterprise)
+            continue
+        checks = registry.day_checks(enterprise, dt.date.min, dt.date.max)
+        found.append(EnterpriseChecks(platform, enterprise, tz, checks))
+    return found
+
+
+def read_fleet(registry: Registry, at: dt.datetime, *, day_seals: bool = True) -> FleetSnapshot:
+    """The registry's fleet state at ``at`` (blocking: call it in a thread); the day-seal
+    outcomes only if ``day_seals``."""
+    agents = registry.agents()
     return FleetSnapshot(
         at=at,
-        agents=registry.agents(),
+        agents=agents,
         statuses=registry.agent_statuses(),
         seqs=registry.seq_summaries(),
         quarantine_total=registry.quarantine_counts(),
         quarantine_last_hour=registry.quarantine_counts_since(at - dt.timedelta(hours=1)),
+        day_checks=read_day_checks(registry, agents) if day_seals else [],
     )
 
 
@@ -220,14 +308,16 @@ async def write_fleet_snapshot(
     now: dt.datetime | None = None,
     align_s: float = DEFAULT_FLEET_SNAPSHOT_S,
     stale_after_s: float = DEFAULT_STALE_AFTER_S,
+    day_seals: bool = True,
 ) -> int:
     """Write one fleet snapshot (``fleet`` retention policy); return the points written.
 
     The timestamp is ``now`` floored to ``align_s`` (replicas overwrite each other's snapshot).
+    ``day_seals`` False leaves out the day-seal points (:data:`DEFAULT_DAY_SEALS_EVERY_S`).
     Raises what the registry (RegistryUnavailable) and the store (StoreError) raise.
     """
     at = _aligned(now or dt.datetime.now(dt.UTC), align_s)
-    snapshot = await asyncio.to_thread(read_fleet, registry, at)
+    snapshot = await asyncio.to_thread(read_fleet, registry, at, day_seals=day_seals)
     lines = fleet_lines(snapshot, stale_after_s=stale_after_s)
     await store.write_lines(lines, retention_policy=FLEET_RETENTION.name)
     log.debug("fleet snapshot at %s: %d points", at.isoformat(), len(lines))
@@ -240,20 +330,28 @@ async def run_fleet_feed(
     *,
     every_s: float = DEFAULT_FLEET_SNAPSHOT_S,
     stale_after_s: float = DEFAULT_STALE_AFTER_S,
+    day_seals_every_s: float = DEFAULT_DAY_SEALS_EVERY_S,
 ) -> None:
-    """Write a fleet snapshot now and every ``every_s`` until cancelled.
+    """Write a fleet snapshot now and every ``every_s`` until cancelled, with the day-seal
+    points in the first and then at most every ``day_seals_every_s``.
 
     A failure is logged and tried again next round: dashboards lag, ingest goes on.
     """
     created = False
+    loop = asyncio.get_running_loop()
+    day_seals_at: float | None = None  # loop time of the last snapshot written with them
     while True:
         try:
             if not created:
                 await ensure_fleet_retention(store)
                 created = True
+            started = loop.time()
+            due = day_seals_at is None or started - day_seals_at >= day_seals_every_s
             await write_fleet_snapshot(
-                registry, store, align_s=every_s, stale_after_s=stale_after_s
+                registry, store, align_s=every_s, stale_after_s=stale_after_s, day_seals=due
             )
+            if due:
+                day_seals_at = started
         except (StoreError, CollectorError) as exc:
             log.warning("fleet snapshot not written (%s); next try in %g s", exc, every_s)
         await asyncio.sleep(every_s)

@@ -28,6 +28,10 @@ __all__ = [
     "EVIDENCE_PLATFORM_FIELDS",
     "FLEET_AGENT",
     "FLEET_AGENT_FIELDS",
+    "FLEET_DAY_SEALS",
+    "FLEET_DAY_SEALS_FIELDS",
+    "FLEET_DAY_SEAL_DIFFERENCE",
+    "FLEET_DAY_SEAL_DIFFERENCE_FIELDS",
     "FLEET_QUARANTINE",
     "FLEET_QUARANTINE_FIELDS",
     "FLEET_RETENTION",
@@ -77,6 +81,27 @@ FLEET_QUARANTINE = "fleet_quarantine"
 FLEET_QUARANTINE_FIELDS: dict[str, FieldKind] = {
     "total": _I,  # quarantined since the registry began
     "last_hour": _I,  # received in the hour before the snapshot
+}
+
+#: One point per enterprise with agents per snapshot: its ``kpi_daily`` rows by day-seal outcome
+#: (collector.dashboards.day_seals: a row per agent, device, provenance and local day; an
+#: unsealed row is overdue a day after its day's end); tags platform, enterprise.
+FLEET_DAY_SEALS = "fleet_day_seals"
+FLEET_DAY_SEALS_FIELDS: dict[str, FieldKind] = {
+    "equal": _I,  # sealed_equal rows
+    "different": _I,  # sealed_different rows
+    "unsealed_overdue": _I,  # unsealed rows whose day ended more than a day ago
+    "unsealed_recent": _I,  # unsealed rows of younger days (grace, outbox, broker outage)
+}
+
+#: One point per figure of each sealed_different row per snapshot; tags platform, enterprise,
+#: agent, device, provenance, day (the local date), field. ``day`` is a tag, not a field, so
+#: two days' differences of one device and field are two series instead of one point
+#: overwriting the other at the snapshot's timestamp.
+FLEET_DAY_SEAL_DIFFERENCE = "fleet_day_seal_difference"
+FLEET_DAY_SEAL_DIFFERENCE_FIELDS: dict[str, FieldKind] = {
+    "stored": _S,  # the stored figure as JSON text (null: no stored value)
+    "sealed": _S,  # the agent's sealed figure as JSON text
 }
 
 #: One point per enterprise per evidence run; tags platform, enterprise.

@@ -99,6 +99,8 @@ RULES: dict[str, frozenset[Role]] = {
     "page.totp_enrol": ALL,
     "page.totp_remove": ALL,
 }
+# The day seals' checks (#17): who may read the enterprise page may read them.
+RULES["api.enterprises.day_checks"] = RULES["page.enterprise"]
 
 
 def unruled(route_names: Iterable[str]) -> list[str]:

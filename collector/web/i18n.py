@@ -300,6 +300,40 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "error.back": ("返回总览", "Back to the overview"),
 }
 
+# The day seals (#17): the enterprise page's "日封存 / Day seals" section and the fleet's count
+# (docs/web.md, "Day seals").
+CATALOGUE.update(
+    {
+        "seals.title": ("日封存", "Day seals"),
+        "seals.help": (
+            "每个设备日的日汇总与采集终端签名的日封存逐项核对的结果。"
+            "未封存的日子在当地日结束一天后计为逾期。",
+            "Each device-day's daily row checked figure by figure against the day seal its "
+            "agent signed. An unsealed day counts as overdue once a day has passed since its "
+            "local end.",
+        ),
+        "seals.period": ("时段", "Period"),
+        "seals.between": ("基线期后、报告期前", "Between baseline and reporting"),
+        "seals.equal": ("已封存，一致", "Sealed, equal"),
+        "seals.different": ("已封存，不一致", "Sealed, different"),
+        "seals.unsealed_overdue": ("未封存，已逾期", "Unsealed, overdue"),
+        "seals.unsealed_recent": ("未封存，近期", "Unsealed, recent"),
+        "seals.differences": ("与日封存不一致的设备日", "Device-days that differ from their seal"),
+        "seals.none_different": (
+            "没有与日封存不一致的设备日。",
+            "No device-day differs from its seal.",
+        ),
+        "seals.api": ("全部核对结果（JSON）", "Every check (JSON)"),
+        "col.device": ("设备", "Device"),
+        "col.day": ("日期", "Day"),
+        "col.provenance": ("来源", "Provenance"),
+        "col.field": ("字段", "Field"),
+        "col.stored": ("库中数值", "Stored"),
+        "col.sealed": ("封存数值", "Sealed"),
+        "col.seals_behind": ("逾期未封存（设备日）", "Seals behind (device-days)"),
+    }
+)
+
 
 def translate(key: str, language: Language, **values: object) -> str:
     """The text for ``key`` in ``language`` with ``{name}`` filled in; the key if unknown."""

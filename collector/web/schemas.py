@@ -240,6 +240,8 @@ class AgentOut(_Out):
     open_gaps: int
     missing_seqs: int
     last_window_end: dt.datetime | None = None
+    #: Device-days ended more than a day ago with windows but no day seal (docs/web.md).
+    seals_behind: int = 0
 
 
 class BundleOut(_Out):
@@ -474,3 +476,54 @@ class EnterpriseFileOut(_Out):
     subsidy_cost_fen: int
     #: Whether the invoiced total differs from the plan's retrofit cost.
     costs_differ: bool
+
+
+# --- Day seals (#17): the registry's checks of daily rows against the agents' day seals -----
+
+__all__ += ["DayCheckOut", "DaySealCountsOut", "DaySealDifferenceOut"]
+
+
+class DaySealDifferenceOut(_Out):
+    """One figure where the stored daily row and its day seal disagree."""
+
+    #: The figure: a base quantity (``energy_kwh``), ``windows``, ``merkle_root``, ``seq_first``...
+    field: str
+    #: What the collector holds (JSON scalar; times as wire timestamps; null: nothing stored).
+    stored: Any
+    #: What the agent signed.
+    sealed: Any
+
+
+class DayCheckOut(_Out):
+    """The outcome of one ``kpi_daily`` row (agent, device, provenance, local day) checked
+    against the latest day seal of that day."""
+
+    platform: str
+    enterprise: str
+    agent: str
+    device: str
+    provenance: str
+    day: dt.date
+    outcome: Literal["sealed_equal", "sealed_different", "unsealed"]
+    #: SHA-256 of the seal checked against (its published bytes); null when unsealed.
+    seal_sha256: str | None
+    differences: list[DaySealDifferenceOut]
+    #: True when the windows' Merkle root was rebuilt (the ingest's check after a rollup
+    #: refresh), False when only the sums were compared (an evidence run's check).
+    root_checked: bool
+    checked_at: dt.datetime
+    checked_by: Literal["refresh", "evidence"]
+    #: Unsealed and its local day ended more than a day ago.
+    overdue: bool
+
+
+class DaySealCountsOut(_Out):
+    """Rows by outcome over one period of the plan (both ends included)."""
+
+    period: Literal["baseline", "between", "reporting"]
+    start: dt.date
+    end: dt.date
+    equal: int
+    different: int
+    unsealed_overdue: int
+    unsealed_recent: int

@@ -16,6 +16,7 @@ may not have it raises as :class:`~collector.web.problems.Problem`.
 - :mod:`.influx`: the app's InfluxDB client, or 503
 - :mod:`.exports`: the pages' tables as ``.xlsx`` or CSV downloads
 - :mod:`.attachments`: an enterprise's file (一企一档): list, attach, download
+- :mod:`.day_seals`: an enterprise's day-seal checks by plan period; agents' seals behind
 """
 
 from collector.web.services.attachments import (
@@ -28,6 +29,13 @@ from collector.web.services.attachments import (
     withdraw_document,
 )
 from collector.web.services.bundles import bundle_file_response, loaded_bundle, media_type
+from collector.web.services.day_seals import (
+    DaySealView,
+    day_checks_of,
+    day_seal_view,
+    plan_days,
+    seals_behind_of,
+)
 from collector.web.services.decisions import record_decision
 from collector.web.services.enterprises import agents_of
 from collector.web.services.evidence import run_and_audit
@@ -59,6 +67,7 @@ __all__ = [
     "ATTACH_PATH",
     "DOWNLOAD_CSP",
     "MAX_SERIES_DAYS",
+    "DaySealView",
     "ExportFormat",
     "PlatformView",
     "agent_out",
@@ -71,6 +80,8 @@ __all__ = [
     "bundle_file_response",
     "bundle_out",
     "coverage_days",
+    "day_checks_of",
+    "day_seal_view",
     "decision_out",
     "enterprise_export",
     "enterprise_file",
@@ -82,6 +93,7 @@ __all__ = [
     "kpi_points",
     "loaded_bundle",
     "media_type",
+    "plan_days",
     "platform_export",
     "platform_rollup",
     "platform_summary",
@@ -91,6 +103,7 @@ __all__ = [
     "quarantine_out",
     "record_decision",
     "run_and_audit",
+    "seals_behind_of",
     "targets_of",
     "withdraw_document",
 ]

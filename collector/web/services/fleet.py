@@ -15,6 +15,7 @@ from collector.store import StoreError
 from collector.web import scope
 from collector.web.principal import Principal
 from collector.web.schemas import AgentOut, Page
+from collector.web.services.day_seals import seals_behind_of
 from collector.web.services.series import last_window_ends
 from collector.web.services.summaries import agent_out
 from collector.web.state import WebState
@@ -52,9 +53,12 @@ def fleet_lines(state: WebState, user: Principal, platform: str | None) -> list[
 
 
 def agent_lines(state: WebState, agents: Iterable[AgentEntry], now: dt.datetime) -> list[AgentOut]:
-    """``agents`` with their last status and open seq gaps, as of ``now``, in their order."""
+    """``agents`` with their last status, open seq gaps and seals behind, as of ``now``, in
+    their order."""
+    agents = list(agents)
     statuses = state.registry.agent_statuses()
     gaps = state.registry.open_gap_counts()
+    behind = seals_behind_of(state, agents, now)
     return [
         agent_out(
             a,
@@ -62,7 +66,7 @@ def agent_lines(state: WebState, agents: Iterable[AgentEntry], now: dt.datetime)
             gaps.get(a.agent_id, (0, 0)),
             now=now,
             offline_after_s=state.settings.agent_offline_after_s,
-        )
+        ).model_copy(update={"seals_behind": behind.get(a.agent_id, 0)})
         for a in agents
     ]
 

@@ -8,6 +8,10 @@ Windows go through the real store path (``InfluxStore.write``, then ``refresh_da
 Two enterprises of plat-a, each with two presses (state, counts, ideal cycle) and a main energy
 meter, hourly windows over a working day (08:00-16:00 Asia/Shanghai), five baseline days in
 February and five reporting days in June 2026; ent-01 improves after go-live.
+
+Day seals (:func:`fill_day_seals`): ent-01-gw1 seals its days with a test key, checked by the
+ingest's own check: the second reporting day of press-1 differs (its seal counts more energy),
+the first baseline day of press-2 is left unsealed (overdue), every other device-day is equal.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from collector.dashboards.evidence_feed import write_evidence_summary
 from collector.dashboards.feed import ensure_fleet_retention, write_fleet_snapshot
 from collector.plan import load_plan
@@ -23,6 +29,7 @@ from collector.registry import Registry
 from collector.store import InfluxStore, WindowRecord, affected_days
 from contract import wire
 from tests.collector.dashboards.documents import RUN_AT, enterprise_evidence, platform_rollup
+from tests.collector.dashboards.seals import seal_and_check
 from tests.collector.store_helpers import quality, window
 
 PLAN = Path(__file__).resolve().parents[3] / "deploy" / "examples" / "plan.yaml"
@@ -30,6 +37,11 @@ SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 ENTERPRISES = ("ent-01", "ent-02")
 BASELINE_DAYS = [dt.date(2026, 2, 2) + dt.timedelta(days=n) for n in range(5)]
 REPORTING_DAYS = [dt.date(2026, 6, 1) + dt.timedelta(days=n) for n in range(5)]
+#: ent-01's device-day whose seal differs from the stored row, and the one left unsealed.
+DIFFERENT = ("press-1", REPORTING_DAYS[1])
+UNSEALED = ("press-2", BASELINE_DAYS[0])
+#: The key ent-01-gw1 signs its day seals with here (the registry keeps what ingest verified).
+SEAL_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 
 
 def _press_window(end: dt.datetime, device: str, run_share: float, kwh: float) -> wire.KpiWindow:
@@ -107,6 +119,14 @@ async def fill_windows(store: InfluxStore) -> None:
         records = list(windows_of(enterprise))
         await store.write(records)
         await store.refresh_days(affected_days(records, zones))
+
+
+async def fill_day_seals(store: InfluxStore, registry: Registry, now: dt.datetime) -> None:
+    """ent-01's day seals and the ingest's check of every device-day (after fill_windows)."""
+    await seal_and_check(
+        store, registry, list(windows_of("ent-01")), {"ent-01-gw1": SEAL_KEY},
+        tz="Asia/Shanghai", different={DIFFERENT}, unsealed={UNSEALED}, now=now,
+    )  # fmt: skip
 
 
 async def fill_feed(store: InfluxStore, registry: Registry, now: dt.datetime) -> None:

@@ -19,7 +19,7 @@ from collector.dashboards.check import check_dashboard
 from collector.registry import Registry
 from collector.store import InfluxStore
 from stack import InfluxServer
-from tests.collector.dashboards.fill import fill_feed, fill_registry, fill_windows
+from tests.collector.dashboards.fill import fill_day_seals, fill_feed, fill_registry, fill_windows
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -34,6 +34,7 @@ def fill(influxd: InfluxServer, tmp_path: Path, *, feed: bool) -> None:
             if feed:
                 with Registry(tmp_path / "registry.sqlite") as registry:
                     fill_registry(registry, NOW)
+                    await fill_day_seals(store, registry, NOW)
                     await fill_feed(store, registry, NOW)
 
     asyncio.run(run())
@@ -69,6 +70,7 @@ def test_every_panel_returns_data_from_what_the_collector_writes(
     # The flags table has data only for ent-01 (the flagged one): the checker found it there.
     assert any("Flags" in line and "'enterprise': 'ent-01'" in line for line in checked)
     assert any("annotation 'Plan dates" in line for line in checked)
+    assert any("Sealed and different device-days" in line for line in checked)
 
 
 def test_panels_without_their_data_are_named_and_the_exit_code_says_so(
@@ -80,4 +82,6 @@ def test_panels_without_their_data_are_named_and_the_exit_code_says_so(
     assert "Verdict (latest evidence run)" in output
     assert "Passed enterprises vs the minimum" in output
     assert "Agents now" in output
+    assert "Day seals per enterprise" in output
+    assert "Sealed and different device-days" in output
     assert "returned no data" in output

@@ -258,6 +258,10 @@ def _calls(world: World) -> dict[str, Call]:
         "page.totp_start": Call(ALL, "POST", "/account/totp/start", gate_only=True),
         "page.totp_enrol": Call(ALL, "POST", "/account/totp", gate_only=True),
         "page.totp_remove": Call(ALL, "POST", "/account/totp/remove", gate_only=True),
+        # The day seals' checks (#17): the enterprise page's readers, in the same scope.
+        "api.enterprises.day_checks": Call(
+            ALL, "GET", ent + "e01/day-checks", ent + "b01/day-checks", ent + "c01/day-checks"
+        ),
     }
 
 

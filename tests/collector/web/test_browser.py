@@ -92,6 +92,16 @@ def _shot(page: Page, name: str) -> float:
     return variance
 
 
+def _section_shot(page: Page, selector: str, name: str) -> float:
+    """A screenshot of one section of the page, kept and checked as :func:`_shot` does."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    png = page.locator(selector).screenshot()
+    (ARTIFACTS / f"{name}.png").write_bytes(png)
+    variance = _brightness_variance(page, png)
+    assert variance > 50, f"{name}: the screenshot looks blank (variance {variance:.1f})"
+    return variance
+
+
 def _token_login(page: Page, token: str) -> None:
     """The login form's token way (the password form comes first; issue 21)."""
     page.get_by_text("改用访问令牌登录").click()  # opens the <details>
@@ -125,10 +135,17 @@ def test_a_reviewer_walks_from_login_to_the_audit_log(
         page.get_by_role("link", name="宁波试点企业 e01").click()
         expect(page.get_by_role("heading", name="改造前后对比")).to_be_visible()
         expect(page.locator("svg").first).to_be_visible()  # the before/after chart
+        # The day seals (#17): the section and the device-day whose seal differs (world.py).
+        seals = page.locator("#day-seals")
+        expect(seals.get_by_role("heading", name="日封存", exact=True)).to_be_visible()
+        differing = seals.locator('tr[data-day="2026-06-03"]').filter(has_text="energy_kwh")
+        expect(differing).to_be_visible()
         variances["enterprise"] = _shot(page, f"{device}-3-enterprise-zh")
+        variances["day-seals"] = _section_shot(page, "#day-seals", f"{device}-3-day-seals-zh")
         page.locator("#lang-en").click()
         expect(page.locator("html")).to_have_attribute("lang", "en")
         expect(page.get_by_role("heading", name="Before and after")).to_be_visible()
+        expect(page.get_by_role("heading", name="Day seals", exact=True)).to_be_visible()
         variances["enterprise-en"] = _shot(page, f"{device}-4-enterprise-en")
         comment = f"Browser test on a {device}: OEE change above target, flags reviewed."
         form = page.locator("#decision-form")

@@ -8,6 +8,10 @@ Users: ``admin``; ``eng-a`` / ``eng-b`` (platform); ``rev-nb`` (reviewer of 3302
 ``rev-cn`` (national reviewer); ``obs-nb`` (observer of 330200). ``World.tokens`` holds each
 one's token text. Bundles: plat-a e01 pass, e02 fail, e03 insufficient data; plat-b b01 pass;
 plat-c c01 pass.
+
+Day seals (with influxd): e01-gw seals e01's press-1 days with its registered key
+(:func:`agent_key`), checked by the ingest's own check: 03-02, 03-03, 06-02 and 06-04 equal,
+06-03 different (its seal counts more energy than was stored), 03-04 left unsealed.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from collector.web.settings import WebSettings
 from contract import wire
 from stack import InfluxServer
 from tests.collector.attachments.samples import pdf_bytes
+from tests.collector.dashboards.seals import seal_and_check
 from tests.collector.store_helpers import window
 from tests.collector.web.documents import evidence_document, write_bundle
 
@@ -51,8 +56,18 @@ CONTRACT_SHA256 = hashlib.sha256(CONTRACT).hexdigest()
 BUNDLES = {"e01": "pass", "e02": "fail", "e03": "insufficient_data", "b01": "pass", "c01": "pass"}
 
 
-def _key() -> str:
-    return wire.public_key_text(Ed25519PrivateKey.generate().public_key())
+#: e01's press-1 days whose seal differs from the stored row, and the day left unsealed.
+DIFFERENT_DAY = dt.date(2026, 6, 3)
+UNSEALED_DAY = dt.date(2026, 3, 4)
+
+
+def agent_key(agent_id: str) -> Ed25519PrivateKey:
+    """The agent's private key: derived from its id, so a test can sign as the agent."""
+    return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(agent_id.encode()).digest())
+
+
+def _key(agent_id: str) -> str:
+    return wire.public_key_text(agent_key(agent_id).public_key())
 
 
 def _enterprise(prefix: str, number: int) -> dict[str, Any]:
@@ -67,7 +82,9 @@ def _enterprise(prefix: str, number: int) -> dict[str, Any]:
         "go_live": "2026-05-06",
         "reporting": {"start": "2026-06-01", "end": "2026-08-30"},
         "targets": {"oee": {"direction": "increase", "size": 5, "unit": "pp"}},
-        "agents": [{"id": f"{eid}-gw", "public_key": _key(), "devices": ["press-1", "meter-1"]}],
+        "agents": [
+            {"id": f"{eid}-gw", "public_key": _key(f"{eid}-gw"), "devices": ["press-1", "meter-1"]}
+        ],
     }
 
 
@@ -167,11 +184,11 @@ def build_world(root: Path, influx: InfluxServer | None) -> World:
         )
         registry.attach(eid, upload, by="setup", now=T0)
     if influx is not None:
-        asyncio.run(_fill_influx(influx.url))
+        asyncio.run(_fill_influx(influx.url, registry))
     return world
 
 
-async def _fill_influx(url: str) -> None:
+async def _fill_influx(url: str, registry: Registry) -> None:
     # Six days of plat-a e01's press-1: three in the baseline, three in the reporting period.
     days = [
         dt.date(2026, 3, 2),
@@ -206,3 +223,8 @@ async def _fill_influx(url: str) -> None:
         await store.ensure_retention()
         await store.write(records)
         await store.refresh_days([DayKey("e01", "press-1", day, "Asia/Shanghai") for day in days])
+        await seal_and_check(
+            store, registry, records[:-1], {"e01-gw": agent_key("e01-gw")}, tz="Asia/Shanghai",
+            different={("press-1", DIFFERENT_DAY)}, unsealed={("press-1", UNSEALED_DAY)},
+            now=dt.datetime.now(dt.UTC),
+        )  # fmt: skip

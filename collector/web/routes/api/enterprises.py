@@ -1,4 +1,5 @@
-"""``/api/v1/enterprises``: the list, one enterprise, its data coverage and KPI series."""
+"""``/api/v1/enterprises``: the list, one enterprise, its data coverage, KPI series and day-seal
+checks."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from collector.web.routes.common import (
 )
 from collector.web.schemas import (
     CoverageOut,
+    DayCheckOut,
     EnterpriseOut,
     EnterpriseSummaryOut,
     KpiSeriesOut,
@@ -35,6 +37,7 @@ from collector.web.services import (
     agents_of,
     bundle_out,
     coverage_days,
+    day_checks_of,
     decision_out,
     enterprise_summary,
     influx_store,
@@ -186,3 +189,31 @@ async def kpi_series(
     except StoreError as exc:
         raise unavailable("the InfluxDB read", exc, headers=_retry(exc)) from None
     return KpiSeriesOut(enterprise=ref.id, kpi=kpi, start=first, end=last, points=points)
+
+
+@router.get(
+    "/enterprises/{enterprise_id}/day-checks",
+    name="api.enterprises.day_checks",
+    response_model=Page[DayCheckOut],
+    summary="Each daily row checked against its agent's day seal",
+)
+def day_checks(
+    enterprise_id: EnterprisePath,
+    user: CurrentUser,
+    state: State,
+    start: Annotated[Day | None, Query(alias="from")] = None,
+    end: Annotated[Day | None, Query(alias="to")] = None,
+    outcome: Annotated[
+        str | None, Query(pattern=r"^(sealed_equal|sealed_different|unsealed)$")
+    ] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> object:
+    """Per (agent, device, provenance, local day): sealed and equal, sealed and different
+    (each figure with the stored and the sealed value) or unsealed (``overdue`` a day after
+    the day's end). Default range: baseline start to the last reporting end; at most 800 days.
+    """
+    ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
+    first, last = _days(ref, start, end)
+    rows = day_checks_of(state, ref, first, last, outcome, dt.datetime.now(dt.UTC))
+    return page_of(list(rows), limit, offset)

@@ -1,4 +1,4 @@
-"""An enterprise's page: plan, charts, KPI table, bundle files, decisions; its two forms.
+"""An enterprise's page: plan, charts, KPI table, bundle files, day seals, decisions; its forms.
 
 The forms (a review decision, an evidence run) POST and redirect (303) to the page again, so a
 reload never sends them twice; a refused decision re-renders the page with the form's error.
@@ -31,6 +31,7 @@ from collector.web.schemas import DecisionIn
 from collector.web.services import (
     agents_of,
     bundle_file_response,
+    day_seal_view,
     decision_out,
     enterprise_file,
     record_decision,
@@ -115,6 +116,7 @@ def enterprise_view(
         else sorted({**loaded.info.files, MANIFEST_NAME: loaded.info.bundle_id}.items())
     )
     decisions = [decision_out(d) for d in state.registry.decisions(ref.platform.id, ref.id)]
+    now = dt.datetime.now(dt.UTC)
     return render(
         request,
         state,
@@ -128,7 +130,7 @@ def enterprise_view(
         files=files,
         decisions=list(reversed(decisions)),
         charts=[] if document is None else _charts(document, language),
-        agents=agents_of(state, ref, dt.datetime.now(dt.UTC)),
+        agents=agents_of(state, ref, now),
         can_decide=user.role in RULES["page.decide"] and loaded is not None,
         can_run=user.role in RULES["page.run_evidence"],
         done=done,
@@ -137,6 +139,8 @@ def enterprise_view(
         document_file=enterprise_file(state, ref),
         can_attach=user.role in RULES["page.attach"],
         attach_error=attach_error,
+        # The day seals' checks (#17): templates/day_seals.html.
+        day_seals=day_seal_view(state, ref, now),
     )
 
 
