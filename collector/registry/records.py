@@ -36,6 +36,10 @@ __all__ = [
 SeqOutcome = Literal["new", "duplicate", "replay"]
 
 
+#: ``len("2026-01-31T08:00:00.000000Z")``: the one shape :func:`format_time` writes.
+_STORED_TIME_LENGTH = 27
+
+
 def format_time(moment: dt.datetime) -> str:
     """Stored form of an aware datetime: UTC, microseconds, ``Z``.
 
@@ -54,7 +58,18 @@ def format_time(moment: dt.datetime) -> str:
 
 
 def parse_time(text: str) -> dt.datetime:
-    """Inverse of :func:`format_time`."""
+    """Inverse of :func:`format_time`.
+
+    The usual shape (a four-digit year: 27 characters, ``T``, ``.``, ``Z``) is read by
+    ``fromisoformat``, about fifty times faster than ``strptime``, which mattered once a page read
+    every ``day_checks`` row of a fleet (0.76 s for 10,950 rows, 60 % of it here). Anything else,
+    such as the unpadded year ``strftime`` writes before 1000, goes through the same ``strptime``
+    pattern as before, so exactly the same texts are accepted.
+
+    Raises ValueError if ``text`` is not a time :func:`format_time` could have written.
+    """
+    if len(text) == _STORED_TIME_LENGTH and text[10] == "T" and text[19] == "." and text[26] == "Z":
+        return dt.datetime.fromisoformat(text)
     return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
 
 

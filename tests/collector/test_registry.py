@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from collector.errors import ConflictError, NotFoundError, RegistryError
 from collector.plan import load_plan, parse_plan
 from collector.registry import QUARANTINE_RAW_LIMIT, Registry
-from collector.registry.records import format_time
+from collector.registry.records import format_time, parse_time
 from contract import wire
 from tests.collector.registry_backends import RAW_ERRORS, is_postgres, raw_execute
 
@@ -427,3 +427,25 @@ def test_a_time_past_what_utc_can_hold_is_a_value_error_not_an_overflow() -> Non
     ):
         with pytest.raises(ValueError, match="outside the years 1-9999 in UTC"):
             format_time(moment)
+
+
+def test_a_stored_time_reads_back_exactly_and_no_other_shape_is_read() -> None:
+    for moment in (
+        dt.datetime(2026, 3, 4, 5, 6, 7, 8, tzinfo=dt.UTC),
+        dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC),
+        dt.datetime(1000, 1, 1, tzinfo=dt.UTC),
+        dt.datetime(2026, 6, 1, 8, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    ):
+        read = parse_time(format_time(moment))
+        assert read == moment and read.tzinfo is dt.UTC
+    for text in (
+        "2026-01-01T00:00:00Z",
+        "2026-01-01 00:00:00.000000Z",
+        "2026-01-01T00:00:00.000000+00",
+        "2026-01-01T00:00:00,000000Z",
+        "2026-13-01T00:00:00.000000Z",
+        "\uff12026-01-01T00:00:00.000000Z",
+        "2026-01-01T00:00:00.000000Z ",
+    ):
+        with pytest.raises(ValueError):
+            parse_time(text)
