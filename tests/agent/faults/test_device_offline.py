@@ -39,6 +39,11 @@ SPEED = 30.0  # slow enough that a scheduling hiccup of the test is a fraction o
 POLL_S = 2.0
 TIMEOUT_S = 0.1  # wall seconds per request: 3 plant seconds at this speed
 MAX_GAP_S = 5 * POLL_S  # docs/kpi.md: the default comm-loss limit
+# A poll, a timeout or this test's own step can run this late on a busy machine: 0.1 wall
+# seconds is 3 plant seconds, still under the shortest edge the test places (a 2 s poll on top of
+# a 3 s timeout). A full CI run under load average 15 saw the first good poll 0.08 plant seconds
+# past the old allowance of 0.5.
+HICCUP_S = 0.1 * SPEED
 SILENT_S = 150.0
 STATE_FIELDS = ("run_s", "idle_s", "down_s", "off_s", "planned_stop_s")
 
@@ -113,5 +118,7 @@ def test_device_offline_mid_window_is_comm_loss_not_run_time(
             duration_s(window), abs=0.01
         )
     before, after = touched[0], touched[-1]
-    assert before.run_s == pytest.approx(silent_from - before.start.timestamp(), abs=POLL_S + 0.5)
-    assert after.run_s == pytest.approx(after.end.timestamp() - silent_to, abs=late_s + 0.5)
+    assert before.run_s == pytest.approx(
+        silent_from - before.start.timestamp(), abs=POLL_S + HICCUP_S
+    )
+    assert after.run_s == pytest.approx(after.end.timestamp() - silent_to, abs=late_s + HICCUP_S)

@@ -372,7 +372,7 @@ def ingest_ready(
             raise AssertionError("no ingest replica subscribed within 10 s")
     wait_until(
         lambda: count_windows(influxd, f"\"agent\" = '{probe.agent}'") >= len(probe.devices),
-        20,
+        60,  # a replica starting on a busy machine: a CI run under load 15 took over 20 s
         "the probe window stored",
     )
 
