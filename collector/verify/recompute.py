@@ -1,0 +1,179 @@
+"""The evidence recomputed from the sealed rows and the reviewer's plan, compared with the bundle's.
+
+Inputs (D8, docs/verify.md): the plan (the reviewer's file), the sealed rows (each latest seal
+part in the evidence's span, :func:`collector.verify.compare.sealed_row`), the seed and the
+software versions the document records, and what only the collector saw, taken from the
+document itself and said so: the agents' registry entries, seq gaps (with each agent's highest
+seq, read from the ``seq_gap`` flags), quarantine counts and the enterprise's file. The engine
+is :func:`collector.evidence.enterprise_evidence`, as the collector ran it.
+
+Same versions of Python, numpy, scipy and statsmodels: the recomputed document must be byte
+for byte ``evidence.json``. Other versions (a reviewer's laptop): every number within a
+relative 1e-9, every code, verdict, date and fen amount exact; both versions are printed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from collector.evidence import EnterpriseInputs, current_software, enterprise_evidence
+from collector.evidence.document import DeviceDayDoc, EnterpriseEvidence, canonical_json
+from collector.plan import Enterprise, Plan, Platform
+from collector.verify.findings import Finding, Report
+
+__all__ = ["MAX_FIGURE_FINDINGS", "RELATIVE_TOLERANCE", "recompute"]
+
+#: How far a number may move on other library versions (D8): far below any printed digit.
+RELATIVE_TOLERANCE: Final = 1e-9
+#: Figure differences listed one by one; the rest are counted in one more finding.
+MAX_FIGURE_FINDINGS: Final = 30
+#: A closed gap's time is not in the document, only that it closed; the engine reads no more.
+_CLOSED = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Agent:
+    agent_id: str
+    public_key: str
+    devices: tuple[str, ...]
+    revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Gap:
+    agent_id: str
+    first_seq: int
+    last_seq: int
+    closed_at: datetime | None
+
+    @property
+    def missing(self) -> int:
+        return self.last_seq - self.first_seq + 1
+
+
+def _highest_seqs(document: EnterpriseEvidence) -> dict[str, int]:
+    highest: dict[str, int] = {}
+    for flag in document.flags:
+        agent, seq = flag.figures.get("agent"), flag.figures.get("highest_seq")
+        if flag.check == "seq_gap" and isinstance(agent, str) and isinstance(seq, int):
+            highest[agent] = seq
+    return highest
+
+
+def _inputs(
+    plan: Plan, platform: Platform, enterprise: Enterprise, document: EnterpriseEvidence,
+    rows: Sequence[DeviceDayDoc],
+) -> EnterpriseInputs:  # fmt: skip
+    return EnterpriseInputs(
+        plan=plan,
+        plan_ref=document.plan,
+        platform=platform,
+        enterprise=enterprise,
+        rows=tuple(rows),
+        agents=tuple(
+            _Agent(a.id, a.public_key, tuple(a.devices), a.revoked) for a in document.agents
+        ),
+        seq_gaps=tuple(
+            _Gap(g.agent, g.first_seq, g.last_seq, _CLOSED if g.closed else None)
+            for g in document.integrity.seq_gaps
+        ),
+        highest_seqs=_highest_seqs(document),
+        quarantined=document.integrity.quarantined,
+        documents=tuple(document.documents),
+    )
+
+
+def _label(item: Any, index: int) -> str:
+    kpi = item.get("kpi") if isinstance(item, dict) else None
+    if isinstance(kpi, str):
+        return kpi
+    return str(index)
+
+
+def _walk(path: str, ours: Any, theirs: Any, loose: bool) -> Iterator[tuple[str, Any, Any]]:
+    """(path, bundle value, recomputed value) for each place the two trees differ."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        for key in sorted(set(ours) | set(theirs)):
+            yield from _walk(f"{path}.{key}" if path else key, ours.get(key), theirs.get(key),
+                             loose)  # fmt: skip
+    elif isinstance(ours, list) and isinstance(theirs, list):
+        if len(ours) != len(theirs):
+            yield f"{path} (items)", len(theirs), len(ours)
+            return
+        for index, (mine, other) in enumerate(zip(ours, theirs, strict=True)):
+            yield from _walk(f"{path}[{_label(other, index)}]", mine, other, loose)
+    elif not _same(ours, theirs, loose):
+        yield path, theirs, ours
+
+
+def _same(ours: Any, theirs: Any, loose: bool) -> bool:
+    numbers = (int, float)
+    if (
+        loose
+        and isinstance(ours, numbers) and isinstance(theirs, numbers)
+        and not isinstance(ours, bool) and not isinstance(theirs, bool)
+        and (isinstance(ours, float) or isinstance(theirs, float))
+    ):  # fmt: skip
+        return math.isclose(ours, theirs, rel_tol=RELATIVE_TOLERANCE, abs_tol=0.0)
+    return bool(type(ours) is type(theirs) and ours == theirs)
+
+
+def _same_versions(document: EnterpriseEvidence) -> bool:
+    here = current_software()
+    recorded = document.software
+    return (here.python, here.numpy, here.scipy, here.statsmodels) == (
+        recorded.python, recorded.numpy, recorded.scipy, recorded.statsmodels
+    )  # fmt: skip
+
+
+def recompute(
+    plan: Plan,
+    platform: Platform,
+    enterprise: Enterprise,
+    document: EnterpriseEvidence,
+    evidence_bytes: bytes,
+    rows: Sequence[DeviceDayDoc],
+    report: Report,
+) -> None:
+    """Recompute the document from ``rows`` and compare it with ``evidence_bytes``; each figure
+    that differs is a ``figure_differs`` finding naming its path and both values."""
+    ours = enterprise_evidence(
+        _inputs(plan, platform, enterprise, document, rows),
+        software=document.software,
+        seed=document.method.seed,
+    )
+    mine = canonical_json(ours)
+    exact = _same_versions(document)
+    here = current_software()
+    report.notes.append(
+        f"recomputed with Python {here.python}, numpy {here.numpy}, scipy {here.scipy}, "
+        f"statsmodels {here.statsmodels}; evidence.json was made with Python "
+        f"{document.software.python}, numpy {document.software.numpy}, scipy "
+        f"{document.software.scipy}, statsmodels {document.software.statsmodels} "
+        f"(retrofit-verify {document.software.retrofit_verify}): "
+        + ("byte-equal required" if exact else f"numbers within rel {RELATIVE_TOLERANCE:g}")
+    )
+    if mine == evidence_bytes:
+        return
+    differences = list(_walk("", json.loads(mine), json.loads(evidence_bytes), not exact))
+    if not differences and exact:
+        differences = [("(bytes)", "not canonical JSON", "canonical JSON of the same values")]
+    for path, theirs, recomputed in differences[:MAX_FIGURE_FINDINGS]:
+        report.add(_figure(enterprise.id, path, theirs, recomputed))
+    if len(differences) > MAX_FIGURE_FINDINGS:
+        report.add(Finding(
+            code="figure_differs", enterprise=enterprise.id, field="(more)",
+            detail=f"and {len(differences) - MAX_FIGURE_FINDINGS} more figures differ",
+        ))  # fmt: skip
+
+
+def _figure(enterprise: str, path: str, theirs: Any, recomputed: Any) -> Finding:
+    return Finding(
+        code="figure_differs", enterprise=enterprise, field=path, bundle_value=theirs,
+        expected_value=recomputed, bundle_label="evidence.json", expected_label="recomputed",
+    )  # fmt: skip
