@@ -54,7 +54,9 @@ from tests.collector.seal_helpers import SealChain
 __all__ = [
     "ENTERPRISES",
     "PLATFORM",
+    "RESEAL",
     "Forge",
+    "copy_bundle",
     "edit_evidence",
     "forge_plant",
     "remanifest",
@@ -165,14 +167,36 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
+#: A re-seal: once the day ``after`` is sealed, an import adds an hour to ``day`` of press-1.
+RESEAL = (date(2026, 3, 4), date(2026, 3, 1))
+
+
+def _imported_window(day: date) -> wire.KpiWindow:
+    start = datetime.combine(day, time(1), tzinfo=ZONE).astimezone(UTC)
+    return wire.KpiWindow(
+        device="press-1", start=start, end=start + timedelta(hours=1), provenance="imported",
+        config_digest=DIGEST, scheduled_s=0.0, planned_s=0.0, run_s=None, idle_s=None,
+        down_s=None, off_s=None, planned_stop_s=None, total_count=3, good_count=3,
+        reject_count=0, energy_kwh=None, ideal_cycle_s=None, quality=_QUALITY,
+    )  # fmt: skip
+
+
 def seal_enterprise(
-    enterprise: str, agent: str, key: Ed25519PrivateKey, days: Sequence[date], seed: int
+    enterprise: str,
+    agent: str,
+    key: Ed25519PrivateKey,
+    days: Sequence[date],
+    seed: int,
+    *,
+    reseal: bool = False,
 ) -> list[bytes]:
-    """Every device-day of ``enterprise``'s agent sealed, day by day, as its ledger would."""
+    """Every device-day of ``enterprise``'s agent sealed, day by day, as its ledger would;
+    with ``reseal``, :data:`RESEAL`'s day gets a version 2 with an imported part."""
     rng = random.Random(seed)
     chains = {device: SealChain(key, PLATFORM, enterprise, agent, device) for device in DEVICES}
     raws = []
     seq = 0
+    kept: dict[date, list[tuple[int, wire.KpiWindow]]] = {}
     for day in days:
         for device in DEVICES:
             windows = []
@@ -181,6 +205,13 @@ def seal_enterprise(
                 windows.append((seq, window))
             seq += 1
             raws.append(chains[device].seal(day, windows, seq=seq, tz=ZONE_NAME))
+            if device == "press-1":
+                kept[day] = windows
+        if reseal and day == RESEAL[0]:
+            seq += 1
+            windows = [*kept[RESEAL[1]], (seq, _imported_window(RESEAL[1]))]
+            seq += 1
+            raws.append(chains["press-1"].seal(RESEAL[1], windows, seq=seq, tz=ZONE_NAME))
     return raws
 
 
@@ -312,10 +343,11 @@ def resign_seal(seal: wire.DaySeal, key: Ed25519PrivateKey, **changes: Any) -> b
     return wire.encode(wire.seal_day_seal(**fields, key=key))
 
 
-def forge_plant(folder: Path, *, unlisted: Sequence[str] = ()) -> Forge:
+def forge_plant(folder: Path, *, unlisted: Sequence[str] = (), reseal: bool = False) -> Forge:
     """Two enterprises of valid_minimal sealed over their evidence span, and their honest
     bundles in ``folder/bundles/<enterprise>``; ``unlisted`` enterprises' agents are left out
-    of the plan (whose digest the bundles then carry): their seals are not anchored."""
+    of the plan (whose digest the bundles then carry): their seals are not anchored. With
+    ``reseal`` the first enterprise's press-1 has a day sealed twice (:data:`RESEAL`)."""
     collector_key = Ed25519PrivateKey.generate()
     agents = {enterprise: f"{enterprise}-gw" for enterprise in ENTERPRISES}
     agent_keys = {agent: Ed25519PrivateKey.generate() for agent in agents.values()}
@@ -332,7 +364,7 @@ def forge_plant(folder: Path, *, unlisted: Sequence[str] = ()) -> Forge:
     for number, enterprise in enumerate(ENTERPRISES):
         agent = agents[enterprise]
         forge.seals[enterprise] = seal_enterprise(
-            enterprise, agent, agent_keys[agent], days, seed=number
+            enterprise, agent, agent_keys[agent], days, seed=number, reseal=reseal and number == 0
         )
         write_bundle(
             forge.bundle(enterprise), plan, enterprise, forge.seals[enterprise],

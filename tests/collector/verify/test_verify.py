@@ -7,7 +7,9 @@ tests/collector/verify/forge.py on a copy of an honest bundle; each must end ``n
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from collector.verify import (
 from contract import wire
 
 from .forge import (
+    RESEAL,
     Forge,
     copy_bundle,
     edit_evidence,
@@ -346,3 +349,78 @@ def test_a_missing_or_invalid_plan_is_unreadable(
     broken.write_text("province: {code: 12}\n", encoding="utf-8")
     with pytest.raises(PlanUnreadable, match=r"plan\.yaml"):
         verify_bundle(bundle, broken)
+
+
+@pytest.fixture(scope="module")
+def resealed(tmp_path_factory: pytest.TempPathFactory) -> Forge:
+    return forge_plant(tmp_path_factory.mktemp("resealed"), reseal=True)
+
+
+def test_a_day_sealed_twice_verifies_on_its_latest_version(resealed: Forge) -> None:
+    bundle = resealed.bundle(ENT)
+    report = _verify(resealed, bundle)
+    assert report.exit_code == EXIT_VERIFIED
+    tree = json.loads((bundle / "evidence.json").read_bytes())
+    day = RESEAL[1].isoformat()
+    kinds = sorted(r["provenance"] for r in tree["device_days"]
+                   if r["device"] == "press-1" and r["day"] == day)  # fmt: skip
+    assert kinds == ["imported", "measured"]
+
+
+def test_a_withheld_version_2_breaks_the_chain(resealed: Forge, tmp_path: Path) -> None:
+    bundle = copy_bundle(resealed, ENT, tmp_path / ENT)
+    day = RESEAL[1].isoformat()
+    rewrite_seals(bundle, lambda lines: [x for x in lines if x.seal.version == 1])
+    edit_evidence(bundle, lambda tree: tree.update(device_days=[
+        r for r in tree["device_days"] if not (r["day"] == day and r["provenance"] == "imported")
+    ]))  # fmt: skip
+    remanifest(bundle, resealed.collector_key)
+    report = _verify(resealed, bundle)
+    (broken,) = _found(report, "chain_broken", device="press-1")
+    assert broken.day == (RESEAL[0] + timedelta(days=1)).isoformat()
+    assert report.exit_code == EXIT_NOT_VERIFIED
+
+
+def test_a_version_2_that_supersedes_nothing_is_named(resealed: Forge, tmp_path: Path) -> None:
+    bundle = copy_bundle(resealed, ENT, tmp_path / ENT)
+    key = resealed.agent_keys[AGENT]
+
+    def unlink(lines: list[BundleDaySeal]) -> list[BundleDaySeal]:
+        out = []
+        for line in lines:
+            if line.seal.version == 2:
+                line = bundle_day_seal(resign_seal(line.seal, key, supersedes="0" * 64))
+            out.append(line)
+        return out
+
+    rewrite_seals(bundle, unlink)
+    remanifest(bundle, resealed.collector_key)
+    report = _verify(resealed, bundle)
+    (broken,) = _found(report, "version_broken", device="press-1", day=RESEAL[1].isoformat())
+    assert broken.bundle_value == "0" * 64 and broken.field == "supersedes"
+
+
+@pytest.mark.parametrize(
+    ("changes", "code", "field"),
+    [
+        ({"device": "press-9"}, "seal_unknown_device", "device"),
+        ({"tz": "Europe/Berlin"}, "seal_wrong_zone", "tz"),
+        ({"platform": "plat-b"}, "seal_wrong_platform", "platform"),
+    ],
+)
+def test_a_seal_outside_what_the_plan_gives_its_agent_is_named(
+    forge: Forge, bundle: Path, changes: dict[str, str], code: str, field: str
+) -> None:
+    key = forge.agent_keys[AGENT]
+
+    def change(lines: list[BundleDaySeal]) -> list[BundleDaySeal]:
+        today = _seal_of(lines, "meter-1", DAY)
+        return [bundle_day_seal(resign_seal(x.seal, key, **changes)) if x is today else x
+                for x in lines]  # fmt: skip
+
+    rewrite_seals(bundle, change)
+    remanifest(bundle, forge.collector_key)
+    report = _verify(forge, bundle)
+    (found,) = _found(report, code, day=DAY)
+    assert found.field == field and found.bundle_value == next(iter(changes.values()))
+    assert report.exit_code == EXIT_NOT_VERIFIED
