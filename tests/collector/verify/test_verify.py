@@ -424,3 +424,33 @@ def test_a_seal_outside_what_the_plan_gives_its_agent_is_named(
     (found,) = _found(report, code, day=DAY)
     assert found.field == field and found.bundle_value == next(iter(changes.values()))
     assert report.exit_code == EXIT_NOT_VERIFIED
+
+
+def _nudge_interval(tree: dict[str, Any], relative: float) -> None:
+    oee = next(k for k in tree["attempts"][0]["kpis"] if k["kpi"] == "oee")
+    oee["interval"]["low"] *= 1 + relative
+
+
+def test_other_library_versions_allow_rel_1e_9_and_no_more(forge: Forge, tmp_path: Path) -> None:
+    """A laptop's numpy may move the last bits of a figure (docs/verify.md, "Conventions")."""
+    other = {"numpy": "1.0.0-laptop"}
+    within = copy_bundle(forge, ENT, tmp_path / "within")
+    edit_evidence(within, lambda tree: (tree["software"].update(other),
+                                        _nudge_interval(tree, 1e-12)))  # fmt: skip
+    remanifest(within, forge.collector_key)
+    report = _verify(forge, within)
+    assert report.exit_code == EXIT_VERIFIED
+    assert any("numbers within rel 1e-09" in note for note in report.notes)
+    beyond = copy_bundle(forge, ENT, tmp_path / "beyond")
+    edit_evidence(beyond, lambda tree: (tree["software"].update(other),
+                                        _nudge_interval(tree, 1e-6)))  # fmt: skip
+    remanifest(beyond, forge.collector_key)
+    assert _found(_verify(forge, beyond), "figure_differs",
+                  field="attempts[0].kpis[oee].interval.low")  # fmt: skip
+
+
+def test_same_library_versions_allow_no_difference_at_all(forge: Forge, bundle: Path) -> None:
+    edit_evidence(bundle, lambda tree: _nudge_interval(tree, 1e-12))
+    remanifest(bundle, forge.collector_key)
+    report = _verify(forge, bundle)
+    assert [f.field for f in report.findings] == ["attempts[0].kpis[oee].interval.low"]
