@@ -426,7 +426,10 @@ def test_a_seal_outside_what_the_plan_gives_its_agent_is_named(
     assert report.exit_code == EXIT_NOT_VERIFIED
 
 
-def _nudge_interval(tree: dict[str, Any], relative: float) -> None:
+def _nudge_interval(
+    tree: dict[str, Any], relative: float, software: dict[str, str] | None = None
+) -> None:
+    tree["software"].update(software or {})
     oee = next(k for k in tree["attempts"][0]["kpis"] if k["kpi"] == "oee")
     oee["interval"]["low"] *= 1 + relative
 
@@ -435,15 +438,13 @@ def test_other_library_versions_allow_rel_1e_9_and_no_more(forge: Forge, tmp_pat
     """A laptop's numpy may move the last bits of a figure (docs/verify.md, "Conventions")."""
     other = {"numpy": "1.0.0-laptop"}
     within = copy_bundle(forge, ENT, tmp_path / "within")
-    edit_evidence(within, lambda tree: (tree["software"].update(other),
-                                        _nudge_interval(tree, 1e-12)))  # fmt: skip
+    edit_evidence(within, lambda tree: _nudge_interval(tree, 1e-12, other))
     remanifest(within, forge.collector_key)
     report = _verify(forge, within)
     assert report.exit_code == EXIT_VERIFIED
     assert any("numbers within rel 1e-09" in note for note in report.notes)
     beyond = copy_bundle(forge, ENT, tmp_path / "beyond")
-    edit_evidence(beyond, lambda tree: (tree["software"].update(other),
-                                        _nudge_interval(tree, 1e-6)))  # fmt: skip
+    edit_evidence(beyond, lambda tree: _nudge_interval(tree, 1e-6, other))
     remanifest(beyond, forge.collector_key)
     assert _found(_verify(forge, beyond), "figure_differs",
                   field="attempts[0].kpis[oee].interval.low")  # fmt: skip
