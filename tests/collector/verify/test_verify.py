@@ -455,3 +455,21 @@ def test_same_library_versions_allow_no_difference_at_all(forge: Forge, bundle: 
     remanifest(bundle, forge.collector_key)
     report = _verify(forge, bundle)
     assert [f.field for f in report.findings] == ["attempts[0].kpis[oee].interval.low"]
+
+
+@pytest.mark.parametrize(("dropped", "late"), [(2, False), (3, True)])
+def test_a_chain_may_start_before_the_baseline_and_not_after(
+    forge: Forge, bundle: Path, dropped: int, late: bool
+) -> None:
+    """The forge seals from 3 days before the baseline's first day (2026-02-02): a segment
+    starting on 2026-02-01 is a bundle's legitimate start, one starting on 2026-02-02 hides."""
+    rewrite_seals(bundle, lambda lines: [
+        x for x in lines if not (x.seal.device == "press-1" and x.seal.index <= dropped)
+    ])  # fmt: skip
+    remanifest(bundle, forge.collector_key)
+    report = _verify(forge, bundle)
+    found = _found(report, "chain_start_late", device="press-1")
+    if late:
+        assert [(f.day, f.bundle_value) for f in found] == [("2026-02-02", 4)]
+    else:
+        assert report.exit_code == EXIT_VERIFIED
