@@ -17,6 +17,8 @@ from collector.evidence import EvidenceError
 from collector.evidence.document import EnterpriseEvidence
 from collector.plan import Enterprise
 from collector.proof import (
+    AGENT_KEYS_NAME,
+    DAY_SEALS_NAME,
     AgentKeysFile,
     BundleDaySeal,
     ProofFileError,
@@ -26,10 +28,16 @@ from collector.proof import (
 from collector.verify.chain import check_chains
 from collector.verify.compare import compare_rows, latest_parts, sealed_row
 from collector.verify.findings import Finding, Report
-from collector.verify.load import BundleFiles, TrustRoot, load_bundle, load_trust_root
+from collector.verify.load import (
+    EVIDENCE_NAME,
+    BundleFiles,
+    TrustRoot,
+    load_bundle,
+    load_trust_root,
+)
 from collector.verify.recompute import recompute
 from collector.verify.seals import SealScope, check_seals
-from collector.verify.tree import check_manifest, check_signature
+from collector.verify.tree import Tree, check_manifest, check_signature
 
 __all__ = ["verify_bundle", "verify_loaded"]
 
@@ -79,8 +87,14 @@ def verify_loaded(
     document = _evidence(bundle, report)
     if document is not None:
         report.enterprise = document.enterprise.id
-    check_manifest(bundle, report.enterprise, report)
-    check_signature(bundle, report.enterprise, trust.digest, collector_key, report)
+    held = {
+        EVIDENCE_NAME: bundle.evidence,
+        DAY_SEALS_NAME: bundle.day_seals,
+        AGENT_KEYS_NAME: bundle.agent_keys,
+    }
+    tree = Tree(bundle.folder, bundle.manifest, held, "enterprise", report.enterprise)
+    check_manifest(tree, report)
+    check_signature(bundle.signature, tree, report.enterprise, trust.digest, collector_key, report)
     if document is None:
         return report
     _check_content(bundle, trust, document, report)

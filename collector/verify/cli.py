@@ -18,6 +18,8 @@ from rich.console import Console
 from collector.verify.check import verify_bundle
 from collector.verify.errors import VerifyError
 from collector.verify.findings import EXIT_UNREADABLE, Report, finding_line
+from collector.verify.load import load_trust_root
+from collector.verify.platform import is_platform_bundle, verify_platform
 from contract.terminal import json_for_terminal, say
 
 __all__ = ["main"]
@@ -29,7 +31,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Verify an enterprise evidence bundle offline against your own copy of "
         "the implementation plan (the trust root: the agents' keys it lists).",
     )
-    parser.add_argument("bundle", type=Path, help="the enterprise bundle's folder")
+    parser.add_argument(
+        "bundle", type=Path, help="an enterprise bundle's folder, or a platform bundle's"
+    )
     parser.add_argument("--plan", type=Path, required=True, help="your plan file (.yaml/.xlsx)")
     parser.add_argument(
         "--collector-key",
@@ -39,20 +43,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _as_json(report: Report) -> str:
-    return json.dumps(
-        {
-            "enterprise": report.enterprise,
-            "result": report.verdict,
-            "exit_code": report.exit_code,
-            "findings": [f.as_json() for f in report.findings],
-            "not_anchored": [f.as_json() for f in report.unanchored],
-            "notes": report.notes,
-        },
-        ensure_ascii=False,
-        indent=1,
-        sort_keys=True,
-    )
+def _as_json(report: Report) -> dict[str, object]:
+    return {
+        "enterprise": report.enterprise,
+        "result": report.verdict,
+        "exit_code": report.exit_code,
+        "findings": [f.as_json() for f in report.findings],
+        "not_anchored": [f.as_json() for f in report.unanchored],
+        "notes": report.notes,
+    }
 
 
 def _print(out: Console, report: Report) -> None:
@@ -66,12 +65,22 @@ def _print(out: Console, report: Report) -> None:
     say(out, f"{report.enterprise}: {report.verdict}{count}", style=style)
 
 
+def _reports(bundle: Path, plan: Path, pin: str | None) -> tuple[list[Report], int]:
+    """Every report of the bundle (one, or a platform's enterprises then its own) and the
+    exit code; VerifyError when the bundle or the plan cannot be read."""
+    if is_platform_bundle(bundle):
+        result = verify_platform(bundle, load_trust_root(plan), collector_key=pin)
+        return result.reports, result.exit_code
+    report = verify_bundle(bundle, plan, collector_key=pin)
+    return [report], report.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the verifier; return (and, as a script, exit with) its exit code."""
     args = _parser().parse_args(argv)
     out = Console(highlight=False, soft_wrap=True)
     try:
-        report = verify_bundle(args.bundle, args.plan, collector_key=args.collector_key)
+        reports, code = _reports(args.bundle, args.plan, args.collector_key)
     except VerifyError as exc:
         errors = Console(stderr=True, highlight=False, soft_wrap=True)
         say(errors, f"retrofit-verify-bundle: cannot read {exc.where}")
@@ -79,10 +88,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             say(errors, f"  {line}")
         return EXIT_UNREADABLE
     if args.json:
-        out.out(json_for_terminal(_as_json(report)), highlight=False)
+        tree = [_as_json(report) for report in reports]
+        text = json.dumps(tree[0] if len(tree) == 1 else {"exit_code": code, "bundles": tree},
+                          ensure_ascii=False, indent=1, sort_keys=True)  # fmt: skip
+        out.out(json_for_terminal(text), highlight=False)
     else:
-        _print(out, report)
-    return report.exit_code
+        for report in reports:
+            _print(out, report)
+    return code
 
 
 if __name__ == "__main__":

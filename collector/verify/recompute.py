@@ -21,12 +21,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from pydantic import BaseModel
+
 from collector.evidence import EnterpriseInputs, current_software, enterprise_evidence
-from collector.evidence.document import DeviceDayDoc, EnterpriseEvidence, canonical_json
+from collector.evidence.document import (
+    DeviceDayDoc,
+    EnterpriseEvidence,
+    SoftwareDoc,
+    canonical_json,
+)
 from collector.plan import Enterprise, Plan, Platform
 from collector.verify.findings import Finding, Report
 
-__all__ = ["MAX_FIGURE_FINDINGS", "RELATIVE_TOLERANCE", "recompute"]
+__all__ = [
+    "MAX_FIGURE_FINDINGS",
+    "RELATIVE_TOLERANCE",
+    "compare_documents",
+    "recompute",
+    "same_versions",
+]
 
 #: How far a number may move on other library versions (D8): far below any printed digit.
 RELATIVE_TOLERANCE: Final = 1e-9
@@ -123,12 +136,52 @@ def _same(ours: Any, theirs: Any, loose: bool) -> bool:
     return bool(type(ours) is type(theirs) and ours == theirs)
 
 
-def _same_versions(document: EnterpriseEvidence) -> bool:
+def same_versions(recorded: SoftwareDoc) -> bool:
+    """Whether this interpreter has the Python, numpy, scipy and statsmodels versions a
+    document records (then its recomputation must be byte-equal)."""
     here = current_software()
-    recorded = document.software
     return (here.python, here.numpy, here.scipy, here.statsmodels) == (
         recorded.python, recorded.numpy, recorded.scipy, recorded.statsmodels
     )  # fmt: skip
+
+
+def _versions_note(recorded: SoftwareDoc, exact: bool) -> str:
+    here = current_software()
+    return (
+        f"recomputed with Python {here.python}, numpy {here.numpy}, scipy {here.scipy}, "
+        f"statsmodels {here.statsmodels}; the document was made with Python "
+        f"{recorded.python}, numpy {recorded.numpy}, scipy {recorded.scipy}, statsmodels "
+        f"{recorded.statsmodels} (retrofit-verify {recorded.retrofit_verify}): "
+        + ("byte-equal required" if exact else f"numbers within rel {RELATIVE_TOLERANCE:g}")
+    )
+
+
+def compare_documents(
+    name: str,
+    owner: str,
+    document: BaseModel,
+    recorded: SoftwareDoc,
+    theirs: bytes,
+    report: Report,
+) -> None:
+    """``document`` (recomputed) against ``theirs`` (the bundle's file ``name``): byte-equal with
+    the same library versions, numbers within :data:`RELATIVE_TOLERANCE` with others; each
+    figure that differs is a ``figure_differs`` finding naming its path and both values."""
+    exact = same_versions(recorded)
+    report.notes.append(_versions_note(recorded, exact))
+    mine = canonical_json(document)
+    if mine == theirs:
+        return
+    differences = list(_walk("", json.loads(mine), json.loads(theirs), not exact))
+    if not differences and exact:
+        differences = [("(bytes)", "not canonical JSON", "canonical JSON of the same values")]
+    for path, found, recomputed in differences[:MAX_FIGURE_FINDINGS]:
+        report.add(_figure(name, owner, path, found, recomputed))
+    if len(differences) > MAX_FIGURE_FINDINGS:
+        report.add(Finding(
+            code="figure_differs", enterprise=owner, field="(more)",
+            detail=f"and {len(differences) - MAX_FIGURE_FINDINGS} more figures differ",
+        ))  # fmt: skip
 
 
 def recompute(
@@ -140,40 +193,20 @@ def recompute(
     rows: Sequence[DeviceDayDoc],
     report: Report,
 ) -> None:
-    """Recompute the document from ``rows`` and compare it with ``evidence_bytes``; each figure
-    that differs is a ``figure_differs`` finding naming its path and both values."""
+    """Recompute the document from ``rows`` and compare it with ``evidence_bytes``
+    (:func:`compare_documents`)."""
     ours = enterprise_evidence(
         _inputs(plan, platform, enterprise, document, rows),
         software=document.software,
         seed=document.method.seed,
     )
-    mine = canonical_json(ours)
-    exact = _same_versions(document)
-    here = current_software()
-    report.notes.append(
-        f"recomputed with Python {here.python}, numpy {here.numpy}, scipy {here.scipy}, "
-        f"statsmodels {here.statsmodels}; evidence.json was made with Python "
-        f"{document.software.python}, numpy {document.software.numpy}, scipy "
-        f"{document.software.scipy}, statsmodels {document.software.statsmodels} "
-        f"(retrofit-verify {document.software.retrofit_verify}): "
-        + ("byte-equal required" if exact else f"numbers within rel {RELATIVE_TOLERANCE:g}")
+    compare_documents(
+        "evidence.json", enterprise.id, ours, document.software, evidence_bytes, report
     )
-    if mine == evidence_bytes:
-        return
-    differences = list(_walk("", json.loads(mine), json.loads(evidence_bytes), not exact))
-    if not differences and exact:
-        differences = [("(bytes)", "not canonical JSON", "canonical JSON of the same values")]
-    for path, theirs, recomputed in differences[:MAX_FIGURE_FINDINGS]:
-        report.add(_figure(enterprise.id, path, theirs, recomputed))
-    if len(differences) > MAX_FIGURE_FINDINGS:
-        report.add(Finding(
-            code="figure_differs", enterprise=enterprise.id, field="(more)",
-            detail=f"and {len(differences) - MAX_FIGURE_FINDINGS} more figures differ",
-        ))  # fmt: skip
 
 
-def _figure(enterprise: str, path: str, theirs: Any, recomputed: Any) -> Finding:
+def _figure(name: str, owner: str, path: str, theirs: Any, recomputed: Any) -> Finding:
     return Finding(
-        code="figure_differs", enterprise=enterprise, field=path, bundle_value=theirs,
-        expected_value=recomputed, bundle_label="evidence.json", expected_label="recomputed",
+        code="figure_differs", enterprise=owner, field=path, bundle_value=theirs,
+        expected_value=recomputed, bundle_label=name, expected_label="recomputed",
     )  # fmt: skip

@@ -29,8 +29,18 @@ from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from collector.evidence import EnterpriseInputs, current_software, enterprise_evidence
-from collector.evidence.document import DeviceDayDoc, PlanRefDoc, canonical_json
+from collector.evidence import (
+    EnterpriseInputs,
+    current_software,
+    enterprise_evidence,
+    platform_rollup,
+)
+from collector.evidence.document import (
+    DeviceDayDoc,
+    EnterpriseEvidence,
+    PlanRefDoc,
+    canonical_json,
+)
 from collector.plan import LoadedPlan, load_plan
 from collector.proof import (
     MANIFEST_NAME,
@@ -52,6 +62,7 @@ from contract import daysums, wire
 from tests.collector.seal_helpers import SealChain
 
 __all__ = [
+    "ALL_ENTERPRISES",
     "ENTERPRISES",
     "PLATFORM",
     "RESEAL",
@@ -59,16 +70,20 @@ __all__ = [
     "copy_bundle",
     "edit_evidence",
     "forge_plant",
+    "platform_remanifest",
     "remanifest",
     "resign_seal",
     "rewrite_seals",
     "write_bundle",
+    "write_platform_bundle",
 ]
 
 CASES = Path(__file__).parents[1] / "plan_cases"
 PLATFORM = "plat-a"
-#: The two enterprises the forge seals and bundles; the plan's other eight stay as they are.
+#: The two enterprises the forge seals and bundles by default; the plan's other eight stay as
+#: they are. A platform bundle needs all ten (:data:`ALL_ENTERPRISES`).
 ENTERPRISES = ("plat-a-e01", "plat-a-e02")
+ALL_ENTERPRISES = tuple(f"plat-a-e{n:02d}" for n in range(1, 11))
 DEVICES = ("press-1", "meter-1")
 ZONE_NAME = "Asia/Shanghai"
 ZONE = ZoneInfo(ZONE_NAME)
@@ -343,13 +358,19 @@ def resign_seal(seal: wire.DaySeal, key: Ed25519PrivateKey, **changes: Any) -> b
     return wire.encode(wire.seal_day_seal(**fields, key=key))
 
 
-def forge_plant(folder: Path, *, unlisted: Sequence[str] = (), reseal: bool = False) -> Forge:
+def forge_plant(
+    folder: Path,
+    *,
+    unlisted: Sequence[str] = (),
+    reseal: bool = False,
+    enterprises: Sequence[str] = ENTERPRISES,
+) -> Forge:
     """Two enterprises of valid_minimal sealed over their evidence span, and their honest
     bundles in ``folder/bundles/<enterprise>``; ``unlisted`` enterprises' agents are left out
     of the plan (whose digest the bundles then carry): their seals are not anchored. With
     ``reseal`` the first enterprise's press-1 has a day sealed twice (:data:`RESEAL`)."""
     collector_key = Ed25519PrivateKey.generate()
-    agents = {enterprise: f"{enterprise}-gw" for enterprise in ENTERPRISES}
+    agents = {enterprise: f"{enterprise}-gw" for enterprise in enterprises}
     agent_keys = {agent: Ed25519PrivateKey.generate() for agent in agents.values()}
     folder.mkdir(parents=True, exist_ok=True)
     plan_path = folder / "plan.yaml"
@@ -361,7 +382,7 @@ def forge_plant(folder: Path, *, unlisted: Sequence[str] = (), reseal: bool = Fa
     forge = Forge(folder, plan_path, plan, collector_key, agent_keys, agents)
     baseline = date(2026, 2, 2)
     days = _days(baseline - timedelta(days=3), date(2026, 8, 30))
-    for number, enterprise in enumerate(ENTERPRISES):
+    for number, enterprise in enumerate(enterprises):
         agent = agents[enterprise]
         forge.seals[enterprise] = seal_enterprise(
             enterprise, agent, agent_keys[agent], days, seed=number, reseal=reseal and number == 0
@@ -378,3 +399,53 @@ def copy_bundle(forge: Forge, enterprise: str, to: Path) -> Path:
     """A copy of ``enterprise``'s honest bundle at ``to`` (tests tamper with copies)."""
     shutil.copytree(forge.bundle(enterprise), to)
     return to
+
+
+def platform_remanifest(folder: Path, key: Ed25519PrivateKey | None) -> None:
+    """A platform's manifest (``platform.json`` and each enterprise's ``manifest.json``) and
+    its collector signature, as collector.bundle writes them."""
+    names = ["platform.json", *sorted(p.parent.name + "/" + MANIFEST_NAME
+                                      for p in folder.glob(f"*/{MANIFEST_NAME}"))]  # fmt: skip
+    entries = []
+    for relative in sorted(names):
+        content = (folder / relative).read_bytes()
+        entries.append(
+            ManifestFile(
+                path=relative, sha256=hashlib.sha256(content).hexdigest(), size=len(content)
+            )
+        )
+    manifest = Manifest(kind="platform", files=entries)
+    (folder / MANIFEST_NAME).write_bytes(manifest_bytes(manifest))
+    (folder / SIGNATURE_NAME).unlink(missing_ok=True)
+    if key is None:
+        return
+    rollup = json.loads((folder / "platform.json").read_bytes())
+    signature = sign_manifest(
+        manifest_sha256(manifest),
+        kind="platform",
+        enterprise=None,
+        plan_digest=rollup["plan"]["digest"],
+        key=key,
+    )
+    (folder / SIGNATURE_NAME).write_bytes(signature_bytes(signature))
+
+
+def write_platform_bundle(forge: Forge, folder: Path) -> Path:
+    """The honest platform bundle of every forged enterprise (all of the platform's)."""
+    documents = []
+    for enterprise in forge.seals:
+        shutil.copytree(forge.bundle(enterprise), folder / enterprise)
+        raw = (folder / enterprise / "evidence.json").read_bytes()
+        documents.append(EnterpriseEvidence.model_validate_json(raw))
+    plan = forge.plan
+    platform = next(p for p in plan.plan.platforms if p.id == PLATFORM)
+    rollup = platform_rollup(
+        plan.plan,
+        PlanRefDoc(key=plan.plan.key, version=1, digest=plan.digest),
+        platform,
+        documents,
+        software=current_software(),
+    )
+    (folder / "platform.json").write_bytes(canonical_json(rollup))
+    platform_remanifest(folder, forge.collector_key)
+    return folder
