@@ -1,17 +1,24 @@
 """The library entry points: registry + InfluxDB in, evidence documents out.
 
-``build_enterprise_evidence`` for one enterprise, ``build_platform`` for a platform's
-enterprises and its roll-up, ``build_province`` for every platform of a plan and the province
-summary. The demo and the web app call these; the CLI (``retrofit-collector evidence|rollup``)
-adds only the writing. Computation is CPU-bound (bootstrap, regressions) and runs in the
-caller's thread: a server calls these in a worker thread.
+``build_enterprise_evidence`` for one enterprise (``build_enterprise_bundle``: with its proof
+files), ``build_platform`` for a platform's enterprises and its roll-up, ``build_province`` for
+every platform of a plan and the province summary. The demo and the web app call these; the CLI
+(``retrofit-collector evidence|rollup``) adds only the writing. Computation is CPU-bound
+(bootstrap, regressions) and runs in the caller's thread: a server calls these in a worker
+thread.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from collector.bundle.gather import gather_enterprise, gather_platform, plan_of
+from collector.bundle.day_seals import EnterpriseProofs
+from collector.bundle.gather import (
+    gather_enterprise_with_proofs,
+    gather_platform_with_proofs,
+    plan_of,
+)
 from collector.errors import NotFoundError
 from collector.evidence.assemble import enterprise_evidence
 from collector.evidence.change import DEFAULT_SEED
@@ -27,8 +34,10 @@ from collector.registry import Registry
 from collector.store import InfluxStore
 
 __all__ = [
+    "EnterpriseBundle",
     "PlatformEvidence",
     "ProvinceEvidence",
+    "build_enterprise_bundle",
     "build_enterprise_evidence",
     "build_platform",
     "build_province",
@@ -36,11 +45,21 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
+class EnterpriseBundle:
+    """One enterprise's evidence document and its bundle's proof files."""
+
+    document: EnterpriseEvidence
+    proofs: EnterpriseProofs
+
+
+@dataclass(frozen=True, slots=True)
 class PlatformEvidence:
-    """A platform's roll-up and the documents of its enterprises, in the plan's order."""
+    """A platform's roll-up and the documents of its enterprises, in the plan's order, with
+    each enterprise's proof files by enterprise id (none: bundles written without them)."""
 
     rollup: PlatformRollup
     enterprises: tuple[EnterpriseEvidence, ...]
+    proofs: Mapping[str, EnterpriseProofs] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +83,27 @@ async def build_enterprise_evidence(
 
     Raises NotFoundError (unknown enterprise), RegistryUnavailable, StoreError.
     """
-    inputs = await gather_enterprise(registry, store, enterprise_id, platform_id=platform_id)
-    return enterprise_evidence(inputs, software=software or current_software(), seed=seed)
+    built = await build_enterprise_bundle(
+        registry, store, enterprise_id, seed=seed, platform_id=platform_id, software=software
+    )
+    return built.document
+
+
+async def build_enterprise_bundle(
+    registry: Registry,
+    store: InfluxStore,
+    enterprise_id: str,
+    *,
+    seed: int = DEFAULT_SEED,
+    platform_id: str | None = None,
+    software: SoftwareDoc | None = None,
+) -> EnterpriseBundle:
+    """:func:`build_enterprise_evidence`, with the proof files its bundle carries."""
+    found = await gather_enterprise_with_proofs(
+        registry, store, enterprise_id, platform_id=platform_id
+    )
+    document = enterprise_evidence(found.inputs, software=software or current_software(), seed=seed)
+    return EnterpriseBundle(document, found.proofs)
 
 
 async def build_platform(
@@ -88,12 +126,10 @@ async def build_platform(
         known = ", ".join(p.id for p in plan.platforms)
         raise NotFoundError(f"plan {plan.key} has no platform {platform_id} (it has {known})")
     versions = software or current_software()
-    docs = tuple(
-        enterprise_evidence(inputs, software=versions, seed=seed)
-        for inputs in await gather_platform(registry, store, plan, ref, platform)
-    )
+    found = await gather_platform_with_proofs(registry, store, plan, ref, platform)
+    docs = tuple(enterprise_evidence(item.inputs, software=versions, seed=seed) for item in found)
     rollup = platform_rollup(plan, ref, platform, docs, software=versions)
-    return PlatformEvidence(rollup, docs)
+    return PlatformEvidence(rollup, docs, {item.proofs.enterprise: item.proofs for item in found})
 
 
 async def build_province(

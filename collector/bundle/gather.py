@@ -1,15 +1,20 @@
 """What an enterprise's evidence is computed from, read from the registry and InfluxDB.
 
 Reads only the daily rollups (``kpi_daily``): evidence over months reads one point per
-device-day, never every window (docs/storage.md). Registry calls are SQLite reads and run in a
-worker thread (``asyncio.to_thread``) so they never block the event loop of a web app.
+device-day, never every window (docs/storage.md). The rows are checked against the agents'
+day seals (:mod:`collector.bundle.day_seals`): equal rows carry the sealed figures, every
+outcome goes to the engine and to the registry, and the bundle's proof files are collected.
+Registry calls are SQLite reads and run in a worker thread (``asyncio.to_thread``) so they
+never block the event loop of a web app.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
+from collector.bundle.day_seals import EnterpriseProofs, gather_seals
 from collector.errors import NotFoundError
 from collector.evidence.assemble import EnterpriseInputs
 from collector.evidence.document import PlanRefDoc
@@ -18,7 +23,15 @@ from collector.registry import Attachment, Registry
 from collector.registry.records import AgentEntry, PlanVersionInfo, SeqGap
 from collector.store import InfluxStore
 
-__all__ = ["gather_enterprise", "gather_platform", "plan_of", "plan_ref"]
+__all__ = [
+    "GatheredEnterprise",
+    "gather_enterprise",
+    "gather_enterprise_with_proofs",
+    "gather_platform",
+    "gather_platform_with_proofs",
+    "plan_of",
+    "plan_ref",
+]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +73,14 @@ def _documents(registry: Registry, platform: str, enterprise: str) -> list[Attac
     return [item for item in registry.attachments(platform, enterprise) if item.withdrawn is None]
 
 
+@dataclass(frozen=True, slots=True)
+class GatheredEnterprise:
+    """One enterprise's evidence inputs and its bundle's proof files."""
+
+    inputs: EnterpriseInputs
+    proofs: EnterpriseProofs
+
+
 async def gather_enterprise(
     registry: Registry,
     store: InfluxStore,
@@ -72,6 +93,20 @@ async def gather_enterprise(
     Raises NotFoundError for an enterprise no loaded plan lists, and what the registry and
     the store raise (RegistryUnavailable, StoreError).
     """
+    found = await gather_enterprise_with_proofs(
+        registry, store, enterprise_id, platform_id=platform_id
+    )
+    return found.inputs
+
+
+async def gather_enterprise_with_proofs(
+    registry: Registry,
+    store: InfluxStore,
+    enterprise_id: str,
+    *,
+    platform_id: str | None = None,
+) -> GatheredEnterprise:
+    """:func:`gather_enterprise`, with the proof files of the enterprise's bundle."""
     found = await asyncio.to_thread(registry.find_enterprise, platform_id, enterprise_id)
     if found is None:
         under = "" if platform_id is None else f" under platform {platform_id}"
@@ -85,6 +120,14 @@ async def gather_platform(
     registry: Registry, store: InfluxStore, plan: Plan, ref: PlanRefDoc, platform: Platform
 ) -> list[EnterpriseInputs]:
     """The inputs of every enterprise of ``platform`` in ``plan``, in the plan's order."""
+    found = await gather_platform_with_proofs(registry, store, plan, ref, platform)
+    return [item.inputs for item in found]
+
+
+async def gather_platform_with_proofs(
+    registry: Registry, store: InfluxStore, plan: Plan, ref: PlanRefDoc, platform: Platform
+) -> list[GatheredEnterprise]:
+    """:func:`gather_platform`, with each enterprise's proof files."""
     return [
         await _gather(registry, store, plan, ref, platform, enterprise)
         for enterprise in platform.enterprises
@@ -98,7 +141,7 @@ async def _gather(
     ref: PlanRefDoc,
     platform: Platform,
     enterprise: Enterprise,
-) -> EnterpriseInputs:
+) -> GatheredEnterprise:
     agents, gaps, highest, quarantined = await asyncio.to_thread(
         _integrity, registry, platform.id, enterprise.id
     )
@@ -107,19 +150,23 @@ async def _gather(
     rows = await store.daily(enterprise.id, enterprise.baseline.start, last_day)
     # Enterprise ids are unique within a plan; another plan's platform may reuse one.
     rows = [row for row in rows if row.platform == platform.id]
+    span = (enterprise.baseline.start, last_day)
+    sealed, proofs = await gather_seals(registry, platform.id, enterprise.id, span, rows, agents)
     log.info(
         "gathered %s/%s: %d device-days, %d agents", platform.id, enterprise.id, len(rows),
         len(agents),
     )  # fmt: skip
-    return EnterpriseInputs(
+    inputs = EnterpriseInputs(
         plan=plan,
         plan_ref=ref,
         platform=platform,
         enterprise=enterprise,
-        rows=tuple(rows),
+        rows=sealed.rows,
         agents=tuple(agents),
         seq_gaps=tuple(gaps),
         highest_seqs=highest,
         quarantined=quarantined,
         documents=tuple(documents),
+        seal_checks=sealed.outcomes,
     )
+    return GatheredEnterprise(inputs, proofs)

@@ -16,7 +16,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from collector.bundle.archive import BundleInfo, BundleStore
-from collector.bundle.gather import gather_enterprise
+from collector.bundle.gather import gather_enterprise_with_proofs
+from collector.bundle.key_use import record_key_use
 from collector.bundle.write import write_enterprise_bundle
 from collector.evidence.assemble import enterprise_evidence
 from collector.evidence.provenance import current_software
@@ -37,21 +38,28 @@ async def run_enterprise_evidence(
     seed: int,
     *,
     signer: Ed25519PrivateKey | None = None,
+    by: str = "web",
 ) -> BundleInfo:
     """Build the enterprise's evidence now and store its bundle; return the stored bundle.
 
-    With ``signer`` (the collector's bundle key) the bundle is signed.
+    With ``signer`` (the collector's bundle key) the bundle is signed, and the audit log gets
+    ``bundle_key.use`` (by ``by``) with the key's fingerprint.
 
     Raises what the engine raises: NotFoundError, RegistryUnavailable, StoreError,
     EvidenceError, BundleError.
     """
-    inputs = await gather_enterprise(registry, store, enterprise_id, platform_id=platform_id)
+    found = await gather_enterprise_with_proofs(
+        registry, store, enterprise_id, platform_id=platform_id
+    )
 
     def compute_and_write() -> BundleInfo:
-        document = enterprise_evidence(inputs, software=current_software(), seed=seed)
+        document = enterprise_evidence(found.inputs, software=current_software(), seed=seed)
 
         def write(folder: Path) -> None:
-            write_enterprise_bundle(document, folder, signer=signer)
+            manifest = write_enterprise_bundle(document, folder, signer=signer, proofs=found.proofs)
+            record_key_use(
+                registry, signer, manifest, subject=f"{platform_id}/{enterprise_id}", by=by
+            )
 
         return bundles.store(enterprise_id, write)
 

@@ -7,7 +7,10 @@ bundles nested in it (a platform's enterprises, a province's platforms) and ``ma
 the path, SHA-256 and size of every file beside it, nested manifests included, so the SHA-256
 of the top manifest seals the whole tree. With a signing key, ``bundle-signature.json`` beside
 each manifest (not listed in it: it signs it) says which collector key produced the bundle
-(:mod:`collector.proof.signature`). docs/evidence-bundle.md describes every file.
+(:mod:`collector.proof.signature`). An enterprise bundle built from the registry also holds
+its proof files, listed in the manifest (``day-seals.jsonl``, ``agent-keys.json``,
+``day-checks.json``: :mod:`collector.proof.files`). docs/evidence-bundle.md describes every
+file.
 
 The manifest's model, its bytes, its hash and the guard that keeps its paths inside the bundle
 live in :mod:`collector.proof` (pure, for the verifier) and are re-exported here.
@@ -25,9 +28,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
 from collector.bundle.build import PlatformEvidence, ProvinceEvidence
+from collector.bundle.day_seals import EnterpriseProofs
 from collector.bundle.errors import BundleError
 from collector.evidence.document import EnterpriseEvidence, canonical_json
 from collector.proof import (
+    AGENT_KEYS_NAME,
+    DAY_CHECKS_NAME,
+    DAY_SEALS_NAME,
     MANIFEST_FORMAT,
     MANIFEST_NAME,
     SIGNATURE_NAME,
@@ -36,6 +43,9 @@ from collector.proof import (
     ManifestDocument,
     ManifestFile,
     ManifestPathError,
+    agent_keys_bytes,
+    day_checks_bytes,
+    day_seals_bytes,
     fingerprint,
     manifest_bytes,
     manifest_sha256,
@@ -204,21 +214,41 @@ def _sign(
     )  # fmt: skip
 
 
+def _proof_files(doc: EnterpriseEvidence, proofs: EnterpriseProofs | None) -> dict[str, bytes]:
+    """The three proof files, or none without ``proofs``; BundleError if they are another
+    enterprise's."""
+    if proofs is None:
+        return {}
+    if proofs.enterprise != doc.enterprise.id:
+        raise BundleError(
+            f"proof files of enterprise {proofs.enterprise} given for {doc.enterprise.id}'s bundle"
+        )
+    return {
+        DAY_SEALS_NAME: day_seals_bytes(proofs.seals),
+        AGENT_KEYS_NAME: agent_keys_bytes(proofs.enterprise, proofs.agents),
+        DAY_CHECKS_NAME: day_checks_bytes(proofs.enterprise, proofs.checks),
+    }
+
+
 def write_enterprise_bundle(
     doc: EnterpriseEvidence,
     out_dir: Path,
     *,
     reports: ReportChoice = "all",
     signer: Ed25519PrivateKey | None = None,
+    proofs: EnterpriseProofs | None = None,
 ) -> Manifest:
     """Write one enterprise's bundle into ``out_dir``; return its manifest.
 
     ``reports`` says which rendered reports go beside the JSON (:data:`ReportChoice`); with
-    ``signer`` (the collector's bundle key) ``bundle-signature.json`` goes beside the manifest.
-    Raises BundleError when the directory cannot take it.
+    ``signer`` (the collector's bundle key) ``bundle-signature.json`` goes beside the manifest;
+    with ``proofs`` (from the gather) the three proof files are written and listed, even when
+    no seal exists (then ``day-seals.jsonl`` is empty). Raises BundleError when the directory
+    cannot take it.
     """
+    proof_files = _proof_files(doc, proofs)
     prepare_directory(out_dir)
-    files = {DOCUMENT_NAMES["enterprise"]: canonical_json(doc)}
+    files = {DOCUMENT_NAMES["enterprise"]: canonical_json(doc)} | proof_files
     files |= _rendered(enterprise_files, doc, reports)
     # The enterprise's file (一企一档): listed, the bytes stay in the registry.
     documents = [ManifestDocument.model_validate(d.model_dump()) for d in doc.documents]
@@ -255,7 +285,13 @@ def _write_platform(
     nested = []
     for doc in evidence.enterprises:
         choice = _enterprise_reports(doc.enterprise.id, reports, pdf_for)
-        write_enterprise_bundle(doc, out_dir / doc.enterprise.id, reports=choice, signer=signer)
+        write_enterprise_bundle(
+            doc,
+            out_dir / doc.enterprise.id,
+            reports=choice,
+            signer=signer,
+            proofs=evidence.proofs.get(doc.enterprise.id),
+        )
         nested.append(f"{doc.enterprise.id}/{MANIFEST_NAME}")
     files = {DOCUMENT_NAMES["platform"]: canonical_json(evidence.rollup)}
     files |= _rendered(platform_files, evidence.rollup, reports)

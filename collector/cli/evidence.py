@@ -16,7 +16,7 @@ A user mistake never prints a traceback.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from collector.config import CollectorConfig
+    from collector.evidence.document import EnterpriseEvidence
 
 #: The bootstrap seed by default: collector.evidence.change.DEFAULT_SEED, written out so that
 #: loading the command line does not import numpy, scipy and statsmodels (a test keeps them equal).
@@ -110,6 +111,16 @@ def _ids(pdf_for: list[str] | None) -> frozenset[str] | None:
     return frozenset(pdf_for) if pdf_for else None
 
 
+def _seal_lines(documents: Iterable[EnterpriseEvidence], signer: Ed25519PrivateKey | None) -> None:
+    """One line per enterprise bundle: who signed it, its device-days by seal outcome."""
+    from collector.proof import fingerprint
+    from collector.report.i18n import seal_line
+
+    signed_by = None if signer is None else fingerprint(signer.public_key())
+    for doc in documents:
+        say(console, f"{doc.enterprise.id}: {seal_line(doc.seals, signed_by, 'en')}")
+
+
 def _sealed(
     kind: str, out: Path, manifest_hash: str, summary: str, signer: Ed25519PrivateKey | None
 ) -> None:
@@ -144,12 +155,14 @@ def evidence(
     With ENTERPRISE: ``evidence.json``, the rendered reports and ``manifest.json`` in --out.
     With --platform (and no ENTERPRISE): ``platform.json`` in --out and each enterprise's
     bundle in --out/<enterprise id>/. Prints the verdict, the manifest's SHA-256 and, with
-    bundle.signing_key_path, the fingerprint of the key that signed it.
+    bundle.signing_key_path, the fingerprint of the key that signed it; then one line per
+    enterprise bundle: its signer and its device-days sealed, different and unsealed.
     """
     from collector.bundle import (
-        build_enterprise_evidence,
+        build_enterprise_bundle,
         build_platform,
         manifest_sha256,
+        record_key_use,
         write_enterprise_bundle,
         write_platform_bundle,
     )
@@ -166,8 +179,13 @@ def evidence(
     if enterprise is not None:
 
         async def one(registry, store):  # type: ignore[no-untyped-def]  # typed by _run
-            doc = await build_enterprise_evidence(registry, store, enterprise, seed=seed)
-            return doc, write_enterprise_bundle(doc, out, reports=reports, signer=signer)
+            built = await build_enterprise_bundle(registry, store, enterprise, seed=seed)
+            written = write_enterprise_bundle(
+                built.document, out, reports=reports, signer=signer, proofs=built.proofs
+            )
+            subject = f"{built.document.platform.id}/{enterprise}"
+            record_key_use(registry, signer, written, subject=subject, by="cli")
+            return built.document, written
 
         doc, manifest = _run(settings, one)
         flags = (
@@ -180,6 +198,7 @@ def evidence(
             f"{doc.enterprise.id}: {doc.status} after {len(doc.attempts)} attempt(s); {flags}",
             signer,
         )
+        _seal_lines([doc], signer)
         return
     if platform is None:  # one of the two, checked above
         raise error_exit("give an ENTERPRISE id or --platform P", EXIT_UNREADABLE)
@@ -189,6 +208,7 @@ def evidence(
         written = write_platform_bundle(
             built, out, reports=reports, pdf_for=_ids(pdf_for), signer=signer
         )
+        record_key_use(registry, signer, written, subject=platform, by="cli")
         return built, written
 
     built, manifest = _run(settings, every)
@@ -202,6 +222,7 @@ def evidence(
         f"subsidy {rollup.total_fen // 100}.{rollup.total_fen % 100:02d} CNY",
         signer,
     )
+    _seal_lines(built.enterprises, signer)
 
 
 def rollup(
@@ -218,7 +239,12 @@ def rollup(
     enterprise's in --out/<platform id>/<enterprise id>/; prints the top manifest's SHA-256
     and the signing key's fingerprint.
     """
-    from collector.bundle import build_province, manifest_sha256, write_province_bundle
+    from collector.bundle import (
+        build_province,
+        manifest_sha256,
+        record_key_use,
+        write_province_bundle,
+    )
 
     settings, signer = _settings(config)
 
@@ -227,6 +253,7 @@ def rollup(
         written = write_province_bundle(
             built, out, reports=reports, pdf_for=_ids(pdf_for), signer=signer
         )
+        record_key_use(registry, signer, written, subject=built.summary.plan.key, by="cli")
         return built, written
 
     built, manifest = _run(settings, everything)
@@ -240,6 +267,7 @@ def rollup(
         f"subsidy {summary.total_fen // 100}.{summary.total_fen % 100:02d} CNY",
         signer,
     )
+    _seal_lines((doc for platform in built.platforms for doc in platform.enterprises), signer)
 
 
 def register(app: typer.Typer) -> None:

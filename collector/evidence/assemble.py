@@ -37,10 +37,20 @@ from collector.evidence.document import (
     IntervalDoc,
     KpiDoc,
     PlanRefDoc,
+    SealDifferenceDoc,
+    SealedDayDoc,
+    SealOutcome,
+    SealsDoc,
     SeqGapDoc,
     SoftwareDoc,
 )
-from collector.evidence.inputs import AgentRecord, AttachedDocument, DailySums, SeqGapRecord
+from collector.evidence.inputs import (
+    AgentRecord,
+    AttachedDocument,
+    DailySums,
+    SealCheckRecord,
+    SeqGapRecord,
+)
 from collector.evidence.plausibility import FlagInputs, plausibility_flags
 from collector.evidence.provenance import (
     enterprise_doc,
@@ -92,6 +102,52 @@ class EnterpriseInputs:
     #: The enterprise's file (一企一档), oldest first: the invoices' amounts are the invoiced
     #: total the subsidy compares with the plan's cost.
     documents: tuple[AttachedDocument, ...] = ()
+    #: Each device-day row against its day's latest seal (``collector.bundle.day_seals``), the
+    #: rows already carrying the sealed figures where equal; None: no seal check (the document
+    #: then has no ``seals``).
+    seal_checks: tuple[SealCheckRecord, ...] | None = None
+
+
+def _seals_doc(checks: Sequence[SealCheckRecord] | None) -> SealsDoc | None:
+    if checks is None:
+        return None
+    ordered = sorted(checks, key=lambda c: (c.day, c.device, c.agent_id, c.provenance))
+    days = [
+        SealedDayDoc(
+            agent=check.agent_id,
+            device=check.device,
+            provenance=check.provenance,
+            day=check.day,
+            outcome=_seal_outcome(check.outcome),
+            seal_sha256=check.seal_sha256,
+            version=check.seal_version,
+            differences=[
+                SealDifferenceDoc(field=d.field, stored=d.stored, sealed=d.sealed)
+                for d in check.differences
+            ],
+        )
+        for check in ordered
+    ]
+    return SealsDoc(
+        sealed_equal=sum(d.outcome == "sealed_equal" for d in days),
+        sealed_different=sum(d.outcome == "sealed_different" for d in days),
+        unsealed=sum(d.outcome == "unsealed" for d in days),
+        device_days=days,
+    )
+
+
+_SEAL_OUTCOMES: dict[str, SealOutcome] = {
+    "sealed_equal": "sealed_equal",
+    "sealed_different": "sealed_different",
+    "unsealed": "unsealed",
+}
+
+
+def _seal_outcome(outcome: str) -> SealOutcome:
+    try:
+        return _SEAL_OUTCOMES[outcome]
+    except KeyError:
+        raise ValueError(f"unknown seal check outcome {outcome!r}") from None
 
 
 def _invoiced_fen(documents: Sequence[AttachedDocument]) -> int | None:
@@ -230,6 +286,7 @@ def enterprise_evidence(
             seq_gaps=inputs.seq_gaps,
             highest_seqs=inputs.highest_seqs,
             quarantined=inputs.quarantined,
+            seal_checks=inputs.seal_checks,
         )
     )
     return EnterpriseEvidence(
@@ -259,4 +316,5 @@ def enterprise_evidence(
             enterprise, rows, days, _attempts(enterprise)[-1].reporting
         ),
         documents=[_document_doc(item) for item in inputs.documents],
+        seals=_seals_doc(inputs.seal_checks),
     )

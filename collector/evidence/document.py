@@ -33,7 +33,7 @@ import json
 import math
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from collector.proof.manifest import ManifestDocument
 
@@ -75,6 +75,10 @@ __all__ = [
     "PlatformSummaryDoc",
     "ProvinceDoc",
     "ProvinceSummary",
+    "SealDifferenceDoc",
+    "SealOutcome",
+    "SealedDayDoc",
+    "SealsDoc",
     "SeqGapDoc",
     "SoftwareDoc",
     "SubIndustryDoc",
@@ -510,6 +514,48 @@ class IntegrityDoc(_Doc):
     quarantined: dict[str, dict[str, int]]
 
 
+#: A daily row's check against its day seal (docs/evidence-bundle.md, "The proof files").
+SealOutcome = Literal["sealed_equal", "sealed_different", "unsealed"]
+
+
+class SealDifferenceDoc(_Doc):
+    """One figure where the stored row and its seal disagree, with both values: a number,
+    text (a wire timestamp, a digest), a list of names (``overflowed``) or null."""
+
+    field: str
+    stored: float | int | str | list[str] | None
+    sealed: float | int | str | list[str] | None
+
+
+class SealedDayDoc(_Doc):
+    """One device-day row (agent, device, provenance, local day) against its day's latest
+    seal: the outcome, the seal (SHA-256 of its bytes in ``day-seals.jsonl``, version; null
+    when unsealed) and, when different, each figure with both values."""
+
+    agent: str
+    device: str
+    provenance: str
+    day: dt.date
+    outcome: SealOutcome
+    seal_sha256: str | None
+    version: int | None
+    differences: list[SealDifferenceDoc]
+
+
+class SealsDoc(_Doc):
+    """The day seals behind the device days (issue 17): counts by outcome and every row.
+
+    ``sealed_equal`` rows carry the sealed figures in ``device_days`` (bit for bit);
+    ``sealed_different`` and ``unsealed`` rows the stored ones. Also listed: a sealed part
+    with no stored row (``sealed_different``, ``windows`` stored 0). No row is dropped.
+    """
+
+    sealed_equal: int = Field(ge=0)
+    sealed_different: int = Field(ge=0)
+    unsealed: int = Field(ge=0)
+    device_days: list[SealedDayDoc]
+
+
 class SubsidyDoc(_Doc):
     """The enterprise's subsidy under the rules (method §7), integer fen.
 
@@ -640,6 +686,18 @@ class EnterpriseEvidence(_Doc):
     #: The enterprise's file (一企一档) at the time: contract, invoices (whose amounts make the
     #: subsidy's ``invoiced_fen``), payment proofs, summary report; oldest first.
     documents: list[DocumentDoc] = Field(default_factory=list)
+    #: Each device-day against its day seal; None (and no key in the JSON) when the evidence
+    #: was computed without the seal check (documents made before it, or from plain values).
+    seals: SealsDoc | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_seals(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # No ``seals`` key when there is no check: documents computed without one keep the
+        # bytes they had before seals existed.
+        tree = handler(self)
+        if isinstance(tree, dict) and tree.get("seals", 0) is None:
+            tree.pop("seals")
+        return tree
 
 
 class EnterpriseSummaryDoc(_Doc):

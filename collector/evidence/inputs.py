@@ -13,9 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
-__all__ = ["AgentRecord", "AttachedDocument", "DailySums", "DeviceDay", "SeqGapRecord"]
+__all__ = [
+    "AgentRecord",
+    "AttachedDocument",
+    "DailySums",
+    "DeviceDay",
+    "SealCheckRecord",
+    "SealDifferenceRecord",
+    "SeqGapRecord",
+]
 
 
 class DeviceDay(Protocol):
@@ -159,3 +167,37 @@ class SeqGapRecord(Protocol):
     def closed_at(self) -> dt.datetime | None: ...
     @property
     def missing(self) -> int: ...
+
+
+class SealDifferenceRecord(Protocol):
+    """One figure where a daily row and its day seal disagree: its name and both values
+    (JSON scalars: numbers, wire-timestamp text, lists of names, None)."""
+
+    @property
+    def field(self) -> str: ...
+    @property
+    def stored(self) -> Any: ...
+    @property
+    def sealed(self) -> Any: ...
+
+
+class SealCheckRecord(Protocol):
+    """A daily row's check against its day's latest seal (``sealed_equal``,
+    ``sealed_different``, ``unsealed``): :class:`collector.bundle.day_seals.SealOutcome`."""
+
+    @property
+    def agent_id(self) -> str: ...
+    @property
+    def device(self) -> str: ...
+    @property
+    def provenance(self) -> str: ...
+    @property
+    def day(self) -> dt.date: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def seal_sha256(self) -> str | None: ...
+    @property
+    def seal_version(self) -> int | None: ...
+    @property
+    def differences(self) -> Sequence[SealDifferenceRecord]: ...

@@ -62,6 +62,8 @@ from collector.proof.signature import (
     verify_manifest_signature,
 )
 
+# The face names files.py's exports again, as a face does: the house's (and httpx's) habit.
+# pylint: disable=duplicate-code
 __all__ = [
     "AGENT_KEYS_FORMAT",
     "AGENT_KEYS_NAME",

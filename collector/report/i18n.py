@@ -31,6 +31,7 @@ from collector.evidence.document import (
     FlagDoc,
     KpiDoc,
     MethodDoc,
+    SealsDoc,
     SufficiencyDoc,
 )
 from collector.report.formatting import (
@@ -53,6 +54,9 @@ __all__ = [
     "KPI_NAMES",
     "PLACES",
     "REASONS",
+    "SEAL_COUNTS",
+    "SEAL_SIGNED",
+    "SEAL_UNSIGNED",
     "SEVERITIES",
     "STATUSES",
     "Catalogue",
@@ -71,6 +75,8 @@ __all__ = [
     "label",
     "place_text",
     "reason_sentence",
+    "seal_counts",
+    "seal_line",
     "severity_text",
     "status_text",
 ]
@@ -338,7 +344,59 @@ CHECKS: Final[dict[str, Check]] = {
             "device {device}'s agent saw its clock step {jumps} times on {days} days",
         ),
     ),
+    "day_seal_differs": Check(
+        Text("日数据与日封存不一致", "Daily data differ from the day seal"),
+        Text(
+            "设备 {device} 有 {device_days} 个设备日的库存日汇总与采集终端 {agent} 签名的日封存"
+            "不一致（{fields}）；这些天保留库存数值",
+            "device {device}: on {device_days} device-days the stored daily sums differ from "
+            "the day seal agent {agent} signed ({fields}); those days keep the stored figures",
+        ),
+    ),
+    "device_days_unsealed": Check(
+        Text("未封存的设备日", "Device-days without a day seal"),
+        Text(
+            "设备 {device} 有 {device_days} 个设备日没有采集终端 {agent} 的日封存，"
+            "其数值仅凭收集端",
+            "device {device}: {device_days} device-days have no day seal from agent {agent}; "
+            "their figures rest on the collector alone",
+        ),
+    ),
 }
+
+#: A bundle's device-days by seal outcome (:func:`seal_counts`), in both languages.
+SEAL_COUNTS: Final = Text(
+    "已封存设备日 {sealed} 个，其中不一致 {different} 个，未封存 {unsealed} 个",
+    "{sealed} device-days sealed, {different} different, {unsealed} unsealed",
+)
+SEAL_SIGNED: Final = Text("由 {fingerprint} 签名", "signed by {fingerprint}")
+SEAL_UNSIGNED: Final = Text("未签名", "unsigned")
+
+
+def seal_counts(seals: SealsDoc | None, lang: Lang) -> str:
+    """``N device-days sealed, M different, K unsealed``: N counts every sealed device-day
+    (equal or not), M those of them that differ. Without a seal check (``seals`` None: a
+    document made without one) every count is 0."""
+    equal, different, unsealed = (
+        (0, 0, 0) if seals is None else (seals.sealed_equal, seals.sealed_different, seals.unsealed)
+    )
+    return SEAL_COUNTS.get(lang).format(
+        sealed=format_count(equal + different),
+        different=format_count(different),
+        unsealed=format_count(unsealed),
+    )
+
+
+def seal_line(seals: SealsDoc | None, fingerprint: str | None, lang: Lang) -> str:
+    """One bundle's line: ``signed by SHA256:… · `` (or ``unsigned · ``) and
+    :func:`seal_counts`. The fingerprint is the signer's, which the document cannot know (the
+    signature covers it): the command that writes the bundle prints this line."""
+    signed = (
+        SEAL_UNSIGNED.get(lang)
+        if fingerprint is None
+        else SEAL_SIGNED.get(lang).format(fingerprint=fingerprint)
+    )
+    return f"{signed} · {seal_counts(seals, lang)}"
 
 
 def known_codes() -> dict[str, frozenset[str]]:
@@ -668,6 +726,10 @@ class Catalogue:
     def reasons(self, kpi: KpiDoc, method: MethodDoc) -> list[str]:
         """A KPI's reasons as sentences."""
         return kpi_reasons(kpi, method, self.lang)
+
+    def seal_counts(self, seals: SealsDoc | None) -> str:
+        """A bundle's device-days by seal outcome (:func:`seal_counts`)."""
+        return seal_counts(seals, self.lang)
 
     def flag_figures(self, flag: FlagDoc) -> dict[str, str]:
         """A flag's own figures, formatted (:func:`flag_figure_texts`)."""

@@ -343,6 +343,7 @@ LABELS: Final[dict[str, Text]] = {
     "gaps.missing": Text("缺失批次数", "Missing batches"),
     "gaps.closed": Text("已关闭", "Closed"),
     "gaps.none": Text("无序号缺口。", "No sequence gaps."),
+    "seals.heading": Text("日封存", "Day seals"),
     "gaps.note": Text(
         "每个批次都带有采集终端的签名和连续序号；缺口表示收集端从未收到的批次。",
         "Every batch is signed by its agent and numbered in sequence; a gap is batches the "

@@ -178,6 +178,8 @@ def _check_manifest(folder: Path) -> str:
 
 
 REPORTS = {"report.zh-CN.html", "report.en.html", "report.zh-CN.pdf", "report.en.pdf"}
+#: An enterprise bundle's proof files: written even when no agent sealed a day (then empty).
+PROOFS = {"day-seals.jsonl", "agent-keys.json", "day-checks.json"}
 
 
 def _text(path: Path) -> str:
@@ -198,7 +200,8 @@ def test_enterprise_bundle_from_the_rollups(tmp_path: Path, stack: _Stack) -> No
     seal = _check_manifest(tmp_path / "one")
     assert f"manifest.json sha256 {seal}" in result.stdout
     assert f"{ENTERPRISE}: pass after 1 attempt(s)" in result.stdout
-    assert set(_manifest(tmp_path / "one")) == {"evidence.json", *REPORTS}
+    assert set(_manifest(tmp_path / "one")) == {"evidence.json", *REPORTS, *PROOFS}
+    assert (tmp_path / "one" / "day-seals.jsonl").read_bytes() == b""  # this agent seals nothing
     for lang in ("zh-CN", "en"):
         assert (tmp_path / "one" / f"report.{lang}.pdf").read_bytes().startswith(b"%PDF-")
     # The reports show the engine's three intervals (method §3), the third one included.
@@ -225,8 +228,11 @@ def test_enterprise_bundle_from_the_rollups(tmp_path: Path, stack: _Stack) -> No
         {"agent": AGENT, "first_seq": 3, "last_seq": 4, "closed": False}
     ]
     assert doc["integrity"]["quarantined"] == {AGENT: {"bad_signature": 1}}
-    assert {f["check"] for f in doc["flags"]} == {"seq_gap", "quarantined_messages"}
+    assert {f["check"] for f in doc["flags"]} == {
+        "seq_gap", "quarantined_messages", "device_days_unsealed"
+    }  # fmt: skip
     assert len(doc["device_days"]) == (56 + 91)
+    assert (doc["seals"]["sealed_equal"], doc["seals"]["unsealed"]) == (0, 56 + 91)
     # Same data, same code, same seed, another process and directory: the same bytes. The
     # second run leaves the PDFs out (seconds each; their bytes across processes are
     # test_render's), so it compares the JSON, the HTML and their manifest lines.
@@ -235,7 +241,7 @@ def test_enterprise_bundle_from_the_rollups(tmp_path: Path, stack: _Stack) -> No
         "--reports", "html",
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
-    for name in ("evidence.json", "report.zh-CN.html", "report.en.html"):
+    for name in ("evidence.json", "report.zh-CN.html", "report.en.html", *PROOFS):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
     first, second = _manifest(tmp_path / "one"), _manifest(tmp_path / "two")
     assert second == {path: item for path, item in first.items() if not path.endswith(".pdf")}
@@ -260,7 +266,7 @@ def test_platform_and_province_bundles(tmp_path: Path, stack: _Stack) -> None:
     assert set(_manifest(out)) == {"platform.json", *html} | {
         f"plat-a-e{n:02d}/manifest.json" for n in range(1, 11)
     }
-    assert set(_manifest(out / ENTERPRISE)) == {"evidence.json", *html}
+    assert set(_manifest(out / ENTERPRISE)) == {"evidence.json", *html, *PROOFS}
     rollup = json.loads((out / "platform.json").read_text(encoding="utf-8"))
     first = rollup["enterprises"][0]
     evidence = (out / ENTERPRISE / "evidence.json").read_bytes()

@@ -3,7 +3,8 @@
 The platform is paid by the result (DOMAIN.md), so the evidence says where its data looks
 unlike any machine's: counts faster than the ideal cycle allows, energy that ignores output,
 copied days, measurement settings that change at go-live, reporting data imported, data lost
-around the go-live, missing or rejected messages, clock jumps. Each check returns
+around the go-live, missing or rejected messages, clock jumps, device-days that differ from or
+lack their agents' day seals. Each check returns
 :class:`~collector.evidence.document.FlagDoc`\\ s with the figures behind them; the thresholds
 and their reasons are in docs/evidence-method.md §10. Pure: values in, flags out.
 
@@ -24,6 +25,8 @@ from collector.evidence.plausibility.golive import (
 )
 from collector.evidence.plausibility.integrity import (
     clock_jumps,
+    day_seal_differs,
+    device_days_unsealed,
     quarantined_messages,
     seq_gaps,
 )
@@ -50,6 +53,8 @@ _CHECKS = (
     seq_gaps,
     quarantined_messages,
     clock_jumps,
+    day_seal_differs,
+    device_days_unsealed,
 )
 
 

@@ -9,7 +9,7 @@ from datetime import date
 
 from collector.evidence.daily import EnterpriseDay
 from collector.evidence.document import FlagDoc, Severity
-from collector.evidence.inputs import AgentRecord, DailySums, SeqGapRecord
+from collector.evidence.inputs import AgentRecord, DailySums, SealCheckRecord, SeqGapRecord
 from collector.plan import Enterprise, Period
 
 __all__ = ["Figure", "FlagInputs", "flag", "in_period", "rows_by_device"]
@@ -29,6 +29,8 @@ class FlagInputs:
     seq_gaps: Sequence[SeqGapRecord] = ()
     highest_seqs: Mapping[str, int] = field(default_factory=dict)
     quarantined: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    #: Each device-day against its day seal; None when the evidence has no seal check.
+    seal_checks: Sequence[SealCheckRecord] | None = None
 
     @property
     def reporting_periods(self) -> tuple[Period, ...]:

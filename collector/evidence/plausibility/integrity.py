@@ -1,4 +1,5 @@
-"""Checks on what the collector saw of the enterprise's agents: seqs, quarantine, clocks.
+"""Checks on what the collector saw of the enterprise's agents: seqs, quarantine, clocks,
+and the device-days against the agents' day seals.
 
 Thresholds: docs/evidence-method.md §10.
 """
@@ -7,14 +8,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import date
 
 from collector.evidence.document import FlagDoc, Severity
+from collector.evidence.inputs import SealCheckRecord
 from collector.evidence.plausibility.common import FlagInputs, flag
 
 __all__ = [
     "SEQ_SERIOUS_SHARE",
     "SERIOUS_QUARANTINE_REASONS",
     "clock_jumps",
+    "day_seal_differs",
+    "device_days_unsealed",
     "quarantined_messages",
     "seq_gaps",
 ]
@@ -81,4 +86,45 @@ def clock_jumps(inputs: FlagInputs) -> Iterator[FlagDoc]:
             {"jumps": sum(per_day.values()), "days": len(per_day)},
             device=device,
             days=[row.day for row in rows],
+        )
+
+
+def _by_device(inputs: FlagInputs, outcome: str) -> dict[tuple[str, str], list[SealCheckRecord]]:
+    found: dict[tuple[str, str], list[SealCheckRecord]] = defaultdict(list)
+    for check in inputs.seal_checks or ():
+        if check.outcome == outcome:
+            found[(check.agent_id, check.device)].append(check)
+    return found
+
+
+def _days(checks: list[SealCheckRecord]) -> list[date]:
+    return [check.day for check in checks]
+
+
+def day_seal_differs(inputs: FlagInputs) -> Iterator[FlagDoc]:
+    """``day_seal_differs`` (serious): per agent and device, device-days whose stored row is
+    not what the agent sealed (an edited or lost row, a window re-sent with other content), and
+    the figures that differ. The day stays in the evidence with its stored figures."""
+    for (agent, device), checks in sorted(_by_device(inputs, "sealed_different").items()):
+        fields = sorted({d.field for check in checks for d in check.differences})
+        yield flag(
+            "day_seal_differs",
+            "serious",
+            {"agent": agent, "device_days": len(checks), "fields": ", ".join(fields)},
+            device=device,
+            days=_days(checks),
+        )
+
+
+def device_days_unsealed(inputs: FlagInputs) -> Iterator[FlagDoc]:
+    """``device_days_unsealed`` (warning): per agent and device, device-days no seal of the
+    agent covers (an agent that predates seals, a day not yet closed, a seal never received):
+    their figures rest on the collector's word alone."""
+    for (agent, device), checks in sorted(_by_device(inputs, "unsealed").items()):
+        yield flag(
+            "device_days_unsealed",
+            "warning",
+            {"agent": agent, "device_days": len(checks)},
+            device=device,
+            days=_days(checks),
         )
