@@ -26,7 +26,7 @@ from collector.proof import (
     read_day_seals,
 )
 from collector.verify.chain import check_chains
-from collector.verify.compare import compare_rows, latest_parts, sealed_row
+from collector.verify.compare import compare_rows, latest_parts
 from collector.verify.findings import Finding, Report
 from collector.verify.load import (
     EVIDENCE_NAME,
@@ -122,9 +122,11 @@ def _check_content(
     refused_keys = frozenset(latest_parts(refused)) - frozenset(sealed)
     span = _span(enterprise)
     compare_rows(enterprise_id, document.device_days, sealed, span, report, refused_keys)
-    rows = [sealed_row(part) for part in sealed.values() if span[0] <= part.day <= span[1]]
+    in_span = [part for part in sealed.values() if span[0] <= part.day <= span[1]]
     try:
-        recompute(trust.loaded.plan, platform, enterprise, document, bundle.evidence, rows, report)
+        recompute(
+            trust.loaded.plan, platform, enterprise, document, bundle.evidence, in_span, report
+        )
     except (EvidenceError, ValueError) as exc:
         report.add(Finding("recompute_failed", enterprise_id, detail=str(exc)))
 

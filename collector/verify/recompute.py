@@ -1,7 +1,8 @@
 """The evidence recomputed from the sealed rows and the reviewer's plan, compared with the bundle's.
 
 Inputs (D8, docs/verify.md): the plan (the reviewer's file), the sealed rows (each latest seal
-part in the evidence's span, :func:`collector.verify.compare.sealed_row`), the seed and the
+part in the evidence's span, :func:`collector.verify.compare.sealed_row`, each row's seal
+check ``sealed_equal``: re-derived, never read from the bundle), the seed and the
 software versions the document records, and what only the collector saw, taken from the
 document itself and said so: the agents' registry entries, seq gaps (with each agent's highest
 seq, read from the ``seq_gap`` flags), quarantine counts and the enterprise's file. The engine
@@ -18,19 +19,19 @@ import json
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from pydantic import BaseModel
 
 from collector.evidence import EnterpriseInputs, current_software, enterprise_evidence
 from collector.evidence.document import (
-    DeviceDayDoc,
     EnterpriseEvidence,
     SoftwareDoc,
     canonical_json,
 )
 from collector.plan import Enterprise, Plan, Platform
+from collector.verify.compare import SealedPart, sealed_row
 from collector.verify.findings import Finding, Report
 
 __all__ = [
@@ -69,6 +70,34 @@ class _Gap:
         return self.last_seq - self.first_seq + 1
 
 
+@dataclass(frozen=True, slots=True)
+class _SealCheck:
+    """A sealed row's outcome as the verifier re-derives it: equal (the rows it recomputes
+    from are the seals' own figures); ``collector.evidence.inputs.SealCheckRecord``."""
+
+    agent_id: str
+    device: str
+    provenance: str
+    day: date
+    outcome: str
+    seal_sha256: str
+    seal_version: int
+    differences: tuple[()] = ()
+
+
+def _seal_checks(
+    document: EnterpriseEvidence, sealed: Sequence[SealedPart]
+) -> tuple[_SealCheck, ...] | None:
+    # A document made without the seal check (no ``seals``) is recomputed without it too.
+    if document.seals is None:
+        return None
+    return tuple(
+        _SealCheck(s.agent, s.device, s.part.provenance, s.day, "sealed_equal", s.seal_sha256,
+                   s.version)
+        for s in sealed
+    )  # fmt: skip
+
+
 def _highest_seqs(document: EnterpriseEvidence) -> dict[str, int]:
     highest: dict[str, int] = {}
     for flag in document.flags:
@@ -80,14 +109,15 @@ def _highest_seqs(document: EnterpriseEvidence) -> dict[str, int]:
 
 def _inputs(
     plan: Plan, platform: Platform, enterprise: Enterprise, document: EnterpriseEvidence,
-    rows: Sequence[DeviceDayDoc],
+    sealed: Sequence[SealedPart],
 ) -> EnterpriseInputs:  # fmt: skip
     return EnterpriseInputs(
         plan=plan,
         plan_ref=document.plan,
         platform=platform,
         enterprise=enterprise,
-        rows=tuple(rows),
+        rows=tuple(sealed_row(part) for part in sealed),
+        seal_checks=_seal_checks(document, sealed),
         agents=tuple(
             _Agent(a.id, a.public_key, tuple(a.devices), a.revoked) for a in document.agents
         ),
@@ -190,13 +220,13 @@ def recompute(
     enterprise: Enterprise,
     document: EnterpriseEvidence,
     evidence_bytes: bytes,
-    rows: Sequence[DeviceDayDoc],
+    sealed: Sequence[SealedPart],
     report: Report,
 ) -> None:
-    """Recompute the document from ``rows`` and compare it with ``evidence_bytes``
-    (:func:`compare_documents`)."""
+    """Recompute the document from the ``sealed`` parts (their figures as rows, each row's
+    seal check equal) and compare it with ``evidence_bytes`` (:func:`compare_documents`)."""
     ours = enterprise_evidence(
-        _inputs(plan, platform, enterprise, document, rows),
+        _inputs(plan, platform, enterprise, document, sealed),
         software=document.software,
         seed=document.method.seed,
     )

@@ -46,11 +46,13 @@ from collector.proof import (
     MANIFEST_NAME,
     SIGNATURE_NAME,
     BundleAgentKey,
+    BundleDayCheck,
     BundleDaySeal,
     Manifest,
     ManifestFile,
     agent_keys_bytes,
     bundle_day_seal,
+    day_checks_bytes,
     day_seals_bytes,
     manifest_bytes,
     manifest_sha256,
@@ -230,9 +232,24 @@ def seal_enterprise(
     return raws
 
 
-def sealed_rows(seals: Sequence[BundleDaySeal]) -> list[DeviceDayDoc]:
-    """The device-days the collector feeds the engine for these seals: each latest part's
-    ``row_figures`` (its substitution of sealed figures)."""
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """A row's seal check as the collector's gather records it for an equal row
+    (collector.evidence.inputs.SealCheckRecord)."""
+
+    agent_id: str
+    device: str
+    provenance: str
+    day: date
+    seal_sha256: str
+    seal_version: int
+    outcome: str = "sealed_equal"
+    differences: tuple[()] = ()
+
+
+def sealed_rows(seals: Sequence[BundleDaySeal]) -> list[tuple[DeviceDayDoc, _Outcome]]:
+    """The device-days the collector feeds the engine for these seals, each latest part's
+    ``row_figures`` (its substitution of sealed figures), with the row's check: equal."""
     latest: dict[tuple[str, str, date], BundleDaySeal] = {}
     for line in seals:
         key = (line.seal.agent, line.seal.device, line.seal.day)
@@ -240,18 +257,15 @@ def sealed_rows(seals: Sequence[BundleDaySeal]) -> list[DeviceDayDoc]:
             latest[key] = line
     rows = []
     for line in latest.values():
-        for part in line.seal.parts:
+        seal = line.seal
+        for part in seal.parts:
             figures = daysums.row_figures(part)
             values = {name: figures[name] for name in DeviceDayDoc.model_fields if name in figures}
-            rows.append(
-                DeviceDayDoc(
-                    agent=line.seal.agent,
-                    device=line.seal.device,
-                    provenance=part.provenance,
-                    day=line.seal.day,
-                    **values,
-                )
-            )
+            identity = {"agent": seal.agent, "device": seal.device, "day": seal.day}
+            row = DeviceDayDoc(provenance=part.provenance, **identity, **values)
+            outcome = _Outcome(seal.agent, seal.device, part.provenance, seal.day, line.sha256,
+                               seal.version)  # fmt: skip
+            rows.append((row, outcome))
     return rows
 
 
@@ -271,17 +285,16 @@ def write_bundle(
     platform = next(p for p in plan.plan.platforms if p.id == PLATFORM)
     enterprise = next(e for e in platform.enterprises if e.id == enterprise_id)
     lines = [bundle_day_seal(raw) for raw in seals]
+    span = (enterprise.baseline.start, enterprise.reporting.end)
+    checked = [(row, o) for row, o in sealed_rows(lines) if span[0] <= row.day <= span[1]]
     inputs = EnterpriseInputs(
         plan=plan.plan,
         plan_ref=PlanRefDoc(key=plan.plan.key, version=1, digest=plan.digest),
         platform=platform,
         enterprise=enterprise,
-        rows=tuple(
-            row
-            for row in sealed_rows(lines)
-            if enterprise.baseline.start <= row.day <= enterprise.reporting.end
-        ),
+        rows=tuple(row for row, _ in checked),
         agents=tuple(_Agent(a, k, d) for a, k, d in registry_agents),
+        seal_checks=tuple(outcome for _, outcome in checked),
     )
     document = enterprise_evidence(inputs, software=current_software(), seed=7)
     folder.mkdir(parents=True, exist_ok=True)
@@ -289,6 +302,22 @@ def write_bundle(
     files = {
         "evidence.json": canonical_json(document),
         "day-seals.jsonl": day_seals_bytes(lines),
+        "day-checks.json": day_checks_bytes(
+            enterprise_id,
+            [
+                BundleDayCheck(
+                    agent=o.agent_id,
+                    device=o.device,
+                    provenance=row.provenance,
+                    day=o.day,
+                    outcome="sealed_equal",
+                    seal_sha256=o.seal_sha256,
+                    differences=[],
+                    root_checked=False,
+                )
+                for row, o in checked
+            ],
+        ),
         "agent-keys.json": agent_keys_bytes(
             enterprise_id,
             [
