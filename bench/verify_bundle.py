@@ -8,8 +8,9 @@ window count: it checks seals, never windows), added to a ``contract.daysums.Day
 and sealed as the agent's ledger would (``contract.wire.seal_day_seal``, one chain per device,
 signed by a key generated here, which the plan copy written here lists for ``ent-01-gw1``). The
 evidence document is the collector's engine on the sealed figures (``row_figures``: the
-collector's substitution); the bundle holds ``evidence.json``, ``day-seals.jsonl`` and
-``agent-keys.json`` (``collector.proof``), the manifest and a collector signature, no reports.
+collector's substitution, each row's seal check equal); the bundle is written by the
+collector's own ``collector.bundle.write_enterprise_bundle`` with the proof files the gather
+would hand it, a collector signature and ``reports="none"``.
 
 - ours: wall time of ``retrofit-verify-bundle DIR --plan PLAN`` as a subprocess, its imports
   included (numpy, scipy, statsmodels: a reviewer's cold start). Median of 3 runs; it must
@@ -39,24 +40,11 @@ import common
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from evidence import DIGEST, METER, ZONE, _days, _midnight, _presses, plant_day
 
+from collector.bundle import EnterpriseProofs, write_enterprise_bundle
 from collector.evidence import EnterpriseInputs, current_software, enterprise_evidence
-from collector.evidence.document import DeviceDayDoc, PlanRefDoc, canonical_json
+from collector.evidence.document import DeviceDayDoc, PlanRefDoc
 from collector.plan import LoadedPlan, load_plan
-from collector.proof import (
-    MANIFEST_NAME,
-    SIGNATURE_NAME,
-    BundleAgentKey,
-    Manifest,
-    ManifestFile,
-    agent_keys_bytes,
-    bundle_day_seal,
-    day_seals_bytes,
-    manifest_bytes,
-    manifest_sha256,
-    read_day_seals,
-    sign_manifest,
-    signature_bytes,
-)
+from collector.proof import BundleAgentKey, BundleDayCheck, bundle_day_seal, read_day_seals
 from contract import daysums, wire
 
 PLAN = common.REPO_ROOT / "deploy" / "examples" / "plan.yaml"
@@ -152,22 +140,39 @@ def seal_plant(days: list[date], presses: list[str], key: Ed25519PrivateKey) -> 
     return raws
 
 
-def sealed_rows(raws: list[bytes]) -> list[DeviceDayDoc]:
-    """The device-days the collector feeds its engine for these seals (``row_figures``)."""
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """A row's seal check as the gather records an equal row (SealCheckRecord)."""
+
+    agent_id: str
+    device: str
+    provenance: str
+    day: date
+    seal_sha256: str
+    seal_version: int
+    outcome: str = "sealed_equal"
+    differences: tuple[()] = ()
+
+
+def sealed_rows(raws: list[bytes]) -> list[tuple[DeviceDayDoc, _Check]]:
+    """The device-days the collector feeds its engine for these seals (``row_figures``), each
+    with its check: equal."""
     rows = []
     for raw in raws:
-        seal = wire.decode_day_seal(raw)
+        seal, sha = wire.decode_day_seal(raw), wire.day_seal_sha256(raw)
         for part in seal.parts:
             figures = daysums.row_figures(part)
             values = {name: figures[name] for name in DeviceDayDoc.model_fields if name in figures}
             identity = {"agent": seal.agent, "device": seal.device, "day": seal.day}
-            rows.append(DeviceDayDoc(provenance=part.provenance, **identity, **values))
+            row = DeviceDayDoc(provenance=part.provenance, **identity, **values)
+            check = _Check(seal.agent, seal.device, part.provenance, seal.day, sha, seal.version)
+            rows.append((row, check))
     return rows
 
 
-def _inputs(plan: LoadedPlan, rows: list[DeviceDayDoc], key_text: str, devices: list[str]) -> (
-    EnterpriseInputs
-):  # fmt: skip
+def _inputs(
+    plan: LoadedPlan, rows: list[tuple[DeviceDayDoc, _Check]], key_text: str, devices: list[str]
+) -> EnterpriseInputs:
     platform = next(p for p in plan.plan.platforms if p.id == PLATFORM)
     enterprise = next(e for e in platform.enterprises if e.id == ENTERPRISE)
     return EnterpriseInputs(
@@ -175,29 +180,27 @@ def _inputs(plan: LoadedPlan, rows: list[DeviceDayDoc], key_text: str, devices: 
         plan_ref=PlanRefDoc(key=plan.plan.key, version=1, digest=plan.digest),
         platform=platform,
         enterprise=enterprise,
-        rows=tuple(rows),
+        rows=tuple(row for row, _ in rows),
         agents=(_Agent(AGENT, key_text, tuple(devices)),),
+        seal_checks=tuple(check for _, check in rows),
     )
 
 
-def write_bundle(folder: Path, files: dict[str, bytes], key: Ed25519PrivateKey, digest: str) -> (
-    None
-):  # fmt: skip
-    """The files, their manifest and the collector's signature (as collector.bundle writes)."""
-    folder.mkdir(parents=True)
-    entries = []
-    for name, content in sorted(files.items()):
-        (folder / name).write_bytes(content)
-        entries.append(
-            ManifestFile(path=name, sha256=hashlib.sha256(content).hexdigest(), size=len(content))
-        )
-    manifest = Manifest(kind="enterprise", files=entries)
-    (folder / MANIFEST_NAME).write_bytes(manifest_bytes(manifest))
-    signature = sign_manifest(
-        manifest_sha256(manifest), kind="enterprise", enterprise=ENTERPRISE, plan_digest=digest,
-        key=key,
-    )  # fmt: skip
-    (folder / SIGNATURE_NAME).write_bytes(signature_bytes(signature))
+def _proofs(
+    raws: list[bytes], rows: list[tuple[DeviceDayDoc, _Check]], key_text: str, devices: list[str]
+) -> EnterpriseProofs:
+    """The proof files as the gather hands them to the bundle writer."""
+    added = datetime(2026, 1, 5, tzinfo=UTC)
+    agent = BundleAgentKey(agent=AGENT, public_key=key_text, devices=sorted(devices),
+                           added_at=added, revoked_at=None)  # fmt: skip
+    checks = [
+        BundleDayCheck(agent=c.agent_id, device=c.device, provenance=row.provenance, day=c.day,
+                       outcome="sealed_equal", seal_sha256=c.seal_sha256, differences=[],
+                       root_checked=False)
+        for row, c in rows
+    ]  # fmt: skip
+    seals = tuple(bundle_day_seal(raw) for raw in raws)
+    return EnterpriseProofs(ENTERPRISE, seals, (agent,), tuple(checks))
 
 
 def limit_seconds(folder: Path, inputs: EnterpriseInputs, agent_key: str) -> float:
@@ -246,17 +249,12 @@ def measure(workdir: Path, quick: bool) -> None:
     key_text = wire.public_key_text(agent_key.public_key())
     inputs = _inputs(plan, rows, key_text, devices)
     document = enterprise_evidence(inputs, software=current_software(), seed=7)
-    added = datetime(2026, 1, 5, tzinfo=UTC)
-    files = {
-        "evidence.json": canonical_json(document),
-        "day-seals.jsonl": day_seals_bytes(bundle_day_seal(raw) for raw in raws),
-        "agent-keys.json": agent_keys_bytes(ENTERPRISE, [BundleAgentKey(
-            agent=AGENT, public_key=key_text, devices=sorted(devices), added_at=added,
-            revoked_at=None)]),
-    }  # fmt: skip
     folder = workdir / ENTERPRISE
-    write_bundle(folder, files, collector_key, plan.digest)
-    size_mb = sum(len(content) for content in files.values()) / 1e6
+    write_enterprise_bundle(
+        document, folder, reports="none", signer=collector_key,
+        proofs=_proofs(raws, rows, key_text, devices),
+    )  # fmt: skip
+    size_mb = sum(path.stat().st_size for path in folder.iterdir()) / 1e6
     print(f"setup: {len(raws)} seals ({len(devices)} devices x {len(days)} days), bundle "
           f"{size_mb:.1f} MB, {time.perf_counter() - started:.1f} s")  # fmt: skip
     limit = min(limit_seconds(folder, inputs, key_text) for _ in range(3))
