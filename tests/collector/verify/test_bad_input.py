@@ -12,19 +12,9 @@ from collector.verify import EXIT_NOT_VERIFIED, BundleUnreadable, Report, verify
 from collector.verify.compare import FIGURE_FIELDS
 from contract import daysums
 
-from .forge import Forge, copy_bundle, forge_plant, remanifest
+from .forge import Forge, remanifest
 
 ENT = "plat-a-e01"
-
-
-@pytest.fixture(scope="module")
-def forge(tmp_path_factory: pytest.TempPathFactory) -> Forge:
-    return forge_plant(tmp_path_factory.mktemp("forge"))
-
-
-@pytest.fixture
-def bundle(forge: Forge, tmp_path: Path) -> Path:
-    return copy_bundle(forge, ENT, tmp_path / ENT)
 
 
 def _codes(report: Report) -> list[str]:

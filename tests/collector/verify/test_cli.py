@@ -26,11 +26,6 @@ from .forge import Forge, copy_bundle, edit_evidence, forge_plant, remanifest
 ENT = "plat-a-e01"
 
 
-@pytest.fixture(scope="module")
-def forge(tmp_path_factory: pytest.TempPathFactory) -> Forge:
-    return forge_plant(tmp_path_factory.mktemp("forge"))
-
-
 def _loaded(importtime: str) -> set[str]:
     """The modules ``-X importtime`` reports (its stderr lines ``import time: a | b | name``)."""
     return {

@@ -47,16 +47,6 @@ AGENT = "plat-a-e01-gw"
 DAY = "2026-06-15"
 
 
-@pytest.fixture(scope="module")
-def forge(tmp_path_factory: pytest.TempPathFactory) -> Forge:
-    return forge_plant(tmp_path_factory.mktemp("forge"))
-
-
-@pytest.fixture
-def bundle(forge: Forge, tmp_path: Path) -> Path:
-    return copy_bundle(forge, ENT, tmp_path / ENT)
-
-
 def _verify(forge: Forge, folder: Path, **options: Any) -> Report:
     report = verify_bundle(folder, forge.plan_path, **options)
     print("\n".join(finding_line(f) for f in [*report.findings, *report.unanchored]))
