@@ -421,6 +421,8 @@ def _same(name: str, stored: Any, sealed: Any, windows: int) -> bool:
         return bool(stored == sealed)
     if not isinstance(stored, int | float) or isinstance(stored, bool):
         return False
+    if stored == sealed:  # within any bound: skip the exact (Fraction) arithmetic, the cost
+        return True
     n = windows + 1 if name == "duration_s" else windows
     return abs(Fraction(stored) - Fraction(sealed)) <= float_tolerance(n, stored, sealed)
 

@@ -136,13 +136,16 @@ class _Found:
 _Sealed = tuple[DaySealEntry, wire.DaySealPart | str]
 
 
-def _parts(latest: Sequence[DaySealEntry]) -> dict[_RowKey, _Sealed]:
+def _parts(
+    latest: Sequence[DaySealEntry], decoded: Mapping[str, wire.DaySeal]
+) -> dict[_RowKey, _Sealed]:
     """Each latest seal's parts by row key; an unreadable seal gives its day's stored rows
     (both provenances: :func:`check_rows` keeps only those with a row) the error."""
     parts: dict[_RowKey, _Sealed] = {}
     for entry in latest:
         try:
-            for part in entry.message().parts:
+            seal = decoded.get(entry.seal_sha256) or entry.message()
+            for part in seal.parts:
                 parts[(entry.agent_id, entry.device, part.provenance, entry.day)] = (entry, part)
         except wire.WireError as exc:  # kept when valid: only a contract change gets here
             log.error("day seal %s of %s/%s %s cannot be read: %s", entry.seal_sha256[:16],
@@ -196,15 +199,18 @@ def check_rows(
     held: Sequence[DayCheck],
     *,
     checked_at: dt.datetime,
+    decoded: Mapping[str, wire.DaySeal] | None = None,
 ) -> SealedRows:
     """Check each row against the latest seal of its day (``latest``: one entry per agent,
     device and day) and merge with the ``held`` checks of the same rows. No I/O.
 
     Returns the rows in their order (sealed figures where equal), and per row key (every row,
     and every sealed part without a row) the registry's check and the engine's outcome.
+    ``decoded``: seals already decoded, by hash (decoding is most of the cost: the gather
+    decodes each seal of the bundle once).
     """
     by_key = {(r.agent, r.device, r.provenance, r.day): r for r in rows}
-    parts = _parts(latest)
+    parts = _parts(latest, decoded or {})
     held_by_key = {(c.agent_id, c.device, c.provenance, c.day): c for c in held}
     checks: list[DayCheck] = []
     outcomes: list[SealOutcome] = []
@@ -295,11 +301,13 @@ def _read_and_check(
         if entry.platform == platform_id
     ]
     held = [c for c in registry.day_checks(enterprise_id, *span) if c.platform == platform_id]
-    checked = check_rows(rows, latest, held, checked_at=dt.datetime.now(dt.UTC))
+    seals = _segments(registry, agents, latest, span[0])
+    decoded = {seal.sha256: seal.seal for seal in seals}
+    checked = check_rows(rows, latest, held, checked_at=dt.datetime.now(dt.UTC), decoded=decoded)
     registry.put_day_checks(checked.checks)
     proofs = EnterpriseProofs(
         enterprise=enterprise_id,
-        seals=tuple(_segments(registry, agents, latest, span[0])),
+        seals=tuple(seals),
         agents=tuple(_agent_key(agent) for agent in agents),
         checks=tuple(proof_check(outcome) for outcome in checked.outcomes),
     )

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from collector.bundle import (
+    BundleError,
     EnterpriseBundle,
     build_enterprise_bundle,
     check_rows,
@@ -347,6 +348,11 @@ def test_an_enterprise_without_seals_still_gets_its_proof_files(
     assert [a.agent for a in read_agent_keys((tmp_path / AGENT_KEYS_NAME).read_bytes()).agents] == [
         "plat-a-e02-gw"
     ]
+    # Another enterprise's proof files never go into this bundle; nothing is written.
+    other = _build(stack).proofs
+    with pytest.raises(BundleError, match="proof files of enterprise plat-a-e01 given for"):
+        write_enterprise_bundle(built.document, tmp_path / "mixed", reports="none", proofs=other)
+    assert not (tmp_path / "mixed").exists()
 
 
 def _cli(*args: str) -> tuple[int, str, str]:

@@ -7,7 +7,7 @@ import string
 
 import pytest
 
-from collector.evidence.document import FlagDoc
+from collector.evidence.document import FlagDoc, SealsDoc
 from collector.report.i18n import (
     CHECKS,
     KPI_NAMES,
@@ -20,6 +20,8 @@ from collector.report.i18n import (
     kpi_name,
     kpi_reasons,
     label,
+    seal_counts,
+    seal_line,
     status_text,
 )
 from collector.report.labels import LABELS
@@ -136,3 +138,33 @@ def test_energy_model_reason_quotes_the_g14_statistics() -> None:
     assert energy.energy is not None
     (sentence,) = kpi_reasons(energy, doc.method, "en")
     assert f"CV(RMSE) {energy.energy.model.cv_rmse_pct:.2f} % (limit 20 %)" in sentence
+
+
+def test_a_bundles_seal_line_in_both_languages() -> None:
+    seals = SealsDoc(sealed_equal=1176, sealed_different=2, unsealed=3, device_days=[])
+    fp = "SHA256:" + "A" * 43
+    assert seal_line(seals, fp, "en") == (
+        f"signed by {fp} · 1,178 device-days sealed, 2 different, 3 unsealed"
+    )
+    assert seal_line(seals, fp, "zh-CN") == (
+        f"由 {fp} 签名 · 已封存设备日 1,178 个，其中不一致 2 个，未封存 3 个"
+    )
+    assert seal_line(None, None, "en") == "unsigned · 0 device-days sealed, 0 different, 0 unsealed"
+    assert seal_counts(seals, "en") == "1,178 device-days sealed, 2 different, 3 unsealed"
+
+
+def test_the_seal_flags_have_sentences_that_quote_their_figures() -> None:
+    differs = FlagDoc(
+        check="day_seal_differs", severity="serious", device="press-1",
+        days=[dt.date(2026, 6, 1)], figures={"agent": "gw-01", "device_days": 1, "fields": "run_s"},
+    )  # fmt: skip
+    assert flag_sentence(differs, "en") == (
+        "device press-1: on 1 device-days the stored daily sums differ from the day seal agent "
+        "gw-01 signed (run_s); those days keep the stored figures"
+    )
+    unsealed = differs.model_copy(
+        update={"check": "device_days_unsealed", "figures": {"agent": "gw-01", "device_days": 4}}
+    )
+    assert "设备 press-1 有 4 个设备日没有采集终端 gw-01 的日封存" in flag_sentence(
+        unsealed, "zh-CN"
+    )
