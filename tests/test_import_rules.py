@@ -13,6 +13,11 @@ Read from the source (tests/import_graph.py): imports inside functions count, th
 - a bundle's proof files are pure: importing `collector.proof` reaches nothing of ours but
   `contract` (no registry, store, ingest, web app, report renderer or bundle writer) and no
   library beyond the base dependencies, so a reviewer's verifier can use it;
+- the offline verifier stands alone: importing `collector.verify` reaches nothing of ours but
+  itself, `collector.evidence`, `collector.plan`, `collector.proof` and `contract` (no bundle
+  writer, registry, store, ingest, web app, report, dashboards, export, cli or broker; no agent,
+  simulator or test servers) and no database, HTTP, MQTT, template or PDF library nor a
+  POSIX-only module, so a reviewer installs it on a laptop, Windows included (docs/verify.md);
 - no import circle among our modules.
 
 A ratchet: :data:`KNOWN` lists the violations that still exist. A test fails on any violation
@@ -83,6 +88,42 @@ CONTRACT_THIRD_PARTY = frozenset(
 PROOF = "collector.proof"
 PROOF_MAY_REACH = ("collector.proof", "contract")
 PROOF_UNLOADED = ("fastapi", "httpx", "numpy", "paho", "sqlite3", "weasyprint")
+
+#: What the offline verifier must not reach (D8 of the issue-17 plan, docs/verify.md): every
+#: server room, the agent, the simulator and the test servers.
+VERIFY = "collector.verify"
+VERIFY_FORBIDDEN = (
+    "agent",
+    "collector.broker",
+    "collector.bundle",
+    "collector.cli",
+    "collector.dashboards",
+    "collector.export",
+    "collector.ingest",
+    "collector.registry",
+    "collector.report",
+    "collector.store",
+    "collector.web",
+    "sim",
+    "stack",
+)
+#: Libraries the verifier must not import: server clients, templates and renderers.
+VERIFY_UNLOADED = (
+    "fastapi",
+    "grafana_client",
+    "httpx",
+    "jinja2",
+    "paho",
+    "psycopg",
+    "sqlite3",
+    "starlette",
+    "uvicorn",
+    "weasyprint",
+)
+#: POSIX-only modules, absent on Windows: our code the verifier reaches must not import them.
+#: Checked in the source only: at run time the standard library itself loads some on POSIX
+#: behind a platform test (subprocess: fcntl, where Windows takes msvcrt; tarfile: pwd, grp).
+POSIX_ONLY = ("fcntl", "grp", "pwd", "resource", "termios")
 
 #: Violations that still exist, each to be removed with the change that ends it.
 KNOWN: frozenset[str] = frozenset()
@@ -235,6 +276,55 @@ def test_importing_the_proof_files_loads_no_server_library() -> None:
     _check("import collector.proof loads", found)
 
 
+def _forbidden_for_verify(module: str) -> bool:
+    return any(under(module, banned) for banned in VERIFY_FORBIDDEN)
+
+
+def test_verify_reaches_no_server_module() -> None:
+    """Each import by which the verifier, or a module it reaches, steps into a server room,
+    the agent, the simulator or the test servers (the step's parent packages count)."""
+    reached = reachable(_edges(), VERIFY)
+    found = {
+        f"verify reaches: {edge.src} -> {edge.dst}": f"{edge.path}:{edge.line}"
+        for edge in _edges()
+        if edge.src in reached
+        and not _forbidden_for_verify(edge.src)
+        and any(_forbidden_for_verify(step) for step in parents(edge.dst))
+    }
+    _check("verify reaches", found)
+
+
+def test_verify_imports_no_server_library() -> None:
+    """No module of ours the verifier reaches imports a client, renderer or POSIX-only module
+    (third-party libraries it reaches are judged by what they load, the test below)."""
+    reached = {m for m in reachable(_edges(), VERIFY) if not _forbidden_for_verify(m)}
+    found = {
+        f"verify imports: {use.src} -> {use.root}": f"{use.path}:{use.line}"
+        for use in external_imports(ROOT)
+        if use.src in reached and use.root in (*VERIFY_UNLOADED, *POSIX_ONLY)
+    }
+    _check("verify imports", found)
+
+
+def test_importing_the_verifier_loads_no_server_module() -> None:
+    """The same at run time, in a fresh interpreter (tests/collector/verify/test_cli.py also
+    runs the command under ``-X importtime``, lazy imports included)."""
+    code = (
+        "import sys, collector.verify.cli\n"
+        f"banned = {VERIFY_UNLOADED!r} + {VERIFY_FORBIDDEN!r}\n"
+        "for name in sorted(sys.modules):\n"
+        "    if any(name == b or name.startswith(b + '.') for b in banned): print(name)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    found = {
+        f"import collector.verify loads: {name}": "sys.modules" for name in result.stdout.split()
+    }
+    _check("import collector.verify loads", found)
+
+
 def test_known_entries_are_of_a_kind_the_tests_check() -> None:
     kinds = (
         "rule",
@@ -245,6 +335,9 @@ def test_known_entries_are_of_a_kind_the_tests_check() -> None:
         "proof reaches",
         "proof imports",
         "import collector.proof loads",
+        "verify reaches",
+        "verify imports",
+        "import collector.verify loads",
     )
     strays = sorted(e for e in KNOWN if not e.startswith(tuple(f"{k}: " for k in kinds)))
     assert not strays, strays
