@@ -27,6 +27,18 @@ _KINDS = (
 )
 
 
+#: Read only; on POSIX also non-blocking (a FIFO), no controlling terminal, closed on exec; on
+#: Windows, where those three do not exist, binary (no CRLF translation). ``getattr`` because
+#: each platform lacks the other's flags: the reviewer's verifier loads plans on Windows too.
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
 def open_regular(path: Path, limit: int, *, expected: str = "a file") -> BinaryIO:
     """``path`` opened for reading, after checking it is a regular file of at most ``limit`` bytes.
 
@@ -36,7 +48,7 @@ def open_regular(path: Path, limit: int, *, expected: str = "a file") -> BinaryI
     try:
         # Checked before the open too: opening some devices acts (a watchdog starts counting).
         _check_regular(path, path.stat(), limit, expected)
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        fd = os.open(path, _OPEN_FLAGS)
     except FileNotFoundError:
         raise InputFileError(path, "missing", "no such file") from None
     except IsADirectoryError:
