@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import statsmodels.api as sm  # type: ignore[import-untyped]  # statsmodels ships no type hints
 from numpy.typing import NDArray
 from scipy import stats  # type: ignore[import-untyped]  # scipy ships no type hints
+
+# From their own modules, not statsmodels.api, which imports every model statsmodels has:
+# about 0.4 s less CPU at each start of the verifier and the CLI (measured under load).
+from statsmodels.regression.linear_model import WLS  # type: ignore[import-untyped]  # statsmodels ships no type hints
+from statsmodels.tools.tools import add_constant  # type: ignore[import-untyped]  # statsmodels ships no type hints
 
 from collector.evidence.daily import KPI_WEIGHT, FloatArray, kpi_values
 from collector.evidence.errors import UndefinedChange
@@ -182,7 +186,7 @@ def _hac(
     weights = np.concatenate([baseline.column(weight), reporting.column(weight)])
     dummy = np.concatenate([np.zeros(baseline.n), np.ones(reporting.n)])
     maxlags = hac_maxlags(len(values))
-    fit = sm.WLS(values, sm.add_constant(dummy), weights=weights / weights.mean()).fit(
+    fit = WLS(values, add_constant(dummy), weights=weights / weights.mean()).fit(
         cov_type="HAC", cov_kwds={"maxlags": maxlags, "use_correction": True}
     )
     b0, b1 = (float(v) for v in fit.params)

@@ -11,8 +11,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import statsmodels.api as sm  # type: ignore[import-untyped]  # statsmodels ships no type hints
 from scipy import stats  # type: ignore[import-untyped]  # scipy ships no type hints
+
+# From their own modules, not statsmodels.api, which imports every model statsmodels has:
+# about 0.4 s less CPU at each start of the verifier and the CLI (measured under load).
+from statsmodels.regression.linear_model import OLS  # type: ignore[import-untyped]  # statsmodels ships no type hints
+from statsmodels.tools.tools import add_constant  # type: ignore[import-untyped]  # statsmodels ships no type hints
 
 from collector.evidence.daily import FloatArray
 from collector.evidence.errors import ConstantDriver
@@ -132,7 +136,7 @@ def _design(series: KpiSeries, with_hours: bool) -> FloatArray:
         if column.size > 1 and float(np.ptp(column)) == 0.0:
             raise ConstantDriver(driver, float(column[0]))
     columns = np.column_stack(list(drivers.values()))
-    return np.asarray(sm.add_constant(columns, has_constant="add"))
+    return np.asarray(add_constant(columns, has_constant="add"))
 
 
 def fit_baseline(baseline: KpiSeries, *, with_hours: bool = False) -> EnergyModel:
@@ -149,7 +153,7 @@ def fit_baseline(baseline: KpiSeries, *, with_hours: bool = False) -> EnergyMode
     if not float(energy.mean()) > 0:
         # CV(RMSE) and NMBE divide by the mean daily energy (G14): no energy, no model.
         raise ValueError("the baseline's mean daily energy is not positive: nothing to model")
-    fit = sm.OLS(energy, design).fit()
+    fit = OLS(energy, design).fit()
     predicted = np.asarray(fit.fittedvalues, dtype=np.float64)
     cv, nmbe = g14_statistics(energy, predicted, p)
     rho = _lag1(energy - predicted)
