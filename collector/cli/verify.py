@@ -1,4 +1,6 @@
-"""``retrofit-collector verify-message``: one captured message against the wire contract."""
+"""``retrofit-collector verify-message`` (one captured message against the wire contract) and
+``verify-bundle``, the same command as ``retrofit-verify-bundle`` for whoever has the collector
+installed (the reviewer's own install needs only the ``verify`` extra: docs/verify.md)."""
 
 from __future__ import annotations
 
@@ -58,6 +60,23 @@ def verify_message(
         say(console, f"valid: agent {decoded.agent} status {decoded.state}", "green")
 
 
+def verify_bundle(ctx: typer.Context) -> None:
+    """Verify an evidence bundle offline against your own plan: retrofit-verify-bundle's options.
+
+    Every argument goes to ``retrofit-verify-bundle`` unchanged (``verify-bundle --help`` shows
+    them); its exit code is this command's: 0 verified, 1 not verified, 2 unreadable, 3 not
+    anchored.
+    """
+    from collector.verify.cli import main  # the evidence engine: loaded only when verifying
+
+    raise typer.Exit(main(ctx.args))
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``verify-message`` command to ``app``."""
+    """Add the ``verify-message`` and ``verify-bundle`` commands to ``app``."""
     app.command("verify-message")(verify_message)
+    app.command(
+        "verify-bundle",
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        add_help_option=False,
+    )(verify_bundle)

@@ -15,7 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from collector.cli import app
 from collector.plan.workbook import plan_workbook_bytes
 from collector.verify import EXIT_NOT_ANCHORED, EXIT_NOT_VERIFIED, EXIT_UNREADABLE, EXIT_VERIFIED
 from collector.verify.cli import main
@@ -128,3 +130,18 @@ def test_not_anchored_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main([str(forged.bundle(ENT)), "--plan", str(forged.plan_path)]) == EXIT_NOT_ANCHORED
     out = capsys.readouterr().out
     assert "(not_anchored)" in out and out.rstrip().endswith(f"{ENT}: not anchored")
+
+
+def test_the_collectors_verify_bundle_is_the_same_command(forge: Forge, tmp_path: Path) -> None:
+    runner = CliRunner()
+    honest = runner.invoke(
+        app, ["verify-bundle", str(forge.bundle(ENT)), "--plan", str(forge.plan_path)]
+    )
+    assert honest.exit_code == EXIT_VERIFIED, honest.output
+    assert honest.output.rstrip().endswith(f"{ENT}: verified")
+    bundle = copy_bundle(forge, ENT, tmp_path / ENT)
+    (bundle / "evidence.json").write_bytes((bundle / "evidence.json").read_bytes() + b" ")
+    edited = runner.invoke(app, ["verify-bundle", str(bundle), "--plan", str(forge.plan_path)])
+    assert edited.exit_code == EXIT_NOT_VERIFIED, edited.output
+    missing = runner.invoke(app, ["verify-bundle", str(tmp_path / "none"), "--plan", "x.yaml"])
+    assert missing.exit_code == EXIT_UNREADABLE
