@@ -1,6 +1,6 @@
 """Enterprise files on the web app, in-process: upload (API raw body, page form), list,
-download with its headers; HTML claiming PDF, an executable, a path in the name, a body over
-the limit (refused while it is received) and the same bytes twice."""
+download with its headers; HTML claiming PDF, an executable, a PDF with active content, a path
+in the name, a body over the limit (refused while it is received) and the same bytes twice."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ from starlette.types import Message
 
 from collector.attachments import AttachmentSettings
 from collector.web.app import FORM_OVERHEAD_BYTES, create_app
+from tests.collector.attachments.hostile import (
+    escaped_javascript_pdf,
+    javascript_in_object_stream_pdf,
+    launch_pdf,
+)
 from tests.collector.attachments.samples import (
     HTML_AS_PDF,
     WINDOWS_EXE,
@@ -109,6 +114,9 @@ def test_a_download_is_named_for_what_it_holds(client: TestClient, world: World)
         (pdf_bytes(), {"kind": "invoice", "amount": "12.5万元"}, 422, "no 万元"),
         (pdf_bytes(), {"kind": "photo"}, 422, "expected one of contract"),
         (b"", {}, 422, "empty"),
+        (escaped_javascript_pdf(), {}, 422, "active content a reader could run: JavaScript"),
+        (javascript_in_object_stream_pdf(), {}, 422, "JavaScript (object 7)"),
+        (launch_pdf(), {}, 422, "a launch action"),
     ],
 )
 def test_bad_uploads_are_refused_and_nothing_is_stored(
