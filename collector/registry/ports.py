@@ -443,6 +443,16 @@ class AttachmentRepository(Protocol):
     def content(
         self, platform: str, enterprise: str, sha256: str
     ) -> tuple[Attachment, bytes] | None: ...
+    def download(
+        self,
+        platform: str,
+        enterprise: str,
+        sha256: str,
+        *,
+        by: str,
+        source: str,
+        now: dt.datetime | None = None,
+    ) -> tuple[Attachment, bytes] | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,8 +88,18 @@ def test_a_document_goes_in_once_and_comes_out_as_a_sandboxed_download(
     audit = client.get(
         "/api/v1/audit", params={"subject": "plat-a/e05"}, headers=world.headers("admin")
     )
-    actions = [entry["action"] for entry in audit.json()["items"]]
-    assert actions[:2] == ["attachment.duplicate", "attachment.add"]  # newest first
+    items = audit.json()["items"]  # newest first
+    actions = [entry["action"] for entry in items]
+    assert actions[:4] == [
+        "attachment.download", "attachment.download", "attachment.duplicate", "attachment.add",
+    ]  # fmt: skip
+    page, api = items[0], items[1]
+    assert page["actor"] == api["actor"] == "rev-nb"
+    assert (page["detail"]["source"], api["detail"]["source"]) == (
+        "page testclient",
+        "api testclient",
+    )
+    assert page["detail"]["sha256"] == api["detail"]["sha256"] == sha256
 
 
 def test_a_download_is_named_for_what_it_holds(client: TestClient, world: World) -> None:

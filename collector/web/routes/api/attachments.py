@@ -24,6 +24,7 @@ from collector.web.services import (
     enterprise_file,
     withdraw_document,
 )
+from collector.web.throttle import client_address
 
 __all__ = ["router"]
 
@@ -43,7 +44,7 @@ _BINARY_BODY: Final[dict[str, Any]] = {
 _PROBLEMS: Final[dict[int | str, dict[str, Any]]] = {
     413: {"description": "Larger than attachments.max_bytes"},
     415: {"description": "Not a PDF, PNG or JPEG by its content"},
-    422: {"description": "A refused name, kind or amount"},
+    422: {"description": "A refused name, kind or amount, or a PDF with active content"},
 }
 
 
@@ -124,8 +125,14 @@ def attachments_withdraw(
                      "content": {"application/pdf": {}, "image/png": {}, "image/jpeg": {}}}},
 )  # fmt: skip
 def attachments_get(
-    enterprise_id: EnterprisePath, sha256: Sha256Path, user: CurrentUser, state: State
+    request: Request,
+    enterprise_id: EnterprisePath,
+    sha256: Sha256Path,
+    user: CurrentUser,
+    state: State,
 ) -> Response:
-    """The document's bytes: Content-Disposition attachment, nosniff, a sandboxing CSP."""
+    """The document's bytes: Content-Disposition attachment, nosniff, a sandboxing CSP;
+    audited (who, from where)."""
     ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
-    return attachment_response(state, ref, sha256)
+    source = f"api {client_address(request, state.settings)}"
+    return attachment_response(state, user, ref, sha256, source=source)

@@ -20,6 +20,7 @@ from collector.web.problems import Problem
 from collector.web.routes.common import EnterprisePath, State
 from collector.web.routes.pages.enterprise import enterprise_view
 from collector.web.services import attach_document, attachment_response, withdraw_document
+from collector.web.throttle import client_address
 
 __all__ = ["router"]
 
@@ -88,8 +89,13 @@ def withdraw(
 
 @router.get("/enterprises/{enterprise_id}/attachments/{sha256}", name="page.attachment")
 def attachment(
-    enterprise_id: EnterprisePath, sha256: Sha256Path, user: CurrentUser, state: State
+    request: Request,
+    enterprise_id: EnterprisePath,
+    sha256: Sha256Path,
+    user: CurrentUser,
+    state: State,
 ) -> Response:
-    """One document as a download (the same checks and headers as the API's)."""
+    """One document as a download (the same checks, headers and audit as the API's)."""
     ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
-    return attachment_response(state, ref, sha256)
+    source = f"page {client_address(request, state.settings)}"
+    return attachment_response(state, user, ref, sha256, source=source)
