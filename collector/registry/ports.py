@@ -347,6 +347,9 @@ class LoginFailures(Protocol):
         detail: dict[str, object],
         now: dt.datetime | None = None,
     ) -> FailureOutcome: ...
+    def take_upload(
+        self, limits: Mapping[str, ThrottleLimits], *, now: dt.datetime | None = None
+    ) -> dict[str, dt.datetime]: ...
 
 
 class AccountRepository(Protocol):

@@ -311,3 +311,62 @@ def test_a_withdrawn_document_is_marked_and_no_longer_counts(
     assert (
         client.get(f"{API}e10/attachments/{png_sha}", headers=world.headers("eng-a")).content == png
     )
+
+
+def _limited(world: World, address: str, *, per_user: int, per_source: int) -> TestClient:
+    settings = AttachmentSettings(uploads_per_user=per_user, uploads_per_source=per_source)
+    app = create_app(world.settings, world.registry, attachments=settings)
+    # Its own client address: the counts of other tests (one session's registry) stay apart.
+    return TestClient(app, base_url="http://testserver", client=(address, 50000))
+
+
+def test_uploads_past_the_user_limit_get_429_with_retry_after(world: World) -> None:
+    with _limited(world, "198.51.100.31", per_user=2, per_source=1000) as limited:
+        answers = []
+        for number in range(3):  # eng-b may have uploaded earlier in the session's hour
+            got = limited.post(
+                f"{API}b04/attachments",
+                params={"kind": "contract", "name": f"c{number}.png"},
+                content=png_bytes(2, 2, number),
+                headers=world.headers("eng-b"),
+            )
+            answers.append(got)
+            if got.status_code == 429:
+                break
+    refused = answers[-1]
+    assert refused.status_code == 429, [a.status_code for a in answers]
+    assert all(a.status_code in (200, 201) for a in answers[:-1])
+    assert int(refused.headers["retry-after"]) > 0
+    assert refused.headers["content-type"] == "application/problem+json"
+    body = refused.json()
+    assert "too many uploads by you (2 within 3600 s)" in body["detail"]
+    assert body["retry_after_s"] == int(refused.headers["retry-after"])
+
+
+def test_uploads_past_the_source_limit_hold_every_user_there(world: World) -> None:
+    with _limited(world, "198.51.100.32", per_user=1000, per_source=2) as limited:
+        statuses = []
+        for user, content in (("eng-a", png_bytes(5, 1)), ("admin", png_bytes(5, 2))):
+            got = limited.post(
+                f"{API}e09/attachments",
+                params={"kind": "contract", "name": "c.png"},
+                content=content,
+                headers=world.headers(user),
+            )
+            statuses.append(got.status_code)
+        third = limited.post(
+            f"{API}e09/attachments",
+            params={"kind": "contract", "name": "c.png"},
+            content=png_bytes(5, 3),
+            headers=world.headers("eng-a"),
+        )
+    assert statuses == [201, 201]
+    assert third.status_code == 429 and "from your address" in third.json()["detail"]
+    listed = client_listing(world, "e09")
+    assert hashlib.sha256(png_bytes(5, 3)).hexdigest() not in listed  # nothing stored
+    assert hashlib.sha256(png_bytes(5, 1)).hexdigest() in listed
+
+
+def client_listing(world: World, enterprise: str) -> list[str]:
+    """The SHA-256 of every document in the enterprise's file, read from the registry."""
+    return [item.sha256 for item in world.registry.attachments("plat-a", enterprise)]

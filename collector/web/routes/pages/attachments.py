@@ -21,6 +21,7 @@ from collector.web.routes.common import EnterprisePath, State
 from collector.web.routes.pages.enterprise import enterprise_view
 from collector.web.services import attach_document, attachment_response, withdraw_document
 from collector.web.throttle import client_address
+from collector.web.upload_limit import take_upload
 
 __all__ = ["router"]
 
@@ -41,6 +42,7 @@ async def attach(
 ) -> Response:
     """Attach the form's file, then show the page again (303, no resubmit)."""
     ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
+    await run_in_threadpool(take_upload, state, user, request)  # 429 past the upload limit
     content = await document.read()  # at most attachments.max_bytes (+ the form): BodyLimit
     # Hashing, the registry's write and the page's reads block: a worker thread each.
     try:
