@@ -10,12 +10,14 @@ cannot be opened. A token is printed once, when it is made; the registry keeps o
 ``password`` and ``reset`` give a person a temporary password for the login form (printed
 once; the registry keeps its argon2id hash) that must be changed at the first login with it;
 ``reset`` also ends the user's password sessions and, with ``--remove-totp``, their second
-factor (a lost phone). docs/operations.md, "Accounts".
+factor (a lost phone). docs/operations.md, "Accounts". ``totp-key`` writes the key TOTP
+secrets are sealed with at rest (``web.totp_key_path``).
 """
 
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -222,6 +224,21 @@ def users_list(config: ConfigOption = DEFAULT_CONFIG, registry: RegistryOption =
             f"  password: {_password_state(accounts[user.user_id])}",
         )
     say(console, count(len(users), "user"))
+
+
+@users_app.command("totp-key")
+def users_totp_key(
+    path: Annotated[Path, typer.Argument(help="Where to write the new key (mode 0600).")],
+) -> None:
+    """Write a new key to seal TOTP secrets with (32 random bytes, base64, mode 0600); name it
+    in web.totp_key_path. An existing file is never overwritten (rotation: docs/web.md)."""
+    from collector.accounts import TotpKeyError, write_totp_key
+
+    try:
+        key_id = write_totp_key(path)
+    except TotpKeyError as exc:
+        raise refuse(exc) from None
+    say(console, f"wrote TOTP key {key_id} to {path} (mode 0600); set web.totp_key_path: {path}")
 
 
 def _password_state(account: Account | None) -> str:

@@ -116,6 +116,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "account.done_totp": ("二次验证已启用。", "The second factor is on."),
     "account.done_totp_removed": ("二次验证已停用。", "The second factor is off."),
+    # --- issue 21 (province hardening): refusals -------------------------------------------
+    "totp.no_key": (
+        "本服务器未配置二次验证密钥的加密钥匙（web.totp_key_path），暂不能启用二次验证；请联系管理员。",
+        "This server has no key to seal second-factor secrets with (web.totp_key_path), so a "
+        "second factor cannot be turned on; ask an administrator.",
+    ),
     "totp.not_now": (
         "此账户现在不能启用二次验证（没有密码，或已启用）。",
         "The second factor cannot be turned on now (no password, or it is on already).",
