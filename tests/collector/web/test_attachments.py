@@ -16,6 +16,7 @@ from starlette.types import Message
 
 from collector.attachments import AttachmentSettings
 from collector.web.app import FORM_OVERHEAD_BYTES, create_app
+from tests.collector.attachments import hostile
 from tests.collector.attachments.hostile import (
     escaped_javascript_pdf,
     javascript_in_object_stream_pdf,
@@ -370,3 +371,39 @@ def test_uploads_past_the_source_limit_hold_every_user_there(world: World) -> No
 def client_listing(world: World, enterprise: str) -> list[str]:
     """The SHA-256 of every document in the enterprise's file, read from the registry."""
     return [item.sha256 for item in world.registry.attachments("plat-a", enterprise)]
+
+
+def test_the_page_says_a_refusal_in_the_readers_language(client: TestClient, world: World) -> None:
+    def attach(language: str, content: bytes) -> Any:
+        return client.post(
+            "/enterprises/e09/attachments",
+            data={"kind": "contract"},
+            files={"document": ("合同.pdf", content, "application/pdf")},
+            headers={**world.headers("eng-a"), "accept-language": language},
+        )
+
+    zh = attach("zh-CN", escaped_javascript_pdf())
+    assert zh.status_code == 422
+    assert "PDF 含有阅读器可执行的活动内容" in zh.text and "JavaScript (object 6)" in zh.text
+    en = attach("en", escaped_javascript_pdf())
+    assert en.status_code == 422 and "活动内容" not in en.text
+    assert "the PDF carries active content a reader could run: JavaScript (object 6)" in en.text
+    unchecked = attach("zh-CN", hostile.deflate_bomb_pdf())
+    assert unchecked.status_code == 422 and "无法检查该 PDF" in unchecked.text
+
+
+def test_the_page_says_too_many_uploads_with_retry_after(world: World) -> None:
+    with _limited(world, "198.51.100.33", per_user=1000, per_source=1) as limited:
+        codes = []
+        for shade in (7, 8):
+            got = limited.post(
+                "/enterprises/e10/attachments",
+                data={"kind": "contract"},
+                files={"document": ("p.png", png_bytes(4, 4, shade), "image/png")},
+                headers={**world.headers("eng-a"), "accept-language": "zh-CN"},
+                follow_redirects=False,
+            )
+            codes.append(got.status_code)
+    assert codes == [303, 429]
+    assert "上传过于频繁，请" in got.text and 'id="attach-form"' in got.text
+    assert int(got.headers["retry-after"]) > 0
