@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from collector.accounts import hash_password, load_totp_key
+from collector.accounts import TotpSealer, hash_password, load_totp_key, needs_reseal
 from collector.cli import app
 from collector.registry import Registry
 from tests.collector.config_helpers import write_collector_config
@@ -51,3 +51,42 @@ def test_reseal_replaces_only_the_value_read(registry_location: Path | str) -> N
         assert (account.totp_secret, account.totp_last_step) == ("totp1:x:y", 7)
         actions = [e.action for e in registry.audit(subject="user:rev")]
         assert actions.count("account.totp_reseal") == 1
+
+
+def test_totp_reseal_seals_plain_and_old_key_secrets_with_the_current_key(tmp_path: Path) -> None:
+    old, new = tmp_path / "old.key", tmp_path / "new.key"
+    for path in (old, new):
+        assert CliRunner().invoke(app, ["users", "totp-key", str(path)]).exit_code == 0
+    registry_file = tmp_path / "registry.sqlite"
+    with Registry(registry_file) as registry:
+        for user in ("plain", "rotated", "fresh"):
+            registry.add_user(user, display_name=user, role="reviewer", by="ops")
+            registry.set_password(
+                user, hash_password("p" * 16), must_change=False, why="set", by="o"
+            )
+        registry.set_totp("plain", "JBSWY3DPEHPK3PXP", step=1, by="plain")
+        registry.set_totp("rotated", TotpSealer.from_files(old).seal("KRSXG5CTMVRXEZLU", "rotated"),
+                          step=1, by="rotated")  # fmt: skip
+    config = write_collector_config(tmp_path, registry_file)
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    settings["web"] = {"totp_key_path": str(new), "totp_previous_key_paths": [str(old)]}
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    done = CliRunner().invoke(app, ["users", "totp-reseal", "--config", str(config)])
+    assert done.exit_code == 0, done.output
+    assert "sealed 2 TOTP secrets" in done.output
+    current = TotpSealer.from_files(new)
+    with Registry(registry_file) as registry:
+        for user, secret in (("plain", "JBSWY3DPEHPK3PXP"), ("rotated", "KRSXG5CTMVRXEZLU")):
+            account = registry.account(user)
+            assert account is not None and account.totp_secret is not None
+            assert not needs_reseal(account.totp_secret, current)
+            assert current.open(account.totp_secret, user) == secret
+        fresh = registry.account("fresh")
+        assert fresh is not None and fresh.totp_secret is None
+    # Without the old key listed, a secret it sealed is named and the exit is 1.
+    with Registry(registry_file) as registry:
+        registry.set_totp("fresh", TotpSealer.from_files(old).seal("X", "fresh"), by="fresh")
+    settings["web"] = {"totp_key_path": str(new)}
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    stuck = CliRunner().invoke(app, ["users", "totp-reseal", "--config", str(config)])
+    assert stuck.exit_code == 1 and "fresh" in stuck.output and "not in web" in stuck.output
