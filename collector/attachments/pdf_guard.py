@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Final
 
 from collector.attachments.errors import AttachmentRefused
@@ -40,6 +41,8 @@ PDF_CHECK_WALL_S: Final = 40.0
 #: Checks at once in one server process; each may take up to its memory limit.
 PDF_CHECKS_AT_ONCE: Final = 2
 _CHECKS = threading.BoundedSemaphore(PDF_CHECKS_AT_ONCE)
+#: The child's program: this folder's pdf_scan.py, which imports nothing of ours.
+_SCANNER: Final = Path(__file__).with_name("pdf_scan.py")
 _SHOWN = 5
 
 
@@ -65,10 +68,12 @@ def _active(found: list[str]) -> AttachmentRefused:
 
 def _run_child(data: bytes) -> subprocess.CompletedProcess[bytes]:
     command = [
-        sys.executable, "-I", "-m", "collector.attachments.pdf_scan",
-        str(PDF_CHECK_MEMORY_BYTES), str(PDF_CHECK_CPU_S),
+        sys.executable, "-I", str(_SCANNER), str(PDF_CHECK_MEMORY_BYTES), str(PDF_CHECK_CPU_S)
     ]  # fmt: skip
-    # -I: the child reads no environment variable and no user site; it gets the PDF on stdin.
+    # -I: the child reads no environment variable, no user site, and does not put the
+    # script's folder on sys.path; it gets the PDF on stdin. Run as a file, not with -m: the
+    # scanner imports only the standard library and pypdf, not our package (pydantic...),
+    # which halves the child's start (docs/performance.md, "attachments").
     with _CHECKS:
         return subprocess.run(  # our own interpreter and module, no shell
             command, input=data, capture_output=True, timeout=PDF_CHECK_WALL_S, check=False

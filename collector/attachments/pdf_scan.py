@@ -207,8 +207,9 @@ def scan_limited(data: bytes) -> dict[str, Any]:
 
 
 def main() -> None:
-    """The child: ``python -m collector.attachments.pdf_scan MEMORY_BYTES CPU_S``, the PDF
-    on standard input, one JSON line on standard output."""
+    """The child: ``python -I .../pdf_scan.py MEMORY_BYTES CPU_S``, the PDF on standard
+    input, one JSON line on standard output. Run as a file: this module imports only the
+    standard library (and pypdf when it parses), never our package."""
     _limit_self(int(sys.argv[1]), int(sys.argv[2]))
     data = sys.stdin.buffer.read()
     sys.stdout.write(json.dumps(scan_limited(data)) + "\n")

@@ -85,3 +85,19 @@ def test_a_pdf_that_does_not_parse_is_refused_as_unreadable() -> None:
         _upload(b"%PDF-1.7\n" + b"x" * 4000 + b"\n%%EOF\n")
     assert caught.value.reason == "unreadable"
     assert "could not be checked" in str(caught.value)
+
+
+def test_the_checking_child_imports_nothing_of_ours() -> None:
+    # pdf_guard runs pdf_scan.py as a file (python -I, not -m): an import of our package there
+    # would fail in the child, or bring pydantic back into its start.
+    import ast
+    from pathlib import Path
+
+    import collector.attachments.pdf_scan as scanner
+
+    tree = ast.parse(Path(scanner.__file__).read_text(encoding="utf-8"))
+    names = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+             for alias in node.names]  # fmt: skip
+    names += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    ours = [name for name in names if name.split(".")[0] in ("collector", "contract", "agent")]
+    assert ours == []
