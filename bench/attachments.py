@@ -4,8 +4,10 @@ docs/collector.md ("Enterprise files") keeps documents' bytes in the registry (S
 PostgreSQL bytea) rather than in a folder beside it. This measures, for one document of
 ``--mib`` MiB (a PDF of that size), ``--runs`` times each, in this process:
 
-- attach: the content checks, SHA-256 and ``Registry.attach`` (one write transaction with its
-  audit row, SQLite with ``synchronous = FULL``) of new bytes;
+- attach: the content checks (the PDF parsed for active content in a child process), SHA-256
+  and ``Registry.attach`` (one write transaction with its audit row, SQLite with
+  ``synchronous = FULL``) of new bytes;
+- pdf check: that active-content check alone (``check_pdf``: child start, pypdf's parse);
 - read: ``Registry.attachment`` (the download's read);
 - folder: the alternative, the bytes written to ``<dir>/<sha256>.new``, fsync'd and renamed
   (what a blob folder needs to be as durable), without any record or audit row;
@@ -28,7 +30,7 @@ from pathlib import Path
 
 import common
 
-from collector.attachments import checked_upload
+from collector.attachments import check_pdf, checked_upload
 from collector.plan import load_plan
 from collector.registry import Registry
 
@@ -38,8 +40,35 @@ PLAN = (
 
 
 def _document(mib: float, serial: int) -> bytes:
-    body = os.urandom(int(mib * 1024 * 1024))
-    return b"%PDF-1.7\n%" + str(serial).encode() + b"\n" + body + b"\n%%EOF\n"
+    """A real PDF of about ``mib`` MiB (a page showing one image stream of random bytes, as a
+    scan is): the content checks parse it (the active-content check's child process)."""
+    image = os.urandom(int(mib * 1024 * 1024))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /XObject << /Im1 5 0 R >> >> >>",
+        b"<< /Length 33 >>\nstream\nq 612 0 0 792 0 0 cm /Im1 Do Q\nendstream",
+        b"<< /Type /XObject /Subtype /Image /Width 1 /Height 1 /ColorSpace /DeviceGray "
+        b"/BitsPerComponent 8 /Length "
+        + str(len(image)).encode()
+        + b" >>\nstream\n"
+        + image
+        + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.7\n%" + str(serial).encode() + b"\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
 
 
 def _median_ms(times: list[float]) -> str:
@@ -108,6 +137,9 @@ def main() -> None:
         print(f"sqlite attach: {_median_ms(attach)}")
         print(f"sqlite read:   {_median_ms(read)}")
         print(f"folder write:  {_median_ms(folder)}")
+        sample = _document(args.mib, 0)
+        checks = [_timed(lambda: check_pdf(sample)) for _ in range(args.runs)]
+        print(f"pdf check:     {_median_ms(checks)}")
         if args.postgres:
             from stack import PostgresServer
 

@@ -5,6 +5,8 @@ Pure: bytes and text in, checked values out; no database or web code (docs/web.m
 
 - :mod:`.kinds`: the kinds of document and the media types accepted;
 - :mod:`.content`: the type decided by the bytes (PDF, PNG, JPEG), never by the name;
+- :mod:`.pdf_scan`, :mod:`.pdf_guard`: a PDF's active content (JavaScript, launch actions,
+  embedded files...), parsed in a child process with limits, refused when found;
 - :mod:`.names`: the file name, refused when it holds a path or control characters;
 - :mod:`.amounts`: an invoice's amount in CNY, exact, as fen;
 - :mod:`.upload`: one document with every check passed;
@@ -19,6 +21,7 @@ from collector.attachments.content import media_type_of
 from collector.attachments.errors import AttachmentRefused, RefusalReason
 from collector.attachments.kinds import KINDS, MEDIA_TYPES, SUFFIXES, AttachmentKind, MediaType
 from collector.attachments.names import MAX_NAME_CHARS, checked_name, download_name
+from collector.attachments.pdf_guard import check_pdf
 from collector.attachments.settings import DEFAULT_MAX_BYTES, AttachmentSettings
 from collector.attachments.upload import Upload, checked_upload
 
@@ -35,6 +38,7 @@ __all__ = [
     "MediaType",
     "RefusalReason",
     "Upload",
+    "check_pdf",
     "checked_name",
     "checked_upload",
     "cny_text",

@@ -5,7 +5,8 @@
     CollectorError
     └── AttachmentRefused   a file, name, kind or amount that cannot be attached; ``reason``
                             says which (``type``, ``size``, ``empty``, ``name``, ``kind``,
-                            ``amount``)
+                            ``amount``, ``active``: a PDF with active content,
+                            ``unreadable``: a PDF that could not be checked)
 
 Nothing is stored when it is raised. The web app answers it with 413 (``size``), 415
 (``type``) or 422 (the rest); the ``attachments`` command prints it and exits 1.
@@ -20,7 +21,7 @@ from collector.errors import CollectorError
 __all__ = ["AttachmentRefused", "RefusalReason"]
 
 #: Why an attachment was refused.
-RefusalReason = Literal["type", "size", "empty", "name", "kind", "amount"]
+RefusalReason = Literal["type", "size", "empty", "name", "kind", "amount", "active", "unreadable"]
 
 
 class AttachmentRefused(CollectorError):

@@ -10,6 +10,7 @@ from collector.attachments.content import media_type_of
 from collector.attachments.errors import AttachmentRefused
 from collector.attachments.kinds import KINDS, AttachmentKind, MediaType
 from collector.attachments.names import checked_name
+from collector.attachments.pdf_guard import check_pdf
 
 __all__ = ["Upload", "checked_upload"]
 
@@ -60,8 +61,10 @@ def checked_upload(
     """The document, checked; AttachmentRefused naming the first check it fails.
 
     Checks in this order: size (at most ``max_bytes``, not empty), kind, amount (an invoice's
-    only, in CNY), name (:func:`~collector.attachments.names.checked_name`) and content
-    (:func:`~collector.attachments.content.media_type_of`).
+    only, in CNY), name (:func:`~collector.attachments.names.checked_name`), content
+    (:func:`~collector.attachments.content.media_type_of`) and, for a PDF, active content
+    (:func:`~collector.attachments.pdf_guard.check_pdf`: a child process, up to
+    ``PDF_CHECK_WALL_S``).
     """
     if not content:
         raise AttachmentRefused("empty", "the file is empty")
@@ -73,6 +76,8 @@ def checked_upload(
     amount_fen = _checked_amount(checked_kind, amount)
     stored_name = checked_name(name)
     media_type = media_type_of(content)
+    if media_type == "application/pdf":
+        check_pdf(content)
     return Upload(
         content=content,
         sha256=hashlib.sha256(content).hexdigest(),

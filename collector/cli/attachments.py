@@ -171,13 +171,27 @@ def attachments_get(
     enterprise: EnterpriseArgument,
     sha256: Annotated[str, typer.Argument(help="The document's SHA-256 (64 hex digits).")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the document.")],
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="Who reads it (kept in the audit; default: your login name)."),
+    ] = None,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Write one document of an enterprise's file to ``--out``."""
+    """Write one document of an enterprise's file to ``--out`` (audited, as a download)."""
+    import getpass
+    import socket
+
     settings = load_config(config)
+    reader = by if by is not None else getpass.getuser()
     with open_registry(settings.registry) as store:
         _, platform, found = _listing(store, enterprise)
-        held = store.attachment(platform.id, found.id, sha256.strip().lower())
+        try:
+            held = store.download_attachment(
+                platform.id, found.id, sha256.strip().lower(), by=reader,
+                source=f"cli {socket.gethostname()}",
+            )  # fmt: skip
+        except ValueError as exc:
+            raise refuse(exc) from None
     if held is None:
         raise error_exit(f"enterprise {enterprise} has no document {sha256[:64]}", EXIT_ERRORS)
     write_output(out, held[1])

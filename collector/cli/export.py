@@ -1,6 +1,7 @@
 """``retrofit-collector export``: a bundle's evidence as a workbook or CSV a reviewer can file.
 
-Reads one evidence document of a bundle (``evidence.json``: the enterprise's KPI table;
+Reads one evidence document of a bundle (``evidence.json``: the enterprise's KPI table and its
+digital-level section's four;
 ``platform.json``: the platform's enterprises; ``province.json``: the province's platforms),
 or the bundle's folder, and writes its table as ``.xlsx`` (numbers with formats) or CSV
 (docs/exports.md). Every figure is the document's own. Exit codes: 0 written; 1 not an
@@ -9,8 +10,9 @@ evidence document; 2 unreadable input or a bad option; 3 the output cannot be wr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +20,9 @@ from collector.cli._common import EXIT_ERRORS, EXIT_UNREADABLE, console, error_e
 from contract.errors import InputFileError
 from contract.files import read_bounded
 from contract.terminal import say
+
+if TYPE_CHECKING:
+    from collector.export import Table
 
 __all__ = ["MAX_DOCUMENT_BYTES", "register"]
 
@@ -48,9 +53,18 @@ def export(
     output_format: Annotated[
         str, typer.Option("--format", help="xlsx or csv (default: from the --out name).")
     ] = "",
+    table_name: Annotated[
+        str,
+        typer.Option(
+            "--table",
+            help="CSV only: which table (KPIs, Networked, Devices, Scenarios, Quality; "
+            "default the first).",
+        ),
+    ] = "",
 ) -> None:
-    """Write a bundle's table (KPIs, enterprises or platforms) as a workbook or CSV."""
-    from collector.export import DocumentRefused, csv_bytes, document_table, workbook_bytes
+    """Write a bundle's tables (KPIs and the digital level, enterprises or platforms) as a
+    workbook (every table a sheet) or one of them as CSV."""
+    from collector.export import DocumentRefused, csv_bytes, document_tables, workbook_bytes
 
     chosen = output_format or ("csv" if out.suffix.lower() == ".csv" else "xlsx")
     if chosen not in ("xlsx", "csv"):
@@ -58,14 +72,29 @@ def export(
     path = _document_path(source)
     try:
         content = read_bounded(path, MAX_DOCUMENT_BYTES, expected="an evidence document (JSON)")
-        table = document_table(content, str(path))
+        tables = document_tables(content, str(path))
     except InputFileError as exc:
         raise error_exit(exc, EXIT_UNREADABLE) from None
     except DocumentRefused as exc:
         raise error_exit(exc, EXIT_ERRORS) from None
-    data = workbook_bytes([table]) if chosen == "xlsx" else csv_bytes(table)
-    write_output(out, data)
-    say(console, f"wrote {table.title}: {len(table.rows)} rows as {chosen} to {out}")
+    if chosen == "xlsx":
+        write_output(out, workbook_bytes(tables))
+        rows = sum(len(table.rows) for table in tables)
+        say(console, f"wrote {tables[0].title}: {len(tables)} sheets, {rows} rows as xlsx to {out}")
+        return
+    table = _chosen_table(tables, table_name)
+    write_output(out, csv_bytes(table))
+    say(console, f"wrote {table.title}: {len(table.rows)} rows as csv to {out}")
+
+
+def _chosen_table(tables: Sequence[Table], name: str) -> Table:
+    if not name:
+        return tables[0]
+    for table in tables:
+        if table.name.lower() == name.lower():
+            return table
+    names = ", ".join(table.name for table in tables)
+    raise error_exit(f"--table {name}: this document has {names}", EXIT_UNREADABLE)
 
 
 def register(app: typer.Typer) -> None:

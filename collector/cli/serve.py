@@ -9,6 +9,7 @@ import typer
 
 from collector.cli._common import (
     EXIT_UNAVAILABLE,
+    EXIT_UNREADABLE,
     ConfigOption,
     error_exit,
     load_config,
@@ -19,6 +20,8 @@ from collector.cli.bundle_key import load_signing_key
 if TYPE_CHECKING:
     import uvicorn
     from fastapi import FastAPI
+
+    from collector.web.settings import WebSettings
 
 __all__ = ["register"]
 
@@ -51,6 +54,7 @@ def serve(
 
     settings = load_config(config)
     signer = load_signing_key(settings, config)
+    _check_totp_keys(settings.web, config)
     refuse_id_collisions(settings.registry)
     web = settings.web
     try:
@@ -75,6 +79,19 @@ def serve(
             )
         )
         asyncio.run(_serve_with_metrics(server, application, web.metrics_port))
+
+
+def _check_totp_keys(web: WebSettings, config: Path) -> None:
+    """Exit 2 naming the file when a TOTP key of ``web.totp_key_path`` or
+    ``web.totp_previous_key_paths`` cannot be used (missing, readable by others, malformed)."""
+    from collector.accounts import TotpKeyError, TotpSealer
+
+    if web.totp_key_path is None:
+        return
+    try:
+        TotpSealer.from_files(web.totp_key_path, web.totp_previous_key_paths)
+    except TotpKeyError as exc:
+        raise error_exit(f"{config}: web.totp_key_path: {exc}", EXIT_UNREADABLE) from None
 
 
 async def _serve_with_metrics(

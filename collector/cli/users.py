@@ -10,12 +10,15 @@ cannot be opened. A token is printed once, when it is made; the registry keeps o
 ``password`` and ``reset`` give a person a temporary password for the login form (printed
 once; the registry keeps its argon2id hash) that must be changed at the first login with it;
 ``reset`` also ends the user's password sessions and, with ``--remove-totp``, their second
-factor (a lost phone). docs/operations.md, "Accounts".
+factor (a lost phone). docs/operations.md, "Accounts". ``totp-key`` writes the key TOTP
+secrets are sealed with at rest (``web.totp_key_path``); ``totp-reseal`` seals every secret
+with it at once (after an upgrade, or to finish a key rotation).
 """
 
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,6 +30,7 @@ from collector.cli._common import (
     RegistryOption,
     console,
     count,
+    load_config,
     open_registry,
     refuse,
     registry_path,
@@ -222,6 +226,56 @@ def users_list(config: ConfigOption = DEFAULT_CONFIG, registry: RegistryOption =
             f"  password: {_password_state(accounts[user.user_id])}",
         )
     say(console, count(len(users), "user"))
+
+
+@users_app.command("totp-key")
+def users_totp_key(
+    path: Annotated[Path, typer.Argument(help="Where to write the new key (mode 0600).")],
+) -> None:
+    """Write a new key to seal TOTP secrets with (32 random bytes, base64, mode 0600); name it
+    in web.totp_key_path. An existing file is never overwritten (rotation: docs/web.md)."""
+    from collector.accounts import TotpKeyError, write_totp_key
+
+    try:
+        key_id = write_totp_key(path)
+    except TotpKeyError as exc:
+        raise refuse(exc) from None
+    say(console, f"wrote TOTP key {key_id} to {path} (mode 0600); set web.totp_key_path: {path}")
+
+
+@users_app.command("totp-reseal")
+def users_totp_reseal(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Seal every TOTP secret with web.totp_key_path now: those stored in clear (before
+    sealing) and those sealed with a key of web.totp_previous_key_paths (rotation). Each is
+    audited as account.totp_reseal; a secret no key listed opens is named, and exit 1."""
+    from collector.accounts import TotpKeyError, TotpSealer, needs_reseal
+
+    settings = load_config(config)
+    web = settings.web
+    if web.totp_key_path is None:
+        raise refuse(ValueError(f"{config}: web.totp_key_path is not set: nothing to seal with"))
+    try:
+        sealer = TotpSealer.from_files(web.totp_key_path, web.totp_previous_key_paths)
+    except TotpKeyError as exc:
+        raise refuse(exc) from None
+    resealed, stuck = 0, []
+    with open_registry(settings.registry) as store:
+        for user in store.users():
+            account = store.account(user.user_id)
+            stored = None if account is None else account.totp_secret
+            if stored is None or not needs_reseal(stored, sealer):
+                continue
+            try:
+                secret = sealer.open(stored, user.user_id)
+            except TotpKeyError as exc:
+                stuck.append(str(exc))
+                continue
+            resealed += store.reseal_totp(user.user_id, stored, sealer.seal(secret, user.user_id))
+    say(console, f"sealed {count(resealed, 'TOTP secret')} with key {sealer.key_id}")
+    for problem in stuck:
+        say(console, problem, "red")
+    if stuck:
+        raise typer.Exit(1)
 
 
 def _password_state(account: Account | None) -> str:

@@ -4,18 +4,22 @@ A :class:`Table` (:mod:`.table`) holds the figures of an evidence document or a 
 :func:`workbook_bytes` (:mod:`.xlsx`) writes tables as a workbook with number formats,
 :func:`csv_bytes` (:mod:`.delimited`) one table as CSV; :func:`neutralise`
 (:mod:`.injection`) keeps text from running as a formula; :mod:`.documents` builds the tables
-of a bundle's ``evidence.json``, ``platform.json`` and ``province.json``. See docs/exports.md.
+of a bundle's ``evidence.json``, ``platform.json`` and ``province.json``, :mod:`.digital` those
+of the digital-level section. See docs/exports.md.
 
 Pure: no database, no network. openpyxl is imported only when a workbook is written.
 """
 
 from collector.export.delimited import csv_bytes, yuan_text
+from collector.export.digital import digital_level_tables
 from collector.export.documents import (
     ENTERPRISE_COLUMNS,
     KPI_COLUMNS,
     PLATFORM_COLUMNS,
     DocumentRefused,
     document_table,
+    document_tables,
+    enterprise_tables,
     kpi_table,
     platform_table,
     province_table,
@@ -36,7 +40,10 @@ __all__ = [
     "Table",
     "Value",
     "csv_bytes",
+    "digital_level_tables",
     "document_table",
+    "document_tables",
+    "enterprise_tables",
     "kpi_table",
     "neutralise",
     "platform_table",

@@ -1,7 +1,8 @@
 """Tables from the evidence documents of a bundle: what a reviewer files beside the JSON.
 
-Three documents, three tables: an enterprise's KPIs (``evidence.json``), a platform's
-enterprises (``platform.json``) and a province's platforms (``province.json``). Every figure
+Three documents: an enterprise's KPIs and its digital-level section (``evidence.json``;
+:mod:`.digital`), a platform's enterprises (``platform.json``) and a province's platforms
+(``province.json``). Every figure
 is the document's own; nothing is recomputed here. The web app builds the same KPI table from
 the enterprise's latest bundle (:func:`kpi_table`).
 """
@@ -17,6 +18,7 @@ from collector.evidence.document import (
     PlatformRollup,
     ProvinceSummary,
 )
+from collector.export.digital import digital_level_tables
 from collector.export.table import Column, Table, Value
 
 __all__ = [
@@ -25,6 +27,8 @@ __all__ = [
     "PLATFORM_COLUMNS",
     "DocumentRefused",
     "document_table",
+    "document_tables",
+    "enterprise_tables",
     "kpi_table",
     "platform_table",
     "province_table",
@@ -166,19 +170,31 @@ def province_table(summary: ProvinceSummary) -> Table:
     )
 
 
+def enterprise_tables(document: EnterpriseEvidence) -> tuple[Table, ...]:
+    """An enterprise's tables: its KPIs, then its digital-level section's (if it has one)."""
+    return (kpi_table(document), *digital_level_tables(document))
+
+
 def document_table(content: bytes, source: str) -> Table:
-    """The table of an evidence document's JSON, by its ``format``. Raises DocumentRefused."""
+    """The (first) table of an evidence document's JSON. Raises DocumentRefused."""
+    return document_tables(content, source)[0]
+
+
+def document_tables(content: bytes, source: str) -> tuple[Table, ...]:
+    """The tables of an evidence document's JSON, by its ``format``: an enterprise's KPIs and
+    digital-level section, a platform's enterprises, a province's platforms. Raises
+    DocumentRefused."""
     try:
         kind = json.loads(content).get("format")
     except (ValueError, AttributeError):
         raise DocumentRefused(f"{source}: not a JSON object") from None
     try:
         if kind == EnterpriseEvidence.model_fields["format"].default:
-            return kpi_table(EnterpriseEvidence.model_validate_json(content))
+            return enterprise_tables(EnterpriseEvidence.model_validate_json(content))
         if kind == PlatformRollup.model_fields["format"].default:
-            return platform_table(PlatformRollup.model_validate_json(content))
+            return (platform_table(PlatformRollup.model_validate_json(content)),)
         if kind == ProvinceSummary.model_fields["format"].default:
-            return province_table(ProvinceSummary.model_validate_json(content))
+            return (province_table(ProvinceSummary.model_validate_json(content)),)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])

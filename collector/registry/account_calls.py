@@ -68,6 +68,11 @@ class AccountCalls:
         the password changed meanwhile."""
         return self.repositories.accounts.rehash(user_id, old_hash, new_hash)
 
+    def reseal_totp(self, user_id: str, old: str, new: str) -> bool:
+        """Replace the stored TOTP secret ``old`` by ``new``, the same secret sealed anew
+        (collector/accounts/sealing.py); False if it changed meanwhile. Audited."""
+        return self.repositories.accounts.reseal_totp(user_id, old, new)
+
     def use_totp_step(self, user_id: str, step: int) -> bool:
         """Mark a TOTP time step used; False if it was (a replayed code)."""
         return self.repositories.accounts.use_totp_step(user_id, step)

@@ -1,4 +1,4 @@
-"""The registry calls of enterprise files (一企一档): attach, list, read one document.
+"""The registry calls of enterprise files (一企一档): attach, list, read or download one document.
 
 :class:`AttachmentCalls` is a base of :class:`~collector.registry.Registry`: delegates to its
 repositories, kept apart so each file stays readable. What a record holds is
@@ -72,3 +72,20 @@ class AttachmentCalls:
         """One document of the enterprise's file with its bytes, or None if it lists none
         with that SHA-256."""
         return self.repositories.attachments.content(platform, enterprise, sha256)
+
+    def download_attachment(
+        self,
+        platform: str,
+        enterprise: str,
+        sha256: str,
+        *,
+        by: str,
+        source: str,
+        now: dt.datetime | None = None,
+    ) -> tuple[Attachment, bytes] | None:
+        """:meth:`attachment` for a person, audited as ``attachment.download`` (who, the
+        SHA-256, ``source``: from where) in the transaction that reads the bytes; None (and
+        nothing audited) if the file lists no such document. ValueError without who."""
+        return self.repositories.attachments.download(
+            platform, enterprise, sha256, by=by, source=source, now=now
+        )

@@ -347,6 +347,9 @@ class LoginFailures(Protocol):
         detail: dict[str, object],
         now: dt.datetime | None = None,
     ) -> FailureOutcome: ...
+    def take_upload(
+        self, limits: Mapping[str, ThrottleLimits], *, now: dt.datetime | None = None
+    ) -> dict[str, dt.datetime]: ...
 
 
 class AccountRepository(Protocol):
@@ -375,6 +378,7 @@ class AccountRepository(Protocol):
     ) -> None: ...
     def rehash(self, user_id: str, old_hash: str, new_hash: str) -> bool: ...
     def use_totp_step(self, user_id: str, step: int) -> bool: ...
+    def reseal_totp(self, user_id: str, old: str, new: str) -> bool: ...
     def open_session(
         self,
         user_id: str,
@@ -442,6 +446,16 @@ class AttachmentRepository(Protocol):
     def listing(self, platform: str, enterprise: str) -> list[Attachment]: ...
     def content(
         self, platform: str, enterprise: str, sha256: str
+    ) -> tuple[Attachment, bytes] | None: ...
+    def download(
+        self,
+        platform: str,
+        enterprise: str,
+        sha256: str,
+        *,
+        by: str,
+        source: str,
+        now: dt.datetime | None = None,
     ) -> tuple[Attachment, bytes] | None: ...
 
 

@@ -8,7 +8,7 @@ to its repositories, kept apart from the collector's own calls so each file stay
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from collector.registry.decisions import Decision
@@ -257,3 +257,12 @@ class WebAppCalls:
         return self.repositories.login_failures.record(
             keys, limits=limits, subject=subject, detail=detail, now=now
         )
+
+    def take_upload(
+        self, limits: Mapping[str, ThrottleLimits], *, now: dt.datetime | None = None
+    ) -> dict[str, dt.datetime]:
+        """Count one document upload under each key of ``limits`` (``upload:user:<id>``,
+        ``upload:addr:<address>``, each with its limit) unless one is held back past its
+        limit; the keys held back and until when (empty: go on, counted). Shared by every
+        replica, as the login throttle is. ValueError for a key without ``upload:``."""
+        return self.repositories.login_failures.take_upload(limits, now=now)

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 
+from collector.accounts import TotpSealer
 from collector.attachments import AttachmentSettings
 from collector.bundle import BundleStore
 from collector.registry import Registry
@@ -62,12 +63,16 @@ def create_app(
     bundle_signer: Ed25519PrivateKey | None = None,
     attachments: AttachmentSettings | None = None,
 ) -> FastAPI:
-    """The app; RuntimeError if a route has no access rule (collector/web/access.py).
+    """The app; RuntimeError if a route has no access rule (collector/web/access.py),
+    TotpKeyError if ``web.totp_key_path`` names a key that cannot be used.
 
     ``bundle_signer``: the collector's bundle key; the bundles of evidence runs are signed.
     ``attachments``: the enterprise files' settings (the configuration's ``attachments:``).
     """
     documents = attachments or AttachmentSettings()
+    sealer = None
+    if settings.totp_key_path is not None:  # TotpKeyError for a key that cannot be used
+        sealer = TotpSealer.from_files(settings.totp_key_path, settings.totp_previous_key_paths)
     state = WebState(
         settings=settings,
         registry=registry,
@@ -76,6 +81,7 @@ def create_app(
         directories=DirectoryCache(registry),
         bundle_signer=bundle_signer,
         attachments=documents,
+        totp_sealer=sealer,
     )
 
     @asynccontextmanager

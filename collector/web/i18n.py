@@ -116,6 +116,44 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "account.done_totp": ("二次验证已启用。", "The second factor is on."),
     "account.done_totp_removed": ("二次验证已停用。", "The second factor is off."),
+    # --- issue 21 (province hardening): refusals -------------------------------------------
+    # An upload refused, by its reason (collector/attachments/errors.py); the page puts the
+    # problem's specifics after the zh-CN sentence (routes/pages/attachments.py).
+    "attach.refused.type": (
+        "文件被拒绝：内容不是 PDF、PNG 或 JPEG（按文件内容判断，与文件名无关）。",
+        "Refused: the content is not a PDF, PNG or JPEG.",
+    ),
+    "attach.refused.size": ("文件被拒绝：超过大小上限。", "Refused: the file is too large."),
+    "attach.refused.empty": ("文件被拒绝：文件为空。", "Refused: the file is empty."),
+    "attach.refused.name": (
+        "文件被拒绝：文件名含路径或不允许的字符。",
+        "Refused: the file name holds a path or characters a name may not hold.",
+    ),
+    "attach.refused.kind": ("文件被拒绝：文件类别无效。", "Refused: unknown document kind."),
+    "attach.refused.amount": (
+        "文件被拒绝：发票金额应为人民币数字，最多两位小数（不含千位分隔符、“万元”或货币符号）。",
+        "Refused: the invoiced amount must be CNY digits with at most two decimals.",
+    ),
+    "attach.refused.active": (
+        "文件被拒绝：PDF 含有阅读器可执行的活动内容（脚本、启动程序、嵌入文件等）。"
+        "此类文件不做清理而是拒收（清理后的发票已不是签署的原件）；请上传不含这些内容的版本，"
+        "例如重新“打印为 PDF”。",
+        "Refused: the PDF carries active content a reader could run.",
+    ),
+    "attach.refused.unreadable": (
+        "文件被拒绝：无法检查该 PDF 是否含有活动内容（文件损坏、加密或超出检查限制）；"
+        "只保存检查过的 PDF。请重新“打印为 PDF”或扫描后上传。",
+        "Refused: the PDF could not be checked for active content.",
+    ),
+    "attach.refused.too-many-uploads": (
+        "上传过于频繁，请 {seconds} 秒后再试。",
+        "Too many uploads: try again in {seconds} s.",
+    ),
+    "totp.no_key": (
+        "本服务器未配置二次验证密钥的加密钥匙（web.totp_key_path），暂不能启用二次验证；请联系管理员。",
+        "This server has no key to seal second-factor secrets with (web.totp_key_path), so a "
+        "second factor cannot be turned on; ask an administrator.",
+    ),
     "totp.not_now": (
         "此账户现在不能启用二次验证（没有密码，或已启用）。",
         "The second factor cannot be turned on now (no password, or it is on already).",

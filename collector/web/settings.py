@@ -91,6 +91,12 @@ class WebSettings(BaseModel):
     login_delay_max_s: Annotated[float, Field(ge=1, le=86_400)] = 300.0
     #: A key's failures are forgotten this long after its last one.
     login_delay_forget_s: Annotated[float, Field(ge=60, le=30 * 86_400)] = 3600.0
+    #: The key TOTP secrets are sealed with at rest (AES-256-GCM; 32 bytes base64, mode 0600;
+    #: ``retrofit-collector users totp-key PATH``). None: no one can enrol a second factor.
+    totp_key_path: Path | None = None
+    #: Keys being rotated out: secrets sealed with them still open, and are sealed again with
+    #: ``totp_key_path`` at their user's next login (docs/web.md, "TOTP secrets at rest").
+    totp_previous_key_paths: tuple[Path, ...] = ()
     #: A login's second step (a TOTP code, a new password) must come within this.
     login_step_ttl_s: Annotated[int, Field(ge=30, le=3600)] = 300
     #: The path the reverse proxy serves the app under, e.g. ``/verify``; "" at the host

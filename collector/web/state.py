@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Request
 
+from collector.accounts import TotpSealer
 from collector.attachments import AttachmentSettings
 from collector.bundle import BundleInfo, BundleStore
 from collector.errors import IdCollisionError
@@ -45,6 +46,8 @@ class WebState:
     metrics: WebMetrics = field(default_factory=WebMetrics)
     #: The collector's bundle key (``bundle.signing_key_path``): evidence runs sign with it.
     bundle_signer: Ed25519PrivateKey | None = None
+    #: Seals TOTP secrets at rest (``web.totp_key_path``); None: no second factor enrols.
+    totp_sealer: TotpSealer | None = None
     #: Enterprise files (``attachments:``): the largest document accepted.
     attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
     #: This replica's name on the evidence slots it holds (collector/registry/runs.py).

@@ -36,6 +36,7 @@ from demo_report import evidence_and_report, rollup_command
 from demo_web import (
     DemoLogin,
     add_demo_reviewer,
+    demo_password,
     run_web_evidence,
     screenshot_enterprise_page,
     wait_for_web,
@@ -428,22 +429,33 @@ def settle(demo: Demo, ingest_config: Path, timeout_s: float = 60.0) -> dict[str
 
 def start_web(demo: Demo, config: Path, screenshots: bool) -> tuple[DemoLogin, list[str]]:
     """``retrofit-collector serve`` with a demo reviewer; evidence through its API; a screenshot."""
-    token = add_demo_reviewer(config, province="330200")
+    token, temporary = add_demo_reviewer(config, province="330200")
     port = yaml.safe_load(config.read_text())["web"]["port"]
-    login = DemoLogin(url=f"http://127.0.0.1:{port}", user="demo-reviewer", token=token)
+    login = DemoLogin(
+        url=f"http://127.0.0.1:{port}", user="demo-reviewer", token=token,
+        temporary_password=temporary, password=demo_password(),
+    )  # fmt: skip
     serve = demo.start_child(
         "web", [str(BIN / "retrofit-collector"), "serve", "--config", str(config)]
     )
     wait_for_web(login.url, serve)
     run_web_evidence(login, demo.enterprises, console.log)
-    lines = [
-        f"web app:     {login.url}/  log in as {login.user} with the token {login.token} "
-        '(under "Log in with an access token instead")'
-    ]
-    if screenshots:
+    shot = None
+    if screenshots:  # the screenshot's login sets the reviewer's own password
         target = demo.out / "screenshots" / "web-enterprise-page.png"
         shot = screenshot_enterprise_page(login, demo.enterprises[0].id, target)
-        lines.append(f"screenshot:  {shot}" if shot else "screenshot:  chromium not found")
+    if shot is not None:
+        lines = [
+            f"web app:     {login.url}/  log in as {login.user} with the password {login.password}",
+            f"screenshot:  {shot}",
+        ]
+    else:
+        lines = [
+            f"web app:     {login.url}/  log in as {login.user} with the temporary password "
+            f"{login.temporary_password} (to change at the first login)",
+            "screenshot:  " + ("chromium not found" if screenshots else "skipped"),
+        ]
+    lines.append(f"api token:   {login.token} (for scripts: Authorization: Bearer ...)")
     return login, lines
 
 

@@ -2,13 +2,17 @@
 API, and a screenshot of an enterprise's page in headless Chromium.
 
 The demo reviewer is a real user of the registry (role ``reviewer`` for the plan's province)
-with a real token, entered in the login page's "access token instead" form. The evidence the
-web app shows is computed by the web app itself (``POST /api/v1/enterprises/{id}/evidence``),
-from the same registry and InfluxDB the bundles came from.
+with a password login, as a person has: ``users password`` gives a temporary password, the
+screenshot logs in with it in the login form and, as every first login must, chooses the
+reviewer's own password (:func:`demo_password`), which the demo prints. A token is issued too:
+the demo's script computes the evidence through the API with it, as scripts do. The evidence
+the web app shows is computed by the web app itself (``POST
+/api/v1/enterprises/{id}/evidence``), from the same registry and InfluxDB the bundles came from.
 """
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 import time
@@ -21,7 +25,13 @@ import httpx
 from sim.scenario import DemoEnterprise
 from stack import ChildProcess
 
-__all__ = ["DemoLogin", "add_demo_reviewer", "run_web_evidence", "screenshot_enterprise_page"]
+__all__ = [
+    "DemoLogin",
+    "add_demo_reviewer",
+    "demo_password",
+    "run_web_evidence",
+    "screenshot_enterprise_page",
+]
 
 BIN = Path(sys.executable).parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -33,15 +43,28 @@ DEMO_USER = "demo-reviewer"
 
 @dataclass(frozen=True)
 class DemoLogin:
-    """Where the web app listens and the token that logs the demo reviewer in."""
+    """Where the web app listens, the demo reviewer, their token (the demo's API calls), the
+    temporary password ``users password`` printed and the password they choose at the first
+    login (:func:`demo_password`)."""
 
     url: str
     user: str
     token: str
+    temporary_password: str
+    password: str
 
 
-def add_demo_reviewer(config: Path, province: str) -> str:
-    """A reviewer for ``province`` and a token for them (printed once by the CLI)."""
+def demo_password() -> str:
+    """The password the demo reviewer chooses at the first login: 20 random characters in
+    groups, as the temporary ones (it passes the policy: long, not common, not the name)."""
+    alphabet = "abcdefghijkmnpqrstuvwxyz23456789"
+    text = "".join(secrets.choice(alphabet) for _ in range(20))
+    return "-".join(text[i : i + 5] for i in range(0, 20, 5))
+
+
+def add_demo_reviewer(config: Path, province: str) -> tuple[str, str]:
+    """A reviewer for ``province``: (their token, their temporary password), each printed once
+    by the CLI on its last line."""
 
     def users(*args: str) -> str:
         done = subprocess.run(
@@ -55,7 +78,9 @@ def add_demo_reviewer(config: Path, province: str) -> str:
     users("add", DEMO_USER, "--name", "演示审核员 demo reviewer", "--role", "reviewer",
           "--province", province, "--by", "demo")  # fmt: skip
     issued = users("token", DEMO_USER, "--label", "demo", "--days", "30", "--by", "demo")
-    return issued.strip().splitlines()[-1]  # the token alone on the last line
+    temporary = users("password", DEMO_USER, "--by", "demo")
+    # The token and the password each alone on the last line.
+    return issued.strip().splitlines()[-1], temporary.strip().splitlines()[-1]
 
 
 def wait_for_web(url: str, serve: ChildProcess, timeout_s: float = 60.0) -> None:
@@ -93,7 +118,8 @@ def run_web_evidence(
 
 
 def screenshot_enterprise_page(login: DemoLogin, enterprise: str, target: Path) -> Path | None:
-    """Log in with the token and screenshot the enterprise page (playwright, Debian's Chromium)."""
+    """Log in with the temporary password, choose ``login.password`` as the first login asks,
+    and screenshot the enterprise page (playwright, Debian's Chromium)."""
     if not CHROMIUM.exists():
         return None
     from playwright.sync_api import sync_playwright
@@ -111,11 +137,15 @@ def screenshot_enterprise_page(login: DemoLogin, enterprise: str, target: Path) 
             )
             page = context.new_page()
             page.goto(f"{login.url}/login?next=/enterprises/{enterprise}")
-            # The form asks for a login name and password; a token is "instead", folded away.
-            page.get_by_text("改用访问令牌登录").click()
-            token_form = page.locator("#token-form")
-            token_form.get_by_label("访问令牌").fill(login.token)
-            token_form.get_by_role("button", name="登录").click()
+            form = page.locator("#password-form")
+            form.get_by_label("登录名").fill(login.user)
+            form.get_by_label("密码").fill(login.temporary_password)
+            form.get_by_role("button", name="登录").click()
+            # A temporary password must be replaced at the first login: the reviewer's own.
+            change = page.locator("#change-form")
+            change.get_by_label("新密码", exact=True).fill(login.password)
+            change.get_by_label("再次输入新密码").fill(login.password)
+            change.get_by_role("button", name="保存密码").click()
             page.wait_for_url(f"{login.url}/enterprises/{enterprise}")
             page.wait_for_load_state("networkidle")
             target.write_bytes(page.screenshot(full_page=False))

@@ -5,6 +5,7 @@ bytes twice stored once."""
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -52,9 +53,13 @@ def test_a_document_is_added_listed_and_got_back(config: Path, tmp_path: Path) -
     assert "1 document" in listed.output
     assert "invoiced total: 123456.78 CNY; plan's retrofit cost: 500000.00 CNY" in listed.output
     out = tmp_path / "back.pdf"
-    got = _run(config, "get", "plat-a-e01", sha256, "--out", str(out))
+    got = _run(config, "get", "plat-a-e01", sha256, "--out", str(out), "--by", "auditor-1")
     assert got.exit_code == 0, got.output
     assert out.read_bytes() == invoice.read_bytes()
+    with Registry(config.parent / "registry.sqlite") as store:
+        entry = store.audit(subject="plat-a/plat-a-e01")[-1]
+    assert (entry.action, entry.actor) == ("attachment.download", "auditor-1")
+    assert json.loads(entry.detail)["source"].startswith("cli ")
     missing = _run(config, "get", "plat-a-e01", "0" * 64, "--out", str(out))
     assert missing.exit_code == 1 and "has no document" in missing.output
 

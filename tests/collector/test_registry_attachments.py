@@ -193,3 +193,29 @@ def test_only_a_document_in_force_is_withdrawn_and_a_reason_is_needed(registry: 
         registry.withdraw_attachment("plat-a", "plat-a-e01", item.sha256, reason="x", by="eng")
     with pytest.raises(ValueError, match="has not withdrawn"):
         _decide(registry, [item.sha256])
+
+
+def test_a_download_is_audited_in_the_transaction_that_reads_it(registry: Registry) -> None:
+    content = pdf_bytes("contract to read")
+    item = registry.attach("plat-a-e01", _upload(content), by="eng-a", now=T0).attachment
+    later = T0 + dt.timedelta(hours=1)
+    got = registry.download_attachment(
+        "plat-a", "plat-a-e01", item.sha256, by="rev-1", source="api 203.0.113.7", now=later
+    )
+    assert got == (item, content)
+    entry = registry.audit(subject="plat-a/plat-a-e01")[-1]
+    assert (entry.action, entry.actor, entry.at) == ("attachment.download", "rev-1", later)
+    detail = json.loads(entry.detail)
+    assert (detail["sha256"], detail["source"], detail["attachment"]) == (
+        item.sha256, "api 203.0.113.7", item.id,
+    )  # fmt: skip
+    # Not in this enterprise's file: nothing read, nothing audited.
+    assert (
+        registry.download_attachment(
+            "plat-a", "plat-a-e02", item.sha256, by="rev-1", source="api 203.0.113.7"
+        )
+        is None
+    )
+    assert [e.action for e in registry.audit(subject="plat-a/plat-a-e02")] == []
+    with pytest.raises(ValueError, match="who makes the change"):
+        registry.download_attachment("plat-a", "plat-a-e01", item.sha256, by=" ", source="x")

@@ -150,6 +150,20 @@ class SqlAccounts:
             action = "account.totp_enrol" if secret is not None else "account.totp_remove"
             audit(conn, at, actor, action, f"user:{user_id}", reason=reason[:1000])
 
+    def reseal_totp(self, user_id: str, old: str, new: str) -> bool:
+        """Store the same TOTP secret sealed anew (``old`` → ``new``: a plain secret sealed, or
+        sealed with a newer key); False if the stored value is no longer ``old``. Audited as
+        ``account.totp_reseal``; the enrolment's time and last step stay."""
+        at = format_time(utc_now())
+        with self._db.write(f"account:{user_id}") as conn:
+            changed = conn.execute(
+                "UPDATE user_passwords SET totp_secret = ? WHERE user_id = ? AND totp_secret = ?",
+                (new, user_id, old),
+            ).rowcount
+            if changed == 1:
+                audit(conn, at, "collector", "account.totp_reseal", f"user:{user_id}")
+        return changed == 1
+
     def use_totp_step(self, user_id: str, step: int) -> bool:
         """Record ``step`` as used; False if it (or a later one) was used already: a replay."""
         with self._db.write(f"account:{user_id}") as conn:

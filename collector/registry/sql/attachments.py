@@ -6,7 +6,9 @@ bytes among the file's documents in force (not withdrawn), store the bytes if no
 them yet, list them, and append the audit row (``attachment.add``, or
 ``attachment.duplicate`` when the file already lists them and nothing is stored). A
 withdrawal (``attachment_withdrawals``) takes the same lock and appends
-``attachment.withdraw``. What a record holds is :mod:`collector.registry.attachments`.
+``attachment.withdraw``. A person's download reads the document and appends
+``attachment.download`` (who, from where) in one write transaction. What a record holds is
+:mod:`collector.registry.attachments`.
 """
 
 from __future__ import annotations
@@ -181,15 +183,45 @@ class SqlAttachments:
         """One document of the enterprise's file with its bytes (its latest record, withdrawn
         or not: a decision may have cited it), or None."""
         with self._db.read() as conn:
-            row = conn.execute(
-                _SELECT + "WHERE a.platform = ? AND a.enterprise = ? AND a.sha256 = ? "
-                "ORDER BY a.id DESC",
-                (platform, enterprise, sha256),
-            ).fetchone()
-            if row is None:
-                return None
-            held = _attachment(row)
-            row = conn.execute(
-                "SELECT content FROM attachment_blobs WHERE sha256 = ?", (sha256,)
-            ).fetchone()
-        return held, bytes(row[0])
+            return _content(conn, platform, enterprise, sha256)
+
+    def download(
+        self,
+        platform: str,
+        enterprise: str,
+        sha256: str,
+        *,
+        by: str,
+        source: str,
+        now: dt.datetime | None = None,
+    ) -> tuple[Attachment, bytes] | None:
+        """:meth:`content`, and the ``attachment.download`` audit row in the same write
+        transaction: no bytes leave without their row. Nothing is audited for None."""
+        actor = checked_actor(by)
+        at = format_time(now or utc_now())
+        with self._db.write() as conn:
+            held = _content(conn, platform, enterprise, sha256)
+            if held is not None:
+                item = held[0]
+                audit(
+                    conn, at, actor, "attachment.download", f"{platform}/{enterprise}",
+                    attachment=item.id, sha256=sha256, kind=item.kind, name=item.name,
+                    source=stored_text(source, 200),
+                )  # fmt: skip
+        return held
+
+
+def _content(
+    conn: Connection, platform: str, enterprise: str, sha256: str
+) -> tuple[Attachment, bytes] | None:
+    row = conn.execute(
+        _SELECT + "WHERE a.platform = ? AND a.enterprise = ? AND a.sha256 = ? ORDER BY a.id DESC",
+        (platform, enterprise, sha256),
+    ).fetchone()
+    if row is None:
+        return None
+    held = _attachment(row)
+    row = conn.execute(
+        "SELECT content FROM attachment_blobs WHERE sha256 = ?", (sha256,)
+    ).fetchone()
+    return held, bytes(row[0])

@@ -3,13 +3,17 @@ id) with its count in the current window and its lock.
 
 The counting rule and what a lock means are :mod:`collector.registry.throttle`'s; a failure is
 counted, audited (bounded) and old rows swept in one write transaction.
+
+The same table and counting rule hold the document uploads' rate limit (:meth:`take_upload`),
+under keys that start with ``upload:`` (:data:`UPLOAD_PREFIX`): one mechanism shared by the
+replicas, no schema step. Each kind of key is swept only by its own window.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from collector.registry.core import utc_now
 from collector.registry.records import format_time, parse_time
@@ -50,13 +54,28 @@ def _count_failure(
     return count
 
 
-def _sweep(conn: Connection, moment: dt.datetime, limits: ThrottleLimits) -> None:
-    # A row whose window and lock have both ended says nothing any more.
+#: The keys of the upload rate limit (never a login's: those start with ``addr:``,
+#: ``token:``).
+UPLOAD_PREFIX = "upload:"
+
+
+_SWEEP = (
+    "DELETE FROM login_failures WHERE {} AND window_start <= ? "
+    "AND (locked_until IS NULL OR locked_until <= ?)"
+)
+_SWEEP_UPLOADS = _SWEEP.format("key LIKE ?")
+_SWEEP_LOGINS = _SWEEP.format("key NOT LIKE ?")
+
+
+def _sweep(
+    conn: Connection, moment: dt.datetime, limits: ThrottleLimits, *, uploads: bool = False
+) -> None:
+    # A row whose window and lock have both ended says nothing any more. Each kind of key is
+    # swept by its own window: a login's must not cut an upload count short, nor the reverse.
     stale = format_time(moment - dt.timedelta(seconds=limits.window_s))
     conn.execute(
-        "DELETE FROM login_failures WHERE window_start <= ? "
-        "AND (locked_until IS NULL OR locked_until <= ?)",
-        (stale, format_time(moment)),
+        _SWEEP_UPLOADS if uploads else _SWEEP_LOGINS,
+        (UPLOAD_PREFIX + "%", stale, format_time(moment)),
     )
 
 
@@ -118,3 +137,28 @@ class SqlLoginFailures:
         if newly:
             log.warning("login: %s locked after %d failures (%s)", newly, limits.limit, subject)
         return FailureOutcome(locked, tuple(newly), audited)
+
+    def take_upload(
+        self, limits: Mapping[str, ThrottleLimits], *, now: dt.datetime | None = None
+    ) -> dict[str, dt.datetime]:
+        """Count one upload under each key of ``limits`` (each starting with ``upload:``, each
+        with its own limit), unless one is already held back; the keys held back and until
+        when (empty: the upload may go on, and was counted).
+
+        The counting rule is the logins' (:func:`~collector.registry.throttle.next_count`):
+        ``limit`` uploads within ``window_s`` hold the key for ``lockout_s``. Nothing is
+        audited here: a stored document is audited when it is stored.
+        """
+        if not limits or any(not key.startswith(UPLOAD_PREFIX) for key in limits):
+            raise ValueError(f"upload keys start with {UPLOAD_PREFIX!r}: got {list(limits)!r}")
+        moment = now or utc_now()
+        at = format_time(moment)
+        widest = max(limits.values(), key=lambda rule: rule.window_s)
+        with self._db.write(*(f"login:{key}" for key in limits)) as conn:
+            _sweep(conn, moment, widest, uploads=True)
+            held = {key: _locked_until(conn, key, at) for key in limits}
+            if any(until is not None for until in held.values()):
+                return {key: parse_time(until) for key, until in held.items() if until}
+            for key, rule in limits.items():
+                _count_failure(conn, key, moment, rule)
+        return {}

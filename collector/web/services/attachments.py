@@ -4,7 +4,8 @@ The checks are :mod:`collector.attachments`' (type by content, name, kind, amoun
 storage the registry's (:meth:`~collector.registry.Registry.attach`); here they become
 responses. A download is always an attachment (``Content-Disposition: attachment``), never
 sniffed (``nosniff``), and sandboxed (``Content-Security-Policy: sandbox``) should a browser
-render it anyway: a PDF's scripts, or a file that is more than it seems, run nowhere.
+render it anyway: a PDF's scripts, or a file that is more than it seems, run nowhere. Each
+download is in the audit log (who, the SHA-256, from where), written with the read.
 """
 
 from __future__ import annotations
@@ -135,10 +136,15 @@ def _content_disposition(name: str) -> str:
     )
 
 
-def attachment_response(state: WebState, ref: EnterpriseRef, sha256: str) -> Response:
-    """One document as a download (attachment, nosniff, sandboxed); Problem 404 if the
-    enterprise's file does not list it."""
-    held = state.registry.attachment(ref.platform.id, ref.id, sha256)
+def attachment_response(
+    state: WebState, user: Principal, ref: EnterpriseRef, sha256: str, *, source: str
+) -> Response:
+    """One document as a download (attachment, nosniff, sandboxed), audited as
+    ``attachment.download`` with who and ``source`` (the client's address and the route)
+    before any byte is sent; Problem 404 if the enterprise's file does not list it."""
+    held = state.registry.download_attachment(
+        ref.platform.id, ref.id, sha256, by=user.user_id, source=source
+    )
     if held is None:
         raise Problem(404, f"enterprise {ref.id} has no document {sha256[:12]}...")
     item, content = held

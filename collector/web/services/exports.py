@@ -2,14 +2,15 @@
 enterprise's KPIs, as ``.xlsx`` or CSV downloads (docs/exports.md).
 
 The figures are the same views the pages and the API show (:mod:`.places`: subsidy by review
-decision), and for an enterprise the KPI table of its latest bundle, built by the same
-function the command line uses on ``evidence.json``. Downloads go out as attachments with
-``nosniff``; the caller's role and scope are checked as for the page.
+decision), and for an enterprise the KPI and digital-level tables of its latest bundle, built
+by the same function the command line uses on ``evidence.json``. Downloads go out as
+attachments with ``nosniff``; the caller's role and scope are checked as for the page.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Literal
 
 from fastapi.responses import Response
@@ -20,7 +21,7 @@ from collector.export import (
     Table,
     Value,
     csv_bytes,
-    kpi_table,
+    enterprise_tables,
     workbook_bytes,
 )
 from collector.web import scope
@@ -127,18 +128,41 @@ def platform_export(state: WebState, user: Principal, platform_id: str) -> Table
     return Table("Enterprises", title, _PLATFORM_COLUMNS, rows, about)
 
 
-def enterprise_export(state: WebState, user: Principal, enterprise_id: str) -> Table:
-    """The KPI table of the enterprise's latest bundle; 404 if it has none yet."""
+def enterprise_export(state: WebState, user: Principal, enterprise_id: str) -> tuple[Table, ...]:
+    """The tables of the enterprise's latest bundle (KPIs, then the digital-level section's);
+    404 if it has none yet."""
     ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
     latest = state.bundles.latest(ref.id)
     if latest is None:
         raise Problem(404, f"enterprise {ref.id} has no evidence bundle yet: run the evidence")
-    return kpi_table(latest.document)
+    return enterprise_tables(latest.document)
 
 
-def export_response(table: Table, output_format: ExportFormat, stem: str) -> Response:
-    """The table as a download: attachment, its media type, nosniff, never cached."""
-    data = workbook_bytes([table]) if output_format == "xlsx" else csv_bytes(table)
+def _csv_table(tables: Sequence[Table], name: str | None) -> Table:
+    if not name:
+        return tables[0]
+    for table in tables:
+        if table.name.lower() == name.lower():
+            return table
+    names = ", ".join(table.name for table in tables)
+    raise Problem(404, f"no table {name[:40]!r} in this export; it has {names}")
+
+
+def export_response(
+    tables: Table | Sequence[Table],
+    output_format: ExportFormat,
+    stem: str,
+    table: str | None = None,
+) -> Response:
+    """The tables as a download: a workbook of every table, or one as CSV (``table`` names
+    it, default the first); attachment, its media type, nosniff, never cached."""
+    every = (tables,) if isinstance(tables, Table) else tuple(tables)
+    if output_format == "xlsx":
+        data = workbook_bytes(every)
+    else:
+        chosen = _csv_table(every, table)
+        data = csv_bytes(chosen)
+        stem = stem if chosen is every[0] else f"{stem}-{chosen.name.lower()}"
     # ``stem`` is made of ids the path patterns allow ([A-Za-z0-9._-]): safe in the header.
     headers = {
         "Content-Disposition": f'attachment; filename="{stem}.{output_format}"',

@@ -1,6 +1,6 @@
 """Enterprise files on the web app, in-process: upload (API raw body, page form), list,
-download with its headers; HTML claiming PDF, an executable, a path in the name, a body over
-the limit (refused while it is received) and the same bytes twice."""
+download with its headers; HTML claiming PDF, an executable, a PDF with active content, a path
+in the name, a body over the limit (refused while it is received) and the same bytes twice."""
 
 from __future__ import annotations
 
@@ -16,6 +16,12 @@ from starlette.types import Message
 
 from collector.attachments import AttachmentSettings
 from collector.web.app import FORM_OVERHEAD_BYTES, create_app
+from tests.collector.attachments import hostile
+from tests.collector.attachments.hostile import (
+    escaped_javascript_pdf,
+    javascript_in_object_stream_pdf,
+    launch_pdf,
+)
 from tests.collector.attachments.samples import (
     HTML_AS_PDF,
     WINDOWS_EXE,
@@ -83,8 +89,18 @@ def test_a_document_goes_in_once_and_comes_out_as_a_sandboxed_download(
     audit = client.get(
         "/api/v1/audit", params={"subject": "plat-a/e05"}, headers=world.headers("admin")
     )
-    actions = [entry["action"] for entry in audit.json()["items"]]
-    assert actions[:2] == ["attachment.duplicate", "attachment.add"]  # newest first
+    items = audit.json()["items"]  # newest first
+    actions = [entry["action"] for entry in items]
+    assert actions[:4] == [
+        "attachment.download", "attachment.download", "attachment.duplicate", "attachment.add",
+    ]  # fmt: skip
+    page, api = items[0], items[1]
+    assert page["actor"] == api["actor"] == "rev-nb"
+    assert (page["detail"]["source"], api["detail"]["source"]) == (
+        "page testclient",
+        "api testclient",
+    )
+    assert page["detail"]["sha256"] == api["detail"]["sha256"] == sha256
 
 
 def test_a_download_is_named_for_what_it_holds(client: TestClient, world: World) -> None:
@@ -109,6 +125,9 @@ def test_a_download_is_named_for_what_it_holds(client: TestClient, world: World)
         (pdf_bytes(), {"kind": "invoice", "amount": "12.5万元"}, 422, "no 万元"),
         (pdf_bytes(), {"kind": "photo"}, 422, "expected one of contract"),
         (b"", {}, 422, "empty"),
+        (escaped_javascript_pdf(), {}, 422, "active content a reader could run: JavaScript"),
+        (javascript_in_object_stream_pdf(), {}, 422, "JavaScript (object 7)"),
+        (launch_pdf(), {}, 422, "a launch action"),
     ],
 )
 def test_bad_uploads_are_refused_and_nothing_is_stored(
@@ -293,3 +312,98 @@ def test_a_withdrawn_document_is_marked_and_no_longer_counts(
     assert (
         client.get(f"{API}e10/attachments/{png_sha}", headers=world.headers("eng-a")).content == png
     )
+
+
+def _limited(world: World, address: str, *, per_user: int, per_source: int) -> TestClient:
+    settings = AttachmentSettings(uploads_per_user=per_user, uploads_per_source=per_source)
+    app = create_app(world.settings, world.registry, attachments=settings)
+    # Its own client address: the counts of other tests (one session's registry) stay apart.
+    return TestClient(app, base_url="http://testserver", client=(address, 50000))
+
+
+def test_uploads_past_the_user_limit_get_429_with_retry_after(world: World) -> None:
+    with _limited(world, "198.51.100.31", per_user=2, per_source=1000) as limited:
+        answers = []
+        for number in range(3):  # eng-b may have uploaded earlier in the session's hour
+            got = limited.post(
+                f"{API}b04/attachments",
+                params={"kind": "contract", "name": f"c{number}.png"},
+                content=png_bytes(2, 2, number),
+                headers=world.headers("eng-b"),
+            )
+            answers.append(got)
+            if got.status_code == 429:
+                break
+    refused = answers[-1]
+    assert refused.status_code == 429, [a.status_code for a in answers]
+    assert all(a.status_code in (200, 201) for a in answers[:-1])
+    assert int(refused.headers["retry-after"]) > 0
+    assert refused.headers["content-type"] == "application/problem+json"
+    body = refused.json()
+    assert "too many uploads by you (2 within 3600 s)" in body["detail"]
+    assert body["retry_after_s"] == int(refused.headers["retry-after"])
+
+
+def test_uploads_past_the_source_limit_hold_every_user_there(world: World) -> None:
+    with _limited(world, "198.51.100.32", per_user=1000, per_source=2) as limited:
+        statuses = []
+        for user, content in (("eng-a", png_bytes(5, 1)), ("admin", png_bytes(5, 2))):
+            got = limited.post(
+                f"{API}e09/attachments",
+                params={"kind": "contract", "name": "c.png"},
+                content=content,
+                headers=world.headers(user),
+            )
+            statuses.append(got.status_code)
+        third = limited.post(
+            f"{API}e09/attachments",
+            params={"kind": "contract", "name": "c.png"},
+            content=png_bytes(5, 3),
+            headers=world.headers("eng-a"),
+        )
+    assert statuses == [201, 201]
+    assert third.status_code == 429 and "from your address" in third.json()["detail"]
+    listed = client_listing(world, "e09")
+    assert hashlib.sha256(png_bytes(5, 3)).hexdigest() not in listed  # nothing stored
+    assert hashlib.sha256(png_bytes(5, 1)).hexdigest() in listed
+
+
+def client_listing(world: World, enterprise: str) -> list[str]:
+    """The SHA-256 of every document in the enterprise's file, read from the registry."""
+    return [item.sha256 for item in world.registry.attachments("plat-a", enterprise)]
+
+
+def test_the_page_says_a_refusal_in_the_readers_language(client: TestClient, world: World) -> None:
+    def attach(language: str, content: bytes) -> Any:
+        return client.post(
+            "/enterprises/e09/attachments",
+            data={"kind": "contract"},
+            files={"document": ("合同.pdf", content, "application/pdf")},
+            headers={**world.headers("eng-a"), "accept-language": language},
+        )
+
+    zh = attach("zh-CN", escaped_javascript_pdf())
+    assert zh.status_code == 422
+    assert "PDF 含有阅读器可执行的活动内容" in zh.text and "JavaScript (object 6)" in zh.text
+    en = attach("en", escaped_javascript_pdf())
+    assert en.status_code == 422 and "活动内容" not in en.text
+    assert "the PDF carries active content a reader could run: JavaScript (object 6)" in en.text
+    unchecked = attach("zh-CN", hostile.deflate_bomb_pdf())
+    assert unchecked.status_code == 422 and "无法检查该 PDF" in unchecked.text
+
+
+def test_the_page_says_too_many_uploads_with_retry_after(world: World) -> None:
+    with _limited(world, "198.51.100.33", per_user=1000, per_source=1) as limited:
+        codes = []
+        for shade in (7, 8):
+            got = limited.post(
+                "/enterprises/e10/attachments",
+                data={"kind": "contract"},
+                files={"document": ("p.png", png_bytes(4, 4, shade), "image/png")},
+                headers={**world.headers("eng-a"), "accept-language": "zh-CN"},
+                follow_redirects=False,
+            )
+            codes.append(got.status_code)
+    assert codes == [303, 429]
+    assert "上传过于频繁，请" in got.text and 'id="attach-form"' in got.text
+    assert int(got.headers["retry-after"]) > 0

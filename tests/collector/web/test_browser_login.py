@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from typer.testing import CliRunner
 
-from collector.accounts import hash_password, totp_at
+from collector.accounts import hash_password, totp_at, write_totp_key
 from collector.cli import app as cli_app
 from collector.registry import Registry
 from stack.ports import free_port
@@ -43,6 +43,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
                 user_id, hash_password(password), must_change=False, why="set", by="ops"
             )
         registry.add_user("carol", display_name="Carol", role="reviewer", by="ops")
+    write_totp_key(folder / "totp.key")
     config = {
         "registry": str(registry_path),
         "broker": {"host": "127.0.0.1"},
@@ -54,6 +55,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
             "trusted_proxies": ["127.0.0.1/32"],
             "login_delay_free": 2,
             "login_delay_base_s": 120,
+            "totp_key_path": str(folder / "totp.key"),
         },
     }
     with serving(folder, config) as base:

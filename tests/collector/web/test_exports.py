@@ -88,6 +88,42 @@ def test_enterprise_kpis_are_those_of_its_latest_evidence_json(
             assert row[key] == (None if figure is None else float(f"{figure:.16g}")), key
 
 
+def test_enterprise_workbook_holds_the_digital_level_of_its_evidence_json(
+    client: TestClient, world: World
+) -> None:
+    response = _download(client, world, "/api/v1/enterprises/e01/export", "rev-nb", "xlsx")
+    bundle = world.bundles["e01"].bundle_id
+    evidence = client.get(
+        f"/api/v1/enterprises/e01/evidence/{bundle}/files/evidence.json",
+        headers=world.headers("rev-nb"),
+    ).json()
+    section = evidence["digital_level"]
+    workbook = load_workbook(io.BytesIO(response.content))
+    assert workbook.sheetnames == ["KPIs", "Networked", "Devices", "Scenarios", "Quality"]
+    networked = workbook["Networked"]
+    assert isinstance(networked, Worksheet)
+    keys_row = next(r for r in range(1, 30) if networked.cell(r, 1).value == "period_start")
+    keys = [str(c.value) for c in networked[keys_row] if c.value is not None]
+    row = {key: networked.cell(keys_row + 1, i + 1).value for i, key in enumerate(keys)}
+    assert row["networked_share"] == float(f"{section['networked_share']:.16g}")
+    assert row["networked_count"] == len(section["networked_devices"])
+    devices = client.get(
+        "/api/v1/enterprises/e01/export",
+        params={"format": "csv", "table": "devices"},
+        headers=world.headers("rev-nb"),
+    )
+    assert devices.status_code == 200
+    assert 'filename="enterprise-e01-kpis-devices.csv"' in devices.headers["content-disposition"]
+    lines = list(csv.reader(io.StringIO(devices.content.decode("utf-8-sig"))))
+    assert [line[0] for line in lines[1:]] == [d["device"] for d in section["devices"]]
+    unknown = client.get(
+        "/api/v1/enterprises/e01/export",
+        params={"format": "csv", "table": "nope"},
+        headers=world.headers("rev-nb"),
+    )
+    assert unknown.status_code == 404 and "Networked" in unknown.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("path", "user", "status"),
     [

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from collector.accounts import hash_password, needs_rehash, totp_at
+from collector.accounts import SEALED_PREFIX, hash_password, needs_rehash, totp_at, write_totp_key
 from collector.cli import app as cli_app
 from collector.registry import Registry
 from collector.registry.core import utc_now
@@ -39,8 +39,12 @@ def registry(tmp_path: Path) -> Iterator[Registry]:
 
 
 def _settings(tmp_path: Path, **changes: object) -> WebSettings:
+    key = tmp_path / "totp.key"
+    if not key.exists():
+        write_totp_key(key)
     values: dict[str, object] = {
         "evidence_dir": tmp_path / "evidence",
+        "totp_key_path": key,
         "cookie_secure": False,
         "allowed_hosts": ("testserver",),
         "login_delay_free": 2,
@@ -215,7 +219,27 @@ def test_totp_enrolment_then_login_with_a_code_once(tmp_path: Path, registry: Re
         later = utc_now().timestamp() + 30  # the next step's code: within the one-step drift
         accepted = client.post("/login/totp", data={"ticket": ticket, "code": totp_at(key, later)})
         assert accepted.status_code == 303
-    assert registry.account("rev").has_totp  # type: ignore[union-attr]
+    stored = registry.account("rev").totp_secret  # type: ignore[union-attr]
+    assert stored is not None and stored.startswith(SEALED_PREFIX) and secret not in stored
+
+
+def test_totp_is_not_enrolled_without_a_key_to_seal_it(tmp_path: Path, registry: Registry) -> None:
+    with _client(tmp_path, registry, REVIEWER, totp_key_path=None) as client:
+        _login(client, "rev", PASSWORD)
+        page = client.get("/account")
+        refused = client.post(
+            "/account/totp/start",
+            data={"csrf": _csrf(page.text)},
+            headers={"accept-language": "en"},
+        )
+        assert refused.status_code == 409 and "web.totp_key_path" in refused.text
+        sneaked = client.post(
+            "/account/totp",
+            data={"csrf": _csrf(page.text), "secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+                  "code": "123456"},
+        )  # fmt: skip
+        assert sneaked.status_code == 409
+    assert not registry.account("rev").has_totp  # type: ignore[union-attr]
 
 
 def test_a_password_change_ends_the_other_sessions(tmp_path: Path, registry: Registry) -> None:
@@ -305,6 +329,10 @@ def test_turning_totp_off_asks_for_the_password(tmp_path: Path, registry: Regist
         ticket = re.search(r'name="ticket" value="([^"]+)"', step.text).group(1)  # type: ignore[union-attr]
         code = totp_at(key, utc_now().timestamp())
         assert client.post("/login/totp", data={"ticket": ticket, "code": code}).status_code == 303
+        # Stored in clear before sealing: sealed at this first login with the key.
+        resealed = registry.account("rev").totp_secret  # type: ignore[union-attr]
+        assert resealed is not None and resealed.startswith(SEALED_PREFIX)
+        assert "account.totp_reseal" in [e.action for e in registry.audit(subject="user:rev")]
         page = client.get("/account?done=<script>")
         assert "account.done_" not in page.text and 'id="totp-state"' in page.text
         wrong = client.post(

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from collector.accounts import write_totp_key
 from collector.attachments import checked_upload
 from collector.bundle import BundleInfo, BundleStore
 from collector.plan import parse_plan
@@ -133,8 +134,10 @@ def build_world(root: Path, influx: InfluxServer | None) -> World:
         registry.load_plan(
             parse_plan(plan_text(code, name, platforms), f"{code}.yaml"), by="省厅", now=T0
         )
+    write_totp_key(root / "totp.key")
     settings = WebSettings(
         evidence_dir=root / "evidence",
+        totp_key_path=root / "totp.key",
         cookie_secure=False,
         allowed_hosts=("testserver", "127.0.0.1", "localhost"),  # TestClient's, a real serve's
     )

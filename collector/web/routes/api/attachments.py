@@ -24,6 +24,8 @@ from collector.web.services import (
     enterprise_file,
     withdraw_document,
 )
+from collector.web.throttle import client_address
+from collector.web.upload_limit import take_upload
 
 __all__ = ["router"]
 
@@ -43,7 +45,8 @@ _BINARY_BODY: Final[dict[str, Any]] = {
 _PROBLEMS: Final[dict[int | str, dict[str, Any]]] = {
     413: {"description": "Larger than attachments.max_bytes"},
     415: {"description": "Not a PDF, PNG or JPEG by its content"},
-    422: {"description": "A refused name, kind or amount"},
+    422: {"description": "A refused name, kind or amount, or a PDF with active content"},
+    429: {"description": "Too many uploads by this user or from this address (Retry-After)"},
 }
 
 
@@ -87,6 +90,8 @@ async def attachments_add(
 ) -> Response:
     """Store the body as a document (201), or find the same bytes already there (200)."""
     ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
+    # Counted (registry) before the body is read: past the limit, 429 and nothing received.
+    await run_in_threadpool(take_upload, state, user, request)
     content = await request.body()  # at most attachments.max_bytes (+ margin): BodyLimit
     # Hashing up to attachments.max_bytes and the registry's write block: a worker thread,
     # as FastAPI gives the plain handlers, not the event loop.
@@ -124,8 +129,14 @@ def attachments_withdraw(
                      "content": {"application/pdf": {}, "image/png": {}, "image/jpeg": {}}}},
 )  # fmt: skip
 def attachments_get(
-    enterprise_id: EnterprisePath, sha256: Sha256Path, user: CurrentUser, state: State
+    request: Request,
+    enterprise_id: EnterprisePath,
+    sha256: Sha256Path,
+    user: CurrentUser,
+    state: State,
 ) -> Response:
-    """The document's bytes: Content-Disposition attachment, nosniff, a sandboxing CSP."""
+    """The document's bytes: Content-Disposition attachment, nosniff, a sandboxing CSP;
+    audited (who, from where)."""
     ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
-    return attachment_response(state, ref, sha256)
+    source = f"api {client_address(request, state.settings)}"
+    return attachment_response(state, user, ref, sha256, source=source)

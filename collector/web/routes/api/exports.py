@@ -73,7 +73,7 @@ def platform(
 @router.get(
     "/enterprises/{enterprise_id}/export",
     name="api.enterprises.export",
-    summary="An enterprise's KPI verdicts (latest bundle) as a workbook or CSV",
+    summary="An enterprise's KPI verdicts and digital-level inputs (latest bundle), xlsx or CSV",
     response_class=Response,
     responses=_DOWNLOADS,
 )
@@ -82,7 +82,16 @@ def enterprise(
     user: CurrentUser,
     state: State,
     output_format: FormatQuery = "xlsx",
+    table: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="CSV only: KPIs (default), Networked, Devices, Scenarios or Quality "
+            "(the digital-level section); the workbook holds them all.",
+        ),
+    ] = None,
 ) -> Response:
-    """The KPI table of the latest bundle, as its evidence.json holds it; 404 without one."""
-    table = enterprise_export(state, user, enterprise_id)
-    return export_response(table, output_format, f"enterprise-{enterprise_id}-kpis")
+    """The KPI and digital-level tables of the latest bundle, as its evidence.json holds them;
+    404 without one."""
+    tables = enterprise_export(state, user, enterprise_id)
+    return export_response(tables, output_format, f"enterprise-{enterprise_id}-kpis", table)

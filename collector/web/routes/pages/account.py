@@ -30,6 +30,7 @@ from collector.web.routes.pages.render import render
 from collector.web.routes.pages.session import new_password_problems
 from collector.web.state import WebState
 from collector.web.throttle import client_address
+from collector.web.totp_secrets import can_enrol, store_totp
 
 __all__ = ["router"]
 
@@ -126,6 +127,8 @@ def start_totp(request: Request, user: CurrentUser, state: State) -> HTMLRespons
     account = state.registry.account(user.user_id)
     if account is None or account.has_totp:
         return _page(request, state, user, status=409, problems=["totp.not_now"])
+    if not can_enrol(state):  # no key to seal it with: never stored in clear
+        return _page(request, state, user, status=409, problems=["totp.no_key"])
     return _enrolment(request, state, user, new_totp_secret())
 
 
@@ -137,10 +140,12 @@ def enrol_totp(
     account = state.registry.account(user.user_id)
     if account is None or account.has_totp:
         return _page(request, state, user, status=409, problems=["totp.not_now"])
+    if not can_enrol(state):
+        return _page(request, state, user, status=409, problems=["totp.no_key"])
     step = matching_step(secret, code, utc_now().timestamp(), after_step=0)
     if step is None:
         return _enrolment(request, state, user, secret, status=422, error="totp.wrong_code")
-    state.registry.set_totp(user.user_id, secret, step=step, by=user.user_id)
+    store_totp(state, user.user_id, secret, step)  # sealed (collector/web/totp_secrets.py)
     return RedirectResponse("/account?done=totp", status_code=303)
 
 

@@ -16,10 +16,15 @@ from starlette.concurrency import run_in_threadpool
 
 from collector.web import scope
 from collector.web.auth import CurrentUser
+from collector.web.i18n import translate
 from collector.web.problems import Problem
 from collector.web.routes.common import EnterprisePath, State
 from collector.web.routes.pages.enterprise import enterprise_view
+from collector.web.routes.pages.render import page_language
 from collector.web.services import attach_document, attachment_response, withdraw_document
+from collector.web.settings import Language
+from collector.web.throttle import client_address
+from collector.web.upload_limit import take_upload
 
 __all__ = ["router"]
 
@@ -40,24 +45,39 @@ async def attach(
 ) -> Response:
     """Attach the form's file, then show the page again (303, no resubmit)."""
     ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
-    content = await document.read()  # at most attachments.max_bytes (+ the form): BodyLimit
     # Hashing, the registry's write and the page's reads block: a worker thread each.
     try:
+        await run_in_threadpool(take_upload, state, user, request)  # 429 past the upload limit
+        content = await document.read()  # at most attachments.max_bytes (+ the form): BodyLimit
         out = await run_in_threadpool(
             attach_document, state, user, ref, content, kind=kind,
             name=document.filename or "", amount=amount or None,
         )  # fmt: skip
     except Problem as problem:
-        if problem.status not in (413, 415, 422):
+        if problem.status not in (413, 415, 422, 429):
             raise
-        return await run_in_threadpool(
-            enterprise_view, request, state, user, ref.id, None, attach_error=problem.detail,
+        page = await run_in_threadpool(
+            enterprise_view, request, state, user, ref.id, None,
+            attach_error=refusal_text(page_language(request, state), problem),
             status=problem.status,
         )  # fmt: skip
+        page.headers.update(problem.headers or {})  # a 429's Retry-After
+        return page
     done = "attached" if out.created else "duplicate"
     return RedirectResponse(
         f"/enterprises/{quote(ref.id)}?done={done}#documents-h", status_code=303
     )
+
+
+def refusal_text(language: Language, problem: Problem) -> str:
+    """A refused upload as the page says it: in English the problem's own sentence; in zh-CN
+    the catalogue's sentence for its reason (``attach.refused.*``), the specifics after it."""
+    reason = (problem.kind or "").removeprefix("attachment-")
+    retry_after = (problem.headers or {}).get("Retry-After", "")
+    summary = translate(f"attach.refused.{reason}", language, seconds=retry_after)
+    if language == "en" or summary.startswith("attach.refused."):
+        return problem.detail
+    return f"{summary}（{problem.detail}）"
 
 
 @router.post(
@@ -88,8 +108,13 @@ def withdraw(
 
 @router.get("/enterprises/{enterprise_id}/attachments/{sha256}", name="page.attachment")
 def attachment(
-    enterprise_id: EnterprisePath, sha256: Sha256Path, user: CurrentUser, state: State
+    request: Request,
+    enterprise_id: EnterprisePath,
+    sha256: Sha256Path,
+    user: CurrentUser,
+    state: State,
 ) -> Response:
-    """One document as a download (the same checks and headers as the API's)."""
+    """One document as a download (the same checks, headers and audit as the API's)."""
     ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
-    return attachment_response(state, ref, sha256)
+    source = f"page {client_address(request, state.settings)}"
+    return attachment_response(state, user, ref, sha256, source=source)

@@ -42,6 +42,7 @@ from collector.web.routes.pages.render import render
 from collector.web.state import WebState
 from collector.web.throttle import check_not_locked, client_address
 from collector.web.throttle import login_failed as token_failed
+from collector.web.totp_secrets import totp_secret
 
 __all__ = ["router", "safe_next"]
 
@@ -220,7 +221,7 @@ def login_totp(
         return _step(request, state, user_id, "totp", next_path, ticket=ticket, status=429,
                      error="login.delayed", wait_s=int(refusal.headers["Retry-After"]))  # fmt: skip
     account = state.registry.account(user_id)
-    secret = None if account is None else account.totp_secret
+    secret = None if account is None else totp_secret(state, account)  # opened (sealed at rest)
     step = None
     if account is not None and secret is not None:
         step = matching_step(secret, code, utc_now().timestamp(), after_step=account.totp_last_step)
