@@ -28,6 +28,7 @@ import typer
 import yaml
 
 from collector import cli as collector_cli
+from collector.accounts import write_totp_key
 from collector.config import load_collector_config
 from collector.dashboards import load_dashboards
 from collector.registry import Registry
@@ -43,8 +44,9 @@ CENTRAL = ROOT / "deploy" / "central"
 # Made by the documented first steps (docs/operations.md), never committed: the PKI and the
 # broker's password file and ACL.
 GENERATED = {"pki/ca.pem", "pki/broker.pem", "pki/broker.key", "mosquitto/passwd", "mosquitto/acl"}
-#: The bundle signing key, made by `retrofit-collector bundle-key generate` (never committed).
-GENERATED_SECRETS = {"secrets/bundle-signing.key"}
+#: The bundle signing key and the TOTP sealing key, made by `retrofit-collector bundle-key
+#: generate` and `users totp-key` (never committed).
+GENERATED_SECRETS = {"secrets/bundle-signing.key", "secrets/totp.key"}
 
 #: Every registry table and schema_version: what `registry init --grant` grants.
 REGISTRY_TABLES = sum(len(group) for _, group in TABLE_GROUPS) + 1
@@ -140,7 +142,7 @@ def test_every_secret_the_file_needs_is_in_env_example() -> None:
     assert required and required <= example
 
 
-def test_the_bundle_key_is_a_secret_of_the_web_service_only() -> None:
+def test_the_bundle_and_totp_keys_are_secrets_of_the_web_service_only() -> None:
     document = compose()
     for name, secret in document["secrets"].items():
         relative = str((CENTRAL / secret["file"]).resolve().relative_to(CENTRAL))
@@ -148,8 +150,10 @@ def test_the_bundle_key_is_a_secret_of_the_web_service_only() -> None:
     holders = {name for name, svc in document["services"].items() if svc.get("secrets")}
     assert holders == {"web"}  # the ingest replicas never sign anything
     config = load_collector_config(CENTRAL / "collector" / "collector.yaml", env=CONFIG_ENV)
-    (secret,) = document["services"]["web"]["secrets"]
-    assert config.bundle.signing_key_path == Path("/run/secrets") / secret
+    secrets = document["services"]["web"]["secrets"]
+    assert sorted(secrets) == ["bundle-signing-key", "totp-key"]
+    assert config.bundle.signing_key_path == Path("/run/secrets/bundle-signing-key")
+    assert config.web.totp_key_path == Path("/run/secrets/totp-key")
 
 
 def test_the_replicas_share_a_group_with_their_own_client_ids() -> None:
@@ -373,7 +377,10 @@ def test_the_web_service_starts_and_passes_its_own_healthcheck(
     # compose's secret, generated as docs/operations.md says, where the shipped config finds it
     key = tmp_path / "bundle-signing.key"
     generate_key_pair(key, refusal="-")
+    totp_key = tmp_path / "totp.key"
+    write_totp_key(totp_key)
     deployed = config.read_text().replace("metrics_port: 9103", f"metrics_port: {free_port()}")
+    deployed = deployed.replace("/run/secrets/totp-key", str(totp_key))
     config.write_text(deployed.replace("/run/secrets/bundle-signing-key", str(key)))
     command = [arg.replace("0.0.0.0", "127.0.0.1") for arg in web["command"]]  # noqa: S104
     command[command.index("--port") + 1] = port
