@@ -78,7 +78,6 @@ class InfluxServer(LocalServer):
     """An influxd on loopback ports, with its config, log and data under `workdir`."""
 
     name = "influxd"
-    host = LOOPBACK_HOST
 
     def __init__(
         self,
@@ -86,6 +85,8 @@ class InfluxServer(LocalServer):
         http_port: int | None = None,
         rpc_port: int | None = None,
         *,
+        host: str = LOOPBACK_HOST,
+        netns: str | None = None,
         binary: Path | None = None,
         startup_timeout_s: float = 30.0,
         stop_grace_s: float = DEFAULT_STOP_GRACE_S,
@@ -95,7 +96,10 @@ class InfluxServer(LocalServer):
             ports_chosen_by_caller=http_port is not None or rpc_port is not None,
             startup_timeout_s=startup_timeout_s,
             stop_grace_s=stop_grace_s,
+            netns=netns,
         )
+        #: The address it listens on (one of its namespace's, with `netns`).
+        self.host = host
         self._http_port = http_port if http_port is not None else free_port()
         self._rpc_port = rpc_port if rpc_port is not None else free_port()
         self.binary = binary
@@ -107,17 +111,17 @@ class InfluxServer(LocalServer):
 
     @property
     def http_port(self) -> int:
-        """TCP port of the HTTP API on 127.0.0.1."""
+        """TCP port of the HTTP API on `host`."""
         return self._http_port
 
     @property
     def rpc_port(self) -> int:
-        """TCP port of the RPC (backup/restore) service on 127.0.0.1."""
+        """TCP port of the RPC (backup/restore) service on `host`."""
         return self._rpc_port
 
     @property
     def url(self) -> str:
-        """Base URL of the HTTP API, `http://127.0.0.1:PORT`."""
+        """Base URL of the HTTP API, `http://HOST:PORT`."""
         return f"http://{self.host}:{self._http_port}"
 
     @property

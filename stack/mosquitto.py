@@ -54,7 +54,6 @@ class MosquittoServer(LocalServer):
     """
 
     name = "mosquitto"
-    host = LOOPBACK_HOST
 
     def __init__(
         self,
@@ -62,6 +61,8 @@ class MosquittoServer(LocalServer):
         port: int | None = None,
         extra_config: Sequence[str] = (),
         *,
+        host: str = LOOPBACK_HOST,
+        netns: str | None = None,
         allow_anonymous: bool = True,
         max_queued_messages: int = DEFAULT_MAX_QUEUED_MESSAGES,
         autosave_interval_s: int = DEFAULT_AUTOSAVE_INTERVAL_S,
@@ -79,7 +80,10 @@ class MosquittoServer(LocalServer):
             ports_chosen_by_caller=port is not None,
             startup_timeout_s=startup_timeout_s,
             stop_grace_s=stop_grace_s,
+            netns=netns,
         )
+        #: The address it listens on (one of its namespace's, with `netns`).
+        self.host = host
         self._port = port if port is not None else free_port()
         self.extra_config = list(extra_config)
         self.allow_anonymous = allow_anonymous
@@ -92,12 +96,12 @@ class MosquittoServer(LocalServer):
 
     @property
     def port(self) -> int:
-        """TCP port of the listener on 127.0.0.1."""
+        """TCP port of the listener on `host`."""
         return self._port
 
     @property
     def url(self) -> str:
-        """`mqtt://127.0.0.1:PORT`, or `mqtts://` when the probe speaks TLS."""
+        """`mqtt://HOST:PORT`, or `mqtts://` when the probe speaks TLS."""
         scheme = "mqtts" if self.probe_ssl_context is not None else "mqtt"
         return f"{scheme}://{self.host}:{self._port}"
 

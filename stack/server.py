@@ -2,7 +2,9 @@
 
 `LocalServer` is what tests, bench scripts and the demo hold: `start()`, `stop()`, `kill()`,
 `restart()`, and `with server:`. Subclasses (MosquittoServer, InfluxServer) write their config,
-name their command line and say when they are ready.
+name their command line and say when they are ready. Each listens on `host` (127.0.0.1 by
+default); with `netns` it runs inside that network namespace and `host` is one of its addresses
+(stack.netns: a host of its own, reached over a veth link, on ports the caller names).
 """
 
 from __future__ import annotations
@@ -42,11 +44,14 @@ class LocalServer(abc.ABC):
         ports_chosen_by_caller: bool,
         startup_timeout_s: float,
         stop_grace_s: float = DEFAULT_STOP_GRACE_S,
+        netns: str | None = None,
     ) -> None:
         self.workdir = Path(workdir).resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.startup_timeout_s = startup_timeout_s
         self.stop_grace_s = stop_grace_s
+        #: Named network namespace the server runs in (stack.netns); None: ours.
+        self.netns = netns
         self._ports_chosen_by_caller = ports_chosen_by_caller
         self._started_once = False
         self._child: ChildProcess | None = None
@@ -63,6 +68,7 @@ class LocalServer(abc.ABC):
                 env=self._env(),
                 stop_grace_s=self.stop_grace_s,
                 credentials=self._credentials(),
+                netns=self.netns,
             )
         return self._child
 
