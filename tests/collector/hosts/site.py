@@ -25,6 +25,9 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+import yaml
+
 from stack import Hosts, InfluxServer, MosquittoServer, PostgresServer, Segment
 from stack.netns import entered
 from tests.collector.faults.harness import (
@@ -40,6 +43,9 @@ COLLECTOR_HOSTS = ("coll-1", "coll-2")
 MQTT_PORT = 1883
 INFLUX_HTTP_PORT, INFLUX_RPC_PORT = 8086, 8088
 POSTGRES_PORT = 5432
+#: Every replica serves its metrics on this port of its own host's loopback: the same number on
+#: each host, which only separate network namespaces allow.
+METRICS_PORT = 9102
 
 
 @dataclass
@@ -92,10 +98,25 @@ class Site:
                 self.influx,
                 inflight=inflight,
             )
+            document = yaml.safe_load(config.read_text(encoding="utf-8"))
+            document["ingest"]["metrics_port"] = METRICS_PORT
+            config.write_text(yaml.safe_dump(document), encoding="utf-8")
             self.replicas[host] = HostReplica(
                 config, host, home / "ingest.log", netns=self.hosts.netns(host)
             )
         return list(self.replicas.values())
+
+    def metric(self, host: str, name: str) -> float:
+        """The sum of metric `name` (all label sets) of the replica on `host`, read from inside
+        that host, where its loopback listener is."""
+        with entered(self.hosts.netns(host)):
+            url = f"http://127.0.0.1:{METRICS_PORT}/metrics"
+            text = httpx.get(url, timeout=10).text
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(name) and line[len(name) : len(name) + 1] in ("{", " ")
+        )
 
     def logs(self, lines: int = 8) -> str:
         """The last lines of every replica's log, for a failure message."""
