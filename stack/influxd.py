@@ -17,7 +17,7 @@ from typing import Any, Literal
 import httpx
 
 from stack.errors import InfluxHTTPError, StackError
-from stack.ports import LOOPBACK_HOST, free_port
+from stack.ports import free_port
 from stack.process import DEFAULT_STOP_GRACE_S
 from stack.server import LocalServer
 
@@ -85,8 +85,6 @@ class InfluxServer(LocalServer):
         http_port: int | None = None,
         rpc_port: int | None = None,
         *,
-        host: str = LOOPBACK_HOST,
-        netns: str | None = None,
         binary: Path | None = None,
         startup_timeout_s: float = 30.0,
         stop_grace_s: float = DEFAULT_STOP_GRACE_S,
@@ -96,10 +94,7 @@ class InfluxServer(LocalServer):
             ports_chosen_by_caller=http_port is not None or rpc_port is not None,
             startup_timeout_s=startup_timeout_s,
             stop_grace_s=stop_grace_s,
-            netns=netns,
         )
-        #: The address it listens on (one of its namespace's, with `netns`).
-        self.host = host
         self._http_port = http_port if http_port is not None else free_port()
         self._rpc_port = rpc_port if rpc_port is not None else free_port()
         self.binary = binary

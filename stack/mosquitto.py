@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stack.errors import StackError
-from stack.ports import LOOPBACK_HOST, free_port
+from stack.ports import free_port
 from stack.process import DEFAULT_STOP_GRACE_S
 from stack.server import LocalServer
 
@@ -61,8 +61,6 @@ class MosquittoServer(LocalServer):
         port: int | None = None,
         extra_config: Sequence[str] = (),
         *,
-        host: str = LOOPBACK_HOST,
-        netns: str | None = None,
         allow_anonymous: bool = True,
         max_queued_messages: int = DEFAULT_MAX_QUEUED_MESSAGES,
         autosave_interval_s: int = DEFAULT_AUTOSAVE_INTERVAL_S,
@@ -80,10 +78,7 @@ class MosquittoServer(LocalServer):
             ports_chosen_by_caller=port is not None,
             startup_timeout_s=startup_timeout_s,
             stop_grace_s=stop_grace_s,
-            netns=netns,
         )
-        #: The address it listens on (one of its namespace's, with `netns`).
-        self.host = host
         self._port = port if port is not None else free_port()
         self.extra_config = list(extra_config)
         self.allow_anonymous = allow_anonymous

@@ -101,8 +101,6 @@ class PostgresServer(LocalServer):
         workdir: Path,
         port: int | None = None,
         *,
-        host: str = LOOPBACK_HOST,
-        netns: str | None = None,
         bindir: Path | None = None,
         run_as: str | None = None,
         startup_timeout_s: float = 60.0,
@@ -113,10 +111,7 @@ class PostgresServer(LocalServer):
             ports_chosen_by_caller=port is not None,
             startup_timeout_s=startup_timeout_s,
             stop_grace_s=stop_grace_s,
-            netns=netns,
         )
-        #: The address it listens on (one of its namespace's, with `netns`).
-        self.host = host
         self._port = port if port is not None else free_port()
         self._bindir = bindir
         self._account = _account_for(run_as)

@@ -42,7 +42,7 @@ def test_a_server_on_a_host_is_reached_over_its_link_and_cut_with_it(
     lan = hosts.segment("lan")
     address = hosts.attach("broker", lan)
     hosts.attach("client", lan)
-    with MosquittoServer(tmp_path, 1883, host=address, netns=hosts.netns("broker")) as broker:
+    with MosquittoServer(tmp_path, 1883).on_host(address, hosts.netns("broker")) as broker:
         assert _connects(address, 1883)  # from our namespace, over the bridge
         assert not _connects("127.0.0.1", 1883)  # not on our loopback: on the host's
         with entered(hosts.netns("client")):

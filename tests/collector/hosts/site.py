@@ -147,21 +147,13 @@ def central_site(workdir: Path) -> Iterator[Site]:
         broker = MosquittoServer(
             workdir / "broker",
             MQTT_PORT,
-            host=hosts.address("broker", lan),
-            netns=hosts.netns("broker"),
             autosave_interval_s=0,  # never killed here
-        )
+        ).on_host(hosts.address("broker", lan), hosts.netns("broker"))
         database = hosts.address("database", db)
-        influx = InfluxServer(
-            workdir / "influxd",
-            INFLUX_HTTP_PORT,
-            INFLUX_RPC_PORT,
-            host=database,
-            netns=hosts.netns("database"),
-        )
-        postgres = PostgresServer(
-            workdir / "postgres", POSTGRES_PORT, host=database, netns=hosts.netns("database")
-        )
+        on_database = (database, hosts.netns("database"))
+        influx = InfluxServer(workdir / "influxd", INFLUX_HTTP_PORT, INFLUX_RPC_PORT)
+        influx.on_host(*on_database)
+        postgres = PostgresServer(workdir / "postgres", POSTGRES_PORT).on_host(*on_database)
         site: Site | None = None
         try:
             broker.start()
