@@ -102,7 +102,14 @@ def test_postgres_killed_and_restarted_mid_flow(site: Site) -> None:
     assert "registry unavailable" in logs, "the outage was never seen by ingest"
 
 
-def test_a_collector_hosts_database_link_cut_for_30_s(site: Site) -> None:
+#: libpq connection options (the registry URL's query) that bound how long a sent statement may
+#: go unacknowledged on a dead link, and probe an idle one (docs/operations.md).
+TCP_BOUNDS = "?tcp_user_timeout=5000&keepalives_idle=5&keepalives_interval=2&keepalives_count=2"
+
+
+@pytest.mark.parametrize("url_options", ["", TCP_BOUNDS], ids=["libpq-defaults", "tcp-bounds"])
+def test_a_collector_hosts_database_link_cut_for_30_s(site: Site, url_options: str) -> None:
+    site.registry_url += url_options
     agents = start_site(site, seed=1904)
     written = "rv_ingest_written_records_total"
     with Flow(site, agents) as flow:
@@ -121,3 +128,6 @@ def test_a_collector_hosts_database_link_cut_for_30_s(site: Site) -> None:
     if site.replicas["coll-1"].starts == 1:  # it resumed by itself (else supervise() saw it
         # exit non-zero and started it): its share was written after the link came back.
         assert site.metric("coll-1", written) > at_restore, site.logs()
+    if url_options:  # the dead link became an error within seconds, and retries
+        log = site.replicas["coll-1"].log_path.read_text(errors="replace")
+        assert "registry unavailable" in log, site.logs()
