@@ -19,6 +19,7 @@ from stack.mosquitto import (
     DEFAULT_MAX_QUEUED_MESSAGES,
     MosquittoServer,
 )
+from stack.netns import Hosts, Segment
 from stack.ports import LOOPBACK_HOST, free_port, free_ports
 from stack.postgres import DEFAULT_POSTGRES_USER, PostgresServer, postgres_bindir
 from stack.process import DEFAULT_STOP_GRACE_S, ChildProcess
@@ -31,6 +32,7 @@ __all__ = [
     "DEFAULT_STOP_GRACE_S",
     "LOOPBACK_HOST",
     "ChildProcess",
+    "Hosts",
     "InfluxHTTPError",
     "InfluxServer",
     "LocalServer",
@@ -38,6 +40,7 @@ __all__ = [
     "PostgresError",
     "PostgresServer",
     "Precision",
+    "Segment",
     "ServerStartError",
     "StackError",
     "free_port",

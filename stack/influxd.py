@@ -17,7 +17,7 @@ from typing import Any, Literal
 import httpx
 
 from stack.errors import InfluxHTTPError, StackError
-from stack.ports import LOOPBACK_HOST, free_port
+from stack.ports import free_port
 from stack.process import DEFAULT_STOP_GRACE_S
 from stack.server import LocalServer
 
@@ -78,7 +78,6 @@ class InfluxServer(LocalServer):
     """An influxd on loopback ports, with its config, log and data under `workdir`."""
 
     name = "influxd"
-    host = LOOPBACK_HOST
 
     def __init__(
         self,
@@ -107,17 +106,17 @@ class InfluxServer(LocalServer):
 
     @property
     def http_port(self) -> int:
-        """TCP port of the HTTP API on 127.0.0.1."""
+        """TCP port of the HTTP API on `host`."""
         return self._http_port
 
     @property
     def rpc_port(self) -> int:
-        """TCP port of the RPC (backup/restore) service on 127.0.0.1."""
+        """TCP port of the RPC (backup/restore) service on `host`."""
         return self._rpc_port
 
     @property
     def url(self) -> str:
-        """Base URL of the HTTP API, `http://127.0.0.1:PORT`."""
+        """Base URL of the HTTP API, `http://HOST:PORT`."""
         return f"http://{self.host}:{self._http_port}"
 
     @property

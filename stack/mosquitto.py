@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stack.errors import StackError
-from stack.ports import LOOPBACK_HOST, free_port
+from stack.ports import free_port
 from stack.process import DEFAULT_STOP_GRACE_S
 from stack.server import LocalServer
 
@@ -54,7 +54,6 @@ class MosquittoServer(LocalServer):
     """
 
     name = "mosquitto"
-    host = LOOPBACK_HOST
 
     def __init__(
         self,
@@ -92,12 +91,12 @@ class MosquittoServer(LocalServer):
 
     @property
     def port(self) -> int:
-        """TCP port of the listener on 127.0.0.1."""
+        """TCP port of the listener on `host`."""
         return self._port
 
     @property
     def url(self) -> str:
-        """`mqtt://127.0.0.1:PORT`, or `mqtts://` when the probe speaks TLS."""
+        """`mqtt://HOST:PORT`, or `mqtts://` when the probe speaks TLS."""
         scheme = "mqtts" if self.probe_ssl_context is not None else "mqtt"
         return f"{scheme}://{self.host}:{self._port}"
 

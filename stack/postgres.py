@@ -95,7 +95,6 @@ class PostgresServer(LocalServer):
     """A PostgreSQL cluster on a loopback port, its config and log under `workdir`."""
 
     name = "postgres"
-    host = LOOPBACK_HOST
 
     def __init__(
         self,
@@ -121,7 +120,7 @@ class PostgresServer(LocalServer):
 
     @property
     def port(self) -> int:
-        """TCP port on 127.0.0.1."""
+        """TCP port on `host`."""
         return self._port
 
     @property
@@ -221,6 +220,16 @@ class PostgresServer(LocalServer):
         ident = self.data_dir.resolve() / "pg_ident.conf"
         with config.open("a") as handle:
             handle.write(f"hba_file = '{hba}'\nident_file = '{ident}'\n")
+        if self.host != LOOPBACK_HOST:
+            self._allow_same_network(hba)
+
+    def _allow_same_network(self, hba: Path) -> None:
+        """Let clients on the server's own subnets in with the password (initdb's rules name
+        only loopback): a server on a namespace host (stack.netns) is reached over its veth."""
+        rule = "host all all samenet scram-sha-256"
+        if rule not in hba.read_text().splitlines():
+            with hba.open("a") as handle:
+                handle.write(f"# stack.postgres: clients on this host's networks\n{rule}\n")
 
     def _is_ready(self) -> bool:
         if not self._process.listening_on(self.host, self._port):

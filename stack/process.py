@@ -3,7 +3,9 @@
 `ChildProcess` starts one command with stdout and stderr appended to a log file, waits until a
 probe says it is ready (or fails with the log tail and exit code), and stops it with SIGTERM, then
 SIGKILL after a grace period. Linux only: the child asks the kernel for SIGKILL when its parent
-dies (prctl PR_SET_PDEATHSIG), so a crashed or killed test run leaves no server behind.
+dies (prctl PR_SET_PDEATHSIG), so a crashed or killed test run leaves no server behind. With
+`netns=NAME` the child is forked inside the named network namespace (`/run/netns/NAME`, made by
+`ip netns add` or stack.netns), as `ip netns exec` would run it, but with no process between.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from types import TracebackType
 from typing import IO, Self
 
 from stack.errors import ServerStartError, StackError
+from stack.netns import entered
 
 __all__ = ["DEFAULT_STOP_GRACE_S", "ChildProcess"]
 
@@ -60,17 +63,21 @@ class _Spawner:
     Why: PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process.
     A server started from a worker thread (asyncio.to_thread, a thread pool) would be SIGKILLed
     as soon as that worker retires. A daemon thread only ends when the process does.
+
+    A child for a network namespace is forked while this thread (only this thread: the
+    namespace is a per-thread attribute) has entered it with setns(2); the thread goes back to
+    its own namespace at once, so it never holds a namespace alive after `ip netns del`.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._owner_pid = -1
-        self._requests: queue.SimpleQueue[tuple[Callable[[], Popen], Future[Popen]]] = (
+        self._requests: queue.SimpleQueue[tuple[Callable[[], Popen], str | None, Future[Popen]]] = (
             queue.SimpleQueue()
         )
 
-    def spawn(self, make: Callable[[], Popen]) -> Popen:
-        """Run `make` (which calls Popen) on the spawner thread and return its result."""
+    def spawn(self, make: Callable[[], Popen], netns: str | None = None) -> Popen:
+        """Run `make` (which calls Popen) on the spawner thread, inside `netns` if given."""
         with self._lock:
             # After os.fork() the thread is gone in the child: start a new one there.
             if self._owner_pid != os.getpid():
@@ -78,15 +85,19 @@ class _Spawner:
                 threading.Thread(target=self._serve, name="stack-spawner", daemon=True).start()
                 self._owner_pid = os.getpid()
             result: Future[Popen] = Future()
-            self._requests.put((make, result))
+            self._requests.put((make, netns, result))
         return result.result()
 
     def _serve(self) -> None:
         requests = self._requests
         while True:
-            make, result = requests.get()
+            make, netns, result = requests.get()
             try:
-                result.set_result(make())
+                if netns is None:
+                    result.set_result(make())
+                else:
+                    with entered(netns):
+                        result.set_result(make())
             except BaseException as exc:  # handed back to the caller's thread, never lost
                 result.set_exception(exc)
 
@@ -112,6 +123,7 @@ class ChildProcess:
         env: Mapping[str, str] | None = None,
         stop_grace_s: float = DEFAULT_STOP_GRACE_S,
         credentials: tuple[int, int] | None = None,
+        netns: str | None = None,
     ) -> None:
         self.name = name
         self.argv = list(argv)
@@ -121,6 +133,8 @@ class ChildProcess:
         self.stop_grace_s = stop_grace_s
         #: (uid, gid) the child runs as (we must be root); None: as we run.
         self.credentials = credentials
+        #: Named network namespace the child runs in; None: ours.
+        self.netns = netns
         self._popen: Popen | None = None
         self._log_offset = 0
 
@@ -149,7 +163,7 @@ class ChildProcess:
             log_file.flush()
             self._log_offset = log_file.tell()
             try:
-                self._popen = _spawner.spawn(lambda: self._popen_into(log_file))
+                self._popen = _spawner.spawn(lambda: self._popen_into(log_file), self.netns)
             except OSError as exc:
                 raise StackError(f"{self.name}: cannot execute {self.argv[0]}: {exc}") from exc
         log.info("%s started as pid %d, log %s", self.name, self._popen.pid, self.log_path)
@@ -246,7 +260,7 @@ class ChildProcess:
         popen = self._popen
         if popen is None or popen.poll() is not None:
             return False
-        inodes = _listening_socket_inodes(host_ip, port)
+        inodes = _listening_socket_inodes(popen.pid, host_ip, port)
         return bool(inodes) and not inodes.isdisjoint(_socket_inodes_of(popen.pid))
 
     def _require_started(self) -> Popen:
@@ -274,17 +288,23 @@ class ChildProcess:
         self.stop()
 
 
-def _listening_socket_inodes(host_ip: str, port: int) -> set[str]:
-    """Socket inodes of TCP sockets listening on host_ip:port, from /proc/net/tcp."""
+def _listening_socket_inodes(pid: int, host_ip: str, port: int) -> set[str]:
+    """Socket inodes of TCP sockets listening on host_ip:port in the network namespace of `pid`.
+
+    Read from /proc/PID/net/tcp, not /proc/net/tcp (ours): a child in another namespace
+    (stack.netns) has its own table.
+    """
     packed = bytes(int(part) for part in host_ip.split("."))
     wanted = f"{int.from_bytes(packed, 'little'):08X}:{port:04X}"
     inodes: set[str] = set()
-    with Path("/proc/net/tcp").open() as table:
-        next(table)  # header
-        for line in table:
-            fields = line.split()
-            if fields[1] == wanted and fields[3] == "0A":  # 0A = TCP_LISTEN
-                inodes.add(fields[9])
+    try:
+        lines = Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]  # after the header
+    except FileNotFoundError:  # exited while we looked
+        return inodes
+    for line in lines:
+        fields = line.split()
+        if fields[1] == wanted and fields[3] == "0A":  # 0A = TCP_LISTEN
+            inodes.add(fields[9])
     return inodes
 
 

@@ -2,7 +2,9 @@
 
 `LocalServer` is what tests, bench scripts and the demo hold: `start()`, `stop()`, `kill()`,
 `restart()`, and `with server:`. Subclasses (MosquittoServer, InfluxServer) write their config,
-name their command line and say when they are ready.
+name their command line and say when they are ready. Each listens on `host` (127.0.0.1 by
+default); after `on_host(address, netns)` it runs inside that network namespace and listens on
+that address (stack.netns: a host of its own, reached over a veth link).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from types import TracebackType
 from typing import Self
 
 from stack.errors import ServerStartError, StackError
+from stack.ports import LOOPBACK_HOST
 from stack.process import DEFAULT_STOP_GRACE_S, ChildProcess
 
 __all__ = ["LocalServer"]
@@ -47,6 +50,10 @@ class LocalServer(abc.ABC):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.startup_timeout_s = startup_timeout_s
         self.stop_grace_s = stop_grace_s
+        #: The address it listens on; with `netns`, one of that namespace's (see `on_host`).
+        self.host = LOOPBACK_HOST
+        #: Named network namespace the server runs in (stack.netns); None: ours.
+        self.netns: str | None = None
         self._ports_chosen_by_caller = ports_chosen_by_caller
         self._started_once = False
         self._child: ChildProcess | None = None
@@ -63,8 +70,18 @@ class LocalServer(abc.ABC):
                 env=self._env(),
                 stop_grace_s=self.stop_grace_s,
                 credentials=self._credentials(),
+                netns=self.netns,
             )
         return self._child
+
+    def on_host(self, host: str, netns: str) -> Self:
+        """Run inside network namespace `netns` (a host of stack.netns), listening on its
+        address `host`; name the ports too (each host has its own). Before the first start;
+        raises StackError after it."""
+        if self._child is not None:
+            raise StackError(f"{self.name}: on_host() after the server was started")
+        self.host, self.netns = host, netns
+        return self
 
     @property
     @abc.abstractmethod

@@ -1,0 +1,1 @@
+"""The collector on several hosts of one machine (network namespaces, stack.netns)."""
