@@ -38,7 +38,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from collector.errors import RegistryUnavailable
 from collector.registry.postgres.schema import grant_dml, migrate
 
-__all__ = ["DEFAULT_POOL_SIZE", "PostgresDatabase", "display_url"]
+__all__ = ["DEFAULT_POOL_SIZE", "TCP_BOUNDS", "PostgresDatabase", "display_url", "tcp_bounds"]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,28 @@ class _Connection:
         return cursor
 
 
+#: libpq's TCP options a registry URL gets unless it names them itself: a statement sent on a
+#: link gone dark fails after 10 s unacknowledged (``tcp_user_timeout``, ms), an idle
+#: connection is probed after 10 s and dropped after three lost probes 3 s apart. Without them
+#: a collector cut off from its database waits on TCP's retransmissions, silently, up to ~15
+#: minutes on Linux (tests/collector/hosts/test_faults.py cuts a link for 30 s). Ten seconds is
+#: far above a healthy network's round trip and a loaded server's ACK (the kernel sends it, not
+#: PostgreSQL), so only a dead path trips it.
+TCP_BOUNDS: dict[str, int] = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 3,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
+
+
+def tcp_bounds(url: str) -> dict[str, int]:
+    """:data:`TCP_BOUNDS` except those ``url`` sets (the operator's word wins)."""
+    given = conninfo_to_dict(url)
+    return {name: value for name, value in TCP_BOUNDS.items() if name not in given}
+
+
 def display_url(url: str) -> str:
     """``postgresql://user@host:port/dbname`` of ``url``, without its password.
 
@@ -123,6 +145,7 @@ class PostgresDatabase:
             "options": f"-c lock_timeout={int(lock_timeout_s * 1000)} -c TimeZone=UTC",
             "connect_timeout": max(1, round(connect_timeout_s)),
             "application_name": "retrofit-collector",
+            **tcp_bounds(url),
         }
         if password is not None:
             settings["password"] = password
