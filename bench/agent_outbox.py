@@ -23,6 +23,14 @@ one-minute KPI windows of 20 devices (about 600 bytes each as a record).
   the same order, with our max_inflight (8); its windows/s counts the records those payloads
   carried. It shows the cost of the agent's own work per window (reading back, validating,
   signing, encoding, fsync) against moving the same bytes.
+
+``--ledger-ab BATCH``: the day ledger's own cost, in one process, no broker and no signing:
+``Outbox.seal_batch`` over 10,000 stored windows of 20 devices in batches of BATCH, three ways
+in turn, each round on a fresh file: ``off`` (the ledger does nothing), ``inline`` (each batch
+folded into its parts in its own transaction, as the ledger did before the fold queue) and
+``queue`` (each batch queued, the queue folded once a second and at the end, as the publisher
+does; the folds are timed too). Prints the medians of process CPU and wall per window, and
+``ratio`` = off / queue CPU.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
+from agent import day_ledger
 from agent.config import BrokerConfig
 from agent.outbox import Outbox, SealedBatch
 from agent.publish import Identity, Publisher
@@ -283,11 +292,87 @@ async def _measure(broker: MosquittoServer, workdir: Path, count: int, rounds: i
     )
 
 
+_QUEUE_BATCH = day_ledger.queue_batch
+
+
+def _queue_and_fold(db: Any, seq: int, rows: Any) -> None:
+    """The ledger before the fold queue: each batch folded in its own transaction."""
+    _QUEUE_BATCH(db, seq, rows)
+    day_ledger.fold_queued(db, day_ledger.DEFAULT_TIMEZONE, _INLINE_PARTS)
+
+
+_INLINE_PARTS = day_ledger.PartCache()
+_LEDGER_WAYS: dict[str, Callable[..., None]] = {
+    "off": lambda *_args: None,
+    "inline": _queue_and_fold,
+    "queue": _QUEUE_BATCH,
+}
+
+
+def _ledger_run(
+    way: str, windows: list[wire.KpiWindow], batch: int, path: Path
+) -> tuple[float, float]:
+    """(CPU µs, wall µs) a window to batch ``windows`` with the ledger ``way``."""
+    day_ledger.queue_batch = _LEDGER_WAYS[way]  # the A/B's switch: what seal_batch calls
+    _INLINE_PARTS.clear()
+    outbox = Outbox(path)
+    try:
+        for first in range(0, len(windows), 1000):
+            outbox.add_windows(windows[first : first + 1000])
+        wall, cpu = time.perf_counter(), time.process_time()
+        last_fold = wall
+        while outbox.seal_batch(batch, lambda _seq, _records: b"x") is not None:
+            if way == "queue" and time.perf_counter() - last_fold >= 1.0:
+                outbox.fold_batches()
+                last_fold = time.perf_counter()
+        outbox.fold_batches()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        day_ledger.queue_batch = _QUEUE_BATCH
+        outbox.close()
+    return cpu / len(windows) * 1e6, wall / len(windows) * 1e6
+
+
+def ledger_ab(batch: int, rounds: int) -> None:
+    """Print the ledger's cost per window, off / inline / queue, and its result line."""
+    windows = make_windows(10_000)
+    runs: dict[str, list[tuple[float, float]]] = {way: [] for way in _LEDGER_WAYS}
+    with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmp:
+        for round_no in range(rounds):
+            print(f"round {round_no + 1} (load {common.load_average()})")
+            for way in _LEDGER_WAYS:
+                runs[way].append(_ledger_run(way, windows, batch, Path(tmp) / f"{way}-{round_no}"))
+                cpu_us, wall_us = runs[way][-1]
+                print(f"  {way:7s}: {cpu_us:5.0f} us CPU, {wall_us:5.0f} us wall a window")
+    cpu = {way: statistics.median(c for c, _ in values) for way, values in runs.items()}
+    wall = {way: statistics.median(w for _, w in values) for way, values in runs.items()}
+    print(
+        common.result_line(
+            "agent_outbox_ledger",
+            cpu["off"] / cpu["queue"],
+            f"{cpu['queue']:.0f}us/window",
+            f"{cpu['off']:.0f}us/window",
+            "-",
+            batch=str(batch),
+            queue_cost=f"+{cpu['queue'] - cpu['off']:.0f}us",
+            inline_cost=f"+{cpu['inline'] - cpu['off']:.0f}us",
+            queue_wall=f"+{wall['queue'] - wall['off']:.0f}us",
+            inline_wall=f"+{wall['inline'] - wall['off']:.0f}us",
+        )
+    )
+
+
 def main() -> None:
     """Run the benchmark and print its result line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke figure in under 60 s")
+    parser.add_argument("--ledger-ab", type=int, metavar="BATCH", help="the ledger's cost alone")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --ledger-ab")
     args = parser.parse_args()
+    if args.ledger_ab:
+        print(f"agent_outbox --ledger-ab: {common.machine_summary()}, load {common.load_average()}")
+        ledger_ab(args.ledger_ab, args.rounds)
+        return
     count, rounds = (10_000, 2) if args.quick else (40_000, 3)
     print(f"agent_outbox: {common.machine_summary()}, load {common.load_average()}")
     with tempfile.TemporaryDirectory(prefix="bench-outbox-") as tmp:
