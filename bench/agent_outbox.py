@@ -32,6 +32,10 @@ folded into its parts in its own transaction, as the ledger did before the fold 
 ``queue`` (each batch queued, the queue folded once a second and at the end, as the publisher
 does; the folds are timed too). Prints the medians of process CPU and wall per window, and
 ``ratio`` = off / queue CPU.
+
+``--stream-ab``: the stream phase end to end, the ledger ``inline`` and ``queue`` in turn, each
+round beside the raw paho limit (``--rounds``, default 3; ``--quick`` for 10,000 windows):
+``ratio`` is queue's against the limit, ``inline_ratio`` inline's, under the same load.
 """
 
 from __future__ import annotations
@@ -371,18 +375,61 @@ def ledger_ab(batch: int, rounds: int) -> None:
     )
 
 
+async def _stream_ab(broker: MosquittoServer, workdir: Path, count: int, rounds: int) -> None:
+    """The stream phase with the ledger folded inline (as before the queue) and queued, in
+    turn, each round beside the raw paho limit: the same load for the three."""
+    windows = make_windows(count)
+    record_bytes = round(len(wire.canonical_bytes(windows[0].model_dump(mode="json"))))
+    figures: dict[str, list[float]] = {}
+    for round_no in range(1, rounds + 1):
+        print(f"round {round_no} (load {common.load_average()})")
+        for way in ("inline", "queue"):
+            day_ledger.queue_batch = _LEDGER_WAYS[way]
+            _INLINE_PARTS.clear()
+            try:
+                run, _ = await ours_stream(broker, windows, workdir / f"{way}-{round_no}.sqlite")
+            finally:
+                day_ledger.queue_batch = _QUEUE_BATCH
+            figures.setdefault(way, []).append(run.windows_per_s)
+            figures.setdefault(f"{way} cpu", []).append(run.cpu_s / count * 1e6)
+            print(f"  ours stream, {way:6s}: {run.describe()}")
+        limit = await asyncio.to_thread(raw_paho, broker, [(record_bytes, 1)] * count, 100)
+        figures.setdefault("limit", []).append(limit.windows_per_s)
+        print(f"  raw paho per window    : {limit.describe()}")
+    median = {label: statistics.median(values) for label, values in figures.items()}
+    print(
+        common.result_line(
+            "agent_outbox_stream_ab",
+            median["queue"] / median["limit"],
+            f"{median['queue']:.0f}windows/s",
+            f"{median['limit']:.0f}windows/s",
+            ">=0.7",
+            inline_ratio=f"{median['inline'] / median['limit']:.2f}",
+            inline=f"{median['inline']:.0f}windows/s",
+            cpu_us_per_window=f"{median['queue cpu']:.0f}",
+            inline_cpu_us_per_window=f"{median['inline cpu']:.0f}",
+        )
+    )
+
+
 def main() -> None:
     """Run the benchmark and print its result line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke figure in under 60 s")
     parser.add_argument("--ledger-ab", type=int, metavar="BATCH", help="the ledger's cost alone")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of --ledger-ab")
+    parser.add_argument(
+        "--stream-ab", action="store_true", help="the stream, ledger inline vs queued"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the A/B runs")
     args = parser.parse_args()
     if args.ledger_ab:
         print(f"agent_outbox --ledger-ab: {common.machine_summary()}, load {common.load_average()}")
         ledger_ab(args.ledger_ab, args.rounds)
         return
     count, rounds = (10_000, 2) if args.quick else (40_000, 3)
+    measure = _measure
+    if args.stream_ab:
+        measure, rounds = _stream_ab, args.rounds
     print(f"agent_outbox: {common.machine_summary()}, load {common.load_average()}")
     with tempfile.TemporaryDirectory(prefix="bench-outbox-") as tmp:
         workdir = Path(tmp)
@@ -391,7 +438,7 @@ def main() -> None:
                 broker.host, broker.port, wire.shared_filter("collectors", "windows"), workdir
             )
             try:
-                asyncio.run(_measure(broker, workdir, count, rounds))
+                asyncio.run(measure(broker, workdir, count, rounds))
             finally:
                 received = common.subscriber_count(subscriber)
                 print(f"subscriber received {received} messages")
