@@ -401,10 +401,17 @@ class Publisher:
         try:
             async with self.outbox_lock:
                 folded = await asyncio.to_thread(self.outbox.fold_batches)
-        except (OutboxError, ValueError) as exc:
-            self.state.last_error = f"day ledger not folded: {exc}"
-            log.error("batches sent not folded into their days, day seals held; retrying: %s",
-                      exc)  # fmt: skip
+        except OutboxError as exc:  # disk full: as every other write, one log line, retried
+            if not (self.state.last_error or "").startswith("outbox not writable"):
+                log.error("outbox not writable (%s); day ledger not folded, retrying", exc)
+            self.state.last_error = f"outbox not writable: {exc}"
+            return
+        except ValueError as exc:
+            error = f"day ledger not folded: {exc}"
+            if self.state.last_error != error:
+                log.error("batches sent not folded into their days, day seals held; retrying: "
+                          "%s", exc)  # fmt: skip
+            self.state.last_error = error
             return
         if folded:
             log.debug("folded %d windows sent into their day parts", folded)
@@ -438,8 +445,10 @@ class Publisher:
                     limit=room,
                 )
         except ValueError as exc:  # a queued record that cannot be folded: no day is judged
-            self.state.last_error = f"day ledger not folded: {exc}"
-            log.error("day seals held, retrying: %s", exc)
+            error = f"day ledger not folded: {exc}"
+            if self.state.last_error != error:
+                log.error("day seals held, retrying: %s", exc)
+            self.state.last_error = error
             return
         self._last_fold = time.monotonic()  # it folded first
         for batch in sealed:
