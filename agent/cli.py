@@ -207,6 +207,7 @@ def status(
             ("windows pending", stats.pending_windows),
             ("batches awaiting PUBACK", stats.sealed_batches),
             ("  of which day seals", stats.sealed_day_seals),
+            ("windows sent, not yet in their day ledger", stats.unfolded_windows),
             ("oldest pending window ended", age + " ago" if age != "-" else age),
             ("next seq", stats.next_seq),
             ("windows merged (outbox full)", stats.merged_total),

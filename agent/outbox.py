@@ -17,13 +17,17 @@ resolution before losing data: the oldest pending windows of each device are **m
 minutes divides every time zone's offset, so days stay whole). Only if merged windows fill it
 too are the oldest **dropped**, each drop recorded in the ``gaps`` table, counted, and logged.
 
-Each batch is also ledgered, in its transaction, into the day ledger (:mod:`agent.day_ledger`),
-and :meth:`Outbox.seal_days` writes the day seals it issues into ``batches`` as kind
-``day_seals``: they take the next seq and go out, and are resent, exactly as window batches.
+Each batch is also queued, in its transaction, for the day ledger (:mod:`agent.day_ledger`):
+its windows are copied into ``fold_queue``, and :meth:`Outbox.fold_batches` folds the queue
+into the device-day parts in one transaction of its own (the publisher calls it about once a
+second and when it stops). :meth:`Outbox.seal_days` folds first, in its own transaction, then
+writes the day seals it issues into ``batches`` as kind ``day_seals``: they take the next seq
+and go out, and are resent, exactly as window batches.
 
 Schema versions (``PRAGMA user_version``): 0, the first layout; 1 adds ``batches.kind`` and
-the ledger's tables. An older file is migrated when opened, in one transaction; a file of a
-newer agent is refused.
+the ledger's tables; 2 the fold queue. An older file is migrated when opened, in one
+transaction (a file of version 1 has every batch it sent already folded, so its queue starts
+empty); a file of a newer agent is refused.
 """
 
 from __future__ import annotations
@@ -95,12 +99,13 @@ CREATE TABLE IF NOT EXISTS gaps (
 """
 
 #: The schema version this code writes (``PRAGMA user_version``) and the steps to reach it.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         "ALTER TABLE batches ADD COLUMN kind TEXT NOT NULL DEFAULT 'windows'",
         *day_ledger.LEDGER_TABLES,
     ),
+    day_ledger.QUEUE_TABLES,
 )
 
 #: The kinds of batch, named as their topics' last level.
@@ -147,6 +152,8 @@ class OutboxStats:
     merged_pending: int = 0
     #: Of ``sealed_batches``, the day seals.
     sealed_day_seals: int = 0
+    #: Windows sent and not yet folded into their day parts (the day ledger's queue).
+    unfolded_windows: int = 0
 
     @property
     def full(self) -> bool:
@@ -357,35 +364,46 @@ class Outbox:
         """Seal the oldest pending windows into the next envelope; None if nothing is pending.
 
         ``make_envelope(seq, records)`` signs and encodes; it runs inside the transaction, so
-        the seq, the batch, the removal of its windows and their day ledger entries are stored
-        together or not at all.
+        the seq, the batch, the removal of its windows and their place in the day ledger's
+        queue are stored together or not at all.
+        """
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT id, device, start_ms, end_ms, record FROM pending "
+                "ORDER BY end_ms, id LIMIT ?",
+                (max_records,),
+            ).fetchall()
+            if not rows:
+                return None
+            seq = self._counter(db, "next_seq", default=1)
+            # The records go as stored: canonical bytes written when each window closed.
+            batched = [
+                (device, start, end, bytes(record)) for _, device, start, end, record in rows
+            ]
+            envelope = make_envelope(seq, [record for *_, record in batched])
+            day_ledger.queue_batch(db, seq, batched)
+            db.execute(
+                "INSERT INTO batches (seq, sealed_ms, records, envelope) VALUES (?, ?, ?, ?)",
+                (seq, round(time.time() * 1000), len(rows), envelope),
+            )
+            db.executemany("DELETE FROM pending WHERE id = ?", [(row[0],) for row in rows])
+            self._set(db, "next_seq", seq + 1)
+        return SealedBatch(seq=seq, envelope=envelope, records=len(rows))
+
+    def fold_batches(self) -> int:
+        """Fold the batches sent since the last fold into their day parts; the windows folded.
+
+        One transaction: the queue's rows and the parts' new state commit together, so a
+        window is folded exactly once whatever moment a kill comes at. Raises OutboxError if
+        the file cannot be written, ValueError naming the batch and window if a queued record
+        cannot be folded (nothing is then folded, and no day is sealed until it is resolved).
         """
         try:
             with self._transaction() as db:
-                rows = db.execute(
-                    "SELECT id, device, start_ms, end_ms, record FROM pending "
-                    "ORDER BY end_ms, id LIMIT ?",
-                    (max_records,),
-                ).fetchall()
-                if not rows:
-                    return None
-                seq = self._counter(db, "next_seq", default=1)
-                # The records go as stored: canonical bytes written when each window closed.
-                batched = [
-                    (device, start, end, bytes(record)) for _, device, start, end, record in rows
-                ]
-                envelope = make_envelope(seq, [record for *_, record in batched])
-                day_ledger.record_batch(db, seq, batched, self.timezone, self._parts)
-                db.execute(
-                    "INSERT INTO batches (seq, sealed_ms, records, envelope) VALUES (?, ?, ?, ?)",
-                    (seq, round(time.time() * 1000), len(rows), envelope),
-                )
-                db.executemany("DELETE FROM pending WHERE id = ?", [(row[0],) for row in rows])
-                self._set(db, "next_seq", seq + 1)
+                return day_ledger.fold_queued(db, self.timezone, self._parts)
         except BaseException:
-            self._parts.clear()  # it may hold this batch's windows, which did not commit
+            self._parts.clear()  # it may hold folded windows that did not commit
             raise
-        return SealedBatch(seq=seq, envelope=envelope, records=len(rows))
 
     def seal_days(
         self,
@@ -401,18 +419,24 @@ class Outbox:
         ``now`` is the agent's clock (s since the epoch); ``devices`` the configured ones
         (None: those with measured progress).
         Each seal takes the next seq and is stored as a batch of kind ``day_seals`` in the
-        same transaction as its ledger row.
+        same transaction as its ledger row. The queue is folded first, in the same transaction,
+        so the days are judged on every window sent. Raises as :meth:`fold_batches`.
         """
-        with self._transaction() as db:
-            sealed = day_ledger.seal_due_days(
-                db,
-                now_ms=round(now * 1000),
-                grace_s=grace_s,
-                devices=devices,
-                take_seq=self._take_seq,
-                make_day_seal=make_day_seal,
-                limit=limit,
-            )
+        try:
+            with self._transaction() as db:
+                day_ledger.fold_queued(db, self.timezone, self._parts)
+                sealed = day_ledger.seal_due_days(
+                    db,
+                    now_ms=round(now * 1000),
+                    grace_s=grace_s,
+                    devices=devices,
+                    take_seq=self._take_seq,
+                    make_day_seal=make_day_seal,
+                    limit=limit,
+                )
+        except BaseException:
+            self._parts.clear()  # the fold's parts in memory did not commit
+            raise
         return [SealedBatch(seq=s.seq, envelope=s.raw, records=0, kind="day_seals") for s in sealed]
 
     def day_seals(
@@ -452,6 +476,7 @@ class Outbox:
         sealed, day_seals = db.execute(
             "SELECT count(*), coalesce(sum(kind = 'day_seals'), 0) FROM batches"
         ).fetchone()
+        unfolded: int = db.execute("SELECT count(*) FROM fold_queue").fetchone()[0]
         return OutboxStats(
             pending_windows=pending,
             sealed_batches=sealed,
@@ -462,6 +487,7 @@ class Outbox:
             capacity_windows=self.capacity_windows,
             merged_pending=merged,
             sealed_day_seals=day_seals,
+            unfolded_windows=unfolded,
         )
 
     def gaps(self) -> list[tuple[str, float, float, str]]:

@@ -15,6 +15,10 @@ Delivery rules:
   because deleting it would lose it.
 - Any other failure reason code (not authorised, quota exceeded, packet too large ...) keeps the
   batch, is reported as the last error, and is retried with backoff.
+- Each batch sealed is queued for the day ledger in its transaction; about once a second, and
+  when the publisher drains at stop, the queue is folded into the device-day parts in one
+  transaction (:meth:`agent.outbox.Outbox.fold_batches`): one part state written a part a
+  second instead of one a part a batch, off the send path.
 - Day seals (:mod:`agent.day_ledger`) go on their own topic after the window batches, through
   the same outbox rows, seq counter and PUBACK rule. Backoff is kept per kind: a seal refused
   (a broker ACL not yet granting ``…/day_seals``, reason 16 from a collector that predates
@@ -53,6 +57,9 @@ _RETRY_MIN_S = 1.0
 _RETRY_MAX_S = 30.0
 #: Seconds between two looks for device-days due for a seal (a few small queries each).
 _SEAL_CHECK_S = 1.0
+#: Seconds between two folds of the batches sent into their day parts: long enough that a part
+#: takes many windows a write in a stream, short enough that the queue stays small.
+_FOLD_S = 1.0
 _KINDS: tuple[BatchKind, ...] = ("windows", "day_seals")
 _NOUN = {"windows": "batch", "day_seals": "day seal"}
 
@@ -155,6 +162,7 @@ class Publisher:
         self._backoff = {kind: _Backoff() for kind in _KINDS}
         self._resend_from_outbox: set[BatchKind] = set(_KINDS)
         self._last_seal_check = -_SEAL_CHECK_S
+        self._last_fold = time.monotonic()
         self._last_status_at = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ack_tasks: set[asyncio.Task[None]] = set()
@@ -380,6 +388,33 @@ class Publisher:
             await self._publish_windows()
         if "day_seals" in ready:
             await self._publish_day_seals()
+        if time.monotonic() - self._last_fold >= _FOLD_S:
+            await self.fold()
+
+    async def fold(self) -> None:
+        """Fold the batches sent into their day parts now; logs, never raises, what fails.
+
+        An OutboxError (disk full) or a record that cannot be folded leaves the queue as it
+        was: every batch stays queued, and no day is sealed, until a later fold succeeds.
+        """
+        self._last_fold = time.monotonic()
+        try:
+            async with self.outbox_lock:
+                folded = await asyncio.to_thread(self.outbox.fold_batches)
+        except OutboxError as exc:  # disk full: as every other write, one log line, retried
+            if not (self.state.last_error or "").startswith("outbox not writable"):
+                log.error("outbox not writable (%s); day ledger not folded, retrying", exc)
+            self.state.last_error = f"outbox not writable: {exc}"
+            return
+        except ValueError as exc:
+            error = f"day ledger not folded: {exc}"
+            if self.state.last_error != error:
+                log.error("batches sent not folded into their days, day seals held; retrying: "
+                          "%s", exc)  # fmt: skip
+            self.state.last_error = error
+            return
+        if folded:
+            log.debug("folded %d windows sent into their day parts", folded)
 
     async def _publish_windows(self) -> None:
         while len(self.state.inflight) < self.max_inflight and self.state.connected:
@@ -399,15 +434,23 @@ class Publisher:
         if room <= 0 or not self.state.connected or now - self._last_seal_check < _SEAL_CHECK_S:
             return
         self._last_seal_check = now
-        async with self.outbox_lock:
-            sealed = await asyncio.to_thread(
-                self.outbox.seal_days,
-                now=self.clock.timestamp(),
-                grace_s=self.seal_grace_s,
-                devices=self.devices,
-                make_day_seal=self._sign_day_seal,
-                limit=room,
-            )
+        try:
+            async with self.outbox_lock:
+                sealed = await asyncio.to_thread(
+                    self.outbox.seal_days,
+                    now=self.clock.timestamp(),
+                    grace_s=self.seal_grace_s,
+                    devices=self.devices,
+                    make_day_seal=self._sign_day_seal,
+                    limit=room,
+                )
+        except ValueError as exc:  # a queued record that cannot be folded: no day is judged
+            error = f"day ledger not folded: {exc}"
+            if self.state.last_error != error:
+                log.error("day seals held, retrying: %s", exc)
+            self.state.last_error = error
+            return
+        self._last_fold = time.monotonic()  # it folded first
         for batch in sealed:
             self._publish(batch)
 
@@ -463,6 +506,14 @@ class Publisher:
         Due day seals are sealed and published too, but not waited for: one refused (an old
         ACL) would hold every stop for the whole timeout, and it goes again on the next run.
         """
+        try:
+            return await self._drain(timeout_s)
+        finally:
+            # What was sent is folded before the agent stops: the next run starts with no queue
+            # unless this fold fails (then the queue waits for it, which is safe, only later).
+            await self.fold()
+
+    async def _drain(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.state.connected:

@@ -298,6 +298,7 @@ class AgentService:
                 "pending_windows": stats.pending_windows,
                 "sealed_batches": stats.sealed_batches,
                 "sealed_day_seals": stats.sealed_day_seals,
+                "unfolded_windows": stats.unfolded_windows,
                 "oldest_pending_end_ms": stats.oldest_pending_end_ms,
                 "next_seq": stats.next_seq,
                 "merged_total": stats.merged_total,

@@ -11,8 +11,9 @@ one-minute KPI windows of 20 devices (about 600 bytes each as a record).
   close follows when all 20 are stored, as fast as the outbox takes them, while
   ``agent.publish.Publisher`` seals them (seq, Ed25519 signature, batches of up to 500),
   publishes and deletes each batch on its PUBACK. Timed from the first window in to the last
-  PUBACK. This is the headline figure. Printed beside it: the outbox transactions that stored
-  the windows.
+  PUBACK (and the day ledger's last fold). This is the headline figure. Printed beside it: the
+  outbox transactions that stored the windows, and this process's CPU a window (the agent's
+  side without mosquitto and the subscriber: steadier under load than the ratio).
 - ours, drain: the backlog case (broker back after an outage): all windows already in the
   outbox, timed from the wake-up to the last PUBACK.
 - limit: a raw paho-mqtt 2.x QoS 1 loop publishing one payload the size of a window record
@@ -23,6 +24,18 @@ one-minute KPI windows of 20 devices (about 600 bytes each as a record).
   the same order, with our max_inflight (8); its windows/s counts the records those payloads
   carried. It shows the cost of the agent's own work per window (reading back, validating,
   signing, encoding, fsync) against moving the same bytes.
+
+``--ledger-ab BATCH``: the day ledger's own cost, in one process, no broker and no signing:
+``Outbox.seal_batch`` over 10,000 stored windows of 20 devices in batches of BATCH, three ways
+in turn, each round on a fresh file: ``off`` (the ledger does nothing), ``inline`` (each batch
+folded into its parts in its own transaction, as the ledger did before the fold queue) and
+``queue`` (each batch queued, the queue folded once a second and at the end, as the publisher
+does; the folds are timed too). Prints the medians of process CPU and wall per window, and
+``ratio`` = off / queue CPU.
+
+``--stream-ab``: the stream phase end to end, the ledger ``inline`` and ``queue`` in turn, each
+round beside the raw paho limit (``--rounds``, default 3; ``--quick`` for 10,000 windows):
+``ratio`` is queue's against the limit, ``inline_ratio`` inline's, under the same load.
 """
 
 from __future__ import annotations
@@ -44,6 +57,7 @@ import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
+from agent import day_ledger
 from agent.config import BrokerConfig
 from agent.outbox import Outbox, SealedBatch
 from agent.publish import Identity, Publisher
@@ -76,6 +90,8 @@ class Run:
     windows: int
     payloads: list[tuple[int, int]]
     elapsed_s: float
+    #: This process's CPU seconds over the run (0 when not measured).
+    cpu_s: float = 0.0
 
     @property
     def windows_per_s(self) -> float:
@@ -91,6 +107,7 @@ class Run:
             f"{len(self.payloads)} batches, {statistics.mean(records):.0f} records and "
             f"{statistics.mean(sizes) / 1000:.0f} kB a batch, "
             f"{sum(sizes) / max(1, sum(records)):.0f} B/window on the wire"
+            + (f", {self.cpu_s / self.windows * 1e6:.0f} us CPU a window" if self.cpu_s else "")
         )
 
 
@@ -177,17 +194,20 @@ async def ours_stream(
     outbox, lock = Outbox(path), asyncio.Lock()
     publisher, task = await _start_publisher(broker, outbox, lock, Ed25519PrivateKey.generate())
     store = WindowStore(outbox, lock, on_stored=publisher.wake)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for first in range(0, len(windows), DEVICES):
         await asyncio.gather(
             *(asyncio.create_task(store.store([window]))
               for window in windows[first : first + DEVICES])
         )  # fmt: skip
     await _wait_acked(publisher, len(windows))
-    elapsed_s = time.perf_counter() - started
+    # The day ledger's last fold too, which the publisher would make within a second: every
+    # window sent is in its day part when the clock stops.
+    await publisher.fold()
+    elapsed_s, cpu = time.perf_counter() - started, time.process_time() - cpu
     await _stop_publisher(publisher, task)
     outbox.close()
-    return Run(len(windows), publisher.sent, elapsed_s), store.commits
+    return Run(len(windows), publisher.sent, elapsed_s, cpu), store.commits
 
 
 async def ours_drain(
@@ -258,6 +278,7 @@ async def _measure(broker: MosquittoServer, workdir: Path, count: int, rounds: i
         print(f"round {round_no} (load {common.load_average()})")
         stream, commits = await ours_stream(broker, windows, workdir / f"stream-{round_no}.sqlite")
         note("ours stream", stream, f", {count / commits:.1f} windows a store transaction")
+        figures.setdefault("cpu", []).append(stream.cpu_s / count * 1e6)
         note("raw paho per window", await asyncio.to_thread(raw_paho, broker, per_window, 100))
         note("raw paho stream bytes", await asyncio.to_thread(raw_paho, broker, stream.payloads, 8))
         drain, store_rate = await ours_drain(broker, windows, workdir / f"drain-{round_no}.sqlite")
@@ -274,6 +295,7 @@ async def _measure(broker: MosquittoServer, workdir: Path, count: int, rounds: i
             f"{limit:.0f}windows/s",
             ">=0.7",
             us_per_window=f"{1e6 / ours:.0f}",
+            cpu_us_per_window=f"{median['cpu']:.0f}",
             drain=f"{median['ours drain']:.0f}windows/s",
             drain_ratio=f"{median['ours drain'] / limit:.2f}",
             limit_same_bytes=f"{median['raw paho stream bytes']:.0f}windows/s",
@@ -283,12 +305,131 @@ async def _measure(broker: MosquittoServer, workdir: Path, count: int, rounds: i
     )
 
 
+_QUEUE_BATCH = day_ledger.queue_batch
+
+
+def _queue_and_fold(db: Any, seq: int, rows: Any) -> None:
+    """The ledger before the fold queue: each batch folded in its own transaction."""
+    _QUEUE_BATCH(db, seq, rows)
+    day_ledger.fold_queued(db, day_ledger.DEFAULT_TIMEZONE, _INLINE_PARTS)
+
+
+_INLINE_PARTS = day_ledger.PartCache()
+_LEDGER_WAYS: dict[str, Callable[..., None]] = {
+    "off": lambda *_args: None,
+    "inline": _queue_and_fold,
+    "queue": _QUEUE_BATCH,
+}
+
+
+def _ledger_run(
+    way: str, windows: list[wire.KpiWindow], batch: int, path: Path
+) -> tuple[float, float]:
+    """(CPU µs, wall µs) a window to batch ``windows`` with the ledger ``way``."""
+    day_ledger.queue_batch = _LEDGER_WAYS[way]  # the A/B's switch: what seal_batch calls
+    _INLINE_PARTS.clear()
+    outbox = Outbox(path)
+    try:
+        for first in range(0, len(windows), 1000):
+            outbox.add_windows(windows[first : first + 1000])
+        wall, cpu = time.perf_counter(), time.process_time()
+        last_fold = wall
+        while outbox.seal_batch(batch, lambda _seq, _records: b"x") is not None:
+            if way == "queue" and time.perf_counter() - last_fold >= 1.0:
+                outbox.fold_batches()
+                last_fold = time.perf_counter()
+        outbox.fold_batches()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        day_ledger.queue_batch = _QUEUE_BATCH
+        outbox.close()
+    return cpu / len(windows) * 1e6, wall / len(windows) * 1e6
+
+
+def ledger_ab(batch: int, rounds: int) -> None:
+    """Print the ledger's cost per window, off / inline / queue, and its result line."""
+    windows = make_windows(10_000)
+    runs: dict[str, list[tuple[float, float]]] = {way: [] for way in _LEDGER_WAYS}
+    with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmp:
+        for round_no in range(rounds):
+            print(f"round {round_no + 1} (load {common.load_average()})")
+            for way in _LEDGER_WAYS:
+                runs[way].append(_ledger_run(way, windows, batch, Path(tmp) / f"{way}-{round_no}"))
+                cpu_us, wall_us = runs[way][-1]
+                print(f"  {way:7s}: {cpu_us:5.0f} us CPU, {wall_us:5.0f} us wall a window")
+    cpu = {way: statistics.median(c for c, _ in values) for way, values in runs.items()}
+    wall = {way: statistics.median(w for _, w in values) for way, values in runs.items()}
+    print(
+        common.result_line(
+            "agent_outbox_ledger",
+            cpu["off"] / cpu["queue"],
+            f"{cpu['queue']:.0f}us/window",
+            f"{cpu['off']:.0f}us/window",
+            "-",
+            batch=str(batch),
+            queue_cost=f"+{cpu['queue'] - cpu['off']:.0f}us",
+            inline_cost=f"+{cpu['inline'] - cpu['off']:.0f}us",
+            queue_wall=f"+{wall['queue'] - wall['off']:.0f}us",
+            inline_wall=f"+{wall['inline'] - wall['off']:.0f}us",
+        )
+    )
+
+
+async def _stream_ab(broker: MosquittoServer, workdir: Path, count: int, rounds: int) -> None:
+    """The stream phase with the ledger folded inline (as before the queue) and queued, in
+    turn, each round beside the raw paho limit: the same load for the three."""
+    windows = make_windows(count)
+    record_bytes = round(len(wire.canonical_bytes(windows[0].model_dump(mode="json"))))
+    figures: dict[str, list[float]] = {}
+    for round_no in range(1, rounds + 1):
+        print(f"round {round_no} (load {common.load_average()})")
+        for way in ("inline", "queue"):
+            day_ledger.queue_batch = _LEDGER_WAYS[way]
+            _INLINE_PARTS.clear()
+            try:
+                run, _ = await ours_stream(broker, windows, workdir / f"{way}-{round_no}.sqlite")
+            finally:
+                day_ledger.queue_batch = _QUEUE_BATCH
+            figures.setdefault(way, []).append(run.windows_per_s)
+            figures.setdefault(f"{way} cpu", []).append(run.cpu_s / count * 1e6)
+            print(f"  ours stream, {way:6s}: {run.describe()}")
+        limit = await asyncio.to_thread(raw_paho, broker, [(record_bytes, 1)] * count, 100)
+        figures.setdefault("limit", []).append(limit.windows_per_s)
+        print(f"  raw paho per window    : {limit.describe()}")
+    median = {label: statistics.median(values) for label, values in figures.items()}
+    print(
+        common.result_line(
+            "agent_outbox_stream_ab",
+            median["queue"] / median["limit"],
+            f"{median['queue']:.0f}windows/s",
+            f"{median['limit']:.0f}windows/s",
+            ">=0.7",
+            inline_ratio=f"{median['inline'] / median['limit']:.2f}",
+            inline=f"{median['inline']:.0f}windows/s",
+            cpu_us_per_window=f"{median['queue cpu']:.0f}",
+            inline_cpu_us_per_window=f"{median['inline cpu']:.0f}",
+        )
+    )
+
+
 def main() -> None:
     """Run the benchmark and print its result line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke figure in under 60 s")
+    parser.add_argument("--ledger-ab", type=int, metavar="BATCH", help="the ledger's cost alone")
+    parser.add_argument(
+        "--stream-ab", action="store_true", help="the stream, ledger inline vs queued"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the A/B runs")
     args = parser.parse_args()
+    if args.ledger_ab:
+        print(f"agent_outbox --ledger-ab: {common.machine_summary()}, load {common.load_average()}")
+        ledger_ab(args.ledger_ab, args.rounds)
+        return
     count, rounds = (10_000, 2) if args.quick else (40_000, 3)
+    measure = _measure
+    if args.stream_ab:
+        measure, rounds = _stream_ab, args.rounds
     print(f"agent_outbox: {common.machine_summary()}, load {common.load_average()}")
     with tempfile.TemporaryDirectory(prefix="bench-outbox-") as tmp:
         workdir = Path(tmp)
@@ -297,7 +438,7 @@ def main() -> None:
                 broker.host, broker.port, wire.shared_filter("collectors", "windows"), workdir
             )
             try:
-                asyncio.run(_measure(broker, workdir, count, rounds))
+                asyncio.run(measure(broker, workdir, count, rounds))
             finally:
                 received = common.subscriber_count(subscriber)
                 print(f"subscriber received {received} messages")

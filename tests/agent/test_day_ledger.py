@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from agent import day_ledger
 from agent.day_ledger import DayDraft, LedgerDay, closed_days, waiting_reason
 from agent.outbox import Outbox, OutboxError
 from agent.publish import Identity, sign_day_seal
@@ -138,6 +139,8 @@ def test_a_day_waits_for_its_grace_then_its_progress_then_its_pending_windows() 
     assert reason() is None
     assert reason(progress=behind) == "progress"
     assert reason(pending={day}) == "pending"
+    assert waiting_reason(day, now_ms=now, grace_s=GRACE_S, progress=reached, pending=set(),
+                          devices={"press-1"}, queued={day}) == "fold"  # fmt: skip
     # Import-only history (no measured progress) waits for nothing but grace and pending.
     assert reason(progress={}) is None
     # A device removed from agent.yaml never progresses again: its days do not wait for it.
@@ -196,6 +199,77 @@ def test_a_pending_window_of_the_day_holds_its_seal(tmp_path: Path) -> None:
     drain(outbox)
     [sealed] = seal(outbox, now)
     assert sealed.parts[0].windows == 24
+
+
+def test_a_day_is_not_sealed_while_a_batch_of_it_waits_to_be_folded(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(path)
+    outbox.add_windows(hours("press-1", DAY_START, 24))
+    outbox.seal_batch(23, sealer)
+    assert outbox.fold_batches() == 23  # the day is in the ledger, 23 windows of it
+    outbox.seal_batch(23, sealer)  # the day's last window, sent and only queued
+    assert outbox.stats().unfolded_windows == 1
+    now = after_grace() + timedelta(hours=2)
+    # Judged without folding first (a second connection, as another process would): the day
+    # is otherwise due, and waits for its queued window.
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    sealed = day_ledger.seal_due_days(
+        db, now_ms=_ms(now), grace_s=GRACE_S, devices={"press-1"},
+        take_seq=lambda _db: 99, make_day_seal=day_sealer, limit=8,
+    )  # fmt: skip
+    db.execute("ROLLBACK")
+    assert sealed == []
+    report = day_ledger.ledger_report(db, now_ms=_ms(now), grace_s=GRACE_S, devices={"press-1"})
+    assert report["press-1"].waiting == {"2026-11-25": "fold"}
+    db.close()
+    # The outbox folds first, in the sealing transaction: the seal holds all 24 windows.
+    [seal_of_day] = seal(outbox, now)
+    assert seal_of_day.parts[0].windows == 24
+    records = [record for _, record in sent_records(outbox)]
+    assert seal_of_day.parts[0].merkle_root == merkle.root(records).hex()
+    assert outbox.stats().unfolded_windows == 0
+
+
+def test_each_window_sent_is_folded_once_however_the_folds_fall(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(path)
+    outbox.add_windows(hours("press-1", DAY_START, 24) + hours("press-2", DAY_START, 24))
+    for round_no in itertools.count():
+        if outbox.seal_batch(5, sealer) is None:
+            break
+        if round_no % 3 == 1:
+            outbox.fold_batches()
+        if round_no == 4:  # a restart: the queue and the parts are read back from the file
+            outbox.close()
+            outbox = Outbox(path)
+    assert outbox.fold_batches() > 0 and outbox.fold_batches() == 0
+    seals = seal(outbox, after_grace(), devices=("press-1", "press-2"))
+    assert sorted(s.device for s in seals) == ["press-1", "press-2"]
+    sent = sent_records(outbox)
+    for day_seal in seals:
+        mine = [r for _, r in sent if json.loads(r)["device"] == day_seal.device]
+        assert day_seal.parts[0].windows == 24
+        assert day_seal.parts[0].merkle_root == merkle.root(mine).hex()
+
+
+def test_a_queued_record_that_cannot_be_folded_is_named_and_holds_every_seal(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(path)
+    outbox.add_windows(hours("press-1", DAY_START, 24))
+    drain(outbox)
+    with sqlite3.connect(path) as db:  # a bit flipped on disk after the batch was sent
+        db.execute("UPDATE fold_queue SET record = CAST('{\"device\":1}' AS BLOB) "
+                   "WHERE rowid = (SELECT max(rowid) FROM fold_queue)")  # fmt: skip
+    db.close()
+    with pytest.raises(ValueError, match=r"batch seq 1, device press-1, window ending .*folded"):
+        outbox.fold_batches()
+    with pytest.raises(ValueError, match="batch seq 1"):
+        seal(outbox, after_grace())
+    assert outbox.stats().unfolded_windows == 24  # nothing folded, nothing lost
+    assert [b.kind for b in outbox.unacked()] == ["windows"]  # and no seal issued
 
 
 def test_a_device_removed_from_the_config_has_its_open_day_sealed(tmp_path: Path) -> None:

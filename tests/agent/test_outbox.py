@@ -225,12 +225,42 @@ def test_an_outbox_of_the_first_layout_migrates_keeping_its_batches_and_seq(
     assert outbox.unacked() == [SealedBatch(seq=7, envelope=old_batch, records=1, kind="windows")]
     batch = outbox.seal_batch(10, sealer)
     assert batch is not None and (batch.seq, batch.kind) == (8, "windows")
+    assert outbox.fold_batches() == 1
     outbox.close()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert db.execute("SELECT count(*) FROM day_parts").fetchone()[0] == 1
     db.close()
     Outbox(path).close()  # opening a migrated file again changes nothing
+
+
+def test_an_outbox_of_schema_1_gains_the_fold_queue_keeping_its_ledger(tmp_path: Path) -> None:
+    # Schema 1 (the ledger folded each batch in its own transaction) is schema 2 without
+    # fold_queue: make one, as an agent of that version left it, and open it with this one.
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(path)
+    outbox.add_windows([minute("press-1", i) for i in range(3)])
+    first = outbox.seal_batch(2, sealer)
+    outbox.fold_batches()
+    outbox.close()
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE fold_queue")
+        db.execute("PRAGMA user_version = 1")
+        state_before = db.execute("SELECT state FROM day_parts").fetchall()
+    db.close()
+    upgraded = Outbox(path)
+    assert first is not None and upgraded.unacked()[0].seq == first.seq
+    second = upgraded.seal_batch(10, sealer)
+    assert second is not None and second.seq == first.seq + 1
+    assert upgraded.stats().unfolded_windows == 1
+    assert upgraded.fold_batches() == 1
+    upgraded.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        [(state_after,)] = db.execute("SELECT state FROM day_parts").fetchall()
+        assert json.loads(state_after)["windows"] == 3  # the old part went on, not anew
+        assert state_after != state_before[0][0]
+    db.close()
 
 
 def test_an_outbox_of_a_newer_agent_is_refused_naming_both_versions(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from agent.publish import Publisher
 from contract import merkle, wire
 from stack import MosquittoServer
 from tests.agent.test_day_ledger import DAY_START, hours
+from tests.agent.test_outbox import sealer
 from tests.agent.test_publish import make_publisher
 from tests.agent.test_service_stop import until
 from tests.conftest import MosquittoFactory
@@ -114,4 +116,38 @@ async def test_a_seal_the_broker_refuses_does_not_hold_up_windows(
     received = [wire.decode_envelope(m.payload) for m in collector.drain()]
     collector.close()
     assert sum(len(e.records) for e in received) == 30
+    outbox.close()
+
+
+async def test_a_sent_batch_that_cannot_be_folded_holds_seals_not_windows(
+    mosquitto: MosquittoServer, tmp_path: Path
+) -> None:
+    # A batch sent by an earlier run, its queued copy damaged on disk before it was folded.
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(path)
+    outbox.add_windows(hours("press-1", DAY_START, 24))
+    assert outbox.seal_batch(500, sealer) is not None
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE fold_queue SET record = CAST('{}' AS BLOB) WHERE rowid = 1")
+    db.close()
+    collector = collector_of(mosquitto, "windows", "day_seals")
+    publisher = make_publisher(mosquitto, outbox)
+    task = await start(publisher)
+    try:
+        await until(
+            lambda: "day ledger not folded" in (publisher.state.last_error or ""),
+            "the fold's error reported",
+            timeout_s=20,
+        )
+        assert "batch seq 1, device press-1" in (publisher.state.last_error or "")
+        outbox.add_windows(hours("press-1", DAY_START + timedelta(days=1), 6))
+        publisher.wake()
+        await until(
+            lambda: publisher.state.records_acked == 30, "every window acknowledged", timeout_s=40
+        )
+        assert publisher.state.day_seals_published == 0  # the day of the damaged batch: held
+        assert outbox.stats().unfolded_windows == 30  # nothing folded, nothing dropped
+    finally:
+        await stop(publisher, task)
+    collector.close()
     outbox.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import sqlite3
 import subprocess
 import sys
 import time
@@ -160,6 +161,84 @@ def test_broker_down_across_midnight_seals_the_day_after_its_windows(
         [(seal, _raw)] = chains[device]
         assert (seal.day, seal.version) == (DAY, 1)
         _assert_seal_is_what_was_received(seal, received)
+
+
+def test_sigkill_between_a_batch_sent_and_its_fold_loses_and_doubles_nothing(
+    tmp_path: Path, mosquitto: MosquittoServer, processes: ExitStack
+) -> None:
+    # The send path only queues a batch for the day ledger; the fold comes about a second
+    # later. Each kill here comes while the outbox file holds a batch sent and not yet folded
+    # (checked after the kill, from the file), so the next run must fold it once: the seal
+    # then equals the part rebuilt from the windows the collector received. From 23:30, so a
+    # slow start under load still leaves the kills well inside the day.
+    clock = PlantClock(SPEED, start=START - timedelta(minutes=20))
+    sim = start_sim(
+        processes, tmp_path / "sim", clock, [machine("press-1", 1), machine("press-2", 2)]
+    )
+    devices = [
+        modbus_device("press-1", sim, 1, poll_interval_s=POLL_S),
+        modbus_device("press-2", sim, 2, poll_interval_s=POLL_S),
+    ]
+    config = write_agent_config(tmp_path / "agent", mosquitto, clock, devices, seal_grace_s=GRACE_S)
+    outbox_path = config.parent / "outbox.sqlite"
+    collector = start_collector(processes, mosquitto, config.parent / "agent.key")
+    agent = start_agent(processes, config, metrics_port=free_port())
+    killed_unfolded: list[list[int]] = []
+    for _ in range(12):  # at most; three kills with a batch queued are enough
+        agent.wait_for_log("connected to broker")
+        wait_for(lambda: bool(_queued_seqs(outbox_path)), 30, "a batch sent, not yet folded")
+        agent.kill()
+        queued = _queued_seqs(outbox_path)  # what the dead run left: committed state only
+        if queued:
+            killed_unfolded.append(queued)
+        collector.collect(quiet_s=0.01)
+        agent.start()
+        if len(killed_unfolded) == 3:
+            break
+    assert len(killed_unfolded) == 3, f"kills never found a batch queued: {killed_unfolded}"
+
+    received = collector.wait_until(
+        lambda r: {device for device, _ in r.seals} == set(DEVICES),
+        60,
+        f"both devices' seals of {DAY}",
+    )
+    wait_for(agent.outbox_empty, 30, "the last run to empty the outbox")
+    assert agent.stop() == 0
+    received = collector.collect(quiet_s=1.0, max_s=30)
+    assert _queued_seqs(outbox_path) == []  # the stopping run folded what it sent
+
+    assert_seqs_sound(received)
+    assert_no_window_twice(received)
+    assert not received.seal_conflicts
+    chains = received.day_seals()
+    sealed_seqs: set[int] = set()
+    for device in DEVICES:
+        _assert_chain_whole(chains[device])
+        [(seal, _raw)] = chains[device]
+        # Folded exactly once: the sealed part holds every window received, each once (a lost
+        # fold gives fewer windows and another root, a double one more windows).
+        _assert_seal_is_what_was_received(seal, received)
+        sealed_seqs |= {
+            seq
+            for seq, windows in received.windows.items()
+            if any(w.device == device and days.day_of(w.end, SHANGHAI) == DAY for w in windows)
+        }
+    # The batches the kills left unfolded were sent and are in the sealed day.
+    assert all(set(seqs) <= sealed_seqs for seqs in killed_unfolded), killed_unfolded
+
+
+def _queued_seqs(outbox_path: Path) -> list[int]:
+    """The seqs of the batches in the outbox's fold queue, as committed (another connection)."""
+    if not outbox_path.exists():
+        return []
+    db = sqlite3.connect(outbox_path, timeout=10)
+    try:
+        rows = db.execute("SELECT DISTINCT seq FROM fold_queue ORDER BY seq").fetchall()
+    except sqlite3.OperationalError:  # the first run has not created its tables yet
+        return []
+    finally:
+        db.close()
+    return [seq for (seq,) in rows]
 
 
 #: An MES hour report's columns, mapped as docs/import.md's interval shape.
