@@ -14,7 +14,7 @@ from tests.collector.web.world import ROLES_USERS, World
 # A catalogue key left untranslated ("col.verdict"); file names like evidence.json are not keys.
 _PREFIXES = "|".join(sorted({key.split(".")[0] for key in CATALOGUE}))
 _CODE = re.compile(r"<code>.*?</code>", re.S)
-_KEY = re.compile(rf"\b(?:{_PREFIXES})\.(?!json\b|html\b|pdf\b)[a-z_]+\b")
+_KEY = re.compile(rf"\b(?:{_PREFIXES})\.(?!jsonl?\b|html\b|pdf\b)[a-z_]+\b")
 
 
 def _login(client: TestClient, world: World, user: str) -> str:
