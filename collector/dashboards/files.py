@@ -55,6 +55,9 @@ class QuerySpec:
     where: str  # e.g. "panel 'Outbox depth per agent' query A"
     panel: str
     text: str
+    #: The panel's ``fieldConfig.defaults.noValue`` (what Grafana shows when its queries return
+    #: nothing), set only on a panel that lists problems, where no rows is the good state.
+    no_value: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +119,16 @@ def _panel_queries(panel: Mapping[str, Any], problems: list[str]) -> list[QueryS
         if not target.get("rawQuery") or not isinstance(target.get("query"), str):
             problems.append(f"panel {title!r} query {ref}: not a raw InfluxQL query")
             continue
-        specs.append(QuerySpec(f"panel {title!r} query {ref}", title, target["query"]))
+        specs.append(
+            QuerySpec(f"panel {title!r} query {ref}", title, target["query"], _no_value(panel))
+        )
     return specs
+
+
+def _no_value(panel: Mapping[str, Any]) -> str | None:
+    defaults = (panel.get("fieldConfig") or {}).get("defaults") or {}
+    text = defaults.get("noValue") if isinstance(defaults, Mapping) else None
+    return text if isinstance(text, str) and text else None
 
 
 def _annotation_queries(model: Mapping[str, Any]) -> list[QuerySpec]:

@@ -121,11 +121,15 @@ async def fill_windows(store: InfluxStore) -> None:
         await store.refresh_days(affected_days(records, zones))
 
 
-async def fill_day_seals(store: InfluxStore, registry: Registry, now: dt.datetime) -> None:
-    """ent-01's day seals and the ingest's check of every device-day (after fill_windows)."""
+async def fill_day_seals(
+    store: InfluxStore, registry: Registry, now: dt.datetime, *, honest: bool = False
+) -> None:
+    """ent-01's day seals and the ingest's check of every device-day (after fill_windows); one
+    device-day differs from its seal and one is unsealed unless ``honest``."""
     await seal_and_check(
         store, registry, list(windows_of("ent-01")), {"ent-01-gw1": SEAL_KEY},
-        tz="Asia/Shanghai", different={DIFFERENT}, unsealed={UNSEALED}, now=now,
+        tz="Asia/Shanghai", different=set() if honest else {DIFFERENT},
+        unsealed=set() if honest else {UNSEALED}, now=now,
     )  # fmt: skip
 
 
