@@ -20,6 +20,12 @@ The plant clock is wall time: on a machine so busy that the agents keep fewer th
 MIN_POLLS_KEPT_PCT of their polls (other jobs on the 2 cores), the data are too thin to judge
 the verdicts by (the demo prints a warning). The first test then runs the demo again at a fifth
 of the speed, where the agents have five times the wall time per poll, and judges that run.
+It does the same when a run that lost polls flagged an honest enterprise
+`count_faster_than_ideal`: at 50,000x a wall millisecond of scheduling is 50 plant seconds, and
+a CI run that kept 94 % of its polls (2026-12-07) saw the simulated plant and the agent drift
+apart on one day (ent-01-cnc 2026-04-10: 578 parts × 81 s against 40,725 s of run time plus
+2,762 s unsampled, performance 1.08). The slower run is judged by every assertion, that one
+included, so a flag the data really raise fails the test.
 """
 
 from __future__ import annotations
@@ -76,6 +82,18 @@ def _processes_using(path: Path) -> list[str]:
 QUICK_SPEED, SLOW_SPEED = 50_000, 20_000
 
 
+#: The enterprises whose machines count exactly at their ideal cycle or slower.
+HONEST = ("ent-01", "ent-03")
+
+
+def _drifted(result: dict[str, Any]) -> bool:
+    """True when a run that lost polls flagged an honest enterprise as counting too fast."""
+    flagged = any(
+        "count_faster_than_ideal" in e["flags"] for e in result["enterprises"] if e["id"] in HONEST
+    )
+    return flagged and result["path"]["polls_kept_pct"] < 100
+
+
 def _judged_run(out: Path) -> tuple[subprocess.Popen[str], str, dict[str, Any]]:
     """The quick demo; again at SLOW_SPEED if the machine was too busy to keep the polls."""
     for speed in (QUICK_SPEED, SLOW_SPEED):
@@ -86,7 +104,7 @@ def _judged_run(out: Path) -> tuple[subprocess.Popen[str], str, dict[str, Any]]:
         # machine's thin data) is judged by its share of polls kept, and the test's asserts.
         assert verdicts.exists(), f"exit {demo.returncode}, no verdicts.json:\n{output}"
         result = json.loads(verdicts.read_text("utf-8"))
-        if result["path"]["polls_kept_pct"] >= MIN_POLLS_KEPT_PCT:
+        if result["path"]["polls_kept_pct"] >= MIN_POLLS_KEPT_PCT and not _drifted(result):
             break
         out = out.with_name(out.name + "-slow")
     kept = result["path"]["polls_kept_pct"]
@@ -120,7 +138,7 @@ def test_verdicts_match_the_simulated_retrofits(tmp_path: Path) -> None:
     assert "count_faster_than_ideal" in unchanged["flags"], output
     # Only the deliberate slip: honest devices, comm loss and slow polls included, raise no
     # fraud flag (issue #16 point 5; docs/evidence-method.md §10).
-    for honest in ("ent-01", "ent-03"):
+    for honest in HONEST:
         flags = next(e for e in result["enterprises"] if e["id"] == honest)["flags"]
         assert "count_faster_than_ideal" not in flags, (honest, flags, output)
     # Every panel, annotation and variable of the three dashboards returns data.
