@@ -28,6 +28,11 @@ Schema versions (``PRAGMA user_version``): 0, the first layout; 1 adds ``batches
 the ledger's tables; 2 the fold queue. An older file is migrated when opened, in one
 transaction (a file of version 1 has every batch it sent already folded, so its queue starts
 empty); a file of a newer agent is refused.
+
+Why one module of ~600 lines: the file's schema, its migrations and every transaction on it
+(seal, ack, merge, drop, queue and fold) are one crash-safety contract; each transaction is read
+beside the others it must not interleave with. The day ledger's rules live in
+:mod:`agent.day_ledger`.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ Rules every producer keeps:
 Compatible additions (a new optional field, a new flag code) keep ``format``; anything else
 bumps it.
 
-Why one module of ~560 lines: it is the bundle's format, version 1, as one contract. A
+Why one module of ~780 lines: it is the bundle's format, version 1, as one contract. A
 reviewer of the format (docs/evidence-bundle.md mirrors it) reads it top to bottom, and a
 change to it is a format change that must be seen whole.
 """
