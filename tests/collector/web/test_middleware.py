@@ -6,26 +6,24 @@ redirects relative, a CSP without script, HEAD answered like GET.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import socket
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 
 from collector.web.app import create_app, route_table
 from collector.web.settings import WebSettings
 from stack import InfluxServer
 from stack.ports import free_port
-from stack.process import ChildProcess
+from tests.collector.web.serving import serving
 from tests.collector.web.world import CONTRACT_SHA256, World
 
 WEB = Path(__file__).parents[3] / "collector" / "web"
@@ -50,38 +48,21 @@ def served(
 ) -> Iterator[Served]:
     """``retrofit-collector serve`` on free loopback ports, with its metrics listener."""
     folder = tmp_path_factory.mktemp("serve-mw")
-    port, metrics_port = free_port(), free_port()
+    metrics_port = free_port()
     config = {
         "registry": str(world.registry.path),
         "broker": {"host": "127.0.0.1"},  # serve does not connect to it
         "influx": {"url": influx_server.url, "database": "rv"},
         "web": {
-            "port": port,
             "metrics_port": metrics_port,
             "evidence_dir": str(world.settings.evidence_dir),
             "cookie_secure": False,
         },
     }
-    (folder / "collector.yaml").write_text(yaml.safe_dump(config))
-    entry_point = Path(sys.executable).parent / "retrofit-collector"
-    command = [str(entry_point), "serve", "--config", str(folder / "collector.yaml")]
-    process = ChildProcess(
-        "serve", command, folder / "serve.log", env={**os.environ, "PYTHONUNBUFFERED": "1"}
-    )
-    process.start()
-    base = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(base + "/healthz", timeout=1.0).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        process.wait_until_ready(ready, timeout_s=60)
+    with serving(folder, config) as base:
+        port = urlsplit(base).port
+        assert port is not None
         yield Served(base, f"http://127.0.0.1:{metrics_port}/metrics", port)
-    finally:
-        process.stop()
 
 
 def _series(metrics_url: str) -> set[tuple[str, str, str]]:
