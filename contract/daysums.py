@@ -256,6 +256,11 @@ class DayAccumulator:
                 accumulator._last_key = (seq, end_ms, start_ms)
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"not a day accumulator's state: {exc}") from exc
+        # A state kept by an agent before a quantity was added: no window so far measured it.
+        for name in quantities.DAY_SUMS_ABSENT_IS_NULL:
+            if isinstance(accumulator.sums, dict) and isinstance(accumulator.measured, dict):
+                accumulator.sums.setdefault(name, None)
+                accumulator.measured.setdefault(name, 0)
         if set(accumulator.sums) != set(_SUM_NAMES) or set(accumulator.measured) != set(_MEASURED):
             raise ValueError("not a day accumulator's state: its sums or counts are not ours")
         if accumulator.frontier.size != accumulator.windows:

@@ -28,6 +28,7 @@ __all__ = [
     "BASE_TIMES",
     "COUNTS",
     "DAY_SUMS",
+    "DAY_SUMS_ABSENT_IS_NULL",
     "QUALITY_QUANTITIES",
     "REFERENCE",
     "STATE_TIMES",
@@ -142,6 +143,19 @@ BASE_QUANTITIES: tuple[Quantity, ...] = (
         derived=True,
         absent_is_null=True,
     ),
+    Quantity(
+        "inferred_planned_s",
+        "s",
+        "float",
+        "sum",
+        True,
+        "the part of planned_s whose state was inferred (power, run signal, counter activity), "
+        "not read from a state code: inference never says down, so unplanned downtime is "
+        "measured only over planned_s - inferred_planned_s (docs/kpi.md); absent means none "
+        "was inferred",
+        derived=True,
+        absent_is_null=True,
+    ),
 )
 
 #: Per window, on the wire, not summed: the device's configured ideal cycle time (PRI).
@@ -193,13 +207,19 @@ DAY_SUMS: tuple[Quantity, ...] = (
 
 #: The optional base quantities a window may leave out (absent means None; see Quantity).
 ABSENT_IS_NULL: tuple[str, ...] = tuple(q.name for q in BASE_QUANTITIES if q.absent_is_null)
+#: The quantities a day seal may leave out of its sums and ``measured_windows`` (absent means
+#: null, and no window measured it): those added after the first agents that seal days. The
+#: absent-is-null quantities that predate the day seal (``unsampled_run_s``) are always there.
+DAY_SUMS_ABSENT_IS_NULL: tuple[str, ...] = tuple(
+    name for name in ABSENT_IS_NULL if name not in ("unsampled_run_s",)
+)
 #: The KpiWindow fields that add up over time and devices, in wire order.
 SUMMED_FIELDS: tuple[str, ...] = tuple(q.name for q in BASE_QUANTITIES)
 #: The five state times; with comm loss they fit in the window (summed in this order).
 STATE_TIMES: tuple[str, ...] = ("run_s", "idle_s", "down_s", "off_s", "planned_stop_s")
 #: The measured base quantities in seconds (calendar and state times), and the counter roles
 #: in parts, in wire order; the derived ones (ideal_good_s, unobserved_count,
-#: unsampled_run_s) are neither.
+#: unsampled_run_s, inferred_planned_s) are neither.
 BASE_TIMES: tuple[str, ...] = tuple(
     q.name for q in BASE_QUANTITIES if q.unit == "s" and not q.derived
 )

@@ -256,6 +256,9 @@ class DeviceDayDoc(_Doc):
     #: Run time the polls may have missed (the bound of count_faster_than_ideal); None in
     #: documents from before it and on days whose windows do not carry it.
     unsampled_run_s: float | None = None
+    #: The part of planned_s whose state was inferred (power, run signal, counter activity);
+    #: None in documents from before it and on days whose windows do not carry it (none was).
+    inferred_planned_s: float | None = None
     ideal_count_s: float | None
     duration_s: float
     comm_loss_s: float

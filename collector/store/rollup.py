@@ -279,6 +279,10 @@ class DailyRow:
     #: Run time the polls may have missed; None on days whose windows do not carry it (agents
     #: that predate it, imports, devices without a state or a counter).
     unsampled_run_s: float | None = None
+    #: The part of planned_s whose state was inferred, not read from a state code; None on
+    #: days whose windows do not carry it (agents that predate it, devices with a state code
+    #: only: none inferred).
+    inferred_planned_s: float | None = None
 
 
 def daily_from_row(row: Mapping[str, Any]) -> DailyRow:

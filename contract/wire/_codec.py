@@ -176,6 +176,7 @@ class ReceivedWindow(_Message, frozen=True, forbid_unknown_fields=True, kw_only=
             self.total_count,
             self.unobserved_count,
             self.unsampled_run_s,
+            self.inferred_planned_s,
         )
 
 
@@ -265,11 +266,15 @@ _COUNT = _RANGES["count"]
 _SEQ = msgspec.Meta(ge=1, le=MAX_SEQ)
 
 
-def _sum_field(quantity: Quantity) -> tuple[str, Any]:
+def _sum_field(quantity: Quantity) -> tuple[Any, ...]:
     python_type = float if quantity.kind == "float" else int
     annotated: Any = Annotated[python_type, _SUM_RANGES[quantity.kind]]
     # An integer sum is null past int64 (named in ``overflowed``); exact milliseconds never are.
     nullable = quantity.optional or (quantity.kind == "integer" and quantity.name != "duration_ms")
+    if quantity.name in quantities.DAY_SUMS_ABSENT_IS_NULL:
+        # Absent is None, written by leaving the key out (the sums Struct has omit_defaults,
+        # and no other field of it has a default): seals made before the sum stay canonical.
+        return quantity.name, annotated | None, None
     return quantity.name, annotated | None if nullable else annotated
 
 
@@ -319,7 +324,10 @@ if TYPE_CHECKING:
     _Part = ReceivedDaySealPart
 else:
     _Sums = msgspec.defstruct(
-        "ReceivedDaySums", [_sum_field(q) for q in quantities.DAY_SUMS], **_STRUCT_OPTIONS
+        "ReceivedDaySums",
+        [_sum_field(q) for q in quantities.DAY_SUMS],
+        omit_defaults=True,
+        **_STRUCT_OPTIONS,
     )
     _Part = msgspec.defstruct(
         "ReceivedDaySealPart",

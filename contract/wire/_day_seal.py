@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import (
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from contract import quantities
 from contract.wire._limits import (
@@ -65,6 +71,9 @@ class DaySums(_WireModel):
     ideal_good_s: FloatSum | None
     unobserved_count: IntSum | None
     unsampled_run_s: FloatSum | None
+    # Added after the first day seals: absent is null (DAY_SUMS_ABSENT_IS_NULL), so the seals
+    # agents made before it stay canonical and verify (docs/wire-contract.md, "Day seal").
+    inferred_planned_s: FloatSum | None = None
     ideal_count_s: FloatSum | None
     duration_ms: IntSum
     samples: IntSum | None
@@ -75,6 +84,17 @@ class DaySums(_WireModel):
     counter_resets: IntSum | None
     meter_resets: IntSum | None
     clock_jumps: IntSum | None
+
+    @model_serializer(mode="wrap")
+    def _leave_out_absent(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, object]:
+        # A sum added after the first seals is written by leaving its key out when null.
+        fields: dict[str, object] = handler(self)
+        for name in quantities.DAY_SUMS_ABSENT_IS_NULL:
+            if name in fields and fields[name] is None:
+                del fields[name]
+        return fields
 
     def by_name(self) -> dict[str, float | int | None]:
         """Every sum by its :data:`DAY_SUM_FIELDS` name, in that order."""

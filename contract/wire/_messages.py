@@ -99,6 +99,8 @@ class KpiWindow(_WireModel):
     # Absent is null (contract.quantities.ABSENT_IS_NULL): left out of the canonical bytes
     # when None, so windows of agents that predate it stay canonical (docs/wire-contract.md).
     unsampled_run_s: Seconds | None = None
+    # Absent is null too: the planned time whose state was inferred, not read from a code.
+    inferred_planned_s: Seconds | None = None
     ideal_cycle_s: Annotated[float, Field(gt=0, le=MAX_WINDOW_S, allow_inf_nan=False)] | None
     quality: DataQuality
 
@@ -131,6 +133,7 @@ class KpiWindow(_WireModel):
             self.total_count,
             self.unobserved_count,
             self.unsampled_run_s,
+            self.inferred_planned_s,
         )
         return self
 

@@ -25,9 +25,11 @@ def check_window_times(
     total_count: int | None = None,
     unobserved_count: int | None = None,
     unsampled_run_s: float | None = None,
+    inferred_planned_s: float | None = None,
 ) -> None:
     """Raise :class:`FieldRule` naming the field if the times (or the unobserved part of the
-    count, or the run time the polls may have missed) do not fit the window.
+    count, the run time the polls may have missed, or the inferred part of the planned time)
+    do not fit the window.
 
     ``state_times`` are the five state times in :data:`contract.quantities.STATE_TIMES` order:
     they are summed in that order, so the tolerance sees the same float on both codecs.
@@ -64,6 +66,12 @@ def check_window_times(
         )
     if unsampled_run_s is not None:
         _check_unsampled(unsampled_run_s, state_times)
+    if inferred_planned_s is not None and inferred_planned_s > planned_s + STATE_SUM_TOLERANCE_S:
+        raise FieldRule(
+            "inferred_planned_s",
+            f"{inferred_planned_s:g} s of planned time with an inferred state, more than the "
+            f"planned time ({planned_s:g} s)",
+        )
     if scheduled_comm_loss_s > min(comm_loss_s, scheduled_s) + STATE_SUM_TOLERANCE_S:
         raise FieldRule(
             "quality.scheduled_comm_loss_s",
@@ -81,6 +89,7 @@ MEASURED_QUANTITIES: tuple[str, ...] = tuple(
 _DAY_SUM_ORDER = {q.name: i for i, q in enumerate(quantities.DAY_SUMS)}
 _INTEGER_SUMS = frozenset(q.name for q in quantities.DAY_SUMS if q.kind == "integer")
 _OPTIONAL_SUMS = frozenset(q.name for q in quantities.DAY_SUMS if q.optional)
+_SEAL_ABSENT = frozenset(quantities.DAY_SUMS_ABSENT_IS_NULL)
 
 
 class DayPartFields(Protocol):
@@ -183,8 +192,9 @@ def _check_measured(
     cycle_min: float | None,
     cycle_max: float | None,
 ) -> None:
-    if sorted(measured) != sorted(MEASURED_QUANTITIES):
-        missing = sorted(set(MEASURED_QUANTITIES) - set(measured))
+    # A quantity added after the first seals may be absent (a seal made before it).
+    if not set(MEASURED_QUANTITIES) - _SEAL_ABSENT <= set(measured) <= set(MEASURED_QUANTITIES):
+        missing = sorted(set(MEASURED_QUANTITIES) - _SEAL_ABSENT - set(measured))
         extra = sorted(set(measured) - set(MEASURED_QUANTITIES))
         raise FieldRule(
             "measured_windows",
@@ -218,7 +228,9 @@ def _check_sums(
     if any(a >= b for a, b in itertools.pairwise(order)):
         raise FieldRule("overflowed", "expected distinct names in the order of the sums")
     for name, value in sums.items():
-        unmeasured = name in measured and measured[name] == 0
+        # A sum added after the first seals and absent from measured_windows: a seal made
+        # before it, so no window measured it.
+        unmeasured = measured.get(name, 1 if name not in _SEAL_ABSENT else 0) == 0
         if unmeasured and value is not None:
             raise FieldRule(f"sums.{name}", "expected null: no window measured it")
         # Null is no window measured it (an optional quantity), or a sum past int64.

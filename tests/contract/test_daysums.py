@@ -31,9 +31,11 @@ from contract.daysums import (
     part_from,
     row_figures,
 )
+from contract.quantities import DAY_SUMS_ABSENT_IS_NULL
 from contract.wire import (
     MAX_COUNT,
     DataQuality,
+    DaySealPart,
     KpiWindow,
     ReceivedWindow,
     canonical_bytes,
@@ -451,3 +453,28 @@ def test_a_store_row_built_from_the_seal_compares_equal_field_by_field() -> None
         "config_digests",
         "planned_s",
     ]
+
+
+def test_an_old_agents_kept_part_resumes_and_its_seal_checks_equal_against_todays_row() -> None:
+    """A part an agent kept before inferred_planned_s existed (no sum, no count for it) resumes
+    after the update, and a seal made before it compares equal with the row today's collector
+    stores from the same windows (their sum null, counted in 0 windows)."""
+    state = json.loads(_part([_window(0)]).to_json())
+    for name in DAY_SUMS_ABSENT_IS_NULL:
+        del state["sums"][name], state["measured"][name]
+    restored = DayAccumulator.from_json(json.dumps(state).encode())
+    restored.add(_window(1), 2)
+    assert part_from(restored) == part_from(_part([_window(0), _window(1)]))
+    part = part_from(_part([_window(i) for i in range(3)]))
+    old = part.model_dump(mode="json")
+    for name in DAY_SUMS_ABSENT_IS_NULL:
+        del old["measured_windows"][name]
+    before = DaySealPart.model_validate(old)
+    row = DailyRow(
+        platform="plat-a", enterprise="ent-01", agent="gw-01", device="press-1",
+        provenance="measured", day=DAY.date(), tz="Asia/Shanghai", **row_figures(part),
+    )  # fmt: skip
+    assert row.inferred_planned_s is None and row.measured_windows["inferred_planned_s"] == 0
+    assert compare(before, dataclasses.asdict(row)) == []
+    edited = dataclasses.replace(row, inferred_planned_s=60.0)
+    assert [d.field for d in compare(before, dataclasses.asdict(edited))] == ["inferred_planned_s"]

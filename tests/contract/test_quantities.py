@@ -52,6 +52,7 @@ _BASE_NAMES = (
     "ideal_good_s",
     "unobserved_count",
     "unsampled_run_s",
+    "inferred_planned_s",
 )
 _QUALITY_NAMES = (
     "samples",

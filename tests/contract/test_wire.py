@@ -350,6 +350,16 @@ INVALID = {
         wire.InvalidMessage,
         "records[0].unsampled_run_s",
     ),
+    "inferred planned time over the planned time": (
+        _set("records[0].inferred_planned_s", 60.5),  # planned_s = 60.0 s
+        wire.InvalidMessage,
+        "records[0].inferred_planned_s",
+    ),
+    "negative inferred planned time": (
+        _set("records[0].inferred_planned_s", -1.0),
+        wire.InvalidMessage,
+        "records[0].inferred_planned_s",
+    ),
 }
 
 
@@ -540,35 +550,40 @@ def test_the_fast_decoding_path_refuses_what_is_not_canonical(raw: bytes) -> Non
 # --- a quantity added after v1's agents: absent is null (docs/wire-contract.md) -------------
 
 
-def test_a_window_from_an_agent_before_unsampled_run_s_is_accepted_and_verifies() -> None:
+@pytest.mark.parametrize("name", quantities.ABSENT_IS_NULL)
+def test_a_window_from_an_agent_before_the_quantity_is_accepted_and_verifies(name: str) -> None:
     # An agent built before the quantity existed writes no key for it: the bytes below are
     # what it sends (make_window sets no value, the model leaves the None out).
     raw = wire.encode(make_envelope())
-    assert b"unsampled_run_s" not in raw
-    assert "unsampled_run_s" not in json.loads(raw)["records"][0]
+    assert name.encode() not in raw
+    assert name not in json.loads(raw)["records"][0]
     exact, compiled = wire.decode_envelope(raw), wire.decode_windows(raw)
-    assert exact.records[0].unsampled_run_s is None
-    assert compiled.records[0].unsampled_run_s is None
+    assert getattr(exact.records[0], name) is None
+    assert getattr(compiled.records[0], name) is None
     wire.verify_received(raw, compiled, KEY.public_key())
     wire.verify(exact, KEY.public_key())
 
 
-def test_unsampled_run_s_travels_when_known_and_is_signed() -> None:
-    raw = wire.encode(make_envelope(records=[make_window(unsampled_run_s=11.5)]))
-    assert b'"unsampled_run_s":11.5' in raw
+@pytest.mark.parametrize("name", quantities.ABSENT_IS_NULL)
+def test_an_absent_is_null_quantity_travels_when_known_and_is_signed(name: str) -> None:
+    # 11.5 s fits both rules: idle + down for unsampled_run_s, planned_s for inferred_planned_s.
+    raw = wire.encode(make_envelope(records=[make_window(**{name: 11.5})]))
+    key = f'"{name}":'.encode()
+    assert key + b"11.5" in raw
     compiled = wire.decode_windows(raw)
-    assert compiled.records[0].unsampled_run_s == 11.5
-    assert wire.decode_envelope(raw).records[0].unsampled_run_s == 11.5
+    assert getattr(compiled.records[0], name) == 11.5
+    assert getattr(wire.decode_envelope(raw).records[0], name) == 11.5
     wire.verify_received(raw, compiled, KEY.public_key())
-    tampered = raw.replace(b'"unsampled_run_s":11.5', b'"unsampled_run_s":1.5')
+    tampered = raw.replace(key + b"11.5", key + b"1.5")
     with pytest.raises(wire.BadSignature):
         wire.verify_received(tampered, wire.decode_windows(tampered), KEY.public_key())
 
 
-def test_unsampled_run_s_written_as_null_is_not_canonical() -> None:
+@pytest.mark.parametrize("name", quantities.ABSENT_IS_NULL)
+def test_an_absent_is_null_quantity_written_as_null_is_not_canonical(name: str) -> None:
     # One spelling per message: null is written by leaving the key out, on both codecs.
     message = valid_dict()
-    message["records"][0]["unsampled_run_s"] = None
+    message["records"][0][name] = None
     raw = wire.canonical_bytes(message)
     with pytest.raises(wire.NotCanonical):
         wire.decode_envelope(raw)
@@ -579,7 +594,7 @@ def test_unsampled_run_s_written_as_null_is_not_canonical() -> None:
 def test_only_absent_is_null_quantities_may_be_left_out() -> None:
     # Every other key is written, null or not: leaving one out is not canonical (or invalid
     # where the model has no default), as before.
-    assert quantities.ABSENT_IS_NULL == ("unsampled_run_s",)
+    assert quantities.ABSENT_IS_NULL == ("unsampled_run_s", "inferred_planned_s")
     for name in ("ideal_good_s", "unobserved_count", "kind", "partial"):
         message = valid_dict()
         del message["records"][0][name]

@@ -133,6 +133,15 @@ EDGES = {
     "absent-is-null key out of order": RAW.replace(
         b'"total_count":12,', b'"total_count":12,"unsampled_run_s":3.5,'
     ),
+    "inferred planned time written as null": RAW.replace(
+        b'"idle_s":6.5,', b'"idle_s":6.5,"inferred_planned_s":null,'
+    ),
+    "inferred planned time with a value": RAW.replace(
+        b'"idle_s":6.5,', b'"idle_s":6.5,"inferred_planned_s":30.0,'
+    ),
+    "inferred planned time over the planned time": RAW.replace(
+        b'"idle_s":6.5,', b'"idle_s":6.5,"inferred_planned_s":61.0,'
+    ),
 }
 
 
@@ -164,6 +173,7 @@ def test_signed_bytes_of_a_received_envelope_are_the_pydantic_ones() -> None:
             make_window(energy_kwh=1e-05),
             make_window(device="b"),
             make_window(device="c", unsampled_run_s=2.5),  # absent-is-null, here present
+            make_window(device="d", inferred_planned_s=42.25),
         ]
     )
     raw = wire.encode(envelope)

@@ -296,6 +296,18 @@ INVALID_SEALS: dict[str, tuple[Mutation, str]] = {
         f"{_P}.ideal_cycle_s_min",
     ),
     "root of another form": (_set(f"{_P}.merkle_root", "sha256:" + HASH_A), f"{_P}.merkle_root"),
+    # A sum added after the first seals: absent from measured_windows means no window had it.
+    "a later sum without its measured count": (
+        _both(
+            _drop(f"{_P}.measured_windows.inferred_planned_s"),
+            _set(f"{_P}.sums.inferred_planned_s", 5.0),
+        ),
+        f"{_P}.sums.inferred_planned_s",
+    ),
+    "a later sum no window measured": (
+        _set(f"{_P}.sums.inferred_planned_s", 5.0),
+        f"{_P}.sums.inferred_planned_s",
+    ),
 }
 
 
@@ -427,3 +439,52 @@ def test_each_sum_has_the_same_range_in_both_codecs(quantity: quantities.Quantit
         if value is None and quantity.kind == "integer":
             message["parts"][0]["overflowed"] = [quantity.name]
         _same(wire.canonical_bytes(message))
+
+
+# --- a sum added after the first seals: absent is null (docs/wire-contract.md) -------------
+
+
+def _seal_before(name: str) -> bytes:
+    """A seal as an agent that predates ``name`` signs it: no sum, no measured count for it."""
+    part = make_part().model_dump(mode="json")
+    assert name not in part["sums"]  # no window measured it: the None is left out
+    del part["measured_windows"][name]
+    return wire.encode(make_seal(parts=[wire.DaySealPart.model_validate(part)]))
+
+
+@pytest.mark.parametrize("name", quantities.DAY_SUMS_ABSENT_IS_NULL)
+def test_a_seal_made_before_a_later_sum_is_accepted_and_verifies(name: str) -> None:
+    raw = _seal_before(name)
+    assert name.encode() not in raw
+    exact = wire.decode_day_seal(raw)
+    assert getattr(exact.parts[0].sums, name) is None
+    assert name not in exact.parts[0].measured_windows
+    assert wire.encode(exact) == raw
+    wire.verify(exact, KEY.public_key())
+    wire.verify_received(raw, exact, KEY.public_key())
+    fast = _codec.decode_compiled(wire.ReceivedDaySeal, raw)
+    assert fast is not None and getattr(fast.parts[0].sums, name) is None
+    _same(raw)
+
+
+@pytest.mark.parametrize("name", quantities.DAY_SUMS_ABSENT_IS_NULL)
+def test_a_later_sum_travels_when_measured_and_is_never_written_null(name: str) -> None:
+    accumulator = DayAccumulator()
+    for i in range(2):
+        start = T0 + timedelta(minutes=i)
+        window = make_window(start=start, end=start + timedelta(minutes=1), **{name: 20.5})
+        accumulator.add(window, 3 + i)
+    part = part_from(accumulator)
+    assert getattr(part.sums, name) == 41.0 and part.measured_windows[name] == 2
+    raw = wire.encode(make_seal(parts=[part]))
+    assert f'"{name}":41.0'.encode() in raw
+    wire.verify(wire.decode_day_seal(raw), KEY.public_key())
+    _same(raw)
+    # A new agent's part where no window measured it: counted 0, the sum left out.
+    assert make_part().measured_windows[name] == 0
+    assert name.encode() + b'":0' in RAW and f'"{name}":null'.encode() not in RAW
+    message = valid_seal()
+    message["parts"][0]["sums"][name] = None
+    with pytest.raises(wire.NotCanonical):
+        wire.decode_day_seal(wire.canonical_bytes(message))
+    _same(wire.canonical_bytes(message))

@@ -53,6 +53,9 @@ def kpi_windows(draw: st.DrawFn) -> wire.KpiWindow:
     # Run time the polls may have missed lies in time held not running (absent is null).
     held_s = (idle or 0.0) + down_s + off_s + stop_s
     unsampled = draw(st.none() | _finite(0.0, held_s))
+    planned_s = draw(_finite(0.0, duration_s))
+    # The inferred part of the planned time lies in it (absent is null).
+    inferred = draw(st.none() | _finite(0.0, planned_s))
     return wire.KpiWindow(
         device=draw(identifiers),
         start=start,
@@ -61,7 +64,7 @@ def kpi_windows(draw: st.DrawFn) -> wire.KpiWindow:
         partial=draw(st.booleans()),
         config_digest=draw(digests),
         scheduled_s=scheduled_s,
-        planned_s=draw(_finite(0.0, duration_s)),
+        planned_s=planned_s,
         run_s=run_s if draw(maybe) else None,
         idle_s=idle,
         down_s=down_s,
@@ -72,6 +75,7 @@ def kpi_windows(draw: st.DrawFn) -> wire.KpiWindow:
         reject_count=draw(st.none() | counts),
         energy_kwh=draw(st.none() | _finite(0.0, 1e9)),
         unsampled_run_s=unsampled,
+        inferred_planned_s=inferred,
         ideal_cycle_s=draw(st.none() | _finite(0.001, 3600.0)),
         quality=draw(data_quality(loss_s, scheduled_s)),
     )
