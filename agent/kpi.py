@@ -22,6 +22,9 @@ quantity; the rules in short:
   window keeps min(held time, ideal cycle x n), or the held time without an ideal cycle: what
   honest parts can have needed beyond ``run_s``. The plausibility check compares the counts
   with ``run_s`` plus this (docs/evidence-method.md §10).
+- **Inferred planned time** ``inferred_planned_s``: the part of planned time held in a state
+  that inference gave (``Sample.state_inferred``) rather than a state code. Inference never
+  says down, so unplanned downtime is measured only over the rest (docs/kpi.md).
 - **Fully productive time** ``ideal_good_s`` = ideal cycle x good parts counted in observed
   time, per window: summed over devices with different ideal cycles it is ISO 22400-2's OEE
   numerator, which A x P x Q of pooled sums is not.
@@ -91,6 +94,9 @@ class Sample:
     energy_meter_raw: int | None = None
     power_kw: float | None = None
     bad_values: int = 0
+    #: The state was inferred (power, run signal, counter activity: ``agent.inference``), not
+    #: read from a state code: its planned time goes to ``inferred_planned_s`` too.
+    state_inferred: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +116,9 @@ class KpiSpec:
     max_gap_s: float = 5.0
     ideal_cycle_s: float | None = None
     has_state: bool = True
+    #: The device has a ``state:`` block, so some of its states may be inferred: its windows
+    #: carry ``inferred_planned_s`` (0 when every state came from a code); None otherwise.
+    infers_state: bool = False
     counters: dict[str, CounterSpec] = field(default_factory=dict)
     energy_source: str | None = None  # "meter", "power" or None
     #: An integer meter register that rolls over: its width, and kWh per raw unit.
@@ -171,6 +180,8 @@ class _Window:
     scheduled: Sequence[tuple[float, float]]
     states: dict[MachineState, float] = field(default_factory=dict)
     planned_s: float = 0.0
+    #: The part of ``planned_s`` held in a state that was inferred, not read from a code.
+    inferred_planned_s: float = 0.0
     comm_loss_s: float = 0.0
     scheduled_comm_loss_s: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
@@ -351,10 +362,11 @@ class WindowBuilder:
         window.states[state] = window.states.get(state, 0.0) + length
         if state is not MachineState.RUNNING and self._counting:
             self._held_not_running.append((window, length))
-        if state is MachineState.RUNNING:
-            window.planned_s += length
-        elif state is not MachineState.PLANNED_STOP:
-            window.planned_s += scheduled
+        planned = length if state is MachineState.RUNNING else scheduled
+        if state is not MachineState.PLANNED_STOP:
+            window.planned_s += planned
+            if holding.state_inferred:  # inference never says down: ADOT not measured here
+                window.inferred_planned_s += planned
 
     def _integrate_power(self, window: _Window, low: float, high: float, holding: Sample) -> None:
         if self.spec.energy_source != "power" or holding.power_kw is None:
@@ -497,6 +509,11 @@ class WindowBuilder:
             unsampled_run_s=(
                 round(window.unsampled_run_s, 6)
                 if self.spec.has_state and self.spec.counters
+                else None
+            ),
+            inferred_planned_s=(
+                wire_float(min(window.inferred_planned_s, window.planned_s), 6)
+                if self.spec.infers_state
                 else None
             ),
             ideal_cycle_s=self.spec.ideal_cycle_s,

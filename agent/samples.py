@@ -70,6 +70,7 @@ def kpi_spec(
         ideal_cycle_s=device.ideal_cycle_s,
         # A device with an inferred state has one too: nothing usable then is comm loss.
         has_state=device.role_tag(Role.STATE) is not None or device.state is not None,
+        infers_state=device.state is not None,
         counters=counters,
         energy_source=energy_source,
         energy_meter_width=meter[1].width if meter else None,
@@ -136,8 +137,9 @@ def to_sample(
 
     state_tag = usable(Role.STATE)
     state = None if state_tag is None else _state(*state_tag)
+    state_inferred = False
     if state is None and inferred is not None:  # no state tag, a bad reading, an unmapped code
-        state = inferred.state
+        state, state_inferred = inferred.state, inferred.state is not None
     meter = usable(Role.ENERGY_KWH)
     power = usable(Role.POWER_KW)
     return Sample(
@@ -152,6 +154,7 @@ def to_sample(
         energy_meter_raw=None if meter is None else _native_int(*meter),
         power_kw=None if power is None else _float(power[0]),
         bad_values=bad,
+        state_inferred=state_inferred,
     )
 
 

@@ -551,3 +551,59 @@ def test_held_time_waits_for_a_readable_counter_while_its_windows_are_open() -> 
     assert sum(got.values()) == pytest.approx(600.0)  # 100 x 10 s would need 1,000
     assert all(got[start] == 60.0 for start in range(600, 1200, 60))
     assert sum(w.total_count or 0 for w in windows) == 100
+
+
+# --- inferred_planned_s: planned time whose state was inferred, not read from a code ----------
+
+
+def test_planned_time_held_in_an_inferred_state_is_inferred_planned_s() -> None:
+    def first_half(start: float, end: float) -> list[tuple[float, float]]:
+        low, high = max(start, T0), min(end, T0 + 30)
+        return [(low, high)] if high > low else []
+
+    builder = WindowBuilder(spec(schedule=first_half, infers_state=True), resume_from=T0)
+    # A code says down for 10 s, then its reading goes bad and inference says idle for 10 s and
+    # running for 25 s (15 s of it after the shift: overtime, planned); then idle after the
+    # shift (not planned), a code's planned stop, and a silent stretch (comm loss).
+    samples = polls(T0, T0 + 10, D) + polls(T0 + 10, T0 + 20, IDLE, state_inferred=True)
+    samples += polls(T0 + 20, T0 + 45, R, state_inferred=True)
+    samples += polls(T0 + 45, T0 + 50, IDLE, state_inferred=True) + polls(T0 + 50, T0 + 52, P)
+    samples += [Sample(ts=T0 + 60, state=R, state_inferred=True)]
+    (window, *_) = run(builder, samples, until=T0 + 61)
+    assert window.planned_s == pytest.approx(10 + 10 + 25)
+    assert window.down_s == pytest.approx(10)
+    assert window.inferred_planned_s == pytest.approx(10 + 25)
+    assert window.quality.comm_loss_s == pytest.approx(9)  # the last stop poll at 51, then 60
+
+
+def test_a_device_without_a_state_block_leaves_inferred_planned_s_out() -> None:
+    samples = polls(T0, T0 + 61, IDLE)
+    (coded, *_) = run(WindowBuilder(spec(infers_state=True), resume_from=T0), samples, T0 + 61)
+    assert coded.inferred_planned_s == 0.0  # may infer, but every state came from a code
+    (plain, *_) = run(WindowBuilder(spec(), resume_from=T0), samples, T0 + 61)
+    assert plain.inferred_planned_s is None
+    assert "inferred_planned_s" not in plain.model_dump(mode="json")  # absent is null
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([R, IDLE, D, OFF, P, None]), st.booleans(), st.integers(1, 9)),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_inferred_planned_s_never_exceeds_planned_s(
+    spells: list[tuple[MachineState | None, bool, int]],
+) -> None:
+    builder = WindowBuilder(spec(infers_state=True), resume_from=T0)
+    samples: list[Sample] = []
+    ts = T0
+    for state, inferred, length in spells:
+        samples += polls(ts, ts + length, state, state_inferred=inferred)  # type: ignore[arg-type]
+        ts += length
+    windows = run(builder, samples, until=ts + 120)  # silent after: every window closes
+    assert windows
+    for window in windows:
+        assert window.inferred_planned_s is not None
+        assert window.inferred_planned_s <= window.planned_s

@@ -142,20 +142,26 @@ devices:
 def test_a_device_with_a_state_block_has_a_state() -> None:
     power_only = parse_config(POWER_ONLY, "agent.yaml").config.devices[0]
     assert kpi_spec(power_only, window_s=60, config_digest="sha256:0").has_state
+    assert kpi_spec(power_only, window_s=60, config_digest="sha256:0").infers_state
     no_state = POWER_ONLY.replace("    state:\n      power: {tag: meter, off_below: 0.5, "
                                   "running_above: 4}\n", "")  # fmt: skip
     plain = parse_config(no_state, "agent.yaml").config.devices[0]
     assert plain.state is None
     assert not kpi_spec(plain, window_s=60, config_digest="sha256:0").has_state
+    assert not kpi_spec(plain, window_s=60, config_digest="sha256:0").infers_state
 
 
 def test_a_state_the_tag_gives_wins_over_the_inferred_one(device: DeviceConfig) -> None:
     polled = [reading("state", 2), reading("strokes", 10)]
     inferred = Inferred(MachineState.RUNNING)
-    assert to_sample(device, polled, ts=0, mono=0, inferred=inferred).state is MachineState.IDLE
+    coded = to_sample(device, polled, ts=0, mono=0, inferred=inferred)
+    assert coded.state is MachineState.IDLE and not coded.state_inferred
     bad_tag = [reading("state", None, Quality.BAD), reading("strokes", 10)]
     sample = to_sample(device, bad_tag, ts=0, mono=0, inferred=inferred)
     assert sample.state is MachineState.RUNNING and sample.bad_values == 1
+    assert sample.state_inferred  # its planned time goes to inferred_planned_s
+    nothing = to_sample(device, bad_tag, ts=0, mono=0, inferred=Inferred(None))
+    assert nothing.state is None and not nothing.state_inferred  # comm loss, not inferred
 
 
 def test_a_garbage_level_is_a_bad_value_and_no_power() -> None:
