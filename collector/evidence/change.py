@@ -23,7 +23,7 @@ from scipy import stats  # type: ignore[import-untyped]  # scipy ships no type h
 from statsmodels.regression.linear_model import WLS  # type: ignore[import-untyped]  # statsmodels ships no type hints
 from statsmodels.tools.tools import add_constant  # type: ignore[import-untyped]  # statsmodels ships no type hints
 
-from collector.evidence.daily import KPI_WEIGHT, FloatArray, kpi_values
+from collector.evidence.daily import FloatArray, kpi_values, kpi_weights
 from collector.evidence.errors import UndefinedChange
 from collector.evidence.sufficiency import KpiSeries
 
@@ -182,8 +182,7 @@ def _hac(
 ) -> tuple[float, float, int]:
     """(change, SE, maxlags) from WLS of daily values on a reporting dummy, HAC covariance."""
     values = np.concatenate([baseline.daily_values, reporting.daily_values])
-    weight = KPI_WEIGHT[baseline.kpi]
-    weights = np.concatenate([baseline.column(weight), reporting.column(weight)])
+    weights = np.concatenate([_weights(baseline), _weights(reporting)])
     dummy = np.concatenate([np.zeros(baseline.n), np.ones(reporting.n)])
     maxlags = hac_maxlags(len(values))
     fit = WLS(values, add_constant(dummy), weights=weights / weights.mean()).fit(
@@ -196,6 +195,10 @@ def _hac(
     # Delta method for 100 × b1 / b0.
     gradient = np.array([-100.0 * b1 / b0**2, 100.0 / b0])
     return 100.0 * b1 / b0, math.sqrt(float(gradient @ cov @ gradient)), maxlags
+
+
+def _weights(series: KpiSeries) -> FloatArray:
+    return kpi_weights(series.kpi, {name: series.column(name) for name in series.fields})
 
 
 def _lag1(values: FloatArray) -> float:

@@ -4,7 +4,10 @@ Every KPI is a ratio of SUMS (docs/kpi.md, ISO 22400-2): device-day sums are sum
 enterprise's devices, then over the period's days, and the ratio is taken last. A device-day
 contributes to a KPI only when it measured every input of that KPI; energy per unit instead
 follows the plan's measurement boundary (:class:`MeasurementBoundary`): each device's own
-energy and output, or the listed facility meters against every counting device.
+energy and output, or the listed facility meters against every counting device. Unplanned
+downtime is measured only where a state code said the state (inference never says down): over
+planned time less its inferred part, and only on device-days a code measured at least
+:data:`MIN_STATE_CODE_SHARE` of (:func:`left_out_reason`).
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ from collector.plan import EnergyBoundary, Enterprise
 
 __all__ = [
     "DEVICES_BOUNDARY",
+    "DOWNTIME",
+    "DOWNTIME_NOT_MEASURED",
     "KPI_INPUTS",
     "KPI_WEIGHT",
     "MIN_COVERAGE",
+    "MIN_STATE_CODE_SHARE",
     "EnterpriseDay",
     "MeasurementBoundary",
     "energy_boundary",
@@ -32,6 +38,8 @@ __all__ = [
     "fully_productive_s",
     "kpi_value",
     "kpi_values",
+    "kpi_weights",
+    "left_out_reason",
     "oee_quality",
     "row_inputs",
 ]
@@ -48,7 +56,8 @@ KPI_INPUTS: dict[str, tuple[str, ...]] = {
     "oee": ("ideal_good_s", "planned_s", "ideal_count_s", "good_count", "total_count"),
     "output_per_planned_hour": ("good_count", "planned_s"),
     "defect_rate": ("reject_count", "total_count"),
-    "unplanned_downtime_per_planned_hour": ("down_s", "planned_s"),
+    # Down time over the planned time a state code measured: planned_s - inferred_planned_s.
+    "unplanned_downtime_per_planned_hour": ("down_s", "planned_s", "inferred_planned_s"),
     # Planned time is carried for the energy model's optional second driver (method §4).
     "energy_per_unit": ("energy_kwh", "good_count", "planned_s"),
 }
@@ -65,6 +74,19 @@ KPI_WEIGHT: dict[str, str] = {
     "unplanned_downtime_per_planned_hour": "planned_s",
     "energy_per_unit": "good_count",
 }
+
+DOWNTIME = "unplanned_downtime_per_planned_hour"
+#: The reason a device-day is left out of unplanned downtime, and a period without a measured
+#: day has no value for it: its state was mostly inferred, and inference never says down.
+DOWNTIME_NOT_MEASURED = "downtime_not_measured"
+
+#: Share of a device-day's planned time (PBT) a state code must have measured before the day
+#: counts for unplanned downtime (ISO 22400-2 ADOT / PBT): four fifths, as MIN_COVERAGE asks of
+#: a day's data. Down time hides in the inferred rest (counted as idle or off), so the day's
+#: ratio is measured over the coded part only; past a fifth inferred, the coded part is a
+#: sample of the day the device chose (its code works when it works), not the day
+#: (docs/kpi.md, "Never down, never planned_stop").
+MIN_STATE_CODE_SHARE = 0.80
 
 _SECONDS_PER_HOUR = 3600.0
 _SECONDS_PER_DAY = 86_400.0
@@ -128,11 +150,18 @@ def kpi_values(kpi: str, sums: Mapping[str, FloatArray]) -> FloatArray:
         return _ratio(s["good_count"], s["planned_s"] / _SECONDS_PER_HOUR)
     if kpi == "defect_rate":
         return _ratio(s["reject_count"], s["total_count"])
-    if kpi == "unplanned_downtime_per_planned_hour":
-        return _ratio(s["down_s"], s["planned_s"])
+    if kpi == DOWNTIME:
+        return _ratio(s["down_s"], s["planned_s"] - s["inferred_planned_s"])
     if kpi == "energy_per_unit":
         return _ratio(s["energy_kwh"], s["good_count"])
     raise KeyError(f"unknown KPI {kpi!r}: expected one of {', '.join(KPI_INPUTS)}")
+
+
+def kpi_weights(kpi: str, sums: Mapping[str, FloatArray]) -> FloatArray:
+    """The KPI's denominator per day (its :data:`KPI_WEIGHT` sum; for unplanned downtime the
+    planned time a state code measured), so a weighted mean of daily values is the period's."""
+    weights = sums[KPI_WEIGHT[kpi]]
+    return weights - sums["inferred_planned_s"] if kpi == DOWNTIME else weights
 
 
 def oee_quality(sums: Mapping[str, float]) -> float | None:
@@ -159,7 +188,8 @@ class EnterpriseDay:
 
     ``kpi_sums[kpi]`` is present when at least one device-day measured all of the KPI's inputs;
     seconds are ``_s``, energy kWh, counts parts. ``imported_scheduled_s`` is the scheduled
-    time of rows with provenance ``imported``.
+    time of rows with provenance ``imported``. ``left_out[kpi]`` names the devices whose day
+    was left out of the KPI although it had the inputs, with the reason (sorted).
     """
 
     day: date
@@ -169,6 +199,7 @@ class EnterpriseDay:
     comm_loss_s: float
     imported_scheduled_s: float
     kpi_sums: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    left_out: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
     @property
     def coverage(self) -> float | None:
@@ -195,12 +226,38 @@ def fully_productive_s(row: DeviceDay) -> float | None:
     return cycle * row.good_count
 
 
+def _inferred_planned_s(row: DeviceDay) -> float:
+    # Absent is none inferred: a device without a state: block, or an agent that predates it.
+    return row.inferred_planned_s or 0.0
+
+
+def left_out_reason(row: DeviceDay, kpi: str) -> str | None:
+    """Why a device-day with the KPI's inputs is left out of it, or None when it counts.
+
+    Unplanned downtime: :data:`DOWNTIME_NOT_MEASURED` when a state code measured less than
+    :data:`MIN_STATE_CODE_SHARE` of the day's planned time (the rest was inferred, and
+    inference never says down). A day without planned time leaves nothing out.
+    """
+    if kpi != DOWNTIME or row.down_s is None:
+        return None
+    coded_s = row.planned_s - _inferred_planned_s(row)
+    return DOWNTIME_NOT_MEASURED if coded_s < MIN_STATE_CODE_SHARE * row.planned_s else None
+
+
 def row_inputs(row: DeviceDay, kpi: str) -> dict[str, float] | None:
     """The KPI's inputs from one device-day, None when it lacks one (ideal_good_s: with the
-    fallback of :func:`fully_productive_s`)."""
+    fallback of :func:`fully_productive_s`; inferred_planned_s: absent is 0) or is left out
+    (:func:`left_out_reason`)."""
+    if left_out_reason(row, kpi) is not None:
+        return None
     values = {}
     for name in KPI_INPUTS[kpi]:
-        value = fully_productive_s(row) if name == "ideal_good_s" else getattr(row, name)
+        if name == "ideal_good_s":
+            value = fully_productive_s(row)
+        elif name == "inferred_planned_s":
+            value = _inferred_planned_s(row)
+        else:
+            value = getattr(row, name)
         if value is None:
             return None
         values[name] = float(value)
@@ -271,6 +328,7 @@ def _enterprise_day(
     day: date, rows: list[DeviceDay], boundary: MeasurementBoundary
 ) -> EnterpriseDay:
     kpi_sums: dict[str, dict[str, float]] = {}
+    left_out: dict[str, tuple[tuple[str, str], ...]] = {}
     for kpi in KPI_INPUTS:
         if kpi == "energy_per_unit" and boundary.kind == "facility":
             sums = _facility_energy_sums(rows, boundary.meters)
@@ -278,6 +336,9 @@ def _enterprise_day(
             sums = _device_sums(kpi, rows)
         if sums is not None:
             kpi_sums[kpi] = sums
+        reasons = {(row.device, r) for row in rows if (r := left_out_reason(row, kpi))}
+        if reasons:
+            left_out[kpi] = tuple(sorted(reasons))
     return EnterpriseDay(
         day=day,
         devices=len({row.device for row in rows}),
@@ -286,4 +347,5 @@ def _enterprise_day(
         comm_loss_s=sum(row.comm_loss_s for row in rows),
         imported_scheduled_s=sum(row.scheduled_s for row in rows if row.provenance == "imported"),
         kpi_sums=kpi_sums,
+        left_out=left_out,
     )

@@ -150,6 +150,9 @@ class MethodDoc(_Doc):
     min_baseline_days_per_type: int | None = None
     #: The t degrees of freedom of the G14 savings interval: "n - p" (Annex B, eemeter).
     g14_savings_dof: str | None = None
+    #: Share of a device-day's planned time a state code must measure before the day counts
+    #: for unplanned downtime (method §1): a compatible addition, None in older documents.
+    min_state_code_share: float | None = None
 
 
 class PlanRefDoc(_Doc):

@@ -22,6 +22,7 @@ from collector.evidence.baseline_check import (
     MIN_EFFECTIVE_BASELINE_DAYS,
 )
 from collector.evidence.change import CONFIDENCE, MDE_FACTOR, POWER, REPLICATES
+from collector.evidence.daily import MIN_STATE_CODE_SHARE
 from collector.evidence.document import (
     EnterpriseDoc,
     EnterpriseEvidence,
@@ -92,6 +93,7 @@ def method_doc(seed: int) -> MethodDoc:
         max_outside_range_share=MAX_OUTSIDE_RANGE_SHARE,
         min_baseline_days_per_type=MIN_BASELINE_DAYS_PER_TYPE,
         g14_savings_dof=SAVINGS_DOF_CONVENTION,
+        min_state_code_share=MIN_STATE_CODE_SHARE,
     )
 
 

@@ -125,6 +125,10 @@ def period_series(
     imported_share = _share(sum(day.imported_scheduled_s for day in usable), usable_scheduled_s)
     min_days = MIN_DATA_DAYS[kpi]
     reasons = []
+    if not usable:
+        # Not one day measured because device-days were left out (downtime_not_measured: their
+        # states were inferred): the period's value is "not measured", never 0 (docs/kpi.md).
+        reasons += sorted({why for day in scheduled for _, why in day.left_out.get(kpi, ())})
     if len(usable) < min_days:
         reasons.append("too_few_usable_days")
     if (

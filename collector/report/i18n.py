@@ -139,6 +139,13 @@ REASONS: Final[dict[str, Text]] = {
         "{period}: imported data cover {imported_share} of the scheduled time, more than the "
         "{limit} allowed; after go-live the agent must measure",
     ),
+    "downtime_not_measured": Text(
+        "{period}未测量：没有一个设备日的计划时间至少 {min_state_code_share} 由状态码测得"
+        "（状态由功率、运行信号或计数推断，无法区分故障停机与待机），不以 0 计",
+        "{period}: not measured: no device-day had at least {min_state_code_share} of its "
+        "planned time measured by a state code (states inferred from power, a run signal or "
+        "a counter cannot tell a breakdown from waiting), so it is not taken as 0",
+    ),
     "baseline_zero": Text(
         "基期值为零，无法计算相对变化",
         "the baseline value is zero, so a relative change is undefined",
@@ -298,6 +305,22 @@ CHECKS: Final[dict[str, Check]] = {
             "第 {attempt} 次评审：设备 {device} 仅在{present_in}有计划时间：前后比较的设备不一致",
             "attempt {attempt}: device {device} has planned time only in the period "
             "“{present_in}”: before and after do not compare the same machines",
+        ),
+    ),
+    "downtime_not_measured": Check(
+        Text("非计划停机未测量（状态为推断）", "Unplanned downtime not measured (inferred state)"),
+        Text(
+            "第 {attempt} 次评审：设备 {device} 的状态由功率、运行信号或计数推断，"
+            "状态码只测得这些天计划时间的 {state_code_share}（下限 {min_state_code_share}），"
+            "推断无法区分故障停机与待机，故这些设备日不计入非计划停机："
+            "基期 {baseline_days} 天、报告期 {reporting_days} 天"
+            "（已测量：基期 {baseline_measured_days} 天、报告期 {reporting_measured_days} 天）",
+            "attempt {attempt}: device {device} has its state inferred from power, a run signal "
+            "or its counter; a state code measured only {state_code_share} of these days' "
+            "planned time (at least {min_state_code_share} needed), and inference cannot tell "
+            "a breakdown from waiting, so they are left out of unplanned downtime: "
+            "{baseline_days} baseline and {reporting_days} reporting days (measured: "
+            "{baseline_measured_days} baseline, {reporting_measured_days} reporting days)",
         ),
     ),
     "reporting_imported": Check(
@@ -498,6 +521,7 @@ def _period_figures(period: SufficiencyDoc, method: MethodDoc, lang: Lang) -> di
         "min_days": format_count(period.min_days),
         "imported_share": format_share(period.imported_share, 1, lang),
         "limit": format_share(method.max_reporting_imported_share, 0, lang),
+        "min_state_code_share": format_share(method.min_state_code_share, 0, lang),
     }
 
 

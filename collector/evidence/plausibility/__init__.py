@@ -2,7 +2,8 @@
 
 The platform is paid by the result (DOMAIN.md), so the evidence says where its data looks
 unlike any machine's: counts faster than the ideal cycle allows, energy that ignores output,
-copied days, measurement settings that change at go-live, reporting data imported, data lost
+copied days, measurement settings that change at go-live, device-days whose state was
+inferred and so are left out of unplanned downtime, reporting data imported, data lost
 around the go-live, missing or rejected messages, clock jumps, device-days that differ from or
 lack their agents' day seals. Each check returns
 :class:`~collector.evidence.document.FlagDoc`\\ s with the figures behind them; the thresholds
@@ -20,6 +21,7 @@ from collector.evidence.plausibility.golive import (
     comm_loss_around_go_live,
     config_changes,
     device_set_changes,
+    downtime_not_measured,
     ideal_cycle_changes,
     reporting_imported,
 )
@@ -48,6 +50,7 @@ _CHECKS = (
     ideal_cycle_changes,
     config_changes,
     device_set_changes,
+    downtime_not_measured,
     reporting_imported,
     comm_loss_around_go_live,
     seq_gaps,

@@ -11,6 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 
+from collector.evidence.daily import (
+    DOWNTIME,
+    DOWNTIME_NOT_MEASURED,
+    MIN_STATE_CODE_SHARE,
+    left_out_reason,
+)
 from collector.evidence.document import FlagDoc, Severity
 from collector.evidence.inputs import DailySums
 from collector.evidence.plausibility.common import (
@@ -33,6 +39,7 @@ __all__ = [
     "comm_loss_around_go_live",
     "config_changes",
     "device_set_changes",
+    "downtime_not_measured",
     "ideal_cycle_changes",
     "reporting_imported",
 ]
@@ -224,6 +231,53 @@ def device_set_changes(inputs: FlagInputs) -> Iterator[FlagDoc]:
                 "warning",
                 {"attempt": number, "present_in": present},
                 device=device,
+            )
+
+
+# --- downtime not measured (state inferred) -------------------------------------------------
+
+
+def _left_out_days(rows: Sequence[DailySums], period: Period) -> tuple[list[DailySums], int]:
+    """(the rows left out of unplanned downtime, the days measured for it) in ``period``."""
+    rows = [row for row in rows if in_period(row.day, period) and row.down_s is not None]
+    left = [row for row in rows if left_out_reason(row, DOWNTIME) is not None]
+    return left, len({row.day for row in rows} - {row.day for row in left})
+
+
+def downtime_not_measured(inputs: FlagInputs) -> Iterator[FlagDoc]:
+    """``downtime_not_measured``: a device's days left out of unplanned downtime per planned
+    hour because a state code measured less than MIN_STATE_CODE_SHARE of their planned time.
+
+    A warning when a period has such days and the other has none: the device's downtime is then
+    measured in one period only, so before and after compare different machines for it (as
+    ``device_only_in_one_period``); info when both periods leave it out alike.
+    """
+    baseline = inputs.enterprise.baseline
+    for device, rows in rows_by_device(inputs.rows).items():
+        base_left, base_measured = _left_out_days(rows, baseline)
+        for number, period in enumerate(inputs.reporting_periods, start=1):
+            report_left, report_measured = _left_out_days(rows, period)
+            left = base_left + report_left
+            if not left:
+                continue
+            planned_s = sum(row.planned_s for row in left)
+            inferred_s = sum(row.inferred_planned_s or 0.0 for row in left)
+            one_sided = (not base_left and base_measured) or (not report_left and report_measured)
+            figures: dict[str, Figure] = {
+                "attempt": number,
+                "baseline_days": len({row.day for row in base_left}),
+                "reporting_days": len({row.day for row in report_left}),
+                "baseline_measured_days": base_measured,
+                "reporting_measured_days": report_measured,
+                "state_code_share": 1.0 - inferred_s / planned_s if planned_s > 0 else None,
+                "min_state_code_share": MIN_STATE_CODE_SHARE,
+            }
+            yield flag(
+                DOWNTIME_NOT_MEASURED,
+                "warning" if one_sided else "info",
+                figures,
+                device=device,
+                days=(row.day for row in left),
             )
 
 
