@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from collector.evidence.document import IntervalDoc, PeriodDoc
+from collector.evidence.document import IntervalDoc, PeriodDoc, SufficiencyDoc
 from collector.report.lang import Lang, Text
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "format_date",
     "format_interval",
     "format_kpi",
+    "format_kpi_of_period",
     "format_money",
     "format_number",
     "format_percent",
@@ -149,6 +150,20 @@ def format_kpi(kpi: str, value: float | None, lang: Lang) -> str:
     return text if text == MISSING else text + display.unit.get(lang)
 
 
+#: A period whose KPI was not measured (unplanned downtime of inferred states): not a dash,
+#: which reads as "nothing happened", and never 0.
+NOT_MEASURED: Final = Text("未测量", "not measured")
+_NOT_MEASURED_REASONS: Final = frozenset({"downtime_not_measured"})
+
+
+def format_kpi_of_period(kpi: str, period: SufficiencyDoc, lang: Lang) -> str:
+    """A period's KPI value (:func:`format_kpi`), or "not measured" / ``未测量`` when it has
+    none because its devices could not measure it (reason ``downtime_not_measured``)."""
+    if period.value is None and _NOT_MEASURED_REASONS & set(period.reasons):
+        return NOT_MEASURED.get(lang)
+    return format_kpi(kpi, period.value, lang)
+
+
 def format_money(fen: int | None, lang: Lang) -> str:
     """Integer fen as yuan, exact: 25500000 → ``255,000.00 元`` / ``CNY 255,000.00``."""
     if fen is None:
@@ -217,6 +232,10 @@ class Formatter:
     def kpi(self, kpi: str, value: float | None) -> str:
         """:func:`format_kpi`."""
         return format_kpi(kpi, value, self.lang)
+
+    def kpi_of_period(self, kpi: str, period: SufficiencyDoc) -> str:
+        """:func:`format_kpi_of_period`."""
+        return format_kpi_of_period(kpi, period, self.lang)
 
     def money(self, fen: int | None) -> str:
         """:func:`format_money`."""

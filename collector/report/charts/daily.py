@@ -10,7 +10,12 @@ from typing import Final
 from markupsafe import Markup
 
 from collector.evidence.document import DailyPointDoc, KpiDoc, TargetDoc
-from collector.report.formatting import format_count, format_date, format_kpi, kpi_display
+from collector.report.formatting import (
+    format_count,
+    format_date,
+    format_kpi_of_period,
+    kpi_display,
+)
 from collector.report.i18n import kpi_name, label, place_text
 from collector.report.lang import Lang
 
@@ -219,9 +224,9 @@ def _daily_title(kpi: KpiDoc, lang: Lang) -> str:
 
 def _daily_description(kpi: KpiDoc, go_live: dt.date, lang: Lang) -> str:
     return label("chart.daily_desc", lang).format(
-        baseline=format_kpi(kpi.kpi, kpi.baseline.value, lang),
+        baseline=format_kpi_of_period(kpi.kpi, kpi.baseline, lang),
         baseline_days=format_count(kpi.baseline.usable_days),
-        reporting=format_kpi(kpi.kpi, kpi.reporting.value, lang),
+        reporting=format_kpi_of_period(kpi.kpi, kpi.reporting, lang),
         reporting_days=format_count(kpi.reporting.usable_days),
         go_live=format_date(go_live, lang),
     )

@@ -76,6 +76,7 @@ METHOD = MethodDoc(
     g14_max_cv_rmse_pct=20.0,
     g14_max_abs_nmbe_pct=0.5,
     g14_max_fsu_68=0.5,
+    min_state_code_share=0.80,
 )
 PLAN = PlanRefDoc(key="zhejiang-2024-batch1", version=3, digest="9f" * 32)
 PROVINCE = ProvinceDoc(code="330000", name="浙江省")

@@ -355,3 +355,56 @@ def test_the_oee_shows_its_quality_factor_beside_the_count_quality(lang: Lang) -
     a_times_p = sums["ideal_count_s"] / sums["planned_s"]
     assert f"{100 * q_oee:.2f}" in text and f"{100 * a_times_p:.2f}" in text
     assert oee.reporting.value == pytest.approx(a_times_p * q_oee, rel=1e-12)
+
+
+def _downtime_not_measured(doc: EnterpriseEvidence) -> EnterpriseEvidence:
+    """``doc`` with its first KPI turned into unplanned downtime no device-day measured (#18):
+    the engine's output for a plant whose machines are read through meters only."""
+    attempt = doc.attempts[0]
+    first = attempt.kpis[0]
+    reasons = ["downtime_not_measured", "too_few_usable_days"]
+    periods = {
+        role: getattr(first, role).model_copy(
+            update={"value": None, "reasons": reasons, "usable_days": 0, "sums": {}}
+        )
+        for role in ("baseline", "reporting")
+    }
+    kpi = first.model_copy(
+        update={
+            "kpi": "unplanned_downtime_per_planned_hour",
+            "target": first.target.model_copy(
+                update={"kpi": "unplanned_downtime_per_planned_hour", "direction": "decrease"}
+            ),
+            "status": "insufficient_data",
+            "reasons": reasons + reasons,
+            "change": None,
+            "energy": None,
+            "interval": None,
+            "needed_for_80pct_pass": None,
+            "devices": [],
+            **periods,
+        }
+    )
+    kpis = [kpi, *attempt.kpis[1:]]
+    attempts = [attempt.model_copy(update={"kpis": kpis}), *doc.attempts[1:]]
+    return doc.model_copy(update={"attempts": attempts})
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("zh-CN", ("未测量", "至少 80% 由状态码测得")),
+        ("en", ("not measured", "at least 80 % of its planned time measured by a state code")),
+    ],
+)
+def test_downtime_of_inferred_states_shows_not_measured_never_zero(
+    lang: Lang, words: tuple[str, str]
+) -> None:
+    doc = _downtime_not_measured(samples.passing())
+    text = " ".join(outline(enterprise_html(doc, lang)).text)
+    shown, sentence = words
+    # Values in the KPI table, the KPI's section and its chart's caption; the reason's sentence.
+    assert text.count(shown) >= 4, text
+    assert sentence in text
+    untouched = " ".join(outline(enterprise_html(samples.passing(), lang)).text)
+    assert shown not in untouched
