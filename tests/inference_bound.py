@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "Change",
+    "CounterBound",
     "LagBound",
     "Spell",
     "changes_near",
@@ -90,9 +91,48 @@ class LagBound:
 
 def counter_bound_s(within_s: float, poll_s: float, lag_s: float = 0.0) -> float:
     """``B = W + 2 p + lambda`` for counter activity (``W`` = within_cycles x ideal cycle, at
-    least one cycle): running is seen within a cycle and a poll of the first part, and lost at
-    the first poll more than ``W`` after the poll that saw the last one."""
+    least one cycle): running is lost at the first poll more than ``W`` after the poll that saw
+    the last part, and seen ``H = W - c_i`` after the poll that saw the first one, at most
+    ``c + p + ceil(H / p) p`` after the start, which is within ``W + 2 p`` while the machine's
+    cycle ``c`` is no longer than its ideal cycle (:class:`CounterBound` adds the rest)."""
     return within_s + 2 * poll_s + lag_s
+
+
+@dataclass(frozen=True)
+class CounterBound:
+    """Counter activity's bound (docs/kpi.md): ``W`` within, ``p`` poll, ``c`` the machine's
+    cycle (the longest it draws), ``c_i`` its ideal cycle, ``lambda`` lag; the start of a
+    spell held ``H = W - c_i`` after the poll that saw its first part."""
+
+    within_s: float
+    poll_s: float
+    cycle_s: float
+    ideal_cycle_s: float
+    lag_s: float = 0.0
+
+    @property
+    def hold_s(self) -> float:
+        """``H``, as the agent holds it (never below 0)."""
+        return max(0.0, self.within_s - self.ideal_cycle_s)
+
+    @property
+    def per_change_s(self) -> float:
+        """``B``: entry late by under ``c + p + ceil(H / p) p``, exit by under ``W + 2 p``."""
+        entry = self.cycle_s + self.poll_s + math.ceil(self.hold_s / self.poll_s) * self.poll_s
+        return max(entry, self.within_s + 2 * self.poll_s) + self.lag_s
+
+    @property
+    def per_spell_s(self) -> float:
+        """A seen spell's length is off by under this: exit late by (W - c, W + 2 p), entry by
+        (H, c + 2 p + H), so its length by (W - H - 2 c - 2 p, W - H + 2 p), with W - H = c_i
+        (before the hold, W - H was W: every spell about W - c too long)."""
+        seen = self.within_s - self.hold_s
+        return max(2 * self.cycle_s + 2 * self.poll_s - seen, seen + 2 * self.poll_s)
+
+    @property
+    def unseen_below_s(self) -> float:
+        """A stretch between parts shorter than ``W + 2 p`` may be seen running throughout."""
+        return self.within_s + 2 * self.poll_s
 
 
 def changes_near(changes: Sequence[Change], start: float, end: float, bound_s: float) -> int:
@@ -115,7 +155,7 @@ def spells(changes: Sequence[Change], start: float, end: float) -> list[Spell]:
 
 
 def period_error_bound(
-    bound: LagBound, period: Sequence[Spell], classes: Iterable[str]
+    bound: LagBound | CounterBound, period: Sequence[Spell], classes: Iterable[str]
 ) -> Mapping[str, float]:
     """Per class of ``classes``, the most a period's summed inferred time may differ from the truth.
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -44,10 +45,12 @@ import yaml
 from agent.config import LoadedConfig, StateInferenceConfig, load_config
 from agent.keys import generate_key_pair, load_private_key
 from agent.service import AgentService
+from collector.evidence import enterprise_days
+from collector.evidence.daily import DOWNTIME, DOWNTIME_NOT_MEASURED, left_out_reason
 from collector.ingest import IngestService, IngestSettings
 from collector.plan import load_plan
 from collector.registry import Registry
-from collector.store import InfluxStore
+from collector.store import DailyRow, DayKey, InfluxStore
 from contract import wire
 from sim.agent_config import agent_devices, retrofit_state_block
 from sim.machine import MachineState, TruthBin
@@ -69,6 +72,7 @@ pytestmark = [pytest.mark.anyio]
 
 PLAN = Path(__file__).parents[1] / "deploy" / "examples" / "plan.yaml"
 PLATFORM, ENTERPRISE, AGENT = "plat-a", "ent-03", "gw-shift"
+TZ = "Asia/Shanghai"  # the plan's zone (its default): the rollups' local days
 POWER, LAMP, S7 = "press-power", "lathe-lamp", "weld-s7"
 START = datetime(2026, 3, 2, 5, 30, tzinfo=UTC)  # a Monday, half an hour before the shift
 SHIFT_START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -329,9 +333,10 @@ def shift_failures(sim: Simulator, result: DeviceResult, tally: Tally) -> Iterat
 
 async def run_the_shift(
     tmp_path: Path, broker: MosquittoServer, influxd: InfluxServer
-) -> tuple[Simulator, LoadedConfig, list[wire.KpiWindow]]:
+) -> tuple[Simulator, LoadedConfig, list[wire.KpiWindow], list[DailyRow]]:
     """Play the shift through simulator, agent, broker, ingest and InfluxDB; the stored windows
-    read back through the store (the simulator is stopped, its truth kept)."""
+    read back through the store, and the day's rollup rows (the simulator is stopped, its truth
+    kept)."""
     generate_key_pair(tmp_path / "agent.key")
     registry = registry_with_agent(tmp_path / "registry.sqlite", tmp_path / "agent.key")
     metrics_port = free_port()
@@ -371,16 +376,23 @@ async def run_the_shift(
 
         await eventually(stored, bound_s=120)
         records = await store.windows(ENTERPRISE, START, END_OF_RUN + HOUR)
-    collector_stop.set()
-    await asyncio.wait_for(collecting, timeout=60)
+        collector_stop.set()
+        await asyncio.wait_for(collecting, timeout=60)
+        # The day's rollup, refreshed once more now that every window is stored (the ingest's
+        # own refresh may have run before the last ones): what the evidence reads.
+        day = START.astimezone(ZoneInfo(TZ)).date()
+        await store.refresh_days(
+            DayKey(ENTERPRISE, device, day, TZ) for device in (POWER, LAMP, S7)
+        )
+        rows = await store.daily(ENTERPRISE, day, day)
     windows = [r.window for r in records if isinstance(r.window, wire.KpiWindow)]
-    return sim, loaded, windows
+    return sim, loaded, windows, rows
 
 
 async def test_a_shift_of_inferred_and_s7_machines_matches_the_truth_within_the_bound(
     tmp_path: Path, mosquitto: MosquittoServer, influxd: InfluxServer
 ) -> None:
-    sim, loaded, windows = await run_the_shift(tmp_path, mosquitto, influxd)
+    sim, loaded, windows, rows = await run_the_shift(tmp_path, mosquitto, influxd)
     failures: list[str] = []
     for config in sim.plant.machines:
         inferred = config.protocol == "retrofit"
@@ -396,11 +408,45 @@ async def test_a_shift_of_inferred_and_s7_machines_matches_the_truth_within_the_
         assert len(result.changes) >= 8, (config.id, result.changes)
         if inferred:  # a meter and a lamp never say down or planned_stop
             assert all((w.down_s, w.planned_stop_s) == (0, 0) for w in whole), config.id
+            # ... and say so: every planned second of theirs had an inferred state.
+            assert all(w.inferred_planned_s == w.planned_s for w in mine), config.id
+        else:  # a state code: no state: block, nothing inferred (absent on the wire)
+            assert all(w.inferred_planned_s is None for w in mine), config.id
         tally = Tally()
         failures += window_failures(sim, result, tally)
         failures += shift_failures(sim, result, tally)
         print(tally.line(result))  # shown with -s: the figures docs/kpi.md reports
     assert not failures, f"{len(failures)} outside the bound:\n" + "\n".join(failures[:400])
+    check_downtime_is_measured_only_by_the_state_code(sim, rows)
+
+
+def check_downtime_is_measured_only_by_the_state_code(sim: Simulator, rows: list[DailyRow]) -> None:
+    """The day's rollups through the evidence engine (#18): the meter's and the lamp's days are
+    left out of unplanned downtime (``downtime_not_measured``: they report down_s 0, which is
+    no measurement), the S7 machine's down time is measured and matches its truth."""
+    by_device = {row.device: row for row in rows}
+    assert sorted(by_device) == sorted([LAMP, POWER, S7])
+    for device in (POWER, LAMP):
+        row = by_device[device]
+        assert row.down_s == 0 and row.planned_s > 0, device
+        assert row.inferred_planned_s == pytest.approx(row.planned_s, rel=1e-12), device
+        assert left_out_reason(row, DOWNTIME) == DOWNTIME_NOT_MEASURED, device
+    weld = by_device[S7]
+    assert weld.inferred_planned_s is None and left_out_reason(weld, DOWNTIME) is None
+    (day,) = enterprise_days(rows)
+    assert day.left_out[DOWNTIME] == tuple(
+        (device, DOWNTIME_NOT_MEASURED) for device in sorted((POWER, LAMP))
+    )
+    assert weld.down_s is not None and weld.down_s > 0  # its failures: a measurement
+    assert day.value(DOWNTIME) == pytest.approx(weld.down_s / weld.planned_s, rel=1e-12)
+    truth = sim.truth(S7, START.timestamp(), END_OF_RUN.timestamp())
+    # Its polled down time against the truth: within a poll per change into or out of down.
+    changes = [
+        c for c in true_changes(sim, S7, inferred=False) if "down" in (c.from_class, c.to_class)
+    ]
+    assert abs(weld.down_s - truth.down_s) <= POLL_S * len(changes) + 1e-6
+    print(f"{S7}: down {weld.down_s:g} s (truth {truth.down_s:g} s) of planned "
+          f"{weld.planned_s:g} s; {POWER}, {LAMP}: {DOWNTIME_NOT_MEASURED}")  # fmt: skip
 
 
 def test_the_bound_of_each_device_comes_from_its_configuration() -> None:

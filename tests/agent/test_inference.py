@@ -23,7 +23,7 @@ devices:
     state:
       power: {{tag: power, off_below: 0.8, {running} hysteresis: 0.3}}
       run_signal: {{tag: lamp}}
-      counter: {{within_cycles: 3}}
+      counter: {{within_cycles: {within}}}
       min_dwell_s: {dwell}
     tags:
       code: {{role: state, register_type: holding, address: 0, state_map: {{1: running}}}}
@@ -34,9 +34,11 @@ devices:
 BAD = object()  # a reading the source marked bad
 
 
-def device(*, running_above: float | None = 6.0, dwell: float = 0) -> DeviceConfig:
+def device(
+    *, running_above: float | None = 6.0, dwell: float = 0, within: float = 3
+) -> DeviceConfig:
     running = "" if running_above is None else f"running_above: {running_above},"
-    text = DEVICE.format(running=running, dwell=dwell)
+    text = DEVICE.format(running=running, dwell=dwell, within=within)
     return parse_config(text, "agent.yaml").config.devices[0]
 
 
@@ -130,8 +132,42 @@ def test_counter_activity_counts_across_a_16_bit_rollover() -> None:
         engine.update(readings(power=2.0, strokes=count), ts * 10).state
         for ts, count in enumerate(polls)
     ]
-    # Running while the last advance is at most 3 x 10 s old: seen at t=20, idle after t=50.
-    assert seen == [IDLE, RUNNING, RUNNING, RUNNING, RUNNING, RUNNING, IDLE]
+    # The first advance is seen at t=10; running is said from 30 - 10 = 20 s after it (the
+    # hold: t=30) while the last advance (t=20) is at most 3 x 10 s old (to t=50).
+    assert seen == [IDLE, IDLE, IDLE, RUNNING, RUNNING, RUNNING, IDLE]
+
+
+def _running_s(made: list[float], *, held: bool) -> float:
+    """Seconds inferred running for parts completed at ``made``, polled every second from
+    t=90 (sample and hold: a poll's state holds for the next second), W = 3 cycles of 10 s."""
+    engine = inference(device(running_above=None))
+    counter = engine._counter
+    assert counter is not None and counter.hold_s == 30 - 10
+    if not held:
+        counter.hold_s = 0.0  # the rule before: running from the poll that saw the first part
+    running_s = 0.0
+    for ts in range(90, 400):
+        count = sum(1 for t in made if t <= ts)
+        if engine.update(readings(power=2.0, strokes=count), float(ts)).state is RUNNING:
+            running_s += 1.0
+    return running_s
+
+
+@pytest.mark.parametrize(("start", "parts", "tail_s"), [(100.3, 20, 5.0), (100.9, 3, 9.5)])
+def test_a_counter_spell_is_timed_from_its_first_and_last_part(
+    start: float, parts: int, tail_s: float
+) -> None:
+    """A machine at its ideal cycle (10 s) runs from ``start``, makes ``parts`` and stops
+    ``tail_s`` into its next cycle. Held, the inferred spell is what its parts prove, the span
+    from one cycle before the first part to the last (within a poll), never longer than the
+    truth; unheld it was more than W - 2 cycles (10 s) too long, every spell (docs/kpi.md,
+    "How close the inferred times are")."""
+    made = [start + 10.0 * k for k in range(1, parts + 1)]  # the first a cycle after the start
+    truth_s = made[-1] + tail_s - start
+    held, unheld = _running_s(made, held=True), _running_s(made, held=False)
+    assert held == pytest.approx(made[-1] - made[0] + 10, abs=1.0)
+    assert held <= truth_s + 1.0, (held, truth_s)
+    assert unheld - truth_s >= 30 - 2 * 10, (unheld, truth_s)
 
 
 def test_a_counter_reset_is_not_activity() -> None:
@@ -191,7 +227,8 @@ def test_the_documented_precedence(
     counts: tuple[object, object],
     expected: MachineState | None,
 ) -> None:
-    config = device(running_above=running_above)
+    # W = 1 ideal cycle: no hold, the first advance says running (the hold: tests above).
+    config = device(running_above=running_above, within=1)
     engine = inference(config)
     sample = None
     for ts, count in zip((0.0, 10.0), counts, strict=True):

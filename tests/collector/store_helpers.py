@@ -64,6 +64,9 @@ def window(
     held = sum(values[name] or 0.0 for name in ("idle_s", "down_s", "off_s", "planned_stop_s"))
     has_both = values["run_s"] is not None and total is not None
     values.setdefault("unsampled_run_s", min(seconds * 0.05, held) if has_both else None)
+    # A device with a state: block whose state code failed over to inference a tenth of the time.
+    inferred = values["planned_s"] * 0.1 if values["run_s"] is not None else None
+    values.setdefault("inferred_planned_s", inferred)
     return wire.KpiWindow(**values)
 
 
