@@ -91,6 +91,27 @@ def test_an_edited_good_count_alone_breaks_the_manifest(forge: Forge, bundle: Pa
     assert finding.bundle_value != finding.expected_value
 
 
+def test_downtime_hidden_behind_an_inferred_state_is_named_with_both_values(
+    forge: Forge, bundle: Path
+) -> None:
+    """A platform that marks a coded device-day as inferred (inferred_planned_s = planned_s)
+    would leave its down time out of unplanned downtime (#18): the seal, whose sums predate or
+    carry the field, says otherwise, and the verifier names the field with both values."""
+
+    def edit(tree: dict[str, Any]) -> None:
+        row = _device_day(tree, "press-1", DAY)
+        assert row["inferred_planned_s"] is None  # a state-code device: none inferred
+        row["inferred_planned_s"] = row["planned_s"]
+
+    edit_evidence(bundle, edit)
+    remanifest(bundle, forge.collector_key)
+    report = _verify(forge, bundle)
+    assert report.exit_code == EXIT_NOT_VERIFIED
+    (finding,) = _found(report, "device_day_differs", device="press-1", day=DAY)
+    assert finding.field == "inferred_planned_s" and finding.expected_value is None
+    assert finding.bundle_value is not None and finding.bundle_value > 0
+
+
 def test_an_edited_good_count_remanifested_and_resigned_is_named_with_both_values(
     forge: Forge, bundle: Path
 ) -> None:
