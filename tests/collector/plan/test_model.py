@@ -39,7 +39,7 @@ def test_targets_keep_one_order_from_the_file_and_from_the_registry(tmp_path: Pa
     reordered = text.replace(
         "  oee: {direction: increase, size: 5, unit: pp}\n",
         "  oee: {direction: increase, size: 5, unit: pp}\n"
-        "  defect_rate: {direction: decrease, size: 20, unit: \"%\"}\n",
+        '  defect_rate: {direction: decrease, size: 20, unit: "%"}\n',
     )
     path = tmp_path / "plan.yaml"
     path.write_text(reordered, encoding="utf-8")
