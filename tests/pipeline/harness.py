@@ -16,7 +16,9 @@ So the plant clock runs at 2,880x (a plant day in 30 wall seconds) over the repo
 last days (:data:`RUN_DAYS`: Monday from the agents' start, then Tuesday to Thursday whole)
 and on into Friday, where the agents keep running while the last evidence day closes and is
 sealed by the usual rule (its end plus the grace), as a gateway in the field would. The
-baseline has no measured day here.
+baseline's last two days come from before the retrofit, as a pilot's baseline often does: the
+MES's hour reports of ent-02's weld imported with ``retrofit-agent import``
+(:data:`BASELINE_IMPORT`), sealed as imported parts.
 
 **The faults** (plant time, Asia/Shanghai), each on its own agent or day:
 
@@ -75,6 +77,7 @@ from tests.agent.faults.conftest import (
 from tests.collector.faults.harness import IngestProcess, wait_until
 
 __all__ = [
+    "BASELINE_IMPORT",
     "BROKER_DOWN",
     "IMPORTED",
     "KILLED",
@@ -127,6 +130,8 @@ BROKER_DOWN = (
 #: (enterprise, device, day): the MES hours before its agent's first window imported into
 #: the first day once that day is sealed.
 IMPORTED = ("ent-02", "ent-02-press", FIRST_DAY)
+#: (enterprise, device, days): the baseline days whose MES hour reports (all 24) are imported.
+BASELINE_IMPORT = ("ent-02", "ent-02-weld", (dt.date(2026, 3, 3), dt.date(2026, 3, 4)))
 #: Wall seconds from the processes' start to every evidence day checked: 77 plant hours
 #: after the anchor are 96 wall seconds; the rest is room for a loaded machine.
 SEALED_WITHIN_S = 300.0
@@ -169,7 +174,7 @@ class Pipeline:
     bundles: Path = Path()
     #: Hours (from midnight) of :data:`IMPORTED`'s day the MES import brought.
     imported_hours: int = 0
-    #: enterprise id -> the registry's outcomes of its rows over :data:`RUN_DAYS` once all
+    #: enterprise id -> the registry's outcomes of its rows over the evidence's days once all
     #: were equal, before the bundles were built: the ingest's full checks (an evidence
     #: gather then records its sums-only ones, and a tamper test others).
     checks: dict[str, list[DayCheck]] = field(default_factory=dict)
@@ -200,9 +205,9 @@ class Pipeline:
         return VerifierRun(done.returncode, result, done.stdout + done.stderr)
 
     def day_checks(self, enterprise: str) -> list[DayCheck]:
-        """The registry's outcomes of ``enterprise``'s rows over :data:`RUN_DAYS`."""
+        """The registry's outcomes of ``enterprise``'s rows over the evidence's days."""
         with Registry(self.registry_path) as registry:
-            return registry.day_checks(enterprise, RUN_DAYS[0], RUN_DAYS[-1])
+            return registry.day_checks(enterprise, TIMELINE.baseline[0], TIMELINE.reporting[1])
 
     def seal_chain(self, agent: str, device: str) -> list[DaySealEntry]:
         """Every seal of ``agent``'s ``device`` the registry holds, in chain order."""
@@ -222,6 +227,8 @@ def expected_rows(enterprise: DemoEnterprise) -> set[tuple[str, dt.date, str]]:
     rows = {(device, day, "measured") for device in enterprise.machine_ids for day in RUN_DAYS}
     if enterprise.id == IMPORTED[0]:
         rows.add((IMPORTED[1], IMPORTED[2], "imported"))
+    if enterprise.id == BASELINE_IMPORT[0]:
+        rows |= {(BASELINE_IMPORT[1], day, "imported") for day in BASELINE_IMPORT[2]}
     return rows
 
 
@@ -358,6 +365,14 @@ def _import_when_sealed(pipeline: Pipeline) -> None:
     pipeline.imported_hours = first_hour
 
 
+def _import_baseline(pipeline: Pipeline) -> None:
+    """The MES hour reports of :data:`BASELINE_IMPORT`'s days, every hour."""
+    enterprise, device, (first, *more) = BASELINE_IMPORT
+    report = write_mes_hours(pipeline.folder / "mes-baseline.csv", first, range(24), *more)
+    imported = import_mes_hours(pipeline.agent_configs[enterprise], report, device)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+
+
 def _play_faults(pipeline: Pipeline, broker: MosquittoServer, clock: PlantClock) -> None:
     enterprise, killed_at, back_at = KILLED
     _sleep_until(clock, killed_at, f"killing {enterprise}'s agent")
@@ -365,6 +380,7 @@ def _play_faults(pipeline: Pipeline, broker: MosquittoServer, clock: PlantClock)
     clock.sleep_until(back_at.timestamp())
     pipeline.agents[enterprise].start()
     _import_when_sealed(pipeline)
+    _import_baseline(pipeline)
     down_at, up_at = BROKER_DOWN
     _sleep_until(clock, down_at, "stopping the broker")
     broker.stop()

@@ -19,6 +19,7 @@ import pytest
 from collector.registry import DaySealEntry
 from contract import days
 from tests.pipeline.harness import (
+    BASELINE_IMPORT,
     BROKER_DOWN,
     IMPORTED,
     KILLED,
@@ -110,3 +111,20 @@ def test_the_import_into_a_sealed_day_gave_it_a_version_2(pipeline: Pipeline) ->
         "measured": "sealed_equal",
     }
     assert {c.seal_sha256 for c in checks.values()} == {second.seal_sha256}
+
+
+def test_the_baseline_days_from_the_historian_are_sealed_as_imported_parts(
+    pipeline: Pipeline,
+) -> None:
+    enterprise, device, baseline_days = BASELINE_IMPORT
+    agent = next(e.agent_id for e in pipeline.enterprises if e.id == enterprise)
+    chain = pipeline.seal_chain(agent, device)
+    checks = {(c.day, c.provenance): c for c in pipeline.checks[enterprise] if c.device == device}
+    for day in baseline_days:
+        [seal] = [s for s in chain if s.day == day]
+        [part] = seal.message().parts
+        assert (seal.version, part.provenance, part.windows) == (1, "imported", 24)
+        assert (part.first_start, part.last_end) == days.day_bounds(day, ZONE)
+        assert part.sums.total_count == 2400 and part.sums.reject_count == 48
+        check = checks[(day, "imported")]
+        assert check.outcome == "sealed_equal" and check.seal_sha256 == seal.seal_sha256

@@ -1,6 +1,7 @@
 """The honest pipeline: every evidence day sealed, checked equal, bundled and verified.
 
-The run (tests/pipeline/harness.py) carries §4 A's faults: an agent SIGKILLed across midnight,
+The run (tests/pipeline/harness.py) measures the reporting period's last days and imports two
+baseline days from an MES; it carries §4 A's faults: an agent SIGKILLed across midnight,
 the broker down across another, an MES import into a sealed day. Afterwards each seal is what
 the collector stored (its check rebuilt the Merkle root from the raw windows in InfluxDB and
 found it equal), the re-sealed day has its version 2, and the verifier, a subprocess with the

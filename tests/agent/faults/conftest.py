@@ -27,7 +27,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
@@ -433,13 +434,17 @@ MES_HOUR_MAP = ("--shape", "intervals", "--tz", "Asia/Shanghai",
                 "--map", "reject_count=不良品", "--map", "energy_kwh=用电量(kWh)")  # fmt: skip
 
 
-def write_mes_hours(path: Path, day: date, hours: Iterable[int]) -> Path:
-    """An MES hour report of local ``day``: each hour 50 min run, 10 down, 100 parts, 2 rejects,
-    12.5 kWh; returns ``path``."""
+def write_mes_hours(path: Path, day: date, hours: Iterable[int], *more: date) -> Path:
+    """An MES hour report of local ``day`` (and of each day of ``more``, the same hours): each
+    hour 50 min run, 10 down, 100 parts, 2 rejects, 12.5 kWh; returns ``path``."""
     header = (
         "开始时间,结束时间,运行时间(分钟),停机时间(分钟),计划时间(分钟),产量,不良品,用电量(kWh)"
     )
-    rows = [f"{day} {hour:02d}:00,{day} {hour + 1:02d}:00,50,10,60,100,2,12.5" for hour in hours]
+    starts = [datetime.combine(d, time_of_day(hour)) for d in (day, *more) for hour in hours]
+    rows = [
+        f"{start:%Y-%m-%d %H:%M},{start + timedelta(hours=1):%Y-%m-%d %H:%M},50,10,60,100,2,12.5"
+        for start in starts
+    ]
     path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
     return path
 
