@@ -23,6 +23,7 @@ from pydantic import (
     PlainSerializer,
     SerializerFunctionWrapHandler,
     StringConstraints,
+    field_validator,
     model_serializer,
 )
 
@@ -304,6 +305,15 @@ class Enterprise(ConfigModel):
     #: Rectifications (整改) in date order, each with a new reporting period after a failed
     #: review; empty for an enterprise reviewed once.
     rectifications: tuple[Rectification, ...] = ()
+
+    @field_validator("targets", mode="after")
+    @classmethod
+    def _targets_in_kpi_order(cls, targets: dict[KpiName, Target]) -> dict[KpiName, Target]:
+        # One order whatever the source: the registry stores the plan with sorted keys
+        # (plan_content), a plan file keeps its author's order, and the evidence lists the
+        # KPIs in this dict's order, so a verifier reading the file would otherwise compare
+        # each KPI with another one.
+        return dict(sorted(targets.items()))
 
     @model_serializer(mode="wrap")
     def _without_empty_rectifications(

@@ -24,10 +24,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,10 @@ class SimProcess:
         self.modbus_port = 0
         #: The S7 PLC's port when the plant has S7 machines: 0 picks one, kept across restarts.
         self.s7_port: int | None = 0 if any(m["protocol"] == "s7" for m in machines) else None
+        #: The OPC UA server's port when the plant has OPC UA machines (chosen here: the
+        #: simulator takes no 0 for it), and its endpoint once started.
+        self.opcua_port = free_port() if any(m["protocol"] == "opcua" for m in machines) else None
+        self.opcua_endpoint = ""
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, seed: int = 7) -> None:
@@ -170,6 +175,8 @@ class SimProcess:
         ]
         if self.s7_port is not None:
             argv += ["--s7-port", str(self.s7_port)]
+        if self.opcua_port is not None:
+            argv += ["--opcua-port", str(self.opcua_port)]
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log)
         ready = _read_line(self._process, PROCESS_START_TIMEOUT_S)
@@ -180,6 +187,8 @@ class SimProcess:
         self.modbus_host, self.modbus_port = host, int(port)
         if self.s7_port is not None:
             self.s7_port = int(json.loads(ready)["s7"].rsplit(":", 1)[1])
+        if self.opcua_port is not None:
+            self.opcua_endpoint = json.loads(ready)["opcua"]
 
     def control(self, command: str) -> dict[str, Any]:
         """Send one control command; its JSON answer (the test fails on ``ok: false``)."""
@@ -415,6 +424,38 @@ class AgentProcess:
     def _url(self, path: str) -> str:
         assert self.metrics_port is not None, "start the agent with a metrics port"
         return f"http://127.0.0.1:{self.metrics_port}{path}"
+
+
+#: An MES hour report's columns, mapped as docs/import.md's interval shape.
+MES_HOUR_MAP = ("--shape", "intervals", "--tz", "Asia/Shanghai",
+                "--map", "start=开始时间", "--map", "end=结束时间",
+                "--map", "run_min=运行时间(分钟)", "--map", "down_min=停机时间(分钟)",
+                "--map", "planned_min=计划时间(分钟)", "--map", "total_count=产量",
+                "--map", "reject_count=不良品", "--map", "energy_kwh=用电量(kWh)")  # fmt: skip
+
+
+def write_mes_hours(path: Path, day: date, hours: Iterable[int], *more: date) -> Path:
+    """An MES hour report of local ``day`` (and of each day of ``more``, the same hours): each
+    hour 50 min run, 10 down, 100 parts, 2 rejects, 12.5 kWh; returns ``path``."""
+    header = (
+        "开始时间,结束时间,运行时间(分钟),停机时间(分钟),计划时间(分钟),产量,不良品,用电量(kWh)"
+    )
+    starts = [datetime.combine(d, time_of_day(hour)) for d in (day, *more) for hour in hours]
+    rows = [
+        f"{start:%Y-%m-%d %H:%M},{start + timedelta(hours=1):%Y-%m-%d %H:%M},50,10,60,100,2,12.5"
+        for start in starts
+    ]
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def import_mes_hours(config: Path, report: Path, device: str) -> subprocess.CompletedProcess[str]:
+    """``retrofit-agent import`` of an MES hour report (:func:`write_mes_hours`) for ``device``."""
+    return subprocess.run(
+        [str(_BIN / "retrofit-agent"), "import", str(report), "--config", str(config),
+         "--device", device, *MES_HOUR_MAP],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
 
 
 # --- the collector stand-in ---------------------------------------------------------------

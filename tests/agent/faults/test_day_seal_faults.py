@@ -16,8 +16,6 @@ from __future__ import annotations
 import itertools
 import random
 import sqlite3
-import subprocess
-import sys
 import time
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
@@ -35,6 +33,7 @@ from tests.agent.faults.conftest import (
     assert_no_window_twice,
     assert_seqs_sound,
     assert_tiled,
+    import_mes_hours,
     machine,
     modbus_device,
     start_agent,
@@ -42,6 +41,7 @@ from tests.agent.faults.conftest import (
     start_sim,
     wait_for,
     write_agent_config,
+    write_mes_hours,
 )
 
 pytestmark = pytest.mark.timeout(180)
@@ -241,14 +241,6 @@ def _queued_seqs(outbox_path: Path) -> list[int]:
     return [seq for (seq,) in rows]
 
 
-#: An MES hour report's columns, mapped as docs/import.md's interval shape.
-IMPORT_MAP = ("--shape", "intervals", "--tz", "Asia/Shanghai",
-              "--map", "start=开始时间", "--map", "end=结束时间", "--map", "run_min=运行时间(分钟)",
-              "--map", "down_min=停机时间(分钟)", "--map", "planned_min=计划时间(分钟)",
-              "--map", "total_count=产量", "--map", "reject_count=不良品",
-              "--map", "energy_kwh=用电量(kWh)")  # fmt: skip
-
-
 def test_an_import_into_a_sealed_day_seals_it_again_as_version_2(
     tmp_path: Path, mosquitto: MosquittoServer, processes: ExitStack
 ) -> None:
@@ -264,19 +256,8 @@ def test_an_import_into_a_sealed_day_seals_it_again_as_version_2(
     agent = start_agent(processes, config, metrics_port=free_port())
     collector.wait_until(lambda r: ("press-1", 1) in r.seals, 90, f"version 1 of {DAY}")
 
-    report = tmp_path / "mes-hours.csv"
-    rows = [
-        f"{DAY} {hour:02d}:00,{DAY} {hour + 1:02d}:00,50,10,60,100,2,12.5" for hour in range(10)
-    ]
-    header = (
-        "开始时间,结束时间,运行时间(分钟),停机时间(分钟),计划时间(分钟),产量,不良品,用电量(kWh)"
-    )
-    report.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
-    imported = subprocess.run(
-        [str(Path(sys.executable).parent / "retrofit-agent"), "import", str(report),
-         "--config", str(config), "--device", "press-1", *IMPORT_MAP],
-        capture_output=True, text=True, check=False, timeout=60,
-    )  # fmt: skip
+    report = write_mes_hours(tmp_path / "mes-hours.csv", DAY, range(10))
+    imported = import_mes_hours(config, report, "press-1")
     assert imported.returncode == 0, imported.stdout + imported.stderr
 
     collector.wait_until(lambda r: ("press-1", 2) in r.seals, 60, f"version 2 of {DAY}")

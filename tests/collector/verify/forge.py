@@ -74,6 +74,7 @@ __all__ = [
     "forge_plant",
     "platform_remanifest",
     "remanifest",
+    "resign_chains",
     "resign_seal",
     "rewrite_seals",
     "write_bundle",
@@ -385,6 +386,20 @@ def resign_seal(seal: wire.DaySeal, key: Ed25519PrivateKey, **changes: Any) -> b
     fields.update(changes)
     fields["parts"] = [wire.DaySealPart.model_validate(part) for part in fields["parts"]]
     return wire.encode(wire.seal_day_seal(**fields, key=key))
+
+
+def resign_chains(lines: Sequence[BundleDaySeal], key: Ed25519PrivateKey) -> list[BundleDaySeal]:
+    """Every seal of ``lines`` signed again with ``key``, each device's chain re-linked (``prev``
+    and ``supersedes`` the new hashes), so that only the key differs from the honest chains."""
+    resigned: dict[str, str] = {}
+    out = []
+    for line in sorted(lines, key=lambda x: (x.seal.agent, x.seal.device, x.seal.index)):
+        prev = resigned.get(line.seal.prev or "")
+        supersedes = resigned.get(line.seal.supersedes or "")
+        new = bundle_day_seal(resign_seal(line.seal, key, prev=prev, supersedes=supersedes))
+        resigned[line.sha256] = new.sha256
+        out.append(new)
+    return out
 
 
 def forge_plant(

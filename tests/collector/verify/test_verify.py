@@ -37,6 +37,7 @@ from .forge import (
     edit_evidence,
     forge_plant,
     remanifest,
+    resign_chains,
     resign_seal,
     rewrite_seals,
 )
@@ -276,25 +277,7 @@ def test_a_replaced_agent_key_and_a_new_collector_key_are_both_caught(
     keys_path = bundle / "agent-keys.json"
     old_text = wire.public_key_text(forge.agent_keys[AGENT].public_key())
     keys_path.write_bytes(keys_path.read_bytes().replace(old_text.encode(), new_text.encode()))
-    resigned: dict[str, str] = {}
-
-    def resign(lines: list[BundleDaySeal]) -> list[BundleDaySeal]:
-        # Every seal again with the new key, the chain re-linked so that only keys differ.
-        out = []
-        for device in ("meter-1", "press-1"):
-            chain = sorted(
-                (x for x in lines if x.seal.device == device), key=lambda x: x.seal.index
-            )
-            for line in chain:
-                prev = resigned.get(line.seal.prev or "")
-                supersedes = resigned.get(line.seal.supersedes or "")
-                raw = resign_seal(line.seal, new_agent, prev=prev, supersedes=supersedes)
-                new = bundle_day_seal(raw)
-                resigned[line.sha256] = new.sha256
-                out.append(new)
-        return out
-
-    rewrite_seals(bundle, resign)
+    rewrite_seals(bundle, lambda lines: resign_chains(lines, new_agent))
     remanifest(bundle, new_collector)
     report = _verify(forge, bundle)
     bad = _found(report, "seal_bad_signature")

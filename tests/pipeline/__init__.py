@@ -1,0 +1,1 @@
+"""One pipeline from real agents to the offline verifier, with faults and tampers (#17)."""
