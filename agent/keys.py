@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from contract import keys
+from contract.ed25519 import Signer
 from contract.errors import KeyFileError
 from contract.keys import public_key_path
 
@@ -33,6 +32,8 @@ def generate_key_pair(private_path: Path, *, force: bool = False) -> str:
     return keys.generate_key_pair(private_path, refusal=_REFUSAL, force=force)
 
 
-def load_private_key(path: Path) -> Ed25519PrivateKey:
-    """Load the agent's private key; raise KeyFileError saying what is wrong and how to fix it."""
-    return keys.load_private_key(path, create_with="retrofit-agent keygen")
+def load_private_key(path: Path) -> Signer:
+    """Load the agent's private key for signing; raise KeyFileError saying what is wrong and how
+    to fix it. Held by libcrypto, not ``cryptography``, when the file is keygen's plain PKCS#8
+    (:func:`contract.keys.load_signing_key`)."""
+    return keys.load_signing_key(path, create_with="retrofit-agent keygen")
