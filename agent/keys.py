@@ -10,13 +10,23 @@ for the agent.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from contract import keys
 from contract.ed25519 import Signer
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from contract.errors import KeyFileError
 from contract.keys import public_key_path
 
-__all__ = ["KeyFileError", "generate_key_pair", "load_private_key", "public_key_path"]
+__all__ = [
+    "KeyFileError",
+    "generate_key_pair",
+    "load_private_key",
+    "load_signing_key",
+    "public_key_path",
+]
 
 _REFUSAL = (
     "refusing to overwrite an agent identity "
@@ -32,8 +42,16 @@ def generate_key_pair(private_path: Path, *, force: bool = False) -> str:
     return keys.generate_key_pair(private_path, refusal=_REFUSAL, force=force)
 
 
-def load_private_key(path: Path) -> Signer:
-    """Load the agent's private key for signing; raise KeyFileError saying what is wrong and how
-    to fix it. Held by libcrypto, not ``cryptography``, when the file is keygen's plain PKCS#8
-    (:func:`contract.keys.load_signing_key`)."""
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    """Load the agent's private key; raise KeyFileError saying what is wrong and how to fix it."""
+    return keys.load_private_key(path, create_with="retrofit-agent keygen")
+
+
+def load_signing_key(path: Path) -> Signer:
+    """:func:`load_private_key` for the running agent, which only signs.
+
+    Held by libcrypto, not ``cryptography``, when the file is keygen's plain PKCS#8
+    (:func:`contract.keys.load_signing_key`: about 8.5 MB less resident memory); the same
+    checks and messages. Raises KeyFileError.
+    """
     return keys.load_signing_key(path, create_with="retrofit-agent keygen")
