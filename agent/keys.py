@@ -20,13 +20,8 @@ if TYPE_CHECKING:
 from contract.errors import KeyFileError
 from contract.keys import public_key_path
 
-__all__ = [
-    "KeyFileError",
-    "generate_key_pair",
-    "load_private_key",
-    "load_signing_key",
-    "public_key_path",
-]
+__all__ = ["KeyFileError", "generate_key_pair", "load_private_key", "load_signing_key",
+           "public_key_path"]  # fmt: skip
 
 _REFUSAL = (
     "refusing to overwrite an agent identity "
