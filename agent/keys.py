@@ -10,14 +10,18 @@ for the agent.
 from __future__ import annotations
 
 from pathlib import Path
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typing import TYPE_CHECKING
 
 from contract import keys
+from contract.ed25519 import Signer
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from contract.errors import KeyFileError
 from contract.keys import public_key_path
 
-__all__ = ["KeyFileError", "generate_key_pair", "load_private_key", "public_key_path"]
+__all__ = ["KeyFileError", "generate_key_pair", "load_private_key", "load_signing_key",
+           "public_key_path"]  # fmt: skip
 
 _REFUSAL = (
     "refusing to overwrite an agent identity "
@@ -36,3 +40,13 @@ def generate_key_pair(private_path: Path, *, force: bool = False) -> str:
 def load_private_key(path: Path) -> Ed25519PrivateKey:
     """Load the agent's private key; raise KeyFileError saying what is wrong and how to fix it."""
     return keys.load_private_key(path, create_with="retrofit-agent keygen")
+
+
+def load_signing_key(path: Path) -> Signer:
+    """:func:`load_private_key` for the running agent, which only signs.
+
+    Held by libcrypto, not ``cryptography``, when the file is keygen's plain PKCS#8
+    (:func:`contract.keys.load_signing_key`: about 8.5 MB less resident memory); the same
+    checks and messages. Raises KeyFileError.
+    """
+    return keys.load_signing_key(path, create_with="retrofit-agent keygen")

@@ -37,7 +37,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -47,6 +46,7 @@ from agent.day_ledger import DayDraft
 from agent.outbox import BatchKind, Outbox, OutboxError, OutboxStats, SealedBatch
 from contract import wire
 from contract.clock import Clock
+from contract.ed25519 import Signer
 
 __all__ = ["Identity", "Publisher", "PublisherState", "sign_day_seal"]
 
@@ -116,7 +116,7 @@ class Publisher:
         self,
         broker: BrokerConfig,
         identity: Identity,
-        key: Ed25519PrivateKey,
+        key: Signer,
         outbox: Outbox,
         outbox_lock: asyncio.Lock,
         *,
@@ -546,9 +546,7 @@ class Publisher:
         self._client.reinitialise()
 
 
-def sign_day_seal(
-    draft: DayDraft, identity: Identity, key: Ed25519PrivateKey, sent: datetime
-) -> bytes:
+def sign_day_seal(draft: DayDraft, identity: Identity, key: Signer, sent: datetime) -> bytes:
     """The published bytes of the day seal ``draft`` describes, signed by ``key``.
 
     Raises ValueError (pydantic's ValidationError) if a field is out of contract.

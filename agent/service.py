@@ -27,7 +27,7 @@ from pathlib import Path
 from agent import __version__
 from agent.config import DeviceConfig, LoadedConfig
 from agent.inference import StateInference, make_inference
-from agent.keys import load_private_key
+from agent.keys import load_signing_key
 from agent.kpi import WindowBuilder
 from agent.metrics import render_metrics
 from agent.outbox import Outbox, OutboxError
@@ -90,7 +90,7 @@ class AgentService:
         config = loaded.config
         self.loaded = loaded
         self.clock: Clock = config.make_clock() if clock is None else clock
-        self.key = load_private_key(config.agent.key_path)
+        self.key = load_signing_key(config.agent.key_path)
         self.outbox = Outbox(
             config.agent.outbox_path,
             capacity_windows=config.outbox_capacity(),

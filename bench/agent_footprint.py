@@ -53,8 +53,9 @@ IMPORT_STEPS: dict[str, list[tuple[str, str]]] = {
     "common": [
         ("asyncio", "asyncio (+ ssl)"),
         ("sqlite3", "sqlite3"),
-        ("cryptography.hazmat.primitives.asymmetric.ed25519", "cryptography (Ed25519)"),
-        ("cryptography.hazmat.primitives.serialization", "cryptography (key files)"),
+        # The agent signs through the libcrypto ssl loads (contract.ed25519), not cryptography;
+        # an OPC UA agent still loads cryptography with asyncua (its step below).
+        ("contract.ed25519", "Ed25519 signing (ctypes over ssl's libcrypto)"),
         ("yaml", "PyYAML"),
         ("paho.mqtt.client", "paho-mqtt"),
         ("pydantic", "pydantic (the library)"),

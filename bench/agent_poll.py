@@ -186,9 +186,11 @@ class Bench:
 async def _s7_phase(sim: common.SimProcess, s7: S7Bench, name: str, duration_s: float) -> Phase:
     """Time one S7 phase (the simulator counts Modbus requests only: 0 here)."""
     sim_cpu = common.cpu_seconds(sim.pid)
+    cpu = time.process_time()
     good, bad, elapsed_s = await _run_for(duration_s, s7.loops(name, _source_loop))
+    cpu_s = time.process_time() - cpu
     sim_cpu_pct = 100 * (common.cpu_seconds(sim.pid) - sim_cpu) / elapsed_s
-    return Phase(name, good, bad, 0, elapsed_s, sim_cpu_pct)
+    return Phase(name, good, bad, 0, elapsed_s, sim_cpu_pct, cpu_s)
 
 
 async def _measure(sim: common.SimProcess, rounds: int, phase_s: float) -> dict[str, list[Phase]]:

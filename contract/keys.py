@@ -12,15 +12,25 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
+from contract.ed25519 import Signer, openssl_key
 from contract.errors import InputFileError, KeyFileError
 from contract.files import read_bounded
 from contract.wire import public_key_text
 
-__all__ = ["KeyFileError", "generate_key_pair", "load_private_key", "public_key_path"]
+if TYPE_CHECKING:
+    # Imported where used: an agent loading its key for signing never needs cryptography
+    # (contract.ed25519 says why).
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+__all__ = [
+    "KeyFileError",
+    "generate_key_pair",
+    "load_private_key",
+    "load_signing_key",
+    "public_key_path",
+]
 
 
 _MAX_KEY_FILE_BYTES = 16 * 1024
@@ -42,6 +52,9 @@ def generate_key_pair(private_path: Path, *, refusal: str, force: bool = False) 
         for path in (private_path, public_path):
             if path.exists():
                 raise KeyFileError(f"{path} already exists; {refusal}")
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -77,6 +90,24 @@ def load_private_key(path: Path, *, create_with: str) -> Ed25519PrivateKey:
 
     ``create_with`` is the command a missing file's message suggests.
     """
+    return _parsed(path, _read_key_file(path, create_with))
+
+
+def load_signing_key(path: Path, *, create_with: str) -> Signer:
+    """:func:`load_private_key` for a key that only signs, without ``cryptography`` if it can.
+
+    The plain PKCS#8 file ``keygen`` writes becomes a key held by the libcrypto ``ssl`` already
+    loaded (:mod:`contract.ed25519`: same signatures, about 8.5 MB less resident memory); any
+    other file goes through ``cryptography`` as :func:`load_private_key`, with its checks and
+    messages. Raises KeyFileError.
+    """
+    data = _read_key_file(path, create_with)
+    lean = openssl_key(data)
+    return lean if lean is not None else _parsed(path, data)
+
+
+def _read_key_file(path: Path, create_with: str) -> bytes:
+    """The bytes of a private key file that exists, is regular, private to its owner and small."""
     try:
         mode = path.stat().st_mode
         if not stat.S_ISREG(mode):
@@ -86,7 +117,7 @@ def load_private_key(path: Path, *, create_with: str) -> Ed25519PrivateKey:
                 f"{path} is readable by group or others (mode {stat.S_IMODE(mode):o}); "
                 f"run: chmod 600 {path}"
             )
-        data = read_bounded(path, _MAX_KEY_FILE_BYTES, expected="a PEM key file")
+        return read_bounded(path, _MAX_KEY_FILE_BYTES, expected="a PEM key file")
     except FileNotFoundError as exc:
         raise KeyFileError(f"{path} does not exist; create it with: {create_with}") from exc
     except OSError as exc:
@@ -97,6 +128,13 @@ def load_private_key(path: Path, *, create_with: str) -> Ed25519PrivateKey:
         if exc.reason == "too_large":
             raise KeyFileError(f"{exc}: too large to be a key file") from None
         raise KeyFileError(str(exc)) from None
+
+
+def _parsed(path: Path, data: bytes) -> Ed25519PrivateKey:
+    """The Ed25519 key of a PEM file's bytes through ``cryptography``; raises KeyFileError."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:

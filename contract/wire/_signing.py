@@ -6,10 +6,7 @@ import base64
 import binascii
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, Literal
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING, Any, Literal
 
 from contract.wire._canonical import canonical_bytes
 from contract.wire._codec import ReceivedDaySeal, ReceivedEnvelope, ReceivedStatus
@@ -19,6 +16,13 @@ from contract.wire._limits import MAX_RECORDS, MAX_SEQ, MAX_TEXT, WIRE_VERSION
 from contract.wire._messages import Envelope, KpiWindow, StatusMessage
 from contract.wire._time import format_timestamp, utc_ms
 from contract.wire._topics import validate_identifier
+
+if TYPE_CHECKING:
+    # cryptography is imported where a key is parsed or a signature verified, not with the
+    # contract: the agent signs through libcrypto (contract.ed25519) and never needs it.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from contract.ed25519 import Signer
 
 _PUBLIC_KEY_PREFIX = "ed25519:"
 
@@ -45,14 +49,16 @@ def public_key_from_text(text: str) -> Ed25519PublicKey:
         raise ValueError(f"public key is not valid base64: {exc}") from exc
     if len(raw) != 32:
         raise ValueError(f"public key has {len(raw)} bytes, expected 32")
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
-def _sign(fields: dict[str, Any], key: Ed25519PrivateKey) -> str:
+def _sign(fields: dict[str, Any], key: Signer) -> str:
     return base64.b64encode(key.sign(canonical_bytes(fields))).decode("ascii")
 
 
-def _seal(model: type[MessageT], fields: dict[str, Any], key: Ed25519PrivateKey) -> MessageT:
+def _seal(model: type[MessageT], fields: dict[str, Any], key: Signer) -> MessageT:
     unsigned = model.model_validate({**fields, "sig": "-"})
     body = unsigned.model_dump(mode="json", exclude={"sig"})
     return unsigned.model_copy(update={"sig": _sign(body, key)})
@@ -66,7 +72,7 @@ def seal_envelope(
     seq: int,
     sent: datetime,
     records: Sequence[KpiWindow],
-    key: Ed25519PrivateKey,
+    key: Signer,
 ) -> Envelope:
     """Build and sign an envelope; raises pydantic ValidationError if a field is out of contract."""
     fields = {
@@ -89,7 +95,7 @@ def seal_envelope_bytes(
     seq: int,
     sent: datetime,
     records: Sequence[bytes],
-    key: Ed25519PrivateKey,
+    key: Signer,
 ) -> bytes:
     """The same bytes as ``encode(seal_envelope(...))``, from records already canonical.
 
@@ -126,7 +132,7 @@ def seal_status(
     outbox_depth: int,
     outbox_full: bool = False,
     last_error: str | None = None,
-    key: Ed25519PrivateKey,
+    key: Signer,
 ) -> StatusMessage:
     """Build and sign a status message (birth or Last Will)."""
     fields = {
@@ -161,7 +167,7 @@ def seal_day_seal(
     prev: str | None,
     dropped_windows: int,
     parts: Sequence[DaySealPart],
-    key: Ed25519PrivateKey,
+    key: Signer,
 ) -> DaySeal:
     """Build and sign a day seal (``encode`` it to publish, ``day_seal_sha256`` of those bytes
     to chain the next); raises pydantic ValidationError if a field is out of contract."""
@@ -221,7 +227,11 @@ def _check_signature(message: Signed, key: Ed25519PublicKey, signed: bytes) -> N
         raise BadSignature("signature is not in canonical base64", field="sig")
     try:
         key.verify(signature, signed)
-    except InvalidSignature as exc:
+    except Exception as exc:
+        from cryptography.exceptions import InvalidSignature  # loaded with the key already
+
+        if not isinstance(exc, InvalidSignature):
+            raise
         raise BadSignature(
             f"signature does not match agent {message.agent}'s registered key", field="sig"
         ) from exc

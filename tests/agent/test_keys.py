@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.keys import KeyFileError, generate_key_pair, load_private_key, public_key_path
+from agent.keys import (
+    KeyFileError,
+    generate_key_pair,
+    load_private_key,
+    load_signing_key,
+    public_key_path,
+)
 from contract import wire
 
 AGENT = str(Path(sys.executable).with_name("retrofit-agent"))
@@ -81,3 +87,13 @@ def test_a_fifo_or_device_in_place_of_the_key_is_refused(tmp_path: Path) -> None
         load_private_key(fifo)
     with pytest.raises(KeyFileError, match="not a regular file"):
         load_private_key(Path("/dev/zero"))
+
+
+def test_the_running_agent_signs_with_the_key_keygen_wrote(tmp_path: Path) -> None:
+    # The service loads its key through libcrypto (no cryptography on the run path); what it
+    # signs must verify under the public key keygen printed.
+    key_path = tmp_path / "agent.key"
+    public = generate_key_pair(key_path)
+    signature = load_signing_key(key_path).sign(b"window bytes")
+    wire.public_key_from_text(public).verify(signature, b"window bytes")
+    assert signature == load_private_key(key_path).sign(b"window bytes")

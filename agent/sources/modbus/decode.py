@@ -11,6 +11,11 @@ checks it). A bad value never raises here: it comes back as a :class:`Decoded` w
 :func:`point_decoder` is the same decoding prepared once per point for the poll loop (formats,
 orders and scaling chosen when the plan is made, not per value); a property test holds it equal
 to :func:`decode_registers` and :func:`decode_bit` for every type and order.
+
+:func:`block_layout` goes one step further for a whole read response: the big-endian numbers
+of a request that do not overlap are unpacked by one ``struct`` call over the response's
+bytes, so the poll loop makes no call per value for them (a property test holds it equal to
+:func:`decode_registers` too).
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ from dataclasses import dataclass
 from .points import ByteOrder, DataType, ModbusPoint, WordOrder
 
 __all__ = [
+    "BlockLayout",
     "Decoded",
     "PointDecoder",
+    "block_layout",
     "decode_bit",
     "decode_registers",
     "point_decoder",
@@ -120,6 +127,58 @@ def _scaled(point: ModbusPoint, number: int | float) -> int | float:
     if point.scale == 1.0 and point.offset == 0.0:
         return number
     return number * point.scale + point.offset
+
+
+@dataclass(frozen=True, slots=True)
+class BlockLayout:
+    """One ``struct`` over a whole register response, for the points it can serve.
+
+    ``to_bytes(*registers)`` packs the response's registers (raises ``struct.error`` for a
+    value outside 0..65535); ``numbers(block)`` unpacks every served point's number at once, in
+    address order. ``slots[i]`` is the index of point ``i``'s number in that tuple, or -1 for a
+    point it does not serve (bits, strings, little-endian orders, points overlapping another):
+    those keep their :func:`point_decoder`. Scale, offset and the NaN check stay per point.
+    """
+
+    to_bytes: Callable[..., bytes]
+    numbers: Callable[[bytes], tuple[int | float, ...]]
+    slots: tuple[int, ...]
+
+
+def block_layout(points: Sequence[ModbusPoint], address: int, count: int) -> BlockLayout | None:
+    """The :class:`BlockLayout` of a register read of ``count`` words from ``address``.
+
+    ``points`` lie inside the read. None when no point can be served by it (a bit table, or no
+    big-endian number), so the caller decodes every point on its own.
+    """
+    served: list[tuple[int, int]] = []  # (point index, offset in the response), by offset
+    next_free = 0
+    for index, point in sorted(enumerate(points), key=lambda item: item[1].address):
+        offset = point.address - address
+        if (
+            point.register_type.is_bit_table
+            or point.data_type not in _STRUCT_FORMAT
+            or point.byte_order is not ByteOrder.BIG
+            or point.word_order is not WordOrder.BIG
+            or offset < next_free  # overlaps the point before it: struct reads each byte once
+        ):
+            continue
+        served.append((index, offset))
+        next_free = offset + point.width
+    if not served:
+        return None
+    codes: list[str] = []
+    cursor = 0
+    slots = [-1] * len(points)
+    for slot, (index, offset) in enumerate(served):
+        codes.append("x" * (2 * (offset - cursor)) + _STRUCT_FORMAT[points[index].data_type][1])
+        cursor = offset + points[index].width
+        slots[index] = slot
+    return BlockLayout(
+        to_bytes=struct.Struct(f">{count}H").pack,
+        numbers=struct.Struct(">" + "".join(codes) + "x" * (2 * (count - cursor))).unpack,
+        slots=tuple(slots),
+    )
 
 
 def point_decoder(point: ModbusPoint) -> PointDecoder:

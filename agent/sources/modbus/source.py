@@ -29,6 +29,9 @@ import random
 import time
 from collections.abc import Callable, Coroutine, MutableMapping, Sequence
 from dataclasses import dataclass
+from functools import partial
+from math import isfinite
+from operator import itemgetter
 from typing import Any
 
 from pymodbus import FramerType
@@ -43,8 +46,8 @@ from contract.clock import Clock, WallClock
 
 from ..base import Quality, Reading
 from .coalesce import ReadRequest, plan_reads, split_request
-from .decode import PointDecoder, point_decoder
-from .points import ModbusPoint, RegisterType
+from .decode import BlockLayout, PointDecoder, Value, block_layout, point_decoder
+from .points import ByteOrder, DataType, ModbusPoint, RegisterType
 from .reasons import ILLEGAL_DATA_ADDRESS, connect_failure, exception_reason
 from .settings import ModbusConnection, RtuLink, TcpLink
 
@@ -82,71 +85,122 @@ class _RequestFailed(Exception):
 
 
 #: One point of a prepared request: its tag, where its values start in the response and end,
-#: whether it is a bit, its decoder, and the key its decode outcome is logged under.
-_Step = tuple[str, int, int, bool, PointDecoder, str]
+#: its slot in the block's numbers (:class:`BlockLayout`; -1: its decoder decodes it, -2: a bit of
+#: a register), what to do to a block number (``_CHECK_FINITE`` | ``_SCALE``) or, for a bit, its
+#: bit number, its scale and offset, its decoder, and the key its decode outcome is logged under.
+_Step = tuple[str, int, int, int, int, float, float, PointDecoder, str]
+
+_CHECK_FINITE = 1  # a float: NaN or infinity is a bad value, its reason from the point's decoder
+_SCALE = 2  # number * scale + offset
+_DECODER = -1
+_BIT_OF_REGISTER = -2
 
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     """A request with everything a poll needs made once: the read call's method name, the log
-    key and one step per point, so a poll does no per-point setup."""
+    key, the response's block layout and one step per point, so a poll does no per-point
+    setup and no call per big-endian number."""
 
     request: ReadRequest
     method: str
     describe: str
     bits: bool
+    layout: BlockLayout | None
     steps: tuple[_Step, ...]
 
 
 def _prepare(request: ReadRequest) -> _Prepared:
     bits = request.register_type.is_bit_table
+    layout = None if bits else block_layout(request.points, request.address, request.count)
     steps = tuple(
-        (
-            point.tag,
-            point.address - request.address,
-            point.address - request.address + point.width,
-            bits,
-            point_decoder(point),
-            f"tag {point.tag}",
-        )
-        for point in request.points
+        _step(point, point.address - request.address, layout.slots[i] if layout else _DECODER)
+        for i, point in enumerate(request.points)
     )
-    return _Prepared(request, _READ_METHOD[request.register_type], request.describe(), bits, steps)
+    return _Prepared(
+        request, _READ_METHOD[request.register_type], request.describe(), bits, layout, steps
+    )
+
+
+def _step(point: ModbusPoint, first: int, slot: int) -> _Step:
+    """The prepared step of ``point``, whose values start at ``first`` in its response."""
+    post = 0
+    if slot >= 0:
+        if point.data_type in (DataType.FLOAT32, DataType.FLOAT64):
+            post |= _CHECK_FINITE
+        if not (point.scale == 1.0 and point.offset == 0.0):
+            post |= _SCALE
+    elif point.data_type is DataType.BIT and not point.register_type.is_bit_table:
+        slot = _BIT_OF_REGISTER
+        # A little-byte device sends each word's low byte first: bit n of the word it means is
+        # bit n+8 (n < 8) or n-8 (n >= 8) of the register as read (as decode._bit_decoder).
+        bit_index = point.bit_index or 0
+        post = bit_index if point.byte_order is ByteOrder.BIG else (bit_index + 8) % 16
+    end = first + point.width
+    scale, offset = point.scale, point.offset
+    return (
+        point.tag,
+        first,
+        end,
+        slot,
+        post,
+        scale,
+        offset,
+        point_decoder(point),
+        f"tag {point.tag}",
+    )
 
 
 class _LinkDrop:
     """Set once when the link drops; cancels the request in flight at that moment.
 
-    Each request runs in a task of its own under one timer, the outer time bound: a drop or the
-    timer cancels that task, never the polling task, so whatever pymodbus does with the
-    cancellation stays inside the request.
+    Each request runs in a task of its own under the outer time bound: a drop or the bound
+    cancels that task, never the polling task, so whatever pymodbus does with the cancellation
+    stays inside the request.
 
-    The polling task waits for the request with ``asyncio.wait``, which does not hand a
-    cancellation of the polling task (a stop) on to the request: the stop raises in the polling
-    task at once, and the request is cancelled after it. Awaiting the request's task directly
-    forwarded the stop to it instead, and pymodbus can absorb a cancellation: its
-    ``asyncio.wait_for`` on Python 3.11 returns the response when the answer and the
-    cancellation arrive in the same loop iteration. The polling task then got the response, its
-    stop was lost, and it polled on until the agent was SIGKILLed (the demo's CI run caught it:
-    the gateway switched off polled ten more wall seconds).
+    The polling task waits for the request on a future of its own that the request's end sets,
+    which does not hand a cancellation of the polling task (a stop) on to the request: the stop
+    raises in the polling task at once, and the request is cancelled after it. Awaiting the
+    request's task directly forwarded the stop to it instead, and pymodbus can absorb a
+    cancellation: its ``asyncio.wait_for`` on Python 3.11 returns the response when the answer
+    and the cancellation arrive in the same loop iteration. The polling task then got the
+    response, its stop was lost, and it polled on until the agent was SIGKILLed (the demo's CI
+    run caught it: the gateway switched off polled ten more wall seconds).
+
+    The time bound is one watchdog timer per link, not one per request: a request only moves
+    the deadline, and the watchdog, when its time comes, cancels the request then in flight if
+    that request's deadline has passed, else waits on until it. Answers take milliseconds and
+    the bound is seconds, so the watchdog wakes about once per bound instead of a timer being
+    made, pushed on the loop's heap and cancelled for every request (bench/agent_poll.py).
 
     pymodbus calls ``trace_connect(False)`` from the event loop when the transport closes, so
     cancelling the request's task from there is safe.
     """
 
-    __slots__ = ("_expired", "_in_flight", "is_set")
+    __slots__ = ("_deadline_s", "_expired", "_in_flight", "_watchdog", "is_set")
 
     def __init__(self) -> None:
         self.is_set = False
         self._expired = False
         self._in_flight: asyncio.Task[ModbusPDU] | None = None
+        self._deadline_s = 0.0  # loop.time() when the request in flight is given up
+        self._watchdog: asyncio.TimerHandle | None = None
 
     def set(self) -> None:
         self.is_set = True
         if self._in_flight is not None:
             self._in_flight.cancel()
 
-    def _expire(self, task: asyncio.Task[ModbusPDU]) -> None:
+    def _watch(self) -> None:
+        """The watchdog's turn: expire the request in flight if past its deadline, else wait on."""
+        self._watchdog = None
+        task = self._in_flight
+        if task is None:
+            return
+        loop = task.get_loop()
+        if self._deadline_s - loop.time() > _WATCHDOG_SLACK_S:
+            self._watchdog = loop.call_at(self._deadline_s, self._watch)
+            return
         self._expired = True
         task.cancel()
 
@@ -163,16 +217,23 @@ class _LinkDrop:
         """
         if self.is_set:
             raise ConnectionException(CONNECTION_LOST)
-        request_task = asyncio.ensure_future(call())
+        loop = asyncio.get_running_loop()
+        request_task = loop.create_task(call())
         self._in_flight, self._expired = request_task, False
-        timer = asyncio.get_running_loop().call_later(budget_s, self._expire, request_task)
+        self._deadline_s = deadline_s = loop.time() + budget_s
+        watchdog = self._watchdog
+        if watchdog is None or watchdog.when() > deadline_s:
+            if watchdog is not None:
+                watchdog.cancel()
+            self._watchdog = loop.call_at(deadline_s, self._watch)
+        answered: asyncio.Future[None] = loop.create_future()
+        request_task.add_done_callback(partial(_wake, answered))
         try:
-            await asyncio.wait((request_task,))
+            await answered
         except asyncio.CancelledError:
             request_task.cancel()  # the polling task stops: its request goes with it
             raise
         finally:
-            timer.cancel()
             self._in_flight = None
         if request_task.cancelled():
             if self.is_set:
@@ -180,6 +241,17 @@ class _LinkDrop:
             if self._expired:
                 raise TimeoutError
         return request_task.result()
+
+
+#: A watchdog that wakes this close to the deadline expires the request rather than waiting on
+#: (the event loop runs a timer up to its clock resolution early).
+_WATCHDOG_SLACK_S = 0.001
+
+
+def _wake(answered: asyncio.Future[None], _request: asyncio.Task[ModbusPDU]) -> None:
+    """The request ended (answer, error or cancellation): wake its polling task."""
+    if not answered.done():
+        answered.set_result(None)
 
 
 class ModbusSource:
@@ -221,6 +293,7 @@ class ModbusSource:
             rng,
         )
         self._prepared = {id(request): _prepare(request) for request in self._plan}
+        self._plan_order = self._reordering()
         self._index = {point.tag: index for index, point in enumerate(self._points)}
         self._client: ModbusBaseClient | None = None
         self._dropped = _LinkDrop()
@@ -232,6 +305,21 @@ class ModbusSource:
     def plan(self) -> tuple[ReadRequest, ...]:
         """The read requests one poll sends, after any splitting for devices with holes."""
         return tuple(self._plan)
+
+    def _reordering(self) -> Callable[[list[Reading]], tuple[Reading, ...]] | None:
+        """What puts a poll's readings, made in the plan's order, in the points' order.
+
+        None when the plan already serves the points in their configured order; else one
+        ``itemgetter`` over the positions, a single call per poll instead of a lookup per tag.
+        """
+        served = {
+            point.tag: position
+            for position, point in enumerate(p for request in self._plan for p in request.points)
+        }
+        positions = [served[point.tag] for point in self._points]
+        if positions == sorted(positions) or len(positions) < 2:
+            return None
+        return itemgetter(*positions)
 
     async def connect(self) -> None:
         """Open the link unless it is open or backing off; failures are logged, never raised."""
@@ -276,8 +364,7 @@ class ModbusSource:
         if client is None or not client.connected:
             reason = self._link.reason or CONNECTION_LOST
             return [self._bad(point, reason) for point in self._points]
-        ordered: list[Reading | None] = [None] * len(self._points)
-        index = self._index
+        polled: list[Reading] = []
         silent_units: dict[int, str] = {}
         may_reconnect = True
         for request in list(self._plan):
@@ -290,8 +377,14 @@ class ModbusSource:
                 may_reconnect = False
                 client = await self._reconnect(client)
                 readings = await self._run_request(client, request, silent_units)
-            for reading in readings:
-                ordered[index[reading.tag]] = reading
+            polled += readings
+        if len(polled) == len(self._points):  # one reading per point, in the plan's order
+            reorder = self._plan_order
+            return polled if reorder is None else list(reorder(polled))
+        ordered: list[Reading | None] = [None] * len(self._points)
+        index = self._index
+        for reading in polled:
+            ordered[index[reading.tag]] = reading
         return [_placed(reading) for reading in ordered]
 
     async def _reconnect(self, client: ModbusBaseClient) -> ModbusBaseClient:
@@ -355,6 +448,7 @@ class ModbusSource:
         index = self._plan.index(request)
         self._plan[index : index + 1] = parts
         self._prepared = {id(part): _prepare(part) for part in self._plan}
+        self._plan_order = self._reordering()
         self._log.warning(
             "%s answered %s to a coalesced read: the device has holes in its map; "
             "reading its %d points in %d separate requests from now on (lower max_gap to avoid)",
@@ -428,18 +522,47 @@ class ModbusSource:
     def _decoded(
         self, prepared: _Prepared, values: Sequence[int | bool], read_ts: float, latency_s: float
     ) -> list[Reading]:
-        """Each point's reading cut out of its request's values (the poll's hot loop)."""
+        """Each point's reading cut out of its request's values (the poll's hot loop).
+
+        Big-endian numbers come from one unpack over the whole response, bits of a register
+        from a shift; only the other points (strings, bools, little-endian orders, overlaps)
+        and bad floats call their point's decoder.
+        """
         readings: list[Reading] = []
+        append = readings.append
         last_reason = self._last_reason
-        for tag, first, end, bits, decode, note_key in prepared.steps:
-            raw: object = bool(values[first]) if bits else tuple(values[first:end])
-            value, reason = decode(values, first)
+        good = Quality.GOOD
+        if prepared.bits:
+            for step in prepared.steps:
+                tag, first, note_key = step[0], step[1], step[8]
+                if note_key in last_reason:
+                    self._note(note_key, None, "decode")
+                bit = bool(values[first])
+                append(_new_tuple(Reading, (tag, bit, bit, good, None, read_ts, None, latency_s)))
+            return readings
+        words = tuple(values)
+        layout = prepared.layout
+        # Raises struct.error for a register outside 0..65535, as the point decoders raise.
+        numbers = layout.numbers(layout.to_bytes(*words)) if layout is not None else ()
+        value: Value | None
+        for tag, first, end, slot, post, scale, offset, decode, note_key in prepared.steps:
+            if slot >= 0:
+                value, reason = numbers[slot], None
+                if post:
+                    if post & _CHECK_FINITE and not isfinite(numbers[slot]):
+                        value, reason = decode(words, first)
+                    elif post & _SCALE:
+                        value = numbers[slot] * scale + offset
+            elif slot == _BIT_OF_REGISTER:
+                value, reason = bool((words[first] >> post) & 1), None
+            else:
+                value, reason = decode(words, first)
             if reason is not None or note_key in last_reason:
                 self._note(note_key, reason, "decode")
-            quality = Quality.GOOD if reason is None else Quality.BAD
+            quality = good if reason is None else Quality.BAD
             # tuple.__new__ straight: Reading's generated __new__ would check the same 8 fields.
-            fields = (tag, value, raw, quality, reason, read_ts, None, latency_s)
-            readings.append(_new_tuple(Reading, fields))
+            fields = (tag, value, words[first:end], quality, reason, read_ts, None, latency_s)
+            append(_new_tuple(Reading, fields))
         return readings
 
     def _all_bad(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import struct
 from typing import Literal
@@ -11,8 +12,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pymodbus.client.mixin import ModbusClientMixin
 
-from agent.sources.modbus import ByteOrder, DataType, ModbusPoint, RegisterType, WordOrder
-from agent.sources.modbus.decode import decode_bit, decode_registers, point_decoder
+from agent.sources.base import Quality
+from agent.sources.modbus import (
+    ByteOrder,
+    DataType,
+    ModbusPoint,
+    ModbusSource,
+    RegisterType,
+    WordOrder,
+)
+from agent.sources.modbus.coalesce import ReadRequest
+from agent.sources.modbus.decode import block_layout, decode_bit, decode_registers, point_decoder
+from agent.sources.modbus.settings import ModbusConnection, TcpLink
+from agent.sources.modbus.source import _prepare
 
 FORMATS = {
     DataType.INT16: ">h",
@@ -256,3 +268,59 @@ def test_prepared_decoder_equals_decode_bit_on_bit_tables(
     table = data.draw(st.sampled_from([RegisterType.COIL, RegisterType.DISCRETE_INPUT]))
     coil = ModbusPoint(tag="c", register_type=table, address=0, data_type=DataType.BOOL)
     assert point_decoder(coil)(bits, first) == (decode_bit(coil, bits[first]).value, None)
+
+
+@st.composite
+def register_requests(draw: st.DrawFn) -> ReadRequest:
+    """A register read serving 1-8 points of any type and order, overlapping or not."""
+    points: list[ModbusPoint] = []
+    for index in range(draw(st.integers(1, 8))):
+        drawn = draw(register_points())
+        address = draw(st.integers(0, 12))
+        points.append(dataclasses.replace(drawn, tag=f"t{index}", address=address))
+    count = max(p.address + p.width for p in points)
+    return ReadRequest(1, RegisterType.HOLDING, 0, count, tuple(points))
+
+
+@given(register_requests(), st.data())
+def test_the_poll_loop_decodes_a_whole_response_as_decode_registers_does(
+    request: ReadRequest, data: st.DataObject
+) -> None:
+    # The poll loop unpacks the big-endian numbers of a response in one struct call
+    # (block_layout) and shifts bits out of registers itself; every reading must still carry
+    # what decode_registers says of its point alone: value, reason, quality and raw words.
+    words = data.draw(
+        st.lists(st.integers(0, 0xFFFF), min_size=request.count, max_size=request.count)
+    )
+    source = ModbusSource("d", ModbusConnection(link=TcpLink("127.0.0.1", 502)), request.points)
+    readings = source._decoded(_prepare(request), words, 1.0, 0.002)
+    assert [r.tag for r in readings] == [p.tag for p in request.points]
+    for reading, point in zip(readings, request.points, strict=True):
+        own = words[point.address : point.address + point.width]
+        expected = decode_registers(point, own)
+        assert reading.reason == expected.reason
+        assert reading.quality is (Quality.GOOD if expected.reason is None else Quality.BAD)
+        assert type(reading.value) is type(expected.value)
+        assert reading.value == expected.value
+        assert reading.raw == tuple(own)
+        assert (reading.read_ts, reading.latency_s) == (1.0, 0.002)
+
+
+def test_a_block_serves_only_big_endian_numbers_that_do_not_overlap() -> None:
+    points = [
+        dataclasses.replace(point(DataType.UINT32, ByteOrder.BIG, WordOrder.BIG), tag="a"),
+        # overlaps "a": decoded on its own
+        dataclasses.replace(
+            point(DataType.BIT, ByteOrder.BIG, WordOrder.BIG, bit_index=3), tag="b", address=1
+        ),
+        dataclasses.replace(point(DataType.FLOAT32, ByteOrder.BIG, WordOrder.LITTLE), tag="c",
+                            address=2),
+        dataclasses.replace(point(DataType.INT16, ByteOrder.BIG, WordOrder.BIG), tag="d",
+                            address=5),
+    ]  # fmt: skip
+    layout = block_layout(points, 0, 6)
+    assert layout is not None
+    assert layout.slots == (0, -1, -1, 1)
+    assert layout.numbers(layout.to_bytes(0, 7, 1, 2, 9, 0xFFFF)) == (7, -1)
+    coil = ModbusPoint(tag="c", register_type=RegisterType.COIL, address=0, data_type=DataType.BOOL)
+    assert block_layout([coil], 0, 1) is None

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from pymodbus.constants import ExcCodes
+from pymodbus.exceptions import ConnectionException
 from pymodbus.pdu.register_message import ReadHoldingRegistersResponse
 
 from agent.sources.base import Quality, Reading, Source
@@ -490,3 +491,70 @@ async def test_a_stop_is_not_lost_when_the_request_absorbs_its_cancel() -> None:
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(polling, timeout=5)
     assert polling.cancelled()
+
+
+async def test_a_hung_request_times_out_after_many_quick_ones() -> None:
+    """One watchdog per link bounds every request: quick answers move its deadline, a hang
+    after them still ends in TimeoutError, and so does one whose bound is shorter than the
+    watchdog's current wait."""
+    link = _LinkDrop()
+
+    async def quick() -> ReadHoldingRegistersResponse:
+        return ReadHoldingRegistersResponse(registers=[1])
+
+    async def hung() -> ReadHoldingRegistersResponse:
+        await asyncio.sleep(3600)
+        return ReadHoldingRegistersResponse(registers=[2])
+
+    async def outcome_of_hung() -> BaseException | None:
+        # The test's own bound is a wait, not wait_for: its TimeoutError must not pass for ours.
+        request = asyncio.create_task(link.unless_set(hung, budget_s=0.05))
+        await asyncio.wait((request,), timeout=30)
+        request.cancel()
+        return request.exception() if request.done() and not request.cancelled() else None
+
+    for _ in range(50):
+        response = await link.unless_set(quick, budget_s=0.05)
+        assert response.registers == [1]
+    assert isinstance(await outcome_of_hung(), TimeoutError)
+    await link.unless_set(quick, budget_s=3600)  # arms the watchdog an hour ahead
+    assert isinstance(await outcome_of_hung(), TimeoutError)
+
+
+async def test_a_drop_ends_the_request_in_flight_as_connection_lost() -> None:
+    link = _LinkDrop()
+    started = asyncio.Event()
+
+    async def hung() -> ReadHoldingRegistersResponse:
+        started.set()
+        await asyncio.sleep(3600)
+        return ReadHoldingRegistersResponse(registers=[2])
+
+    polling = asyncio.create_task(link.unless_set(hung, budget_s=3600))
+    await started.wait()
+    link.set()
+    with pytest.raises(ConnectionException):
+        await asyncio.wait_for(polling, timeout=30)
+    with pytest.raises(ConnectionException):  # and every request after it, at once
+        await link.unless_set(hung, budget_s=3600)
+
+
+async def test_readings_come_in_the_configured_order_before_and_after_a_split(
+    device_server: DeviceServer,
+) -> None:
+    # The plan reads by table and address (and, after the refused read through the hole at
+    # 200..209, point by point); read() must still answer in the order the points were given.
+    await device_server.write(1, "holding", 199, [1])
+    await device_server.write(1, "holding", 210, [2])
+    coil = ModbusPoint(
+        tag="c0", register_type=RegisterType.COIL, address=0, data_type=DataType.BOOL
+    )
+    points = [holding("after", 210), coil, holding("before", 199)]
+    source = ModbusSource("press-1", tcp(device_server), points)
+    for _ in range(3):
+        readings = await source.read()
+        assert [r.tag for r in readings] == ["after", "c0", "before"]
+        assert [r.value for r in readings if r.tag != "c0"] == [2, 1]
+        assert all(r.quality is Quality.GOOD for r in readings)
+    await source.close()
+    assert [(r.address, r.count) for r in source.plan] == [(0, 1), (199, 1), (210, 1)]
