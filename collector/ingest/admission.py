@@ -52,6 +52,9 @@ class Received:
     topic: str
     payload: bytes
     received_at: dt.datetime
+    #: Which broker connection delivered it (the replica's count of lost links): ``mid`` is a
+    #: packet id, and names this message only on that connection.
+    link: int = 0
 
 
 #: A windows message admitted, with the points to write for it.

@@ -72,6 +72,8 @@ class Ingest:
         self._inbox_lock = threading.Lock()
         self._drain_pending = False
         self._acks: AckOrder[Received] = AckOrder(self._ack)
+        #: Broker links lost so far; each message carries the count it arrived under.
+        self._link = 0
         # Half the receive maximum: the broker sends the next batch while one is written.
         self._batch_messages = max(1, settings.inflight // 2)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -163,6 +165,9 @@ class Ingest:
         reason: ReasonCode,
         _props: Properties | None,
     ) -> None:
+        # In paho's thread (or the loop's), before any reconnect: from here on, a message of
+        # the lost link is never acknowledged (see _ack).
+        self._link += 1
         if self._leaving:
             log.info("disconnected from the broker (%s)", reason)
             return
@@ -175,6 +180,7 @@ class Ingest:
             topic=message.topic,
             payload=bytes(message.payload),
             received_at=dt.datetime.now(dt.UTC),
+            link=self._link,
         )
         if self._network is not None:  # in the loop thread
             self._network.messages += 1
@@ -230,8 +236,17 @@ class Ingest:
         log.error("%s", message)
 
     def _ack(self, message: Received) -> None:
+        # A packet id names a message only on the connection that delivered it: after a lost
+        # link the broker either delivers the message again (a resumed session: that copy is
+        # acknowledged when settled, a duplicate by seq) or lost it with its state (restarted
+        # empty: the agent's confirmations cover that, #19). Acknowledging it by id on the next
+        # connection would acknowledge whatever that connection delivered under the same id,
+        # before it is stored. The AckOrder is not reset: a lost link's messages still settle
+        # in order, only their PUBACK is dropped.
         network = self._network
-        if message.qos > 0:
+        if message.qos > 0 and message.link != self._link:
+            self.stats.acks_dropped += 1
+        elif message.qos > 0:
             if network is None:
                 self._client.ack(message.mid, message.qos)
             elif network.linked:  # else the link is gone: the broker delivers it again
