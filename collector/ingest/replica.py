@@ -32,6 +32,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -42,14 +43,16 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from collector.ingest.acks import AckOrder
 from collector.ingest.admission import Admission, Quarantine, Received
+from collector.ingest.confirmations import Confirmations
 from collector.ingest.mqtt_loop import PahoOnLoop
 from collector.ingest.registry_calls import IngestRegistry, RegistryCalls
 from collector.ingest.rollups import RollupDebounce, RollupQueue
 from collector.ingest.settings import IngestSettings
 from collector.ingest.stats import IngestStats
 from collector.ingest.writes import WRITES_IN_FLIGHT, Writes
-from collector.store import InfluxStore
+from collector.store import InfluxStore, WindowRecord
 from contract import wire
+from contract.keys import load_private_key
 
 __all__ = ["Ingest"]
 
@@ -83,8 +86,14 @@ class Ingest:
         self._connected_once = asyncio.Event()
         self._calls = RegistryCalls(self.stats)
         self._quarantine = Quarantine(settings, registry, self._calls, self.stats)
+        self._confirmations = self._make_confirmations()
         self._admission = Admission(
-            registry, self._calls, self.stats, self._quarantine, self._acks.settle
+            registry,
+            self._calls,
+            self.stats,
+            self._quarantine,
+            self._acks.settle,
+            None if self._confirmations is None else self._seal_stored,
         )
         self._rollups = RollupQueue(settings, registry, store, self._calls, self.stats)
         self._writes = Writes(
@@ -94,9 +103,42 @@ class Ingest:
             self._quarantine,
             self._acks.settle,
             self._rollups.mark_days,
+            None if self._confirmations is None else self._records_stored,
         )
         self._client = self._make_client()
         self._network = self._driver()
+
+    # --- delivery confirmations (#19) -----------------------------------------------------
+
+    def _make_confirmations(self) -> Confirmations | None:
+        path = self.settings.confirmation_key_path
+        if path is None:
+            return None
+        key = load_private_key(
+            Path(path), create_with=f"retrofit-collector confirmation-key generate --out {path}"
+        )
+        return Confirmations(key, self._publish, self.stats, self.settings.confirm_every_s)
+
+    def _records_stored(self, records: list[WindowRecord]) -> None:
+        if self._confirmations is not None:
+            self._confirmations.stored((r.platform, r.enterprise, r.agent, r.seq) for r in records)
+
+    def _seal_stored(self, seal: wire.DaySeal) -> None:
+        if self._confirmations is not None:
+            self._confirmations.stored([(seal.platform, seal.enterprise, seal.agent, seal.seq)])
+
+    def _publish(self, topic: str, payload: bytes) -> bool:
+        """Publish at QoS 1 while linked; False (nothing sent) otherwise. In the loop thread."""
+        network = self._network
+        if network is None:
+            if not self._client.is_connected():
+                return False
+        elif not network.linked:
+            return False
+        info = self._client.publish(topic, payload, qos=1)
+        if network is not None:
+            network.flush()
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     # --- paho -----------------------------------------------------------------------------
 
@@ -274,6 +316,7 @@ class Ingest:
             network = asyncio.create_task(self._network.run(), name="mqtt")
         worker = asyncio.create_task(self._work(), name="ingest")
         refresher = asyncio.create_task(self._rollups.refresh_forever(), name="rollups")
+        confirmer = asyncio.create_task(self._confirm_forever(), name="confirmations")
         stopping = asyncio.create_task(
             self._drained() if self.settings.retire else stop.wait(), name="stop"
         )
@@ -281,7 +324,7 @@ class Ingest:
             # The worker runs until stopped; if it ends by itself it failed, and the replica
             # must not stay connected looking healthy while it stores nothing: the error goes
             # up (logged, non-zero exit) and the unacknowledged messages wait at the broker.
-            services = [worker, refresher] + ([] if network is None else [network])
+            services = [worker, refresher, confirmer] + ([] if network is None else [network])
             await asyncio.wait({*services, stopping}, return_when=asyncio.FIRST_COMPLETED)
             for service in services:
                 failure = None if not service.done() or service.cancelled() else service.exception()
@@ -294,9 +337,12 @@ class Ingest:
                     )
                     raise failure
         finally:
-            for pending in (worker, refresher, stopping):  # not the network: DISCONNECT first
+            tasks = (worker, refresher, confirmer, stopping)
+            for pending in tasks:  # not the network: DISCONNECT first
                 pending.cancel()
-            await asyncio.gather(worker, refresher, stopping, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if self._confirmations is not None:  # what is stored, confirmed before leaving
+                self._confirmations.send()
             # A plain DISCONNECT keeps the session (expiry as connected), so whatever was
             # received and not acknowledged is delivered again to whichever replica is next.
             # Retiring ends it on purpose (session expiry 0): mosquitto would otherwise go on
@@ -341,6 +387,12 @@ class Ingest:
 
     def _disconnect_properties(self) -> Properties | None:
         return self._end_session() if self._retired else None
+
+    async def _confirm_forever(self) -> None:
+        if self._confirmations is None:
+            await asyncio.Event().wait()  # nothing to confirm: wait to be cancelled
+        else:
+            await self._confirmations.send_forever()
 
     async def _drained(self) -> None:
         """Retiring: until connected, then nothing received, held or unwritten for a while."""
