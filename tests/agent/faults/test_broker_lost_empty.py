@@ -140,6 +140,10 @@ def test_windows_queued_at_a_broker_that_died_empty_still_reach_influxdb_once(
     sent_during = gateway.healthz()["outbox"]["next_seq"] - next_seq_at_outage
     # More batches than the replica holds: the rest wait at the broker, in memory only.
     assert sent_during > INFLIGHT + 2, f"only {sent_during} batches sent during the outage"
+    # Status and metrics show what the agent keeps for the collector's word (none with off).
+    awaiting = gateway.metrics()["rv_agent_outbox_awaiting_confirmation"]
+    assert (awaiting > 0) == (confirm == "required"), awaiting
+    assert (gateway.healthz()["outbox"]["awaiting_confirmation"] > 0) == (awaiting > 0)
     broker.kill()  # no snapshot was ever taken: it comes back with nothing queued
     broker.start()
     influxd.start()
