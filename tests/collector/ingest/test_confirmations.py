@@ -8,6 +8,7 @@ the collector confirmation key's public half, as an agent that pins it does.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -23,6 +24,7 @@ from stack import InfluxServer, MosquittoServer
 from tests.collector.ingest.test_replica import (
     AGENT,
     ENTERPRISE,
+    KEY,
     PLATFORM,
     TOPIC,
     envelope,
@@ -31,6 +33,7 @@ from tests.collector.ingest.test_replica import (
     registry,
     wait_until,
 )
+from tests.collector.seal_helpers import SealChain
 from tests.mqtt_client import MqttTestClient
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
@@ -168,3 +171,32 @@ async def test_without_a_confirmation_key_nothing_is_confirmed(
     assert agent.drain(quiet_s=1.0) == []
     agent.close()
     assert replica.stats.confirmations_sent == 0
+
+
+async def test_a_day_seal_kept_in_the_registry_is_confirmed_with_the_windows(
+    mosquitto: MosquittoServer, influxd: InfluxServer, registry: Registry, tmp_path: Path
+) -> None:
+    # A day seal takes a seq from the agent's counter and waits in its outbox like a batch:
+    # it is confirmed once the registry keeps it.
+    key_path, keys = confirmation_key(tmp_path)
+    agent = MqttTestClient("agent-listening")
+    agent.connect(mosquitto)
+    agent.subscribe(CONFIRMATIONS)
+    replica, stop, task, store = await start(
+        mosquitto, influxd, registry, confirmation_key_path=str(key_path), confirm_every_s=600.0
+    )
+    first = envelope(1)
+    chain = SealChain(KEY, PLATFORM, ENTERPRISE, AGENT, "press-1")
+    seal = chain.seal(dt.date(2026, 11, 25), [(1, first.records[0])], seq=2)
+    try:
+        publish(mosquitto, TOPIC, wire.encode(first))
+        publish(mosquitto, wire.day_seals_topic(PLATFORM, ENTERPRISE, AGENT), seal)
+        await wait_until(lambda: replica.stats.day_seals["new"] == 1)
+        await wait_until(lambda: len(points(influxd)) == 1)
+    finally:
+        stop.set()
+        await task
+        await store.aclose()
+    messages = agent.drain(quiet_s=1.0)
+    agent.close()
+    assert set().union(*(stored_seqs(m, keys) for m in messages)) == {1, 2}
