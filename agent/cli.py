@@ -205,7 +205,8 @@ def status(
         )
         for label, value in (
             ("windows pending", stats.pending_windows),
-            ("batches awaiting PUBACK", stats.sealed_batches),
+            ("batches awaiting PUBACK", stats.sealed_batches - stats.awaiting_confirmation),
+            ("batches awaiting the collector's confirmation", stats.awaiting_confirmation),
             ("  of which day seals", stats.sealed_day_seals),
             ("windows sent, not yet in their day ledger", stats.unfolded_windows),
             ("oldest pending window ended", age + " ago" if age != "-" else age),

@@ -56,8 +56,33 @@ def render_metrics(service: AgentService) -> str:
     metric(
         "rv_agent_outbox_sealed_batches",
         "gauge",
-        "Batches sealed, awaiting PUBACK.",
+        "Batches sealed and kept: awaiting their PUBACK or the collector's confirmation.",
         [("", stats.sealed_batches)],
+    )
+    delivery = service.publisher.delivery.state
+    metric(
+        "rv_agent_outbox_awaiting_confirmation",
+        "gauge",
+        "Batches the broker acknowledged, kept until the collector confirms them stored.",
+        [("", stats.awaiting_confirmation)],
+    )
+    metric(
+        "rv_agent_batches_confirmed_total",
+        "counter",
+        "Batches forgotten on a valid collector confirmation.",
+        [("", delivery.batches_confirmed)],
+    )
+    metric(
+        "rv_agent_batches_resent_unconfirmed_total",
+        "counter",
+        "Batches sent again because no confirmation came within delivery.resend_after_s.",
+        [("", delivery.resent)],
+    )
+    metric(
+        "rv_agent_confirmations_ignored_total",
+        "counter",
+        "Confirmations ignored (they delete nothing), by reason.",
+        [(label("reason", k), v) for k, v in sorted(delivery.ignored.items())],
     )
     metric(
         "rv_agent_outbox_full",

@@ -24,10 +24,18 @@ second and when it stops). :meth:`Outbox.seal_days` folds first, in its own tran
 writes the day seals it issues into ``batches`` as kind ``day_seals``: they take the next seq
 and go out, and are resent, exactly as window batches.
 
+Delivery confirmed, not only to the broker (#19, :mod:`agent.delivery`): when the agent keeps
+batches until the collector confirms them stored, a PUBACKed batch is not deleted but marked
+**awaiting confirmation** (``batches.acked_ms``); a signed confirmation deletes it, and one
+still awaiting after the timeout goes again with its seq and bytes (a duplicate to the
+collector). The awaiting batches are bounded by the publisher, which stops sealing new ones
+past its limit, so windows wait as pending rows under the full-outbox policy above.
+
 Schema versions (``PRAGMA user_version``): 0, the first layout; 1 adds ``batches.kind`` and
-the ledger's tables; 2 the fold queue. An older file is migrated when opened, in one
-transaction (a file of version 1 has every batch it sent already folded, so its queue starts
-empty); a file of a newer agent is refused.
+the ledger's tables; 2 the fold queue; 3 ``batches.acked_ms``. An older file is migrated when
+opened, in one transaction (a file of version 1 has every batch it sent already folded, so its
+queue starts empty; a file of version 2 has every batch waiting for its PUBACK); a file of a
+newer agent is refused.
 
 Why one module of ~600 lines: the file's schema, its migrations and every transaction on it
 (seal, ack, merge, drop, queue and fold) are one crash-safety contract; each transaction is read
@@ -104,13 +112,16 @@ CREATE TABLE IF NOT EXISTS gaps (
 """
 
 #: The schema version this code writes (``PRAGMA user_version``) and the steps to reach it.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         "ALTER TABLE batches ADD COLUMN kind TEXT NOT NULL DEFAULT 'windows'",
         *day_ledger.LEDGER_TABLES,
     ),
     day_ledger.QUEUE_TABLES,
+    # When the broker acknowledged a batch kept for the collector's confirmation (#19); NULL
+    # while it waits for its PUBACK. Every batch of an older file waits for its PUBACK.
+    ("ALTER TABLE batches ADD COLUMN acked_ms INTEGER",),
 )
 
 #: The kinds of batch, named as their topics' last level.
@@ -159,6 +170,9 @@ class OutboxStats:
     sealed_day_seals: int = 0
     #: Windows sent and not yet folded into their day parts (the day ledger's queue).
     unfolded_windows: int = 0
+    #: Of ``sealed_batches``, those the broker acknowledged, kept for the collector's
+    #: confirmation that they are stored (#19).
+    awaiting_confirmation: int = 0
 
     @property
     def full(self) -> bool:
@@ -459,7 +473,9 @@ class Outbox:
 
     def unacked(self) -> list[SealedBatch]:
         """Sealed batches still waiting for a PUBACK, in seq order (resent after a restart)."""
-        rows = self._db.execute("SELECT seq, envelope, records, kind FROM batches ORDER BY seq")
+        rows = self._db.execute(
+            "SELECT seq, envelope, records, kind FROM batches WHERE acked_ms IS NULL ORDER BY seq"
+        )
         return [
             SealedBatch(seq=seq, envelope=env, records=n, kind=_kind(kind))
             for seq, env, n, kind in rows
@@ -470,6 +486,59 @@ class Outbox:
         with self._transaction() as db:
             db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
 
+    # --- delivery confirmed (#19) ---------------------------------------------------------
+
+    def await_confirmation(self, seq: int, acked_ms: int) -> None:
+        """The broker has the batch: keep it, awaiting the collector's confirmation, from
+        ``acked_ms`` (ms since the epoch; a re-send's PUBACK starts its wait again)."""
+        with self._transaction() as db:
+            db.execute("UPDATE batches SET acked_ms = ? WHERE seq = ?", (acked_ms, seq))
+
+    def confirm(self, stored: Sequence[tuple[int, int]]) -> int:
+        """The collector has stored these ``(first, last)`` seq ranges: forget their batches,
+        awaiting or not (stored is stored). Returns how many batches were forgotten."""
+        with self._transaction() as db:
+            forgotten = 0
+            for first, last in stored:
+                cursor = db.execute("DELETE FROM batches WHERE seq BETWEEN ? AND ?", (first, last))
+                forgotten += cursor.rowcount
+        return forgotten
+
+    def unconfirmed(self, acked_before_ms: int, limit: int) -> list[SealedBatch]:
+        """Up to ``limit`` batches acknowledged by the broker before ``acked_before_ms`` and
+        still not confirmed stored, oldest seq first: to be sent again."""
+        rows = self._db.execute(
+            "SELECT seq, envelope, records, kind FROM batches "
+            "WHERE acked_ms IS NOT NULL AND acked_ms < ? ORDER BY seq LIMIT ?",
+            (acked_before_ms, limit),
+        )
+        return [
+            SealedBatch(seq=seq, envelope=env, records=n, kind=_kind(kind))
+            for seq, env, n, kind in rows
+        ]
+
+    def forget_awaiting(self) -> int:
+        """Forget every batch the broker acknowledged (confirmations turned off: a PUBACK is
+        enough again); returns how many."""
+        with self._transaction() as db:
+            return db.execute("DELETE FROM batches WHERE acked_ms IS NOT NULL").rowcount
+
+    def awaiting_confirmation(self) -> int:
+        """Batches acknowledged by the broker and not yet confirmed stored."""
+        count: int = self._db.execute(
+            "SELECT count(*) FROM batches WHERE acked_ms IS NOT NULL"
+        ).fetchone()[0]
+        return count
+
+    def flag(self, name: str) -> bool:
+        """A flag kept in the file's counters (0 or absent: False)."""
+        return bool(self._counter(self._db, name))
+
+    def set_flag(self, name: str) -> None:
+        """Set a flag in the file's counters, durably."""
+        with self._transaction() as db:
+            self._set(db, name, 1)
+
     # --- reporting ------------------------------------------------------------------------
 
     def stats(self) -> OutboxStats:
@@ -478,8 +547,8 @@ class Outbox:
         pending, oldest, merged = db.execute(
             "SELECT count(*), min(end_ms), coalesce(sum(merged), 0) FROM pending"
         ).fetchone()
-        sealed, day_seals = db.execute(
-            "SELECT count(*), coalesce(sum(kind = 'day_seals'), 0) FROM batches"
+        sealed, day_seals, awaiting = db.execute(
+            "SELECT count(*), coalesce(sum(kind = 'day_seals'), 0), count(acked_ms) FROM batches"
         ).fetchone()
         unfolded: int = db.execute("SELECT count(*) FROM fold_queue").fetchone()[0]
         return OutboxStats(
@@ -493,6 +562,7 @@ class Outbox:
             merged_pending=merged,
             sealed_day_seals=day_seals,
             unfolded_windows=unfolded,
+            awaiting_confirmation=awaiting,
         )
 
     def gaps(self) -> list[tuple[str, float, float, str]]:

@@ -41,8 +41,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent.config import BrokerConfig
+from agent.config import BrokerConfig, DeliveryConfig
 from agent.day_ledger import DayDraft
+from agent.delivery import Delivery
 from agent.outbox import BatchKind, Outbox, OutboxError, OutboxStats, SealedBatch
 from contract import wire
 from contract.clock import Clock
@@ -128,6 +129,7 @@ class Publisher:
         status_interval_s: float = 30.0,
         seal_grace_s: int = 300,
         devices: Collection[str] | None = None,
+        delivery: DeliveryConfig | None = None,
     ) -> None:
         self.broker = broker
         self.identity = identity
@@ -167,6 +169,15 @@ class Publisher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ack_tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        #: Confirmations from the collector (#19): with ``confirm: off`` (the default) a
+        #: PUBACK is enough, as before.
+        self.delivery = Delivery(
+            delivery or DeliveryConfig(),
+            (identity.platform, identity.enterprise, identity.agent),
+            outbox,
+            outbox_lock,
+        )
+        self._last_resend_check = 0.0
         self._client = self._make_client()
 
     # --- paho client ----------------------------------------------------------------------
@@ -195,6 +206,7 @@ class Publisher:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
         return client
 
     def _status_bytes(self, state: str, stats: OutboxStats | None) -> bytes:
@@ -223,6 +235,9 @@ class Publisher:
         reason: ReasonCode,
         _props: Properties | None,
     ) -> None:
+        if not reason.is_failure and self.delivery.topic is not None:
+            # On every connect: the agent's session is not kept, nor its subscription.
+            self._client.subscribe(self.delivery.topic, qos=1)
         self._call_soon(self._connected_in_loop, reason.is_failure, str(reason))
 
     def _on_disconnect(
@@ -244,6 +259,11 @@ class Publisher:
         _props: Properties,
     ) -> None:
         self._call_soon(self._acked_in_loop, mid, reason.value, str(reason))
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        # Only the confirmations topic is subscribed to (the broker's ACL lets this agent read
+        # nothing else).
+        self._call_soon(self._confirmation_in_loop, bytes(message.payload))
 
     def _call_soon(self, callback: Callable[..., None], *args: Any) -> None:
         if self._loop is not None and not self._loop.is_closed():
@@ -293,10 +313,23 @@ class Publisher:
         self._resend_from_outbox.add(kind)
         self._backoff[kind].back_off()
 
+    def _confirmation_in_loop(self, payload: bytes) -> None:
+        task = asyncio.ensure_future(self._confirmed(payload))
+        self._ack_tasks.add(task)  # keep a reference until done (asyncio holds only weak ones)
+        task.add_done_callback(self._ack_tasks.discard)
+
+    async def _confirmed(self, payload: bytes) -> None:
+        try:
+            if await self.delivery.received(payload):
+                self._wake.set()  # room for new batches
+        except OutboxError as exc:  # the batches go again after the timeout: no loss
+            self.state.last_error = f"outbox not writable: {exc}"
+            log.error("confirmation received but the outbox could not forget its batches: %s",
+                      exc)  # fmt: skip
+
     async def _ack(self, seq: int, records: int, latency_s: float, kind: BatchKind) -> None:
         try:
-            async with self.outbox_lock:
-                await asyncio.to_thread(self.outbox.ack, seq)
+            await self.delivery.acked(seq)
         except OutboxError as exc:
             # The broker has the batch but the outbox could not forget it (disk full): it
             # stays sealed and goes again later, a duplicate the collector counts, not a loss.
@@ -336,6 +369,7 @@ class Publisher:
     async def run(self) -> None:
         """Connect and publish until cancelled; never raises for broker or network faults."""
         self._loop = asyncio.get_running_loop()
+        await self.delivery.start()
         async with self.outbox_lock:
             stats = await asyncio.to_thread(self.outbox.stats)
         self._client.will_set(
@@ -384,6 +418,8 @@ class Publisher:
         ready = {kind for kind in _KINDS if not self._backoff[kind].waiting()}
         if ready & self._resend_from_outbox:
             await self._resend_unacked(ready & self._resend_from_outbox)
+        if time.monotonic() - self._last_resend_check >= _SEAL_CHECK_S:
+            await self._resend_unconfirmed(ready)
         if "windows" in ready:
             await self._publish_windows()
         if "day_seals" in ready:
@@ -416,8 +452,20 @@ class Publisher:
         if folded:
             log.debug("folded %d windows sent into their day parts", folded)
 
+    async def _resend_unconfirmed(self, ready: set[BatchKind]) -> None:
+        # Kept past the broker's PUBACK and not confirmed stored in time: again, same bytes.
+        self._last_resend_check = time.monotonic()
+        in_flight = {seq for seq, *_ in self.state.inflight.values()}
+        room = self.max_inflight - len(self.state.inflight)
+        for batch in await self.delivery.due_again(room, in_flight):
+            if batch.kind in ready and self.state.connected:
+                self._publish(batch)
+
     async def _publish_windows(self) -> None:
-        while len(self.state.inflight) < self.max_inflight and self.state.connected:
+        # Past max_awaiting_batches kept for a confirmation, windows wait as pending rows.
+        room = await self.delivery.room(len(self.state.inflight))
+        while room > 0 and len(self.state.inflight) < self.max_inflight and self.state.connected:
+            room -= 1
             async with self.outbox_lock:
                 batch = await asyncio.to_thread(
                     self.outbox.seal_batch, self.batch_records, self._seal

@@ -109,6 +109,7 @@ class AgentService:
             config_digest=loaded.digest,
             seal_grace_s=config.agent.seal_grace_s,
             devices=[device.id for device in config.devices],
+            delivery=config.delivery,
         )
         resume = self.outbox.resume_points()
         sources = SourceFactory(self.clock).make_all(config.devices)
@@ -299,6 +300,7 @@ class AgentService:
                 "sealed_batches": stats.sealed_batches,
                 "sealed_day_seals": stats.sealed_day_seals,
                 "unfolded_windows": stats.unfolded_windows,
+                "awaiting_confirmation": stats.awaiting_confirmation,
                 "oldest_pending_end_ms": stats.oldest_pending_end_ms,
                 "next_seq": stats.next_seq,
                 "merged_total": stats.merged_total,

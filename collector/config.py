@@ -8,7 +8,8 @@ One file for every central command (``ingest``, ``serve``)::
                client_id: collector-1, group: collectors}
     influx:   {url: http://127.0.0.1:8086, database: rv, username: rv,
                password: ${RV_INFLUX_PASSWORD}}          # or token: ${RV_INFLUX_TOKEN}
-    ingest:   {inflight: 64, flush_after_s: 0.2, metrics_port: 9102}
+    ingest:   {inflight: 64, flush_after_s: 0.2, metrics_port: 9102,
+               confirmation_key_path: /run/secrets/confirmation-key}  # optional (#19)
     web:      {host: 127.0.0.1, port: 8080, evidence_dir: /var/lib/retrofit-collector/evidence}
     bundle:   {signing_key_path: /run/secrets/bundle-signing-key}   # optional: signs bundles
     attachments: {max_bytes: 20971520}    # optional: largest enterprise document (20 MiB)
@@ -101,6 +102,12 @@ class IngestTuning(_Model):
     quarantine_log_every_s: Annotated[float, Field(ge=1, le=86_400)] = 60.0
     #: paho's network loop in its own thread, as before #20 (for A/B measurements only).
     mqtt_thread: bool = False
+    #: The collector confirmation key (Ed25519, PKCS#8 PEM, mode 0600; ``retrofit-collector
+    #: confirmation-key generate``): each agent is told, signed, which of its seqs are stored
+    #: (#19, docs/wire-contract.md). Not the bundle key. None: no confirmations are sent.
+    confirmation_key_path: Path | None = None
+    #: At most one confirmation per agent this often, in seconds.
+    confirm_every_s: Annotated[float, Field(gt=0, le=60)] = 1.0
 
 
 class BundleSettings(_Model):
@@ -155,6 +162,12 @@ class CollectorConfig(_Model):
             mqtt_thread=self.ingest.mqtt_thread,
             quarantine_log_burst=self.ingest.quarantine_log_burst,
             quarantine_log_every_s=self.ingest.quarantine_log_every_s,
+            confirmation_key_path=(
+                None
+                if self.ingest.confirmation_key_path is None
+                else str(self.ingest.confirmation_key_path)
+            ),
+            confirm_every_s=self.ingest.confirm_every_s,
             retire=retire,
         )
 
@@ -178,7 +191,7 @@ class CollectorConfig(_Model):
 
 def load_collector_config(path: Path, env: Mapping[str, str] | None = None) -> CollectorConfig:
     """Read and validate the collector's configuration; relative paths (the registry, the
-    evidence folder, the bundle key) are from its folder.
+    evidence folder, the bundle and confirmation keys) are from its folder.
 
     Raises ConfigFileError (unreadable) or ConfigInvalidError (every problem, with lines).
     """
@@ -199,4 +212,8 @@ def load_collector_config(path: Path, env: Mapping[str, str] | None = None) -> C
     if key_path is not None and not key_path.is_absolute():
         bundle = config.bundle.model_copy(update={"signing_key_path": base / key_path})
         config = config.model_copy(update={"bundle": bundle})
+    confirm_path = config.ingest.confirmation_key_path
+    if confirm_path is not None and not confirm_path.is_absolute():
+        ingest = config.ingest.model_copy(update={"confirmation_key_path": base / confirm_path})
+        config = config.model_copy(update={"ingest": ingest})
     return config

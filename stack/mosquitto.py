@@ -31,7 +31,9 @@ __all__ = [
 # or every autosave_interval seconds (1800 by default). A SIGKILLed (or crashed) broker loses every
 # queued QoS 1 message and every session since the last snapshot (FIELD-NOTES). 1 s is the
 # smallest interval (0 disables autosave); mosquitto then snapshots about every 2 s. Fault tests
-# call wait_for_autosave() before a SIGKILL instead of guessing how long to sleep.
+# about other things call wait_for_autosave() before a SIGKILL instead of guessing how long to
+# sleep; the one about this loss (tests/agent/faults/test_broker_lost_empty.py) kills a broker
+# that never snapshotted, and agents with delivery.confirm get their windows stored anyway (#19).
 DEFAULT_AUTOSAVE_INTERVAL_S = 1
 
 # mosquitto's default of 1000 silently DROPS further QoS 1 messages for an offline or slow

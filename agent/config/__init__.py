@@ -14,6 +14,7 @@ from agent.config.calendar import (
     planned_intervals,
     planned_seconds,
 )
+from agent.config.delivery import DeliveryConfig
 from agent.config.devices import (
     DeviceConfig,
     ModbusDeviceConfig,
@@ -54,6 +55,7 @@ __all__ = [
     "CalendarConfig",
     "ClockConfig",
     "CounterActivityConfig",
+    "DeliveryConfig",
     "DeviceConfig",
     "LevelConfig",
     "LoadedConfig",

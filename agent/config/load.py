@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.config.delivery import DeliveryConfig
 from agent.config.devices import DeviceConfig
 from agent.config.root import AgentConfig
 from agent.config.tags import COUNTER_ROLES, KPI_ROLES, Role
@@ -83,10 +84,15 @@ def parse_config(
 
 
 def config_digest(config: AgentConfig) -> str:
-    """``sha256:<hex>`` over the canonical JSON of the validated configuration."""
-    canonical = json.dumps(
-        config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    """``sha256:<hex>`` over the canonical JSON of the validated configuration.
+
+    A ``delivery`` section left at its defaults is left out, so the digest of a configuration
+    written before that section existed (#19) does not change with the upgrade.
+    """
+    values = config.model_dump(mode="json")
+    if config.delivery == DeliveryConfig():
+        del values["delivery"]
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

@@ -18,6 +18,7 @@ from pydantic_core import InitErrorDetails, ValidationError
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from agent.config.calendar import time_zone
+from agent.config.delivery import DeliveryConfig
 from agent.config.devices import DeviceConfig, ModbusRtuDeviceConfig
 from agent.day_ledger import DEFAULT_TIMEZONE
 from contract.clock import Clock, ScaledClock, WallClock
@@ -142,10 +143,12 @@ class ClockConfig(ConfigModel):
 
 
 class AgentConfig(ConfigModel):
-    """The agent's configuration file: ``agent``, ``broker``, optional ``clock``, ``devices``."""
+    """The agent's configuration file: ``agent``, ``broker``, optional ``clock`` and
+    ``delivery``, ``devices``."""
 
     agent: AgentSection
     broker: BrokerConfig
+    delivery: DeliveryConfig = DeliveryConfig()
     clock: ClockConfig | None = None
     devices: Annotated[tuple[DeviceConfig, ...], Field(min_length=1)]
 

@@ -3,9 +3,10 @@
 Each registered agent may publish only its own three topics, ``rv/v1/<platform>/<enterprise>/
 <agent>/windows``, ``.../status`` and ``.../day_seals``, under its agent id as MQTT user name:
 a stolen gateway password cannot publish as another agent or another enterprise (the collector
-would quarantine such a message anyway; the broker refuses it first). Revoked agents get no
-line at all. The collector's user reads everything under ``rv/v1`` and publishes nothing; the
-healthcheck user reads one ``$SYS`` topic.
+would quarantine such a message anyway; the broker refuses it first). Each agent reads one
+topic, its own ``.../confirmations``: the collector's delivery confirmations are for it alone
+(#19). Revoked agents get no line at all. The collector's user reads everything under
+``rv/v1`` and publishes only confirmations; the healthcheck user reads one ``$SYS`` topic.
 
 Pure: registry entries in, file text out. ``retrofit-collector broker acl`` writes it;
 mosquitto reloads it on SIGHUP (docs/operations.md).
@@ -45,9 +46,11 @@ def acl_text(
         "# Written by `retrofit-collector broker acl` from the registry: do not edit by hand.",
         "# Run it again after agents are added or revoked, then SIGHUP mosquitto.",
         "",
-        "# The collector (every ingest replica): reads windows and status, publishes nothing.",
+        "# The collector (every ingest replica): reads windows, seals and status, and",
+        "# publishes only delivery confirmations.",
         f"user {_safe(collector_user, 'collector user')}",
         f"topic read {wire.TOPIC_ROOT}/#",
+        f"topic write {wire.TOPIC_ROOT}/+/+/+/confirmations",
     ]
     if healthcheck_user is not None:
         lines += [
@@ -70,5 +73,6 @@ def acl_text(
             f"topic write {wire.windows_topic(*names)}",
             f"topic write {wire.status_topic(*names)}",
             f"topic write {wire.day_seals_topic(*names)}",
+            f"topic read {wire.confirmations_topic(*names)}",
         ]
     return "\n".join(lines) + "\n"

@@ -14,6 +14,7 @@ module              commands
 ``quarantine``      ``quarantine list|show|export``: messages the ingest rejected
 ``evidence``        ``evidence``, ``rollup``: evidence bundles
 ``bundle_key``      ``bundle-key generate|show``: the key that signs bundles
+``confirmation_key`` ``confirmation-key generate|show``: the key that signs confirmations
 ``export``          ``export``: a bundle's table as a workbook or CSV
 ``users``           ``users ...``: the web app's users and tokens
 ``dashboards``      ``dashboards check|push|snapshot|evidence``: Grafana
@@ -38,6 +39,7 @@ from collector.cli import (
     attachments,
     broker,
     bundle_key,
+    confirmation_key,
     dashboards,
     evidence,
     export,
@@ -87,6 +89,7 @@ for _group in (
     quarantine,
     evidence,
     bundle_key,
+    confirmation_key,
     export,
     users,
     dashboards,

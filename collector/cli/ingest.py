@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from collector.cli._common import ConfigOption, error_exit, load_config, refuse_id_collisions
+from collector.cli.confirmation_key import check_confirmation_key
 
 __all__ = ["register"]
 
@@ -42,6 +43,7 @@ def ingest(
     from collector.store import StoreError
 
     settings = load_config(config)
+    check_confirmation_key(settings, config)
     refuse_id_collisions(settings.registry)
     tune_gc_for_ingest()
     service = IngestService.from_config(settings, client_id=client_id, retire=retire)

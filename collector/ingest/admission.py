@@ -52,6 +52,9 @@ class Received:
     topic: str
     payload: bytes
     received_at: dt.datetime
+    #: Which broker connection delivered it (the replica's count of lost links): ``mid`` is a
+    #: packet id, and names this message only on that connection.
+    link: int = 0
 
 
 #: A windows message admitted, with the points to write for it.
@@ -128,12 +131,15 @@ class Admission:
         stats: IngestStats,
         quarantine: Quarantine,
         settle: Settle,
+        seal_stored: Callable[[wire.DaySeal], None] | None = None,
     ) -> None:
         self._registry = registry
         self._calls = calls
         self._stats = stats
         self._quarantine = quarantine
         self._settle = settle
+        #: Told of each day seal the registry keeps (new or again), for the confirmations.
+        self._seal_stored = seal_stored
 
     async def admit(self, batch: list[Received]) -> list[Accepted]:
         """Check a batch and record its seqs; settle what is refused; return what to write."""
@@ -230,6 +236,8 @@ class Admission:
             )
             return
         self._stats.day_seals[stored.outcome] += 1
+        if self._seal_stored is not None:
+            self._seal_stored(seal)
         log.info(
             "day seal of %s/%s %s version %d (index %d, seq %d): %s",
             seal.agent, seal.device, seal.day, seal.version, seal.index, seal.seq, stored.outcome,

@@ -38,6 +38,16 @@ def render_ingest_metrics(ingest: Ingest) -> str:
     metric("rv_ingest_inflight_messages", "gauge",
            "Messages received and not yet acknowledged (at most the receive maximum).",
            [("", stats.inflight)])  # fmt: skip
+    metric("rv_ingest_acks_dropped_total", "counter",
+           "Messages settled after their broker connection was lost: no PUBACK (their packet "
+           "id may name another message on the next connection).",
+           [("", stats.acks_dropped)])  # fmt: skip
+    metric("rv_ingest_confirmations_sent_total", "counter",
+           "Delivery confirmations published to agents (one per agent and round).",
+           [("", stats.confirmations_sent)])  # fmt: skip
+    metric("rv_ingest_confirmed_seqs_total", "counter",
+           "Seqs confirmed to their agents as stored.",
+           [("", stats.confirmed_seqs)])  # fmt: skip
     metric("rv_ingest_store_retries_total", "counter",
            "Writes retried because InfluxDB was unavailable.",
            [("", stats.store_retries)])  # fmt: skip

@@ -32,6 +32,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -42,14 +43,16 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from collector.ingest.acks import AckOrder
 from collector.ingest.admission import Admission, Quarantine, Received
+from collector.ingest.confirmations import Confirmations
 from collector.ingest.mqtt_loop import PahoOnLoop
 from collector.ingest.registry_calls import IngestRegistry, RegistryCalls
 from collector.ingest.rollups import RollupDebounce, RollupQueue
 from collector.ingest.settings import IngestSettings
 from collector.ingest.stats import IngestStats
 from collector.ingest.writes import WRITES_IN_FLIGHT, Writes
-from collector.store import InfluxStore
+from collector.store import InfluxStore, WindowRecord
 from contract import wire
+from contract.keys import load_private_key
 
 __all__ = ["Ingest"]
 
@@ -72,6 +75,8 @@ class Ingest:
         self._inbox_lock = threading.Lock()
         self._drain_pending = False
         self._acks: AckOrder[Received] = AckOrder(self._ack)
+        #: Broker links lost so far; each message carries the count it arrived under.
+        self._link = 0
         # Half the receive maximum: the broker sends the next batch while one is written.
         self._batch_messages = max(1, settings.inflight // 2)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -81,8 +86,14 @@ class Ingest:
         self._connected_once = asyncio.Event()
         self._calls = RegistryCalls(self.stats)
         self._quarantine = Quarantine(settings, registry, self._calls, self.stats)
+        self._confirmations = self._make_confirmations()
         self._admission = Admission(
-            registry, self._calls, self.stats, self._quarantine, self._acks.settle
+            registry,
+            self._calls,
+            self.stats,
+            self._quarantine,
+            self._acks.settle,
+            None if self._confirmations is None else self._seal_stored,
         )
         self._rollups = RollupQueue(settings, registry, store, self._calls, self.stats)
         self._writes = Writes(
@@ -92,9 +103,42 @@ class Ingest:
             self._quarantine,
             self._acks.settle,
             self._rollups.mark_days,
+            None if self._confirmations is None else self._records_stored,
         )
         self._client = self._make_client()
         self._network = self._driver()
+
+    # --- delivery confirmations (#19) -----------------------------------------------------
+
+    def _make_confirmations(self) -> Confirmations | None:
+        path = self.settings.confirmation_key_path
+        if path is None:
+            return None
+        key = load_private_key(
+            Path(path), create_with=f"retrofit-collector confirmation-key generate --out {path}"
+        )
+        return Confirmations(key, self._publish, self.stats, self.settings.confirm_every_s)
+
+    def _records_stored(self, records: list[WindowRecord]) -> None:
+        if self._confirmations is not None:
+            self._confirmations.stored((r.platform, r.enterprise, r.agent, r.seq) for r in records)
+
+    def _seal_stored(self, seal: wire.DaySeal) -> None:
+        if self._confirmations is not None:
+            self._confirmations.stored([(seal.platform, seal.enterprise, seal.agent, seal.seq)])
+
+    def _publish(self, topic: str, payload: bytes) -> bool:
+        """Publish at QoS 1 while linked; False (nothing sent) otherwise. In the loop thread."""
+        network = self._network
+        if network is None:
+            if not self._client.is_connected():
+                return False
+        elif not network.linked:
+            return False
+        info = self._client.publish(topic, payload, qos=1)
+        if network is not None:
+            network.flush()
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     # --- paho -----------------------------------------------------------------------------
 
@@ -163,6 +207,9 @@ class Ingest:
         reason: ReasonCode,
         _props: Properties | None,
     ) -> None:
+        # In paho's thread (or the loop's), before any reconnect: from here on, a message of
+        # the lost link is never acknowledged (see _ack).
+        self._link += 1
         if self._leaving:
             log.info("disconnected from the broker (%s)", reason)
             return
@@ -175,6 +222,7 @@ class Ingest:
             topic=message.topic,
             payload=bytes(message.payload),
             received_at=dt.datetime.now(dt.UTC),
+            link=self._link,
         )
         if self._network is not None:  # in the loop thread
             self._network.messages += 1
@@ -230,8 +278,17 @@ class Ingest:
         log.error("%s", message)
 
     def _ack(self, message: Received) -> None:
+        # A packet id names a message only on the connection that delivered it: after a lost
+        # link the broker either delivers the message again (a resumed session: that copy is
+        # acknowledged when settled, a duplicate by seq) or lost it with its state (restarted
+        # empty: the agent's confirmations cover that, #19). Acknowledging it by id on the next
+        # connection would acknowledge whatever that connection delivered under the same id,
+        # before it is stored. The AckOrder is not reset: a lost link's messages still settle
+        # in order, only their PUBACK is dropped.
         network = self._network
-        if message.qos > 0:
+        if message.qos > 0 and message.link != self._link:
+            self.stats.acks_dropped += 1
+        elif message.qos > 0:
             if network is None:
                 self._client.ack(message.mid, message.qos)
             elif network.linked:  # else the link is gone: the broker delivers it again
@@ -259,6 +316,7 @@ class Ingest:
             network = asyncio.create_task(self._network.run(), name="mqtt")
         worker = asyncio.create_task(self._work(), name="ingest")
         refresher = asyncio.create_task(self._rollups.refresh_forever(), name="rollups")
+        confirmer = asyncio.create_task(self._confirm_forever(), name="confirmations")
         stopping = asyncio.create_task(
             self._drained() if self.settings.retire else stop.wait(), name="stop"
         )
@@ -266,7 +324,7 @@ class Ingest:
             # The worker runs until stopped; if it ends by itself it failed, and the replica
             # must not stay connected looking healthy while it stores nothing: the error goes
             # up (logged, non-zero exit) and the unacknowledged messages wait at the broker.
-            services = [worker, refresher] + ([] if network is None else [network])
+            services = [worker, refresher, confirmer] + ([] if network is None else [network])
             await asyncio.wait({*services, stopping}, return_when=asyncio.FIRST_COMPLETED)
             for service in services:
                 failure = None if not service.done() or service.cancelled() else service.exception()
@@ -279,9 +337,12 @@ class Ingest:
                     )
                     raise failure
         finally:
-            for pending in (worker, refresher, stopping):  # not the network: DISCONNECT first
+            tasks = (worker, refresher, confirmer, stopping)
+            for pending in tasks:  # not the network: DISCONNECT first
                 pending.cancel()
-            await asyncio.gather(worker, refresher, stopping, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if self._confirmations is not None:  # what is stored, confirmed before leaving
+                self._confirmations.send()
             # A plain DISCONNECT keeps the session (expiry as connected), so whatever was
             # received and not acknowledged is delivered again to whichever replica is next.
             # Retiring ends it on purpose (session expiry 0): mosquitto would otherwise go on
@@ -326,6 +387,12 @@ class Ingest:
 
     def _disconnect_properties(self) -> Properties | None:
         return self._end_session() if self._retired else None
+
+    async def _confirm_forever(self) -> None:
+        if self._confirmations is None:
+            await asyncio.Event().wait()  # nothing to confirm: wait to be cancelled
+        else:
+            await self._confirmations.send_forever()
 
     async def _drained(self) -> None:
         """Retiring: until connected, then nothing received, held or unwritten for a while."""

@@ -44,6 +44,11 @@ class IngestSettings:
     #: B.3) instead of in the event loop (:mod:`collector.ingest.mqtt_loop`): kept to measure
     #: one against the other (bench/collector_ingest.py).
     mqtt_thread: bool = False
+    #: The collector confirmation key (PKCS#8 PEM): with it, each agent is told which of its
+    #: seqs are stored (collector.ingest.confirmations); None: no confirmations are sent.
+    confirmation_key_path: str | None = None
+    #: At most one confirmation per agent this often.
+    confirm_every_s: float = 1.0
     #: Retire this client id: drain what its session holds, then end the session for good.
     retire: bool = False
     #: Retiring: the session is drained once nothing has arrived for this long.

@@ -41,6 +41,13 @@ class IngestStats:
     registry_cpu_s: float = 0.0
     registry_wall_s: float = 0.0
     inflight: int = 0
+    #: Messages settled after the connection that delivered them was lost: their packet id
+    #: may name another message on the next connection, so no PUBACK is sent (the broker
+    #: delivers them again on a resumed session, or lost them with its state).
+    acks_dropped: int = 0
+    #: Delivery confirmations published to agents, and the seqs they confirmed (#19).
+    confirmations_sent: int = 0
+    confirmed_seqs: int = 0
     connected: bool = False
     last_write_ts: float | None = None
     #: The last error, as the health page shows it.

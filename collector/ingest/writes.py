@@ -2,10 +2,11 @@
 
 A batch is one InfluxDB write. Up to :data:`WRITES_IN_FLIGHT` batches are written at once
 while the next is checked (docs/performance.md, #6). After a write its days are marked for a
-rollup refresh (:mod:`collector.ingest.rollups`), then its messages are settled: acknowledged
-in receive order. While InfluxDB is down, slow or refuses our credentials nothing is settled,
-so the broker keeps the rest of the messages; a point InfluxDB refuses for good goes to the
-quarantine with its message alone.
+rollup refresh (:mod:`collector.ingest.rollups`), its seqs are handed to the delivery
+confirmations (:mod:`collector.ingest.confirmations`), then its messages are settled:
+acknowledged in receive order. While InfluxDB is down, slow or refuses our credentials nothing
+is settled, so the broker keeps the rest of the messages; a point InfluxDB refuses for good goes
+to the quarantine with its message alone.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Writes:
         quarantine: Quarantine,
         settle: Settle,
         mark_days: Callable[[list[WindowRecord]], None],
+        stored: Callable[[list[WindowRecord]], None] | None = None,
     ) -> None:
         self._influx = store
         self._calls = calls
@@ -48,6 +50,8 @@ class Writes:
         self._settle = settle
         #: Runs in the registry thread (collector.ingest.rollups.RollupQueue.mark_days).
         self._mark_days = mark_days
+        #: Told what is stored, before it is settled (collector.ingest.confirmations).
+        self._stored = stored
 
     async def write_batch(self, accepted: list[Accepted], slots: asyncio.Semaphore) -> None:
         """Store one batch, then release its slot of the :data:`WRITES_IN_FLIGHT`."""
@@ -76,6 +80,8 @@ class Writes:
         self._stats.written_batches += 1
         self._stats.written_records += len(records)
         self._stats.last_write_ts = time.time()
+        if self._stored is not None:
+            self._stored(records)
         self._settle([message for message, _ in accepted])
 
 

@@ -25,23 +25,27 @@ Rooms (private modules; use this face): ``_limits`` (version, sizes, ranges), ``
 ``_topics`` (identifiers and topics), ``_time`` (the wire's timestamps), ``_messages`` (the
 models), ``_day_seal`` (the day seal's models), ``_rules`` (cross-field rules of a window and
 a day seal), ``_canonical`` (canonical bytes),
-``_signing`` (keys, sealing, verifying), ``_codec`` (the compiled codec: msgspec Structs of a
+``_confirmation`` (the collector's delivery confirmation), ``_signing`` (keys, sealing,
+verifying), ``_codec`` (the compiled codec: msgspec Structs of a
 received message, the collector's hot path), ``_decode`` (bytes to a validated message).
 """
 
 from contract.wire._canonical import canonical_bytes, config_digest, day_seal_sha256, encode
 from contract.wire._codec import (
+    ReceivedConfirmation,
     ReceivedDaySeal,
     ReceivedEnvelope,
     ReceivedStatus,
     ReceivedWindow,
     decode_window_compiled,
 )
+from contract.wire._confirmation import Confirmation, SeqRange
 from contract.wire._day_seal import DaySeal, DaySealPart, DaySums
 from contract.wire._decode import _decode_canonical as _decode_canonical
 from contract.wire._decode import _load_json as _load_json
 from contract.wire._decode import _validate as _validate
 from contract.wire._decode import (
+    decode_confirmation,
     decode_day_seal,
     decode_envelope,
     decode_status,
@@ -59,6 +63,7 @@ from contract.wire._errors import (
 )
 from contract.wire._limits import (
     CONFIG_DIGEST_PATTERN,
+    MAX_CONFIRMED_RANGES,
     MAX_MESSAGE_BYTES,
     MAX_RECORDS,
     MAX_WINDOW_S,
@@ -71,11 +76,14 @@ from contract.wire._messages import SUMMED_FIELDS, DataQuality, Envelope, KpiWin
 from contract.wire._signing import (
     public_key_from_text,
     public_key_text,
+    seal_confirmation,
     seal_day_seal,
     seal_envelope,
     seal_envelope_bytes,
     seal_status,
+    seq_ranges,
     verify,
+    verify_confirmation,
     verify_received,
 )
 from contract.wire._time import format_timestamp, parse_timestamp
@@ -87,6 +95,7 @@ from contract.wire._topics import (
     WINDOWS_FILTER,
     TopicAddress,
     TopicKind,
+    confirmations_topic,
     day_seals_topic,
     parse_topic,
     shared_filter,
@@ -103,6 +112,7 @@ __all__ = [
     "CONFIG_DIGEST_PATTERN",
     "DAY_SEALS_FILTER",
     "IDENTIFIER_PATTERN",
+    "MAX_CONFIRMED_RANGES",
     "MAX_MESSAGE_BYTES",
     "MAX_RECORDS",
     "MAX_WINDOW_S",
@@ -113,6 +123,7 @@ __all__ = [
     "WIRE_VERSION",
     "BadSignature",
     "BadTopic",
+    "Confirmation",
     "DataQuality",
     "DaySeal",
     "DaySealPart",
@@ -122,10 +133,12 @@ __all__ = [
     "KpiWindow",
     "NotCanonical",
     "NotJson",
+    "ReceivedConfirmation",
     "ReceivedDaySeal",
     "ReceivedEnvelope",
     "ReceivedStatus",
     "ReceivedWindow",
+    "SeqRange",
     "StatusMessage",
     "TooLarge",
     "TopicAddress",
@@ -134,8 +147,10 @@ __all__ = [
     "WireError",
     "canonical_bytes",
     "config_digest",
+    "confirmations_topic",
     "day_seal_sha256",
     "day_seals_topic",
+    "decode_confirmation",
     "decode_day_seal",
     "decode_envelope",
     "decode_status",
@@ -147,14 +162,17 @@ __all__ = [
     "parse_topic",
     "public_key_from_text",
     "public_key_text",
+    "seal_confirmation",
     "seal_day_seal",
     "seal_envelope",
     "seal_envelope_bytes",
     "seal_status",
+    "seq_ranges",
     "shared_filter",
     "status_topic",
     "validate_identifier",
     "verify",
+    "verify_confirmation",
     "verify_received",
     "windows_topic",
 ]

@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the models call canonical_bytes to sign: only their types are needed here
+    from contract.wire._confirmation import Confirmation
     from contract.wire._day_seal import DaySeal
     from contract.wire._messages import Envelope, StatusMessage
 
@@ -21,7 +22,7 @@ def canonical_bytes(value: object) -> bytes:
     ).encode("utf-8")
 
 
-def encode(message: Envelope | StatusMessage | DaySeal) -> bytes:
+def encode(message: Envelope | StatusMessage | DaySeal | Confirmation) -> bytes:
     """The bytes to publish for a sealed message."""
     return canonical_bytes(message.model_dump(mode="json"))
 

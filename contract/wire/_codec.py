@@ -36,6 +36,7 @@ from contract.quantities import Quantity
 from contract.wire._canonical import canonical_bytes
 from contract.wire._limits import (
     CONFIG_DIGEST_PATTERN,
+    MAX_CONFIRMED_RANGES,
     MAX_COUNT,
     MAX_ENERGY_KWH,
     MAX_PART_DIGESTS,
@@ -52,6 +53,7 @@ from contract.wire._rules import (
     MEASURED_QUANTITIES,
     check_day_part,
     check_day_seal,
+    check_seq_ranges,
     check_window_times,
 )
 from contract.wire._time import format_timestamp, parse_day, parse_timestamp
@@ -363,10 +365,34 @@ class ReceivedDaySeal(_ReceivedSigned, frozen=True, forbid_unknown_fields=True, 
         check_day_seal(self)
 
 
+# --- the delivery confirmation ------------------------------------------------------------
+
+
+class ReceivedSeqRange(_Message, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A :class:`SeqRange` as received."""
+
+    first: Annotated[int, _SEQ]
+    last: Annotated[int, _SEQ]
+
+
+class ReceivedConfirmation(_ReceivedSigned, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A :class:`Confirmation` as received (by an agent)."""
+
+    kind: Literal["confirmation"]
+    stored: Annotated[
+        list[ReceivedSeqRange], msgspec.Meta(min_length=1, max_length=MAX_CONFIRMED_RANGES)
+    ]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_seq_ranges(self.stored)
+
+
 _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
     ReceivedEnvelope: msgspec.json.Decoder(ReceivedEnvelope),
     ReceivedStatus: msgspec.json.Decoder(ReceivedStatus),
     ReceivedDaySeal: msgspec.json.Decoder(ReceivedDaySeal),
+    ReceivedConfirmation: msgspec.json.Decoder(ReceivedConfirmation),
 }
 _ENCODER = msgspec.json.Encoder(order="sorted")
 
@@ -415,7 +441,9 @@ def decode_window_compiled(record: bytes) -> ReceivedWindow | None:
     return window if _ENCODER.encode(window) == record else None
 
 
-ReceivedT = TypeVar("ReceivedT", ReceivedEnvelope, ReceivedStatus, ReceivedDaySeal)
+ReceivedT = TypeVar(
+    "ReceivedT", ReceivedEnvelope, ReceivedStatus, ReceivedDaySeal, ReceivedConfirmation
+)
 
 
 def decode_compiled(kind: type[ReceivedT], raw: bytes) -> ReceivedT | None:

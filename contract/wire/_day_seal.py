@@ -8,7 +8,7 @@ cross-field rules are :mod:`contract.wire._rules`' (the compiled codec calls the
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 from pydantic import (
     Field,
@@ -32,6 +32,9 @@ from contract.wire._limits import (
 from contract.wire._messages import Count, Envelope, Identifier, StatusMessage, _Signed, _WireModel
 from contract.wire._rules import MEASURED_QUANTITIES, check_day_part, check_day_seal
 from contract.wire._time import Day, Timestamp
+
+if TYPE_CHECKING:
+    from contract.wire._confirmation import Confirmation
 
 __all__ = ["DAY_SUM_FIELDS", "DaySeal", "DaySealPart", "DaySums"]
 
@@ -170,4 +173,4 @@ class DaySeal(_Signed):
 
 
 #: A sealed message of any kind, for the functions that seal or decode each.
-MessageT = TypeVar("MessageT", Envelope, StatusMessage, DaySeal)
+MessageT = TypeVar("MessageT", Envelope, StatusMessage, DaySeal, "Confirmation")

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from contract.wire._canonical import encode
 from contract.wire._codec import (
+    ReceivedConfirmation,
     ReceivedDaySeal,
     ReceivedEnvelope,
     ReceivedStatus,
@@ -19,6 +20,7 @@ from contract.wire._codec import (
     has_negative_zero,
     has_tiny_float,
 )
+from contract.wire._confirmation import Confirmation
 from contract.wire._day_seal import DaySeal, MessageT
 from contract.wire._errors import (
     FieldRule,
@@ -138,6 +140,7 @@ _RECEIVED: dict[type[Any], type[Any]] = {
     Envelope: ReceivedEnvelope,
     StatusMessage: ReceivedStatus,
     DaySeal: ReceivedDaySeal,
+    Confirmation: ReceivedConfirmation,
 }
 
 
@@ -204,3 +207,13 @@ def decode_day_seal(raw: bytes | bytearray) -> DaySeal:
     its zone is the enterprise's or its chain is whole: those need the plan and the registry.
     """
     return _decode(DaySeal, raw)
+
+
+def decode_confirmation(raw: bytes | bytearray) -> Confirmation:
+    """Parse and validate a delivery confirmation; raise a :class:`WireError` naming the rule
+    broken.
+
+    Does not check the signature: the agent verifies it with the collector confirmation keys
+    it pins (:func:`verify_confirmation`).
+    """
+    return _decode(Confirmation, raw)

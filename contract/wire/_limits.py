@@ -32,3 +32,6 @@ ZONE_PATTERN = r"^[A-Za-z][A-Za-z0-9_+-]{0,30}(/[A-Za-z0-9_+-]{1,30}){0,3}$"
 MAX_PART_DIGESTS = 100
 #: Most parts in a day seal: one per provenance (measured, imported).
 MAX_SEAL_PARTS = 2
+#: Most seq ranges in one delivery confirmation: a collector sends more as several messages.
+#: A confirmation of this many ranges is about 60 KB.
+MAX_CONFIRMED_RANGES = 1000

@@ -297,3 +297,28 @@ def _check_unsampled(unsampled_run_s: float, state_times: tuple[float | None, ..
             f"{unsampled_run_s:g} s of run time the polls may have missed, more than the "
             f"{held:g} s held in states other than running",
         )
+
+
+class SeqRangeFields(Protocol):
+    """A confirmation's range of seqs, in either codec."""
+
+    @property
+    def first(self) -> int: ...
+    @property
+    def last(self) -> int: ...
+
+
+def check_seq_ranges(ranges: Sequence[SeqRangeFields]) -> None:
+    """Raise :class:`FieldRule` unless the ranges are each ``first <= last``, ascending, and
+    neither overlap nor touch (one spelling for each set of seqs: touching ranges are one)."""
+    for at, seq_range in enumerate(ranges):
+        if seq_range.first > seq_range.last:
+            raise FieldRule(
+                "stored", f"range {at}: first {seq_range.first} is after last {seq_range.last}"
+            )
+        if at and ranges[at - 1].last + 1 >= seq_range.first:
+            raise FieldRule(
+                "stored",
+                f"range {at} starts at {seq_range.first}, not after the end of range {at - 1} "
+                f"({ranges[at - 1].last}) plus one: expected ascending, merged ranges",
+            )

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from contract.wire._canonical import canonical_bytes
-from contract.wire._codec import ReceivedDaySeal, ReceivedEnvelope, ReceivedStatus
+from contract.wire._codec import (
+    ReceivedConfirmation,
+    ReceivedDaySeal,
+    ReceivedEnvelope,
+    ReceivedStatus,
+)
+from contract.wire._confirmation import Confirmation, SeqRange
 from contract.wire._day_seal import DaySeal, DaySealPart, MessageT
 from contract.wire._errors import BadSignature
 from contract.wire._limits import MAX_RECORDS, MAX_SEQ, MAX_TEXT, WIRE_VERSION
@@ -27,7 +33,16 @@ if TYPE_CHECKING:
 _PUBLIC_KEY_PREFIX = "ed25519:"
 
 #: A signed message, sealed here or received (the compiled codec's Structs).
-Signed = Envelope | StatusMessage | DaySeal | ReceivedEnvelope | ReceivedStatus | ReceivedDaySeal
+Signed = (
+    Envelope
+    | StatusMessage
+    | DaySeal
+    | Confirmation
+    | ReceivedEnvelope
+    | ReceivedStatus
+    | ReceivedDaySeal
+    | ReceivedConfirmation
+)
 
 
 def public_key_text(key: Ed25519PublicKey) -> str:
@@ -190,6 +205,61 @@ def seal_day_seal(
         "parts": list(parts),
     }
     return _seal(DaySeal, fields, key)
+
+
+def seal_confirmation(
+    *,
+    platform: str,
+    enterprise: str,
+    agent: str,
+    sent: datetime,
+    stored: Sequence[tuple[int, int]],
+    key: Ed25519PrivateKey,
+) -> Confirmation:
+    """Build and sign a delivery confirmation for ``agent`` with the collector confirmation
+    key; ``stored`` is ascending, merged ``(first, last)`` seq ranges (:func:`seq_ranges`
+    makes them); ``sent`` in whole milliseconds, as every wire time. Raises pydantic
+    ValidationError if a field is out of contract."""
+    fields = {
+        "kind": "confirmation",
+        "v": WIRE_VERSION,
+        "platform": platform,
+        "enterprise": enterprise,
+        "agent": agent,
+        "sent": sent,
+        "stored": [SeqRange(first=first, last=last) for first, last in stored],
+    }
+    return _seal(Confirmation, fields, key)
+
+
+def seq_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
+    """The seqs as ascending, merged ``(first, last)`` ranges (duplicates are one seq)."""
+    ranges: list[tuple[int, int]] = []
+    for seq in sorted(set(seqs)):
+        if ranges and ranges[-1][1] + 1 == seq:
+            ranges[-1] = (ranges[-1][0], seq)
+        else:
+            ranges.append((seq, seq))
+    return ranges
+
+
+def verify_confirmation(
+    message: Confirmation | ReceivedConfirmation, keys: Sequence[Ed25519PublicKey]
+) -> None:
+    """Check a confirmation against the collector confirmation keys an agent pins (any one
+    may have signed it: a key rotation pins both for a while); raise BadSignature."""
+    signed = message.signed_bytes()
+    for key in keys:
+        try:
+            _check_signature(message, key, signed)
+        except BadSignature:
+            continue
+        return
+    raise BadSignature(
+        f"confirmation for {message.agent} is not signed by any of the {len(keys)} pinned "
+        "collector confirmation keys",
+        field="sig",
+    )
 
 
 def verify_received(raw: bytes | bytearray, message: Signed, key: Ed25519PublicKey) -> None:

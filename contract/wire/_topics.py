@@ -1,7 +1,8 @@
 """Identifiers and MQTT topics: ``rv/v1/{platform}/{enterprise}/{agent}/{kind}``.
 
 Kinds: ``windows`` (signed KPI window batches), ``status`` (retained birth and Last Will),
-``day_seals`` (signed day seals).
+``day_seals`` (signed day seals); and, the other way, ``confirmations`` (the collector's
+signed delivery confirmations to one agent).
 """
 
 from __future__ import annotations
@@ -71,6 +72,14 @@ def status_topic(platform: str, enterprise: str, agent: str) -> str:
 def day_seals_topic(platform: str, enterprise: str, agent: str) -> str:
     """``rv/v1/{platform}/{enterprise}/{agent}/day_seals``: signed day seals, QoS 1."""
     return _topic(platform, enterprise, agent, "day_seals")
+
+
+def confirmations_topic(platform: str, enterprise: str, agent: str) -> str:
+    """``rv/v1/{platform}/{enterprise}/{agent}/confirmations``: the collector's signed delivery
+    confirmations for this agent, QoS 1. Only the collector writes it and only this agent
+    reads it (collector.broker.acl); the collector never receives it, so it is no
+    :data:`TopicKind` and :func:`parse_topic` refuses it."""
+    return _topic(platform, enterprise, agent, "confirmations")
 
 
 def shared_filter(group: str, kind: TopicKind) -> str:

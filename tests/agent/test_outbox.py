@@ -236,7 +236,8 @@ def test_an_outbox_of_the_first_layout_migrates_keeping_its_batches_and_seq(
 
 def test_an_outbox_of_schema_1_gains_the_fold_queue_keeping_its_ledger(tmp_path: Path) -> None:
     # Schema 1 (the ledger folded each batch in its own transaction) is schema 2 without
-    # fold_queue: make one, as an agent of that version left it, and open it with this one.
+    # fold_queue (and schema 3 without batches.acked_ms): make one, as an agent of that
+    # version left it, and open it with this one.
     path = tmp_path / "outbox.sqlite"
     outbox = Outbox(path)
     outbox.add_windows([minute("press-1", i) for i in range(3)])
@@ -245,6 +246,7 @@ def test_an_outbox_of_schema_1_gains_the_fold_queue_keeping_its_ledger(tmp_path:
     outbox.close()
     with sqlite3.connect(path) as db:
         db.execute("DROP TABLE fold_queue")
+        db.execute("ALTER TABLE batches DROP COLUMN acked_ms")
         db.execute("PRAGMA user_version = 1")
         state_before = db.execute("SELECT state FROM day_parts").fetchall()
     db.close()
@@ -256,11 +258,67 @@ def test_an_outbox_of_schema_1_gains_the_fold_queue_keeping_its_ledger(tmp_path:
     assert upgraded.fold_batches() == 1
     upgraded.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         [(state_after,)] = db.execute("SELECT state FROM day_parts").fetchall()
         assert json.loads(state_after)["windows"] == 3  # the old part went on, not anew
         assert state_after != state_before[0][0]
     db.close()
+
+
+def test_an_outbox_of_schema_2_keeps_its_batches_waiting_for_their_puback(
+    tmp_path: Path,
+) -> None:
+    # Schema 2 is schema 3 without batches.acked_ms (#19): its batches were all waiting for a
+    # PUBACK, and still are after the upgrade; none is taken for awaiting a confirmation.
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(path)
+    outbox.add_windows([minute("press-1", i) for i in range(4)])
+    first, second = outbox.seal_batch(2, sealer), outbox.seal_batch(2, sealer)
+    outbox.close()
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE batches DROP COLUMN acked_ms")
+        db.execute("PRAGMA user_version = 2")
+    db.close()
+    upgraded = Outbox(path)
+    assert first is not None and second is not None
+    assert [b.seq for b in upgraded.unacked()] == [first.seq, second.seq]
+    assert upgraded.stats().awaiting_confirmation == 0
+    upgraded.await_confirmation(first.seq, acked_ms=1_000)
+    assert [b.seq for b in upgraded.unacked()] == [second.seq]
+    assert upgraded.stats().awaiting_confirmation == 1
+    upgraded.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    db.close()
+
+
+def test_a_batch_awaiting_confirmation_is_kept_until_confirmed_and_due_again_after(
+    tmp_path: Path,
+) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    outbox.add_windows([minute("press-1", i) for i in range(6)])
+    batches = [outbox.seal_batch(2, sealer) for _ in range(3)]
+    seqs = [b.seq for b in batches if b is not None]
+    assert seqs == [1, 2, 3]
+    for seq, acked_ms in zip(seqs, (1_000, 2_000, 3_000), strict=True):
+        outbox.await_confirmation(seq, acked_ms)
+    assert outbox.unacked() == []  # the broker has them all: none goes again on a reconnect
+    assert outbox.awaiting_confirmation() == 3
+    # Due again: acknowledged before the cut-off, oldest seq first, at most the limit.
+    assert [b.seq for b in outbox.unconfirmed(2_500, limit=10)] == [1, 2]
+    assert [b.seq for b in outbox.unconfirmed(9_999, limit=1)] == [1]
+    again = outbox.unconfirmed(9_999, limit=10)
+    assert [b.envelope for b in again] == [b.envelope for b in batches if b is not None]
+    # A confirmation of seqs 1 and 3 (and seqs it never had) forgets exactly those.
+    assert outbox.confirm([(1, 1), (3, 7)]) == 2
+    assert [b.seq for b in outbox.unconfirmed(9_999, limit=10)] == [2]
+    assert outbox.confirm([(1, 1)]) == 0  # confirmed twice: nothing more to forget
+    stats = outbox.stats()
+    assert (stats.sealed_batches, stats.awaiting_confirmation) == (1, 1)
+    # Confirmations turned off: a PUBACK is enough again.
+    assert outbox.forget_awaiting() == 1
+    assert outbox.stats().sealed_batches == 0
+    outbox.close()
 
 
 def test_an_outbox_of_a_newer_agent_is_refused_naming_both_versions(tmp_path: Path) -> None:

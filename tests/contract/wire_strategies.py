@@ -140,3 +140,21 @@ def day_seals(draw: st.DrawFn, key: Ed25519PrivateKey) -> wire.DaySeal:
         parts=parts,
         key=key,
     )
+
+
+seqs = st.integers(min_value=1, max_value=wire.MAX_SEQ)
+
+
+@st.composite
+def confirmations(draw: st.DrawFn, key: Ed25519PrivateKey) -> wire.Confirmation:
+    """A signed delivery confirmation of a few seqs, some in runs, anywhere in the seq range."""
+    starts = draw(st.lists(seqs, min_size=1, max_size=20))
+    stored = [seq + step for seq in starts for step in range(draw(st.integers(0, 3)))] + starts
+    return wire.seal_confirmation(
+        platform=draw(identifiers),
+        enterprise=draw(identifiers),
+        agent=draw(identifiers),
+        sent=draw(moments),
+        stored=wire.seq_ranges(seq for seq in stored if seq <= wire.MAX_SEQ),
+        key=key,
+    )

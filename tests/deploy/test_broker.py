@@ -95,10 +95,12 @@ class Client:
         self.connack: ReasonCode | None = None
         self.pubacks: dict[int, ReasonCode] = {}
         self.messages: list[mqtt.MQTTMessage] = []
+        self.subacks: dict[int, list[ReasonCode]] = {}
         self.events = threading.Condition()
         self.paho.on_connect = self._on_connect
         self.paho.on_publish = self._on_publish
         self.paho.on_message = self._on_message
+        self.paho.on_subscribe = self._on_subscribe
         self.paho.connect(broker.host, broker.port)
         self.paho.loop_start()
         self._wait(lambda: self.connack is not None, wait_s)
@@ -120,6 +122,13 @@ class Client:
             self.messages.append(message)
             self.events.notify_all()
 
+    def _on_subscribe(
+        self, _c: object, _u: object, mid: int, reasons: list[ReasonCode], _p: object
+    ) -> None:
+        with self.events:
+            self.subacks[mid] = reasons
+            self.events.notify_all()
+
     def _wait(self, done: Callable[[], bool], wait_s: float = WAIT_S) -> bool:
         with self.events:
             return self.events.wait_for(done, wait_s)
@@ -130,9 +139,12 @@ class Client:
         self._wait(lambda: info.mid in self.pubacks)
         return self.pubacks.get(info.mid)
 
-    def subscribe(self, *filters: str) -> None:
-        result, _ = self.paho.subscribe([(f, 1) for f in filters])
-        assert result == mqtt.MQTT_ERR_SUCCESS
+    def subscribe(self, *filters: str) -> list[ReasonCode]:
+        """Subscribe at QoS 1; the SUBACK's reason codes, one per filter ([] if none came)."""
+        result, mid = self.paho.subscribe([(f, 1) for f in filters])
+        assert result == mqtt.MQTT_ERR_SUCCESS and mid is not None
+        self._wait(lambda: mid in self.subacks)
+        return self.subacks.get(mid, [])
 
     def received(self, count: int, wait_s: float = WAIT_S) -> list[mqtt.MQTTMessage]:
         self._wait(lambda: len(self.messages) >= count, wait_s)
@@ -237,3 +249,27 @@ def test_the_healthcheck_user_reads_uptime_and_nothing_else(broker: MosquittoSer
     assert all(m.topic == "$SYS/broker/uptime" for m in health.received(2, wait_s=1.5))
     agent.close()
     health.close()
+
+
+def test_only_its_own_agent_reads_its_confirmations_and_only_the_collector_writes_them(
+    broker: MosquittoServer,
+) -> None:
+    # A forged confirmation would make an agent delete what was never stored (#19): no agent
+    # may publish one, and another agent may not read them (they say what it has delivered).
+    topic = wire.confirmations_topic("plat-a", "ent-01", "ent-01-gw1")
+    own = Client(broker, "ent-01-gw1", PASSWORDS["ent-01-gw1"])
+    other = Client(broker, "ent-02-gw1", PASSWORDS["ent-02-gw1"])
+    assert [r.value for r in own.subscribe(topic)] == [1]  # granted QoS 1
+    # mosquitto 2.0.11 grants a subscription it will deliver nothing to (it checks read
+    # access per message), so what counts is that nothing arrives.
+    other.subscribe(topic, "rv/v1/+/+/+/confirmations", "rv/v1/#")
+    collector = Client(broker, "collector", PASSWORDS["collector"])
+    assert collector.publish(topic, b'{"kind":"confirmation"}') == 0
+    assert [m.topic for m in own.received(1)] == [topic]
+    assert other.received(1, wait_s=1.5) == []
+    for agent, user in ((own, "ent-01-gw1"), (other, "ent-02-gw1")):
+        reason = agent.publish(topic, b'{"kind":"confirmation"}')
+        assert reason is not None and reason.value == 135, (user, reason)  # Not authorized
+    assert len(own.received(2, wait_s=1.0)) == 1
+    for client in (own, other, collector):
+        client.close()

@@ -44,9 +44,14 @@ CENTRAL = ROOT / "deploy" / "central"
 # Made by the documented first steps (docs/operations.md), never committed: the PKI and the
 # broker's password file and ACL.
 GENERATED = {"pki/ca.pem", "pki/broker.pem", "pki/broker.key", "mosquitto/passwd", "mosquitto/acl"}
-#: The bundle signing key and the TOTP sealing key, made by `retrofit-collector bundle-key
-#: generate` and `users totp-key` (never committed).
-GENERATED_SECRETS = {"secrets/bundle-signing.key", "secrets/totp.key"}
+#: The bundle signing key, the TOTP sealing key and the confirmation key, made by
+#: `retrofit-collector bundle-key generate`, `users totp-key` and `confirmation-key generate`
+#: (never committed).
+GENERATED_SECRETS = {
+    "secrets/bundle-signing.key",
+    "secrets/totp.key",
+    "secrets/confirmation.key",
+}
 
 #: Every registry table and schema_version: what `registry init --grant` grants.
 REGISTRY_TABLES = sum(len(group) for _, group in TABLE_GROUPS) + 1
@@ -142,18 +147,26 @@ def test_every_secret_the_file_needs_is_in_env_example() -> None:
     assert required and required <= example
 
 
-def test_the_bundle_and_totp_keys_are_secrets_of_the_web_service_only() -> None:
+def test_the_bundle_and_totp_keys_are_the_web_services_the_confirmation_key_ingests() -> None:
     document = compose()
     for name, secret in document["secrets"].items():
         relative = str((CENTRAL / secret["file"]).resolve().relative_to(CENTRAL))
         assert (CENTRAL / relative).exists() or relative in GENERATED_SECRETS, (name, relative)
-    holders = {name for name, svc in document["services"].items() if svc.get("secrets")}
-    assert holders == {"web"}  # the ingest replicas never sign anything
+    holders = {
+        name: sorted(svc["secrets"])
+        for name, svc in document["services"].items()
+        if svc.get("secrets")
+    }
+    # The replicas sign delivery confirmations only (#19); never bundles.
+    assert holders == {
+        "web": ["bundle-signing-key", "totp-key"],
+        "ingest-1": ["confirmation-key"],
+        "ingest-2": ["confirmation-key"],
+    }
     config = load_collector_config(CENTRAL / "collector" / "collector.yaml", env=CONFIG_ENV)
-    secrets = document["services"]["web"]["secrets"]
-    assert sorted(secrets) == ["bundle-signing-key", "totp-key"]
     assert config.bundle.signing_key_path == Path("/run/secrets/bundle-signing-key")
     assert config.web.totp_key_path == Path("/run/secrets/totp-key")
+    assert config.ingest.confirmation_key_path == Path("/run/secrets/confirmation-key")
 
 
 def test_the_replicas_share_a_group_with_their_own_client_ids() -> None:
