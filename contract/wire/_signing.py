@@ -214,7 +214,7 @@ def seal_confirmation(
     agent: str,
     sent: datetime,
     stored: Sequence[tuple[int, int]],
-    key: Ed25519PrivateKey,
+    key: Signer,
 ) -> Confirmation:
     """Build and sign a delivery confirmation for ``agent`` with the collector confirmation
     key; ``stored`` is ascending, merged ``(first, last)`` seq ranges (:func:`seq_ranges`
