@@ -110,14 +110,20 @@ def main() -> int:
     parser.add_argument("--days", type=float, default=3.0, help="working plant days measured")
     parser.add_argument("--speed", type=float, help="plant clock speed (default: the demo's)")
     parser.add_argument("--enterprises", type=int, default=12)
+    parser.add_argument(
+        "--poll-interval-s", type=float, help="the agents' poll interval (default: the demo's)"
+    )
     args = parser.parse_args()
     demo = _demo_module()
     print(machine_summary())
     print(f"load before: {load_average()}")
-    choice = demo.choose_speed(demo.FULL, args.enterprises)
+    choice = None if args.speed else demo.choose_speed(demo.FULL, args.enterprises)
     speed = args.speed or choice.speed
     print(f"speed {speed:,.0f}x ({'--speed' if args.speed else choice.reason})")
     mode = replace(demo.FULL, enterprises=args.enterprises, speed=speed)
+    if args.poll_interval_s:
+        mode = replace(mode, settings=replace(mode.settings, poll_interval_s=args.poll_interval_s))
+    print(f"agents poll every {mode.settings.poll_interval_s:g} plant s")
     with tempfile.TemporaryDirectory(prefix="demo-polls-") as folder:
         out = Path(folder)
         demo.fresh_out_dir(out)
@@ -132,10 +138,12 @@ def main() -> int:
         )
         try:
             demo.start_plant(run)
+            # From Monday 00:00 on, or from when everything was up if that was later.
             monday = dt.datetime.combine(days.baseline[0], dt.time(0), days.plant_start.tzinfo)
-            _wait_for(run, monday)
+            begin = max(monday, run.plant_time())
+            _wait_for(run, begin)
             first = _sample(_pids(run))
-            _wait_for(run, monday + dt.timedelta(days=args.days))
+            _wait_for(run, begin + dt.timedelta(days=args.days))
             last = _sample(_pids(run))
             plant_days = (last.wall - first.wall) * speed / 86_400
             demo.stop_together(list(run.agents.values()))  # their health files' last write
