@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
+import json
 import os
 import sys
 import tempfile
@@ -33,6 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 
+import yaml
 from common import REPO_ROOT, cpu_seconds, load_average, machine_summary, result_line
 
 from sim.scenario import demo_enterprises, timeline
@@ -82,6 +84,19 @@ def _wait_for(run: object, moment: dt.datetime) -> None:
         time.sleep(min(left, 0.5))
 
 
+def kept_by_protocol(out: Path) -> dict[str, float]:
+    """Share of polls kept per protocol the simulator serves the machine on (its plant file)."""
+    plant = yaml.safe_load((out / "plant.yaml").read_text("utf-8"))
+    protocol = {m["id"]: m["protocol"] for m in plant["machines"]}
+    made: dict[str, list[int]] = {}
+    for path in (out / "agents").glob("*.health.json"):
+        for device, counts in json.loads(path.read_text("utf-8"))["devices"].items():
+            pair = made.setdefault(protocol.get(device, "?"), [0, 0])
+            pair[0] += int(counts["polls"])
+            pair[1] += int(counts["polls"]) + int(counts["polls_skipped"])
+    return {name: polls / asked for name, (polls, asked) in sorted(made.items()) if asked}
+
+
 def _group(name: str) -> str:
     return "agents (each)" if name.startswith("agent-") else name
 
@@ -113,6 +128,7 @@ def main() -> int:
     parser.add_argument(
         "--poll-interval-s", type=float, help="the agents' poll interval (default: the demo's)"
     )
+    parser.add_argument("--out", type=Path, help="keep the run's folder (logs) here")
     args = parser.parse_args()
     demo = _demo_module()
     print(machine_summary())
@@ -125,7 +141,8 @@ def main() -> int:
         mode = replace(mode, settings=replace(mode.settings, poll_interval_s=args.poll_interval_s))
     print(f"agents poll every {mode.settings.poll_interval_s:g} plant s")
     with tempfile.TemporaryDirectory(prefix="demo-polls-") as folder:
-        out = Path(folder)
+        out = args.out.resolve() if args.out else Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
         demo.fresh_out_dir(out)
         days = timeline(mode.period_days)
         run = demo.Demo(
@@ -148,11 +165,13 @@ def main() -> int:
             plant_days = (last.wall - first.wall) * speed / 86_400
             demo.stop_together(list(run.agents.values()))  # their health files' last write
             kept = demo.poll_share(run) or 0.0
+            by_protocol = kept_by_protocol(out)
         finally:
             run.stop_all()
     print(f"load after: {load_average()}")
     total_core = report(first, last, plant_days, speed, demo.FULL.speed)
-    print(f"agents kept {100 * kept:.1f} % of their polls (goal {100 * GOAL:.0f} %)")
+    shares = ", ".join(f"{name} {100 * share:.0f} %" for name, share in by_protocol.items())
+    print(f"agents kept {100 * kept:.1f} % of their polls (goal {100 * GOAL:.0f} %): {shares}")
     print(result_line(
         "demo_polls", kept / GOAL, f"{100 * kept:.1f}%", f"{100 * GOAL:.0f}%", ">=1",
         speed=f"{speed:.0f}", cores_at_default=f"{total_core:.2f}",

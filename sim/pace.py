@@ -205,7 +205,10 @@ def choose_speed(
     """:func:`pick_speed` for this machine now: its cores less what other jobs use, its CPU's
     speed against the reference (:func:`calibrate`)."""
     others = busy_cores()
-    scale = calibrate() / cost.calibration_s
+    # Never faster than the reference: its costs were measured with both cores busy (the demo
+    # keeps them busy too), which slows each core's work; an idle machine's calibration would
+    # otherwise promise more than the demo's own load leaves.
+    scale = max(1.0, calibrate() / cost.calibration_s)
     total = float(cores or os.cpu_count() or 1)
     choice = pick_speed(
         cost,
