@@ -134,8 +134,9 @@ def main() -> int:
     print(machine_summary())
     print(f"load before: {load_average()}")
     choice = None if args.speed else demo.choose_speed(demo.FULL, args.enterprises)
-    speed = args.speed or choice.speed
-    print(f"speed {speed:,.0f}x ({'--speed' if args.speed else choice.reason})")
+    speed = args.speed or (choice.speed if choice else demo.FULL.speed)
+    why = "--speed" if args.speed else (choice.reason if choice else "the mode's speed")
+    print(f"speed {speed:,.0f}x ({why})")
     mode = replace(demo.FULL, enterprises=args.enterprises, speed=speed)
     if args.poll_interval_s:
         mode = replace(mode, settings=replace(mode.settings, poll_interval_s=args.poll_interval_s))
