@@ -18,6 +18,7 @@ mode's own speed, never below the one that keeps the run within its time budget.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -152,11 +153,13 @@ def pick_speed(
         reason = f"the fastest {bound} carry with headroom"
     else:
         speed = floor_speed
+        carried = f"only {sustained:,.0f}x" if sustained >= 1 else "no plant speed"
         reason = (
-            f"{bound} carry only {sustained:,.0f}x with headroom, but the run must end in "
-            "time: polls may be skipped"
+            f"{bound} carry {carried} with headroom, but the run must end in time: polls may "
+            "be skipped"
         )
-    speed = float(round(speed, -2)) if speed >= 1000 else speed
+    if speed >= 1000:  # to 100x, never below the floor
+        speed = max(float(round(speed, -2)), math.ceil(floor_speed / 100) * 100.0)
     cores, sim_cores = cost.cores(speed, enterprises, scale)
     return SpeedChoice(speed, reason, cores, sim_cores)
 

@@ -92,9 +92,9 @@ class Mode:
 #: Its speed is fixed (the CI's run; tests/deploy/test_demo.py reruns slower when polls were lost).
 QUICK = Mode(enterprises=3, period_days=28, with_energy=False, speed=50_000, startup_s=8.0)
 #: Full: twelve enterprises, six-week periods so the energy-per-unit target can be judged too.
-#: 86 plant days in at most 600 s (12,400x or faster): with setup (about 40 s, 70 s on a new
+#: 86 plant days in at most 600 s (12,500x or faster): with setup (about 40 s, 70 s on a new
 #: machine) and the 160 s before and after the plant, the default run stays under 15 minutes.
-#: Its agents poll every 15 plant minutes (72 wall ms at 12,400x): a third fewer polls for the
+#: Its agents poll every 15 plant minutes (72 wall ms at 12,500x): a third fewer polls for the
 #: 36 devices than every 10 minutes (docs/demo.md "Speeds").
 FULL = Mode(
     enterprises=12,

@@ -70,6 +70,10 @@ def test_the_time_budget_sets_the_slowest_speed_and_says_polls_will_be_skipped()
     assert choice.speed == 12_400
     assert choice.cores > MACHINE_HEADROOM * 0.5
     assert "polls may be skipped" in choice.reason
+    # The floor rounds up to 100x: the plant never takes longer than its budget.
+    budget = pick_speed(COST, enterprises=12, top_speed=15_000, floor_speed=12_437, free_cores=0.0)
+    assert budget.speed == 12_500
+    assert "no plant speed" in budget.reason
 
 
 def test_bad_arguments_are_refused() -> None:
