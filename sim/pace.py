@@ -93,10 +93,10 @@ class PlantCost:
 #: The full demo's scenario (sim/scenario.py: 3 machines per enterprise polled every 900 plant
 #: s, hourly windows), measured with bench/demo_polls.py on the 2-core reference VM, 2026-12-07,
 #: at 3,000x and 8,000x: the difference between the two gives the part that goes with wall
-#: time (docs/performance.md "demo_polls"). Other jobs kept the load at 14-20; the 8,000x run
-#: kept only 69 % of its polls, so the per-poll parts (agents, simulator) are rounded up.
+#: time (docs/performance.md "demo_polls"). Other jobs kept the load at 14-20 then; the
+#: simulator's share is from the one run on a quieter machine (12,500x, 97 % of polls kept).
 DEMO_COST = PlantCost(
-    simulator_day_s=0.058,
+    simulator_day_s=0.092,
     agent_day_s=0.38,
     collector_day_s=0.076,
     simulator_idle_cores=0.083,
