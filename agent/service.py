@@ -185,7 +185,7 @@ class AgentService:
         log.info("agent %s stopped", self.identity.agent)
 
     async def _poll_forever(self, device: _Device) -> None:
-        interval = device.config.poll_interval_s
+        interval, offset = device.config.poll_interval_s, device.config.poll_offset_s
         with contextlib.suppress(Exception):
             await device.source.connect()  # failures are the source's to retry
         # A demo's agent may start before its plant clock's anchor: it polls from plant start on.
@@ -193,16 +193,17 @@ class AgentService:
         last_point: int | None = None  # the grid point (as a multiple of interval) last polled
         while not self._stopping:
             now = self.clock.timestamp()
-            # Polls on the clock's grid (every `interval` from the epoch), so a poll that ran
+            # Polls on the clock's grid (every `interval` from the epoch, shifted by `offset`:
+            # devices given different offsets do not all ask at once), so a poll that ran
             # long does not shift every later one. The next point is strictly after `now`: at
             # epoch 1.8e9 a nudge of 1e-9 is below a float's resolution, so a poll that ended
             # exactly on a grid point (a plant clock held still while it polled) slept 0 s and
             # polled again at the same instant, forever.
-            point = math.floor(now / interval) + 1
+            point = math.floor((now - offset) / interval) + 1
             if last_point is not None and point - last_point > 1:
                 device.health.polls_skipped += point - last_point - 1
             last_point = point
-            await self.clock.sleep(point * interval - now)
+            await self.clock.sleep(point * interval + offset - now)
             try:
                 await self._poll_once(device)
             except asyncio.CancelledError:

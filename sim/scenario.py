@@ -56,6 +56,7 @@ __all__ = [
     "demo_enterprises",
     "plan_document",
     "plant_document",
+    "poll_offset_s",
     "timeline",
 ]
 
@@ -432,6 +433,18 @@ class AgentSettings:
     comm_loss_after_s: float
 
 
+def poll_offset_s(device_number: int, poll_interval_s: float) -> float:
+    """Where in the poll interval the demo's device number ``device_number`` polls: spread
+    by the golden ratio, so the devices of any number of enterprises fall apart evenly.
+
+    On one grid all 36 devices of the full demo asked the one simulator at the same wall
+    instant: it answered the last of them up to a poll interval late (40 ms at 15,000x), and
+    the agent skipped the next poll (docs/demo.md "Speeds").
+    """
+    share = (device_number * 0.6180339887498949) % 1.0
+    return round(share * poll_interval_s, 3)
+
+
 def agent_document(
     enterprise: DemoEnterprise,
     plant: PlantConfig,
@@ -463,8 +476,11 @@ def agent_document(
         float_table="holding",
     )
     cycles = {machine.id: machine.cycle_s for machine in mine.machines}
-    for device in devices:
+    for position, device in enumerate(devices):
         device["comm_loss_after_s"] = settings.comm_loss_after_s
+        device["poll_offset_s"] = poll_offset_s(
+            3 * enterprise.index + position, settings.poll_interval_s
+        )
         if device["id"] == enterprise.misconfigured_device:
             wrong = cycles[device["id"]] * MISCONFIGURED_IDEAL_CYCLE_FACTOR
             device["ideal_cycle_s"] = round(wrong, 3)

@@ -54,6 +54,8 @@ class _DeviceBase(ConfigModel):
     id: Identifier
     description: Annotated[str, Field(max_length=200)] | None = None
     poll_interval_s: Annotated[float, float_range(0.1, 3600, "s")] = 1.0
+    #: Where in each interval the poll falls: polls come at k x poll_interval_s + this.
+    poll_offset_s: Annotated[float, float_range(0, 3600, "s")] = 0.0
     timeout_s: Annotated[float, float_range(0.05, 60, "s")] = 1.0
     retries: Annotated[int, int_range(0, 10)] = 1
     #: Longest gap between usable polls that still holds the last state; longer is comm loss.
@@ -94,6 +96,13 @@ class _DeviceBase(ConfigModel):
         return self.role_tag(Role.ENERGY_KWH) or self.role_tag(Role.POWER_KW)
 
     def _role_issues(self, issues: IssueList) -> None:
+        if self.poll_offset_s >= self.poll_interval_s:
+            issues.add(
+                ("poll_offset_s",),
+                self.poll_offset_s,
+                f"got {self.poll_offset_s:g}, expected less than poll_interval_s "
+                f"({self.poll_interval_s:g})",
+            )
         first_with_role: dict[Role, str] = {}
         for name, tag in self.tag_items():
             if tag.role not in KPI_ROLES:

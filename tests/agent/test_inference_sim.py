@@ -118,6 +118,11 @@ class SteppedPlantClock:
             finally:
                 self._sleepers.remove(until)
 
+    @property
+    def sleepers(self) -> list[float]:
+        """The plant times the agent's tasks sleep until now."""
+        return list(self._sleepers)
+
     async def polled(self, sleepers: int) -> None:
         """Return once ``sleepers`` tasks sleep past the current time: every device has polled."""
         async with self._changed:
