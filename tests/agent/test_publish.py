@@ -67,6 +67,14 @@ async def running(
     outbox.close()
 
 
+async def store(publisher: Publisher, windows: list[wire.KpiWindow]) -> None:
+    """Add windows as the service's storing does: under the outbox lock, in a thread. The
+    publisher's own outbox calls (the delivery state read at start, seals, acks) run in a
+    thread under that lock; a test that wrote past it raced them on one SQLite connection."""
+    async with publisher.outbox_lock:
+        await asyncio.to_thread(publisher.outbox.add_windows, windows)
+
+
 def received_envelopes(collector: MqttTestClient) -> list[wire.Envelope]:
     envelopes = []
     for message in collector.drain():
@@ -80,7 +88,7 @@ def received_envelopes(collector: MqttTestClient) -> list[wire.Envelope]:
 async def test_windows_arrive_in_seq_order_and_leave_the_outbox_on_puback(
     running: Publisher, collector: MqttTestClient
 ) -> None:
-    running.outbox.add_windows([minute(f"press-{d}", i) for i in range(15) for d in (1, 2)])
+    await store(running, [minute(f"press-{d}", i) for i in range(15) for d in (1, 2)])
     running.wake()
     assert await running.drain(timeout_s=20)
     envelopes = received_envelopes(collector)
@@ -111,7 +119,7 @@ async def test_birth_is_retained_online_and_signed(
 async def test_without_any_subscriber_nothing_is_deleted(
     running: Publisher, mosquitto: MosquittoServer
 ) -> None:
-    running.outbox.add_windows([minute("press-1", i) for i in range(3)])
+    await store(running, [minute("press-1", i) for i in range(3)])
     running.wake()
     await asyncio.sleep(1.5)
     # The broker answered "no matching subscribers": the batch stays in the outbox.
@@ -134,12 +142,12 @@ async def test_without_any_subscriber_nothing_is_deleted(
 async def test_broker_down_then_back_loses_nothing_and_keeps_order(
     running: Publisher, collector: MqttTestClient, mosquitto: MosquittoServer
 ) -> None:
-    running.outbox.add_windows([minute("press-1", i) for i in range(5)])
+    await store(running, [minute("press-1", i) for i in range(5)])
     running.wake()
     assert await running.drain(timeout_s=20)
     mosquitto.stop()
     for i in range(5, 25):  # windows keep closing while the broker is away
-        running.outbox.add_windows([minute("press-1", i)])
+        await store(running, [minute("press-1", i)])
         running.wake()
         await asyncio.sleep(0.05)
     assert not running.state.connected
@@ -189,7 +197,7 @@ async def test_draining_while_running_publishes_each_batch_once_within_max_infli
     assert mosquitto.pid is not None
     os.kill(mosquitto.pid, signal.SIGSTOP)
     try:
-        async with running.outbox_lock:
+        async with running.outbox_lock:  # held: the test writes as the lock's holder
             running.outbox.add_windows([minute("press-1", 0), minute("press-1", 1)])
             running.wake()
             await asyncio.sleep(0.1)  # the loop is due and waits for the outbox
