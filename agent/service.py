@@ -7,8 +7,10 @@ anything unexpected, logs it, and goes on polling.
 
 Stopping (SIGTERM): the device tasks end, windows they had already closed finish going into the
 outbox (a stop never cancels a store), every open window is closed (``partial`` if the stop cut
-it short) and stored, the publisher gets a few seconds to send what is pending, says ``offline``
-and disconnects. Anything not sent stays in the outbox for the next run.
+it short) and stored, the publisher gets a few seconds to send what is pending, seals every day
+the plant clock has closed without waiting out ``seal_grace_s`` and sends those seals (within the
+same few seconds), says ``offline`` and disconnects. Anything not sent stays in the outbox for
+the next run.
 """
 
 from __future__ import annotations
@@ -168,7 +170,12 @@ class AgentService:
         await _end_tasks([*polls, health])
         await self._finish_storing()
         await self._close_partial_windows()
-        drained = await self.publisher.drain(self.drain_timeout_s)
+        # Every window of this run is in the outbox now, so the days the plant clock has
+        # closed are sealed at once (Publisher.seal_closed_days), unless windows are held in
+        # memory: they are lost at the exit and the next run refills their time.
+        drained = await self.publisher.drain(
+            self.drain_timeout_s, seal_closed_days=not self.unsaved
+        )
         if not drained:
             log.warning("stopping with windows still in the outbox; they go on the next run")
         publisher.cancel()
