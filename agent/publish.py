@@ -44,13 +44,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent.config import BrokerConfig
+from agent import __version__
+from agent.config import BrokerConfig, LoadedConfig
 from agent.day_ledger import DayDraft
 from agent.outbox import BatchKind, Outbox, OutboxError, OutboxStats, SealedBatch
 from contract import wire
 from contract.clock import Clock
 
-__all__ = ["Identity", "Publisher", "PublisherState", "sign_day_seal"]
+__all__ = ["Identity", "Publisher", "PublisherState", "publisher_for", "sign_day_seal"]
 
 log = logging.getLogger(__name__)
 
@@ -424,7 +425,7 @@ class Publisher:
         while len(self.state.inflight) < self.max_inflight and self.state.connected:
             async with self.outbox_lock:
                 batch = await asyncio.to_thread(
-                    self.outbox.seal_batch, self.batch_records, self._seal
+                    self.outbox.seal_batch, self.batch_records, self.seal_envelope
                 )
             if batch is None:
                 return
@@ -445,7 +446,7 @@ class Publisher:
                     now=self.clock.timestamp(),
                     grace_s=self.seal_grace_s,
                     devices=self.devices,
-                    make_day_seal=self._sign_day_seal,
+                    make_day_seal=self.sign_day_seal,
                     limit=room,
                 )
         except ValueError as exc:  # a queued record that cannot be folded: no day is judged
@@ -458,7 +459,8 @@ class Publisher:
         for batch in sealed:
             self._publish(batch)
 
-    def _sign_day_seal(self, draft: DayDraft) -> bytes:
+    def sign_day_seal(self, draft: DayDraft) -> bytes:
+        """The signed bytes of the day seal ``draft`` describes."""
         return sign_day_seal(draft, self.identity, self.key, _now_ms(self.clock))
 
     async def _resend_unacked(self, kinds: set[BatchKind]) -> None:
@@ -472,7 +474,8 @@ class Publisher:
                 self._publish(batch)
         self._resend_from_outbox -= kinds
 
-    def _seal(self, seq: int, records: list[bytes]) -> bytes:
+    def seal_envelope(self, seq: int, records: list[bytes]) -> bytes:
+        """The signed envelope of batch ``seq`` holding ``records`` (canonical bytes)."""
         return wire.seal_envelope_bytes(
             platform=self.identity.platform,
             enterprise=self.identity.enterprise,
@@ -557,7 +560,7 @@ class Publisher:
                         now=self.clock.timestamp(),
                         grace_s=0,
                         devices=self.devices,
-                        make_day_seal=self._sign_day_seal,
+                        make_day_seal=self.sign_day_seal,
                         limit=_STOP_SEALS_AT_ONCE,
                     )
             except (OutboxError, ValueError) as exc:
@@ -625,6 +628,29 @@ class Publisher:
         # cycle with this publisher, so that would be whenever the cycle collector runs, with
         # a ResourceWarning. The client is done with: reset it, which closes them now.
         self._client.reinitialise()
+
+
+def publisher_for(
+    loaded: LoadedConfig,
+    key: Ed25519PrivateKey,
+    outbox: Outbox,
+    outbox_lock: asyncio.Lock,
+    clock: Clock,
+) -> Publisher:
+    """The publisher of the agent ``loaded`` configures (``run`` and ``retire`` both use it)."""
+    config = loaded.config
+    return Publisher(
+        config.broker,
+        Identity(config.agent.platform, config.agent.enterprise, config.agent.id),
+        key,
+        outbox,
+        outbox_lock,
+        clock=clock,
+        agent_version=__version__,
+        config_digest=loaded.digest,
+        seal_grace_s=config.agent.seal_grace_s,
+        devices=[device.id for device in config.devices],
+    )
 
 
 def sign_day_seal(

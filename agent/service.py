@@ -24,16 +24,19 @@ import os
 import socket
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from agent import __version__
 from agent.config import DeviceConfig, LoadedConfig
+from agent.errors import AgentRetiredError
 from agent.inference import StateInference, make_inference
 from agent.keys import load_private_key
 from agent.kpi import WindowBuilder
 from agent.metrics import render_metrics
 from agent.outbox import Outbox, OutboxError
-from agent.publish import Identity, Publisher
+from agent.publish import publisher_for
+from agent.retire import RunLock
 from agent.samples import kpi_spec, to_sample
 from agent.sources.base import Quality, Source
 from agent.sources.factory import SourceFactory
@@ -98,20 +101,10 @@ class AgentService:
             capacity_windows=config.outbox_capacity(),
             timezone=config.agent.timezone,
         )
+        self._refuse_if_retired()
         self.outbox_lock = asyncio.Lock()
-        self.identity = Identity(config.agent.platform, config.agent.enterprise, config.agent.id)
-        self.publisher = Publisher(
-            config.broker,
-            self.identity,
-            self.key,
-            self.outbox,
-            self.outbox_lock,
-            clock=self.clock,
-            agent_version=__version__,
-            config_digest=loaded.digest,
-            seal_grace_s=config.agent.seal_grace_s,
-            devices=[device.id for device in config.devices],
-        )
+        self.publisher = publisher_for(loaded, self.key, self.outbox, self.outbox_lock, self.clock)
+        self.identity = self.publisher.identity
         resume = self.outbox.resume_points()
         sources = SourceFactory(self.clock).make_all(config.devices)
         self.devices = [
@@ -144,7 +137,26 @@ class AgentService:
     # --- running --------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run until ``stop`` is set, then shut down cleanly."""
+        """Run until ``stop`` is set, then shut down cleanly.
+
+        Raises OutboxInUseError if another process holds the outbox (an agent already running
+        on it, or a ``retrofit-agent retire``).
+        """
+        with RunLock(self.outbox.path):
+            self._refuse_if_retired()  # a retire may have run since __init__
+            await self._run(stop)
+
+    def _refuse_if_retired(self) -> None:
+        retired_ms = self.outbox.retired_ms()
+        if retired_ms is not None:
+            self.outbox.close()
+            raise AgentRetiredError(
+                self.loaded.config.agent.id,
+                str(self.outbox.path),
+                datetime.fromtimestamp(retired_ms / 1000, UTC).isoformat(timespec="seconds"),
+            )
+
+    async def _run(self, stop: asyncio.Event) -> None:
         log.info(
             "agent %s starting: %d devices, config %s",
             self.identity.agent,
