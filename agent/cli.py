@@ -176,8 +176,8 @@ def retire(
             "(see the log)", "yellow")  # fmt: skip
     if report.unacknowledged:
         left = f"{report.unacknowledged} messages not acknowledged by the broker within "
-        say(err_console, f"{left}{timeout_s:g} s: they stay in the outbox; run retire again",
-            "yellow")  # fmt: skip
+        say(err_console, f"{left}{timeout_s:g} s: they stay in the outbox; run retire again "
+            f"(last error: {report.last_error or '-'})", "yellow")  # fmt: skip
         raise typer.Exit(EXIT_NOT_ACKED)
     console.print("every window and day seal acknowledged by the broker", highlight=False)
 
@@ -241,6 +241,7 @@ def status(
     else:
         outbox = Outbox(outbox_path)
         stats = outbox.stats()
+        retired_ms = outbox.retired_ms()
         agent = loaded.config.agent
         seals = outbox.day_seals(
             now=loaded.config.make_clock().timestamp(),
@@ -266,6 +267,7 @@ def status(
             ("windows merged (outbox full)", stats.merged_total),
             ("windows dropped (outbox full)", stats.dropped_total),
             ("full", "YES" if stats.full else "no"),
+            ("retired (retrofit-agent retire)", _retired_text(retired_ms)),
         ):
             table.add_row(label, str(value))
         console.print(table)
@@ -291,6 +293,14 @@ def status(
                 str(device.get("last_error") or "-"),
             )
         console.print(devices)
+
+
+def _retired_text(retired_ms: int | None) -> str:
+    from datetime import UTC, datetime
+
+    if retired_ms is None:
+        return "no"
+    return datetime.fromtimestamp(retired_ms / 1000, UTC).isoformat(timespec="seconds")
 
 
 def _day_seals_table(seals: Mapping[str, DeviceSeals], zone: str) -> Table:

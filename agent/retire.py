@@ -107,6 +107,8 @@ class RetireReport:
     unsealed_days: int
     #: Messages (window batches and day seals) the broker had not acknowledged at the end.
     unacknowledged: int
+    #: The publisher's last error when some were left (broker refused, no subscriber ...).
+    last_error: str | None = None
 
 
 async def retire_agent(config_path: Path, timeout_s: float) -> RetireReport:
@@ -164,6 +166,7 @@ async def _retire(
         seals=retirement.seals,
         unsealed_days=retirement.unsealed_days,
         unacknowledged=left,
+        last_error=publisher.state.last_error if left else None,
     )
 
 

@@ -117,6 +117,10 @@ def test_retire_seals_every_day_the_open_one_as_it_stands_and_run_then_refuses(
     run = agent_command("run", str(config), timeout_s=30)
     assert run.returncode == EXIT_RETIRED, run.stdout + run.stderr
     assert "agent gw-01 was retired at" in run.stderr and "new agent id" in run.stderr
+    status = agent_command("status", str(config), timeout_s=30)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "retired (retrofit-agent retire)" in status.stdout
+    assert "2026-11-25T22:0" in status.stdout, status.stdout
     csv = tmp_path / "late.csv"
     csv.write_text("time,state\n2026-11-20 08:00:00,1\n2026-11-20 08:10:00,1\n", "utf-8")
     late = agent_command("import", str(csv), "--config", str(config), "--device", "press-1",
