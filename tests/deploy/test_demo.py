@@ -124,6 +124,18 @@ def test_verdicts_match_the_simulated_retrofits(tmp_path: Path) -> None:
     assert status["ent-01"] == "pass", output
     assert status["ent-02"] == "fail", output
     assert status["ent-03"] == "insufficient_data", output
+    # The reviewer's offline verifier on every bundle, against the demo's plan with the bundle
+    # key pinned: every one honest, so every one verified (issue 17). ent-03's gateway was
+    # retired and the others stopped cleanly after the last day: no device-day left unsealed.
+    verification = result["verification"]
+    assert "--collector-key SHA256:" in verification["command"], verification
+    verdicts = {b["enterprise"]: b["result"] for b in verification["bundles"]}
+    assert {"ent-01", "ent-02", "ent-03", "plat-a"} <= set(verdicts), verdicts
+    assert set(verdicts.values()) == {"verified"}, verification["bundles"]
+    assert verification["ok"] and verification["exit_code"] == 0
+    for enterprise in ("ent-01", "ent-02", "ent-03"):
+        flags = next(e for e in result["enterprises"] if e["id"] == enterprise)["flags"]
+        assert "device_days_unsealed" not in flags, (enterprise, flags)
     offline = next(e for e in result["enterprises"] if e["id"] == "ent-03")
     assert all("too_few_usable_days" in k["reasons"] for k in offline["kpis"])
     improved = next(e for e in result["enterprises"] if e["id"] == "ent-01")
@@ -147,18 +159,6 @@ def test_verdicts_match_the_simulated_retrofits(tmp_path: Path) -> None:
         assert "count_faster_than_ideal" not in flags, (honest, flags, output)
     # Every panel, annotation and variable of the three dashboards returns data.
     assert result["dashboards"]["ok"], result["dashboards"]["result"]
-    # The reviewer's offline verifier on every bundle, against the demo's plan with the bundle
-    # key pinned: every one honest, so every one verified (issue 17). ent-03's gateway was
-    # retired and the others stopped cleanly after the last day: no device-day left unsealed.
-    verification = result["verification"]
-    assert "--collector-key SHA256:" in verification["command"], verification
-    verdicts = {b["enterprise"]: b["result"] for b in verification["bundles"]}
-    assert {"ent-01", "ent-02", "ent-03", "plat-a"} <= set(verdicts), verdicts
-    assert set(verdicts.values()) == {"verified"}, verification["bundles"]
-    assert verification["ok"] and verification["exit_code"] == 0
-    for enterprise in ("ent-01", "ent-02", "ent-03"):
-        flags = next(e for e in result["enterprises"] if e["id"] == enterprise)["flags"]
-        assert "device_days_unsealed" not in flags, (enterprise, flags)
     # The agents' daily sums against the simulator's exact ground truth (docs/demo.md), in
     # one row per way of reading: state codes over Modbus TCP and OPC UA, the S7 machine's
     # data block, and the retrofit enterprise's inferred states (its days before it went
