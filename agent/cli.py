@@ -115,7 +115,8 @@ def run(
     """Run the agent: poll devices, close KPI windows, store and publish them until SIGTERM.
 
     Exit codes: 0 after a clean stop, 1 if the configuration has errors, 2 if the file
-    cannot be read, 4 if the key, the outbox or a device protocol cannot be used.
+    cannot be read, 4 if the key, the outbox or a device protocol cannot be used (or another
+    process holds the outbox), 5 if the agent was retired (``retrofit-agent retire``).
     """
     from agent.run import run_lean
 
@@ -127,6 +128,58 @@ def run(
     if health_file is not None:
         argv += ["--health-file", str(health_file)]
     raise typer.Exit(run_lean(argv))
+
+
+@app.command()
+def retire(
+    config: Annotated[Path, typer.Argument(help="The stopped agent's YAML configuration file.")],
+    timeout_s: Annotated[
+        float,
+        typer.Option("--timeout", help="Seconds to wait for the broker's acknowledgements."),
+    ] = 60.0,
+) -> None:
+    """Retire a stopped agent for good: seal its days (today's as it stands), send, never run.
+
+    For a gateway switched off for good, or an agent id retired at a key rotation. Stop the
+    agent first; retire connects to the broker itself. Irreversible: `run` then refuses the
+    outbox (exit 5). Exit codes: 0 retired and everything acknowledged, 1/2 configuration
+    errors as check-config, 3 retired but not everything acknowledged in time (run retire
+    again), 4 no outbox, an agent running on it, or the key or outbox unusable.
+    """
+    import asyncio
+    from datetime import UTC, datetime
+
+    from agent.errors import AgentError
+    from agent.outbox import OutboxError
+    from agent.retire import EXIT_NOT_ACKED, EXIT_REFUSED, retire_agent
+    from contract.configfile.console import print_issues
+    from contract.errors import ConfigFileError, ConfigInvalidError, ContractError
+    from contract.terminal import say
+
+    try:
+        report = asyncio.run(retire_agent(config, timeout_s))
+    except (ConfigFileError, ConfigInvalidError) as exc:
+        print_issues(err_console, exc.issues)
+        raise typer.Exit(2 if isinstance(exc, ConfigFileError) else 1) from None
+    except (AgentError, ContractError, OutboxError, FileNotFoundError) as exc:
+        say(err_console, f"error: {exc}", "red")
+        raise typer.Exit(EXIT_REFUSED) from None
+    when = datetime.fromtimestamp(report.retired_ms / 1000, UTC).isoformat(timespec="seconds")
+    console.print(
+        f"agent retired at {when} (plant clock): {report.batches} window batches and "
+        f"{report.seals} day seals issued now",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if report.unsealed_days:
+        say(err_console, f"warning: {report.unsealed_days} device-days could not be sealed "
+            "(see the log)", "yellow")  # fmt: skip
+    if report.unacknowledged:
+        left = f"{report.unacknowledged} messages not acknowledged by the broker within "
+        say(err_console, f"{left}{timeout_s:g} s: they stay in the outbox; run retire again "
+            f"(last error: {report.last_error or '-'})", "yellow")  # fmt: skip
+        raise typer.Exit(EXIT_NOT_ACKED)
+    console.print("every window and day seal acknowledged by the broker", highlight=False)
 
 
 #: Largest health file ``status`` reads: the agent writes a few kB per device.
@@ -188,6 +241,7 @@ def status(
     else:
         outbox = Outbox(outbox_path)
         stats = outbox.stats()
+        retired_ms = outbox.retired_ms()
         agent = loaded.config.agent
         seals = outbox.day_seals(
             now=loaded.config.make_clock().timestamp(),
@@ -214,6 +268,7 @@ def status(
             ("windows merged (outbox full)", stats.merged_total),
             ("windows dropped (outbox full)", stats.dropped_total),
             ("full", "YES" if stats.full else "no"),
+            ("retired (retrofit-agent retire)", _retired_text(retired_ms)),
         ):
             table.add_row(label, str(value))
         console.print(table)
@@ -239,6 +294,14 @@ def status(
                 str(device.get("last_error") or "-"),
             )
         console.print(devices)
+
+
+def _retired_text(retired_ms: int | None) -> str:
+    from datetime import UTC, datetime
+
+    if retired_ms is None:
+        return "no"
+    return datetime.fromtimestamp(retired_ms / 1000, UTC).isoformat(timespec="seconds")
 
 
 def _day_seals_table(seals: Mapping[str, DeviceSeals], zone: str) -> Table:

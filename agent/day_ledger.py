@@ -65,6 +65,7 @@ __all__ = [
     "note_dropped",
     "queue_batch",
     "seal_due_days",
+    "seal_every_day",
     "waiting_reason",
 ]
 
@@ -436,6 +437,34 @@ def seal_due_days(
             continue
         sealed.append(_store_seal(db, day, draft, raw))
     return sealed
+
+
+def seal_every_day(
+    db: sqlite3.Connection,
+    *,
+    take_seq: Callable[[sqlite3.Connection], int],
+    make_day_seal: DaySealMaker,
+) -> list[SealedDay]:
+    """Seal every changed day, the open one included, as it stands: a retirement's seals.
+
+    The agent will make no window any more, so neither the grace nor a device's progress has
+    anything to wait for (a far ``now``, and no device waits for progress). A day with a
+    window still pending or queued is not sealed: the caller batches and folds first.
+    """
+    return seal_due_days(
+        db,
+        now_ms=_END_OF_TIME_MS,
+        grace_s=0,
+        devices=(),
+        take_seq=take_seq,
+        make_day_seal=make_day_seal,
+        limit=_EVERY,
+    )
+
+
+#: Later than any day's end: every day has had its grace.
+_END_OF_TIME_MS = 2**62
+_EVERY = 2**31
 
 
 def _draft(

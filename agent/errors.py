@@ -3,8 +3,10 @@
 ::
 
     AgentError
-    └── SourceError               a device source failed in a way the caller must handle
-        └── UnsupportedProtocolError   no source implementation for a configured protocol
+    ├── SourceError               a device source failed in a way the caller must handle
+    │   └── UnsupportedProtocolError   no source implementation for a configured protocol
+    ├── OutboxInUseError          another process (a running agent, a retire) holds the outbox
+    └── AgentRetiredError         the outbox's agent was retired: it never runs again
 
 :class:`KeyFileError` (the agent's key file is missing, unreadable, too open, or not an Ed25519
 key) is :class:`contract.errors.KeyFileError`, re-exported here: the collector's bundle key is
@@ -24,7 +26,14 @@ from __future__ import annotations
 
 from contract.errors import KeyFileError
 
-__all__ = ["AgentError", "KeyFileError", "SourceError", "UnsupportedProtocolError"]
+__all__ = [
+    "AgentError",
+    "AgentRetiredError",
+    "KeyFileError",
+    "OutboxInUseError",
+    "SourceError",
+    "UnsupportedProtocolError",
+]
 
 
 class AgentError(Exception):
@@ -59,3 +68,28 @@ class UnsupportedProtocolError(SourceError):
     def __init__(self, device: str, protocol: str) -> None:
         self.protocol = protocol
         super().__init__(device, f"protocol {protocol} is not yet supported by this agent build")
+
+
+class OutboxInUseError(AgentError):
+    """Another process holds the outbox's run lock: an agent running on it, or a retire."""
+
+    def __init__(self, outbox: str) -> None:
+        self.outbox = outbox
+        super().__init__(
+            f"outbox {outbox} is in use by another process (a running agent or a retire): stop "
+            "that first"
+        )
+
+
+class AgentRetiredError(AgentError):
+    """``retrofit-agent retire`` retired the outbox's agent: ``run`` refuses it for good."""
+
+    def __init__(self, agent: str, outbox: str, retired_at: str) -> None:
+        self.agent = agent
+        self.outbox = outbox
+        self.retired_at = retired_at
+        super().__init__(
+            f"agent {agent} was retired at {retired_at} (outbox {outbox}): its last days are "
+            "sealed and it must not send again; a replacement gateway needs a new agent id, "
+            "key and outbox (docs/operations.md, Retiring an agent)"
+        )

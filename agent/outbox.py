@@ -68,6 +68,7 @@ __all__ = [
     "Outbox",
     "OutboxError",
     "OutboxStats",
+    "Retirement",
     "SealedBatch",
     "merge_windows",
 ]
@@ -185,6 +186,21 @@ class OutboxStats:
 EnvelopeMaker = Callable[[int, list[bytes]], bytes]
 
 
+@dataclass(frozen=True, slots=True)
+class Retirement:
+    """What :meth:`Outbox.retire` did: when the agent was retired, and what it issued."""
+
+    retired_ms: int
+    batches: int
+    seals: int
+    #: Changed device-days left without a seal (a seal that could not be built: logged).
+    unsealed_days: int
+
+
+class _PendingAgain(Exception):
+    """A window became pending between the last batch and the retirement (an import)."""
+
+
 class Outbox:
     """One agent's outbox file. Not thread-safe: use it from one thread at a time."""
 
@@ -253,9 +269,18 @@ class Outbox:
 
     # --- windows in -----------------------------------------------------------------------
 
-    def add_windows(self, windows: Sequence[wire.KpiWindow]) -> AddResult:
-        """Store closed windows durably (one transaction) and make room if over capacity."""
+    def add_windows(
+        self, windows: Sequence[wire.KpiWindow], *, unless_retired: bool = False
+    ) -> AddResult:
+        """Store closed windows durably (one transaction) and make room if over capacity.
+
+        ``unless_retired`` (an import, which runs beside the agent rather than in it): raise
+        OutboxError, storing nothing, if the agent was retired, checked in the transaction.
+        """
         with self._transaction() as db:
+            if unless_retired and self._counter(db, "retired_ms", default=0):
+                raise OutboxError(f"outbox {self.path}: the agent was retired (retrofit-agent "
+                                  "retire): it sends nothing any more")  # fmt: skip
             for window in windows:
                 db.execute(
                     "INSERT INTO pending (device, start_ms, end_ms, record) VALUES (?, ?, ?, ?)",
@@ -538,6 +563,59 @@ class Outbox:
         """Set a flag in the file's counters, durably."""
         with self._transaction() as db:
             self._set(db, name, 1)
+
+    # --- retiring -------------------------------------------------------------------------
+
+    def retired_ms(self) -> int | None:
+        """When ``retrofit-agent retire`` retired this agent (ms since the epoch), or None."""
+        row = self._db.execute("SELECT value FROM counters WHERE name = 'retired_ms'").fetchone()
+        return None if row is None else int(row[0])
+
+    def retire(
+        self,
+        *,
+        now: float,
+        batch_records: int,
+        make_envelope: EnvelopeMaker,
+        make_day_seal: DaySealMaker,
+    ) -> Retirement:
+        """Batch every pending window, seal every changed day (the open one included) and
+        record the retirement; the caller then sends what the outbox holds.
+
+        The seals and the retirement commit in one transaction, so a kill leaves either both or
+        neither; called again (to send what is left), it issues only what changed since and
+        keeps the first retirement's time. Raises OutboxError if the file cannot be written or
+        windows keep arriving (an import running beside it).
+        """
+        batches = 0
+        for _attempt in range(3):
+            while self.seal_batch(batch_records, make_envelope) is not None:
+                batches += 1
+            try:
+                with self._transaction() as db:
+                    if self._pending_count(db):
+                        raise _PendingAgain
+                    day_ledger.fold_queued(db, self.timezone, self._parts)
+                    sealed = day_ledger.seal_every_day(
+                        db, take_seq=self._take_seq, make_day_seal=make_day_seal
+                    )
+                    retired_ms = self._counter(db, "retired_ms", default=round(now * 1000))
+                    self._set(db, "retired_ms", retired_ms)
+                    unsealed: int = db.execute(
+                        "SELECT count(*) FROM (SELECT DISTINCT device, day FROM day_parts "
+                        "WHERE changed = 1)"
+                    ).fetchone()[0]
+            except _PendingAgain:
+                continue
+            except BaseException:
+                self._parts.clear()  # the fold's parts in memory did not commit
+                raise
+            log.info("outbox %s: agent retired; %d batches and %d day seals issued", self.path,
+                     batches, len(sealed))  # fmt: skip
+            return Retirement(retired_ms, batches, len(sealed), unsealed)
+        raise OutboxError(
+            f"outbox {self.path}: windows keep arriving while retiring (an import running?)"
+        )
 
     # --- reporting ------------------------------------------------------------------------
 

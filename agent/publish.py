@@ -23,6 +23,8 @@ Delivery rules:
   the same outbox rows, seq counter and PUBACK rule. Backoff is kept per kind: a seal refused
   (a broker ACL not yet granting ``…/day_seals``, reason 16 from a collector that predates
   seals) backs off seals only, and windows keep flowing.
+- At a clean stop (:meth:`Publisher.drain`), once the windows are sent, every day the plant
+  clock has closed is sealed without waiting out the grace, and its seal sent before the exit.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent.config import BrokerConfig, DeliveryConfig
+from agent import __version__
+from agent.config import BrokerConfig, DeliveryConfig, LoadedConfig
 from agent.day_ledger import DayDraft
 from agent.delivery import Delivery
 from agent.outbox import BatchKind, Outbox, OutboxError, OutboxStats, SealedBatch
@@ -49,7 +52,7 @@ from contract import wire
 from contract.clock import Clock
 from contract.ed25519 import Signer
 
-__all__ = ["Identity", "Publisher", "PublisherState", "sign_day_seal"]
+__all__ = ["Identity", "Publisher", "PublisherState", "publisher_for", "sign_day_seal"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,8 @@ _SEAL_CHECK_S = 1.0
 #: Seconds between two folds of the batches sent into their day parts: long enough that a part
 #: takes many windows a write in a stream, short enough that the queue stays small.
 _FOLD_S = 1.0
+#: Day seals issued per transaction at a stop (a few thousand device-days after a long outage).
+_STOP_SEALS_AT_ONCE = 64
 _KINDS: tuple[BatchKind, ...] = ("windows", "day_seals")
 _NOUN = {"windows": "batch", "day_seals": "day seal"}
 
@@ -468,7 +473,7 @@ class Publisher:
             room -= 1
             async with self.outbox_lock:
                 batch = await asyncio.to_thread(
-                    self.outbox.seal_batch, self.batch_records, self._seal
+                    self.outbox.seal_batch, self.batch_records, self.seal_envelope
                 )
             if batch is None:
                 return
@@ -489,7 +494,7 @@ class Publisher:
                     now=self.clock.timestamp(),
                     grace_s=self.seal_grace_s,
                     devices=self.devices,
-                    make_day_seal=self._sign_day_seal,
+                    make_day_seal=self.sign_day_seal,
                     limit=room,
                 )
         except ValueError as exc:  # a queued record that cannot be folded: no day is judged
@@ -502,7 +507,8 @@ class Publisher:
         for batch in sealed:
             self._publish(batch)
 
-    def _sign_day_seal(self, draft: DayDraft) -> bytes:
+    def sign_day_seal(self, draft: DayDraft) -> bytes:
+        """The signed bytes of the day seal ``draft`` describes."""
         return sign_day_seal(draft, self.identity, self.key, _now_ms(self.clock))
 
     async def _resend_unacked(self, kinds: set[BatchKind]) -> None:
@@ -516,7 +522,8 @@ class Publisher:
                 self._publish(batch)
         self._resend_from_outbox -= kinds
 
-    def _seal(self, seq: int, records: list[bytes]) -> bytes:
+    def seal_envelope(self, seq: int, records: list[bytes]) -> bytes:
+        """The signed envelope of batch ``seq`` holding ``records`` (canonical bytes)."""
         return wire.seal_envelope_bytes(
             platform=self.identity.platform,
             enterprise=self.identity.enterprise,
@@ -548,21 +555,76 @@ class Publisher:
         )
         self._last_status_at = time.monotonic()
 
-    async def drain(self, timeout_s: float) -> bool:
-        """Wait until no window is in flight, pending or sealed, or the timeout; True if so.
+    async def drain(self, timeout_s: float, *, seal_closed_days: bool = True) -> bool:
+        """Send what is left, then seal the closed days and send their seals; True if every
+        window went (none in flight, pending or sealed) within ``timeout_s``.
 
-        Due day seals are sealed and published too, but not waited for: one refused (an old
-        ACL) would hold every stop for the whole timeout, and it goes again on the next run.
+        With ``seal_closed_days`` (a clean stop), once the windows are sent every day the plant
+        clock has closed is sealed at once, without waiting out ``seal_grace_s``
+        (:meth:`seal_closed_days` says why that is safe), and the drain waits, within the same
+        ``timeout_s``, for the broker to acknowledge the seals. A seal the broker refuses (an
+        ACL that predates seals) ends that wait: it stays in the outbox for the next run, so a
+        stop never waits out the timeout for it.
         """
+        deadline = time.monotonic() + timeout_s
         try:
-            return await self._drain(timeout_s)
+            drained = await self._drain_windows(deadline)
+            if seal_closed_days:
+                sealed = await self.seal_closed_days()
+                if not await self._drain_day_seals(deadline):
+                    log.warning("stopping with %d day seals not acknowledged (%d sealed at this "
+                                "stop); they go on the next run", await self._day_seals_left(),
+                                sealed)  # fmt: skip
+            return drained
         finally:
             # What was sent is folded before the agent stops: the next run starts with no queue
             # unless this fold fails (then the queue waits for it, which is safe, only later).
             await self.fold()
 
-    async def _drain(self, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
+    async def seal_closed_days(self) -> int:
+        """Seal every day the plant clock has closed now, without the grace; the seals issued.
+
+        For a clean stop, once every window of this run is in the outbox: the device tasks
+        have ended, every store they started has committed and every open window was closed
+        (partial) at the stop. ``seal_grace_s`` is there for windows still on their way: a
+        window closed at the day's end but not stored yet, a batch sent but not folded. At a
+        stop neither can come any more: this run makes no window, the fold below runs in the
+        seal's own transaction, and the next run starts from the outbox's progress (past the
+        day's end), so its windows fill time after it. A day still waits for what the ledger
+        can see: a window not sent yet (``pending``), a device whose progress is short of the
+        day's end. An import into a sealed day gives it a version 2, as it would after the
+        grace. The current day is not closed, so it is not sealed (the next run seals it).
+        The caller must not call this while windows are held in memory (outbox unwritable):
+        they are lost at the exit and the next run fills their time as comm loss, into the
+        day. Never raises for the outbox: a failure is logged and the seals wait for the next
+        run's grace.
+        """
+        sealed = 0
+        while True:
+            try:
+                async with self.outbox_lock:
+                    batches = await asyncio.to_thread(
+                        self.outbox.seal_days,
+                        now=self.clock.timestamp(),
+                        grace_s=0,
+                        devices=self.devices,
+                        make_day_seal=self.sign_day_seal,
+                        limit=_STOP_SEALS_AT_ONCE,
+                    )
+            except (OutboxError, ValueError) as exc:
+                log.error("day seals not issued at stop, the next run seals them: %s", exc)
+                return sealed
+            sealed += len(batches)
+            if len(batches) < _STOP_SEALS_AT_ONCE:
+                break
+        if sealed:
+            log.info("sealed %d closed device-days at stop", sealed)
+            # Published by the drain, with every seal still unacknowledged, in seq order.
+            self._resend_from_outbox.add("day_seals")
+            self._wake.set()
+        return sealed
+
+    async def _drain_windows(self, deadline: float) -> bool:
         while time.monotonic() < deadline:
             if self.state.connected:
                 try:
@@ -579,6 +641,28 @@ class Publisher:
             await asyncio.sleep(0.05)
         return False
 
+    async def _drain_day_seals(self, deadline: float) -> bool:
+        """Until no day seal is left in the outbox (True), one is refused, or the deadline."""
+        while time.monotonic() < deadline:
+            if self.state.connected:
+                try:
+                    await self._publish_due()
+                except OutboxError as exc:
+                    log.error("outbox not writable while draining: %s", exc)
+                    return False
+            if await self._day_seals_left() == 0:
+                return True
+            in_flight = any(k == "day_seals" for *_, k in self.state.inflight.values())
+            if not in_flight and self._backoff["day_seals"].waiting():
+                return False  # refused: kept for the next run
+            await asyncio.sleep(0.05)
+        return False
+
+    async def _day_seals_left(self) -> int:
+        async with self.outbox_lock:
+            stats = await asyncio.to_thread(self.outbox.stats)
+        return stats.sealed_day_seals
+
     async def close(self) -> None:
         """Say ``offline`` (retained) and disconnect cleanly."""
         self._closing = True
@@ -592,6 +676,30 @@ class Publisher:
         # cycle with this publisher, so that would be whenever the cycle collector runs, with
         # a ResourceWarning. The client is done with: reset it, which closes them now.
         self._client.reinitialise()
+
+
+def publisher_for(
+    loaded: LoadedConfig,
+    key: Signer,
+    outbox: Outbox,
+    outbox_lock: asyncio.Lock,
+    clock: Clock,
+) -> Publisher:
+    """The publisher of the agent ``loaded`` configures (``run`` and ``retire`` both use it)."""
+    config = loaded.config
+    return Publisher(
+        config.broker,
+        Identity(config.agent.platform, config.agent.enterprise, config.agent.id),
+        key,
+        outbox,
+        outbox_lock,
+        clock=clock,
+        agent_version=__version__,
+        config_digest=loaded.digest,
+        seal_grace_s=config.agent.seal_grace_s,
+        devices=[device.id for device in config.devices],
+        delivery=config.delivery,
+    )
 
 
 def sign_day_seal(draft: DayDraft, identity: Identity, key: Signer, sent: datetime) -> bytes:

@@ -33,8 +33,9 @@ def run_lean(argv: list[str]) -> int:
     import signal
 
     from agent.config import load_config
-    from agent.errors import AgentError
+    from agent.errors import AgentError, AgentRetiredError
     from agent.outbox import OutboxError
+    from agent.retire import EXIT_RETIRED
     from agent.service import AgentService
     from contract.errors import ConfigFileError, ConfigInvalidError, ContractError
     from contract.logs import configure_logging
@@ -58,6 +59,9 @@ def run_lean(argv: list[str]) -> int:
 
     try:
         asyncio.run(serve())
+    except AgentRetiredError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_RETIRED
     except (AgentError, ContractError, OutboxError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 4

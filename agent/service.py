@@ -7,8 +7,10 @@ anything unexpected, logs it, and goes on polling.
 
 Stopping (SIGTERM): the device tasks end, windows they had already closed finish going into the
 outbox (a stop never cancels a store), every open window is closed (``partial`` if the stop cut
-it short) and stored, the publisher gets a few seconds to send what is pending, says ``offline``
-and disconnects. Anything not sent stays in the outbox for the next run.
+it short) and stored, the publisher gets a few seconds to send what is pending, seals every day
+the plant clock has closed without waiting out ``seal_grace_s`` and sends those seals (within the
+same few seconds), says ``offline`` and disconnects. Anything not sent stays in the outbox for
+the next run.
 """
 
 from __future__ import annotations
@@ -22,16 +24,19 @@ import os
 import socket
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from agent import __version__
 from agent.config import DeviceConfig, LoadedConfig
+from agent.errors import AgentRetiredError
 from agent.inference import StateInference, make_inference
 from agent.keys import load_signing_key
 from agent.kpi import WindowBuilder
 from agent.metrics import render_metrics
 from agent.outbox import Outbox, OutboxError
-from agent.publish import Identity, Publisher
+from agent.publish import publisher_for
+from agent.retire import RunLock
 from agent.samples import kpi_spec, to_sample
 from agent.sources.base import Quality, Source
 from agent.sources.factory import SourceFactory
@@ -96,21 +101,10 @@ class AgentService:
             capacity_windows=config.outbox_capacity(),
             timezone=config.agent.timezone,
         )
+        self._refuse_if_retired()
         self.outbox_lock = asyncio.Lock()
-        self.identity = Identity(config.agent.platform, config.agent.enterprise, config.agent.id)
-        self.publisher = Publisher(
-            config.broker,
-            self.identity,
-            self.key,
-            self.outbox,
-            self.outbox_lock,
-            clock=self.clock,
-            agent_version=__version__,
-            config_digest=loaded.digest,
-            seal_grace_s=config.agent.seal_grace_s,
-            devices=[device.id for device in config.devices],
-            delivery=config.delivery,
-        )
+        self.publisher = publisher_for(loaded, self.key, self.outbox, self.outbox_lock, self.clock)
+        self.identity = self.publisher.identity
         resume = self.outbox.resume_points()
         sources = SourceFactory(self.clock).make_all(config.devices)
         self.devices = [
@@ -143,7 +137,26 @@ class AgentService:
     # --- running --------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run until ``stop`` is set, then shut down cleanly."""
+        """Run until ``stop`` is set, then shut down cleanly.
+
+        Raises OutboxInUseError if another process holds the outbox (an agent already running
+        on it, or a ``retrofit-agent retire``).
+        """
+        with RunLock(self.outbox.path):
+            self._refuse_if_retired()  # a retire may have run since __init__
+            await self._run(stop)
+
+    def _refuse_if_retired(self) -> None:
+        retired_ms = self.outbox.retired_ms()
+        if retired_ms is not None:
+            self.outbox.close()
+            raise AgentRetiredError(
+                self.loaded.config.agent.id,
+                str(self.outbox.path),
+                datetime.fromtimestamp(retired_ms / 1000, UTC).isoformat(timespec="seconds"),
+            )
+
+    async def _run(self, stop: asyncio.Event) -> None:
         log.info(
             "agent %s starting: %d devices, config %s",
             self.identity.agent,
@@ -169,7 +182,12 @@ class AgentService:
         await _end_tasks([*polls, health])
         await self._finish_storing()
         await self._close_partial_windows()
-        drained = await self.publisher.drain(self.drain_timeout_s)
+        # Every window of this run is in the outbox now, so the days the plant clock has
+        # closed are sealed at once (Publisher.seal_closed_days), unless windows are held in
+        # memory: they are lost at the exit and the next run refills their time.
+        drained = await self.publisher.drain(
+            self.drain_timeout_s, seal_closed_days=not self.unsaved
+        )
         if not drained:
             log.warning("stopping with windows still in the outbox; they go on the next run")
         publisher.cancel()

@@ -498,6 +498,8 @@ def agent_document(
             "key_path": paths["key"],
             "outbox_path": paths["outbox"],
             "window_s": settings.window_s,
+            # The plan's zone for the enterprise: the agent cuts its day seals in it.
+            "timezone": TIMEZONE,
         },
         "broker": {"host": broker[0], "port": broker[1]},
         "clock": dict(clock),

@@ -87,7 +87,7 @@ def import_csv(
     except ImportFailed as exc:
         return _report_failure(console, exc)
     except OutboxError as exc:
-        _error(console, f"outbox not writable, nothing imported: {exc}")
+        _error(console, f"nothing imported: {exc}")
         return EXIT_REFUSED
 
 
@@ -125,7 +125,7 @@ def _import(
             return EXIT_OK
         if outbox is None:  # opened above unless dry_run
             raise ImportFailed(f"internal: the outbox {outbox_path} was not opened")
-        outbox.add_windows(prepared.windows)
+        outbox.add_windows(prepared.windows, unless_retired=True)
     finally:
         if outbox is not None:
             outbox.close()

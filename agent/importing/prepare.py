@@ -33,7 +33,7 @@ from agent.importing.mapping import ImportMapping, Shape
 from agent.importing.rows import RowsRead, read_intervals, read_samples
 from agent.importing.table import Table, read_table
 from agent.importing.values import TimeReader
-from contract import wire
+from contract import days, wire
 
 __all__ = ["MAX_IMPORT_WINDOWS", "PreparedImport", "find_device", "prepare_import"]
 
@@ -75,19 +75,17 @@ def find_device(loaded: LoadedConfig, device_id: str) -> DeviceConfig:
     raise MappingError([f"--device {device_id!r}: no such device in {loaded.source} ({known})"])
 
 
-def _zone(mapping: ImportMapping, device: DeviceConfig) -> tzinfo | None:
+def _zone(mapping: ImportMapping, device: DeviceConfig, agent_zone: str) -> tzinfo | None:
+    """The zone of the export's times without an offset: ``--tz``, else the device calendar's,
+    else ``agent.timezone`` (the zone the agent cuts its days and day seals in, the plan's;
+    an MES in the plant writes the plant's local time). Epoch times need none."""
     if mapping.timezone is not None:
         return zoneinfo.ZoneInfo(mapping.timezone)
     if device.calendar is not None:
         return device.calendar.zone
     if mapping.time_format in ("epoch_s", "epoch_ms"):
         return None
-    raise MappingError(
-        [
-            f"--tz: missing; device {device.id} has no calendar to take the time zone from, so "
-            "give the zone of the export's times (e.g. --tz Asia/Shanghai)"
-        ]
-    )
+    return days.zone(agent_zone)
 
 
 def prepare_import(
@@ -107,7 +105,7 @@ def prepare_import(
     windows).
     """
     device = find_device(loaded, device_id)
-    zone = _zone(mapping, device)
+    zone = _zone(mapping, device, loaded.config.agent.timezone)
     table = read_table(
         csv_path,
         encoding=mapping.encoding,

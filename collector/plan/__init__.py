@@ -21,6 +21,7 @@ from collector.plan.file import (
     plan_changes,
     plan_content,
     plan_digest,
+    stored_plan,
 )
 from collector.plan.load import WORKBOOK_SUFFIXES, load_plan
 from collector.plan.model import (
@@ -95,4 +96,5 @@ __all__ = [
     "plan_content",
     "plan_digest",
     "plan_yaml",
+    "stored_plan",
 ]

@@ -94,6 +94,16 @@ def plan_content(plan: Plan) -> str:
     )
 
 
+def stored_plan(plan: Plan) -> Plan:
+    """The plan as the registry gives it back: rebuilt from :func:`plan_content`, so every
+    mapping (an enterprise's ``targets``) comes in key order, whatever order the file had.
+
+    The evidence engine lists KPIs in ``targets`` order, and the collector runs it on the
+    registry's plan: a verifier recomputing from a file must use this form too.
+    """
+    return Plan.model_validate(json.loads(plan_content(plan)))
+
+
 def plan_digest(plan: Plan) -> str:
     """``sha256:<hex>`` of :func:`plan_content`."""
     return "sha256:" + hashlib.sha256(plan_content(plan).encode("utf-8")).hexdigest()

@@ -8,12 +8,21 @@ that cannot be used raises (exit 2); a readable bundle with broken files gives f
 
 from __future__ import annotations
 
+import dataclasses
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from collector.plan import AgentPlan, Enterprise, LoadedPlan, PlanError, Platform, load_plan
+from collector.plan import (
+    AgentPlan,
+    Enterprise,
+    LoadedPlan,
+    PlanError,
+    Platform,
+    load_plan,
+    stored_plan,
+)
 from collector.proof import AGENT_KEYS_NAME, DAY_SEALS_NAME, MANIFEST_NAME, SIGNATURE_NAME
 from collector.verify.errors import BundleUnreadable, PlanUnreadable
 
@@ -126,6 +135,11 @@ class TrustRoot:
 def load_trust_root(path: Path) -> TrustRoot:
     """Read the reviewer's plan (YAML or .xlsx); PlanUnreadable naming every problem."""
     try:
-        return TrustRoot(load_plan(path))
+        loaded = load_plan(path)
     except PlanError as exc:
         raise PlanUnreadable(str(path), "\n".join(str(issue) for issue in exc.issues)) from None
+    # The collector judged the plan as its registry gives it back, with an enterprise's targets
+    # in key order, and the evidence lists the KPIs in that order. A file may list them in
+    # another (oee before defect_rate): recomputed in the file's order, every KPI of such a
+    # plan would differ. Same content, so the same digest.
+    return TrustRoot(dataclasses.replace(loaded, plan=stored_plan(loaded.plan)))

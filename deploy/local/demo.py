@@ -21,6 +21,7 @@ import json
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -45,7 +46,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agent.keys import generate_key_pair
+from collector.proof import fingerprint
 from collector.registry import Registry
+from contract.keys import load_private_key
 from sim import pace
 from sim.pace import SpeedChoice
 from sim.plant import PlantConfig
@@ -145,6 +148,8 @@ class Demo:
     influx: InfluxServer
     children: list[ChildProcess] = field(default_factory=list)
     agents: dict[str, ChildProcess] = field(default_factory=dict)
+    #: ``retrofit-agent retire`` of the gateways switched off for good.
+    retirements: list[ChildProcess] = field(default_factory=list)
     anchor: float = 0.0
     control_port: int = 0
 
@@ -211,6 +216,8 @@ def fresh_out_dir(out: Path) -> None:
         "verdicts.json",
         "truth.json",
         "demo.html",
+        "bundle.key",
+        "bundle.key.pub",
     ]
     names += ["registry.sqlite", "registry.sqlite-wal", "registry.sqlite-shm"]
     for name in names:
@@ -299,9 +306,10 @@ def wait_until_ready(demo: Demo, simulator: ChildProcess) -> float:
     return time.monotonic() - started
 
 
-def start_plant(demo: Demo) -> Path:
-    """Broker, InfluxDB, the registry with the plan, then the simulator, the ingest and the
-    agents on the plant clock; returns the collector's configuration once all are ready."""
+def start_plant(demo: Demo) -> tuple[Path, str]:
+    """Broker, InfluxDB, the registry with the plan, the bundle key, then the simulator, the
+    ingest and the agents on the plant clock; returns the collector's configuration and the
+    bundle key's fingerprint once all are ready."""
     demo.broker.start()
     demo.influx.start()
     demo.influx.create_database("rv")
@@ -309,6 +317,8 @@ def start_plant(demo: Demo) -> Path:
     collector_config = write_collector_config(demo)
     register_plan(demo, collector_config)
     console.log(f"registry: plan validated and loaded, {len(demo.enterprises)} agent keys")
+    collector_key = make_bundle_key(demo)
+    console.log(f"bundle key: bundles are signed by {collector_key}")
     # Plant time starts a few wall seconds from now, once everything is up; the plant clock
     # begins on a quiet Saturday afternoon, 40 plant hours before the first shift. The
     # simulator starts first: the agents' first connect then finds it listening.
@@ -323,7 +333,7 @@ def start_plant(demo: Demo) -> Path:
         f"{len(demo.agents)} agents (one process and key per enterprise) ready in "
         f"{ready_s:.1f} s; plant time starts in {demo.anchor - time.time():.1f} s"
     )
-    return collector_config
+    return collector_config, collector_key
 
 
 def write_collector_config(demo: Demo) -> Path:
@@ -334,6 +344,8 @@ def write_collector_config(demo: Demo) -> Path:
         "broker": {"host": demo.broker.host, "port": demo.broker.port, "client_id": "collector-1"},
         "influx": {"url": demo.influx.url, "database": "rv"},
         "ingest": {"metrics_port": free_port()},
+        # Bundles signed by the collector's key; the reviewer pins its fingerprint.
+        "bundle": {"signing_key_path": str(demo.out / "bundle.key")},
         # The web app on loopback over plain HTTP (so no Secure cookie): a laptop demo.
         "web": {
             "host": "127.0.0.1",
@@ -345,6 +357,15 @@ def write_collector_config(demo: Demo) -> Path:
     path = demo.out / "collector.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
+
+
+def make_bundle_key(demo: Demo) -> str:
+    """The collector's bundle signing key (``bundle-key generate``); its fingerprint, which the
+    operator publishes and the reviewer pins (docs/operations.md, "The bundle key")."""
+    path = demo.out / "bundle.key"
+    collector("bundle-key", "generate", str(path))
+    key = load_private_key(path, create_with="retrofit-collector bundle-key generate")
+    return fingerprint(key.public_key())
 
 
 def start_ingest(demo: Demo, config: Path) -> None:
@@ -423,9 +444,10 @@ def play(demo: Demo, ingest_config: Path) -> None:
             for enterprise in list(offline):
                 if now >= demo.days.offline_at:
                     demo.agents[enterprise.id].stop()  # the gateway is switched off for good
+                    retire(demo, enterprise)
                     progress.console.print(
-                        f"{now:%Y-%m-%d %H:%M} {enterprise.id}: gateway switched off "
-                        "(it will have too few days in the reporting period)"
+                        f"{now:%Y-%m-%d %H:%M} {enterprise.id}: gateway switched off and "
+                        "retired (it will have too few days in the reporting period)"
                     )
                     offline.remove(enterprise)
             metrics = ingest_metrics(ingest_config)
@@ -447,6 +469,29 @@ def play(demo: Demo, ingest_config: Path) -> None:
                 raise SystemExit(f"demo: {', '.join(crashed)} stopped unexpectedly (see logs/)")
             time.sleep(min(0.5, max(remaining, 0.01)))
         progress.update(task, completed=total_s)
+
+
+def retire(demo: Demo, enterprise: DemoEnterprise) -> None:
+    """``retrofit-agent retire`` on a stopped gateway's agent: the day it stopped in is sealed
+    as it stands and sent, so its enterprise's bundle has no unsealed device-day (docs/demo.md).
+    A child of its own: the plant plays on while it sends."""
+    config = demo.out / "agents" / f"{enterprise.agent_id}.yaml"
+    demo.retirements.append(
+        demo.start_child(
+            f"retire-{enterprise.id}", [str(BIN / "retrofit-agent"), "retire", str(config)]
+        )
+    )
+
+
+def issued_seals(demo: Demo) -> set[str]:
+    """The hash of every day seal the agents issued, read from their outboxes (read-only)."""
+    hashes: set[str] = set()
+    for enterprise in demo.enterprises:
+        path = demo.out / "agents" / f"{enterprise.agent_id}.outbox.sqlite"
+        if path.exists():
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+                hashes |= {sha256 for (sha256,) in db.execute("SELECT sha256 FROM day_seals")}
+    return hashes
 
 
 def poll_share(demo: Demo, *, running_only: bool = False) -> float | None:
@@ -472,9 +517,15 @@ def poll_share(demo: Demo, *, running_only: bool = False) -> float | None:
 
 
 def settle(demo: Demo, ingest_config: Path, timeout_s: float = 60.0) -> dict[str, float]:
-    """Stop the agents (open windows close as partial and are sent), wait for the collector."""
+    """Stop the agents (open windows close as partial and are sent, the days already over are
+    sealed), wait for the retirements, and for the collector to hold and check every seal."""
     stop_together(list(demo.agents.values()))
     deadline = time.monotonic() + timeout_s
+    for retirement in demo.retirements:
+        while retirement.is_running and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if retirement.returncode != 0:
+            raise SystemExit(f"demo: {retirement.name} failed:\n{retirement.log_tail()}")
     last: dict[str, float] = {}
     while time.monotonic() < deadline:
         time.sleep(1.0)
@@ -483,11 +534,19 @@ def settle(demo: Demo, ingest_config: Path, timeout_s: float = 60.0) -> dict[str
         if now.get("rv_ingest_inflight_messages") == 0 and now.get(key) == last.get(key):
             break
         last = now
-    # The collector refreshes the daily rollups of the days it wrote to in the background;
-    # the registry lists the days still to do.
+    # Every seal the agents issued was acknowledged by the broker before they exited; the
+    # collector stores each and marks its day, whose refresh checks the row against it. The
+    # registry lists the days still to do.
+    issued = issued_seals(demo)
+    missing: list[str] = []
     with Registry(demo.out / "registry.sqlite") as registry:
-        while registry.dirty_days() and time.monotonic() < deadline + 30:
+        while time.monotonic() < deadline + 30:
+            missing = [sha256 for sha256 in issued if registry.day_seal(sha256) is None]
+            if not missing and not registry.dirty_days():
+                break
             time.sleep(0.5)
+        else:
+            console.print(f"[yellow]{len(missing)} day seals not in the registry[/yellow]")
     return last
 
 
@@ -614,7 +673,7 @@ def main() -> int:
             f"{demo.days.plant_s / mode.speed:.0f} s)"
         )
         console.print(f"plant clock speed {mode.speed:,.0f}x ({why})")
-        collector_config = start_plant(demo)
+        collector_config, collector_key = start_plant(demo)
         first_shift = dt.datetime.combine(
             demo.days.baseline[0], dt.time(6, 0), demo.days.plant_start.tzinfo
         )
@@ -626,7 +685,10 @@ def main() -> int:
             )
         play(demo, collector_config)
         metrics = settle(demo, collector_config)
-        console.log("agents stopped, the collector has written everything, rollups refreshed")
+        console.log(
+            "agents stopped (each sealed its last days), the collector has written everything "
+            "and checked every seal, rollups refreshed"
+        )
         kept = poll_share(demo) or 0.0
         truth = ground_truth(demo)
         (out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n", "utf-8")
@@ -658,6 +720,8 @@ def main() -> int:
             },
             screenshots=not args.no_screenshots,
             console=console,
+            plan=out / "plan.xlsx",
+            collector_key=collector_key,
         )
         console.rule(f"done in {time.monotonic() - started:.0f} s")
         for line in [*result.summary, *web_lines]:

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from demo_verify import finish_verifier, start_verifier
 from rich.console import Console
 
 from sim.scenario import PLATFORM_ID, S7_MACHINE, DemoEnterprise, Role, Timeline
@@ -83,14 +84,18 @@ def evidence_and_report(
     facts: Mapping[str, int],
     screenshots: bool,
     console: Console,
+    plan: Path,
+    collector_key: str,
 ) -> DemoResult:
-    """Wait for the bundles, check the verdicts, measure the accuracy, write the summary."""
+    """Wait for the bundles, verify them as a reviewer would (``plan``, ``collector_key``: the
+    bundle key's fingerprint), check the verdicts, measure the accuracy, write the summary."""
     bundle = out / "evidence"
     while rollup.is_running:
         time.sleep(0.2)
     if rollup.returncode != 0:
         raise SystemExit(f"demo: retrofit-collector rollup failed:\n{rollup.log_tail()}")
-    console.log("evidence bundles written")
+    console.log("evidence bundles written; retrofit-verify-bundle checks them ...")
+    verifier = start_verifier(bundle / PLATFORM_ID, plan, collector_key)
     platform = json.loads((bundle / PLATFORM_ID / "platform.json").read_text("utf-8"))
     evidence = {
         line["id"]: json.loads(
@@ -110,8 +115,17 @@ def evidence_and_report(
     mismatches += _missing_flags(evidence, enterprises)
     if not dashboards.ok:
         mismatches.append(f"dashboards: {dashboards.text}")
+    verification = finish_verifier(verifier)
+    mismatches += [
+        f"{ident}: retrofit-verify-bundle says {result}, expected verified"
+        for ident, result in verification.results.items()
+        if result != "verified"
+    ]
+    if not verification.results:
+        mismatches.append("retrofit-verify-bundle gave no result")
     summary_doc = _summary_document(platform, evidence, roles, accuracy, facts)
     summary_doc["dashboards"] = {"ok": dashboards.ok, "result": dashboards.text}
+    summary_doc["verification"] = {"ok": verification.ok, **verification.document}
     (out / "verdicts.json").write_text(
         json.dumps(summary_doc, ensure_ascii=False, indent=1) + "\n", "utf-8"
     )
@@ -144,6 +158,7 @@ def evidence_and_report(
             lines.append(f"screenshot:  {shot}" if shot else "screenshot:  chromium not found")
     lines += [_accuracy_line(kind, rows) for kind, rows in accuracy.items()]
     lines += [
+        *verification.lines,
         f"dashboards:  {dashboards.text}",
         *(f"[red]MISMATCH[/red] {line}" for line in mismatches),
     ]

@@ -641,6 +641,35 @@ def test_an_import_larger_than_the_outbox_room_is_refused(tmp_path: Path) -> Non
     assert "this import makes 61 windows, but the outbox has room for 30 more" in output
 
 
+@pytest.mark.parametrize(("agent_zone", "offset_h"), [(None, 8), ("Europe/Berlin", 2)])
+def test_times_without_a_zone_are_read_in_the_agents_time_zone(
+    agent_zone: str | None, offset_h: int, tmp_path: Path
+) -> None:
+    # meter-1 has no calendar and the import gives no --tz: agent.timezone (default
+    # Asia/Shanghai, the zone the day seals are cut in) says what the export's times mean.
+    config = write_config(tmp_path)
+    if agent_zone is not None:
+        text = CONFIG.replace(
+            "  outbox_path: outbox.sqlite\n",
+            f"  outbox_path: outbox.sqlite\n  timezone: {agent_zone}\n",
+        )
+        config.write_text(text, encoding="utf-8")  # fmt: skip
+    samples = tmp_path / "meter.csv"
+    samples.write_text(
+        "time,kw\n"
+        + "".join(f"2025-06-02 08:{minute:02d}:00,5\n" for minute in range(60))
+        + "2025-06-02 09:00:00,5\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        cli(), ["import", str(samples), "--config", str(config), "--device", "meter-1",
+                "--map", "time=time", "--map", "power_kw=kw"],
+    )  # fmt: skip
+    assert result.exit_code == EXIT_OK, result.output
+    windows = pending_windows(config)
+    assert windows[0].start == dt.datetime(2025, 6, 2, 8 - offset_h, tzinfo=dt.UTC)
+
+
 # --- bad input as data ----------------------------------------------------------------------
 
 

@@ -17,7 +17,9 @@ from collector.plan import (
     parse_plan,
     plan_changes,
     plan_content,
+    stored_plan,
 )
+from collector.registry import Registry
 
 CASES = Path(__file__).parent / "plan_cases"
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "examples" / "plan.yaml"
@@ -101,6 +103,27 @@ def test_digest_follows_values_not_comments() -> None:
     assert parse_plan("# comment\n" + text, "b").digest == first
     changed = text.replace("size: 5, unit: pp", "size: 6, unit: pp")
     assert parse_plan(changed, "a").digest != first
+
+
+def test_the_registry_gives_the_plan_back_as_stored_plan_targets_in_key_order(
+    tmp_path: Path,
+) -> None:
+    # valid_minimal lists oee before energy_per_unit; the registry (and so the evidence the
+    # collector computes) has them in key order, and so must a verifier recomputing from the
+    # file (collector.verify.load_trust_root).
+    loaded = load_plan(VALID)
+    (enterprise, *_) = loaded.plan.platforms[0].enterprises
+    assert list(enterprise.targets) == ["oee", "energy_per_unit"]
+    with Registry(tmp_path / "registry.sqlite") as registry:
+        registry.load_plan(loaded, by="test")
+        given_back = registry.plan_version(loaded.plan.key, None).plan
+    assert given_back == stored_plan(loaded.plan)
+    assert list(given_back.platforms[0].enterprises[0].targets) == ["energy_per_unit", "oee"]
+    assert list(stored_plan(loaded.plan).platforms[0].enterprises[0].targets) == [
+        "energy_per_unit",
+        "oee",
+    ]
+    assert plan_content(stored_plan(loaded.plan)) == plan_content(loaded.plan)
 
 
 def test_energy_boundary_is_stored_only_when_chosen() -> None:

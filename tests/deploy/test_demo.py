@@ -10,7 +10,11 @@ their state inferred), four weeks of baseline and four of reporting on a 50,000x
 - ent-01 improves past its targets (OEE +5 pp, defect rate −20 %): it must pass;
 - ent-02 changes nothing: it must not pass (fail); its press's ideal cycle is set too long in
   its agent's configuration, so the press "beats" it every day: flagged for the reviewer;
-- ent-03 improves but its gateway goes off six days into the reporting period: insufficient data.
+- ent-03 improves but its gateway goes off six days into the reporting period: insufficient data
+  (its agent is retired then, `retrofit-agent retire`, so its last day is sealed).
+
+Every bundle is then verified offline by `retrofit-verify-bundle` against the demo's plan, the
+collector's bundle key pinned by its fingerprint: each must say `verified`.
 
 The agents' daily sums in InfluxDB are also checked against the simulator's exact ground truth,
 and every Grafana panel's query (dashboards/) against the InfluxDB the run filled.
@@ -120,6 +124,18 @@ def test_verdicts_match_the_simulated_retrofits(tmp_path: Path) -> None:
     assert status["ent-01"] == "pass", output
     assert status["ent-02"] == "fail", output
     assert status["ent-03"] == "insufficient_data", output
+    # The reviewer's offline verifier on every bundle, against the demo's plan with the bundle
+    # key pinned: every one honest, so every one verified (issue 17). ent-03's gateway was
+    # retired and the others stopped cleanly after the last day: no device-day left unsealed.
+    verification = result["verification"]
+    assert "--collector-key SHA256:" in verification["command"], verification
+    verdicts = {b["enterprise"]: b["result"] for b in verification["bundles"]}
+    assert {"ent-01", "ent-02", "ent-03", "plat-a"} <= set(verdicts), verdicts
+    assert set(verdicts.values()) == {"verified"}, verification["bundles"]
+    assert verification["ok"] and verification["exit_code"] == 0
+    for enterprise in ("ent-01", "ent-02", "ent-03"):
+        flags = next(e for e in result["enterprises"] if e["id"] == enterprise)["flags"]
+        assert "device_days_unsealed" not in flags, (enterprise, flags)
     offline = next(e for e in result["enterprises"] if e["id"] == "ent-03")
     assert all("too_few_usable_days" in k["reasons"] for k in offline["kpis"])
     improved = next(e for e in result["enterprises"] if e["id"] == "ent-01")

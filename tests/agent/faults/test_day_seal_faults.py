@@ -316,3 +316,48 @@ def _assert_seal_is_what_was_received(
     if provenance == "measured":
         assert max(w.end for w in windows) == part.last_end == MIDNIGHT  # not sealed short
     assert seal.seq > max(seq for seq, *_ in sent)
+
+
+def test_a_clean_stop_after_midnight_seals_the_day_before_the_agent_exits(
+    tmp_path: Path, mosquitto: MosquittoServer, processes: ExitStack
+) -> None:
+    # A grace of a plant day: only the stop can seal the day in this test's plant time.
+    clock = PlantClock(SPEED, start=START)
+    sim = start_sim(
+        processes, tmp_path / "sim", clock, [machine("press-1", 1), machine("press-2", 2)]
+    )
+    devices = [
+        modbus_device("press-1", sim, 1, poll_interval_s=POLL_S),
+        modbus_device("press-2", sim, 2, poll_interval_s=POLL_S),
+    ]
+    config = write_agent_config(tmp_path / "agent", mosquitto, clock, devices, seal_grace_s=86400)
+    collector = start_collector(processes, mosquitto, config.parent / "agent.key")
+    agent = start_agent(processes, config, metrics_port=free_port())
+    agent.wait_for_log("connected to broker")
+    after_midnight = MIDNIGHT + timedelta(minutes=2)
+    clock.sleep_until(after_midnight.timestamp())
+    waiting = agent.healthz()["day_seals"]["devices"]
+    assert all(waiting[device]["newest_day"] is None for device in DEVICES), waiting
+    assert agent.stop() == 0  # SIGTERM
+    # Acknowledged before the exit: the outbox the stopped agent left holds no seal.
+    outbox = sqlite3.connect(config.parent / "outbox.sqlite")
+    try:
+        left = outbox.execute("SELECT count(*) FROM batches").fetchone()[0]
+        sealed_days = outbox.execute("SELECT DISTINCT day FROM day_seals").fetchall()
+    finally:
+        outbox.close()
+    assert sealed_days == [(DAY.isoformat(),)], agent.run_log()[-3000:]  # not the open day
+    assert left == 0
+    assert "sealed 2 closed device-days at stop" in agent.run_log()
+    received = collector.collect(quiet_s=1.0, max_s=30)
+
+    assert_seqs_sound(received)
+    assert_no_window_twice(received)
+    chains = received.day_seals()
+    assert sorted(chains) == list(DEVICES)
+    for device in DEVICES:
+        [(seal, _raw)] = chains[device]
+        assert (seal.day, seal.version, seal.index) == (DAY, 1, 1)
+        _assert_seal_is_what_was_received(seal, received)
+        after = [w for w in received.by_device()[device] if w.end > MIDNIGHT]
+        assert after, "the new day's windows were sent too (not sealed)"

@@ -16,6 +16,7 @@ signature after any edit, :func:`resign_seal` signs a seal's fields with any key
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -41,7 +42,7 @@ from collector.evidence.document import (
     PlanRefDoc,
     canonical_json,
 )
-from collector.plan import LoadedPlan, load_plan
+from collector.plan import LoadedPlan, load_plan, stored_plan
 from collector.proof import (
     MANIFEST_NAME,
     SIGNATURE_NAME,
@@ -146,7 +147,10 @@ def write_plan(path: Path, keys: dict[str, str], *, without: Sequence[str] = ())
                     line = line.replace(line[line.index(", agents: [") : -1], "")
         lines.append(line)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return load_plan(path)
+    loaded = load_plan(path)
+    # As the collector: it runs the engine on the plan its registry gives back, whose targets
+    # are in key order (energy_per_unit before oee, not the file's order).
+    return dataclasses.replace(loaded, plan=stored_plan(loaded.plan))
 
 
 def _window(device: str, start: datetime, rng: random.Random, planned_s: float) -> wire.KpiWindow:
