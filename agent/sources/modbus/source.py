@@ -15,7 +15,7 @@ Compared with the ThingsBoard IoT Gateway 3.8.5 we measured (``FIELD-NOTES.md``)
 
 ``read()`` never raises: every failure becomes bad-quality readings.
 
-Why one module of ~490 lines: it is one source's poll loop and its connection state machine
+Why one module of ~690 lines: it is one source's poll loop and its connection state machine
 (connect, reconnect, back off, split a refused read), which must be read together to see that
 no path loses a poll or stalls another device; decoding and read coalescing are their own
 modules.
