@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -114,6 +115,7 @@ def test_two_writers_decide_each_seq_as_one_writer_does(
                 _record_all(own, batches, outcomes[index])
         except BaseException as exc:  # reported below with the test's own assertion
             errors.append(exc)
+            start.abort()  # the other writer, waiting at the barrier, stops too
 
     threads = [
         threading.Thread(target=writer, args=(i, batches))
@@ -123,6 +125,7 @@ def test_two_writers_decide_each_seq_as_one_writer_does(
         thread.start()
     for thread in threads:
         thread.join()
+    assert [e for e in errors if not isinstance(e, threading.BrokenBarrierError)] == []
     assert errors == []
 
     together = Counter(outcomes[0] + outcomes[1])
@@ -133,6 +136,28 @@ def test_two_writers_decide_each_seq_as_one_writer_does(
         assert _state(check) == expected_state
     assert {agent: gaps for agent, (_, gaps) in expected_state.items()} == _expected_gaps(second)
     assert all(high == SEQS for high, _ in expected_state.values())
+
+
+def test_a_new_file_another_connection_is_creating_is_waited_for(tmp_path: Path) -> None:
+    """Two replicas started together on a registry file that does not exist yet: the second
+    waits for the first's lock within the busy timeout. SQLite does not call the busy handler
+    for the switch to WAL, which failed at once with "database is locked" (seen in CI as one
+    writer of the test above failing to open)."""
+    path = tmp_path / "registry.sqlite"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE being_created (x INTEGER)")
+    release = threading.Timer(0.5, other.execute, args=("COMMIT",))
+    release.start()
+    try:
+        with Registry(path, busy_timeout_s=10.0) as registry:
+            assert registry.record_seqs([("gw-a", 1, _sha("gw-a", 1))]) == ["new"]
+    finally:
+        release.join()
+        other.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    check.close()
 
 
 def test_a_restarted_server_is_a_retryable_error_then_used_again(

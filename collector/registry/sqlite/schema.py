@@ -21,11 +21,15 @@ Every statement is ``IF NOT EXISTS``. A file of an older version gets every tabl
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from collector.registry.sql.tables import SCHEMA_VERSION, Dialect, tables
 
 __all__ = ["SCHEMA_VERSION", "SQLITE", "connect"]
+
+#: How long to wait between tries of the switch to WAL while another connection holds the file.
+_WAL_RETRY_S = 0.02
 
 #: SQLite's names for the tables' column types.
 SQLITE = Dialect(
@@ -97,7 +101,7 @@ def connect(path: Path, *, busy_timeout_s: float) -> sqlite3.Connection:
     )
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(conn, busy_timeout_s)
         # FULL: a quarantined message or a recorded seq survives a power cut once its call
         # returns (the ingest acks the MQTT message after it); NORMAL could lose the last ones.
         conn.execute("PRAGMA synchronous = FULL")
@@ -106,6 +110,28 @@ def connect(path: Path, *, busy_timeout_s: float) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection, busy_timeout_s: float) -> None:
+    """Switch the file to WAL, waiting up to the busy timeout for another connection.
+
+    SQLite does not call the busy handler for this switch: on a new file that another process
+    is opening at the same moment (two ingest replicas started together), the pragma fails at
+    once with "database is locked". So it is retried here, within the same timeout a write
+    waits. A file already in WAL answers at once and takes no lock.
+    """
+    deadline = time.monotonic() + busy_timeout_s
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(_WAL_RETRY_S)
+            continue
+        if str(mode).lower() != "wal":
+            raise sqlite3.DatabaseError(f"the file refused WAL mode (it stayed {mode!r})")
+        return
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
