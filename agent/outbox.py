@@ -50,6 +50,7 @@ import itertools
 import json
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -203,7 +204,13 @@ class _PendingAgain(Exception):
 
 
 class Outbox:
-    """One agent's outbox file. Not thread-safe: use it from one thread at a time."""
+    """One agent's outbox file, safe to share between threads.
+
+    One SQLite connection, so a lock serialises its use: every transaction and every read
+    holds it. The service also orders its outbox calls with an asyncio lock (which says when
+    each may run); this lock is what keeps a caller that forgot that one (a test, an import
+    beside the run) from opening a transaction inside another thread's on the same connection.
+    """
 
     def __init__(
         self,
@@ -219,6 +226,7 @@ class Outbox:
         #: The zone the day ledger cuts days in (``agent.timezone``).
         self.timezone = timezone
         self._parts = day_ledger.PartCache()
+        self._lock = threading.RLock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a transaction holds
@@ -253,20 +261,28 @@ class Outbox:
 
     def close(self) -> None:
         """Close the file (checkpointing the WAL)."""
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._lock:
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise OutboxError(f"outbox {self.path}: {exc}") from exc
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise OutboxError(f"outbox {self.path}: {exc}") from exc
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection for reads, no other thread's statement or transaction beside them."""
+        with self._lock:
+            yield self._db
 
     # --- windows in -----------------------------------------------------------------------
 
@@ -311,7 +327,8 @@ class Outbox:
         Imported windows do not move it: an import of last year's baseline must not make the
         agent's next run fill the time since then with comm-loss windows.
         """
-        rows = self._db.execute("SELECT device, end_ms FROM progress").fetchall()
+        with self._reading() as db:
+            rows = db.execute("SELECT device, end_ms FROM progress").fetchall()
         return {device: end_ms / 1000 for device, end_ms in rows}
 
     def covered(self, device: str) -> list[tuple[str, float, float]]:
@@ -320,10 +337,12 @@ class Outbox:
         Kept after the windows are sent, so an import can be refused where it would count
         the same time twice (with measured data or an earlier import).
         """
-        rows = self._db.execute(
-            "SELECT provenance, start_ms, end_ms FROM covered WHERE device = ? ORDER BY start_ms",
-            (device,),
-        ).fetchall()
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT provenance, start_ms, end_ms FROM covered WHERE device = ? "
+                "ORDER BY start_ms",
+                (device,),
+            ).fetchall()
         return [(provenance, start / 1000, end / 1000) for provenance, start, end in rows]
 
     # --- making room ----------------------------------------------------------------------
@@ -488,9 +507,10 @@ class Outbox:
         self, *, now: float, grace_s: int, devices: Collection[str] | None
     ) -> dict[str, DeviceSeals]:
         """Per device: the newest sealed day and the days waiting (status and health)."""
-        return day_ledger.ledger_report(
-            self._db, now_ms=round(now * 1000), grace_s=grace_s, devices=devices
-        )
+        with self._reading() as db:
+            return day_ledger.ledger_report(
+                db, now_ms=round(now * 1000), grace_s=grace_s, devices=devices
+            )
 
     def _take_seq(self, db: sqlite3.Connection) -> int:
         seq = self._counter(db, "next_seq", default=1)
@@ -499,9 +519,11 @@ class Outbox:
 
     def unacked(self) -> list[SealedBatch]:
         """Sealed batches still waiting for a PUBACK, in seq order (resent after a restart)."""
-        rows = self._db.execute(
-            "SELECT seq, envelope, records, kind FROM batches WHERE acked_ms IS NULL ORDER BY seq"
-        )
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT seq, envelope, records, kind FROM batches WHERE acked_ms IS NULL "
+                "ORDER BY seq"
+            ).fetchall()
         return [
             SealedBatch(seq=seq, envelope=env, records=n, kind=_kind(kind))
             for seq, env, n, kind in rows
@@ -533,11 +555,12 @@ class Outbox:
     def unconfirmed(self, acked_before_ms: int, limit: int) -> list[SealedBatch]:
         """Up to ``limit`` batches acknowledged by the broker before ``acked_before_ms`` and
         still not confirmed stored, oldest seq first: to be sent again."""
-        rows = self._db.execute(
-            "SELECT seq, envelope, records, kind FROM batches "
-            "WHERE acked_ms IS NOT NULL AND acked_ms < ? ORDER BY seq LIMIT ?",
-            (acked_before_ms, limit),
-        )
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT seq, envelope, records, kind FROM batches "
+                "WHERE acked_ms IS NOT NULL AND acked_ms < ? ORDER BY seq LIMIT ?",
+                (acked_before_ms, limit),
+            ).fetchall()
         return [
             SealedBatch(seq=seq, envelope=env, records=n, kind=_kind(kind))
             for seq, env, n, kind in rows
@@ -551,14 +574,16 @@ class Outbox:
 
     def awaiting_confirmation(self) -> int:
         """Batches acknowledged by the broker and not yet confirmed stored."""
-        count: int = self._db.execute(
-            "SELECT count(*) FROM batches WHERE acked_ms IS NOT NULL"
-        ).fetchone()[0]
+        with self._reading() as db:
+            count: int = db.execute(
+                "SELECT count(*) FROM batches WHERE acked_ms IS NOT NULL"
+            ).fetchone()[0]
         return count
 
     def flag(self, name: str) -> bool:
         """A flag kept in the file's counters (0 or absent: False)."""
-        return bool(self._counter(self._db, name))
+        with self._reading() as db:
+            return bool(self._counter(db, name))
 
     def set_flag(self, name: str) -> None:
         """Set a flag in the file's counters, durably."""
@@ -569,7 +594,8 @@ class Outbox:
 
     def retired_ms(self) -> int | None:
         """When ``retrofit-agent retire`` retired this agent (ms since the epoch), or None."""
-        row = self._db.execute("SELECT value FROM counters WHERE name = 'retired_ms'").fetchone()
+        with self._reading() as db:
+            row = db.execute("SELECT value FROM counters WHERE name = 'retired_ms'").fetchone()
         return None if row is None else int(row[0])
 
     def retire(
@@ -622,33 +648,35 @@ class Outbox:
 
     def stats(self) -> OutboxStats:
         """Depths and totals for status messages, metrics and ``retrofit-agent status``."""
-        db = self._db
-        pending, oldest, merged = db.execute(
-            "SELECT count(*), min(end_ms), coalesce(sum(merged), 0) FROM pending"
-        ).fetchone()
-        sealed, day_seals, awaiting = db.execute(
-            "SELECT count(*), coalesce(sum(kind = 'day_seals'), 0), count(acked_ms) FROM batches"
-        ).fetchone()
-        unfolded: int = db.execute("SELECT count(*) FROM fold_queue").fetchone()[0]
-        return OutboxStats(
-            pending_windows=pending,
-            sealed_batches=sealed,
-            oldest_pending_end_ms=oldest,
-            next_seq=self._counter(db, "next_seq", default=1),
-            merged_total=self._counter(db, "merged_total"),
-            dropped_total=self._counter(db, "dropped_total"),
-            capacity_windows=self.capacity_windows,
-            merged_pending=merged,
-            sealed_day_seals=day_seals,
-            unfolded_windows=unfolded,
-            awaiting_confirmation=awaiting,
-        )
+        with self._reading() as db:
+            pending, oldest, merged = db.execute(
+                "SELECT count(*), min(end_ms), coalesce(sum(merged), 0) FROM pending"
+            ).fetchone()
+            sealed, day_seals, awaiting = db.execute(
+                "SELECT count(*), coalesce(sum(kind = 'day_seals'), 0), count(acked_ms) "
+                "FROM batches"
+            ).fetchone()
+            unfolded: int = db.execute("SELECT count(*) FROM fold_queue").fetchone()[0]
+            return OutboxStats(
+                pending_windows=pending,
+                sealed_batches=sealed,
+                oldest_pending_end_ms=oldest,
+                next_seq=self._counter(db, "next_seq", default=1),
+                merged_total=self._counter(db, "merged_total"),
+                dropped_total=self._counter(db, "dropped_total"),
+                capacity_windows=self.capacity_windows,
+                merged_pending=merged,
+                sealed_day_seals=day_seals,
+                unfolded_windows=unfolded,
+                awaiting_confirmation=awaiting,
+            )
 
     def gaps(self) -> list[tuple[str, float, float, str]]:
         """Windows dropped when full: (device, start, end, reason), oldest first."""
-        rows = self._db.execute(
-            "SELECT device, start_ms, end_ms, reason FROM gaps ORDER BY start_ms"
-        ).fetchall()
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT device, start_ms, end_ms, reason FROM gaps ORDER BY start_ms"
+            ).fetchall()
         return [(d, s / 1000, e / 1000, r) for d, s, e, r in rows]
 
     # --- counters -------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -329,3 +330,46 @@ def test_an_outbox_of_a_newer_agent_is_refused_naming_both_versions(tmp_path: Pa
     db.close()
     with pytest.raises(OutboxError, match=f"schema version {SCHEMA_VERSION + 1}.*newer agent"):
         Outbox(path)
+
+
+def test_one_outbox_used_from_two_threads_at_once_keeps_every_window(tmp_path: Path) -> None:
+    """Storing in one thread while another seals, acks and reads: each call whole, none
+    inside another's transaction on the shared connection ('cannot commit - no transaction
+    is active' in stop 26's CI, a test that stored without the service's asyncio lock)."""
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    errors: list[BaseException] = []
+    sent: list[int] = []
+    storing_done = threading.Event()
+
+    def store() -> None:
+        try:
+            for i in range(300):
+                outbox.add_windows([minute("press-1", i)])
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            storing_done.set()
+
+    def send() -> None:
+        try:
+            while True:
+                done = storing_done.is_set()
+                outbox.stats()
+                outbox.unacked()
+                while (batch := outbox.seal_batch(7, sealer)) is not None:
+                    sent.append(len(wire.decode_envelope(batch.envelope).records))
+                    outbox.ack(batch.seq)
+                if done:
+                    return
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=store), threading.Thread(target=send)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert sum(sent) == 300
+    assert outbox.stats().pending_windows == 0
+    outbox.close()
