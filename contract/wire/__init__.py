@@ -39,7 +39,7 @@ from contract.wire._codec import (
     ReceivedWindow,
     decode_window_compiled,
 )
-from contract.wire._confirmation import Confirmation, SeqRange
+from contract.wire._confirmation import Confirmation, Refusal, SeqRange
 from contract.wire._day_seal import DaySeal, DaySealPart, DaySums
 from contract.wire._decode import _decode_canonical as _decode_canonical
 from contract.wire._decode import _load_json as _load_json
@@ -76,6 +76,7 @@ from contract.wire._messages import SUMMED_FIELDS, DataQuality, Envelope, KpiWin
 from contract.wire._signing import (
     public_key_from_text,
     public_key_text,
+    refusal_ranges,
     seal_confirmation,
     seal_day_seal,
     seal_envelope,
@@ -138,6 +139,7 @@ __all__ = [
     "ReceivedEnvelope",
     "ReceivedStatus",
     "ReceivedWindow",
+    "Refusal",
     "SeqRange",
     "StatusMessage",
     "TooLarge",
@@ -162,6 +164,7 @@ __all__ = [
     "parse_topic",
     "public_key_from_text",
     "public_key_text",
+    "refusal_ranges",
     "seal_confirmation",
     "seal_day_seal",
     "seal_envelope",

@@ -34,6 +34,7 @@ import msgspec
 from contract import quantities
 from contract.quantities import Quantity
 from contract.wire._canonical import canonical_bytes
+from contract.wire._confirmation import REFUSAL_REASON_PATTERN
 from contract.wire._limits import (
     CONFIG_DIGEST_PATTERN,
     MAX_CONFIRMED_RANGES,
@@ -51,9 +52,9 @@ from contract.wire._limits import (
 )
 from contract.wire._rules import (
     MEASURED_QUANTITIES,
+    check_confirmed,
     check_day_part,
     check_day_seal,
-    check_seq_ranges,
     check_window_times,
 )
 from contract.wire._time import format_timestamp, parse_day, parse_timestamp
@@ -375,17 +376,32 @@ class ReceivedSeqRange(_Message, frozen=True, forbid_unknown_fields=True, kw_onl
     last: Annotated[int, _SEQ]
 
 
-class ReceivedConfirmation(_ReceivedSigned, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """A :class:`Confirmation` as received (by an agent)."""
+class ReceivedRefusal(_Message, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A :class:`Refusal` as received."""
+
+    first: Annotated[int, _SEQ]
+    last: Annotated[int, _SEQ]
+    reason: Annotated[str, msgspec.Meta(pattern=_anchored(REFUSAL_REASON_PATTERN))]
+
+
+class ReceivedConfirmation(
+    _ReceivedSigned, frozen=True, forbid_unknown_fields=True, kw_only=True, omit_defaults=True
+):
+    """A :class:`Confirmation` as received (by an agent). ``refused`` is its only field with a
+    default, so ``omit_defaults`` leaves out exactly the absent refusals, as the model does."""
 
     kind: Literal["confirmation"]
-    stored: Annotated[
-        list[ReceivedSeqRange], msgspec.Meta(min_length=1, max_length=MAX_CONFIRMED_RANGES)
-    ]
+    stored: Annotated[list[ReceivedSeqRange], msgspec.Meta(max_length=MAX_CONFIRMED_RANGES)]
+    refused: (
+        Annotated[
+            list[ReceivedRefusal], msgspec.Meta(min_length=1, max_length=MAX_CONFIRMED_RANGES)
+        ]
+        | None
+    ) = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_seq_ranges(self.stored)
+        check_confirmed(self.stored, self.refused or [])
 
 
 _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {

@@ -308,6 +308,55 @@ class SeqRangeFields(Protocol):
     def last(self) -> int: ...
 
 
+class RefusalFields(SeqRangeFields, Protocol):
+    """A confirmation's range of refused seqs, in either codec."""
+
+    @property
+    def reason(self) -> str: ...
+
+
+def check_confirmed(stored: Sequence[SeqRangeFields], refused: Sequence[RefusalFields]) -> None:
+    """Raise :class:`FieldRule` unless a confirmation's ranges each have one spelling: stored
+    ones as :func:`check_seq_ranges` says, refused ones ascending, not overlapping and merged
+    where they touch with the same reason; no seq both stored and refused; at least one seq."""
+    if not stored and not refused:
+        raise FieldRule("stored", "a confirmation names at least one seq, stored or refused")
+    check_seq_ranges(stored)
+    for at, refusal in enumerate(refused):
+        where = f"refused[{at}]"
+        if refusal.first > refusal.last:
+            raise FieldRule(where, f"first {refusal.first} is after last {refusal.last}")
+        if at:
+            before = refused[at - 1]
+            if before.last >= refusal.first or (
+                before.last + 1 == refusal.first and before.reason == refusal.reason
+            ):
+                raise FieldRule(
+                    where,
+                    f"starts at {refusal.first}, not after refused[{at - 1}] ending at "
+                    f"{before.last}: expected ascending ranges, merged when the reason is the same",
+                )
+    both = _first_shared(stored, refused)
+    if both is not None:
+        raise FieldRule("refused", f"seq {both} is both stored and refused")
+
+
+def _first_shared(
+    stored: Sequence[SeqRangeFields], refused: Sequence[SeqRangeFields]
+) -> int | None:
+    # Both ascending: walk them together.
+    i = j = 0
+    while i < len(stored) and j < len(refused):
+        low = max(stored[i].first, refused[j].first)
+        if low <= min(stored[i].last, refused[j].last):
+            return low
+        if stored[i].last < refused[j].last:
+            i += 1
+        else:
+            j += 1
+    return None
+
+
 def check_seq_ranges(ranges: Sequence[SeqRangeFields]) -> None:
     """Raise :class:`FieldRule` unless the ranges are each ``first <= last``, ascending, and
     neither overlap nor touch (one spelling for each set of seqs: touching ranges are one)."""

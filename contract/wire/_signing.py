@@ -15,7 +15,7 @@ from contract.wire._codec import (
     ReceivedEnvelope,
     ReceivedStatus,
 )
-from contract.wire._confirmation import Confirmation, SeqRange
+from contract.wire._confirmation import Confirmation, Refusal, SeqRange
 from contract.wire._day_seal import DaySeal, DaySealPart, MessageT
 from contract.wire._errors import BadSignature
 from contract.wire._limits import MAX_RECORDS, MAX_SEQ, MAX_TEXT, WIRE_VERSION
@@ -215,12 +215,14 @@ def seal_confirmation(
     sent: datetime,
     stored: Sequence[tuple[int, int]],
     key: Signer,
+    refused: Sequence[tuple[int, int, str]] = (),
 ) -> Confirmation:
     """Build and sign a delivery confirmation for ``agent`` with the collector confirmation
     key; ``stored`` is ascending, merged ``(first, last)`` seq ranges (:func:`seq_ranges`
-    makes them); ``sent`` in whole milliseconds, as every wire time. Raises pydantic
-    ValidationError if a field is out of contract."""
-    fields = {
+    makes them), ``refused`` ascending ``(first, last, reason)`` ranges (:func:`refusal_ranges`
+    makes them; none: the key is left out); ``sent`` in whole milliseconds, as every wire
+    time. Raises pydantic ValidationError if a field is out of contract."""
+    fields: dict[str, object] = {
         "kind": "confirmation",
         "v": WIRE_VERSION,
         "platform": platform,
@@ -229,6 +231,8 @@ def seal_confirmation(
         "sent": sent,
         "stored": [SeqRange(first=first, last=last) for first, last in stored],
     }
+    if refused:
+        fields["refused"] = [Refusal(first=f, last=last, reason=r) for f, last, r in refused]
     return _seal(Confirmation, fields, key)
 
 
@@ -240,6 +244,22 @@ def seq_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
             ranges[-1] = (ranges[-1][0], seq)
         else:
             ranges.append((seq, seq))
+    return ranges
+
+
+def refusal_ranges(refused: Iterable[tuple[int, str]]) -> list[tuple[int, int, str]]:
+    """``(seq, reason)`` pairs as ascending ``(first, last, reason)`` ranges, merged where
+    they touch with the same reason (a seq given twice keeps its first reason)."""
+    reasons: dict[int, str] = {}
+    for seq, reason in refused:
+        reasons.setdefault(seq, reason)
+    ranges: list[tuple[int, int, str]] = []
+    for seq in sorted(reasons):
+        reason = reasons[seq]
+        if ranges and ranges[-1][1] + 1 == seq and ranges[-1][2] == reason:
+            ranges[-1] = (ranges[-1][0], seq, reason)
+        else:
+            ranges.append((seq, seq, reason))
     return ranges
 
 

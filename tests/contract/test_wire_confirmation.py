@@ -116,7 +116,7 @@ def test_a_confirmation_for_another_agent_is_a_different_signed_message() -> Non
 @pytest.mark.parametrize(
     ("stored", "detail"),
     [
-        ([], "at least 1 item"),
+        ([], "at least one seq, stored or refused"),
         ([{"first": 3, "last": 1}], "range 0: first 3 is after last 1"),
         ([{"first": 5, "last": 6}, {"first": 1, "last": 2}], "expected ascending, merged"),
         ([{"first": 1, "last": 5}, {"first": 5, "last": 6}], "expected ascending, merged"),
@@ -148,6 +148,90 @@ def test_invalid_ranges_are_refused_naming_stored(stored: list[Any], detail: str
         wire.decode_confirmation(raw)
     assert (caught.value.field or "").startswith("stored")
     assert _codec.decode_compiled(wire.ReceivedConfirmation, raw) is None
+
+
+REFUSING = wire.encode(
+    make_confirmation(stored=[(1, 3)], refused=[(4, 4, "replay"), (5, 6, "seal_conflict")])
+)
+
+
+def test_refusals_travel_signed_and_no_refusal_leaves_the_key_out() -> None:
+    value = json.loads(REFUSING)
+    assert value["refused"] == [
+        {"first": 4, "last": 4, "reason": "replay"},
+        {"first": 5, "last": 6, "reason": "seal_conflict"},
+    ]
+    decoded = wire.decode_confirmation(REFUSING)
+    wire.verify_confirmation(decoded, [KEY.public_key()])
+    assert decoded.refused is not None and decoded.refused[1].reason == "seal_conflict"
+    # No refusal: the key is left out, so a stored-only confirmation is the bytes it always was.
+    assert b"refused" not in RAW
+    assert wire.decode_confirmation(RAW).refused is None
+    only_refused = make_confirmation(stored=[], refused=[(9, 9, "replay")])
+    assert wire.decode_confirmation(wire.encode(only_refused)) == only_refused
+    # null written out, or an empty list, is another spelling of "none": refused by both codecs.
+    for spelling, error in ((None, wire.NotCanonical), ([], wire.InvalidMessage)):
+        value = json.loads(RAW)
+        value["refused"] = spelling
+        with pytest.raises(error):
+            wire.decode_confirmation(wire.canonical_bytes(value))
+        assert (
+            _codec.decode_compiled(wire.ReceivedConfirmation, wire.canonical_bytes(value)) is None
+        )
+
+
+@pytest.mark.parametrize(
+    ("stored", "refused", "detail"),
+    [
+        ([], [{"first": 3, "last": 1, "reason": "replay"}], "first 3 is after last 1"),
+        (
+            [],
+            [
+                {"first": 5, "last": 6, "reason": "replay"},
+                {"first": 1, "last": 2, "reason": "replay"},
+            ],
+            "expected ascending",
+        ),
+        (
+            [],
+            [
+                {"first": 1, "last": 2, "reason": "replay"},
+                {"first": 3, "last": 4, "reason": "replay"},
+            ],
+            "merged when the reason is the same",
+        ),
+        ([{"first": 1, "last": 4}], [{"first": 4, "last": 5, "reason": "replay"}], "seq 4 is both"),
+        ([], [{"first": 1, "last": 1, "reason": "Replay"}], "pattern"),
+        ([], [{"first": 1, "last": 1, "reason": "x" * 41}], "pattern"),
+        ([], [{"first": 1, "last": 1}], "Field required"),
+    ],
+    ids=[
+        "backwards",
+        "unsorted",
+        "touching-same-reason",
+        "stored-and-refused",
+        "upper",
+        "long",
+        "no-reason",
+    ],
+)
+def test_invalid_refusals_are_refused_naming_refused(
+    stored: list[Any], refused: list[Any], detail: str
+) -> None:
+    value = json.loads(RAW)
+    value["stored"] = stored
+    value["refused"] = refused
+    raw = wire.canonical_bytes(value)
+    with pytest.raises(wire.InvalidMessage, match=detail) as caught:
+        wire.decode_confirmation(raw)
+    assert (caught.value.field or "").startswith("refused")
+    assert _codec.decode_compiled(wire.ReceivedConfirmation, raw) is None
+
+
+def test_touching_refusals_with_different_reasons_stay_apart() -> None:
+    ranges = wire.refusal_ranges([(4, "replay"), (3, "replay"), (5, "seal_conflict"), (3, "x")])
+    assert ranges == [(3, 4, "replay"), (5, 5, "seal_conflict")]
+    make_confirmation(stored=[], refused=ranges)
 
 
 def test_sealing_refuses_ranges_out_of_contract() -> None:

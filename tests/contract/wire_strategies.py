@@ -147,14 +147,19 @@ seqs = st.integers(min_value=1, max_value=wire.MAX_SEQ)
 
 @st.composite
 def confirmations(draw: st.DrawFn, key: Ed25519PrivateKey) -> wire.Confirmation:
-    """A signed delivery confirmation of a few seqs, some in runs, anywhere in the seq range."""
+    """A signed delivery confirmation of a few seqs, some in runs, anywhere in the seq range;
+    some of them refused (with one of two reasons), some confirmations refusals only."""
     starts = draw(st.lists(seqs, min_size=1, max_size=20))
-    stored = [seq + step for seq in starts for step in range(draw(st.integers(0, 3)))] + starts
+    named = {seq + step for seq in starts for step in range(draw(st.integers(0, 3)))}
+    named = {seq for seq in named | set(starts) if seq <= wire.MAX_SEQ}
+    refused = draw(st.sets(st.sampled_from(sorted(named)), max_size=len(named)))
+    reasons = st.sampled_from(["replay", "seal_conflict"])
     return wire.seal_confirmation(
         platform=draw(identifiers),
         enterprise=draw(identifiers),
         agent=draw(identifiers),
         sent=draw(moments),
-        stored=wire.seq_ranges(seq for seq in stored if seq <= wire.MAX_SEQ),
+        stored=wire.seq_ranges(named - refused),
+        refused=wire.refusal_ranges((seq, draw(reasons)) for seq in sorted(refused)),
         key=key,
     )
