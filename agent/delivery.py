@@ -8,7 +8,10 @@ sealing new batches (:meth:`Delivery.room`). The outbox holds every state
 (:mod:`agent.outbox`: ``batches.acked_ms``), so a restart loses no awaited batch.
 
 A confirmation deletes batches only when it decodes under the wire contract, is signed by a
-pinned collector confirmation key and names this agent. Anything else is ignored and counted
+pinned collector confirmation key and names this agent: the seqs it says are stored, and those
+it says are refused for good (a verified message the collector keeps in its quarantine and
+that the same bytes sent again could never get stored: counted by reason,
+``rv_agent_batches_refused_total``, and logged as an error). Anything else is ignored and counted
 by reason (``rv_agent_confirmations_ignored_total``): a forged confirmation would make the
 agent delete what the collector never stored.
 
@@ -47,6 +50,8 @@ class DeliveryState:
     #: Confirmations ignored, by reason: ``invalid`` (not a confirmation under the contract),
     #: ``bad_signature`` (no pinned key verifies it), ``other_agent`` (not for this agent).
     ignored: Counter[str] = field(default_factory=Counter)
+    #: Batches the collector refused for good (kept in its quarantine), by reason; forgotten.
+    refused: Counter[str] = field(default_factory=Counter)
     #: Batches sent again because no confirmation came within ``resend_after_s``.
     resent: int = 0
     #: True once batches are kept until confirmed (``required``, or ``auto`` after a
@@ -115,8 +120,12 @@ class Delivery:
         if named != self._identity:
             return self._ignore("other_agent", f"confirmation for {'/'.join(named)}")
         stored = [(r.first, r.last) for r in confirmation.stored]
+        refused = [(r.first, r.last, r.reason) for r in confirmation.refused or []]
         async with self._lock:
             forgotten = await asyncio.to_thread(self._outbox.confirm, stored)
+            for first, last, reason in refused:
+                dropped = await asyncio.to_thread(self._outbox.confirm, [(first, last)])
+                self._refused(first, last, reason, dropped)
             if not self.state.keeping:  # auto: the collector confirms; keep from now on
                 await asyncio.to_thread(self._outbox.set_flag, _CONFIRMED_FLAG)
                 log.info("the collector confirms deliveries: batches are kept until confirmed")
@@ -125,6 +134,17 @@ class Delivery:
         self.state.batches_confirmed += forgotten
         log.debug("confirmation of %s: %d batches forgotten", stored[:5], forgotten)
         return forgotten
+
+    def _refused(self, first: int, last: int, reason: str, dropped: int) -> None:
+        """Count and report batches the collector refused for good (they are forgotten)."""
+        self.state.refused[reason] += dropped
+        if dropped:
+            log.error(
+                "the collector refused seq %d..%d for good (%s) and keeps them in its "
+                "quarantine: %d batches forgotten here (retrofit-collector quarantine list "
+                "shows them; a replay means this outbox reused seqs, e.g. restored from an "
+                "old backup)", first, last, reason, dropped,
+            )  # fmt: skip
 
     def _ignore(self, reason: str, detail: str) -> int:
         self.state.ignored[reason] += 1

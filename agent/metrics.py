@@ -73,6 +73,12 @@ def render_metrics(service: AgentService) -> str:
         [("", delivery.batches_confirmed)],
     )
     metric(
+        "rv_agent_batches_refused_total",
+        "counter",
+        "Batches the collector refused for good (kept in its quarantine), forgotten; by reason.",
+        [(label("reason", k), v) for k, v in sorted(delivery.refused.items())],
+    )
+    metric(
         "rv_agent_batches_resent_unconfirmed_total",
         "counter",
         "Batches sent again because no confirmation came within delivery.resend_after_s.",

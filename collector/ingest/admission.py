@@ -38,7 +38,7 @@ from collector.ingest.stats import IngestStats
 from collector.store import WindowRecord, window_records
 from contract import wire
 
-__all__ = ["Accepted", "Admission", "Quarantine", "Received", "Settle"]
+__all__ = ["Accepted", "Admission", "Quarantine", "Received", "Settle", "Verified"]
 
 log = logging.getLogger("collector.ingest")  # the package's one name (see __init__)
 
@@ -117,6 +117,9 @@ class Quarantine:
         )
 
 
+#: A message whose signature verified under its agent's registered key.
+Verified = wire.ReceivedEnvelope | wire.DaySeal
+
 #: A decoded message waiting for its identity check: a windows envelope or a day seal.
 _Decoded = tuple[Received, wire.TopicAddress, wire.ReceivedEnvelope | wire.DaySeal]
 
@@ -132,6 +135,7 @@ class Admission:
         quarantine: Quarantine,
         settle: Settle,
         seal_stored: Callable[[wire.DaySeal], None] | None = None,
+        refused_for_good: Callable[[Verified, str], None] | None = None,
     ) -> None:
         self._registry = registry
         self._calls = calls
@@ -140,6 +144,8 @@ class Admission:
         self._settle = settle
         #: Told of each day seal the registry keeps (new or again), for the confirmations.
         self._seal_stored = seal_stored
+        #: Told of each verified message refused for a reason its re-send cannot change.
+        self._refused_for_good = refused_for_good
 
     async def admit(self, batch: list[Received]) -> list[Accepted]:
         """Check a batch and record its seqs; settle what is refused; return what to write."""
@@ -178,10 +184,16 @@ class Admission:
         self._settle(settled)
         return accepted
 
-    async def _refuse(self, message: Received, refused: _Refused) -> None:
+    async def _refuse(
+        self, message: Received, refused: _Refused, *, final: Verified | None = None
+    ) -> None:
+        """Quarantine ``message``; ``final``: its verified body, refused for a reason the
+        same bytes sent again cannot change, told to the agent once the quarantine has it."""
         if message.topic.endswith("/day_seals"):  # counted apart: seals are few and each matters
             self._stats.day_seals["quarantined"] += 1
         await self._quarantine.keep(message, refused.code, str(refused))
+        if final is not None and self._refused_for_good is not None:
+            self._refused_for_good(final, refused.code)
 
     def _identities(
         self, decoded: list[_Decoded]
@@ -210,7 +222,7 @@ class Admission:
         for (message, body), outcome in zip(checked, outcomes, strict=True):
             if outcome == "replay":
                 detail = f"agent {body.agent} seq {body.seq} came before with other content"
-                await self._refuse(message, _Refused("replay", detail))
+                await self._refuse(message, _Refused("replay", detail), final=body)
                 settled.append(message)
                 continue
             if isinstance(body, wire.DaySeal):
@@ -231,9 +243,8 @@ class Admission:
             )
         )
         if stored.outcome == "conflict":
-            await self._refuse(
-                message, _Refused("seal_conflict", seal_conflict_detail(seal, stored.held_sha256))
-            )
+            detail = seal_conflict_detail(seal, stored.held_sha256)
+            await self._refuse(message, _Refused("seal_conflict", detail), final=seal)
             return
         self._stats.day_seals[stored.outcome] += 1
         if self._seal_stored is not None:

@@ -44,7 +44,7 @@ Recipient = tuple[str, str, str]
 
 
 class Confirmations:
-    """Seqs stored and not yet confirmed, per agent; :meth:`send` confirms them."""
+    """Seqs stored or refused and not yet confirmed, per agent; :meth:`send` confirms them."""
 
     def __init__(
         self, key: Ed25519PrivateKey, publish: Publish, stats: IngestStats, every_s: float
@@ -53,17 +53,30 @@ class Confirmations:
         self._publish = publish
         self._stats = stats
         self._every_s = every_s
-        self._pending: defaultdict[Recipient, set[int]] = defaultdict(set)
+        self._stored: defaultdict[Recipient, set[int]] = defaultdict(set)
+        self._refused: defaultdict[Recipient, dict[int, str]] = defaultdict(dict)
 
     def stored(self, stored: Iterable[tuple[str, str, str, int]]) -> None:
         """Note ``(platform, enterprise, agent, seq)`` as stored; confirmed next round."""
         for platform, enterprise, agent, seq in stored:
-            self._pending[platform, enterprise, agent].add(seq)
+            self._stored[platform, enterprise, agent].add(seq)
+
+    def refused(self, platform: str, enterprise: str, agent: str, seq: int, reason: str) -> None:
+        """Note a seq as refused for good, with its quarantine code; confirmed next round.
+
+        Only for a message whose signature verified under the agent's registered key and
+        whose refusal the same bytes sent again cannot change (``replay``: the registry holds
+        other content for the seq; ``seal_conflict``: another seal holds its chain index),
+        kept in the quarantine first: the agent then deletes its copy, and nothing is lost.
+        A forged message never gets here, so no one can make an agent delete a batch.
+        """
+        self._refused[platform, enterprise, agent].setdefault(seq, reason)
 
     @property
     def pending(self) -> int:
-        """Seqs stored and not confirmed yet."""
-        return sum(len(seqs) for seqs in self._pending.values())
+        """Seqs stored or refused and not confirmed yet."""
+        stored = sum(len(seqs) for seqs in self._stored.values())
+        return stored + sum(len(seqs) for seqs in self._refused.values())
 
     async def send_forever(self) -> None:
         """Send a round every ``every_s`` seconds, until cancelled."""
@@ -72,36 +85,70 @@ class Confirmations:
             self.send()
 
     def send(self) -> int:
-        """One confirmation per agent with stored seqs (more if it has over
-        :data:`contract.wire.MAX_CONFIRMED_RANGES` ranges); returns how many were published.
-        An agent's seqs stay for the next round when there is no link to publish on."""
+        """One confirmation per agent with seqs to confirm (more if it has over
+        :data:`contract.wire.MAX_CONFIRMED_RANGES` ranges of either); returns how many were
+        published. An agent's seqs stay for the next round when there is no link."""
         published = 0
         now = dt.datetime.now(dt.UTC)
         sent = now.replace(microsecond=now.microsecond // 1000 * 1000)
-        for recipient in list(self._pending):
-            ranges = wire.seq_ranges(self._pending[recipient])
-            platform, enterprise, agent = recipient
-            topic = wire.confirmations_topic(platform, enterprise, agent)
-            for at in range(0, len(ranges), wire.MAX_CONFIRMED_RANGES):
-                chunk = ranges[at : at + wire.MAX_CONFIRMED_RANGES]
-                confirmation = wire.seal_confirmation(
-                    platform=platform,
-                    enterprise=enterprise,
-                    agent=agent,
-                    sent=sent,
-                    stored=chunk,
-                    key=self._key,
-                )
-                if not self._publish(topic, wire.encode(confirmation)):
-                    return published  # no link: this agent's rest and the others wait
-                seqs = self._pending[recipient]
-                for first, last in chunk:
-                    count = last - first + 1
-                    self._stats.confirmed_seqs += count
-                    seqs.difference_update(range(first, last + 1))
-                self._stats.confirmations_sent += 1
+        for recipient in list(self._stored.keys() | self._refused.keys()):
+            stored = self._stored.pop(recipient, set())
+            refused = self._refused.pop(recipient, {})
+            # A seq stored (by an earlier copy) is stored: the refusal of a later one adds
+            # nothing for the agent, and one message may not name a seq twice.
+            for seq in stored & refused.keys():
+                del refused[seq]
+            chunks = _chunks(wire.seq_ranges(stored), wire.refusal_ranges(refused.items()))
+            for at, (stored_chunk, refused_chunk) in enumerate(chunks):
+                if not self._publish_one(recipient, sent, stored_chunk, refused_chunk):
+                    self._keep(recipient, chunks[at:])  # no link: the rest waits
+                    return published
                 published += 1
-                log.debug("confirmed to %s: %s", agent, chunk[:5])
-            if not self._pending[recipient]:
-                del self._pending[recipient]
         return published
+
+    def _publish_one(
+        self,
+        recipient: Recipient,
+        sent: dt.datetime,
+        stored: list[tuple[int, int]],
+        refused: list[tuple[int, int, str]],
+    ) -> bool:
+        platform, enterprise, agent = recipient
+        confirmation = wire.seal_confirmation(
+            platform=platform,
+            enterprise=enterprise,
+            agent=agent,
+            sent=sent,
+            stored=stored,
+            refused=refused,
+            key=self._key,
+        )
+        topic = wire.confirmations_topic(platform, enterprise, agent)
+        if not self._publish(topic, wire.encode(confirmation)):
+            return False
+        self._stats.confirmed_seqs += sum(last - first + 1 for first, last in stored)
+        self._stats.refused_seqs += sum(last - first + 1 for first, last, _ in refused)
+        self._stats.confirmations_sent += 1
+        log.debug("confirmed to %s: stored %s refused %s", agent, stored[:5], refused[:5])
+        return True
+
+    def _keep(self, recipient: Recipient, chunks: list[_Chunk]) -> None:
+        """Put back what was not published, for the next round."""
+        for stored, refused in chunks:
+            for first, last in stored:
+                self._stored[recipient].update(range(first, last + 1))
+            for first, last, reason in refused:
+                for seq in range(first, last + 1):
+                    self._refused[recipient].setdefault(seq, reason)
+
+
+#: One confirmation's stored ranges and refused ranges.
+_Chunk = tuple[list[tuple[int, int]], list[tuple[int, int, str]]]
+
+
+def _chunks(stored: list[tuple[int, int]], refused: list[tuple[int, int, str]]) -> list[_Chunk]:
+    """The ranges split into messages of at most MAX_CONFIRMED_RANGES of each."""
+    size = wire.MAX_CONFIRMED_RANGES
+    count = max(-(-len(stored) // size), -(-len(refused) // size))
+    return [(stored[i * size : (i + 1) * size], refused[i * size : (i + 1) * size])
+            for i in range(count)]  # fmt: skip

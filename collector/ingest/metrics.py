@@ -48,6 +48,9 @@ def render_ingest_metrics(ingest: Ingest) -> str:
     metric("rv_ingest_confirmed_seqs_total", "counter",
            "Seqs confirmed to their agents as stored.",
            [("", stats.confirmed_seqs)])  # fmt: skip
+    metric("rv_ingest_refused_seqs_total", "counter",
+           "Seqs confirmed to their agents as refused for good (verified, quarantined).",
+           [("", stats.refused_seqs)])  # fmt: skip
     metric("rv_ingest_store_retries_total", "counter",
            "Writes retried because InfluxDB was unavailable.",
            [("", stats.store_retries)])  # fmt: skip

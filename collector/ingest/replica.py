@@ -42,7 +42,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from collector.ingest.acks import AckOrder
-from collector.ingest.admission import Admission, Quarantine, Received
+from collector.ingest.admission import Admission, Quarantine, Received, Verified
 from collector.ingest.confirmations import Confirmations
 from collector.ingest.mqtt_loop import PahoOnLoop
 from collector.ingest.registry_calls import IngestRegistry, RegistryCalls
@@ -94,6 +94,7 @@ class Ingest:
             self._quarantine,
             self._acks.settle,
             None if self._confirmations is None else self._seal_stored,
+            None if self._confirmations is None else self._refused_for_good,
         )
         self._rollups = RollupQueue(settings, registry, store, self._calls, self.stats)
         self._writes = Writes(
@@ -126,6 +127,11 @@ class Ingest:
     def _seal_stored(self, seal: wire.DaySeal) -> None:
         if self._confirmations is not None:
             self._confirmations.stored([(seal.platform, seal.enterprise, seal.agent, seal.seq)])
+
+    def _refused_for_good(self, body: Verified, reason: str) -> None:
+        if self._confirmations is not None:
+            recipient = (body.platform, body.enterprise, body.agent)
+            self._confirmations.refused(*recipient, body.seq, reason)
 
     def _publish(self, topic: str, payload: bytes) -> bool:
         """Publish at QoS 1 while linked; False (nothing sent) otherwise. In the loop thread."""

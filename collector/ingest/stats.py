@@ -48,6 +48,8 @@ class IngestStats:
     #: Delivery confirmations published to agents, and the seqs they confirmed (#19).
     confirmations_sent: int = 0
     confirmed_seqs: int = 0
+    #: Seqs confirmed refused for good (a verified replay or seal conflict, quarantined).
+    refused_seqs: int = 0
     connected: bool = False
     last_write_ts: float | None = None
     #: The last error, as the health page shows it.

@@ -48,6 +48,7 @@ def confirmation(
     *,
     key: Ed25519PrivateKey = COLLECTOR_KEY,
     agent: str = IDENTITY.agent,
+    refused: list[tuple[int, int, str]] | None = None,
 ) -> bytes:
     sent = datetime.fromtimestamp(round(time.time(), 3), UTC)
     return wire.encode(
@@ -58,6 +59,7 @@ def confirmation(
             sent=sent,
             stored=stored,
             key=key,
+            refused=refused or [],
         )
     )
 
@@ -203,3 +205,28 @@ async def test_past_max_awaiting_batches_no_new_batch_is_sealed(
         collector.publish(TOPIC, confirmation([(seq, seq)]))
     await wait_until(lambda: publisher.outbox.stats().sealed_batches == 0)
     assert publisher.outbox.stats().pending_windows == 0
+
+
+async def test_a_batch_refused_for_good_is_forgotten_counted_and_stops_holding_sealing(
+    agents: Agents, collector: MqttTestClient
+) -> None:
+    # The collector keeps a replay in its quarantine and says so: the agent forgets the batch
+    # (it would be refused again at every re-send) and the room it held for sealing frees.
+    publisher = agents.start(delivery(max_awaiting_batches=2))
+    publisher.outbox.add_windows([minute("press-1", i) for i in range(8)])
+    publisher.wake()
+    await wait_until(lambda: awaiting(publisher) == 2)
+    await asyncio.sleep(0.5)  # publishing rounds that would have sealed more
+    assert publisher.outbox.stats().next_seq == 3  # the third batch waits for room
+    collector.publish(TOPIC, confirmation([(1, 1)], refused=[(2, 2, "replay")]))
+    await wait_until(lambda: publisher.delivery.state.refused["replay"] == 1)
+    assert publisher.delivery.state.batches_confirmed == 1
+    await wait_until(lambda: publisher.outbox.stats().next_seq == 5)  # room for two more
+    # A refusal for another agent, or unsigned, forgets nothing.
+    collector.publish(TOPIC, confirmation([], refused=[(3, 4, "replay")], agent="gw-02"))
+    forged = confirmation([], refused=[(3, 4, "replay")], key=Ed25519PrivateKey.generate())
+    collector.publish(TOPIC, forged)
+    ignored = publisher.delivery.state.ignored
+    await wait_until(lambda: sum(ignored.values()) == 2)
+    assert awaiting(publisher) == 2
+    assert sum(publisher.delivery.state.refused.values()) == 1

@@ -16,6 +16,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from collector.ingest import Ingest, IngestSettings
+from collector.ingest.confirmations import Confirmations
+from collector.ingest.stats import IngestStats
 from collector.registry import Registry
 from collector.store import InfluxStore
 from contract import wire
@@ -204,3 +206,67 @@ async def test_a_day_seal_kept_in_the_registry_is_confirmed_with_the_windows(
     messages = agent.drain(quiet_s=1.0)
     agent.close()
     assert set().union(*(stored_seqs(m, keys) for m in messages)) == {1, 2}
+
+
+async def test_a_verified_replay_is_refused_for_good_and_a_forged_one_is_not(
+    mosquitto: MosquittoServer, influxd: InfluxServer, registry: Registry, tmp_path: Path
+) -> None:
+    # Seq 2 again with other content, signed by the agent (an outbox restored from an old
+    # backup reuses seqs): kept in the quarantine and confirmed refused, so the agent forgets
+    # it instead of re-sending it for ever. The same replay unsigned by the agent's key is
+    # quarantined too but never named: a forger must not make an agent delete a batch.
+    key_path, keys = confirmation_key(tmp_path)
+    agent = MqttTestClient("agent-listening")
+    agent.connect(mosquitto)
+    agent.subscribe(CONFIRMATIONS)
+    replica, stop, task, store = await start(
+        mosquitto, influxd, registry, confirmation_key_path=str(key_path), confirm_every_s=0.2
+    )
+    try:
+        for seq in (1, 2, 3):
+            publish(mosquitto, TOPIC, wire.encode(envelope(seq)))
+        await wait_until(lambda: replica.stats.confirmed_seqs == 3)
+        before = agent.drain(quiet_s=0.5)
+        forged = envelope(3, key=Ed25519PrivateKey.generate(), total_count=99, good_count=99)
+        publish(mosquitto, TOPIC, wire.encode(forged))
+        publish(mosquitto, TOPIC, wire.encode(envelope(2, total_count=99, good_count=99)))
+        await wait_until(lambda: replica.stats.refused_seqs == 1)
+    finally:
+        stop.set()
+        await task
+        await store.aclose()
+    after = agent.drain(quiet_s=1.0)
+    agent.close()
+    assert set().union(*(stored_seqs(m, keys) for m in before)) == {1, 2, 3}
+    [refusal] = after
+    assert stored_seqs(refusal, keys) == set()
+    assert wire.decode_confirmation(refusal.payload).refused == [
+        wire.Refusal(first=2, last=2, reason="replay")
+    ]
+    assert replica.stats.quarantined == {"bad_signature": 1, "replay": 1}
+    assert sorted(e.reason for e in registry.quarantine_list()) == ["bad_signature", "replay"]
+    assert [p["seq"] for p in points(influxd)] == [1, 2, 3]  # the replay stored nowhere else
+
+
+def test_a_seq_stored_and_refused_in_one_round_is_confirmed_stored_only() -> None:
+    # Seq 4 stored (its first copy) and refused (a later copy, other content) before one
+    # round: stored is the news for the agent, and one message may not name a seq twice.
+    sent: list[bytes] = []
+
+    def publish(topic: str, payload: bytes) -> bool:
+        sent.append(payload)
+        return True
+
+    confirmations = Confirmations(Ed25519PrivateKey.generate(), publish, IngestStats(), 1.0)
+    confirmations.stored([(PLATFORM, ENTERPRISE, AGENT, 4), (PLATFORM, ENTERPRISE, AGENT, 5)])
+    confirmations.refused(PLATFORM, ENTERPRISE, AGENT, 4, "replay")
+    confirmations.refused(PLATFORM, ENTERPRISE, AGENT, 6, "replay")
+    confirmations.refused(PLATFORM, ENTERPRISE, AGENT, 7, "seal_conflict")
+    assert confirmations.send() == 1
+    [message] = [wire.decode_confirmation(raw) for raw in sent]
+    assert [(r.first, r.last) for r in message.stored] == [(4, 5)]
+    assert [(r.first, r.last, r.reason) for r in message.refused or []] == [
+        (6, 6, "replay"),
+        (7, 7, "seal_conflict"),
+    ]
+    assert confirmations.pending == 0
