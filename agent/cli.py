@@ -175,11 +175,16 @@ def retire(
         say(err_console, f"warning: {report.unsealed_days} device-days could not be sealed "
             "(see the log)", "yellow")  # fmt: skip
     if report.unacknowledged:
-        left = f"{report.unacknowledged} messages not acknowledged by the broker within "
+        unacked = report.unacknowledged - report.awaiting_confirmation
+        awaiting = report.awaiting_confirmation
+        left = (f"{unacked} messages not acknowledged by the broker and {awaiting} not "
+                "confirmed stored by the collector within ")  # fmt: skip
         say(err_console, f"{left}{timeout_s:g} s: they stay in the outbox; run retire again "
             f"(last error: {report.last_error or '-'})", "yellow")  # fmt: skip
         raise typer.Exit(EXIT_NOT_ACKED)
-    console.print("every window and day seal acknowledged by the broker", highlight=False)
+    confirmed = " and confirmed stored by the collector" if report.confirmed else ""
+    console.print(f"every window and day seal acknowledged by the broker{confirmed}",
+                  highlight=False, soft_wrap=True)  # fmt: skip
 
 
 #: Largest health file ``status`` reads: the agent writes a few kB per device.

@@ -8,7 +8,9 @@ its enterprise's bundle verified. ``retire`` closes that: it batches every windo
 seals every day with windows, **the open day included, as it stands** (the seal's parts end at the
 last window sent: the day-seal contract has no "final" field, and needs none), records in the
 outbox that the agent is retired (in the seals' transaction), sends everything the outbox holds
-and waits for the broker's acknowledgements. ``run`` then refuses the outbox for good
+and waits for the broker's acknowledgements, and, where ``delivery.confirm`` keeps batches until
+the collector confirms them stored (#19), for those confirmations: a retired agent never runs
+again to re-send what a broker lost. ``run`` then refuses the outbox for good
 (:class:`agent.errors.AgentRetiredError`, exit 5): a window made after the last seal would
 change a day the reviewer already holds as final.
 
@@ -19,9 +21,10 @@ rule rather than advice: ``run`` holds an exclusive lock on ``<outbox>.lock`` wh
 ``retire`` refuses (exit 4) when it cannot take it. Re-running ``retire`` is safe: it sends what
 is left (a broker that was down) and keeps the first retirement's time.
 
-Exit codes: 0 retired and everything acknowledged; 1 configuration errors; 2 the configuration
-file cannot be read; 3 retired, but the broker did not acknowledge everything within
-``--timeout`` (run ``retire`` again); 4 the key or the outbox cannot be used (no outbox, or an
+Exit codes: 0 retired and everything acknowledged (and confirmed, where confirmations are kept
+for); 1 configuration errors; 2 the configuration file cannot be read; 3 retired, but the broker
+did not acknowledge, or the collector did not confirm, everything within ``--timeout`` (run
+``retire`` again: it sends what is left); 4 the key or the outbox cannot be used (no outbox, or an
 agent is running on it).
 """
 
@@ -105,8 +108,13 @@ class RetireReport:
     batches: int
     seals: int
     unsealed_days: int
-    #: Messages (window batches and day seals) the broker had not acknowledged at the end.
+    #: Messages (window batches and day seals) still in the outbox at the end: not acknowledged
+    #: by the broker, or (with ``delivery.confirm`` keeping them) not confirmed stored.
     unacknowledged: int
+    #: Of those, the ones the broker acknowledged and the collector has not confirmed.
+    awaiting_confirmation: int = 0
+    #: Whether batches were kept until the collector confirmed them (``delivery.confirm``).
+    confirmed: bool = False
     #: The publisher's last error when some were left (broker refused, no subscriber ...).
     last_error: str | None = None
 
@@ -155,7 +163,7 @@ async def _retire(
     )
     sending = asyncio.create_task(publisher.run(), name="publisher")
     try:
-        left = await _wait_until_sent(outbox, lock, timeout_s)
+        left, awaiting = await _wait_until_sent(outbox, lock, timeout_s)
     finally:
         sending.cancel()
         await asyncio.gather(sending, return_exceptions=True)
@@ -166,17 +174,20 @@ async def _retire(
         seals=retirement.seals,
         unsealed_days=retirement.unsealed_days,
         unacknowledged=left,
+        awaiting_confirmation=awaiting,
+        confirmed=publisher.delivery.state.keeping,
         last_error=publisher.state.last_error if left else None,
     )
 
 
-async def _wait_until_sent(outbox: Outbox, lock: asyncio.Lock, timeout_s: float) -> int:
-    """Until the outbox holds no message (0) or ``timeout_s``; the messages left."""
+async def _wait_until_sent(outbox: Outbox, lock: asyncio.Lock, timeout_s: float) -> tuple[int, int]:
+    """Until the outbox holds no message or ``timeout_s``: the messages left, and of those the
+    ones awaiting the collector's confirmation (a kept batch leaves the outbox only then)."""
     deadline = time.monotonic() + timeout_s
     while True:
         async with lock:
             stats = await asyncio.to_thread(outbox.stats)
         left = stats.sealed_batches + stats.pending_windows
         if left == 0 or time.monotonic() >= deadline:
-            return left
+            return left, stats.awaiting_confirmation
         await asyncio.sleep(0.1)

@@ -9,14 +9,18 @@ it stands), record the retirement with the seals, and wait for every PUBACK; ``r
 
 from __future__ import annotations
 
+import queue
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.keys import generate_key_pair, load_private_key
 from agent.outbox import Outbox
@@ -35,8 +39,9 @@ NOW = DAY_END + timedelta(hours=6)
 DAY, NEXT_DAY = "2026-11-25", "2026-11-26"
 
 
-def write_config(folder: Path, broker_port: int) -> Path:
-    """An agent configuration on a clock held at ``NOW`` (speed 1, anchored now)."""
+def write_config(folder: Path, broker_port: int, **sections: dict[str, Any]) -> Path:
+    """An agent configuration on a clock held at ``NOW`` (speed 1, anchored now), with any
+    further ``sections`` (``delivery``)."""
     key = folder / "agent.key"
     generate_key_pair(key)
     config: dict[str, Any] = {
@@ -50,6 +55,7 @@ def write_config(folder: Path, broker_port: int) -> Path:
                      "port": free_port(), "ideal_cycle_s": 4.0,
                      "tags": {"state": {"role": "state", "register_type": "holding",
                                         "address": 0, "state_map": {1: "running"}}}}],
+        **sections,
     }  # fmt: skip
     path = folder / "agent.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -171,5 +177,78 @@ def test_retire_with_the_broker_down_is_recorded_and_a_second_retire_sends_the_r
     assert [(str(s.day), s.version) for s in seals] == [(DAY, 1), (NEXT_DAY, 1)]
     outbox = Outbox(config.parent / "outbox.sqlite")
     assert outbox.retired_ms() == retired_ms  # the first retirement's time is kept
+    assert outbox.stats().sealed_batches == 0
+    outbox.close()
+
+
+class ConfirmingCollector:
+    """Plays the collector's confirmations on the wire: every windows batch and day seal it
+    receives is confirmed stored, signed with a collector confirmation key (a thread)."""
+
+    def __init__(self, broker: MosquittoServer, key: Ed25519PrivateKey) -> None:
+        self.key = key
+        self.client = collector_of(broker)
+        self.confirmed: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._confirm, daemon=True)
+        self._thread.start()
+
+    def _confirm(self) -> None:
+        while not self._stop.is_set():
+            try:
+                message = self.client.next_message(0.2)
+            except queue.Empty:
+                continue
+            decode = (
+                wire.decode_day_seal
+                if message.topic.endswith("/day_seals")
+                else (wire.decode_envelope)
+            )
+            body = decode(message.payload)
+            sent = datetime.fromtimestamp(round(time.time(), 3), UTC)
+            confirmation = wire.seal_confirmation(
+                platform=body.platform, enterprise=body.enterprise, agent=body.agent, sent=sent,
+                stored=[(body.seq, body.seq)], key=self.key,
+            )  # fmt: skip
+            topic = wire.confirmations_topic(body.platform, body.enterprise, body.agent)
+            self.client.publish(topic, wire.encode(confirmation))
+            self.confirmed.append(body.seq)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.client.close()
+
+
+def test_retire_with_confirmations_waits_for_the_collector_not_only_the_broker(
+    tmp_path: Path, mosquitto: MosquittoServer
+) -> None:
+    # With delivery.confirm required a PUBACK is not delivery (#19): a retired agent never runs
+    # again to re-send what a broker lost, so retire waits for the collector's confirmations.
+    collector_key = Ed25519PrivateKey.generate()
+    delivery = {"confirm": "required", "resend_after_s": 5,
+                "collector_keys": [wire.public_key_text(collector_key.public_key())]}  # fmt: skip
+    config = write_config(tmp_path, mosquitto.port, delivery=delivery)
+    stopped_agent_outbox(config)
+    silent = collector_of(mosquitto)  # receives (the broker acknowledges) but never confirms
+    try:
+        first = agent_command("retire", str(config), "--timeout", "3")
+    finally:
+        silent.close()
+    assert first.returncode == EXIT_NOT_ACKED, first.stdout + first.stderr
+    assert "0 messages not acknowledged by the broker and 4 not confirmed stored" in first.stderr
+    outbox = Outbox(config.parent / "outbox.sqlite")
+    assert outbox.stats().awaiting_confirmation == 4  # 2 batches, 2 seals: kept
+    outbox.close()
+
+    confirming = ConfirmingCollector(mosquitto, collector_key)
+    try:
+        second = agent_command("retire", str(config))  # re-sends after resend_after_s
+    finally:
+        confirming.close()
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "acknowledged by the broker and confirmed stored by the collector" in second.stdout
+    assert sorted(set(confirming.confirmed)) == [1, 2, 3, 4]
+    outbox = Outbox(config.parent / "outbox.sqlite")
     assert outbox.stats().sealed_batches == 0
     outbox.close()
