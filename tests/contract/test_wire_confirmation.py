@@ -43,6 +43,15 @@ def make_confirmation(
 RAW = wire.encode(make_confirmation())
 
 
+def assert_refused_naming(field: str, detail: str, **changes: Any) -> None:
+    """RAW with ``changes`` is refused by both codecs, the exact one naming ``field``."""
+    raw = wire.canonical_bytes({**json.loads(RAW), **changes})
+    with pytest.raises(wire.InvalidMessage, match=detail) as caught:
+        wire.decode_confirmation(raw)
+    assert (caught.value.field or "").startswith(field)
+    assert _codec.decode_compiled(wire.ReceivedConfirmation, raw) is None
+
+
 def test_a_confirmation_is_compact_canonical_json() -> None:
     assert json.loads(RAW)["stored"] == [
         {"first": 1, "last": 3},
@@ -141,13 +150,7 @@ def test_a_confirmation_for_another_agent_is_a_different_signed_message() -> Non
     ],
 )
 def test_invalid_ranges_are_refused_naming_stored(stored: list[Any], detail: str) -> None:
-    value = json.loads(RAW)
-    value["stored"] = stored
-    raw = wire.canonical_bytes(value)
-    with pytest.raises(wire.InvalidMessage, match=detail) as caught:
-        wire.decode_confirmation(raw)
-    assert (caught.value.field or "").startswith("stored")
-    assert _codec.decode_compiled(wire.ReceivedConfirmation, raw) is None
+    assert_refused_naming("stored", detail, stored=stored)
 
 
 REFUSING = wire.encode(
@@ -218,14 +221,7 @@ def test_refusals_travel_signed_and_no_refusal_leaves_the_key_out() -> None:
 def test_invalid_refusals_are_refused_naming_refused(
     stored: list[Any], refused: list[Any], detail: str
 ) -> None:
-    value = json.loads(RAW)
-    value["stored"] = stored
-    value["refused"] = refused
-    raw = wire.canonical_bytes(value)
-    with pytest.raises(wire.InvalidMessage, match=detail) as caught:
-        wire.decode_confirmation(raw)
-    assert (caught.value.field or "").startswith("refused")
-    assert _codec.decode_compiled(wire.ReceivedConfirmation, raw) is None
+    assert_refused_naming("refused", detail, stored=stored, refused=refused)
 
 
 def test_touching_refusals_with_different_reasons_stay_apart() -> None:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -91,19 +94,61 @@ async def start(
     return replica, stop, task, store
 
 
+@dataclass
+class Listening:
+    """A running replica with a confirmation key, and a client listening where its agent
+    would; ``after_stop`` holds what the listener received after the replica stopped (the
+    replica confirms what is left as it stops)."""
+
+    replica: Ingest
+    agent: MqttTestClient
+    keys: list[Ed25519PublicKey]
+    after_stop: list[mqtt.MQTTMessage] = field(default_factory=list)
+
+
+@asynccontextmanager
+async def listening(
+    mosquitto: MosquittoServer,
+    influxd: InfluxServer,
+    registry: Registry,
+    tmp_path: Path | None,
+    *,
+    confirm_every_s: float = 1.0,
+) -> AsyncIterator[Listening]:
+    """``tmp_path`` None: a replica without a confirmation key (the listener hears on every
+    agent's topic)."""
+    keys: list[Ed25519PublicKey] = []
+    key_path = None
+    if tmp_path is not None:
+        path, keys = confirmation_key(tmp_path)
+        key_path = str(path)
+    agent = MqttTestClient("agent-listening")
+    agent.connect(mosquitto)
+    agent.subscribe(CONFIRMATIONS if tmp_path is not None else "rv/v1/+/+/+/confirmations")
+    try:
+        replica, stop, task, store = await start(
+            mosquitto, influxd, registry, confirmation_key_path=key_path,
+            confirm_every_s=confirm_every_s,
+        )  # fmt: skip
+        running = Listening(replica, agent, keys)
+        try:
+            yield running
+        finally:
+            stop.set()
+            await task
+            await store.aclose()
+        running.after_stop.extend(agent.drain(quiet_s=1.0))
+    finally:
+        agent.close()
+
+
 async def test_stored_seqs_are_confirmed_once_a_round_signed_and_as_ranges(
     mosquitto: MosquittoServer, influxd: InfluxServer, registry: Registry, tmp_path: Path
 ) -> None:
-    key_path, keys = confirmation_key(tmp_path)
-    agent = MqttTestClient("agent-listening")
-    agent.connect(mosquitto)
-    agent.subscribe(CONFIRMATIONS)
     # A round far longer than the test: what is stored is confirmed at the replica's stop, in
     # one message, however the windows were batched.
-    replica, stop, task, store = await start(
-        mosquitto, influxd, registry, confirmation_key_path=str(key_path), confirm_every_s=600.0
-    )
-    try:
+    async with listening(mosquitto, influxd, registry, tmp_path, confirm_every_s=600.0) as running:
+        replica = running.replica
         for seq in (1, 2, 3, 5, 6, 9):
             publish(mosquitto, TOPIC, wire.encode(envelope(seq)))
         forged = envelope(10, key=Ed25519PrivateKey.generate())
@@ -114,16 +159,10 @@ async def test_stored_seqs_are_confirmed_once_a_round_signed_and_as_ranges(
         # stopped in between confirms it when the broker delivers it again).
         await wait_until(lambda: replica.stats.inflight == 0)
         assert replica.stats.confirmations_sent == 0
-    finally:
-        stop.set()
-        await task
-        await store.aclose()
-    messages = agent.drain(quiet_s=1.0)
-    agent.close()
-    assert len(messages) == 1
-    confirmation = wire.decode_confirmation(messages[0].payload)
+    [message] = running.after_stop
+    confirmation = wire.decode_confirmation(message.payload)
     assert [(r.first, r.last) for r in confirmation.stored] == [(1, 3), (5, 6), (9, 9)]
-    assert stored_seqs(messages[0], keys) == {1, 2, 3, 5, 6, 9}  # never the forged seq 10
+    assert stored_seqs(message, running.keys) == {1, 2, 3, 5, 6, 9}  # never the forged seq 10
     assert replica.stats.confirmations_sent == 1
     assert replica.stats.confirmed_seqs == 6
 
@@ -134,48 +173,27 @@ async def test_a_resent_batch_is_a_duplicate_and_is_confirmed_again(
     # An agent re-sends what was not confirmed (the confirmation was lost, or the broker lost
     # the batch): the same seq and bytes are a duplicate, written again (the same point) and
     # confirmed again; never a replay, never quarantined.
-    key_path, keys = confirmation_key(tmp_path)
-    agent = MqttTestClient("agent-listening")
-    agent.connect(mosquitto)
-    agent.subscribe(CONFIRMATIONS)
-    replica, stop, task, store = await start(
-        mosquitto, influxd, registry, confirmation_key_path=str(key_path), confirm_every_s=0.2
-    )
-    try:
+    async with listening(mosquitto, influxd, registry, tmp_path, confirm_every_s=0.2) as running:
         raw = wire.encode(envelope(1))
         publish(mosquitto, TOPIC, raw)
-        first = await asyncio.to_thread(agent.next_message, 30.0)
+        first = await asyncio.to_thread(running.agent.next_message, 30.0)
         publish(mosquitto, TOPIC, raw)
-        again = await asyncio.to_thread(agent.next_message, 30.0)
-    finally:
-        stop.set()
-        await task
-        await store.aclose()
-        agent.close()
-    assert stored_seqs(first, keys) == {1}
-    assert stored_seqs(again, keys) == {1}
-    assert replica.stats.duplicates == 1
-    assert replica.stats.quarantined == {}
+        again = await asyncio.to_thread(running.agent.next_message, 30.0)
+    assert stored_seqs(first, running.keys) == {1}
+    assert stored_seqs(again, running.keys) == {1}
+    assert running.replica.stats.duplicates == 1
+    assert running.replica.stats.quarantined == {}
     assert [p["seq"] for p in points(influxd)] == [1]
 
 
 async def test_without_a_confirmation_key_nothing_is_confirmed(
     mosquitto: MosquittoServer, influxd: InfluxServer, registry: Registry
 ) -> None:
-    agent = MqttTestClient("agent-listening")
-    agent.connect(mosquitto)
-    agent.subscribe("rv/v1/+/+/+/confirmations")
-    replica, stop, task, store = await start(mosquitto, influxd, registry)
-    try:
+    async with listening(mosquitto, influxd, registry, None) as running:
         publish(mosquitto, TOPIC, wire.encode(envelope(1)))
         await wait_until(lambda: len(points(influxd)) == 1)
-    finally:
-        stop.set()
-        await task
-        await store.aclose()
-    assert agent.drain(quiet_s=1.0) == []
-    agent.close()
-    assert replica.stats.confirmations_sent == 0
+    assert running.after_stop == []
+    assert running.replica.stats.confirmations_sent == 0
 
 
 async def test_a_day_seal_kept_in_the_registry_is_confirmed_with_the_windows(
@@ -183,29 +201,18 @@ async def test_a_day_seal_kept_in_the_registry_is_confirmed_with_the_windows(
 ) -> None:
     # A day seal takes a seq from the agent's counter and waits in its outbox like a batch:
     # it is confirmed once the registry keeps it.
-    key_path, keys = confirmation_key(tmp_path)
-    agent = MqttTestClient("agent-listening")
-    agent.connect(mosquitto)
-    agent.subscribe(CONFIRMATIONS)
-    replica, stop, task, store = await start(
-        mosquitto, influxd, registry, confirmation_key_path=str(key_path), confirm_every_s=600.0
-    )
     first = envelope(1)
     chain = SealChain(KEY, PLATFORM, ENTERPRISE, AGENT, "press-1")
     seal = chain.seal(dt.date(2026, 11, 25), [(1, first.records[0])], seq=2)
-    try:
+    async with listening(mosquitto, influxd, registry, tmp_path, confirm_every_s=600.0) as running:
+        replica = running.replica
         publish(mosquitto, TOPIC, wire.encode(first))
         publish(mosquitto, wire.day_seals_topic(PLATFORM, ENTERPRISE, AGENT), seal)
         await wait_until(lambda: replica.stats.day_seals["new"] == 1)
         await wait_until(lambda: len(points(influxd)) == 1)
         await wait_until(lambda: replica.stats.inflight == 0)
-    finally:
-        stop.set()
-        await task
-        await store.aclose()
-    messages = agent.drain(quiet_s=1.0)
-    agent.close()
-    assert set().union(*(stored_seqs(m, keys) for m in messages)) == {1, 2}
+    seqs = set().union(*(stored_seqs(m, running.keys) for m in running.after_stop))
+    assert seqs == {1, 2}
 
 
 async def test_a_verified_replay_is_refused_for_good_and_a_forged_one_is_not(
@@ -215,31 +222,19 @@ async def test_a_verified_replay_is_refused_for_good_and_a_forged_one_is_not(
     # backup reuses seqs): kept in the quarantine and confirmed refused, so the agent forgets
     # it instead of re-sending it for ever. The same replay unsigned by the agent's key is
     # quarantined too but never named: a forger must not make an agent delete a batch.
-    key_path, keys = confirmation_key(tmp_path)
-    agent = MqttTestClient("agent-listening")
-    agent.connect(mosquitto)
-    agent.subscribe(CONFIRMATIONS)
-    replica, stop, task, store = await start(
-        mosquitto, influxd, registry, confirmation_key_path=str(key_path), confirm_every_s=0.2
-    )
-    try:
+    async with listening(mosquitto, influxd, registry, tmp_path, confirm_every_s=0.2) as running:
+        replica = running.replica
         for seq in (1, 2, 3):
             publish(mosquitto, TOPIC, wire.encode(envelope(seq)))
         await wait_until(lambda: replica.stats.confirmed_seqs == 3)
-        before = agent.drain(quiet_s=0.5)
+        before = running.agent.drain(quiet_s=0.5)
         forged = envelope(3, key=Ed25519PrivateKey.generate(), total_count=99, good_count=99)
         publish(mosquitto, TOPIC, wire.encode(forged))
         publish(mosquitto, TOPIC, wire.encode(envelope(2, total_count=99, good_count=99)))
         await wait_until(lambda: replica.stats.refused_seqs == 1)
-    finally:
-        stop.set()
-        await task
-        await store.aclose()
-    after = agent.drain(quiet_s=1.0)
-    agent.close()
-    assert set().union(*(stored_seqs(m, keys) for m in before)) == {1, 2, 3}
-    [refusal] = after
-    assert stored_seqs(refusal, keys) == set()
+    assert set().union(*(stored_seqs(m, running.keys) for m in before)) == {1, 2, 3}
+    [refusal] = running.after_stop
+    assert stored_seqs(refusal, running.keys) == set()
     assert wire.decode_confirmation(refusal.payload).refused == [
         wire.Refusal(first=2, last=2, reason="replay")
     ]
