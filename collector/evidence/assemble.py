@@ -68,6 +68,7 @@ from collector.evidence.series import (
     device_values,
     facility_device_values,
     plan_days,
+    reason_days,
     row_order,
 )
 from collector.evidence.subsidy import EnterpriseOutcome, enterprise_subsidy
@@ -207,17 +208,25 @@ def _kpi(context: _Context, kpi: str, target: Target, reporting: Period) -> KpiD
         interval=None if interval is None else IntervalDoc(low=interval.low, high=interval.high),
         needed_for_80pct_pass=verdict.needed_for_80pct_pass,
         daily=daily_points(kpi, context.by_day, baseline, reporting),
-        devices=_kpi_devices(context, kpi, base, report),
+        devices=_kpi_devices(context, kpi, (base, baseline), (report, reporting)),
     )
 
 
 def _kpi_devices(
-    context: _Context, kpi: str, baseline: KpiSeries, reporting: KpiSeries
+    context: _Context,
+    kpi: str,
+    baseline: tuple[KpiSeries, Period],
+    reporting: tuple[KpiSeries, Period],
 ) -> list[DeviceValueDoc]:
     boundary = context.boundary
+    (base, base_period), (report, report_period) = baseline, reporting
     if kpi == "energy_per_unit" and boundary.kind == "facility":
-        return facility_device_values(context.rows, boundary.meters, baseline, reporting)
-    return device_values(kpi, context.rows, baseline, reporting)
+        return facility_device_values(context.rows, boundary.meters, base, report)
+    left_out_days = (
+        reason_days(base, context.days, base_period.start, base_period.end),
+        reason_days(report, context.days, report_period.start, report_period.end),
+    )
+    return device_values(kpi, context.rows, base, report, left_out_days)
 
 
 def _attempt(context: _Context, attempt: _Attempt) -> AttemptDoc:

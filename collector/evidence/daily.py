@@ -20,6 +20,7 @@ from datetime import date
 import numpy as np
 from numpy.typing import NDArray
 
+from collector.downtime import MIN_STATE_CODE_SHARE, downtime_measured
 from collector.evidence.inputs import DeviceDay
 from collector.plan import EnergyBoundary, Enterprise
 
@@ -80,13 +81,6 @@ DOWNTIME = "unplanned_downtime_per_planned_hour"
 #: day has no value for it: its state was mostly inferred, and inference never says down.
 DOWNTIME_NOT_MEASURED = "downtime_not_measured"
 
-#: Share of a device-day's planned time (PBT) a state code must have measured before the day
-#: counts for unplanned downtime (ISO 22400-2 ADOT / PBT): four fifths, as MIN_COVERAGE asks of
-#: a day's data. Down time hides in the inferred rest (counted as idle or off), so the day's
-#: ratio is measured over the coded part only; past a fifth inferred, the coded part is a
-#: sample of the day the device chose (its code works when it works), not the day
-#: (docs/kpi.md, "Never down, never planned_stop").
-MIN_STATE_CODE_SHARE = 0.80
 
 _SECONDS_PER_HOUR = 3600.0
 _SECONDS_PER_DAY = 86_400.0
@@ -240,8 +234,8 @@ def left_out_reason(row: DeviceDay, kpi: str) -> str | None:
     """
     if kpi != DOWNTIME or row.down_s is None:
         return None
-    coded_s = row.planned_s - _inferred_planned_s(row)
-    return DOWNTIME_NOT_MEASURED if coded_s < MIN_STATE_CODE_SHARE * row.planned_s else None
+    measured = downtime_measured(row.planned_s, row.inferred_planned_s)
+    return None if measured else DOWNTIME_NOT_MEASURED
 
 
 def row_inputs(row: DeviceDay, kpi: str) -> dict[str, float] | None:

@@ -449,6 +449,12 @@ class DeviceValueDoc(_Doc):
     meter its energy, for a counting device its good output. They add up to the period's
     ``sums``. These four fields are a compatible addition: None elsewhere and in documents
     made before them.
+
+    A device whose every day in a period was left out of the KPI (unplanned downtime of a
+    machine whose state was inferred, method §1) is listed with no value and the reason codes
+    in ``baseline_reasons`` / ``reporting_reasons`` (``downtime_not_measured``), so the
+    reviewer sees it was not measured rather than missing it; empty for a device with a
+    value, and in documents made before them (a compatible addition).
     """
 
     device: str
@@ -458,6 +464,8 @@ class DeviceValueDoc(_Doc):
     reporting_energy_kwh: float | None = None
     baseline_good_count: float | None = None
     reporting_good_count: float | None = None
+    baseline_reasons: list[str] = Field(default_factory=list)
+    reporting_reasons: list[str] = Field(default_factory=list)
 
 
 class KpiDoc(_Doc):

@@ -13,6 +13,7 @@ from collector.evidence.daily import (
     energy_boundary,
     enterprise_days,
     kpi_value,
+    left_out_reason,
     row_inputs,
 )
 from collector.evidence.document import (
@@ -34,6 +35,7 @@ __all__ = [
     "energy_points",
     "facility_device_values",
     "plan_days",
+    "reason_days",
     "row_order",
 ]
 
@@ -108,19 +110,56 @@ def _device_sums(
     return sums
 
 
+def reason_days(
+    series: KpiSeries, days: Sequence[EnterpriseDay], start: date, end: date
+) -> frozenset[date]:
+    """The days on which a device without a value in the period is said left out of the KPI:
+    the period's usable days, or when it has none its scheduled days, where
+    :func:`~collector.evidence.sufficiency.period_series` reads the period's own reasons."""
+    if series.days:
+        return frozenset(series.days)
+    return frozenset(day.day for day in days if start <= day.day <= end and day.scheduled_s > 0)
+
+
+def _device_reasons(
+    kpi: str, rows: Sequence[DailySums], days: frozenset[date]
+) -> dict[str, set[str]]:
+    """Per device, why its rows of ``days`` were left out of the KPI (:func:`left_out_reason`)."""
+    reasons: dict[str, set[str]] = {}
+    for row in rows:
+        why = left_out_reason(row, kpi) if row.day in days else None
+        if why is not None:
+            reasons.setdefault(row.device, set()).add(why)
+    return reasons
+
+
 def device_values(
-    kpi: str, rows: Sequence[DailySums], baseline: KpiSeries, reporting: KpiSeries
+    kpi: str,
+    rows: Sequence[DailySums],
+    baseline: KpiSeries,
+    reporting: KpiSeries,
+    left_out_days: tuple[frozenset[date], frozenset[date]] = (frozenset(), frozenset()),
 ) -> list[DeviceValueDoc]:
-    """The KPI per device over the days the enterprise value used (shown, does not decide)."""
+    """The KPI per device over the days the enterprise value used (shown, does not decide).
+
+    A device with no value in a period whose rows of that period's ``left_out_days``
+    (:func:`reason_days`, baseline then reporting) were left out of the KPI is listed too,
+    with the reasons: a machine never measured for downtime is "not measured", not absent.
+    """
     base = _device_sums(kpi, rows, frozenset(baseline.days))
     report = _device_sums(kpi, rows, frozenset(reporting.days))
+    base_why = _device_reasons(kpi, rows, left_out_days[0])
+    report_why = _device_reasons(kpi, rows, left_out_days[1])
+    devices = set(base) | set(report) | set(base_why) | set(report_why)
     return [
         DeviceValueDoc(
             device=device,
             baseline_value=kpi_value(kpi, base[device]) if device in base else None,
             reporting_value=kpi_value(kpi, report[device]) if device in report else None,
+            baseline_reasons=[] if device in base else sorted(base_why.get(device, ())),
+            reporting_reasons=[] if device in report else sorted(report_why.get(device, ())),
         )
-        for device in sorted(set(base) | set(report))
+        for device in sorted(devices)
     ]
 
 

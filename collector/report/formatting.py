@@ -31,6 +31,7 @@ __all__ = [
     "format_date",
     "format_interval",
     "format_kpi",
+    "format_kpi_of_device",
     "format_kpi_of_period",
     "format_money",
     "format_number",
@@ -164,6 +165,14 @@ def format_kpi_of_period(kpi: str, period: SufficiencyDoc, lang: Lang) -> str:
     return format_kpi(kpi, period.value, lang)
 
 
+def format_kpi_of_device(kpi: str, value: float | None, reasons: list[str], lang: Lang) -> str:
+    """A device's KPI value in a period (:func:`format_kpi`), or "not measured" / ``未测量``
+    when it has none because its days were left out (reason ``downtime_not_measured``)."""
+    if value is None and _NOT_MEASURED_REASONS & set(reasons):
+        return NOT_MEASURED.get(lang)
+    return format_kpi(kpi, value, lang)
+
+
 def format_money(fen: int | None, lang: Lang) -> str:
     """Integer fen as yuan, exact: 25500000 → ``255,000.00 元`` / ``CNY 255,000.00``."""
     if fen is None:
@@ -236,6 +245,10 @@ class Formatter:
     def kpi_of_period(self, kpi: str, period: SufficiencyDoc) -> str:
         """:func:`format_kpi_of_period`."""
         return format_kpi_of_period(kpi, period, self.lang)
+
+    def kpi_of_device(self, kpi: str, value: float | None, reasons: list[str]) -> str:
+        """:func:`format_kpi_of_device`."""
+        return format_kpi_of_device(kpi, value, reasons, self.lang)
 
     def money(self, fen: int | None) -> str:
         """:func:`format_money`."""

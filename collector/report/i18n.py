@@ -50,6 +50,7 @@ __all__ = [
     "ATTEMPT_KINDS",
     "CHECKS",
     "DAY_TYPES",
+    "DEVICE_REASONS",
     "DIRECTIONS",
     "KPI_NAMES",
     "PLACES",
@@ -63,6 +64,7 @@ __all__ = [
     "attempt_kind_text",
     "check_title",
     "day_type_text",
+    "device_reason_sentences",
     "direction_text",
     "fill_figures",
     "flag_figure_texts",
@@ -199,6 +201,21 @@ DAY_TYPES: Final[dict[str, Text]] = {
     "weekday": Text("周一至周五", "Monday to Friday"),
     "saturday": Text("周六", "Saturday"),
     "sunday": Text("周日", "Sunday"),
+}
+
+
+#: Why one device has no value in a period's per-device table (document ``DeviceValueDoc``
+#: ``baseline_reasons`` / ``reporting_reasons``); the cell itself says "not measured".
+DEVICE_REASONS: Final[dict[str, Text]] = {
+    "downtime_not_measured": Text(
+        "未测量：该设备在该期各天的计划时间中，由状态码测得的都不足 {min_state_code_share}"
+        "（状态由功率、运行信号或计数推断，无法区分故障停机与待机），"
+        "因此不计入非计划停机，也不以 0 计",
+        "not measured: on each of the period's days a state code measured less than "
+        "{min_state_code_share} of the device's planned time (its state was inferred from "
+        "power, a run signal or a counter, which cannot tell a breakdown from waiting), so the "
+        "device is left out of unplanned downtime, not taken as 0",
+    ),
 }
 
 
@@ -433,6 +450,7 @@ def known_codes() -> dict[str, frozenset[str]]:
         "place": frozenset(PLACES),
         "day_type": frozenset(DAY_TYPES),
         "reason": frozenset(REASONS),
+        "device_reason": frozenset(DEVICE_REASONS),
         "check": frozenset(CHECKS),
         "label": frozenset(LABELS),
     }
@@ -512,6 +530,23 @@ def reason_sentence(code: str, lang: Lang, figures: Mapping[str, str] | None = N
     """A reason's sentence with its figures (already formatted); an unknown code as itself."""
     text = REASONS.get(code)
     return code if text is None else fill_figures(text.get(lang), figures or {})
+
+
+def device_reason_sentences(kpi: KpiDoc, method: MethodDoc, lang: Lang) -> list[str]:
+    """One sentence per reason a device of the KPI's per-device table has no value for, in
+    the order first met; an unknown code as itself."""
+    codes: list[str] = []
+    for device in kpi.devices:
+        for code in (*device.baseline_reasons, *device.reporting_reasons):
+            if code not in codes:
+                codes.append(code)
+    figures = {"min_state_code_share": format_share(method.min_state_code_share, 0, lang)}
+    return [
+        code
+        if code not in DEVICE_REASONS
+        else fill_figures(DEVICE_REASONS[code].get(lang), figures)
+        for code in codes
+    ]
 
 
 def _period_figures(period: SufficiencyDoc, method: MethodDoc, lang: Lang) -> dict[str, str]:
@@ -750,6 +785,10 @@ class Catalogue:
     def reasons(self, kpi: KpiDoc, method: MethodDoc) -> list[str]:
         """A KPI's reasons as sentences."""
         return kpi_reasons(kpi, method, self.lang)
+
+    def device_reasons(self, kpi: KpiDoc, method: MethodDoc) -> list[str]:
+        """Why devices of the KPI's per-device table have no value, as sentences."""
+        return device_reason_sentences(kpi, method, self.lang)
 
     def seal_counts(self, seals: SealsDoc | None) -> str:
         """A bundle's device-days by seal outcome (:func:`seal_counts`)."""

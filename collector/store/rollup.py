@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from collector.downtime import coded_planned_s, downtime_measured
 from collector.store.influxql import quote_identifier, quote_literal, time_literal
 from collector.store.lines import FieldValue, encode_line
 from collector.store.records import WindowRecord, from_ms, to_ms, typed_value
@@ -202,7 +203,27 @@ def _daily_fields(
     fields["day"] = group.day.isoformat()
     fields["tz"] = group.tz
     fields["overflowed"] = ",".join(overflowed) or None
+    fields["downtime_down_s"], fields["downtime_planned_s"] = _downtime_terms(sums)
     return fields
+
+
+def _downtime_terms(sums: Mapping[str, Any]) -> tuple[float, float]:
+    """The day's (down, planned) seconds for unplanned downtime per planned hour: ``down_s``
+    and the planned time a state code measured when the day counts (collector/downtime.py,
+    the evidence engine's rule), else (0, 0): a day left out, or without ``down_s``.
+
+    Always written, 0 rather than left out: InfluxDB merges a rewritten point field by field,
+    so a field left out would keep the value of an earlier refresh after a late window made
+    the day stop counting. A panel summing them over devices gets the evidence's ratio.
+    """
+    down_s, planned_s = sums.get("down_s"), sums.get("planned_s")
+    if down_s is None or planned_s is None:
+        return 0.0, 0.0
+    inferred = sums.get("inferred_planned_s")
+    inferred_s = None if inferred is None else float(inferred)
+    if not downtime_measured(float(planned_s), inferred_s):
+        return 0.0, 0.0
+    return float(down_s), coded_planned_s(float(planned_s), inferred_s)
 
 
 def daily_lines(group: DayGroup, results: Sequence[Sequence[Mapping[str, Any]]]) -> list[str]:

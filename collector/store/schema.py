@@ -104,4 +104,8 @@ DAILY_FIELDS: dict[str, FieldKind] = {
     "day": _S,  # the local date, YYYY-MM-DD
     "tz": _S,  # the IANA zone the day is local to
     "overflowed": _S,  # integer sums past int64, left out: comma-separated names
+    # Unplanned downtime's terms under the state-code rule (collector/downtime.py), for the
+    # dashboards: down_s and planned_s - inferred_planned_s on a day that counts, else 0.
+    "downtime_down_s": _F,
+    "downtime_planned_s": _F,
 }

@@ -10,6 +10,7 @@ import pytest
 from collector.store.rollup import (
     DayGroup,
     DayKey,
+    _downtime_terms,
     _exact_sum,
     affected_days,
     day_bounds,
@@ -82,3 +83,21 @@ def test_an_integer_sum_that_wrapped_is_not_taken() -> None:
     assert _exact_sum(3 * 2**62 - 2**64, float(3 * 2**62)) is None
     assert _exact_sum(5 * 2**62 - 2**64, float(5 * 2**62)) is None
     assert _exact_sum(None, None) is None
+
+
+@pytest.mark.parametrize(
+    ("sums", "terms"),
+    [
+        ({"down_s": 600.0, "planned_s": 3600.0}, (600.0, 3600.0)),  # no state: block
+        ({"down_s": 600.0, "planned_s": 3600.0, "inferred_planned_s": 720.0}, (600.0, 2880.0)),
+        ({"down_s": 600.0, "planned_s": 3600.0, "inferred_planned_s": 720.1}, (0.0, 0.0)),
+        ({"down_s": 0.0, "planned_s": 3600.0, "inferred_planned_s": 3600.0}, (0.0, 0.0)),
+        ({"down_s": None, "planned_s": 3600.0}, (0.0, 0.0)),  # no state at all
+    ],
+)
+def test_downtime_terms_follow_the_state_code_rule_and_are_never_left_out(
+    sums: dict[str, float | None], terms: tuple[float, float]
+) -> None:
+    # 0, not None, on a day left out: InfluxDB merges a rewritten point field by field, so a
+    # field left out would keep the day's earlier value (docs/storage.md, "Idempotency").
+    assert _downtime_terms(sums) == terms

@@ -12,13 +12,14 @@ import ast
 import string
 from dataclasses import replace
 from datetime import date
+from html import unescape
 from pathlib import Path
 
 import pytest
 
 import collector.evidence.plausibility as plausibility
 from collector.evidence.assemble import EnterpriseInputs, enterprise_evidence
-from collector.evidence.document import EnterpriseEvidence, PlanRefDoc, SoftwareDoc
+from collector.evidence.document import EnterpriseEvidence, PlanRefDoc, SoftwareDoc, canonical_json
 from collector.evidence.rollups import platform_rollup, province_summary
 from collector.plan import load_plan, parse_plan
 from collector.report.html import enterprise_html, platform_html, province_html
@@ -170,3 +171,67 @@ def test_planned_hours_show_in_the_formula_the_ranges_and_the_reason(lang: Lang)
     assert kpi.reasons == ["energy_driver_constant"]
     sentence = "通常是计划工时" if lang == "zh-CN" else "usually planned hours"
     assert sentence in enterprise_html(refused, lang)
+
+
+def _downtime_document() -> EnterpriseEvidence:
+    """Unplanned downtime on a plant with a press read through its state code and a lathe
+    read through a power meter only (#18): every day of the lathe is left out."""
+    text = (CASES / "valid_minimal" / "plan.yaml").read_text()
+    targets = "  oee: {direction: increase, size: 5, unit: pp}\n"
+    downtime = (
+        "  unplanned_downtime_per_planned_hour: "
+        '{direction: decrease, size: 10, unit: "%", required: false}\n'
+    )
+    plan = parse_plan(text.replace(targets, targets + downtime), "p").plan
+    platform = plan.platforms[0]
+    enterprise = platform.enterprises[0]
+    base, report = enterprise.baseline, enterprise.reporting
+    devices = ("press-1", "lathe-1")
+    rows = simulated_rows(base.start, base.end, availability=0.70, seed=1, devices=devices)
+    rows += simulated_rows(report.start, report.end, availability=0.80, seed=2, devices=devices)
+    rows = [
+        replace(r, inferred_planned_s=r.planned_s, down_s=0.0) if r.device == "lathe-1" else r
+        for r in rows
+    ]
+    inputs = EnterpriseInputs(
+        plan=plan,
+        plan_ref=PlanRefDoc(key=plan.key, version=1, digest="sha256:" + "0" * 64),
+        platform=platform,
+        enterprise=enterprise,
+        rows=tuple(rows),
+    )
+    return enterprise_evidence(inputs, software=SOFTWARE)
+
+
+NOT_MEASURED_WORDS = {
+    "zh-CN": ("未测量", "由状态码测得的都不足 80%"),
+    "en": ("not measured", "a state code measured less than 80 % of the device's planned time"),
+}
+
+
+def test_a_device_never_measured_for_downtime_is_listed_as_not_measured(tmp_path: Path) -> None:
+    doc = _downtime_document()
+    (kpi,) = [k for k in doc.attempts[0].kpis if k.kpi == "unplanned_downtime_per_planned_hour"]
+    assert kpi.baseline.value is not None  # the press measures it: the enterprise has a value
+    by_device = {d.device: d for d in kpi.devices}
+    lathe = by_device["lathe-1"]  # before #18's fix the lathe was missing from the table
+    assert (lathe.baseline_value, lathe.reporting_value) == (None, None)
+    assert lathe.baseline_reasons == lathe.reporting_reasons == ["downtime_not_measured"]
+    press = by_device["press-1"]
+    assert press.baseline_value is not None and press.baseline_reasons == []
+    assert lathe.device in canonical_json(doc).decode()
+    for lang in LANGS:
+        shown, sentence = NOT_MEASURED_WORDS[lang]
+        html = enterprise_html(doc, lang)
+        row = (
+            '<th scope="row" class="code user">lathe-1</th>'
+            f'<td class="num">{shown}</td><td class="num">{shown}</td></tr>'
+        )
+        assert html.count(row) == 1, lang
+        assert sentence in unescape(html), lang
+        pdf = tmp_path / f"report.{lang}.pdf"
+        pdf.write_bytes(html_to_pdf(html))
+        # Narrow table columns wrap anywhere: compare without the line breaks and spaces.
+        text = "".join(pdf_text(pdf).split())
+        assert "lathe-1" + shown.replace(" ", "") * 2 in text, lang
+        assert sentence.replace(" ", "") in text, lang

@@ -408,3 +408,37 @@ def test_downtime_of_inferred_states_shows_not_measured_never_zero(
     assert sentence in text
     untouched = " ".join(outline(enterprise_html(samples.passing(), lang)).text)
     assert shown not in untouched
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_device_measured_in_one_period_only_shows_its_value_and_not_measured(
+    lang: Lang,
+) -> None:
+    # Coded in the baseline, a power meter after go-live (#18): the baseline cell has its
+    # value, the reporting cell says not measured, and the note gives the reason once.
+    doc = _downtime_not_measured(samples.passing())
+    lathe = DeviceValueDoc(device="lathe-1", baseline_value=0.05, reporting_value=None,
+                           reporting_reasons=["downtime_not_measured"])  # fmt: skip
+    unknown = DeviceValueDoc(device="mill-1", baseline_value=None, reporting_value=None,
+                             baseline_reasons=["a_newer_reason"])  # fmt: skip
+
+    def with_devices(kpi: KpiDoc) -> KpiDoc:
+        if kpi.kpi != "unplanned_downtime_per_planned_hour":
+            return kpi
+        return kpi.model_copy(update={"devices": [lathe, unknown]})
+
+    html = enterprise_html(_map_kpis(doc, with_devices), lang)
+    shown = "未测量" if lang == "zh-CN" else "not measured"
+    value = "3.00 分钟/小时" if lang == "zh-CN" else "3.00 min/h"
+    row = (
+        '<th scope="row" class="code user">lathe-1</th>'
+        f'<td class="num">{value}</td><td class="num">{shown}</td></tr>'
+    )
+    assert html.count(row) == 1
+    # An unknown reason leaves the cell a dash and shows its code, never drops it.
+    assert '<th scope="row" class="code user">mill-1</th><td class="num">—</td>' in html
+    assert html.count('<p class="note">a_newer_reason</p>') == 1
+    reason = (
+        "由状态码测得的都不足 80%" if lang == "zh-CN" else "a state code measured less than 80 %"
+    )
+    assert html.count(reason) == 1
