@@ -28,11 +28,11 @@ from zoneinfo import ZoneInfo
 
 import snap7
 import yaml
-from asyncua import Client, ua
+from asyncua.client.client import Client
 from common import cpu_seconds, load_average, machine_summary, script, stop_process
 from pymodbus.client import AsyncModbusTcpClient
 
-from sim.opcua_server import OPCUA_VARIABLES
+from sim.opcua_server import NAMESPACE_URI, OPCUA_VARIABLES
 from sim.s7_machine import MACHINE_DB_SIZE
 from sim.scenario import TIMEZONE, demo_enterprises, plant_document, timeline
 from stack import free_ports
@@ -101,9 +101,9 @@ async def _run(ready: dict[str, object], pid: int, reads: int, quiet_s: float) -
 
     opcua = Client(str(ready["opcua"]))
     await opcua.connect()
-    namespace = await opcua.get_namespace_index("urn:retrofit-verify:sim")
+    namespace = await opcua.get_namespace_index(NAMESPACE_URI)
     nodes = [
-        [opcua.get_node(ua.NodeId(f"{m}.{v.name}", namespace)) for v in OPCUA_VARIABLES]
+        [opcua.get_node(f"ns={namespace};s={m}.{v.name}") for v in OPCUA_VARIABLES]
         for m in opcua_ids
     ]
 

@@ -92,6 +92,12 @@ def sources(sim: Simulator, link: Path, clock: HeldClock) -> dict[str, Source]:
         s7=sim.s7_address,
         retrofit_rtu=(str(link), 115200),
     )
+    for device in devices:
+        if device["protocol"] == "opcua":
+            # One Read per poll, as the demo's agents do: a subscription is not a read, its
+            # notifications follow the simulator's tick (docs/simulator.md).
+            device["read_mode"] = "polling"
+            device.pop("sampling_interval_s", None)
     factory = SourceFactory(clock)
     return {device.id: factory.make(device) for device in agent_configs(devices)}
 
