@@ -11,10 +11,13 @@ do the rest:
   when the hook returns the PDU), so the client times out as on a dead RS-485 drop.
 - each device's ``action`` runs before a request is served and can return an exception code:
   that is how the exception fault answers for a unit and address range, and how a meter
-  answers "illegal function" to a table it does not have. pymodbus needs every device to have
-  all four tables, so an unused one holds one placeholder entry at address 0 and checks the
-  address before the action: a read of that table answers exception 1 when it asks for that
-  one address, exception 2 (illegal data address) otherwise; never a value.
+  answers "illegal function" to a table it does not have. For a read it also awaits
+  ``before_read(unit_id)`` first, so the simulator can publish that unit's values for the
+  plant time of the read: the datastore's slice is taken after the action returns.
+  pymodbus needs every device to have all four tables, so an unused one holds one
+  placeholder entry at address 0 and checks the address before the action: a read of that
+  table answers exception 1 when it asks for that one address, exception 2 (illegal data
+  address) otherwise; never a value.
 
 Values are written through ``server.context.async_setValues``: the server builds its own
 datastore from the devices, so writing to the objects passed in would change nothing.
@@ -25,7 +28,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -53,6 +56,8 @@ __all__ = ["ExceptionFault", "ModbusSim"]
 log = logging.getLogger(__name__)
 
 _TraceHook = Callable[[bool, ModbusPDU], ModbusPDU]
+#: Awaited with the unit id before a read of that unit is answered.
+BeforeRead = Callable[[int], Awaitable[None]]
 
 # pymodbus function codes, by the table they address, for our own datastore writes.
 _FC_WRITE_COILS = 15
@@ -103,6 +108,8 @@ class ModbusSim:
         self._internal_write = False
         self._published: dict[int, list[int]] = {}
         self.tcp_port: int | None = None
+        #: Awaited before each read a client asks of a unit (see the module doc).
+        self.before_read: BeforeRead | None = None
 
     @property
     def units(self) -> tuple[int, ...]:
@@ -145,18 +152,28 @@ class ModbusSim:
         self._servers.clear()
 
     async def publish_machine(self, unit_id: int, registers: list[int], state_bit: int) -> None:
-        """Write a machine's register map (both tables) and its state bits (coils, inputs)."""
-        if self._published.get(unit_id) == [*registers, state_bit]:
+        """Write a machine's register map (both tables) and its state bits (coils, inputs).
+
+        Only what changed is written: the bits change with the state alone, and a read of a
+        running simulator publishes its unit first (``before_read``), so this is on every read.
+        """
+        previous = self._published.get(unit_id)
+        if previous == [*registers, state_bit]:
             return
         self._published[unit_id] = [*registers, state_bit]
+        words_changed = previous is None or previous[:-1] != registers
+        bits_changed = previous is None or previous[-1] != state_bit
         bits = [n == state_bit for n in range(16)]
         self._internal_write = True
         try:
             for server in self._servers:
-                await server.context.async_setValues(unit_id, _FC_WRITE_HOLDING, 0, registers)
-                await server.context.async_setValues(unit_id, _FC_INPUT_REGISTERS, 0, registers)
-                await server.context.async_setValues(unit_id, _FC_WRITE_COILS, 0, bits)
-                await server.context.async_setValues(unit_id, _FC_DISCRETE_INPUTS, 0, bits)
+                context = server.context
+                if words_changed:
+                    await context.async_setValues(unit_id, _FC_WRITE_HOLDING, 0, registers)
+                    await context.async_setValues(unit_id, _FC_INPUT_REGISTERS, 0, registers)
+                if bits_changed:
+                    await context.async_setValues(unit_id, _FC_WRITE_COILS, 0, bits)
+                    await context.async_setValues(unit_id, _FC_DISCRETE_INPUTS, 0, bits)
         finally:
             self._internal_write = False
 
@@ -255,6 +272,11 @@ class ModbusSim:
         for fault in self._faults:
             if fault.unit_id == unit_id and fault.hits(address, count):
                 return ExcCodes(fault.code)
+        if set_values is None and self.before_read is not None:
+            try:
+                await self.before_read(unit_id)
+            except Exception:  # the read is still answered, with the values last published
+                log.exception("modbus unit %d: refreshing before a read failed", unit_id)
         return None
 
     # -- datastore --------------------------------------------------------------------------

@@ -5,19 +5,24 @@ SignAndEncrypt with a self-signed certificate made at first start in the work di
 and username/password logins. Node ids are strings in the simulator's namespace (URI
 ``NAMESPACE_URI``; index 2 on this server): ``<machine>`` for the object and
 ``<machine>.<Variable>`` for its variables, so they survive a restart unchanged.
+
+Before a Read is answered, asyncua's PreRead callback awaits ``before_read`` with the machines
+whose variables it asks for, so the simulator can write their values for the plant time of the
+read. A subscription is not a read: its notifications follow the simulator's writes (its tick).
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
 from asyncua import ua
+from asyncua.common.callback import CallbackService, CallbackType, ServerItemCallback
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.server import Server
 
@@ -29,6 +34,8 @@ log = logging.getLogger(__name__)
 
 NAMESPACE_URI = "urn:retrofit-verify:sim"
 APP_URI = "urn:retrofit-verify:sim:server"
+#: Awaited with the ids of the machines a Read asks for, before it is answered.
+BeforeRead = Callable[[Sequence[str]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,8 @@ class OpcUaSim:
         self._server: Server | None = None
         self._namespace = 0
         self._values: dict[str, tuple[dict[str, Any], float]] = {}
+        #: Awaited before each Read a client sends (see the module doc).
+        self.before_read: BeforeRead | None = None
 
     @property
     def endpoint(self) -> str:
@@ -139,6 +148,7 @@ class OpcUaSim:
         await server.load_private_key(str(self.key_path))
         self._namespace = await server.register_namespace(NAMESPACE_URI)
         await self._build_nodes(server)
+        server.subscribe_server_callback(CallbackType.PreRead, self._pre_read)
         await server.start()
         self._server = server
         for machine_id, (values, plant_ts) in self._values.items():
@@ -164,6 +174,25 @@ class OpcUaSim:
         if self._server is not None:
             changed = {k: v for k, v in values.items() if previous.get(k) != v}
             await self._write(machine_id, changed, plant_ts, only_changed=True)
+
+    async def _pre_read(self, event: ServerItemCallback, _service: CallbackService) -> None:
+        if self.before_read is None:
+            return
+        params = cast(ua.ReadParameters, event.request_params)
+        wanted = {self._machine_of(item.NodeId) for item in params.NodesToRead}
+        machines = [machine_id for machine_id in self.machine_ids if machine_id in wanted]
+        if not machines:
+            return
+        try:
+            await self.before_read(machines)
+        except Exception:  # the Read is still answered, with the values last written
+            log.exception("opcua: refreshing %s before a read failed", ", ".join(machines))
+
+    def _machine_of(self, node_id: ua.NodeId) -> str | None:
+        """The machine whose object or variable ``node_id`` is, if it is one of ours."""
+        if node_id.NamespaceIndex != self._namespace or not isinstance(node_id.Identifier, str):
+            return None
+        return node_id.Identifier.split(".", 1)[0]
 
     async def _build_nodes(self, server: Server) -> None:
         ns = self._namespace

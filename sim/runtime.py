@@ -4,6 +4,14 @@ This is the object tests and the demo start (``async with Simulator(...) as sim`
 every machine to the clock's plant time every ``tick_s`` wall seconds and publishes the values;
 with ``tick_s=0`` nothing moves until the caller awaits ``step()`` or ``advance_to()``.
 
+A ticking simulator also answers every read for the plant time of that read: before a Modbus
+request (TCP or RTU), an OPC UA Read or an S7 read is answered, the machines it asks about are
+advanced to the clock's plant time and their values written to that server. So a read never
+serves what the last tick left, however late the tick is (a busy machine starves it): a served
+counter is the model's at the read's plant time, and the next read's difference is what was
+made in between (issue #18: stale counters that then leapt looked like presets to the agent).
+OPC UA subscriptions are not reads: their notifications follow the tick.
+
 A ``retrofit`` machine is served as its power meter and DI module (``sim.retrofit``); its
 ``values()`` show the meter's power (with its noise) and current, while its truth and energy
 stay the noiseless model's.
@@ -14,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -36,7 +45,7 @@ from sim.retrofit import (
     meter_reading,
 )
 from sim.s7_machine import MACHINE_DB_SIZE, encode_s7_machine
-from sim.s7_server import S7Sim
+from sim.s7_server import S7Sim, SimArea
 from sim.scripted import ScriptedMachine, load_script
 
 __all__ = ["SIGNALS", "Simulator"]
@@ -95,6 +104,12 @@ class Simulator:
         self._frozen: dict[str, dict[str, Any]] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        # Guards the machine models: snap7 answers S7 reads from its own threads, and a read
+        # advances the machine it asks about (re-entrant: values() is called under it).
+        self._models = threading.RLock()
+        self._configs = {m.id: m for m in plant.machines}
+        self._machine_by_unit = {unit: m.id for m in plant.machines for unit in m.unit_ids.values()}
+        self._machine_by_db = {m.s7_db: m.id for m in plant.machines if m.s7_db is not None}
         units = [m.unit_id for m in plant.machines if m.protocol == "modbus" and m.unit_id]
         kits = [
             (m.retrofit.meter_unit_id, m.retrofit.di_unit_id) for m in plant.machines if m.retrofit
@@ -116,6 +131,8 @@ class Simulator:
                 users=opcua_users,
                 allow_anonymous=opcua_anonymous,
             )
+        if self.follows_clock:
+            self._answer_reads_for_their_time()
 
     async def __aenter__(self) -> Simulator:
         await self.start()
@@ -128,6 +145,12 @@ class Simulator:
         traceback: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    @property
+    def follows_clock(self) -> bool:
+        """True when the plant moves with the clock by itself (``tick_s`` > 0): then every read
+        is answered for its plant time. A standing plant (``tick_s=0``) moves only by step()."""
+        return self.tick_s > 0
 
     @property
     def modbus_address(self) -> tuple[str, int] | None:
@@ -201,7 +224,8 @@ class Simulator:
         """Advance every machine to ``plant_ts`` (never backwards) and publish the values."""
         async with self._lock:
             for machine in self.machines.values():
-                machine.advance_to(max(plant_ts, machine.now))
+                with self._models:
+                    machine.advance_to(max(plant_ts, machine.now))
             await self._publish()
 
     def values(self, machine_id: str) -> dict[str, Any]:
@@ -210,6 +234,10 @@ class Simulator:
         Raises ControlError for an unknown machine.
         """
         machine = self._machine(machine_id)
+        with self._models:
+            return self._values_of(machine_id, machine)
+
+    def _values_of(self, machine_id: str, machine: Machine | ScriptedMachine) -> dict[str, Any]:
         snapshot = machine.snapshot()
         values: dict[str, Any] = {
             "state": STATE_CODES[snapshot.state],
@@ -234,7 +262,9 @@ class Simulator:
 
         Raises ControlError for an unknown machine, ValueError for a misaligned interval.
         """
-        return self._machine(machine_id).truth(start_ts, end_ts)
+        machine = self._machine(machine_id)
+        with self._models:
+            return machine.truth(start_ts, end_ts)
 
     def transitions(self, machine_id: str, start_ts: float, end_ts: float) -> list[Transition]:
         """A modelled machine's state changes in [start_ts, end_ts) (see Machine.transitions).
@@ -244,7 +274,8 @@ class Simulator:
         machine = self._machine(machine_id)
         if not isinstance(machine, Machine):
             raise ControlError(f"machine {machine_id!r} is scripted: its script is its log")
-        return machine.transitions(start_ts, end_ts)
+        with self._models:
+            return machine.transitions(start_ts, end_ts)
 
     # -- faults -----------------------------------------------------------------------------
 
@@ -365,18 +396,71 @@ class Simulator:
 
     async def _publish(self) -> None:
         for config in self.plant.machines:
-            values = self.values(config.id)
-            machine = self.machines[config.id]
-            if config.protocol == "modbus" and self.modbus is not None and config.unit_id:
-                registers = encode_machine(values, config.counter_bits, config.word_order)
-                state_bit = STATE_BITS[MachineState(values["state_name"])]
-                await self.modbus.publish_machine(config.unit_id, registers, state_bit)
-            elif config.protocol == "retrofit" and self.modbus is not None:
-                await self._publish_retrofit(config, values, machine)
-            elif config.protocol == "opcua" and self.opcua is not None:
-                await self.opcua.publish(config.id, values, machine.now)
-            elif config.protocol == "s7" and self.s7 is not None and config.s7_db:
-                self.s7.write("db", 0, encode_s7_machine(values, config.id), db=config.s7_db)
+            await self._publish_machine(config)
+
+    async def _publish_machine(self, config: MachineConfig) -> None:
+        """Write one machine's present values to the server that serves it."""
+        machine = self.machines[config.id]
+        if config.protocol == "s7":
+            self._publish_s7(config)
+            return
+        values = self.values(config.id)
+        if config.protocol == "modbus" and self.modbus is not None and config.unit_id:
+            registers = encode_machine(values, config.counter_bits, config.word_order)
+            state_bit = STATE_BITS[MachineState(values["state_name"])]
+            await self.modbus.publish_machine(config.unit_id, registers, state_bit)
+        elif config.protocol == "retrofit" and self.modbus is not None:
+            await self._publish_retrofit(config, values, machine)
+        elif config.protocol == "opcua" and self.opcua is not None:
+            await self.opcua.publish(config.id, values, machine.now)
+
+    def _publish_s7(self, config: MachineConfig) -> None:
+        """Write an S7 machine's data block, its values taken and written under the models'
+        lock: a read in snap7's thread must not be overtaken by an older write from the loop."""
+        if self.s7 is None or config.s7_db is None:
+            return
+        with self._models:
+            values = self._values_of(config.id, self.machines[config.id])
+            self.s7.write("db", 0, encode_s7_machine(values, config.id), db=config.s7_db)
+
+    # -- reads answered for their plant time ------------------------------------------------
+
+    def _answer_reads_for_their_time(self) -> None:
+        """Have every server bring what a read asks about to the read's plant time first."""
+        if self.modbus is not None:
+            self.modbus.before_read = self._before_modbus_read
+        if self.opcua is not None:
+            self.opcua.before_read = self._before_opcua_read
+        if self.s7 is not None:
+            self.s7.before_read = self._before_s7_read
+
+    def _bring_to_now(self, machine_id: str) -> None:
+        """Advance one machine to the clock's plant time (never back)."""
+        machine = self.machines.get(machine_id)
+        if machine is None:  # a read before start() made the machines
+            return
+        with self._models:
+            plant_ts = self.clock.timestamp()
+            if plant_ts > machine.now:
+                machine.advance_to(plant_ts)
+
+    async def _before_modbus_read(self, unit_id: int) -> None:
+        machine_id = self._machine_by_unit.get(unit_id)
+        if machine_id is not None:  # the test pattern's values never change
+            self._bring_to_now(machine_id)
+            await self._publish_machine(self._configs[machine_id])
+
+    async def _before_opcua_read(self, machine_ids: Sequence[str]) -> None:
+        for machine_id in machine_ids:
+            self._bring_to_now(machine_id)
+            await self._publish_machine(self._configs[machine_id])
+
+    def _before_s7_read(self, area: SimArea, db: int) -> None:
+        """Called from snap7's client thread, not the event loop: no awaits, only the lock."""
+        machine_id = self._machine_by_db.get(db) if area == "db" else None
+        if machine_id is not None:
+            self._bring_to_now(machine_id)
+            self._publish_s7(self._configs[machine_id])
 
     async def _publish_retrofit(
         self, config: MachineConfig, values: dict[str, Any], machine: Machine | ScriptedMachine
@@ -384,7 +468,8 @@ class Simulator:
         kit, modbus = config.retrofit, self.modbus
         if kit is None or modbus is None:
             return
-        snapshot = machine.snapshot()
+        with self._models:
+            snapshot = machine.snapshot()
         garbage = garbage_power_w(snapshot.ts) if config.id in self._garbage else None
         await modbus.publish_retrofit(
             kit.meter_unit_id,

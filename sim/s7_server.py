@@ -5,13 +5,18 @@ process inputs and outputs), refuses a read beyond an area with return code 0x05
 address") and one of an unknown data block with 0x0A, and closes a connection above its
 ``max_clients`` right after accepting it, as a CPU whose connection resources are used up does.
 Values are written under the server's own per-area lock, so a client never reads half a write.
+Before it answers a read of an area, the server calls ``before_read(area, db)`` (from the
+client's thread: snap7 serves each connection in a thread of its own), so the simulator can
+bring that area to the plant time of the read.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Literal
 
+from snap7.datatypes import S7Area
 from snap7.server import Server
 from snap7.type import SrvArea
 
@@ -29,6 +34,39 @@ _SRV_AREAS: dict[str, SrvArea] = {
     "input": SrvArea.PE,
     "output": SrvArea.PA,
 }
+_SIM_AREAS: dict[S7Area, SimArea] = {
+    S7Area.DB: "db",
+    S7Area.MK: "merker",
+    S7Area.PE: "input",
+    S7Area.PA: "output",
+}
+#: Called with (area, data block number or 0) before a read of that area is answered.
+BeforeRead = Callable[[SimArea, int], None]
+
+
+class _Server(Server):
+    """snap7's server, calling ``before_read`` before it copies an area for a client's read.
+
+    python-snap7 3.x has no hook before a read (its read callback runs after the answer is
+    built), so this overrides the one method every read goes through, single- and multi-item
+    alike. It is private to python-snap7; ``tests/sim/test_runtime_reads.py`` fails if it is
+    renamed or no longer called.
+    """
+
+    def __init__(self, before_read: BeforeRead | None, max_clients: int) -> None:
+        super().__init__(log=False, max_clients=max_clients)
+        self._before_read = before_read
+
+    def _read_from_memory_area(
+        self, area: S7Area, db_number: int, start: int, count: int
+    ) -> tuple[int, bytearray]:
+        sim_area = _SIM_AREAS.get(area)
+        if self._before_read is not None and sim_area is not None:
+            try:
+                self._before_read(sim_area, db_number if sim_area == "db" else 0)
+            except Exception:  # the read is still answered, with the values last written
+                log.exception("S7 PLC: refreshing %s %d before a read failed", sim_area, db_number)
+        return super()._read_from_memory_area(area, db_number, start, count)
 
 
 class S7Sim:
@@ -38,6 +76,8 @@ class S7Sim:
         self.host = host
         self.port = port
         self.max_clients = max_clients
+        #: Called from a client's thread before each read is answered (see the module doc).
+        self.before_read: BeforeRead | None = None
         self._areas: dict[tuple[SimArea, int], bytearray] = {}
         self._server: Server | None = None
 
@@ -73,7 +113,7 @@ class S7Sim:
     def start(self) -> tuple[str, int]:
         """Start serving; returns (host, port). Idempotent."""
         if self._server is None:
-            server = Server(log=False, max_clients=self.max_clients)
+            server = _Server(self.before_read, self.max_clients)
             for area, index in self._areas:
                 self._register(server, area, index)
             server.start_to(self.host, self.port)
