@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,11 +24,11 @@ from collector.store import DailyRow, InfluxStore, WindowRecord, affected_days
 from collector.store.influxql import measurement_path, time_literal
 from collector.store.schema import OPTIONAL_QUANTITIES
 from stack import InfluxServer
-from tests.collector.dashboards.test_downtime_panel import DASHBOARDS
 from tests.collector.store_helpers import open_store, record, window
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
+DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
 NOON = datetime(2026, 10, 30, 12, tzinfo=UTC)
 DAY = date(2026, 10, 30)
 ZONES = {"ent-01": "UTC"}
