@@ -186,7 +186,7 @@ def _daily_fields(
             if value is None:
                 overflowed.append(name)
         fields[name] = value
-    if (sums.get("ideal_good_s_windows") or 0) < (sums.get("good_count_windows") or 0):
+    if _partial_ideal_good(sums):
         # A day of windows from an agent that predates ideal_good_s (or that lacked an ideal
         # cycle in some): a partial sum is no sum. The engine falls back (evidence-method §1).
         fields["ideal_good_s"] = None
@@ -202,9 +202,20 @@ def _daily_fields(
     fields["last_end_ms"] = last_end_ms
     fields["day"] = group.day.isoformat()
     fields["tz"] = group.tz
-    fields["overflowed"] = ",".join(overflowed) or None
+    # Always written, "" when none: it names the sums to read as null, so it must never keep
+    # an earlier refresh's names (InfluxDB merges a rewritten point field by field).
+    fields["overflowed"] = ",".join(overflowed)
     fields["downtime_down_s"], fields["downtime_planned_s"] = _downtime_terms(sums)
     return fields
+
+
+def _partial_ideal_good(counts: Mapping[str, Any]) -> bool:
+    """True when fewer of the day's windows carried ``ideal_good_s`` than counted good parts.
+
+    ``counts`` holds the day's ``<q>_windows`` counts (None, as InfluxDB returns a count over
+    no value, or in rows written before the count existed, is 0).
+    """
+    return (counts.get("ideal_good_s_windows") or 0) < (counts.get("good_count_windows") or 0)
 
 
 def _downtime_terms(sums: Mapping[str, Any]) -> tuple[float, float]:
@@ -306,9 +317,51 @@ class DailyRow:
     inferred_planned_s: float | None = None
 
 
+#: Each field a refresh may leave out (null), and the counts of the same point that say it has
+#: a value: a field whose counts are 0 was left out by the latest refresh (``ideal_count_s``
+#: needs a window with an ideal cycle and a total count). ``ideal_good_s`` also needs every
+#: window with good parts, and an integer sum is null when named in ``overflowed``.
+_NULL_WITHOUT: dict[str, tuple[str, ...]] = {
+    **{name: (f"{name}_windows",) for name in OPTIONAL_QUANTITIES if name in SUMMABLE_FIELDS},
+    "ideal_count_s": ("ideal_cycle_s_windows", "total_count_windows"),
+    "ideal_cycle_s_min": ("ideal_cycle_s_windows",),
+    "ideal_cycle_s_max": ("ideal_cycle_s_windows",),
+}
+
+
+def _without_stale(value: dict[str, Any]) -> dict[str, Any]:
+    """The row's values with every field its own counts say the latest refresh left out, null.
+
+    InfluxDB 1.x merges a rewritten point field by field: a refresh that leaves a field out
+    keeps the value an earlier refresh wrote (36.0 of ``ideal_good_s`` after a late window
+    from an agent that predates it). The counts and ``overflowed`` are written by every
+    refresh, so they are this refresh's word on which fields it wrote (docs/storage.md,
+    "Rewrites"). Rows written before a count existed (None) keep their values.
+    """
+    fresh = dict(value)
+    for name, counts in _NULL_WITHOUT.items():
+        if any(value[count] == 0 for count in counts):
+            fresh[name] = None
+    if _partial_ideal_good(value):
+        fresh["ideal_good_s"] = None
+    for name in _overflowed(value):
+        fresh[name] = None
+    return fresh
+
+
+def _overflowed(value: Mapping[str, Any]) -> tuple[str, ...]:
+    names = value["overflowed"]
+    return tuple(names.split(",")) if names else ()
+
+
 def daily_from_row(row: Mapping[str, Any]) -> DailyRow:
-    """A :class:`DailyRow` from a ``SELECT *`` row of ``kpi_daily``; KeyError if incomplete."""
-    value = {name: typed_value(kind, row.get(name)) for name, kind in DAILY_FIELDS.items()}
+    """A :class:`DailyRow` from a ``SELECT *`` row of ``kpi_daily``; KeyError if incomplete.
+
+    A field the point still holds from an earlier refresh, which the latest one left out (its
+    counts say so), reads as None: see :func:`_without_stale`.
+    """
+    typed = {name: typed_value(kind, row.get(name)) for name, kind in DAILY_FIELDS.items()}
+    value = _without_stale(typed)
     sums = {name: value[name] for name in SUMMABLE_FIELDS}
     return DailyRow(
         platform=str(row["platform"]),
@@ -327,7 +380,7 @@ def daily_from_row(row: Mapping[str, Any]) -> DailyRow:
         ideal_cycle_s_min=value["ideal_cycle_s_min"],
         ideal_cycle_s_max=value["ideal_cycle_s_max"],
         measured_windows={name: value[f"{name}_windows"] for name in OPTIONAL_QUANTITIES},
-        overflowed=tuple(value["overflowed"].split(",")) if value["overflowed"] else (),
+        overflowed=_overflowed(value),
         config_digest_first=value["config_digest_first"],
         config_digest_last=value["config_digest_last"],
     )

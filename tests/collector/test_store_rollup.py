@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,14 +11,17 @@ import pytest
 from collector.store.rollup import (
     DayGroup,
     DayKey,
+    _daily_fields,
     _downtime_terms,
     _exact_sum,
     affected_days,
+    daily_from_row,
     day_bounds,
     day_groups,
     day_of,
     rollup_statements,
 )
+from collector.store.schema import DAILY_FIELDS, OPTIONAL_QUANTITIES, SUMMABLE_FIELDS, FieldKind
 from tests.collector.store_helpers import record, window
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -101,3 +105,48 @@ def test_downtime_terms_follow_the_state_code_rule_and_are_never_left_out(
     # 0, not None, on a day left out: InfluxDB merges a rewritten point field by field, so a
     # field left out would keep the day's earlier value (docs/storage.md, "Idempotency").
     assert _downtime_terms(sums) == terms
+
+
+def _sums_row(*, measured: bool, overflow: bool) -> dict[str, Any]:
+    """A row of the rollup's sums statement for a day of 5 windows: every optional quantity
+    measured in 4 (ideal_good_s in 3: a partial sum), or in none; every integer sum wrapped
+    past int64 (its float twin far off), or exact."""
+    row: dict[str, Any] = {"windows": 5, "config_digests": 1, "first_start_ms": 1_000}
+    row |= {"config_digest_first": "sha256:aa", "config_digest_last": "sha256:bb"}
+    for name, kind in SUMMABLE_FIELDS.items():
+        optional = name in OPTIONAL_QUANTITIES or name == "ideal_count_s"
+        if optional and not measured:
+            continue
+        row[name] = 30 if kind is FieldKind.INTEGER else 30.0
+        if kind is FieldKind.INTEGER:
+            row[name + "__float"] = 3.0 * 2**62 if overflow else 30.0
+    if measured:
+        row |= {f"{name}_windows": 4 for name in OPTIONAL_QUANTITIES}
+        row |= {"ideal_good_s_windows": 3, "ideal_cycle_s_min": 2.0, "ideal_cycle_s_max": 2.5}
+    return row
+
+
+def _stale_point() -> dict[str, Any]:
+    """A kpi_daily point an earlier refresh wrote, every field set (strings as text)."""
+    stale: dict[str, Any] = {}
+    for name, kind in DAILY_FIELDS.items():
+        stale[name] = {FieldKind.INTEGER: 7, FieldKind.FLOAT: 1.5}.get(kind, "stale")
+    return stale | {"day": "2026-11-24", "tz": "UTC", "overflowed": "total_count,samples"}
+
+
+@pytest.mark.parametrize("measured", [True, False])
+@pytest.mark.parametrize("overflow", [True, False])
+def test_a_refresh_over_any_earlier_point_reads_as_the_refresh_alone(
+    measured: bool, overflow: bool
+) -> None:
+    # InfluxDB merges a rewritten point field by field: what a refresh leaves out (null)
+    # keeps the earlier value. Read back, the merged point must say what the refresh said.
+    group = DayGroup("ent-01", date(2026, 11, 24), "UTC", ("press-1",))
+    fields = _daily_fields(_sums_row(measured=measured, overflow=overflow), 1, 9_000, group)
+    written = {name: value for name, value in fields.items() if value is not None}
+    tags = {"platform": "p", "enterprise": "ent-01", "agent": "a", "device": "press-1"}
+    tags["provenance"] = "measured"
+    merged = daily_from_row({**_stale_point(), **written, **tags})
+    assert merged == daily_from_row({**written, **tags})
+    assert (merged.ideal_good_s, merged.energy_kwh is None) == (None, not measured)
+    assert (merged.samples is None, bool(merged.overflowed)) == (overflow, overflow)
