@@ -97,6 +97,11 @@ class Sample:
     #: The state was inferred (power, run signal, counter activity: ``agent.inference``), not
     #: read from a state code: its planned time goes to ``inferred_planned_s`` too.
     state_inferred: bool = False
+    #: Plant time the poll's request went out (None: ``ts``, as for an import). The device read
+    #: its counters somewhere between request and answer, and ``ts`` is taken once the answer
+    #: is handled, so an agent descheduled after an answer stamps it late: the time between two
+    #: readings of a counter is at most this answer's ``ts`` less the previous ``asked_ts``.
+    asked_ts: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,7 +401,9 @@ class WindowBuilder:
                 continue
             read = True
             previous = self._last_good.get(role)
-            self._last_good[role] = (sample.ts, value)
+            # From when this poll asked: the longest the next reading can be after this one.
+            asked = sample.ts if sample.asked_ts is None else min(sample.asked_ts, sample.ts)
+            self._last_good[role] = (asked, value)
             lost_before = self._comm_loss_at_read.get(role, self._comm_loss_s)
             self._comm_loss_at_read[role] = self._comm_loss_s
             if previous is None:

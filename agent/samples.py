@@ -110,6 +110,7 @@ def to_sample(
     ts: float,
     mono: float | None,
     inferred: Inferred | None = None,
+    asked_ts: float | None = None,
 ) -> Sample:
     """One poll as the KPI engine sees it. A poll with no usable value is a missed poll.
 
@@ -122,7 +123,7 @@ def to_sample(
     by_tag = {reading.tag: reading for reading in readings if reading.tag not in garbage}
     bad = sum(1 for reading in readings if reading.quality is Quality.BAD) + len(garbage)
     if not any(_usable(reading) for reading in by_tag.values()):
-        return Sample(ts=ts, mono=mono, answered=False, bad_values=bad)
+        return Sample(ts=ts, mono=mono, answered=False, bad_values=bad, asked_ts=asked_ts)
 
     def usable(role: Role) -> tuple[Reading, TagConfig] | None:
         found = device.role_tag(role)
@@ -155,6 +156,7 @@ def to_sample(
         power_kw=None if power is None else _float(power[0]),
         bad_values=bad,
         state_inferred=state_inferred,
+        asked_ts=asked_ts,
     )
 
 

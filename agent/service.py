@@ -231,11 +231,14 @@ class AgentService:
                 log.exception("device %s: poll failed; polling goes on", device.config.id)
 
     async def _poll_once(self, device: _Device) -> None:
+        asked = self.clock.timestamp()
         readings = await device.source.read()
         ts = self.clock.timestamp()
         mono = self.clock.monotonic()
         inferred = None if device.inference is None else device.inference.update(readings, ts)
-        sample = to_sample(device.config, readings, ts=ts, mono=mono, inferred=inferred)
+        sample = to_sample(
+            device.config, readings, ts=ts, mono=mono, inferred=inferred, asked_ts=asked
+        )
         health = device.health
         health.polls += 1
         health.bad_values += sample.bad_values

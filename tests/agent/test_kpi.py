@@ -137,6 +137,30 @@ def test_rollover_and_reset_in_windows_are_counted_and_flagged() -> None:
     assert window.quality.counter_resets == 1
 
 
+@pytest.mark.parametrize("first", [65_500, 1_000], ids=["rollover", "no-rollover"])
+def test_a_late_stamped_answer_does_not_turn_real_parts_into_a_reset_or_preset(
+    first: int,
+) -> None:
+    # Polls 600 s apart, 18-s ideal cycle, 30 parts a poll. The middle poll's answer was
+    # stamped 590 s after its request (the agent descheduled after the answer: 12 wall ms at a
+    # demo's 50,000x), so its ts is 10 s before the next answer. Judged from the stamps, 30
+    # parts in 10 s are implausible: a 16-bit wrap was taken for a reset and a plain advance
+    # for a preset, and parts were lost (a quick demo lost 124 on one device-day). The device
+    # read its counter between request and answer, so the elapsed time is at most this
+    # answer's ts less the previous request's.
+    builder = WindowBuilder(spec(ideal_cycle_s=18.0, window_s=3600), resume_from=T0)
+    wrap = 65_536
+    polled = [(0.0, 0.0), (600.0, 1_190.0), (1_200.0, 1_200.0)]  # (asked, answered) after T0
+    samples = [
+        Sample(ts=T0 + answered, asked_ts=T0 + asked, state=R,
+               total_count=(first + 30 * i) % wrap, reject_count=0)
+        for i, (asked, answered) in enumerate(polled)
+    ]  # fmt: skip
+    (window,) = run(builder, samples, until=T0 + 3600)
+    assert window.total_count == 60
+    assert window.quality.counter_resets == 0
+
+
 def test_good_count_derived_and_never_negative() -> None:
     builder = WindowBuilder(spec(), resume_from=T0)
     # rejects read ahead of the total (read skew): good must not go below zero
