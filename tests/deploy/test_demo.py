@@ -173,6 +173,12 @@ def test_verdicts_match_the_simulated_retrofits(tmp_path: Path) -> None:
     for name in ("run_s", "planned_s"):
         rows = accuracy["controller"]
         assert abs(rows[name]["bias_pct"]) < 3.0, (name, rows[name])
+    # The inferred states are sampled alike (docs/kpi.md, "Dwell"): a dwell that asked for a
+    # second 10-minute poll dropped the short idle spells, idle -27.85 % and run +4.49 %
+    # (issue #18); +0.88 % and -0.74 % since. Their planned time stays high (docs/demo.md).
+    retrofit = accuracy["retrofit"]
+    assert abs(retrofit["idle_s"]["bias_pct"]) < 8.0, retrofit["idle_s"]
+    assert abs(retrofit["run_s"]["bias_pct"]) < 3.0, retrofit["run_s"]
     assert _processes_using(tmp_path) == []
 
 
