@@ -1,6 +1,6 @@
-"""The demo's retrofit enterprise: how to read its meters, and what its state dwell costs.
+"""The demo's retrofit enterprise: how to read its meters.
 
-Two figures behind choices in ``sim/scenario.py`` and ``sim/agent_config.py`` (docs/demo.md):
+A figure behind a choice in ``sim/scenario.py`` (docs/demo.md):
 
 - **link**: wall ms of one pass over ``ent-03``'s three retrofit machines (a power meter and a
   DI module each, three requests per machine) through the agent's own sources, against a real
@@ -8,14 +8,10 @@ Two figures behind choices in ``sim/scenario.py`` and ``sim/agent_config.py`` (d
   over Modbus TCP (a connection per device, the three polled concurrently, as the agent does).
   A 600-s poll lasts 12 ms of wall time at the quick demo's 50,000x: a pass must fit well
   inside it. ratio = RTU median / TCP median.
-- **dwell** (no I/O, no load): the quick timeline's 58 plant days of each ``ent-03`` machine
-  (``sim.machine``), its meter's noisy power read every 600 plant s on the poll grid, the
-  agent's ``StateInference`` with the demo's ``state:`` block and ``min_dwell_s`` 6 s (twice
-  the inrush) or 0; sample and hold; inferred run and idle time against the truth's run and
-  idle + down. ``--lag`` plant seconds is the age of the value a poll reads (the demo's
-  simulator tick: up to 250 s at 50,000x).
 
-    .venv/bin/python bench/demo_retrofit.py [--passes 200] [--lag 125]
+What the inferred states cost at the demo's polls is ``bench/retrofit_bias.py``'s.
+
+    .venv/bin/python bench/demo_retrofit.py [--passes 200]
 """
 
 from __future__ import annotations
@@ -33,13 +29,10 @@ from typing import Any
 import yaml
 
 from agent.config import DeviceConfig, parse_config
-from agent.inference import StateInference
-from agent.sources.base import Quality, Reading
+from agent.sources.base import Quality
 from agent.sources.factory import SourceFactory
 from sim.agent_config import agent_devices
-from sim.machine import Machine, MachineState, machine_seed
 from sim.plant import PlantConfig
-from sim.retrofit import meter_reading
 from sim.scenario import demo_enterprises, plant_document, timeline
 from stack import free_port
 
@@ -97,7 +90,7 @@ def link(plant_doc: dict[str, Any], passes: int) -> float:
         try:
             if sim.stdout is None or '"ready"' not in sim.stdout.readline():
                 raise SystemExit("retrofit-sim did not start")
-            medians = {}
+            medians: dict[str, list[float]] = {}
             for kind in ("tcp", "rtu", "tcp", "rtu"):
                 devices = _devices(plant, ("127.0.0.1", port), str(tty) if kind == "rtu" else None)
                 times_ms = sorted(asyncio.run(_passes(devices, passes)))
@@ -110,51 +103,13 @@ def link(plant_doc: dict[str, Any], passes: int) -> float:
     return statistics.mean(medians["rtu"]) / statistics.mean(medians["tcp"])
 
 
-def dwell(plant_doc: dict[str, Any], machine_ids: list[str], lag_s: float) -> None:
-    """Print inferred against true run and idle + down time for min_dwell_s 6 and 0."""
-    plant = PlantConfig.model_validate(plant_doc)
-    devices = {d.id: d for d in _devices(plant, ("127.0.0.1", 502), None)}
-    days = timeline(28)
-    start, end = days.plant_start.timestamp(), days.plant_end.timestamp()
-    for machine in (m for m in plant.machines if m.id in machine_ids):
-        device, kit = devices[machine.id], machine.retrofit
-        if device.state is None or kit is None:
-            raise SystemExit(f"{machine.id}: not a retrofit device with a state block")
-        for min_dwell_s in (6.0, 0.0):
-            block = device.state.model_copy(update={"min_dwell_s": min_dwell_s})
-            inference = StateInference(block, device)
-            model = Machine(machine, 1, start, truth_bin_s=int(POLL_S))
-            seed = machine_seed(1, machine.id)
-            held: dict[MachineState | None, float] = {}
-            poll, last = start + POLL_S, None
-            while poll < end:
-                model.advance_to(poll - lag_s)
-                shown = meter_reading(kit, model.snapshot().power_kw, seed, poll - lag_s)
-                reading = Reading("power", shown.power_kw, None, Quality.GOOD, None, poll)
-                state = inference.update([reading], poll).state
-                if last is not None:
-                    held[last[0]] = held.get(last[0], 0.0) + poll - last[1]
-                last = (state, poll)
-                poll += POLL_S
-            if last is None:
-                raise SystemExit("no polls")
-            model.advance_to(last[1])
-            truth = model.truth(start + POLL_S, last[1])
-            run = 100 * (held.get(MachineState.RUNNING, 0.0) / truth.run_s - 1)
-            idle = 100 * (held.get(MachineState.IDLE, 0.0) / (truth.idle_s + truth.down_s) - 1)
-            print(f"dwell {machine.id} min_dwell_s {min_dwell_s:g}: run_s {run:+.2f} %, "
-                  f"idle_s vs idle+down {idle:+.2f} %")  # fmt: skip
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--passes", type=int, default=200)
-    parser.add_argument("--lag", type=float, default=125.0, help="plant s a poll's value is old")
     args = parser.parse_args()
     enterprises = demo_enterprises(3)
     retrofit = next(e for e in enterprises if e.measured_by == "retrofit")
     plant_doc = plant_document([retrofit], timeline(28))
-    dwell(plant_doc, retrofit.machine_ids, args.lag)
     ratio = link(plant_doc, args.passes)
     print(f"ratio={ratio:.2f} (RTU pass median / TCP pass median; a poll is 12 ms at 50,000x)")
 

@@ -137,8 +137,13 @@ def retrofit_state_block(machine: MachineConfig) -> dict[str, Any]:
     per part by a fifth and the cycle by a tenth, with the cycle's 3-sigma jitter, still runs
     above it), each with a hysteresis of a quarter of the smaller gap. ``implausible_above`` is
     1.5 x the inrush of the nominal running draw: a meter's NaN or 3.4e38 is garbage, no draw
-    of the machine is. ``min_dwell_s`` is twice the inrush: a poll that lands in a power-on's
-    inrush (6 x the idle draw, above ``running_above``) never makes the machine run.
+    of the machine is. ``min_dwell_s`` is twice the inrush: at polls a second apart the polls
+    in a row a new state needs span more than the inrush, so a poll that lands in a power-on's
+    inrush (6 x the idle draw, above ``running_above``) never makes the machine run. At polls
+    longer than the dwell (the demo's 10 and 15 minutes) the poll that sees a state adopts it,
+    and one that lands in an inrush counts a poll as running: 3 s per power-on on average, the
+    polls' phase being unrelated to the power-ons (docs/kpi.md, "Dwell"); a longer dwell would
+    drop the idle spells shorter than a poll.
     Raises ValueError for a machine that is not a retrofit one.
     """
     kit = machine.retrofit

@@ -1,11 +1,12 @@
 """The bound on inferred (or sampled) state times against the truth, as docs/kpi.md derives it.
 
 docs/kpi.md, "Inferred state", "How close the inferred times are": each true change of the class
-a source can see is inferred late by ``e`` in ``[n p, B)``, ``B = (n + 1) p + lambda + r`` with
-``n = ceil(D / p)`` (``D`` the dwell, ``p`` the poll interval, ``lambda`` the source's lag, ``r``
-an inrush that puts the reading in another class), plus ``(n + 1) p`` when ``D <= r`` (a wrong
-state confirmed inside the inrush is corrected a dwell later). A state code read every poll is
-the case ``D = 0, r = 0``: ``B = p + lambda``. Per window the error of each class is at most
+a source can see is inferred late by ``e`` in ``[(m - 1) p, B)``, ``B = m p + lambda + r`` with
+``m = max(1, ceil(D / p))`` the polls in a row that adopt a new state (``D`` the dwell, ``p`` the
+poll interval, ``lambda`` the source's lag, ``r`` an inrush that puts the reading in another
+class), plus ``m p`` when ``(m - 1) p < r`` (``m`` polls fit in the inrush: a wrong state
+confirmed inside it is corrected ``m`` polls later). A state code read every poll is the case
+``D = 0, r = 0``: ``B = p + lambda``. Per window the error of each class is at most
 ``B x K(w)``, ``K(w)`` the true changes at times in ``[w.start - B, w.end)``; over a period it is
 ``N_spells x (p + lambda + r)`` plus the spells too short to be surely seen plus ``B`` at each
 end. The agent-only test (tests/agent/test_inference_sim.py) and the end-to-end shift test
@@ -67,15 +68,17 @@ class LagBound:
 
     @property
     def dwell_polls(self) -> int:
-        """``n = ceil(D / p)``: the polls after the first that a new state must hold."""
-        return math.ceil(self.dwell_s / self.poll_s)
+        """``m = max(1, ceil(D / p))``: the polls in a row that must see a new state (each
+        stands for the poll interval after it, as sample and hold counts it)."""
+        return max(1, math.ceil(self.dwell_s / self.poll_s))
 
     @property
     def per_change_s(self) -> float:
         """``B``: each change is seen less than this late."""
-        bound_s = (self.dwell_polls + 1) * self.poll_s + self.lag_s + self.inrush_s
-        if self.inrush_s > 0 and self.dwell_s <= self.inrush_s:
-            bound_s += (self.dwell_polls + 1) * self.poll_s  # confirmed in the inrush, undone
+        polls = self.dwell_polls
+        bound_s = polls * self.poll_s + self.lag_s + self.inrush_s
+        if self.inrush_s > 0 and (polls - 1) * self.poll_s < self.inrush_s:
+            bound_s += polls * self.poll_s  # confirmed in the inrush, undone m polls later
         return bound_s
 
     @property
@@ -85,8 +88,8 @@ class LagBound:
 
     @property
     def unseen_below_s(self) -> float:
-        """``D + p``: a spell shorter than this may not be seen at all."""
-        return self.dwell_s + self.poll_s
+        """``m p``: a spell shorter than this may hold fewer than ``m`` polls, and not be seen."""
+        return self.dwell_polls * self.poll_s
 
 
 def counter_bound_s(within_s: float, poll_s: float, lag_s: float = 0.0) -> float:

@@ -460,7 +460,8 @@ def test_the_bound_of_each_device_comes_from_its_configuration() -> None:
     assert inrush_s(lamp, signal) == 0.0  # the lamp decides running; more power stays "on"
     assert inrush_s(plant_config.machines[2], None) == 0.0
     bound = LagBound(POLL_S, levels.min_dwell_s, 0.0, inrush_s(power, levels))
-    # D = 6 s (twice the inrush), n = 1: B = 2 p + r.
+    # D = 6 s (twice the inrush) is under a poll: m = 1, and the poll may land in the inrush,
+    # its wrong state undone a poll later: B = p + r + p.
     assert bound.per_change_s == 2 * POLL_S + KIT["inrush_s"]
     assert LagBound(POLL_S).per_change_s == POLL_S  # a state code: sampled, no dwell
 

@@ -161,12 +161,14 @@ def _state_warnings(index: int, device: DeviceConfig) -> list[tuple[KeyPath, str
         )
     level = block.level
     dwell, poll = block.min_dwell_s, device.poll_interval_s
-    if level is not None and level.running_above is not None and dwell < 2 * poll:
+    # A new state is adopted by the ceil(D / p)-th poll in a row that sees it (at least one):
+    # up to one poll interval, a single poll does (agent.inference, docs/kpi.md "Dwell").
+    if level is not None and level.running_above is not None and dwell <= poll:
         found.append(
             (
                 ("devices", index, "state", "min_dwell_s"),
-                f"{dwell:g} s is under 2 x poll_interval_s ({2 * poll:g} s): a single noisy "
-                "poll can switch the state",
+                f"{dwell:g} s is not over poll_interval_s ({poll:g} s): a single noisy poll "
+                "can switch the state",
             )
         )
     cycle = device.ideal_cycle_s

@@ -21,8 +21,8 @@ machine through off, idle and running; this module turns those readings into thr
   the highest class mean (the config's own default factor, ``IMPLAUSIBLE_FACTOR``).
 - **Dwell above the inrush.** ``min_dwell_s`` = max(3 x the reading interval, 2 x the longest
   excursion seen, 2 x the device's ``poll_interval_s``), rounded up to a whole second: an
-  inrush never confirms a state, and one noisy poll cannot switch it (the configuration warns
-  below two polls).
+  inrush never confirms a state, and one noisy poll cannot switch it: a new state needs the
+  polls in a row that stand for the dwell, two at least (the configuration warns at one).
 
 A lowest level entirely below zero gives no block: power reads negative when a current
 transformer is reversed, and the configuration's edges must be positive.

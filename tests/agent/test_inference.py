@@ -18,7 +18,7 @@ devices:
   - id: press-1
     protocol: modbus_tcp
     host: 127.0.0.1
-    poll_interval_s: 1
+    poll_interval_s: {poll}
     ideal_cycle_s: 10
     state:
       power: {{tag: power, off_below: 0.8, {running} hysteresis: 0.3}}
@@ -35,10 +35,10 @@ BAD = object()  # a reading the source marked bad
 
 
 def device(
-    *, running_above: float | None = 6.0, dwell: float = 0, within: float = 3
+    *, running_above: float | None = 6.0, dwell: float = 0, within: float = 3, poll: float = 1
 ) -> DeviceConfig:
     running = "" if running_above is None else f"running_above: {running_above},"
-    text = DEVICE.format(running=running, dwell=dwell, within=within)
+    text = DEVICE.format(running=running, dwell=dwell, within=within, poll=poll)
     return parse_config(text, "agent.yaml").config.devices[0]
 
 
@@ -66,9 +66,14 @@ def readings(**values: object) -> list[Reading]:
     return found
 
 
-def states(engine: StateInference, powers: list[float], *, start: float = 0.0) -> list[object]:
-    """The inferred state at each of ``powers``, one poll a second from ``start``."""
-    return [engine.update(readings(power=power), start + i).state for i, power in enumerate(powers)]
+def states(
+    engine: StateInference, powers: list[float], *, start: float = 0.0, poll: float = 1.0
+) -> list[object]:
+    """The inferred state at each of ``powers``, one poll every ``poll`` s from ``start``."""
+    return [
+        engine.update(readings(power=power), start + i * poll).state
+        for i, power in enumerate(powers)
+    ]
 
 
 # --- hysteresis and dwell -------------------------------------------------------------------
@@ -91,19 +96,39 @@ def test_a_level_falls_out_of_a_class_only_below_edge_minus_hysteresis() -> None
     ]  # fmt: skip
 
 
-def test_a_short_spike_is_ignored_and_a_held_change_confirmed_at_the_first_poll_past_dwell() -> (
+def test_a_short_spike_is_ignored_and_a_held_change_confirmed_once_its_polls_make_the_dwell() -> (
     None
 ):
     engine = inference(device(dwell=5))
     spike = states(engine, [2.0, 2.0, 7.0, 7.0, 7.0, 2.0, 2.0])  # 3 s above running, D = 5
     assert spike == [IDLE] * 7
-    held = states(engine, [7.0] * 7, start=10)  # above from t=10: confirmed at t=15
-    assert held == [IDLE] * 5 + [RUNNING] * 2
+    # Above from t=10: the polls at 10..14 stand for 5 s (each for the second after it, as
+    # sample and hold counts it), so the fifth, at t=14, adopts it.
+    held = states(engine, [7.0] * 7, start=10)
+    assert held == [IDLE] * 4 + [RUNNING] * 3
+
+
+def test_an_inrush_never_makes_a_machine_run_at_1_s_polls() -> None:
+    # The demo's kit at a real gateway's rate: 3 s at 6 x the idle draw at power-on, D = 6 s.
+    engine = inference(device(dwell=6))
+    seen = states(engine, [0.2, 0.2, 12.0, 12.0, 12.0] + [2.0] * 8 + [7.0] * 8)
+    assert seen == [OFF] * 2 + [OFF] * 3 + [OFF] * 5 + [IDLE] * 3 + [IDLE] * 5 + [RUNNING] * 3
+
+
+def test_a_dwell_no_longer_than_a_poll_adopts_a_change_at_the_poll_that_sees_it() -> None:
+    # One poll stands for its 600 s: asking for a second would drop every spell shorter than a
+    # poll into its neighbours (docs/kpi.md, "Dwell"; tests/agent/test_inference_long_polls.py).
+    engine = inference(device(dwell=6, poll=600))
+    assert states(engine, [7.0, 2.0, 7.0, 0.2, 2.0], poll=600) == [
+        RUNNING, IDLE, RUNNING, OFF, IDLE,
+    ]  # fmt: skip
+    engine = inference(device(dwell=900, poll=600))  # two polls: 1,200 s stand for 900 s
+    assert states(engine, [7.0, 2.0, 7.0, 2.0, 2.0], poll=600) == [RUNNING] * 4 + [IDLE]
 
 
 def test_a_change_of_candidate_restarts_the_dwell_clock() -> None:
     engine = inference(device(dwell=3))
-    assert states(engine, [2.0, 7.0, 7.0, 0.2, 0.2, 0.2, 0.2]) == [IDLE] * 6 + [OFF]
+    assert states(engine, [2.0, 7.0, 7.0, 0.2, 0.2, 0.2, 0.2]) == [IDLE] * 5 + [OFF] * 2
 
 
 def test_the_first_poll_and_the_first_after_comm_loss_are_adopted_at_once() -> None:

@@ -173,6 +173,15 @@ def test_verdicts_match_the_simulated_retrofits(tmp_path: Path) -> None:
     for name in ("run_s", "planned_s"):
         rows = accuracy["controller"]
         assert abs(rows[name]["bias_pct"]) < 3.0, (name, rows[name])
+    # The inferred states are sampled alike (docs/kpi.md, "Dwell"): a dwell that asked for a
+    # second 10-minute poll dropped the short idle spells, idle -27.85 % (-34.4 % at 20,000x;
+    # issue #18); since, +0.9 % on a quiet machine, -2.3 % and +4.4 % under load 7-8, and one
+    # loaded run beyond 8 %. Loose on purpose: three devices whose polls hold a fixed phase
+    # against the shift edges, and polls skipped under load, move it several %; the method's
+    # bias is tests/agent/test_inference_long_polls.py's to catch. Run time is not held: it
+    # moved only +1.5 to +4.5 % with the bias, -4.2 % without it under load.
+    retrofit = accuracy["retrofit"]
+    assert abs(retrofit["idle_s"]["bias_pct"]) < 15.0, retrofit["idle_s"]
     assert _processes_using(tmp_path) == []
 
 
