@@ -25,6 +25,7 @@ from collector.registry import Registry
 from stack import PostgresServer, postgres_bindir
 
 __all__ = [
+    "BACKENDS",
     "RAW_ERRORS",
     "RegistryCluster",
     "database_bytes",
@@ -32,6 +33,9 @@ __all__ = [
     "raw_execute",
     "raw_rows",
 ]
+
+#: The registry's backends, as the tests' parameters name them.
+BACKENDS = ("sqlite", "postgresql")
 
 #: What a refused raw statement raises, on either backend.
 RAW_ERRORS = (sqlite3.DatabaseError, psycopg.Error)

@@ -13,7 +13,9 @@ from fastapi.testclient import TestClient
 from collector.store import InfluxStore
 from collector.web.app import create_app
 from stack.ports import free_port
-from tests.collector.web.world import World
+from tests.collector.web.world import ON_BOTH_REGISTRIES, World
+
+pytestmark = ON_BOTH_REGISTRIES
 
 
 def _invalid_at(response: Any, field: str) -> None:

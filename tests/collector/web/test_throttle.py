@@ -19,9 +19,10 @@ ATTACKER = "192.0.2.66"
 
 
 @pytest.fixture
-def own_world(tmp_path: Path) -> Iterator[World]:
-    """Registry and users of this test's own (no InfluxDB: logins do not read it)."""
-    built = build_world(tmp_path, None)
+def own_world(tmp_path: Path, registry_location: Path | str) -> Iterator[World]:
+    """Registry and users of this test's own, on each backend (``registry_location``,
+    tests/collector/conftest.py); no InfluxDB: logins do not read it."""
+    built = build_world(tmp_path, None, registry_at=registry_location)
     try:
         yield built
     finally:
