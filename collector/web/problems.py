@@ -5,6 +5,12 @@ errors, Starlette's HTTP errors and any unexpected exception into ``application/
 with ``type``, ``title``, ``status``, ``detail`` and ``instance``. An unexpected exception is
 logged with its traceback on the server and answered with a 500 that says only that and an
 error id to quote, so nothing of the code or its data leaks to the client.
+
+A registry that cannot be used (``RegistryUnavailable``: a lock held past the busy timeout, a
+PostgreSQL server restarting or out of reach, a pooled connection it closed) is not the code's
+fault: it is a 503 that says to try again, with ``Retry-After`` when a later try can help
+(:func:`registry_unavailable`), so clients and browsers retry rather than report a bug. On
+PostgreSQL it is an everyday event (a restart fails each pooled connection once, docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -19,7 +25,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-__all__ = ["PROBLEM_TYPE_BASE", "Problem", "install_handlers", "problem_response", "unavailable"]
+from collector.errors import RegistryUnavailable
+
+__all__ = [
+    "PROBLEM_TYPE_BASE",
+    "REGISTRY_RETRY_AFTER_S",
+    "Problem",
+    "install_handlers",
+    "problem_response",
+    "registry_unavailable",
+    "unavailable",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +70,10 @@ _TYPES = {
     503: "unavailable",
 }
 _MAX_ERRORS = 20
+
+#: The ``Retry-After`` of a 503 for a registry that was busy or out of reach, in seconds: a
+#: lock wait past the busy timeout, a PostgreSQL restart or a reconnecting pool passes in seconds.
+REGISTRY_RETRY_AFTER_S = 5
 
 
 class Problem(Exception):
@@ -118,6 +138,18 @@ def install_handlers(app: FastAPI) -> None:
             request, exc.status, exc.detail, kind=exc.kind, headers=exc.headers, extra=exc.extra
         )
 
+    @app.exception_handler(RegistryUnavailable)
+    async def _registry(request: Request, exc: RegistryUnavailable) -> Response:
+        problem = registry_unavailable(exc)
+        return problem_response(
+            request,
+            problem.status,
+            problem.detail,
+            kind=problem.kind,
+            headers=problem.headers,
+            extra=problem.extra,
+        )
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = _validation_errors(exc.errors())
@@ -154,3 +186,10 @@ def unavailable(what: str, exc: Exception, headers: dict[str, str] | None = None
         headers=headers,
         extra={"error_id": error_id},
     )
+
+
+def registry_unavailable(exc: RegistryUnavailable) -> Problem:
+    """503 for a registry that could not be used, with ``Retry-After`` if a later try can help
+    (``exc.retryable``); its file or URL and the driver's words go to the log only."""
+    retry = {"Retry-After": str(REGISTRY_RETRY_AFTER_S)} if exc.retryable else None
+    return unavailable("the registry", exc, headers=retry)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.collector.registry_backends import RegistryCluster
+from tests.collector.registry_backends import BACKENDS, RegistryCluster
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +21,7 @@ def registry_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Regis
         cluster.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def registry_location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
     """Where a test's registry is: a SQLite file, or a fresh PostgreSQL database's URL."""
     if request.param == "sqlite":

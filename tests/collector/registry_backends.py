@@ -16,7 +16,8 @@ import itertools
 import sqlite3
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -25,13 +26,18 @@ from collector.registry import Registry
 from stack import PostgresServer, postgres_bindir
 
 __all__ = [
+    "BACKENDS",
     "RAW_ERRORS",
     "RegistryCluster",
     "database_bytes",
     "is_postgres",
     "raw_execute",
     "raw_rows",
+    "writes_held",
 ]
+
+#: The registry's backends, as the tests' parameters name them.
+BACKENDS = ("sqlite", "postgresql")
 
 #: What a refused raw statement raises, on either backend.
 RAW_ERRORS = (sqlite3.DatabaseError, psycopg.Error)
@@ -76,6 +82,26 @@ def raw_rows(location: Path | str, query: str) -> list[tuple[object, ...]]:
     file = sqlite3.connect(location)
     try:
         return [tuple(row) for row in file.execute(query).fetchall()]
+    finally:
+        file.close()
+
+
+@contextmanager
+def writes_held(location: Path | str) -> Iterator[None]:
+    """Hold the registry's writes from outside while the block runs, as another process's long
+    transaction would: SQLite's write lock (``BEGIN IMMEDIATE``), or on PostgreSQL a SHARE lock
+    on ``audit`` (every write the web app makes appends to it). Reads go on meanwhile."""
+    if is_postgres(location):
+        with psycopg.connect(str(location)) as holder:  # one transaction, rolled back at exit
+            holder.execute(b"LOCK TABLE audit IN SHARE MODE")
+            yield
+            holder.rollback()
+        return
+    file = sqlite3.connect(location, isolation_level=None)
+    try:
+        file.execute("BEGIN IMMEDIATE")
+        yield
+        file.execute("ROLLBACK")
     finally:
         file.close()
 

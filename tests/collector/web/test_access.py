@@ -17,7 +17,9 @@ from fastapi.testclient import TestClient
 from collector.web.access import PUBLIC, RULES
 from collector.web.app import route_table
 from tests.collector.attachments.samples import pdf_bytes
-from tests.collector.web.world import CONTRACT_SHA256, World
+from tests.collector.web.world import CONTRACT_SHA256, ON_BOTH_REGISTRIES, World
+
+pytestmark = ON_BOTH_REGISTRIES
 
 ALL = frozenset({"admin", "platform", "reviewer", "observer"})
 NOT_PLATFORM = frozenset({"admin", "reviewer", "observer"})

@@ -11,7 +11,9 @@ from fastapi.testclient import TestClient
 from collector.bundle import BundleStore
 from collector.web.directory import DirectoryCache
 from tests.collector.web.documents import evidence_document, write_bundle
-from tests.collector.web.world import World
+from tests.collector.web.world import ON_BOTH_REGISTRIES, World
+
+pytestmark = ON_BOTH_REGISTRIES
 
 
 def test_without_a_token_every_api_call_is_a_problem_401(client: TestClient) -> None:

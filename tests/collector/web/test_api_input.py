@@ -1,19 +1,26 @@
 """Hostile input at the API's boundary: dates out of range, duplicate JSON keys, control
-characters in free text, and failures behind the API that must not show their internals."""
+characters in free text, and failures behind the API (InfluxDB down, the registry busy) that
+must not show their internals."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from collector.registry import Registry
 from collector.store import InfluxStore
 from collector.web.app import create_app
 from stack.ports import free_port
-from tests.collector.web.world import World
+from tests.collector.registry_backends import writes_held
+from tests.collector.web.world import ON_BOTH_REGISTRIES, World
+
+pytestmark = ON_BOTH_REGISTRIES
 
 
 def _invalid_at(response: Any, field: str) -> None:
@@ -89,6 +96,44 @@ def test_an_influxdb_failure_is_logged_and_the_client_told_only_what_it_can_do(
     assert health.status_code == 200
     assert health.json()["checks"]["influx"] == "unavailable"
     assert port not in health.text
+
+
+@pytest.fixture(scope="module")
+def impatient(world: World) -> Iterator[TestClient]:
+    """The app on the world's registry opened with a busy timeout of 0.5 s (PostgreSQL's
+    lock_timeout), from an address of its own (its failed logins count for no other test)."""
+    with Registry(world.registry_at, busy_timeout_s=0.5) as registry:
+        app = create_app(world.settings, registry, None)
+        with TestClient(app, base_url="http://testserver", client=("192.0.2.50", 40000)) as http:
+            yield http
+
+
+def test_a_registry_busy_past_its_timeout_is_503_with_retry_after_then_works(
+    impatient: TestClient, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A write that waits past the busy timeout (another writer's long transaction; on
+    PostgreSQL also a restart or a lost pooled connection: RegistryUnavailable, retryable) is
+    a 503 that says to try again, on the API and on pages; never a 500 "the server failed"."""
+    body = {"bundle_id": world.bundles["e02"].bundle_id, "outcome": "rectify", "comment": "busy"}
+    decide = functools.partial(
+        impatient.post, "/api/v1/enterprises/e02/decisions", headers=world.headers("rev-nb")
+    )
+    caplog.set_level(logging.WARNING)
+    with writes_held(world.registry_at):
+        api = decide(json=body)
+        page = impatient.post("/login", data={"token": "rvt_000000000000_wrong", "next": "/"})
+    assert (api.status_code, api.headers.get("retry-after")) == (503, "5"), api.text
+    assert api.headers["content-type"] == "application/problem+json"
+    assert re.search(r"try again", api.json()["detail"]), api.text
+    assert str(world.registry.path) not in api.text and "127.0.0.1" not in api.text
+    logged = [r.getMessage() for r in caplog.records if api.json()["error_id"] in r.getMessage()]
+    assert logged and "RegistryUnavailable" in logged[0], logged
+    assert (page.status_code, page.headers.get("retry-after")) == (503, "5"), page.text[:300]
+    assert page.headers["content-type"].startswith("text/html")
+    again = decide(json=body)
+    assert again.status_code == 201, again.text
+    decisions = impatient.get("/api/v1/enterprises/e02/decisions", headers=world.headers("admin"))
+    assert [d["comment"] for d in decisions.json()].count("busy") == 1  # the 503 wrote nothing
 
 
 # --- JSON bodies and free text ------------------------------------------------------------------

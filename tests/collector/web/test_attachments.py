@@ -29,7 +29,9 @@ from tests.collector.attachments.samples import (
     pdf_bytes,
     png_bytes,
 )
-from tests.collector.web.world import CONTRACT, CONTRACT_SHA256, World
+from tests.collector.web.world import CONTRACT, CONTRACT_SHA256, ON_BOTH_REGISTRIES, World
+
+pytestmark = ON_BOTH_REGISTRIES
 
 API = "/api/v1/enterprises/"
 SMALL = 4096

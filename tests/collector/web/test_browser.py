@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from stack import InfluxServer
 from tests.collector.web.serving import ARTIFACTS, CHROMIUM, chromium, serving
-from tests.collector.web.world import World
+from tests.collector.web.world import ON_BOTH_REGISTRIES, World
 
 # Laptop and tablet (portrait) viewports.
 VIEWPORTS: dict[str, ViewportSize] = {
@@ -29,7 +29,10 @@ VIEWPORTS: dict[str, ViewportSize] = {
     "tablet": {"width": 820, "height": 1180},
 }
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
+    ON_BOTH_REGISTRIES,
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +41,9 @@ def server(
 ) -> Iterator[str]:
     """``retrofit-collector serve`` on a free loopback port, on the tests' registry."""
     config = {
-        "registry": str(world.registry.path),
+        "registry": str(world.registry_at),
         "broker": {"host": "127.0.0.1"},  # serve does not connect to it
-        "influx": {"url": influx_server.url, "database": "rv"},
+        "influx": {"url": influx_server.url, "database": world.influx_database},
         "web": {
             "evidence_dir": str(world.settings.evidence_dir),
             "cookie_secure": False,  # plain HTTP on loopback

@@ -31,9 +31,9 @@ def server(
 ) -> Iterator[str]:
     """``retrofit-collector serve`` on a free loopback port, documents up to 16 KiB."""
     config = {
-        "registry": str(world.registry.path),
+        "registry": str(world.registry_at),
         "broker": {"host": "127.0.0.1"},  # serve does not connect to it
-        "influx": {"url": influx_server.url, "database": "rv"},
+        "influx": {"url": influx_server.url, "database": world.influx_database},
         "web": {
             "evidence_dir": str(world.settings.evidence_dir),
             "cookie_secure": False,  # plain HTTP on loopback

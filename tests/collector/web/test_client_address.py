@@ -28,7 +28,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, World]]:
     world = build_world(tmp_path, None)
     port = free_port()
     config = {
-        "registry": str(world.registry.path),
+        "registry": str(world.registry_at),
         "broker": {"host": "127.0.0.1"},  # serve does not connect to it
         "influx": {"url": f"http://127.0.0.1:{free_port()}", "database": "rv"},  # not read here
         "web": {

@@ -50,9 +50,9 @@ def served(
     folder = tmp_path_factory.mktemp("serve-mw")
     metrics_port = free_port()
     config = {
-        "registry": str(world.registry.path),
+        "registry": str(world.registry_at),
         "broker": {"host": "127.0.0.1"},  # serve does not connect to it
-        "influx": {"url": influx_server.url, "database": "rv"},
+        "influx": {"url": influx_server.url, "database": world.influx_database},
         "web": {
             "metrics_port": metrics_port,
             "evidence_dir": str(world.settings.evidence_dir),

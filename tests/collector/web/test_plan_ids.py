@@ -28,7 +28,6 @@ from fastapi.testclient import TestClient
 from collector.attachments import checked_upload
 from collector.errors import ConflictError
 from collector.plan import parse_plan
-from collector.store import InfluxStore
 from collector.web.access import RULES
 from collector.web.app import create_app, route_table
 from tests.collector.attachments.samples import pdf_bytes
@@ -62,7 +61,7 @@ def attacked(tmp_path_factory: pytest.TempPathFactory, world: World) -> Iterator
     Depends on ``world`` only so that the shared influxd holds its data (read, not written).
     """
     built = build_world(tmp_path_factory.mktemp("attacked"), None)
-    built.influx_url = world.influx_url
+    built.read_influx_of(world)
     # Refused is what the fix does; the routes below must behave either way.
     with contextlib.suppress(ConflictError):
         built.registry.load_plan(parse_plan(attacker_plan_text(), "110000.yaml"), by="北京", now=T0)
@@ -80,12 +79,7 @@ def attacked(tmp_path_factory: pytest.TempPathFactory, world: World) -> Iterator
 
 @pytest.fixture(scope="module")
 def attacked_client(attacked: World) -> Iterator[TestClient]:
-    url = attacked.influx_url
-    app = create_app(
-        attacked.settings,
-        attacked.registry,
-        None if url is None else (lambda: InfluxStore(url, "rv")),
-    )
+    app = create_app(attacked.settings, attacked.registry, attacked.influx_opener())
     with TestClient(app, base_url="http://testserver") as test_client:
         yield test_client
 

@@ -11,7 +11,6 @@ from html import unescape
 import pytest
 from fastapi.testclient import TestClient
 
-from collector.store import InfluxStore
 from collector.web.app import create_app
 from tests.collector.web.world import World
 
@@ -23,10 +22,7 @@ _URL = re.compile(r'(?:href|action|src)="([^"]*)"')
 def prefixed(world: World) -> Iterator[TestClient]:
     """The world's app under /verify, in-process."""
     settings = world.settings.model_copy(update={"root_path": PREFIX})
-    url = world.influx_url
-    app = create_app(
-        settings, world.registry, None if url is None else (lambda: InfluxStore(url, "rv"))
-    )
+    app = create_app(settings, world.registry, world.influx_opener())
     with TestClient(app, base_url="http://testserver", follow_redirects=False) as client:
         yield client
 

@@ -22,7 +22,6 @@ from fastapi.testclient import TestClient
 
 from collector.bundle import BundleInfo, BundleStore
 from collector.registry import Registry
-from collector.store import InfluxStore
 from collector.web.app import create_app
 from collector.web.settings import WebSettings
 from collector.web.state import WebState
@@ -55,7 +54,7 @@ def own_world(tmp_path: Path, world: World) -> Iterator[World]:
     """A world of this test's own, reading the session's influxd (the shared world made it)."""
     (tmp_path / "own").mkdir()
     built = build_world(tmp_path / "own", None)
-    built.influx_url = world.influx_url
+    built.read_influx_of(world)
     try:
         yield built
     finally:
@@ -71,12 +70,7 @@ def make_app(own_world: World) -> Iterator[AppMaker]:
         registry: Registry | None = None, **overrides: Any
     ) -> tuple[TestClient, GatedBundleStore]:
         settings = WebSettings.model_validate({**own_world.settings.model_dump(), **overrides})
-        url = own_world.influx_url
-        app = create_app(
-            settings,
-            registry or own_world.registry,
-            None if url is None else (lambda: InfluxStore(url, "rv")),
-        )
+        app = create_app(settings, registry or own_world.registry, own_world.influx_opener())
         state: WebState = app.state.web
         gated = GatedBundleStore(settings.evidence_dir)
         state.bundles = gated
@@ -164,7 +158,7 @@ def test_a_second_app_on_the_same_registry_file_sees_the_first_ones_slots(
     make_app: AppMaker, own_world: World
 ) -> None:
     first, _ = make_app(evidence_timeout_s=0.2, evidence_queue_size=2)
-    with Registry(own_world.registry.path) as other_registry:
+    with Registry(own_world.registry_at) as other_registry:
         second, _ = make_app(other_registry, evidence_timeout_s=0.2, evidence_queue_size=2)
         assert _run(first, own_world, "eng-a", "e05").status_code == 503
         _assert_busy(_run(second, own_world, "rev-nb", "e05"), "enterprise e05")

@@ -10,7 +10,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from collector.proof import fingerprint, verify_manifest_signature
-from collector.store import InfluxStore
 from collector.web.app import create_app
 from tests.collector.web.world import World, build_world
 
@@ -22,13 +21,11 @@ def test_an_evidence_run_signs_its_bundle_and_the_api_serves_the_signature(
 ) -> None:
     # A world of this test's own (its runs and slots), reading the session's influxd.
     own = build_world(tmp_path, None)
-    url = world.influx_url
-    if url is None:
+    own.read_influx_of(world)
+    if own.influx_url is None:
         raise AssertionError("the session's world has an influxd")
     try:
-        app = create_app(
-            own.settings, own.registry, lambda: InfluxStore(url, "rv"), bundle_signer=KEY
-        )
+        app = create_app(own.settings, own.registry, own.influx_opener(), bundle_signer=KEY)
         with TestClient(app, base_url="http://testserver") as client:
             run = client.post("/api/v1/enterprises/e05/evidence", headers=own.headers("admin"))
             assert run.status_code == 201, run.text

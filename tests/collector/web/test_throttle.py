@@ -19,9 +19,10 @@ ATTACKER = "192.0.2.66"
 
 
 @pytest.fixture
-def own_world(tmp_path: Path) -> Iterator[World]:
-    """Registry and users of this test's own (no InfluxDB: logins do not read it)."""
-    built = build_world(tmp_path, None)
+def own_world(tmp_path: Path, registry_location: Path | str) -> Iterator[World]:
+    """Registry and users of this test's own, on each backend (``registry_location``,
+    tests/collector/conftest.py); no InfluxDB: logins do not read it."""
+    built = build_world(tmp_path, None, registry_at=registry_location)
     try:
         yield built
     finally:
@@ -29,12 +30,19 @@ def own_world(tmp_path: Path) -> Iterator[World]:
 
 
 @pytest.fixture
-def make_client(own_world: World) -> Iterator[ClientMaker]:
-    """One app (limit 3 failures a minute, 1 s lock-out), a client per peer address."""
+def lockout_s() -> int:
+    """How long a lock holds: long enough that a test's requests meet it on a loaded machine
+    (a 1 s lock ended between two requests there); a test that waits for the end sets less."""
+    return 300
+
+
+@pytest.fixture
+def make_client(own_world: World, lockout_s: int) -> Iterator[ClientMaker]:
+    """One app (limit 3 failures a minute, ``lockout_s`` lock-out), a client per peer address."""
     overrides: dict[str, Any] = {
         "login_max_failures": 3,
         "login_window_s": 60,
-        "login_lockout_s": 1,
+        "login_lockout_s": lockout_s,
         "trusted_proxies": ["127.0.0.1"],
     }
     settings = WebSettings.model_validate({**own_world.settings.model_dump(), **overrides})
@@ -72,6 +80,7 @@ def _wait_unlocked(world: World, key: str) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.parametrize("lockout_s", [5], ids=["lockout-5s"])  # it waits for the end
 def test_the_nth_failed_login_is_refused_audited_and_the_right_token_works_after(
     make_client: ClientMaker, own_world: World
 ) -> None:

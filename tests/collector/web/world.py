@@ -1,5 +1,6 @@
 """A registry, evidence folder and InfluxDB with two provinces, three platforms and users of
-every role, for the web app's tests (real SQLite, real influxd, real bundles on disk).
+every role, for the web app's tests (a real registry on SQLite or PostgreSQL, real influxd,
+real bundles on disk).
 
 - 330200 (宁波): plat-a (e01..e10), plat-b (b01..b10)
 - 440300 (深圳): plat-c (c01..c10)
@@ -20,10 +21,12 @@ import asyncio
 import datetime as dt
 import functools
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -39,10 +42,14 @@ from contract import wire
 from stack import InfluxServer
 from tests.collector.attachments.samples import pdf_bytes
 from tests.collector.dashboards.seals import seal_and_check
+from tests.collector.registry_backends import BACKENDS
 from tests.collector.store_helpers import window
 from tests.collector.web.documents import evidence_document, write_bundle
 
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
+#: A module's ``pytestmark``: its tests run on the world of each registry backend, SQLite and
+#: PostgreSQL (the ``web_backend`` fixture, tests/collector/web/conftest.py), not on SQLite only.
+ON_BOTH_REGISTRIES = pytest.mark.parametrize("web_backend", BACKENDS, indirect=True, scope="module")
 ROLES_USERS = {
     "admin": ("admin", None, None),
     "eng-a": ("platform", "plat-a", None),
@@ -114,19 +121,44 @@ class World:
     """Everything the app under test reads, and the tokens to read it with."""
 
     registry: Registry
+    #: Where the registry is, as a configuration names it: the SQLite file, or the
+    #: PostgreSQL URL with its password (``registry.path`` leaves the password out).
+    registry_at: Path | str
     settings: WebSettings
     tokens: dict[str, str] = field(default_factory=dict)
     bundles: dict[str, BundleInfo] = field(default_factory=dict)
     influx_url: str | None = None
+    #: The InfluxDB database of this world's windows: one per world, so two worlds on one
+    #: influxd (one per registry backend) never see each other's points.
+    influx_database: str = "rv"
+
+    def influx_opener(self) -> Callable[[], InfluxStore] | None:
+        """How the app opens this world's InfluxDB database (``create_app``'s ``influx``), or
+        None if the world has no influxd."""
+        url, database = self.influx_url, self.influx_database
+        return None if url is None else (lambda: InfluxStore(url, database))
+
+    def read_influx_of(self, other: World) -> None:
+        """Read ``other``'s InfluxDB database (a world of a test's own, on the session's data)."""
+        self.influx_url, self.influx_database = other.influx_url, other.influx_database
 
     def headers(self, user: str) -> dict[str, str]:
         """Bearer headers of a user."""
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
 
-def build_world(root: Path, influx: InfluxServer | None) -> World:
-    """Fill a registry, an evidence folder and (if given) InfluxDB under ``root``."""
-    registry = Registry(root / "registry.sqlite")
+def build_world(
+    root: Path,
+    influx: InfluxServer | None,
+    *,
+    registry_at: Path | str | None = None,
+    influx_database: str = "rv",
+) -> World:
+    """Fill a registry, an evidence folder and (if given) InfluxDB's ``influx_database`` under
+    ``root``; the registry is ``registry_at`` (an empty PostgreSQL database's URL, say) or a
+    new SQLite file in ``root``."""
+    location = root / "registry.sqlite" if registry_at is None else registry_at
+    registry = Registry(location)
     for code, name, platforms in (
         ("330200", "浙江省宁波市", {"plat-a": "e", "plat-b": "b"}),
         ("440300", "广东省深圳市", {"plat-c": "c"}),
@@ -141,7 +173,10 @@ def build_world(root: Path, influx: InfluxServer | None) -> World:
         cookie_secure=False,
         allowed_hosts=("testserver", "127.0.0.1", "localhost"),  # TestClient's, a real serve's
     )
-    world = World(registry, settings, influx_url=None if influx is None else influx.url)
+    influx_url = None if influx is None else influx.url
+    world = World(
+        registry, location, settings, influx_url=influx_url, influx_database=influx_database
+    )
     for user, (role, platform, province) in ROLES_USERS.items():
         registry.add_user(
             user,
@@ -187,11 +222,11 @@ def build_world(root: Path, influx: InfluxServer | None) -> World:
         )
         registry.attach(eid, upload, by="setup", now=T0)
     if influx is not None:
-        asyncio.run(_fill_influx(influx.url, registry))
+        asyncio.run(_fill_influx(influx.url, influx_database, registry))
     return world
 
 
-async def _fill_influx(url: str, registry: Registry) -> None:
+async def _fill_influx(url: str, database: str, registry: Registry) -> None:
     # Six days of plat-a e01's press-1: three in the baseline, three in the reporting period.
     days = [
         dt.date(2026, 3, 2),
@@ -221,7 +256,7 @@ async def _fill_influx(url: str, registry: Registry) -> None:
     # And one window of ten minutes ago: the fleet's "last window" looks back 30 days.
     recent = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(minutes=10)
     records.append(WindowRecord("plat-a", "e01", "e01-gw", 100, window(recent)))
-    async with InfluxStore(url, "rv") as store:
+    async with InfluxStore(url, database) as store:
         await store.ensure_database()
         await store.ensure_retention()
         await store.write(records)

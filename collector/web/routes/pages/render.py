@@ -17,13 +17,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from collector.errors import RegistryUnavailable
 from collector.report.formatting import Formatter, visible_controls
 from collector.report.i18n import Catalogue
 from collector.web.auth import CSRF_FIELD, principal_from_request
 from collector.web.i18n import LANG_COOKIE, choose_language, translate
 from collector.web.prefix import app_path
 from collector.web.principal import Principal
-from collector.web.problems import Problem
+from collector.web.problems import Problem, registry_unavailable
 from collector.web.settings import LANGUAGES, Language
 from collector.web.state import WebState
 
@@ -104,6 +105,9 @@ def install_page_errors(app: FastAPI) -> None:
     api_handlers = dict(app.exception_handlers)
 
     async def on_error(request: Request, exc: Exception) -> Response:
+        registry_down = isinstance(exc, RegistryUnavailable)
+        if isinstance(exc, RegistryUnavailable):
+            exc = registry_unavailable(exc)
         if app_path(request.scope).startswith(_API_PREFIXES):
             handler = api_handlers.get(type(exc)) or api_handlers[Problem]
             return await handler(request, exc)  # type: ignore[no-any-return]  # Starlette types handlers loosely
@@ -113,7 +117,8 @@ def install_page_errors(app: FastAPI) -> None:
             target = quote(app_path(request.scope), safe="/")
             return RedirectResponse(f"/login?next={target}", status_code=303)
         state: WebState = request.app.state.web
-        user = principal_from_request(request, state)
+        # Asking the registry who this is would only fail again while it is unavailable.
+        user = None if registry_down else principal_from_request(request, state)
         page = render(
             request,
             state,
@@ -127,7 +132,7 @@ def install_page_errors(app: FastAPI) -> None:
         page.headers.update(getattr(exc, "headers", None) or {})
         return page
 
-    for kind in (Problem, StarletteHTTPException, RequestValidationError):
+    for kind in (Problem, StarletteHTTPException, RequestValidationError, RegistryUnavailable):
         app.add_exception_handler(kind, on_error)
 
 
