@@ -123,15 +123,19 @@ class Delivery:
         refused = [(r.first, r.last, r.reason) for r in confirmation.refused or []]
         async with self._lock:
             forgotten = await asyncio.to_thread(self._outbox.confirm, stored)
-            for first, last, reason in refused:
-                dropped = await asyncio.to_thread(self._outbox.confirm, [(first, last)])
-                self._refused(first, last, reason, dropped)
+            dropped = [
+                await asyncio.to_thread(self._outbox.confirm, [(first, last)])
+                for first, last, _ in refused
+            ]
             if not self.state.keeping:  # auto: the collector confirms; keep from now on
                 await asyncio.to_thread(self._outbox.set_flag, _CONFIRMED_FLAG)
                 log.info("the collector confirms deliveries: batches are kept until confirmed")
                 self.state.keeping = True
+        # Every counter moves at once, after the outbox: one reading sees all of them or none.
         self.state.confirmations += 1
         self.state.batches_confirmed += forgotten
+        for (first, last, reason), count in zip(refused, dropped, strict=True):
+            self._refused(first, last, reason, count)
         log.debug("confirmation of %s: %d batches forgotten", stored[:5], forgotten)
         return forgotten
 
