@@ -122,15 +122,14 @@ class Delivery:
         stored = [(r.first, r.last) for r in confirmation.stored]
         refused = [(r.first, r.last, r.reason) for r in confirmation.refused or []]
         async with self._lock:
-            forgotten = await asyncio.to_thread(self._outbox.confirm, stored)
-            dropped = [
-                await asyncio.to_thread(self._outbox.confirm, [(first, last)])
-                for first, last, _ in refused
-            ]
+            counts = await asyncio.to_thread(
+                self._outbox.confirm, [*stored, *((first, last) for first, last, _ in refused)]
+            )
             if not self.state.keeping:  # auto: the collector confirms; keep from now on
                 await asyncio.to_thread(self._outbox.set_flag, _CONFIRMED_FLAG)
                 log.info("the collector confirms deliveries: batches are kept until confirmed")
                 self.state.keeping = True
+        forgotten, dropped = sum(counts[: len(stored)]), counts[len(stored) :]
         # Every counter moves at once, after the outbox: one reading sees all of them or none.
         self.state.confirmations += 1
         self.state.batches_confirmed += forgotten

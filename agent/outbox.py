@@ -542,15 +542,15 @@ class Outbox:
         with self._transaction() as db:
             db.execute("UPDATE batches SET acked_ms = ? WHERE seq = ?", (acked_ms, seq))
 
-    def confirm(self, stored: Sequence[tuple[int, int]]) -> int:
-        """The collector has stored these ``(first, last)`` seq ranges: forget their batches,
-        awaiting or not (stored is stored). Returns how many batches were forgotten."""
+    def confirm(self, ranges: Sequence[tuple[int, int]]) -> list[int]:
+        """The collector has stored, or refused for good, these ``(first, last)`` seq ranges:
+        forget their batches, awaiting or not, in one transaction. Returns how many batches
+        each range let go, in the ranges' order."""
         with self._transaction() as db:
-            forgotten = 0
-            for first, last in stored:
-                cursor = db.execute("DELETE FROM batches WHERE seq BETWEEN ? AND ?", (first, last))
-                forgotten += cursor.rowcount
-        return forgotten
+            return [
+                db.execute("DELETE FROM batches WHERE seq BETWEEN ? AND ?", bounds).rowcount
+                for bounds in ranges
+            ]
 
     def unconfirmed(self, acked_before_ms: int, limit: int) -> list[SealedBatch]:
         """Up to ``limit`` batches acknowledged by the broker before ``acked_before_ms`` and
