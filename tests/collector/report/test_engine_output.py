@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import string
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from html import unescape
@@ -21,11 +22,12 @@ import collector.evidence.plausibility as plausibility
 from collector.evidence.assemble import EnterpriseInputs, enterprise_evidence
 from collector.evidence.document import EnterpriseEvidence, PlanRefDoc, SoftwareDoc, canonical_json
 from collector.evidence.rollups import platform_rollup, province_summary
-from collector.plan import load_plan, parse_plan
+from collector.plan import Plan, load_plan, parse_plan
 from collector.report.html import enterprise_html, platform_html, province_html
 from collector.report.i18n import CHECKS, REASONS, flag_sentence
 from collector.report.lang import LANGS, Lang
 from collector.report.pdf import html_to_pdf
+from collector.store import DailyRow
 from tests.collector.evidence.helpers import shift_plant_rows, simulated_rows
 from tests.collector.report.viewers import artifact_dir, ink, pdf_page_images, pdf_text
 
@@ -140,19 +142,24 @@ def _planned_hours_document(constant_baseline_hours: bool) -> EnterpriseEvidence
     text = (CASES / "valid_minimal" / "plan.yaml").read_text()
     energy = 'energy_per_unit: {direction: decrease, size: 8, unit: "%", required: false'
     plan = parse_plan(text.replace(energy, energy + ", drivers: [good_count, planned_h]"), "p").plan
-    platform = plan.platforms[0]
-    enterprise = platform.enterprises[0]
+    enterprise = plan.platforms[0].enterprises[0]
     rows = shift_plant_rows(enterprise, 20.0)
     if constant_baseline_hours:
         rows = [
             replace(r, scheduled_s=57600.0, planned_s=57600.0) if r.day < enterprise.go_live else r
             for r in rows
         ]
+    return _first_enterprise_evidence(plan, rows)
+
+
+def _first_enterprise_evidence(plan: Plan, rows: Sequence[DailyRow]) -> EnterpriseEvidence:
+    """The evidence of the plan's first platform's first enterprise over ``rows``."""
+    platform = plan.platforms[0]
     inputs = EnterpriseInputs(
         plan=plan,
         plan_ref=PlanRefDoc(key=plan.key, version=1, digest="sha256:" + "0" * 64),
         platform=platform,
-        enterprise=enterprise,
+        enterprise=platform.enterprises[0],
         rows=tuple(rows),
     )
     return enterprise_evidence(inputs, software=SOFTWARE)
@@ -183,8 +190,7 @@ def _downtime_document() -> EnterpriseEvidence:
         '{direction: decrease, size: 10, unit: "%", required: false}\n'
     )
     plan = parse_plan(text.replace(targets, targets + downtime), "p").plan
-    platform = plan.platforms[0]
-    enterprise = platform.enterprises[0]
+    enterprise = plan.platforms[0].enterprises[0]
     base, report = enterprise.baseline, enterprise.reporting
     devices = ("press-1", "lathe-1")
     rows = simulated_rows(base.start, base.end, availability=0.70, seed=1, devices=devices)
@@ -193,14 +199,7 @@ def _downtime_document() -> EnterpriseEvidence:
         replace(r, inferred_planned_s=r.planned_s, down_s=0.0) if r.device == "lathe-1" else r
         for r in rows
     ]
-    inputs = EnterpriseInputs(
-        plan=plan,
-        plan_ref=PlanRefDoc(key=plan.key, version=1, digest="sha256:" + "0" * 64),
-        platform=platform,
-        enterprise=enterprise,
-        rows=tuple(rows),
-    )
-    return enterprise_evidence(inputs, software=SOFTWARE)
+    return _first_enterprise_evidence(plan, rows)
 
 
 NOT_MEASURED_WORDS = {
