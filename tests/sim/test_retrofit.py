@@ -7,7 +7,6 @@ pty null modem; every value is held against the machine's exact truth.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import math
 import random
@@ -32,7 +31,7 @@ from sim.machine import Machine, MachineState
 from sim.plant import PlantConfig, RetrofitConfig
 from sim.retrofit import GARBAGE_POWER_W, PULSE_S, di_bits, meter_reading
 from sim.runtime import Simulator
-from tests.sim.plants import machine, plant
+from tests.sim.plants import StillClock, machine, plant
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -70,7 +69,7 @@ def clock() -> ScaledClock:
     return ScaledClock(start=START, anchor=time.time(), speed=1.0)
 
 
-class PlantTime:
+class PlantTime(StillClock):
     """The simulator's plant time as the agent's clock: the tests step the plant, not the wall,
     and a serial line is read at most once per half poll interval of this clock."""
 
@@ -79,22 +78,6 @@ class PlantTime:
 
     def timestamp(self) -> float:
         return max(machine.now for machine in self._sim.machines.values())
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self.timestamp(), UTC)
-
-    def monotonic(self) -> float:
-        return self.timestamp()
-
-    async def sleep(self, plant_s: float) -> None:
-        await asyncio.sleep(0)
-
-    @property
-    def speed(self) -> float:
-        return 1.0
-
-    async def started(self) -> None:
-        return None
 
 
 def agent_source(device: dict[str, Any], agent_clock: Clock | None = None) -> Source:

@@ -13,7 +13,6 @@ plant time; the clock is held still during a read, so "within one cycle" is exac
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from sim.plant import MachineConfig
 from sim.registers import STATE_CODES
 from sim.runtime import Simulator
 from stack import free_port
-from tests.sim.plants import machine, plant
+from tests.sim.plants import StillClock, machine, plant
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -42,7 +41,7 @@ STALLED_TICK_S = 3600.0
 KIT = {"meter_unit_id": 5, "di_unit_id": 6}
 
 
-class HeldClock:
+class HeldClock(StillClock):
     """A plant clock the test moves by hand: a read's plant time is exactly ``plant_ts``."""
 
     def __init__(self, plant_ts: float) -> None:
@@ -50,22 +49,6 @@ class HeldClock:
 
     def timestamp(self) -> float:
         return self.plant_ts
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self.plant_ts, UTC)
-
-    def monotonic(self) -> float:
-        return self.plant_ts
-
-    async def sleep(self, plant_s: float) -> None:
-        await asyncio.sleep(0)
-
-    @property
-    def speed(self) -> float:
-        return 1.0
-
-    async def started(self) -> None:
-        return None
 
 
 def machines() -> list[MachineConfig]:
