@@ -37,11 +37,12 @@ opened, in one transaction (a file of version 1 has every batch it sent already 
 queue starts empty; a file of version 2 has every batch waiting for its PUBACK); a file of a
 newer agent is refused.
 
-Why one module of ~750 lines: the file's schema, its migrations and every transaction on it
+Why one module of ~790 lines: the file's schema, its migrations and every transaction on it
 (seal, ack, merge, drop, queue and fold, await confirmation, retire) are one crash-safety
-contract; each transaction is read beside the others it must not interleave with. The day
-ledger's rules live in :mod:`agent.day_ledger`. Past 600 lines since the confirmations (#19) and
-retirement (#17): their transactions are the part to move out next, beside the contract's tests.
+contract; each transaction is read beside the others it must not interleave with, under the
+one lock that serialises the connection. The day ledger's rules live in
+:mod:`agent.day_ledger`. Past 600 lines since the confirmations (#19) and retirement (#17):
+their transactions are the part to move out next, beside the contract's tests.
 """
 
 from __future__ import annotations
