@@ -235,7 +235,10 @@ def expected_rows(enterprise: DemoEnterprise) -> set[tuple[str, dt.date, str]]:
 
 def _checked_equal(pipeline: Pipeline) -> bool:
     """True once every expected row of every enterprise is ``sealed_equal`` (and the imported
-    day's check is against its version 2)."""
+    day's check is against its version 2). Fails at once, with its log, if an agent died: its
+    days could only time out (a CI run waited 300 s on an agent that never started)."""
+    for enterprise_id, agent in pipeline.agents.items():
+        assert agent.is_running, f"{enterprise_id}'s agent exited:\n{agent.run_log()[-3000:]}"
     for enterprise in pipeline.enterprises:
         outcomes = {
             (c.device, c.day, c.provenance): c.outcome for c in pipeline.day_checks(enterprise.id)
