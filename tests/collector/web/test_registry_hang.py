@@ -3,7 +3,7 @@ connections stay up and the kernel still acknowledges what the app sends, so no 
 (``TCP_BOUNDS``) ever fires and a registry call waits as long as the server is stopped.
 
 A real ``retrofit-collector serve`` on a fresh database of the session's cluster; the whole
-cluster (postmaster and backends, one process group) is stopped with SIGSTOP and resumed with
+cluster (the postmaster and each of its backends) is stopped with SIGSTOP and resumed with
 SIGCONT. While a request waits on the stopped registry, nothing else may wait behind it on the
 event loop: a static file and the login form answer at once, ``/healthz`` and every request that
 needs the registry answer 503 with ``Retry-After`` once ``web.registry_wait_s`` has passed, and
@@ -12,6 +12,7 @@ after SIGCONT everything answers again by itself (docs/operations.md).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -73,6 +74,12 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in listed]
 
 
+def _signal(pids: list[int], signum: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):  # a backend that was already exiting
+            os.kill(pid, signum)
+
+
 @contextmanager
 def stopped(cluster: RegistryCluster) -> Iterator[None]:
     """The cluster's every process stopped (SIGSTOP) while the block runs: the postmaster
@@ -83,12 +90,10 @@ def stopped(cluster: RegistryCluster) -> Iterator[None]:
     os.kill(postmaster, signal.SIGSTOP)
     children = _children(postmaster)
     try:
-        for child in children:
-            os.kill(child, signal.SIGSTOP)
+        _signal(children, signal.SIGSTOP)
         yield
     finally:
-        for child in children:
-            os.kill(child, signal.SIGCONT)
+        _signal(children, signal.SIGCONT)
         os.kill(postmaster, signal.SIGCONT)
 
 
