@@ -21,6 +21,7 @@ from collector.registry import Role
 from collector.web.access import RULES
 from collector.web.principal import Principal
 from collector.web.problems import Problem
+from collector.web.registry_wait import registry_call
 from collector.web.settings import WebSettings
 from collector.web.state import WebState, web_state
 from collector.web.throttle import check_not_locked, client_address, login_failed
@@ -137,13 +138,9 @@ async def _check_csrf(request: Request, principal: Principal, name: str) -> None
         )
 
 
-async def authorize(request: Request, state: Annotated[WebState, Depends(web_state)]) -> Principal:
-    """The caller, if their role may call this route (:data:`RULES`); else 401 or 403.
-
-    Scope (which objects) is checked by the handler on the object it resolves.
-    """
-    name = route_name(request)
-    allowed: frozenset[Role] = RULES.get(name, frozenset())
+def _authenticated(request: Request, state: WebState) -> Principal:
+    """The caller proved by a token or session, counting a wrong bearer token as a failed
+    login; else 401 (or the lockout's 429). Blocks on the registry: run in a worker thread."""
     bearer = request.headers.get("authorization")
     address = client_address(request, state.settings)
     if bearer is not None:
@@ -159,6 +156,20 @@ async def authorize(request: Request, state: Annotated[WebState, Depends(web_sta
             "log in, or send Authorization: Bearer <token> (retrofit-collector users token)",
             headers={"WWW-Authenticate": 'Bearer realm="retrofit-verify"'},
         )
+    return principal
+
+
+async def authorize(request: Request, state: Annotated[WebState, Depends(web_state)]) -> Principal:
+    """The caller, if their role may call this route (:data:`RULES`); else 401 or 403.
+
+    The registry is asked in a worker thread, waited for at most ``web.registry_wait_s``
+    (collector/web/registry_wait.py): every route behind a login passes here, so a registry
+    that hangs holds no other request. Scope (which objects) is checked by the handler on the
+    object it resolves.
+    """
+    name = route_name(request)
+    allowed: frozenset[Role] = RULES.get(name, frozenset())
+    principal = await registry_call(state, _authenticated, request, state)
     if principal.role not in allowed:
         raise Problem(403, f"the role {principal.role} may not do this ({name})")
     await _check_csrf(request, principal, name)

@@ -23,6 +23,7 @@ from collector.store import StoreError
 from collector.web.directory import EnterpriseRef
 from collector.web.principal import Principal
 from collector.web.problems import Problem, unavailable
+from collector.web.registry_wait import registry_call
 from collector.web.settings import WebSettings
 from collector.web.state import WebState
 
@@ -64,7 +65,10 @@ async def run_queued(state: WebState, user: Principal, ref: EnterpriseRef, seed:
     request's timeout (it then goes on in the background).
     """
     settings = state.settings
-    claim = await asyncio.to_thread(
+    # Bounded (collector/web/registry_wait.py): a claim the request stopped waiting for that
+    # commits later holds a slot nobody renews, which expires after its lease.
+    claim = await registry_call(
+        state,
         state.registry.claim_run_slot,
         user=user.user_id,
         platform=ref.platform.id,

@@ -55,6 +55,11 @@ class WebSettings(BaseModel):
     max_body_bytes: Annotated[int, Field(ge=1024, le=10 * 1024 * 1024)] = 64 * 1024
     #: An agent whose last status is older than this is shown offline, whatever it last said.
     agent_offline_after_s: Annotated[int, Field(ge=30, le=86_400)] = 300
+    #: How long a request waits on one registry call before it is answered 503 with
+    #: ``Retry-After`` (``/healthz``: at most 5 s): a stopped or hung PostgreSQL acknowledges
+    #: TCP and never answers, so without a bound the request would wait as long as it hangs.
+    #: Above the registry's lock timeout (30 s) and its pool's wait, so those answer first.
+    registry_wait_s: Annotated[float, Field(gt=0, le=3600)] = 45.0
     #: How long one evidence request waits for its run; the run goes on and keeps its slot.
     evidence_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 600.0
     # --- limits (docs/web.md, "Limits"); the counters live in the registry, shared by replicas

@@ -28,6 +28,12 @@ from collector.registry.users import secret_hash
 
 __all__ = ["SqlAccounts"]
 
+#: What every write of ``login_delays`` holds, not a lock per key: a failure's sweep deletes
+#: other keys' stale rows, so per-key locks let two failed logins each hold a row the other
+#: needed next, and PostgreSQL aborted one (as for login_failures' TABLE_LOCK, and the test
+#: tests/collector/test_registry_login_sweep.py). Failed password logins are few.
+_DELAYS_LOCK = "login_delays"
+
 _COLUMNS = (
     "user_id, password_hash, must_change, set_at, set_by, totp_secret, totp_since, totp_last_step"
 )
@@ -257,7 +263,7 @@ class SqlAccounts:
         at = format_time(moment)
         after: dict[str, dt.datetime] = {}
         failures: dict[str, int] = {}
-        with self._db.write(*(f"delay:{key}" for key in keys)) as conn:
+        with self._db.write(_DELAYS_LOCK) as conn:
             stale = format_time(moment - dt.timedelta(seconds=rule.forget_s))
             conn.execute("DELETE FROM login_delays WHERE last_at <= ?", (stale,))
             for key in keys:
@@ -280,7 +286,7 @@ class SqlAccounts:
 
     def clear_failures(self, keys: Sequence[str]) -> None:
         """Forget the failures of ``keys`` (a login from them succeeded)."""
-        with self._db.write(*(f"delay:{key}" for key in keys)) as conn:
+        with self._db.write(_DELAYS_LOCK) as conn:
             for key in keys:
                 conn.execute("DELETE FROM login_delays WHERE key = ?", (key,))
 

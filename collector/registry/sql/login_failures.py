@@ -2,7 +2,8 @@
 id) with its count in the current window and its lock.
 
 The counting rule and what a lock means are :mod:`collector.registry.throttle`'s; a failure is
-counted, audited (bounded) and old rows swept in one write transaction.
+counted, audited (bounded) and old rows swept in one write transaction, which holds the whole
+table (:data:`TABLE_LOCK`), never one lock per key: the sweep touches other keys' rows.
 
 The same table and counting rule hold the document uploads' rate limit (:meth:`take_upload`),
 under keys that start with ``upload:`` (:data:`UPLOAD_PREFIX`): one mechanism shared by the
@@ -53,6 +54,14 @@ def _count_failure(
     )
     return count
 
+
+#: What every write of the table holds (PostgreSQL: an advisory lock; SQLite's one writer
+#: already is one). Not a lock per key: the sweep deletes other keys' stale rows, so a write
+#: holding only its own keys' locks took row locks of keys another write held and was about to
+#: count, in scan order, while that write had swept rows this one needed next: two failed
+#: logins waited on each other and PostgreSQL aborted one (tests/collector/
+#: test_registry_login_sweep.py). Failed logins and uploads are few; one at a time is cheap.
+TABLE_LOCK = "login_failures"
 
 #: The keys of the upload rate limit (never a login's: those start with ``addr:``,
 #: ``token:``).
@@ -114,7 +123,7 @@ class SqlLoginFailures:
         locked: dict[str, dt.datetime] = {}
         newly: list[str] = []
         counts: dict[str, int] = {}
-        with self._db.write(*(f"login:{key}" for key in keys)) as conn:
+        with self._db.write(TABLE_LOCK) as conn:
             _sweep(conn, moment, limits)
             for key in keys:
                 already = _locked_until(conn, key, at)
@@ -154,7 +163,7 @@ class SqlLoginFailures:
         moment = now or utc_now()
         at = format_time(moment)
         widest = max(limits.values(), key=lambda rule: rule.window_s)
-        with self._db.write(*(f"login:{key}" for key in limits)) as conn:
+        with self._db.write(TABLE_LOCK) as conn:
             _sweep(conn, moment, widest, uploads=True)
             held = {key: _locked_until(conn, key, at) for key in limits}
             if any(until is not None for until in held.values()):

@@ -18,6 +18,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from collector.errors import RegistryError
 from collector.store import StoreError
 from collector.web.access import RULES
+from collector.web.problems import REGISTRY_RETRY_AFTER_S
+from collector.web.registry_wait import HEALTHZ_WAIT_S, call_within
 from collector.web.state import WebState, web_state
 
 __all__ = ["router"]
@@ -36,8 +38,11 @@ async def healthz(state: State) -> Response:
     """
     checks: dict[str, str] = {}
     healthy = True
+    # In a worker thread and for at most HEALTHZ_WAIT_S: a registry that hangs is a 503 the
+    # probe receives, not a probe that times out (collector/web/registry_wait.py).
+    wait_s = min(state.settings.registry_wait_s, HEALTHZ_WAIT_S)
     try:
-        state.registry.plan_keys()
+        await call_within(wait_s, str(state.registry.path), state.registry.plan_keys)
         checks["registry"] = "ok"
     except RegistryError as exc:
         log.warning("healthz: the registry is unavailable: %s", exc)
@@ -53,7 +58,9 @@ async def healthz(state: State) -> Response:
             log.warning("healthz: InfluxDB is unavailable: %s", exc)
             checks["influx"] = "unavailable"
     body = {"status": "ok" if healthy else "unavailable", "checks": checks}
-    return JSONResponse(body, status_code=200 if healthy else 503)
+    if healthy:
+        return JSONResponse(body)
+    return JSONResponse(body, status_code=503, headers={"Retry-After": str(REGISTRY_RETRY_AFTER_S)})
 
 
 def _operation_rows(schema: dict[str, Any]) -> list[str]:

@@ -6,7 +6,6 @@ must show agent state even while InfluxDB is down.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Iterable
 
@@ -14,6 +13,7 @@ from collector.registry import AgentEntry
 from collector.store import StoreError
 from collector.web import scope
 from collector.web.principal import Principal
+from collector.web.registry_wait import registry_call
 from collector.web.schemas import AgentOut, Page
 from collector.web.services.day_seals import seals_behind_of
 from collector.web.services.series import last_window_ends
@@ -33,7 +33,7 @@ async def fleet(
     offset: int,
 ) -> Page[AgentOut]:
     """A page of the caller's agents (by platform, by state), with their last windows."""
-    lines = await asyncio.to_thread(fleet_lines, state, user, platform)
+    lines = await registry_call(state, fleet_lines, state, user, platform)
     if agent_state is not None:
         lines = [line for line in lines if line.state == agent_state]
     page = lines[offset : offset + limit]

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from collector.web import scope
 from collector.web.auth import CurrentUser
 from collector.web.jsonbody import StrictJsonRoute
+from collector.web.registry_wait import registry_call
 from collector.web.routes.common import EnterprisePath, State
 from collector.web.schemas import AttachmentOut, EnterpriseFileOut, WithdrawIn
 from collector.web.services import (
@@ -89,9 +90,11 @@ async def attachments_add(
     ] = None,
 ) -> Response:
     """Store the body as a document (201), or find the same bytes already there (200)."""
-    ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
+    ref = scope.enterprise_in_scope(
+        user, await registry_call(state, state.directory), enterprise_id
+    )
     # Counted (registry) before the body is read: past the limit, 429 and nothing received.
-    await run_in_threadpool(take_upload, state, user, request)
+    await registry_call(state, take_upload, state, user, request)
     content = await request.body()  # at most attachments.max_bytes (+ margin): BodyLimit
     # Hashing up to attachments.max_bytes and the registry's write block: a worker thread,
     # as FastAPI gives the plain handlers, not the event loop.

@@ -14,6 +14,7 @@ from collector.web.auth import CurrentUser
 from collector.web.directory import EnterpriseRef
 from collector.web.jsonbody import StrictJsonRoute
 from collector.web.problems import unavailable
+from collector.web.registry_wait import registry_call
 from collector.web.routes.common import (
     Day,
     EnterprisePath,
@@ -150,7 +151,9 @@ async def coverage(
 ) -> CoverageOut:
     """Per local day: devices, scheduled time, comm loss, coverage, imported share.
     Default range: baseline start to the last reporting end; at most 800 days."""
-    ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
+    ref = scope.enterprise_in_scope(
+        user, await registry_call(state, state.directory), enterprise_id
+    )
     first, last = _days(ref, start, end)
     store = influx_store(state)
     try:
@@ -180,7 +183,9 @@ async def kpi_series(
     end: Annotated[Day | None, Query(alias="to")] = None,
 ) -> KpiSeriesOut:
     """Daily values of one KPI (ratios of each day's summed base quantities)."""
-    ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
+    ref = scope.enterprise_in_scope(
+        user, await registry_call(state, state.directory), enterprise_id
+    )
     check_kpi(kpi)
     first, last = _days(ref, start, end)
     store = influx_store(state)

@@ -13,6 +13,7 @@ from collector.web import scope
 from collector.web.auth import CurrentUser
 from collector.web.jsonbody import StrictJsonRoute
 from collector.web.problems import Problem
+from collector.web.registry_wait import registry_call
 from collector.web.routes.common import BundleFilePath, BundlePath, EnterprisePath, State
 from collector.web.schemas import BundleFileOut, BundleOut, EvidenceOut, EvidenceRunIn
 from collector.web.services import (
@@ -65,7 +66,9 @@ async def evidence_run(
     """Build the evidence from the data now in InfluxDB and store its bundle (idempotent:
     the same data and seed give the same bundle id). Limited per user, per enterprise and in
     all (429 with Retry-After); only an administrator may choose the seed."""
-    ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
+    ref = scope.enterprise_in_scope(
+        user, await registry_call(state, state.directory), enterprise_id
+    )
     seed = None if body is None else body.seed
     if seed is not None and seed != DEFAULT_SEED and user.role != "admin":
         raise Problem(

@@ -18,6 +18,7 @@ from collector.web import scope
 from collector.web.auth import CurrentUser
 from collector.web.i18n import translate
 from collector.web.problems import Problem
+from collector.web.registry_wait import registry_call
 from collector.web.routes.common import EnterprisePath, State
 from collector.web.routes.pages.enterprise import enterprise_view
 from collector.web.routes.pages.render import page_language
@@ -44,10 +45,12 @@ async def attach(
     amount: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """Attach the form's file, then show the page again (303, no resubmit)."""
-    ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
+    ref = scope.enterprise_in_scope(
+        user, await registry_call(state, state.directory), enterprise_id
+    )
     # Hashing, the registry's write and the page's reads block: a worker thread each.
     try:
-        await run_in_threadpool(take_upload, state, user, request)  # 429 past the upload limit
+        await registry_call(state, take_upload, state, user, request)  # 429 past the upload limit
         content = await document.read()  # at most attachments.max_bytes (+ the form): BodyLimit
         out = await run_in_threadpool(
             attach_document, state, user, ref, content, kind=kind,

@@ -25,6 +25,7 @@ from collector.web.access import RULES
 from collector.web.auth import CurrentUser
 from collector.web.principal import Principal
 from collector.web.problems import Problem
+from collector.web.registry_wait import registry_call
 from collector.web.routes.common import BundleFilePath, BundlePath, EnterprisePath, State
 from collector.web.routes.pages.render import page_language, render
 from collector.web.schemas import DecisionIn
@@ -195,7 +196,9 @@ def decide(
 @router.post("/enterprises/{enterprise_id}/evidence", name="page.run_evidence")
 async def run_evidence(enterprise_id: EnterprisePath, user: CurrentUser, state: State) -> Response:
     """Run the evidence engine now, then show the new bundle."""
-    ref = scope.enterprise_in_scope(user, state.directory(), enterprise_id)
+    ref = scope.enterprise_in_scope(
+        user, await registry_call(state, state.directory), enterprise_id
+    )
     stored = await run_and_audit(state, user, ref, None)
     return RedirectResponse(
         f"/enterprises/{quote(ref.id)}?bundle={stored.bundle_id}&done=evidence", status_code=303

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from collector.web import scope
 from collector.web.auth import CurrentUser
 from collector.web.principal import Principal
+from collector.web.registry_wait import registry_call
 from collector.web.routes.common import Limit, Offset, State
 from collector.web.routes.pages.render import pager, render
 from collector.web.schemas import AgentOut
@@ -47,7 +46,7 @@ async def fleet_page(
 
 
 async def _all_states(state: WebState, user: Principal) -> list[AgentOut]:
-    return await asyncio.to_thread(fleet_lines, state, user, None)
+    return await registry_call(state, fleet_lines, state, user, None)
 
 
 @router.get("/quarantine", name="page.quarantine")

@@ -7,6 +7,7 @@ the problem's words; the API's paths keep their problem details.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -17,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from collector.errors import RegistryUnavailable
+from collector.errors import RegistryError, RegistryUnavailable
 from collector.report.formatting import Formatter, visible_controls
 from collector.report.i18n import Catalogue
 from collector.web.auth import CSRF_FIELD, principal_from_request
@@ -25,10 +26,13 @@ from collector.web.i18n import LANG_COOKIE, choose_language, translate
 from collector.web.prefix import app_path
 from collector.web.principal import Principal
 from collector.web.problems import Problem, registry_unavailable
+from collector.web.registry_wait import registry_call
 from collector.web.settings import LANGUAGES, Language
 from collector.web.state import WebState
 
 __all__ = ["install_page_errors", "page_language", "pager", "render"]
+
+log = logging.getLogger(__name__)
 
 templates = Jinja2Templates(directory=Path(__file__).parents[2] / "templates")
 # Set before any template compiles: bidi controls in names show as ⟨U+202E⟩, never reorder.
@@ -117,8 +121,10 @@ def install_page_errors(app: FastAPI) -> None:
             target = quote(app_path(request.scope), safe="/")
             return RedirectResponse(f"/login?next={target}", status_code=303)
         state: WebState = request.app.state.web
-        # Asking the registry who this is would only fail again while it is unavailable.
-        user = None if registry_down else principal_from_request(request, state)
+        # Asking the registry who this is would only fail again while it is unavailable; when
+        # it is asked, it is off the event loop and bounded, and a failure leaves the page
+        # without the caller's name rather than failing the error page.
+        user = None if registry_down else await _caller_or_none(request, state)
         page = render(
             request,
             state,
@@ -134,6 +140,14 @@ def install_page_errors(app: FastAPI) -> None:
 
     for kind in (Problem, StarletteHTTPException, RequestValidationError, RegistryUnavailable):
         app.add_exception_handler(kind, on_error)
+
+
+async def _caller_or_none(request: Request, state: WebState) -> Principal | None:
+    try:
+        return await registry_call(state, principal_from_request, request, state)
+    except RegistryError as exc:
+        log.warning("error page: who the caller is could not be asked: %s", exc)
+        return None
 
 
 def _status_and_detail(exc: Exception) -> tuple[int, str]:

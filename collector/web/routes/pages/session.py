@@ -36,7 +36,9 @@ from collector.web.login import (
     login_failed,
     login_succeeded,
 )
+from collector.web.principal import Principal
 from collector.web.problems import Problem
+from collector.web.registry_wait import registry_call
 from collector.web.routes.common import State
 from collector.web.routes.pages.render import render
 from collector.web.state import WebState
@@ -276,21 +278,27 @@ def new_password_problems(
     return keys
 
 
+def _end_session(state: WebState, cookie: str, principal: Principal) -> None:
+    """Delete the session's row and audit the logout (blocks: a worker thread's)."""
+    state.registry.close_session(cookie)
+    state.registry.note_login(
+        "auth.logout", f"user:{principal.user_id}", {"via": principal.token_id},
+        by=principal.user_id,
+    )  # fmt: skip
+
+
 @router.post("/logout", name="page.logout")
 async def logout(request: Request, state: State) -> Response:
     """End the session (its row is deleted) and clear the cookie."""
     name = session_cookie_name(state.settings)
     cookie = request.cookies.get(name)
-    principal = principal_from_request(request, state)
+    # The registry off the event loop, bounded (collector/web/registry_wait.py).
+    principal = await registry_call(state, principal_from_request, request, state)
     if cookie is not None and principal is not None:
         form = await request.form()
         if form.get(CSRF_FIELD) != principal.csrf:
             raise Problem(403, "missing or wrong CSRF token", kind="csrf")
-        state.registry.close_session(cookie)
-        state.registry.note_login(
-            "auth.logout", f"user:{principal.user_id}", {"via": principal.token_id},
-            by=principal.user_id,
-        )  # fmt: skip
+        await registry_call(state, _end_session, state, cookie, principal)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(
         name, path=cookie_path(state.settings), secure=state.settings.cookie_secure, httponly=True
