@@ -103,9 +103,11 @@ def wait_drained(
 def window_points(influxd: InfluxServer) -> list[tuple[str, int, int, float]]:
     """(device, seq, window start ms, duration s) of every window point of the agent.
 
-    InfluxDB 1.6 keeps each field apart: a query racing a write can return a point with some
-    of its fields still null (seen here: ``seq`` None while the replica wrote). Such a row is
-    left out and read whole by the next poll; the final reads come after the replica drained.
+    InfluxDB 1.6 keeps each field apart, and once answered a row of this query with ``seq``
+    None, just after it was started again while the replica wrote (a read racing the write or
+    the WAL's replay; the test then failed on ``int(None)``). Such a row is left out and read
+    whole by the next poll; the final reads come after the replica drained, and a window still
+    without its seq then is a missing seq, which the assertions name.
     """
     rows = influxd.query_rows(
         "rv",
