@@ -216,8 +216,7 @@ class PostgresDatabase:
             max_size=pool_size,
             kwargs={**settings, "autocommit": True},
             timeout=connect_timeout_s + lock_timeout_s,
-            configure=mark_idle,
-            reset=mark_idle,
+            configure=mark_idle,  # not reset=: with one, every return goes through a worker
             check=self._check_before_use,
             open=True,
             name="registry",
@@ -258,12 +257,21 @@ class PostgresDatabase:
     def statement(self) -> Iterator[_Connection]:
         """A connection in autocommit mode, for one lookup (its own snapshot)."""
         with self._errors_mapped(), ExitStack() as held:
-            conn = held.enter_context(self._pool.connection())
+            conn = held.enter_context(self._pooled())
             yield _Lookup(conn, lambda: held.enter_context(self._fresh_connection()))
 
     @contextmanager
+    def _pooled(self) -> Iterator[PooledConnection]:
+        """A connection from the pool, marked idle as it goes back."""
+        with self._pool.connection() as conn:
+            try:
+                yield conn
+            finally:
+                mark_idle(conn)
+
+    @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        with self._errors_mapped(), self._pool.connection() as conn:
+        with self._errors_mapped(), self._pooled() as conn:
             yield conn
 
     @contextmanager
@@ -296,7 +304,7 @@ class PostgresDatabase:
         backend that dies inside a transaction rolls it back, so nothing was committed.
         """
         with ExitStack() as attempt:
-            conn = attempt.enter_context(self._pool.connection())
+            conn = attempt.enter_context(self._pooled())
             try:
                 attempt.enter_context(conn.transaction())
                 opening(conn)
@@ -311,7 +319,7 @@ class PostgresDatabase:
         """A pooled connection drawn after the pool checked its idle ones (a broken one was
         just found: after a restart the others are broken too)."""
         self._pool.check()
-        return self._pool.connection()
+        return self._pooled()
 
     def _check_before_use(self, conn: PooledConnection) -> None:
         """The pool's ``check``: the first broken connection found has the pool check its idle

@@ -41,7 +41,8 @@ class PooledConnection(psycopg.Connection[Any]):
 
 
 def mark_idle(conn: PooledConnection) -> None:
-    """Note that ``conn`` is idle from now (the pool's ``configure`` and ``reset`` callback)."""
+    """Note that ``conn`` is idle from now: as it is opened (the pool's ``configure``) and as
+    the registry gives it back."""
     conn.idle_since = time.monotonic()
 
 
