@@ -3,7 +3,7 @@
 A fast shutdown ends every backend: each pooled connection is dead from then on, but the
 client only learns it when it next uses the connection. Before the pool checked connections,
 each dead one failed the one call that drew it (the ingest retried it, a web request got 503).
-Now a connection is checked as it leaves the pool (and the pool swept of the other dead ones),
+Now a connection is checked as it leaves the pool (and the pool drained of the other dead ones),
 and a transaction whose opening fails on a broken connection runs once more on a fresh one;
 a transaction broken after the caller's statements ran is never run again.
 """

@@ -16,13 +16,16 @@ they share the database; what SQLite's file lock gave for free is done here per 
 
 A restart of the server costs no call that could safely run again. A pooled connection is
 checked as it leaves the pool (:mod:`~collector.registry.postgres.pooled`), and the first one
-found broken has the pool check all its idle ones, so the call that found it draws a working
-(or new) connection rather than every dead one in turn. A connection that breaks between the
-check and the call is caught at the call's opening: a transaction whose BEGIN (and SET
-TRANSACTION or advisory locks) failed on a broken connection runs once more on a fresh one,
-since nothing of the caller's had been sent; so is a lookup's SELECT (:meth:`statement`). A
-transaction broken after the caller's statements ran is never run again here: it may have
-committed, so the caller decides (RegistryUnavailable, ``retryable``).
+found broken drains the pool (every connection replaced by a new one, those in use as they come
+back), so the call that found it draws a new connection rather than every dead one in turn.
+Draining, not checking each (``ConnectionPool.check``): a restart or a cut network kills them
+all, and on a dark link each check would wait out ``tcp_user_timeout`` (10 s) in turn.
+A connection that breaks between the check and the call is caught at the call's opening: a
+transaction whose BEGIN (and SET TRANSACTION or advisory locks) failed on a broken connection
+runs once more on a fresh one, since nothing of the caller's had been sent; so is a lookup's
+SELECT (:meth:`statement`). A transaction broken after the caller's statements ran is never
+run again here: it may have committed, so the caller decides (RegistryUnavailable,
+``retryable``).
 
 The repositories write ``?`` placeholders; this module turns them into psycopg's ``%s`` (and a
 literal ``%`` into ``%%``). PostgreSQL's text cannot hold NUL: a NUL in a text value is written
@@ -286,7 +289,7 @@ class PostgresDatabase:
             except _BrokenAtOpening as broken:
                 log.info("registry %s: %s; once more on another connection", self._location,
                          broken)  # fmt: skip
-                self._pool.check()
+                self._pool.drain()
                 try:
                     held, conn = self._begin(opening)
                 except _BrokenAtOpening as again:
@@ -316,22 +319,22 @@ class PostgresDatabase:
         raise AssertionError("unreachable: ExitStack does not swallow exceptions")
 
     def _fresh_connection(self) -> AbstractContextManager[PooledConnection]:
-        """A pooled connection drawn after the pool checked its idle ones (a broken one was
-        just found: after a restart the others are broken too)."""
-        self._pool.check()
+        """A new connection, the pool drained first (a broken one was just found: after a
+        restart the others are broken too)."""
+        self._pool.drain()
         return self._pooled()
 
     def _check_before_use(self, conn: PooledConnection) -> None:
-        """The pool's ``check``: the first broken connection found has the pool check its idle
-        ones, so getconn does not draw (and back off after) every dead one in turn."""
+        """The pool's ``check``: the first broken connection found drains the pool, so getconn
+        does not draw (and back off after: 1, 2, 4 s...) every dead one in turn."""
         try:
             check_before_use(conn)
         except psycopg.Error as exc:
             log.warning(
-                "registry %s: a pooled connection was broken (%s); checking the others",
+                "registry %s: a pooled connection was broken (%s); replacing them all",
                 self._location, str(exc).strip().splitlines()[0] if str(exc).strip() else exc,
             )  # fmt: skip
-            self._pool.check()
+            self._pool.drain()
             raise
 
     @contextmanager
