@@ -167,9 +167,10 @@ def test_a_restarted_server_is_a_retryable_error_then_used_again(
     in between are RegistryUnavailable with ``retryable`` (the ingest retries those), and
     once it is back the registry works without being reopened, with nothing committed lost.
 
-    A call while the server is down waits for a connection as long as the pool lets it (the
-    connect timeout, 10 s, plus the busy timeout): a short busy timeout keeps the test short,
-    and the pool's reconnection back-off (1, 2, 4 s...) from growing past the restart."""
+    A call while the server is down waits for a connection: the first, which finds the pooled
+    ones broken, up to the connect timeout (10 s); later ones as long as the pool lets them
+    (that plus the busy timeout). A short busy timeout keeps the test short, and the pool's
+    reconnection back-off (1, 2, 4 s...) from growing far past the restart."""
     server = postgres_factory()
     server.create_database("registry")
     with Registry(server.url("registry"), busy_timeout_s=1.0) as registry:

@@ -15,11 +15,16 @@ they share the database; what SQLite's file lock gave for free is done here per 
   ``retryable`` set, and the transaction is rolled back: the caller may run it again.
 
 A restart of the server costs no call that could safely run again. A pooled connection is
-checked as it leaves the pool (:mod:`~collector.registry.postgres.pooled`), and the first one
-found broken drains the pool (every connection replaced by a new one, those in use as they come
+checked before use (:mod:`~collector.registry.postgres.pooled`), and the first one found
+broken drains the pool (every connection replaced by a new one, those in use as they come
 back), so the call that found it draws a new connection rather than every dead one in turn.
 Draining, not checking each (``ConnectionPool.check``): a restart or a cut network kills them
-all, and on a dark link each check would wait out ``tcp_user_timeout`` (10 s) in turn.
+all, and on a dark link each check would wait out ``tcp_user_timeout`` (10 s) in turn. That
+new connection is waited for at most ``connect_timeout_s`` (10 s): a restart is over by then,
+and a server still down is RegistryUnavailable (``retryable``) soon enough for the ingest to
+say so and retry (the pool's own wait, ``connect_timeout_s`` + ``lock_timeout_s``, is for
+connections busy in other calls). The check runs here rather than as the pool's ``check``
+callback, whose wait for a replacement is that longer one.
 A connection that breaks between the check and the call is caught at the call's opening: a
 transaction whose BEGIN (and SET TRANSACTION or advisory locks) failed on a broken connection
 runs once more on a fresh one, since nothing of the caller's had been sent; so is a lookup's
@@ -40,7 +45,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import psycopg
@@ -220,10 +225,11 @@ class PostgresDatabase:
             kwargs={**settings, "autocommit": True},
             timeout=connect_timeout_s + lock_timeout_s,
             configure=mark_idle,  # not reset=: with one, every return goes through a worker
-            check=self._check_before_use,
             open=True,
             name="registry",
         )
+        #: How long a call that found a broken connection waits for a new one, in seconds.
+        self._replacement_wait_s = connect_timeout_s
 
     @property
     def location(self) -> str:
@@ -261,16 +267,42 @@ class PostgresDatabase:
         """A connection in autocommit mode, for one lookup (its own snapshot)."""
         with self._errors_mapped(), ExitStack() as held:
             conn = held.enter_context(self._pooled())
-            yield _Lookup(conn, lambda: held.enter_context(self._fresh_connection()))
+            yield _Lookup(conn, lambda: held.enter_context(self._pooled(replaced=True)))
 
     @contextmanager
-    def _pooled(self) -> Iterator[PooledConnection]:
-        """A connection from the pool, marked idle as it goes back."""
-        with self._pool.connection() as conn:
-            try:
-                yield conn
-            finally:
-                mark_idle(conn)
+    def _pooled(self, *, replaced: bool = False) -> Iterator[PooledConnection]:
+        """A connection from the pool, checked before use, marked idle as it goes back;
+        ``replaced``: a new one, the pool drained first (the caller found one broken)."""
+        conn = self._replacement() if replaced else self._checked()
+        try:
+            yield conn
+        finally:
+            mark_idle(conn)
+            self._pool.putconn(conn)  # one left in a transaction is rolled back; a broken one
+            # is discarded and replaced
+
+    def _checked(self) -> PooledConnection:
+        """A pooled connection that passed :func:`check_before_use`, or a new one."""
+        conn = self._pool.getconn()
+        try:
+            check_before_use(conn)
+        except psycopg.Error as exc:
+            self._pool.putconn(conn)
+            log.warning(
+                "registry %s: a pooled connection was broken (%s); replacing them all",
+                self._location, str(exc).strip().splitlines()[0] if str(exc).strip() else exc,
+            )  # fmt: skip
+            return self._replacement()
+        except BaseException:
+            self._pool.putconn(conn)
+            raise
+        return conn
+
+    def _replacement(self) -> PooledConnection:
+        """A new connection, the pool drained first: after a restart every pooled one is
+        broken. Raises PoolTimeout if none comes within the replacement wait."""
+        self._pool.drain()
+        return self._pool.getconn(self._replacement_wait_s)
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
@@ -289,16 +321,15 @@ class PostgresDatabase:
             except _BrokenAtOpening as broken:
                 log.info("registry %s: %s; once more on another connection", self._location,
                          broken)  # fmt: skip
-                self._pool.drain()
                 try:
-                    held, conn = self._begin(opening)
+                    held, conn = self._begin(opening, replaced=True)
                 except _BrokenAtOpening as again:
                     raise again.error from None
             with held:  # the caller's exception rolls back; a clean exit commits
                 yield _Connection(conn)
 
     def _begin(
-        self, opening: Callable[[psycopg.Connection[Any]], None]
+        self, opening: Callable[[psycopg.Connection[Any]], None], *, replaced: bool = False
     ) -> tuple[ExitStack, psycopg.Connection[Any]]:
         """A pooled connection in a transaction begun and opened; its ExitStack ends both.
 
@@ -307,7 +338,7 @@ class PostgresDatabase:
         backend that dies inside a transaction rolls it back, so nothing was committed.
         """
         with ExitStack() as attempt:
-            conn = attempt.enter_context(self._pooled())
+            conn = attempt.enter_context(self._pooled(replaced=replaced))
             try:
                 attempt.enter_context(conn.transaction())
                 opening(conn)
@@ -317,25 +348,6 @@ class PostgresDatabase:
                 raise
             return attempt.pop_all(), conn
         raise AssertionError("unreachable: ExitStack does not swallow exceptions")
-
-    def _fresh_connection(self) -> AbstractContextManager[PooledConnection]:
-        """A new connection, the pool drained first (a broken one was just found: after a
-        restart the others are broken too)."""
-        self._pool.drain()
-        return self._pooled()
-
-    def _check_before_use(self, conn: PooledConnection) -> None:
-        """The pool's ``check``: the first broken connection found drains the pool, so getconn
-        does not draw (and back off after: 1, 2, 4 s...) every dead one in turn."""
-        try:
-            check_before_use(conn)
-        except psycopg.Error as exc:
-            log.warning(
-                "registry %s: a pooled connection was broken (%s); replacing them all",
-                self._location, str(exc).strip().splitlines()[0] if str(exc).strip() else exc,
-            )  # fmt: skip
-            self._pool.drain()
-            raise
 
     @contextmanager
     def _errors_mapped(self) -> Iterator[None]:

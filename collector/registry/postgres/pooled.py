@@ -7,9 +7,9 @@ stream wait unread in the client's socket: psycopg learns of them only when the 
 next used, and that use fails. Without a check each dead connection failed the one call that
 drew it from the pool (the ingest held and retried, a web request answered 503).
 
-:func:`check_before_use` is the pool's ``check`` callback (psycopg_pool runs it as a
-connection leaves the pool; a connection that fails it is discarded and another one drawn). It
-costs no round trip on the hot path: an idle connection in autocommit receives nothing from the
+:func:`check_before_use` runs on each connection the registry draws from the pool
+(:mod:`~collector.registry.postgres.database` replaces one that fails it). It costs no round
+trip on the hot path: an idle connection in autocommit receives nothing from the
 server unasked, so one that was used less than :data:`IDLE_CHECK_S` ago and has nothing to read
 is used as it is. One with something to read (a shutdown's FATAL, the socket's end, a keepalive
 failure), or idle for longer, answers an empty query first (psycopg_pool's own
