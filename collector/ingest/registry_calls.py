@@ -3,6 +3,18 @@
 sqlite3 blocks, so registry calls leave the event loop for a single worker thread: one at a
 time, never interleaved. While the registry stays locked past its busy timeout a call is
 retried, and everything waits meanwhile (nothing is acknowledged), as while InfluxDB is down.
+
+Two layers retry. On PostgreSQL the registry itself runs a transaction once more only when
+its connection broke before any of the call's statements were sent, so it cannot have
+committed (collector/registry/postgres/database.py). Anything else (a server still down after
+the wait for a new connection, a lock timeout, a connection lost mid-transaction or during
+COMMIT) reaches :meth:`RegistryCalls.run` as a retryable RegistryUnavailable, and the whole
+call runs again. That is safe for every call here even if the first run did commit: a seq
+batch recorded twice comes back as duplicates (written again, the same points), the status,
+dirty-day and day-check writes are upserts (and clearing a dirty day deletes only the version
+it rolled up), a day seal stored twice is a duplicate. The one exception is the quarantine: a
+quarantined message whose COMMIT's answer was lost can be kept twice.
+
 :class:`IngestRegistry` is all ingest uses of ``collector.registry.Registry``: the seam a
 second registry backend plugs into (docs/scaling.md).
 """

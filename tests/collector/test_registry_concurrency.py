@@ -165,10 +165,15 @@ def test_a_restarted_server_is_a_retryable_error_then_used_again(
 ) -> None:
     """PostgreSQL killed and started again under a Registry holding pooled connections: calls
     in between are RegistryUnavailable with ``retryable`` (the ingest retries those), and
-    once it is back the registry works without being reopened, with nothing committed lost."""
+    once it is back the registry works without being reopened, with nothing committed lost.
+
+    A call while the server is down waits for a connection: the first, which finds the pooled
+    ones broken, up to the connect timeout (10 s); later ones as long as the pool lets them
+    (that plus the busy timeout). A short busy timeout keeps the test short, and the pool's
+    reconnection back-off (1, 2, 4 s...) from growing far past the restart."""
     server = postgres_factory()
     server.create_database("registry")
-    with Registry(server.url("registry")) as registry:
+    with Registry(server.url("registry"), busy_timeout_s=1.0) as registry:
         assert registry.record_seqs([("gw-a", 1, _sha("gw-a", 1))]) == ["new"]
         server.kill()
         with pytest.raises(RegistryUnavailable) as down:
@@ -183,7 +188,8 @@ def test_a_restarted_server_is_a_retryable_error_then_used_again(
 
 
 def _retrying(call: Callable[[], list[SeqOutcome]]) -> list[SeqOutcome]:
-    # Each pooled connection broken by the restart fails once and is then discarded by the pool.
+    # The pool replaces the broken connections before use; a call may still time out waiting
+    # for the pool's next reconnection attempt (its back-off grew while the server was down).
     for _ in range(DEFAULT_POOL_SIZE + 1):
         try:
             return call()

@@ -99,7 +99,9 @@ def test_postgres_killed_and_restarted_mid_flow(site: Site) -> None:
     assert flow.error is None, repr(flow.error)
     check_site(site, agents, flow.last_seq)
     logs = "".join(rep.log_path.read_text(errors="replace") for rep in site.replicas.values())
-    assert "registry unavailable" in logs, "the outage was never seen by ingest"
+    # Seen by the registry's pool, which replaced the dead connections; the ingest says
+    # "registry unavailable" only if no new connection came within 10 s (timing: not checked).
+    assert "a pooled connection was broken" in logs, "the outage was never seen"
 
 
 #: An operator's own libpq options in the registry URL's query (tighter than the collector's

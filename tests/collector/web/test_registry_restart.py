@@ -1,7 +1,9 @@
 """The web app when PostgreSQL closes its connections (a restart, a failover, an operator's
-``pg_terminate_backend``): each pooled connection fails once (docs/scaling.md), and those
-requests must be 503 with ``Retry-After``, on the API and on pages, then the app works again by
-itself. SQLite has no connections to lose; its busy registry is in test_api_input.py.
+``pg_terminate_backend``): the registry's pool checks a connection before use and replaces the
+closed ones (collector/registry/postgres/pooled.py), so no request fails, on the API or on
+pages. Before that check each pooled connection failed one request, which had to be a 503 with
+``Retry-After`` (never a 500); a registry that cannot be reached still is one
+(test_api_input.py for a busy SQLite file). SQLite has no connections to lose.
 
 The registry is a fresh database of the session's cluster, so closing its connections touches
 no other test's.
@@ -55,11 +57,11 @@ def _close_connections(url: str) -> int:
     return int(str(rows[0][0]))
 
 
-def test_connections_the_server_closed_are_503_then_the_app_works_again(
+def test_connections_the_server_closed_cost_no_request(
     own_world: World,
 ) -> None:
     app = create_app(own_world.settings, own_world.registry, None)
-    # Server errors as responses: without the fix they are 500s, which is what is checked.
+    # Server errors as responses, so a failed request shows as its status.
     with TestClient(
         app, base_url="http://testserver", raise_server_exceptions=False, follow_redirects=False
     ) as http:
@@ -78,9 +80,4 @@ def test_connections_the_server_closed_are_503_then_the_app_works_again(
             )
             answers.append(response)
     statuses = [response.status_code for response in answers]
-    # The page's error handler must not ask the registry who the caller is: on the next broken
-    # connection that would fail again, inside the handler, as a 500.
-    assert set(statuses) <= {200, 503} and statuses[0] == 503, statuses
-    refused = [response for response in answers if response.status_code == 503]
-    assert all(response.headers.get("retry-after") == "5" for response in refused)
-    assert statuses[-2:] == [200, 200], statuses  # reconnected by itself, no restart
+    assert statuses == [200] * ATTEMPTS, statuses  # reconnected by itself, no request lost
