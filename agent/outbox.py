@@ -287,11 +287,11 @@ class Outbox:
                     self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT")
-            except BaseException as exc:
-                self._acked |= acked  # not deleted: the next transaction tries again
-                if isinstance(exc, sqlite3.Error):
-                    raise OutboxError(f"outbox {self.path}: {exc}") from exc
-                raise
+                acked = set()
+            except sqlite3.Error as exc:
+                raise OutboxError(f"outbox {self.path}: {exc}") from exc
+            finally:
+                self._acked |= acked  # not committed: the next transaction deletes them
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
