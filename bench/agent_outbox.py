@@ -8,12 +8,14 @@ one-minute KPI windows of 20 devices (about 600 bytes each as a record).
 - ours, stream: windows enter ``agent.outbox.Outbox`` (SQLite WAL, synchronous=FULL) as the
   service stores them: at each window close, each of the 20 devices hands its window to
   ``agent.storing.WindowStore.store`` from its own task (as the device tasks do) and the next
-  close follows when all 20 are stored, as fast as the outbox takes them, while
-  ``agent.publish.Publisher`` seals them (seq, Ed25519 signature, batches of up to 500),
-  publishes and deletes each batch on its PUBACK. Timed from the first window in to the last
-  PUBACK (and the day ledger's last fold). This is the headline figure. Printed beside it: the
-  outbox transactions that stored the windows, and this process's CPU a window (the agent's
-  side without mosquitto and the subscriber: steadier under load than the ratio).
+  close follows when all 20 are stored, as fast as the outbox takes them; the store seals them
+  in its transaction with ``agent.publish.Publisher``'s envelope maker when the publisher would
+  seal next (seq, Ed25519 signature, batches of up to 500), as the service's store does, and the
+  publisher publishes each batch and forgets it on its PUBACK. Timed from the first window in to
+  the last PUBACK (and the day ledger's last fold). This is the headline figure. Printed beside
+  it: the outbox transactions that stored the windows, the transactions that wrote an edge (each
+  one fsync), and this process's CPU a window (the agent's side without mosquitto and the
+  subscriber: steadier under load than the ratio).
 - ours, drain: the backlog case (broker back after an outage): all windows already in the
   outbox, timed from the wake-up to the last PUBACK.
 - limit: a raw paho-mqtt 2.x QoS 1 loop publishing one payload the size of a window record
