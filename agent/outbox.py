@@ -37,7 +37,7 @@ the ledger's tables; 2 the fold queue; 3 ``batches.acked_ms``. An older file is 
 opened, in one transaction (in version 1 every batch sent is folded, so the queue starts empty;
 in version 2 every batch waits for its PUBACK); a newer agent's file is refused.
 
-Why one module of ~790 lines: the schema, its migrations and every transaction on the file
+Why one module of ~810 lines: the schema, its migrations and every transaction on the file
 are one crash-safety contract, each read beside those it must not interleave with, under the
 one lock of the connection (the day ledger's rules live in :mod:`agent.day_ledger`). The
 confirmations' (#19) and retirement's (#17) transactions are the part to move out next.

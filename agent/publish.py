@@ -27,7 +27,7 @@ Delivery rules:
 - At a clean stop (:meth:`Publisher.drain`), once the windows are sent, every day the plant
   clock has closed is sealed without waiting out the grace, and its seal sent before the exit.
 
-Why one module of ~730 lines: the send loop, the PUBACK handling and the drain share one
+Why one module of ~770 lines: the send loop, the PUBACK handling and the drain share one
 in-flight table and one backoff per kind, and each path must be read beside the others to see
 that no batch goes twice past ``max_inflight`` or is deleted unsent. It grew past 600 with the
 confirmations (#19) and the seal at stop (#17); the drain (two loops sharing one publishing
