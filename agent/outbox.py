@@ -4,12 +4,14 @@ Windows enter as **pending** rows the moment they close. The publisher **seals**
 a signed envelope, and the seq number is assigned in that same transaction, so a seq is never
 reused and survives restarts. A **batch** row (the exact envelope bytes) is deleted only after
 the broker's PUBACK; after a crash the same bytes go again with the same seq, which the
-collector counts as a duplicate, never as a replay.
+collector counts as a duplicate, never as a replay. The delete rides in the next write
+transaction (:meth:`Outbox.ack`): a PUBACK lost to a power cut is one such duplicate more.
 
 Power loss: the file runs in WAL mode with ``synchronous=FULL``, so every commit is on disk
 before it returns. ``NORMAL`` would be faster but, in WAL mode, can lose the last commits on
 power loss; a lost seal would let the next run reuse a seq for different content (which the
-collector must quarantine as a replay). One fsync per batch of windows is cheap at our rates.
+collector must quarantine as a replay). A window edge costs one fsync in the stream: its store
+and seal share a transaction (``add_windows(seal=...)``), which also deletes what was acked.
 
 When full (``capacity_windows`` pending rows), the policy serves evidence best by losing
 resolution before losing data: the oldest pending windows of each device are **merged** into
@@ -24,29 +26,26 @@ second and when it stops). :meth:`Outbox.seal_days` folds first, in its own tran
 writes the day seals it issues into ``batches`` as kind ``day_seals``: they take the next seq
 and go out, and are resent, exactly as window batches.
 
-Delivery confirmed, not only to the broker (#19, :mod:`agent.delivery`): when the agent keeps
-batches until the collector confirms them stored, a PUBACKed batch is not deleted but marked
-**awaiting confirmation** (``batches.acked_ms``); a signed confirmation deletes it, and one
-still awaiting after the timeout goes again with its seq and bytes (a duplicate to the
-collector). The awaiting batches are bounded by the publisher, which stops sealing new ones
-past its limit, so windows wait as pending rows under the full-outbox policy above.
+Delivery confirmed (#19, :mod:`agent.delivery`): when batches are kept until the collector
+confirms them stored, a PUBACKed batch is marked **awaiting confirmation** (``acked_ms``); a
+signed confirmation deletes it, and one still awaiting after the timeout goes again with its
+seq and bytes. The publisher bounds them: past its limit it seals no more, so windows wait as
+pending rows under the full-outbox policy above.
 
 Schema versions (``PRAGMA user_version``): 0, the first layout; 1 adds ``batches.kind`` and
 the ledger's tables; 2 the fold queue; 3 ``batches.acked_ms``. An older file is migrated when
-opened, in one transaction (a file of version 1 has every batch it sent already folded, so its
-queue starts empty; a file of version 2 has every batch waiting for its PUBACK); a file of a
-newer agent is refused.
+opened, in one transaction (in version 1 every batch sent is folded, so the queue starts empty;
+in version 2 every batch waits for its PUBACK); a newer agent's file is refused.
 
-Why one module of ~790 lines: the file's schema, its migrations and every transaction on it
-(seal, ack, merge, drop, queue and fold, await confirmation, retire) are one crash-safety
-contract; each transaction is read beside the others it must not interleave with, under the
-one lock that serialises the connection. The day ledger's rules live in
-:mod:`agent.day_ledger`. Past 600 lines since the confirmations (#19) and retirement (#17):
-their transactions are the part to move out next, beside the contract's tests.
+Why one module of ~810 lines: the schema, its migrations and every transaction on the file
+are one crash-safety contract, each read beside those it must not interleave with, under the
+one lock of the connection (the day ledger's rules live in :mod:`agent.day_ledger`). The
+confirmations' (#19) and retirement's (#17) transactions are the part to move out next.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -68,6 +67,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AddResult",
     "BatchKind",
+    "EnvelopeMaker",
     "Outbox",
     "OutboxError",
     "OutboxStats",
@@ -115,6 +115,8 @@ CREATE TABLE IF NOT EXISTS gaps (
 );
 """
 
+_DELETE_BATCH = "DELETE FROM batches WHERE seq = ?"
+
 #: The schema version this code writes (``PRAGMA user_version``) and the steps to reach it.
 SCHEMA_VERSION = 3
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -152,10 +154,11 @@ class SealedBatch:
 
 @dataclass(frozen=True, slots=True)
 class AddResult:
-    """What making room cost when windows were added."""
+    """What making room cost when windows were added, and the batch sealed with them."""
 
     merged: int
     dropped: int
+    sealed: SealedBatch | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +231,8 @@ class Outbox:
         self.timezone = timezone
         self._parts = day_ledger.PartCache()
         self._lock = threading.RLock()
+        #: Seqs acknowledged (:meth:`ack`) whose rows the next write transaction deletes.
+        self._acked: set[int] = set()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a transaction holds
@@ -261,23 +266,32 @@ class Outbox:
                 log.info("outbox %s: schema %d -> %d", self.path, version, SCHEMA_VERSION)
 
     def close(self) -> None:
-        """Close the file (checkpointing the WAL)."""
+        """Delete the acknowledged batches, close the file (checkpointing the WAL)."""
         with self._lock:
+            if self._acked:
+                with contextlib.suppress(OutboxError), self._transaction():
+                    pass  # if not (disk full), they go again next run: duplicates, not loss
             self._db.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction, which first deletes the batches acknowledged since the last."""
         with self._lock:
+            acked, self._acked = self._acked, set()
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
+                    self._db.executemany(_DELETE_BATCH, [(seq,) for seq in acked])
                     yield self._db
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT")
+                acked = set()
             except sqlite3.Error as exc:
                 raise OutboxError(f"outbox {self.path}: {exc}") from exc
+            finally:
+                self._acked |= acked  # not committed: the next transaction deletes them
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
@@ -288,12 +302,18 @@ class Outbox:
     # --- windows in -----------------------------------------------------------------------
 
     def add_windows(
-        self, windows: Sequence[wire.KpiWindow], *, unless_retired: bool = False
+        self,
+        windows: Sequence[wire.KpiWindow],
+        *,
+        unless_retired: bool = False,
+        seal: tuple[int, EnvelopeMaker] | None = None,
     ) -> AddResult:
         """Store closed windows durably (one transaction) and make room if over capacity.
 
         ``unless_retired`` (an import, which runs beside the agent rather than in it): raise
         OutboxError, storing nothing, if the agent was retired, checked in the transaction.
+        ``seal`` (max records, envelope maker): then seal the oldest pending windows as
+        :meth:`seal_batch` does, in the same transaction (one fsync for both).
         """
         with self._transaction() as db:
             if unless_retired and self._counter(db, "retired_ms", default=0):
@@ -312,6 +332,7 @@ class Outbox:
                     )
                 _cover(db, window)
             merged, dropped = self._make_room(db)
+            sealed = None if seal is None else self._seal(db, *seal)
         if merged or dropped:
             log.warning(
                 "outbox full (%d windows): merged %d windows into %d-min ones, dropped %d",
@@ -320,7 +341,7 @@ class Outbox:
                 COMPACT_TO_S // 60,
                 dropped,
             )
-        return AddResult(merged=merged, dropped=dropped)
+        return AddResult(merged=merged, dropped=dropped, sealed=sealed)
 
     def resume_points(self) -> dict[str, float]:
         """Where each device's last *measured* window ended (seconds since the epoch).
@@ -430,29 +451,34 @@ class Outbox:
 
         ``make_envelope(seq, records)`` signs and encodes; it runs inside the transaction, so
         the seq, the batch, the removal of its windows and their place in the day ledger's
-        queue are stored together or not at all.
+        queue are stored together or not at all. No transaction (no fsync) if none is pending.
         """
-        with self._transaction() as db:
-            rows = db.execute(
-                "SELECT id, device, start_ms, end_ms, record FROM pending "
-                "ORDER BY end_ms, id LIMIT ?",
-                (max_records,),
-            ).fetchall()
-            if not rows:
+        with self._lock:
+            if self._db.execute("SELECT 1 FROM pending LIMIT 1").fetchone() is None:
                 return None
-            seq = self._counter(db, "next_seq", default=1)
-            # The records go as stored: canonical bytes written when each window closed.
-            batched = [
-                (device, start, end, bytes(record)) for _, device, start, end, record in rows
-            ]
-            envelope = make_envelope(seq, [record for *_, record in batched])
-            day_ledger.queue_batch(db, seq, batched)
-            db.execute(
-                "INSERT INTO batches (seq, sealed_ms, records, envelope) VALUES (?, ?, ?, ?)",
-                (seq, round(time.time() * 1000), len(rows), envelope),
-            )
-            db.executemany("DELETE FROM pending WHERE id = ?", [(row[0],) for row in rows])
-            self._set(db, "next_seq", seq + 1)
+            with self._transaction() as db:
+                return self._seal(db, max_records, make_envelope)
+
+    def _seal(
+        self, db: sqlite3.Connection, max_records: int, make_envelope: EnvelopeMaker
+    ) -> SealedBatch | None:
+        rows = db.execute(
+            "SELECT id, device, start_ms, end_ms, record FROM pending ORDER BY end_ms, id LIMIT ?",
+            (max_records,),
+        ).fetchall()
+        if not rows:
+            return None
+        seq = self._counter(db, "next_seq", default=1)
+        # The records go as stored: canonical bytes written when each window closed.
+        batched = [(device, start, end, bytes(record)) for _, device, start, end, record in rows]
+        envelope = make_envelope(seq, [record for *_, record in batched])
+        day_ledger.queue_batch(db, seq, batched)
+        db.execute(
+            "INSERT INTO batches (seq, sealed_ms, records, envelope) VALUES (?, ?, ?, ?)",
+            (seq, round(time.time() * 1000), len(rows), envelope),
+        )
+        db.executemany("DELETE FROM pending WHERE id = ?", [(row[0],) for row in rows])
+        self._set(db, "next_seq", seq + 1)
         return SealedBatch(seq=seq, envelope=envelope, records=len(rows))
 
     def fold_batches(self) -> int:
@@ -523,17 +549,17 @@ class Outbox:
         with self._reading() as db:
             rows = db.execute(
                 "SELECT seq, envelope, records, kind FROM batches WHERE acked_ms IS NULL "
-                "ORDER BY seq"
+                "AND seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq",  # acked: ack()
+                (json.dumps(sorted(self._acked)),),
             ).fetchall()
-        return [
-            SealedBatch(seq=seq, envelope=env, records=n, kind=_kind(kind))
-            for seq, env, n, kind in rows
-        ]
+        return [_sealed(*row) for row in rows]
 
     def ack(self, seq: int) -> None:
-        """The broker has the batch: forget it."""
-        with self._transaction() as db:
-            db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
+        """The broker has the batch: forget it. Its row goes in the next write transaction
+        (the next store, seal or fold, or :meth:`close`), not in one of its own: an fsync less
+        an edge. A power cut before then sends it again, same seq and bytes (a duplicate)."""
+        with self._lock:
+            self._acked.add(seq)
 
     # --- delivery confirmed (#19) ---------------------------------------------------------
 
@@ -562,10 +588,7 @@ class Outbox:
                 "WHERE acked_ms IS NOT NULL AND acked_ms < ? ORDER BY seq LIMIT ?",
                 (acked_before_ms, limit),
             ).fetchall()
-        return [
-            SealedBatch(seq=seq, envelope=env, records=n, kind=_kind(kind))
-            for seq, env, n, kind in rows
-        ]
+        return [_sealed(*row) for row in rows]
 
     def forget_awaiting(self) -> int:
         """Forget every batch the broker acknowledged (confirmations turned off: a PUBACK is
@@ -655,7 +678,8 @@ class Outbox:
             ).fetchone()
             sealed, day_seals, awaiting = db.execute(
                 "SELECT count(*), coalesce(sum(kind = 'day_seals'), 0), count(acked_ms) "
-                "FROM batches"
+                "FROM batches WHERE seq NOT IN (SELECT value FROM json_each(?))",  # see ack()
+                (json.dumps(sorted(self._acked)),),
             ).fetchone()
             unfolded: int = db.execute("SELECT count(*) FROM fold_queue").fetchone()[0]
             return OutboxStats(
@@ -766,12 +790,11 @@ def merge_windows(windows: Sequence[wire.KpiWindow]) -> wire.KpiWindow:
 # --- encoding -----------------------------------------------------------------------------
 
 
-def _kind(text: str) -> BatchKind:
-    if text == "day_seals":
-        return "day_seals"
-    if text == "windows":
-        return "windows"
-    raise OutboxError(f"batch of unknown kind {text!r} in the outbox")
+def _sealed(seq: int, envelope: bytes, records: int, kind: str) -> SealedBatch:
+    """A ``batches`` row (seq, envelope, records, kind) as the publisher sends it."""
+    if kind not in ("windows", "day_seals"):
+        raise OutboxError(f"batch of unknown kind {kind!r} in the outbox")
+    return SealedBatch(seq, envelope, records, "windows" if kind == "windows" else "day_seals")
 
 
 def _ms(moment: datetime) -> int:

@@ -27,7 +27,7 @@ Delivery rules:
 - At a clean stop (:meth:`Publisher.drain`), once the windows are sent, every day the plant
   clock has closed is sealed without waiting out the grace, and its seal sent before the exit.
 
-Why one module of ~730 lines: the send loop, the PUBACK handling and the drain share one
+Why one module of ~770 lines: the send loop, the PUBACK handling and the drain share one
 in-flight table and one backoff per kind, and each path must be read beside the others to see
 that no batch goes twice past ``max_inflight`` or is deleted unsent. It grew past 600 with the
 confirmations (#19) and the seal at stop (#17); the drain (two loops sharing one publishing
@@ -54,7 +54,7 @@ from agent import __version__
 from agent.config import BrokerConfig, DeliveryConfig, LoadedConfig
 from agent.day_ledger import DayDraft
 from agent.delivery import Delivery
-from agent.outbox import BatchKind, Outbox, OutboxError, OutboxStats, SealedBatch
+from agent.outbox import BatchKind, EnvelopeMaker, Outbox, OutboxError, OutboxStats, SealedBatch
 from contract import wire
 from contract.clock import Clock
 from contract.ed25519 import Signer
@@ -476,15 +476,42 @@ class Publisher:
     async def _publish_windows(self) -> None:
         # Past max_awaiting_batches kept for a confirmation, windows wait as pending rows.
         room = await self.delivery.room(len(self.state.inflight))
-        while room > 0 and len(self.state.inflight) < self.max_inflight and self.state.connected:
+        while room > 0 and self.state.connected:
             room -= 1
             async with self.outbox_lock:
+                # Counted under the lock: a store may have sealed and published one meanwhile.
+                if len(self.state.inflight) >= self.max_inflight:
+                    return
                 batch = await asyncio.to_thread(
                     self.outbox.seal_batch, self.batch_records, self.seal_envelope
                 )
             if batch is None:
                 return
             self._publish(batch)
+
+    def sealing(self) -> tuple[int, EnvelopeMaker] | None:
+        """How a store may seal the pending windows in its own transaction now (batch size,
+        envelope maker), or None where this publisher would not seal them next.
+
+        :class:`agent.storing.WindowStore` asks under the outbox lock and hands the batch to
+        :meth:`publish_sealed`. None while disconnected or stopping, at ``max_inflight``, while
+        window batches back off or wait to be sent again (those go first, oldest seq first),
+        and while batches are kept for the collector's confirmation (their room is counted by
+        :meth:`_publish_windows` alone).
+        """
+        ready = (
+            self.state.connected
+            and not self._closing
+            and len(self.state.inflight) < self.max_inflight
+            and not self._backoff["windows"].waiting()
+            and "windows" not in self._resend_from_outbox
+            and not self.delivery.state.keeping
+        )
+        return (self.batch_records, self.seal_envelope) if ready else None
+
+    def publish_sealed(self, batch: SealedBatch) -> None:
+        """Publish a batch a store sealed in its transaction (see :meth:`sealing`)."""
+        self._publish(batch)
 
     async def _publish_day_seals(self) -> None:
         # After the windows: a day is sealed only once its windows are batched (no pending

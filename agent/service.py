@@ -128,7 +128,12 @@ class AgentService:
         self.health_path = health_path
         self.drain_timeout_s = drain_timeout_s
         self.windows = WindowStore(
-            self.outbox, self.outbox_lock, on_stored=self.publisher.wake, on_error=self._on_error
+            self.outbox,
+            self.outbox_lock,
+            on_stored=self.publisher.wake,
+            on_error=self._on_error,
+            seal_with=self.publisher.sealing,
+            on_sealed=self.publisher.publish_sealed,
         )
         self._storing: set[asyncio.Task[None]] = set()
         self._stopping = False

@@ -12,6 +12,13 @@ a caller whose windows an earlier holder committed returns without a transaction
 Nothing waits on purpose (no timer, no added latency): the windows that arrive while one
 transaction is being written go into the next.
 
+Store and seal in one transaction: when the publisher would seal the windows next anyway
+(``seal_with`` gives its batch size and envelope maker), the commit also seals the oldest pending
+windows into the next batch, and ``on_sealed`` publishes it after the commit. The windows of an
+edge then cost one fsync to store and seal, where they cost two; the PUBACK's delete rides in
+the next transaction (:meth:`agent.outbox.Outbox.ack`). A batch is published only once its
+transaction has committed, so a seq is never sent before it is durable.
+
 What a power cut may lose is unchanged: :meth:`store` returns only after a transaction holding
 the caller's windows has committed (or, when the outbox cannot be written, after they are held
 in memory for the next attempt, as before), and nothing reports a window stored before that.
@@ -24,7 +31,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from agent.outbox import Outbox, OutboxError
+from agent.outbox import AddResult, EnvelopeMaker, Outbox, OutboxError, SealedBatch
 from contract import wire
 
 __all__ = ["UNSAVED_LIMIT", "WindowStore"]
@@ -40,7 +47,8 @@ class WindowStore:
     """Stores closed windows in ``outbox`` under ``lock``, the windows of one moment together.
 
     ``on_stored()`` runs after each successful commit (the publisher's wake-up); ``on_error``
-    gets the message when the outbox cannot be written.
+    gets the message when the outbox cannot be written. ``seal_with()``, asked under the lock
+    before each commit, says whether to seal in it (None: no); ``on_sealed`` gets the batch.
     """
 
     def __init__(
@@ -50,11 +58,15 @@ class WindowStore:
         *,
         on_stored: Callable[[], None] = lambda: None,
         on_error: Callable[[str], None] = lambda _message: None,
+        seal_with: Callable[[], tuple[int, EnvelopeMaker] | None] = lambda: None,
+        on_sealed: Callable[[SealedBatch], None] = lambda _batch: None,
     ) -> None:
         self.outbox = outbox
         self.lock = lock
         self.on_stored = on_stored
         self.on_error = on_error
+        self.seal_with = seal_with
+        self.on_sealed = on_sealed
         #: Windows the outbox could not take, kept for the next commit (oldest first).
         self.unsaved: list[wire.KpiWindow] = []
         self.dropped_in_memory = 0
@@ -83,7 +95,8 @@ class WindowStore:
 
     async def _commit(self, batch: list[wire.KpiWindow]) -> None:
         try:
-            await asyncio.to_thread(self.outbox.add_windows, batch)
+            # sqlite3 blocks: the commit and its fsync run in a worker thread.
+            result = await asyncio.to_thread(self._add, batch, self.seal_with())
         except OutboxError as exc:
             self.unsaved = batch[-UNSAVED_LIMIT:]
             lost = len(batch) - len(self.unsaved)
@@ -98,4 +111,21 @@ class WindowStore:
             return
         self.commits += 1
         self.unsaved = []
+        if result.sealed is not None:
+            self.on_sealed(result.sealed)
         self.on_stored()
+
+    def _add(
+        self, batch: list[wire.KpiWindow], seal: tuple[int, EnvelopeMaker] | None
+    ) -> AddResult:
+        """Store ``batch`` and seal with it; stored alone if the seal fails (the publisher seals
+        the windows later, and reports a seal that keeps failing)."""
+        try:
+            return self.outbox.add_windows(batch, seal=seal)
+        except OutboxError:
+            raise
+        except Exception:
+            if seal is None:
+                raise
+            log.exception("sealing with the store failed: %d windows stored alone", len(batch))
+            return self.outbox.add_windows(batch)

@@ -8,12 +8,14 @@ one-minute KPI windows of 20 devices (about 600 bytes each as a record).
 - ours, stream: windows enter ``agent.outbox.Outbox`` (SQLite WAL, synchronous=FULL) as the
   service stores them: at each window close, each of the 20 devices hands its window to
   ``agent.storing.WindowStore.store`` from its own task (as the device tasks do) and the next
-  close follows when all 20 are stored, as fast as the outbox takes them, while
-  ``agent.publish.Publisher`` seals them (seq, Ed25519 signature, batches of up to 500),
-  publishes and deletes each batch on its PUBACK. Timed from the first window in to the last
-  PUBACK (and the day ledger's last fold). This is the headline figure. Printed beside it: the
-  outbox transactions that stored the windows, and this process's CPU a window (the agent's
-  side without mosquitto and the subscriber: steadier under load than the ratio).
+  close follows when all 20 are stored, as fast as the outbox takes them; the store seals them
+  in its transaction with ``agent.publish.Publisher``'s envelope maker when the publisher would
+  seal next (seq, Ed25519 signature, batches of up to 500), as the service's store does, and the
+  publisher publishes each batch and forgets it on its PUBACK. Timed from the first window in to
+  the last PUBACK (and the day ledger's last fold). This is the headline figure. Printed beside
+  it: the outbox transactions that stored the windows, the transactions that wrote an edge (each
+  one fsync), and this process's CPU a window (the agent's side without mosquitto and the
+  subscriber: steadier under load than the ratio).
 - ours, drain: the backlog case (broker back after an outage): all windows already in the
   outbox, timed from the wake-up to the last PUBACK.
 - limit: a raw paho-mqtt 2.x QoS 1 loop publishing one payload the size of a window record
@@ -32,6 +34,13 @@ folded into its parts in its own transaction, as the ledger did before the fold 
 ``queue`` (each batch queued, the queue folded once a second and at the end, as the publisher
 does; the folds are timed too). Prints the medians of process CPU and wall per window, and
 ``ratio`` = off / queue CPU.
+
+``--edge-ab``: the stream phase end to end, a window edge's outbox work two ways in turn, each
+round beside the raw paho limit (``--rounds``, default 3; ``--quick`` for 10,000 windows):
+``three`` as before #20's edge change (the edge stored alone, sealed by the publisher in its own
+transaction, each PUBACK's delete in a third) and ``one`` as the service does now (stored and
+sealed in one transaction, the delete riding in the next). ``ratio`` is one's against the limit,
+``three_ratio`` three's, under the same load; the fsyncs an edge are printed for both.
 
 ``--stream-ab``: the stream phase end to end, the ledger ``inline`` and ``queue`` in turn, each
 round beside the raw paho limit (``--rounds``, default 3; ``--quick`` for 10,000 windows):
@@ -92,6 +101,8 @@ class Run:
     elapsed_s: float
     #: This process's CPU seconds over the run (0 when not measured).
     cpu_s: float = 0.0
+    #: Outbox transactions that wrote, each one fsync (0 when not counted).
+    write_commits: int = 0
 
     @property
     def windows_per_s(self) -> float:
@@ -186,14 +197,29 @@ async def _wait_acked(publisher: Publisher, windows: int, timeout_s: float = 300
     await _until(lambda: publisher.state.records_acked >= windows, timeout_s)
 
 
+class _AckAlone(Outbox):
+    """The outbox as before #20's edge change: each PUBACK's delete in a transaction of its own."""
+
+    def ack(self, seq: int) -> None:
+        super().ack(seq)
+        with self._transaction():  # the bench's A/B only: it deletes what ack() deferred
+            pass
+
+
 async def ours_stream(
-    broker: MosquittoServer, windows: list[wire.KpiWindow], path: Path
+    broker: MosquittoServer, windows: list[wire.KpiWindow], path: Path, *, way: str = "one"
 ) -> tuple[Run, int]:
     """Each window close's 20 windows stored as the service's device tasks store them, while
-    the publisher drains them; first in to last PUBACK. Also the store's transactions."""
-    outbox, lock = Outbox(path), asyncio.Lock()
+    the publisher drains them; first in to last PUBACK. Also the store's transactions.
+
+    ``way`` "one" as the service does (store and seal in one transaction); "three" as before.
+    """
+    outbox, lock = (Outbox if way == "one" else _AckAlone)(path), asyncio.Lock()
     publisher, task = await _start_publisher(broker, outbox, lock, Ed25519PrivateKey.generate())
     store = WindowStore(outbox, lock, on_stored=publisher.wake)
+    if way == "one":  # as agent.service.AgentService builds its store
+        store.seal_with, store.on_sealed = publisher.sealing, publisher.publish_sealed
+    write_commits = _count_write_commits(outbox)
     started, cpu = time.perf_counter(), time.process_time()
     for first in range(0, len(windows), DEVICES):
         await asyncio.gather(
@@ -207,7 +233,7 @@ async def ours_stream(
     elapsed_s, cpu = time.perf_counter() - started, time.process_time() - cpu
     await _stop_publisher(publisher, task)
     outbox.close()
-    return Run(len(windows), publisher.sent, elapsed_s, cpu), store.commits
+    return Run(len(windows), publisher.sent, elapsed_s, cpu, write_commits[0]), store.commits
 
 
 async def ours_drain(
@@ -277,7 +303,8 @@ async def _measure(broker: MosquittoServer, workdir: Path, count: int, rounds: i
     for round_no in range(1, rounds + 1):
         print(f"round {round_no} (load {common.load_average()})")
         stream, commits = await ours_stream(broker, windows, workdir / f"stream-{round_no}.sqlite")
-        note("ours stream", stream, f", {count / commits:.1f} windows a store transaction")
+        note("ours stream", stream, f", {count / commits:.1f} windows a store transaction, "
+             f"{stream.write_commits * DEVICES / count:.2f} fsyncs an edge")  # fmt: skip
         figures.setdefault("cpu", []).append(stream.cpu_s / count * 1e6)
         note("raw paho per window", await asyncio.to_thread(raw_paho, broker, per_window, 100))
         note("raw paho stream bytes", await asyncio.to_thread(raw_paho, broker, stream.payloads, 8))
@@ -375,6 +402,58 @@ def ledger_ab(batch: int, rounds: int) -> None:
     )
 
 
+def _count_write_commits(outbox: Outbox) -> list[int]:
+    """A one-item counter of the transactions on ``outbox`` that wrote (each one fsync under
+    ``synchronous=FULL``), kept by SQLite's trace callback (private connection: bench only)."""
+    counter, began = [0], [0]
+    db = outbox._db
+
+    def trace(statement: str) -> None:
+        if statement == "BEGIN IMMEDIATE":
+            began[0] = db.total_changes
+        elif statement == "COMMIT" and db.total_changes != began[0]:
+            counter[0] += 1
+
+    db.set_trace_callback(trace)
+    return counter
+
+
+async def _edge_ab(broker: MosquittoServer, workdir: Path, count: int, rounds: int) -> None:
+    """The stream phase with an edge's outbox work in three transactions (before) and in one
+    (now), in turn, each round beside the raw paho limit: the same load for the three."""
+    windows = make_windows(count)
+    record_bytes = round(len(wire.canonical_bytes(windows[0].model_dump(mode="json"))))
+    figures: dict[str, list[float]] = {}
+    for round_no in range(1, rounds + 1):
+        print(f"round {round_no} (load {common.load_average()})")
+        for way in ("three", "one"):
+            run, _ = await ours_stream(broker, windows, workdir / f"{way}-{round_no}", way=way)
+            figures.setdefault(way, []).append(run.windows_per_s)
+            figures.setdefault(f"{way} cpu", []).append(run.cpu_s / count * 1e6)
+            figures.setdefault(f"{way} fsyncs", []).append(run.write_commits * DEVICES / count)
+            print(f"  ours stream, {way:5s}: {run.describe()}, "
+                  f"{run.write_commits * DEVICES / count:.2f} fsyncs an edge")  # fmt: skip
+        limit = await asyncio.to_thread(raw_paho, broker, [(record_bytes, 1)] * count, 100)
+        figures.setdefault("limit", []).append(limit.windows_per_s)
+        print(f"  raw paho per window   : {limit.describe()}")
+    median = {label: statistics.median(values) for label, values in figures.items()}
+    print(
+        common.result_line(
+            "agent_outbox_edge_ab",
+            median["one"] / median["limit"],
+            f"{median['one']:.0f}windows/s",
+            f"{median['limit']:.0f}windows/s",
+            ">=0.7",
+            three_ratio=f"{median['three'] / median['limit']:.2f}",
+            three=f"{median['three']:.0f}windows/s",
+            cpu_us_per_window=f"{median['one cpu']:.0f}",
+            three_cpu_us_per_window=f"{median['three cpu']:.0f}",
+            fsyncs_per_edge=f"{median['one fsyncs']:.2f}",
+            three_fsyncs_per_edge=f"{median['three fsyncs']:.2f}",
+        )
+    )
+
+
 async def _stream_ab(broker: MosquittoServer, workdir: Path, count: int, rounds: int) -> None:
     """The stream phase with the ledger folded inline (as before the queue) and queued, in
     turn, each round beside the raw paho limit: the same load for the three."""
@@ -420,6 +499,9 @@ def main() -> None:
     parser.add_argument(
         "--stream-ab", action="store_true", help="the stream, ledger inline vs queued"
     )
+    parser.add_argument(
+        "--edge-ab", action="store_true", help="the stream, an edge in three transactions vs one"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the A/B runs")
     args = parser.parse_args()
     if args.ledger_ab:
@@ -430,6 +512,8 @@ def main() -> None:
     measure = _measure
     if args.stream_ab:
         measure, rounds = _stream_ab, args.rounds
+    if args.edge_ab:
+        measure, rounds = _edge_ab, args.rounds
     print(f"agent_outbox: {common.machine_summary()}, load {common.load_average()}")
     with tempfile.TemporaryDirectory(prefix="bench-outbox-") as tmp:
         workdir = Path(tmp)

@@ -72,6 +72,48 @@ def test_seq_starts_at_one_survives_reopen_and_batches_leave_in_order(tmp_path: 
     assert reopened.resume_points() == {"press-1": (T0 + timedelta(minutes=5)).timestamp()}
 
 
+def test_an_acked_batch_goes_with_the_next_transaction_and_again_if_the_agent_dies_first(
+    tmp_path: Path,
+) -> None:
+    # ack() writes nothing: the row goes in the next write transaction (an fsync less an edge).
+    # Until then another process (an agent started after a power cut) still has it to send.
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(path)
+    outbox.add_windows([minute("press-1", i) for i in range(3)])
+    first, second = outbox.seal_batch(1, sealer), outbox.seal_batch(1, sealer)
+    assert first is not None and second is not None
+    outbox.ack(first.seq)
+    assert [b.seq for b in outbox.unacked()] == [second.seq]  # this run sends it no more
+    assert outbox.stats().sealed_batches == 1
+    after_a_power_cut = Outbox(path)  # what the file holds: committed state only
+    assert after_a_power_cut.unacked() == [first, second]  # same seq, same bytes: a duplicate
+    assert outbox.seal_batch(1, sealer) is not None  # the next transaction deletes it
+    assert [b.seq for b in after_a_power_cut.unacked()] == [second.seq, second.seq + 1]
+    outbox.ack(second.seq)
+    outbox.close()  # a clean stop deletes what was acknowledged
+    assert [b.seq for b in after_a_power_cut.unacked()] == [second.seq + 1]
+    after_a_power_cut.close()
+
+
+def test_a_store_seals_in_its_transaction_and_a_seal_that_fails_rolls_back_only_itself(
+    tmp_path: Path,
+) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    outbox.add_windows([minute("press-1", 0)])
+    result = outbox.add_windows([minute("press-1", 1)], seal=(10, sealer))
+    assert result.sealed is not None and result.sealed.records == 2  # the older window too
+    assert outbox.stats().pending_windows == 0 and outbox.unacked() == [result.sealed]
+
+    def broken(seq: int, records: list[bytes]) -> bytes:
+        raise RuntimeError("signing failed")
+
+    with pytest.raises(RuntimeError):
+        outbox.add_windows([minute("press-1", 2)], seal=(10, broken))
+    assert outbox.stats().pending_windows == 0  # nothing of it committed
+    assert outbox.stats().next_seq == 2
+    outbox.close()
+
+
 def test_a_failed_seal_consumes_no_seq_and_keeps_the_windows(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path / "outbox.sqlite")
     outbox.add_windows([minute("press-1", 0)])

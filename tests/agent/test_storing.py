@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.outbox import Outbox
+from agent.outbox import Outbox, SealedBatch
 from agent.storing import WindowStore
-from tests.agent.test_outbox import minute
+from contract import wire
+from tests.agent.test_outbox import minute, sealer
 
 pytestmark = pytest.mark.anyio
 
@@ -57,4 +58,47 @@ async def test_windows_queued_during_a_commit_go_in_the_next_one(tmp_path: Path)
     reader = Outbox(path)
     assert reader.stats().pending_windows == 4
     reader.close()
+    outbox.close()
+
+
+async def test_an_edge_stored_and_sealed_in_one_transaction_is_durable_before_it_is_published(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.sqlite"
+    outbox, lock = Outbox(path), asyncio.Lock()
+    reader = Outbox(path)  # another connection: sees only what is committed
+    published: list[tuple[SealedBatch, list[int]]] = []
+    store = WindowStore(
+        outbox,
+        lock,
+        seal_with=lambda: (500, sealer),
+        on_sealed=lambda batch: published.append((batch, [b.seq for b in reader.unacked()])),
+    )
+    async with lock:  # the devices of one edge queue behind the holder
+        tasks = [
+            asyncio.create_task(store.store([minute(f"press-{index:02d}", 0)]))
+            for index in range(DEVICES)
+        ]
+        await asyncio.sleep(0.05)
+    await asyncio.gather(*tasks)
+
+    assert store.commits == 1  # one transaction stored and sealed the edge
+    [(batch, durable_when_published)] = published
+    assert durable_when_published == [batch.seq]
+    assert len(wire.decode_envelope(batch.envelope).records) == DEVICES
+    assert reader.stats().pending_windows == 0
+    reader.close()
+    outbox.close()
+
+
+async def test_windows_are_stored_alone_when_their_seal_fails(tmp_path: Path) -> None:
+    def broken(seq: int, records: list[bytes]) -> bytes:
+        raise RuntimeError("signing failed")
+
+    outbox, lock = Outbox(tmp_path / "outbox.sqlite"), asyncio.Lock()
+    published: list[SealedBatch] = []
+    store = WindowStore(outbox, lock, seal_with=lambda: (500, broken), on_sealed=published.append)
+    await store.store([minute("press-01", 0)])
+    assert published == [] and store.unsaved == []
+    assert outbox.stats().pending_windows == 1  # stored: the publisher seals it later
     outbox.close()
