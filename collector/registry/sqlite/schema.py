@@ -146,6 +146,12 @@ def _migrate(conn: sqlite3.Connection) -> None:
         )
     conn.execute("BEGIN IMMEDIATE")
     try:
+        # Read again under the write lock: another process opening the file at the same moment
+        # may have upgraded it meanwhile, and version 8's ALTER must not run twice.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            conn.execute("COMMIT")
+            return
         for statement in _upgrade_script(version):
             conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
