@@ -50,6 +50,7 @@ __all__ = [
     "day_marks",
     "day_of",
     "finished_fields",
+    "partial_ideal_good",
     "rollup_statements",
     "series_key",
     "summed_fields",
@@ -236,7 +237,7 @@ def finished_fields(
     stored row plus the day's newer windows (:mod:`collector.store.rollup_merge`).
     """
     fields = dict(summed)
-    if _partial_ideal_good(fields):
+    if partial_ideal_good(fields):
         # A day of windows from an agent that predates ideal_good_s (or that lacked an ideal
         # cycle in some): a partial sum is no sum. The engine falls back (evidence-method §1).
         fields["ideal_good_s"] = None
@@ -256,7 +257,7 @@ def _daily_fields(
     return finished_fields(summed, overflowed, group)
 
 
-def _partial_ideal_good(counts: Mapping[str, Any]) -> bool:
+def partial_ideal_good(counts: Mapping[str, Any]) -> bool:
     """True when fewer of the day's windows carried ``ideal_good_s`` than counted good parts.
 
     ``counts`` holds the day's ``<q>_windows`` counts (None, as InfluxDB returns a count over
@@ -389,7 +390,7 @@ def without_stale(value: Mapping[str, Any]) -> dict[str, Any]:
     for name, counts in _NULL_WITHOUT.items():
         if any(value[count] == 0 for count in counts):
             fresh[name] = None
-    if _partial_ideal_good(value):
+    if partial_ideal_good(value):
         fresh["ideal_good_s"] = None
     for name in _overflowed(value):
         fresh[name] = None

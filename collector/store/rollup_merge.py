@@ -16,8 +16,12 @@ none it holds. Everything else takes the full recompute (:mod:`collector.store.r
   stored row for the device;
 - a mark at or before a row's last end: a late window, or a stored point rewritten (a window
   re-sent under a new seq overwrites its point field by field);
-- a row with a sum nulled by a rule (``ideal_good_s`` partial, a named ``overflowed``) or
-  written before a count existed: its true sum is not in the row;
+- a row with a sum past int64 (named in ``overflowed``) or written before a count existed:
+  its true sum is not in the row. A row whose ``ideal_good_s`` the partial rule nulled (a
+  window without it: an older agent, a window without an ideal cycle) is merged all the same,
+  since the day stays partial and the sum null whatever is added; refusing it, as the design
+  first said, would send such a device's day back to the full recompute for the rest of the
+  day;
 - a tail whose configuration digests are not just the row's last one (``config_digests`` is a
   distinct count), or a tail series with no stored row.
 
@@ -42,6 +46,7 @@ from collector.store.rollup import (
     DayGroup,
     DayKey,
     finished_fields,
+    partial_ideal_good,
     series_key,
     summed_fields,
     without_stale,
@@ -161,10 +166,9 @@ def _mergeable(row: StoredRow) -> bool:
     """True when the row holds its day's true sums and counts, so windows can be added."""
     if any(row[name] is None for name in (*DAILY_COUNT_FIELDS, "last_end_ms", "first_start_ms")):
         return False  # written before a count existed: refresh it whole once
-    if row["overflowed"] != "" or row["config_digest_last"] is None:
-        return False
-    # ideal_good_s nulled by the partial rule: the sum of the windows that carried it is lost.
-    return not (row["ideal_good_s_windows"] < row["good_count_windows"])
+    # A sum past int64 is not in the row. (ideal_good_s nulled by the partial rule is merged:
+    # see _merged; refusing it would recompute an older agent's day whole all day long.)
+    return row["overflowed"] == "" and row["config_digest_last"] is not None
 
 
 def merged_lines(
@@ -216,6 +220,11 @@ def _merged(
     summed, overflowed = _added_sums(stored, tail, set(tail_overflowed))
     for name in _ADDED_COUNTS:
         summed[name] = int(stored[name]) + int(tail[name] or 0)
+    if partial_ideal_good(stored) and not partial_ideal_good(summed):
+        # The row's ideal_good_s was nulled by the partial rule, so its sum is lost; merged it
+        # stays null as long as the day stays partial, which the counts alone say (a window
+        # with ideal_good_s has good parts, so the day can only become whole if that broke).
+        return None
     summed["config_digests"] = stored["config_digests"]
     summed["first_start_ms"] = min(int(stored["first_start_ms"]), int(str(tail["first_start_ms"])))
     summed["last_end_ms"] = last_end_ms

@@ -166,7 +166,8 @@ async def test_an_older_agents_window_merges_its_nulls_and_the_partial_sum_rule_
 ) -> None:
     # A window from an agent that predates the optional quantities: the sums keep the others'
     # values, the counts say how many windows measured each, and ideal_good_s, now partial,
-    # is null; the next refresh cannot add to a nulled sum and recomputes the day.
+    # is null. It stays null whatever is added (the counts say the day is still partial), so
+    # the later windows are merged too.
     older: Changes = {
         "run_s": None, "idle_s": None, "total_count": None, "energy_kwh": None,
         "ideal_cycle_s": None, "ideal_good_s": None, "unobserved_count": None,
@@ -181,7 +182,7 @@ async def test_an_older_agents_window_merges_its_nulls_and_the_partial_sum_rule_
     marks = Marks()
     async with open_store(influxd) as store:
         done = [await _write_and_refresh(store, batch, marks) for batch in batches]
-        assert done == [RECOMPUTED, MERGED, MERGED, RECOMPUTED, RECOMPUTED]
+        assert done == [RECOMPUTED, MERGED, MERGED, MERGED, MERGED]
         row = await _assert_equals_rolled_up_once(store, "press-1", batches)
     assert (row["ideal_good_s"], row["ideal_good_s_windows"], row["run_s_windows"]) == (None, 4, 4)
 
