@@ -37,7 +37,14 @@ from collector.ingest.registry_calls import IngestRegistry, RegistryCalls
 from collector.ingest.settings import IngestSettings
 from collector.ingest.stats import IngestStats
 from collector.ingest.writes import until_stored
-from collector.store import DayKey, InfluxStore, StoreError, WindowRecord, day_marks
+from collector.store import (
+    DayKey,
+    InfluxStore,
+    Refreshed,
+    StoreError,
+    WindowRecord,
+    day_marks,
+)
 
 __all__ = ["DirtyDay", "RollupDebounce", "RollupQueue"]
 
@@ -118,7 +125,7 @@ class RollupQueue:
             await self.refresh(debounce)
 
     async def refresh(self, debounce: RollupDebounce | None = None) -> int:
-        """Recompute the rollups of the days marked dirty; returns how many were done.
+        """Refresh the rollups of the days marked dirty; returns how many were done.
 
         With ``debounce``, only the days it finds due (settled, or changing for too long);
         without, every marked day (a retiring replica's last round, tests).
@@ -133,7 +140,7 @@ class RollupQueue:
         try:
             # Days whose stored rows end before their mark get only their newer windows
             # added (collector.store.rollup_merge); the others are recomputed whole.
-            await until_stored(lambda: self._store.refresh_days(keys, marks), self._stats)
+            refreshed = await _refreshed(self._store, keys, marks, self._stats)
             # The refreshed rows against their day seals (collector.ingest.day_checks).
             await until_stored(lambda: self._checks.check(keys), self._stats)
         except StoreError as exc:
@@ -141,6 +148,21 @@ class RollupQueue:
             self._stats.rollup_failures += 1
             log.error("daily rollups of %d device-days not refreshed: %s", len(keys), exc)
             return 0
+        self._stats.rollup_refreshes["merged"] += refreshed.merged
+        self._stats.rollup_refreshes["recomputed"] += refreshed.recomputed
         done = [(enterprise, device, day, gen) for enterprise, device, day, _, gen, _ in dirty]
         await self._calls.run(self._registry.clear_dirty_days, done)
         return len(done)
+
+
+async def _refreshed(
+    store: InfluxStore, keys: list[DayKey], marks: dict[DayKey, int | None], stats: IngestStats
+) -> Refreshed:
+    """Refresh the days with their marks, retrying while InfluxDB is unavailable."""
+    outcome: list[Refreshed] = []
+
+    async def attempt() -> None:
+        outcome[:] = [await store.refresh_days(keys, marks)]
+
+    await until_stored(attempt, stats)
+    return outcome[0]
