@@ -64,6 +64,7 @@ from collector.store.rollup_merge import (
     plan_refresh,
     stored_rows,
     stored_statement,
+    tail_statement,
 )
 from collector.store.schema import KPI_DAILY, KPI_WINDOW
 
@@ -357,15 +358,14 @@ class InfluxStore:
         source = self._path(KPI_WINDOW, self.raw_retention_policy)
         fallback: list[DayKey] = []
         merged = 0
-        for first in range(0, len(tails), self._groups_per_query):
-            chunk = tails[first : first + self._groups_per_query]
-            statements = [
-                s for tail in chunk for s in rollup_statements(source, tail.group, tail.after_ms)
-            ]
+        per_query = 3 * self._groups_per_query
+        for first in range(0, len(tails), per_query):
+            chunk = tails[first : first + per_query]
+            statements = [tail_statement(source, tail) for tail in chunk]
             results = await self.query_statements(";\n".join(statements))
             lines = []
-            for index, tail in enumerate(chunk):
-                tail_lines, full = merged_lines(tail, results[3 * index : 3 * index + 3])
+            for tail, points in zip(chunk, results, strict=True):
+                tail_lines, full = merged_lines(tail, points)
                 lines += tail_lines
                 fallback += full
                 merged += len(tail.group.devices) - len(full)
