@@ -53,7 +53,6 @@ __all__ = [
     "partial_ideal_good",
     "rollup_statements",
     "series_key",
-    "summed_fields",
     "without_stale",
     "zone",
 ]
@@ -160,17 +159,13 @@ def _select_list() -> str:
 _SELECT_SUMS = _select_list()
 
 
-def rollup_statements(source: str, group: DayGroup, after_ms: int | None = None) -> list[str]:
+def rollup_statements(source: str, group: DayGroup) -> list[str]:
     """Three statements that recompute one group's day from ``source`` (a measurement path).
 
     1. the sums, counts and extremes; 2. the number of partial windows (InfluxQL cannot SUM a
-    boolean); 3. the last window's end (a lone selector returns its point's time). With
-    ``after_ms``, the same over the day's windows that end after it only: the tail an
-    incremental refresh adds to the stored row (:mod:`collector.store.rollup_merge`).
+    boolean); 3. the last window's end (a lone selector returns its point's time).
     """
     start, end = day_bounds(group.day, zone(group.tz))
-    if after_ms is not None:
-        start = max(start, from_ms(after_ms))
     devices = " OR ".join(f'"device" = {quote_literal(device)}' for device in group.devices)
     where = (
         f'WHERE "enterprise" = {quote_literal(group.enterprise)} AND ({devices}) '
@@ -200,7 +195,7 @@ def _exact_sum(int_sum: Any, float_sum: Any) -> int | None:
     return value
 
 
-def summed_fields(
+def _summed_fields(
     sums: Mapping[str, Any], partial_windows: int, last_end_ms: int
 ) -> tuple[dict[str, FieldValue | None], list[str]]:
     """A series' summed fields from a row of the sums statement, and the integer sums that
@@ -253,7 +248,7 @@ def finished_fields(
 def _daily_fields(
     sums: Mapping[str, Any], partial_windows: int, last_end_ms: int, group: DayGroup
 ) -> dict[str, FieldValue | None]:
-    summed, overflowed = summed_fields(sums, partial_windows, last_end_ms)
+    summed, overflowed = _summed_fields(sums, partial_windows, last_end_ms)
     return finished_fields(summed, overflowed, group)
 
 

@@ -3,10 +3,11 @@
 Recomputing a device-day reads all its raw windows, ~23 µs of influxd CPU per window already in
 the day (docs/performance.md, ``rollup_growth``); refreshed once per one-minute window, a day's
 rollups cost InfluxDB ~700 times what writing its windows does. So a refresh that can merges
-instead: it reads the stored row of each of the device's series, reads only the windows that
-end after the row's ``last_end_ms`` (the same three statements, ``time > last_end``), and adds
-them to the row. What decides it is the mark the ingest keeps per device-day in the registry's
-dirty-days queue: the earliest window end written since the day's last refresh.
+instead: it reads the stored row of each of the device's series, reads only the raw windows
+that end after the rows' ``last_end_ms`` (``time > last_end``; summed here as the recompute's
+statements sum them, see :func:`tail_statement` for why), and adds them to the rows. What
+decides it is the mark the ingest keeps per device-day in the registry's dirty-days queue: the
+earliest window end written since the day's last refresh.
 
 Merged when every window written since the row was computed ends after it (mark > the largest
 ``last_end_ms`` of the device's rows), so the tail holds exactly the windows the row lacks and
@@ -27,8 +28,10 @@ none it holds. Everything else takes the full recompute (:mod:`collector.store.r
 
 Two refreshers racing on one day stay right: each merges one row with the windows after it,
 both compute the same row, and one that reads a row another has already advanced past the mark
-takes the full path. Pure functions; :meth:`collector.store.client.InfluxStore.refresh_days`
-runs them.
+takes the full path. A stored row someone edited in InfluxDB stays edited through merges (a
+recompute per window used to overwrite it at the next window): the seal check after each
+refresh names it, and ``rollups refresh`` recomputes it. Pure functions;
+:meth:`collector.store.client.InfluxStore.refresh_days` runs them.
 """
 
 from __future__ import annotations
@@ -227,7 +230,7 @@ def tail_sums(
     points: Sequence[Mapping[str, Any]],
 ) -> tuple[dict[str, FieldValue | None], list[str]]:
     """One series' raw windows summed as the recompute's statements sum them
-    (:func:`~collector.store.rollup.summed_fields`): sums of the values present (integers
+    (``rollup_statements``, ``daily_lines``): sums of the values present (integers
     exact, those past int64 named and None), counts, extremes, first and last digest by time,
     partial windows, last end."""
     ordered = sorted(points, key=lambda point: int(point["time"]))
