@@ -13,6 +13,7 @@ path the rule gives (``Refreshed``: merged or recomputed).
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,7 @@ from contract import wire
 from contract.daysums import float_tolerance
 from stack import InfluxServer
 from tests.collector.store_helpers import open_store, record, window
+from tests.collector.test_store_daily import _random_window
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
@@ -274,3 +276,44 @@ async def test_a_new_series_in_the_tail_recomputes_the_day(influxd: InfluxServer
         ("imported", 1),
         ("measured", 2),
     ]
+
+
+@pytest.mark.parametrize("seed", [3, 5, 8])
+async def test_random_windows_late_and_rewritten_merge_to_the_day_rolled_up_once(
+    influxd: InfluxServer, seed: int
+) -> None:
+    # Random windows (optional quantities missing, partial windows, ideal cycles absent) in
+    # batches of 1-3, a fifth of them late and some sent again under a new seq, each batch
+    # refreshed with its marks: whatever path each refresh takes, the day equals it rolled up
+    # once, and most refreshes merged.
+    rng = random.Random(seed)
+    minutes = list(range(60))
+    batches: list[list[WindowRecord]] = []
+    sent: list[WindowRecord] = []
+    while minutes:
+        take = minutes[: rng.randint(1, 3)]
+        minutes = minutes[len(take) :]
+        if minutes and rng.random() < 0.2:  # one of these minutes arrives after later ones
+            late = take.pop()
+            minutes.insert(rng.randint(1, min(4, len(minutes))), late)
+        batch = [_random_record(rng, m) for m in take]
+        if sent and rng.random() < 0.1:  # a window sent again under a new seq
+            again = rng.choice(sent)
+            batch.append(
+                WindowRecord(
+                    again.platform, again.enterprise, again.agent, again.seq + 500, again.window
+                )
+            )
+        if batch:
+            batches.append(batch)
+            sent += batch
+    marks = Marks()
+    async with open_store(influxd) as store:
+        done = [await _write_and_refresh(store, batch, marks) for batch in batches]
+        await _assert_equals_rolled_up_once(store, "press-1", batches)
+    assert sum(d.merged for d in done) > len(done) // 2
+
+
+def _random_record(rng: random.Random, minute: int) -> WindowRecord:
+    end = NOON + timedelta(minutes=minute)
+    return record(_random_window(rng, end, "press-1"), seq=minute + 1)
