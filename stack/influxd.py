@@ -49,7 +49,7 @@ bind-address = "{host}:{rpc_port}"
   # fsync every write (the default, stated): a SIGKILLed influxd keeps what it acknowledged.
   wal-fsync-delay = "0s"
   query-log-enabled = false
-
+{cache_options}
 [monitor]
   # No _internal database: it would write every 10 s and show up in SHOW DATABASES.
   store-enabled = false
@@ -88,6 +88,7 @@ class InfluxServer(LocalServer):
         binary: Path | None = None,
         startup_timeout_s: float = 30.0,
         stop_grace_s: float = DEFAULT_STOP_GRACE_S,
+        cache_snapshot_memory_size: str | None = None,
     ) -> None:
         super().__init__(
             workdir,
@@ -98,6 +99,10 @@ class InfluxServer(LocalServer):
         self._http_port = http_port if http_port is not None else free_port()
         self._rpc_port = rpc_port if rpc_port is not None else free_port()
         self.binary = binary
+        #: ``[data] cache-snapshot-memory-size`` (e.g. "1m"), None for influxd's default (25m):
+        #: how much of the latest writes a shard keeps in memory before writing a TSM file.
+        #: Reads of recent points cost with what the cache holds of their series (benches).
+        self.cache_snapshot_memory_size = cache_snapshot_memory_size
         self.config_path = self.workdir / "influxdb.conf"
         self.meta_dir = self.workdir / "meta"
         self.data_dir = self.workdir / "data"
@@ -207,6 +212,11 @@ class InfluxServer(LocalServer):
                 meta_dir=self.meta_dir,
                 data_dir=self.data_dir,
                 wal_dir=self.wal_dir,
+                cache_options=(
+                    f'  cache-snapshot-memory-size = "{self.cache_snapshot_memory_size}"\n'
+                    if self.cache_snapshot_memory_size
+                    else ""
+                ),
             )
         )
 

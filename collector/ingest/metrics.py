@@ -65,6 +65,9 @@ def render_ingest_metrics(ingest: Ingest) -> str:
            [("", stats.registry_wall_s)])  # fmt: skip
     metric("rv_ingest_rollup_failures_total", "counter", "Daily rollup refreshes that failed.",
            [("", stats.rollup_failures)])  # fmt: skip
+    metric("rv_ingest_rollup_refreshes_total", "counter",
+           "Device-days refreshed, by path (merged: newer windows only; recomputed: whole day).",
+           [(label("path", k), v) for k, v in sorted(stats.rollup_refreshes.items())])  # fmt: skip
     metric("rv_ingest_write_latency_seconds", "summary",
            "Time to write a batch and mark its days for a rollup refresh.",
            [("_sum", stats.write_latency_sum_s), ("_count", stats.written_batches)])  # fmt: skip

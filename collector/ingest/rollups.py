@@ -5,10 +5,13 @@ After each refresh the refreshed rows are checked against their day seals
 
 Off the acknowledgement path: a write marks the device-days its windows fall in, durably in
 the registry before the ack (:meth:`RollupQueue.mark_days`), so a refresh owed is never
-forgotten, even when the replica stops; a background task recomputes the rollups of the marked
-days every ``rollup_every_s`` and clears their marks (any replica may do it).
+forgotten, even when the replica stops; a background task refreshes the rollups of the marked
+days every ``rollup_every_s`` and clears their marks (any replica may do it). Each mark keeps
+the earliest window end written since the day's last refresh: a day whose stored rows end
+before it gets only its newer windows added (:mod:`collector.store.rollup_merge`), in steady
+flow the one window written since; a late window or a rewrite recomputes the day whole.
 
-Which marked days a round recomputes is :class:`RollupDebounce`'s choice. Refreshing a day
+Which marked days a round refreshes is :class:`RollupDebounce`'s choice. Recomputing a day
 re-reads all its raw windows (up to 1,440 per device), so a day that is marked again on every
 round - a backlog being drained after an outage, many windows per device per second - used to
 be re-read every round (2 s): measured in ``bench/collector_ingest.py``, the refreshes then
@@ -34,14 +37,22 @@ from collector.ingest.registry_calls import IngestRegistry, RegistryCalls
 from collector.ingest.settings import IngestSettings
 from collector.ingest.stats import IngestStats
 from collector.ingest.writes import until_stored
-from collector.store import DayKey, InfluxStore, StoreError, WindowRecord, affected_days
+from collector.store import (
+    DayKey,
+    InfluxStore,
+    Refreshed,
+    StoreError,
+    WindowRecord,
+    day_marks,
+)
 
 __all__ = ["DirtyDay", "RollupDebounce", "RollupQueue"]
 
 log = logging.getLogger("collector.ingest")  # the package's one name (see __init__)
 
-#: A marked day as ``Registry.dirty_days`` lists it: (enterprise, device, day, tz, generation).
-DirtyDay = tuple[str, str, dt.date, str, int]
+#: A marked day as ``Registry.dirty_days`` lists it: (enterprise, device, day, tz, generation,
+#: earliest window end marked since its last refresh in ms, or None: not known).
+DirtyDay = tuple[str, str, dt.date, str, int, int | None]
 
 
 class RollupDebounce:
@@ -102,7 +113,8 @@ class RollupQueue:
         Runs in the registry thread (one hop for the zones and the mark).
         """
         zones = {e: self._registry.enterprise_zone(e) for e in {r.enterprise for r in records}}
-        days = [(k.enterprise, k.device, k.day, k.tz) for k in affected_days(records, zones)]
+        marks = day_marks(records, zones)
+        days = [(k.enterprise, k.device, k.day, k.tz, end) for k, end in marks.items()]
         self._registry.mark_days_dirty(days)
 
     async def refresh_forever(self) -> None:
@@ -113,7 +125,7 @@ class RollupQueue:
             await self.refresh(debounce)
 
     async def refresh(self, debounce: RollupDebounce | None = None) -> int:
-        """Recompute the rollups of the days marked dirty; returns how many were done.
+        """Refresh the rollups of the days marked dirty; returns how many were done.
 
         With ``debounce``, only the days it finds due (settled, or changing for too long);
         without, every marked day (a retiring replica's last round, tests).
@@ -123,9 +135,12 @@ class RollupQueue:
             dirty = debounce.due(dirty, time.monotonic())
         if not dirty:
             return 0
-        keys = [DayKey(enterprise, device, day, tz) for enterprise, device, day, tz, _ in dirty]
+        marks = {DayKey(e, device, day, tz): end for e, device, day, tz, _, end in dirty}
+        keys = list(marks)
         try:
-            await until_stored(lambda: self._store.refresh_days(keys), self._stats)
+            # Days whose stored rows end before their mark get only their newer windows
+            # added (collector.store.rollup_merge); the others are recomputed whole.
+            refreshed = await _refreshed(self._store, keys, marks, self._stats)
             # The refreshed rows against their day seals (collector.ingest.day_checks).
             await until_stored(lambda: self._checks.check(keys), self._stats)
         except StoreError as exc:
@@ -133,6 +148,21 @@ class RollupQueue:
             self._stats.rollup_failures += 1
             log.error("daily rollups of %d device-days not refreshed: %s", len(keys), exc)
             return 0
-        done = [(enterprise, device, day, gen) for enterprise, device, day, _, gen in dirty]
+        self._stats.rollup_refreshes["merged"] += refreshed.merged
+        self._stats.rollup_refreshes["recomputed"] += refreshed.recomputed
+        done = [(enterprise, device, day, gen) for enterprise, device, day, _, gen, _ in dirty]
         await self._calls.run(self._registry.clear_dirty_days, done)
         return len(done)
+
+
+async def _refreshed(
+    store: InfluxStore, keys: list[DayKey], marks: dict[DayKey, int | None], stats: IngestStats
+) -> Refreshed:
+    """Refresh the days with their marks, retrying while InfluxDB is unavailable."""
+    outcome: list[Refreshed] = []
+
+    async def attempt() -> None:
+        outcome[:] = [await store.refresh_days(keys, marks)]
+
+    await until_stored(attempt, stats)
+    return outcome[0]

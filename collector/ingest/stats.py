@@ -35,6 +35,9 @@ class IngestStats:
     store_retries: int = 0
     registry_retries: int = 0
     rollup_failures: int = 0
+    #: Device-days refreshed by path: "merged" (only the windows after the stored row read,
+    #: collector.store.rollup_merge) or "recomputed" (all the day's windows read).
+    rollup_refreshes: Counter[str] = field(default_factory=Counter)
     write_latency_sum_s: float = 0.0
     #: CPU and wall seconds of the registry calls, in the registry thread (fsync waits are
     #: wall, not CPU).

@@ -60,6 +60,7 @@ __all__ = [
     "DecisionRepository",
     "DirtyDay",
     "LoginFailures",
+    "PendingDay",
     "PlanRepository",
     "QuarantineRepository",
     "Repositories",
@@ -72,8 +73,12 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
-#: A day whose rollup is owed: (enterprise, device, local day, IANA zone).
-DirtyDay = tuple[str, str, dt.date, str]
+#: A day whose rollup is owed: (enterprise, device, local day, IANA zone, the earliest window
+#: end written to it, ms since the epoch; None: not known, the refresh recomputes the day whole).
+DirtyDay = tuple[str, str, dt.date, str, int | None]
+#: A day waiting in the queue: (enterprise, device, local day, IANA zone, generation, the
+#: earliest window end marked since its last refresh or None: not known).
+PendingDay = tuple[str, str, dt.date, str, int, int | None]
 
 
 class PlanRepository(Protocol):
@@ -184,10 +189,11 @@ class QuarantineRepository(Protocol):
 
 
 class RollupQueue(Protocol):
-    """The days whose daily rollup must be recomputed, each with a generation."""
+    """The days whose daily rollup must be recomputed, each with a generation and the earliest
+    window end marked since its last refresh."""
 
     def mark(self, days: Iterable[DirtyDay]) -> None: ...
-    def pending(self, limit: int = 1000) -> list[tuple[str, str, dt.date, str, int]]: ...
+    def pending(self, limit: int = 1000) -> list[PendingDay]: ...
     def clear(self, done: Iterable[tuple[str, str, dt.date, int]]) -> None: ...
 
 

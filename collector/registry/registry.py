@@ -24,7 +24,7 @@ from collector.registry.attachment_calls import AttachmentCalls
 from collector.registry.day_seal_calls import DaySealCalls
 from collector.registry.enterprises import Listing
 from collector.registry.ownership import registry_refusal
-from collector.registry.ports import DirtyDay, Repositories
+from collector.registry.ports import DirtyDay, PendingDay, Repositories
 from collector.registry.postgres import PostgresDatabase
 from collector.registry.records import (
     AgentEntry,
@@ -243,15 +243,18 @@ class Registry(WebAppCalls, AccountCalls, DaySealCalls, AttachmentCalls):
     # --- daily rollups still to refresh ------------------------------------------------------
 
     def mark_days_dirty(self, days: Iterable[DirtyDay]) -> None:
-        """Record (enterprise, device, local day, tz) whose rollup must be recomputed.
+        """Record (enterprise, device, local day, tz, earliest window end ms or None) whose
+        rollup must be refreshed.
 
         Durable, so a refresh owed when a collector stops is done by the next one. Marking a
-        day again bumps its generation, so a refresh that read it before does not clear it.
+        day again bumps its generation, so a refresh that read it before does not clear it,
+        and keeps the earliest end marked (None, not known, stays None until the refresh).
         """
         self.repositories.rollup_queue.mark(days)
 
-    def dirty_days(self, limit: int = 1000) -> list[tuple[str, str, dt.date, str, int]]:
-        """Days waiting for a rollup refresh: (enterprise, device, day, tz, generation)."""
+    def dirty_days(self, limit: int = 1000) -> list[PendingDay]:
+        """Days waiting for a rollup refresh: (enterprise, device, day, tz, generation,
+        earliest window end ms marked since the last refresh, or None: not known)."""
         return self.repositories.rollup_queue.pending(limit)
 
     def clear_dirty_days(self, done: Iterable[tuple[str, str, dt.date, int]]) -> None:

@@ -6,7 +6,7 @@ retention and authentication.
 """
 
 from collector.store.auth import InfluxAuth, Token, UserPassword
-from collector.store.client import InfluxStore, Row
+from collector.store.client import InfluxStore, Refreshed, Row
 from collector.store.errors import (
     AuthFailed,
     NotFound,
@@ -18,7 +18,14 @@ from collector.store.errors import (
 )
 from collector.store.records import WindowRecord, window_line, window_records
 from collector.store.retention import DEFAULT_RAW_RETENTION_DAYS
-from collector.store.rollup import DailyRow, DayKey, affected_days, day_bounds, day_of
+from collector.store.rollup import (
+    DailyRow,
+    DayKey,
+    affected_days,
+    day_bounds,
+    day_marks,
+    day_of,
+)
 from collector.store.schema import KPI_DAILY, KPI_WINDOW
 
 __all__ = [
@@ -33,6 +40,7 @@ __all__ = [
     "NotFound",
     "OutOfRange",
     "QueryFailed",
+    "Refreshed",
     "Row",
     "StoreError",
     "StoreUnavailable",
@@ -42,6 +50,7 @@ __all__ = [
     "WriteRejected",
     "affected_days",
     "day_bounds",
+    "day_marks",
     "day_of",
     "window_line",
     "window_records",

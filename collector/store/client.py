@@ -16,6 +16,7 @@ import gzip as gzip_codec
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -56,9 +57,18 @@ from collector.store.rollup import (
     day_groups,
     rollup_statements,
 )
+from collector.store.rollup_merge import (
+    StoredDay,
+    Tail,
+    merged_lines,
+    plan_refresh,
+    stored_rows,
+    stored_statement,
+    tail_statement,
+)
 from collector.store.schema import KPI_DAILY, KPI_WINDOW
 
-__all__ = ["InfluxStore", "Row"]
+__all__ = ["InfluxStore", "Refreshed", "Row"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +81,15 @@ _MAX_GET_QUERY_CHARS = 2000
 # Local midnight is between UTC-12 and UTC+14 of the date's UTC midnight.
 _EARLIEST_MIDNIGHT = timedelta(hours=14)
 _LATEST_MIDNIGHT = timedelta(hours=12)
+
+
+@dataclass(frozen=True, slots=True)
+class Refreshed:
+    """What a :meth:`InfluxStore.refresh_days` did: device-days merged (only their newer
+    windows read) and recomputed from all their windows."""
+
+    merged: int
+    recomputed: int
 
 
 class InfluxStore:
@@ -297,12 +316,66 @@ class InfluxStore:
 
     # --- daily rollups ----------------------------------------------------------------------
 
-    async def refresh_days(self, keys: Iterable[DayKey]) -> None:
-        """Recompute exactly these device-days from the raw windows (idempotent).
+    async def refresh_days(
+        self, keys: Iterable[DayKey], marks: Mapping[DayKey, int | None] | None = None
+    ) -> Refreshed:
+        """Bring exactly these device-days' rollups up to their raw windows (idempotent).
 
-        A day with no raw windows writes nothing. Also the repair tool: recompute a range
-        after a rollup refresh failed.
+        ``marks``: for each key, the earliest window end (ms) written since the day's last
+        refresh, as the ingest's dirty-days queue keeps it. A day whose stored rows end before
+        its mark gets only its newer windows added (:mod:`collector.store.rollup_merge`);
+        every other day, and every day without ``marks`` (the repair tool: recompute a range
+        after a refresh failed), is recomputed from all its raw windows. A day with no raw
+        windows writes nothing.
         """
+        keys = sorted(set(keys))
+        full, merged = keys, 0
+        if marks:
+            candidates = [key for key in keys if marks.get(key) is not None]
+            plan = plan_refresh(keys, marks, await self._stored_days(candidates))
+            fallback, merged = await self._merge_tails(plan.tails)
+            full = sorted([*plan.full, *fallback])
+        await self._recompute_days(full)
+        return Refreshed(merged=merged, recomputed=len(full))
+
+    async def _stored_days(self, keys: Sequence[DayKey]) -> dict[tuple[str, date], StoredDay]:
+        """The stored ``kpi_daily`` rows of these device-days, by (enterprise, day)."""
+        groups = day_groups(keys)
+        source = self._path(KPI_DAILY, self.rollup_retention_policy)
+        stored: dict[tuple[str, date], StoredDay] = {}
+        per_query = 3 * self._groups_per_query
+        for first in range(0, len(groups), per_query):
+            chunk = groups[first : first + per_query]
+            statements = [stored_statement(source, group) for group in chunk]
+            results = await self.query_statements(";\n".join(statements))
+            for group, rows in zip(chunk, results, strict=True):
+                stored[(group.enterprise, group.day)] = stored_rows(rows)
+        return stored
+
+    async def _merge_tails(self, tails: Sequence[Tail]) -> tuple[list[DayKey], int]:
+        """Merge each tail's newer windows into its rows; the device-days that need the full
+        path after all, and how many were merged."""
+        source = self._path(KPI_WINDOW, self.raw_retention_policy)
+        fallback: list[DayKey] = []
+        merged = 0
+        per_query = 3 * self._groups_per_query
+        for first in range(0, len(tails), per_query):
+            chunk = tails[first : first + per_query]
+            statements = [tail_statement(source, tail) for tail in chunk]
+            results = await self.query_statements(";\n".join(statements))
+            lines = []
+            for tail, points in zip(chunk, results, strict=True):
+                tail_lines, full = merged_lines(tail, points)
+                lines += tail_lines
+                fallback += full
+                merged += len(tail.group.devices) - len(full)
+            if lines:
+                await self.write_lines(lines, retention_policy=self.rollup_retention_policy)
+            log.debug("merged %d device-day rollup rows", len(lines))
+        return fallback, merged
+
+    async def _recompute_days(self, keys: Iterable[DayKey]) -> None:
+        """Recompute these device-days from all their raw windows."""
         groups = day_groups(keys)
         source = self._path(KPI_WINDOW, self.raw_retention_policy)
         for first in range(0, len(groups), self._groups_per_query):

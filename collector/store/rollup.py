@@ -47,8 +47,13 @@ __all__ = [
     "daily_lines",
     "day_bounds",
     "day_groups",
+    "day_marks",
     "day_of",
+    "finished_fields",
+    "partial_ideal_good",
     "rollup_statements",
+    "series_key",
+    "without_stale",
     "zone",
 ]
 
@@ -84,20 +89,35 @@ def affected_days(records: Iterable[WindowRecord], zones: Mapping[str, str]) -> 
 
     ``zones`` maps each enterprise to its IANA zone name; ValueError if one is missing or unknown.
     """
+    return set(day_marks(records, zones))
+
+
+def day_marks(records: Iterable[WindowRecord], zones: Mapping[str, str]) -> dict[DayKey, int]:
+    """Every (enterprise, device, local day) the records fall in, with the earliest window end
+    among them (ms since the epoch): the mark the rollup queue keeps until the day's refresh.
+
+    A refresh reads only the windows after the stored row's last end when every window
+    written since the row ends after it (:mod:`collector.store.rollup_merge`). ``zones`` as
+    for :func:`affected_days`; ValueError if one is missing or unknown.
+    """
     # Ingest calls this for every batch: the windows of an envelope share their end, so each
     # (zone, end) is converted once, and each (enterprise, device, day) becomes one key.
-    days: dict[tuple[str, datetime | str], date] = {}
-    found: set[tuple[str, str, date, str]] = set()
+    days: dict[tuple[str, datetime | str], tuple[date, int]] = {}
+    found: dict[tuple[str, str, date, str], int] = {}
     for record in records:
         name = zones.get(record.enterprise)
         if name is None:
             raise ValueError(f"no time zone given for enterprise {record.enterprise!r}")
         end = record.window.end  # wire text from the compiled codec, else a datetime
-        day = days.get((name, end))
-        if day is None:
-            day = days[(name, end)] = day_of(record.window_end, zone(name))
-        found.add((record.enterprise, record.window.device, day, name))
-    return {DayKey(*key) for key in found}
+        day_end = days.get((name, end))
+        if day_end is None:
+            window_end = record.window_end
+            day_end = days[(name, end)] = (day_of(window_end, zone(name)), to_ms(window_end))
+        key = (record.enterprise, record.window.device, day_end[0], name)
+        earliest = found.get(key)
+        if earliest is None or day_end[1] < earliest:
+            found[key] = day_end[1]
+    return {DayKey(*key): end_ms for key, end_ms in found.items()}
 
 
 def day_groups(keys: Iterable[DayKey]) -> list[DayGroup]:
@@ -160,7 +180,8 @@ def rollup_statements(source: str, group: DayGroup) -> list[str]:
     ]
 
 
-def _series_key(row: Mapping[str, Any]) -> tuple[str, ...]:
+def series_key(row: Mapping[str, Any]) -> tuple[str, ...]:
+    """A result row's series: its tag values in :data:`TAG_KEYS` order."""
     return tuple(str(row[key]) for key in TAG_KEYS)
 
 
@@ -174,9 +195,11 @@ def _exact_sum(int_sum: Any, float_sum: Any) -> int | None:
     return value
 
 
-def _daily_fields(
-    sums: Mapping[str, Any], partial_windows: int, last_end_ms: int, group: DayGroup
-) -> dict[str, FieldValue | None]:
+def _summed_fields(
+    sums: Mapping[str, Any], partial_windows: int, last_end_ms: int
+) -> tuple[dict[str, FieldValue | None], list[str]]:
+    """A series' summed fields from a row of the sums statement, and the integer sums that
+    passed int64 (their value None): the day's fields before :func:`finished_fields`."""
     fields: dict[str, FieldValue | None] = {}
     overflowed = []
     for name, kind in SUMMABLE_FIELDS.items():
@@ -186,10 +209,6 @@ def _daily_fields(
             if value is None:
                 overflowed.append(name)
         fields[name] = value
-    if _partial_ideal_good(sums):
-        # A day of windows from an agent that predates ideal_good_s (or that lacked an ideal
-        # cycle in some): a partial sum is no sum. The engine falls back (evidence-method §1).
-        fields["ideal_good_s"] = None
     fields["first_start_ms"] = sums["first_start_ms"]
     # COUNT over a day without a single value comes back null, not 0.
     for name in ("windows", "config_digests", *(f"{q}_windows" for q in OPTIONAL_QUANTITIES)):
@@ -200,16 +219,40 @@ def _daily_fields(
     fields["config_digest_last"] = sums.get("config_digest_last")
     fields["partial_windows"] = partial_windows
     fields["last_end_ms"] = last_end_ms
+    return fields, overflowed
+
+
+def finished_fields(
+    summed: Mapping[str, FieldValue | None], overflowed: Sequence[str], group: DayGroup
+) -> dict[str, FieldValue | None]:
+    """Every ``kpi_daily`` field of a series' day from its summed fields: the rules that null
+    a sum, the overflowed names, the downtime terms, the day and zone.
+
+    The one place these are derived, whether the sums came from the whole day or from a
+    stored row plus the day's newer windows (:mod:`collector.store.rollup_merge`).
+    """
+    fields = dict(summed)
+    if partial_ideal_good(fields):
+        # A day of windows from an agent that predates ideal_good_s (or that lacked an ideal
+        # cycle in some): a partial sum is no sum. The engine falls back (evidence-method §1).
+        fields["ideal_good_s"] = None
     fields["day"] = group.day.isoformat()
     fields["tz"] = group.tz
     # Always written, "" when none: it names the sums to read as null, so it must never keep
     # an earlier refresh's names (InfluxDB merges a rewritten point field by field).
     fields["overflowed"] = ",".join(overflowed)
-    fields["downtime_down_s"], fields["downtime_planned_s"] = _downtime_terms(sums)
+    fields["downtime_down_s"], fields["downtime_planned_s"] = _downtime_terms(summed)
     return fields
 
 
-def _partial_ideal_good(counts: Mapping[str, Any]) -> bool:
+def _daily_fields(
+    sums: Mapping[str, Any], partial_windows: int, last_end_ms: int, group: DayGroup
+) -> dict[str, FieldValue | None]:
+    summed, overflowed = _summed_fields(sums, partial_windows, last_end_ms)
+    return finished_fields(summed, overflowed, group)
+
+
+def partial_ideal_good(counts: Mapping[str, Any]) -> bool:
     """True when fewer of the day's windows carried ``ideal_good_s`` than counted good parts.
 
     ``counts`` holds the day's ``<q>_windows`` counts (None, as InfluxDB returns a count over
@@ -240,12 +283,12 @@ def _downtime_terms(sums: Mapping[str, Any]) -> tuple[float, float]:
 def daily_lines(group: DayGroup, results: Sequence[Sequence[Mapping[str, Any]]]) -> list[str]:
     """``kpi_daily`` lines from the rows of :func:`rollup_statements` (read with epoch=ms)."""
     sums_rows, partial_rows, last_rows = results
-    partial = {_series_key(row): int(row["partial_windows"]) for row in partial_rows}
-    last_end = {_series_key(row): int(row["time"]) for row in last_rows}
+    partial = {series_key(row): int(row["partial_windows"]) for row in partial_rows}
+    last_end = {series_key(row): int(row["time"]) for row in last_rows}
     midnight_ms = to_ms(day_bounds(group.day, zone(group.tz))[0])
     lines = []
     for row in sums_rows:
-        key = _series_key(row)
+        key = series_key(row)
         fields = _daily_fields(row, partial.get(key, 0), last_end[key], group)
         tags = dict(zip(TAG_KEYS, key, strict=True))
         lines.append(encode_line(KPI_DAILY, tags, fields, midnight_ms, DAILY_FIELDS))
@@ -329,7 +372,7 @@ _NULL_WITHOUT: dict[str, tuple[str, ...]] = {
 }
 
 
-def _without_stale(value: dict[str, Any]) -> dict[str, Any]:
+def without_stale(value: Mapping[str, Any]) -> dict[str, Any]:
     """The row's values with every field its own counts say the latest refresh left out, null.
 
     InfluxDB 1.x merges a rewritten point field by field: a refresh that leaves a field out
@@ -342,7 +385,7 @@ def _without_stale(value: dict[str, Any]) -> dict[str, Any]:
     for name, counts in _NULL_WITHOUT.items():
         if any(value[count] == 0 for count in counts):
             fresh[name] = None
-    if _partial_ideal_good(value):
+    if partial_ideal_good(value):
         fresh["ideal_good_s"] = None
     for name in _overflowed(value):
         fresh[name] = None
@@ -358,10 +401,10 @@ def daily_from_row(row: Mapping[str, Any]) -> DailyRow:
     """A :class:`DailyRow` from a ``SELECT *`` row of ``kpi_daily``; KeyError if incomplete.
 
     A field the point still holds from an earlier refresh, which the latest one left out (its
-    counts say so), reads as None: see :func:`_without_stale`.
+    counts say so), reads as None: see :func:`without_stale`.
     """
     typed = {name: typed_value(kind, row.get(name)) for name, kind in DAILY_FIELDS.items()}
-    value = _without_stale(typed)
+    value = without_stale(typed)
     sums = {name: value[name] for name in SUMMABLE_FIELDS}
     return DailyRow(
         platform=str(row["platform"]),

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from collector.registry import DayCheck, Registry, SealDifference
 from contract import wire
+from contract.days import day_bounds, zone
 from tests.collector.faults.harness import window
 from tests.collector.registry_backends import RAW_ERRORS, raw_execute, raw_rows
 from tests.collector.seal_helpers import ZONE, SealChain
@@ -40,6 +41,10 @@ def _chain(device: str = "press-1") -> SealChain:
     return SealChain(KEY, "plat-a", "ent-01", "gw-01", device)
 
 
+def _ms(moment: dt.datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
 def _store(registry: Registry, raw: bytes) -> str:
     stored = registry.add_day_seal(wire.decode_day_seal(raw), raw, received_at=T0)
     return stored.outcome
@@ -49,10 +54,12 @@ def test_a_seal_is_kept_once_and_marks_its_day(registry: Registry) -> None:
     raw = _chain().seal(DAY1, _windows(DAY1, 1, 3), seq=4)
     stored = registry.add_day_seal(wire.decode_day_seal(raw), raw, received_at=T0)
     assert (stored.outcome, stored.seal_sha256) == ("new", wire.day_seal_sha256(raw))
-    assert registry.dirty_days() == [("ent-01", "press-1", DAY1, ZONE, 1)]
+    # A seal writes no window: its mark is after the day, so the refresh merges nothing.
+    after_the_day = _ms(day_bounds(DAY1, zone(ZONE))[1]) + 1
+    assert registry.dirty_days() == [("ent-01", "press-1", DAY1, ZONE, 1, after_the_day)]
     # Delivered again: a duplicate, nothing new kept; the day is marked again.
     assert _store(registry, raw) == "duplicate"
-    assert registry.dirty_days() == [("ent-01", "press-1", DAY1, ZONE, 2)]
+    assert registry.dirty_days() == [("ent-01", "press-1", DAY1, ZONE, 2, after_the_day)]
     entry = registry.day_seal(stored.seal_sha256)
     assert entry is not None
     assert (entry.agent_id, entry.device, entry.day, entry.tz, entry.version) == (

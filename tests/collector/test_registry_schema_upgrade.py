@@ -1,7 +1,8 @@
-"""A registry made by the previous release's schema (version 3, frozen in
+"""A registry made by an earlier release's schema (versions 3 and 7, frozen in
 tests/collector/registry_schemas/) is upgraded in place by opening it with this code, on both
 engines; on PostgreSQL only by the tables' owner, and ``registry init --grant`` then gives the
-collectors' role what it needs and nothing more."""
+collectors' role what it needs and nothing more. Version 7 is the release before the dirty
+days kept their earliest window end: its marked days read as not known."""
 
 from __future__ import annotations
 
@@ -36,16 +37,34 @@ V3_ROWS = (
 )
 
 
+#: A day a version-7 collector marked for its rollup refresh.
+V7_ROWS = (
+    "INSERT INTO rollup_dirty (enterprise, device, day, tz, generation) "
+    "VALUES ('ent-01', 'press-1', '2026-06-01', 'Asia/Shanghai', 3)",
+)
+
+
 def _v3(engine: str, tmp_path: Path, cluster: RegistryCluster | None) -> Path | str:
-    script = (SCHEMAS / f"{engine}-v3.sql").read_text(encoding="utf-8")
+    return _made_by(engine, 3, V3_ROWS, tmp_path, cluster)
+
+
+def _made_by(
+    engine: str,
+    version: int,
+    rows: tuple[str, ...],
+    tmp_path: Path,
+    cluster: RegistryCluster | None,
+) -> Path | str:
+    """A registry made by the frozen schema of ``version`` holding ``rows``."""
+    script = (SCHEMAS / f"{engine}-v{version}.sql").read_text(encoding="utf-8")
     if cluster is None:
-        location: Path | str = tmp_path / "v3.sqlite"
-        raw_execute(location, script, *V3_ROWS)
+        location: Path | str = tmp_path / f"v{version}.sqlite"
+        raw_execute(location, script, *rows)
         return location
-    name = f"v3_{next(_serial)}"
+    name = f"v{version}_{next(_serial)}"
     cluster.server.create_database(name)
     location = cluster.server.url(name)
-    postgres_rows = [row.replace("X'00ff'", "'\\x00ff'::bytea") for row in V3_ROWS]
+    postgres_rows = [row.replace("X'00ff'", "'\\x00ff'::bytea") for row in rows]
     raw_execute(location, script, *postgres_rows)
     return location
 
@@ -124,3 +143,30 @@ def test_init_refuses_a_grant_on_sqlite(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "only for a PostgreSQL registry" in result.output
     result = runner.invoke(app, ["registry", "init", "-c", str(config)])
     assert result.exit_code == 0 and f"schema version {SCHEMA_VERSION}" in result.output
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_a_version_7_registrys_marked_days_are_kept_and_read_as_not_known(
+    engine: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # Marked before the queue kept each day's earliest window end: any window may have been
+    # written, so the mark stays "not known" (the refresh recomputes the day whole) until the
+    # day is refreshed and cleared; a day marked afterwards keeps its earliest end.
+    cluster = request.getfixturevalue("registry_cluster") if engine == "postgres" else None
+    location = _made_by(engine, 7, V7_ROWS, tmp_path, cluster)
+    assert _version(location) == 7
+    day, zone, end_ms = dt.date(2026, 6, 1), "Asia/Shanghai", 1_780_243_200_000
+    with Registry(location) as upgraded:
+        assert upgraded.dirty_days() == [("ent-01", "press-1", day, zone, 3, None)]
+        upgraded.mark_days_dirty([("ent-01", "press-1", day, zone, end_ms)])
+        assert upgraded.dirty_days() == [("ent-01", "press-1", day, zone, 4, None)]
+        upgraded.clear_dirty_days([("ent-01", "press-1", day, 4)])
+        upgraded.mark_days_dirty([("ent-01", "press-1", day, zone, end_ms)])
+        upgraded.mark_days_dirty([("ent-01", "press-1", day, zone, end_ms - 60_000)])
+        upgraded.mark_days_dirty([("ent-01", "press-1", day, zone, end_ms + 60_000)])
+        assert upgraded.dirty_days() == [("ent-01", "press-1", day, zone, 3, end_ms - 60_000)]
+        upgraded.mark_days_dirty([("ent-01", "press-1", day, zone, None)])
+        assert upgraded.dirty_days() == [("ent-01", "press-1", day, zone, 4, None)]
+    assert _version(location) == SCHEMA_VERSION
+    Registry(location).close()  # opening again changes nothing
+    assert _version(location) == SCHEMA_VERSION

@@ -60,7 +60,9 @@ def _fill(registry: Registry, quarantined: int = 5) -> None:
         "plat-a-e01-gw", last_seen=T0, version="1.0", config_digest="c" * 64, outbox_depth=3,
         state="running", now=T0,
     )  # fmt: skip
-    registry.mark_days_dirty([("plat-a-e01", "press-1", dt.date(2026, 6, 1), "Asia/Shanghai")])
+    registry.mark_days_dirty(
+        [("plat-a-e01", "press-1", dt.date(2026, 6, 1), "Asia/Shanghai", 1_780_272_000_000)]
+    )
     for n in range(quarantined):
         registry.quarantine_add(
             b"\x00\xff" + bytes([n]) * 700, f"rv/v1/plat-a/plat-a-e01/plat-a-e01-gw/w{n}",

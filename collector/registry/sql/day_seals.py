@@ -26,7 +26,7 @@ from collector.registry.day_seals import (
 )
 from collector.registry.records import format_time, parse_time
 from collector.registry.sql.database import Connection, Database
-from collector.registry.sql.rollup_queue import mark_dirty
+from collector.registry.sql.rollup_queue import after_the_day_ms, mark_dirty
 from contract import wire
 
 __all__ = ["SqlDaySeals"]
@@ -125,7 +125,9 @@ class SqlDaySeals:
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     row,
                 )
-            mark_dirty(conn, [(seal.enterprise, seal.device, seal.day, seal.tz)])
+            # A seal writes no window: its day is checked, its rollup need not be recomputed.
+            mark = after_the_day_ms(seal.day, seal.tz)
+            mark_dirty(conn, [(seal.enterprise, seal.device, seal.day, seal.tz, mark)])
         return SealStored("new" if held is None else "duplicate", sha, sha)
 
     def get(self, seal_sha256: str) -> DaySealEntry | None:

@@ -23,6 +23,9 @@ Tables (docs/plan.md, "Registry tables", says what each column holds):
   (一企一档): each document's bytes once by SHA-256, which enterprise's file lists it (kind,
   name, invoiced amount, who, when), and which documents a review decision saw (version 7,
   :mod:`collector.registry.sql.attachments`); all three append-only.
+- ``rollup_dirty.earliest_end_ms``: the earliest window end marked since the day's last
+  refresh (version 8, :mod:`collector.registry.sql.rollup_queue`); the one step that alters
+  a table, so each engine runs only the steps above its file's version.
 
 Times are stored as text (:func:`collector.registry.records.format_time`: fixed width, UTC), so
 they order and compare as text; on PostgreSQL every text column is ``COLLATE "C"`` so that
@@ -46,7 +49,8 @@ __all__ = ["SCHEMA_VERSION", "Dialect", "tables"]
 #: 5: passwords, TOTP, login delays and login challenges (people's logins, issue 21).
 #: 6: day seals and their checks (sealed evidence, issue 17).
 #: 7: enterprise files: documents by SHA-256, and the documents a decision saw (issue 21).
-SCHEMA_VERSION = 7
+#: 8: the earliest window end marked per dirty day, for incremental rollups (issues 19, 20).
+SCHEMA_VERSION = 8
 
 
 @dataclass(frozen=True)
@@ -325,6 +329,11 @@ CREATE TABLE IF NOT EXISTS decision_documents (
     sha256       {text}    NOT NULL,
     PRIMARY KEY (decision_id, sha256)
 ){without_rowid};
+""",
+    # A column, not a table: run once, on a database of version 7 or less (no IF NOT EXISTS
+    # for columns on SQLite), after step 1 made the table.
+    8: """
+ALTER TABLE rollup_dirty ADD COLUMN earliest_end_ms {integer};
 """,
 }
 

@@ -14,8 +14,9 @@ Append-only is enforced by triggers, not only by the code: an UPDATE or DELETE o
 ``attachment_blobs``, ``attachments``, ``attachment_withdrawals`` or ``decision_documents``
 aborts, and so does a DELETE on ``users`` or ``user_tokens``.
 
-Every statement is ``IF NOT EXISTS``. A file of an older version gets every table and trigger
-(a no-op where they exist), in one transaction with the new ``user_version``.
+A file of an older version gets the steps above its version (every table statement ``IF NOT
+EXISTS``; version 8 adds a column) and every trigger (a no-op where they exist), in one
+transaction with the new ``user_version``.
 """
 
 from __future__ import annotations
@@ -145,7 +146,13 @@ def _migrate(conn: sqlite3.Connection) -> None:
         )
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for statement in _upgrade_script():
+        # Read again under the write lock: another process opening the file at the same moment
+        # may have upgraded it meanwhile, and version 8's ALTER must not run twice.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            conn.execute("COMMIT")
+            return
+        for statement in _upgrade_script(version):
             conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
@@ -154,10 +161,10 @@ def _migrate(conn: sqlite3.Connection) -> None:
         raise
 
 
-def _upgrade_script() -> list[str]:
-    # Every table and trigger, each IF NOT EXISTS (a no-op where it exists): a file of any
-    # older version gets what its version lacks.
-    return [*tables(SQLITE), *_statements(_TRIGGERS)]
+def _upgrade_script(version: int) -> list[str]:
+    # The steps above the file's version (an ALTER must run once) and every trigger, each IF
+    # NOT EXISTS (a no-op where it exists): a file of any older version gets what it lacks.
+    return [*tables(SQLITE, above=version), *_statements(_TRIGGERS)]
 
 
 def _statements(script: str) -> list[str]:

@@ -158,6 +158,23 @@ async def test_valid_windows_are_stored_and_bad_ones_quarantined(
     assert registry.dirty_days() == []
 
 
+async def test_in_steady_flow_a_day_is_refreshed_by_merging_its_new_window(
+    ingest: Ingest, mosquitto: MosquittoServer, influxd: InfluxServer, registry: Registry
+) -> None:
+    # One window at a time, each refreshed before the next (as rounds of rollup_every_s do
+    # with one-minute windows): the first recomputes the new day, the others only add their
+    # window to the stored row, because each mark (the window's end) is after the row's end.
+    for seq in range(1, 6):
+        publish(mosquitto, TOPIC, wire.encode(envelope(seq)))
+        await wait_until(lambda seq=seq: ingest.stats.written_records == seq)
+        await ingest.refresh_rollups()
+    assert ingest.stats.rollup_refreshes["merged"] >= 3
+    async with InfluxStore(influxd.url, "rv") as reader:
+        (day,) = await reader.daily(ENTERPRISE, T0.date(), T0.date())
+    assert (day.windows, day.total_count) == (5, 5 * 12)
+    assert registry.dirty_days() == []
+
+
 async def test_status_updates_the_registry_and_revocation_quarantines(
     ingest: Ingest, mosquitto: MosquittoServer, registry: Registry
 ) -> None:

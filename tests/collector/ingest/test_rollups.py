@@ -12,7 +12,7 @@ DAY = dt.date(2026, 6, 1)
 
 
 def marked(device: str, generation: int) -> DirtyDay:
-    return ("ent-01", device, DAY, "Asia/Shanghai", generation)
+    return ("ent-01", device, DAY, "Asia/Shanghai", generation, None)
 
 
 def test_a_day_marked_once_is_refreshed_on_the_round_after_it_is_seen() -> None:
