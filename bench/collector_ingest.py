@@ -104,7 +104,7 @@ class BenchAgent:
         """The next seq's envelope: one window per device, all ending at :func:`window_end`."""
         self.seq += 1
         start = window_end(self.seq) - timedelta(minutes=1)
-        records = [_window(f"dev-{n:02d}", start) for n in range(DEVICES)]
+        records = [minute_window(f"dev-{n:02d}", start) for n in range(DEVICES)]
         return wire.seal_envelope(
             platform=PLATFORM, enterprise=self.enterprise, agent=self.agent, seq=self.seq,
             sent=start + timedelta(seconds=61), records=records, key=self.key,
@@ -116,14 +116,15 @@ def window_end(seq: int) -> datetime:
     return T0 + timedelta(minutes=seq + 1)
 
 
-def _window(device: str, start: datetime) -> wire.KpiWindow:
+def minute_window(device: str, start: datetime, digest: str = DIGEST) -> wire.KpiWindow:
+    """The benches' one-minute window from ``start`` (the fleet and rollup benches use it too)."""
     quality = wire.DataQuality(
         samples=60, missed_polls=0, bad_values=0, comm_loss_s=0.0, scheduled_comm_loss_s=0.0,
         counter_resets=0, meter_resets=0, clock_jumps=0,
     )  # fmt: skip
     return wire.KpiWindow(
         device=device, start=start, end=start + timedelta(minutes=1), provenance="measured",
-        config_digest=DIGEST, scheduled_s=60.0, planned_s=60.0, run_s=48.5, idle_s=9.0,
+        config_digest=digest, scheduled_s=60.0, planned_s=60.0, run_s=48.5, idle_s=9.0,
         down_s=2.5, off_s=0.0, planned_stop_s=0.0, total_count=13, good_count=12,
         reject_count=1, energy_kwh=0.731, ideal_cycle_s=3.5, quality=quality,
     )  # fmt: skip

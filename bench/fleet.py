@@ -55,7 +55,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import common
-from collector_ingest import Replicas
+from collector_ingest import Replicas, minute_window
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rawmqtt import _text, _varint
 
@@ -100,23 +100,10 @@ def devices(count: int) -> list[str]:
     return [f"dev-{n:02d}" for n in range(count)]
 
 
-def _window(device: str, start: datetime) -> wire.KpiWindow:
-    quality = wire.DataQuality(
-        samples=60, missed_polls=0, bad_values=0, comm_loss_s=0.0, scheduled_comm_loss_s=0.0,
-        counter_resets=0, meter_resets=0, clock_jumps=0,
-    )  # fmt: skip
-    return wire.KpiWindow(
-        device=device, start=start, end=start + timedelta(minutes=1), provenance="measured",
-        config_digest=DIGEST, scheduled_s=60.0, planned_s=60.0, run_s=48.5, idle_s=9.0,
-        down_s=2.5, off_s=0.0, planned_stop_s=0.0, total_count=13, good_count=12,
-        reject_count=1, energy_kwh=0.731, ideal_cycle_s=3.5, quality=quality,
-    )  # fmt: skip
-
-
 def envelope_bytes(seed: int, index: int, seq: int, device_count: int) -> bytes:
     """Agent ``index``'s signed envelope ``seq``: one window per device, minute ``seq``."""
     start = T0 + timedelta(minutes=seq)
-    records = [_window(device, start) for device in devices(device_count)]
+    records = [minute_window(device, start, DIGEST) for device in devices(device_count)]
     return wire.encode(
         wire.seal_envelope(
             platform=PLATFORM,
@@ -246,8 +233,8 @@ async def _fleet(args: argparse.Namespace) -> None:
     topics = [wire.windows_topic(PLATFORM, enterprise(i), agent_id(i)) for i in range(count)]
     outstanding = Outstanding()
     sessions = [Session(index, outstanding) for index in range(count)]
-    for start in range(0, count, 200):  # in steps, not 6,000 SYNs at once
-        await asyncio.gather(*(s.connect(args.host, args.port) for s in sessions[start:][:200]))
+    for first in range(0, count, 200):  # in steps, not 6,000 SYNs at once
+        await asyncio.gather(*(s.connect(args.host, args.port) for s in sessions[first:][:200]))
     if args.status:
         for session in sessions:
             topic = wire.status_topic(PLATFORM, enterprise(session.index), agent_id(session.index))

@@ -10,7 +10,7 @@ reads only the windows after the row's last end and adds them to the row
 windows, so its cost grew with the windows already in the day: quadratic over the day.
 
 Setup: a real influxd (``stack``), one enterprise of 20 devices (the programme's gateway), one
-window a minute per device (the ingest bench's window), written through the store as the
+window a minute per device (`collector_ingest.minute_window`), written through the store as the
 ingest writes them: in batches of an hour of edges (1,200 windows), a replica's batch size.
 
 - limit: influxd CPU per window written, over writing the day in those batches (1,440 edges x
@@ -50,40 +50,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import common
+from collector_ingest import minute_window
 
 from collector.store import DayKey, InfluxStore, WindowRecord, day_marks
-from contract import wire
 from stack import InfluxServer
 
 DEVICES = 20
 MINUTES_A_DAY = 1440
 PROGRAMME_WINDOWS_S = 2000.0
 MIDNIGHT = datetime(2026, 10, 30, tzinfo=UTC)
-DIGEST = wire.config_digest(b"bench agent config")
 CHECKPOINTS = {"full": (60, 360, 720, 1080, 1440), "quick": (60, 180, 360)}
-
-
-def _window(device: str, minute: int) -> wire.KpiWindow:
-    """The ingest bench's window: the ``minute``-th one-minute window of the day."""
-    start = MIDNIGHT + timedelta(minutes=minute)
-    quality = wire.DataQuality(
-        samples=60, missed_polls=0, bad_values=0, comm_loss_s=0.0, scheduled_comm_loss_s=0.0,
-        counter_resets=0, meter_resets=0, clock_jumps=0,
-    )  # fmt: skip
-    return wire.KpiWindow(
-        device=device, start=start, end=start + timedelta(minutes=1), provenance="measured",
-        config_digest=DIGEST, scheduled_s=60.0, planned_s=60.0, run_s=48.5, idle_s=9.0,
-        down_s=2.5, off_s=0.0, planned_stop_s=0.0, total_count=13, good_count=12,
-        reject_count=1, energy_kwh=0.731, ideal_cycle_s=3.5, quality=quality,
-    )  # fmt: skip
 
 
 def _edge(minute: int) -> list[WindowRecord]:
     """The 20 windows that close on one edge, as one envelope of the gateway carries them."""
-    return [
-        WindowRecord("plat-a", "ent-01", "gw-01", minute + 1, _window(f"dev-{d:02d}", minute))
-        for d in range(DEVICES)
-    ]
+    start = MIDNIGHT + timedelta(minutes=minute)
+    window = [minute_window(f"dev-{d:02d}", start) for d in range(DEVICES)]
+    return [WindowRecord("plat-a", "ent-01", "gw-01", minute + 1, w) for w in window]
 
 
 KEYS = [DayKey("ent-01", f"dev-{d:02d}", MIDNIGHT.date(), "UTC") for d in range(DEVICES)]
