@@ -12,6 +12,7 @@ so the second backend costs a world's build and the tests' own time, not a clust
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -104,3 +105,14 @@ def client(request: pytest.FixtureRequest, web_backend: str) -> TestClient:
     """The app in-process on the module's registry backend."""
     test_client: TestClient = request.getfixturevalue(f"{web_backend}_client")
     return test_client
+
+
+@pytest.fixture
+def pg_world(tmp_path: Path, registry_cluster: RegistryCluster) -> Iterator[World]:
+    """A world of the test's own on a fresh PostgreSQL database, no InfluxDB (for tests that
+    stop, restart or cut the registry, so no other test's world sees it)."""
+    built = build_world(tmp_path, None, registry_at=registry_cluster.fresh())
+    try:
+        yield built
+    finally:
+        built.registry.close()

@@ -22,12 +22,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 
 from stack import InfluxServer
 from tests.collector.registry_backends import RegistryCluster
 from tests.collector.web.serving import serving
-from tests.collector.web.world import World, build_world
+from tests.collector.web.world import World
 
 #: The app's bound on a registry call in this test (``web.registry_wait_s``): short, so the
 #: test does not wait out the default.
@@ -36,16 +35,6 @@ REGISTRY_WAIT_S = 2.0
 #: a loaded machine's answer, far below "until SIGCONT".
 HUNG_AFTER_S = 30.0
 _ESTABLISHED = "01"
-
-
-@pytest.fixture
-def own_world(tmp_path: Path, registry_cluster: RegistryCluster) -> Iterator[World]:
-    """A world of this test's own on PostgreSQL (no InfluxDB: the routes used do not read it)."""
-    built = build_world(tmp_path, None, registry_at=registry_cluster.fresh())
-    try:
-        yield built
-    finally:
-        built.registry.close()
 
 
 def _unread_queries(port: int) -> int:
@@ -119,25 +108,25 @@ class _Background:
 
 
 def test_a_stopped_postgresql_blocks_no_other_request_then_the_app_recovers(
-    own_world: World, registry_cluster: RegistryCluster, influx_server: InfluxServer, tmp_path: Path
+    pg_world: World, registry_cluster: RegistryCluster, influx_server: InfluxServer, tmp_path: Path
 ) -> None:
     config = {
-        "registry": str(own_world.registry_at),
+        "registry": str(pg_world.registry_at),
         "broker": {"host": "127.0.0.1"},  # serve does not connect to it
-        "influx": {"url": influx_server.url, "database": own_world.influx_database},
+        "influx": {"url": influx_server.url, "database": pg_world.influx_database},
         "web": {
-            "evidence_dir": str(own_world.settings.evidence_dir),
+            "evidence_dir": str(pg_world.settings.evidence_dir),
             "cookie_secure": False,  # plain HTTP on loopback
             "registry_wait_s": REGISTRY_WAIT_S,
         },
     }
-    bearer = own_world.headers("rev-nb")
+    bearer = pg_world.headers("rev-nb")
     (tmp_path / "serve").mkdir()
     with (
         serving(tmp_path / "serve", config) as base,
         httpx.Client(base_url=base, timeout=HUNG_AFTER_S, follow_redirects=False) as http,
     ):
-        login = http.post("/login", data={"token": own_world.tokens["rev-nb"], "next": "/"})
+        login = http.post("/login", data={"token": pg_world.tokens["rev-nb"], "next": "/"})
         assert login.status_code == 303, login.text[:300]  # the page session's cookie is kept
         assert http.get("/fleet").status_code == 200
         assert http.get("/api/v1/me", headers=bearer).status_code == 200

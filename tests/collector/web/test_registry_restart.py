@@ -12,30 +12,17 @@ no other test's.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from collector.web.app import create_app
-from tests.collector.registry_backends import RegistryCluster, raw_rows
-from tests.collector.web.world import World, build_world
+from tests.collector.registry_backends import raw_rows
+from tests.collector.web.world import World
 
 #: The registry's pool size (collector/registry/postgres/database.py DEFAULT_POOL_SIZE).
 POOL_SIZE = 4
 #: Requests sent after the connections were closed: twice what the pool holds.
 ATTEMPTS = 2 * POOL_SIZE
-
-
-@pytest.fixture
-def own_world(tmp_path: Path, registry_cluster: RegistryCluster) -> Iterator[World]:
-    """A world of this test's own on PostgreSQL (no InfluxDB: the routes used do not read it)."""
-    built = build_world(tmp_path, None, registry_at=registry_cluster.fresh())
-    try:
-        yield built
-    finally:
-        built.registry.close()
 
 
 def _fill_pool(world: World) -> None:
@@ -58,25 +45,25 @@ def _close_connections(url: str) -> int:
 
 
 def test_connections_the_server_closed_cost_no_request(
-    own_world: World,
+    pg_world: World,
 ) -> None:
-    app = create_app(own_world.settings, own_world.registry, None)
+    app = create_app(pg_world.settings, pg_world.registry, None)
     # Server errors as responses, so a failed request shows as its status.
     with TestClient(
         app, base_url="http://testserver", raise_server_exceptions=False, follow_redirects=False
     ) as http:
-        login = http.post("/login", data={"token": own_world.tokens["rev-nb"], "next": "/"})
+        login = http.post("/login", data={"token": pg_world.tokens["rev-nb"], "next": "/"})
         assert login.status_code == 303, login.text[:300]  # a page session: the cookie
         assert http.get("/fleet").status_code == 200
-        _fill_pool(own_world)
-        assert _close_connections(str(own_world.registry_at)) >= POOL_SIZE
+        _fill_pool(pg_world)
+        assert _close_connections(str(pg_world.registry_at)) >= POOL_SIZE
         answers = []
         for attempt in range(ATTEMPTS):
             # A page with the session cookie, then the API with a token, in turn.
             response = (
                 http.get("/fleet")
                 if attempt % 2 == 0
-                else http.get("/api/v1/me", headers=own_world.headers("rev-nb"))
+                else http.get("/api/v1/me", headers=pg_world.headers("rev-nb"))
             )
             answers.append(response)
     statuses = [response.status_code for response in answers]
