@@ -263,6 +263,7 @@ def _fold(sums: dict[tuple[str, date], dict[str, Any]], records: Sequence[Window
     quantity no window of the day measured stays absent (None), as in the rollups."""
     for record in records:
         w = record.window
+        assert isinstance(w, wire.KpiWindow), "the store reads windows back as wire.KpiWindow"
         day = sums[(w.device, day_of(w.end, ZONE))]
         for name in _SUMMED:
             value = getattr(w, name)
