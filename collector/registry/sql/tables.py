@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-__all__ = ["SCHEMA_VERSION", "Dialect", "tables"]
+__all__ = ["SCHEMA_VERSION", "Dialect", "tables", "upgrade_statements"]
 
 #: Bumped when a table changes (SQLite: ``PRAGMA user_version``; PostgreSQL: ``schema_version``).
 #: 2: users, tokens, sessions and review decisions (the web app).
@@ -336,6 +336,21 @@ CREATE TABLE IF NOT EXISTS decision_documents (
 ALTER TABLE rollup_dirty ADD COLUMN earliest_end_ms {integer};
 """,
 }
+
+
+#: The steps that alter a table rather than create one: not idempotent (SQLite has no ``ADD
+#: COLUMN IF NOT EXISTS``), so run only on a database older than the step.
+_ALTER_STEPS = frozenset({8})
+
+
+def upgrade_statements(dialect: Dialect, version: int) -> list[str]:
+    """What a database of ``version`` runs to reach SCHEMA_VERSION: every CREATE step (each IF
+    NOT EXISTS, a no-op where the table is, and whatever a file of its version lacks) and the
+    ALTER steps above ``version``, in step order (a table is created before it is altered)."""
+    names = asdict(dialect)
+    steps = [s for s in sorted(_STEPS) if s not in _ALTER_STEPS or s > version]
+    script = "".join(_STEPS[step] for step in steps)
+    return [part.strip() + ";" for part in script.format(**names).split(";") if part.strip()]
 
 
 def tables(dialect: Dialect, *, above: int = 0, upto: int = SCHEMA_VERSION) -> list[str]:

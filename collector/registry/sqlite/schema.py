@@ -14,8 +14,9 @@ Append-only is enforced by triggers, not only by the code: an UPDATE or DELETE o
 ``attachment_blobs``, ``attachments``, ``attachment_withdrawals`` or ``decision_documents``
 aborts, and so does a DELETE on ``users`` or ``user_tokens``.
 
-A file of an older version gets the steps above its version (every table statement ``IF NOT
-EXISTS``; version 8 adds a column) and every trigger (a no-op where they exist), in one
+A file of an older version gets every table statement (each ``IF NOT EXISTS``: what the file
+lacks is created, whatever its version says), the column steps above its version (version 8
+adds a column; an ALTER runs once) and every trigger (a no-op where they exist), in one
 transaction with the new ``user_version``.
 """
 
@@ -25,7 +26,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from collector.registry.sql.tables import SCHEMA_VERSION, Dialect, tables
+from collector.registry.sql.tables import SCHEMA_VERSION, Dialect, upgrade_statements
 
 __all__ = ["SCHEMA_VERSION", "SQLITE", "connect"]
 
@@ -162,9 +163,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
 
 
 def _upgrade_script(version: int) -> list[str]:
-    # The steps above the file's version (an ALTER must run once) and every trigger, each IF
-    # NOT EXISTS (a no-op where it exists): a file of any older version gets what it lacks.
-    return [*tables(SQLITE, above=version), *_statements(_TRIGGERS)]
+    # Every table and trigger, each IF NOT EXISTS (a no-op where it exists): a file of any
+    # older version gets what it lacks; and the ALTER steps above its version (they run once).
+    return [*upgrade_statements(SQLITE, version), *_statements(_TRIGGERS)]
 
 
 def _statements(script: str) -> list[str]:
