@@ -347,15 +347,18 @@ def upgrade_statements(dialect: Dialect, version: int) -> list[str]:
     """What a database of ``version`` runs to reach SCHEMA_VERSION: every CREATE step (each IF
     NOT EXISTS, a no-op where the table is, and whatever a file of its version lacks) and the
     ALTER steps above ``version``, in step order (a table is created before it is altered)."""
-    names = asdict(dialect)
-    steps = [s for s in sorted(_STEPS) if s not in _ALTER_STEPS or s > version]
-    script = "".join(_STEPS[step] for step in steps)
-    return [part.strip() + ";" for part in script.format(**names).split(";") if part.strip()]
+    return _statements(dialect, [s for s in _STEPS if s not in _ALTER_STEPS or s > version])
 
 
 def tables(dialect: Dialect, *, above: int = 0, upto: int = SCHEMA_VERSION) -> list[str]:
     """The CREATE statements of the versions above ``above`` up to ``upto``, in order, in
     ``dialect``."""
-    names = asdict(dialect)
-    script = "".join(_STEPS[step] for step in sorted(_STEPS) if above < step <= upto)
-    return [part.strip() + ";" for part in script.format(**names).split(";") if part.strip()]
+    return _statements(dialect, [step for step in _STEPS if above < step <= upto])
+
+
+def _statements(dialect: Dialect, steps: list[int]) -> list[str]:
+    """The statements of ``steps``, in step order, in ``dialect``'s types."""
+    script = "".join(_STEPS[step] for step in sorted(steps))
+    return [
+        part.strip() + ";" for part in script.format(**asdict(dialect)).split(";") if part.strip()
+    ]
