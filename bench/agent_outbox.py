@@ -55,7 +55,7 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -418,25 +418,48 @@ def _count_write_commits(outbox: Outbox) -> list[int]:
     return counter
 
 
-async def _edge_ab(broker: MosquittoServer, workdir: Path, count: int, rounds: int) -> None:
-    """The stream phase with an edge's outbox work in three transactions (before) and in one
-    (now), in turn, each round beside the raw paho limit: the same load for the three."""
+#: One side of an A/B stream: runs the stream phase in a file under ``workdir`` for ``round_no``.
+StreamWay = Callable[[list[wire.KpiWindow], Path, int], Awaitable[tuple[Run, int]]]
+
+
+async def _ab_rounds(
+    broker: MosquittoServer, ways: dict[str, StreamWay], workdir: Path, count: int, rounds: int
+) -> dict[str, float]:
+    """Each round, every way's stream phase in turn, then the raw paho limit: the same load
+    for all. The medians over the rounds of each way's windows/s (``way``), CPU per window
+    (``way cpu``), fsyncs an edge (``way fsyncs``), and the limit's windows/s (``limit``)."""
     windows = make_windows(count)
     record_bytes = round(len(wire.canonical_bytes(windows[0].model_dump(mode="json"))))
+    width = max(len(way) for way in ways)
     figures: dict[str, list[float]] = {}
     for round_no in range(1, rounds + 1):
         print(f"round {round_no} (load {common.load_average()})")
-        for way in ("three", "one"):
-            run, _ = await ours_stream(broker, windows, workdir / f"{way}-{round_no}", way=way)
+        for way, stream in ways.items():
+            run, _ = await stream(windows, workdir, round_no)
+            fsyncs = run.write_commits * DEVICES / count
             figures.setdefault(way, []).append(run.windows_per_s)
             figures.setdefault(f"{way} cpu", []).append(run.cpu_s / count * 1e6)
-            figures.setdefault(f"{way} fsyncs", []).append(run.write_commits * DEVICES / count)
-            print(f"  ours stream, {way:5s}: {run.describe()}, "
-                  f"{run.write_commits * DEVICES / count:.2f} fsyncs an edge")  # fmt: skip
+            figures.setdefault(f"{way} fsyncs", []).append(fsyncs)
+            print(f"  ours stream, {way:{width}s}: {run.describe()}, {fsyncs:.2f} fsyncs an edge")
         limit = await asyncio.to_thread(raw_paho, broker, [(record_bytes, 1)] * count, 100)
         figures.setdefault("limit", []).append(limit.windows_per_s)
-        print(f"  raw paho per window   : {limit.describe()}")
-    median = {label: statistics.median(values) for label, values in figures.items()}
+        print(f"  raw paho per window{' ' * (width - 1)}: {limit.describe()}")
+    return {label: statistics.median(values) for label, values in figures.items()}
+
+
+async def _edge_ab(broker: MosquittoServer, workdir: Path, count: int, rounds: int) -> None:
+    """The stream phase with an edge's outbox work in three transactions (before) and in one
+    (now), in turn, each round beside the raw paho limit."""
+
+    def edge(way: str) -> StreamWay:
+        async def stream(windows: list[wire.KpiWindow], folder: Path, n: int) -> tuple[Run, int]:
+            return await ours_stream(broker, windows, folder / f"{way}-{n}", way=way)
+
+        return stream
+
+    median = await _ab_rounds(
+        broker, {way: edge(way) for way in ("three", "one")}, workdir, count, rounds
+    )
     print(
         common.result_line(
             "agent_outbox_edge_ab",
@@ -456,26 +479,22 @@ async def _edge_ab(broker: MosquittoServer, workdir: Path, count: int, rounds: i
 
 async def _stream_ab(broker: MosquittoServer, workdir: Path, count: int, rounds: int) -> None:
     """The stream phase with the ledger folded inline (as before the queue) and queued, in
-    turn, each round beside the raw paho limit: the same load for the three."""
-    windows = make_windows(count)
-    record_bytes = round(len(wire.canonical_bytes(windows[0].model_dump(mode="json"))))
-    figures: dict[str, list[float]] = {}
-    for round_no in range(1, rounds + 1):
-        print(f"round {round_no} (load {common.load_average()})")
-        for way in ("inline", "queue"):
+    turn, each round beside the raw paho limit."""
+
+    def ledger(way: str) -> StreamWay:
+        async def stream(windows: list[wire.KpiWindow], folder: Path, n: int) -> tuple[Run, int]:
             day_ledger.queue_batch = _LEDGER_WAYS[way]
             _INLINE_PARTS.clear()
             try:
-                run, _ = await ours_stream(broker, windows, workdir / f"{way}-{round_no}.sqlite")
+                return await ours_stream(broker, windows, folder / f"{way}-{n}.sqlite")
             finally:
                 day_ledger.queue_batch = _QUEUE_BATCH
-            figures.setdefault(way, []).append(run.windows_per_s)
-            figures.setdefault(f"{way} cpu", []).append(run.cpu_s / count * 1e6)
-            print(f"  ours stream, {way:6s}: {run.describe()}")
-        limit = await asyncio.to_thread(raw_paho, broker, [(record_bytes, 1)] * count, 100)
-        figures.setdefault("limit", []).append(limit.windows_per_s)
-        print(f"  raw paho per window    : {limit.describe()}")
-    median = {label: statistics.median(values) for label, values in figures.items()}
+
+        return stream
+
+    median = await _ab_rounds(
+        broker, {way: ledger(way) for way in ("inline", "queue")}, workdir, count, rounds
+    )
     print(
         common.result_line(
             "agent_outbox_stream_ab",
